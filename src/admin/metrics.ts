@@ -1,0 +1,32 @@
+// Prometheus metrics: a private registry per Gatehouse instance (so tests and several instances in
+// one process never collide), with the few series operators alert on.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'status'>;
+  readonly duration: Histogram<'route'>;
+  readonly websocketsOpen: Gauge<'route'>;
+  readonly upstreamErrors: Counter<'route' | 'code'>;
+}
+
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'gatehouse_requests_total', help: 'Requests answered, by route and status.', labelNames: ['route', 'status'], registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'gatehouse_request_duration_seconds', help: 'Time from request arrival to response end, by route.', labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    websocketsOpen: new Gauge({
+      name: 'gatehouse_websockets_open', help: 'WebSocket connections currently proxied, by route.', labelNames: ['route'], registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'gatehouse_upstream_errors_total', help: 'Upstream failures (unreachable, reset, timeout), by route and error code.', labelNames: ['route', 'code'], registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,50 @@
+// Admin listener router: health (is the process up), readiness (should it get traffic), Prometheus
+// metrics, and /admin/* behind the bearer token. Session revocation and reload arrive with #3/#8.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Secret } from '../config/secret.ts';
+import { ADMIN_PATHS } from '../server/endpoints.ts';
+import { isAdminAuthorized } from './auth.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface AdminDeps {
+  readonly metrics: Metrics;
+  /** The admin token of the current config. */
+  token(): Secret | undefined;
+  /** Not ready while starting or draining; later also when Redis or audit sinks are down. */
+  ready(): { ok: boolean; checks: Record<string, string> };
+}
+
+export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === ADMIN_PATHS.healthz) return json(res, 200, { status: 'ok' });
+    if (path === ADMIN_PATHS.readyz) {
+      const r = deps.ready();
+      return json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+    }
+    if (path === ADMIN_PATHS.metrics) {
+      deps.metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+          res.end(body);
+        },
+        () => json(res, 500, { error: 'GH_INTERNAL', message: 'metrics unavailable' }),
+      );
+      return;
+    }
+    if (path?.startsWith(ADMIN_PATHS.adminPrefix)) {
+      if (!isAdminAuthorized(req, deps.token())) {
+        res.setHeader('www-authenticate', 'Bearer realm="gatehouse-admin"');
+        return json(res, 401, { error: 'GH_UNAUTHENTICATED', message: deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token' });
+      }
+      return json(res, 404, { error: 'GH_NOT_FOUND', message: 'no such admin endpoint' });
+    }
+    return json(res, 404, { error: 'GH_NOT_FOUND', message: 'not found' });
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

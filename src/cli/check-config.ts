@@ -1,0 +1,38 @@
+// `gatehouse check-config`: load and compile only (no network, no listening), print a redacted
+// summary or every problem with its key path. Exit code 0 = usable, 1 = not.
+import { compileConfig, type Config } from '../config/compile.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { ConfigError } from '../errors.ts';
+
+export function runCheckConfig(configPath: string, out: (line: string) => void = console.log): number {
+  try {
+    const { config, warnings } = compileConfig(loadConfigFile(configPath));
+    out(`${configPath}: OK`);
+    for (const line of summarize(config)) out(line);
+    for (const w of warnings) out(`warning: ${w}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      out(`${configPath}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** Human-readable summary. Secrets show as "[redacted]" (Secret.toString). */
+export function summarize(config: Config): string[] {
+  const s = config.server;
+  const lines = [
+    `  public_url:   ${s.publicUrl}${config.devMode ? '   (dev mode)' : ''}`,
+    `  listen:       ${s.listen.host}:${s.listen.port}${s.tls ? ' (TLS)' : ''}`,
+    `  admin:        ${config.admin.listen.host}:${config.admin.listen.port}, token ${config.admin.token ? String(config.admin.token) : 'not set (/admin/* refused)'}`,
+    `  trusted:      ${s.trustedProxies.length ? s.trustedProxies.join(', ') : 'none (X-Forwarded-* from clients ignored)'}`,
+    `  routes:       ${config.routes.length}`,
+  ];
+  for (const r of config.routes) {
+    const who = r.allow ? Object.entries(r.allow).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ') : 'nobody (no allow)';
+    lines.push(`    - ${r.name}: ${r.host ?? '*'}${r.path} -> ${r.upstream.origin}${r.upstream.basePath}  allow: ${who}`);
+  }
+  return lines;
+}

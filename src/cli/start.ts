@@ -1,0 +1,110 @@
+// `gatehouse start`: load and compile the config, build the runtime, open the public and admin
+// listeners, and drain on SIGTERM/SIGINT. startGatehouse() is also what the demo and tests use.
+import type { Duplex } from 'node:stream';
+import { createAdminHandler } from '../admin/server.ts';
+import { createMetrics } from '../admin/metrics.ts';
+import { compileConfig, type Config } from '../config/compile.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { buildRuntime, type Runtime } from '../runtime.ts';
+import { closeGracefully, createListener, listen, urlOf } from '../server/listener.ts';
+import { createPipeline } from '../server/pipeline.ts';
+
+export interface RunningGatehouse {
+  /** Base URL of the public listener as bound (port 0 resolved). */
+  readonly url: string;
+  readonly adminUrl: string;
+  current(): Runtime;
+  /** Stop accepting, drain in-flight requests (bounded), close tunnels and upstream pools. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log: Logger;
+  readonly warnings?: readonly string[];
+  /** Collect Node process metrics (CPU, memory, event loop) on /metrics. Default true. */
+  readonly processMetrics?: boolean;
+}
+
+// WebSocket close frame, status 1001 "going away" (RFC 6455 §7.4.1), unmasked as servers send it.
+const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
+
+export async function startGatehouse(config: Config, options: StartOptions): Promise<RunningGatehouse> {
+  const { log } = options;
+  for (const w of options.warnings ?? []) log.warn(w);
+  let runtime = buildRuntime(config);
+  let draining = false;
+  const tunnels = new Set<Duplex>();
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const pipeline = createPipeline({ current: () => runtime, metrics, log, tunnels });
+
+  const tls = config.server.tls;
+  const publicServer = createListener(pipeline, tls);
+  const adminServer = createListener({
+    onRequest: createAdminHandler({
+      metrics,
+      token: () => runtime.config.admin.token,
+      ready: () => ({ ok: !draining, checks: { listener: draining ? 'draining' : 'ok' } }),
+    }),
+  });
+
+  const publicAddr = await listen(publicServer, config.server.listen);
+  let adminAddr;
+  try {
+    adminAddr = await listen(adminServer, config.admin.listen);
+  } catch (err) {
+    publicServer.close();
+    throw err;
+  }
+  const url = urlOf(publicAddr, tls !== undefined);
+  const adminUrl = urlOf(adminAddr, false);
+  log.info({ url, admin: adminUrl, routes: config.routes.length, public_url: config.server.publicUrl }, 'gatehouse listening');
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    url,
+    adminUrl,
+    current: () => runtime,
+    shutdown() {
+      shuttingDown ??= (async () => {
+        draining = true;
+        log.info({ in_flight_timeout_ms: config.server.shutdownTimeoutMs, websockets: tunnels.size }, 'shutting down');
+        for (const socket of tunnels) {
+          socket.end(GOING_AWAY);
+          setTimeout(() => socket.destroy(), 1000).unref();
+        }
+        await closeGracefully(publicServer, config.server.shutdownTimeoutMs);
+        await runtime.close();
+        await closeGracefully(adminServer, 1000);
+        log.info('stopped');
+      })();
+      return shuttingDown;
+    },
+  };
+}
+
+export async function runStart(configPath: string): Promise<void> {
+  const { config, warnings } = compileConfig(loadConfigFile(configPath));
+  const log = createLogger(config.logLevel);
+  const gh = await startGatehouse(config, { log, warnings });
+  onShutdownSignal(() => gh.shutdown(), log);
+}
+
+/** First SIGTERM/SIGINT drains and exits 0; a second one exits at once. */
+export function onShutdownSignal(shutdown: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'signal received');
+    shutdown().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

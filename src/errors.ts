@@ -1,0 +1,67 @@
+// Every error Gatehouse raises on purpose: a stable code, the HTTP status it maps to, and whether
+// its message may be shown to the client. Callers branch on `code`, never on message text.
+// docs/errors.md lists the same codes; test/errors.test.ts keeps the two in step.
+
+/** Codes, their HTTP status and a short public title (shown on error pages). */
+export const ERROR_CODES = {
+  GH_BAD_PATH: { status: 400, title: 'Bad request path' },
+  GH_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  GH_UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
+  GH_NOT_FOUND: { status: 404, title: 'Not found' },
+  GH_NO_ROUTE: { status: 404, title: 'No route' },
+  GH_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable' },
+  GH_UPSTREAM_RESET: { status: 502, title: 'Upstream connection failed' },
+  GH_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
+  GH_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
+  GH_INTERNAL: { status: 500, title: 'Internal error' },
+  GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Whether `message` is safe to show the client; 5xx details stay in the log. */
+  readonly expose: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.expose = this.status < 500;
+  }
+}
+
+/** One problem in a config file, named by its key path (e.g. `routes[2].upstream`). */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A config that cannot be used; carries every problem found, not just the first. */
+export class ConfigError extends GatehouseError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super('GH_CONFIG_INVALID', formatProblems(problems));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function formatProblems(problems: readonly ConfigProblem[]): string {
+  const lines = problems.map((p) => (p.path ? `  ${p.path}: ${p.message}` : `  ${p.message}`));
+  return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+}
+
+export function isGatehouseError(err: unknown): err is GatehouseError {
+  return err instanceof GatehouseError;
+}
+
+/** Anything thrown that is not ours becomes GH_INTERNAL, keeping the original as `cause`. */
+export function toGatehouseError(err: unknown): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  return new GatehouseError('GH_INTERNAL', 'internal error', { cause: err });
+}

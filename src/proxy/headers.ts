@@ -1,0 +1,73 @@
+// Header rewriting between client and upstream: hop-by-hop headers (RFC 9110 §7.6.1) and any
+// header the sender lists in Connection are dropped both ways; X-Forwarded-* and X-Request-Id
+// are set by Gatehouse, never passed through from an untrusted client.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Exchange } from '../server/exchange.ts';
+import { REQUEST_ID_HEADER } from '../server/endpoints.ts';
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authenticate', 'proxy-authorization', 'http2-settings',
+]);
+
+// Set by Gatehouse itself on the way upstream; client copies are dropped (trusted ones are merged).
+const SET_BY_GATEHOUSE = new Set([
+  'host', 'expect', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port',
+  'x-real-ip', REQUEST_ID_HEADER,
+]);
+
+const GATEHOUSE_PREFIX = 'x-gatehouse-';
+
+export type OutgoingHeaders = Record<string, string | string[]>;
+
+/** Names listed in a Connection header, lower-cased ("close"/"keep-alive" included, harmlessly). */
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const s = Array.isArray(value) ? value.join(',') : value;
+  if (!s.includes(',') && (s === 'keep-alive' || s === 'close' || s === 'Keep-Alive' || s === 'upgrade' || s === 'Upgrade')) return undefined;
+  return new Set(s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}
+
+/** Request headers for the upstream. `keepUpgrade` keeps Connection/Upgrade for WebSockets. */
+export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, preserveHost: boolean, keepUpgrade: boolean): OutgoingHeaders {
+  const src = ex.req.headers;
+  const listed = connectionListed(src.connection);
+  const out: OutgoingHeaders = {};
+  for (const name in src) {
+    const value = src[name];
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || name.startsWith(GATEHOUSE_PREFIX)) continue;
+    if (listed?.has(name)) continue;
+    out[name] = value;
+  }
+  const c = ex.client;
+  const peer = ex.req.socket.remoteAddress ?? '';
+  const inboundXff = src['x-forwarded-for'];
+  out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(peer)}` : c.ip;
+  out['x-forwarded-proto'] = c.proto;
+  if (c.host) out['x-forwarded-host'] = c.host;
+  out[REQUEST_ID_HEADER] = ex.id;
+  out.host = preserveHost && src.host ? src.host : upstreamHost;
+  if (keepUpgrade) {
+    out.connection = 'upgrade';
+    if (src.upgrade) out.upgrade = src.upgrade;
+  }
+  return out;
+}
+
+/** Response headers for the client: upstream's minus hop-by-hop, plus our request id. */
+export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string): OutgoingHeaders {
+  const listed = connectionListed(headers.connection);
+  const out: OutgoingHeaders = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    out[name] = value;
+  }
+  out[REQUEST_ID_HEADER] = requestId;
+  return out;
+}
+
+function stripMapped(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,75 @@
+// HTTP proxying through undici's dispatch(): request body streamed from the client socket, response
+// streamed back with backpressure (pause the upstream when the client is slow). Nothing is
+// buffered, so a 1 GiB upload or an endless SSE stream costs a few socket buffers.
+import type { Dispatcher, Pool } from 'undici';
+import type { RouteConfig } from '../config/compile.ts';
+import type { Exchange } from '../server/exchange.ts';
+import { sendError } from '../server/respond.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { upstreamError } from './upstream-errors.ts';
+import type { GatehouseError } from '../errors.ts';
+
+/** Reason passed to controller.abort() when the client went away first. */
+class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
+export interface ProxyHooks {
+  /** Called once per upstream failure, before the error page is sent. */
+  onUpstreamError(ex: Exchange, err: GatehouseError): void;
+}
+
+export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, hooks: ProxyHooks): void {
+  const req = ex.req;
+  const res = ex.res!;
+  const upstream = route.upstream;
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  let controller: Dispatcher.DispatchController | undefined;
+  let finished = false;
+
+  const onClientClose = () => {
+    if (!finished && controller && !controller.aborted) controller.abort(new ClientGone('client closed the connection'));
+  };
+  res.once('close', onClientClose);
+
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart(c) {
+      controller = c;
+      if (res.destroyed) c.abort(new ClientGone('client closed the connection'));
+    },
+    onResponseStart(c, statusCode, headers, statusMessage) {
+      ex.status = statusCode;
+      res.writeHead(statusCode, statusMessage, clientResponseHeaders(headers, ex.id));
+      // Send headers now so streaming responses (SSE) reach the client before the first chunk.
+      if (headers['content-length'] === undefined) res.flushHeaders();
+      void c;
+    },
+    onResponseData(c, chunk) {
+      if (!res.write(chunk)) {
+        c.pause();
+        res.once('drain', () => c.resume());
+      }
+    },
+    onResponseEnd() {
+      finished = true;
+      res.end();
+    },
+    onResponseError(_c, err) {
+      finished = true;
+      if (err instanceof ClientGone) return;
+      const gerr = upstreamError(err, route.name);
+      hooks.onUpstreamError(ex, gerr);
+      sendError(ex, gerr);
+    },
+  };
+
+  pool.dispatch({
+    path: upstream.basePath + ex.path + ex.query,
+    method: req.method as Dispatcher.HttpMethod,
+    headers: upstreamRequestHeaders(ex, upstream.host, route.preserveHost, false),
+    body: hasBody ? req : null,
+    headersTimeout: route.timeoutMs,
+    // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.
+    bodyTimeout: 0,
+  }, handler);
+}

@@ -1,0 +1,66 @@
+// WebSocket upgrades through http-proxy-3: after the pipeline has routed (and later authorised)
+// the upgrade, the request goes upstream with rewritten headers and the two sockets are piped.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ProxyServer } from 'http-proxy-3';
+import type { RouteConfig } from '../config/compile.ts';
+import { GatehouseError, type ErrorCode } from '../errors.ts';
+import type { Exchange } from '../server/exchange.ts';
+import { sendError } from '../server/respond.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+import { upstreamError } from './upstream-errors.ts';
+
+export interface WebSocketHooks {
+  /** The upstream switched protocols; `socket` is the client side of the tunnel. */
+  onOpen(ex: Exchange): void;
+  /** The tunnel (or the failed attempt) is over. */
+  onClose(ex: Exchange): void;
+  onUpstreamError(ex: Exchange, err: GatehouseError): void;
+}
+
+export interface WebSocketProxy {
+  proxy(ex: Exchange, route: RouteConfig, head: Buffer, hooks: WebSocketHooks): void;
+  close(): void;
+}
+
+export function createWebSocketProxy(): WebSocketProxy {
+  const server = new ProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
+  const exchanges = new WeakMap<IncomingMessage, { ex: Exchange; hooks: WebSocketHooks }>();
+
+  server.on('proxyReqWs', (proxyReq, req) => {
+    const entry = exchanges.get(req);
+    if (!entry) return;
+    proxyReq.once('upgrade', () => {
+      entry.ex.upgraded = true;
+      entry.ex.status = 101;
+      entry.hooks.onOpen(entry.ex);
+    });
+  });
+  // Without a listener http-proxy-3 would throw on errors that have no per-call callback.
+  server.on('error', () => {});
+
+  return {
+    proxy(ex, route, head, hooks) {
+      const req = ex.req;
+      const upstream = route.upstream;
+      req.url = upstream.basePath + ex.path + ex.query;
+      // http-proxy-3 copies req.headers as they are; give it the cleaned set.
+      req.headers = upstreamRequestHeaders(ex, upstream.host, route.preserveHost, true) as IncomingMessage['headers'];
+      exchanges.set(req, { ex, hooks });
+      ex.socket.once('close', () => hooks.onClose(ex));
+      server.ws(req, ex.socket as Duplex, head, { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs }, (err) => {
+        if (ex.upgraded) return; // mid-stream error: the sockets are already torn down
+        const gerr = err instanceof GatehouseError ? err : upstreamError(err, route.name);
+        hooks.onUpstreamError(ex, gerr);
+        sendError(ex, gerr);
+      });
+    },
+    close() {
+      server.close();
+    },
+  };
+}
+
+export function upgradeNotSupported(code: ErrorCode = 'GH_BAD_REQUEST'): GatehouseError {
+  return new GatehouseError(code, 'only WebSocket upgrades are supported');
+}

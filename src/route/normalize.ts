@@ -1,0 +1,98 @@
+// Normalise a request path once, before routing and policy, and refuse ambiguous ones. The
+// upstream receives the normalised form, so Gatehouse and the upstream see the same path.
+//
+// Refused (400): encoded "/" or "\" (%2F, %5C), raw "\", NUL (raw or %00), control characters,
+// invalid or truncated percent-escapes, escapes that do not decode to valid UTF-8 (overlong
+// "%C0%AF" etc.), dot segments that climb above the root, and anything not starting with "/".
+// Normalised: percent-escapes of unreserved characters are decoded ("%61" → "a"), other escapes
+// get upper-case hex, "." and ".." segments are resolved, repeated slashes collapse to one.
+
+export type NormalizeResult =
+  | { readonly ok: true; readonly path: string }
+  | { readonly ok: false; readonly reason: string };
+
+// Fast path: nothing to decode or resolve. Most real requests take it.
+const SIMPLE = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]+\/?)*$/;
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+// Characters that may stay raw in a path segment (RFC 3986 pchar minus "%").
+const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+const HEX = /^[0-9A-Fa-f]{2}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Split a request target into path and query ("?..." or ""). */
+export function splitTarget(target: string): { path: string; query: string } {
+  const q = target.indexOf('?');
+  return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
+}
+
+export function normalizePath(path: string): NormalizeResult {
+  if (SIMPLE.test(path) && !hasDotSegment(path)) return { ok: true, path };
+  if (path.charCodeAt(0) !== 47 /* / */) return fail('path must start with "/"');
+
+  // Decode escapes into bytes so UTF-8 validity can be checked on the whole path.
+  const out: string[] = [];
+  const bytes: number[] = [];
+  for (let i = 0; i < path.length; i++) {
+    const ch = path[i]!;
+    const code = path.charCodeAt(i);
+    if (ch === '%') {
+      const hex = path.slice(i + 1, i + 3);
+      if (!HEX.test(hex)) return fail('invalid percent-encoding');
+      const byte = parseInt(hex, 16);
+      if (byte === 0) return fail('encoded NUL');
+      if (byte === 0x2f || byte === 0x5c) return fail('encoded slash or backslash');
+      if (byte < 0x20 || byte === 0x7f) return fail('encoded control character');
+      bytes.push(byte);
+      const c = String.fromCharCode(byte);
+      out.push(byte < 0x80 && UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`);
+      i += 2;
+      continue;
+    }
+    if (code === 0) return fail('NUL in path');
+    if (ch === '\\') return fail('backslash in path');
+    if (code < 0x20 || code === 0x7f) return fail('control character in path');
+    if (code > 0x7e) {
+      // Raw non-ASCII (lenient clients): encode it the way a browser would.
+      const enc = encodeURIComponent(ch);
+      out.push(enc);
+      continue;
+    }
+    if (ch === '/' || PCHAR.test(ch)) {
+      out.push(ch);
+      bytes.push(code);
+      continue;
+    }
+    // Other ASCII (e.g. '"', '<', '`', '{', space from lenient parsers): percent-encode.
+    out.push(`%${code.toString(16).toUpperCase().padStart(2, '0')}`);
+  }
+  try {
+    utf8.decode(Uint8Array.from(bytes));
+  } catch {
+    return fail('escapes are not valid UTF-8');
+  }
+  return resolveSegments(out.join(''));
+}
+
+function hasDotSegment(path: string): boolean {
+  return path.includes('/.') && /\/\.\.?(\/|$)/.test(path);
+}
+
+function resolveSegments(path: string): NormalizeResult {
+  const trailingSlash = path.length > 1 && (path.endsWith('/') || /\/\.\.?$/.test(path));
+  const stack: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (stack.length === 0) return fail('dot segments escape the root');
+      stack.pop();
+      continue;
+    }
+    stack.push(seg);
+  }
+  if (stack.length === 0) return { ok: true, path: '/' };
+  return { ok: true, path: `/${stack.join('/')}${trailingSlash ? '/' : ''}` };
+}
+
+function fail(reason: string): NormalizeResult {
+  return { ok: false, reason };
+}

@@ -1,0 +1,34 @@
+// Everything derived from one Config, compiled once: route table, client resolver, upstream pools,
+// WebSocket proxy. A request takes `current()` once and uses that snapshot to the end, so a reload
+// (issue #8) can swap the whole Runtime without mixing configs inside one request.
+import type { Config } from './config/compile.ts';
+import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
+import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
+import { createClientResolver, type ClientResolver } from './server/forwarded.ts';
+import { createRouteTable, type RouteTable } from './route/table.ts';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly routes: RouteTable;
+  readonly resolveClient: ClientResolver;
+  readonly upstreams: Upstreams;
+  readonly websockets: WebSocketProxy;
+  /** Close upstream connections after in-flight requests finish. */
+  close(): Promise<void>;
+}
+
+export function buildRuntime(config: Config): Runtime {
+  const upstreams = createUpstreams(config.routes);
+  const websockets = createWebSocketProxy();
+  return Object.freeze({
+    config,
+    routes: createRouteTable(config.routes),
+    resolveClient: createClientResolver(config.server.trustedProxies),
+    upstreams,
+    websockets,
+    async close() {
+      websockets.close();
+      await upstreams.close();
+    },
+  });
+}

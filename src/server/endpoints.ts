@@ -1,0 +1,15 @@
+// Every path Gatehouse answers itself, in one place. Public-listener paths live under a prefix
+// that is never proxied; admin paths exist only on the admin listener.
+
+/** Reserved on every routed host; requests under it are never sent upstream. */
+export const INTERNAL_PREFIX = '/.gatehouse/';
+
+export const ADMIN_PATHS = {
+  healthz: '/healthz',
+  readyz: '/readyz',
+  metrics: '/metrics',
+  adminPrefix: '/admin/',
+} as const;
+
+/** Response and upstream request header carrying the request id. */
+export const REQUEST_ID_HEADER = 'x-request-id';

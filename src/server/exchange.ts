@@ -1,0 +1,42 @@
+// Per-request state, created once when a request (or WebSocket upgrade) arrives and passed
+// explicitly through every stage. Audit (issue #7) reads its fields when the exchange ends.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { RouteConfig } from '../config/compile.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { ClientInfo } from './forwarded.ts';
+
+export type Decision = 'allow' | 'public' | 'deny' | 'unauthenticated' | 'error';
+
+export class Exchange {
+  readonly id: string;
+  /** performance.now() at arrival. */
+  readonly start: number;
+  readonly req: IncomingMessage;
+  /** Undefined for WebSocket upgrades, which answer on `socket`. */
+  readonly res: ServerResponse | undefined;
+  readonly socket: Duplex;
+  readonly client: ClientInfo;
+  /** Lower-case host without port, as used for routing. */
+  host: string;
+  /** Normalised path (what routing, policy and the upstream see). */
+  path = '';
+  /** Raw query string including "?", or "". */
+  query = '';
+  route: RouteConfig | undefined = undefined;
+  decision: Decision | undefined = undefined;
+  status = 0;
+  errorCode: ErrorCode | undefined = undefined;
+  /** True once a WebSocket upgrade reached the upstream and was switched. */
+  upgraded = false;
+
+  constructor(id: string, start: number, req: IncomingMessage, res: ServerResponse | undefined, socket: Duplex, client: ClientInfo, host: string) {
+    this.id = id;
+    this.start = start;
+    this.req = req;
+    this.res = res;
+    this.socket = socket;
+    this.client = client;
+    this.host = host;
+  }
+}

@@ -1,0 +1,162 @@
+// THE request walk. Read this file first: every request (and every WebSocket upgrade) goes
+// through the stages below, in this order. A stage either returns (go on) or throws a
+// GatehouseError, which ends the exchange with that error's status and page.
+//
+//   1. accept      runtime snapshot, request id, client ip/proto/host      (listener → here)
+//   2. normalise   one canonical path; ambiguous paths refused              400 GH_BAD_PATH
+//   3. route       host, then longest path prefix                           404 GH_NO_ROUTE
+//   4. internal    /.gatehouse/* answered by Gatehouse, never proxied       404 GH_NOT_FOUND
+//   5. identify    session cookie or bearer token (issues #3–#6)            —
+//   6. authorize   route policy: public, or identity required / allowed     401 GH_UNAUTHENTICATED
+//   7. inject      identity headers, assertion JWT (issue #5)               —
+//   8. proxy       HTTP via undici, WebSocket via http-proxy-3              502/504 GH_UPSTREAM_*
+//   9. finish      metrics (and the audit record, issue #7) on close        —
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Metrics } from '../admin/metrics.ts';
+import type { RouteConfig } from '../config/compile.ts';
+import { GatehouseError, toGatehouseError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import { proxyHttp } from '../proxy/http.ts';
+import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
+import { hostOf } from '../route/table.ts';
+import { normalizePath, splitTarget } from '../route/normalize.ts';
+import type { Runtime } from '../runtime.ts';
+import { INTERNAL_PREFIX } from './endpoints.ts';
+import { Exchange } from './exchange.ts';
+import { requestIdFor } from './request-id.ts';
+import { sendError } from './respond.ts';
+
+export interface PipelineDeps {
+  /** The runtime for new requests; read once per request. */
+  current(): Runtime;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Client sockets of open WebSocket tunnels, so shutdown can close them. */
+  readonly tunnels: Set<Duplex>;
+}
+
+export interface Pipeline {
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  const { metrics, log } = deps;
+
+  const onUpstreamError = (ex: Exchange, err: GatehouseError) => {
+    const route = ex.route?.name ?? '';
+    metrics.upstreamErrors.inc({ route, code: err.code });
+    log.warn({ request_id: ex.id, route, code: err.code, err: err.cause instanceof Error ? err.cause.message : undefined }, err.message);
+  };
+  const httpHooks = { onUpstreamError };
+  const wsHooks: WebSocketHooks = {
+    onOpen(ex) {
+      deps.tunnels.add(ex.socket);
+      metrics.websocketsOpen.inc({ route: ex.route!.name });
+    },
+    onClose(ex) {
+      if (ex.upgraded) {
+        deps.tunnels.delete(ex.socket);
+        metrics.websocketsOpen.dec({ route: ex.route!.name });
+      }
+      finish(ex);
+    },
+    onUpstreamError,
+  };
+
+  // Stage 9: once per exchange, when the response (or tunnel) is over.
+  const finish = (ex: Exchange) => {
+    const route = ex.route?.name ?? '';
+    const status = ex.status || (ex.res ? ex.res.statusCode : 0);
+    metrics.requests.inc({ route, status: String(status) });
+    metrics.duration.observe({ route }, (performance.now() - ex.start) / 1000);
+  };
+
+  const fail = (ex: Exchange, err: unknown) => {
+    const gerr = toGatehouseError(err);
+    if (gerr.status >= 500) log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
+    sendError(ex, gerr);
+  };
+
+  return {
+    onRequest(req, res) {
+      const rt = deps.current();
+      const ex = accept(rt, req, res, req.socket);
+      res.once('close', () => finish(ex));
+      walk(ex, rt).then(
+        (route) => proxyHttp(ex, route, rt.upstreams.pool(route), httpHooks),
+        (err) => fail(ex, err),
+      );
+    },
+    onUpgrade(req, socket, head) {
+      const rt = deps.current();
+      const ex = accept(rt, req, undefined, socket);
+      let closed = false;
+      socket.once('close', () => {
+        if (!closed && !ex.upgraded) finish(ex);
+        closed = true;
+      });
+      socket.on('error', () => socket.destroy());
+      walk(ex, rt).then(
+        (route) => {
+          if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
+          closed = true; // from here the WebSocket hooks own finish()
+          rt.websockets.proxy(ex, route, head, wsHooks);
+        },
+      ).catch((err) => fail(ex, err));
+    },
+  };
+}
+
+// Stage 1: everything later stages need about the request, computed once.
+function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefined, socket: Duplex): Exchange {
+  const start = performance.now();
+  const client = rt.resolveClient(req);
+  const id = requestIdFor(req.headers['x-request-id'], client.trusted);
+  return new Exchange(id, start, req, res, socket, client, hostOf(client.host));
+}
+
+// Stages 2–7. Resolves with the route to proxy to, or rejects with a GatehouseError.
+async function walk(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+  normalise(ex);
+  const route = selectRoute(ex, rt);
+  internal(ex);
+  authorize(ex, route);
+  return route;
+}
+
+function normalise(ex: Exchange): void {
+  const { path, query } = splitTarget(ex.req.url ?? '');
+  const result = normalizePath(path);
+  if (!result.ok) throw new GatehouseError('GH_BAD_PATH', `The request path was refused: ${result.reason}.`);
+  ex.path = result.path;
+  ex.query = query;
+}
+
+function selectRoute(ex: Exchange, rt: Runtime): RouteConfig {
+  const route = rt.routes.match(ex.host, ex.path);
+  if (!route) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.host || 'this host'}${ex.path}.`);
+  ex.route = route;
+  return route;
+}
+
+function internal(ex: Exchange): void {
+  // Sign-in, callbacks, metadata and logout land here with issues #4–#6. Until then nothing under
+  // the prefix exists, and nothing under it is ever proxied.
+  if (ex.path.startsWith(INTERNAL_PREFIX) || ex.path === '/.gatehouse') {
+    throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
+  }
+}
+
+function authorize(ex: Exchange, route: RouteConfig): void {
+  const decision = evaluate(route.allow, undefined);
+  if (decision.allow) {
+    ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';
+    return;
+  }
+  ex.decision = 'unauthenticated';
+  throw new GatehouseError('GH_UNAUTHENTICATED', `Route ${route.name} requires sign-in, and no identity provider is configured yet.`);
+}

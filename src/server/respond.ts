@@ -1,0 +1,80 @@
+// Render a GatehouseError for the client: an HTML page for browsers, JSON for API clients, always
+// with the request id. Works for normal responses and for WebSocket upgrades (raw socket).
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { ERROR_CODES, type GatehouseError } from '../errors.ts';
+import type { Exchange } from './exchange.ts';
+import { REQUEST_ID_HEADER } from './endpoints.ts';
+import { renderErrorPage } from './pages.ts';
+
+// What a 5xx says to the client; the real cause stays in the operational log.
+const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
+  GH_UPSTREAM_UNREACHABLE: 'The application behind this address is not reachable right now. Try again in a moment.',
+  GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
+  GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
+  GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
+};
+
+/** Browsers ask for HTML; everything else (curl, SDKs, fetch) gets JSON. */
+export function wantsHtml(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return accept !== undefined && accept.includes('text/html');
+}
+
+export function publicMessage(err: GatehouseError): string {
+  if (err.expose) return err.message;
+  return SERVER_SIDE_MESSAGES[err.code] ?? 'Something went wrong inside Gatehouse.';
+}
+
+interface Rendered {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+function render(ex: Exchange, err: GatehouseError): Rendered {
+  const title = ERROR_CODES[err.code].title;
+  const message = publicMessage(err);
+  const html = wantsHtml(ex.req);
+  const body = html
+    ? renderErrorPage({ status: err.status, title, message, requestId: ex.id })
+    : `${JSON.stringify({ error: err.code, message, status: err.status, request_id: ex.id, ...(ex.route ? { route: ex.route.name } : {}) })}\n`;
+  return {
+    status: err.status,
+    body,
+    headers: {
+      'content-type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      [REQUEST_ID_HEADER]: ex.id,
+    },
+  };
+}
+
+/** Answer `ex` with `err`. If the response already started, the connection is cut instead. */
+export function sendError(ex: Exchange, err: GatehouseError): void {
+  ex.status = err.status;
+  ex.errorCode = err.code;
+  ex.decision ??= 'error';
+  const r = render(ex, err);
+  const res = ex.res;
+  if (!res) {
+    writeRawResponse(ex, r);
+    return;
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(r.status, r.headers);
+  res.end(ex.req.method === 'HEAD' ? undefined : r.body);
+}
+
+/** Upgrade requests have no ServerResponse: write HTTP/1.1 by hand and close. */
+function writeRawResponse(ex: Exchange, r: Rendered): void {
+  const socket = ex.socket;
+  if (socket.destroyed) return;
+  let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nconnection: close\r\n`;
+  for (const [k, v] of Object.entries(r.headers)) head += `${k}: ${v}\r\n`;
+  socket.end(`${head}\r\n${r.body}`);
+}

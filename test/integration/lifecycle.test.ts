@@ -1,0 +1,127 @@
+// Admin listener, graceful shutdown, and the CLI as a real process.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import WebSocket from 'ws';
+import { request } from 'undici';
+import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
+import { deadPort, startUpstream } from '../support/upstream.ts';
+import { getJson } from '../support/http.ts';
+
+const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
+const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+
+describe('admin listener', () => {
+  it('serves /healthz, /readyz and Prometheus /metrics, and guards /admin/* with the token', async () => {
+    const up = await startUpstream();
+    const token = 'a-very-long-admin-token-for-tests';
+    const gh = await startTestGatehouse({ ...baseConfig(up.url), admin: { listen: '127.0.0.1:0', token } });
+    expect((await getJson(`${gh.adminUrl}/healthz`)).body).toEqual({ status: 'ok' });
+    expect((await getJson(`${gh.adminUrl}/readyz`)).status).toBe(200);
+    await getJson(`${gh.url}/x`);
+    const metrics = await (await request(`${gh.adminUrl}/metrics`)).body.text();
+    expect(metrics).toContain('gatehouse_requests_total{route="app",status="200"} 1');
+    expect(metrics).toContain('gatehouse_request_duration_seconds_bucket');
+    expect(metrics).toContain('gatehouse_websockets_open');
+    expect((await getJson(`${gh.adminUrl}/admin/sessions`)).status).toBe(401);
+    expect((await getJson(`${gh.adminUrl}/admin/sessions`, { authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
+    expect((await getJson(`${gh.adminUrl}/admin/nothing`, { authorization: `Bearer ${token}` })).status).toBe(404);
+    // The admin API is not reachable through the public listener.
+    expect(up.seen.some((s) => s.url.startsWith('/metrics'))).toBe(false);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, refuses new connections, reports not ready, and closes WebSockets', async () => {
+    const up = await startUpstream((req, res) => {
+      if (req.url !== '/delay') return false;
+      setTimeout(() => res.end('finished'), 400);
+      return true;
+    });
+    const gh = await startTestGatehouse(baseConfig(up.url), { keepRunning: true });
+    const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/ws`);
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    const wsClosed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+
+    const inFlight = request(`${gh.url}/delay`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+    await expect.poll(() => up.seen.some((s) => s.url === '/delay')).toBe(true);
+    const done = gh.shutdown();
+    expect((await getJson(`${gh.adminUrl}/readyz`)).status).toBe(503);
+    expect(await wsClosed).toBe(1001);
+    expect(await inFlight).toEqual({ status: 200, body: 'finished' });
+    await done;
+    await expect(request(`${gh.url}/x`)).rejects.toThrow();
+  });
+
+  it('cuts requests still running after shutdown_timeout', async () => {
+    const up = await startUpstream();
+    const gh = await startTestGatehouse({ ...baseConfig(up.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '200ms' } }, { keepRunning: true });
+    const stuck = request(`${gh.url}/slow`).then((r) => r.statusCode, (e: Error) => e.name);
+    await expect.poll(() => up.seen.length).toBe(1);
+    const started = Date.now();
+    await gh.shutdown();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await stuck).not.toBe(200);
+  });
+});
+
+function run(args: string[], env: Record<string, string> = {}, untilOutput?: RegExp): Promise<{ code: number | null; out: string; child: ReturnType<typeof spawn> }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    onTestFinished(() => { child.kill('SIGKILL'); });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += String(d);
+      if (untilOutput?.test(out)) resolve({ code: null, out, child });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => resolve({ code, out, child }));
+  });
+}
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('CLI', () => {
+  it('start: a bad config names the key, exits non-zero and never listens', async () => {
+    const port = await deadPort();
+    const file = writeConfig(`server:\n  listen: "127.0.0.1:${port}"\n  public_url: "http://127.0.0.1:${port}"\nroutes:\n  - name: a\n    upstream: "http://127.0.0.1:1"\n  - name: b\n    upstream: "http://127.0.0.1:1"\n  - name: c\n    upstream: "nope"\n`);
+    const r = await run(['start', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('routes[2].upstream: not a URL');
+    await expect(request(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+  });
+
+  it('start: serves, then drains and exits 0 on SIGTERM', async () => {
+    const up = await startUpstream();
+    const file = writeConfig(`log_level: info\nserver:\n  listen: "127.0.0.1:0"\n  public_url: "http://127.0.0.1:4180"\nadmin:\n  listen: "127.0.0.1:0"\n  token: \${env:TEST_ADMIN_TOKEN}\nroutes:\n  - name: app\n    upstream: "${up.url}"\n    allow: { public: true }\n`);
+    const r = await run(['start', '--config', file], { TEST_ADMIN_TOKEN: 'token-value-that-must-not-be-logged' }, /gatehouse listening/);
+    const url = /"url":"([^"]+)"/.exec(r.out)![1]!;
+    expect((await getJson(`${url}/hello`)).status).toBe(200);
+    const exited = new Promise<number | null>((res) => r.child.on('exit', (code) => res(code)));
+    r.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(r.out).not.toContain('token-value-that-must-not-be-logged');
+  });
+
+  it('check-config: exit 0 with a redacted summary, exit 1 with every problem', async () => {
+    const good = writeConfig('server:\n  public_url: "https://ml.corp.example"\nadmin:\n  token: ${env:T}\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    allow: { public: true }\n');
+    const ok = await run(['check-config', '--config', good], { T: 'super-secret-admin-token-123' });
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('app');
+    expect(ok.out).toContain('[redacted]');
+    expect(ok.out).not.toContain('super-secret-admin-token-123');
+    const bad = writeConfig('server:\n  public_url: "http://ml.corp.example"\n  colour: blue\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    timeout: soon\n');
+    const ko = await run(['check-config', '--config', bad]);
+    expect(ko.code).toBe(1);
+    expect(ko.out).toContain('server.colour: unknown key');
+    expect(ko.out).toContain('routes[0].timeout');
+  });
+});
