@@ -1,0 +1,86 @@
+// Shared benchmark plumbing: child processes on loopback, free ports, and one bounded load run
+// with wrk (when installed) or autocannon (always, from devDependencies).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+
+export const NODE = process.execPath;
+
+export interface LoadResult {
+  readonly rps: number;
+  readonly p50ms: number;
+  readonly p99ms: number;
+  readonly errors: number;
+  readonly tool: string;
+}
+
+export function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.end(); resolve(true); });
+      s.once('error', () => { s.destroy(); resolve(false); });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const children = new Set<ChildProcess>();
+export function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+export function stopAll(): void {
+  for (const c of children) c.kill('SIGTERM');
+}
+process.on('exit', stopAll);
+process.on('SIGINT', () => { stopAll(); process.exit(130); });
+
+/** One bounded run: `connections` keep-alive connections for `seconds`. */
+export function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): LoadResult {
+  if (has('wrk')) {
+    const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    const r = spawnSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...hdr, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+    const out = r.stdout;
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+    const pct = (p: string) => toMs(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out));
+    const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+    const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+    const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+    return { rps, p50ms: pct('50'), p99ms: pct('99'), errors, tool: 'wrk' };
+  }
+  const bin = new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname;
+  const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
+  const r = spawnSync(NODE, [bin, '-c', String(connections), '-d', String(seconds), '-j', ...hdr, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  const j = JSON.parse(r.stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
+  return { rps: j.requests.average, p50ms: j.latency.p50, p99ms: j.latency.p99, errors: j.non2xx + j.errors, tool: 'autocannon' };
+}
+
+function toMs(m: RegExpExecArray | null): number {
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+export function fmt(r: LoadResult): string {
+  return `${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms${r.errors ? `   errors ${r.errors}` : ''}`;
+}
