@@ -2,6 +2,9 @@
 // WebSocket proxy. A request takes `current()` once and uses that snapshot to the end, so a reload
 // (issue #8) can swap the whole Runtime without mixing configs inside one request.
 import type { Config } from './config/compile.ts';
+import type { Logger } from './log.ts';
+import { createSessions } from './session/create.ts';
+import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './server/forwarded.ts';
@@ -13,22 +16,30 @@ export interface Runtime {
   readonly resolveClient: ClientResolver;
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
+  readonly sessions: SessionManager;
   /** Close upstream connections after in-flight requests finish. */
   close(): Promise<void>;
 }
 
-export function buildRuntime(config: Config): Runtime {
+export interface RuntimeParts {
+  /** Reuse a session manager (tests inject one with a fake clock; reloads keep the store). */
+  readonly sessions?: SessionManager;
+}
+
+export function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Runtime {
   const upstreams = createUpstreams(config.routes);
   const websockets = createWebSocketProxy();
+  const sessions = parts.sessions ?? createSessions(config.session, log);
   return Object.freeze({
     config,
     routes: createRouteTable(config.routes),
     resolveClient: createClientResolver(config.server.trustedProxies),
     upstreams,
     websockets,
+    sessions,
     async close() {
       websockets.close();
-      await upstreams.close();
+      await Promise.all([upstreams.close(), sessions.close()]);
     },
   });
 }

@@ -1,13 +1,18 @@
 // Admin listener router: health (is the process up), readiness (should it get traffic), Prometheus
-// metrics, and /admin/* behind the bearer token. Session revocation and reload arrive with #3/#8.
+// metrics, and /admin/* behind the bearer token (sessions API; reload arrives with #8).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Secret } from '../config/secret.ts';
+import type { Logger } from '../log.ts';
+import type { SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../server/endpoints.ts';
 import { isAdminAuthorized } from './auth.ts';
 import type { Metrics } from './metrics.ts';
+import { handleSessionsApi } from './sessions-api.ts';
 
 export interface AdminDeps {
   readonly metrics: Metrics;
+  readonly log: Logger;
+  sessions(): SessionManager;
   /** The admin token of the current config. */
   token(): Secret | undefined;
   /** Not ready while starting or draining; later also when Redis or audit sinks are down. */
@@ -16,7 +21,8 @@ export interface AdminDeps {
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     if (path === ADMIN_PATHS.healthz) return json(res, 200, { status: 'ok' });
     if (path === ADMIN_PATHS.readyz) {
       const r = deps.ready();
@@ -32,11 +38,12 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
       );
       return;
     }
-    if (path?.startsWith(ADMIN_PATHS.adminPrefix)) {
+    if (path.startsWith(ADMIN_PATHS.adminPrefix)) {
       if (!isAdminAuthorized(req, deps.token())) {
         res.setHeader('www-authenticate', 'Bearer realm="gatehouse-admin"');
         return json(res, 401, { error: 'GH_UNAUTHENTICATED', message: deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token' });
       }
+      if (handleSessionsApi(req, res, path, url.searchParams, deps.sessions(), deps.log, json)) return;
       return json(res, 404, { error: 'GH_NOT_FOUND', message: 'no such admin endpoint' });
     }
     return json(res, 404, { error: 'GH_NOT_FOUND', message: 'not found' });

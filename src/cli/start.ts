@@ -6,7 +6,8 @@ import { createMetrics } from '../admin/metrics.ts';
 import { compileConfig, type Config } from '../config/compile.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { buildRuntime, type Runtime } from '../runtime.ts';
+import { buildRuntime, type Runtime, type RuntimeParts } from '../runtime.ts';
+import { waitForStore } from '../session/create.ts';
 import { closeGracefully, createListener, listen, urlOf } from '../server/listener.ts';
 import { createPipeline } from '../server/pipeline.ts';
 
@@ -24,6 +25,8 @@ export interface StartOptions {
   readonly warnings?: readonly string[];
   /** Collect Node process metrics (CPU, memory, event loop) on /metrics. Default true. */
   readonly processMetrics?: boolean;
+  /** Pre-built runtime parts (tests: a session manager with a controlled clock). */
+  readonly parts?: RuntimeParts;
 }
 
 // WebSocket close frame, status 1001 "going away" (RFC 6455 §7.4.1), unmasked as servers send it.
@@ -32,7 +35,11 @@ const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 export async function startGatehouse(config: Config, options: StartOptions): Promise<RunningGatehouse> {
   const { log } = options;
   for (const w of options.warnings ?? []) log.warn(w);
-  let runtime = buildRuntime(config);
+  const runtime = buildRuntime(config, log, options.parts);
+  const store = runtime.sessions.store;
+  if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
+    log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');
+  }
   let draining = false;
   const tunnels = new Set<Duplex>();
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
@@ -43,8 +50,16 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
   const adminServer = createListener({
     onRequest: createAdminHandler({
       metrics,
+      log,
       token: () => runtime.config.admin.token,
-      ready: () => ({ ok: !draining, checks: { listener: draining ? 'draining' : 'ok' } }),
+      sessions: () => runtime.sessions,
+      ready: () => {
+        const storeOk = runtime.sessions.store.isReady();
+        return {
+          ok: !draining && storeOk,
+          checks: { listener: draining ? 'draining' : 'ok', session_store: `${runtime.sessions.store.kind}: ${storeOk ? 'ok' : 'unavailable'}` },
+        };
+      },
     }),
   });
 

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { normalizePath } from '../route/normalize.ts';
-import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawConfig } from './schema.ts';
+import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawConfig, type RawSession } from './schema.ts';
 import { Secret } from './secret.ts';
 
 export interface ListenAddress {
@@ -33,6 +33,45 @@ export interface RouteConfig {
   readonly allow: Readonly<RawAllow> | undefined;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RedisConfig {
+  readonly mode: 'standalone' | 'sentinel' | 'cluster';
+  /** Standalone URL (may hold a password, hence Secret). */
+  readonly url: Secret | undefined;
+  /** Sentinel or cluster seed nodes. */
+  readonly nodes: readonly HostPort[];
+  readonly name: string | undefined;
+  readonly username: string | undefined;
+  readonly password: Secret | undefined;
+  readonly sentinelPassword: Secret | undefined;
+  readonly tls: boolean;
+  readonly db: number | undefined;
+  readonly keyPrefix: string;
+  readonly commandTimeoutMs: number;
+}
+
+export interface CookieConfig {
+  readonly name: string;
+  readonly secure: boolean;
+  readonly sameSite: 'Lax' | 'Strict' | 'None';
+  readonly domain: string | undefined;
+}
+
+export interface SessionConfig {
+  readonly store: 'memory' | 'redis';
+  readonly redis: RedisConfig | undefined;
+  readonly maxSessions: number;
+  readonly cookie: CookieConfig;
+  /** Undefined only with the memory store: the runtime then makes a per-process random one. */
+  readonly secret: Secret | undefined;
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+}
+
 export interface Config {
   readonly logLevel: RawConfig['log_level'];
   /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */
@@ -48,6 +87,7 @@ export interface Config {
     readonly listen: ListenAddress;
     readonly token: Secret | undefined;
   };
+  readonly session: SessionConfig;
   readonly routes: readonly RouteConfig[];
 }
 
@@ -113,11 +153,14 @@ function compileUpstream(url: string): UpstreamConfig {
   return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, ''), host: u.host };
 }
 
+/** The route prefix as requests will see it, or undefined when the written path is not canonical. */
 function compileRoutePath(path: string): string | undefined {
   const normalised = normalizePath(path);
   if (!normalised.ok) return undefined;
-  const p = normalised.path;
-  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+  const p = normalised.path.length > 1 && normalised.path.endsWith('/') ? normalised.path.slice(0, -1) : normalised.path;
+  const written = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  // "/a/../b" or "/%61pi" would never be seen by routing in that form: make the author write "/b".
+  return p === written ? p : undefined;
 }
 
 /** Validate `raw` (the output of load.ts) and compile it; throws ConfigError with every problem. */
@@ -152,7 +195,8 @@ export function compileConfig(raw: unknown): CompileResult {
     else seen.set(r.name, i);
 
     const path = compileRoutePath(r.path);
-    if (path === undefined) problems.push({ path: `${at}.path`, message: 'must be a plain path prefix (no dot segments, encoded slashes or invalid escapes)' });
+    if (path === undefined) problems.push({ path: `${at}.path`, message: 'must be a plain path prefix, normalised (no dot segments, repeated slashes, needless or invalid escapes)' });
+    if (parseDuration(r.timeout) === 0) problems.push({ path: `${at}.timeout`, message: 'must be longer than 0' });
 
     const upstream = new URL(r.upstream);
     if (upstream.search || upstream.hash || upstream.username || upstream.password) {
@@ -170,6 +214,8 @@ export function compileConfig(raw: unknown): CompileResult {
       allow: r.allow,
     });
   });
+
+  const session = compileSession(c.session, devMode, problems, warnings);
 
   const dup = findDuplicateMatch(routes);
   if (dup) problems.push({ path: `routes[${dup[1]}]`, message: `same host and path as routes[${dup[0]}]; it could never match` });
@@ -190,9 +236,96 @@ export function compileConfig(raw: unknown): CompileResult {
       listen: parseListen(c.admin.listen),
       token: c.admin.token === undefined ? undefined : new Secret(c.admin.token),
     },
+    session,
     routes,
   };
   return { config: deepFreeze(config), warnings };
+}
+
+const MIN_SECRET_BYTES = 32;
+
+function compileSession(s: RawSession, devMode: boolean, problems: ConfigProblem[], warnings: string[]): SessionConfig {
+  const idleMs = parseDuration(s.idle_timeout);
+  const absoluteMs = parseDuration(s.absolute_timeout);
+  if (idleMs > absoluteMs) problems.push({ path: 'session.idle_timeout', message: 'must not be longer than session.absolute_timeout' });
+  if (idleMs < 1000) problems.push({ path: 'session.idle_timeout', message: 'must be at least 1s' });
+
+  let secret: Secret | undefined;
+  if (s.secret !== undefined) {
+    if (Buffer.byteLength(s.secret) < MIN_SECRET_BYTES) {
+      problems.push({ path: 'session.secret', message: `too weak: must be at least ${MIN_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 48\`)` });
+    } else if (/^(.)\1*$/.test(s.secret)) {
+      problems.push({ path: 'session.secret', message: 'too weak: a single repeated character' });
+    }
+    secret = new Secret(s.secret);
+  } else if (s.store === 'redis') {
+    problems.push({ path: 'session.secret', message: 'required with store: redis (every replica must sign cookies with the same secret)' });
+  } else {
+    warnings.push('session.secret is not set: using a random per-process secret (sessions end when the process restarts)');
+  }
+
+  const cookie = compileCookie(s.cookie, devMode, problems, warnings);
+
+  let redis: RedisConfig | undefined;
+  if (s.store === 'redis') {
+    if (!s.redis) problems.push({ path: 'session.redis', message: 'required with store: redis (url, or sentinels + name, or cluster)' });
+    else redis = compileRedis(s.redis, problems);
+  } else {
+    if (s.redis) warnings.push('session.redis is set but session.store is memory: Redis is not used');
+    warnings.push('session store: memory (single process; sessions are lost on restart and not shared between replicas)');
+  }
+
+  return {
+    store: s.store,
+    redis,
+    maxSessions: s.memory?.max_sessions ?? 100_000,
+    cookie,
+    secret,
+    idleMs,
+    absoluteMs,
+  };
+}
+
+function compileCookie(c: RawSession['cookie'], devMode: boolean, problems: ConfigProblem[], warnings: string[]): CookieConfig {
+  const secure = c.secure;
+  if (!secure && !devMode) problems.push({ path: 'session.cookie.secure', message: 'false is only allowed in dev mode (http public_url on loopback)' });
+  if (c.same_site === 'none' && !secure) problems.push({ path: 'session.cookie.same_site', message: '"none" requires secure: true' });
+  let name = c.name ?? (c.domain ? '__Secure-gatehouse' : '__Host-gatehouse');
+  if (c.domain && name.startsWith('__Host-')) {
+    problems.push({ path: 'session.cookie.name', message: 'a __Host- cookie cannot have a domain; use a __Secure- name (the default when domain is set)' });
+  }
+  if (!secure) {
+    const plain = name.replace(/^__(Host|Secure)-/, '');
+    if (plain !== name) warnings.push(`dev mode: session cookie is not Secure, so its name drops the prefix: "${plain}"`);
+    else warnings.push('dev mode: session cookie is not Secure');
+    name = plain;
+  }
+  return { name, secure, sameSite: c.same_site === 'lax' ? 'Lax' : c.same_site === 'strict' ? 'Strict' : 'None', domain: c.domain?.toLowerCase() };
+}
+
+function parseHostPort(v: string): HostPort {
+  const a = parseListen(v);
+  return { host: a.host, port: a.port };
+}
+
+function compileRedis(r: NonNullable<RawSession['redis']>, problems: ConfigProblem[]): RedisConfig {
+  const modes = [r.url !== undefined, r.sentinels !== undefined, r.cluster !== undefined].filter(Boolean).length;
+  if (modes !== 1) problems.push({ path: 'session.redis', message: 'set exactly one of url, sentinels (+ name) or cluster' });
+  if (r.sentinels && !r.name) problems.push({ path: 'session.redis.name', message: 'required with sentinels (the master name)' });
+  const mode = r.cluster ? 'cluster' : r.sentinels ? 'sentinel' : 'standalone';
+  return {
+    mode,
+    url: r.url === undefined ? undefined : new Secret(r.url),
+    nodes: (r.cluster ?? r.sentinels ?? []).map(parseHostPort),
+    name: r.name,
+    username: r.username,
+    password: r.password === undefined ? undefined : new Secret(r.password),
+    sentinelPassword: r.sentinel_password === undefined ? undefined : new Secret(r.sentinel_password),
+    tls: r.tls ?? (r.url?.startsWith('rediss:') ?? false),
+    db: r.db,
+    keyPrefix: r.key_prefix,
+    commandTimeoutMs: parseDuration(r.command_timeout),
+  };
 }
 
 function findDuplicateMatch(routes: readonly RouteConfig[]): [number, number] | undefined {

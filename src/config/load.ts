@@ -29,7 +29,13 @@ export function parseConfigText(text: string, options: LoadOptions = {}): unknow
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })));
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Unknown aliases and alias bombs surface only here.
+    throw new ConfigError([{ path: '', message: `YAML: ${(err as Error).message.split('\n')[0]}` }]);
+  }
   const problems: ConfigProblem[] = [];
   const env = options.env ?? process.env;
   const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));

@@ -11,8 +11,12 @@ const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]
 export const duration = () =>
   z.string().regex(DURATION, { error: 'must be a duration like "30s", "15m" or "12h"' });
 
+const portInRange = (v: string) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535;
+
 const listen = () =>
-  z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, { error: 'must be "host:port", e.g. "0.0.0.0:4180" or "[::1]:4180"' });
+  z.string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, { error: 'must be "host:port", e.g. "0.0.0.0:4180" or "[::1]:4180"' })
+    .refine(portInRange, { error: 'port must be 0-65535' });
 
 const httpUrl = () =>
   z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { error: 'not a URL (expected http:// or https://)' });
@@ -60,15 +64,57 @@ const admin = z.strictObject({
   token: z.string().min(16, { error: 'must be at least 16 characters' }).optional().describe('Bearer token for /admin/*; unset = /admin/* refused.'),
 });
 
+const hostPort = () =>
+  z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, { error: 'must be "host:port"' }).refine(portInRange, { error: 'port must be 0-65535' });
+
+const redis = z.strictObject({
+  url: z.string().refine((v) => URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol), { error: 'must be a redis:// or rediss:// URL' }).optional()
+    .describe('Standalone Redis, e.g. "redis://:password@10.0.0.5:6379/0"; rediss:// for TLS.'),
+  sentinels: z.array(hostPort()).min(1).optional().describe('Sentinel addresses ("host:port"); needs `name`.'),
+  name: z.string().min(1).optional().describe('Sentinel master name.'),
+  cluster: z.array(hostPort()).min(1).optional().describe('Redis Cluster seed nodes ("host:port").'),
+  username: z.string().min(1).optional().describe('ACL user (overrides the URL\'s).'),
+  password: z.string().min(1).optional().describe('Password (overrides the URL\'s).'),
+  sentinel_password: z.string().min(1).optional().describe('Password for the sentinels themselves.'),
+  tls: z.boolean().optional().describe('TLS to Redis (implied by rediss://).'),
+  db: z.number().int().min(0).optional().describe('Database number (standalone and sentinel).'),
+  key_prefix: z.string().default('gatehouse:').describe('Prefix of every key Gatehouse writes.'),
+  command_timeout: duration().default('2s').describe('A Redis command slower than this fails (protected routes answer 503).'),
+});
+
+const cookie = z.strictObject({
+  name: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'must be a cookie name token' }).optional()
+    .describe('Default "__Host-gatehouse", or "__Secure-gatehouse" when `domain` is set.'),
+  secure: z.boolean().default(true).describe('Send the cookie over HTTPS only; false is allowed in dev mode only.'),
+  same_site: z.enum(['lax', 'strict', 'none']).default('lax').describe('SameSite attribute.'),
+  domain: z.string().regex(HOST_PATTERN, { error: 'must be a domain like "corp.example"' }).optional()
+    .describe('Share the session across subdomains of this domain (then the __Host- prefix cannot be used).'),
+});
+
+const session = z.strictObject({
+  store: z.enum(['memory', 'redis']).default('memory').describe('memory: one process, lost on restart; redis: shared by replicas.'),
+  redis: redis.optional().describe('Redis connection for store: redis (url, or sentinels + name, or cluster).'),
+  memory: z.strictObject({
+    max_sessions: z.number().int().min(1).default(100_000).describe('Oldest-idle sessions are evicted beyond this.'),
+  }).optional().describe('Memory store options.'),
+  cookie: cookie.default({ secure: true, same_site: 'lax' }).describe('Session cookie.'),
+  secret: z.string().optional().describe('At least 32 bytes; signs cookies and encrypts stored IdP tokens. Required with store: redis.'),
+  idle_timeout: duration().default('30m').describe('A session unused this long ends.'),
+  absolute_timeout: duration().default('12h').describe('A session ends this long after sign-in, used or not.'),
+});
+
 export const ConfigSchema = z.strictObject({
   log_level: logLevel.default('info').describe('Operational log level (JSON to stdout).'),
   server: server.describe('Public listener.'),
   admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
+  session: session.default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
+    .describe('Sessions: store, cookie, timeouts.'),
   routes: z.array(route).min(1, { error: 'at least one route is required' }).describe('Routes, matched by host then longest path prefix.'),
 }).describe('Gatehouse configuration');
 
 export type RawConfig = z.output<typeof ConfigSchema>;
 export type RawRoute = RawConfig['routes'][number];
+export type RawSession = RawConfig['session'];
 export type RawAllow = NonNullable<RawRoute['allow']>;
 
 export const DURATION_PATTERN = DURATION;

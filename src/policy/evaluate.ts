@@ -5,8 +5,10 @@ import type { RawAllow } from '../config/schema.ts';
 
 export interface Identity {
   readonly user: string;
-  readonly email: string | undefined;
+  readonly email?: string | undefined;
+  readonly name?: string | undefined;
   readonly groups: readonly string[];
+  readonly idp: string;
 }
 
 export type Reason =
@@ -39,8 +41,9 @@ export function evaluate(allow: Readonly<RawAllow> | undefined, identity: Identi
   const email = identity.email?.toLowerCase();
   if (email !== undefined) {
     if (allow.emails?.some((e) => e.toLowerCase() === email)) return { allow: true, reason: 'emails-ok' };
-    const domain = email.slice(email.lastIndexOf('@') + 1);
-    if (allow.email_domains?.some((d) => d.toLowerCase() === domain)) return { allow: true, reason: 'email-domain-ok' };
+    const at = email.lastIndexOf('@');
+    // A value without "@" is not an address: it has no domain to match.
+    if (at > 0 && allow.email_domains?.some((d) => d.toLowerCase() === email.slice(at + 1))) return { allow: true, reason: 'email-domain-ok' };
   }
   if (allow.groups?.some((g) => identity.groups.includes(g))) return { allow: true, reason: 'groups-ok' };
   return NOT_ALLOWED;

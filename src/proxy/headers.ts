@@ -29,7 +29,7 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
 }
 
 /** Request headers for the upstream. `keepUpgrade` keeps Connection/Upgrade for WebSockets. */
-export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, preserveHost: boolean, keepUpgrade: boolean): OutgoingHeaders {
+export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, preserveHost: boolean, keepUpgrade: boolean, cookieName: string): OutgoingHeaders {
   const src = ex.req.headers;
   const listed = connectionListed(src.connection);
   const out: OutgoingHeaders = {};
@@ -39,6 +39,13 @@ export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, prese
     if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || name.startsWith(GATEHOUSE_PREFIX)) continue;
     if (listed?.has(name)) continue;
     out[name] = value;
+  }
+  // The session cookie is Gatehouse's alone; the upstream's own cookies pass untouched.
+  const cookie = src.cookie;
+  if (cookie !== undefined && cookie.includes(`${cookieName}=`)) {
+    const kept = stripCookie(cookie, cookieName);
+    if (kept === undefined) delete out.cookie;
+    else out.cookie = kept;
   }
   const c = ex.client;
   const peer = ex.req.socket.remoteAddress ?? '';
@@ -55,8 +62,8 @@ export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, prese
   return out;
 }
 
-/** Response headers for the client: upstream's minus hop-by-hop, plus our request id. */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string): OutgoingHeaders {
+/** Response headers for the client: upstream's minus hop-by-hop, plus our request id and cookies. */
+export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string, setCookies: readonly string[] | undefined): OutgoingHeaders {
   const listed = connectionListed(headers.connection);
   const out: OutgoingHeaders = {};
   for (const name in headers) {
@@ -65,7 +72,18 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: s
     out[name] = value;
   }
   out[REQUEST_ID_HEADER] = requestId;
+  if (setCookies) {
+    const upstream = out['set-cookie'];
+    out['set-cookie'] = [...(upstream === undefined ? [] : Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
+  }
   return out;
+}
+
+/** `header` without the pairs named `name`; undefined when nothing is left. */
+export function stripCookie(header: string, name: string): string | undefined {
+  const prefix = `${name}=`;
+  const kept = header.split(';').map((c) => c.trim()).filter((c) => c !== '' && !c.startsWith(prefix));
+  return kept.length > 0 ? kept.join('; ') : undefined;
 }
 
 function stripMapped(ip: string): string {

@@ -17,9 +17,11 @@ class ClientGone extends Error {
 export interface ProxyHooks {
   /** Called once per upstream failure, before the error page is sent. */
   onUpstreamError(ex: Exchange, err: GatehouseError): void;
+  /** An open-ended response (no Content-Length) started; returns its clean-up, if any. */
+  onStream(ex: Exchange): (() => void) | undefined;
 }
 
-export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, hooks: ProxyHooks): void {
+export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, cookieName: string, hooks: ProxyHooks): void {
   const req = ex.req;
   const res = ex.res!;
   const upstream = route.upstream;
@@ -39,9 +41,12 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, hooks: P
     },
     onResponseStart(c, statusCode, headers, statusMessage) {
       ex.status = statusCode;
-      res.writeHead(statusCode, statusMessage, clientResponseHeaders(headers, ex.id));
-      // Send headers now so streaming responses (SSE) reach the client before the first chunk.
-      if (headers['content-length'] === undefined) res.flushHeaders();
+      res.writeHead(statusCode, statusMessage, clientResponseHeaders(headers, ex.id, ex.setCookies));
+      if (headers['content-length'] === undefined && statusCode !== 204 && statusCode !== 304) {
+        // Send headers now so streaming responses (SSE) reach the client before the first chunk.
+        res.flushHeaders();
+        hooks.onStream(ex);
+      }
       void c;
     },
     onResponseData(c, chunk) {
@@ -66,7 +71,7 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, hooks: P
   pool.dispatch({
     path: upstream.basePath + ex.path + ex.query,
     method: req.method as Dispatcher.HttpMethod,
-    headers: upstreamRequestHeaders(ex, upstream.host, route.preserveHost, false),
+    headers: upstreamRequestHeaders(ex, upstream.host, route.preserveHost, false, cookieName),
     body: hasBody ? req : null,
     headersTimeout: route.timeoutMs,
     // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.

@@ -52,9 +52,16 @@ export function normalizePath(path: string): NormalizeResult {
     if (ch === '\\') return fail('backslash in path');
     if (code < 0x20 || code === 0x7f) return fail('control character in path');
     if (code > 0x7e) {
-      // Raw non-ASCII (lenient clients): encode it the way a browser would.
-      const enc = encodeURIComponent(ch);
-      out.push(enc);
+      // Raw non-ASCII (config files, lenient clients): encode the whole code point as UTF-8,
+      // the way a browser would. A lone surrogate is not text at all.
+      const cp = path.codePointAt(i)!;
+      if (cp >= 0xd800 && cp <= 0xdfff) return fail('invalid character in path');
+      const text = String.fromCodePoint(cp);
+      for (const b of Buffer.from(text, 'utf8')) {
+        out.push(`%${b.toString(16).toUpperCase()}`);
+        bytes.push(b);
+      }
+      i += text.length - 1;
       continue;
     }
     if (ch === '/' || PCHAR.test(ch)) {

@@ -4,11 +4,18 @@
 /** Reserved on every routed host; requests under it are never sent upstream. */
 export const INTERNAL_PREFIX = '/.gatehouse/';
 
+export const LOGIN_PATH = '/.gatehouse/login';
+export const LOGOUT_PATH = '/.gatehouse/logout';
+export const USERINFO_PATH = '/.gatehouse/userinfo';
+
 export const ADMIN_PATHS = {
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',
   adminPrefix: '/admin/',
+  sessions: '/admin/sessions',
+  sessionPrefix: '/admin/sessions/',
+  userPrefix: '/admin/users/',
 } as const;
 
 /** Response and upstream request header carrying the request id. */

@@ -4,9 +4,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/compile.ts';
 import type { ErrorCode } from '../errors.ts';
+import type { Identity } from '../policy/evaluate.ts';
+import type { SessionRecord } from '../session/store.ts';
 import type { ClientInfo } from './forwarded.ts';
 
 export type Decision = 'allow' | 'public' | 'deny' | 'unauthenticated' | 'error';
+
+/** Why a presented session cookie did not yield an identity (audit reason session_expired etc.). */
+export type SessionEnd = 'invalid' | 'expired_idle' | 'expired_absolute' | 'revoked';
 
 export class Exchange {
   readonly id: string;
@@ -24,6 +29,12 @@ export class Exchange {
   /** Raw query string including "?", or "". */
   query = '';
   route: RouteConfig | undefined = undefined;
+  /** The verified identity, when a session (or later a bearer token) provided one. */
+  identity: Identity | undefined = undefined;
+  session: { readonly key: string; readonly record: SessionRecord } | undefined = undefined;
+  sessionEnd: SessionEnd | undefined = undefined;
+  /** Set-Cookie values Gatehouse adds to whatever response goes out (e.g. clearing a dead cookie). */
+  setCookies: string[] | undefined = undefined;
   decision: Decision | undefined = undefined;
   status = 0;
   errorCode: ErrorCode | undefined = undefined;

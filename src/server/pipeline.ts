@@ -5,11 +5,15 @@
 //   1. accept      runtime snapshot, request id, client ip/proto/host      (listener → here)
 //   2. normalise   one canonical path; ambiguous paths refused              400 GH_BAD_PATH
 //   3. route       host, then longest path prefix                           404 GH_NO_ROUTE
-//   4. internal    /.gatehouse/* answered by Gatehouse, never proxied       404 GH_NOT_FOUND
-//   5. identify    session cookie or bearer token (issues #3–#6)            —
-//   6. authorize   route policy: public, or identity required / allowed     401 GH_UNAUTHENTICATED
+//   4. identify    session cookie → store (idle/absolute checks, renewal)   503 GH_STORE_UNAVAILABLE
+//                  (bearer tokens: issue #5)                                (protected routes only)
+//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied       404 GH_NOT_FOUND, 403 GH_BAD_CSRF
+//   6. authorize   route policy; no identity → browser 302 to sign-in,      302, 401 GH_UNAUTHENTICATED,
+//                  API client 401; identity not allowed → 403               403 GH_FORBIDDEN
 //   7. inject      identity headers, assertion JWT (issue #5)               —
-//   8. proxy       HTTP via undici, WebSocket via http-proxy-3              502/504 GH_UPSTREAM_*
+//   8. proxy       HTTP via undici, WebSocket via http-proxy-3; the         502/504 GH_UPSTREAM_*
+//                  Gatehouse cookie never goes upstream; live connections
+//                  are closed when their session ends
 //   9. finish      metrics (and the audit record, issue #7) on close        —
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,13 +23,13 @@ import type { RouteConfig } from '../config/compile.ts';
 import { GatehouseError, toGatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { evaluate } from '../policy/evaluate.ts';
-import { proxyHttp } from '../proxy/http.ts';
+import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import { hostOf } from '../route/table.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX } from './endpoints.ts';
 import { Exchange } from './exchange.ts';
+import { handleInternal, isInternalPath } from './internal.ts';
 import { requestIdFor } from './request-id.ts';
 import { sendError } from './respond.ts';
 
@@ -51,11 +55,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     metrics.upstreamErrors.inc({ route, code: err.code });
     log.warn({ request_id: ex.id, route, code: err.code, err: err.cause instanceof Error ? err.cause.message : undefined }, err.message);
   };
-  const httpHooks = { onUpstreamError };
+  const httpHooks: ProxyHooks = {
+    onUpstreamError,
+    // Open-ended responses (SSE, streams) end with the session, like WebSockets.
+    onStream: (ex) => followSession(ex, deps.current(), () => ex.res!.destroy()),
+  };
   const wsHooks: WebSocketHooks = {
     onOpen(ex) {
       deps.tunnels.add(ex.socket);
       metrics.websocketsOpen.inc({ route: ex.route!.name });
+      followSession(ex, deps.current(), () => ex.socket.destroy());
     },
     onClose(ex) {
       if (ex.upgraded) {
@@ -87,9 +96,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const ex = accept(rt, req, res, req.socket);
       res.once('close', () => finish(ex));
       walk(ex, rt).then(
-        (route) => proxyHttp(ex, route, rt.upstreams.pool(route), httpHooks),
-        (err) => fail(ex, err),
-      );
+        (route) => {
+          if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.sessions.cookie.name, httpHooks);
+        },
+      ).catch((err) => fail(ex, err));
     },
     onUpgrade(req, socket, head) {
       const rt = deps.current();
@@ -102,9 +112,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       socket.on('error', () => socket.destroy());
       walk(ex, rt).then(
         (route) => {
+          if (!route) return;
           if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
           closed = true; // from here the WebSocket hooks own finish()
-          rt.websockets.proxy(ex, route, head, wsHooks);
+          rt.websockets.proxy(ex, route, head, rt.sessions.cookie.name, wsHooks);
         },
       ).catch((err) => fail(ex, err));
     },
@@ -119,11 +130,17 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
   return new Exchange(id, start, req, res, socket, client, hostOf(client.host));
 }
 
-// Stages 2–7. Resolves with the route to proxy to, or rejects with a GatehouseError.
-async function walk(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+// Stages 2–7. Resolves with the route to proxy to, or undefined when Gatehouse answered itself;
+// rejects with a GatehouseError.
+async function walk(ex: Exchange, rt: Runtime): Promise<RouteConfig | undefined> {
   normalise(ex);
   const route = selectRoute(ex, rt);
-  internal(ex);
+  await identify(ex, rt, route);
+  if (isInternalPath(ex.path)) {
+    if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
+    await handleInternal(ex, rt);
+    return undefined;
+  }
   authorize(ex, route);
   return route;
 }
@@ -143,20 +160,52 @@ function selectRoute(ex: Exchange, rt: Runtime): RouteConfig {
   return route;
 }
 
-function internal(ex: Exchange): void {
-  // Sign-in, callbacks, metadata and logout land here with issues #4–#6. Until then nothing under
-  // the prefix exists, and nothing under it is ever proxied.
-  if (ex.path.startsWith(INTERNAL_PREFIX) || ex.path === '/.gatehouse') {
-    throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
+const END_REASONS = { invalid: 'invalid', idle: 'expired_idle', absolute: 'expired_absolute' } as const;
+
+async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<void> {
+  const sessions = rt.sessions;
+  const value = sessions.cookie.read(ex.req.headers.cookie);
+  if (value === undefined) return;
+  let found;
+  try {
+    found = await sessions.lookup(value);
+  } catch (err) {
+    // Fail closed, except where nobody needs to be identified.
+    if (route.allow?.public && !isInternalPath(ex.path)) return;
+    throw err;
   }
+  if (found.state === 'active') {
+    const r = found.record;
+    ex.session = { key: found.key, record: r };
+    ex.identity = { user: r.user, email: r.email, name: r.name, groups: r.groups, idp: r.idp };
+    return;
+  }
+  ex.sessionEnd = found.state === 'revoked' ? 'revoked' : found.state === 'invalid' ? END_REASONS.invalid : END_REASONS[found.why];
+  // The browser keeps sending a dead cookie until told to drop it.
+  (ex.setCookies ??= []).push(sessions.cookie.clear());
 }
 
 function authorize(ex: Exchange, route: RouteConfig): void {
-  const decision = evaluate(route.allow, undefined);
+  const decision = evaluate(route.allow, ex.identity);
   if (decision.allow) {
     ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';
     return;
   }
-  ex.decision = 'unauthenticated';
-  throw new GatehouseError('GH_UNAUTHENTICATED', `Route ${route.name} requires sign-in, and no identity provider is configured yet.`);
+  if (!ex.identity) {
+    ex.decision = 'unauthenticated';
+    throw new GatehouseError('GH_UNAUTHENTICATED', `Sign in to use ${route.name}.`);
+  }
+  ex.decision = 'deny';
+  throw new GatehouseError('GH_FORBIDDEN', `You are signed in as ${ex.identity.user}, but route ${route.name} does not allow you.`);
+}
+
+/** Tie a live connection to its session: `end` runs when the session is revoked or expires. */
+function followSession(ex: Exchange, rt: Runtime, end: () => void): (() => void) | undefined {
+  const session = ex.session;
+  if (!session) return undefined;
+  const sessions = rt.sessions;
+  const unwatch = sessions.watch(session.key, session.record, { end });
+  if (!ex.res) ex.socket.on('data', () => sessions.activity(session.key));
+  ex.socket.once('close', unwatch);
+  return unwatch;
 }

@@ -3,7 +3,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { ERROR_CODES, type GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
-import { REQUEST_ID_HEADER } from './endpoints.ts';
+import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
 import { renderErrorPage } from './pages.ts';
 
 // What a 5xx says to the client; the real cause stays in the operational log.
@@ -12,6 +12,7 @@ const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
   GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
   GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
   GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
+  GH_STORE_UNAVAILABLE: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
 };
 
 /** Browsers ask for HTML; everything else (curl, SDKs, fetch) gets JSON. */
@@ -53,11 +54,18 @@ function render(ex: Exchange, err: GatehouseError): Rendered {
 
 /** Answer `ex` with `err`. If the response already started, the connection is cut instead. */
 export function sendError(ex: Exchange, err: GatehouseError): void {
-  ex.status = err.status;
   ex.errorCode = err.code;
   ex.decision ??= 'error';
-  const r = render(ex, err);
   const res = ex.res;
+  // A browser that needs to sign in is sent to the sign-in page instead of an error page.
+  if (err.code === 'GH_UNAUTHENTICATED' && res && !res.headersSent && isBrowserNavigation(ex.req)) {
+    const rd = ex.path + ex.query;
+    const status = ex.req.method === 'GET' || ex.req.method === 'HEAD' ? 302 : 303;
+    sendRedirect(ex, status, `${LOGIN_PATH}?rd=${encodeURIComponent(rd)}`);
+    return;
+  }
+  ex.status = err.status;
+  const r = render(ex, err);
   if (!res) {
     writeRawResponse(ex, r);
     return;
@@ -66,8 +74,42 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
     res.destroy();
     return;
   }
+  if (ex.setCookies) res.setHeader('set-cookie', ex.setCookies);
   res.writeHead(r.status, r.headers);
   res.end(ex.req.method === 'HEAD' ? undefined : r.body);
+}
+
+/** A top-level browser page load (not fetch/XHR): gets redirects and HTML pages. */
+export function isBrowserNavigation(req: IncomingMessage): boolean {
+  if (!wantsHtml(req) || req.headers.authorization) return false;
+  const mode = req.headers['sec-fetch-mode'];
+  return mode === undefined || mode === 'navigate';
+}
+
+export function sendRedirect(ex: Exchange, status: number, location: string): void {
+  const res = ex.res!;
+  ex.status = status;
+  const headers: Record<string, string | string[]> = { location, 'cache-control': 'no-store', 'content-length': '0', [REQUEST_ID_HEADER]: ex.id };
+  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
+  res.writeHead(status, headers);
+  res.end();
+}
+
+/** A page or JSON document Gatehouse produces itself (internal endpoints). */
+export function sendBody(ex: Exchange, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {
+  const res = ex.res!;
+  ex.status = status;
+  const headers: Record<string, string | string[]> = {
+    'content-type': contentType,
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    [REQUEST_ID_HEADER]: ex.id,
+    ...extra,
+  };
+  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
+  res.writeHead(status, headers);
+  res.end(ex.req.method === 'HEAD' ? undefined : body);
 }
 
 /** Upgrade requests have no ServerResponse: write HTTP/1.1 by hand and close. */

@@ -1,0 +1,44 @@
+// /.gatehouse/* endpoints, answered by Gatehouse on every routed host and never proxied.
+// Sign-in (login, OIDC callbacks, SAML ACS and metadata) arrives with issues #4 and #6.
+import { handleLogout } from '../auth/logout.ts';
+import { GatehouseError } from '../errors.ts';
+import type { Runtime } from '../runtime.ts';
+import { INTERNAL_PREFIX, LOGIN_PATH, LOGOUT_PATH, USERINFO_PATH } from './endpoints.ts';
+import type { Exchange } from './exchange.ts';
+import { sendBody } from './respond.ts';
+
+export function isInternalPath(path: string): boolean {
+  return path.startsWith(INTERNAL_PREFIX) || path === '/.gatehouse';
+}
+
+export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
+  ex.decision = 'public';
+  switch (ex.path) {
+    case LOGOUT_PATH:
+      return handleLogout(ex, rt.sessions);
+    case USERINFO_PATH:
+      return userinfo(ex);
+    case LOGIN_PATH:
+      throw new GatehouseError('GH_NOT_FOUND', 'Sign-in is not available: no identity provider is configured.');
+    default:
+      throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
+  }
+}
+
+function userinfo(ex: Exchange): void {
+  if (!ex.identity || !ex.session) throw new GatehouseError('GH_UNAUTHENTICATED', 'Not signed in.');
+  const r = ex.session.record;
+  const body = {
+    user: r.user,
+    email: r.email ?? null,
+    name: r.name ?? null,
+    groups: r.groups,
+    idp: r.idp,
+    auth_method: r.method,
+    session: {
+      created_at: new Date(r.createdAt).toISOString(),
+      absolute_expires_at: new Date(r.absoluteExpiresAt).toISOString(),
+    },
+  };
+  sendBody(ex, 200, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
+}

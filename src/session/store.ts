@@ -1,0 +1,62 @@
+// The session store contract: a dumb, keyed record store with TTLs and a per-user index. Cookies,
+// hashing, timeouts, caching and encryption live above it, in manager.ts, so a backend only has to
+// store and forget. Implementations: memory-store.ts (one process), redis-store.ts (shared).
+// test/session/store.contract.ts runs the same suite against both.
+
+/** What Gatehouse remembers about a signed-in browser. Keyed by the SHA-256 of the session id. */
+export interface SessionRecord {
+  readonly v: 1;
+  readonly user: string;
+  readonly email?: string | undefined;
+  readonly name?: string | undefined;
+  readonly groups: readonly string[];
+  /** Identity provider id from the config. */
+  readonly idp: string;
+  /** How the session was made: 'oidc', 'saml', ... */
+  readonly method: string;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+  readonly absoluteExpiresAt: number;
+  /** IdP tokens, AES-256-GCM sealed by the manager; opaque to stores. */
+  readonly tokens?: string | undefined;
+}
+
+/** Why a session ended, as far as the store knows. */
+export type EndReason = 'revoked';
+
+export interface SessionStore {
+  /** 'memory' or 'redis'; shown in logs and readiness checks. */
+  readonly kind: string;
+  /**
+   * True when the store is shared with other processes, so the manager may keep a local cache and
+   * must rely on `onRevoked` to drop entries revoked elsewhere.
+   */
+  readonly shared: boolean;
+
+  get(key: string): Promise<SessionRecord | undefined>;
+  /** Create or replace; indexes `key` under `record.user`. `ttlMs` > 0. */
+  set(key: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  /** Replace an existing record and its TTL; false (and nothing written) when it no longer exists. */
+  touch(key: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
+  /** Delete and remember the key as revoked until `tombstoneMs`; notifies every process. */
+  revoke(key: string, tombstoneMs: number): Promise<boolean>;
+  /** Delete without a tombstone (expiry found by the manager). */
+  delete(key: string): Promise<void>;
+  /** True when `key` was revoked (not merely expired) recently. */
+  wasRevoked(key: string): Promise<boolean>;
+  /** Live sessions of a user, key with record. */
+  listByUser(user: string): Promise<Array<[string, SessionRecord]>>;
+  /** Revoke every session of a user; returns the revoked keys. */
+  revokeUser(user: string, tombstoneMs: number): Promise<string[]>;
+  /**
+   * Called with keys revoked by any process sharing the store (this one included). Called with
+   * `undefined` when notifications may have been missed (reconnect): drop every cached session.
+   */
+  onRevoked(listener: (keys: readonly string[] | undefined) => void): void;
+  /** Throws when the store cannot serve requests (readiness). */
+  ping(): Promise<void>;
+  /** True when a command would be attempted now (cheap, no I/O). */
+  isReady(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { RedisConfig } from '../../src/config/compile.ts';
+import { Secret } from '../../src/config/secret.ts';
+import { createRedisClient } from '../../src/session/redis-client.ts';
+import { createRedisStore } from '../../src/session/redis-store.ts';
+import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { record, runSessionStoreContract } from './store.contract.ts';
+
+function redisConfig(prefix: string, url = redisUrl()): RedisConfig {
+  return { mode: 'standalone', url: new Secret(url), nodes: [], name: undefined, username: undefined, password: undefined, sentinelPassword: undefined, tls: false, db: undefined, keyPrefix: prefix, commandTimeoutMs: 2000 };
+}
+
+async function makeStore(prefix = uniquePrefix()) {
+  const c = redisConfig(prefix);
+  const client = createRedisClient(c, 'commands');
+  const subscriber = createRedisClient(c, 'subscriber');
+  const store = createRedisStore({ client, subscriber, keyPrefix: prefix });
+  onTestFinished(() => store.close());
+  await expect.poll(() => store.isReady()).toBe(true);
+  await expect.poll(() => subscriber.status).toBe('ready');
+  return store;
+}
+
+runSessionStoreContract('redis', { make: () => makeStore() });
+
+describe('redis store specifics', () => {
+  it('stores only hashed keys, under the prefix, with a TTL', async () => {
+    const prefix = uniquePrefix();
+    const s = await makeStore(prefix);
+    await s.set('hashkey', record('alice'), 60_000);
+    const r = inspector();
+    const keys = (await r.keys(`${prefix}*`)).sort();
+    expect(keys).toEqual([`${prefix}s:hashkey`, `${prefix}u:alice`]);
+    const ttl = await r.pttl(`${prefix}s:hashkey`);
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await r.pttl(`${prefix}u:alice`)).toBeGreaterThan(0);
+  });
+
+  it('tells every store on the same Redis about revocations (pub/sub)', async () => {
+    const prefix = uniquePrefix();
+    const a = await makeStore(prefix);
+    const b = await makeStore(prefix);
+    const seenByB: string[] = [];
+    b.onRevoked((keys) => seenByB.push(...(keys ?? [])));
+    await a.set('k1', record('alice'), 60_000);
+    await a.set('k2', record('alice'), 60_000);
+    await a.revoke('k1', 60_000);
+    await a.revokeUser('alice', 60_000);
+    await expect.poll(() => seenByB.sort(), { timeout: 1000 }).toEqual(['k1', 'k2']);
+  });
+
+  it('does not hear revocations of another key prefix', async () => {
+    const a = await makeStore();
+    const b = await makeStore();
+    const seenByB: string[] = [];
+    b.onRevoked((keys) => seenByB.push(...(keys ?? [])));
+    await a.set('k1', record('alice'), 60_000);
+    await a.revoke('k1', 60_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seenByB).toEqual([]);
+  });
+
+  it('fails fast with GH_STORE_UNAVAILABLE when Redis is unreachable', async () => {
+    const c = redisConfig(uniquePrefix(), 'redis://127.0.0.1:1');
+    const store = createRedisStore({ client: createRedisClient(c, 'commands'), subscriber: createRedisClient(c, 'subscriber'), keyPrefix: 'x:' });
+    onTestFinished(() => store.close());
+    expect(store.isReady()).toBe(false);
+    const started = Date.now();
+    await expect(store.get('k')).rejects.toMatchObject({ code: 'GH_STORE_UNAVAILABLE', status: 503 });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});

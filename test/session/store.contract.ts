@@ -1,0 +1,124 @@
+// One contract for every SessionStore backend (memory-store.test.ts, redis-store.test.ts).
+// Expiry is exercised with short, bounded real TTLs; long-timeout logic is tested through the
+// manager with an injected clock (manager.test.ts).
+import { describe, expect, it } from 'vitest';
+import type { SessionRecord, SessionStore } from '../../src/session/store.ts';
+
+export interface StoreHarness {
+  /** A fresh store with its own key space; closed by the harness after the test. */
+  make(): Promise<SessionStore>;
+  /** Known gaps of this backend, each with the reason. */
+  readonly skip?: Readonly<Record<string, string>>;
+}
+
+export function record(user: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return { v: 1, user, email: `${user}@corp.example`, groups: ['g1'], idp: 'corp', method: 'test', createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ...overrides };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function runSessionStoreContract(name: string, harness: StoreHarness): void {
+  const test = (title: string, fn: () => Promise<void>) => {
+    const reason = harness.skip?.[title];
+    if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
+    else it(title, fn);
+  };
+
+  describe(`SessionStore contract: ${name}`, () => {
+    test('set then get returns the record; unknown keys are undefined', async () => {
+      const s = await harness.make();
+      const r = record('alice');
+      await s.set('k1', r, 60_000);
+      expect(await s.get('k1')).toEqual(r);
+      expect(await s.get('nope')).toBeUndefined();
+    });
+
+    test('a record is gone after its TTL', async () => {
+      const s = await harness.make();
+      await s.set('k1', record('alice'), 150);
+      expect(await s.get('k1')).toBeDefined();
+      await sleep(300);
+      expect(await s.get('k1')).toBeUndefined();
+    });
+
+    test('touch replaces the record and extends the TTL, but never resurrects', async () => {
+      const s = await harness.make();
+      const r = record('alice');
+      await s.set('k1', r, 200);
+      const later = { ...r, lastSeenAt: r.lastSeenAt + 1000 };
+      expect(await s.touch('k1', later, 60_000)).toBe(true);
+      await sleep(300);
+      expect(await s.get('k1')).toEqual(later);
+      await s.delete('k1');
+      expect(await s.touch('k1', later, 60_000)).toBe(false);
+      expect(await s.get('k1')).toBeUndefined();
+    });
+
+    test('revoke deletes, leaves a tombstone, and notifies', async () => {
+      const s = await harness.make();
+      const seen: string[][] = [];
+      s.onRevoked((keys) => {
+        if (keys) seen.push([...keys]);
+      });
+      await s.set('k1', record('alice'), 60_000);
+      expect(await s.revoke('k1', 60_000)).toBe(true);
+      expect(await s.get('k1')).toBeUndefined();
+      expect(await s.wasRevoked('k1')).toBe(true);
+      expect(await s.wasRevoked('k2')).toBe(false);
+      await expect.poll(() => seen.flat()).toContain('k1');
+      expect(await s.revoke('k1', 60_000)).toBe(false);
+    });
+
+    test('delete removes without a tombstone', async () => {
+      const s = await harness.make();
+      await s.set('k1', record('alice'), 60_000);
+      await s.delete('k1');
+      expect(await s.get('k1')).toBeUndefined();
+      expect(await s.wasRevoked('k1')).toBe(false);
+    });
+
+    test('listByUser returns only live sessions of that user', async () => {
+      const s = await harness.make();
+      await s.set('a1', record('alice'), 60_000);
+      await s.set('a2', record('alice'), 60_000);
+      await s.set('a3', record('alice'), 100);
+      await s.set('b1', record('bob'), 60_000);
+      await sleep(250);
+      const list = await s.listByUser('alice');
+      expect(list.map(([k]) => k).sort()).toEqual(['a1', 'a2']);
+      expect(list.every(([, r]) => r.user === 'alice')).toBe(true);
+      expect(await s.listByUser('nobody')).toEqual([]);
+    });
+
+    test('revokeUser ends every session of the user and no one else', async () => {
+      const s = await harness.make();
+      const seen: string[] = [];
+      s.onRevoked((keys) => seen.push(...(keys ?? [])));
+      await s.set('a1', record('alice@corp.example'), 60_000);
+      await s.set('a2', record('alice@corp.example'), 60_000);
+      await s.set('b1', record('bob'), 60_000);
+      expect((await s.revokeUser('alice@corp.example', 60_000)).sort()).toEqual(['a1', 'a2']);
+      expect(await s.get('a1')).toBeUndefined();
+      expect(await s.get('a2')).toBeUndefined();
+      expect(await s.get('b1')).toBeDefined();
+      expect(await s.wasRevoked('a2')).toBe(true);
+      expect(await s.listByUser('alice@corp.example')).toEqual([]);
+      await expect.poll(() => seen.sort()).toEqual(['a1', 'a2']);
+    });
+
+    test('a user name with odd characters is just a name', async () => {
+      const s = await harness.make();
+      const user = 'o\'brien:{x}*?[a] ü@corp.example';
+      await s.set('k1', record(user), 60_000);
+      expect((await s.listByUser(user)).map(([k]) => k)).toEqual(['k1']);
+      expect(await s.revokeUser(user, 60_000)).toEqual(['k1']);
+    });
+
+    test('is ready and answers ping', async () => {
+      const s = await harness.make();
+      expect(s.isReady()).toBe(true);
+      await expect(s.ping()).resolves.toBeUndefined();
+    });
+  });
+}
