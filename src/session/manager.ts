@@ -102,6 +102,9 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
   // Only a shared store needs a cache in front of it; the memory store is its own cache.
   const cache = store.shared ? new Map<string, CacheEntry>() : undefined;
   const renewing = new Set<string>();
+  // Cookie values whose MAC already verified, with their store key: HMAC + SHA-256 cost more than
+  // the rest of a cached lookup. Bounded; holds nothing the process does not already know.
+  const verified = new Map<string, string>();
   // Last time traffic on a live connection was considered, per session with live connections.
   const lastActivity = new Map<string, number>();
 
@@ -224,9 +227,15 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
       return { cookieValue: value, key, record };
     },
     async lookup(cookieValue) {
-      const id = cookie.verify(cookieValue);
-      if (id === undefined) return { state: 'invalid' };
-      return resolve(sessionKey(id), true);
+      let key = verified.get(cookieValue);
+      if (key === undefined) {
+        const id = cookie.verify(cookieValue);
+        if (id === undefined) return { state: 'invalid' };
+        key = sessionKey(id);
+        if (verified.size >= cacheMax) verified.delete(verified.keys().next().value!);
+        verified.set(cookieValue, key);
+      }
+      return resolve(key, true);
     },
     async revoke(key) {
       cache?.delete(key);
@@ -291,6 +300,7 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
     async close() {
       live.close();
       lastActivity.clear();
+      verified.clear();
       cache?.clear();
       await store.close();
     },
