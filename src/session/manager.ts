@@ -8,7 +8,7 @@ import { createCookieCodec, sessionKey, type CookieCodec } from './cookie.ts';
 import { deriveKey } from './keys.ts';
 import { createLiveRegistry, type LiveConnection, type LiveRegistry } from './live.ts';
 import { open, seal } from './seal.ts';
-import type { SessionRecord, SessionStore } from './store.ts';
+import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
 /** What a sign-in hands over to make a session. */
 export interface NewSession {
@@ -20,6 +20,9 @@ export interface NewSession {
   readonly method: string;
   /** IdP tokens to keep (sealed) for refresh and logout. */
   readonly tokens?: Readonly<Record<string, string>> | undefined;
+  readonly subject?: string | undefined;
+  readonly idpSession?: string | undefined;
+  readonly refreshAt?: number | undefined;
 }
 
 export type Lookup =
@@ -52,7 +55,11 @@ export interface SessionManager {
   /** End a session on purpose (logout, admin, IdP). */
   revoke(key: string): Promise<boolean>;
   revokeUser(user: string): Promise<string[]>;
+  /** IdP-initiated logout: end the sessions of an IdP subject, or of one IdP session. */
+  revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]>;
   list(user: string): Promise<SessionSummary[]>;
+  /** Replace a session's identity and tokens after a refresh; false when it ended meanwhile. */
+  update(key: string, record: SessionRecord, changes: Partial<Pick<NewSession, 'email' | 'name' | 'groups' | 'tokens' | 'refreshAt'>>): Promise<SessionRecord | undefined>;
   /** Tie a live connection to a session; returns the function to call when it closes. */
   watch(key: string, record: SessionRecord, conn: LiveConnection): () => void;
   /** Traffic on a live connection counts as use (renewal throttled like requests). */
@@ -169,6 +176,15 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
     return { state: 'active', key, record };
   };
 
+  const revokeIndex = async (name: string) => {
+    const keys = await store.revokeIndex(name, absoluteMs);
+    for (const key of keys) {
+      cache?.delete(key);
+      live.endSession(key, 'revoked');
+    }
+    return keys;
+  };
+
   const live = createLiveRegistry({
     recheckMs: options.liveRecheckMs ?? 10_000,
     now,
@@ -221,6 +237,9 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
         lastSeenAt: at,
         absoluteExpiresAt: at + absoluteMs,
         tokens: input.tokens ? seal(sealKey, JSON.stringify(input.tokens), key) : undefined,
+        subject: input.subject,
+        idpSession: input.idpSession,
+        refreshAt: input.refreshAt,
       };
       await store.set(key, record, ttlFor(record, at));
       cachePut(key, record);
@@ -243,17 +262,34 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
       live.endSession(key, 'revoked');
       return existed;
     },
-    async revokeUser(user) {
-      const keys = await store.revokeUser(user, absoluteMs);
-      for (const key of keys) {
-        cache?.delete(key);
-        live.endSession(key, 'revoked');
-      }
+    revokeUser: (user) => revokeIndex(userIndex(user)),
+    async revokeByIdp(idp, by) {
+      const keys: string[] = [];
+      if (by.idpSession !== undefined) keys.push(...(await revokeIndex(idpSessionIndex(idp, by.idpSession))));
+      else if (by.subject !== undefined) keys.push(...(await revokeIndex(subjectIndex(idp, by.subject))));
       return keys;
+    },
+    async update(key, record, changes) {
+      const at = now();
+      const next: SessionRecord = {
+        ...record,
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.groups !== undefined ? { groups: [...changes.groups] } : {}),
+        ...(changes.tokens !== undefined ? { tokens: seal(sealKey, JSON.stringify(changes.tokens), key) } : {}),
+        refreshAt: changes.refreshAt,
+        lastSeenAt: at,
+      };
+      if (!(await store.touch(key, next, ttlFor(next, at)))) {
+        cache?.delete(key);
+        return undefined;
+      }
+      cachePut(key, next);
+      return next;
     },
     async list(user) {
       const at = now();
-      return (await store.listByUser(user))
+      return (await store.listIndex(userIndex(user)))
         .filter(([, r]) => expiredWhy(r, at) === undefined)
         .map(([id, r]) => ({
           id,

@@ -1,7 +1,7 @@
 // In-process session store: one Map in insertion order = least recently used first, so the
 // oldest-idle session is evicted when `maxSessions` is reached. For the demo and single-process
 // deployments; not shared between replicas or workers.
-import type { SessionRecord, SessionStore } from './store.ts';
+import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
 
 interface Entry {
   record: SessionRecord;
@@ -16,22 +16,51 @@ export interface MemoryStoreOptions {
 export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
   const now = options.now ?? Date.now;
   const sessions = new Map<string, Entry>();
-  const byUser = new Map<string, Set<string>>();
+  const indexes = new Map<string, Set<string>>();
   const tombstones = new Map<string, number>();
+  // Ephemeral values and replay markers: value (or '' for markers) with its deadline.
+  const ephemeral = new Map<string, { value: string; until: number }>();
   const listeners: Array<(keys: readonly string[] | undefined) => void> = [];
 
-  const unindex = (key: string, user: string) => {
-    const set = byUser.get(user);
-    if (!set) return;
-    set.delete(key);
-    if (set.size === 0) byUser.delete(user);
+  const unindex = (key: string, record: SessionRecord) => {
+    for (const name of indexNames(record)) {
+      const set = indexes.get(name);
+      if (!set) continue;
+      set.delete(key);
+      if (set.size === 0) indexes.delete(name);
+    }
   };
   const remove = (key: string): SessionRecord | undefined => {
     const e = sessions.get(key);
     if (!e) return undefined;
     sessions.delete(key);
-    unindex(key, e.record.user);
+    unindex(key, e.record);
     return e.record;
+  };
+  /** Insert at the most-recently-used end, evicting the least recently used beyond the limit. */
+  const put = (key: string, record: SessionRecord, ttlMs: number) => {
+    remove(key);
+    while (sessions.size >= options.maxSessions) remove(sessions.keys().next().value!);
+    sessions.set(key, { record, expiresAt: now() + ttlMs });
+    for (const name of indexNames(record)) {
+      let set = indexes.get(name);
+      if (!set) indexes.set(name, (set = new Set()));
+      set.add(key);
+    }
+  };
+  const liveEphemeral = (name: string) => {
+    const e = ephemeral.get(name);
+    if (e && e.until <= now()) {
+      ephemeral.delete(name);
+      return undefined;
+    }
+    return e;
+  };
+  const putEphemeral = (name: string, value: string, ttlMs: number) => {
+    ephemeral.delete(name);
+    // Bounded like sessions: a flood of abandoned sign-ins cannot grow memory without limit.
+    while (ephemeral.size >= options.maxSessions) ephemeral.delete(ephemeral.keys().next().value!);
+    ephemeral.set(name, { value, until: now() + ttlMs });
   };
   const live = (key: string): Entry | undefined => {
     const e = sessions.get(key);
@@ -58,19 +87,13 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       return live(key)?.record;
     },
     async set(key, record, ttlMs) {
-      remove(key);
-      while (sessions.size >= options.maxSessions) remove(sessions.keys().next().value!);
-      sessions.set(key, { record, expiresAt: now() + ttlMs });
-      let set = byUser.get(record.user);
-      if (!set) byUser.set(record.user, (set = new Set()));
-      set.add(key);
+      put(key, record, ttlMs);
     },
     async touch(key, record, ttlMs) {
       const e = live(key);
       if (!e) return false;
       // Re-insert so the Map order stays least-recently-used first.
-      sessions.delete(key);
-      sessions.set(key, { record, expiresAt: now() + ttlMs });
+      put(key, record, ttlMs);
       return true;
     },
     async revoke(key, tombstoneMs) {
@@ -91,22 +114,35 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       }
       return true;
     },
-    async listByUser(user) {
+    async listIndex(name) {
       const out: Array<[string, SessionRecord]> = [];
-      for (const key of byUser.get(user) ?? []) {
+      for (const key of [...(indexes.get(name) ?? [])]) {
         const e = live(key);
         if (e) out.push([key, e.record]);
       }
       return out;
     },
-    async revokeUser(user, tombstoneMs) {
-      const keys = [...(byUser.get(user) ?? [])];
+    async revokeIndex(name, tombstoneMs) {
+      const keys = [...(indexes.get(name) ?? [])].filter((k) => live(k) !== undefined);
       for (const key of keys) {
         remove(key);
         tombstone(key, tombstoneMs);
       }
       notify(keys);
       return keys;
+    },
+    async putEphemeral(name, value, ttlMs) {
+      putEphemeral(name, value, ttlMs);
+    },
+    async takeEphemeral(name) {
+      const e = liveEphemeral(name);
+      ephemeral.delete(name);
+      return e?.value;
+    },
+    async putOnce(name, ttlMs) {
+      if (liveEphemeral(name)) return false;
+      putEphemeral(name, '', ttlMs);
+      return true;
     },
     onRevoked(listener) {
       listeners.push(listener);
@@ -115,8 +151,9 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
     isReady: () => true,
     async close() {
       sessions.clear();
-      byUser.clear();
+      indexes.clear();
       tombstones.clear();
+      ephemeral.clear();
     },
   };
 }

@@ -1,13 +1,15 @@
 // Redis session store, shared by every replica.
 //   <prefix>s:<key>   session record (JSON), PX = time left before idle/absolute expiry
-//   <prefix>u:<user>  set of the user's session keys (index for listing and revoke-all)
+//   <prefix>i:<index> set of session keys per index name (user, IdP subject, IdP session), for
+//                     listing and revoke-all
 //   <prefix>r:<key>   tombstone of a revoked session (tells "revoked" from "expired")
+//   <prefix>e:<name>  short-lived values: pending sign-ins (read once with GETDEL), replay markers
 //   <prefix>revoked   pub/sub channel: JSON array of revoked keys, so every replica drops its
 //                     cached copy and closes the session's live connections at once
 // Commands touch one key each, so the same code works on Redis Cluster.
 import { GatehouseError } from '../errors.ts';
 import type { RedisClient } from './redis-client.ts';
-import type { SessionRecord, SessionStore } from './store.ts';
+import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
 
 // Add a key to the user index and make the index live at least until ARGV[2] (ms from now).
 const INDEX_ADD = `redis.call('SADD', KEYS[1], ARGV[1])
@@ -28,7 +30,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const channel = `${p}revoked`;
   const listeners: Array<(keys: readonly string[] | undefined) => void> = [];
   const sk = (key: string) => `${p}s:${key}`;
-  const uk = (user: string) => `${p}u:${user}`;
+  const ik = (name: string) => `${p}i:${name}`;
+  const ek = (name: string) => `${p}e:${name}`;
   const rk = (key: string) => `${p}r:${key}`;
   const emit = (keys: readonly string[] | undefined) => {
     for (const l of listeners) l(keys);
@@ -68,6 +71,9 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       return undefined;
     }
   };
+  const unindex = async (key: string, record: SessionRecord) => {
+    await Promise.all(indexNames(record).map((name) => client.srem(ik(name), key)));
+  };
   const publish = async (keys: string[]) => {
     if (keys.length > 0) await client.publish(channel, JSON.stringify(keys));
   };
@@ -78,7 +84,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     get: (key) => run('get', async () => parse(await client.get(sk(key)))),
     set: (key, record, ttlMs) => run('set', async () => {
       await client.set(sk(key), JSON.stringify(record), 'PX', Math.max(1, Math.ceil(ttlMs)));
-      await client.eval(INDEX_ADD, 1, uk(record.user), key, String(Math.max(1, record.absoluteExpiresAt - now())));
+      const indexTtl = String(Math.max(1, record.absoluteExpiresAt - now()));
+      await Promise.all(indexNames(record).map((name) => client.eval(INDEX_ADD, 1, ik(name), key, indexTtl)));
     }),
     touch: (key, record, ttlMs) => run('touch', async () =>
       // XX: never resurrect a session that was revoked or expired meanwhile.
@@ -87,18 +94,18 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       const record = parse(await client.get(sk(key)));
       await client.set(rk(key), '1', 'PX', Math.max(1, tombstoneMs));
       const deleted = await client.del(sk(key));
-      if (record) await client.srem(uk(record.user), key);
+      if (record) await unindex(key, record);
       await publish([key]);
       return deleted > 0;
     }),
     delete: (key) => run('delete', async () => {
       const record = parse(await client.get(sk(key)));
       await client.del(sk(key));
-      if (record) await client.srem(uk(record.user), key);
+      if (record) await unindex(key, record);
     }),
     wasRevoked: (key) => run('wasRevoked', async () => (await client.exists(rk(key))) === 1),
-    listByUser: (user) => run('list', async () => {
-      const keys = await client.smembers(uk(user));
+    listIndex: (name) => run('list', async () => {
+      const keys = await client.smembers(ik(name));
       const records = await Promise.all(keys.map((k) => client.get(sk(k))));
       const out: Array<[string, SessionRecord]> = [];
       const gone: string[] = [];
@@ -107,16 +114,24 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         if (r) out.push([k, r]);
         else gone.push(k);
       });
-      if (gone.length > 0) await client.srem(uk(user), ...gone);
+      if (gone.length > 0) await client.srem(ik(name), ...gone);
       return out;
     }),
-    revokeUser: (user, tombstoneMs) => run('revokeUser', async () => {
-      const keys = await client.smembers(uk(user));
-      await Promise.all(keys.flatMap((k) => [client.set(rk(k), '1', 'PX', Math.max(1, tombstoneMs)), client.del(sk(k))]));
-      await client.del(uk(user));
-      await publish(keys);
-      return keys;
+    revokeIndex: (name, tombstoneMs) => run('revokeIndex', async () => {
+      const keys = await client.smembers(ik(name));
+      const records = await Promise.all(keys.map((k) => client.get(sk(k))));
+      const live = keys.filter((_, i) => records[i] !== null);
+      await Promise.all(live.flatMap((k) => [client.set(rk(k), '1', 'PX', Math.max(1, tombstoneMs)), client.del(sk(k))]));
+      // Other indexes of these sessions are pruned lazily by listIndex.
+      await client.del(ik(name));
+      await publish(live);
+      return live;
     }),
+    putEphemeral: (name, value, ttlMs) => run('putEphemeral', async () => {
+      await client.set(ek(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)));
+    }),
+    takeEphemeral: (name) => run('takeEphemeral', async () => (await client.getdel(ek(name))) ?? undefined),
+    putOnce: (name, ttlMs) => run('putOnce', async () => (await client.set(ek(name), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'),
     onRevoked(listener) {
       listeners.push(listener);
     },

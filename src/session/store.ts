@@ -20,7 +20,25 @@ export interface SessionRecord {
   readonly absoluteExpiresAt: number;
   /** IdP tokens, AES-256-GCM sealed by the manager; opaque to stores. */
   readonly tokens?: string | undefined;
+  /** The IdP's subject (OIDC `sub`, SAML NameID), for IdP-initiated logout. */
+  readonly subject?: string | undefined;
+  /** The IdP's session id (OIDC `sid`, SAML SessionIndex), for IdP-initiated logout. */
+  readonly idpSession?: string | undefined;
+  /** Epoch ms after which the IdP should be asked again (token refresh / revalidation). */
+  readonly refreshAt?: number | undefined;
 }
+
+/** Index names a record is listed under; stores keep one set of session keys per name. */
+export function indexNames(r: SessionRecord): string[] {
+  const names = [userIndex(r.user)];
+  if (r.subject !== undefined) names.push(subjectIndex(r.idp, r.subject));
+  if (r.idpSession !== undefined) names.push(idpSessionIndex(r.idp, r.idpSession));
+  return names;
+}
+
+export const userIndex = (user: string) => `user:${user}`;
+export const subjectIndex = (idp: string, subject: string) => `sub:${idp}:${subject}`;
+export const idpSessionIndex = (idp: string, sid: string) => `sid:${idp}:${sid}`;
 
 /** Why a session ended, as far as the store knows. */
 export type EndReason = 'revoked';
@@ -35,7 +53,7 @@ export interface SessionStore {
   readonly shared: boolean;
 
   get(key: string): Promise<SessionRecord | undefined>;
-  /** Create or replace; indexes `key` under `record.user`. `ttlMs` > 0. */
+  /** Create or replace; indexes `key` under every name of indexNames(record). `ttlMs` > 0. */
   set(key: string, record: SessionRecord, ttlMs: number): Promise<void>;
   /** Replace an existing record and its TTL; false (and nothing written) when it no longer exists. */
   touch(key: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
@@ -45,10 +63,16 @@ export interface SessionStore {
   delete(key: string): Promise<void>;
   /** True when `key` was revoked (not merely expired) recently. */
   wasRevoked(key: string): Promise<boolean>;
-  /** Live sessions of a user, key with record. */
-  listByUser(user: string): Promise<Array<[string, SessionRecord]>>;
-  /** Revoke every session of a user; returns the revoked keys. */
-  revokeUser(user: string, tombstoneMs: number): Promise<string[]>;
+  /** Live sessions listed under an index name (see indexNames), key with record. */
+  listIndex(name: string): Promise<Array<[string, SessionRecord]>>;
+  /** Revoke every session listed under an index name; returns the revoked keys. */
+  revokeIndex(name: string, tombstoneMs: number): Promise<string[]>;
+  /** Keep a short-lived value (pending sign-in state); replaces any previous one. */
+  putEphemeral(name: string, value: string, ttlMs: number): Promise<void>;
+  /** Read and delete in one step, so a value can be used once only. */
+  takeEphemeral(name: string): Promise<string | undefined>;
+  /** Remember `name` for `ttlMs`; false when it was already remembered (replay detection). */
+  putOnce(name: string, ttlMs: number): Promise<boolean>;
   /**
    * Called with keys revoked by any process sharing the store (this one included). Called with
    * `undefined` when notifications may have been missed (reconnect): drop every cached session.

@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createMemoryStore } from '../../src/session/memory-store.ts';
+import { userIndex } from '../../src/session/store.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
 runSessionStoreContract('memory', {
@@ -23,7 +24,7 @@ describe('memory store bounds', () => {
     expect(await s.get('k1')).toBeDefined();
     expect(await s.get('k3')).toBeDefined();
     expect(await s.get('k4')).toBeDefined();
-    expect(await s.listByUser('b')).toEqual([]);
+    expect(await s.listIndex(userIndex('b'))).toEqual([]);
   });
 
   it('follows an injected clock for expiry', async () => {

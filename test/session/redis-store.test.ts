@@ -3,6 +3,7 @@ import type { RedisConfig } from '../../src/config/compile.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
+import { userIndex } from '../../src/session/store.ts';
 import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
@@ -30,11 +31,11 @@ describe('redis store specifics', () => {
     await s.set('hashkey', record('alice'), 60_000);
     const r = inspector();
     const keys = (await r.keys(`${prefix}*`)).sort();
-    expect(keys).toEqual([`${prefix}s:hashkey`, `${prefix}u:alice`]);
+    expect(keys).toEqual([`${prefix}i:user:alice`, `${prefix}s:hashkey`]);
     const ttl = await r.pttl(`${prefix}s:hashkey`);
     expect(ttl).toBeGreaterThan(55_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    expect(await r.pttl(`${prefix}u:alice`)).toBeGreaterThan(0);
+    expect(await r.pttl(`${prefix}i:user:alice`)).toBeGreaterThan(0);
   });
 
   it('tells every store on the same Redis about revocations (pub/sub)', async () => {
@@ -46,7 +47,7 @@ describe('redis store specifics', () => {
     await a.set('k1', record('alice'), 60_000);
     await a.set('k2', record('alice'), 60_000);
     await a.revoke('k1', 60_000);
-    await a.revokeUser('alice', 60_000);
+    await a.revokeIndex(userIndex('alice'), 60_000);
     await expect.poll(() => seenByB.sort(), { timeout: 1000 }).toEqual(['k1', 'k2']);
   });
 

@@ -2,7 +2,7 @@
 // Expiry is exercised with short, bounded real TTLs; long-timeout logic is tested through the
 // manager with an injected clock (manager.test.ts).
 import { describe, expect, it } from 'vitest';
-import type { SessionRecord, SessionStore } from '../../src/session/store.ts';
+import { subjectIndex, userIndex, type SessionRecord, type SessionStore } from '../../src/session/store.ts';
 
 export interface StoreHarness {
   /** A fresh store with its own key space; closed by the harness after the test. */
@@ -85,10 +85,10 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
       await s.set('a3', record('alice'), 100);
       await s.set('b1', record('bob'), 60_000);
       await sleep(250);
-      const list = await s.listByUser('alice');
+      const list = await s.listIndex(userIndex('alice'));
       expect(list.map(([k]) => k).sort()).toEqual(['a1', 'a2']);
       expect(list.every(([, r]) => r.user === 'alice')).toBe(true);
-      expect(await s.listByUser('nobody')).toEqual([]);
+      expect(await s.listIndex(userIndex('nobody'))).toEqual([]);
     });
 
     test('revokeUser ends every session of the user and no one else', async () => {
@@ -98,12 +98,12 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
       await s.set('a1', record('alice@corp.example'), 60_000);
       await s.set('a2', record('alice@corp.example'), 60_000);
       await s.set('b1', record('bob'), 60_000);
-      expect((await s.revokeUser('alice@corp.example', 60_000)).sort()).toEqual(['a1', 'a2']);
+      expect((await s.revokeIndex(userIndex('alice@corp.example'), 60_000)).sort()).toEqual(['a1', 'a2']);
       expect(await s.get('a1')).toBeUndefined();
       expect(await s.get('a2')).toBeUndefined();
       expect(await s.get('b1')).toBeDefined();
       expect(await s.wasRevoked('a2')).toBe(true);
-      expect(await s.listByUser('alice@corp.example')).toEqual([]);
+      expect(await s.listIndex(userIndex('alice@corp.example'))).toEqual([]);
       await expect.poll(() => seen.sort()).toEqual(['a1', 'a2']);
     });
 
@@ -111,8 +111,38 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
       const s = await harness.make();
       const user = 'o\'brien:{x}*?[a] ü@corp.example';
       await s.set('k1', record(user), 60_000);
-      expect((await s.listByUser(user)).map(([k]) => k)).toEqual(['k1']);
-      expect(await s.revokeUser(user, 60_000)).toEqual(['k1']);
+      expect((await s.listIndex(userIndex(user))).map(([k]) => k)).toEqual(['k1']);
+      expect(await s.revokeIndex(userIndex(user), 60_000)).toEqual(['k1']);
+    });
+
+    test('indexes sessions by IdP subject and IdP session too', async () => {
+      const s = await harness.make();
+      await s.set('k1', record('alice', { subject: 'sub-1', idpSession: 'sid-1' }), 60_000);
+      await s.set('k2', record('alice', { subject: 'sub-1', idpSession: 'sid-2' }), 60_000);
+      await s.set('k3', record('carol', { idp: 'other', subject: 'sub-1' }), 60_000);
+      expect((await s.listIndex(subjectIndex('corp', 'sub-1'))).map(([k]) => k).sort()).toEqual(['k1', 'k2']);
+      expect(await s.revokeIndex('sid:corp:sid-2', 60_000)).toEqual(['k2']);
+      expect(await s.get('k1')).toBeDefined();
+      expect((await s.revokeIndex(subjectIndex('corp', 'sub-1'), 60_000)).sort()).toEqual(['k1']);
+      expect(await s.get('k3')).toBeDefined();
+    });
+
+    test('ephemeral values are read once and expire', async () => {
+      const s = await harness.make();
+      await s.putEphemeral('login:abc', '{"x":1}', 60_000);
+      expect(await s.takeEphemeral('login:abc')).toBe('{"x":1}');
+      expect(await s.takeEphemeral('login:abc')).toBeUndefined();
+      await s.putEphemeral('login:short', 'v', 100);
+      await sleep(250);
+      expect(await s.takeEphemeral('login:short')).toBeUndefined();
+    });
+
+    test('putOnce detects replays until the marker expires', async () => {
+      const s = await harness.make();
+      expect(await s.putOnce('jti:1', 150)).toBe(true);
+      expect(await s.putOnce('jti:1', 150)).toBe(false);
+      await sleep(300);
+      expect(await s.putOnce('jti:1', 150)).toBe(true);
     });
 
     test('is ready and answers ping', async () => {
