@@ -6,6 +6,8 @@
 export const ERROR_CODES = {
   GH_BAD_PATH: { status: 400, title: 'Bad request path' },
   GH_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  GH_LOGIN_FAILED: { status: 400, title: 'Sign-in failed' },
+  GH_BAD_LOGOUT_TOKEN: { status: 400, title: 'Invalid logout token' },
   GH_UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
   GH_FORBIDDEN: { status: 403, title: 'Access denied' },
   GH_BAD_CSRF: { status: 403, title: 'Form expired' },
@@ -18,6 +20,7 @@ export const ERROR_CODES = {
   GH_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   GH_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
   GH_STORE_UNAVAILABLE: { status: 503, title: 'Sessions unavailable' },
+  GH_IDP_UNAVAILABLE: { status: 503, title: 'Sign-in unavailable' },
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
 } as const;

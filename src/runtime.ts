@@ -1,6 +1,7 @@
 // Everything derived from one Config, compiled once: route table, client resolver, upstream pools,
 // WebSocket proxy. A request takes `current()` once and uses that snapshot to the end, so a reload
 // (issue #8) can swap the whole Runtime without mixing configs inside one request.
+import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import type { Config } from './config/compile.ts';
 import type { Logger } from './log.ts';
 import { createSessions } from './session/create.ts';
@@ -17,6 +18,7 @@ export interface Runtime {
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
   readonly sessions: SessionManager;
+  readonly providers: IdentityProviders;
   /** Close upstream connections after in-flight requests finish. */
   close(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = 
   const upstreams = createUpstreams(config.routes);
   const websockets = createWebSocketProxy();
   const sessions = parts.sessions ?? createSessions(config.session, log);
+  const providers = createIdentityProviders(config, sessions, log);
   return Object.freeze({
     config,
     routes: createRouteTable(config.routes),
@@ -37,7 +40,9 @@ export function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = 
     upstreams,
     websockets,
     sessions,
+    providers,
     async close() {
+      providers.close();
       websockets.close();
       await Promise.all([upstreams.close(), sessions.close()]);
     },

@@ -21,7 +21,10 @@ export interface AdminDeps {
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    const target = req.url ?? '/';
+    // Origin-form only: an absolute-form target ("GET http://x/") has no business here.
+    if (!target.startsWith('/') || !URL.canParse(target, 'http://admin')) return json(res, 400, { error: 'GH_BAD_REQUEST', message: 'bad request target' });
+    const url = new URL(target, 'http://admin');
     const path = url.pathname;
     if (path === ADMIN_PATHS.healthz) return json(res, 200, { status: 'ok' });
     if (path === ADMIN_PATHS.readyz) {

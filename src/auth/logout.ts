@@ -1,7 +1,12 @@
 // /.gatehouse/logout: GET shows a confirmation form (a link or image tag must not sign anyone
 // out); POST with the session's CSRF token revokes the session server-side and clears the cookie.
-// Issue #4 adds the redirect to the IdP's end_session_endpoint.
+// When the session came from an OIDC provider with an end_session_endpoint, the browser then goes
+// there (RP-initiated logout, with id_token_hint) to end the IdP session too.
+import * as client from 'openid-client';
+import type { Config } from '../config/compile.ts';
 import { GatehouseError } from '../errors.ts';
+import type { IdentityProviders } from './providers.ts';
+import { publicBase } from './base-url.ts';
 import type { SessionManager } from '../session/manager.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { escapeHtml, renderPage } from '../server/pages.ts';
@@ -9,7 +14,7 @@ import { readFormBody } from '../server/body.ts';
 import { sendBody, sendRedirect } from '../server/respond.ts';
 import { LOGOUT_PATH } from '../server/endpoints.ts';
 
-export async function handleLogout(ex: Exchange, sessions: SessionManager): Promise<void> {
+export async function handleLogout(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): Promise<void> {
   const method = ex.req.method;
   if (method === 'GET' || method === 'HEAD') {
     const body = ex.session
@@ -28,7 +33,32 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager): Prom
       ex.setCookies = undefined;
       throw new GatehouseError('GH_BAD_CSRF', 'The sign-out form expired or did not come from this site. Reload the page and try again.');
     }
+    const idpLogout = endSessionUrl(ex, sessions, providers, config);
     await sessions.revoke(ex.session.key);
+    if (idpLogout) {
+      sendRedirect(ex, 303, idpLogout);
+      return;
+    }
   }
   sendRedirect(ex, 303, `${LOGOUT_PATH}`);
+}
+
+/** The IdP's end-session URL for this session, when its provider has one. */
+function endSessionUrl(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): string | undefined {
+  const { key, record } = ex.session!;
+  const oidc = providers.oidc.get(record.idp);
+  if (!oidc) return undefined;
+  let configuration;
+  try {
+    configuration = oidc.configuration();
+  } catch {
+    return undefined; // IdP unreachable: the local session still ends
+  }
+  if (!configuration.serverMetadata().end_session_endpoint) return undefined;
+  const idToken = sessions.tokens(key, record)?.id_token;
+  return client.buildEndSessionUrl(configuration, {
+    post_logout_redirect_uri: oidc.config.postLogoutRedirectUri ?? `${publicBase(ex, config)}${LOGOUT_PATH}`,
+    client_id: oidc.config.clientId,
+    ...(idToken ? { id_token_hint: idToken } : {}),
+  }).href;
 }

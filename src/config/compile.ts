@@ -31,7 +31,32 @@ export interface RouteConfig {
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
   readonly allow: Readonly<RawAllow> | undefined;
+  /** Identity provider ids allowed to sign in to this route; undefined = all. */
+  readonly idps: readonly string[] | undefined;
 }
+
+export interface OidcProviderConfig {
+  readonly id: string;
+  readonly type: 'oidc';
+  readonly displayName: string;
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: Secret | undefined;
+  readonly authMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  readonly privateKeyFile: string | undefined;
+  readonly privateKeyAlg: string;
+  readonly scopes: readonly string[];
+  readonly claims: { readonly user: string; readonly email: string; readonly name: string; readonly groups: string };
+  readonly userinfo: 'auto' | 'always' | 'never';
+  readonly authorizationParams: Readonly<Record<string, string>>;
+  readonly revalidateMs: number | undefined;
+  readonly clockToleranceSec: number;
+  readonly postLogoutRedirectUri: string | undefined;
+  /** Plain-http issuer on loopback, accepted in dev mode only. */
+  readonly allowInsecureHttp: boolean;
+}
+
+export type IdentityProviderConfig = OidcProviderConfig;
 
 export interface HostPort {
   readonly host: string;
@@ -88,6 +113,7 @@ export interface Config {
     readonly token: Secret | undefined;
   };
   readonly session: SessionConfig;
+  readonly identityProviders: readonly IdentityProviderConfig[];
   readonly routes: readonly RouteConfig[];
 }
 
@@ -212,10 +238,16 @@ export function compileConfig(raw: unknown): CompileResult {
       timeoutMs: parseDuration(r.timeout),
       preserveHost: r.preserve_host,
       allow: r.allow,
+      idps: r.idps,
     });
   });
 
   const session = compileSession(c.session, devMode, problems, warnings);
+  const identityProviders = compileProviders(c.identity_providers, devMode, problems);
+  const idpIds = new Set(identityProviders.map((p) => p.id));
+  c.routes.forEach((r, i) => r.idps?.forEach((id, j) => {
+    if (!idpIds.has(id)) problems.push({ path: `routes[${i}].idps[${j}]`, message: `no identity provider with id "${id}"` });
+  }));
 
   const dup = findDuplicateMatch(routes);
   if (dup) problems.push({ path: `routes[${dup[1]}]`, message: `same host and path as routes[${dup[0]}]; it could never match` });
@@ -237,9 +269,52 @@ export function compileConfig(raw: unknown): CompileResult {
       token: c.admin.token === undefined ? undefined : new Secret(c.admin.token),
     },
     session,
+    identityProviders,
     routes,
   };
   return { config: deepFreeze(config), warnings };
+}
+
+function compileProviders(list: RawConfig['identity_providers'], devMode: boolean, problems: ConfigProblem[]): IdentityProviderConfig[] {
+  const seen = new Map<string, number>();
+  return list.map((p, i) => {
+    const at = `identity_providers[${i}]`;
+    const first = seen.get(p.id);
+    if (first !== undefined) problems.push({ path: `${at}.id`, message: `duplicate identity provider id "${p.id}" (also identity_providers[${first}])` });
+    else seen.set(p.id, i);
+    const issuer = new URL(p.issuer);
+    const loopback = LOOPBACK_HOSTS.has(issuer.hostname);
+    if (issuer.protocol === 'http:' && !(devMode && loopback)) {
+      problems.push({ path: `${at}.issuer`, message: 'must be https:// (plain http only for a loopback IdP in dev mode)' });
+    }
+    if (!p.scopes.includes('openid')) problems.push({ path: `${at}.scopes`, message: 'must include "openid"' });
+    if (p.token_endpoint_auth_method !== 'private_key_jwt' && p.client_secret === undefined) {
+      problems.push({ path: `${at}.client_secret`, message: `required with token_endpoint_auth_method ${p.token_endpoint_auth_method}` });
+    }
+    if (p.token_endpoint_auth_method === 'private_key_jwt' && p.private_key_file === undefined) {
+      problems.push({ path: `${at}.private_key_file`, message: 'required with token_endpoint_auth_method private_key_jwt' });
+    }
+    return {
+      id: p.id,
+      type: 'oidc' as const,
+      displayName: p.display_name ?? p.id,
+      // Issuer identifiers compare exactly: keep what the user wrote (no trailing-slash games).
+      issuer: p.issuer,
+      clientId: p.client_id,
+      clientSecret: p.client_secret === undefined ? undefined : new Secret(p.client_secret),
+      authMethod: p.token_endpoint_auth_method,
+      privateKeyFile: p.private_key_file,
+      privateKeyAlg: p.private_key_alg,
+      scopes: p.scopes,
+      claims: p.claims,
+      userinfo: p.userinfo,
+      authorizationParams: p.authorization_params ?? {},
+      revalidateMs: p.revalidate_interval === undefined ? undefined : parseDuration(p.revalidate_interval),
+      clockToleranceSec: Math.ceil(parseDuration(p.clock_tolerance) / 1000),
+      postLogoutRedirectUri: p.post_logout_redirect_uri,
+      allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
+    };
+  });
 }
 
 const MIN_SECRET_BYTES = 32;

@@ -44,6 +44,7 @@ const route = z.strictObject({
   timeout: duration().default('30s').describe('How long to wait for the upstream to start answering (then 504).'),
   preserve_host: z.boolean().default(false).describe('Send the client\'s Host header upstream instead of the upstream\'s own host.'),
   allow: allow.optional().describe('Who may use the route. Omitted = nobody (default deny).'),
+  idps: z.array(z.string().min(1)).min(1).optional().describe('Identity providers allowed to sign in to this route (ids); default all.'),
 });
 
 const tls = z.strictObject({
@@ -103,10 +104,43 @@ const session = z.strictObject({
   absolute_timeout: duration().default('12h').describe('A session ends this long after sign-in, used or not.'),
 });
 
+const IDP_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+const oidcProvider = z.strictObject({
+  id: z.string().regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
+    .describe('Used in URLs: /.gatehouse/oidc/<id>/callback.'),
+  type: z.literal('oidc'),
+  display_name: z.string().min(1).optional().describe('Shown on the sign-in chooser.'),
+  issuer: httpUrl().describe('Issuer URL; discovery at issuer + /.well-known/openid-configuration.'),
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1).optional().describe('Required for client_secret_basic and client_secret_post.'),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+  private_key_file: z.string().min(1).optional().describe('PEM private key (PKCS#8) for private_key_jwt.'),
+  private_key_alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).default('RS256').describe('Signing algorithm of private_key_file.'),
+  scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']).describe('Must include openid.'),
+  claims: z.strictObject({
+    user: z.string().min(1).default('email').describe('Claim that names the user (policy `users`, admin API, headers).'),
+    email: z.string().min(1).default('email'),
+    name: z.string().min(1).default('name'),
+    groups: z.string().min(1).default('groups').describe('A list, or a comma/space separated string.'),
+  }).default({ user: 'email', email: 'email', name: 'name', groups: 'groups' }),
+  userinfo: z.enum(['auto', 'always', 'never']).default('auto')
+    .describe('Fetch claims from the userinfo endpoint: auto = when the ID token has no groups (e.g. Entra ID group overage).'),
+  authorization_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters (e.g. prompt, hd, acr_values).'),
+  revalidate_interval: duration().optional().describe('Refresh tokens at least this often, even when they are long-lived (needs a refresh token).'),
+  clock_tolerance: duration().default('30s').describe('Allowed clock skew when checking ID token times.'),
+  post_logout_redirect_uri: httpUrl().optional().describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),
+});
+
+const identityProvider = z.discriminatedUnion('type', [oidcProvider], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'type must be "oidc" (SAML arrives with issue #6)' : undefined),
+});
+
 export const ConfigSchema = z.strictObject({
   log_level: logLevel.default('info').describe('Operational log level (JSON to stdout).'),
   server: server.describe('Public listener.'),
   admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
+  identity_providers: z.array(identityProvider).default([]).describe('Single sign-on providers.'),
   session: session.default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
     .describe('Sessions: store, cookie, timeouts.'),
   routes: z.array(route).min(1, { error: 'at least one route is required' }).describe('Routes, matched by host then longest path prefix.'),
@@ -115,6 +149,7 @@ export const ConfigSchema = z.strictObject({
 export type RawConfig = z.output<typeof ConfigSchema>;
 export type RawRoute = RawConfig['routes'][number];
 export type RawSession = RawConfig['session'];
+export type RawOidcProvider = z.output<typeof oidcProvider>;
 export type RawAllow = NonNullable<RawRoute['allow']>;
 
 export const DURATION_PATTERN = DURATION;

@@ -11,12 +11,18 @@ const HOP_BY_HOP = new Set([
 ]);
 
 // Set by Gatehouse itself on the way upstream; client copies are dropped (trusted ones are merged).
-const SET_BY_GATEHOUSE = new Set([
-  'host', 'expect', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port',
-  'x-real-ip', REQUEST_ID_HEADER,
-]);
+const SET_BY_GATEHOUSE = new Set(['host', 'expect', 'forwarded', 'x-real-ip', 'x-scheme', 'x-original-url', 'x-rewrite-url', REQUEST_ID_HEADER]);
 
-const GATEHOUSE_PREFIX = 'x-gatehouse-';
+// Whole header families only Gatehouse may send: identity (X-Forwarded-User/-Email/-Groups/-Roles
+// and the rest of X-Forwarded-*) and its own X-Gatehouse-*. Compared after mapping "_" to "-",
+// because WSGI/CGI upstreams read X_Forwarded_User as X-Forwarded-User.
+const RESERVED_PREFIXES = ['x-forwarded-', 'x-gatehouse-'];
+
+function reserved(name: string): boolean {
+  const n = name.includes('_') ? name.replace(/_/g, '-') : name;
+  if (n !== name && (HOP_BY_HOP.has(n) || SET_BY_GATEHOUSE.has(n))) return true;
+  return RESERVED_PREFIXES.some((p) => n.startsWith(p));
+}
 
 export type OutgoingHeaders = Record<string, string | string[]>;
 
@@ -36,7 +42,7 @@ export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, prese
   for (const name in src) {
     const value = src[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || name.startsWith(GATEHOUSE_PREFIX)) continue;
+    if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || reserved(name)) continue;
     if (listed?.has(name)) continue;
     out[name] = value;
   }
@@ -62,8 +68,11 @@ export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, prese
   return out;
 }
 
-/** Response headers for the client: upstream's minus hop-by-hop, plus our request id and cookies. */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string, setCookies: readonly string[] | undefined): OutgoingHeaders {
+/**
+ * Response headers for the client: upstream's minus hop-by-hop, plus our request id and cookies.
+ * An upstream may not set Gatehouse's own cookies (that would plant or end sessions).
+ */
+export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string, setCookies: readonly string[] | undefined, cookieName: string): OutgoingHeaders {
   const listed = connectionListed(headers.connection);
   const out: OutgoingHeaders = {};
   for (const name in headers) {
@@ -71,12 +80,25 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: s
     if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     out[name] = value;
   }
+  const upstreamCookies = out['set-cookie'];
+  if (upstreamCookies !== undefined) {
+    const kept = (Array.isArray(upstreamCookies) ? upstreamCookies : [upstreamCookies]).filter((c) => !ownsCookie(c, cookieName));
+    if (kept.length > 0) out['set-cookie'] = kept;
+    else delete out['set-cookie'];
+  }
   out[REQUEST_ID_HEADER] = requestId;
   if (setCookies) {
     const upstream = out['set-cookie'];
     out['set-cookie'] = [...(upstream === undefined ? [] : Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
   }
   return out;
+}
+
+/** True when a Set-Cookie value names our session cookie or one derived from it (login state). */
+function ownsCookie(setCookie: string, cookieName: string): boolean {
+  const eq = setCookie.indexOf('=');
+  const name = (eq === -1 ? setCookie : setCookie.slice(0, eq)).trim();
+  return name === cookieName || name.startsWith(`${cookieName}-`);
 }
 
 /** `header` without the pairs named `name`; undefined when nothing is left. */

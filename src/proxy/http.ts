@@ -41,13 +41,20 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, cookieNa
     },
     onResponseStart(c, statusCode, headers, statusMessage) {
       ex.status = statusCode;
-      res.writeHead(statusCode, statusMessage, clientResponseHeaders(headers, ex.id, ex.setCookies));
+      // The upstream's reason phrase is not forwarded: Node's standard one cannot carry bad bytes.
+      void statusMessage;
+      try {
+        res.writeHead(statusCode, clientResponseHeaders(headers, ex.id, ex.setCookies, cookieName));
+      } catch (err) {
+        c.abort(err as Error);
+        return;
+      }
       if (headers['content-length'] === undefined && statusCode !== 204 && statusCode !== 304) {
         // Send headers now so streaming responses (SSE) reach the client before the first chunk.
         res.flushHeaders();
-        hooks.onStream(ex);
+        const unwatch = hooks.onStream(ex);
+        if (unwatch) res.once('close', unwatch);
       }
-      void c;
     },
     onResponseData(c, chunk) {
       if (!res.write(chunk)) {

@@ -11,8 +11,10 @@ export type NormalizeResult =
   | { readonly ok: true; readonly path: string }
   | { readonly ok: false; readonly reason: string };
 
-// Fast path: nothing to decode or resolve. Most real requests take it.
-const SIMPLE = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]+\/?)*$/;
+// Fast path: nothing to decode or resolve. Most real requests take it. One character class and
+// no nested repetition, so the match is linear in the path length (no catastrophic backtracking);
+// empty and dot segments are ruled out by the two checks beside it.
+const SIMPLE_CHARS = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 // Characters that may stay raw in a path segment (RFC 3986 pchar minus "%").
 const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
@@ -26,7 +28,7 @@ export function splitTarget(target: string): { path: string; query: string } {
 }
 
 export function normalizePath(path: string): NormalizeResult {
-  if (SIMPLE.test(path) && !hasDotSegment(path)) return { ok: true, path };
+  if (SIMPLE_CHARS.test(path) && !path.includes('//') && !hasDotSegment(path)) return { ok: true, path };
   if (path.charCodeAt(0) !== 47 /* / */) return fail('path must start with "/"');
 
   // Decode escapes into bytes so UTF-8 validity can be checked on the whole path.
@@ -80,14 +82,19 @@ export function normalizePath(path: string): NormalizeResult {
   return resolveSegments(out.join(''));
 }
 
+// A dot segment, also with ";params" after it ("/..;/admin" is ".." to Tomcat and Spring).
+const DOT_SEGMENT = /\/\.\.?(?:[/;]|$)/;
+
 function hasDotSegment(path: string): boolean {
-  return path.includes('/.') && /\/\.\.?(\/|$)/.test(path);
+  return path.includes('/.') && DOT_SEGMENT.test(path);
 }
 
 function resolveSegments(path: string): NormalizeResult {
   const trailingSlash = path.length > 1 && (path.endsWith('/') || /\/\.\.?$/.test(path));
   const stack: string[] = [];
   for (const seg of path.split('/')) {
+    // "..;x" is a dot segment to servlet containers but not to us: refuse rather than guess.
+    if (seg.startsWith('.;') || seg.startsWith('..;')) return fail('dot segment with path parameters');
     if (seg === '' || seg === '.') continue;
     if (seg === '..') {
       if (stack.length === 0) return fail('dot segments escape the root');

@@ -7,6 +7,10 @@ export const INTERNAL_PREFIX = '/.gatehouse/';
 export const LOGIN_PATH = '/.gatehouse/login';
 export const LOGOUT_PATH = '/.gatehouse/logout';
 export const USERINFO_PATH = '/.gatehouse/userinfo';
+/** /.gatehouse/oidc/<id>/callback and /.gatehouse/oidc/<id>/backchannel-logout */
+export const OIDC_PREFIX = '/.gatehouse/oidc/';
+export const oidcCallbackPath = (id: string) => `${OIDC_PREFIX}${id}/callback`;
+export const oidcBackchannelPath = (id: string) => `${OIDC_PREFIX}${id}/backchannel-logout`;
 
 export const ADMIN_PATHS = {
   healthz: '/healthz',

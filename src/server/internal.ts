@@ -1,9 +1,11 @@
 // /.gatehouse/* endpoints, answered by Gatehouse on every routed host and never proxied.
 // Sign-in (login, OIDC callbacks, SAML ACS and metadata) arrives with issues #4 and #6.
+import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
+import { handleOidcCallback } from '../auth/oidc/callback.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX, LOGIN_PATH, LOGOUT_PATH, USERINFO_PATH } from './endpoints.ts';
+import { INTERNAL_PREFIX, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, USERINFO_PATH } from './endpoints.ts';
 import type { Exchange } from './exchange.ts';
 import { sendBody } from './respond.ts';
 
@@ -15,14 +17,23 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
   ex.decision = 'public';
   switch (ex.path) {
     case LOGOUT_PATH:
-      return handleLogout(ex, rt.sessions);
+      return handleLogout(ex, rt.sessions, rt.providers, rt.config);
     case USERINFO_PATH:
       return userinfo(ex);
     case LOGIN_PATH:
-      throw new GatehouseError('GH_NOT_FOUND', 'Sign-in is not available: no identity provider is configured.');
-    default:
-      throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
+      return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.store });
   }
+  if (ex.path.startsWith(OIDC_PREFIX)) {
+    const [id, action, extra] = ex.path.slice(OIDC_PREFIX.length).split('/');
+    const oidc = id ? rt.providers.oidc.get(id) : undefined;
+    if (oidc && extra === undefined) {
+      if (action === 'callback') {
+        return handleOidcCallback(ex, oidc, { sessions: rt.sessions, loginCookie: rt.providers.loginCookie, checkReturnUrl: rt.providers.checkReturnUrl });
+      }
+      if (action === 'backchannel-logout') return rt.providers.backchannel.get(id!)!.handle(ex);
+    }
+  }
+  throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
 }
 
 function userinfo(ex: Exchange): void {

@@ -178,6 +178,8 @@ async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<
     const r = found.record;
     ex.session = { key: found.key, record: r };
     ex.identity = { user: r.user, email: r.email, name: r.name, groups: r.groups, idp: r.idp };
+    // Tokens due for refresh are renewed in the background; this request goes on.
+    rt.providers.refresher.maybeRefresh(found.key, r);
     return;
   }
   ex.sessionEnd = found.state === 'revoked' ? 'revoked' : found.state === 'invalid' ? END_REASONS.invalid : END_REASONS[found.why];
@@ -186,17 +188,19 @@ async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<
 }
 
 function authorize(ex: Exchange, route: RouteConfig): void {
-  const decision = evaluate(route.allow, ex.identity);
+  // A session from an IdP this route does not accept counts as no session: sign in again.
+  const identity = ex.identity && (!route.idps || route.idps.includes(ex.identity.idp)) ? ex.identity : undefined;
+  const decision = evaluate(route.allow, identity);
   if (decision.allow) {
     ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';
     return;
   }
-  if (!ex.identity) {
+  if (!identity) {
     ex.decision = 'unauthenticated';
     throw new GatehouseError('GH_UNAUTHENTICATED', `Sign in to use ${route.name}.`);
   }
   ex.decision = 'deny';
-  throw new GatehouseError('GH_FORBIDDEN', `You are signed in as ${ex.identity.user}, but route ${route.name} does not allow you.`);
+  throw new GatehouseError('GH_FORBIDDEN', `You are signed in as ${identity.user}, but route ${route.name} does not allow you.`);
 }
 
 /** Tie a live connection to its session: `end` runs when the session is revoked or expires. */
@@ -205,7 +209,8 @@ function followSession(ex: Exchange, rt: Runtime, end: () => void): (() => void)
   if (!session) return undefined;
   const sessions = rt.sessions;
   const unwatch = sessions.watch(session.key, session.record, { end });
-  if (!ex.res) ex.socket.on('data', () => sessions.activity(session.key));
+  if (ex.res) return unwatch; // the HTTP caller unwatches when the response closes
+  ex.socket.on('data', () => sessions.activity(session.key));
   ex.socket.once('close', unwatch);
   return unwatch;
 }

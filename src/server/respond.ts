@@ -12,6 +12,7 @@ const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
   GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
   GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
   GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
+  GH_IDP_UNAVAILABLE: 'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.',
   GH_STORE_UNAVAILABLE: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
 };
 
@@ -74,9 +75,15 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
     res.destroy();
     return;
   }
-  if (ex.setCookies) res.setHeader('set-cookie', ex.setCookies);
-  res.writeHead(r.status, r.headers);
-  res.end(ex.req.method === 'HEAD' ? undefined : r.body);
+  try {
+    res.statusMessage = '';
+    if (ex.setCookies) res.setHeader('set-cookie', ex.setCookies);
+    res.writeHead(r.status, r.headers);
+    res.end(ex.req.method === 'HEAD' ? undefined : r.body);
+  } catch {
+    // The response cannot be written any more: end the connection rather than leave it hanging.
+    res.destroy();
+  }
 }
 
 /** A top-level browser page load (not fetch/XHR): gets redirects and HTML pages. */

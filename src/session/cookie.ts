@@ -19,6 +19,7 @@ export interface CookieCodec {
 }
 
 const MAC_CHARS = 22; // 128 bits in base64url
+const BASE64URL = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/;
 
 /** Store key of a session id: SHA-256, so a store dump yields no usable cookie. */
 export function sessionKey(id: string): string {
@@ -39,7 +40,7 @@ export function createCookieCodec(config: CookieConfig, macKey: Buffer): CookieC
     },
     verify(value) {
       const dot = value.indexOf('.');
-      if (dot !== 43 || value.length !== 43 + 1 + MAC_CHARS) return undefined;
+      if (dot !== 43 || value.length !== 43 + 1 + MAC_CHARS || !BASE64URL.test(value)) return undefined;
       const id = value.slice(0, dot);
       const given = Buffer.from(value.slice(dot + 1));
       const expected = Buffer.from(mac(id));

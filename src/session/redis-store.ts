@@ -122,8 +122,9 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       const records = await Promise.all(keys.map((k) => client.get(sk(k))));
       const live = keys.filter((_, i) => records[i] !== null);
       await Promise.all(live.flatMap((k) => [client.set(rk(k), '1', 'PX', Math.max(1, tombstoneMs)), client.del(sk(k))]));
+      // Remove only what was revoked: a session created meanwhile stays listed (and revocable).
       // Other indexes of these sessions are pruned lazily by listIndex.
-      await client.del(ik(name));
+      if (keys.length > 0) await client.srem(ik(name), ...keys);
       await publish(live);
       return live;
     }),

@@ -1,0 +1,11 @@
+// The public base URL for this exchange's sign-in callbacks: server.public_url, or, on a route
+// with its own host, that host (session cookies are host-only, so the callback must land there).
+import type { Config } from '../config/compile.ts';
+import type { Exchange } from '../server/exchange.ts';
+
+export function publicBase(ex: Exchange, config: Config): string {
+  const pub = new URL(config.server.publicUrl);
+  if (!ex.route?.host || !ex.client.host || ex.host === pub.hostname) return config.server.publicUrl;
+  // The host was matched against the configured route hosts, so it is one of ours.
+  return `${pub.protocol}//${ex.client.host.toLowerCase()}`;
+}

@@ -1,0 +1,81 @@
+// Pending sign-ins, kept server-side in the session store for 10 minutes and bound to the browser
+// that started them by a short-lived cookie: the IdP round trip carries only an opaque `state`
+// (SAML: RelayState), never the return URL or any secret.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { CookieConfig } from '../config/compile.ts';
+import type { SessionStore } from '../session/store.ts';
+
+export const LOGIN_TTL_MS = 10 * 60_000;
+
+export interface PendingLogin {
+  readonly idp: string;
+  /** Where to go afterwards (already checked by return-url.ts). */
+  readonly rd: string;
+  readonly redirectUri: string;
+  readonly nonce?: string;
+  readonly codeVerifier?: string;
+  /** SAML AuthnRequest ID, for InResponseTo. */
+  readonly requestId?: string;
+  /** SHA-256 of the browser's login cookie. */
+  readonly binding: string;
+  readonly createdAt: number;
+}
+
+const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
+const storeName = (state: string) => `login:${hash(state)}`;
+
+export interface LoginCookie {
+  readonly name: string;
+  /** The browser's login cookie value, or a new one with the Set-Cookie to send. */
+  ensure(cookieHeader: string | undefined): { value: string; setCookie: string | undefined };
+  read(cookieHeader: string | undefined): string | undefined;
+}
+
+export function createLoginCookie(session: CookieConfig): LoginCookie {
+  const name = `${session.name}-login`;
+  const needle = `${name}=`;
+  const attrs = `; Path=/; HttpOnly${session.secure ? '; Secure' : ''}; SameSite=Lax; Max-Age=${LOGIN_TTL_MS / 1000}`;
+  const read = (header: string | undefined) => {
+    if (!header) return undefined;
+    for (const part of header.split(';')) {
+      const p = part.trim();
+      if (p.startsWith(needle)) {
+        const v = p.slice(needle.length);
+        return /^[A-Za-z0-9_-]{43}$/.test(v) ? v : undefined;
+      }
+    }
+    return undefined;
+  };
+  return {
+    name,
+    read,
+    ensure(header) {
+      // Reuse the cookie so sign-ins started in two tabs both stay valid.
+      const existing = read(header);
+      if (existing) return { value: existing, setCookie: undefined };
+      const value = randomBytes(32).toString('base64url');
+      return { value, setCookie: `${name}=${value}${attrs}` };
+    },
+  };
+}
+
+export async function savePendingLogin(store: SessionStore, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string): Promise<void> {
+  const record: PendingLogin = { ...login, binding: hash(loginCookieValue), createdAt: Date.now() };
+  await store.putEphemeral(storeName(state), JSON.stringify(record), LOGIN_TTL_MS);
+}
+
+export type TakeResult =
+  | { readonly ok: true; readonly login: PendingLogin }
+  | { readonly ok: false; readonly reason: 'unknown-state' | 'other-browser' };
+
+/** Consume the pending login for `state` (single use), checking it belongs to this browser. */
+export async function takePendingLogin(store: SessionStore, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
+  const raw = await store.takeEphemeral(storeName(state));
+  if (raw === undefined) return { ok: false, reason: 'unknown-state' };
+  const login = JSON.parse(raw) as PendingLogin;
+  if (loginCookieValue === undefined) return { ok: false, reason: 'other-browser' };
+  const a = Buffer.from(hash(loginCookieValue));
+  const b = Buffer.from(login.binding);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'other-browser' };
+  return { ok: true, login };
+}

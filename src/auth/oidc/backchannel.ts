@@ -1,0 +1,58 @@
+// OIDC Back-Channel Logout 1.0: the IdP POSTs a signed logout token; a valid one ends the sessions
+// of that IdP session (`sid`) or, without sid, of that subject (`sub`) — on every replica, through
+// the shared store. Checks: signature against the IdP's JWKS (asymmetric algorithms only), iss,
+// aud = client_id, iat within 5 minutes, the back-channel event, sub or sid, no nonce, and a jti
+// never seen before.
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { GatehouseError } from '../../errors.ts';
+import type { SessionManager } from '../../session/manager.ts';
+import type { Exchange } from '../../server/exchange.ts';
+import { readFormBody } from '../../server/body.ts';
+import { sendBody } from '../../server/respond.ts';
+import type { OidcClient } from './client.ts';
+
+const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const REPLAY_WINDOW_MS = 10 * 60_000;
+
+export interface BackchannelHandler {
+  handle(ex: Exchange): Promise<void>;
+}
+
+export function createBackchannelHandler(oidc: OidcClient, sessions: SessionManager): BackchannelHandler {
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  const bad = (why: string, cause?: unknown) => new GatehouseError('GH_BAD_LOGOUT_TOKEN', `invalid logout token: ${why}`, { cause });
+
+  return {
+    async handle(ex) {
+      if (ex.req.method !== 'POST') throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'back-channel logout accepts POST only');
+      const token = (await readFormBody(ex.req, 16 * 1024)).get('logout_token');
+      if (!token) throw bad('missing logout_token');
+      const metadata = oidc.configuration().serverMetadata();
+      if (!metadata.jwks_uri) throw bad('the identity provider publishes no jwks_uri');
+      jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri));
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, jwks, {
+          issuer: metadata.issuer,
+          audience: oidc.config.clientId,
+          algorithms: ALGORITHMS,
+          maxTokenAge: '5m',
+          clockTolerance: oidc.config.clockToleranceSec,
+          requiredClaims: ['iat', 'jti'],
+        }));
+      } catch (err) {
+        throw bad((err as Error).message, err);
+      }
+      const events = payload.events as Record<string, unknown> | undefined;
+      if (!events || typeof events !== 'object' || typeof events[EVENT] !== 'object') throw bad('no back-channel logout event');
+      if (payload.nonce !== undefined) throw bad('a logout token must not contain a nonce');
+      const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
+      const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+      if (sid === undefined && sub === undefined) throw bad('neither sub nor sid');
+      if (!(await sessions.store.putOnce(`bcl:${oidc.config.id}:${payload.jti}`, REPLAY_WINDOW_MS))) throw bad('replayed (jti already used)');
+      await sessions.revokeByIdp(oidc.config.id, sid !== undefined ? { idpSession: sid } : { subject: sub });
+      sendBody(ex, 200, 'text/plain; charset=utf-8', '');
+    },
+  };
+}

@@ -1,0 +1,93 @@
+// The OIDC redirect URI: check the pending login (single use, same browser), exchange the code
+// (PKCE verifier, state and nonce checked by openid-client; ID token signature, iss, aud, azp,
+// exp/iat validated), map claims, create a fresh session and go back where the user started.
+import * as client from 'openid-client';
+import { GatehouseError } from '../../errors.ts';
+import type { SessionManager } from '../../session/manager.ts';
+import type { Exchange } from '../../server/exchange.ts';
+import { sendRedirect } from '../../server/respond.ts';
+import { takePendingLogin, type LoginCookie } from '../login-state.ts';
+import type { ReturnUrlCheck } from '../return-url.ts';
+import type { OidcClient } from './client.ts';
+import { asGroups, claimAt, mapClaims } from './claims.ts';
+import { loginError } from './errors.ts';
+import { nextRefreshAt } from './refresh.ts';
+
+export interface CallbackDeps {
+  readonly sessions: SessionManager;
+  readonly loginCookie: LoginCookie;
+  readonly checkReturnUrl: ReturnUrlCheck;
+  readonly now?: () => number;
+}
+
+export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: CallbackDeps): Promise<void> {
+  const idp = oidc.config.id;
+  const params = new URLSearchParams(ex.query.slice(1));
+  const state = params.get('state');
+  if (!state) throw new GatehouseError('GH_LOGIN_FAILED', 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.');
+  const taken = await takePendingLogin(deps.sessions.store, state, deps.loginCookie.read(ex.req.headers.cookie));
+  if (!taken.ok) {
+    throw new GatehouseError('GH_LOGIN_FAILED', taken.reason === 'unknown-state'
+      ? 'Sign-in failed: this sign-in link is unknown, expired or was already used. Start again from the application.'
+      : 'Sign-in failed: this sign-in was started in another browser. Start again from the application.');
+  }
+  const pending = taken.login;
+  if (pending.idp !== idp) throw new GatehouseError('GH_LOGIN_FAILED', 'Sign-in failed: the answer came back to the wrong identity provider.');
+
+  const configuration = oidc.configuration();
+  // The URL the IdP redirected to, rebuilt from the registered redirect URI (not from Host).
+  const currentUrl = new URL(pending.redirectUri);
+  currentUrl.search = ex.query;
+  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+  try {
+    tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+      pkceCodeVerifier: pending.codeVerifier!,
+      expectedState: state,
+      expectedNonce: pending.nonce!,
+      idTokenExpected: true,
+    });
+  } catch (err) {
+    throw loginError(err, idp);
+  }
+  const claims = tokens.claims()!;
+  let mapped = mapClaims(claims, oidc.config.claims);
+  const mode = oidc.config.userinfo;
+  if (mode === 'always' || (mode === 'auto' && mapped.groups === undefined && configuration.serverMetadata().userinfo_endpoint)) {
+    try {
+      const info = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+      const fromInfo = mapClaims(info, oidc.config.claims);
+      mapped = {
+        user: mapped.user ?? fromInfo.user,
+        email: mapped.email ?? fromInfo.email,
+        name: mapped.name ?? fromInfo.name,
+        groups: mapped.groups ?? fromInfo.groups ?? asGroups(claimAt(info, oidc.config.claims.groups)),
+      };
+    } catch (err) {
+      throw loginError(err, idp);
+    }
+  }
+  if (mapped.user === undefined) {
+    throw new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: the identity provider did not send the "${oidc.config.claims.user}" claim that names the user.`);
+  }
+
+  const now = (deps.now ?? Date.now)();
+  const session = await deps.sessions.create({
+    user: mapped.user,
+    email: mapped.email,
+    name: mapped.name,
+    groups: mapped.groups ?? [],
+    idp,
+    method: 'oidc',
+    subject: claims.sub,
+    idpSession: typeof claims.sid === 'string' ? claims.sid : undefined,
+    tokens: {
+      id_token: tokens.id_token!,
+      ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+      ...(tokens.access_token ? { access_token: tokens.access_token } : {}),
+    },
+    refreshAt: nextRefreshAt(tokens, claims, oidc.config, now),
+  });
+  (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs));
+  ex.identity = { user: mapped.user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp };
+  sendRedirect(ex, 302, deps.checkReturnUrl(pending.rd));
+}

@@ -1,0 +1,42 @@
+// Map ID token / userinfo claims to a Gatehouse identity per `claims:`. Claim names may be dotted
+// paths into nested objects ("realm_access.roles" for Keycloak); groups may be a list or a
+// comma/space separated string.
+import type { OidcProviderConfig } from '../../config/compile.ts';
+
+export interface MappedIdentity {
+  readonly user: string | undefined;
+  readonly email: string | undefined;
+  readonly name: string | undefined;
+  readonly groups: string[] | undefined;
+}
+
+export function claimAt(claims: Readonly<Record<string, unknown>>, path: string): unknown {
+  if (path in claims) return claims[path];
+  let v: unknown = claims;
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function asString(v: unknown): string | undefined {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number') return String(v);
+  return undefined;
+}
+
+export function asGroups(v: unknown): string[] | undefined {
+  if (Array.isArray(v)) return v.map(asString).filter((g): g is string => g !== undefined);
+  if (typeof v === 'string') return v.split(/[\s,]+/).filter(Boolean);
+  return undefined;
+}
+
+export function mapClaims(claims: Readonly<Record<string, unknown>>, mapping: OidcProviderConfig['claims']): MappedIdentity {
+  return {
+    user: asString(claimAt(claims, mapping.user)),
+    email: asString(claimAt(claims, mapping.email)),
+    name: asString(claimAt(claims, mapping.name)),
+    groups: asGroups(claimAt(claims, mapping.groups)),
+  };
+}

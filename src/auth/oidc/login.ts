@@ -1,0 +1,30 @@
+// Start an OIDC sign-in: authorization code flow with state, nonce and PKCE (S256) every time.
+// The pending login lives server-side (login-state.ts); the browser only carries `state`.
+import * as client from 'openid-client';
+import type { SessionStore } from '../../session/store.ts';
+import type { Exchange } from '../../server/exchange.ts';
+import { oidcCallbackPath } from '../../server/endpoints.ts';
+import { sendRedirect } from '../../server/respond.ts';
+import { savePendingLogin, type LoginCookie } from '../login-state.ts';
+import type { OidcClient } from './client.ts';
+
+export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string, base: string, store: SessionStore, loginCookie: LoginCookie): Promise<void> {
+  const configuration = oidc.configuration();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const redirectUri = `${base}${oidcCallbackPath(oidc.config.id)}`;
+  const url = client.buildAuthorizationUrl(configuration, {
+    ...oidc.config.authorizationParams,
+    redirect_uri: redirectUri,
+    scope: oidc.config.scopes.join(' '),
+    state,
+    nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+  });
+  const cookie = loginCookie.ensure(ex.req.headers.cookie);
+  await savePendingLogin(store, state, { idp: oidc.config.id, rd, redirectUri, nonce, codeVerifier }, cookie.value);
+  if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
+  sendRedirect(ex, 302, url.href);
+}

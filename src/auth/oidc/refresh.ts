@@ -1,0 +1,83 @@
+// Background token refresh. When a session's tokens expire (or revalidate_interval passes), the
+// next request goes on with the identity it has while the refresh token is redeemed; the new ID
+// token's claims update the session. If the IdP refuses (user disabled, token revoked), the session
+// ends (reason refresh_failed). If the IdP is merely unreachable, the session stays and it is
+// tried again a minute later.
+import * as client from 'openid-client';
+import type { OidcProviderConfig } from '../../config/compile.ts';
+import type { Logger } from '../../log.ts';
+import type { SessionManager } from '../../session/manager.ts';
+import type { SessionRecord } from '../../session/store.ts';
+import type { OidcClient } from './client.ts';
+import { mapClaims } from './claims.ts';
+import { oauthErrorCode } from './errors.ts';
+
+const RETRY_MS = 60_000;
+
+/** When to ask the IdP next: token expiry, or the revalidation interval, whichever comes first. */
+export function nextRefreshAt(tokens: { readonly refresh_token?: string | undefined; readonly expires_in?: number | undefined }, claims: client.IDToken | undefined, config: OidcProviderConfig, now: number): number | undefined {
+  if (!tokens.refresh_token) return undefined;
+  const candidates: number[] = [];
+  if (typeof tokens.expires_in === 'number') candidates.push(now + tokens.expires_in * 1000);
+  if (claims?.exp) candidates.push(claims.exp * 1000);
+  if (config.revalidateMs !== undefined) candidates.push(now + config.revalidateMs);
+  return candidates.length ? Math.min(...candidates) : undefined;
+}
+
+export interface Refresher {
+  /** Start a refresh when one is due; never throws, never blocks the request. */
+  maybeRefresh(key: string, record: SessionRecord): void;
+}
+
+export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessions: SessionManager, log: Logger, now: () => number = Date.now): Refresher {
+  const inflight = new Set<string>();
+
+  const refresh = async (key: string, record: SessionRecord, oidc: OidcClient) => {
+    const stored = sessions.tokens(key, record);
+    const refreshToken = stored?.refresh_token;
+    if (!refreshToken) {
+      await sessions.update(key, record, { refreshAt: undefined });
+      return;
+    }
+    let tokens;
+    try {
+      tokens = await client.refreshTokenGrant(oidc.configuration(), refreshToken);
+    } catch (err) {
+      const code = oauthErrorCode(err);
+      if (code !== undefined) {
+        log.info({ idp: record.idp, user: record.user, reason: 'refresh_failed', oauth_error: code }, 'session_revoked');
+        await sessions.revoke(key);
+        return;
+      }
+      log.warn({ idp: record.idp, err: (err as Error).message }, 'token refresh failed; keeping the session and retrying later');
+      await sessions.update(key, record, { refreshAt: now() + RETRY_MS });
+      return;
+    }
+    const claims = tokens.claims();
+    const mapped = claims ? mapClaims(claims, oidc.config.claims) : undefined;
+    await sessions.update(key, record, {
+      ...(mapped?.email !== undefined ? { email: mapped.email } : {}),
+      ...(mapped?.name !== undefined ? { name: mapped.name } : {}),
+      ...(mapped?.groups !== undefined ? { groups: mapped.groups } : {}),
+      tokens: {
+        ...stored,
+        ...(tokens.id_token ? { id_token: tokens.id_token } : {}),
+        ...(tokens.access_token ? { access_token: tokens.access_token } : {}),
+        refresh_token: tokens.refresh_token ?? refreshToken,
+      },
+      refreshAt: nextRefreshAt({ expires_in: tokens.expires_in, refresh_token: tokens.refresh_token ?? refreshToken }, claims, oidc.config, now()),
+    });
+  };
+
+  return {
+    maybeRefresh(key, record) {
+      if (record.refreshAt === undefined || now() < record.refreshAt || inflight.has(key)) return;
+      const oidc = clients.get(record.idp);
+      if (!oidc) return;
+      inflight.add(key);
+      refresh(key, record, oidc)
+        .catch((err: unknown) => log.warn({ idp: record.idp, err: (err as Error).message }, 'token refresh failed'))
+        .finally(() => inflight.delete(key));
+    },
+  };
+}
