@@ -40,6 +40,9 @@ export function createReturnUrlCheck(config: Config): ReturnUrlCheck {
       if (rd.startsWith('//')) return FALLBACK;
       const u = new URL(rd, INTERNAL_BASE);
       if (u.origin !== INTERNAL_BASE) return FALLBACK;
+      // Dot segments can leave "//host" behind ("/.//evil.com" → "//evil.com"): a browser would
+      // read that as another site.
+      if (u.pathname.startsWith('//')) return FALLBACK;
       return `${u.pathname}${u.search}${u.hash}`;
     }
     if (!URL.canParse(rd)) return FALLBACK;

@@ -329,7 +329,7 @@ function compileSession(s: RawSession, devMode: boolean, problems: ConfigProblem
   if (s.secret !== undefined) {
     if (Buffer.byteLength(s.secret) < MIN_SECRET_BYTES) {
       problems.push({ path: 'session.secret', message: `too weak: must be at least ${MIN_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 48\`)` });
-    } else if (/^(.)\1*$/.test(s.secret)) {
+    } else if (/^(.)\1*$/su.test(s.secret)) {
       problems.push({ path: 'session.secret', message: 'too weak: a single repeated character' });
     }
     secret = new Secret(s.secret);
@@ -388,6 +388,13 @@ function compileRedis(r: NonNullable<RawSession['redis']>, problems: ConfigProbl
   if (modes !== 1) problems.push({ path: 'session.redis', message: 'set exactly one of url, sentinels (+ name) or cluster' });
   if (r.sentinels && !r.name) problems.push({ path: 'session.redis.name', message: 'required with sentinels (the master name)' });
   const mode = r.cluster ? 'cluster' : r.sentinels ? 'sentinel' : 'standalone';
+  const urlTls = r.url !== undefined && URL.canParse(r.url) && new URL(r.url).protocol === 'rediss:';
+  if (urlTls && r.tls === false) problems.push({ path: 'session.redis.tls', message: 'false contradicts the rediss:// url' });
+  if (r.cluster && r.db !== undefined) problems.push({ path: 'session.redis.db', message: 'Redis Cluster has only database 0' });
+  if (parseDuration(r.command_timeout) === 0) problems.push({ path: 'session.redis.command_timeout', message: 'must be longer than 0' });
+  if (r.url !== undefined && (r.name !== undefined || r.sentinel_password !== undefined)) {
+    problems.push({ path: 'session.redis', message: 'name and sentinel_password belong with sentinels, not url' });
+  }
   return {
     mode,
     url: r.url === undefined ? undefined : new Secret(r.url),
@@ -396,7 +403,7 @@ function compileRedis(r: NonNullable<RawSession['redis']>, problems: ConfigProbl
     username: r.username,
     password: r.password === undefined ? undefined : new Secret(r.password),
     sentinelPassword: r.sentinel_password === undefined ? undefined : new Secret(r.sentinel_password),
-    tls: r.tls ?? (r.url?.startsWith('rediss:') ?? false),
+    tls: r.tls ?? urlTls,
     db: r.db,
     keyPrefix: r.key_prefix,
     commandTimeoutMs: parseDuration(r.command_timeout),

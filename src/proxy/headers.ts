@@ -2,6 +2,7 @@
 // header the sender lists in Connection are dropped both ways; X-Forwarded-* and X-Request-Id
 // are set by Gatehouse, never passed through from an untrusted client.
 import type { IncomingHttpHeaders } from 'node:http';
+import { identityHeaders } from '../identity/headers.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { REQUEST_ID_HEADER } from '../server/endpoints.ts';
 
@@ -60,6 +61,7 @@ export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, prese
   out['x-forwarded-proto'] = c.proto;
   if (c.host) out['x-forwarded-host'] = c.host;
   out[REQUEST_ID_HEADER] = ex.id;
+  if (ex.identity) Object.assign(out, identityHeaders(ex.identity));
   out.host = preserveHost && src.host ? src.host : upstreamHost;
   if (keepUpgrade) {
     out.connection = 'upgrade';

@@ -49,5 +49,23 @@ function build(c: RedisConfig, role: 'commands' | 'subscriber'): RedisClient {
       sentinelRetryStrategy: (times: number) => Math.min(times * 100, 2000),
     });
   }
-  return new Redis(c.url!.value(), options);
+  return new Redis({ ...fromUrl(c.url!.value()), ...options });
+}
+
+/**
+ * Connection settings from a redis:// or rediss:// URL. Explicit config keys (username, password,
+ * db, tls) are spread over these afterwards, so they win — ioredis' own URL handling would let the
+ * URL win instead.
+ */
+function fromUrl(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '');
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db && /^\d+$/.test(db) ? { db: Number(db) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }
