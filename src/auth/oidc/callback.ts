@@ -49,6 +49,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   } catch (err) {
     throw loginError(err, idp);
   }
+  await oidc.verifyIdToken(tokens.id_token!);
   const claims = tokens.claims()!;
   let mapped = mapClaims(claims, oidc.config.claims);
   const mode = oidc.config.userinfo;

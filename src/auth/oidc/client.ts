@@ -1,14 +1,14 @@
 // One OIDC relying-party client per configured provider (openid-client 6). Discovery runs in the
 // background with backoff, so Gatehouse starts even when the IdP is down: sign-ins with it fail
 // with a clear page until it answers, and existing sessions are unaffected. ID token signatures
-// are always checked against the IdP's JWKS (openid-client's non-repudiation checks), and a
-// token signed with an unknown `kid` makes the JWKS be fetched again once.
+// are checked by id-token.ts (verifyIdToken) against the IdP's JWKS.
 import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import { importPKCS8 } from 'jose';
 import type { OidcProviderConfig } from '../../config/compile.ts';
 import { GatehouseError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import { createIdTokenVerifier } from './id-token.ts';
 
 export interface OidcClient {
   readonly config: OidcProviderConfig;
@@ -16,6 +16,8 @@ export interface OidcClient {
   configuration(): client.Configuration;
   /** Resolves once discovery succeeded (or never; for tests and startup logs). */
   ready(): Promise<void>;
+  /** Signature check for ID tokens from this IdP; throws GH_LOGIN_FAILED. */
+  verifyIdToken(idToken: string): Promise<void>;
   close(): void;
 }
 
@@ -45,7 +47,7 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger): OidcC
   const discover = async (attempt: number): Promise<void> => {
     if (closed) return;
     try {
-      const execute = [client.enableNonRepudiationChecks, ...(config.allowInsecureHttp ? [client.allowInsecureRequests] : [])];
+      const execute = config.allowInsecureHttp ? [client.allowInsecureRequests] : [];
       configuration = await client.discovery(
         new URL(config.issuer),
         config.clientId,
@@ -68,7 +70,7 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger): OidcC
   };
   void discover(0);
 
-  return {
+  const self: OidcClient = {
     config,
     configuration() {
       if (!configuration) {
@@ -77,9 +79,12 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger): OidcC
       return configuration;
     },
     ready: () => ready,
+    verifyIdToken: (idToken) => verifier(idToken),
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
     },
   };
+  const verifier = createIdTokenVerifier(self);
+  return self;
 }

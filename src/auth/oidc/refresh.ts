@@ -53,6 +53,15 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
       await sessions.update(key, record, { refreshAt: now() + RETRY_MS });
       return;
     }
+    if (tokens.id_token) {
+      try {
+        await oidc.verifyIdToken(tokens.id_token);
+      } catch (err) {
+        log.warn({ idp: record.idp, user: record.user, reason: 'refresh_failed', err: (err as Error).message }, 'session_revoked');
+        await sessions.revoke(key);
+        return;
+      }
+    }
     const claims = tokens.claims();
     const mapped = claims ? mapClaims(claims, oidc.config.claims) : undefined;
     await sessions.update(key, record, {
