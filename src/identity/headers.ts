@@ -21,7 +21,19 @@ export function headerValue(v: string): string {
   return /^[\x20-\x7e]*$/.test(clean) ? clean : clean.replace(/[^\x20-\x7e]+/g, (s) => encodeURIComponent(s));
 }
 
-export function identityHeaders(identity: Identity): Record<string, string> {
+// Session records are cached and reused across requests, so their headers are computed once.
+const memo = new WeakMap<Identity, Readonly<Record<string, string>>>();
+
+export function identityHeaders(identity: Identity): Readonly<Record<string, string>> {
+  let out = memo.get(identity);
+  if (!out) {
+    out = buildHeaders(identity);
+    memo.set(identity, out);
+  }
+  return out;
+}
+
+function buildHeaders(identity: Identity): Record<string, string> {
   const out: Record<string, string> = { [IDENTITY_HEADERS.user]: headerValue(identity.user) };
   if (identity.email) out[IDENTITY_HEADERS.email] = headerValue(identity.email);
   out[IDENTITY_HEADERS.preferredUsername] = headerValue(identity.user);

@@ -177,7 +177,8 @@ async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<
   if (found.state === 'active') {
     const r = found.record;
     ex.session = { key: found.key, record: r };
-    ex.identity = { user: r.user, email: r.email, name: r.name, groups: r.groups, idp: r.idp };
+    // The record is an Identity; reusing the object lets per-identity work be memoised.
+    ex.identity = r;
     // Tokens due for refresh are renewed in the background; this request goes on.
     rt.providers.refresher.maybeRefresh(found.key, r);
     return;

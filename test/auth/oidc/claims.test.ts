@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { asGroups, claimAt, mapClaims } from '../../../src/auth/oidc/claims.ts';
+
+const mapping = { user: 'email', email: 'email', name: 'name', groups: 'groups' };
+
+describe('claims mapping', () => {
+  it('maps the configured claims', () => {
+    expect(mapClaims({ sub: 's1', email: 'a@x.example', name: 'A', groups: ['g1', 'g2'] }, mapping)).toEqual({ user: 'a@x.example', email: 'a@x.example', name: 'A', groups: ['g1', 'g2'] });
+  });
+
+  it('accepts groups as a list or a comma/space separated string, and nothing else', () => {
+    expect(asGroups('a, b c,,d')).toEqual(['a', 'b', 'c', 'd']);
+    expect(asGroups(['a', 7, null, 'b'])).toEqual(['a', '7', 'b']);
+    expect(asGroups(undefined)).toBeUndefined();
+    expect(asGroups({ a: 1 })).toBeUndefined();
+  });
+
+  it('follows dotted paths into nested claims (Keycloak realm roles)', () => {
+    const claims = { realm_access: { roles: ['admin', 'user'] }, 'cognito:groups': ['x'] };
+    expect(claimAt(claims, 'realm_access.roles')).toEqual(['admin', 'user']);
+    expect(claimAt(claims, 'cognito:groups')).toEqual(['x']);
+    expect(mapClaims({ preferred_username: 'bob', realm_access: { roles: ['r'] } }, { ...mapping, user: 'preferred_username', groups: 'realm_access.roles' })).toMatchObject({ user: 'bob', groups: ['r'] });
+  });
+
+  it('leaves missing claims undefined instead of inventing values', () => {
+    expect(mapClaims({ sub: 's' }, mapping)).toEqual({ user: undefined, email: undefined, name: undefined, groups: undefined });
+    expect(mapClaims({ email: '' }, mapping).user).toBeUndefined();
+  });
+});
