@@ -366,6 +366,9 @@ function compileCookie(c: RawSession['cookie'], devMode: boolean, problems: Conf
   if (!secure && !devMode) problems.push({ path: 'session.cookie.secure', message: 'false is only allowed in dev mode (http public_url on loopback)' });
   if (c.same_site === 'none' && !secure) problems.push({ path: 'session.cookie.same_site', message: '"none" requires secure: true' });
   let name = c.name ?? (c.domain ? '__Secure-gatehouse' : '__Host-gatehouse');
+  if (c.domain && c.name === undefined) {
+    warnings.push(`session.cookie.domain is set, so the cookie is named "__Secure-gatehouse": a __Host- cookie cannot carry a Domain (and is then no longer protected from being set by other subdomains of ${c.domain})`);
+  }
   if (c.domain && name.startsWith('__Host-')) {
     problems.push({ path: 'session.cookie.name', message: 'a __Host- cookie cannot have a domain; use a __Secure- name (the default when domain is set)' });
   }
