@@ -9,11 +9,13 @@ export const ERROR_CODES = {
   GH_LOGIN_FAILED: { status: 400, title: 'Sign-in failed' },
   GH_BAD_LOGOUT_TOKEN: { status: 400, title: 'Invalid logout token' },
   GH_UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
+  GH_BAD_TOKEN: { status: 401, title: 'Invalid token' },
   GH_FORBIDDEN: { status: 403, title: 'Access denied' },
   GH_BAD_CSRF: { status: 403, title: 'Form expired' },
   GH_NOT_FOUND: { status: 404, title: 'Not found' },
   GH_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GH_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large' },
+  GH_HEADERS_TOO_LARGE: { status: 431, title: 'Identity too large' },
   GH_NO_ROUTE: { status: 404, title: 'No route' },
   GH_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable' },
   GH_UPSTREAM_RESET: { status: 502, title: 'Upstream connection failed' },
@@ -62,6 +64,21 @@ export class ConfigError extends GatehouseError {
 function formatProblems(problems: readonly ConfigProblem[]): string {
   const lines = problems.map((p) => (p.path ? `  ${p.path}: ${p.message}` : `  ${p.message}`));
   return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+}
+
+/** 403 with what the 403 page may show: the route and the groups that would grant access. */
+export class ForbiddenError extends GatehouseError {
+  readonly route: string;
+  readonly grantingGroups: readonly string[];
+
+  constructor(route: string, user: string, grantingGroups: readonly string[]) {
+    super('GH_FORBIDDEN', grantingGroups.length > 0
+      ? `You are signed in as ${user}, but ${route} is open only to members of: ${grantingGroups.join(', ')}.`
+      : `You are signed in as ${user}, but ${route} does not allow you.`);
+    this.name = 'ForbiddenError';
+    this.route = route;
+    this.grantingGroups = grantingGroups;
+  }
 }
 
 export function isGatehouseError(err: unknown): err is GatehouseError {

@@ -1,9 +1,15 @@
-// Everything derived from one Config, compiled once: route table, client resolver, upstream pools,
-// WebSocket proxy. A request takes `current()` once and uses that snapshot to the end, so a reload
-// (issue #8) can swap the whole Runtime without mixing configs inside one request.
+// Everything derived from one Config, compiled once: route table and per-route plans (policy,
+// identity headers, API paths), client resolver, upstream pools, WebSocket proxy, sessions,
+// identity providers, assertion keys. A request takes `current()` once and uses that snapshot to
+// the end, so a reload (issue #8) can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
-import type { Config } from './config/compile.ts';
+import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
+import type { Config, RouteConfig } from './config/compile.ts';
+import { createAssertionSigner } from './identity/assertion.ts';
+import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';
+import { loadSigningKeys, type SigningKeys } from './identity/keys.ts';
 import type { Logger } from './log.ts';
+import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy/compile.ts';
 import { createSessions } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
@@ -11,14 +17,27 @@ import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts'
 import { createClientResolver, type ClientResolver } from './server/forwarded.ts';
 import { createRouteTable, type RouteTable } from './route/table.ts';
 
+/** Everything a request needs about its route, compiled at load. */
+export interface RoutePlan {
+  readonly policy: CompiledPolicy;
+  readonly headers: HeaderPlan;
+  /** True for paths whose clients always get JSON (api_paths). */
+  readonly isApiPath: (path: string) => boolean;
+}
+
 export interface Runtime {
   readonly config: Config;
   readonly routes: RouteTable;
+  readonly plans: ReadonlyMap<string, RoutePlan>;
   readonly resolveClient: ClientResolver;
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
   readonly sessions: SessionManager;
   readonly providers: IdentityProviders;
+  readonly bearer: BearerVerifier;
+  readonly keys: SigningKeys;
+  /** Header names only Gatehouse may send (lower-case), and its cookie: for header rewriting. */
+  readonly upstreamHeaders: { readonly cookieName: string; readonly reservedNames: ReadonlySet<string> };
   /** Close upstream connections after in-flight requests finish. */
   close(): Promise<void>;
 }
@@ -26,25 +45,45 @@ export interface Runtime {
 export interface RuntimeParts {
   /** Reuse a session manager (tests inject one with a fake clock; reloads keep the store). */
   readonly sessions?: SessionManager;
+  /** Reuse assertion keys (reloads keep the published JWKS stable). */
+  readonly keys?: SigningKeys;
 }
 
-export function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Runtime {
+export async function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Promise<Runtime> {
+  const keys = parts.keys ?? (await loadSigningKeys(config.assertion.keyFiles));
+  if (!config.assertion.keyFiles) log.info('assertion signing key generated at start (set assertion.key_files when running several replicas)');
   const upstreams = createUpstreams(config.routes);
   const websockets = createWebSocketProxy();
   const sessions = parts.sessions ?? createSessions(config.session, log);
   const providers = createIdentityProviders(config, sessions, log);
+  const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
+  const plans = new Map(config.routes.map((r) => [r.name, planRoute(r, signer)]));
   return Object.freeze({
     config,
     routes: createRouteTable(config.routes),
+    plans,
     resolveClient: createClientResolver(config.server.trustedProxies),
     upstreams,
     websockets,
     sessions,
     providers,
+    bearer: createBearerVerifier(providers.oidc.values()),
+    keys,
+    upstreamHeaders: { cookieName: sessions.cookie.name, reservedNames: new Set(config.reservedHeaders) },
     async close() {
       providers.close();
       websockets.close();
       await Promise.all([upstreams.close(), sessions.close()]);
     },
   });
+}
+
+function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertionSigner>): RoutePlan {
+  const policy = compilePolicy(route);
+  const apiMatchers = route.apiPaths.map((p) => compilePathPattern(p, route.caseInsensitivePaths));
+  return {
+    policy,
+    headers: createHeaderPlan({ route, policy, signer }),
+    isApiPath: apiMatchers.length === 0 ? () => false : (path) => apiMatchers.some((m) => m(path)),
+  };
 }

@@ -35,7 +35,7 @@ const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 export async function startGatehouse(config: Config, options: StartOptions): Promise<RunningGatehouse> {
   const { log } = options;
   for (const w of options.warnings ?? []) log.warn(w);
-  const runtime = buildRuntime(config, log, options.parts);
+  const runtime = await buildRuntime(config, log, options.parts);
   const store = runtime.sessions.store;
   if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
     log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { normalizePath } from '../route/normalize.ts';
-import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawConfig, type RawSession } from './schema.ts';
+import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawConfig, type RawDeny, type RawRoute, type RawRule, type RawSession } from './schema.ts';
 import { Secret } from './secret.ts';
 
 export interface ListenAddress {
@@ -33,7 +33,43 @@ export interface RouteConfig {
   readonly allow: Readonly<RawAllow> | undefined;
   /** Identity provider ids allowed to sign in to this route; undefined = all. */
   readonly idps: readonly string[] | undefined;
+  readonly deny: Readonly<RawDeny> | undefined;
+  readonly rules: readonly Readonly<RawRule>[];
+  readonly roles: Readonly<Record<string, string>> | undefined;
+  readonly sendGroups: 'all' | 'policy';
+  readonly maxHeaderBytes: number;
+  /** Header names for this route (global identity_headers with the route's overrides); "" = not sent. */
+  readonly identityHeaders: IdentityHeaderNames;
+  readonly passAccessToken: boolean;
+  readonly apiPaths: readonly string[];
+  /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
+  readonly allowedOrigins: readonly string[];
+  readonly caseInsensitivePaths: boolean;
+  readonly assertion: boolean;
 }
+
+export interface IdentityHeaderNames {
+  readonly user: string;
+  readonly email: string;
+  readonly name: string;
+  readonly groups: string;
+  readonly preferredUsername: string;
+  readonly roles: string;
+  readonly assertion: string;
+  readonly accessToken: string;
+}
+
+/** oauth2-proxy's names, so existing upstream set-ups work unchanged. */
+export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
+  user: 'X-Forwarded-User',
+  email: 'X-Forwarded-Email',
+  name: 'X-Forwarded-Name',
+  groups: 'X-Forwarded-Groups',
+  preferredUsername: 'X-Forwarded-Preferred-Username',
+  roles: 'X-Forwarded-Roles',
+  assertion: 'X-Gatehouse-Assertion',
+  accessToken: 'Authorization',
+};
 
 export interface OidcProviderConfig {
   readonly id: string;
@@ -52,6 +88,8 @@ export interface OidcProviderConfig {
   readonly revalidateMs: number | undefined;
   readonly clockToleranceSec: number;
   readonly postLogoutRedirectUri: string | undefined;
+  /** Bearer JWTs from this IdP are accepted when their aud is one of these; undefined = not accepted. */
+  readonly bearerAudiences: readonly string[] | undefined;
   /** Plain-http issuer on loopback, accepted in dev mode only. */
   readonly allowInsecureHttp: boolean;
 }
@@ -114,6 +152,9 @@ export interface Config {
   };
   readonly session: SessionConfig;
   readonly identityProviders: readonly IdentityProviderConfig[];
+  readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
+  /** Every identity header name configured anywhere (lower-case): stripped from every request. */
+  readonly reservedHeaders: readonly string[];
   readonly routes: readonly RouteConfig[];
 }
 
@@ -239,9 +280,34 @@ export function compileConfig(raw: unknown): CompileResult {
       preserveHost: r.preserve_host,
       allow: r.allow,
       idps: r.idps,
+      deny: r.deny,
+      rules: r.rules ?? [],
+      roles: r.roles,
+      sendGroups: r.send_groups,
+      maxHeaderBytes: r.max_header_bytes,
+      identityHeaders: headerNames(c.identity_headers, r.identity_headers),
+      passAccessToken: r.pass_access_token,
+      apiPaths: r.api_paths ?? [],
+      allowedOrigins: (r.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
+      caseInsensitivePaths: r.case_insensitive_paths,
+      assertion: r.assertion,
+    });
+    r.rules?.forEach((rule, j) => {
+      if (rule.public && (rule.allow || rule.deny)) problems.push({ path: `${at}.rules[${j}]`, message: 'public: true cannot be combined with allow or deny' });
+    });
+    r.allowed_origins?.forEach((o, j) => {
+      if (!URL.canParse(o) || new URL(o).origin.toLowerCase() !== o.toLowerCase().replace(/\/+$/, '')) {
+        problems.push({ path: `${at}.allowed_origins[${j}]`, message: 'must be an origin like "https://notebooks.corp.example"' });
+      }
     });
   });
 
+  const assertionTtlMs = parseDuration(c.assertion.ttl);
+  if (assertionTtlMs < 10_000 || assertionTtlMs > 300_000) problems.push({ path: 'assertion.ttl', message: 'must be between 10s and 5m' });
+  const reservedHeaders = [...new Set([
+    ...Object.values(DEFAULT_IDENTITY_HEADERS),
+    ...routes.flatMap((r) => Object.values(r.identityHeaders)),
+  ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase()))];
   const session = compileSession(c.session, devMode, problems, warnings);
   const identityProviders = compileProviders(c.identity_providers, devMode, problems);
   const idpIds = new Set(identityProviders.map((p) => p.id));
@@ -270,9 +336,26 @@ export function compileConfig(raw: unknown): CompileResult {
     },
     session,
     identityProviders,
+    assertion: { keyFiles: c.assertion.key_files, ttlMs: assertionTtlMs },
+    reservedHeaders,
     routes,
   };
   return { config: deepFreeze(config), warnings };
+}
+
+function headerNames(global: RawConfig['identity_headers'], route: RawRoute['identity_headers']): IdentityHeaderNames {
+  const pick = (key: keyof RawConfig['identity_headers'], fallback: string) => route?.[key] ?? global[key] ?? fallback;
+  const d = DEFAULT_IDENTITY_HEADERS;
+  return {
+    user: pick('user', d.user),
+    email: pick('email', d.email),
+    name: pick('name', d.name),
+    groups: pick('groups', d.groups),
+    preferredUsername: pick('preferred_username', d.preferredUsername),
+    roles: pick('roles', d.roles),
+    assertion: pick('assertion', d.assertion),
+    accessToken: pick('access_token', d.accessToken),
+  };
 }
 
 function compileProviders(list: RawConfig['identity_providers'], devMode: boolean, problems: ConfigProblem[]): IdentityProviderConfig[] {
@@ -312,6 +395,7 @@ function compileProviders(list: RawConfig['identity_providers'], devMode: boolea
       revalidateMs: p.revalidate_interval === undefined ? undefined : parseDuration(p.revalidate_interval),
       clockToleranceSec: Math.ceil(parseDuration(p.clock_tolerance) / 1000),
       postLogoutRedirectUri: p.post_logout_redirect_uri,
+      bearerAudiences: p.bearer_audiences,
       allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
     };
   });

@@ -33,6 +33,34 @@ const allow = z.strictObject({
   email_domains: z.array(z.string().min(1)).optional().describe('Users whose e-mail is in one of these domains.'),
 });
 
+/** The same conditions, for `deny:` (public makes no sense there). */
+const deny = allow.omit({ public: true });
+
+const METHOD = /^[A-Z]{1,16}$/;
+const RULE_PATH = /^\/[^\s?#]*$/;
+
+const rule = z.strictObject({
+  path: z.string().regex(RULE_PATH, { error: 'must be a path starting with "/" (prefix, or a glob with * and **)' })
+    .describe('Prefix ("/api"), or glob: "*" one segment, "**" any depth ("/api/**", "/projects/*/export").'),
+  methods: z.array(z.string().regex(METHOD, { error: 'must be an upper-case HTTP method' })).min(1).optional().describe('Only these methods; default all.'),
+  public: z.boolean().optional().describe('Anyone, signed in or not (e.g. /health).'),
+  allow: allow.optional().describe('Who may; default: the route\'s allow.'),
+  deny: deny.optional().describe('Who may not (beats allow).'),
+});
+
+const headerName = () => z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)?$/, { error: 'must be an HTTP header name (or "" to not send it)' });
+
+const identityHeaders = z.strictObject({
+  user: headerName().optional(),
+  email: headerName().optional(),
+  name: headerName().optional(),
+  groups: headerName().optional(),
+  preferred_username: headerName().optional(),
+  roles: headerName().optional(),
+  assertion: headerName().optional(),
+  access_token: headerName().optional().describe('Where pass_access_token puts the token (default Authorization, as "Bearer <token>").'),
+});
+
 const route = z.strictObject({
   name: z.string().regex(ROUTE_NAME, { error: 'must be 1-63 letters, digits, ".", "_" or "-"' })
     .describe('Unique route name, used in metrics, logs and audit records.'),
@@ -45,6 +73,17 @@ const route = z.strictObject({
   preserve_host: z.boolean().default(false).describe('Send the client\'s Host header upstream instead of the upstream\'s own host.'),
   allow: allow.optional().describe('Who may use the route. Omitted = nobody (default deny).'),
   idps: z.array(z.string().min(1)).min(1).optional().describe('Identity providers allowed to sign in to this route (ids); default all.'),
+  deny: deny.optional().describe('Who may never use the route (beats allow and rules).'),
+  rules: z.array(rule).optional().describe('Checked in order; the first whose path and method match decides.'),
+  roles: z.record(z.string().min(1), z.string().min(1)).optional().describe('Group → role, sent as X-Forwarded-Roles.'),
+  send_groups: z.enum(['all', 'policy']).default('all').describe('policy: send only the groups this route\'s policy mentions.'),
+  max_header_bytes: z.number().int().min(256).max(1_048_576).default(8192).describe('Identity headers larger than this are refused (never truncated).'),
+  identity_headers: identityHeaders.optional().describe('Per-route header names (e.g. user: Remote-User); "" = not sent.'),
+  pass_access_token: z.boolean().default(false).describe('Send the IdP access token upstream (Authorization: Bearer).'),
+  api_paths: z.array(z.string().regex(RULE_PATH)).optional().describe('Paths (prefix or glob) whose clients get 401/403 JSON, never a redirect.'),
+  allowed_origins: z.array(z.string()).optional().describe('Origins (scheme://host[:port]) besides the route\'s own allowed to open WebSockets.'),
+  case_insensitive_paths: z.boolean().default(false).describe('Match rule paths case-insensitively (for upstreams that ignore case).'),
+  assertion: z.boolean().default(true).describe('Send the signed X-Gatehouse-Assertion JWT.'),
 });
 
 const tls = z.strictObject({
@@ -127,6 +166,8 @@ const oidcProvider = z.strictObject({
   userinfo: z.enum(['auto', 'always', 'never']).default('auto')
     .describe('Fetch claims from the userinfo endpoint: auto = when the ID token has no groups (e.g. Entra ID group overage).'),
   authorization_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters (e.g. prompt, hd, acr_values).'),
+  bearer_audiences: z.array(z.string().min(1)).min(1).optional()
+    .describe('Accept Authorization: Bearer JWTs from this IdP whose aud is one of these (API clients, SDKs).'),
   revalidate_interval: duration().optional().describe('Refresh tokens at least this often, even when they are long-lived (needs a refresh token).'),
   clock_tolerance: duration().default('30s').describe('Allowed clock skew when checking ID token times.'),
   post_logout_redirect_uri: httpUrl().optional().describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),
@@ -141,6 +182,12 @@ export const ConfigSchema = z.strictObject({
   server: server.describe('Public listener.'),
   admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
   identity_providers: z.array(identityProvider).default([]).describe('Single sign-on providers.'),
+  identity_headers: identityHeaders.default({}).describe('Names of the identity headers sent upstream; "" = not sent.'),
+  assertion: z.strictObject({
+    key_files: z.array(z.string().min(1)).min(1).optional()
+      .describe('PEM private keys (PKCS#8, EC P-256); the first signs, all are published at /.gatehouse/jwks (rotation). Default: a key generated at start (single replica only).'),
+    ttl: duration().default('5m').describe('Lifetime of each assertion (at most 5m).'),
+  }).default({ ttl: '5m' }).describe('The signed identity assertion (X-Gatehouse-Assertion).'),
   session: session.default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
     .describe('Sessions: store, cookie, timeouts.'),
   routes: z.array(route).min(1, { error: 'at least one route is required' }).describe('Routes, matched by host then longest path prefix.'),
@@ -151,5 +198,7 @@ export type RawRoute = RawConfig['routes'][number];
 export type RawSession = RawConfig['session'];
 export type RawOidcProvider = z.output<typeof oidcProvider>;
 export type RawAllow = NonNullable<RawRoute['allow']>;
+export type RawDeny = NonNullable<RawRoute['deny']>;
+export type RawRule = NonNullable<RawRoute['rules']>[number];
 
 export const DURATION_PATTERN = DURATION;

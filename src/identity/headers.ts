@@ -1,16 +1,13 @@
-// The verified identity as request headers for the upstream, with oauth2-proxy's default names so
-// existing upstream set-ups work. Client copies of these (any case, "_" for "-") were already
-// dropped by proxy/headers.ts. Issue #5 makes the names configurable per route, adds roles,
-// group filtering and the signed assertion.
+// The verified identity as upstream request headers, planned once per route at config load:
+// which names to send (global identity_headers with the route's overrides, "" = not sent), which
+// groups (all, or only those the route's policy mentions), the roles map, the signed assertion and
+// the access token. A header set larger than max_header_bytes is refused, never truncated.
+// Client copies of all these names were already removed by proxy/headers.ts.
+import type { RouteConfig } from '../config/compile.ts';
+import { GatehouseError } from '../errors.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
 import type { Identity } from '../policy/evaluate.ts';
-
-export const IDENTITY_HEADERS = {
-  user: 'x-forwarded-user',
-  email: 'x-forwarded-email',
-  preferredUsername: 'x-forwarded-preferred-username',
-  name: 'x-forwarded-name',
-  groups: 'x-forwarded-groups',
-} as const;
+import type { AssertionSigner } from './assertion.ts';
 
 /**
  * A header-safe rendering of a claim value: control characters removed, non-ASCII
@@ -21,24 +18,74 @@ export function headerValue(v: string): string {
   return /^[\x20-\x7e]*$/.test(clean) ? clean : clean.replace(/[^\x20-\x7e]+/g, (s) => encodeURIComponent(s));
 }
 
-// Session records are cached and reused across requests, so their headers are computed once.
-const memo = new WeakMap<Identity, Readonly<Record<string, string>>>();
-
-export function identityHeaders(identity: Identity): Readonly<Record<string, string>> {
-  let out = memo.get(identity);
-  if (!out) {
-    out = buildHeaders(identity);
-    memo.set(identity, out);
-  }
-  return out;
+/** Comma-separated; a comma inside a value is encoded so the list stays parseable. */
+function list(values: readonly string[]): string {
+  return values.map((g) => headerValue(g).replace(/,/g, '%2C')).join(',');
 }
 
-function buildHeaders(identity: Identity): Record<string, string> {
-  const out: Record<string, string> = { [IDENTITY_HEADERS.user]: headerValue(identity.user) };
-  if (identity.email) out[IDENTITY_HEADERS.email] = headerValue(identity.email);
-  out[IDENTITY_HEADERS.preferredUsername] = headerValue(identity.user);
-  if (identity.name) out[IDENTITY_HEADERS.name] = headerValue(identity.name);
-  // Groups are comma-separated; a comma inside a group name is encoded so the list stays parseable.
-  out[IDENTITY_HEADERS.groups] = identity.groups.map((g) => headerValue(g).replace(/,/g, '%2C')).join(',');
-  return out;
+export interface HeaderPlan {
+  /** Headers for this identity on this route (lower-case names). Throws GH_HEADERS_TOO_LARGE. */
+  build(identity: Identity, accessToken: string | undefined): Promise<Readonly<Record<string, string>>>;
+}
+
+export interface HeaderPlanOptions {
+  readonly route: RouteConfig;
+  readonly policy: CompiledPolicy;
+  readonly signer: AssertionSigner | undefined;
+}
+
+export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): HeaderPlan {
+  const n = route.identityHeaders;
+  const lower = (h: string) => h.toLowerCase();
+  const audience = route.upstream.origin;
+  const roles = route.roles ? new Map(Object.entries(route.roles)) : undefined;
+  const groupsFor = (id: Identity): readonly string[] => route.sendGroups === 'policy' ? id.groups.filter((g) => policy.groups.has(g)) : id.groups;
+  // Session records are reused across requests while cached, so the static part is built once.
+  const memo = new WeakMap<Identity, { headers: Record<string, string>; bytes: number; groups: readonly string[] }>();
+
+  const staticPart = (id: Identity) => {
+    let m = memo.get(id);
+    if (m) return m;
+    const headers: Record<string, string> = {};
+    const groups = groupsFor(id);
+    if (n.user) headers[lower(n.user)] = headerValue(id.user);
+    if (n.email && id.email) headers[lower(n.email)] = headerValue(id.email);
+    if (n.name && id.name) headers[lower(n.name)] = headerValue(id.name);
+    if (n.preferredUsername) headers[lower(n.preferredUsername)] = headerValue(id.user);
+    if (n.groups) headers[lower(n.groups)] = list(groups);
+    if (n.roles && roles) {
+      const r = [...new Set(id.groups.map((g) => roles.get(g)).filter((x): x is string => x !== undefined))];
+      if (r.length > 0) headers[lower(n.roles)] = list(r);
+    }
+    let bytes = 0;
+    for (const [k, v] of Object.entries(headers)) bytes += k.length + v.length + 4;
+    m = { headers, bytes, groups };
+    memo.set(id, m);
+    return m;
+  };
+
+  return {
+    async build(id, accessToken) {
+      const s = staticPart(id);
+      let bytes = s.bytes;
+      let out: Record<string, string> = s.headers;
+      if ((route.assertion && n.assertion && signer) || (route.passAccessToken && accessToken)) {
+        out = { ...s.headers };
+        if (route.assertion && n.assertion && signer) {
+          const jwt = await signer.assertionFor(id, audience, s.groups);
+          out[lower(n.assertion)] = jwt;
+          bytes += n.assertion.length + jwt.length + 4;
+        }
+        if (route.passAccessToken && accessToken) {
+          const v = lower(n.accessToken) === 'authorization' ? `Bearer ${accessToken}` : accessToken;
+          out[lower(n.accessToken)] = v;
+          bytes += n.accessToken.length + v.length + 4;
+        }
+      }
+      if (bytes > route.maxHeaderBytes) {
+        throw new GatehouseError('GH_HEADERS_TOO_LARGE', `Your identity (${id.groups.length} groups) does not fit in the ${route.maxHeaderBytes} bytes of headers ${route.name} accepts. An administrator can set send_groups: policy or raise max_header_bytes for this route.`);
+      }
+      return out;
+    },
+  };
 }

@@ -1,7 +1,10 @@
-// Pure policy decision for a route: no I/O, no config reads beyond the route's own allow block.
-// Issue #5 grows this into compiled rules with deny, methods and path globs; the shape of the
-// answer (allow + a stable reason code) stays.
-import type { RawAllow } from '../config/schema.ts';
+// The policy decision: pure, no I/O, no allocation beyond the answer. First matching rule decides
+// (its allow defaults to the route's); otherwise the route's allow; deny beats allow everywhere;
+// no allow = nobody. The answer explains itself with stable reason codes.
+import type { CompiledCondition, CompiledPolicy } from './compile.ts';
+import type { Reason } from './reasons.ts';
+
+export type { Reason } from './reasons.ts';
 
 export interface Identity {
   readonly user: string;
@@ -11,40 +14,64 @@ export interface Identity {
   readonly idp: string;
 }
 
-export type Reason =
-  | 'public-route'
-  | 'user-unauthenticated'
-  | 'authenticated-ok'
-  | 'groups-ok'
-  | 'users-ok'
-  | 'emails-ok'
-  | 'email-domain-ok'
-  | 'not-allowed'
-  | 'no-allow-default-deny';
-
 export interface Decision {
   readonly allow: boolean;
   readonly reason: Reason;
+  /** Index of the deciding rule, or undefined when the route's own allow/deny decided. */
+  readonly rule: number | undefined;
+  /** Groups that would have granted access (for the 403 page); never anyone's data. */
+  readonly grantingGroups: readonly string[];
 }
 
-const PUBLIC: Decision = { allow: true, reason: 'public-route' };
-const UNAUTHENTICATED: Decision = { allow: false, reason: 'user-unauthenticated' };
-const DEFAULT_DENY: Decision = { allow: false, reason: 'no-allow-default-deny' };
-const NOT_ALLOWED: Decision = { allow: false, reason: 'not-allowed' };
+const NONE: readonly string[] = [];
 
-export function evaluate(allow: Readonly<RawAllow> | undefined, identity: Identity | undefined): Decision {
-  if (allow?.public) return PUBLIC;
-  if (!identity) return UNAUTHENTICATED;
-  if (!allow) return DEFAULT_DENY;
-  if (allow.authenticated) return { allow: true, reason: 'authenticated-ok' };
-  if (allow.users?.includes(identity.user)) return { allow: true, reason: 'users-ok' };
-  const email = identity.email?.toLowerCase();
+/** The path as policy sees it: ";params" and trailing dots of segments removed (see below). */
+export function policyPath(path: string, caseInsensitive: boolean): string {
+  let p = path;
+  // Servlet containers drop ";jsessionid=..." and IIS drops trailing dots: match rules on what
+  // such upstreams will serve, so "/admin;x=1" and "/admin." are "/admin" to the policy too.
+  if (p.includes(';')) p = p.replace(/;[^/]*/g, '');
+  if (p.includes('./') || p.endsWith('.')) p = p.replace(/\.+(?=\/|$)/g, '');
+  return caseInsensitive ? p.toLowerCase() : p;
+}
+
+function matches(c: CompiledCondition, id: Identity): Reason | undefined {
+  if (c.authenticated) return 'authenticated-ok';
+  if (c.users.size > 0 && c.users.has(id.user)) return 'users-ok';
+  const email = id.email?.toLowerCase();
   if (email !== undefined) {
-    if (allow.emails?.some((e) => e.toLowerCase() === email)) return { allow: true, reason: 'emails-ok' };
+    if (c.emails.size > 0 && c.emails.has(email)) return 'emails-ok';
     const at = email.lastIndexOf('@');
-    // A value without "@" is not an address: it has no domain to match.
-    if (at > 0 && allow.email_domains?.some((d) => d.toLowerCase() === email.slice(at + 1))) return { allow: true, reason: 'email-domain-ok' };
+    if (at > 0 && c.domains.size > 0 && c.domains.has(email.slice(at + 1))) return 'email-domain-ok';
   }
-  if (allow.groups?.some((g) => identity.groups.includes(g))) return { allow: true, reason: 'groups-ok' };
-  return NOT_ALLOWED;
+  if (c.groups.size > 0) for (const g of id.groups) if (c.groups.has(g)) return 'groups-ok';
+  return undefined;
+}
+
+function decide(allow: CompiledCondition | undefined, deny: CompiledCondition | undefined, id: Identity | undefined, rule: number | undefined): Decision {
+  if (allow?.public) return { allow: true, reason: 'public-route', rule, grantingGroups: NONE };
+  if (!id) return { allow: false, reason: 'user-unauthenticated', rule, grantingGroups: NONE };
+  if (deny && matches(deny, id)) return { allow: false, reason: 'denied', rule, grantingGroups: NONE };
+  if (!allow) return { allow: false, reason: 'no-allow-default-deny', rule, grantingGroups: NONE };
+  const ok = matches(allow, id);
+  if (ok) return { allow: true, reason: ok, rule, grantingGroups: NONE };
+  return { allow: false, reason: 'groups-unauthorized', rule, grantingGroups: [...allow.groups] };
+}
+
+const PUBLIC_ALLOW: CompiledCondition = {
+  public: true, authenticated: false, users: new Set(), emails: new Set(), domains: new Set(), groups: new Set(),
+};
+
+/** `path` is the normalised request path; `method` upper-case. */
+export function evaluate(policy: CompiledPolicy, identity: Identity | undefined, method: string, path: string): Decision {
+  const p = policyPath(path, policy.caseInsensitive);
+  for (const r of policy.rules) {
+    if (r.methods && !r.methods.has(method)) continue;
+    if (!r.matchPath(p)) continue;
+    if (r.public) return decide(PUBLIC_ALLOW, undefined, identity, r.index);
+    // The route's deny still applies inside rules; a rule's own deny adds to it.
+    if (identity && policy.deny && matches(policy.deny, identity)) return { allow: false, reason: 'denied', rule: undefined, grantingGroups: NONE };
+    return decide(r.allow ?? policy.allow, r.deny, identity, r.index);
+  }
+  return decide(policy.allow, policy.deny, identity, undefined);
 }

@@ -2,7 +2,6 @@
 // header the sender lists in Connection are dropped both ways; X-Forwarded-* and X-Request-Id
 // are set by Gatehouse, never passed through from an untrusted client.
 import type { IncomingHttpHeaders } from 'node:http';
-import { identityHeaders } from '../identity/headers.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { REQUEST_ID_HEADER } from '../server/endpoints.ts';
 
@@ -19,10 +18,21 @@ const SET_BY_GATEHOUSE = new Set(['host', 'expect', 'forwarded', 'x-real-ip', 'x
 // because WSGI/CGI upstreams read X_Forwarded_User as X-Forwarded-User.
 const RESERVED_PREFIXES = ['x-forwarded-', 'x-gatehouse-'];
 
-function reserved(name: string): boolean {
+/** `extra`: every identity header name configured anywhere (lower-case, e.g. "remote-user"). */
+function reserved(name: string, extra: ReadonlySet<string>): boolean {
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
   if (n !== name && (HOP_BY_HOP.has(n) || SET_BY_GATEHOUSE.has(n))) return true;
-  return RESERVED_PREFIXES.some((p) => n.startsWith(p));
+  return extra.has(n) || RESERVED_PREFIXES.some((p) => n.startsWith(p));
+}
+
+/** What a request's upstream headers depend on besides the exchange itself. */
+export interface UpstreamHeaderContext {
+  readonly upstreamHost: string;
+  readonly preserveHost: boolean;
+  /** Keep Connection/Upgrade (WebSocket upgrades). */
+  readonly keepUpgrade: boolean;
+  readonly cookieName: string;
+  readonly reservedNames: ReadonlySet<string>;
 }
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -35,15 +45,20 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return new Set(s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 
-/** Request headers for the upstream. `keepUpgrade` keeps Connection/Upgrade for WebSockets. */
-export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, preserveHost: boolean, keepUpgrade: boolean, cookieName: string): OutgoingHeaders {
+/**
+ * Request headers for the upstream: the client's, minus hop-by-hop, Connection-listed and every
+ * header only Gatehouse may set, then Gatehouse's own (X-Forwarded-*, X-Request-Id, identity).
+ * Gatehouse's headers are added last, so nothing the client lists in Connection can remove them.
+ */
+export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext): OutgoingHeaders {
+  const { cookieName } = ctx;
   const src = ex.req.headers;
   const listed = connectionListed(src.connection);
   const out: OutgoingHeaders = {};
   for (const name in src) {
     const value = src[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || reserved(name)) continue;
+    if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || reserved(name, ctx.reservedNames)) continue;
     if (listed?.has(name)) continue;
     out[name] = value;
   }
@@ -61,9 +76,9 @@ export function upstreamRequestHeaders(ex: Exchange, upstreamHost: string, prese
   out['x-forwarded-proto'] = c.proto;
   if (c.host) out['x-forwarded-host'] = c.host;
   out[REQUEST_ID_HEADER] = ex.id;
-  if (ex.identity) Object.assign(out, identityHeaders(ex.identity));
-  out.host = preserveHost && src.host ? src.host : upstreamHost;
-  if (keepUpgrade) {
+  if (ex.identityHeaders) Object.assign(out, ex.identityHeaders);
+  out.host = ctx.preserveHost && src.host ? src.host : ctx.upstreamHost;
+  if (ctx.keepUpgrade) {
     out.connection = 'upgrade';
     if (src.upgrade) out.upgrade = src.upgrade;
   }

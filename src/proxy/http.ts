@@ -21,7 +21,8 @@ export interface ProxyHooks {
   onStream(ex: Exchange): (() => void) | undefined;
 }
 
-export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, cookieName: string, hooks: ProxyHooks): void {
+export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, headers: { cookieName: string; reservedNames: ReadonlySet<string> }, hooks: ProxyHooks): void {
+  const cookieName = headers.cookieName;
   const req = ex.req;
   const res = ex.res!;
   const upstream = route.upstream;
@@ -78,7 +79,7 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, cookieNa
   pool.dispatch({
     path: upstream.basePath + ex.path + ex.query,
     method: req.method as Dispatcher.HttpMethod,
-    headers: upstreamRequestHeaders(ex, upstream.host, route.preserveHost, false, cookieName),
+    headers: upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, ...headers }),
     body: hasBody ? req : null,
     headersTimeout: route.timeoutMs,
     // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.

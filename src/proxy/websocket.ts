@@ -19,7 +19,7 @@ export interface WebSocketHooks {
 }
 
 export interface WebSocketProxy {
-  proxy(ex: Exchange, route: RouteConfig, head: Buffer, cookieName: string, hooks: WebSocketHooks): void;
+  proxy(ex: Exchange, route: RouteConfig, head: Buffer, headers: { cookieName: string; reservedNames: ReadonlySet<string> }, hooks: WebSocketHooks): void;
   close(): void;
 }
 
@@ -40,12 +40,12 @@ export function createWebSocketProxy(): WebSocketProxy {
   server.on('error', () => {});
 
   return {
-    proxy(ex, route, head, cookieName, hooks) {
+    proxy(ex, route, head, headers, hooks) {
       const req = ex.req;
       const upstream = route.upstream;
       req.url = upstream.basePath + ex.path + ex.query;
       // http-proxy-3 copies req.headers as they are; give it the cleaned set.
-      req.headers = upstreamRequestHeaders(ex, upstream.host, route.preserveHost, true, cookieName) as IncomingMessage['headers'];
+      req.headers = upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, ...headers }) as IncomingMessage['headers'];
       exchanges.set(req, { ex, hooks });
       ex.socket.once('close', () => hooks.onClose(ex));
       server.ws(req, ex.socket as Duplex, head, { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs }, (err) => {

@@ -7,6 +7,7 @@ export const INTERNAL_PREFIX = '/.gatehouse/';
 export const LOGIN_PATH = '/.gatehouse/login';
 export const LOGOUT_PATH = '/.gatehouse/logout';
 export const USERINFO_PATH = '/.gatehouse/userinfo';
+export const JWKS_PATH = '/.gatehouse/jwks';
 /** /.gatehouse/oidc/<id>/callback and /.gatehouse/oidc/<id>/backchannel-logout */
 export const OIDC_PREFIX = '/.gatehouse/oidc/';
 export const oidcCallbackPath = (id: string) => `${OIDC_PREFIX}${id}/callback`;

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/compile.ts';
 import type { ErrorCode } from '../errors.ts';
-import type { Identity } from '../policy/evaluate.ts';
+import type { Decision as PolicyDecision, Identity } from '../policy/evaluate.ts';
 import type { SessionRecord } from '../session/store.ts';
 import type { ClientInfo } from './forwarded.ts';
 
@@ -33,9 +33,17 @@ export class Exchange {
   identity: Identity | undefined = undefined;
   session: { readonly key: string; readonly record: SessionRecord } | undefined = undefined;
   sessionEnd: SessionEnd | undefined = undefined;
+  /** The bearer token the identity came from (passed upstream with pass_access_token). */
+  bearerToken: string | undefined = undefined;
+  /** False for API clients (JSON errors, never a redirect); undefined = decide from the request. */
+  browser: boolean | undefined = undefined;
+  /** Identity headers for the upstream, set by the inject stage. */
+  identityHeaders: Readonly<Record<string, string>> | undefined = undefined;
   /** Set-Cookie values Gatehouse adds to whatever response goes out (e.g. clearing a dead cookie). */
   setCookies: string[] | undefined = undefined;
   decision: Decision | undefined = undefined;
+  /** The policy's answer with its reason and deciding rule (for logs, the audit record, 403 page). */
+  policy: PolicyDecision | undefined = undefined;
   status = 0;
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */

@@ -5,7 +5,7 @@ import { handleLogout } from '../auth/logout.ts';
 import { handleOidcCallback } from '../auth/oidc/callback.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, USERINFO_PATH } from './endpoints.ts';
+import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, USERINFO_PATH } from './endpoints.ts';
 import type { Exchange } from './exchange.ts';
 import { sendBody } from './respond.ts';
 
@@ -20,6 +20,9 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
       return handleLogout(ex, rt.sessions, rt.providers, rt.config);
     case USERINFO_PATH:
       return userinfo(ex);
+    case JWKS_PATH:
+      sendBody(ex, 200, 'application/jwk-set+json', JSON.stringify(rt.keys.jwks), { 'cache-control': 'public, max-age=300' });
+      return;
     case LOGIN_PATH:
       return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.store });
   }

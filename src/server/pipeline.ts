@@ -20,14 +20,14 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/compile.ts';
-import { GatehouseError, toGatehouseError } from '../errors.ts';
+import { ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import { hostOf } from '../route/table.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
-import type { Runtime } from '../runtime.ts';
+import type { RoutePlan, Runtime } from '../runtime.ts';
 import { Exchange } from './exchange.ts';
 import { handleInternal, isInternalPath } from './internal.ts';
 import { requestIdFor } from './request-id.ts';
@@ -97,7 +97,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       res.once('close', () => finish(ex));
       walk(ex, rt).then(
         (route) => {
-          if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.sessions.cookie.name, httpHooks);
+          if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
         },
       ).catch((err) => fail(ex, err));
     },
@@ -114,8 +114,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         (route) => {
           if (!route) return;
           if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
+          checkOrigin(ex, route);
           closed = true; // from here the WebSocket hooks own finish()
-          rt.websockets.proxy(ex, route, head, rt.sessions.cookie.name, wsHooks);
+          rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
         },
       ).catch((err) => fail(ex, err));
     },
@@ -141,7 +142,10 @@ async function walk(ex: Exchange, rt: Runtime): Promise<RouteConfig | undefined>
     await handleInternal(ex, rt);
     return undefined;
   }
-  authorize(ex, route);
+  const plan = rt.plans.get(route.name)!;
+  if (plan.isApiPath(ex.path)) ex.browser = false;
+  authorize(ex, plan, route);
+  await inject(ex, rt, plan);
   return route;
 }
 
@@ -163,45 +167,92 @@ function selectRoute(ex: Exchange, rt: Runtime): RouteConfig {
 const END_REASONS = { invalid: 'invalid', idle: 'expired_idle', absolute: 'expired_absolute' } as const;
 
 async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<void> {
+  // Where the policy lets anyone in, identity is a bonus: failures to establish it do not block.
+  const anonymousOk = () => !isInternalPath(ex.path) && evaluate(rt.plans.get(route.name)!.policy, undefined, ex.req.method ?? 'GET', ex.path).allow;
   const sessions = rt.sessions;
   const value = sessions.cookie.read(ex.req.headers.cookie);
-  if (value === undefined) return;
-  let found;
-  try {
-    found = await sessions.lookup(value);
-  } catch (err) {
-    // Fail closed, except where nobody needs to be identified.
-    if (route.allow?.public && !isInternalPath(ex.path)) return;
-    throw err;
+  if (value !== undefined) {
+    let found;
+    try {
+      found = await sessions.lookup(value);
+    } catch (err) {
+      if (anonymousOk()) return;
+      throw err;
+    }
+    if (found.state === 'active') {
+      const r = found.record;
+      ex.session = { key: found.key, record: r };
+      // The record is an Identity; reusing the object lets per-identity work be memoised.
+      ex.identity = r;
+      // Tokens due for refresh are renewed in the background; this request goes on.
+      rt.providers.refresher.maybeRefresh(found.key, r);
+      return;
+    }
+    ex.sessionEnd = found.state === 'revoked' ? 'revoked' : found.state === 'invalid' ? END_REASONS.invalid : END_REASONS[found.why];
+    // The browser keeps sending a dead cookie until told to drop it.
+    (ex.setCookies ??= []).push(sessions.cookie.clear());
   }
-  if (found.state === 'active') {
-    const r = found.record;
-    ex.session = { key: found.key, record: r };
-    // The record is an Identity; reusing the object lets per-identity work be memoised.
-    ex.identity = r;
-    // Tokens due for refresh are renewed in the background; this request goes on.
-    rt.providers.refresher.maybeRefresh(found.key, r);
-    return;
+  const authorization = ex.req.headers.authorization;
+  if (authorization !== undefined && rt.bearer.enabled && /^bearer /i.test(authorization)) {
+    ex.browser = false;
+    try {
+      const token = authorization.slice(7).trim();
+      ex.identity = await rt.bearer.verify(token);
+      ex.bearerToken = token;
+    } catch (err) {
+      if (anonymousOk()) return;
+      throw err;
+    }
   }
-  ex.sessionEnd = found.state === 'revoked' ? 'revoked' : found.state === 'invalid' ? END_REASONS.invalid : END_REASONS[found.why];
-  // The browser keeps sending a dead cookie until told to drop it.
-  (ex.setCookies ??= []).push(sessions.cookie.clear());
 }
 
-function authorize(ex: Exchange, route: RouteConfig): void {
+function authorize(ex: Exchange, plan: RoutePlan, route: RouteConfig): void {
   // A session from an IdP this route does not accept counts as no session: sign in again.
-  const identity = ex.identity && (!route.idps || route.idps.includes(ex.identity.idp)) ? ex.identity : undefined;
-  const decision = evaluate(route.allow, identity);
+  if (ex.identity && route.idps && !route.idps.includes(ex.identity.idp)) ex.identity = undefined;
+  const identity = ex.identity;
+  const decision = evaluate(plan.policy, identity, ex.req.method ?? 'GET', ex.path);
+  ex.policy = decision;
   if (decision.allow) {
     ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';
     return;
   }
-  if (!identity) {
+  if (decision.reason === 'user-unauthenticated') {
     ex.decision = 'unauthenticated';
     throw new GatehouseError('GH_UNAUTHENTICATED', `Sign in to use ${route.name}.`);
   }
   ex.decision = 'deny';
-  throw new GatehouseError('GH_FORBIDDEN', `You are signed in as ${identity.user}, but route ${route.name} does not allow you.`);
+  throw new ForbiddenError(route.name, identity!.user, decision.grantingGroups);
+}
+
+// Stage 7: the verified identity as headers (and the signed assertion) for the upstream.
+async function inject(ex: Exchange, rt: Runtime, plan: RoutePlan): Promise<void> {
+  if (!ex.identity) return;
+  let accessToken = ex.bearerToken;
+  if (accessToken === undefined && ex.route!.passAccessToken && ex.session) {
+    accessToken = rt.sessions.tokens(ex.session.key, ex.session.record)?.access_token;
+  }
+  ex.identityHeaders = await plan.headers.build(ex.identity, accessToken);
+}
+
+/**
+ * Cross-site WebSocket hijacking guard: a browser always sends Origin with an upgrade; it must be
+ * the route's own host (as the client addressed it) or one of `allowed_origins`. Clients that send
+ * no Origin (SDKs, CLIs) are not browsers and pass.
+ */
+function checkOrigin(ex: Exchange, route: RouteConfig): void {
+  const origin = ex.req.headers.origin;
+  if (origin === undefined) return;
+  const o = origin.toLowerCase();
+  if (route.allowedOrigins.includes(o)) return;
+  let host: string;
+  try {
+    host = new URL(o).host;
+  } catch {
+    host = '';
+  }
+  if (host !== '' && host === ex.client.host.toLowerCase()) return;
+  ex.decision = 'deny';
+  throw new GatehouseError('GH_FORBIDDEN', `WebSocket connections to ${route.name} from ${origin} are not allowed.`);
 }
 
 /** Tie a live connection to its session: `end` runs when the session is revoked or expires. */

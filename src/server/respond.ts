@@ -1,7 +1,7 @@
 // Render a GatehouseError for the client: an HTML page for browsers, JSON for API clients, always
 // with the request id. Works for normal responses and for WebSocket upgrades (raw socket).
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { ERROR_CODES, type GatehouseError } from '../errors.ts';
+import { ERROR_CODES, ForbiddenError, type GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
 import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
 import { renderErrorPage } from './pages.ts';
@@ -16,10 +16,25 @@ const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
   GH_STORE_UNAVAILABLE: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
 };
 
-/** Browsers ask for HTML; everything else (curl, SDKs, fetch) gets JSON. */
+/**
+ * Does this client prefer an HTML page? True when the best match in Accept is text/html (or
+ * XHTML). Browsers send "text/html,...;q=0.9" plus a low-q wildcard; curl's bare wildcard, SDKs'
+ * "application/json" and "application/json, text/html;q=0.5" all get JSON.
+ */
 export function wantsHtml(req: IncomingMessage): boolean {
   const accept = req.headers.accept;
-  return accept !== undefined && accept.includes('text/html');
+  if (accept === undefined || !accept.includes('html')) return false;
+  let html = 0;
+  let other = 0;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.trim().toLowerCase().split(';');
+    const qp = params.find((p) => p.trim().startsWith('q='));
+    const q = qp ? Number(qp.trim().slice(2)) : 1;
+    if (!(q > 0)) continue;
+    if (type === 'text/html' || type === 'application/xhtml+xml') html = Math.max(html, q);
+    else if (!type.endsWith('/*')) other = Math.max(other, q);
+  }
+  return html > 0 && html >= other;
 }
 
 export function publicMessage(err: GatehouseError): string {
@@ -37,20 +52,21 @@ function render(ex: Exchange, err: GatehouseError): Rendered {
   const title = ERROR_CODES[err.code].title;
   const message = publicMessage(err);
   const html = wantsHtml(ex.req);
+  const groups = err instanceof ForbiddenError && err.grantingGroups.length > 0 ? err.grantingGroups : undefined;
   const body = html
     ? renderErrorPage({ status: err.status, title, message, requestId: ex.id })
-    : `${JSON.stringify({ error: err.code, message, status: err.status, request_id: ex.id, ...(ex.route ? { route: ex.route.name } : {}) })}\n`;
-  return {
-    status: err.status,
-    body,
-    headers: {
-      'content-type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(body)),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      [REQUEST_ID_HEADER]: ex.id,
-    },
+    : `${JSON.stringify({ error: err.code, message, status: err.status, request_id: ex.id, ...(ex.route ? { route: ex.route.name } : {}), ...(groups ? { groups } : {}) })}\n`;
+  const headers: Record<string, string> = {
+    'content-type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    [REQUEST_ID_HEADER]: ex.id,
   };
+  // RFC 6750: tell token clients what went wrong.
+  if (err.code === 'GH_BAD_TOKEN') headers['www-authenticate'] = 'Bearer error="invalid_token"';
+  else if (err.code === 'GH_UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer';
+  return { status: err.status, body, headers };
 }
 
 /** Answer `ex` with `err`. If the response already started, the connection is cut instead. */
@@ -59,7 +75,7 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
   ex.decision ??= 'error';
   const res = ex.res;
   // A browser that needs to sign in is sent to the sign-in page instead of an error page.
-  if (err.code === 'GH_UNAUTHENTICATED' && res && !res.headersSent && isBrowserNavigation(ex.req)) {
+  if (err.code === 'GH_UNAUTHENTICATED' && res && !res.headersSent && (ex.browser ?? isBrowserNavigation(ex.req))) {
     const rd = ex.path + ex.query;
     const status = ex.req.method === 'GET' || ex.req.method === 'HEAD' ? 302 : 303;
     sendRedirect(ex, status, `${LOGIN_PATH}?rd=${encodeURIComponent(rd)}`);
@@ -86,11 +102,18 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
   }
 }
 
-/** A top-level browser page load (not fetch/XHR): gets redirects and HTML pages. */
+/**
+ * A top-level browser page load, which gets a redirect to sign-in. Anything with credentials of
+ * its own (Authorization), an XHR marker (X-Requested-With), a non-navigation fetch
+ * (Sec-Fetch-Mode other than navigate) or a preference for something other than HTML is an API
+ * client: 401 JSON, never a redirect it cannot follow. Routes add `api_paths` for the rest.
+ */
 export function isBrowserNavigation(req: IncomingMessage): boolean {
-  if (!wantsHtml(req) || req.headers.authorization) return false;
-  const mode = req.headers['sec-fetch-mode'];
-  return mode === undefined || mode === 'navigate';
+  const h = req.headers;
+  if (h.authorization !== undefined || h['x-requested-with'] !== undefined) return false;
+  const mode = h['sec-fetch-mode'];
+  if (mode !== undefined && mode !== 'navigate') return false;
+  return wantsHtml(req);
 }
 
 export function sendRedirect(ex: Exchange, status: number, location: string): void {

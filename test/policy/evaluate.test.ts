@@ -1,90 +1,156 @@
+// The policy table: inline YAML-shaped policies, an identity, a method and a raw request path
+// (normalised exactly as the pipeline does) → decision and reason. Includes the path-normalisation
+// bypass family: every spelling of /admin must meet the /admin rule, or be refused as a bad path.
 import { describe, expect, it } from 'vitest';
-import type { RawAllow } from '../../src/config/schema.ts';
-import { evaluate, type Identity, type Reason } from '../../src/policy/evaluate.ts';
+import { parse } from 'yaml';
+import { compilePathPattern, compilePolicy, type PolicySource } from '../../src/policy/compile.ts';
+import { evaluate, policyPath, type Identity } from '../../src/policy/evaluate.ts';
+import { normalizePath } from '../../src/route/normalize.ts';
 
-function who(over: Partial<Identity> = {}): Identity {
-  return { user: 'alice', email: 'alice@corp.example', groups: ['ml', 'staff'], idp: 'test-idp', ...over };
-}
+const ALICE: Identity = { user: 'alice@corp.example', email: 'alice@corp.example', groups: ['ml-admins', 'data-scientists'], idp: 'corp' };
+const BOB: Identity = { user: 'bob@corp.example', email: 'bob@corp.example', groups: ['labelers'], idp: 'corp' };
+const CAROL: Identity = { user: 'carol', email: 'carol@partner.example', groups: [], idp: 'corp' };
+const MALLORY: Identity = { user: 'mallory@corp.example', email: 'Mallory@Corp.Example', groups: ['ml-admins', 'contractors'], idp: 'corp' };
+const NOMAIL: Identity = { user: 'svc', email: 'corp.example', groups: [], idp: 'corp' };
+const WHO = { alice: ALICE, bob: BOB, carol: CAROL, mallory: MALLORY, nomail: NOMAIL, anon: undefined } as const;
 
-const alice = who();
-const bob = who({ user: 'bob', email: 'bob@partner.example', groups: ['contractors'] });
-const noEmail = who({ user: 'svc', email: undefined, groups: [] });
+const MLFLOW = parse(`
+name: mlflow
+allow: { groups: [ml-admins, data-scientists, labelers] }
+deny: { groups: [contractors] }
+rules:
+  - { path: /health, public: true }
+  - { path: /static/**, public: true }
+  - { path: /admin, allow: { groups: [ml-admins] } }
+  - { path: /api/2.0/mlflow/registered-models/delete, methods: [POST, DELETE], allow: { groups: [ml-admins] } }
+  - { path: "/projects/*/export", allow: { users: [bob@corp.example] } }
+  - { path: /api/**, methods: [GET, HEAD], allow: { authenticated: true } }
+  - { path: /reports, allow: { email_domains: [partner.example] } }
+  - { path: /private, allow: { emails: [ALICE@corp.example] }, deny: { users: [alice@corp.example] } }
+`) as PolicySource;
 
-type Case = readonly [label: string, allow: RawAllow | undefined, identity: Identity | undefined, allowed: boolean, reason: Reason];
+const OPEN = parse(`{ name: open, allow: { public: true } }`) as PolicySource;
+const CLOSED = parse(`{ name: closed }`) as PolicySource;
+const AUTHN = parse(`{ name: authn, allow: { authenticated: true } }`) as PolicySource;
+const CI = parse(`{ name: ci, case_insensitive_paths: true, caseInsensitivePaths: true, allow: { authenticated: true }, rules: [ { path: /admin, allow: { groups: [ml-admins] } } ] }`) as PolicySource;
 
-const cases: readonly Case[] = [
-  // public
-  ['public route, anonymous', { public: true }, undefined, true, 'public-route'],
-  ['public route, signed in', { public: true }, alice, true, 'public-route'],
-  ['public wins over other rules', { public: true, groups: ['nobody'] }, bob, true, 'public-route'],
-  ['public: false is not public', { public: false }, undefined, false, 'user-unauthenticated'],
+type Row = [policy: PolicySource, who: keyof typeof WHO, method: string, rawPath: string, allow: boolean | 'bad-path', reason?: string, rule?: number];
 
-  // no identity
-  ['authenticated route, anonymous', { authenticated: true }, undefined, false, 'user-unauthenticated'],
-  ['group route, anonymous', { groups: ['ml'] }, undefined, false, 'user-unauthenticated'],
-  ['no allow, anonymous (ask to sign in first)', undefined, undefined, false, 'user-unauthenticated'],
-
-  // no allow block
-  ['no allow, signed in', undefined, alice, false, 'no-allow-default-deny'],
-
-  // authenticated
-  ['authenticated, signed in', { authenticated: true }, bob, true, 'authenticated-ok'],
-  ['authenticated: false alone', { authenticated: false }, alice, false, 'not-allowed'],
-  ['empty allow block', {}, alice, false, 'not-allowed'],
-
-  // users
-  ['user listed', { users: ['carol', 'alice'] }, alice, true, 'users-ok'],
-  ['user not listed', { users: ['carol'] }, alice, false, 'not-allowed'],
-  ['users compare exactly (case-sensitive)', { users: ['Alice'] }, alice, false, 'not-allowed'],
-
-  // emails
-  ['email listed', { emails: ['alice@corp.example'] }, alice, true, 'emails-ok'],
-  ['email listed in other case', { emails: ['Alice@CORP.Example'] }, alice, true, 'emails-ok'],
-  ['identity email in other case', { emails: ['alice@corp.example'] }, who({ email: 'ALICE@Corp.Example' }), true, 'emails-ok'],
-  ['email not listed', { emails: ['carol@corp.example'] }, alice, false, 'not-allowed'],
-  ['emails rule, identity without email', { emails: ['svc@corp.example'] }, noEmail, false, 'not-allowed'],
-
-  // email domains
-  ['email domain listed', { email_domains: ['corp.example'] }, alice, true, 'email-domain-ok'],
-  ['email domain in other case', { email_domains: ['CORP.EXAMPLE'] }, who({ email: 'alice@Corp.Example' }), true, 'email-domain-ok'],
-  ['email domain not listed', { email_domains: ['corp.example'] }, bob, false, 'not-allowed'],
-  ['subdomain does not match the parent domain', { email_domains: ['corp.example'] }, who({ email: 'x@eu.corp.example' }), false, 'not-allowed'],
-  ['parent domain does not match a subdomain rule', { email_domains: ['eu.corp.example'] }, alice, false, 'not-allowed'],
-  ['look-alike domain does not match', { email_domains: ['corp.example'] }, who({ email: 'x@evilcorp.example' }), false, 'not-allowed'],
-  ['email domains rule, identity without email', { email_domains: ['corp.example'] }, noEmail, false, 'not-allowed'],
-
-  // groups
-  ['group: any of the listed groups', { groups: ['admins', 'ml'] }, alice, true, 'groups-ok'],
-  ['group: second of the identity groups', { groups: ['staff'] }, alice, true, 'groups-ok'],
-  ['group: none in common', { groups: ['admins'] }, alice, false, 'not-allowed'],
-  ['group: identity without groups', { groups: ['ml'] }, noEmail, false, 'not-allowed'],
-  ['group: names compare exactly', { groups: ['ML'] }, alice, false, 'not-allowed'],
-  ['group: empty list', { groups: [] }, alice, false, 'not-allowed'],
-
-  // combinations
-  ['users, emails, domains and groups all miss', { users: ['x'], emails: ['x@x.example'], email_domains: ['x.example'], groups: ['x'] }, alice, false, 'not-allowed'],
-  ['any one rule is enough (groups)', { users: ['x'], emails: ['x@x.example'], groups: ['ml'] }, alice, true, 'groups-ok'],
-  ['authenticated reported before users', { authenticated: true, users: ['alice'] }, alice, true, 'authenticated-ok'],
-  ['users reported before emails', { users: ['alice'], emails: ['alice@corp.example'] }, alice, true, 'users-ok'],
-  ['emails reported before email domains', { emails: ['alice@corp.example'], email_domains: ['corp.example'] }, alice, true, 'emails-ok'],
-  ['email domains reported before groups', { email_domains: ['corp.example'], groups: ['ml'] }, alice, true, 'email-domain-ok'],
+const TABLE: Row[] = [
+  // Route allow / deny / default deny.
+  [OPEN, 'anon', 'GET', '/', true, 'public-route'],
+  [OPEN, 'alice', 'POST', '/x', true, 'public-route'],
+  [CLOSED, 'alice', 'GET', '/', false, 'no-allow-default-deny'],
+  [CLOSED, 'anon', 'GET', '/', false, 'user-unauthenticated'],
+  [AUTHN, 'carol', 'GET', '/x', true, 'authenticated-ok'],
+  [AUTHN, 'anon', 'GET', '/x', false, 'user-unauthenticated'],
+  [MLFLOW, 'alice', 'GET', '/experiments', true, 'groups-ok'],
+  [MLFLOW, 'bob', 'GET', '/experiments', true, 'groups-ok'],
+  [MLFLOW, 'carol', 'GET', '/experiments', false, 'groups-unauthorized'],
+  [MLFLOW, 'anon', 'GET', '/experiments', false, 'user-unauthenticated'],
+  [MLFLOW, 'mallory', 'GET', '/experiments', false, 'denied'],
+  // Public rules, prefix on whole segments, globs.
+  [MLFLOW, 'anon', 'GET', '/health', true, 'public-route', 0],
+  [MLFLOW, 'anon', 'GET', '/healthz', false, 'user-unauthenticated'],
+  [MLFLOW, 'anon', 'GET', '/static/js/app.js', true, 'public-route', 1],
+  [MLFLOW, 'anon', 'GET', '/static', true, 'public-route', 1],
+  [MLFLOW, 'anon', 'GET', '/staticfiles', false, 'user-unauthenticated'],
+  // The /admin rule and the bypass family.
+  [MLFLOW, 'alice', 'GET', '/admin', true, 'groups-ok', 2],
+  [MLFLOW, 'alice', 'GET', '/admin/users', true, 'groups-ok', 2],
+  [MLFLOW, 'bob', 'GET', '/admin', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/%61dmin', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/%61%64%6D%69%6E', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '//admin', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/./admin', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/health/../admin', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/static/%2e%2e/admin', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/public/..%2fadmin', 'bad-path'],
+  [MLFLOW, 'bob', 'GET', '/public/..%5cadmin', 'bad-path'],
+  [MLFLOW, 'bob', 'GET', '/admin%00', 'bad-path'],
+  [MLFLOW, 'bob', 'GET', '/health/..;/admin', 'bad-path'],
+  [MLFLOW, 'bob', 'GET', '/admin;x=1', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/admin;jsessionid=1/users', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/admin.', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/admin./users', false, 'groups-unauthorized', 2],
+  [MLFLOW, 'bob', 'GET', '/admin/', false, 'groups-unauthorized', 2],
+  // Paths are case-sensitive by default: /ADMIN is another path (the route allow applies) ...
+  [MLFLOW, 'bob', 'GET', '/ADMIN', true, 'groups-ok'],
+  // ... unless the route says its upstream ignores case.
+  [CI, 'bob', 'GET', '/ADMIN', false, 'groups-unauthorized', 0],
+  [CI, 'alice', 'GET', '/AdMiN/x', true, 'groups-ok', 0],
+  // Methods on rules.
+  [MLFLOW, 'bob', 'POST', '/api/2.0/mlflow/registered-models/delete', false, 'groups-unauthorized', 3],
+  [MLFLOW, 'bob', 'DELETE', '/api/2.0/mlflow/registered-models/delete', false, 'groups-unauthorized', 3],
+  [MLFLOW, 'alice', 'POST', '/api/2.0/mlflow/registered-models/delete', true, 'groups-ok', 3],
+  [MLFLOW, 'bob', 'GET', '/api/2.0/mlflow/registered-models/delete', true, 'authenticated-ok', 5],
+  [MLFLOW, 'carol', 'GET', '/api/2.0/mlflow/runs', true, 'authenticated-ok', 5],
+  [MLFLOW, 'carol', 'POST', '/api/2.0/mlflow/runs', false, 'groups-unauthorized'],
+  // Single-segment glob.
+  [MLFLOW, 'bob', 'GET', '/projects/42/export', true, 'users-ok', 4],
+  [MLFLOW, 'alice', 'GET', '/projects/42/export', false, 'groups-unauthorized', 4],
+  [MLFLOW, 'bob', 'GET', '/projects/42/x/export', true, 'groups-ok'],
+  // E-mail conditions: case-insensitive, domain only after "@".
+  [MLFLOW, 'carol', 'GET', '/reports', true, 'email-domain-ok', 6],
+  [MLFLOW, 'alice', 'GET', '/reports', false, 'groups-unauthorized', 6],
+  [parse(`{ name: d, allow: { email_domains: [corp.example] } }`), 'nomail', 'GET', '/', false, 'groups-unauthorized'],
+  [parse(`{ name: d, allow: { email_domains: ["@corp.example"] } }`), 'bob', 'GET', '/', true, 'email-domain-ok'],
+  // Deny beats allow inside a rule, and the route deny applies inside rules.
+  [MLFLOW, 'alice', 'GET', '/private', false, 'denied', 7],
+  [MLFLOW, 'mallory', 'GET', '/admin', false, 'denied'],
+  [MLFLOW, 'mallory', 'GET', '/health', true, 'public-route', 0],
 ];
 
-describe('evaluate(allow, identity)', () => {
-  it.each(cases)('%s', (_label, allow, identity, allowed, reason) => {
-    expect(evaluate(allow, identity)).toEqual({ allow: allowed, reason });
+describe('policy evaluate (table)', () => {
+  const compiled = new Map<PolicySource, ReturnType<typeof compilePolicy>>();
+  const policyOf = (p: PolicySource) => {
+    let c = compiled.get(p);
+    if (!c) compiled.set(p, (c = compilePolicy(p)));
+    return c;
+  };
+
+  it(`has at least 40 cases (${TABLE.length})`, () => {
+    expect(TABLE.length).toBeGreaterThanOrEqual(40);
   });
 
-  it('does not mutate its inputs', () => {
-    const allow = Object.freeze({ groups: Object.freeze(['ml']) as string[] });
-    const identity = Object.freeze(who());
-    expect(evaluate(allow, identity)).toEqual({ allow: true, reason: 'groups-ok' });
-  });
-
-  it('every decision denies unless allow is true', () => {
-    for (const [, allow, identity] of cases) {
-      const d = evaluate(allow, identity);
-      expect(d.reason.endsWith('-ok') || d.reason === 'public-route').toBe(d.allow);
+  it.each(TABLE)('%#: %s by %s %s %s → %s %s', (policy, who, method, rawPath, allow, reason, rule) => {
+    const normalised = normalizePath(rawPath);
+    if (allow === 'bad-path') {
+      expect(normalised.ok).toBe(false);
+      return;
     }
+    expect(normalised.ok).toBe(true);
+    if (!normalised.ok) return;
+    const d = evaluate(policyOf(policy), WHO[who], method, normalised.path);
+    expect({ allow: d.allow, reason: d.reason }).toEqual({ allow, reason });
+    if (rule !== undefined) expect(d.rule).toBe(rule);
+  });
+
+  it('names the groups that would grant access on a deny (for the 403 page), nothing else', () => {
+    const d = evaluate(policyOf(MLFLOW), BOB, 'GET', '/admin');
+    expect(d.grantingGroups).toEqual(['ml-admins']);
+    expect(JSON.stringify(d)).not.toContain('bob');
+  });
+
+  it('collects every group the policy mentions (send_groups: policy)', () => {
+    expect([...policyOf(MLFLOW).groups].sort()).toEqual(['contractors', 'data-scientists', 'labelers', 'ml-admins']);
+  });
+});
+
+describe('path patterns', () => {
+  it.each([
+    ['/api', '/api', true], ['/api', '/api/x', true], ['/api', '/apix', false], ['/api/', '/api', true],
+    ['/api/**', '/api', true], ['/api/**', '/api/a/b', true], ['/api/**', '/apix', false],
+    ['/p/*/x', '/p/1/x', true], ['/p/*/x', '/p/1/2/x', false], ['/p/*/x', '/p//x', true],
+    ['/a.b', '/aXb', false], ['/**', '/anything/at/all', true], ['/', '/x', true],
+  ] as const)('%s matches %s: %s', (pattern, path, expected) => {
+    expect(compilePathPattern(pattern)(path)).toBe(expected);
+  });
+
+  it('policyPath strips ;params and trailing dots, and lower-cases only when asked', () => {
+    expect(policyPath('/admin;x=1/y;z', false)).toBe('/admin/y');
+    expect(policyPath('/Admin./x..', false)).toBe('/Admin/x');
+    expect(policyPath('/Admin', true)).toBe('/admin');
+    expect(policyPath('/a/b.c/d', false)).toBe('/a/b.c/d');
   });
 });

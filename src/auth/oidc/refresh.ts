@@ -63,6 +63,12 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
       }
     }
     const claims = tokens.claims();
+    // OIDC Core 12.2: a refreshed ID token must be about the same user.
+    if (claims && record.subject !== undefined && claims.sub !== record.subject) {
+      log.warn({ idp: record.idp, user: record.user, reason: 'refresh_failed' }, 'session_revoked: refreshed ID token names another subject');
+      await sessions.revoke(key);
+      return;
+    }
     const mapped = claims ? mapClaims(claims, oidc.config.claims) : undefined;
     await sessions.update(key, record, {
       ...(mapped?.email !== undefined ? { email: mapped.email } : {}),
