@@ -8,6 +8,7 @@ const USAGE = `usage: gatehouse <command> [--config PATH]
 commands:
   start          run the proxy (default config: $GATEHOUSE_CONFIG or /etc/gatehouse/gatehouse.yaml)
   check-config   validate a config and print a redacted summary; exit 0 if usable, 1 if not
+                 --explain [user=NAME] [groups=a,b] [email=...] METHOD URL: which route and rule decide, and why
   demo           run the demo: whoami upstream + Gatehouse on http://127.0.0.1:4180
 `;
 
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, explain: { type: 'boolean' } },
   });
   const command = positionals[0];
   const configPath = values.config ?? process.env.GATEHOUSE_CONFIG ?? '/etc/gatehouse/gatehouse.yaml';
@@ -31,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check-config': {
       const { runCheckConfig } = await import('./cli/check-config.ts');
-      return runCheckConfig(configPath);
+      return runCheckConfig(configPath, console.log, values.explain ? positionals.slice(1) : undefined);
     }
     case 'demo': {
       const { runDemo } = await import('./cli/demo.ts');

@@ -3,10 +3,15 @@
 import { compileConfig, type Config } from '../config/compile.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
+import { explain } from './explain.ts';
 
-export function runCheckConfig(configPath: string, out: (line: string) => void = console.log): number {
+export function runCheckConfig(configPath: string, out: (line: string) => void = console.log, explainArgs?: readonly string[]): number {
   try {
     const { config, warnings } = compileConfig(loadConfigFile(configPath));
+    if (explainArgs) {
+      for (const line of explain(config, explainArgs)) out(line);
+      return 0;
+    }
     out(`${configPath}: OK`);
     for (const line of summarize(config)) out(line);
     for (const w of warnings) out(`warning: ${w}`);

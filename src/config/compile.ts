@@ -269,7 +269,8 @@ export function compileConfig(raw: unknown): CompileResult {
     if (upstream.search || upstream.hash || upstream.username || upstream.password) {
       problems.push({ path: `${at}.upstream`, message: 'must not contain a query, fragment or credentials' });
     }
-    if (!r.allow) warnings.push(`${at} (${r.name}) has no "allow": nobody can use it (default deny)`);
+    if (!r.allow && !r.rules?.some((x) => x.public || x.allow)) warnings.push(`${at} (${r.name}) has no "allow": nobody can use it (default deny)`);
+    else if (!r.allow) warnings.push(`${at} (${r.name}) has no "allow": requests no rule matches are denied (default deny)`);
 
     routes.push({
       name: r.name,
