@@ -103,6 +103,14 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       rpInitiatedLogout: { enabled: true },
     },
     pkce: { required: () => true },
+    // Back-channel logout posts to Gatehouse on loopback. oidc-provider's SSRF guard (its own
+    // dispatcher) refuses loopback targets, and that dispatcher is not compatible with the undici
+    // Gatehouse loads; this demo IdP talks only to its own machine, so use plain fetch.
+    fetch: (url: string | URL | Request, options?: RequestInit) => {
+      const { dispatcher: _ignored, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+      void _ignored;
+      return globalThis.fetch(url, rest);
+    },
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed('refresh_token'),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     ttl: {
