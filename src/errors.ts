@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   GH_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
   GH_STORE_UNAVAILABLE: { status: 503, title: 'Sessions unavailable' },
   GH_IDP_UNAVAILABLE: { status: 503, title: 'Sign-in unavailable' },
+  GH_AUDIT_UNAVAILABLE: { status: 503, title: 'Audit trail unavailable' },
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
 } as const;

@@ -1,5 +1,6 @@
-// Operational logger (pino, JSON to stdout). Not the audit trail: audit records have their own
-// sinks. Redact paths are a second line of defence; callers log allow-listed fields only.
+// Operational logger (pino, JSON lines on stderr). Not the audit trail: audit records have their
+// own sinks (stdout by default), so the two streams never mix. Redact paths are a second line of
+// defence; callers log allow-listed fields only.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
@@ -23,7 +24,7 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: Node
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? pino.destination({ fd: 2, sync: true }));
 }
 
 /** A logger that drops everything (tests, library use). */

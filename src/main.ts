@@ -9,7 +9,8 @@ commands:
   start          run the proxy (default config: $GATEHOUSE_CONFIG or /etc/gatehouse/gatehouse.yaml)
   check-config   validate a config and print a redacted summary; exit 0 if usable, 1 if not
                  --explain [user=NAME] [groups=a,b] [email=...] METHOD URL: which route and rule decide, and why
-  demo           run the demo: whoami upstream + Gatehouse on http://127.0.0.1:4180
+  audit-verify   check the hash chain of audit files: audit-verify FILE... (oldest first)
+  demo           run the demo: whoami upstream + demo IdP + Gatehouse on http://127.0.0.1:4180
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -33,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config': {
       const { runCheckConfig } = await import('./cli/check-config.ts');
       return runCheckConfig(configPath, console.log, values.explain ? positionals.slice(1) : undefined);
+    }
+    case 'audit-verify': {
+      const { runAuditVerify } = await import('./cli/audit-verify.ts');
+      return runAuditVerify(positionals.slice(1));
     }
     case 'demo': {
       const { runDemo } = await import('./cli/demo.ts');

@@ -4,6 +4,7 @@
 // the end, so a reload (issue #8) can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
+import type { AuthEventInput } from './audit/facts.ts';
 import type { Config, RouteConfig } from './config/compile.ts';
 import { createAssertionSigner } from './identity/assertion.ts';
 import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';
@@ -47,6 +48,8 @@ export interface RuntimeParts {
   readonly sessions?: SessionManager;
   /** Reuse assertion keys (reloads keep the published JWKS stable). */
   readonly keys?: SigningKeys;
+  /** Auth events that happen outside any request (background token refresh). */
+  readonly onAuthEvent?: (e: AuthEventInput) => void;
 }
 
 export async function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Promise<Runtime> {
@@ -55,7 +58,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   const upstreams = createUpstreams(config.routes);
   const websockets = createWebSocketProxy();
   const sessions = parts.sessions ?? createSessions(config.session, log);
-  const providers = createIdentityProviders(config, sessions, log);
+  const providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}));
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const plans = new Map(config.routes.map((r) => [r.name, planRoute(r, signer)]));
   return Object.freeze({

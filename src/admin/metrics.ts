@@ -2,8 +2,17 @@
 // one process never collide), with the few series operators alert on.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+export interface AuditMetrics {
+  readonly written: Counter<'sink'>;
+  readonly queued: Gauge<'sink'>;
+  readonly spooled: Counter<'sink'>;
+  readonly retried: Counter<'sink'>;
+  readonly failed: Counter<'sink'>;
+}
+
 export interface Metrics {
   readonly registry: Registry;
+  readonly audit: AuditMetrics;
   readonly requests: Counter<'route' | 'status'>;
   readonly duration: Histogram<'route'>;
   readonly websocketsOpen: Gauge<'route'>;
@@ -25,6 +34,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     websocketsOpen: new Gauge({
       name: 'gatehouse_websockets_open', help: 'WebSocket connections currently proxied, by route.', labelNames: ['route'], registers: [registry],
     }),
+    audit: {
+      written: new Counter({ name: 'gatehouse_audit_records_written_total', help: 'Audit records delivered, by sink.', labelNames: ['sink'], registers: [registry] }),
+      queued: new Gauge({ name: 'gatehouse_audit_records_queued', help: 'Audit records waiting (memory and disk spool), by sink.', labelNames: ['sink'], registers: [registry] }),
+      spooled: new Counter({ name: 'gatehouse_audit_spool_writes_total', help: 'Writes of audit records to the disk spool, by sink.', labelNames: ['sink'], registers: [registry] }),
+      retried: new Counter({ name: 'gatehouse_audit_retries_total', help: 'Delivery retries after a failure, by sink.', labelNames: ['sink'], registers: [registry] }),
+      failed: new Counter({ name: 'gatehouse_audit_failures_total', help: 'Failed deliveries, by sink.', labelNames: ['sink'], registers: [registry] }),
+    },
     upstreamErrors: new Counter({
       name: 'gatehouse_upstream_errors_total', help: 'Upstream failures (unreachable, reset, timeout), by route and error code.', labelNames: ['route', 'code'], registers: [registry],
     }),

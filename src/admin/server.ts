@@ -2,6 +2,7 @@
 // metrics, and /admin/* behind the bearer token (sessions API; reload arrives with #8).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Secret } from '../config/secret.ts';
+import type { AuthEventInput } from '../audit/facts.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../server/endpoints.ts';
@@ -13,6 +14,8 @@ export interface AdminDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   sessions(): SessionManager;
+  /** Every authorised /admin/* call is an audit event. */
+  onAuthEvent(e: AuthEventInput): void;
   /** The admin token of the current config. */
   token(): Secret | undefined;
   /** Not ready while starting or draining; later also when Redis or audit sinks are down. */
@@ -43,9 +46,11 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
     }
     if (path.startsWith(ADMIN_PATHS.adminPrefix)) {
       if (!isAdminAuthorized(req, deps.token())) {
+        deps.onAuthEvent({ action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: `${req.method} ${path}`.slice(0, 256) });
         res.setHeader('www-authenticate', 'Bearer realm="gatehouse-admin"');
         return json(res, 401, { error: 'GH_UNAUTHENTICATED', message: deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token' });
       }
+      deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: `${req.method} ${path}`.slice(0, 256) });
       if (handleSessionsApi(req, res, path, url.searchParams, deps.sessions(), deps.log, json)) return;
       return json(res, 404, { error: 'GH_NOT_FOUND', message: 'no such admin endpoint' });
     }

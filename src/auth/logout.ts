@@ -35,6 +35,7 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
     }
     const idpLogout = endSessionUrl(ex, sessions, providers, config);
     await sessions.revoke(ex.session.key);
+    ex.event({ action: 'logout', outcome: 'success', reason: 'user' });
     if (idpLogout) {
       sendRedirect(ex, 303, idpLogout);
       return;

@@ -1,5 +1,6 @@
 // The configured identity providers, built once per runtime: OIDC clients (discovery running in
 // the background), their back-channel handlers, and the token refresher.
+import type { AuthEventInput } from '../audit/facts.ts';
 import type { Config } from '../config/compile.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
@@ -20,7 +21,7 @@ export interface IdentityProviders {
   close(): void;
 }
 
-export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger): IdentityProviders {
+export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void): IdentityProviders {
   const oidc = new Map<string, OidcClient>();
   const backchannel = new Map<string, BackchannelHandler>();
   for (const p of config.identityProviders) {
@@ -31,7 +32,7 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
   return {
     oidc,
     backchannel,
-    refresher: createRefresher(oidc, sessions, log),
+    refresher: createRefresher(oidc, sessions, log, onAuthEvent),
     loginCookie: createLoginCookie(config.session.cookie),
     checkReturnUrl: createReturnUrlCheck(config),
     list: config.identityProviders.map((p) => ({ id: p.id, displayName: p.displayName })),

@@ -3,6 +3,8 @@
 import type { Duplex } from 'node:stream';
 import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics } from '../admin/metrics.ts';
+import { createAudit } from '../audit/create.ts';
+import { authFacts, type AuthEventInput } from '../audit/facts.ts';
 import { compileConfig, type Config } from '../config/compile.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -35,15 +37,17 @@ const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 export async function startGatehouse(config: Config, options: StartOptions): Promise<RunningGatehouse> {
   const { log } = options;
   for (const w of options.warnings ?? []) log.warn(w);
-  const runtime = await buildRuntime(config, log, options.parts);
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const audit = createAudit(config.audit, log, metrics.audit);
+  const onAuthEvent = (e: AuthEventInput) => audit.write(authFacts(undefined, e, Date.now()));
+  const runtime = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
   const store = runtime.sessions.store;
   if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
     log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');
   }
   let draining = false;
   const tunnels = new Set<Duplex>();
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
-  const pipeline = createPipeline({ current: () => runtime, metrics, log, tunnels });
+  const pipeline = createPipeline({ current: () => runtime, metrics, log, tunnels, audit });
 
   const tls = config.server.tls;
   const publicServer = createListener(pipeline, tls);
@@ -53,11 +57,13 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       log,
       token: () => runtime.config.admin.token,
       sessions: () => runtime.sessions,
+      onAuthEvent,
       ready: () => {
         const storeOk = runtime.sessions.store.isReady();
+        const a = audit.ready();
         return {
-          ok: !draining && storeOk,
-          checks: { listener: draining ? 'draining' : 'ok', session_store: `${runtime.sessions.store.kind}: ${storeOk ? 'ok' : 'unavailable'}` },
+          ok: !draining && storeOk && a.ok,
+          checks: { listener: draining ? 'draining' : 'ok', session_store: `${runtime.sessions.store.kind}: ${storeOk ? 'ok' : 'unavailable'}`, ...a.checks },
         };
       },
     }),
@@ -91,6 +97,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
         await closeGracefully(publicServer, config.server.shutdownTimeoutMs);
         await runtime.close();
         await closeGracefully(adminServer, 1000);
+        await audit.close();
         log.info('stopped');
       })();
       return shuttingDown;

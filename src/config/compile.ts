@@ -4,7 +4,9 @@ import { isIP } from 'node:net';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { normalizePath } from '../route/normalize.ts';
-import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawConfig, type RawDeny, type RawRoute, type RawRule, type RawSession } from './schema.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawAudit, type RawConfig, type RawDeny, type RawRoute, type RawRule, type RawSession } from './schema.ts';
 import { Secret } from './secret.ts';
 
 export interface ListenAddress {
@@ -135,6 +137,20 @@ export interface SessionConfig {
   readonly absoluteMs: number;
 }
 
+export type AuditSinkConfig =
+  | { readonly type: 'stdout' }
+  | { readonly type: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number; readonly fsync: 'always' | 'interval' | 'never' }
+  | { readonly type: 'syslog'; readonly transport: 'tcp' | 'udp'; readonly tls: boolean; readonly host: string; readonly port: number; readonly caFile: string | undefined; readonly appName: string; readonly facility: number }
+  | { readonly type: 'http'; readonly url: string; readonly format: 'hec' | 'ndjson'; readonly token: Secret | undefined; readonly batchSize: number; readonly gzip: boolean; readonly timeoutMs: number; readonly caFile: string | undefined };
+
+export interface AuditConfig {
+  readonly format: 'ecs' | 'ocsf';
+  readonly sinks: readonly AuditSinkConfig[];
+  readonly onSinkFailure: 'buffer' | 'block';
+  readonly spoolDir: string;
+  readonly queueSize: number;
+}
+
 export interface Config {
   readonly logLevel: RawConfig['log_level'];
   /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */
@@ -152,6 +168,7 @@ export interface Config {
   };
   readonly session: SessionConfig;
   readonly identityProviders: readonly IdentityProviderConfig[];
+  readonly audit: AuditConfig;
   readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
   /** Every identity header name configured anywhere (lower-case): stripped from every request. */
   readonly reservedHeaders: readonly string[];
@@ -337,11 +354,53 @@ export function compileConfig(raw: unknown): CompileResult {
     },
     session,
     identityProviders,
+    audit: compileAudit(c.audit, problems, warnings),
     assertion: { keyFiles: c.assertion.key_files, ttlMs: assertionTtlMs },
     reservedHeaders,
     routes,
   };
   return { config: deepFreeze(config), warnings };
+}
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
+
+function parseSize(v: string): number {
+  const m = /^(\d+)\s*(B|KB|MB|GB)?$/i.exec(v)!;
+  return Number(m[1]) * SIZE_UNITS[(m[2] ?? 'B').toUpperCase()]!;
+}
+
+function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: string[]): AuditConfig {
+  const sinks = a.sinks.map((s, i): AuditSinkConfig => {
+    switch (s.type) {
+      case 'stdout':
+        return { type: 'stdout' };
+      case 'file': {
+        const maxBytes = parseSize(s.max_size);
+        if (maxBytes < 4096) problems.push({ path: `audit.sinks[${i}].max_size`, message: 'must be at least 4KB' });
+        return { type: 'file', path: s.path, maxBytes, maxFiles: s.max_files, fsync: s.fsync };
+      }
+      case 'syslog': {
+        const u = new URL(s.url);
+        const scheme = u.protocol.slice(0, -1);
+        if (scheme === 'udp' && s.tls) problems.push({ path: `audit.sinks[${i}].tls`, message: 'TLS needs tcp:// or tls://, not udp://' });
+        return { type: 'syslog', transport: scheme === 'udp' ? 'udp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port), caFile: s.ca_file, appName: s.app_name, facility: s.facility };
+      }
+      case 'http':
+        return { type: 'http', url: s.url, format: s.format, token: s.token === undefined ? undefined : new Secret(s.token), batchSize: s.batch_size, gzip: s.gzip, timeoutMs: parseDuration(s.timeout), caFile: s.ca_file };
+    }
+  });
+  const names = new Map<string, number>();
+  sinks.forEach((s, i) => {
+    const key = s.type === 'file' ? `file:${s.path}` : s.type === 'syslog' ? `syslog:${s.host}:${s.port}` : s.type === 'http' ? `http:${s.url}` : 'stdout';
+    const j = names.get(key);
+    if (j !== undefined) problems.push({ path: `audit.sinks[${i}]`, message: `same destination as audit.sinks[${j}]` });
+    names.set(key, i);
+  });
+  if (sinks.length === 0) warnings.push('audit.sinks is empty: no audit trail is written');
+  if (a.spool_dir === undefined && sinks.some((s) => s.type === 'syslog' || s.type === 'http')) {
+    warnings.push('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
+  }
+  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size };
 }
 
 function headerNames(global: RawConfig['identity_headers'], route: RawRoute['identity_headers']): IdentityHeaderNames {

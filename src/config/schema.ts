@@ -177,6 +177,47 @@ const identityProvider = z.discriminatedUnion('type', [oidcProvider], {
   error: (issue) => (issue.code === 'invalid_union' ? 'type must be "oidc" (SAML arrives with issue #6)' : undefined),
 });
 
+const byteSize = () => z.string().regex(/^\d+\s*(B|KB|MB|GB)?$/i, { error: 'must be a size like "100MB"' });
+
+const auditSink = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('stdout') }),
+  z.strictObject({
+    type: z.literal('file'),
+    path: z.string().min(1).describe('NDJSON file, appended.'),
+    max_size: byteSize().default('100MB').describe('Rotate when the file would grow past this.'),
+    max_files: z.number().int().min(1).max(1000).default(10).describe('Rotated files kept (path.1 ... path.N).'),
+    fsync: z.enum(['always', 'interval', 'never']).default('interval').describe('always: every batch; interval: once a second.'),
+  }),
+  z.strictObject({
+    type: z.literal('syslog'),
+    url: z.string().regex(/^(tcp|udp|tls):\/\/[^/\s]+:\d+$/, { error: 'must be tcp://host:port, tls://host:port or udp://host:port' })
+      .describe('RFC 5424 syslog; TCP and TLS use octet-counting framing (RFC 6587/5425).'),
+    tls: z.boolean().default(false).describe('TLS (RFC 5425); implied by tls://.'),
+    ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the receiver.'),
+    app_name: z.string().regex(/^[!-~]{1,48}$/).default('gatehouse'),
+    facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
+  }),
+  z.strictObject({
+    type: z.literal('http'),
+    url: httpUrl().describe('Splunk HEC (…/services/collector/event) or any NDJSON POST endpoint.'),
+    format: z.enum(['hec', 'ndjson']).default('ndjson'),
+    token: z.string().min(1).optional().describe('HEC token (Authorization: Splunk <token>) or bearer token for ndjson.'),
+    batch_size: z.number().int().min(1).max(10_000).default(500),
+    gzip: z.boolean().default(true),
+    timeout: duration().default('10s'),
+    ca_file: z.string().min(1).optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) });
+
+const audit = z.strictObject({
+  format: z.enum(['ecs', 'ocsf']).default('ecs').describe('ecs: Elastic Common Schema; ocsf: OCSF HTTP Activity (4002) / Authentication (3002).'),
+  sinks: z.array(auditSink).default([{ type: 'stdout' }]).describe('Every record goes to every sink.'),
+  on_sink_failure: z.enum(['buffer', 'block']).default('buffer')
+    .describe('buffer: spool to disk and replay, never drop; block: refuse requests (503) when a sink cannot take a record.'),
+  spool_dir: z.string().min(1).optional().describe('Where records wait while a sink is down; default <tmp>/gatehouse-spool. One per process.'),
+  queue_size: z.number().int().min(10).max(1_000_000).default(10_000).describe('Records held in memory per sink.'),
+});
+
 export const ConfigSchema = z.strictObject({
   log_level: logLevel.default('info').describe('Operational log level (JSON to stdout).'),
   server: server.describe('Public listener.'),
@@ -188,6 +229,7 @@ export const ConfigSchema = z.strictObject({
       .describe('PEM private keys (PKCS#8, EC P-256); the first signs, all are published at /.gatehouse/jwks (rotation). Default: a key generated at start (single replica only).'),
     ttl: duration().default('5m').describe('Lifetime of each assertion (at most 5m).'),
   }).default({ ttl: '5m' }).describe('The signed identity assertion (X-Gatehouse-Assertion).'),
+  audit: audit.default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000 }).describe('The audit trail.'),
   session: session.default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
     .describe('Sessions: store, cookie, timeouts.'),
   routes: z.array(route).min(1, { error: 'at least one route is required' }).describe('Routes, matched by host then longest path prefix.'),
@@ -196,6 +238,7 @@ export const ConfigSchema = z.strictObject({
 export type RawConfig = z.output<typeof ConfigSchema>;
 export type RawRoute = RawConfig['routes'][number];
 export type RawSession = RawConfig['session'];
+export type RawAudit = RawConfig['audit'];
 export type RawOidcProvider = z.output<typeof oidcProvider>;
 export type RawAllow = NonNullable<RawRoute['allow']>;
 export type RawDeny = NonNullable<RawRoute['deny']>;

@@ -18,7 +18,7 @@ interface Cached {
 }
 
 export function createAssertionSigner(keys: SigningKeys, issuer: string, ttlMs: number, now: () => number = Date.now): AssertionSigner {
-  // Per identity object (session records are reused while cached), per audience.
+  // Per identity object (session records are reused while cached), per audience and group list.
   const cache = new WeakMap<Identity, Map<string, Cached>>();
   const ttlSec = Math.floor(ttlMs / 1000);
   // Renew when less than a fifth of the lifetime is left, so no upstream gets a nearly dead token.
@@ -28,7 +28,9 @@ export function createAssertionSigner(keys: SigningKeys, issuer: string, ttlMs: 
     async assertionFor(identity, audience, groups) {
       const at = now();
       let perAudience = cache.get(identity);
-      const hit = perAudience?.get(audience);
+      // Routes sharing an upstream may send different groups (send_groups: policy).
+      const slot = `${audience}\n${groups.join(',')}`;
+      const hit = perAudience?.get(slot);
       if (hit && at < hit.renewAt) return hit.token;
       const iat = Math.floor(at / 1000);
       const token = await new SignJWT({
@@ -46,7 +48,7 @@ export function createAssertionSigner(keys: SigningKeys, issuer: string, ttlMs: 
         .setJti(randomUUID())
         .sign(keys.signingKey);
       if (!perAudience) cache.set(identity, (perAudience = new Map()));
-      perAudience.set(audience, { token, renewAt: at + ttlMs - renewMarginMs });
+      perAudience.set(slot, { token, renewAt: at + ttlMs - renewMarginMs });
       return token;
     },
   };

@@ -7,6 +7,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { Decision as PolicyDecision, Identity } from '../policy/evaluate.ts';
 import type { SessionRecord } from '../session/store.ts';
 import type { ClientInfo } from './forwarded.ts';
+import type { AuthEventInput } from '../audit/facts.ts';
 
 export type Decision = 'allow' | 'public' | 'deny' | 'unauthenticated' | 'error';
 
@@ -48,6 +49,11 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /** Auth events seen while handling this request, written to the audit trail with it. */
+  events: AuthEventInput[] | undefined = undefined;
+  /** Socket byte counters at arrival, so the audit record gets this request's share. */
+  readonly bytesReadAtStart: number;
+  readonly bytesWrittenAtStart: number;
 
   constructor(id: string, start: number, req: IncomingMessage, res: ServerResponse | undefined, socket: Duplex, client: ClientInfo, host: string) {
     this.id = id;
@@ -57,5 +63,11 @@ export class Exchange {
     this.socket = socket;
     this.client = client;
     this.host = host;
+    this.bytesReadAtStart = req.socket.bytesRead;
+    this.bytesWrittenAtStart = req.socket.bytesWritten;
+  }
+
+  event(e: AuthEventInput): void {
+    (this.events ??= []).push(e);
   }
 }

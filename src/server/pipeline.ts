@@ -20,6 +20,8 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/compile.ts';
+import { authFacts, requestFacts } from '../audit/facts.ts';
+import type { AuditWriter } from '../audit/writer.ts';
 import { ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { evaluate } from '../policy/evaluate.ts';
@@ -40,6 +42,8 @@ export interface PipelineDeps {
   readonly log: Logger;
   /** Client sockets of open WebSocket tunnels, so shutdown can close them. */
   readonly tunnels: Set<Duplex>;
+  /** The audit trail (process-wide: it outlives reloads). */
+  readonly audit: AuditWriter;
 }
 
 export interface Pipeline {
@@ -76,17 +80,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     onUpstreamError,
   };
 
-  // Stage 9: once per exchange, when the response (or tunnel) is over.
+  // Stage 9: once per exchange, when the response (or tunnel) is over: metrics, then the audit
+  // trail — the auth events this request caused, then the request record itself.
   const finish = (ex: Exchange) => {
     const route = ex.route?.name ?? '';
     const status = ex.status || (ex.res ? ex.res.statusCode : 0);
+    const durationMs = performance.now() - ex.start;
     metrics.requests.inc({ route, status: String(status) });
-    metrics.duration.observe({ route }, (performance.now() - ex.start) / 1000);
+    metrics.duration.observe({ route }, durationMs / 1000);
+    const time = Date.now();
+    if (ex.events) for (const e of ex.events) deps.audit.write(authFacts(ex, e, time));
+    const sock = ex.req.socket;
+    deps.audit.write(requestFacts(ex, time, durationMs, sock.bytesRead - ex.bytesReadAtStart, sock.bytesWritten - ex.bytesWrittenAtStart));
   };
 
   const fail = (ex: Exchange, err: unknown) => {
     const gerr = toGatehouseError(err);
     if (gerr.status >= 500) log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
+    if (gerr.code === 'GH_LOGIN_FAILED') ex.event({ action: 'login_failed', outcome: 'failure', reason: 'login_failed', message: gerr.message });
+    if (gerr.code === 'GH_BAD_TOKEN') ex.event({ action: 'bearer_rejected', outcome: 'failure', reason: 'invalid_token', message: gerr.message });
     sendError(ex, gerr);
   };
 
@@ -95,7 +107,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const rt = deps.current();
       const ex = accept(rt, req, res, req.socket);
       res.once('close', () => finish(ex));
-      walk(ex, rt).then(
+      walk(ex, rt, deps.audit).then(
         (route) => {
           if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
         },
@@ -110,7 +122,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         closed = true;
       });
       socket.on('error', () => socket.destroy());
-      walk(ex, rt).then(
+      walk(ex, rt, deps.audit).then(
         (route) => {
           if (!route) return;
           if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
@@ -133,7 +145,9 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
 
 // Stages 2–7. Resolves with the route to proxy to, or undefined when Gatehouse answered itself;
 // rejects with a GatehouseError.
-async function walk(ex: Exchange, rt: Runtime): Promise<RouteConfig | undefined> {
+async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfig | undefined> {
+  // on_sink_failure: block — no request is served that could not be recorded.
+  if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
   normalise(ex);
   const route = selectRoute(ex, rt);
   await identify(ex, rt, route);
@@ -189,6 +203,8 @@ async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<
       return;
     }
     ex.sessionEnd = found.state === 'revoked' ? 'revoked' : found.state === 'invalid' ? END_REASONS.invalid : END_REASONS[found.why];
+    if (found.state === 'revoked') ex.event({ action: 'session_revoked', outcome: 'success', reason: 'revoked', session: found.key });
+    else if (found.state === 'expired') ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key });
     // The browser keeps sending a dead cookie until told to drop it.
     (ex.setCookies ??= []).push(sessions.cookie.clear());
   }

@@ -12,6 +12,7 @@ const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
   GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
   GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
   GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
+  GH_AUDIT_UNAVAILABLE: 'Requests cannot be recorded right now, and this service only serves what it can record. Try again in a moment.',
   GH_IDP_UNAVAILABLE: 'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.',
   GH_STORE_UNAVAILABLE: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
 };
@@ -51,7 +52,8 @@ interface Rendered {
 function render(ex: Exchange, err: GatehouseError): Rendered {
   const title = ERROR_CODES[err.code].title;
   const message = publicMessage(err);
-  const html = wantsHtml(ex.req);
+  // The same client classification as for redirects: API clients get JSON whatever they accept.
+  const html = ex.browser === false ? false : isBrowserNavigation(ex.req);
   const groups = err instanceof ForbiddenError && err.grantingGroups.length > 0 ? err.grantingGroups : undefined;
   const body = html
     ? renderErrorPage({ status: err.status, title, message, requestId: ex.id })

@@ -21,7 +21,8 @@ export interface StartedGatehouse extends RunningGatehouse {}
 
 /** Compile `raw`, start Gatehouse, and shut it down when the test finishes. */
 export async function startTestGatehouse(raw: RawConfigInput, options: { log?: Logger; keepRunning?: boolean } = {}): Promise<StartedGatehouse> {
-  const { config } = compileConfig(raw);
+  // Tests do not want audit lines on vitest's stdout; audit tests configure their own sinks.
+  const { config } = compileConfig(raw.audit === undefined ? { ...raw, audit: { sinks: [] } } : raw);
   const gh = await startGatehouse(config, { log: options.log ?? silentLogger, processMetrics: false });
   if (!options.keepRunning) onTestFinished(() => gh.shutdown());
   return gh;

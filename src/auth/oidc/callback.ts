@@ -89,6 +89,8 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
     refreshAt: nextRefreshAt(tokens, claims, oidc.config, now),
   });
   (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs));
-  ex.identity = { user: mapped.user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp };
+  ex.identity = session.record;
+  ex.session = { key: session.key, record: session.record };
+  ex.event({ action: 'login_succeeded', outcome: 'success', idp, session: session.key });
   sendRedirect(ex, 302, deps.checkReturnUrl(pending.rd));
 }

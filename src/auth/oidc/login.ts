@@ -26,5 +26,6 @@ export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string,
   const cookie = loginCookie.ensure(ex.req.headers.cookie);
   await savePendingLogin(store, state, { idp: oidc.config.id, rd, redirectUri, nonce, codeVerifier }, cookie.value);
   if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
+  ex.event({ action: 'login_started', outcome: 'success', idp: oidc.config.id });
   sendRedirect(ex, 302, url.href);
 }

@@ -5,6 +5,7 @@
 // tried again a minute later.
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/compile.ts';
+import type { AuthEventInput } from '../../audit/facts.ts';
 import type { Logger } from '../../log.ts';
 import type { SessionManager } from '../../session/manager.ts';
 import type { SessionRecord } from '../../session/store.ts';
@@ -29,8 +30,12 @@ export interface Refresher {
   maybeRefresh(key: string, record: SessionRecord): void;
 }
 
-export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessions: SessionManager, log: Logger, now: () => number = Date.now): Refresher {
+export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void, now: () => number = Date.now): Refresher {
   const inflight = new Set<string>();
+  const endSession = async (key: string, record: SessionRecord, message: string) => {
+    await sessions.revoke(key);
+    onAuthEvent({ action: 'session_revoked', outcome: 'success', reason: 'refresh_failed', message, user: record, idp: record.idp, session: key });
+  };
 
   const refresh = async (key: string, record: SessionRecord, oidc: OidcClient) => {
     const stored = sessions.tokens(key, record);
@@ -46,7 +51,7 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
       const code = oauthErrorCode(err);
       if (code !== undefined) {
         log.info({ idp: record.idp, user: record.user, reason: 'refresh_failed', oauth_error: code }, 'session_revoked');
-        await sessions.revoke(key);
+        await endSession(key, record, `the identity provider refused the refresh token (${code})`);
         return;
       }
       log.warn({ idp: record.idp, err: (err as Error).message }, 'token refresh failed; keeping the session and retrying later');
@@ -58,7 +63,7 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
         await oidc.verifyIdToken(tokens.id_token);
       } catch (err) {
         log.warn({ idp: record.idp, user: record.user, reason: 'refresh_failed', err: (err as Error).message }, 'session_revoked');
-        await sessions.revoke(key);
+        await endSession(key, record, 'the refreshed ID token did not verify');
         return;
       }
     }
@@ -66,7 +71,7 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
     // OIDC Core 12.2: a refreshed ID token must be about the same user.
     if (claims && record.subject !== undefined && claims.sub !== record.subject) {
       log.warn({ idp: record.idp, user: record.user, reason: 'refresh_failed' }, 'session_revoked: refreshed ID token names another subject');
-      await sessions.revoke(key);
+      await endSession(key, record, 'the refreshed ID token names another subject');
       return;
     }
     const mapped = claims ? mapClaims(claims, oidc.config.claims) : undefined;

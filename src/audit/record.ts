@@ -1,0 +1,208 @@
+// What an audit record says, and how it is written: Elastic Common Schema (default) or OCSF
+// (HTTP Activity 4002, Authentication 3002). Records are built from an explicit allow-list of
+// facts — never raw headers, cookies, tokens, query values or SAMLResponses.
+
+export type Decision = 'allow' | 'deny' | 'unauthenticated' | 'public' | 'error';
+
+/** One proxied or answered request (or WebSocket session, written when it closes). */
+export interface RequestFacts {
+  readonly kind: 'request';
+  readonly time: number;
+  readonly requestId: string;
+  readonly route: string | undefined;
+  readonly method: string;
+  readonly host: string;
+  /** Normalised path (raw target when it was refused as ambiguous). */
+  readonly path: string;
+  /** Query parameter names only: values can hold tokens and personal data. */
+  readonly queryKeys: readonly string[];
+  readonly status: number;
+  readonly decision: Decision;
+  readonly reason: string | undefined;
+  readonly rule: number | undefined;
+  readonly errorCode: string | undefined;
+  readonly user: UserFacts | undefined;
+  readonly authMethod: 'session' | 'bearer' | undefined;
+  /** The session's store key (SHA-256 of the cookie's id): names the session, is not a credential. */
+  readonly session: string | undefined;
+  readonly clientIp: string;
+  readonly userAgent: string | undefined;
+  readonly upstream: string | undefined;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly durationMs: number;
+  readonly websocket: boolean;
+}
+
+export interface UserFacts {
+  readonly name: string;
+  readonly email: string | undefined;
+  readonly groups: readonly string[];
+  readonly idp: string;
+}
+
+export type AuthAction =
+  | 'login_started'
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'logout'
+  | 'session_expired'
+  | 'session_revoked'
+  | 'bearer_rejected'
+  | 'config_reloaded'
+  | 'config_reload_failed'
+  | 'admin_api';
+
+/** A sign-in, sign-out, session end, token rejection, reload or admin call. */
+export interface AuthFacts {
+  readonly kind: 'auth';
+  readonly time: number;
+  readonly action: AuthAction;
+  readonly outcome: 'success' | 'failure';
+  /** Stable short reason: 'idle', 'absolute', 'admin', 'backchannel', 'refresh_failed', ... */
+  readonly reason: string | undefined;
+  readonly user: UserFacts | undefined;
+  readonly idp: string | undefined;
+  readonly session: string | undefined;
+  readonly requestId: string | undefined;
+  readonly clientIp: string | undefined;
+  readonly userAgent: string | undefined;
+  /** A human-readable detail without secrets (e.g. the login failure message). */
+  readonly message: string | undefined;
+}
+
+export type AuditFacts = RequestFacts | AuthFacts;
+
+export type AuditFormat = 'ecs' | 'ocsf';
+
+/** Stamped by the writer on every record. */
+export interface Stamp {
+  readonly sequence: number;
+  readonly bootId: string;
+}
+
+const PRODUCT = { name: 'Gatehouse', vendor_name: 'Gatehouse' };
+
+export function toRecord(f: AuditFacts, stamp: Stamp, format: AuditFormat): Record<string, unknown> {
+  if (format === 'ocsf') return f.kind === 'request' ? ocsfRequest(f, stamp) : ocsfAuth(f, stamp);
+  return f.kind === 'request' ? ecsRequest(f, stamp) : ecsAuth(f, stamp);
+}
+
+function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
+  if (!u) return undefined;
+  return { name: u.name, email: u.email, roles: u.groups };
+}
+
+function ecsRequest(f: RequestFacts, s: Stamp): Record<string, unknown> {
+  return {
+    '@timestamp': new Date(f.time).toISOString(),
+    ecs: { version: '8.11.0' },
+    event: {
+      kind: 'event',
+      category: ['web', ...(f.decision === 'deny' || f.decision === 'unauthenticated' ? ['authentication'] : [])],
+      type: ['access', ...(f.decision === 'deny' ? ['denied'] : f.decision === 'allow' || f.decision === 'public' ? ['allowed'] : [])],
+      action: f.websocket ? 'websocket_session' : 'http_request',
+      dataset: 'gatehouse.access',
+      outcome: f.status >= 400 || f.decision === 'deny' || f.decision === 'error' ? 'failure' : 'success',
+      reason: f.reason,
+      sequence: s.sequence,
+      duration: Math.round(f.durationMs * 1e6),
+    },
+    http: {
+      request: { id: f.requestId, method: f.method, bytes: f.bytesIn },
+      response: { status_code: f.status, bytes: f.bytesOut },
+    },
+    url: { domain: f.host || undefined, path: f.path },
+    source: { ip: f.clientIp },
+    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
+    user: ecsUser(f.user),
+    gatehouse: {
+      boot_id: s.bootId,
+      route: f.route,
+      decision: f.decision,
+      rule: f.rule,
+      error_code: f.errorCode,
+      query_keys: f.queryKeys.length ? f.queryKeys : undefined,
+      idp: f.user?.idp,
+      auth_method: f.authMethod,
+      session: f.session,
+      upstream: f.upstream,
+    },
+  };
+}
+
+function ecsAuth(f: AuthFacts, s: Stamp): Record<string, unknown> {
+  const category = f.action.startsWith('config') ? ['configuration'] : f.action === 'admin_api' ? ['iam'] : ['authentication', 'session'];
+  return {
+    '@timestamp': new Date(f.time).toISOString(),
+    ecs: { version: '8.11.0' },
+    event: {
+      kind: 'event',
+      category,
+      type: f.action.startsWith('login') ? ['start'] : f.action === 'logout' || f.action.startsWith('session') ? ['end'] : ['info'],
+      action: f.action,
+      dataset: 'gatehouse.auth',
+      outcome: f.outcome,
+      reason: f.reason,
+      sequence: s.sequence,
+    },
+    message: f.message,
+    source: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
+    user: ecsUser(f.user),
+    http: f.requestId === undefined ? undefined : { request: { id: f.requestId } },
+    gatehouse: { boot_id: s.bootId, idp: f.idp ?? f.user?.idp, session: f.session },
+  };
+}
+
+function ocsfUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
+  if (!u) return undefined;
+  return { name: u.name, email_addr: u.email, groups: u.groups.map((name) => ({ name })) };
+}
+
+function ocsfRequest(f: RequestFacts, s: Stamp): Record<string, unknown> {
+  const failed = f.status >= 400 || f.decision === 'deny' || f.decision === 'error';
+  const activity = ({ GET: 3, HEAD: 4, OPTIONS: 5, POST: 6, PUT: 7, DELETE: 2, TRACE: 8, CONNECT: 1 } as Record<string, number>)[f.method] ?? 99;
+  return {
+    class_uid: 4002,
+    class_name: 'HTTP Activity',
+    category_uid: 4,
+    activity_id: activity,
+    type_uid: 4002 * 100 + activity,
+    time: f.time,
+    severity_id: failed ? 3 : 1,
+    status_id: failed ? 2 : 1,
+    status_code: String(f.status),
+    status_detail: f.reason,
+    duration: Math.round(f.durationMs),
+    http_request: { uid: f.requestId, http_method: f.method, url: { hostname: f.host || undefined, path: f.path }, user_agent: f.userAgent, length: f.bytesIn },
+    http_response: { code: f.status, length: f.bytesOut },
+    src_endpoint: { ip: f.clientIp },
+    actor: f.user ? { user: ocsfUser(f.user) } : undefined,
+    disposition_id: f.decision === 'deny' || f.decision === 'unauthenticated' ? 2 : 1,
+    metadata: { product: PRODUCT, version: '1.1.0', sequence: s.sequence, uid: f.requestId, log_name: 'gatehouse.access' },
+    unmapped: { boot_id: s.bootId, route: f.route, decision: f.decision, rule: f.rule, error_code: f.errorCode, query_keys: f.queryKeys, session: f.session, upstream: f.upstream, auth_method: f.authMethod, websocket: f.websocket || undefined },
+  };
+}
+
+function ocsfAuth(f: AuthFacts, s: Stamp): Record<string, unknown> {
+  const activity = f.action.startsWith('login') ? 1 : f.action === 'logout' || f.action.startsWith('session') ? 2 : 99;
+  return {
+    class_uid: 3002,
+    class_name: 'Authentication',
+    category_uid: 3,
+    activity_id: activity,
+    type_uid: 3002 * 100 + activity,
+    time: f.time,
+    severity_id: f.outcome === 'failure' ? 3 : 1,
+    status_id: f.outcome === 'failure' ? 2 : 1,
+    status_detail: f.reason,
+    message: f.message,
+    user: ocsfUser(f.user),
+    src_endpoint: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    http_request: f.userAgent === undefined && f.requestId === undefined ? undefined : { uid: f.requestId, user_agent: f.userAgent },
+    session: f.session === undefined ? undefined : { uid: f.session },
+    metadata: { product: PRODUCT, version: '1.1.0', sequence: s.sequence, log_name: 'gatehouse.auth' },
+    unmapped: { boot_id: s.bootId, action: f.action, idp: f.idp ?? f.user?.idp },
+  };
+}

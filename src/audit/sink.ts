@@ -1,0 +1,21 @@
+// The audit sink contract: the dumbest level that works. The writer (writer.ts) owns ordering,
+// sequence numbers, the hash chain, queues, spooling and retries; a sink only delivers lines.
+// Implementations: sinks/stdout.ts, sinks/file.ts, sinks/syslog.ts, sinks/http.ts.
+// test/audit/sink.contract.ts runs the same suite against each.
+
+export interface AuditSink {
+  /** "stdout", "file:/var/log/gatehouse/audit.ndjson", "syslog:tcp://siem:6514", ... (no secrets). */
+  readonly name: string;
+  /** True for sinks that can be down (network): the writer spools for them. */
+  readonly remote: boolean;
+  /**
+   * Deliver records in order, one JSON object per line (no trailing newline in the items).
+   * Resolves when the sink has accepted all of them; rejects if it took none or only some (the
+   * writer keeps them and retries, so a sink may see a record again: at-least-once, de-duplicate
+   * by `event.sequence`).
+   */
+  send(lines: readonly string[]): Promise<void>;
+  /** Cheap, no I/O: was the last delivery successful? (/readyz) */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+// Audit records appended to a file (NDJSON), rotated by size: audit.ndjson → audit.ndjson.1 → ...
+// up to max_files. fsync: "always" syncs every batch (no record lost on power failure),
+// "interval" once a second, "never" leaves it to the OS.
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AuditSink } from '../sink.ts';
+
+export interface FileSinkOptions {
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly maxFiles: number;
+  readonly fsync: 'always' | 'interval' | 'never';
+}
+
+export function createFileSink(o: FileSinkOptions): AuditSink {
+  mkdirSync(dirname(o.path), { recursive: true });
+  let fd = openSync(o.path, 'a', 0o600);
+  let size = fstatSync(fd).size;
+  let ok = true;
+  let dirty = false;
+  const timer = o.fsync === 'interval'
+    ? setInterval(() => {
+      if (dirty) {
+        fsyncSync(fd);
+        dirty = false;
+      }
+    }, 1000)
+    : undefined;
+  timer?.unref();
+
+  const rotate = () => {
+    fsyncSync(fd);
+    closeSync(fd);
+    rmSync(`${o.path}.${o.maxFiles}`, { force: true });
+    for (let i = o.maxFiles - 1; i >= 1; i--) {
+      if (existsSync(`${o.path}.${i}`)) renameSync(`${o.path}.${i}`, `${o.path}.${i + 1}`);
+    }
+    renameSync(o.path, `${o.path}.1`);
+    fd = openSync(o.path, 'a', 0o600);
+    size = 0;
+  };
+
+  return {
+    name: `file:${o.path}`,
+    remote: false,
+    async send(lines) {
+      try {
+        const data = Buffer.from(`${lines.join('\n')}\n`);
+        if (size > 0 && size + data.length > o.maxBytes) rotate();
+        let written = 0;
+        while (written < data.length) written += writeSync(fd, data, written);
+        size += data.length;
+        if (o.fsync === 'always') fsyncSync(fd);
+        else dirty = true;
+        ok = true;
+      } catch (err) {
+        ok = false;
+        throw err;
+      }
+    },
+    ready: () => ok,
+    async close() {
+      if (timer) clearInterval(timer);
+      try {
+        fsyncSync(fd);
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
