@@ -9,6 +9,7 @@ commands:
   start          run the proxy (default config: $GATEHOUSE_CONFIG or /etc/gatehouse/gatehouse.yaml)
   check-config   validate a config and print a redacted summary; exit 0 if usable, 1 if not
                  --explain [user=NAME] [groups=a,b] [email=...] METHOD URL: which route and rule decide, and why
+  sp-metadata    print the SAML SP metadata for an IdP: sp-metadata --config FILE --idp ID
   audit-verify   check the hash chain of audit files: audit-verify FILE... (oldest first)
   demo           run the demo: whoami upstream + demo IdP + Gatehouse on http://127.0.0.1:4180
 `;
@@ -17,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, explain: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, explain: { type: 'boolean' }, idp: { type: 'string' } },
   });
   const command = positionals[0];
   const configPath = values.config ?? process.env.GATEHOUSE_CONFIG ?? '/etc/gatehouse/gatehouse.yaml';
@@ -34,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config': {
       const { runCheckConfig } = await import('./cli/check-config.ts');
       return runCheckConfig(configPath, console.log, values.explain ? positionals.slice(1) : undefined);
+    }
+    case 'sp-metadata': {
+      const { runSpMetadata } = await import('./cli/sp-metadata.ts');
+      return runSpMetadata(configPath, values.idp);
     }
     case 'audit-verify': {
       const { runAuditVerify } = await import('./cli/audit-verify.ts');

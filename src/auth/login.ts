@@ -12,6 +12,7 @@ import { sendBody } from '../server/respond.ts';
 import { hostOf } from '../route/table.ts';
 import { publicBase } from './base-url.ts';
 import { startOidcLogin } from './oidc/login.ts';
+import { startSamlLogin } from './saml/login.ts';
 
 export interface LoginDeps {
   readonly config: Config;
@@ -35,6 +36,11 @@ export async function handleLogin(ex: Exchange, rt: LoginDeps): Promise<void> {
     id = allowed[0]!.id;
   } else {
     sendChooser(ex, allowed, rd);
+    return;
+  }
+  const sp = providers.saml.get(id);
+  if (sp) {
+    await startSamlLogin(ex, sp, rd, rt.store, providers.loginCookie);
     return;
   }
   const oidc = providers.oidc.get(id);

@@ -7,6 +7,7 @@ import type { Config } from '../config/compile.ts';
 import { GatehouseError } from '../errors.ts';
 import type { IdentityProviders } from './providers.ts';
 import { publicBase } from './base-url.ts';
+import { samlLogoutUrl } from './saml/slo.ts';
 import type { SessionManager } from '../session/manager.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { escapeHtml, renderPage } from '../server/pages.ts';
@@ -33,7 +34,8 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
       ex.setCookies = undefined;
       throw new GatehouseError('GH_BAD_CSRF', 'The sign-out form expired or did not come from this site. Reload the page and try again.');
     }
-    const idpLogout = endSessionUrl(ex, sessions, providers, config);
+    const sp = providers.saml.get(ex.session.record.idp);
+    const idpLogout = sp ? await samlLogoutUrl(sp, ex.session.key, ex.session.record, sessions) : endSessionUrl(ex, sessions, providers, config);
     await sessions.revoke(ex.session.key);
     ex.event({ action: 'logout', outcome: 'success', reason: 'user' });
     if (idpLogout) {

@@ -1,5 +1,5 @@
 // The configured identity providers, built once per runtime: OIDC clients (discovery running in
-// the background), their back-channel handlers, and the token refresher.
+// the background), their back-channel handlers, the token refresher, and SAML service providers.
 import type { AuthEventInput } from '../audit/facts.ts';
 import type { Config } from '../config/compile.ts';
 import type { Logger } from '../log.ts';
@@ -9,9 +9,11 @@ import { createReturnUrlCheck, type ReturnUrlCheck } from './return-url.ts';
 import { createBackchannelHandler, type BackchannelHandler } from './oidc/backchannel.ts';
 import { createOidcClient, type OidcClient } from './oidc/client.ts';
 import { createRefresher, type Refresher } from './oidc/refresh.ts';
+import { createSamlProvider, type SamlProvider } from './saml/provider.ts';
 
 export interface IdentityProviders {
   readonly oidc: ReadonlyMap<string, OidcClient>;
+  readonly saml: ReadonlyMap<string, SamlProvider>;
   readonly backchannel: ReadonlyMap<string, BackchannelHandler>;
   readonly refresher: Refresher;
   readonly loginCookie: LoginCookie;
@@ -24,13 +26,19 @@ export interface IdentityProviders {
 export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void): IdentityProviders {
   const oidc = new Map<string, OidcClient>();
   const backchannel = new Map<string, BackchannelHandler>();
+  const saml = new Map<string, SamlProvider>();
   for (const p of config.identityProviders) {
+    if (p.type === 'saml') {
+      saml.set(p.id, createSamlProvider(p, config.server.publicUrl, log));
+      continue;
+    }
     const c = createOidcClient(p, log);
     oidc.set(p.id, c);
     backchannel.set(p.id, createBackchannelHandler(c, sessions));
   }
   return {
     oidc,
+    saml,
     backchannel,
     refresher: createRefresher(oidc, sessions, log, onAuthEvent),
     loginCookie: createLoginCookie(config.session.cookie),
@@ -38,6 +46,7 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     list: config.identityProviders.map((p) => ({ id: p.id, displayName: p.displayName })),
     close() {
       for (const c of oidc.values()) c.close();
+      for (const s of saml.values()) s.close();
     },
   };
 }

@@ -49,6 +49,7 @@ async function startDemoIdps(config: Config): Promise<DemoIdp[]> {
   const base = config.server.publicUrl;
   const started: DemoIdp[] = [];
   for (const p of config.identityProviders) {
+    if (p.type !== 'oidc') continue;
     const u = new URL(p.issuer);
     if (!p.allowInsecureHttp) continue; // a real IdP: nothing to start
     started.push(await startDemoIdp({

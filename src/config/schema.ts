@@ -145,6 +145,8 @@ const session = z.strictObject({
 
 const IDP_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
+const byteSize = () => z.string().regex(/^\d+\s*(B|KB|MB|GB)?$/i, { error: 'must be a size like "100MB"' });
+
 const oidcProvider = z.strictObject({
   id: z.string().regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
     .describe('Used in URLs: /.gatehouse/oidc/<id>/callback.'),
@@ -173,11 +175,44 @@ const oidcProvider = z.strictObject({
   post_logout_redirect_uri: httpUrl().optional().describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),
 });
 
-const identityProvider = z.discriminatedUnion('type', [oidcProvider], {
-  error: (issue) => (issue.code === 'invalid_union' ? 'type must be "oidc" (SAML arrives with issue #6)' : undefined),
+const samlAttributes = z.strictObject({
+  user: z.string().min(1).optional().describe('Attribute (Name or FriendlyName) naming the user; default: the NameID.'),
+  email: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  first_name: z.string().min(1).optional(),
+  last_name: z.string().min(1).optional(),
+  groups: z.string().min(1).optional(),
 });
 
-const byteSize = () => z.string().regex(/^\d+\s*(B|KB|MB|GB)?$/i, { error: 'must be a size like "100MB"' });
+const samlProvider = z.strictObject({
+  id: z.string().regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
+    .describe('Used in URLs: /.gatehouse/saml/<id>/acs, /metadata, /slo.'),
+  type: z.literal('saml'),
+  display_name: z.string().min(1).optional(),
+  idp_metadata_url: httpUrl().optional().describe('IdP metadata, fetched at start and refreshed; the last good copy is kept.'),
+  idp_metadata_file: z.string().min(1).optional(),
+  entry_point: httpUrl().optional().describe('IdP SSO URL (HTTP-Redirect), when not using metadata.'),
+  idp_cert: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional()
+    .describe('IdP signing certificate(s), PEM text or file paths; several during a rotation.'),
+  idp_issuer: z.string().min(1).optional().describe('Expected Issuer of responses; default: the metadata entityID.'),
+  slo_url: httpUrl().optional().describe('IdP single logout URL, when not using metadata.'),
+  sp_entity_id: z.string().min(1).describe('This SP\'s entityID (the Audience the IdP must address).'),
+  sp_key_file: z.string().min(1).optional().describe('PEM private key: signs AuthnRequests and logout messages.'),
+  sp_cert_file: z.string().min(1).optional().describe('PEM certificate for sp_key_file, published in the SP metadata.'),
+  sp_decryption_key_file: z.string().min(1).optional().describe('PEM private key for encrypted assertions (default: sp_key_file).'),
+  signed: z.enum(['assertion', 'response', 'both', 'either']).default('assertion').describe('Which part must carry a valid IdP signature.'),
+  preset: z.enum(['generic', 'azure', 'okta', 'google', 'adfs']).default('generic').describe('Common attribute names for this IdP family.'),
+  attributes: samlAttributes.default({}).describe('Attribute names as the IdP sends them (override the preset).'),
+  nameid_format: z.string().min(1).default('urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified'),
+  allow_idp_initiated: z.boolean().default(false).describe('Accept unsolicited responses (no InResponseTo).'),
+  clock_skew: duration().default('60s'),
+  max_response_size: byteSize().default('256KB'),
+  metadata_refresh: duration().default('1h'),
+});
+
+const identityProvider = z.discriminatedUnion('type', [oidcProvider, samlProvider], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'type must be "oidc" or "saml"' : undefined),
+});
 
 const auditSink = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stdout') }),
@@ -240,6 +275,7 @@ export type RawRoute = RawConfig['routes'][number];
 export type RawSession = RawConfig['session'];
 export type RawAudit = RawConfig['audit'];
 export type RawOidcProvider = z.output<typeof oidcProvider>;
+export type RawSamlProvider = z.output<typeof samlProvider>;
 export type RawAllow = NonNullable<RawRoute['allow']>;
 export type RawDeny = NonNullable<RawRoute['deny']>;
 export type RawRule = NonNullable<RawRoute['rules']>[number];

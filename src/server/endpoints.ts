@@ -11,6 +11,8 @@ export const JWKS_PATH = '/.gatehouse/jwks';
 /** /.gatehouse/oidc/<id>/callback and /.gatehouse/oidc/<id>/backchannel-logout */
 export const OIDC_PREFIX = '/.gatehouse/oidc/';
 export const oidcCallbackPath = (id: string) => `${OIDC_PREFIX}${id}/callback`;
+/** /.gatehouse/saml/<id>/acs, /metadata and /slo */
+export const SAML_PREFIX = '/.gatehouse/saml/';
 export const oidcBackchannelPath = (id: string) => `${OIDC_PREFIX}${id}/backchannel-logout`;
 
 export const ADMIN_PATHS = {

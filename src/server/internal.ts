@@ -3,9 +3,11 @@
 import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
 import { handleOidcCallback } from '../auth/oidc/callback.ts';
+import { handleSamlAcs } from '../auth/saml/acs.ts';
+import { handleSamlSlo } from '../auth/saml/slo.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, USERINFO_PATH } from './endpoints.ts';
+import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from './endpoints.ts';
 import type { Exchange } from './exchange.ts';
 import { sendBody } from './respond.ts';
 
@@ -34,6 +36,18 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
         return handleOidcCallback(ex, oidc, { sessions: rt.sessions, loginCookie: rt.providers.loginCookie, checkReturnUrl: rt.providers.checkReturnUrl });
       }
       if (action === 'backchannel-logout') return rt.providers.backchannel.get(id!)!.handle(ex);
+    }
+  }
+  if (ex.path.startsWith(SAML_PREFIX)) {
+    const [id, action, extra] = ex.path.slice(SAML_PREFIX.length).split('/');
+    const sp = id ? rt.providers.saml.get(id) : undefined;
+    if (sp && extra === undefined) {
+      if (action === 'acs') return handleSamlAcs(ex, sp, { sessions: rt.sessions, loginCookie: rt.providers.loginCookie, checkReturnUrl: rt.providers.checkReturnUrl });
+      if (action === 'slo') return handleSamlSlo(ex, sp, rt.sessions);
+      if (action === 'metadata') {
+        sendBody(ex, 200, 'application/samlmetadata+xml; charset=utf-8', sp.metadata(), { 'content-disposition': `inline; filename="gatehouse-${id}-sp-metadata.xml"` });
+        return;
+      }
     }
   }
   throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
