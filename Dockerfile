@@ -13,8 +13,10 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
 COPY config ./config
+# The audit spool must survive restarts: point audit.spool_dir at /var/lib/gatehouse/spool.
+RUN mkdir -p /var/lib/gatehouse/spool && chown -R node:node /var/lib/gatehouse
 # Mount the real config here (and secrets it references with ${file:...}).
-VOLUME ["/etc/gatehouse"]
+VOLUME ["/etc/gatehouse", "/var/lib/gatehouse"]
 USER node
 EXPOSE 4180 4181
 # The admin listener answers /healthz; keep admin.listen on 127.0.0.1:4181 or 0.0.0.0:4181.
