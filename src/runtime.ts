@@ -6,6 +6,7 @@ import { createIdentityProviders, type IdentityProviders } from './auth/provider
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
 import type { AuthEventInput } from './audit/facts.ts';
 import type { Config, RouteConfig } from './config/compile.ts';
+import { settingsFingerprint } from './config/secret.ts';
 import { createAssertionSigner } from './identity/assertion.ts';
 import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';
 import { loadSigningKeys, type SigningKeys } from './identity/keys.ts';
@@ -39,8 +40,9 @@ export interface Runtime {
   readonly keys: SigningKeys;
   /** Header names only Gatehouse may send (lower-case), and its cookie: for header rewriting. */
   readonly upstreamHeaders: { readonly cookieName: string; readonly reservedNames: ReadonlySet<string> };
-  /** Close upstream connections after in-flight requests finish. */
-  close(): Promise<void>;
+  /** Close upstream connections after in-flight requests finish, and everything else this runtime
+   * owns — except what `successor` (a reloaded runtime) took over. */
+  close(successor?: Runtime): Promise<void>;
 }
 
 export interface RuntimeParts {
@@ -50,7 +52,20 @@ export interface RuntimeParts {
   readonly keys?: SigningKeys;
   /** Auth events that happen outside any request (background token refresh). */
   readonly onAuthEvent?: (e: AuthEventInput) => void;
+  /** The runtime being replaced by a reload: unchanged providers are taken over from it. */
+  readonly previous?: Runtime;
 }
+
+/** What a reload may keep from `old` for `next`: parts whose settings did not change. */
+export function reusableParts(old: Runtime, next: Config): RuntimeParts {
+  const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
+  return {
+    ...(same(old.config.session, next.session) ? { sessions: old.sessions } : {}),
+    ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
+    previous: old,
+  };
+}
+
 
 export async function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Promise<Runtime> {
   const keys = parts.keys ?? (await loadSigningKeys(config.assertion.keyFiles));
@@ -58,7 +73,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   const upstreams = createUpstreams(config.routes);
   const websockets = createWebSocketProxy();
   const sessions = parts.sessions ?? createSessions(config.session, log);
-  const providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}));
+  const providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const plans = new Map(config.routes.map((r) => [r.name, planRoute(r, signer)]));
   return Object.freeze({
@@ -73,10 +88,11 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     bearer: createBearerVerifier(providers.oidc.values()),
     keys,
     upstreamHeaders: { cookieName: sessions.cookie.name, reservedNames: new Set(config.reservedHeaders) },
-    async close() {
-      providers.close();
+    async close(successor?: Runtime) {
+      providers.close(successor?.providers.reused);
       websockets.close();
-      await Promise.all([upstreams.close(), sessions.close()]);
+      const keepSessions = successor?.sessions === sessions;
+      await Promise.all([upstreams.close(), keepSessions ? undefined : sessions.close()]);
     },
   });
 }

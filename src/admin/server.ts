@@ -16,6 +16,8 @@ export interface AdminDeps {
   sessions(): SessionManager;
   /** Every authorised /admin/* call is an audit event. */
   onAuthEvent(e: AuthEventInput): void;
+  /** POST /admin/reload. */
+  reload(): Promise<{ ok: true; warnings: readonly string[] } | { ok: false; error: string }>;
   /** The admin token of the current config. */
   token(): Secret | undefined;
   /** Not ready while starting or draining; later also when Redis or audit sinks are down. */
@@ -51,6 +53,14 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
         return json(res, 401, { error: 'GH_UNAUTHENTICATED', message: deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token' });
       }
       deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: `${req.method} ${path}`.slice(0, 256) });
+      if (path === ADMIN_PATHS.reload) {
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'POST');
+          return json(res, 405, { error: 'GH_METHOD_NOT_ALLOWED', message: 'use POST' });
+        }
+        deps.reload().then((r) => json(res, r.ok ? 200 : 422, r.ok ? { status: 'reloaded', warnings: r.warnings } : { error: 'GH_CONFIG_INVALID', message: r.error }), () => json(res, 500, { error: 'GH_INTERNAL' }));
+        return;
+      }
       if (handleSessionsApi(req, res, path, url.searchParams, deps.sessions(), deps.log, json)) return;
       return json(res, 404, { error: 'GH_NOT_FOUND', message: 'no such admin endpoint' });
     }

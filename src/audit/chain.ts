@@ -39,7 +39,7 @@ export function verifyLines(lines: Iterable<string>): VerifyResult {
   let n = 0;
   // Delivery is at-least-once: a record re-sent after a failed batch may appear twice. An exact
   // repeat of a record already seen is skipped, not reported.
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (const raw of lines) {
     n++;
     if (raw.trim() === '') continue;
@@ -52,8 +52,10 @@ export function verifyLines(lines: Iterable<string>): VerifyResult {
       continue;
     }
     const { hash, ...rest } = rec;
-    if (typeof hash === 'string' && seen.has(hash)) continue;
-    if (typeof hash === 'string') seen.add(hash);
+    // An exact repeat (same bytes) is a re-delivery; same hash with other content is tampering.
+    const fingerprint = createHash('sha256').update(raw.trim()).digest('hex');
+    if (typeof hash === 'string' && seen.get(hash) === fingerprint) continue;
+    if (typeof hash === 'string') seen.set(hash, fingerprint);
     records++;
     const prevHash = typeof rest.prev_hash === 'string' ? rest.prev_hash : undefined;
     if (typeof hash !== 'string' || prevHash === undefined) {

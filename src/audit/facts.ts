@@ -37,6 +37,15 @@ function queryKeys(query: string): string[] {
   return [...keys];
 }
 
+/** Bytes of the request line and headers as received (the socket had read them before we saw it). */
+export function requestHeadBytes(ex: Exchange): number {
+  const r = ex.req;
+  let n = `${r.method} ${r.url} HTTP/${r.httpVersion}\r\n\r\n`.length;
+  const raw = r.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
+  return n;
+}
+
 export function requestFacts(ex: Exchange, time: number, durationMs: number, bytesIn: number, bytesOut: number): RequestFacts {
   const ua = ex.req.headers['user-agent'];
   return {

@@ -61,7 +61,7 @@ class Channel {
   }
 
   get pending(): number {
-    return this.#queue.length + (this.#spool?.size() ?? 0);
+    return this.#queue.length + (this.#spool?.size() ?? 0) + (this.#sending ? 1 : 0);
   }
 
   get healthy(): boolean {
@@ -103,9 +103,10 @@ class Channel {
   #pump(): void {
     if (this.#sending || this.#closed) return;
     const batchSize = this.#opts.batchSize ?? 500;
-    // The spool is older than the queue: it always goes first.
+    // Order on disk and in memory: in-flight batch < spool < queue. The spool always goes first.
     const fromSpool = this.#spool !== undefined && this.#spool.size() > 0;
-    const batch = fromSpool ? this.#spool!.peek(batchSize) : this.#queue.slice(0, batchSize);
+    // A batch from the queue leaves it now, so overflow while it is in flight cannot move it.
+    const batch = fromSpool ? this.#spool!.peek(batchSize) : this.#queue.splice(0, batchSize);
     if (batch.length === 0) return;
     this.#sending = true;
     const m = this.#opts.metrics;
@@ -114,7 +115,6 @@ class Channel {
       () => {
         this.#sending = false;
         if (fromSpool) this.#spool!.drop(batch.length);
-        else this.#queue.splice(0, batch.length);
         m?.written.inc({ sink: this.sink.name }, batch.length);
         if (this.#down) this.#opts.log.info({ sink: this.sink.name, spooled: this.#spool?.size() ?? 0 }, 'audit sink is back; delivering spooled records');
         this.#down = false;
@@ -128,10 +128,16 @@ class Channel {
         if (!this.#down) this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
         this.#down = true;
         this.#failures++;
-        if (this.#spool && this.#queue.length > 0) {
-          this.#spool.append(this.#queue.splice(0));
-          m?.spooled.inc({ sink: this.sink.name });
+        if (!fromSpool) {
+          if (this.#spool) {
+            // The failed batch is older than anything spooled while it was in flight.
+            this.#spool.prepend(batch);
+            m?.spooled.inc({ sink: this.sink.name });
+          } else {
+            this.#queue.unshift(...batch);
+          }
         }
+        if (this.#spool && this.#queue.length > 0) this.#spool.append(this.#queue.splice(0));
         this.#gauge();
         this.#schedule(Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
       },

@@ -1,7 +1,8 @@
 // The configured identity providers, built once per runtime: OIDC clients (discovery running in
 // the background), their back-channel handlers, the token refresher, and SAML service providers.
 import type { AuthEventInput } from '../audit/facts.ts';
-import type { Config } from '../config/compile.ts';
+import type { Config, IdentityProviderConfig } from '../config/compile.ts';
+import { settingsFingerprint } from '../config/secret.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { createLoginCookie, type LoginCookie } from './login-state.ts';
@@ -20,19 +21,37 @@ export interface IdentityProviders {
   readonly checkReturnUrl: ReturnUrlCheck;
   /** Ids and display names, in config order. */
   readonly list: readonly { readonly id: string; readonly displayName: string }[];
-  close(): void;
+  /** Settings fingerprint per provider id (reload reuse). */
+  readonly fingerprints: ReadonlyMap<string, string>;
+  /** Providers taken over from the previous runtime on reload. */
+  readonly reused: ReadonlySet<string>;
+  /** Stop background work, except for providers a newer runtime took over. */
+  close(keep?: ReadonlySet<string>): void;
 }
 
-export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void): IdentityProviders {
+/** Stable text of a provider's settings (secrets included) to decide whether a reload may reuse it. */
+export function providerFingerprint(p: IdentityProviderConfig, publicUrl: string): string {
+  return settingsFingerprint(p) + publicUrl;
+}
+
+export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void, previous?: IdentityProviders): IdentityProviders {
   const oidc = new Map<string, OidcClient>();
   const backchannel = new Map<string, BackchannelHandler>();
   const saml = new Map<string, SamlProvider>();
+  const fingerprints = new Map<string, string>();
+  const reused = new Set<string>();
   for (const p of config.identityProviders) {
+    const fp = providerFingerprint(p, config.server.publicUrl);
+    fingerprints.set(p.id, fp);
+    // A reload keeps a provider whose settings did not change: no new discovery, same JWKS cache.
+    const keep = previous?.fingerprints.get(p.id) === fp;
     if (p.type === 'saml') {
-      saml.set(p.id, createSamlProvider(p, config.server.publicUrl, log));
+      saml.set(p.id, keep ? previous!.saml.get(p.id)! : createSamlProvider(p, config.server.publicUrl, log));
+      if (keep) reused.add(p.id);
       continue;
     }
-    const c = createOidcClient(p, log);
+    const c = keep && previous!.oidc.get(p.id) ? previous!.oidc.get(p.id)! : createOidcClient(p, log);
+    if (keep) reused.add(p.id);
     oidc.set(p.id, c);
     backchannel.set(p.id, createBackchannelHandler(c, sessions));
   }
@@ -44,9 +63,11 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     loginCookie: createLoginCookie(config.session.cookie),
     checkReturnUrl: createReturnUrlCheck(config),
     list: config.identityProviders.map((p) => ({ id: p.id, displayName: p.displayName })),
-    close() {
-      for (const c of oidc.values()) c.close();
-      for (const s of saml.values()) s.close();
+    fingerprints,
+    reused,
+    close(keep = new Set<string>()) {
+      for (const [id, c] of oidc) if (!keep.has(id)) c.close();
+      for (const [id, s] of saml) if (!keep.has(id)) s.close();
     },
   };
 }

@@ -5,22 +5,31 @@ import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics } from '../admin/metrics.ts';
 import { createAudit } from '../audit/create.ts';
 import { authFacts, type AuthEventInput } from '../audit/facts.ts';
-import { compileConfig, type Config } from '../config/compile.ts';
+import { compileConfig, type CompileResult, type Config } from '../config/compile.ts';
+import { settingsFingerprint } from '../config/secret.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { buildRuntime, type Runtime, type RuntimeParts } from '../runtime.ts';
+import { buildRuntime, reusableParts, type Runtime, type RuntimeParts } from '../runtime.ts';
 import { waitForStore } from '../session/create.ts';
 import { closeGracefully, createListener, listen, urlOf } from '../server/listener.ts';
 import { createPipeline } from '../server/pipeline.ts';
+import { watchConfig } from '../config/watch.ts';
 
 export interface RunningGatehouse {
   /** Base URL of the public listener as bound (port 0 resolved). */
   readonly url: string;
   readonly adminUrl: string;
   current(): Runtime;
+  /**
+   * Load the config again and swap the whole runtime; on any problem keep the running one.
+   * In-flight requests and open WebSockets finish on the runtime they started with.
+   */
+  reload(): Promise<ReloadResult>;
   /** Stop accepting, drain in-flight requests (bounded), close tunnels and upstream pools. */
   shutdown(): Promise<void>;
 }
+
+export type ReloadResult = { readonly ok: true; readonly warnings: readonly string[] } | { readonly ok: false; readonly error: string };
 
 export interface StartOptions {
   readonly log: Logger;
@@ -29,6 +38,8 @@ export interface StartOptions {
   readonly processMetrics?: boolean;
   /** Pre-built runtime parts (tests: a session manager with a controlled clock). */
   readonly parts?: RuntimeParts;
+  /** Where reload() gets the new config (the config file); without it reload() is refused. */
+  readonly loadConfig?: () => CompileResult;
 }
 
 // WebSocket close frame, status 1001 "going away" (RFC 6455 §7.4.1), unmasked as servers send it.
@@ -40,7 +51,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const audit = createAudit(config.audit, log, metrics.audit);
   const onAuthEvent = (e: AuthEventInput) => audit.write(authFacts(undefined, e, Date.now()));
-  const runtime = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
+  let runtime = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
   const store = runtime.sessions.store;
   if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
     log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');
@@ -58,6 +69,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       token: () => runtime.config.admin.token,
       sessions: () => runtime.sessions,
       onAuthEvent,
+      reload: () => reload(),
       ready: () => {
         const storeOk = runtime.sessions.store.isReady();
         const a = audit.ready();
@@ -81,11 +93,44 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
   const adminUrl = urlOf(adminAddr, false);
   log.info({ url, admin: adminUrl, routes: config.routes.length, public_url: config.server.publicUrl }, 'gatehouse listening');
 
+  // One reload at a time; a reload requested meanwhile runs after it (it may see a newer file).
+  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, warnings: [] });
+  const reload = (): Promise<ReloadResult> => {
+    reloading = reloading.then(async (): Promise<ReloadResult> => {
+      if (!options.loadConfig) return { ok: false, error: 'this instance was started without a config file to reload' };
+      let next: CompileResult;
+      let nextRuntime: Runtime;
+      try {
+        next = options.loadConfig();
+        nextRuntime = await buildRuntime(next.config, log, { onAuthEvent, ...reusableParts(runtime, next.config) });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        log.error({ err: error }, 'config reload failed; the running config stays in force');
+        onAuthEvent({ action: 'config_reload_failed', outcome: 'failure', message: error.slice(0, 2000) });
+        return { ok: false, error };
+      }
+      const restartNeeded = ['listen', 'tls'].filter((k) => JSON.stringify(next.config.server[k as 'listen']) !== JSON.stringify(config.server[k as 'listen']));
+      if (JSON.stringify(next.config.admin.listen) !== JSON.stringify(config.admin.listen)) restartNeeded.push('admin.listen');
+      if (settingsFingerprint(next.config.audit) !== settingsFingerprint(config.audit)) restartNeeded.push('audit');
+      const warnings = [...next.warnings, ...restartNeeded.map((k) => `${k} changed: it takes effect at the next restart`)];
+      const old = runtime;
+      runtime = nextRuntime;
+      for (const w of warnings) log.warn(w);
+      log.info({ routes: next.config.routes.length }, 'config reloaded');
+      onAuthEvent({ action: 'config_reloaded', outcome: 'success', message: `${next.config.routes.length} routes` });
+      // Requests that took the old snapshot finish on it; then its pools and unused parts close.
+      void old.close(runtime).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous runtime failed'));
+      return { ok: true, warnings };
+    });
+    return reloading;
+  };
+
   let shuttingDown: Promise<void> | undefined;
   return {
     url,
     adminUrl,
     current: () => runtime,
+    reload,
     shutdown() {
       shuttingDown ??= (async () => {
         draining = true;
@@ -106,9 +151,17 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
 }
 
 export async function runStart(configPath: string): Promise<void> {
-  const { config, warnings } = compileConfig(loadConfigFile(configPath));
+  const load = () => compileConfig(loadConfigFile(configPath));
+  const { config, warnings } = load();
   const log = createLogger(config.logLevel);
-  const gh = await startGatehouse(config, { log, warnings });
+  const gh = await startGatehouse(config, { log, warnings, loadConfig: load });
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading the config');
+    void gh.reload();
+  });
+  if (config.watch) watchConfig(configPath, () => void gh.reload(), log);
+  // A bug in a background task must not take every user's connection down with it.
+  process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));
   onShutdownSignal(() => gh.shutdown(), log);
 }
 

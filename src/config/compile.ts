@@ -190,6 +190,7 @@ export interface AuditConfig {
 
 export interface Config {
   readonly logLevel: RawConfig['log_level'];
+  readonly watch: boolean;
   /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */
   readonly devMode: boolean;
   readonly server: {
@@ -377,6 +378,7 @@ export function compileConfig(raw: unknown): CompileResult {
 
   const config: Config = {
     logLevel: c.log_level,
+    watch: c.watch,
     devMode,
     server: {
       listen: parseListen(c.server.listen),

@@ -254,7 +254,8 @@ const audit = z.strictObject({
 });
 
 export const ConfigSchema = z.strictObject({
-  log_level: logLevel.default('info').describe('Operational log level (JSON to stdout).'),
+  log_level: logLevel.default('info').describe('Operational log level (JSON lines on stderr).'),
+  watch: z.boolean().default(false).describe('Reload when the config file changes (also: SIGHUP, POST /admin/reload).'),
   server: server.describe('Public listener.'),
   admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
   identity_providers: z.array(identityProvider).default([]).describe('Single sign-on providers.'),

@@ -32,3 +32,17 @@ export class Secret {
     return REDACTED;
   }
 }
+
+/**
+ * A stable text of a config value with secrets' real values in it, to tell whether settings
+ * changed (reload reuse). Never log or return it anywhere.
+ */
+export function settingsFingerprint(value: unknown): string {
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Secret) return { secret: v.value() };
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return JSON.stringify(walk(value));
+}

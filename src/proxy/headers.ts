@@ -70,7 +70,7 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
     else out.cookie = kept;
   }
   const c = ex.client;
-  const peer = ex.req.socket.remoteAddress ?? '';
+  const peer = (ex.socket as { remoteAddress?: string }).remoteAddress ?? '';
   const inboundXff = src['x-forwarded-for'];
   out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(peer)}` : c.ip;
   out['x-forwarded-proto'] = c.proto;

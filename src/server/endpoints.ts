@@ -23,6 +23,7 @@ export const ADMIN_PATHS = {
   sessions: '/admin/sessions',
   sessionPrefix: '/admin/sessions/',
   userPrefix: '/admin/users/',
+  reload: '/admin/reload',
 } as const;
 
 /** Response and upstream request header carrying the request id. */

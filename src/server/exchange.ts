@@ -63,8 +63,8 @@ export class Exchange {
     this.socket = socket;
     this.client = client;
     this.host = host;
-    this.bytesReadAtStart = req.socket.bytesRead;
-    this.bytesWrittenAtStart = req.socket.bytesWritten;
+    this.bytesReadAtStart = (socket as { bytesRead?: number }).bytesRead ?? 0;
+    this.bytesWrittenAtStart = (socket as { bytesWritten?: number }).bytesWritten ?? 0;
   }
 
   event(e: AuthEventInput): void {

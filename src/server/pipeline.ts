@@ -16,11 +16,12 @@
 //                  are closed when their session ends
 //   9. finish      metrics (and the audit record, issue #7) on close        —
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/compile.ts';
-import { authFacts, requestFacts } from '../audit/facts.ts';
+import { authFacts, requestFacts, requestHeadBytes } from '../audit/facts.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -89,9 +90,19 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     metrics.requests.inc({ route, status: String(status) });
     metrics.duration.observe({ route }, durationMs / 1000);
     const time = Date.now();
-    if (ex.events) for (const e of ex.events) deps.audit.write(authFacts(ex, e, time));
-    const sock = ex.req.socket;
-    deps.audit.write(requestFacts(ex, time, durationMs, sock.bytesRead - ex.bytesReadAtStart, sock.bytesWritten - ex.bytesWrittenAtStart));
+    try {
+      if (ex.events) for (const e of ex.events) deps.audit.write(authFacts(ex, e, time));
+      // The socket captured at arrival: req.socket is detached (null) once a response closes.
+      const sock = ex.socket as Socket;
+      // Bytes in: request line and headers, plus the declared body, or (chunked) what the socket
+      // read after the headers; a small body may already have been read with them.
+      const declared = Number(ex.req.headers['content-length']);
+      const body = Number.isFinite(declared) && declared >= 0 ? declared : Math.max(0, (sock.bytesRead ?? 0) - ex.bytesReadAtStart);
+      deps.audit.write(requestFacts(ex, time, durationMs, requestHeadBytes(ex) + body, (sock.bytesWritten ?? 0) - ex.bytesWrittenAtStart));
+    } catch (err) {
+      // Runs from a 'close' event: throwing here would take the whole process down.
+      log.error({ request_id: ex.id, err: (err as Error).message }, 'writing the audit record failed');
+    }
   };
 
   const fail = (ex: Exchange, err: unknown) => {

@@ -20,10 +20,17 @@ export function baseConfig(upstream = 'http://127.0.0.1:9'): RawConfigInput {
 export interface StartedGatehouse extends RunningGatehouse {}
 
 /** Compile `raw`, start Gatehouse, and shut it down when the test finishes. */
-export async function startTestGatehouse(raw: RawConfigInput, options: { log?: Logger; keepRunning?: boolean } = {}): Promise<StartedGatehouse> {
-  // Tests do not want audit lines on vitest's stdout; audit tests configure their own sinks.
-  const { config } = compileConfig(raw.audit === undefined ? { ...raw, audit: { sinks: [] } } : raw);
-  const gh = await startGatehouse(config, { log: options.log ?? silentLogger, processMetrics: false });
+// Tests do not want audit lines on vitest's stdout; audit tests configure their own sinks.
+const withTestDefaults = (raw: RawConfigInput) => (raw.audit === undefined ? { ...raw, audit: { sinks: [] } } : raw);
+
+export async function startTestGatehouse(raw: RawConfigInput, options: { log?: Logger; keepRunning?: boolean; reloadFrom?: () => RawConfigInput } = {}): Promise<StartedGatehouse> {
+  const { config } = compileConfig(withTestDefaults(raw));
+  const reloadFrom = options.reloadFrom;
+  const gh = await startGatehouse(config, {
+    log: options.log ?? silentLogger,
+    processMetrics: false,
+    ...(reloadFrom ? { loadConfig: () => compileConfig(withTestDefaults(reloadFrom())) } : {}),
+  });
   if (!options.keepRunning) onTestFinished(() => gh.shutdown());
   return gh;
 }
