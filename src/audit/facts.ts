@@ -53,7 +53,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     time,
     requestId: ex.id,
     route: ex.route?.name,
-    method: ex.req.method ?? '',
+    method: ex.method,
     host: ex.host,
     // A refused path is recorded as received (bounded), a normalised one as routed.
     path: ex.path || (ex.req.url ?? '').split('?')[0]!.slice(0, 2048),

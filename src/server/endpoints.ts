@@ -8,6 +8,8 @@ export const LOGIN_PATH = '/.gatehouse/login';
 export const LOGOUT_PATH = '/.gatehouse/logout';
 export const USERINFO_PATH = '/.gatehouse/userinfo';
 export const JWKS_PATH = '/.gatehouse/jwks';
+/** Forward-auth for nginx auth_request, Traefik forwardAuth, Envoy ext_authz. */
+export const AUTH_PATH = '/.gatehouse/auth';
 /** /.gatehouse/oidc/<id>/callback and /.gatehouse/oidc/<id>/backchannel-logout */
 export const OIDC_PREFIX = '/.gatehouse/oidc/';
 export const oidcCallbackPath = (id: string) => `${OIDC_PREFIX}${id}/callback`;

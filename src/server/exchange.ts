@@ -25,6 +25,12 @@ export class Exchange {
   readonly client: ClientInfo;
   /** Lower-case host without port, as used for routing. */
   host: string;
+  /** The method policy sees: the request's, or the original request's in forward-auth mode. */
+  method: string;
+  /** Forward-auth mode: the original request's absolute URL, as the ingress reported it. */
+  forwardAuthUrl: string | undefined = undefined;
+  /** Forward-auth caller asked for a redirect to sign-in instead of a 401 (?redirect=1, Traefik). */
+  forwardAuthRedirect = false;
   /** Normalised path (what routing, policy and the upstream see). */
   path = '';
   /** Raw query string including "?", or "". */
@@ -63,6 +69,7 @@ export class Exchange {
     this.socket = socket;
     this.client = client;
     this.host = host;
+    this.method = req.method ?? 'GET';
     this.bytesReadAtStart = (socket as { bytesRead?: number }).bytesRead ?? 0;
     this.bytesWrittenAtStart = (socket as { bytesWritten?: number }).bytesWritten ?? 0;
   }

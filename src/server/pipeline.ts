@@ -33,6 +33,8 @@ import { normalizePath, splitTarget } from '../route/normalize.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
 import { Exchange } from './exchange.ts';
 import { handleInternal, isInternalPath } from './internal.ts';
+import { retargetForwardAuth, sendForwardAuthAllow } from './forward-auth.ts';
+import { AUTH_PATH } from './endpoints.ts';
 import { requestIdFor } from './request-id.ts';
 import { sendError } from './respond.ts';
 
@@ -160,8 +162,27 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
   // on_sink_failure: block — no request is served that could not be recorded.
   if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
   normalise(ex);
+  // Forward-auth (nginx auth_request, Traefik forwardAuth, Envoy ext_authz): decide about the
+  // request the ingress describes, then answer instead of proxying.
+  const forwardAuth = ex.path === AUTH_PATH && ex.res !== undefined;
+  if (forwardAuth) {
+    retargetForwardAuth(ex);
+    // Gatehouse's own endpoints need no permission: the ingress should send them to us anyway.
+    if (isInternalPath(ex.path)) {
+      ex.decision = 'public';
+      sendForwardAuthAllow(ex);
+      return undefined;
+    }
+  }
   const route = selectRoute(ex, rt);
   await identify(ex, rt, route);
+  if (forwardAuth) {
+    const plan = rt.plans.get(route.name)!;
+    authorize(ex, plan, route);
+    await inject(ex, rt, plan);
+    sendForwardAuthAllow(ex);
+    return undefined;
+  }
   if (isInternalPath(ex.path)) {
     if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
     await handleInternal(ex, rt);
@@ -193,7 +214,7 @@ const END_REASONS = { invalid: 'invalid', idle: 'expired_idle', absolute: 'expir
 
 async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<void> {
   // Where the policy lets anyone in, identity is a bonus: failures to establish it do not block.
-  const anonymousOk = () => !isInternalPath(ex.path) && evaluate(rt.plans.get(route.name)!.policy, undefined, ex.req.method ?? 'GET', ex.path).allow;
+  const anonymousOk = () => !isInternalPath(ex.path) && evaluate(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.path).allow;
   const sessions = rt.sessions;
   const value = sessions.cookie.read(ex.req.headers.cookie);
   if (value !== undefined) {
@@ -237,7 +258,7 @@ function authorize(ex: Exchange, plan: RoutePlan, route: RouteConfig): void {
   // A session from an IdP this route does not accept counts as no session: sign in again.
   if (ex.identity && route.idps && !route.idps.includes(ex.identity.idp)) ex.identity = undefined;
   const identity = ex.identity;
-  const decision = evaluate(plan.policy, identity, ex.req.method ?? 'GET', ex.path);
+  const decision = evaluate(plan.policy, identity, ex.method, ex.path);
   ex.policy = decision;
   if (decision.allow) {
     ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';

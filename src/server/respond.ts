@@ -77,7 +77,17 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
   ex.decision ??= 'error';
   const res = ex.res;
   // A browser that needs to sign in is sent to the sign-in page instead of an error page.
-  if (err.code === 'GH_UNAUTHENTICATED' && res && !res.headersSent && (ex.browser ?? isBrowserNavigation(ex.req))) {
+  if (ex.forwardAuthUrl !== undefined && res && !res.headersSent && (err.code === 'GH_UNAUTHENTICATED' || err.code === 'GH_BAD_TOKEN')) {
+    // Forward-auth: the ingress answers the user. Tell it where sign-in is; Traefik-style ingresses
+    // that pass our answer through (?redirect=1) get the redirect itself.
+    const origin = new URL(ex.forwardAuthUrl).origin;
+    const signin = `${origin}${LOGIN_PATH}?rd=${encodeURIComponent(ex.forwardAuthUrl)}`;
+    res.setHeader('x-gatehouse-signin', signin);
+    if (ex.forwardAuthRedirect && (ex.browser ?? isBrowserNavigation(ex.req))) {
+      sendRedirect(ex, 302, signin);
+      return;
+    }
+  } else if (err.code === 'GH_UNAUTHENTICATED' && res && !res.headersSent && (ex.browser ?? isBrowserNavigation(ex.req))) {
     const rd = ex.path + ex.query;
     const status = ex.req.method === 'GET' || ex.req.method === 'HEAD' ? 302 : 303;
     sendRedirect(ex, status, `${LOGIN_PATH}?rd=${encodeURIComponent(rd)}`);

@@ -1,0 +1,116 @@
+// Forward-auth mode with a real nginx (Debian nginx-light) in front: nginx asks Gatehouse about
+// each request with auth_request, copies the identity header to the upstream, and sends browsers
+// without a session to Gatehouse's sign-in page.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { request } from 'undici';
+import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
+import { getJson } from '../support/http.ts';
+import { freePort } from '../support/redis.ts';
+import { startUpstream } from '../support/upstream.ts';
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
+
+async function startNginx(conf: (port: number) => string): Promise<string> {
+  if (!NGINX) throw new Error('nginx not found: apt-get install nginx-light');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
+  for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+${conf(port)}
+}`);
+  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  onTestFinished(() => { child.kill('SIGTERM'); });
+  await expect.poll(async () => (await request(`http://127.0.0.1:${port}/.gatehouse/jwks`).then((r) => r.body.text().then(() => r.statusCode), () => 0)), { timeout: 5000 }).toBeGreaterThan(0);
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('forward-auth with nginx auth_request', () => {
+  it('lets nginx protect an upstream: sign-in redirect, identity header, 403 for the wrong group', async () => {
+    const app = await startUpstream();
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['127.0.0.1'] },
+      session: { secret: 'forward-auth-session-secret-0123456789abcdef', cookie: { secure: false } },
+      // The upstream is nginx's business in this mode; the route carries the policy.
+      routes: [
+        { name: 'app-admin', path: '/admin', upstream: app.url, allow: { groups: ['ml-admins'] } },
+        { name: 'app', upstream: app.url, allow: { authenticated: true }, rules: [{ path: '/health', public: true }] },
+      ],
+    });
+    const gatehouse = new URL(gh.url).host;
+    const nginx = await startNginx((port) => `server {
+      listen 127.0.0.1:${port};
+      location = /_gatehouse_auth {
+        internal;
+        proxy_pass http://${gatehouse}/.gatehouse/auth;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+        proxy_set_header X-Original-Method $request_method;
+      }
+      location /.gatehouse/ { proxy_pass http://${gatehouse}; proxy_set_header Host $http_host; }
+      location / {
+        auth_request /_gatehouse_auth;
+        auth_request_set $gh_user $upstream_http_x_forwarded_user;
+        auth_request_set $gh_groups $upstream_http_x_forwarded_groups;
+        auth_request_set $gh_signin $upstream_http_x_gatehouse_signin;
+        proxy_set_header X-Forwarded-User $gh_user;
+        proxy_set_header X-Forwarded-Groups $gh_groups;
+        proxy_pass ${app.url};
+        error_page 401 = @signin;
+      }
+      location @signin { return 302 $gh_signin; }
+    }`);
+
+    // No session: nginx sends the browser to Gatehouse's sign-in page for this URL.
+    const anon = await request(`${nginx}/experiments?x=1`);
+    await anon.body.text();
+    expect(anon.statusCode).toBe(302);
+    expect(anon.headers.location).toBe(`${nginx}/.gatehouse/login?rd=${encodeURIComponent(`${nginx}/experiments?x=1`)}`);
+    expect(app.seen).toHaveLength(0);
+    // A public rule passes without a session.
+    expect((await getJson(`${nginx}/health`)).status).toBe(200);
+
+    const bob = await gh.current().sessions.create({ user: 'bob@example.com', email: 'bob@example.com', groups: ['labelers'], idp: 't', method: 't' });
+    const alice = await gh.current().sessions.create({ user: 'alice@example.com', email: 'alice@example.com', groups: ['ml-admins'], idp: 't', method: 't' });
+    const asBob = { cookie: `gatehouse=${bob.cookieValue}` };
+    const ok = await getJson(`${nginx}/experiments`, { ...asBob, 'x-forwarded-user': 'forged-admin' });
+    expect(ok.status).toBe(200);
+    const seen = app.seen.at(-1)!;
+    expect(seen.headers['x-forwarded-user']).toBe('bob@example.com');
+    expect(seen.headers['x-forwarded-groups']).toBe('labelers');
+    // Wrong group for /admin: 403 from nginx, the app never sees it.
+    const before = app.seen.length;
+    expect((await getJson(`${nginx}/admin/settings`, asBob)).status).toBe(403);
+    expect(app.seen.length).toBe(before);
+    expect((await getJson(`${nginx}/admin/settings`, { cookie: `gatehouse=${alice.cookieValue}` })).status).toBe(200);
+  });
+
+  it('answers only trusted ingresses, and tells Traefik-style ingresses where to sign in', async () => {
+    const app = await startUpstream();
+    const gh = await startTestGatehouse({ ...baseConfig(app.url), routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }] });
+    const untrusted = await getJson(`${gh.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' });
+    expect(untrusted.status).toBe(403);
+
+    const trusted = await startTestGatehouse({
+      ...baseConfig(app.url),
+      server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['127.0.0.0/8'] },
+      routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }],
+    });
+    const r = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, {
+      headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/runs?id=1', accept: 'text/html', 'sec-fetch-mode': 'navigate' },
+    });
+    await r.body.text();
+    expect(r.statusCode).toBe(302);
+    expect(r.headers.location).toBe(`https://app.example/.gatehouse/login?rd=${encodeURIComponent('https://app.example/runs?id=1')}`);
+    const api = await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/a%2Fb' });
+    expect(api.status).toBe(400);
+    expect(api.body.error).toBe('GH_BAD_PATH');
+  });
+});
