@@ -1,0 +1,33 @@
+// The deployment examples in config/examples must stay valid configs (they are copied by users).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments, parse } from 'yaml';
+import { compileConfig } from '../../src/config/compile.ts';
+import { parseConfigText } from '../../src/config/load.ts';
+
+const dir = new URL('../../config/examples/', import.meta.url);
+const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
+const fakeFile = (path: string) => (path.endsWith('.pem') ? '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' : `secret-from-${path}-0123456789abcdefghijklmnop`);
+
+describe('config/examples', () => {
+  it('gatehouse.compose.yaml compiles', () => {
+    const raw = parseConfigText(read('gatehouse.compose.yaml'), { env: { GATEHOUSE_SECRET: 'x'.repeat(8) + 'y'.repeat(40), OIDC_SECRET: 's' } });
+    expect(() => compileConfig(raw)).not.toThrow();
+  });
+
+  it('the Kubernetes ConfigMap holds a valid config', () => {
+    const docs = parseAllDocuments(read('kubernetes/gatehouse.yaml')).map((d) => d.toJS());
+    const cm = docs.find((d) => d.kind === 'ConfigMap');
+    const raw = parseConfigText(cm.data['gatehouse.yaml'], { readFile: fakeFile });
+    const { config } = compileConfig(raw);
+    expect(config.session.store).toBe('redis');
+    expect(config.watch).toBe(true);
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'Secret', 'Deployment', 'Service', 'PodDisruptionBudget']);
+  });
+
+  it('ml-tools.yaml routes compile into a config', () => {
+    const { routes } = parse(read('ml-tools.yaml'));
+    const { config } = compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes });
+    expect(config.routes.map((r) => r.name)).toEqual(['jupyter', 'jupyterhub', 'mlflow', 'label-studio', 'tensorboard', 'zenml']);
+  });
+});
