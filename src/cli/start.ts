@@ -1,5 +1,7 @@
 // `gatehouse start`: load and compile the config, build the runtime, open the public and admin
 // listeners, and drain on SIGTERM/SIGINT. startGatehouse() is also what the demo and tests use.
+import cluster from 'node:cluster';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics } from '../admin/metrics.ts';
@@ -14,6 +16,7 @@ import { waitForStore } from '../session/create.ts';
 import { closeGracefully, createListener, listen, urlOf } from '../server/listener.ts';
 import { createPipeline } from '../server/pipeline.ts';
 import { watchConfig } from '../config/watch.ts';
+import { announceReload, onPeerReload, runSupervisor, workerIndex } from './cluster.ts';
 
 export interface RunningGatehouse {
   /** Base URL of the public listener as bound (port 0 resolved). */
@@ -24,7 +27,7 @@ export interface RunningGatehouse {
    * Load the config again and swap the whole runtime; on any problem keep the running one.
    * In-flight requests and open WebSockets finish on the runtime they started with.
    */
-  reload(): Promise<ReloadResult>;
+  reload(options?: { fromPeer?: boolean }): Promise<ReloadResult>;
   /** Stop accepting, drain in-flight requests (bounded), close tunnels and upstream pools. */
   shutdown(): Promise<void>;
 }
@@ -40,6 +43,8 @@ export interface StartOptions {
   readonly parts?: RuntimeParts;
   /** Where reload() gets the new config (the config file); without it reload() is refused. */
   readonly loadConfig?: () => CompileResult;
+  /** After a successful reload that this process started (workers tell their peers). */
+  readonly onReloaded?: () => void;
 }
 
 // WebSocket close frame, status 1001 "going away" (RFC 6455 §7.4.1), unmasked as servers send it.
@@ -95,7 +100,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
 
   // One reload at a time; a reload requested meanwhile runs after it (it may see a newer file).
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, warnings: [] });
-  const reload = (): Promise<ReloadResult> => {
+  const reload = (reloadOptions: { fromPeer?: boolean } = {}): Promise<ReloadResult> => {
     reloading = reloading.then(async (): Promise<ReloadResult> => {
       if (!options.loadConfig) return { ok: false, error: 'this instance was started without a config file to reload' };
       let next: CompileResult;
@@ -120,6 +125,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       onAuthEvent({ action: 'config_reloaded', outcome: 'success', message: `${next.config.routes.length} routes` });
       // Requests that took the old snapshot finish on it; then its pools and unused parts close.
       void old.close(runtime).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous runtime failed'));
+      if (!reloadOptions.fromPeer) options.onReloaded?.();
       return { ok: true, warnings };
     });
     return reloading;
@@ -154,15 +160,45 @@ export async function runStart(configPath: string): Promise<void> {
   const load = () => compileConfig(loadConfigFile(configPath));
   const { config, warnings } = load();
   const log = createLogger(config.logLevel);
-  const gh = await startGatehouse(config, { log, warnings, loadConfig: load });
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    for (const w of warnings) log.warn(w);
+    runSupervisor(config.server.workers, log);
+    return;
+  }
+  const index = workerIndex();
+  const workerLog = index === undefined ? log : log.child({ worker: index });
+  const gh = await startGatehouse(withWorkerPaths(config, index), { log: workerLog, warnings: index === undefined || index === 1 ? warnings : [], loadConfig: () => {
+    const next = load();
+    return { ...next, config: withWorkerPaths(next.config, index) };
+  }, onReloaded: announceReload });
   process.on('SIGHUP', () => {
-    log.info('SIGHUP: reloading the config');
-    void gh.reload();
+    workerLog.info('SIGHUP: reloading the config');
+    // The supervisor signals every worker itself: no need to tell the others.
+    void gh.reload({ fromPeer: cluster.isWorker });
   });
-  if (config.watch) watchConfig(configPath, () => void gh.reload(), log);
+  onPeerReload(() => void gh.reload({ fromPeer: true }));
+  // With workers, only the first watches the file; the others follow through the supervisor.
+  if (config.watch && (index === undefined || index === 1)) watchConfig(configPath, () => void gh.reload(), workerLog);
   // A bug in a background task must not take every user's connection down with it.
   process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));
-  onShutdownSignal(() => gh.shutdown(), log);
+  onShutdownSignal(() => gh.shutdown(), workerLog);
+}
+
+/**
+ * Each worker writes its own audit hash chain and spool: give file sinks and the spool directory
+ * a per-worker name (audit.ndjson → audit.w2.ndjson), so chains never interleave in one file.
+ */
+function withWorkerPaths(config: Config, index: number | undefined): Config {
+  if (index === undefined) return config;
+  const suffix = (path: string) => path.replace(/(\.[^./]+)?$/, (ext) => `.w${index}${ext}`);
+  return {
+    ...config,
+    audit: {
+      ...config.audit,
+      spoolDir: join(config.audit.spoolDir, `worker-${index}`),
+      sinks: config.audit.sinks.map((s) => (s.type === 'file' ? { ...s, path: suffix(s.path) } : s)),
+    },
+  };
 }
 
 /** First SIGTERM/SIGINT drains and exits 0; a second one exits at once. */

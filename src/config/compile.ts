@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { normalizePath } from '../route/normalize.ts';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigSchema, DURATION_PATTERN, type RawAllow, type RawAudit, type RawConfig, type RawDeny, type RawRoute, type RawRule, type RawSamlProvider, type RawSession } from './schema.ts';
 import { Secret } from './secret.ts';
@@ -199,6 +199,8 @@ export interface Config {
     readonly trustedProxies: readonly string[];
     readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
     readonly shutdownTimeoutMs: number;
+    /** Worker processes; 1 = no supervisor. */
+    readonly workers: number;
   };
   readonly admin: {
     readonly listen: ListenAddress;
@@ -365,6 +367,10 @@ export function compileConfig(raw: unknown): CompileResult {
     ...routes.flatMap((r) => Object.values(r.identityHeaders)),
   ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase()))];
   const session = compileSession(c.session, devMode, problems, warnings);
+  const workers = c.server.workers === 'auto' ? Math.max(1, availableParallelism()) : c.server.workers;
+  if (workers > 1 && c.session.store === 'memory') {
+    problems.push({ path: 'server.workers', message: `${c.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)` });
+  }
   const identityProviders = compileProviders(c.identity_providers, devMode, problems);
   const idpIds = new Set(identityProviders.map((p) => p.id));
   c.routes.forEach((r, i) => r.idps?.forEach((id, j) => {
@@ -386,6 +392,7 @@ export function compileConfig(raw: unknown): CompileResult {
       trustedProxies: c.server.trusted_proxies,
       tls: c.server.tls ? { certFile: c.server.tls.cert_file, keyFile: c.server.tls.key_file } : undefined,
       shutdownTimeoutMs: parseDuration(c.server.shutdown_timeout),
+      workers,
     },
     admin: {
       listen: parseListen(c.admin.listen),

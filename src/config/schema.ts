@@ -97,6 +97,8 @@ const server = z.strictObject({
   trusted_proxies: z.array(z.string()).default([]).describe('CIDRs or IPs whose X-Forwarded-For/Proto/Host and X-Request-Id are believed.'),
   tls: tls.optional().describe('Serve HTTPS on the public listener.'),
   shutdown_timeout: duration().default('10s').describe('How long SIGTERM waits for in-flight requests before closing them.'),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
+    .describe('Worker processes sharing the listeners (node:cluster); "auto" = one per CPU. Needs session.store: redis when > 1.'),
 });
 
 const admin = z.strictObject({
