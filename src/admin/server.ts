@@ -48,11 +48,11 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
     }
     if (path.startsWith(ADMIN_PATHS.adminPrefix)) {
       if (!isAdminAuthorized(req, deps.token())) {
-        deps.onAuthEvent({ action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: `${req.method} ${path}`.slice(0, 256) });
+        deps.onAuthEvent({ action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: `${req.method} ${path}`.slice(0, 256), clientIp: req.socket.remoteAddress });
         res.setHeader('www-authenticate', 'Bearer realm="gatehouse-admin"');
         return json(res, 401, { error: 'GH_UNAUTHENTICATED', message: deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token' });
       }
-      deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: `${req.method} ${path}`.slice(0, 256) });
+      deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: `${req.method} ${path}`.slice(0, 256), clientIp: req.socket.remoteAddress });
       if (path === ADMIN_PATHS.reload) {
         if (req.method !== 'POST') {
           res.setHeader('allow', 'POST');

@@ -12,6 +12,8 @@ export interface AuthEventInput {
   readonly user?: Identity | undefined;
   readonly idp?: string | undefined;
   readonly session?: string | undefined;
+  /** For events outside a request exchange (admin API): who called. */
+  readonly clientIp?: string | undefined;
 }
 
 const MAX_UA = 512;
@@ -58,7 +60,8 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     // A refused path is recorded as received (bounded), a normalised one as routed.
     path: ex.path || (ex.req.url ?? '').split('?')[0]!.slice(0, 2048),
     queryKeys: queryKeys(ex.query || (ex.req.url?.includes('?') ? ex.req.url.slice(ex.req.url.indexOf('?')) : '')),
-    status: ex.status || (ex.res ? ex.res.statusCode : 0),
+    // No answer sent (the client went away first): 499, as nginx records it — never a made-up 200.
+    status: ex.status || (ex.res?.headersSent ? ex.res.statusCode : 499),
     decision: ex.decision ?? 'error',
     reason: ex.policy?.reason,
     rule: ex.policy?.rule,
@@ -89,7 +92,7 @@ export function authFacts(ex: Exchange | undefined, e: AuthEventInput, time: num
     idp: e.idp ?? user?.idp,
     session: e.session ?? ex?.session?.key,
     requestId: ex?.id,
-    clientIp: ex?.client.ip,
+    clientIp: e.clientIp ?? ex?.client.ip,
     userAgent: typeof ua === 'string' ? ua.slice(0, MAX_UA) : undefined,
     message: e.message,
   };

@@ -44,6 +44,8 @@ class Channel {
   readonly #spool: Spool | undefined;
   readonly #opts: AuditWriterOptions;
   #sending = false;
+  /** Records in the batch being sent (taken out of the queue). */
+  #inflight = 0;
   #down = false;
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -61,7 +63,7 @@ class Channel {
   }
 
   get pending(): number {
-    return this.#queue.length + (this.#spool?.size() ?? 0) + (this.#sending ? 1 : 0);
+    return this.#queue.length + (this.#spool?.size() ?? 0) + this.#inflight + (this.#sending ? 1 : 0);
   }
 
   get healthy(): boolean {
@@ -69,7 +71,8 @@ class Channel {
   }
 
   canAccept(): boolean {
-    return this.#spool !== undefined || this.#queue.length < this.#opts.queueSize;
+    // Block mode: records being sent or retried still count, so a down sink closes the gate.
+    return this.#spool !== undefined || this.#queue.length + this.#inflight < this.#opts.queueSize;
   }
 
   push(line: string): void {
@@ -109,11 +112,13 @@ class Channel {
     const batch = fromSpool ? this.#spool!.peek(batchSize) : this.#queue.splice(0, batchSize);
     if (batch.length === 0) return;
     this.#sending = true;
+    this.#inflight = fromSpool ? 0 : batch.length;
     const m = this.#opts.metrics;
     if (this.#failures > 0) m?.retried.inc({ sink: this.sink.name });
     this.sink.send(batch).then(
       () => {
         this.#sending = false;
+        this.#inflight = 0;
         if (fromSpool) this.#spool!.drop(batch.length);
         m?.written.inc({ sink: this.sink.name }, batch.length);
         if (this.#down) this.#opts.log.info({ sink: this.sink.name, spooled: this.#spool?.size() ?? 0 }, 'audit sink is back; delivering spooled records');
@@ -124,6 +129,7 @@ class Channel {
       },
       (err: unknown) => {
         this.#sending = false;
+        this.#inflight = 0;
         m?.failed.inc({ sink: this.sink.name });
         if (!this.#down) this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
         this.#down = true;

@@ -3,7 +3,7 @@
 // LF in a path or user agent can never end a frame or forge a record.
 import { readFileSync } from 'node:fs';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import type { AuditSink } from '../sink.ts';
@@ -45,7 +45,8 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
 
   const connectTcp = (): Promise<Socket> => new Promise((resolve, reject) => {
     const s = o.tls
-      ? tlsConnect({ host: o.host, port: o.port, servername: o.host, ...(ca ? { ca } : {}) })
+      // SNI only for names: RFC 6066 forbids an IP address as server name.
+      ? tlsConnect({ host: o.host, port: o.port, ...(isIP(o.host) ? {} : { servername: o.host }), ...(ca ? { ca } : {}) })
       : netConnect({ host: o.host, port: o.port });
     const timer = setTimeout(() => s.destroy(new Error('connect timeout')), o.connectTimeoutMs ?? 5000);
     s.once(o.tls ? 'secureConnect' : 'connect', () => {

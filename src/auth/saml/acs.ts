@@ -1,5 +1,5 @@
 // The SAML assertion consumer service (HTTP-POST). node-saml has verified the signature (and uses
-// only the signed assertion), issuer, audience and validity times; here: size and DOCTYPE limits
+// only the signed assertion), audience and validity times; here: size and DOCTYPE limits, the issuer,
 // before any parsing, InResponseTo against this browser's pending sign-in (or an explicit opt-in
 // to IdP-initiated sign-in), Destination and Recipient = our ACS URL, one use per assertion ID
 // (remembered in the session store until the assertion expires), and the attribute mapping.
@@ -52,8 +52,16 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, deps: AcsDep
   if (!profile?.getAssertionXml) throw fail('the response has no assertion');
   const assertion = parseXml(profile.getAssertionXml()).documentElement!;
 
+  // The issuer: node-saml checks it only on logout messages. The signed assertion must name the
+  // IdP we trust (configured idp_issuer, else the metadata's entityID), and so must the Response.
+  const expectedIssuer = c.idpIssuer ?? sp.idp().entityId;
+  const assertionIssuer = first(assertion, NS.saml, 'Issuer')?.textContent?.trim();
+  if (expectedIssuer !== undefined && assertionIssuer !== expectedIssuer) throw fail(`wrong issuer: the assertion was issued by ${assertionIssuer ?? 'nobody'}, not by ${expectedIssuer}`);
+
   // Destination (on the Response, may be unsigned) and Recipient (in the signed assertion).
   const response = parseXml(xml).documentElement!;
+  const responseIssuer = Array.from(response.childNodes).find((n) => n.nodeType === 1 && (n as unknown as { localName: string }).localName === 'Issuer')?.textContent?.trim();
+  if (expectedIssuer !== undefined && responseIssuer !== undefined && responseIssuer !== expectedIssuer) throw fail(`wrong issuer: the response was issued by ${responseIssuer}, not by ${expectedIssuer}`);
   const destination = response.getAttribute('Destination');
   if (destination && destination !== sp.acsUrl) throw fail(`the response is addressed to ${destination}, not to this service`);
   const confirmation = first(assertion, NS.saml, 'SubjectConfirmationData');

@@ -21,14 +21,12 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
   let relayState: string;
   try {
     if (method === 'GET') {
-      const params = new URLSearchParams(ex.query.slice(1));
-      const message = params.get('SAMLRequest') ?? params.get('SAMLResponse');
-      if (!message) throw bad('no SAMLRequest or SAMLResponse');
-      relayState = params.get('RelayState') ?? '';
+      const params = strictRedirectParams(ex.query.slice(1));
+      relayState = params.RelayState ?? '';
       // node-saml checks a redirect-binding signature only when one is present: require it, or
       // anyone could end anyone's session with a forged LogoutRequest.
-      if (!params.get('Signature') || !params.get('SigAlg')) throw bad('the message is not signed');
-      result = await sp.saml().validateRedirectAsync(Object.fromEntries(params), ex.query.slice(1));
+      if (!params.Signature || !params.SigAlg) throw bad('the message is not signed');
+      result = await sp.saml().validateRedirectAsync(params, ex.query.slice(1));
     } else if (method === 'POST') {
       const form = await readFormBody(ex.req, sp.config.maxResponseBytes * 2);
       relayState = form.get('RelayState') ?? '';
@@ -55,6 +53,34 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
   for (const key of ended) ex.event({ action: 'session_revoked', outcome: 'success', reason: 'saml_slo', idp: sp.config.id, session: key });
   const url = await sp.saml().getLogoutResponseUrlAsync(profile, relayState, {}, true);
   sendRedirect(ex, 302, url);
+}
+
+const REDIRECT_PARAMS = new Set(['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']);
+
+/**
+ * HTTP-Redirect binding parameters, read so that what is verified is what is acted on: names must
+ * be written literally (no percent-encoding), each at most once, exactly one message. Otherwise a
+ * second, unsigned SAMLRequest — or "SAML%52equest" — could ride on a genuine signature.
+ */
+function strictRedirectParams(query: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (!REDIRECT_PARAMS.has(name)) {
+      if (/^[A-Za-z0-9_.~-]*$/.test(name)) continue; // unrelated parameter, ignored (not signed over)
+      throw bad('an encoded or unknown parameter name');
+    }
+    if (name in out) throw bad(`${name} appears twice`);
+    try {
+      out[name] = decodeURIComponent((eq === -1 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '));
+    } catch {
+      throw bad(`${name} is not valid percent-encoding`);
+    }
+  }
+  if (('SAMLRequest' in out) === ('SAMLResponse' in out)) throw bad('exactly one of SAMLRequest and SAMLResponse is needed');
+  return out;
 }
 
 /** The IdP's single-logout URL for this session, or undefined when the IdP has none. */
