@@ -15,9 +15,29 @@ export function chainHash(prevHash: string, canonicalRecord: string): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalRecord).digest('hex');
 }
 
-/** Serialise `record` into the chain: adds prev_hash and hash; returns the line and its hash. */
-export function chainLine(record: Record<string, unknown>, prevHash: string): { line: string; hash: string } {
-  const body = canonicalJson({ ...record, prev_hash: prevHash });
+/** `record` with prev_hash inserted in key order (the builders keep every level sorted). */
+function withPrevHash(record: Record<string, unknown>, prevHash: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let placed = false;
+  for (const k of Object.keys(record)) {
+    if (!placed && k > 'prev_hash') {
+      out.prev_hash = prevHash;
+      placed = true;
+    }
+    if (k !== 'prev_hash') out[k] = record[k];
+  }
+  if (!placed) out.prev_hash = prevHash;
+  return out;
+}
+
+/**
+ * Serialise `record` into the chain: adds prev_hash and hash; returns the line and its hash.
+ * Records from record.ts are built in sorted key order, so the native JSON.stringify yields the
+ * canonical form (hot path: one per request); anything else goes through canonicalJson.
+ */
+export function chainLine(record: Record<string, unknown>, prevHash: string, sorted = false): { line: string; hash: string } {
+  const full = withPrevHash(record, prevHash);
+  const body = sorted ? JSON.stringify(full) : canonicalJson(full);
   const hash = chainHash(prevHash, body);
   return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
 }

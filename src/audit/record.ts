@@ -88,9 +88,12 @@ export function toRecord(f: AuditFacts, stamp: Stamp, format: AuditFormat): Reco
   return f.kind === 'request' ? ecsRequest(f, stamp) : ecsAuth(f, stamp);
 }
 
+// Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
+// is its canonical JSON (chain.ts hashes it without re-sorting; test/audit checks the order).
+
 function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
   if (!u) return undefined;
-  return { name: u.name, email: u.email, roles: u.groups };
+  return { email: u.email, name: u.name, roles: u.groups };
 }
 
 function ecsRequest(f: RequestFacts, s: Stamp): Record<string, unknown> {
@@ -98,36 +101,36 @@ function ecsRequest(f: RequestFacts, s: Stamp): Record<string, unknown> {
     '@timestamp': new Date(f.time).toISOString(),
     ecs: { version: '8.11.0' },
     event: {
-      kind: 'event',
-      category: ['web', ...(f.decision === 'deny' || f.decision === 'unauthenticated' ? ['authentication'] : [])],
-      type: ['access', ...(f.decision === 'deny' ? ['denied'] : f.decision === 'allow' || f.decision === 'public' ? ['allowed'] : [])],
       action: f.websocket ? 'websocket_session' : 'http_request',
+      category: ['web', ...(f.decision === 'deny' || f.decision === 'unauthenticated' ? ['authentication'] : [])],
       dataset: 'gatehouse.access',
+      duration: Math.round(f.durationMs * 1e6),
+      kind: 'event',
       outcome: f.status >= 400 || f.decision === 'deny' || f.decision === 'error' ? 'failure' : 'success',
       reason: f.reason,
       sequence: s.sequence,
-      duration: Math.round(f.durationMs * 1e6),
+      type: ['access', ...(f.decision === 'deny' ? ['denied'] : f.decision === 'allow' || f.decision === 'public' ? ['allowed'] : [])],
     },
-    http: {
-      request: { id: f.requestId, method: f.method, bytes: f.bytesIn },
-      response: { status_code: f.status, bytes: f.bytesOut },
-    },
-    url: { domain: f.host || undefined, path: f.path },
-    source: { ip: f.clientIp },
-    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
-    user: ecsUser(f.user),
     gatehouse: {
-      boot_id: s.bootId,
-      route: f.route,
-      decision: f.decision,
-      rule: f.rule,
-      error_code: f.errorCode,
-      query_keys: f.queryKeys.length ? f.queryKeys : undefined,
-      idp: f.user?.idp,
       auth_method: f.authMethod,
+      boot_id: s.bootId,
+      decision: f.decision,
+      error_code: f.errorCode,
+      idp: f.user?.idp,
+      query_keys: f.queryKeys.length ? f.queryKeys : undefined,
+      route: f.route,
+      rule: f.rule,
       session: f.session,
       upstream: f.upstream,
     },
+    http: {
+      request: { bytes: f.bytesIn, id: f.requestId, method: f.method },
+      response: { bytes: f.bytesOut, status_code: f.status },
+    },
+    source: { ip: f.clientIp },
+    url: { domain: f.host || undefined, path: f.path },
+    user: ecsUser(f.user),
+    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
   };
 }
 
@@ -137,72 +140,72 @@ function ecsAuth(f: AuthFacts, s: Stamp): Record<string, unknown> {
     '@timestamp': new Date(f.time).toISOString(),
     ecs: { version: '8.11.0' },
     event: {
-      kind: 'event',
-      category,
-      type: f.action.startsWith('login') ? ['start'] : f.action === 'logout' || f.action.startsWith('session') ? ['end'] : ['info'],
       action: f.action,
+      category,
       dataset: 'gatehouse.auth',
+      kind: 'event',
       outcome: f.outcome,
       reason: f.reason,
       sequence: s.sequence,
+      type: f.action.startsWith('login') ? ['start'] : f.action === 'logout' || f.action.startsWith('session') ? ['end'] : ['info'],
     },
+    gatehouse: { boot_id: s.bootId, idp: f.idp ?? f.user?.idp, session: f.session },
+    http: f.requestId === undefined ? undefined : { request: { id: f.requestId } },
     message: f.message,
     source: f.clientIp === undefined ? undefined : { ip: f.clientIp },
-    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
     user: ecsUser(f.user),
-    http: f.requestId === undefined ? undefined : { request: { id: f.requestId } },
-    gatehouse: { boot_id: s.bootId, idp: f.idp ?? f.user?.idp, session: f.session },
+    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
   };
 }
 
 function ocsfUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
   if (!u) return undefined;
-  return { name: u.name, email_addr: u.email, groups: u.groups.map((name) => ({ name })) };
+  return { email_addr: u.email, groups: u.groups.map((name) => ({ name })), name: u.name };
 }
 
 function ocsfRequest(f: RequestFacts, s: Stamp): Record<string, unknown> {
   const failed = f.status >= 400 || f.decision === 'deny' || f.decision === 'error';
   const activity = ({ GET: 3, HEAD: 4, OPTIONS: 5, POST: 6, PUT: 7, DELETE: 2, TRACE: 8, CONNECT: 1 } as Record<string, number>)[f.method] ?? 99;
   return {
-    class_uid: 4002,
-    class_name: 'HTTP Activity',
-    category_uid: 4,
     activity_id: activity,
-    type_uid: 4002 * 100 + activity,
-    time: f.time,
+    actor: f.user ? { user: ocsfUser(f.user) } : undefined,
+    category_uid: 4,
+    class_name: 'HTTP Activity',
+    class_uid: 4002,
+    disposition_id: f.decision === 'deny' || f.decision === 'unauthenticated' ? 2 : 1,
+    duration: Math.round(f.durationMs),
+    http_request: { http_method: f.method, length: f.bytesIn, uid: f.requestId, url: { hostname: f.host || undefined, path: f.path }, user_agent: f.userAgent },
+    http_response: { code: f.status, length: f.bytesOut },
+    metadata: { log_name: 'gatehouse.access', product: PRODUCT, sequence: s.sequence, uid: f.requestId, version: '1.1.0' },
     severity_id: failed ? 3 : 1,
-    status_id: failed ? 2 : 1,
+    src_endpoint: { ip: f.clientIp },
     status_code: String(f.status),
     status_detail: f.reason,
-    duration: Math.round(f.durationMs),
-    http_request: { uid: f.requestId, http_method: f.method, url: { hostname: f.host || undefined, path: f.path }, user_agent: f.userAgent, length: f.bytesIn },
-    http_response: { code: f.status, length: f.bytesOut },
-    src_endpoint: { ip: f.clientIp },
-    actor: f.user ? { user: ocsfUser(f.user) } : undefined,
-    disposition_id: f.decision === 'deny' || f.decision === 'unauthenticated' ? 2 : 1,
-    metadata: { product: PRODUCT, version: '1.1.0', sequence: s.sequence, uid: f.requestId, log_name: 'gatehouse.access' },
-    unmapped: { boot_id: s.bootId, route: f.route, decision: f.decision, rule: f.rule, error_code: f.errorCode, query_keys: f.queryKeys, session: f.session, upstream: f.upstream, auth_method: f.authMethod, websocket: f.websocket || undefined },
+    status_id: failed ? 2 : 1,
+    time: f.time,
+    type_uid: 4002 * 100 + activity,
+    unmapped: { auth_method: f.authMethod, boot_id: s.bootId, decision: f.decision, error_code: f.errorCode, query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined },
   };
 }
 
 function ocsfAuth(f: AuthFacts, s: Stamp): Record<string, unknown> {
   const activity = f.action.startsWith('login') ? 1 : f.action === 'logout' || f.action.startsWith('session') ? 2 : 99;
   return {
-    class_uid: 3002,
-    class_name: 'Authentication',
-    category_uid: 3,
     activity_id: activity,
-    type_uid: 3002 * 100 + activity,
-    time: f.time,
-    severity_id: f.outcome === 'failure' ? 3 : 1,
-    status_id: f.outcome === 'failure' ? 2 : 1,
-    status_detail: f.reason,
-    message: f.message,
-    user: ocsfUser(f.user),
-    src_endpoint: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    category_uid: 3,
+    class_name: 'Authentication',
+    class_uid: 3002,
     http_request: f.userAgent === undefined && f.requestId === undefined ? undefined : { uid: f.requestId, user_agent: f.userAgent },
+    message: f.message,
+    metadata: { log_name: 'gatehouse.auth', product: PRODUCT, sequence: s.sequence, version: '1.1.0' },
     session: f.session === undefined ? undefined : { uid: f.session },
-    metadata: { product: PRODUCT, version: '1.1.0', sequence: s.sequence, log_name: 'gatehouse.auth' },
-    unmapped: { boot_id: s.bootId, action: f.action, idp: f.idp ?? f.user?.idp },
+    severity_id: f.outcome === 'failure' ? 3 : 1,
+    src_endpoint: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    status_detail: f.reason,
+    status_id: f.outcome === 'failure' ? 2 : 1,
+    time: f.time,
+    type_uid: 3002 * 100 + activity,
+    unmapped: { action: f.action, boot_id: s.bootId, idp: f.idp ?? f.user?.idp },
+    user: ocsfUser(f.user),
   };
 }

@@ -87,7 +87,19 @@ class Channel {
     }
     this.#queue.push(line);
     this.#gauge();
-    this.#pump();
+    this.#pumpSoon();
+  }
+
+  #pumpScheduled = false;
+
+  /** Deliver after the current burst of requests, so records travel in batches, not one by one. */
+  #pumpSoon(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   #gauge(): void {
@@ -172,7 +184,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     write(facts) {
       sequence++;
       const record = toRecord(facts, { sequence, bootId }, opts.format);
-      const { line, hash } = chainLine(record, prevHash);
+      const { line, hash } = chainLine(record, prevHash, true);
       prevHash = hash;
       for (const c of channels) c.push(line);
     },

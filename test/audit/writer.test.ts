@@ -242,8 +242,10 @@ describe('audit writer: block mode bound', () => {
     const m = manualSink();
     const w = writer({ sinks: [m.sink], onSinkFailure: 'block', queueSize: 10 });
     for (let i = 1; i <= 10; i++) w.write(sampleRequest(i));
-    expect(m.sent).toHaveLength(1);
-    // 10 records in memory: 1 in flight, 9 queued.
+    expect(w.canAccept()).toBe(false);
+    // Delivery starts after the current burst (records travel in batches).
+    await expect.poll(() => m.sent.length, { timeout: 1000, interval: 5 }).toBe(1);
+    // 10 records in memory, in flight or queued.
     expect(w.canAccept()).toBe(false);
     m.settle.shift()!(false); // the sink is down
     await sleep(5);
