@@ -62,22 +62,34 @@ http {
     console.log('nginx                  not installed (apt-get install nginx-light to add this row)');
   }
 
-  const ghPort = await freePort();
-  const adminPort = await freePort();
-  writeFileSync(join(dir, 'gatehouse.yaml'), `log_level: warn
+  // Gatehouse on the same route: the bare proxy path (no audit), then with the audit trail written
+  // to a file, to show what the audit costs.
+  const runGatehouse = async (name: string, audit: string) => {
+    const ghPort = await freePort();
+    const adminPort = await freePort();
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, `log_level: warn
 server: { listen: "127.0.0.1:${ghPort}", public_url: "http://127.0.0.1:${ghPort}" }
 admin: { listen: "127.0.0.1:${adminPort}" }
+session: { secret: "bench-secret-bench-secret-bench-secret-0123" }
+audit: ${audit}
 routes:
   - { name: bench, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true } }
 `);
-  const ghArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  start(NODE, [...ghArgs, join(root, 'src/main.ts'), 'start', '--config', join(dir, 'gatehouse.yaml')]);
-  await waitForPort(ghPort);
-  const gh = measure('gatehouse (no auth)', `http://127.0.0.1:${ghPort}/`);
+    const ghArgs = process.env.BENCH_CPU_PROF && name === (process.env.BENCH_PROF_ROW ?? 'gatehouse (no auth)') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const child = start(NODE, [...ghArgs, join(root, 'src/main.ts'), 'start', '--config', file]);
+    await waitForPort(ghPort);
+    const r = measure(name, `http://127.0.0.1:${ghPort}/`);
+    child.kill('SIGTERM');
+    return r;
+  };
+  const gh = await runGatehouse('gatehouse (no auth)', '{ sinks: [] }');
+  const ghAudit = await runGatehouse('gatehouse (audit to file)', `{ sinks: [ { type: file, path: "${join(dir, 'audit.ndjson')}" } ], spool_dir: "${join(dir, 'spool')}" }`);
 
   console.log('');
   console.log(`gatehouse / direct  ${(gh.rps / direct.rps).toFixed(2)}x`);
   if (nginx) console.log(`gatehouse / nginx   ${(gh.rps / nginx.rps).toFixed(2)}x   (target for the bare proxy path: >= 0.40x, p99 < 10 ms)`);
+  console.log(`audit cost          ${((1 - ghAudit.rps / gh.rps) * 100).toFixed(1)}% of requests/s   (file sink on vs off; target < 15%)`);
 }
 
 main().then(() => { stopAll(); setTimeout(() => process.exit(0), 500); }, (err: unknown) => {

@@ -2,7 +2,7 @@
 // SHA-256 over the previous hash and the record's own canonical JSON. A deleted, inserted or edited
 // line breaks the chain; `gatehouse audit-verify <file>` finds where. Canonical JSON = keys sorted
 // at every level, undefined dropped, no whitespace: the same bytes whoever re-serialises it.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -12,7 +12,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function chainHash(prevHash: string, canonicalRecord: string): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalRecord).digest('hex');
+  // One-shot hash: no Hash object per record (this runs once per request).
+  return hash('sha256', `${prevHash}\n${canonicalRecord}`, 'hex');
 }
 
 /** `record` with prev_hash inserted in key order (the builders keep every level sorted). */
@@ -36,10 +37,11 @@ function withPrevHash(record: Record<string, unknown>, prevHash: string): Record
  * canonical form (hot path: one per request); anything else goes through canonicalJson.
  */
 export function chainLine(record: Record<string, unknown>, prevHash: string, sorted = false): { line: string; hash: string } {
-  const full = withPrevHash(record, prevHash);
+  // Records from record.ts already carry prev_hash in place (toRecord's last argument).
+  const full = sorted && record.prev_hash === prevHash ? record : withPrevHash(record, prevHash);
   const body = sorted ? JSON.stringify(full) : canonicalJson(full);
-  const hash = chainHash(prevHash, body);
-  return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
+  const h = chainHash(prevHash, body);
+  return { line: `${body.slice(0, -1)},"hash":"${h}"}`, hash: h };
 }
 
 export interface VerifyResult {

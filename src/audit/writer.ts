@@ -27,6 +27,8 @@ export interface AuditWriterOptions {
 }
 
 export interface AuditWriter {
+  /** False when no sink is configured: callers may skip building facts. */
+  readonly enabled: boolean;
   write(facts: AuditFacts): void;
   /** False in block mode when some sink cannot take another record (the request gets 503). */
   canAccept(): boolean;
@@ -181,9 +183,12 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const idle = () => channels.every((c) => c.pending === 0);
 
   return {
+    enabled: channels.length > 0,
     write(facts) {
+      // No sinks, no audit trail: skip the formatting and hashing entirely.
+      if (channels.length === 0) return;
       sequence++;
-      const record = toRecord(facts, { sequence, bootId }, opts.format);
+      const record = toRecord(facts, { sequence, bootId }, opts.format, prevHash);
       const { line, hash } = chainLine(record, prevHash, true);
       prevHash = hash;
       for (const c of channels) c.push(line);

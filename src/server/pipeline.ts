@@ -91,6 +91,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const durationMs = performance.now() - ex.start;
     metrics.requests.inc({ route, status: String(status) });
     metrics.duration.observe({ route }, durationMs / 1000);
+    if (!deps.audit.enabled) return;
     const time = Date.now();
     try {
       if (ex.events) for (const e of ex.events) deps.audit.write(authFacts(ex, e, time));

@@ -1,7 +1,12 @@
 // Audit records appended to a file (NDJSON), rotated by size: audit.ndjson → audit.ndjson.1 → ...
 // up to max_files. fsync: "always" syncs every batch (no record lost on power failure),
 // "interval" once a second, "never" leaves it to the OS.
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, write } from 'node:fs';
+import { promisify } from 'node:util';
+
+const fsyncAsync = promisify(fsync);
+const writeAsync = (fd: number, buf: Buffer, offset: number) =>
+  new Promise<number>((resolve, reject) => write(fd, buf, offset, buf.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))));
 import { dirname } from 'node:path';
 import type { AuditSink } from '../sink.ts';
 
@@ -47,10 +52,12 @@ export function createFileSink(o: FileSinkOptions): AuditSink {
       try {
         const data = Buffer.from(`${lines.join('\n')}\n`);
         if (size > 0 && size + data.length > o.maxBytes) rotate();
+        // The write runs on libuv's thread pool, off the request path; the writer sends one batch
+        // at a time, so order is kept.
         let written = 0;
-        while (written < data.length) written += writeSync(fd, data, written);
+        while (written < data.length) written += await writeAsync(fd, data, written);
         size += data.length;
-        if (o.fsync === 'always') fsyncSync(fd);
+        if (o.fsync === 'always') await fsyncAsync(fd);
         else dirty = true;
         ok = true;
       } catch (err) {
