@@ -6,7 +6,10 @@ import { deflateRawSync } from 'node:zlib';
 import { request } from 'undici';
 import { TestBrowser } from '../support/browser-http.ts';
 import { getJson } from '../support/http.ts';
-import { samlSignIn, startSamlSetup, SP_ENTITY } from '../support/saml.ts';
+import { createPublicKey } from 'node:crypto';
+import { encrypt } from 'xml-encryption';
+import { postToAcs, samlSignIn, startLogin, startSamlSetup, SP_ENTITY } from '../support/saml.ts';
+import { assertionXml, b64, makeKeyPair, newId, signXml } from '../support/saml-idp.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 const GROUPS = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups';
@@ -62,6 +65,37 @@ describe('SAML sign-in', () => {
     expect(res.status).toBe(400);
     expect(res.body).toContain('required attribute uid is missing');
     expect(browser.jar.get(s.gh.url, 'gatehouse')).toBeUndefined();
+  });
+});
+
+describe('encrypted assertions', () => {
+  it('decrypts an assertion encrypted to the SP certificate, and refuses one encrypted to another key', async () => {
+    const up = await startUpstream();
+    const sp = makeKeyPair('gatehouse-sp');
+    const s = await startSamlSetup(up.url, { sp_key_file: sp.keyFile, sp_cert_file: sp.certFile });
+    const encryptedResponse = async (requestId: string, to: typeof sp) => {
+      const id = newId();
+      const signed = signXml(assertionXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId, nameId: 'erin@example.com', attributes: { groups: ['ml-admins'] } }, id), id, s.idpKeys, 'Assertion');
+      const encrypted = await new Promise<string>((resolve, reject) => encrypt(signed, {
+        rsa_pub: createPublicKey(to.cert).export({ type: 'spki', format: 'pem' }) as string,
+        pem: to.cert,
+        encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+        keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+      }, (err, out) => (err ? reject(err) : resolve(out))));
+      return `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${newId()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${s.acsUrl}" InResponseTo="${requestId}"><saml:Issuer>https://idp.test.example/saml</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion></samlp:Response>`;
+    };
+    const browser = new TestBrowser();
+    const login = await startLogin(browser, s.gh);
+    const ok = await postToAcs(browser, s.acsUrl, b64(await encryptedResponse(login.requestId, sp)), login.relayState);
+    expect(ok.status).toBe(303);
+    const me = await getJson(`${s.gh.url}/.gatehouse/userinfo`, { cookie: `gatehouse=${browser.jar.get(s.gh.url, 'gatehouse')}` });
+    expect(me.body).toMatchObject({ user: 'erin@example.com', groups: ['ml-admins'] });
+
+    const other = new TestBrowser();
+    const login2 = await startLogin(other, s.gh);
+    const bad = await postToAcs(other, s.acsUrl, b64(await encryptedResponse(login2.requestId, makeKeyPair('stranger'))), login2.relayState, 'application/json');
+    expect(bad.status).toBe(400);
+    expect(other.jar.get(s.gh.url, 'gatehouse')).toBeUndefined();
   });
 });
 
