@@ -38,7 +38,8 @@ export interface AuditWriter {
   close(timeoutMs?: number): Promise<void>;
 }
 
-const MAX_BACKOFF_MS = 30_000;
+// A SIEM that comes back is found again within 5 s; a retry against a down one costs little.
+const MAX_BACKOFF_MS = 5_000;
 
 class Channel {
   readonly sink: AuditSink;
