@@ -38,6 +38,8 @@ export interface Runtime {
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
   readonly keys: SigningKeys;
+  /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
+  readonly isServedHost: (host: string) => boolean;
   /** Header names only Gatehouse may send (lower-case), and its cookie: for header rewriting. */
   readonly upstreamHeaders: { readonly cookieName: string; readonly reservedNames: ReadonlySet<string> };
   /** Close upstream connections after in-flight requests finish, and everything else this runtime
@@ -70,10 +72,25 @@ export function reusableParts(old: Runtime, next: Config): RuntimeParts {
 export async function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Promise<Runtime> {
   const keys = parts.keys ?? (await loadSigningKeys(config.assertion.keyFiles));
   if (!config.assertion.keyFiles) log.info('assertion signing key generated at start (set assertion.key_files when running several replicas)');
-  const upstreams = createUpstreams(config.routes);
-  const websockets = createWebSocketProxy();
-  const sessions = parts.sessions ?? createSessions(config.session, log);
-  const providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
+  // Build in an order that can be undone: if a later part fails (a reload with a bad key file),
+  // close what was already opened, so failed reloads leak no connections or timers.
+  const opened: Array<() => unknown> = [];
+  let upstreams: ReturnType<typeof createUpstreams>;
+  let websockets: WebSocketProxy;
+  let sessions: SessionManager;
+  let providers: IdentityProviders;
+  try {
+    upstreams = createUpstreams(config.routes, parts.previous?.upstreams);
+    opened.push(() => upstreams.close(parts.previous?.upstreams.pools));
+    websockets = createWebSocketProxy();
+    opened.push(() => websockets.close());
+    sessions = parts.sessions ?? createSessions(config.session, log);
+    if (!parts.sessions) opened.push(() => sessions.close());
+    providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
+  } catch (err) {
+    await Promise.allSettled(opened.map(async (close) => close()));
+    throw err;
+  }
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const plans = new Map(config.routes.map((r) => [r.name, planRoute(r, signer)]));
   return Object.freeze({
@@ -87,14 +104,30 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
     keys,
+    isServedHost: servedHosts(config),
     upstreamHeaders: { cookieName: sessions.cookie.name, reservedNames: new Set(config.reservedHeaders) },
     async close(successor?: Runtime) {
       providers.close(successor?.providers.reused);
       websockets.close();
       const keepSessions = successor?.sessions === sessions;
-      await Promise.all([upstreams.close(), keepSessions ? undefined : sessions.close()]);
+      await Promise.all([upstreams.close(successor?.upstreams.pools), keepSessions ? undefined : sessions.close()]);
     },
   });
+}
+
+function servedHosts(config: Config): (host: string) => boolean {
+  const exact = new Set<string>([new URL(config.server.publicUrl).hostname.toLowerCase()]);
+  const suffixes: string[] = [];
+  let anyHost = false;
+  for (const r of config.routes) {
+    if (r.host === undefined) anyHost = true;
+    else if (r.host.startsWith('*.')) suffixes.push(r.host.slice(1));
+    else exact.add(r.host);
+  }
+  // A host-less route serves any host, but forward-auth still needs a name it can redirect to
+  // safely: the public_url host, or one of the named route hosts.
+  void anyHost;
+  return (host) => exact.has(host) || suffixes.some((sfx) => host.length > sfx.length && host.endsWith(sfx));
 }
 
 function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertionSigner>): RoutePlan {

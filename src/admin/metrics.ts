@@ -17,6 +17,8 @@ export interface Metrics {
   readonly duration: Histogram<'route'>;
   readonly websocketsOpen: Gauge<'route'>;
   readonly upstreamErrors: Counter<'route' | 'code'>;
+  /** Requests refused (503) because the audit trail could not take a record (block mode). */
+  readonly auditRefused: Counter;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -41,6 +43,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       retried: new Counter({ name: 'gatehouse_audit_retries_total', help: 'Delivery retries after a failure, by sink.', labelNames: ['sink'], registers: [registry] }),
       failed: new Counter({ name: 'gatehouse_audit_failures_total', help: 'Failed deliveries, by sink.', labelNames: ['sink'], registers: [registry] }),
     },
+    auditRefused: new Counter({ name: 'gatehouse_audit_refused_requests_total', help: 'Requests refused because the audit trail could not record them (on_sink_failure: block).', registers: [registry] }),
     upstreamErrors: new Counter({
       name: 'gatehouse_upstream_errors_total', help: 'Upstream failures (unreachable, reset, timeout), by route and error code.', labelNames: ['route', 'code'], registers: [registry],
     }),

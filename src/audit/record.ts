@@ -51,7 +51,9 @@ export type AuthAction =
   | 'bearer_rejected'
   | 'config_reloaded'
   | 'config_reload_failed'
-  | 'admin_api';
+  | 'admin_api'
+  /** Requests refused because the audit trail could not take records (block mode), summed up. */
+  | 'requests_refused';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {

@@ -30,6 +30,9 @@ export interface AuditWriter {
   /** False when no sink is configured: callers may skip building facts. */
   readonly enabled: boolean;
   write(facts: AuditFacts): void;
+  /** A request was refused (503) because records could not be taken: counted, and written as one
+   * summary record once records can be taken again (memory stays bounded). */
+  noteRefused(time: number): void;
   /** False in block mode when some sink cannot take another record (the request gets 503). */
   canAccept(): boolean;
   ready(): { ok: boolean; checks: Record<string, string> };
@@ -180,6 +183,15 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const channels = opts.sinks.map((s) => new Channel(s, opts));
   let sequence = 0;
   let prevHash = '';
+  let refused: { count: number; first: number; last: number } | undefined;
+
+  const append = (facts: AuditFacts) => {
+    sequence++;
+    const record = toRecord(facts, { sequence, bootId }, opts.format, prevHash);
+    const { line, hash } = chainLine(record, prevHash, true);
+    prevHash = hash;
+    for (const c of channels) c.push(line);
+  };
 
   const idle = () => channels.every((c) => c.pending === 0);
 
@@ -188,11 +200,24 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     write(facts) {
       // No sinks, no audit trail: skip the formatting and hashing entirely.
       if (channels.length === 0) return;
-      sequence++;
-      const record = toRecord(facts, { sequence, bootId }, opts.format, prevHash);
-      const { line, hash } = chainLine(record, prevHash, true);
-      prevHash = hash;
-      for (const c of channels) c.push(line);
+      if (refused) {
+        const r = refused;
+        refused = undefined;
+        append({
+          kind: 'auth', time: r.last, action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable',
+          message: `${r.count} request(s) refused with 503 between ${new Date(r.first).toISOString()} and ${new Date(r.last).toISOString()}: the audit trail could not record them`,
+          user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
+        });
+      }
+      append(facts);
+    },
+    noteRefused(time) {
+      if (refused) {
+        refused.count++;
+        refused.last = time;
+      } else {
+        refused = { count: 1, first: time, last: time };
+      }
     },
     canAccept() {
       return channels.every((c) => c.canAccept());

@@ -40,6 +40,7 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
   const saml = new Map<string, SamlProvider>();
   const fingerprints = new Map<string, string>();
   const reused = new Set<string>();
+  try {
   for (const p of config.identityProviders) {
     const fp = providerFingerprint(p, config.server.publicUrl);
     fingerprints.set(p.id, fp);
@@ -54,6 +55,12 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     if (keep) reused.add(p.id);
     oidc.set(p.id, c);
     backchannel.set(p.id, createBackchannelHandler(c, sessions));
+  }
+  } catch (err) {
+    // Stop what this call started (not what it took over from the previous runtime).
+    for (const [id, c] of oidc) if (!reused.has(id)) c.close();
+    for (const [id, s] of saml) if (!reused.has(id)) s.close();
+    throw err;
   }
   return {
     oidc,

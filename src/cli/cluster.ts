@@ -17,6 +17,8 @@ export function runSupervisor(workers: number, log: Logger): void {
   const fork = (index: number) => {
     const w = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
     byIndex.set(index, w);
+    // Sending to a worker that is going away fails; that is not the supervisor's death.
+    w.on('error', (err) => log.warn({ worker: index, err: err.message }, 'worker channel error'));
     w.on('message', (m: Message) => {
       if (m?.type !== 'gatehouse:reload') return;
       for (const [i, other] of byIndex) if (i !== index) other.send({ type: 'gatehouse:reload', from: index } satisfies Message);
@@ -34,9 +36,10 @@ export function runSupervisor(workers: number, log: Logger): void {
       restarts.set(index, recent);
       const delay = recent.length > 5 ? 60_000 : 200 * recent.length;
       log.error({ worker: index, code, signal, restart_in_ms: delay }, 'worker exited; restarting it');
+      // Not unref'd: the supervisor must stay alive to restart workers, even when none is running.
       setTimeout(() => {
         if (!stopping) fork(index);
-      }, delay).unref();
+      }, delay);
     });
   };
 

@@ -108,6 +108,10 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       try {
         next = options.loadConfig();
         nextRuntime = await buildRuntime(next.config, log, { onAuthEvent, ...reusableParts(runtime, next.config) });
+        // A new session store (changed settings) must be reachable before it takes traffic.
+        if (nextRuntime.sessions !== runtime.sessions && nextRuntime.sessions.store.kind !== 'memory') {
+          await waitForStore(nextRuntime.sessions.store, 5000);
+        }
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
         log.error({ err: error }, 'config reload failed; the running config stays in force');

@@ -208,6 +208,8 @@ export interface Config {
   };
   readonly session: SessionConfig;
   readonly identityProviders: readonly IdentityProviderConfig[];
+  /** Forward-auth header source; undefined = /.gatehouse/auth is off. */
+  readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
   readonly audit: AuditConfig;
   readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
   /** Every identity header name configured anywhere (lower-case): stripped from every request. */
@@ -362,10 +364,14 @@ export function compileConfig(raw: unknown): CompileResult {
 
   const assertionTtlMs = parseDuration(c.assertion.ttl);
   if (assertionTtlMs < 10_000 || assertionTtlMs > 300_000) problems.push({ path: 'assertion.ttl', message: 'must be between 10s and 5m' });
+  // Compared with client header names after "_" → "-" (WSGI/CGI read both as the same variable).
   const reservedHeaders = [...new Set([
     ...Object.values(DEFAULT_IDENTITY_HEADERS),
     ...routes.flatMap((r) => Object.values(r.identityHeaders)),
-  ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase()))];
+  ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase().replace(/_/g, '-')))];
+  if (c.forward_auth && c.server.trusted_proxies.length === 0) {
+    problems.push({ path: 'forward_auth', message: 'needs server.trusted_proxies: only the ingress may ask' });
+  }
   const session = compileSession(c.session, devMode, problems, warnings);
   const workers = c.server.workers === 'auto' ? Math.max(1, availableParallelism()) : c.server.workers;
   if (workers > 1 && c.session.store === 'memory') {
@@ -400,6 +406,7 @@ export function compileConfig(raw: unknown): CompileResult {
     },
     session,
     identityProviders,
+    forwardAuth: c.forward_auth,
     audit: compileAudit(c.audit, problems, warnings),
     assertion: { keyFiles: c.assertion.key_files, ttlMs: assertionTtlMs },
     reservedHeaders,

@@ -261,6 +261,9 @@ export const ConfigSchema = z.strictObject({
   server: server.describe('Public listener.'),
   admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
   identity_providers: z.array(identityProvider).default([]).describe('Single sign-on providers.'),
+  forward_auth: z.strictObject({
+    headers: z.enum(['original_url', 'forwarded']).describe('Which headers describe the original request: original_url = X-Original-URL + X-Original-Method (nginx auth_request); forwarded = X-Forwarded-Method/Proto/Host/Uri (Traefik, Envoy). Only these are read.'),
+  }).optional().describe('Enable GET /.gatehouse/auth for an ingress in server.trusted_proxies; off by default.'),
   identity_headers: identityHeaders.default({}).describe('Names of the identity headers sent upstream; "" = not sent.'),
   assertion: z.strictObject({
     key_files: z.array(z.string().min(1)).min(1).optional()

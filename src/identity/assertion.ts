@@ -29,7 +29,7 @@ export function createAssertionSigner(keys: SigningKeys, issuer: string, ttlMs: 
       const at = now();
       let perAudience = cache.get(identity);
       // Routes sharing an upstream may send different groups (send_groups: policy).
-      const slot = `${audience}\n${groups.join(',')}`;
+      const slot = `${audience}\n${JSON.stringify(groups)}`;
       const hit = perAudience?.get(slot);
       if (hit && at < hit.renewAt) return hit.token;
       const iat = Math.floor(at / 1000);

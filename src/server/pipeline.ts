@@ -91,7 +91,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const durationMs = performance.now() - ex.start;
     metrics.requests.inc({ route, status: String(status) });
     metrics.duration.observe({ route }, durationMs / 1000);
+    // A request refused because the audit trail is full (block mode) cannot be recorded: queueing
+    // its record would grow memory without bound. It is counted, and summed up in one record later.
     if (!deps.audit.enabled) return;
+    if (ex.errorCode === 'GH_AUDIT_UNAVAILABLE') {
+      metrics.auditRefused.inc();
+      deps.audit.noteRefused(Date.now());
+      return;
+    }
     const time = Date.now();
     try {
       if (ex.events) for (const e of ex.events) deps.audit.write(authFacts(ex, e, time));
@@ -109,6 +116,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   };
 
   const fail = (ex: Exchange, err: unknown) => {
+    try {
+      answerError(ex, err);
+    } catch (e) {
+      // Rendering the error failed too: end the connection rather than leave it hanging.
+      log.error({ request_id: ex.id, err: (e as Error).message }, 'could not send the error response');
+      ex.res?.destroy();
+      if (!ex.res) ex.socket.destroy();
+    }
+  };
+
+  const answerError = (ex: Exchange, err: unknown) => {
     const gerr = toGatehouseError(err);
     if (gerr.status >= 500) log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
     if (gerr.code === 'GH_LOGIN_FAILED') ex.event({ action: 'login_failed', outcome: 'failure', reason: 'login_failed', message: gerr.message });
@@ -167,7 +185,7 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
   // request the ingress describes, then answer instead of proxying.
   const forwardAuth = ex.path === AUTH_PATH && ex.res !== undefined;
   if (forwardAuth) {
-    retargetForwardAuth(ex);
+    retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.isServedHost);
     // Gatehouse's own endpoints need no permission: the ingress should send them to us anyway.
     if (isInternalPath(ex.path)) {
       ex.decision = 'public';

@@ -100,7 +100,9 @@ export function createLiveRegistry(options: LiveRegistryOptions): LiveRegistry {
     has: (key) => entries.has(key),
     size: () => count,
     close() {
-      for (const e of entries.values()) if (e.timer) clearTimeout(e.timer);
+      // Nothing will watch these connections any more: end them rather than let them outlive
+      // their session unwatched (e.g. a reload that changed the session settings).
+      for (const key of [...entries.keys()]) endSession(key, 'expired');
       entries.clear();
       count = 0;
     },

@@ -36,6 +36,7 @@ describe('forward-auth with nginx auth_request', () => {
     const gh = await startTestGatehouse({
       ...baseConfig(),
       server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['127.0.0.1'] },
+      forward_auth: { headers: 'original_url' },
       session: { secret: 'forward-auth-session-secret-0123456789abcdef', cookie: { secure: false } },
       // The upstream is nginx's business in this mode; the route carries the policy.
       routes: [
@@ -51,7 +52,7 @@ describe('forward-auth with nginx auth_request', () => {
         proxy_pass http://${gatehouse}/.gatehouse/auth;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
-        proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+        proxy_set_header X-Original-URL $scheme://$host:$server_port$request_uri;
         proxy_set_header X-Original-Method $request_method;
       }
       location /.gatehouse/ { proxy_pass http://${gatehouse}; proxy_set_header Host $http_host; }
@@ -67,6 +68,14 @@ describe('forward-auth with nginx auth_request', () => {
       }
       location @signin { return 302 $gh_signin; }
     }`);
+
+    // A client cannot steer the decision with headers of its own: forward_auth reads only
+    // X-Original-URL, which nginx sets.
+    const spoofed = await request(`${nginx}/secret`, { headers: { 'x-forwarded-host': '127.0.0.1', 'x-forwarded-uri': '/health', 'x-original-url': `${nginx}/health` } });
+    await spoofed.body.text();
+    expect(spoofed.statusCode).toBe(302);
+    expect(String(spoofed.headers.location)).toContain('/.gatehouse/login?rd=');
+    expect(app.seen).toHaveLength(0);
 
     // No session: nginx sends the browser to Gatehouse's sign-in page for this URL.
     const anon = await request(`${nginx}/experiments?x=1`);
@@ -92,16 +101,19 @@ describe('forward-auth with nginx auth_request', () => {
     expect((await getJson(`${nginx}/admin/settings`, { cookie: `gatehouse=${alice.cookieValue}` })).status).toBe(200);
   });
 
-  it('answers only trusted ingresses, and tells Traefik-style ingresses where to sign in', async () => {
+  it('answers only trusted ingresses, only when enabled, only about served hosts, and tells Traefik-style ingresses where to sign in', async () => {
     const app = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(app.url), routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }] });
-    const untrusted = await getJson(`${gh.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' });
-    expect(untrusted.status).toBe(403);
+    const off = await startTestGatehouse({ ...baseConfig(app.url), routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }] });
+    expect((await getJson(`${off.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(404);
+    const untrustedCfg = { ...baseConfig(app.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['10.9.9.9'] }, forward_auth: { headers: 'original_url' }, routes: [{ name: 'app', host: 'app.example', upstream: app.url, allow: { authenticated: true } }] };
+    const untrusted = await startTestGatehouse(untrustedCfg);
+    expect((await getJson(`${untrusted.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(403);
 
     const trusted = await startTestGatehouse({
       ...baseConfig(app.url),
       server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['127.0.0.0/8'] },
-      routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }],
+      forward_auth: { headers: 'forwarded' },
+      routes: [{ name: 'app', host: 'app.example', upstream: app.url, allow: { authenticated: true } }],
     });
     const r = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, {
       headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/runs?id=1', accept: 'text/html', 'sec-fetch-mode': 'navigate' },
@@ -112,5 +124,12 @@ describe('forward-auth with nginx auth_request', () => {
     const api = await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/a%2Fb' });
     expect(api.status).toBe(400);
     expect(api.body.error).toBe('GH_BAD_PATH');
+    // Not a served host (would be an open redirect), not http(s), or the other header set: refused.
+    const evil = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-uri': '/x', accept: 'text/html' } });
+    await evil.body.text();
+    expect(evil.statusCode).toBe(400);
+    expect(evil.headers.location).toBeUndefined();
+    expect((await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-proto': 'foo', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x' })).status).toBe(400);
+    expect((await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(400);
   });
 });

@@ -48,6 +48,15 @@ describe('hardening', () => {
     }
   });
 
+  it('protects identity header names written with underscores (Remote_User) in both spellings', async () => {
+    const up = await startUpstream();
+    const gh = await startTestGatehouse({ ...sessionConfig(up.url), routes: [{ name: 'pub', upstream: up.url, allow: { public: true }, identity_headers: { user: 'Remote_User' } }] });
+    const r = await rawRequest(gh.url, 'GET /x HTTP/1.1\r\nhost: h\r\nremote_user: forged-underscore\r\nremote-user: forged-dash');
+    expect(r.status).toBe(200);
+    const raw = up.seen[0]!.rawHeaders;
+    for (let i = 1; i < raw.length; i += 2) expect(raw[i]).not.toMatch(/^forged/);
+  });
+
   it('answers 400 to an absolute-form request on the admin listener and stays up', async () => {
     const gh = await startTestGatehouse(baseConfig());
     const r = await rawRequest(gh.adminUrl, 'GET http://a:b/ HTTP/1.1\r\nhost: a');

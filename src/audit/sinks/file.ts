@@ -26,8 +26,10 @@ export function createFileSink(o: FileSinkOptions): AuditSink {
   const timer = o.fsync === 'interval'
     ? setInterval(() => {
       if (dirty) {
-        fsyncSync(fd);
         dirty = false;
+        fsync(fd, (err) => {
+          if (err) ok = false;
+        });
       }
     }, 1000)
     : undefined;

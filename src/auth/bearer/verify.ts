@@ -68,8 +68,10 @@ export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => n
         throw bad((err as { code?: string }).code ?? 'invalid', err);
       }
       const mapped = mapClaims(payload as Record<string, unknown>, client.config.claims);
-      // Client-credentials tokens often carry no e-mail: fall back to the subject as the user.
-      const user = mapped.user ?? payload.sub;
+      // Client-credentials tokens often carry no e-mail: fall back to the subject as the user —
+      // but not when the e-mail was withheld because the IdP marks it unverified.
+      const unverified = payload.email_verified === false;
+      const user = mapped.user ?? (unverified && client.config.claims.user === client.config.claims.email ? undefined : payload.sub);
       if (!user) throw bad(`no "${client.config.claims.user}" or "sub" claim`);
       const identity: BearerIdentity = { user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp: client.config.id, method: 'bearer' };
       if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);

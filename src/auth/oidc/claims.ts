@@ -32,10 +32,17 @@ export function asGroups(v: unknown): string[] | undefined {
   return undefined;
 }
 
+/**
+ * An e-mail the IdP itself marks unverified (`email_verified: false`) is not used: not as the
+ * e-mail (policy `emails`/`email_domains`) and not as the user name. Anyone can type an address
+ * into a self-service IdP account. (Absent `email_verified` is trusted, as most IdPs omit it.)
+ */
 export function mapClaims(claims: Readonly<Record<string, unknown>>, mapping: OidcProviderConfig['claims']): MappedIdentity {
+  const unverified = claims.email_verified === false || claims.email_verified === 'false';
+  const usable = (name: string) => !(unverified && (name === 'email' || name === mapping.email));
   return {
-    user: asString(claimAt(claims, mapping.user)),
-    email: asString(claimAt(claims, mapping.email)),
+    user: usable(mapping.user) ? asString(claimAt(claims, mapping.user)) : undefined,
+    email: usable(mapping.email) ? asString(claimAt(claims, mapping.email)) : undefined,
     name: asString(claimAt(claims, mapping.name)),
     groups: asGroups(claimAt(claims, mapping.groups)),
   };

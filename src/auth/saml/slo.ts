@@ -47,7 +47,11 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
     sendRedirect(ex, 303, LOGOUT_PATH);
     return;
   }
-  // An IdP-initiated LogoutRequest: end the matching sessions.
+  // An IdP-initiated LogoutRequest: each one once (a captured request must not be replayable).
+  const requestId = typeof profile.ID === 'string' ? profile.ID : undefined;
+  if (!requestId || !(await sessions.store.putOnce(`saml-slo:${sp.config.id}:${requestId}`, 86_400_000))) {
+    throw bad(requestId ? 'this LogoutRequest was already used' : 'the LogoutRequest has no ID');
+  }
   const sessionIndex = typeof profile.sessionIndex === 'string' ? profile.sessionIndex : undefined;
   const ended = await sessions.revokeByIdp(sp.config.id, sessionIndex ? { idpSession: sessionIndex } : { subject: profile.nameID });
   for (const key of ended) ex.event({ action: 'session_revoked', outcome: 'success', reason: 'saml_slo', idp: sp.config.id, session: key });

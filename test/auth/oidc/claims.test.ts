@@ -22,6 +22,13 @@ describe('claims mapping', () => {
     expect(mapClaims({ preferred_username: 'bob', realm_access: { roles: ['r'] } }, { ...mapping, user: 'preferred_username', groups: 'realm_access.roles' })).toMatchObject({ user: 'bob', groups: ['r'] });
   });
 
+  it('does not use an e-mail the IdP marks unverified, as e-mail or as user', () => {
+    expect(mapClaims({ sub: 's', email: 'ceo@corp.example', email_verified: false, groups: ['g'] }, mapping)).toEqual({ user: undefined, email: undefined, name: undefined, groups: ['g'] });
+    expect(mapClaims({ sub: 's', email: 'a@corp.example', email_verified: true }, mapping).email).toBe('a@corp.example');
+    expect(mapClaims({ sub: 's', email: 'a@corp.example' }, mapping).email).toBe('a@corp.example');
+    expect(mapClaims({ preferred_username: 'bob', email: 'x@y', email_verified: false }, { ...mapping, user: 'preferred_username' })).toMatchObject({ user: 'bob', email: undefined });
+  });
+
   it('leaves missing claims undefined instead of inventing values', () => {
     expect(mapClaims({ sub: 's' }, mapping)).toEqual({ user: undefined, email: undefined, name: undefined, groups: undefined });
     expect(mapClaims({ email: '' }, mapping).user).toBeUndefined();
