@@ -1,0 +1,42 @@
+// audit: sinks, failure mode, spool.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConfigProblem } from '../errors.ts';
+import type { RawAudit } from './schema.ts';
+import { Secret } from './secret.ts';
+import type { AuditConfig, AuditSinkConfig } from './types.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: string[]): AuditConfig {
+  const sinks = a.sinks.map((s, i): AuditSinkConfig => {
+    switch (s.type) {
+      case 'stdout':
+        return { type: 'stdout' };
+      case 'file': {
+        const maxBytes = parseSize(s.max_size);
+        if (maxBytes < 4096) problems.push({ path: `audit.sinks[${i}].max_size`, message: 'must be at least 4KB' });
+        return { type: 'file', path: s.path, maxBytes, maxFiles: s.max_files, fsync: s.fsync };
+      }
+      case 'syslog': {
+        const u = new URL(s.url);
+        const scheme = u.protocol.slice(0, -1);
+        if (scheme === 'udp' && s.tls) problems.push({ path: `audit.sinks[${i}].tls`, message: 'TLS needs tcp:// or tls://, not udp://' });
+        return { type: 'syslog', transport: scheme === 'udp' ? 'udp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port), caFile: s.ca_file, appName: s.app_name, facility: s.facility };
+      }
+      case 'http':
+        return { type: 'http', url: s.url, format: s.format, token: s.token === undefined ? undefined : new Secret(s.token), batchSize: s.batch_size, gzip: s.gzip, timeoutMs: parseDuration(s.timeout), caFile: s.ca_file };
+    }
+  });
+  const names = new Map<string, number>();
+  sinks.forEach((s, i) => {
+    const key = s.type === 'file' ? `file:${s.path}` : s.type === 'syslog' ? `syslog:${s.host}:${s.port}` : s.type === 'http' ? `http:${s.url}` : 'stdout';
+    const j = names.get(key);
+    if (j !== undefined) problems.push({ path: `audit.sinks[${i}]`, message: `same destination as audit.sinks[${j}]` });
+    names.set(key, i);
+  });
+  if (sinks.length === 0) warnings.push('audit.sinks is empty: no audit trail is written');
+  if (a.spool_dir === undefined && sinks.some((s) => s.type === 'syslog' || s.type === 'http')) {
+    warnings.push('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
+  }
+  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size };
+}

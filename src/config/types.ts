@@ -1,0 +1,218 @@
+// The compiled, deep-frozen configuration every other module reads: the types only. compile.ts
+// (and its helpers compile-*.ts) build it from the validated raw config.
+import type { RawAllow, RawConfig, RawDeny, RawRule } from './schema.ts';
+import type { Secret } from './secret.ts';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface UpstreamConfig {
+  /** scheme://host:port, the key for the connection pool. */
+  readonly origin: string;
+  /** Path prefix of the upstream URL without trailing slash ("" for none). */
+  readonly basePath: string;
+  /** Host header sent upstream unless preserve_host. */
+  readonly host: string;
+}
+
+export interface RouteConfig {
+  readonly name: string;
+  /** Lower-cased host, "*.suffix" for wildcards, undefined for any host. */
+  readonly host: string | undefined;
+  /** Normalised prefix without trailing slash, "/" for the root. */
+  readonly path: string;
+  readonly upstream: UpstreamConfig;
+  readonly timeoutMs: number;
+  readonly preserveHost: boolean;
+  readonly allow: Readonly<RawAllow> | undefined;
+  /** Identity provider ids allowed to sign in to this route; undefined = all. */
+  readonly idps: readonly string[] | undefined;
+  readonly deny: Readonly<RawDeny> | undefined;
+  readonly rules: readonly Readonly<RawRule>[];
+  readonly roles: Readonly<Record<string, string>> | undefined;
+  readonly sendGroups: 'all' | 'policy';
+  readonly maxHeaderBytes: number;
+  /** Header names for this route (global identity_headers with the route's overrides); "" = not sent. */
+  readonly identityHeaders: IdentityHeaderNames;
+  readonly passAccessToken: boolean;
+  readonly apiPaths: readonly string[];
+  /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
+  readonly allowedOrigins: readonly string[];
+  readonly caseInsensitivePaths: boolean;
+  readonly assertion: boolean;
+}
+
+export interface IdentityHeaderNames {
+  readonly user: string;
+  readonly email: string;
+  readonly name: string;
+  readonly groups: string;
+  readonly preferredUsername: string;
+  readonly roles: string;
+  readonly assertion: string;
+  readonly accessToken: string;
+}
+
+/** oauth2-proxy's names, so existing upstream set-ups work unchanged. */
+export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
+  user: 'X-Forwarded-User',
+  email: 'X-Forwarded-Email',
+  name: 'X-Forwarded-Name',
+  groups: 'X-Forwarded-Groups',
+  preferredUsername: 'X-Forwarded-Preferred-Username',
+  roles: 'X-Forwarded-Roles',
+  assertion: 'X-Gatehouse-Assertion',
+  accessToken: 'Authorization',
+};
+
+export interface OidcProviderConfig {
+  readonly id: string;
+  readonly type: 'oidc';
+  readonly displayName: string;
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: Secret | undefined;
+  readonly authMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  readonly privateKeyFile: string | undefined;
+  readonly privateKeyAlg: string;
+  readonly scopes: readonly string[];
+  readonly claims: { readonly user: string; readonly email: string; readonly name: string; readonly groups: string };
+  readonly userinfo: 'auto' | 'always' | 'never';
+  readonly authorizationParams: Readonly<Record<string, string>>;
+  readonly revalidateMs: number | undefined;
+  readonly clockToleranceSec: number;
+  readonly postLogoutRedirectUri: string | undefined;
+  /** Bearer JWTs from this IdP are accepted when their aud is one of these; undefined = not accepted. */
+  readonly bearerAudiences: readonly string[] | undefined;
+  /** Plain-http issuer on loopback, accepted in dev mode only. */
+  readonly allowInsecureHttp: boolean;
+}
+
+export interface SamlAttributeNames {
+  /** Candidate attribute names (Name or FriendlyName), first found wins. */
+  readonly user: readonly string[];
+  readonly email: readonly string[];
+  readonly name: readonly string[];
+  readonly firstName: readonly string[];
+  readonly lastName: readonly string[];
+  readonly groups: readonly string[];
+}
+
+export interface SamlProviderConfig {
+  readonly id: string;
+  readonly type: 'saml';
+  readonly displayName: string;
+  readonly metadataUrl: string | undefined;
+  readonly metadataFile: string | undefined;
+  readonly entryPoint: string | undefined;
+  /** PEM texts or file paths, resolved when the provider is built. */
+  readonly idpCerts: readonly string[];
+  readonly idpIssuer: string | undefined;
+  readonly sloUrl: string | undefined;
+  readonly spEntityId: string;
+  readonly spKeyFile: string | undefined;
+  readonly spCertFile: string | undefined;
+  readonly spDecryptionKeyFile: string | undefined;
+  readonly signed: 'assertion' | 'response' | 'both' | 'either';
+  readonly attributes: SamlAttributeNames;
+  /** attributes.user was set explicitly: no fallback to the NameID. */
+  readonly userAttributeRequired: boolean;
+  readonly nameIdFormat: string;
+  readonly allowIdpInitiated: boolean;
+  readonly clockSkewMs: number;
+  readonly maxResponseBytes: number;
+  readonly metadataRefreshMs: number;
+  readonly allowInsecureHttp: boolean;
+}
+
+export type IdentityProviderConfig = OidcProviderConfig | SamlProviderConfig;
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RedisConfig {
+  readonly mode: 'standalone' | 'sentinel' | 'cluster';
+  /** Standalone URL (may hold a password, hence Secret). */
+  readonly url: Secret | undefined;
+  /** Sentinel or cluster seed nodes. */
+  readonly nodes: readonly HostPort[];
+  readonly name: string | undefined;
+  readonly username: string | undefined;
+  readonly password: Secret | undefined;
+  readonly sentinelPassword: Secret | undefined;
+  readonly tls: boolean;
+  readonly db: number | undefined;
+  readonly keyPrefix: string;
+  readonly commandTimeoutMs: number;
+}
+
+export interface CookieConfig {
+  readonly name: string;
+  readonly secure: boolean;
+  readonly sameSite: 'Lax' | 'Strict' | 'None';
+  readonly domain: string | undefined;
+}
+
+export interface SessionConfig {
+  readonly store: 'memory' | 'redis';
+  readonly redis: RedisConfig | undefined;
+  readonly maxSessions: number;
+  readonly cookie: CookieConfig;
+  /** Undefined only with the memory store: the runtime then makes a per-process random one. */
+  readonly secret: Secret | undefined;
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+}
+
+export type AuditSinkConfig =
+  | { readonly type: 'stdout' }
+  | { readonly type: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number; readonly fsync: 'always' | 'interval' | 'never' }
+  | { readonly type: 'syslog'; readonly transport: 'tcp' | 'udp'; readonly tls: boolean; readonly host: string; readonly port: number; readonly caFile: string | undefined; readonly appName: string; readonly facility: number }
+  | { readonly type: 'http'; readonly url: string; readonly format: 'hec' | 'ndjson'; readonly token: Secret | undefined; readonly batchSize: number; readonly gzip: boolean; readonly timeoutMs: number; readonly caFile: string | undefined };
+
+export interface AuditConfig {
+  readonly format: 'ecs' | 'ocsf';
+  readonly sinks: readonly AuditSinkConfig[];
+  readonly onSinkFailure: 'buffer' | 'block';
+  readonly spoolDir: string;
+  readonly queueSize: number;
+}
+
+export interface Config {
+  readonly logLevel: RawConfig['log_level'];
+  readonly watch: boolean;
+  /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */
+  readonly devMode: boolean;
+  readonly server: {
+    readonly listen: ListenAddress;
+    readonly publicUrl: string;
+    readonly trustedProxies: readonly string[];
+    readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+    readonly shutdownTimeoutMs: number;
+    /** Worker processes; 1 = no supervisor. */
+    readonly workers: number;
+  };
+  readonly admin: {
+    readonly listen: ListenAddress;
+    readonly token: Secret | undefined;
+  };
+  readonly session: SessionConfig;
+  readonly identityProviders: readonly IdentityProviderConfig[];
+  /** Forward-auth header source; undefined = /.gatehouse/auth is off. */
+  readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
+  readonly audit: AuditConfig;
+  readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
+  /** Every identity header name configured anywhere (lower-case): stripped from every request. */
+  readonly reservedHeaders: readonly string[];
+  readonly routes: readonly RouteConfig[];
+}
+
+export interface CompileResult {
+  readonly config: Config;
+  /** Things that work but deserve a line in the startup log / check-config output. */
+  readonly warnings: readonly string[];
+}
