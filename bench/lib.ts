@@ -1,7 +1,6 @@
 // Shared benchmark plumbing: child processes on loopback, free ports, and one bounded load run
 // with wrk (when installed) or autocannon (always, from devDependencies).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
 
 export const NODE = process.execPath;
 
@@ -17,30 +16,7 @@ export function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.end(); resolve(true); });
-      s.once('error', () => { s.destroy(); resolve(false); });
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { freePort, waitForPort } from '../test/support/ports.ts';
 
 const children = new Set<ChildProcess>();
 export function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {

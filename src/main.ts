@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check-config': {
       const { runCheckConfig } = await import('./cli/check-config.ts');
-      return runCheckConfig(configPath, console.log, values.explain ? positionals.slice(1) : undefined);
+      return runCheckConfig(configPath, undefined, values.explain ? positionals.slice(1) : undefined);
     }
     case 'sp-metadata': {
       const { runSpMetadata } = await import('./cli/sp-metadata.ts');

@@ -118,15 +118,13 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
 function servedHosts(config: Config): (host: string) => boolean {
   const exact = new Set<string>([new URL(config.server.publicUrl).hostname.toLowerCase()]);
   const suffixes: string[] = [];
-  let anyHost = false;
-  for (const r of config.routes) {
-    if (r.host === undefined) anyHost = true;
-    else if (r.host.startsWith('*.')) suffixes.push(r.host.slice(1));
-    else exact.add(r.host);
-  }
   // A host-less route serves any host, but forward-auth still needs a name it can redirect to
   // safely: the public_url host, or one of the named route hosts.
-  void anyHost;
+  for (const r of config.routes) {
+    if (r.host === undefined) continue;
+    if (r.host.startsWith('*.')) suffixes.push(r.host.slice(1));
+    else exact.add(r.host);
+  }
   return (host) => exact.has(host) || suffixes.some((sfx) => host.length > sfx.length && host.endsWith(sfx));
 }
 

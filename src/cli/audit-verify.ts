@@ -2,8 +2,9 @@
 // rotated set is given: audit.ndjson.2 audit.ndjson.1 audit.ndjson). Exit 0 = intact, 1 = not.
 import { readFileSync } from 'node:fs';
 import { verifyLines } from '../audit/chain.ts';
+import { printLine } from './print.ts';
 
-export function runAuditVerify(files: readonly string[], out: (line: string) => void = console.log): number {
+export function runAuditVerify(files: readonly string[], out: (line: string) => void = printLine): number {
   if (files.length === 0) {
     out('usage: gatehouse audit-verify <file> [more files, oldest first]');
     return 2;

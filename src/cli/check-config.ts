@@ -4,8 +4,9 @@ import { compileConfig, type Config } from '../config/compile.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
 import { explain } from './explain.ts';
+import { printLine } from './print.ts';
 
-export function runCheckConfig(configPath: string, out: (line: string) => void = console.log, explainArgs?: readonly string[]): number {
+export function runCheckConfig(configPath: string, out: (line: string) => void = printLine, explainArgs?: readonly string[]): number {
   try {
     const { config, warnings } = compileConfig(loadConfigFile(configPath));
     if (explainArgs) {

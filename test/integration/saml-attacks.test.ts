@@ -222,7 +222,7 @@ describe('SAML attacks: signatures', () => {
     const o = answer(s, login.requestId, { attributes: { groups: ['ml-admins-PLACEHOLDER'] } });
     const id = newId();
     const assertion = assertionXml(o, id).replace('ml-admins-PLACEHOLDER', 'ml-admins<!---->-readonly');
-    const xml = responseEnvelope(signXml(assertion, id, s.idpKeys, 'Assertion'), { acsUrl: s.acsUrl, inResponseTo: login.requestId });
+    const xml = responseEnvelope(signXml(assertion, id, s.idpKeys), { acsUrl: s.acsUrl, inResponseTo: login.requestId });
     expect(xml).toContain('ml-admins<!---->-readonly');
     const res = await post(s, browser, xml, login.relayState);
     if (res.status === 303) {

@@ -75,7 +75,7 @@ describe('encrypted assertions', () => {
     const s = await startSamlSetup(up.url, { sp_key_file: sp.keyFile, sp_cert_file: sp.certFile });
     const encryptedResponse = async (requestId: string, to: typeof sp) => {
       const id = newId();
-      const signed = signXml(assertionXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId, nameId: 'erin@example.com', attributes: { groups: ['ml-admins'] } }, id), id, s.idpKeys, 'Assertion');
+      const signed = signXml(assertionXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId, nameId: 'erin@example.com', attributes: { groups: ['ml-admins'] } }, id), id, s.idpKeys);
       const encrypted = await new Promise<string>((resolve, reject) => encrypt(signed, {
         rsa_pub: createPublicKey(to.cert).export({ type: 'spki', format: 'pem' }) as string,
         pem: to.cert,

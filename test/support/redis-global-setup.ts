@@ -2,42 +2,13 @@
 // REDIS_URL set → use it. Otherwise start `redis-server` from PATH on a free loopback port with no
 // persistence, and stop it when the run ends.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { freePort, waitForPort } from './ports.ts';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function waitForPort(port: number, deadline: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const sock = connect(port, '127.0.0.1');
-      sock.once('connect', () => {
-        sock.end();
-        resolve();
-      });
-      sock.once('error', () => {
-        sock.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port} within the deadline`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
 }
 
 let child: ChildProcess | undefined;
@@ -65,7 +36,7 @@ export async function setup(project: TestProject): Promise<void> {
       throw new Error('redis-server not found on PATH. Install it (Debian/Ubuntu: apt-get install redis-server) or set REDIS_URL=redis://127.0.0.1:6379.');
     }
     try {
-      await waitForPort(port, Date.now() + 5000);
+      await waitForPort(port, 5000, 'redis-server not');
       child = proc;
       project.provide('redisUrl', `redis://127.0.0.1:${port}`);
       return;

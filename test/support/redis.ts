@@ -2,7 +2,7 @@
 // a way to start a dedicated, killable redis-server for outage tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { freePort, waitForPort } from './ports.ts';
 import { inject, onTestFinished } from 'vitest';
 import { Redis } from 'ioredis';
 
@@ -24,13 +24,7 @@ export function inspector(url = redisUrl()): Redis {
   return r;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from './ports.ts';
 
 export interface OwnRedis {
   readonly url: string;
@@ -45,17 +39,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = connect(port, '127.0.0.1');
-        s.once('connect', () => { s.end(); resolve(true); });
-        s.once('error', () => { s.destroy(); resolve(false); });
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error('own redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForPort(port, 5000, 'own redis-server not');
   };
   const stop = async () => {
     const p = proc;

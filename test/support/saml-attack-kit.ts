@@ -15,7 +15,7 @@ const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** An assertion for `o`, signed by `signer` (enveloped signature right after its Issuer). */
 export function signedAssertion(o: ResponseOptions, signer: KeyPair, id: string = newId()): { xml: string; id: string } {
-  return { xml: signXml(assertionXml(o, id), id, signer, 'Assertion'), id };
+  return { xml: signXml(assertionXml(o, id), id, signer), id };
 }
 
 export interface EnvelopeOptions {

@@ -71,7 +71,7 @@ export function assertionXml(o: ResponseOptions, id: string): string {
     + '</saml:Assertion>';
 }
 
-export function signXml(xml: string, idOfSigned: string, signer: KeyPair, afterIssuerOf: 'Assertion' | 'Response'): string {
+export function signXml(xml: string, idOfSigned: string, signer: KeyPair): string {
   const sig = new SignedXml({
     privateKey: signer.key,
     publicCert: signer.cert,
@@ -85,7 +85,6 @@ export function signXml(xml: string, idOfSigned: string, signer: KeyPair, afterI
   });
   // The signature goes right after the Issuer of the signed element, as the schema wants.
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[@ID='${idOfSigned}']/*[local-name(.)='Issuer']`, action: 'after' } });
-  void afterIssuerOf;
   return sig.getSignedXml();
 }
 
@@ -95,7 +94,7 @@ export function responseXml(o: ResponseOptions, signer: KeyPair): { xml: string;
   const responseId = newId();
   const mode = o.sign ?? 'assertion';
   let assertion = assertionXml(o, assertionId);
-  if (mode === 'assertion' || mode === 'both') assertion = signXml(assertion, assertionId, o.signer ?? signer, 'Assertion');
+  if (mode === 'assertion' || mode === 'both') assertion = signXml(assertion, assertionId, o.signer ?? signer);
   const dest = o.destination === null ? '' : ` Destination="${esc(o.destination ?? o.acsUrl)}"`;
   const irt = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
   let xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${iso(new Date())}"${dest}${irt}>`
@@ -103,7 +102,7 @@ export function responseXml(o: ResponseOptions, signer: KeyPair): { xml: string;
     + '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
     + assertion
     + '</samlp:Response>';
-  if (mode === 'response' || mode === 'both') xml = signXml(xml, responseId, o.signer ?? signer, 'Response');
+  if (mode === 'response' || mode === 'both') xml = signXml(xml, responseId, o.signer ?? signer);
   return { xml, assertionId, responseId };
 }
 
