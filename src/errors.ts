@@ -6,6 +6,8 @@
 export const ERROR_CODES = {
   GH_BAD_PATH: { status: 400, title: 'Bad request path' },
   GH_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  GH_BAD_HOST: { status: 400, title: 'Bad host' },
+  GH_URI_TOO_LONG: { status: 414, title: 'Address too long' },
   GH_LOGIN_FAILED: { status: 400, title: 'Sign-in failed' },
   GH_BAD_LOGOUT_TOKEN: { status: 400, title: 'Invalid logout token' },
   GH_UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },

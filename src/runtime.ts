@@ -134,6 +134,11 @@ function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertion
   return {
     policy,
     headers: createHeaderPlan({ route, policy, signer }),
-    isApiPath: apiMatchers.length === 0 ? () => false : (path) => apiMatchers.some((m) => m(path)),
+    isApiPath: apiMatchers.length === 0
+      ? () => false
+      : (path) => {
+          const p = route.caseInsensitivePaths ? path.toLowerCase() : path;
+          return apiMatchers.some((m) => m(p));
+        },
   };
 }

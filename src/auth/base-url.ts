@@ -5,7 +5,8 @@ import type { Exchange } from '../server/exchange.ts';
 
 export function publicBase(ex: Exchange, config: Config): string {
   const pub = new URL(config.server.publicUrl);
-  if (!ex.route?.host || !ex.client.host || ex.host === pub.hostname) return config.server.publicUrl;
-  // The host was matched against the configured route hosts, so it is one of ours.
-  return `${pub.protocol}//${ex.client.host.toLowerCase()}`;
+  if (!ex.route?.host || !ex.authority || ex.host === pub.hostname) return config.server.publicUrl;
+  // The host was parsed strictly (server/target.ts) and matched against the configured route
+  // hosts, so it is one of ours.
+  return `${pub.protocol}//${ex.authority}`;
 }

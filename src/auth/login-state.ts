@@ -29,12 +29,15 @@ export interface LoginCookie {
   /** The browser's login cookie value, or a new one with the Set-Cookie to send. */
   ensure(cookieHeader: string | undefined): { value: string; setCookie: string | undefined };
   read(cookieHeader: string | undefined): string | undefined;
+  /** Set-Cookie value that deletes the login cookie (sent when a sign-in completes). */
+  clear(): string;
 }
 
 export function createLoginCookie(session: CookieConfig): LoginCookie {
   const name = `${session.name}-login`;
   const needle = `${name}=`;
-  const attrs = `; Path=/; HttpOnly${session.secure ? '; Secure' : ''}; SameSite=Lax; Max-Age=${LOGIN_TTL_MS / 1000}`;
+  const base = `; Path=/; HttpOnly${session.secure ? '; Secure' : ''}; SameSite=Lax`;
+  const attrs = `${base}; Max-Age=${LOGIN_TTL_MS / 1000}`;
   const read = (header: string | undefined) => {
     if (!header) return undefined;
     for (const part of header.split(';')) {
@@ -56,6 +59,7 @@ export function createLoginCookie(session: CookieConfig): LoginCookie {
       const value = randomBytes(32).toString('base64url');
       return { value, setCookie: `${name}=${value}${attrs}` };
     },
+    clear: () => `${name}=${base}; Max-Age=0`,
   };
 }
 

@@ -5,7 +5,8 @@ import type { Config } from '../config/compile.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { evaluate, type Identity } from '../policy/evaluate.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
-import { createRouteTable, hostOf } from '../route/table.ts';
+import { policyPath } from '../route/canonical.ts';
+import { createRouteTable } from '../route/table.ts';
 
 export const EXPLAIN_USAGE = 'check-config --explain [user=NAME] [email=ADDR] [groups=a,b] [idp=ID] METHOD URL';
 
@@ -34,14 +35,16 @@ export function explain(config: Config, args: readonly string[]): string[] {
 
   const normalised = normalizePath(splitTarget(url.href.slice(url.origin.length)).path);
   if (!normalised.ok) return [...lines, `result:   400 GH_BAD_PATH (${normalised.reason})`];
-  const route = createRouteTable(config.routes).match(hostOf(url.host), normalised.path);
+  const canonical = policyPath(normalised.path);
+  const route = createRouteTable(config.routes).match(url.hostname, canonical);
   if (!route) return [...lines, `path:     ${normalised.path}`, 'result:   404 GH_NO_ROUTE (no route matches this host and path)'];
   lines.push(`path:     ${normalised.path}`, `route:    ${route.name} (${route.host ?? '*'}${route.path} -> ${route.upstream.origin}${route.upstream.basePath})`);
   if (identity && route.idps && !route.idps.includes(identity.idp)) {
     lines.push(`note:     idp ${identity.idp} may not sign in to this route (idps: ${route.idps.join(', ')}): treated as anonymous`);
   }
   const effective = identity && (!route.idps || route.idps.includes(identity.idp)) ? identity : undefined;
-  const d = evaluate(compilePolicy(route), effective, method, normalised.path);
+  if (normalised.encodedEscape && !route.allowEncodedEscapes) return [...lines, 'result:   400 GH_BAD_PATH (an escape survives decoding)'];
+  const d = evaluate(compilePolicy(route), effective, method, canonical);
   const rule = d.rule === undefined ? 'route allow/deny (no rule matched)' : `rules[${d.rule}] (${route.rules[d.rule]!.path}${route.rules[d.rule]!.methods ? ` ${route.rules[d.rule]!.methods!.join(',')}` : ''})`;
   lines.push(`decided:  ${rule}`);
   const outcome = d.allow ? 'ALLOW' : d.reason === 'user-unauthenticated' ? 'SIGN-IN REQUIRED (302 for browsers, 401 for API clients)' : 'DENY (403)';

@@ -94,6 +94,7 @@ export function compileConfig(raw: unknown): CompileResult {
     if (upstream.search || upstream.hash || upstream.username || upstream.password) {
       problems.push({ path: `${at}.upstream`, message: 'must not contain a query, fragment or credentials' });
     }
+    if (r.unsafe_allow_encoded_escapes) warnings.push(`${at}.unsafe_allow_encoded_escapes (${r.name}): paths like "%252F" reach the upstream; one that decodes twice sees another path than the policy judged`);
     if (!r.allow && !r.rules?.some((x) => x.public || x.allow)) warnings.push(`${at} (${r.name}) has no "allow": nobody can use it (default deny)`);
     else if (!r.allow) warnings.push(`${at} (${r.name}) has no "allow": requests no rule matches are denied (default deny)`);
 
@@ -116,6 +117,7 @@ export function compileConfig(raw: unknown): CompileResult {
       apiPaths: r.api_paths ?? [],
       allowedOrigins: (r.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
       caseInsensitivePaths: r.case_insensitive_paths,
+      allowEncodedEscapes: r.unsafe_allow_encoded_escapes,
       assertion: r.assertion,
     });
     r.rules?.forEach((rule, j) => {
@@ -164,6 +166,7 @@ export function compileConfig(raw: unknown): CompileResult {
       trustedProxies: c.server.trusted_proxies,
       tls: c.server.tls ? { certFile: c.server.tls.cert_file, keyFile: c.server.tls.key_file } : undefined,
       shutdownTimeoutMs: parseDuration(c.server.shutdown_timeout),
+      maxTargetBytes: c.server.max_target_bytes,
       workers,
     },
     admin: {

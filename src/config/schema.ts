@@ -82,7 +82,10 @@ const route = z.strictObject({
   pass_access_token: z.boolean().default(false).describe('Send the IdP access token upstream (Authorization: Bearer).'),
   api_paths: z.array(z.string().regex(RULE_PATH)).optional().describe('Paths (prefix or glob) whose clients get 401/403 JSON, never a redirect.'),
   allowed_origins: z.array(z.string()).optional().describe('Origins (scheme://host[:port]) besides the route\'s own allowed to open WebSockets.'),
-  case_insensitive_paths: z.boolean().default(false).describe('Match rule paths case-insensitively (for upstreams that ignore case).'),
+  case_insensitive_paths: z.boolean().default(true)
+    .describe('Match the route prefix, rules and api_paths ignoring case, as Express, IIS and ASP.NET serve paths (safe default). false: only for upstreams that treat /Admin and /admin as different resources.'),
+  unsafe_allow_encoded_escapes: z.boolean().default(false)
+    .describe('Let through paths that still hold an escape after decoding ("%252F"). Unsafe: an upstream or proxy that decodes twice sees another path than the policy judged.'),
   assertion: z.boolean().default(true).describe('Send the signed X-Gatehouse-Assertion JWT.'),
 });
 
@@ -96,6 +99,8 @@ const server = z.strictObject({
   public_url: httpUrl().describe('Base URL users reach Gatehouse at; https:// except in dev mode (http on loopback).'),
   trusted_proxies: z.array(z.string()).default([]).describe('CIDRs or IPs whose X-Forwarded-For/Proto/Host and X-Request-Id are believed.'),
   tls: tls.optional().describe('Serve HTTPS on the public listener.'),
+  max_target_bytes: z.number().int().min(256).max(65_536).default(8192)
+    .describe('Longest request target (path and query) accepted; longer ones get 414 (nginx\'s default is 8k too).'),
   shutdown_timeout: duration().default('10s').describe('How long SIGTERM waits for in-flight requests before closing them.'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
     .describe('Worker processes sharing the listeners (node:cluster); "auto" = one per CPU. Needs session.store: redis when > 1.'),

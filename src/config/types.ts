@@ -40,7 +40,10 @@ export interface RouteConfig {
   readonly apiPaths: readonly string[];
   /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
   readonly allowedOrigins: readonly string[];
+  /** Route prefix, rules and api_paths match the policy path case-folded (the default). */
   readonly caseInsensitivePaths: boolean;
+  /** Paths with an escape surviving one decoding are let through (unsafe_allow_encoded_escapes). */
+  readonly allowEncodedEscapes: boolean;
   readonly assertion: boolean;
 }
 
@@ -193,6 +196,8 @@ export interface Config {
     readonly trustedProxies: readonly string[];
     readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
     readonly shutdownTimeoutMs: number;
+    /** Longest accepted request target (path + query), bytes. */
+    readonly maxTargetBytes: number;
     /** Worker processes; 1 = no supervisor. */
     readonly workers: number;
   };

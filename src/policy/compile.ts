@@ -1,6 +1,7 @@
 // Compile a route's allow / deny / rules once, at config load, into Sets and RegExps, so that a
 // decision per request is a few lookups. Pure: no I/O, types only from config.
 import type { RawAllow, RawDeny, RawRule } from '../config/schema.ts';
+import { policyPath } from '../route/canonical.ts';
 
 export interface CompiledCondition {
   readonly public: boolean;
@@ -55,32 +56,81 @@ export function compileCondition(c: Readonly<RawAllow> | Readonly<RawDeny>): Com
 }
 
 /**
- * A rule or api_paths pattern → matcher on normalised paths. Without "*" it is a prefix on whole
- * segments ("/api" matches "/api" and "/api/x", not "/apix"); "*" matches within one segment,
- * "**" across segments, and a trailing "/**" also matches the bare prefix ("/api/**" ~ "/api").
+ * A rule or api_paths pattern → matcher on policy paths (route/canonical.ts). Without "*" it is a
+ * prefix on whole segments ("/api" matches "/api" and "/api/x", not "/apix"); "*" matches within
+ * one segment, "**" across segments, and a trailing "/**" also matches the bare prefix
+ * ("/api/**" ~ "/api"). The pattern is canonicalised like the paths it is matched against.
  */
 export function compilePathPattern(pattern: string, caseInsensitive = false): (path: string) => boolean {
-  const p = caseInsensitive ? pattern.toLowerCase() : pattern;
+  const canonical = policyPath(pattern);
+  const p = caseInsensitive ? canonical.toLowerCase() : canonical;
   if (!p.includes('*')) {
     const prefix = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
     if (prefix === '/') return () => true;
     return (path) => path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47);
   }
-  let src = '';
-  for (let i = 0; i < p.length; i++) {
-    const ch = p[i]!;
-    if (ch === '*' && p[i + 1] === '*') {
-      const trailing = i + 2 === p.length && src.endsWith('/');
-      src = trailing ? `${src.slice(0, -1)}(?:/.*)?` : `${src}.*`;
-      i++;
-    } else if (ch === '*') {
-      src += '[^/]*';
+  const glob = compileGlob(p);
+  if (p.length > 3 && p.endsWith('/**')) {
+    const bare = p.slice(0, -3);
+    return (path) => path === bare || glob(path);
+  }
+  return glob;
+}
+
+const LITERAL = 0;
+const STAR = 1; // any run without "/"
+const GLOBSTAR = 2; // any run
+
+/**
+ * Glob matching by simulating the pattern's automaton over the path: O(path × pattern) with no
+ * backtracking, whatever the input (a RegExp with several ".*" can take seconds on a crafted
+ * 8 KB path).
+ */
+function compileGlob(pattern: string): (path: string) => boolean {
+  const kinds: number[] = [];
+  const chars: number[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] === '*') {
+      const double = pattern[i + 1] === '*';
+      if (double) i++;
+      kinds.push(double ? GLOBSTAR : STAR);
+      chars.push(0);
     } else {
-      src += ch.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+      kinds.push(LITERAL);
+      chars.push(pattern.charCodeAt(i));
     }
   }
-  const re = new RegExp(`^${src}$`);
-  return (path) => re.test(path);
+  const m = kinds.length;
+  return (path) => {
+    let active = new Uint8Array(m + 1);
+    let next = new Uint8Array(m + 1);
+    active[0] = 1;
+    close(active);
+    for (let j = 0; j < path.length; j++) {
+      const c = path.charCodeAt(j);
+      next.fill(0);
+      let any = false;
+      for (let i = 0; i < m; i++) {
+        if (active[i] === 0) continue;
+        const k = kinds[i];
+        if (k === LITERAL) {
+          if (chars[i] === c) { next[i + 1] = 1; any = true; }
+        } else if (k === GLOBSTAR || c !== 47 /* / */) {
+          next[i] = 1;
+          any = true;
+        }
+      }
+      if (!any) return false;
+      close(next);
+      [active, next] = [next, active];
+    }
+    return active[m] === 1;
+  };
+
+  // A wildcard may match nothing: whoever is before it is also past it.
+  function close(states: Uint8Array): void {
+    for (let i = 0; i < m; i++) if (states[i] === 1 && kinds[i] !== LITERAL) states[i + 1] = 1;
+  }
 }
 
 export function compilePolicy(route: PolicySource): CompiledPolicy {
@@ -96,7 +146,7 @@ export function compilePolicy(route: PolicySource): CompiledPolicy {
       index,
       path: r.path,
       matchPath: compilePathPattern(r.path, ci),
-      methods: r.methods ? new Set(r.methods) : undefined,
+      methods: r.methods ? methodSet(r.methods) : undefined,
       public: r.public === true,
       allow: r.allow ? compileCondition(r.allow) : undefined,
       deny: r.deny ? compileCondition(r.deny) : undefined,
@@ -106,4 +156,11 @@ export function compilePolicy(route: PolicySource): CompiledPolicy {
     return rule;
   });
   return { route: route.name, allow, deny, rules, caseInsensitive: ci, groups };
+}
+
+/** A rule for GET also covers HEAD: every server answers HEAD with GET's handler (RFC 9110 §9.3.2). */
+function methodSet(methods: readonly string[]): ReadonlySet<string> {
+  const set = new Set(methods);
+  if (set.has('GET')) set.add('HEAD');
+  return set;
 }

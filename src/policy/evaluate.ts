@@ -25,16 +25,6 @@ export interface Decision {
 
 const NONE: readonly string[] = [];
 
-/** The path as policy sees it: ";params" and trailing dots of segments removed (see below). */
-export function policyPath(path: string, caseInsensitive: boolean): string {
-  let p = path;
-  // Servlet containers drop ";jsessionid=..." and IIS drops trailing dots: match rules on what
-  // such upstreams will serve, so "/admin;x=1" and "/admin." are "/admin" to the policy too.
-  if (p.includes(';')) p = p.replace(/;[^/]*/g, '');
-  if (p.includes('./') || p.endsWith('.')) p = p.replace(/\.+(?=\/|$)/g, '');
-  return caseInsensitive ? p.toLowerCase() : p;
-}
-
 function matches(c: CompiledCondition, id: Identity): Reason | undefined {
   if (c.authenticated) return 'authenticated-ok';
   if (c.users.size > 0 && c.users.has(id.user)) return 'users-ok';
@@ -62,9 +52,12 @@ const PUBLIC_ALLOW: CompiledCondition = {
   public: true, authenticated: false, users: new Set(), emails: new Set(), domains: new Set(), groups: new Set(),
 };
 
-/** `path` is the normalised request path; `method` upper-case. */
+/**
+ * `path` is the request's canonical policy path (route/canonical.ts policyPath, not case-folded:
+ * folding follows the route's case_insensitive_paths); `method` upper-case.
+ */
 export function evaluate(policy: CompiledPolicy, identity: Identity | undefined, method: string, path: string): Decision {
-  const p = policyPath(path, policy.caseInsensitive);
+  const p = policy.caseInsensitive ? path.toLowerCase() : path;
   for (const r of policy.rules) {
     if (r.methods && !r.methods.has(method)) continue;
     if (!r.matchPath(p)) continue;

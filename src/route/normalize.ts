@@ -8,7 +8,16 @@
 // get upper-case hex, "." and ".." segments are resolved, repeated slashes collapse to one.
 
 export type NormalizeResult =
-  | { readonly ok: true; readonly path: string }
+  | {
+      readonly ok: true;
+      readonly path: string;
+      /**
+       * The decoded path still holds an escape ("%252F" → "%2F"): an upstream or second proxy that
+       * decodes again would see something else. Refused unless the route says
+       * `unsafe_allow_encoded_escapes` (the pipeline decides, once the route is known).
+       */
+      readonly encodedEscape: boolean;
+    }
   | { readonly ok: false; readonly reason: string };
 
 // Fast path: nothing to decode or resolve. Most real requests take it. One character class and
@@ -28,7 +37,7 @@ export function splitTarget(target: string): { path: string; query: string } {
 }
 
 export function normalizePath(path: string): NormalizeResult {
-  if (SIMPLE_CHARS.test(path) && !path.includes('//') && !hasDotSegment(path)) return { ok: true, path };
+  if (SIMPLE_CHARS.test(path) && !path.includes('//') && !hasDotSegment(path)) return { ok: true, path, encodedEscape: false };
   if (path.charCodeAt(0) !== 47 /* / */) return fail('path must start with "/"');
 
   // Decode escapes into bytes so UTF-8 validity can be checked on the whole path.
@@ -73,13 +82,26 @@ export function normalizePath(path: string): NormalizeResult {
     }
     // Other ASCII (e.g. '"', '<', '`', '{', space from lenient parsers): percent-encode.
     out.push(`%${code.toString(16).toUpperCase().padStart(2, '0')}`);
+    bytes.push(code);
   }
   try {
     utf8.decode(Uint8Array.from(bytes));
   } catch {
     return fail('escapes are not valid UTF-8');
   }
-  return resolveSegments(out.join(''));
+  return resolveSegments(out.join(''), hasEscape(bytes));
+}
+
+/** "%" followed by two hex digits in the decoded bytes: an escape that survives one decoding. */
+function hasEscape(bytes: readonly number[]): boolean {
+  for (let i = 0; i + 2 < bytes.length; i++) {
+    if (bytes[i] === 0x25 && isHexByte(bytes[i + 1]!) && isHexByte(bytes[i + 2]!)) return true;
+  }
+  return false;
+}
+
+function isHexByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 }
 
 // A dot segment, also with ";params" after it ("/..;/admin" is ".." to Tomcat and Spring).
@@ -89,7 +111,7 @@ function hasDotSegment(path: string): boolean {
   return path.includes('/.') && DOT_SEGMENT.test(path);
 }
 
-function resolveSegments(path: string): NormalizeResult {
+function resolveSegments(path: string, encodedEscape: boolean): NormalizeResult {
   const trailingSlash = path.length > 1 && (path.endsWith('/') || /\/\.\.?$/.test(path));
   const stack: string[] = [];
   for (const seg of path.split('/')) {
@@ -103,8 +125,8 @@ function resolveSegments(path: string): NormalizeResult {
     }
     stack.push(seg);
   }
-  if (stack.length === 0) return { ok: true, path: '/' };
-  return { ok: true, path: `/${stack.join('/')}${trailingSlash ? '/' : ''}` };
+  if (stack.length === 0) return { ok: true, path: '/', encodedEscape };
+  return { ok: true, path: `/${stack.join('/')}${trailingSlash ? '/' : ''}`, encodedEscape };
 }
 
 function fail(reason: string): NormalizeResult {

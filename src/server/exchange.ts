@@ -23,16 +23,22 @@ export class Exchange {
   readonly res: ServerResponse | undefined;
   readonly socket: Duplex;
   readonly client: ClientInfo;
-  /** Lower-case host without port, as used for routing. */
-  host: string;
+  /** Lower-case host without port, as used for routing ("" until the host stage, or none sent). */
+  host = '';
+  /** The validated, canonical authority (host[:port]) the client addressed; "" when none. */
+  authority = '';
   /** The method policy sees: the request's, or the original request's in forward-auth mode. */
   method: string;
   /** Forward-auth mode: the original request's absolute URL, as the ingress reported it. */
   forwardAuthUrl: string | undefined = undefined;
   /** Forward-auth caller asked for a redirect to sign-in instead of a 401 (?redirect=1, Traefik). */
   forwardAuthRedirect = false;
-  /** Normalised path (what routing, policy and the upstream see). */
+  /** Normalised path (what the upstream receives). */
   path = '';
+  /** Canonical path (route/canonical.ts) that routing, rules and api_paths judge, not case-folded. */
+  policyPath = '';
+  /** The decoded path still holds an escape (refused unless the route allows it). */
+  encodedEscape = false;
   /** Raw query string including "?", or "". */
   query = '';
   route: RouteConfig | undefined = undefined;
@@ -61,14 +67,13 @@ export class Exchange {
   readonly bytesReadAtStart: number;
   readonly bytesWrittenAtStart: number;
 
-  constructor(id: string, start: number, req: IncomingMessage, res: ServerResponse | undefined, socket: Duplex, client: ClientInfo, host: string) {
+  constructor(id: string, start: number, req: IncomingMessage, res: ServerResponse | undefined, socket: Duplex, client: ClientInfo) {
     this.id = id;
     this.start = start;
     this.req = req;
     this.res = res;
     this.socket = socket;
     this.client = client;
-    this.host = host;
     this.method = req.method ?? 'GET';
     this.bytesReadAtStart = (socket as { bytesRead?: number }).bytesRead ?? 0;
     this.bytesWrittenAtStart = (socket as { bytesWritten?: number }).bytesWritten ?? 0;

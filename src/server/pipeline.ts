@@ -3,8 +3,9 @@
 // GatehouseError, which ends the exchange with that error's status and page.
 //
 //   1. accept      runtime snapshot, request id, client ip/proto/host      (listener → here)
-//   2. normalise   one canonical path; ambiguous paths refused              400 GH_BAD_PATH
-//   3. route       host, then longest path prefix                           404 GH_NO_ROUTE
+//   2. normalise   strict host; one normalised path for the upstream and    400 GH_BAD_HOST, 414 GH_URI_TOO_LONG,
+//                  one canonical policy path; ambiguous paths refused       400 GH_BAD_PATH
+//   3. route       host, then longest path prefix (on the policy path)      404 GH_NO_ROUTE
 //   4. identify    session cookie → store (idle/absolute checks, renewal)   503 GH_STORE_UNAVAILABLE
 //                  (bearer tokens: issue #5)                                (protected routes only)
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied       404 GH_NOT_FOUND, 403 GH_BAD_CSRF
@@ -28,8 +29,6 @@ import type { Logger } from '../log.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
-import { hostOf } from '../route/table.ts';
-import { normalizePath, splitTarget } from '../route/normalize.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
 import { Exchange } from './exchange.ts';
 import { handleInternal, isInternalPath } from './internal.ts';
@@ -37,6 +36,7 @@ import { retargetForwardAuth, sendForwardAuthAllow } from './forward-auth.ts';
 import { AUTH_PATH } from './endpoints.ts';
 import { requestIdFor } from './request-id.ts';
 import { sendError } from './respond.ts';
+import { applyHost, applyTarget } from './target.ts';
 
 export interface PipelineDeps {
   /** The runtime for new requests; read once per request. */
@@ -172,7 +172,7 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
   const start = performance.now();
   const client = rt.resolveClient(req);
   const id = requestIdFor(req.headers['x-request-id'], client.trusted);
-  return new Exchange(id, start, req, res, socket, client, hostOf(client.host));
+  return new Exchange(id, start, req, res, socket, client);
 }
 
 // Stages 2–7. Resolves with the route to proxy to, or undefined when Gatehouse answered itself;
@@ -180,7 +180,7 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
 async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfig | undefined> {
   // on_sink_failure: block — no request is served that could not be recorded.
   if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
-  normalise(ex);
+  normalise(ex, rt);
   // Forward-auth (nginx auth_request, Traefik forwardAuth, Envoy ext_authz): decide about the
   // request the ingress describes, then answer instead of proxying.
   const forwardAuth = ex.path === AUTH_PATH && ex.res !== undefined;
@@ -208,24 +208,24 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
     return undefined;
   }
   const plan = rt.plans.get(route.name)!;
-  if (plan.isApiPath(ex.path)) ex.browser = false;
+  if (plan.isApiPath(ex.policyPath)) ex.browser = false;
   authorize(ex, plan, route);
   await inject(ex, rt, plan);
   return route;
 }
 
-function normalise(ex: Exchange): void {
-  const { path, query } = splitTarget(ex.req.url ?? '');
-  const result = normalizePath(path);
-  if (!result.ok) throw new GatehouseError('GH_BAD_PATH', `The request path was refused: ${result.reason}.`);
-  ex.path = result.path;
-  ex.query = query;
+function normalise(ex: Exchange, rt: Runtime): void {
+  applyHost(ex, ex.client.host);
+  applyTarget(ex, ex.req.url ?? '', rt.config.server.maxTargetBytes);
 }
 
 function selectRoute(ex: Exchange, rt: Runtime): RouteConfig {
-  const route = rt.routes.match(ex.host, ex.path);
+  const route = rt.routes.match(ex.host, ex.policyPath);
   if (!route) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.host || 'this host'}${ex.path}.`);
   ex.route = route;
+  if (ex.encodedEscape && !route.allowEncodedEscapes) {
+    throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: an escape survives decoding ("%25XX"), which a second decoder would read as another path.');
+  }
   return route;
 }
 
@@ -233,7 +233,7 @@ const END_REASONS = { invalid: 'invalid', idle: 'expired_idle', absolute: 'expir
 
 async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<void> {
   // Where the policy lets anyone in, identity is a bonus: failures to establish it do not block.
-  const anonymousOk = () => !isInternalPath(ex.path) && evaluate(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.path).allow;
+  const anonymousOk = () => !isInternalPath(ex.path) && evaluate(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.policyPath).allow;
   const sessions = rt.sessions;
   const value = sessions.cookie.read(ex.req.headers.cookie);
   if (value !== undefined) {
@@ -277,7 +277,7 @@ function authorize(ex: Exchange, plan: RoutePlan, route: RouteConfig): void {
   // A session from an IdP this route does not accept counts as no session: sign in again.
   if (ex.identity && route.idps && !route.idps.includes(ex.identity.idp)) ex.identity = undefined;
   const identity = ex.identity;
-  const decision = evaluate(plan.policy, identity, ex.method, ex.path);
+  const decision = evaluate(plan.policy, identity, ex.method, ex.policyPath);
   ex.policy = decision;
   if (decision.allow) {
     ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';
@@ -317,7 +317,7 @@ function checkOrigin(ex: Exchange, route: RouteConfig): void {
   } catch {
     host = '';
   }
-  if (host !== '' && host === ex.client.host.toLowerCase()) return;
+  if (host !== '' && host === ex.authority) return;
   ex.decision = 'deny';
   throw new GatehouseError('GH_FORBIDDEN', `WebSocket connections to ${route.name} from ${origin} are not allowed.`);
 }

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compilePathPattern, compilePolicy, type PolicySource } from '../../src/policy/compile.ts';
-import { evaluate, policyPath, type Identity } from '../../src/policy/evaluate.ts';
+import { evaluate, type Identity } from '../../src/policy/evaluate.ts';
+import { policyPath } from '../../src/route/canonical.ts';
 import { normalizePath } from '../../src/route/normalize.ts';
 
 const ALICE: Identity = { user: 'alice@corp.example', email: 'alice@corp.example', groups: ['ml-admins', 'data-scientists'], idp: 'corp' };
@@ -121,7 +122,7 @@ describe('policy evaluate (table)', () => {
     }
     expect(normalised.ok).toBe(true);
     if (!normalised.ok) return;
-    const d = evaluate(policyOf(policy), WHO[who], method, normalised.path);
+    const d = evaluate(policyOf(policy), WHO[who], method, policyPath(normalised.path));
     expect({ allow: d.allow, reason: d.reason }).toEqual({ allow, reason });
     if (rule !== undefined) expect(d.rule).toBe(rule);
   });
@@ -147,10 +148,10 @@ describe('path patterns', () => {
     expect(compilePathPattern(pattern)(path)).toBe(expected);
   });
 
-  it('policyPath strips ;params and trailing dots, and lower-cases only when asked', () => {
-    expect(policyPath('/admin;x=1/y;z', false)).toBe('/admin/y');
-    expect(policyPath('/Admin./x..', false)).toBe('/Admin/x');
-    expect(policyPath('/Admin', true)).toBe('/admin');
-    expect(policyPath('/a/b.c/d', false)).toBe('/a/b.c/d');
+  it('policyPath strips ;params and trailing dots and spaces, and never folds case itself', () => {
+    expect(policyPath('/admin;x=1/y;z')).toBe('/admin/y');
+    expect(policyPath('/Admin./x..')).toBe('/Admin/x');
+    expect(policyPath('/Admin')).toBe('/Admin');
+    expect(policyPath('/a/b.c/d')).toBe('/a/b.c/d');
   });
 });

@@ -7,6 +7,8 @@ interface Case {
   readonly path: string;
   /** undefined = must be rejected */
   readonly expected: string | undefined;
+  /** Third column "escape": the decoded path still holds an escape (refused unless a route allows it). */
+  readonly escape: boolean;
 }
 
 const FIXTURE = new URL('../fixtures/ambiguous-paths.txt', import.meta.url);
@@ -18,11 +20,11 @@ function loadCases(): Case[] {
     .forEach((text, i) => {
       if (text === '' || text.startsWith('#')) return;
       const fields = text.split('\t');
-      if (fields.length !== 2) throw new Error(`ambiguous-paths.txt:${i + 1}: expected "<path>\\t<reject|expected>", got ${JSON.stringify(text)}`);
+      if (fields.length !== 2 && !(fields.length === 3 && fields[2] === 'escape')) throw new Error(`ambiguous-paths.txt:${i + 1}: expected "<path>\\t<reject|expected>[\\tescape]", got ${JSON.stringify(text)}`);
       const [rawPath, want] = fields as [string, string];
       // "\0" in the fixture stands for a raw NUL (a file of test data should stay plain text).
       const path = rawPath.replaceAll('\\0', '\u0000');
-      cases.push({ line: i + 1, path, expected: want === 'reject' ? undefined : want });
+      cases.push({ line: i + 1, path, expected: want === 'reject' ? undefined : want, escape: fields[2] === 'escape' });
     });
   return cases;
 }
@@ -45,12 +47,12 @@ describe('normalizePath (test/fixtures/ambiguous-paths.txt)', () => {
   });
 
   it.each(accepts.map((c) => [JSON.stringify(c.path), c.expected, c] as const))('normalises %s to %s', (_name, expected, c) => {
-    expect(normalizePath(c.path), `fixture line ${c.line}`).toEqual({ ok: true, path: expected });
+    expect(normalizePath(c.path), `fixture line ${c.line}`).toEqual({ ok: true, path: expected, encodedEscape: c.escape });
   });
 
   it.each(accepts.map((c) => [JSON.stringify(c.expected), c] as const))('normalised form %s is a fixed point', (_name, c) => {
     // Normalising twice must not change anything, or Gatehouse and the upstream could disagree.
-    expect(normalizePath(c.expected!), `fixture line ${c.line}`).toEqual({ ok: true, path: c.expected });
+    expect(normalizePath(c.expected!), `fixture line ${c.line}`).toEqual({ ok: true, path: c.expected, encodedEscape: c.escape });
   });
 });
 
@@ -94,6 +96,6 @@ describe('splitTarget', () => {
   it('leaves the query untouched while the path is normalised', () => {
     const { path, query } = splitTarget('/a/./%62/../c?next=/../etc%2Fpasswd');
     expect(query).toBe('?next=/../etc%2Fpasswd');
-    expect(normalizePath(path)).toEqual({ ok: true, path: '/a/c' });
+    expect(normalizePath(path)).toEqual({ ok: true, path: '/a/c', encodedEscape: false });
   });
 });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { compileConfig, type RouteConfig } from '../../src/config/compile.ts';
+import { policyPath } from '../../src/route/canonical.ts';
 import { createRouteTable, hostOf, type RouteTable } from '../../src/route/table.ts';
 
 interface RawRouteSpec {
   name: string;
   host?: string;
   path?: string;
+  case_insensitive_paths?: boolean;
 }
 
 /** Compile routes through the real config pipeline, so the table sees exactly what production sees. */
@@ -21,9 +23,9 @@ function table(specs: readonly RawRouteSpec[]): RouteTable {
   return createRouteTable(compileRoutes(specs));
 }
 
-/** Name of the matching route, or undefined. */
+/** Name of the matching route for a normalised path (canonicalised as the pipeline does), or undefined. */
 function pick(t: RouteTable, host: string, path: string): string | undefined {
-  return t.match(host, path)?.name;
+  return t.match(host, policyPath(path))?.name;
 }
 
 describe('createRouteTable: host precedence', () => {
@@ -114,10 +116,21 @@ describe('createRouteTable: path prefixes', () => {
     ['/api/v2/models', 'api-v2'],
     ['/api/v2x', 'api'],
     ['/apix', 'root'],
-    ['/API', 'root'],
+    ['/API', 'api'],
+    ['/Api/V2/x', 'api-v2'],
+    ['/api;x=1', 'api'],
+    ['/api./v2', 'api-v2'],
+    ['/api%20/v2', 'api-v2'],
     ['/other', 'root'],
   ] as const)('%s → %s (longest whole-segment prefix)', (path, name) => {
     expect(pick(t, 'any.example', path)).toBe(name);
+  });
+
+  it('a case-sensitive route (case_insensitive_paths: false) matches only its own spelling', () => {
+    const cs = table([{ name: 'root', path: '/' }, { name: 'admin', path: '/radmin', case_insensitive_paths: false }]);
+    expect(pick(cs, 'h', '/radmin/x')).toBe('admin');
+    expect(pick(cs, 'h', '/RADMIN/x')).toBe('root');
+    expect(pick(cs, 'h', '/radmin;x/y')).toBe('admin');
   });
 
   it('"/api" matches /api and /api/x but never /apix', () => {

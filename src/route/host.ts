@@ -1,0 +1,54 @@
+// The Host a request names (Host header, or X-Forwarded-Host from a trusted proxy), parsed
+// strictly: routing, redirects and X-Forwarded-Host are built from it, so anything a DNS name,
+// IPv4 or bracketed IPv6 address with an optional port could not be is refused rather than guessed
+// at. Refused: userinfo ("a@host"), percent-escapes, "..", empty labels, a trailing dot, spaces,
+// more than one value, ports outside 1-65535. Upper case is folded; the result is canonical, so
+// comparing two parsed hosts as strings is comparing the authorities.
+import { isIPv6 } from 'node:net';
+
+export type ParsedHost =
+  | { readonly ok: true; /** lower-case, no port; IPv6 in brackets */ readonly host: string; readonly port: number | undefined; /** host[:port] */ readonly authority: string }
+  | { readonly ok: false; readonly reason: string };
+
+// LDH labels (plus "_", which internal DNS names use), each 1-63 characters, not starting or
+// ending with "-". One pass, no nested repetition: linear in the input.
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+const PORT = /^[0-9]{1,5}$/;
+
+/** Parse an authority (`host`, `host:port`, `[v6]:port`); at most 255 characters. */
+export function parseHost(value: string): ParsedHost {
+  if (value.length === 0 || value.length > 255) return bad('the host is empty or too long');
+  const v = value.toLowerCase();
+  let host: string;
+  let portText: string | undefined;
+  if (v.charCodeAt(0) === 91 /* [ */) {
+    const end = v.indexOf(']');
+    if (end === -1) return bad('unterminated IPv6 literal');
+    host = v.slice(0, end + 1);
+    if (!isIPv6(v.slice(1, end))) return bad('invalid IPv6 literal');
+    const rest = v.slice(end + 1);
+    if (rest !== '') {
+      if (rest.charCodeAt(0) !== 58 /* : */) return bad('junk after the IPv6 literal');
+      portText = rest.slice(1);
+    }
+  } else {
+    const colon = v.indexOf(':');
+    host = colon === -1 ? v : v.slice(0, colon);
+    portText = colon === -1 ? undefined : v.slice(colon + 1);
+    const labels = host.split('.');
+    for (const label of labels) {
+      if (!LABEL.test(label)) return bad(label === '' ? 'empty label (".." or a leading or trailing dot)' : 'characters a host name cannot have');
+    }
+  }
+  let port: number | undefined;
+  if (portText !== undefined) {
+    if (!PORT.test(portText)) return bad('invalid port');
+    port = Number(portText);
+    if (port < 1 || port > 65535) return bad('port out of range');
+  }
+  return { ok: true, host, port, authority: port === undefined ? host : `${host}:${port}` };
+}
+
+function bad(reason: string): ParsedHost {
+  return { ok: false, reason };
+}
