@@ -1,5 +1,6 @@
-// Where a browser may be sent after sign-in (`rd`): a path on this host, or an absolute http(s)
-// URL on a host that a route serves. Everything else — protocol-relative "//evil", "/\evil",
+// Where a browser may be sent after sign-in (`rd`): a path on this host, or an absolute URL on an
+// origin Gatehouse serves: public_url's, or a route host with public_url's scheme and port (one
+// listener serves them all; another port on a served name is another application). Everything else — protocol-relative "//evil", "/\evil",
 // "https:evil", "javascript:", control characters, encoded tricks that decode to any of these —
 // falls back to "/". Decided from config once; the check itself is pure.
 import type { Config } from '../config/compile.ts';
@@ -12,17 +13,19 @@ const FORBIDDEN = /[\\\u0000-\u001f\u007f\s]/;
 export type ReturnUrlCheck = (rd: string | null | undefined) => string;
 
 export function createReturnUrlCheck(config: Config): ReturnUrlCheck {
-  const exact = new Set<string>();
+  const pub = new URL(config.server.publicUrl);
+  const exact = new Set<string>([pub.hostname.toLowerCase()]);
   const suffixes: string[] = [];
-  exact.add(new URL(config.server.publicUrl).host.toLowerCase());
   for (const r of config.routes) {
     if (r.host === undefined) continue;
     if (r.host.startsWith('*.')) suffixes.push(r.host.slice(1));
     else exact.add(r.host);
   }
-  const hostAllowed = (url: URL) => {
-    const host = url.hostname.toLowerCase();
-    return exact.has(url.host.toLowerCase()) || exact.has(host) || suffixes.some((s) => host.length > s.length && host.endsWith(s));
+  // URL() has already dropped a default port, so "" is 443 for https and 80 for http.
+  const originAllowed = (url: URL) => {
+    if (url.protocol !== pub.protocol || url.port !== pub.port) return false;
+    const host = url.hostname;
+    return exact.has(host) || suffixes.some((s) => host.length > s.length && host.endsWith(s));
   };
 
   return (rd) => {
@@ -50,8 +53,7 @@ export function createReturnUrlCheck(config: Config): ReturnUrlCheck {
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return FALLBACK;
     // "https:evil.com" parses with host "evil.com": the host check below refuses it.
     if (u.username || u.password || !rd.toLowerCase().startsWith(`${u.protocol}//`)) return FALLBACK;
-    if (!hostAllowed(u)) return FALLBACK;
-    if (!config.devMode && u.protocol === 'http:') return FALLBACK;
+    if (!originAllowed(u)) return FALLBACK;
     return u.href;
   };
 }

@@ -109,10 +109,13 @@ describe('createReturnUrlCheck: dev mode (http public_url on loopback)', () => {
   const devCheck = createReturnUrlCheck(dev);
 
   it.each([
-    ['http://mlflow.corp.example/x', 'http://mlflow.corp.example/x'],
-    ['http://a.labels.corp.example/', 'http://a.labels.corp.example/'],
+    // Route hosts are served on public_url's scheme and port.
+    ['http://mlflow.corp.example:4180/x', 'http://mlflow.corp.example:4180/x'],
+    ['http://a.labels.corp.example:4180/', 'http://a.labels.corp.example:4180/'],
     ['http://127.0.0.1:4180/runs?x=1', 'http://127.0.0.1:4180/runs?x=1'],
-    ['https://mlflow.corp.example/x', 'https://mlflow.corp.example/x'],
+    ['http://mlflow.corp.example/x', '/'],
+    ['https://mlflow.corp.example/x', '/'],
+    ['https://mlflow.corp.example:4180/x', '/'],
     // Another port on loopback is another application.
     ['http://127.0.0.1:9999/x', '/'],
     ['http://127.0.0.1/x', '/'],
