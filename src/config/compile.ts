@@ -73,6 +73,11 @@ export function compileConfig(raw: unknown): CompileResult {
   }
   if (devMode) warnings.push(`dev mode: server.public_url ${publicUrl.origin} is plain http on loopback; do not use this config in production`);
 
+  // 0 would switch Node's guard off: a slowloris client could then hold a socket for ever.
+  for (const key of ['headers_timeout', 'body_timeout'] as const) {
+    if (parseDuration(c.server[key]) === 0) problems.push({ path: `server.${key}`, message: 'must be longer than 0' });
+  }
+
   c.server.trusted_proxies.forEach((cidr, i) => {
     const msg = checkCidr(cidr);
     if (msg) problems.push({ path: `server.trusted_proxies[${i}]`, message: msg });
@@ -119,6 +124,8 @@ export function compileConfig(raw: unknown): CompileResult {
       caseInsensitivePaths: r.case_insensitive_paths,
       allowEncodedEscapes: r.unsafe_allow_encoded_escapes,
       assertion: r.assertion,
+      maxConnections: r.max_connections,
+      maxQueue: r.max_queue,
     });
     r.rules?.forEach((rule, j) => {
       if (rule.public && (rule.allow || rule.deny)) problems.push({ path: `${at}.rules[${j}]`, message: 'public: true cannot be combined with allow or deny' });
@@ -150,6 +157,15 @@ export function compileConfig(raw: unknown): CompileResult {
   c.routes.forEach((r, i) => r.idps?.forEach((id, j) => {
     if (!idpIds.has(id)) problems.push({ path: `routes[${i}].idps[${j}]`, message: `no identity provider with id "${id}"` });
   }));
+  // Every IdP can assert any user, e-mail and group name: a partner IdP can say "alice, ml-admins"
+  // as well as the corporate one. Which IdPs a route believes is the route's decision (idps:); the
+  // upstream is told which one vouched (X-Forwarded-Idp, and the signed assertion's idp claim).
+  if (identityProviders.length > 1) {
+    c.routes.forEach((r, i) => {
+      if (r.idps || (r.allow && 'public' in r.allow && r.allow.public === true && !r.rules?.length)) return;
+      warnings.push(`routes[${i}] (${r.name}) believes every identity provider (${[...idpIds].join(', ')}), and each can assert any user or group name: set routes[${i}].idps to the ones it trusts`);
+    });
+  }
 
   const dup = findDuplicateMatch(routes);
   if (dup) problems.push({ path: `routes[${dup[1]}]`, message: `same host and path as routes[${dup[0]}]; it could never match` });
@@ -166,6 +182,9 @@ export function compileConfig(raw: unknown): CompileResult {
       trustedProxies: c.server.trusted_proxies,
       tls: c.server.tls ? { certFile: c.server.tls.cert_file, keyFile: c.server.tls.key_file } : undefined,
       shutdownTimeoutMs: parseDuration(c.server.shutdown_timeout),
+      headersTimeoutMs: parseDuration(c.server.headers_timeout),
+      bodyTimeoutMs: parseDuration(c.server.body_timeout),
+      bodyMinRate: c.server.body_min_rate,
       maxTargetBytes: c.server.max_target_bytes,
       workers,
     },
@@ -194,6 +213,7 @@ function headerNames(global: RawConfig['identity_headers'], route: RawRoute['ide
     groups: pick('groups', d.groups),
     preferredUsername: pick('preferred_username', d.preferredUsername),
     roles: pick('roles', d.roles),
+    idp: pick('idp', d.idp),
     assertion: pick('assertion', d.assertion),
     accessToken: pick('access_token', d.accessToken),
   };

@@ -57,6 +57,7 @@ const identityHeaders = z.strictObject({
   groups: headerName().optional(),
   preferred_username: headerName().optional(),
   roles: headerName().optional(),
+  idp: headerName().optional().describe('The id of the identity provider that vouched for the user (default X-Forwarded-Idp).'),
   assertion: headerName().optional(),
   access_token: headerName().optional().describe('Where pass_access_token puts the token (default Authorization, as "Bearer <token>").'),
 });
@@ -87,6 +88,10 @@ const route = z.strictObject({
   unsafe_allow_encoded_escapes: z.boolean().default(false)
     .describe('Let through paths that still hold an escape after decoding ("%252F"). Unsafe: an upstream or proxy that decodes twice sees another path than the policy judged.'),
   assertion: z.boolean().default(true).describe('Send the signed X-Gatehouse-Assertion JWT.'),
+  max_connections: z.number().int().min(1).max(65_536).default(256)
+    .describe('Most connections this route\'s requests hold to its upstream at once (a slow client holds one for as long as it sends).'),
+  max_queue: z.number().int().min(0).max(1_000_000).default(1024)
+    .describe('Requests that may wait for a free upstream connection; more, or waiting longer than `timeout`, get 503 GH_UPSTREAM_BUSY.'),
 });
 
 const tls = z.strictObject({
@@ -102,6 +107,10 @@ const server = z.strictObject({
   max_target_bytes: z.number().int().min(256).max(65_536).default(8192)
     .describe('Longest request target (path and query) accepted; longer ones get 414 (nginx\'s default is 8k too).'),
   shutdown_timeout: duration().default('10s').describe('How long SIGTERM waits for in-flight requests before closing them.'),
+  headers_timeout: duration().default('30s').describe('The request line and headers must arrive within this (slowloris); then 408 and the connection is closed.'),
+  body_timeout: duration().default('60s').describe('Longest pause between two pieces of a request body; then 408 and the connection is closed.'),
+  body_min_rate: z.number().int().min(0).default(500)
+    .describe('Bytes per second a request body must average once body_timeout has passed (time spent waiting on the upstream does not count); 0 = no minimum.'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
     .describe('Worker processes sharing the listeners (node:cluster); "auto" = one per CPU. Needs session.store: redis when > 1.'),
 });
@@ -145,6 +154,10 @@ const session = z.strictObject({
     max_sessions: z.number().int().min(1).default(100_000).describe('Oldest-idle sessions are evicted beyond this.'),
   }).optional().describe('Memory store options.'),
   cookie: cookie.default({ secure: true, same_site: 'lax' }).describe('Session cookie.'),
+  login: z.strictObject({
+    rate_per_minute: z.number().int().min(0).default(60).describe('Sign-ins one client address may start per minute (bursts up to the same number); 0 = no limit.'),
+    max_pending: z.number().int().min(1).default(10_000).describe('Sign-ins waiting for the identity provider at once, across all replicas; more get 429.'),
+  }).optional().describe('Limits on starting sign-ins (each one is remembered for 10 minutes).'),
   secret: z.string().optional().describe('At least 32 bytes; signs cookies and encrypts stored IdP tokens. Required with store: redis.'),
   idle_timeout: duration().default('30m').describe('A session unused this long ends.'),
   absolute_timeout: duration().default('12h').describe('A session ends this long after sign-in, used or not.'),

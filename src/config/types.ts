@@ -45,6 +45,10 @@ export interface RouteConfig {
   /** Paths with an escape surviving one decoding are let through (unsafe_allow_encoded_escapes). */
   readonly allowEncodedEscapes: boolean;
   readonly assertion: boolean;
+  /** Most upstream connections this route's requests hold at once. */
+  readonly maxConnections: number;
+  /** Requests that may wait for one of them; beyond, and after `timeoutMs` of waiting: 503. */
+  readonly maxQueue: number;
 }
 
 export interface IdentityHeaderNames {
@@ -54,6 +58,8 @@ export interface IdentityHeaderNames {
   readonly groups: string;
   readonly preferredUsername: string;
   readonly roles: string;
+  /** Which identity provider vouched for the user: with several, the same name can come from any. */
+  readonly idp: string;
   readonly assertion: string;
   readonly accessToken: string;
 }
@@ -66,6 +72,7 @@ export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
   groups: 'X-Forwarded-Groups',
   preferredUsername: 'X-Forwarded-Preferred-Username',
   roles: 'X-Forwarded-Roles',
+  idp: 'X-Forwarded-Idp',
   assertion: 'X-Gatehouse-Assertion',
   accessToken: 'Authorization',
 };
@@ -169,6 +176,14 @@ export interface SessionConfig {
   readonly secret: Secret | undefined;
   readonly idleMs: number;
   readonly absoluteMs: number;
+  readonly login: LoginLimits;
+}
+
+export interface LoginLimits {
+  /** Sign-ins one client address may start per minute; 0 = unlimited. */
+  readonly ratePerMinute: number;
+  /** Pending sign-ins held at once (the whole deployment, with Redis). */
+  readonly maxPending: number;
 }
 
 export type AuditSinkConfig =
@@ -196,6 +211,11 @@ export interface Config {
     readonly trustedProxies: readonly string[];
     readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
     readonly shutdownTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    /** Longest pause between two pieces of a request body. */
+    readonly bodyTimeoutMs: number;
+    /** Bytes per second a body must average after bodyTimeoutMs; 0 = no minimum. */
+    readonly bodyMinRate: number;
     /** Longest accepted request target (path + query), bytes. */
     readonly maxTargetBytes: number;
     /** Worker processes; 1 = no supervisor. */

@@ -53,6 +53,7 @@ export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): 
     if (n.name && id.name) headers[lower(n.name)] = headerValue(id.name);
     if (n.preferredUsername) headers[lower(n.preferredUsername)] = headerValue(id.user);
     if (n.groups) headers[lower(n.groups)] = list(groups);
+    if (n.idp) headers[lower(n.idp)] = headerValue(id.idp);
     if (n.roles && roles) {
       const r = [...new Set(id.groups.map((g) => roles.get(g)).filter((x): x is string => x !== undefined))];
       if (r.length > 0) headers[lower(n.roles)] = list(r);

@@ -262,6 +262,33 @@ describe('compileConfig: dev mode', () => {
   });
 });
 
+describe('compileConfig: several identity providers', () => {
+  const two = (route: Record<string, unknown>) => ({
+    server: { public_url: 'http://127.0.0.1:4180' },
+    session: { secret: 'several-idps-session-secret-0123456789abcdef' },
+    identity_providers: [
+      { id: 'corp', type: 'oidc', issuer: 'http://127.0.0.1:9', client_id: 'a', client_secret: 'b' },
+      { id: 'partner', type: 'oidc', issuer: 'http://127.0.0.1:9', client_id: 'c', client_secret: 'd' },
+    ],
+    routes: [{ name: 'app', upstream: 'http://127.0.0.1:5000', ...route }],
+  });
+
+  it('warns, naming routes[i].idps, when a protected route believes every IdP (each can assert any user or group)', () => {
+    const { warnings } = compileConfig(two({ allow: { groups: ['ml-admins'] } }));
+    expect(warnings.filter((w) => w.includes('routes[0].idps') && w.includes('corp, partner'))).toHaveLength(1);
+  });
+
+  it('is quiet once the route names the IdPs it trusts, or lets everyone in anyway', () => {
+    expect(compileConfig(two({ allow: { groups: ['ml-admins'] }, idps: ['corp'] })).warnings.filter((w) => w.includes('.idps'))).toEqual([]);
+    expect(compileConfig(two({ allow: { public: true } })).warnings.filter((w) => w.includes('.idps'))).toEqual([]);
+  });
+
+  it('tells the upstream which IdP vouched (identity_headers.idp, default X-Forwarded-Idp; "" = not sent)', () => {
+    expect(compileConfig(two({ allow: { public: true } })).config.routes[0]!.identityHeaders.idp).toBe('X-Forwarded-Idp');
+    expect(compileConfig({ ...two({ allow: { public: true } }), identity_headers: { idp: '' } }).config.routes[0]!.identityHeaders.idp).toBe('');
+  });
+});
+
 describe('compileConfig: result', () => {
   function compileMinimal(): CompileResult {
     return compileConfig(minimal());

@@ -31,6 +31,7 @@ describe('identity header plan', () => {
       'x-forwarded-preferred-username': 'alice@example.com',
       'x-forwarded-name': 'Alice',
       'x-forwarded-groups': 'ml-admins,data-scientists',
+      'x-forwarded-idp': 'corp',
     });
   });
 
