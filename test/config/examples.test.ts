@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
 import { compileConfig } from '../../src/config/compile.ts';
 import { parseConfigText } from '../../src/config/load.ts';
+import { explain } from '../../src/cli/explain.ts';
 
 const dir = new URL('../../config/examples/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
@@ -29,5 +30,19 @@ describe('config/examples', () => {
     const { routes } = parse(read('ml-tools.yaml'));
     const { config } = compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes });
     expect(config.routes.map((r) => r.name)).toEqual(['jupyter', 'jupyterhub', 'mlflow', 'label-studio', 'tensorboard', 'zenml']);
+  });
+
+  it('ml-tools.yaml: MLflow deletes are for ml-admins under both /api/2.0 and /ajax-api/2.0, in any spelling', () => {
+    const { routes } = parse(read('ml-tools.yaml'));
+    const { config } = compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes });
+    const engineer = ['user=eve', 'groups=ml-engineers'];
+    for (const prefix of ['/api/2.0', '/ajax-api/2.0', '/AJAX-API/2.0', '/ajax-api;x/2.0', '/ajax-api./2.0']) {
+      for (const what of ['registered-models/delete', 'experiments/delete']) {
+        const lines = explain(config, [...engineer, 'POST', `https://mlflow.corp.example${prefix}/mlflow/${what}`]);
+        expect(lines.at(-1), `${prefix}/mlflow/${what}`).toMatch(/^result: {3}DENY \(403\)/);
+        expect(explain(config, ['user=root', 'groups=ml-admins', 'POST', `https://mlflow.corp.example${prefix}/mlflow/${what}`]).at(-1)).toMatch(/^result: {3}ALLOW/);
+      }
+    }
+    expect(explain(config, [...engineer, 'POST', 'https://mlflow.corp.example/ajax-api/2.0/mlflow/runs/delete']).at(-1)).toMatch(/^result: {3}ALLOW/);
   });
 });
