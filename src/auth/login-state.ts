@@ -3,6 +3,7 @@
 // (SAML: RelayState), never the return URL or any secret.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieConfig } from '../config/compile.ts';
+import { cookieValues } from '../session/cookie.ts';
 import type { SessionStore } from '../session/store.ts';
 
 export const LOGIN_TTL_MS = 10 * 60_000;
@@ -35,19 +36,13 @@ export interface LoginCookie {
 
 export function createLoginCookie(session: CookieConfig): LoginCookie {
   const name = `${session.name}-login`;
-  const needle = `${name}=`;
   const base = `; Path=/; HttpOnly${session.secure ? '; Secure' : ''}; SameSite=Lax`;
   const attrs = `${base}; Max-Age=${LOGIN_TTL_MS / 1000}`;
   const read = (header: string | undefined) => {
-    if (!header) return undefined;
-    for (const part of header.split(';')) {
-      const p = part.trim();
-      if (p.startsWith(needle)) {
-        const v = p.slice(needle.length);
-        return /^[A-Za-z0-9_-]{43}$/.test(v) ? v : undefined;
-      }
-    }
-    return undefined;
+    // Gatehouse sets one host-only login cookie at Path=/: two well-formed values mean one was
+    // planted (login CSRF), and the binding cannot tell which, so neither is trusted.
+    const values = new Set(cookieValues(header, name).filter((v) => /^[A-Za-z0-9_-]{43}$/.test(v)));
+    return values.size === 1 ? values.values().next().value : undefined;
   };
   return {
     name,

@@ -4,6 +4,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Exchange } from '../server/exchange.ts';
 import { REQUEST_ID_HEADER } from '../server/endpoints.ts';
+import { strictTransportSecurity } from '../server/respond.ts';
+import { baseCookieName, gatehouseCookieNames, parseCookieHeader } from '../session/cookie.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
@@ -13,6 +15,13 @@ const HOP_BY_HOP = new Set([
 // Set by Gatehouse itself on the way upstream; client copies are dropped (trusted ones are merged).
 const SET_BY_GATEHOUSE = new Set(['host', 'expect', 'forwarded', 'x-real-ip', 'x-scheme', 'x-original-url', 'x-rewrite-url', REQUEST_ID_HEADER]);
 
+// Method overrides: Rails/Rack, Express method-override, ASP.NET, OData and Play run a POST as
+// the DELETE or PUT these name, so a rule limiting DELETE to admins would judge a POST while the
+// upstream deletes. Always dropped (no key turns it back on): a client that tunnels methods must
+// send the real one. Overrides in the query (`?_method=`) or body are upstream-specific and not
+// inspected: a route whose upstream honours them should not rely on method rules.
+const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-method-override', 'x-http-method']);
+
 // Whole header families only Gatehouse may send: identity (X-Forwarded-User/-Email/-Groups/-Roles
 // and the rest of X-Forwarded-*) and its own X-Gatehouse-*. Compared after mapping "_" to "-",
 // because WSGI/CGI upstreams read X_Forwarded_User as X-Forwarded-User.
@@ -21,6 +30,7 @@ const RESERVED_PREFIXES = ['x-forwarded-', 'x-gatehouse-'];
 /** `extra`: every identity header name configured anywhere (lower-case, e.g. "remote-user"). */
 function reserved(name: string, extra: ReadonlySet<string>): boolean {
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
+  if (METHOD_OVERRIDES.has(n)) return true;
   if (n !== name && (HOP_BY_HOP.has(n) || SET_BY_GATEHOUSE.has(n))) return true;
   return extra.has(n) || RESERVED_PREFIXES.some((p) => n.startsWith(p));
 }
@@ -62,9 +72,9 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
     if (listed?.has(name)) continue;
     out[name] = value;
   }
-  // The session cookie is Gatehouse's alone; the upstream's own cookies pass untouched.
+  // Gatehouse's cookies (session, pending sign-in) are its alone; the upstream's pass untouched.
   const cookie = src.cookie;
-  if (cookie !== undefined && cookie.includes(`${cookieName}=`)) {
+  if (cookie !== undefined) {
     const kept = stripCookie(cookie, cookieName);
     if (kept === undefined) delete out.cookie;
     else out.cookie = kept;
@@ -74,10 +84,12 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
   const inboundXff = src['x-forwarded-for'];
   out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(peer)}` : c.ip;
   out['x-forwarded-proto'] = c.proto;
-  if (c.host) out['x-forwarded-host'] = c.host;
+  // The strictly parsed authority (server/target.ts), never the raw header.
+  if (ex.authority) out['x-forwarded-host'] = ex.authority;
   out[REQUEST_ID_HEADER] = ex.id;
   if (ex.identityHeaders) Object.assign(out, ex.identityHeaders);
-  out.host = ctx.preserveHost && src.host ? src.host : ctx.upstreamHost;
+  // preserve_host: the validated authority the client addressed, never the raw header.
+  out.host = ctx.preserveHost && ex.authority ? ex.authority : ctx.upstreamHost;
   if (ctx.keepUpgrade) {
     out.connection = 'upgrade';
     if (src.upgrade) out.upgrade = src.upgrade;
@@ -86,42 +98,78 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
 }
 
 /**
- * Response headers for the client: upstream's minus hop-by-hop, plus our request id and cookies.
- * An upstream may not set Gatehouse's own cookies (that would plant or end sessions).
+ * Response headers for the client, on every path a proxied response takes (HTTP, a WebSocket's
+ * 101, a refused upgrade): upstream's minus hop-by-hop and Connection-listed ones, minus any
+ * Set-Cookie touching Gatehouse's cookies, plus the request id and Gatehouse's own cookies; HSTS
+ * when Gatehouse terminates TLS; `Cache-Control: private` on responses to a signed-in request
+ * that say nothing about caching (a shared cache would hand them to the next user: web cache
+ * deception, Omer Gil 2017). A 101 keeps Upgrade and `Connection: upgrade`.
  */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string, setCookies: readonly string[] | undefined, cookieName: string): OutgoingHeaders {
+export function clientResponseHeaders(ex: Exchange, status: number, headers: IncomingHttpHeaders, cookieName: string): OutgoingHeaders {
+  const upgrade = status === 101;
   const listed = connectionListed(headers.connection);
   const out: OutgoingHeaders = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    out[name] = value;
+    if (value === undefined) continue;
+    if (upgrade && name === 'upgrade') out[name] = value;
+    else if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    else out[name] = value;
   }
+  if (upgrade) out.connection = 'upgrade';
   const upstreamCookies = out['set-cookie'];
   if (upstreamCookies !== undefined) {
-    const kept = (Array.isArray(upstreamCookies) ? upstreamCookies : [upstreamCookies]).filter((c) => !ownsCookie(c, cookieName));
+    const owns = gatehouseCookieNames(cookieName);
+    const kept = (Array.isArray(upstreamCookies) ? upstreamCookies : [upstreamCookies]).filter((c) => !namesOwnedCookie(c, owns));
     if (kept.length > 0) out['set-cookie'] = kept;
     else delete out['set-cookie'];
   }
-  out[REQUEST_ID_HEADER] = requestId;
-  if (setCookies) {
+  out[REQUEST_ID_HEADER] = ex.id;
+  if (ex.setCookies) {
     const upstream = out['set-cookie'];
-    out['set-cookie'] = [...(upstream === undefined ? [] : Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
+    out['set-cookie'] = [...(upstream === undefined ? [] : Array.isArray(upstream) ? upstream : [upstream]), ...ex.setCookies];
   }
+  const hsts = strictTransportSecurity(ex);
+  // The upstream's own policy (includeSubDomains, preload) wins over the default.
+  if (hsts !== undefined && out['strict-transport-security'] === undefined) out['strict-transport-security'] = hsts;
+  if (ex.identity !== undefined && !upgrade && out['cache-control'] === undefined && out.expires === undefined) out['cache-control'] = 'private';
   return out;
 }
 
-/** True when a Set-Cookie value names our session cookie or one derived from it (login state). */
-function ownsCookie(setCookie: string, cookieName: string): boolean {
-  const eq = setCookie.indexOf('=');
-  const name = (eq === -1 ? setCookie : setCookie.slice(0, eq)).trim();
-  return name === cookieName || name.startsWith(`${cookieName}-`);
+/**
+ * True when an upstream Set-Cookie names a Gatehouse cookie anywhere as `<name>=`, not only as
+ * the cookie it sets. A browser stores just the first pair (RFC 6265bis §5.6), but a nameless
+ * cookie (`=gatehouse=x`, sent back bare as `gatehouse=x`), jars that split folded headers on
+ * ",", and legacy parsers that read quoted values across ";" each find a later one; no upstream
+ * has a reason to write our names. Each "=" is checked with the name before it, blanks between
+ * trimmed as browsers trim names (`gatehouse =x` sets "gatehouse").
+ */
+function namesOwnedCookie(setCookie: string, owns: (name: string) => boolean): boolean {
+  for (let eq = setCookie.indexOf('='); eq !== -1; eq = setCookie.indexOf('=', eq + 1)) {
+    let end = eq;
+    while (end > 0 && (setCookie.charCodeAt(end - 1) === 32 || setCookie.charCodeAt(end - 1) === 9)) end--;
+    let start = end;
+    while (start > 0 && isTokenChar(setCookie.charCodeAt(start - 1))) start--;
+    if (start < end && owns(setCookie.slice(start, end))) return true;
+  }
+  return false;
 }
 
-/** `header` without the pairs named `name`; undefined when nothing is left. */
-export function stripCookie(header: string, name: string): string | undefined {
-  const prefix = `${name}=`;
-  const kept = header.split(';').map((c) => c.trim()).filter((c) => c !== '' && !c.startsWith(prefix));
+/** RFC 9110 tchar: the bytes a cookie name is made of. */
+function isTokenChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c < 127 && c > 32 && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+}
+
+/**
+ * `header` without Gatehouse's cookies (see gatehouseCookieNames); undefined when nothing is
+ * left. The same parser that reads them, so nothing Gatehouse could take for its own (a pair
+ * hidden in a quoted value, a prefix spelled in another case) reaches the upstream.
+ */
+export function stripCookie(header: string, cookieName: string): string | undefined {
+  if (!header.includes(baseCookieName(cookieName))) return header;
+  const owns = gatehouseCookieNames(cookieName);
+  const kept: string[] = [];
+  for (const p of parseCookieHeader(header)) if (p.name === undefined || !owns(p.name)) kept.push(p.text);
   return kept.length > 0 ? kept.join('; ') : undefined;
 }
 

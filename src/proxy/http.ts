@@ -45,7 +45,7 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, headers:
       // The upstream's reason phrase is not forwarded: Node's standard one cannot carry bad bytes.
       void statusMessage;
       try {
-        res.writeHead(statusCode, clientResponseHeaders(headers, ex.id, ex.setCookies, cookieName));
+        res.writeHead(statusCode, clientResponseHeaders(ex, statusCode, headers, cookieName));
       } catch (err) {
         c.abort(err as Error);
         return;

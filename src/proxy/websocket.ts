@@ -1,13 +1,13 @@
 // WebSocket upgrades through http-proxy-3: after the pipeline has routed (and later authorised)
 // the upgrade, the request goes upstream with rewritten headers and the two sockets are piped.
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { RouteConfig } from '../config/compile.ts';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { sendError } from '../server/respond.ts';
-import { upstreamRequestHeaders } from './headers.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { upstreamError } from './upstream-errors.ts';
 
 export interface WebSocketHooks {
@@ -25,15 +25,31 @@ export interface WebSocketProxy {
 
 export function createWebSocketProxy(): WebSocketProxy {
   const server = new ProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
-  const exchanges = new WeakMap<IncomingMessage, { ex: Exchange; hooks: WebSocketHooks }>();
+  const exchanges = new WeakMap<IncomingMessage, { ex: Exchange; hooks: WebSocketHooks; cookieName: string }>();
 
+  // http-proxy-3 emits proxyReqWs before adding its own 'upgrade' and 'response' listeners, so
+  // these run first: it then writes the 101, or relays the refused upgrade, from the headers as
+  // filtered here, by the same rules as the HTTP path (clientResponseHeaders).
   server.on('proxyReqWs', (proxyReq, req) => {
     const entry = exchanges.get(req);
     if (!entry) return;
-    proxyReq.once('upgrade', () => {
-      entry.ex.upgraded = true;
-      entry.ex.status = 101;
-      entry.hooks.onOpen(entry.ex);
+    const { ex, cookieName } = entry;
+    proxyReq.once('upgrade', (proxyRes: IncomingMessage) => {
+      proxyRes.headers = clientResponseHeaders(ex, 101, proxyRes.headers, cookieName) as IncomingHttpHeaders;
+      ex.upgraded = true;
+      ex.status = 101;
+      entry.hooks.onOpen(ex);
+    });
+    proxyReq.once('response', (proxyRes: IncomingMessage) => {
+      const status = proxyRes.statusCode ?? 502;
+      const headers = clientResponseHeaders(ex, status, proxyRes.headers, cookieName);
+      // http-proxy-3 closes the socket after relaying the body; without this it would echo our
+      // upstream request's "Connection: upgrade".
+      headers.connection = 'close';
+      proxyRes.headers = headers as IncomingHttpHeaders;
+      // As on the HTTP path, the upstream's reason phrase is not forwarded.
+      proxyRes.statusMessage = STATUS_CODES[status] ?? '';
+      ex.status = status;
     });
   });
   // Without a listener http-proxy-3 would throw on errors that have no per-call callback.
@@ -46,7 +62,7 @@ export function createWebSocketProxy(): WebSocketProxy {
       req.url = upstream.basePath + ex.path + ex.query;
       // http-proxy-3 copies req.headers as they are; give it the cleaned set.
       req.headers = upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, ...headers }) as IncomingMessage['headers'];
-      exchanges.set(req, { ex, hooks });
+      exchanges.set(req, { ex, hooks, cookieName: headers.cookieName });
       ex.socket.once('close', () => hooks.onClose(ex));
       server.ws(req, ex.socket as Duplex, head, { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs }, (err) => {
         if (ex.upgraded) return; // mid-stream error: the sockets are already torn down

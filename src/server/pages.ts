@@ -20,6 +20,13 @@ h1{font-size:1.25rem;margin:0 0 .75rem}.code{color:#6b7385;font-weight:400}
 p{margin:.5rem 0}.rid{font:13px ui-monospace,Menlo,Consolas,monospace;color:#6b7385;margin-top:1.5rem}
 button{font:inherit;padding:.4rem 1rem;border-radius:6px;border:1px solid #2f5bd3;background:#2f5bd3;color:#fff;cursor:pointer}`;
 
+/**
+ * Content-Security-Policy of everything Gatehouse renders: nothing loads or runs but the inline
+ * style above, so a value that escaped escaping still could not script; never framed. No
+ * form-action: the logout form's POST is redirected on to the IdP, which form-action would block.
+ */
+export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
 /** A simple page; `bodyHtml` must already be escaped by the caller. */
 export function renderPage(title: string, bodyHtml: string): string {
   return `<!doctype html>

@@ -4,7 +4,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { ERROR_CODES, ForbiddenError, type GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
 import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
-import { renderErrorPage } from './pages.ts';
+import { PAGE_CSP, renderErrorPage } from './pages.ts';
 
 // What a 5xx says to the client; the real cause stays in the operational log.
 const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
@@ -43,6 +43,30 @@ export function publicMessage(err: GatehouseError): string {
   return SERVER_SIDE_MESSAGES[err.code] ?? 'Something went wrong inside Gatehouse.';
 }
 
+/** HSTS (RFC 6797) when Gatehouse itself terminates TLS; an ingress in front of it sets its own. */
+export function strictTransportSecurity(ex: Exchange): string | undefined {
+  return (ex.socket as { encrypted?: boolean }).encrypted === true ? 'max-age=31536000' : undefined;
+}
+
+/**
+ * Headers on every response Gatehouse writes itself (pages, JSON, redirects): never framed
+ * (clickjacking, CWE-1021: X-Frame-Options for browsers without CSP frame-ancestors), never
+ * sniffed, never cached, and no Referer leaking sign-in URLs (state, code, rd) to where it points.
+ */
+function ownHeaders(ex: Exchange): Record<string, string> {
+  const h: Record<string, string> = {
+    'cache-control': 'no-store',
+    'content-security-policy': PAGE_CSP,
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    [REQUEST_ID_HEADER]: ex.id,
+  };
+  const hsts = strictTransportSecurity(ex);
+  if (hsts !== undefined) h['strict-transport-security'] = hsts;
+  return h;
+}
+
 interface Rendered {
   readonly status: number;
   readonly headers: Record<string, string>;
@@ -59,11 +83,9 @@ function render(ex: Exchange, err: GatehouseError): Rendered {
     ? renderErrorPage({ status: err.status, title, message, requestId: ex.id })
     : `${JSON.stringify({ error: err.code, message, status: err.status, request_id: ex.id, ...(ex.route ? { route: ex.route.name } : {}), ...(groups ? { groups } : {}) })}\n`;
   const headers: Record<string, string> = {
+    ...ownHeaders(ex),
     'content-type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    [REQUEST_ID_HEADER]: ex.id,
   };
   // RFC 6750: tell token clients what went wrong.
   if (err.code === 'GH_BAD_TOKEN') headers['www-authenticate'] = 'Bearer error="invalid_token"';
@@ -131,7 +153,7 @@ export function isBrowserNavigation(req: IncomingMessage): boolean {
 export function sendRedirect(ex: Exchange, status: number, location: string): void {
   const res = ex.res!;
   ex.status = status;
-  const headers: Record<string, string | string[]> = { location, 'cache-control': 'no-store', 'content-length': '0', [REQUEST_ID_HEADER]: ex.id };
+  const headers: Record<string, string | string[]> = { ...ownHeaders(ex), location, 'content-length': '0' };
   if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
   res.writeHead(status, headers);
   res.end();
@@ -142,11 +164,9 @@ export function sendBody(ex: Exchange, status: number, contentType: string, body
   const res = ex.res!;
   ex.status = status;
   const headers: Record<string, string | string[]> = {
+    ...ownHeaders(ex),
     'content-type': contentType,
     'content-length': String(Buffer.byteLength(body)),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    [REQUEST_ID_HEADER]: ex.id,
     ...extra,
   };
   if (ex.setCookies) headers['set-cookie'] = ex.setCookies;

@@ -10,7 +10,12 @@ export interface CookieCodec {
   mint(): { id: string; value: string };
   /** The session id in a cookie value, or undefined when the MAC does not verify. */
   verify(value: string): string | undefined;
-  /** Our cookie's value in a Cookie header, if present. */
+  /**
+   * The one value of our cookie in a Cookie header to look up, or undefined. Several different
+   * values (one planted by someone who can set cookies on a sibling host or path): the one whose
+   * MAC verifies when exactly one does; none when several do, so that neither the victim's nor the
+   * planted session is used; the first when none does (it is then cleared as invalid).
+   */
   read(header: string | undefined): string | undefined;
   /** Set-Cookie value that stores `value` for `maxAgeMs`. */
   serialize(value: string, maxAgeMs: number): string;
@@ -28,9 +33,16 @@ export function sessionKey(id: string): string {
 
 export function createCookieCodec(config: CookieConfig, macKey: Buffer): CookieCodec {
   const name = config.name;
-  const needle = `${name}=`;
   const attrs = `; Path=/; HttpOnly${config.secure ? '; Secure' : ''}; SameSite=${config.sameSite}${config.domain ? `; Domain=${config.domain}` : ''}`;
   const mac = (id: string) => createHmac('sha256', macKey).update(id).digest('base64url').slice(0, MAC_CHARS);
+  const verify = (value: string): string | undefined => {
+    const dot = value.indexOf('.');
+    if (dot !== 43 || value.length !== 43 + 1 + MAC_CHARS || !BASE64URL.test(value)) return undefined;
+    const id = value.slice(0, dot);
+    const given = Buffer.from(value.slice(dot + 1));
+    const expected = Buffer.from(mac(id));
+    return timingSafeEqual(given, expected) ? id : undefined;
+  };
 
   return {
     name,
@@ -38,27 +50,15 @@ export function createCookieCodec(config: CookieConfig, macKey: Buffer): CookieC
       const id = randomBytes(32).toString('base64url');
       return { id, value: `${id}.${mac(id)}` };
     },
-    verify(value) {
-      const dot = value.indexOf('.');
-      if (dot !== 43 || value.length !== 43 + 1 + MAC_CHARS || !BASE64URL.test(value)) return undefined;
-      const id = value.slice(0, dot);
-      const given = Buffer.from(value.slice(dot + 1));
-      const expected = Buffer.from(mac(id));
-      return timingSafeEqual(given, expected) ? id : undefined;
-    },
+    verify,
     read(header) {
-      if (!header) return undefined;
-      let from = 0;
-      // Find `name=` at the start of a cookie pair (not inside another cookie's name or value).
-      for (;;) {
-        const i = header.indexOf(needle, from);
-        if (i === -1) return undefined;
-        if (i === 0 || header[i - 1] === ' ' || header[i - 1] === ';') {
-          const end = header.indexOf(';', i);
-          return header.slice(i + needle.length, end === -1 ? undefined : end).trim();
-        }
-        from = i + 1;
-      }
+      const values = cookieValues(header, name);
+      if (values.length <= 1) return values[0];
+      const distinct = [...new Set(values)];
+      if (distinct.length === 1) return distinct[0];
+      const verified = distinct.filter((v) => verify(v) !== undefined);
+      if (verified.length === 1) return verified[0];
+      return verified.length === 0 ? distinct[0] : undefined;
     },
     serialize(value, maxAgeMs) {
       return `${name}=${value}${attrs}; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
@@ -67,4 +67,72 @@ export function createCookieCodec(config: CookieConfig, macKey: Buffer): CookieC
       return `${name}=${attrs}; Max-Age=0`;
     },
   };
+}
+
+/** One pair of a Cookie header: `text` as sent (trimmed), `name` undefined for a nameless cookie. */
+export interface CookiePair {
+  readonly text: string;
+  readonly name: string | undefined;
+  readonly value: string;
+}
+
+/**
+ * A Cookie header as its pairs — the one parser for every Gatehouse cookie (session, login) and
+ * for stripping them before the upstream, so that anything Gatehouse could read is also removed.
+ * Browsers join pairs with "; " (RFC 6265bis §5.7.3): split on ";" only, trim SP/HTAB, cut at the
+ * first "=". Quotes are ordinary bytes and "$Version" an ordinary name: legacy RFC 2965 parsing,
+ * where a quoted value runs across ";", is what the cookie sandwich (Kettle 2024) abuses. A pair
+ * without "=" is a nameless cookie (6265bis §5.6 keeps its text as the value) and matches no name.
+ */
+export function parseCookieHeader(header: string): CookiePair[] {
+  const pairs: CookiePair[] = [];
+  for (const part of header.split(';')) {
+    const text = part.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (text === '') continue;
+    const eq = text.indexOf('=');
+    if (eq === -1) pairs.push({ text, name: undefined, value: text });
+    else pairs.push({ text, name: text.slice(0, eq).replace(/[ \t]+$/, ''), value: text.slice(eq + 1).replace(/^[ \t]+/, '') });
+  }
+  return pairs;
+}
+
+/**
+ * Every value sent for exactly `name`, in order. Names compare case-sensitively, as browsers store
+ * them: `__HOST-x` is another cookie, one a sibling host may have set.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (header === undefined || !header.includes(name)) return [];
+  const values: string[] = [];
+  for (const p of parseCookieHeader(header)) if (p.name === name) values.push(p.value);
+  return values;
+}
+
+/**
+ * Which cookie names are Gatehouse's, given the session cookie's name: that name and every
+ * `<name>-*` (the login binding cookie), each with or without a `__Host-`/`__Secure-` prefix in
+ * any case. The prefix variants carry live session ids after the cookie name changes (dev mode
+ * drops the prefix; setting a domain turns `__Host-` into `__Secure-`), and browsers match the
+ * prefixes case-insensitively (RFC 6265bis §5.6 step 21).
+ */
+export function gatehouseCookieNames(cookieName: string): (name: string) => boolean {
+  const base = baseCookieName(cookieName);
+  const family = `${base}-`;
+  return (name) => {
+    const n = withoutPrefix(name);
+    return n === base || n.startsWith(family);
+  };
+}
+
+/** The session cookie's name without its prefix: every Gatehouse cookie name contains it. */
+export function baseCookieName(cookieName: string): string {
+  return withoutPrefix(cookieName);
+}
+
+function withoutPrefix(name: string): string {
+  // Cheap test first: cookie names rarely start with "__".
+  if (name.charCodeAt(0) !== 95 || name.charCodeAt(1) !== 95) return name;
+  const lower = name.slice(0, 9).toLowerCase();
+  if (lower.startsWith('__host-')) return name.slice(7);
+  if (lower === '__secure-') return name.slice(9);
+  return name;
 }

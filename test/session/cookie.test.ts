@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCookieCodec } from '../../src/session/cookie.ts';
+import { cookieValues, createCookieCodec, gatehouseCookieNames, parseCookieHeader } from '../../src/session/cookie.ts';
 
 const key = Buffer.alloc(32, 7);
 
@@ -29,6 +29,23 @@ describe('session cookie', () => {
     expect(c.read('other=1')).toBeUndefined();
   });
 
+  it('takes the one value that verifies when a name is sent twice, and none when two do', () => {
+    const c = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, key);
+    const a = c.mint().value;
+    const b = c.mint().value;
+    const forged = `${a.slice(0, 44)}${'A'.repeat(22)}`;
+    expect(c.read(`gh=${forged}; gh=${a}`)).toBe(a);
+    expect(c.read(`gh=${a}; gh=junk`)).toBe(a);
+    expect(c.read(`gh=${a}; gh=${b}`)).toBeUndefined();
+    expect(c.read(`gh=${b}; gh=${a}`)).toBeUndefined();
+    expect(c.read(`gh=${a}; x=1; gh=${a}`)).toBe(a);
+    // None verifies: the first goes on to be refused (and cleared) as invalid.
+    expect(c.read(`gh=${forged}; gh=junk`)).toBe(forged);
+    // Only whole pairs count: a value holding our name is another cookie's.
+    expect(c.read(`x=1 gh=${b}; gh=${a}`)).toBe(a);
+    expect(c.read(`x="1 gh=${b}"`)).toBeUndefined();
+  });
+
   it('verifies only values it minted', () => {
     const c = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, key);
     const { id, value } = c.mint();
@@ -36,5 +53,41 @@ describe('session cookie', () => {
     expect(c.verify(`${id}.${'A'.repeat(22)}`)).toBeUndefined();
     const other = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, Buffer.alloc(32, 8));
     expect(other.verify(value)).toBeUndefined();
+  });
+});
+
+describe('Cookie header parsing', () => {
+  it('splits on ";" only, trims SP and HTAB but no other whitespace, and keeps quotes and "$" names as bytes', () => {
+    expect(parseCookieHeader(' a=1;b = 2 ;\tc=\t3;;  ;d')).toEqual([
+      { text: 'a=1', name: 'a', value: '1' },
+      { text: 'b = 2', name: 'b', value: '2' },
+      { text: 'c=\t3', name: 'c', value: '3' },
+      { text: 'd', name: undefined, value: 'd' },
+    ]);
+    expect(parseCookieHeader('$Version=1; a="x; b=y"')).toEqual([
+      { text: '$Version=1', name: '$Version', value: '1' },
+      { text: 'a="x', name: 'a', value: '"x' },
+      { text: 'b=y"', name: 'b', value: 'y"' },
+    ]);
+    // U+00A0 (latin1 byte A0) is part of the name: a cookie a sibling host could set.
+    expect(parseCookieHeader('\u00a0gh=1')[0]!.name).toBe('\u00a0gh');
+    expect(parseCookieHeader('=gh=1')).toEqual([{ text: '=gh=1', name: '', value: 'gh=1' }]);
+  });
+
+  it('finds every value of exactly one name', () => {
+    expect(cookieValues('gh=1; x=gh=2; gh =3; GH=4; xgh=5; gh=6', 'gh')).toEqual(['1', '3', '6']);
+    expect(cookieValues(undefined, 'gh')).toEqual([]);
+    expect(cookieValues('other=1', 'gh')).toEqual([]);
+  });
+
+  it('knows the names of Gatehouse cookies: the session name and <name>-*, with any prefix in any case', () => {
+    const owns = gatehouseCookieNames('__Host-gatehouse');
+    for (const n of ['__Host-gatehouse', 'gatehouse', '__Secure-gatehouse', '__HOST-gatehouse', '__secure-gatehouse', '__Host-gatehouse-login', 'gatehouse-login', '__SeCuRe-gatehouse-x']) {
+      expect(owns(n), n).toBe(true);
+    }
+    for (const n of ['gatehousex', '__Host-gatehousex', 'my-gatehouse', 'app_gatehouse', 'GATEHOUSE', '__Host-__Host-gatehouse', '__Hostgatehouse', '_gatehouse', '']) {
+      expect(owns(n), n).toBe(false);
+    }
+    expect(gatehouseCookieNames('gatehouse')('__Host-gatehouse-login')).toBe(true);
   });
 });

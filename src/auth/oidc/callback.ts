@@ -88,7 +88,8 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
     },
     refreshAt: nextRefreshAt(tokens, claims, oidc.config, now),
   });
-  (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs));
+  // The pending sign-in is over: its binding cookie has nothing left to bind.
+  (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs), deps.loginCookie.clear());
   ex.identity = session.record;
   ex.session = { key: session.key, record: session.record };
   ex.event({ action: 'login_succeeded', outcome: 'success', idp, session: session.key });
