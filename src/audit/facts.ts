@@ -79,6 +79,16 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
   };
 }
 
+/** A request Node's parser refused before Gatehouse saw one (too large, too slow, malformed). */
+export function refusalFacts(r: { readonly code: string; readonly status: number; readonly ip: string; readonly bytesIn: number }, time: number, requestId: string): RequestFacts {
+  return {
+    kind: 'request', time, requestId, route: undefined, method: '', host: '', path: '', queryKeys: [], status: r.status,
+    decision: 'error', reason: undefined, rule: undefined, errorCode: r.code, user: undefined, authMethod: undefined,
+    session: undefined, clientIp: r.ip, userAgent: undefined, upstream: undefined, bytesIn: r.bytesIn, bytesOut: 0,
+    durationMs: 0, websocket: false,
+  };
+}
+
 export function authFacts(ex: Exchange | undefined, e: AuthEventInput, time: number): AuthFacts {
   const ua = ex?.req.headers['user-agent'];
   const user = e.user ?? ex?.identity;

@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieConfig } from '../config/compile.ts';
 import { cookieValues } from '../session/cookie.ts';
 import type { SessionStore } from '../session/store.ts';
+import { GatehouseError } from '../errors.ts';
 
 export const LOGIN_TTL_MS = 10 * 60_000;
 
@@ -58,9 +59,32 @@ export function createLoginCookie(session: CookieConfig): LoginCookie {
   };
 }
 
-export async function savePendingLogin(store: SessionStore, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string): Promise<void> {
-  const record: PendingLogin = { ...login, binding: hash(loginCookieValue), createdAt: Date.now() };
-  await store.putEphemeral(storeName(state), JSON.stringify(record), LOGIN_TTL_MS);
+/**
+ * Sign-ins one browser may have pending at once: several tabs each start their own, but a page
+ * that loops into sign-in (or a client that never sends the cookie back) cannot pile up records.
+ */
+export const MAX_PENDING_PER_BROWSER = 10;
+
+/** 429 GH_TOO_MANY_LOGINS, with the wait to put in Retry-After. */
+export class LoginLimitError extends GatehouseError {
+  readonly retryAfterSec: number;
+
+  constructor(message: string, retryAfterMs: number) {
+    super('GH_TOO_MANY_LOGINS', message);
+    this.name = 'LoginLimitError';
+    this.retryAfterSec = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  }
+}
+
+/**
+ * Remember a pending sign-in. At most `maxPending` are live in the store (every replica counted);
+ * beyond, LoginLimitError. The browser's oldest goes beyond MAX_PENDING_PER_BROWSER.
+ */
+export async function savePendingLogin(store: SessionStore, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string, maxPending: number): Promise<void> {
+  const binding = hash(loginCookieValue);
+  const record: PendingLogin = { ...login, binding, createdAt: Date.now() };
+  const put = await store.putPending(storeName(state), JSON.stringify(record), LOGIN_TTL_MS, { max: maxPending, owner: binding, perOwner: MAX_PENDING_PER_BROWSER });
+  if (!put.ok) throw new LoginLimitError('Too many sign-ins are in progress right now. Try again in a moment.', put.retryAfterMs);
 }
 
 export type TakeResult =
@@ -69,7 +93,10 @@ export type TakeResult =
 
 /** Consume the pending login for `state` (single use), checking it belongs to this browser. */
 export async function takePendingLogin(store: SessionStore, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
-  const raw = await store.takeEphemeral(storeName(state));
+  const name = storeName(state);
+  // Sign-ins started before pending values had their own bounded space were kept as ephemeral
+  // values: still honoured for their 10 minutes after an upgrade.
+  const raw = (await store.takePending(name)) ?? (await store.takeEphemeral(name));
   if (raw === undefined) return { ok: false, reason: 'unknown-state' };
   const login = JSON.parse(raw) as PendingLogin;
   if (loginCookieValue === undefined) return { ok: false, reason: 'other-browser' };

@@ -13,6 +13,7 @@ import { hostOf } from '../route/table.ts';
 import { publicBase } from './base-url.ts';
 import { startOidcLogin } from './oidc/login.ts';
 import { startSamlLogin } from './saml/login.ts';
+import { LoginLimitError } from './login-state.ts';
 
 export interface LoginDeps {
   readonly config: Config;
@@ -39,13 +40,83 @@ export async function handleLogin(ex: Exchange, rt: LoginDeps): Promise<void> {
     return;
   }
   const sp = providers.saml.get(id);
-  if (sp) {
-    await startSamlLogin(ex, sp, rd, rt.store, providers.loginCookie);
-    return;
+  const oidc = sp ? undefined : providers.oidc.get(id);
+  if (!sp && !oidc) throw new GatehouseError('GH_BAD_REQUEST', `Identity provider "${id}" cannot start a sign-in here.`);
+  const limits = rt.config.session.login;
+  try {
+    // Before any work (a signed AuthnRequest costs a private-key operation) or any write.
+    admitClient(rt.store, limits.ratePerMinute, ex.client.ip);
+    if (sp) await startSamlLogin(ex, sp, rd, rt.store, providers.loginCookie, limits.maxPending);
+    else await startOidcLogin(ex, oidc!, rd, publicBase(ex, rt.config), rt.store, providers.loginCookie, limits.maxPending);
+  } catch (err) {
+    // Headers set here are merged into the error response sendError writes.
+    if (err instanceof LoginLimitError) ex.res?.setHeader('retry-after', String(err.retryAfterSec));
+    throw err;
   }
-  const oidc = providers.oidc.get(id);
-  if (!oidc) throw new GatehouseError('GH_BAD_REQUEST', `Identity provider "${id}" cannot start a sign-in here.`);
-  await startOidcLogin(ex, oidc, rd, publicBase(ex, rt.config), rt.store, providers.loginCookie);
+}
+
+/**
+ * Per-client token buckets for starting sign-ins: `ratePerMinute` tokens, refilled continuously.
+ * In process memory and bounded (least recently used forgotten first: a forgotten bucket is a
+ * full one), so with several replicas a client may get up to one allowance per replica; the
+ * store's global bound (max_pending) holds across all of them.
+ */
+export interface LoginRateLimiter {
+  readonly ratePerMinute: number;
+  /** 0 when `ip` may start a sign-in now (a token is taken), else ms until it may. */
+  take(ip: string, now: number): number;
+}
+
+const MAX_TRACKED_CLIENTS = 10_000;
+
+export function createLoginRateLimiter(ratePerMinute: number, maxClients = MAX_TRACKED_CLIENTS): LoginRateLimiter {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const perMs = ratePerMinute / 60_000;
+  return {
+    ratePerMinute,
+    take(ip, now) {
+      if (ratePerMinute === 0) return 0;
+      const key = clientKey(ip);
+      const b = buckets.get(key);
+      let tokens = ratePerMinute;
+      if (b) {
+        tokens = Math.min(ratePerMinute, b.tokens + (now - b.at) * perMs);
+        buckets.delete(key);
+      } else if (buckets.size >= maxClients) {
+        buckets.delete(buckets.keys().next().value!);
+      }
+      if (tokens < 1) {
+        buckets.set(key, { tokens, at: now });
+        return Math.max(1, Math.ceil((1 - tokens) / perMs));
+      }
+      buckets.set(key, { tokens: tokens - 1, at: now });
+      return 0;
+    },
+  };
+}
+
+/**
+ * One bucket per IPv4 address, or per IPv6 /64: a single IPv6 host is routinely handed a whole
+ * /64, so counting addresses would let it start sign-ins without limit.
+ */
+export function clientKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail = ''] = ip.toLowerCase().split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = ip.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+// The limiter belongs to the store it protects: it lives as long as that store (reloads that keep
+// the session settings keep both) and is replaced with it.
+const limiters = new WeakMap<SessionStore, LoginRateLimiter>();
+
+function admitClient(store: SessionStore, ratePerMinute: number, ip: string): void {
+  let limiter = limiters.get(store);
+  if (!limiter || limiter.ratePerMinute !== ratePerMinute) limiters.set(store, (limiter = createLoginRateLimiter(ratePerMinute)));
+  const waitMs = limiter.take(ip, Date.now());
+  if (waitMs > 0) throw new LoginLimitError('Too many sign-ins were started from your address. Wait a moment, then try again.', waitMs);
 }
 
 /** Providers the route behind `rd` accepts (route `idps:`), in config order. */

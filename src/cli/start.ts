@@ -1,12 +1,13 @@
 // `gatehouse start`: load and compile the config, build the runtime, open the public and admin
 // listeners, and drain on SIGTERM/SIGINT. startGatehouse() is also what the demo and tests use.
 import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics } from '../admin/metrics.ts';
 import { createAudit } from '../audit/create.ts';
-import { authFacts, type AuthEventInput } from '../audit/facts.ts';
+import { authFacts, refusalFacts, type AuthEventInput } from '../audit/facts.ts';
 import { compileConfig, type CompileResult, type Config } from '../config/compile.ts';
 import { settingsFingerprint } from '../config/secret.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -66,7 +67,19 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
   const pipeline = createPipeline({ current: () => runtime, metrics, log, tunnels, audit });
 
   const tls = config.server.tls;
-  const publicServer = createListener(pipeline, tls);
+  const publicServer = createListener({
+    ...pipeline,
+    // Refused by Node before a request existed: recorded like any refused request.
+    onClientError(r) {
+      metrics.requests.inc({ route: '', status: String(r.status) });
+      if (!audit.enabled) return;
+      if (audit.canAccept()) audit.write(refusalFacts(r, Date.now(), randomUUID()));
+      else audit.noteRefused(Date.now());
+    },
+  }, tls, {
+    headersTimeoutMs: config.server.headersTimeoutMs,
+    body: () => ({ idleMs: runtime.config.server.bodyTimeoutMs, minRate: runtime.config.server.bodyMinRate }),
+  });
   const adminServer = createListener({
     onRequest: createAdminHandler({
       metrics,

@@ -46,6 +46,7 @@ export function compileSession(s: RawSession, devMode: boolean, problems: Config
     secret,
     idleMs,
     absoluteMs,
+    login: { ratePerMinute: s.login?.rate_per_minute ?? 60, maxPending: s.login?.max_pending ?? 10_000 },
   };
 }
 

@@ -1,13 +1,17 @@
 // HTTP proxying through undici's dispatch(): request body streamed from the client socket, response
 // streamed back with backpressure (pause the upstream when the client is slow). Nothing is
-// buffered, so a 1 GiB upload or an endless SSE stream costs a few socket buffers.
-import type { Dispatcher, Pool } from 'undici';
+// buffered, so a 1 GiB upload or an endless SSE stream costs a few socket buffers. Each request
+// first takes one of its route's upstream connections (upstream.ts: bounded, queue bounded), and
+// gives it back as soon as it is over; a client too slow with its body loses it (body-guard.ts).
+import type { Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/compile.ts';
 import type { Exchange } from '../server/exchange.ts';
+import { hasBody as requestHasBody, onBodyTimeout } from '../server/body-guard.ts';
 import { sendError } from '../server/respond.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import type { RouteUpstream } from './upstream.ts';
 import { upstreamError } from './upstream-errors.ts';
-import type { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 
 /** Reason passed to controller.abort() when the client went away first. */
 class ClientGone extends Error {
@@ -21,24 +25,51 @@ export interface ProxyHooks {
   onStream(ex: Exchange): (() => void) | undefined;
 }
 
-export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, headers: { cookieName: string; reservedNames: ReadonlySet<string> }, hooks: ProxyHooks): void {
+export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream, headers: { cookieName: string; reservedNames: ReadonlySet<string> }, hooks: ProxyHooks): void {
   const cookieName = headers.cookieName;
   const req = ex.req;
   const res = ex.res!;
   const upstream = route.upstream;
-  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const hasBody = requestHasBody(req);
   let controller: Dispatcher.DispatchController | undefined;
   let finished = false;
+  let dispatched = false;
+  // Give the route's connection back (or leave its queue) exactly once.
+  let leave: (() => void) | undefined;
+  let over = false;
+  const done = () => {
+    if (over) return;
+    over = true;
+    leave?.();
+    unguard();
+  };
 
   const onClientClose = () => {
     if (!finished && controller && !controller.aborted) controller.abort(new ClientGone('client closed the connection'));
+    if (!dispatched) done();
   };
   res.once('close', onClientClose);
+
+  // The body stalled: abort the upstream request (answered in onResponseError), or, still queued,
+  // answer here.
+  let timedOut: GatehouseError | undefined;
+  const unguard = hasBody
+    ? onBodyTimeout(req, (err) => {
+      timedOut = err;
+      if (controller && !controller.aborted) controller.abort(err);
+      else if (!dispatched) {
+        finished = true;
+        done();
+        sendError(ex, err);
+      }
+    })
+    : () => {};
 
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {
       controller = c;
-      if (res.destroyed) c.abort(new ClientGone('client closed the connection'));
+      if (timedOut) c.abort(timedOut);
+      else if (res.destroyed) c.abort(new ClientGone('client closed the connection'));
     },
     onResponseStart(c, statusCode, headers, statusMessage) {
       ex.status = statusCode;
@@ -65,24 +96,45 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: Pool, headers:
     },
     onResponseEnd() {
       finished = true;
+      done();
       res.end();
     },
     onResponseError(_c, err) {
       finished = true;
+      done();
       if (err instanceof ClientGone) return;
+      // Ours (the client's body timed out): not the upstream's fault.
+      if (err instanceof GatehouseError) {
+        sendError(ex, err);
+        return;
+      }
       const gerr = upstreamError(err, route.name);
       hooks.onUpstreamError(ex, gerr);
       sendError(ex, gerr);
     },
   };
 
-  pool.dispatch({
-    path: upstream.basePath + ex.path + ex.query,
-    method: req.method as Dispatcher.HttpMethod,
-    headers: upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, ...headers }),
-    body: hasBody ? req : null,
-    headersTimeout: route.timeoutMs,
-    // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.
-    bodyTimeout: 0,
-  }, handler);
+  const dispatch = () => {
+    dispatched = true;
+    pool.dispatcher.dispatch({
+      path: upstream.basePath + ex.path + ex.query,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, ...headers }),
+      body: hasBody ? req : null,
+      headersTimeout: route.timeoutMs,
+      // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.
+      bodyTimeout: 0,
+    }, handler);
+  };
+  const busy = () => {
+    finished = true;
+    done();
+    const err = new GatehouseError('GH_UPSTREAM_BUSY', `route ${route.name}: all ${route.maxConnections} upstream connections busy and the queue (${route.maxQueue}) full or waited ${route.timeoutMs} ms`);
+    hooks.onUpstreamError(ex, err);
+    sendError(ex, err);
+  };
+  const l = pool.enter(dispatch, busy, route.timeoutMs);
+  // The request may already be over (refused while dispatching): give the place back at once.
+  if (over) l();
+  else leave = l;
 }

@@ -11,6 +11,7 @@ const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
   GH_UPSTREAM_UNREACHABLE: 'The application behind this address is not reachable right now. Try again in a moment.',
   GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
   GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
+  GH_UPSTREAM_BUSY: 'The application behind this address is busy with other requests. Try again in a moment.',
   GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
   GH_AUDIT_UNAVAILABLE: 'Requests cannot be recorded right now, and this service only serves what it can record. Try again in a moment.',
   GH_IDP_UNAVAILABLE: 'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.',

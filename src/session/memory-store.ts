@@ -1,7 +1,7 @@
 // In-process session store: one Map in insertion order = least recently used first, so the
 // oldest-idle session is evicted when `maxSessions` is reached. For the demo and single-process
 // deployments; not shared between replicas or workers.
-import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
+import { indexNames, type PendingBounds, type PendingResult, type SessionRecord, type SessionStore } from './store.ts';
 
 interface Entry {
   record: SessionRecord;
@@ -20,6 +20,11 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
   const tombstones = new Map<string, number>();
   // Ephemeral values and replay markers: value (or '' for markers) with its deadline.
   const ephemeral = new Map<string, { value: string; until: number }>();
+  // Pending sign-ins: a capacity of their own (bounds.max), so a flood of anonymous sign-ins can
+  // neither evict sessions nor other values, nor grow memory. Insertion order is expiry order
+  // (one TTL for all), so expired ones are pruned from the front.
+  const pending = new Map<string, { value: string; until: number; owner: string }>();
+  const owners = new Map<string, string[]>();
   const listeners: Array<(keys: readonly string[] | undefined) => void> = [];
 
   const unindex = (key: string, record: SessionRecord) => {
@@ -61,6 +66,34 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
     // Bounded like sessions: a flood of abandoned sign-ins cannot grow memory without limit.
     while (ephemeral.size >= options.maxSessions) ephemeral.delete(ephemeral.keys().next().value!);
     ephemeral.set(name, { value, until: now() + ttlMs });
+  };
+  const dropPending = (name: string) => {
+    const e = pending.get(name);
+    if (!e) return;
+    pending.delete(name);
+    const list = owners.get(e.owner);
+    if (!list) return;
+    const i = list.indexOf(name);
+    if (i !== -1) list.splice(i, 1);
+    if (list.length === 0) owners.delete(e.owner);
+  };
+  const putPending = (name: string, value: string, ttlMs: number, bounds: PendingBounds): PendingResult => {
+    const t = now();
+    for (const [n, e] of pending) {
+      if (e.until > t) break;
+      dropPending(n);
+    }
+    dropPending(name);
+    if (pending.size >= bounds.max) {
+      const first = pending.values().next().value!;
+      return { ok: false, retryAfterMs: Math.max(1, first.until - t) };
+    }
+    pending.set(name, { value, until: t + ttlMs, owner: bounds.owner });
+    let list = owners.get(bounds.owner);
+    if (!list) owners.set(bounds.owner, (list = []));
+    list.push(name);
+    while (list.length > bounds.perOwner) dropPending(list[0]!);
+    return { ok: true };
   };
   const live = (key: string): Entry | undefined => {
     const e = sessions.get(key);
@@ -139,6 +172,14 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       ephemeral.delete(name);
       return e?.value;
     },
+    async putPending(name, value, ttlMs, bounds) {
+      return putPending(name, value, ttlMs, bounds);
+    },
+    async takePending(name) {
+      const e = pending.get(name);
+      dropPending(name);
+      return e && e.until > now() ? e.value : undefined;
+    },
     async putOnce(name, ttlMs) {
       if (liveEphemeral(name)) return false;
       putEphemeral(name, '', ttlMs);
@@ -154,6 +195,8 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       indexes.clear();
       tombstones.clear();
       ephemeral.clear();
+      pending.clear();
+      owners.clear();
     },
   };
 }

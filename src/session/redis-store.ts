@@ -3,7 +3,11 @@
 //   <prefix>i:<index> set of session keys per index name (user, IdP subject, IdP session), for
 //                     listing and revoke-all
 //   <prefix>r:<key>   tombstone of a revoked session (tells "revoked" from "expired")
-//   <prefix>e:<name>  short-lived values: pending sign-ins (read once with GETDEL), replay markers
+//   <prefix>e:<name>  short-lived values (read once with GETDEL), replay markers
+//   <prefix>p:<name>  pending sign-ins (read once with GETDEL)
+//   <prefix>pending   sorted set of live pending sign-ins by expiry: the global bound, shared by
+//                     every replica (admission is one atomic script on this one key)
+//   <prefix>po:<owner> sorted set of one browser's pending sign-ins by age: the per-owner bound
 //   <prefix>revoked   pub/sub channel: JSON array of revoked keys, so every replica drops its
 //                     cached copy and closes the session's live connections at once
 // Commands touch one key each, so the same code works on Redis Cluster.
@@ -16,6 +20,28 @@ const INDEX_ADD = `redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
+
+// Admit a pending value: drop expired members, refuse when ARGV[4] are live (answer: ms until the
+// oldest expires), else add it with its expiry. The set lives as long as its newest member.
+const PENDING_ADMIT = `local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, math.ceil(tonumber(first[2]) - now))
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 0`;
+
+// Note a pending value under its owner; answer the owner's oldest beyond ARGV[4] (removed here).
+const PENDING_OWNER = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if extra <= 0 then return {} end
+local old = redis.call('ZRANGE', KEYS[1], 0, extra - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
+return old`;
 
 export interface RedisStoreOptions {
   readonly client: RedisClient;
@@ -33,6 +59,9 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const ik = (name: string) => `${p}i:${name}`;
   const ek = (name: string) => `${p}e:${name}`;
   const rk = (key: string) => `${p}r:${key}`;
+  const pk = (name: string) => `${p}p:${name}`;
+  const pendingSet = `${p}pending`;
+  const ownerSet = (owner: string) => `${p}po:${owner}`;
   const emit = (keys: readonly string[] | undefined) => {
     for (const l of listeners) l(keys);
   };
@@ -132,6 +161,26 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       await client.set(ek(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)));
     }),
     takeEphemeral: (name) => run('takeEphemeral', async () => (await client.getdel(ek(name))) ?? undefined),
+    // Three keys, one command each (Redis Cluster): a crash between them leaves at most a counted
+    // place without a value, which expires with its TTL like the value would have.
+    putPending: (name, value, ttlMs, bounds) => run('putPending', async () => {
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      const t = now();
+      const wait = Number(await client.eval(PENDING_ADMIT, 1, pendingSet, String(t), name, String(ttl), String(bounds.max)));
+      if (wait > 0) return { ok: false as const, retryAfterMs: wait };
+      await client.set(pk(name), value, 'PX', ttl);
+      const dropped = (await client.eval(PENDING_OWNER, 1, ownerSet(bounds.owner), String(t), name, String(ttl), String(bounds.perOwner))) as string[];
+      if (dropped.length > 0) {
+        await Promise.all([...dropped.map((n) => client.del(pk(n))), client.zrem(pendingSet, ...dropped)]);
+      }
+      return { ok: true as const };
+    }),
+    takePending: (name) => run('takePending', async () => {
+      const value = await client.getdel(pk(name));
+      if (value === null) return undefined;
+      await client.zrem(pendingSet, name);
+      return value;
+    }),
     putOnce: (name, ttlMs) => run('putOnce', async () => (await client.set(ek(name), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'),
     onRevoked(listener) {
       listeners.push(listener);

@@ -40,6 +40,21 @@ export const userIndex = (user: string) => `user:${user}`;
 export const subjectIndex = (idp: string, subject: string) => `sub:${idp}:${subject}`;
 export const idpSessionIndex = (idp: string, sid: string) => `sid:${idp}:${sid}`;
 
+/** Bounds on one pending sign-in (putPending). */
+export interface PendingBounds {
+  /** Live pending values in the whole store (every replica); at this count new ones are refused. */
+  readonly max: number;
+  /** Who started it (e.g. a hash of the browser's login cookie). */
+  readonly owner: string;
+  /** Live pending values per owner; beyond, the owner's oldest is dropped. */
+  readonly perOwner: number;
+}
+
+export type PendingResult =
+  | { readonly ok: true }
+  /** `retryAfterMs`: when the oldest pending value expires and frees a place (≥ 1). */
+  | { readonly ok: false; readonly retryAfterMs: number };
+
 /** Why a session ended, as far as the store knows. */
 export type EndReason = 'revoked';
 
@@ -71,6 +86,14 @@ export interface SessionStore {
   putEphemeral(name: string, value: string, ttlMs: number): Promise<void>;
   /** Read and delete in one step, so a value can be used once only. */
   takeEphemeral(name: string): Promise<string | undefined>;
+  /**
+   * Keep a pending sign-in for `ttlMs`, counted apart from sessions and other short-lived values
+   * so that a flood of them evicts nothing else. Refused (nothing written) while `bounds.max` are
+   * live; the owner's oldest is dropped when it has more than `bounds.perOwner`.
+   */
+  putPending(name: string, value: string, ttlMs: number, bounds: PendingBounds): Promise<PendingResult>;
+  /** Read and delete a pending value in one step (single use); its place is free at once. */
+  takePending(name: string): Promise<string | undefined>;
   /** Remember `name` for `ttlMs`; false when it was already remembered (replay detection). */
   putOnce(name: string, ttlMs: number): Promise<boolean>;
   /**

@@ -137,6 +137,53 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
       expect(await s.takeEphemeral('login:short')).toBeUndefined();
     });
 
+    test('pending values are read once and bounded in total, apart from other values', async () => {
+      const s = await harness.make();
+      const b = { max: 2, owner: 'browser-1', perOwner: 5 };
+      expect(await s.putPending('login:a', 'A', 60_000, b)).toEqual({ ok: true });
+      expect(await s.putPending('login:b', 'B', 60_000, { ...b, owner: 'browser-2' })).toEqual({ ok: true });
+      const refused = await s.putPending('login:c', 'C', 60_000, { ...b, owner: 'browser-3' });
+      expect(refused.ok).toBe(false);
+      expect(refused.ok ? 0 : refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.ok ? Infinity : refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+      // The bound is the pending values' own: other short-lived values are neither refused nor evicted.
+      await s.putEphemeral('other', 'x', 60_000);
+      expect(await s.putOnce('jti:pending', 60_000)).toBe(true);
+      expect(await s.takePending('login:c')).toBeUndefined();
+      // Taking one frees its place at once.
+      expect(await s.takePending('login:a')).toBe('A');
+      expect(await s.takePending('login:a')).toBeUndefined();
+      expect(await s.putPending('login:c', 'C', 60_000, { ...b, owner: 'browser-3' })).toEqual({ ok: true });
+      expect(await s.takePending('login:b')).toBe('B');
+      expect(await s.takePending('login:c')).toBe('C');
+      expect(await s.takeEphemeral('other')).toBe('x');
+    });
+
+    test('an owner keeps at most perOwner pending values: the oldest goes', async () => {
+      const s = await harness.make();
+      const b = { max: 100, owner: 'browser-1', perOwner: 2 };
+      for (const n of ['p1', 'p2', 'p3']) {
+        expect(await s.putPending(n, n.toUpperCase(), 60_000, b)).toEqual({ ok: true });
+        await sleep(5);
+      }
+      expect(await s.putPending('q1', 'Q1', 60_000, { ...b, owner: 'browser-2' })).toEqual({ ok: true });
+      expect(await s.takePending('p1')).toBeUndefined();
+      expect(await s.takePending('p2')).toBe('P2');
+      expect(await s.takePending('p3')).toBe('P3');
+      expect(await s.takePending('q1')).toBe('Q1');
+    });
+
+    test('pending values expire and free their place', async () => {
+      const s = await harness.make();
+      const b = { max: 1, owner: 'o', perOwner: 5 };
+      expect(await s.putPending('x', 'X', 150, b)).toEqual({ ok: true });
+      expect((await s.putPending('y', 'Y', 150, b)).ok).toBe(false);
+      await sleep(300);
+      expect(await s.putPending('y', 'Y', 150, b)).toEqual({ ok: true });
+      expect(await s.takePending('x')).toBeUndefined();
+      expect(await s.takePending('y')).toBe('Y');
+    });
+
     test('putOnce detects replays until the marker expires', async () => {
       const s = await harness.make();
       expect(await s.putOnce('jti:1', 150)).toBe(true);

@@ -8,7 +8,7 @@ import { sendRedirect } from '../../server/respond.ts';
 import { savePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { OidcClient } from './client.ts';
 
-export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string, base: string, store: SessionStore, loginCookie: LoginCookie): Promise<void> {
+export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string, base: string, store: SessionStore, loginCookie: LoginCookie, maxPending: number): Promise<void> {
   const configuration = oidc.configuration();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -24,7 +24,7 @@ export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string,
     code_challenge_method: 'S256',
   });
   const cookie = loginCookie.ensure(ex.req.headers.cookie);
-  await savePendingLogin(store, state, { idp: oidc.config.id, rd, redirectUri, nonce, codeVerifier }, cookie.value);
+  await savePendingLogin(store, state, { idp: oidc.config.id, rd, redirectUri, nonce, codeVerifier }, cookie.value, maxPending);
   if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
   ex.event({ action: 'login_started', outcome: 'success', idp: oidc.config.id });
   sendRedirect(ex, 302, url.href);

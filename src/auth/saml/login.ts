@@ -8,13 +8,13 @@ import { sendRedirect } from '../../server/respond.ts';
 import { savePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { SamlProvider } from './provider.ts';
 
-export async function startSamlLogin(ex: Exchange, sp: SamlProvider, rd: string, store: SessionStore, loginCookie: LoginCookie): Promise<void> {
+export async function startSamlLogin(ex: Exchange, sp: SamlProvider, rd: string, store: SessionStore, loginCookie: LoginCookie, maxPending: number): Promise<void> {
   // SAML IDs must start with a letter or "_" (xsd:ID).
   const requestId = `_${randomBytes(20).toString('hex')}`;
   const state = randomBytes(24).toString('base64url');
   const url = await sp.saml(requestId).getAuthorizeUrlAsync(state, undefined, {});
   const cookie = loginCookie.ensure(ex.req.headers.cookie);
-  await savePendingLogin(store, state, { idp: sp.config.id, rd, redirectUri: sp.acsUrl, requestId }, cookie.value);
+  await savePendingLogin(store, state, { idp: sp.config.id, rd, redirectUri: sp.acsUrl, requestId }, cookie.value, maxPending);
   if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
   ex.event({ action: 'login_started', outcome: 'success', idp: sp.config.id });
   sendRedirect(ex, 302, url);
