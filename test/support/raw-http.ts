@@ -269,6 +269,12 @@ export class RawConnection {
     return this.responses();
   }
 
+  /** Wait until `n` responses of any kind (1xx included) have arrived, or the connection ends. */
+  async waitForAnyResponses(n: number, timeoutMs = 15_000): Promise<RawResponse[]> {
+    await this.wait(() => this.responses().length >= n || this.parsed().switched, timeoutMs);
+    return this.responses();
+  }
+
   /** Wait for the server to close the connection (or `timeoutMs`). */
   async waitForClose(timeoutMs = 15_000): Promise<RawResult> {
     await this.wait(() => false, timeoutMs);
