@@ -26,11 +26,9 @@ export interface AdminDeps {
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const target = req.url ?? '/';
-    // Origin-form only: an absolute-form target ("GET http://x/") has no business here.
-    if (!target.startsWith('/') || !URL.canParse(target, 'http://admin')) return json(res, 400, { error: 'GH_BAD_REQUEST', message: 'bad request target' });
-    const url = new URL(target, 'http://admin');
-    const path = url.pathname;
+    const parsed = parseTarget(req.url ?? '/');
+    if (!parsed) return json(res, 400, { error: 'GH_BAD_REQUEST', message: 'bad request target' });
+    const { path, query } = parsed;
     if (path === ADMIN_PATHS.healthz) return json(res, 200, { status: 'ok' });
     if (path === ADMIN_PATHS.readyz) {
       const r = deps.ready();
@@ -61,11 +59,25 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
         deps.reload().then((r) => json(res, r.ok ? 200 : 422, r.ok ? { status: 'reloaded', warnings: r.warnings } : { error: 'GH_CONFIG_INVALID', message: r.error }), () => json(res, 500, { error: 'GH_INTERNAL' }));
         return;
       }
-      if (handleSessionsApi(req, res, path, url.searchParams, deps.sessions(), deps.log, json)) return;
+      if (handleSessionsApi(req, res, path, query, deps.sessions(), deps.log, json)) return;
       return json(res, 404, { error: 'GH_NOT_FOUND', message: 'no such admin endpoint' });
     }
     return json(res, 404, { error: 'GH_NOT_FOUND', message: 'not found' });
   };
+}
+
+/**
+ * The request-target as the admin API reads it: origin-form only (an absolute-form "GET http://x/"
+ * has no business here), matched as sent — never normalised — so the path that is checked is the
+ * path that is served. Dot segments, empty segments, "\\" and "#" are refused rather than resolved:
+ * "/admin/users/bob/../alice/sessions" must not quietly revoke alice.
+ */
+function parseTarget(target: string): { path: string; query: URLSearchParams } | undefined {
+  if (!target.startsWith('/') || target.includes('#') || target.includes('\\')) return undefined;
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  if (path.includes('//') || path.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
+  return { path, query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)) };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

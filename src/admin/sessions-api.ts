@@ -42,7 +42,14 @@ export function handleSessionsApi(req: IncomingMessage, res: ServerResponse, pat
   }
   if (path.startsWith(ADMIN_PATHS.userPrefix) && path.endsWith('/sessions')) {
     if (method !== 'DELETE') return methodNotAllowed(res, json, 'DELETE');
-    const user = decode(path.slice(ADMIN_PATHS.userPrefix.length, -'/sessions'.length));
+    // The path is as sent (not normalised): the user is the one segment between the prefix and
+    // "/sessions", decoded exactly once. A raw "/" would make the user and the path ambiguous.
+    const raw = path.slice(ADMIN_PATHS.userPrefix.length, -'/sessions'.length);
+    if (raw.includes('/')) {
+      json(res, 400, { error: 'GH_BAD_REQUEST', message: 'encode "/" in the user as %2F' });
+      return true;
+    }
+    const user = decode(raw);
     if (!user) {
       json(res, 400, { error: 'GH_BAD_REQUEST', message: 'user required' });
       return true;

@@ -6,7 +6,7 @@
 // open, a probe request sent afterwards reaches the upstream intact (no leftover bytes before it).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RawConnection, type RawResponse } from '../support/raw-http.ts';
+import { RawConnection, unescapeBytes, type RawResponse } from '../support/raw-http.ts';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
 import { startSpyUpstream, type SpyRequest, type SpyUpstream } from '../support/spy-upstream.ts';
 
@@ -25,14 +25,6 @@ interface Case {
   readonly upstream: string;
   readonly headers: string;
   readonly source: string;
-}
-
-/** `\r \n \t \0 \v \f \xHH \\` → bytes (as latin1 characters). */
-export function unescapeBytes(s: string): string {
-  return s.replace(/\\(x[0-9a-fA-F]{2}|[rnt0vf\\])/g, (_m, e: string) => {
-    if (e[0] === 'x') return String.fromCharCode(parseInt(e.slice(1), 16));
-    return ({ r: '\r', n: '\n', t: '\t', '0': '\0', v: '\v', f: '\f', '\\': '\\' } as Record<string, string>)[e]!;
-  });
 }
 
 function loadCases(): Case[] {

@@ -165,6 +165,17 @@ function addressOf(target: string | { host: string; port: number }): { host: str
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
 }
 
+/**
+ * The escapes case tables use for raw bytes: `\r \n \t \0 \v \f \xHH \\` → those bytes, as latin1
+ * characters (write the result with RawConnection.write / sendRaw to send them exactly).
+ */
+export function unescapeBytes(s: string): string {
+  return s.replace(/\\(x[0-9a-fA-F]{2}|[rnt0vf\\])/g, (_m, e: string) => {
+    if (e[0] === 'x') return String.fromCharCode(parseInt(e.slice(1), 16));
+    return ({ r: '\r', n: '\n', t: '\t', '0': '\0', v: '\v', f: '\f', '\\': '\\' } as Record<string, string>)[e]!;
+  });
+}
+
 const toBytes = (b: string | Buffer) => (typeof b === 'string' ? Buffer.from(b, 'latin1') : b);
 
 /** One TCP connection for a scripted conversation. Destroyed after `timeoutMs` of total life. */
