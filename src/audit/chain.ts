@@ -2,7 +2,7 @@
 // SHA-256 over the previous hash and the record's own canonical JSON. A deleted, inserted or edited
 // line breaks the chain; `gatehouse audit-verify <file>` finds where. Canonical JSON = keys sorted
 // at every level, undefined dropped, no whitespace: the same bytes whoever re-serialises it.
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -49,47 +49,118 @@ export interface VerifyResult {
   readonly records: number;
   /** Chains seen: a new one starts at every process start (sequence 1 with empty prev_hash). */
   readonly chains: number;
+  /** The first problems found (ChainVerifier's maxProblems); problemCount has them all. */
   readonly problems: readonly string[];
 }
 
-/** Check a file's lines: each hash matches its content, and each links to the line before. */
-export function verifyLines(lines: Iterable<string>): VerifyResult {
-  const problems: string[] = [];
-  let prev: string | undefined;
-  let records = 0;
-  let chains = 0;
-  let n = 0;
-  // Delivery is at-least-once: a record re-sent after a failed batch may appear twice. An exact
-  // repeat of a record already seen is skipped, not reported.
-  const seen = new Map<string, string>();
-  for (const raw of lines) {
-    n++;
-    if (raw.trim() === '') continue;
+/** `,"hash":"<64 hex>"}`: how chainLine ends every line it writes. */
+const HASH_SUFFIX = 9 + 64 + 2;
+
+/**
+ * Checks a chain one line at a time in bounded memory (`audit-verify` streams files through it):
+ * each record's hash matches its content, and each links to the record before.
+ */
+export class ChainVerifier {
+  readonly #problems: string[] = [];
+  readonly #maxProblems: number;
+  readonly #window: number;
+  /** Hashes of the last `#window` intact records: a repeat of one of them is a re-delivery. */
+  readonly #recent = new Set<string>();
+  /** The same hashes in arrival order (a ring), so the oldest leaves in O(1). */
+  readonly #ring: string[] = [];
+  #ringAt = 0;
+  #problemCount = 0;
+  #prev: string | undefined;
+  #records = 0;
+  #chains = 0;
+  #line = 0;
+
+  /**
+   * `redeliveryWindow`: how far back an exact repeat counts as a re-delivery rather than a
+   * reordering (at-least-once delivery repeats recent records: a failed batch, a syslog replay
+   * window of up to 10,000 records). `maxProblems`: problems kept for the report.
+   */
+  constructor(o: { redeliveryWindow?: number; maxProblems?: number } = {}) {
+    this.#window = o.redeliveryWindow ?? 100_000;
+    this.#maxProblems = o.maxProblems ?? 1000;
+  }
+
+  get problemCount(): number {
+    return this.#problemCount;
+  }
+
+  /** One line of the file; `where` names it in problems (default "line N", counting pushes). */
+  push(raw: string, where?: string): void {
+    this.#line++;
+    if (raw.trim() === '') return;
+    const at = where ?? `line ${this.#line}`;
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(raw) as Record<string, unknown>;
     } catch {
-      problems.push(`line ${n}: not JSON`);
-      prev = undefined;
-      continue;
+      this.#problem(`${at}: not JSON`);
+      this.#prev = undefined;
+      return;
     }
-    const { hash, ...rest } = rec;
-    // An exact repeat (same bytes) is a re-delivery; same hash with other content is tampering.
-    const fingerprint = createHash('sha256').update(raw.trim()).digest('hex');
-    if (typeof hash === 'string' && seen.get(hash) === fingerprint) continue;
-    if (typeof hash === 'string') seen.set(hash, fingerprint);
-    records++;
-    const prevHash = typeof rest.prev_hash === 'string' ? rest.prev_hash : undefined;
+    const hash = rec.hash;
+    const prevHash = typeof rec.prev_hash === 'string' ? rec.prev_hash : undefined;
     if (typeof hash !== 'string' || prevHash === undefined) {
-      problems.push(`line ${n}: no hash/prev_hash`);
-      prev = undefined;
-      continue;
+      this.#records++;
+      this.#problem(`${at}: no hash/prev_hash`);
+      this.#prev = undefined;
+      return;
     }
-    if (chainHash(prevHash, canonicalJson(rest)) !== hash) problems.push(`line ${n}: content does not match its hash (edited)`);
-    if (prevHash === '') chains++;
-    else if (prev === undefined && records === 1) chains++; // file starts mid-chain (rotation)
-    else if (prevHash !== prev) problems.push(`line ${n}: does not follow line before (a record was deleted, inserted or reordered)`);
-    prev = hash;
+    const intact = intactLine(raw, rec, prevHash, hash);
+    // An exact repeat of a recent intact record is a re-delivery: skipped, not counted. A line
+    // that reuses a seen hash with other content is not intact, so it cannot hide here.
+    if (intact && this.#recent.has(hash)) return;
+    this.#records++;
+    if (!intact) this.#problem(`${at}: content does not match its hash (edited)`);
+    else this.#remember(hash);
+    if (prevHash === '') this.#chains++;
+    else if (this.#prev === undefined && this.#records === 1) this.#chains++; // file starts mid-chain (rotation)
+    else if (prevHash !== this.#prev) this.#problem(`${at}: does not follow line before (a record was deleted, inserted or reordered)`);
+    this.#prev = hash;
   }
-  return { ok: problems.length === 0, records, chains, problems };
+
+  result(): VerifyResult {
+    return { ok: this.#problemCount === 0, records: this.#records, chains: this.#chains, problems: [...this.#problems] };
+  }
+
+  #remember(hash: string): void {
+    if (this.#window === 0 || this.#recent.has(hash)) return;
+    if (this.#ring.length < this.#window) {
+      this.#ring.push(hash);
+    } else {
+      this.#recent.delete(this.#ring[this.#ringAt]!);
+      this.#ring[this.#ringAt] = hash;
+      this.#ringAt = (this.#ringAt + 1) % this.#window;
+    }
+    this.#recent.add(hash);
+  }
+
+  #problem(p: string): void {
+    this.#problemCount++;
+    if (this.#problems.length < this.#maxProblems) this.#problems.push(p);
+  }
+}
+
+/**
+ * Does the record match its hash? Lines as chainLine wrote them are checked on their own bytes
+ * (the canonical JSON is the line minus the hash suffix: no re-serialising); anything else, e.g. a
+ * record a SIEM re-serialised, through canonicalJson.
+ */
+function intactLine(raw: string, rec: Record<string, unknown>, prevHash: string, hash: string): boolean {
+  if (hash.length === 64 && raw.length > HASH_SUFFIX && raw.endsWith(`,"hash":"${hash}"}`)) {
+    if (chainHash(prevHash, `${raw.slice(0, -HASH_SUFFIX)}}`) === hash) return true;
+  }
+  const { hash: _own, ...rest } = rec;
+  return chainHash(prevHash, canonicalJson(rest)) === hash;
+}
+
+/** Check lines held in memory (tests, small inputs); files go through ChainVerifier line by line. */
+export function verifyLines(lines: Iterable<string>): VerifyResult {
+  const v = new ChainVerifier();
+  for (const raw of lines) v.push(raw);
+  return v.result();
 }

@@ -434,21 +434,21 @@ describe('hash chain', () => {
     const files = [...rotated.map((n) => `${path}.${n}`), path];
     expect(files.flatMap(readNdjson)).toHaveLength(120);
     const out: string[] = [];
-    expect(runAuditVerify(files, (l) => out.push(l))).toBe(0);
+    expect(await runAuditVerify(files, (l) => out.push(l))).toBe(0);
     expect(out[0]).toContain('120 records in 1 chain');
     expect(out[0]).toContain('OK');
     // A single rotated file on its own starts mid-chain: still fine.
-    expect(runAuditVerify([files[1]!], () => {})).toBe(0);
+    expect(await runAuditVerify([files[1]!], () => {})).toBe(0);
     // Newest first is not the order they were written in.
-    expect(runAuditVerify([...files].reverse(), () => {})).toBe(1);
+    expect(await runAuditVerify([...files].reverse(), () => {})).toBe(1);
     // Tamper with one record in a rotated file.
     const victim = files[1]!;
     const text = readFileSync(victim, 'utf8');
     writeFileSync(victim, text.replace(/"status_code":200/, '"status_code":500'));
     const out2: string[] = [];
-    expect(runAuditVerify(files, (l) => out2.push(l))).toBe(1);
+    expect(await runAuditVerify(files, (l) => out2.push(l))).toBe(1);
     expect(out2.join('\n')).toMatch(/BROKEN/);
     expect(out2.join('\n')).toMatch(/edited/);
-    expect(runAuditVerify([], () => {})).toBe(2);
+    expect(await runAuditVerify([], () => {})).toBe(2);
   });
 });
