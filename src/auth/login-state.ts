@@ -88,7 +88,8 @@ export async function savePendingLogin(store: SessionStore, state: string, login
 }
 
 export type TakeResult =
-  | { readonly ok: true; readonly login: PendingLogin }
+  /** `othersPending`: this browser has more sign-ins under way (other tabs): keep its cookie. */
+  | { readonly ok: true; readonly login: PendingLogin; readonly othersPending: boolean }
   | { readonly ok: false; readonly reason: 'unknown-state' | 'other-browser' };
 
 /** Consume the pending login for `state` (single use), checking it belongs to this browser. */
@@ -96,12 +97,13 @@ export async function takePendingLogin(store: SessionStore, state: string, login
   const name = storeName(state);
   // Sign-ins started before pending values had their own bounded space were kept as ephemeral
   // values: still honoured for their 10 minutes after an upgrade.
-  const raw = (await store.takePending(name)) ?? (await store.takeEphemeral(name));
+  const taken = await store.takePending(name);
+  const raw = taken?.value ?? (await store.takeEphemeral(name));
   if (raw === undefined) return { ok: false, reason: 'unknown-state' };
   const login = JSON.parse(raw) as PendingLogin;
   if (loginCookieValue === undefined) return { ok: false, reason: 'other-browser' };
   const a = Buffer.from(hash(loginCookieValue));
   const b = Buffer.from(login.binding);
   if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'other-browser' };
-  return { ok: true, login };
+  return { ok: true, login, othersPending: (taken?.ownerPending ?? 0) > 0 };
 }

@@ -109,8 +109,9 @@ export function createBodyWatch(limits: () => BodyLimits): BodyWatch {
       if (bytes !== w.bytes) {
         w.bytes = bytes;
         w.progressAt = now;
-      } else if (w.req.readableLength > 0) {
-        // Data is waiting for us to read it: we (or the upstream) are the slow side.
+      } else if (w.req.readableLength >= w.req.readableHighWaterMark) {
+        // Node stopped reading the socket because what arrived is still unread: we (or the
+        // upstream) are the slow side. Below that mark the socket is read, so a silent one is idle.
         w.progressAt = now;
         w.ourMs += dt;
       }

@@ -178,7 +178,10 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
     async takePending(name) {
       const e = pending.get(name);
       dropPending(name);
-      return e && e.until > now() ? e.value : undefined;
+      const t = now();
+      if (!e || e.until <= t) return undefined;
+      const ownerPending = (owners.get(e.owner) ?? []).filter((n) => (pending.get(n)?.until ?? 0) > t).length;
+      return { value: e.value, ownerPending };
     },
     async putOnce(name, ttlMs) {
       if (liveEphemeral(name)) return false;

@@ -4,10 +4,10 @@
 //                     listing and revoke-all
 //   <prefix>r:<key>   tombstone of a revoked session (tells "revoked" from "expired")
 //   <prefix>e:<name>  short-lived values (read once with GETDEL), replay markers
-//   <prefix>p:<name>  pending sign-ins (read once with GETDEL)
+//   <prefix>p:<name>  pending sign-ins: "<owner>\n<value>" (read once with GETDEL)
 //   <prefix>pending   sorted set of live pending sign-ins by expiry: the global bound, shared by
 //                     every replica (admission is one atomic script on this one key)
-//   <prefix>po:<owner> sorted set of one browser's pending sign-ins by age: the per-owner bound
+//   <prefix>po:<owner> sorted set of one browser's pending sign-ins by expiry: the per-owner bound
 //   <prefix>revoked   pub/sub channel: JSON array of revoked keys, so every replica drops its
 //                     cached copy and closes the session's live connections at once
 // Commands touch one key each, so the same code works on Redis Cluster.
@@ -35,13 +35,20 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) en
 return 0`;
 
 // Note a pending value under its owner; answer the owner's oldest beyond ARGV[4] (removed here).
-const PENDING_OWNER = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+const PENDING_OWNER = `local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
 if extra <= 0 then return {} end
 local old = redis.call('ZRANGE', KEYS[1], 0, extra - 1)
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
 return old`;
+
+// A pending value was taken: forget it under its owner and count the owner's live ones left.
+const PENDING_OWNER_TAKE = `redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
+return redis.call('ZCARD', KEYS[1])`;
 
 export interface RedisStoreOptions {
   readonly client: RedisClient;
@@ -168,7 +175,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       const t = now();
       const wait = Number(await client.eval(PENDING_ADMIT, 1, pendingSet, String(t), name, String(ttl), String(bounds.max)));
       if (wait > 0) return { ok: false as const, retryAfterMs: wait };
-      await client.set(pk(name), value, 'PX', ttl);
+      await client.set(pk(name), `${bounds.owner}\n${value}`, 'PX', ttl);
       const dropped = (await client.eval(PENDING_OWNER, 1, ownerSet(bounds.owner), String(t), name, String(ttl), String(bounds.perOwner))) as string[];
       if (dropped.length > 0) {
         await Promise.all([...dropped.map((n) => client.del(pk(n))), client.zrem(pendingSet, ...dropped)]);
@@ -176,10 +183,15 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       return { ok: true as const };
     }),
     takePending: (name) => run('takePending', async () => {
-      const value = await client.getdel(pk(name));
-      if (value === null) return undefined;
-      await client.zrem(pendingSet, name);
-      return value;
+      const stored = await client.getdel(pk(name));
+      if (stored === null) return undefined;
+      const nl = stored.indexOf('\n');
+      const owner = stored.slice(0, nl);
+      const [, left] = await Promise.all([
+        client.zrem(pendingSet, name),
+        client.eval(PENDING_OWNER_TAKE, 1, ownerSet(owner), String(now()), name),
+      ]);
+      return { value: stored.slice(nl + 1), ownerPending: Number(left) };
     }),
     putOnce: (name, ttlMs) => run('putOnce', async () => (await client.set(ek(name), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'),
     onRevoked(listener) {

@@ -55,6 +55,11 @@ export type PendingResult =
   /** `retryAfterMs`: when the oldest pending value expires and frees a place (≥ 1). */
   | { readonly ok: false; readonly retryAfterMs: number };
 
+export interface TakenPending {
+  readonly value: string;
+  readonly ownerPending: number;
+}
+
 /** Why a session ended, as far as the store knows. */
 export type EndReason = 'revoked';
 
@@ -92,8 +97,11 @@ export interface SessionStore {
    * live; the owner's oldest is dropped when it has more than `bounds.perOwner`.
    */
   putPending(name: string, value: string, ttlMs: number, bounds: PendingBounds): Promise<PendingResult>;
-  /** Read and delete a pending value in one step (single use); its place is free at once. */
-  takePending(name: string): Promise<string | undefined>;
+  /**
+   * Read and delete a pending value in one step (single use); its place is free at once.
+   * `ownerPending`: how many of its owner's pending values are still live.
+   */
+  takePending(name: string): Promise<TakenPending | undefined>;
   /** Remember `name` for `ttlMs`; false when it was already remembered (replay detection). */
   putOnce(name: string, ttlMs: number): Promise<boolean>;
   /**

@@ -88,8 +88,10 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
     },
     refreshAt: nextRefreshAt(tokens, claims, oidc.config, now),
   });
-  // The pending sign-in is over: its binding cookie has nothing left to bind.
-  (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs), deps.loginCookie.clear());
+  // The pending sign-in is over: its binding cookie has nothing left to bind — unless sign-ins
+  // started in other tabs of this browser still wait for it.
+  (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs));
+  if (!taken.othersPending) ex.setCookies.push(deps.loginCookie.clear());
   ex.identity = session.record;
   ex.session = { key: session.key, record: session.record };
   ex.event({ action: 'login_succeeded', outcome: 'success', idp, session: session.key });
