@@ -36,7 +36,8 @@ export interface OidcSetupOptions {
   readonly routes?: object[];
   readonly session?: object;
   readonly provider?: object;
-  readonly extraProviders?: object[];
+  /** More identity providers; a function gets the demo IdP's issuer (to add a second client of it). */
+  readonly extraProviders?: object[] | ((issuer: string) => object[]);
   /** Start this many more Gatehouse instances with the same config (needs a shared store). */
   readonly replicas?: number;
   /** Gatehouse port for the backchannel_logout_uri (defaults to the first instance). */
@@ -65,7 +66,7 @@ export async function startOidcSetup(upstreamUrl: string, o: OidcSetupOptions = 
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
     identity_providers: [
       { id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'], ...o.provider },
-      ...(o.extraProviders ?? []),
+      ...(typeof o.extraProviders === 'function' ? o.extraProviders(idp.issuer) : (o.extraProviders ?? [])),
     ],
     routes: o.routes ?? [
       { name: 'admin', path: '/admin', upstream: upstreamUrl, allow: { groups: ['ml-admins'] } },
