@@ -184,19 +184,14 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
   // Forward-auth (nginx auth_request, Traefik forwardAuth, Envoy ext_authz): decide about the
   // request the ingress describes, then answer instead of proxying.
   const forwardAuth = ex.path === AUTH_PATH && ex.res !== undefined;
-  if (forwardAuth) {
-    retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.isServedHost);
-    // Gatehouse's own endpoints need no permission: the ingress should send them to us anyway.
-    if (isInternalPath(ex.path)) {
-      ex.decision = 'public';
-      sendForwardAuthAllow(ex);
-      return undefined;
-    }
-  }
+  // From here on the exchange describes the ingress's request, parsed like our own; paths under
+  // /.gatehouse/ are refused there, never allowed unjudged.
+  if (forwardAuth) retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.config.server.maxTargetBytes, rt.isServedHost);
   const route = selectRoute(ex, rt);
   await identify(ex, rt, route);
   if (forwardAuth) {
     const plan = rt.plans.get(route.name)!;
+    if (plan.isApiPath(ex.policyPath)) ex.browser = false;
     authorize(ex, plan, route);
     await inject(ex, rt, plan);
     sendForwardAuthAllow(ex);

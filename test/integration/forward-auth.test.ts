@@ -7,16 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { request } from 'undici';
+import { startDemoIdp } from '../../src/demo/idp.ts';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
+import { TestBrowser } from '../support/browser-http.ts';
 import { getJson } from '../support/http.ts';
+import { CLIENT_ID, CLIENT_SECRET, USERS } from '../support/oidc.ts';
 import { freePort } from '../support/redis.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
 
-async function startNginx(conf: (port: number) => string): Promise<string> {
+async function startNginx(conf: (port: number) => string, port?: number): Promise<string> {
   if (!NGINX) throw new Error('nginx not found: apt-get install nginx-light');
-  const port = await freePort();
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
   for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
   writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
@@ -121,9 +124,25 @@ describe('forward-auth with nginx auth_request', () => {
     await r.body.text();
     expect(r.statusCode).toBe(302);
     expect(r.headers.location).toBe(`https://app.example/.gatehouse/login?rd=${encodeURIComponent('https://app.example/runs?id=1')}`);
-    const api = await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/a%2Fb' });
+    const fwd = { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example' };
+    const api = await getJson(`${trusted.url}/.gatehouse/auth`, { ...fwd, 'x-forwarded-uri': '/a%2Fb' });
     expect(api.status).toBe(400);
     expect(api.body.error).toBe('GH_BAD_PATH');
+    // Nothing is guessed: without the method (or the scheme) there is no request to judge.
+    const noMethod = await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/runs' });
+    expect(noMethod.status).toBe(400);
+    expect(noMethod.body.error).toBe('GH_BAD_REQUEST');
+    // Gatehouse's own paths are not judged for the ingress: it sends them to Gatehouse directly.
+    const own = await getJson(`${trusted.url}/.gatehouse/auth`, { ...fwd, 'x-forwarded-uri': '/.gatehouse/login' });
+    expect(own.status).toBe(403);
+    expect(own.body.error).toBe('GH_FORBIDDEN');
+    // The host is parsed like Gatehouse's own Host: case folded, escapes refused.
+    const folded = await getJson(`${trusted.url}/.gatehouse/auth`, { ...fwd, 'x-forwarded-host': 'App.Example', 'x-forwarded-uri': '/runs' });
+    expect(folded.status).toBe(401);
+    expect(folded.headers['x-gatehouse-signin']).toBe(`https://app.example/.gatehouse/login?rd=${encodeURIComponent('https://app.example/runs')}`);
+    const escaped = await getJson(`${trusted.url}/.gatehouse/auth`, { ...fwd, 'x-forwarded-host': 'app.ex%61mple', 'x-forwarded-uri': '/runs' });
+    expect(escaped.status).toBe(400);
+    expect(escaped.body.error).toBe('GH_BAD_HOST');
     // Not a served host (would be an open redirect), not http(s), or the other header set: refused.
     const evil = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-uri': '/x', accept: 'text/html' } });
     await evil.body.text();
@@ -131,5 +150,66 @@ describe('forward-auth with nginx auth_request', () => {
     expect(evil.headers.location).toBeUndefined();
     expect((await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-proto': 'foo', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x' })).status).toBe(400);
     expect((await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(400);
+  });
+  it('signs a browser in through nginx and the IdP end to end, then lets nginx serve it', async () => {
+    const app = await startUpstream();
+    const nginxPort = await freePort();
+    const site = `http://127.0.0.1:${nginxPort}`;
+    const idp = await startDemoIdp({
+      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${site}/.gatehouse/oidc/corp/callback`], post_logout_redirect_uris: [`${site}/.gatehouse/logout`] }],
+    });
+    onTestFinished(() => idp.close());
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      // The site users see is nginx's: callbacks and return URLs are on it.
+      server: { listen: '127.0.0.1:0', public_url: site, trusted_proxies: ['127.0.0.1'], shutdown_timeout: '2s' },
+      forward_auth: { headers: 'original_url' },
+      session: { secret: 'forward-auth-session-secret-0123456789abcdef', cookie: { secure: false } },
+      identity_providers: [{ id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] }],
+      routes: [
+        { name: 'app-admin', path: '/admin', upstream: app.url, allow: { groups: ['ml-admins'] } },
+        { name: 'app', upstream: app.url, allow: { authenticated: true } },
+      ],
+    });
+    await gh.current().providers.oidc.get('corp')!.ready();
+    const gatehouse = new URL(gh.url).host;
+    await startNginx((port) => `server {
+      listen 127.0.0.1:${port};
+      location = /_gatehouse_auth {
+        internal;
+        proxy_pass http://${gatehouse}/.gatehouse/auth;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_set_header X-Original-URL $scheme://$host:$server_port$request_uri;
+        proxy_set_header X-Original-Method $request_method;
+      }
+      location /.gatehouse/ { proxy_pass http://${gatehouse}; proxy_set_header Host $http_host; proxy_set_header X-Forwarded-Host $http_host; }
+      location / {
+        auth_request /_gatehouse_auth;
+        auth_request_set $gh_user $upstream_http_x_forwarded_user;
+        auth_request_set $gh_signin $upstream_http_x_gatehouse_signin;
+        proxy_set_header X-Forwarded-User $gh_user;
+        proxy_pass ${app.url};
+        error_page 401 = @signin;
+      }
+      location @signin { return 302 $gh_signin; }
+    }`, nginxPort);
+
+    const browser = new TestBrowser();
+    const page = await browser.go(`${site}/experiments?id=7`, USERS.bob);
+    expect(page.status).toBe(200);
+    expect(page.url).toBe(`${site}/experiments?id=7`);
+    const hops = page.hops.map((h) => h.url);
+    // nginx → sign-in on the site (answered by Gatehouse through nginx) → IdP → callback through
+    // nginx → back where the browser started, now served by nginx.
+    expect(hops[1]).toBe(`${site}/.gatehouse/login?rd=${encodeURIComponent(`${site}/experiments?id=7`)}`);
+    expect(new URL(hops[2]!).origin).toBe(idp.issuer);
+    expect(hops.some((h) => h.startsWith(`${site}/.gatehouse/oidc/corp/callback?`))).toBe(true);
+    expect(app.seen.at(-1)!.url).toBe('/experiments?id=7');
+    expect(app.seen.at(-1)!.headers['x-forwarded-user']).toBe('bob@example.com');
+    // Signed in, but not an admin: nginx answers 403 and the app never sees it.
+    const before = app.seen.length;
+    expect((await browser.fetch(`${site}/admin/settings`)).status).toBe(403);
+    expect(app.seen.length).toBe(before);
   });
 });
