@@ -72,7 +72,8 @@ export function compilePathPattern(pattern: string, caseInsensitive = false): (p
   const glob = compileGlob(p);
   if (p.length > 3 && p.endsWith('/**')) {
     const bare = p.slice(0, -3);
-    return (path) => path === bare || glob(path);
+    const bareMatch = bare.includes('*') ? compileGlob(bare) : (path: string) => path === bare;
+    return (path) => bareMatch(path) || glob(path);
   }
   return glob;
 }

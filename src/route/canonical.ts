@@ -1,8 +1,10 @@
 // The one path that routing, rules and api_paths judge: the normalised path (normalize.ts) as the
 // upstreams we front may read it. Upstreams differ — Tomcat and Spring drop ";params", IIS and
 // Windows drop trailing dots and spaces of a segment, Express/IIS/ASP.NET ignore case, some
-// frameworks fold Unicode compatibility forms (NFKC) — so the policy path removes every such
-// difference at once: whatever spelling one of them serves as "/admin" is "/admin" here too.
+// frameworks fold Unicode compatibility forms (NFKC, Windows "best fit") — so the policy path
+// removes every such difference at once: whatever spelling one of them serves as "/admin" is
+// "/admin" here too. Folding comes first, so a fullwidth "．" or "；" is stripped like "." or ";";
+// normalize.ts has already refused folds that would make a "/", "\" or a dot segment.
 // Case folding is left to the caller (per route: `case_insensitive_paths`).
 //
 // Linear in the path length: one pass over the segments, no regular expressions that backtrack.
@@ -17,6 +19,11 @@ export function policyPath(path: string): string {
     const semi = seg.indexOf(';');
     if (semi !== -1) seg = seg.slice(0, semi);
     if (seg.includes('%')) seg = decodeSegment(seg);
+    if (hasNonAscii(seg)) {
+      seg = seg.normalize('NFKC');
+      const folded = seg.indexOf(';');
+      if (folded !== -1) seg = seg.slice(0, folded);
+    }
     let end = seg.length;
     while (end > 0 && (seg.charCodeAt(end - 1) === 46 /* . */ || seg.charCodeAt(end - 1) === 32 /* space */)) end--;
     seg = seg.slice(0, end);
@@ -25,13 +32,12 @@ export function policyPath(path: string): string {
     if (seg === '' && i !== segments.length - 1) continue;
     out.push(seg);
   }
-  const p = `/${out.join('/')}`;
-  // Compatibility forms ("ａdmin", "ﬁle") only where non-ASCII is present: NFKC folds them the
-  // way Python, .NET and IIS "best fit" do.
-  for (let i = 0; i < p.length; i++) {
-    if (p.charCodeAt(i) > 0x7f) return p.normalize('NFKC');
-  }
-  return p;
+  return `/${out.join('/')}`;
+}
+
+function hasNonAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return true;
+  return false;
 }
 
 /** True when nothing in the path changes under policyPath (the common case: a quick scan). */

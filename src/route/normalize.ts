@@ -84,12 +84,30 @@ export function normalizePath(path: string): NormalizeResult {
     out.push(`%${code.toString(16).toUpperCase().padStart(2, '0')}`);
     bytes.push(code);
   }
+  let text: string;
   try {
-    utf8.decode(Uint8Array.from(bytes));
+    text = utf8.decode(Uint8Array.from(bytes));
   } catch {
     return fail('escapes are not valid UTF-8');
   }
+  if (bytes.some((b) => b > 0x7f) && foldsToSyntax(text)) return fail('characters that Unicode folding (NFKC, "best fit") turns into path syntax');
   return resolveSegments(out.join(''), hasEscape(bytes));
+}
+
+/**
+ * Fullwidth "／", "＼", "．．" or "％２Ｆ" are letters to us but "/", "\", ".." and "%2F" to an
+ * upstream that folds compatibility forms (Python's NFKC, Windows "best fit": Orange Tsai,
+ * "WorstFit", 2025). A path whose folded form has other separators, a dot segment or an escape
+ * is ambiguous.
+ */
+function foldsToSyntax(text: string): boolean {
+  const folded = text.normalize('NFKC');
+  if (folded === text) return false;
+  if (folded.includes('\\') || /%[0-9A-Fa-f]{2}/.test(folded)) return true;
+  const before = text.split('/');
+  const after = folded.split('/');
+  if (before.length !== after.length) return true;
+  return after.some((seg) => seg === '.' || seg === '..' || seg.startsWith('..;') || seg.startsWith('.;'));
 }
 
 /** "%" followed by two hex digits in the decoded bytes: an escape that survives one decoding. */
