@@ -115,10 +115,13 @@ export function createBodyWatch(limits: () => BodyLimits): BodyWatch {
         w.progressAt = now;
         w.ourMs += dt;
       }
-      if (now - w.progressAt > l.idleMs) {
-        trip(w, true, l);
-      } else if (l.minRate > 0 && now - w.start - w.ourMs > l.idleMs + ((bytes - w.startBytes) / l.minRate) * 1000) {
-        trip(w, false, l);
+      const idle = now - w.progressAt > l.idleMs;
+      if (!idle && !(l.minRate > 0 && now - w.start - w.ourMs > l.idleMs + ((bytes - w.startBytes) / l.minRate) * 1000)) continue;
+      try {
+        trip(w, idle, l);
+      } catch {
+        // Runs from a timer: a failure to answer must end this connection, not the process.
+        w.socket.destroy();
       }
     }
     if (watched.size === 0 && timer) {
