@@ -122,6 +122,7 @@ function compileSaml(p: RawSamlProvider, at: string, devMode: boolean, problems:
     userAttributeRequired: a.user !== undefined,
     nameIdFormat: p.nameid_format,
     allowIdpInitiated: p.allow_idp_initiated,
+    splitGroupValuesOn: p.split_group_values_on,
     clockSkewMs: parseDuration(p.clock_skew),
     maxResponseBytes: parseSize(p.max_response_size),
     metadataRefreshMs: parseDuration(p.metadata_refresh),

@@ -225,6 +225,8 @@ const samlProvider = z.strictObject({
   attributes: samlAttributes.default({}).describe('Attribute names as the IdP sends them (override the preset).'),
   nameid_format: z.string().min(1).default('urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified'),
   allow_idp_initiated: z.boolean().default(false).describe('Accept unsolicited responses (no InResponseTo).'),
+  split_group_values_on: z.enum([',', ';', '|']).optional()
+    .describe('Off by default: each AttributeValue is one group. Only for an IdP that packs several groups into one value: split values on this character (a group name containing it then grants each part).'),
   clock_skew: duration().default('60s'),
   max_response_size: byteSize().default('256KB'),
   metadata_refresh: duration().default('1h'),

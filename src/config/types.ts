@@ -131,6 +131,8 @@ export interface SamlProviderConfig {
   readonly userAttributeRequired: boolean;
   readonly nameIdFormat: string;
   readonly allowIdpInitiated: boolean;
+  /** split_group_values_on; undefined: each AttributeValue is one group. */
+  readonly splitGroupValuesOn: string | undefined;
   readonly clockSkewMs: number;
   readonly maxResponseBytes: number;
   readonly metadataRefreshMs: number;

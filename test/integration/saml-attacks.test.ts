@@ -246,8 +246,7 @@ describe('SAML attacks: validity and addressing', () => {
     ['with the SubjectConfirmationData Recipient another service', () => ({ recipient: 'https://other-sp.example/acs' }), /assertion is for/i],
     // Signed by the IdP's key, but naming another entity as Issuer (a key shared between tenants
     // or entities must not let one of them sign users in as the other).
-    // KNOWN SRC BUG (fails until fixed): neither node-saml 5.1 (it checks idpIssuer only on logout
-    // messages) nor acs.ts checks the assertion's Issuer, although acs.ts says it was verified.
+    // node-saml 5.1 checks idpIssuer only on logout messages: acs.ts checks the assertion's Issuer.
     ['from another issuer (right key, Issuer another entity)', () => ({ issuer: 'https://other-idp.example/saml' }), /issuer/i],
   ];
 
@@ -413,6 +412,39 @@ describe('SAML attacks: hostile XML', () => {
       expect(Date.now() - t0).toBeLessThan(3000);
       await expectRefused(s, browser, res, { users: [`big-${bytes}@example.com`], status: 413, code: 'GH_PAYLOAD_TOO_LARGE' });
     }
+    await expectResponsive(s);
+  });
+
+  // Issue 11 (breach 8): one anonymous 120 KB POST of 30,000 sibling elements held the event loop
+  // ~21 s in the signature stack's quadratic ID look-ups. The count is bounded before any of that:
+  // the elements sit inside the signed assertion (so its signature no longer verifies), and the
+  // refusal names the element limit, not the signature — it came first.
+  it('30,000 sibling elements are refused before any signature work, while other requests are served', async () => {
+    const s = await setup();
+    const flood = (inResponseTo?: string) => before(responseXml(answer(s, inResponseTo), s.idpKeys).xml, '</saml:Assertion>', '<a/>'.repeat(30_000));
+    expect(flood().length).toBeGreaterThan(120_000);
+    expect(flood().length).toBeLessThan(256 * 1024);
+
+    // Four anonymous floods at once, a sign-in and an API call beside them.
+    const victim = new TestBrowser();
+    const login = await startLogin(victim, s.gh);
+    const attackers = Array.from({ length: 4 }, () => new TestBrowser());
+    const [signIn, api, ...refusals] = await Promise.all([
+      post(s, victim, responseXml(answer(s, login.requestId, { nameId: 'victim@example.com' }), s.idpKeys).xml, login.relayState),
+      getJson(`${s.gh.url}/.gatehouse/userinfo`, { accept: 'application/json' }),
+      ...attackers.map((b) => post(s, b, flood())),
+    ]);
+    for (const [i, res] of refusals.entries()) {
+      await expectRefused(s, attackers[i]!, res, { users: [ALICE], status: 413, code: 'GH_PAYLOAD_TOO_LARGE', reason: /more than 2000 elements/ });
+      expect(parse(res.body)?.message).not.toMatch(/signature/i);
+    }
+    expect(api.status).toBe(401);
+    await expectSignedIn(s, victim, signIn, 'victim@example.com');
+
+    // The same with a started sign-in (RelayState and InResponseTo genuine): still the element limit.
+    const b = new TestBrowser();
+    const started = await startLogin(b, s.gh);
+    await expectRefused(s, b, await post(s, b, flood(started.requestId), started.relayState), { users: [], status: 413, code: 'GH_PAYLOAD_TOO_LARGE', reason: /more than 2000 elements/ });
     await expectResponsive(s);
   });
 
@@ -587,8 +619,8 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
     expect(await s.gh.current().sessions.list(ALICE)).toHaveLength(2);
   });
 
-  // KNOWN SRC BUG (fails until fixed): slo.ts hands node-saml Object.fromEntries(params) (the LAST
-  // SAMLRequest) while node-saml verifies the signature over the FIRST raw "SAMLRequest=" token.
+  // node-saml verifies the signature over the FIRST raw "SAMLRequest=" token; slo.ts refuses a
+  // repeated parameter rather than act on another one.
   it('a second, unsigned SAMLRequest appended after a genuinely signed one does not end anyone else\'s session', async () => {
     const s = await setup();
     const alice = await signedInBrowser(s, ALICE, '_idx1');
@@ -609,8 +641,8 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
     }
   });
 
-  // KNOWN SRC BUG (fails until fixed): "SAML%52equest" is SAMLRequest to URLSearchParams, but not to
-  // node-saml's raw-token regex, which then verifies the signature of the SAMLResponse token instead.
+  // "SAML%52equest" is SAMLRequest to URLSearchParams, but not to node-saml's raw-token regex, which
+  // would verify the signature of the SAMLResponse token instead: slo.ts refuses encoded names.
   it('a signed LogoutResponse cannot carry a forged LogoutRequest (percent-encoded parameter name)', async () => {
     const s = await setup();
     const bob = await signedInBrowser(s, 'bob@example.com', '_bob1');

@@ -9,7 +9,7 @@ import { getJson } from '../support/http.ts';
 import { createPublicKey } from 'node:crypto';
 import { encrypt } from 'xml-encryption';
 import { postToAcs, samlSignIn, startLogin, startSamlSetup, SP_ENTITY } from '../support/saml.ts';
-import { assertionXml, b64, makeKeyPair, newId, signXml } from '../support/saml-idp.ts';
+import { assertionXml, b64, makeKeyPair, newId, responseXml, signXml } from '../support/saml-idp.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 const GROUPS = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups';
@@ -55,6 +55,28 @@ describe('SAML sign-in', () => {
     });
     const me = await getJson(`${s.gh.url}/.gatehouse/userinfo`, { cookie: `gatehouse=${browser.jar.get(s.gh.url, 'gatehouse')}` });
     expect(me.body).toMatchObject({ user: 'opaque-id-123', email: 'dora@example.com', groups: ['g1', 'g2', 'ml-admins'] });
+  });
+
+  it('the login binding cookie is cleared when the last sign-in this browser started completes, kept while another tab waits', async () => {
+    const up = await startUpstream();
+    const s = await startSamlSetup(up.url);
+    const browser = new TestBrowser();
+    const tab1 = await startLogin(browser, s.gh);
+    const tab2 = await startLogin(browser, s.gh);
+    const loginCookie = browser.jar.get(s.gh.url, 'gatehouse-login');
+    expect(loginCookie).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const answer = (requestId: string) => b64(responseXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId }, s.idpKeys).xml);
+    const loginSetCookies = (res: { hops: Array<{ setCookies: string[] }> }) => res.hops.flatMap((h) => h.setCookies).filter((c) => c.startsWith('gatehouse-login='));
+
+    const first = await postToAcs(browser, s.acsUrl, answer(tab1.requestId), tab1.relayState);
+    expect(first.status).toBe(303);
+    expect(loginSetCookies(first)).toEqual([]);
+    expect(browser.jar.get(s.gh.url, 'gatehouse-login')).toBe(loginCookie);
+
+    const second = await postToAcs(browser, s.acsUrl, answer(tab2.requestId), tab2.relayState);
+    expect(second.status).toBe(303);
+    expect(loginSetCookies(second)).toEqual(['gatehouse-login=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(browser.jar.get(s.gh.url, 'gatehouse-login')).toBeUndefined();
   });
 
   it('a configured user attribute that is missing is a clear sign-in failure', async () => {

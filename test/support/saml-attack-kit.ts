@@ -64,13 +64,20 @@ export interface LogoutRequestOptions {
   readonly id?: string;
   readonly nameId: string;
   readonly sessionIndex?: string;
-  readonly destination: string;
+  /** null: no Destination attribute. */
+  readonly destination: string | null;
   readonly issuer?: string;
+  /** Default now; a string is written as is; null leaves the attribute out. */
+  readonly issueInstant?: Date | string | null;
+  /** Default five minutes after now; null leaves the attribute out (it is optional). */
+  readonly notOnOrAfter?: Date | null;
 }
 
 export function logoutRequestXml(o: LogoutRequestOptions): string {
   const now = Date.now();
-  return `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0" IssueInstant="${iso(new Date(now))}" NotOnOrAfter="${iso(new Date(now + 5 * 60_000))}" Destination="${o.destination}">`
+  const attr = (name: string, v: Date | string | null) => (v === null ? '' : ` ${name}="${typeof v === 'string' ? v : iso(v)}"`);
+  return `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0"`
+    + `${attr('IssueInstant', o.issueInstant === undefined ? new Date(now) : o.issueInstant)}${attr('NotOnOrAfter', o.notOnOrAfter === undefined ? new Date(now + 5 * 60_000) : o.notOnOrAfter)}${attr('Destination', o.destination)}>`
     + `<saml:Issuer>${o.issuer ?? IDP_ENTITY}</saml:Issuer>`
     + `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId}</saml:NameID>`
     + (o.sessionIndex ? `<samlp:SessionIndex>${o.sessionIndex}</samlp:SessionIndex>` : '')

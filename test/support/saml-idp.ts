@@ -44,11 +44,41 @@ export interface ResponseOptions {
   readonly sessionIndex?: string;
   readonly sign?: 'assertion' | 'response' | 'both' | 'none';
   readonly signer?: KeyPair;
+  /** The Response's own InResponseTo: by default `inResponseTo`; null leaves it out. */
+  readonly responseInResponseTo?: string | null;
+  /** The Subject's SubjectConfirmation elements, in order (default: one bearer, see ConfirmationSpec). */
+  readonly confirmations?: readonly ConfirmationSpec[];
+  /** The Response's top-level StatusCode (and one nested in it); null: no Status element at all. */
+  readonly status?: { readonly code: string; readonly nested?: string } | null;
 }
+
+/**
+ * One SubjectConfirmation. `method` defaults to bearer (null: no Method attribute). `data` is laid
+ * over the usual SubjectConfirmationData attributes (NotOnOrAfter, Recipient, InResponseTo): a
+ * null value removes one, a Date is written as xs:dateTime; `data: null` leaves the element out.
+ */
+export interface ConfirmationSpec {
+  readonly method?: string | null;
+  readonly data?: Readonly<Record<string, string | Date | null>> | null;
+}
+
+export const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+export const STATUS_SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 export const newId = () => `_${randomBytes(16).toString('hex')}`;
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function confirmationXml(o: ResponseOptions, spec: ConfirmationSpec, notOnOrAfter: Date): string {
+  const method = spec.method === undefined ? BEARER : spec.method;
+  const open = `<saml:SubjectConfirmation${method === null ? '' : ` Method="${esc(method)}"`}>`;
+  if (spec.data === null) return `${open}</saml:SubjectConfirmation>`;
+  const data: Record<string, string | Date | null | undefined> = { NotOnOrAfter: notOnOrAfter, Recipient: o.recipient ?? o.acsUrl, InResponseTo: o.inResponseTo, ...spec.data };
+  const attrs = Object.entries(data)
+    .filter((e): e is [string, string | Date] => e[1] !== null && e[1] !== undefined)
+    .map(([k, v]) => ` ${k}="${esc(typeof v === 'string' ? v : iso(v))}"`).join('');
+  return `${open}<saml:SubjectConfirmationData${attrs}/></saml:SubjectConfirmation>`;
+}
 
 export function assertionXml(o: ResponseOptions, id: string): string {
   const now = new Date();
@@ -60,11 +90,11 @@ export function assertionXml(o: ResponseOptions, id: string): string {
     return [name, friendly, values] as const;
   }).map(([name, friendly, values]) =>
     `<saml:Attribute Name="${esc(name)}"${friendly ? ` FriendlyName="${esc(friendly)}"` : ''} NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">${values.map((v) => `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`).join('');
-  const irt = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
+  const confirmations = (o.confirmations ?? [{}]).map((c) => confirmationXml(o, c, notOnOrAfter)).join('');
   return `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${iso(now)}">`
     + `<saml:Issuer>${esc(o.issuer ?? IDP_ENTITY)}</saml:Issuer>`
     + `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId ?? 'alice@example.com'}</saml:NameID>`
-    + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${esc(o.recipient ?? o.acsUrl)}"${irt}/></saml:SubjectConfirmation></saml:Subject>`
+    + `${confirmations}</saml:Subject>`
     + `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
     + `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${o.sessionIndex ?? newId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
     + (attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : '')
@@ -96,14 +126,21 @@ export function responseXml(o: ResponseOptions, signer: KeyPair): { xml: string;
   let assertion = assertionXml(o, assertionId);
   if (mode === 'assertion' || mode === 'both') assertion = signXml(assertion, assertionId, o.signer ?? signer);
   const dest = o.destination === null ? '' : ` Destination="${esc(o.destination ?? o.acsUrl)}"`;
-  const irt = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
+  const responseIrt = o.responseInResponseTo === undefined ? o.inResponseTo : o.responseInResponseTo;
+  const irt = responseIrt === undefined || responseIrt === null ? '' : ` InResponseTo="${esc(responseIrt)}"`;
   let xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${iso(new Date())}"${dest}${irt}>`
     + `<saml:Issuer>${esc(o.issuer ?? IDP_ENTITY)}</saml:Issuer>`
-    + '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+    + statusXml(o.status === undefined ? { code: STATUS_SUCCESS } : o.status)
     + assertion
     + '</samlp:Response>';
   if (mode === 'response' || mode === 'both') xml = signXml(xml, responseId, o.signer ?? signer);
   return { xml, assertionId, responseId };
+}
+
+export function statusXml(status: { readonly code: string; readonly nested?: string } | null): string {
+  if (status === null) return '';
+  const code = `<samlp:StatusCode Value="${esc(status.code)}"`;
+  return `<samlp:Status>${status.nested === undefined ? `${code}/>` : `${code}><samlp:StatusCode Value="${esc(status.nested)}"/></samlp:StatusCode>`}</samlp:Status>`;
 }
 
 export const b64 = (xml: string) => Buffer.from(xml).toString('base64');

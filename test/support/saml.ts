@@ -15,7 +15,8 @@ export interface SamlSetup {
   readonly acsUrl: string;
 }
 
-export async function startSamlSetup(upstream: string, provider: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<SamlSetup> {
+/** `keepRunning`: the caller shuts `gh` down (a setup shared by several tests, e.g. in beforeAll). */
+export async function startSamlSetup(upstream: string, provider: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, options: { keepRunning?: boolean } = {}): Promise<SamlSetup> {
   const idpKeys = makeKeyPair();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -36,7 +37,7 @@ export async function startSamlSetup(upstream: string, provider: Record<string, 
       { name: 'app', path: '/', upstream, allow: { authenticated: true } },
     ],
     ...extra,
-  });
+  }, options);
   return { gh, idpKeys, acsUrl: `${url}/.gatehouse/saml/corp/acs` };
 }
 

@@ -1,8 +1,10 @@
 // Read identity attributes from a verified assertion: each attribute by Name or FriendlyName,
 // multi-valued as a list, mapped per `attributes:` / `preset:`. NameID is the user by default.
+// Only the assertion's own statements count (assertion > AttributeStatement > Attribute), never
+// attributes nested deeper (an assertion inside an Advice).
 import type { Element } from '@xmldom/xmldom';
 import type { SamlAttributeNames } from '../../config/compile.ts';
-import { children, first, NS, text } from './xml.ts';
+import { childElement, childElements, NS, text } from './xml.ts';
 
 export interface SamlIdentity {
   readonly user: string | undefined;
@@ -13,18 +15,26 @@ export interface SamlIdentity {
 
 export function readAttributes(assertion: Element): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const attr of children(assertion, NS.saml, 'Attribute')) {
-    const values = children(attr, NS.saml, 'AttributeValue').map((v) => text(v) ?? '').filter((v) => v !== '');
-    for (const key of [attr.getAttribute('Name'), attr.getAttribute('FriendlyName')]) {
-      if (!key) continue;
-      out.set(key, [...(out.get(key) ?? []), ...values]);
+  for (const statement of childElements(assertion, NS.saml, 'AttributeStatement')) {
+    for (const attr of childElements(statement, NS.saml, 'Attribute')) {
+      const values = childElements(attr, NS.saml, 'AttributeValue').map((v) => text(v) ?? '').filter((v) => v !== '');
+      for (const key of [attr.getAttribute('Name'), attr.getAttribute('FriendlyName')]) {
+        if (!key) continue;
+        out.set(key, [...(out.get(key) ?? []), ...values]);
+      }
     }
   }
   return out;
 }
 
-/** `userAttributeRequired`: the config named the user attribute, so no fallback to the NameID. */
-export function mapSamlIdentity(assertion: Element, names: SamlAttributeNames, nameId: string | undefined, userAttributeRequired = false): SamlIdentity {
+export interface SamlMappingOptions {
+  /** attributes.user was set: no fallback to the NameID. */
+  readonly userAttributeRequired?: boolean;
+  /** split_group_values_on: an IdP that packs several groups into one value (off by default). */
+  readonly splitGroupValuesOn?: string | undefined;
+}
+
+export function mapSamlIdentity(assertion: Element, names: SamlAttributeNames, nameId: string | undefined, options: SamlMappingOptions = {}): SamlIdentity {
   const attrs = readAttributes(assertion);
   const firstOf = (candidates: readonly string[]) => {
     for (const c of candidates) {
@@ -37,13 +47,17 @@ export function mapSamlIdentity(assertion: Element, names: SamlAttributeNames, n
   const given = firstOf(names.firstName)?.[0];
   const family = firstOf(names.lastName)?.[0];
   const name = firstOf(names.name)?.[0] ?? ([given, family].filter(Boolean).join(' ') || undefined);
-  const groups = (firstOf(names.groups) ?? []).flatMap((g) => g.split(/[,;]\s*/)).map((g) => g.trim()).filter(Boolean);
-  const user = firstOf(names.user)?.[0] ?? (userAttributeRequired ? undefined : nameId);
+  // Each AttributeValue is one group, whatever it contains: a group named "labelers,ml-admins"
+  // must not grant ml-admins (IdPs where users create groups make that name easy to get).
+  const sep = options.splitGroupValuesOn;
+  const values = firstOf(names.groups) ?? [];
+  const groups = (sep ? values.flatMap((g) => g.split(sep).map((part) => part.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''))) : values).filter(Boolean);
+  const user = firstOf(names.user)?.[0] ?? (options.userAttributeRequired ? undefined : nameId);
   return { user, email, name, groups: [...new Set(groups)] };
 }
 
 export function nameIdOf(assertion: Element): { value: string | undefined; format: string | undefined } {
-  const subject = first(assertion, NS.saml, 'Subject');
-  const nameId = subject ? first(subject, NS.saml, 'NameID') : undefined;
+  const subject = childElement(assertion, NS.saml, 'Subject');
+  const nameId = subject ? childElement(subject, NS.saml, 'NameID') : undefined;
   return { value: text(nameId), format: nameId?.getAttribute('Format') ?? undefined };
 }

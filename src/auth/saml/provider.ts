@@ -1,7 +1,8 @@
 // One SAML 2.0 service provider per configured `type: saml` IdP, on @node-saml/node-saml 5.1+.
-// node-saml verifies signatures (only the signed assertion is used: no signature wrapping),
-// audience and validity times; acs.ts adds what it leaves to the caller: InResponseTo bound to this
-// browser's pending sign-in, Destination/Recipient, replay, size and DOCTYPE limits.
+// node-saml verifies signatures (only the signed assertion is used: no signature wrapping), the
+// audience and the Conditions times. acs.ts adds what it leaves to the caller: InResponseTo bound
+// to this browser's pending sign-in, the bearer SubjectConfirmation (Recipient, its own times),
+// Destination, the status, replay, and size/DOCTYPE/shape limits before any of node-saml's work.
 import { readFileSync } from 'node:fs';
 import { SAML, type SamlConfig } from '@node-saml/node-saml';
 import type { SamlProviderConfig } from '../../config/compile.ts';
@@ -33,6 +34,9 @@ export function createSamlProvider(c: SamlProviderConfig, publicUrl: string, log
   const spCert = c.spCertFile ? readFileSync(c.spCertFile, 'utf8') : undefined;
   const decryptionKey = c.spDecryptionKeyFile ? readFileSync(c.spDecryptionKeyFile, 'utf8') : undefined;
   const source: IdpSource = createIdpSource(c, log);
+  if (c.splitGroupValuesOn) {
+    log.warn({ idp: c.id, separator: c.splitGroupValuesOn }, `SAML group values are split on "${c.splitGroupValuesOn}" (split_group_values_on): a group whose name contains it grants each part`);
+  }
 
   const idp = (): IdpInfo => {
     try {

@@ -1,6 +1,8 @@
 // The little XML reading Gatehouse does itself (IdP metadata; facts from an assertion node-saml has
-// already verified). Documents with a DOCTYPE are refused before any parser sees them: SAML never
-// needs one, and entity declarations are how XXE and "billion laughs" payloads work.
+// already verified), and the checks every SAML message passes before any parser sees it. Documents
+// with a DOCTYPE are refused: SAML never needs one, and entity declarations are how XXE and
+// "billion laughs" payloads work. Documents larger in nodes, attributes or depth than any genuine
+// message are refused too (checkXmlShape), because the signature stack's ID look-ups are quadratic.
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
 
 export const NS = {
@@ -21,6 +23,7 @@ export function parseXml(xml: string): Document {
   } }).parseFromString(xml, 'text/xml');
 }
 
+/** Descendants named ns:local, in document order (for metadata; assertions use childElements). */
 export function children(parent: Document | Element, ns: string, local: string): Element[] {
   return Array.from(parent.getElementsByTagNameNS(ns, local)) as Element[];
 }
@@ -29,9 +32,162 @@ export function first(parent: Document | Element, ns: string, local: string): El
   return children(parent, ns, local)[0];
 }
 
-/** Text content of an element, comments and all child text joined (no comment-injection truncation). */
+/**
+ * Direct children named ns:local. Facts are read from where the schema puts them, never from
+ * anywhere below: a Subject inside an Advice, or a NameID inside a SubjectConfirmation, is not the
+ * assertion's own.
+ */
+export function childElements(parent: Element, ns: string, local: string): Element[] {
+  const out: Element[] = [];
+  for (let n = parent.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === local) out.push(n as Element);
+  }
+  return out;
+}
+
+export function childElement(parent: Element, ns: string, local: string): Element | undefined {
+  return childElements(parent, ns, local)[0];
+}
+
+const XML_SPACE = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+
+/**
+ * Text content of an element: child text joined across comments (no comment-injection truncation),
+ * without the XML whitespace (space, tab, CR, LF) that formatting puts around it. Other white space
+ * (U+00A0 and the like) is part of the value: "ml-admins\u00a0" is not "ml-admins".
+ */
 export function text(el: Element | undefined): string | undefined {
   if (!el) return undefined;
   const t = el.textContent;
-  return t === null ? undefined : t.trim();
+  return t === null ? undefined : t.replace(XML_SPACE, '');
+}
+
+/**
+ * Limits on a SAML message's shape, far above genuine ones: a signed Response has 20–40 elements
+ * plus one per attribute value (a user in 1,000 groups: ~1,050 elements and, with xsi:type and its
+ * namespaces on every value, ~3,100 attributes), nests 8–10 deep (an encrypted assertion's key
+ * info ~12) and carries at most ~10 attributes on an element. The signature stack's cost grows
+ * with the square of the node count, attributes included (30,000 sibling elements held the event
+ * loop ~21 s): at these limits the worst case measured 0.1–0.3 s on a busy 2-core machine, against
+ * ~4 ms for a normal response.
+ */
+export const XML_SHAPE_LIMITS = {
+  /** Elements, comments, processing instructions and CDATA sections together. */
+  maxNodes: 2000,
+  maxDepth: 32,
+  /** On one element, namespace declarations included. */
+  maxAttributesPerElement: 32,
+  /** In the whole document. */
+  maxAttributes: 4000,
+} as const;
+
+export type XmlShapeProblem =
+  | { readonly kind: 'too-many'; readonly what: 'nodes' | 'attributes' | 'attributes-per-element'; readonly limit: number }
+  | { readonly kind: 'too-deep'; readonly limit: number }
+  | { readonly kind: 'malformed'; readonly detail: string };
+
+const isNameStart = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a || c >= 0x80;
+const isNameChar = (c: number) => isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
+const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+
+/**
+ * One linear pass over the text, before any DOM or signature work: counts nodes, attributes and
+ * depth, and refuses tag syntax that is not well-formed XML (unquoted or value-less attributes,
+ * "<" in an attribute value, stray markup). Lenient parsers accept such syntax with a warning and
+ * could then see a different structure than this scan counted; refusing it keeps the two in step.
+ * DOCTYPEs are refused before this (hasDoctype).
+ */
+export function checkXmlShape(xml: string, limits: typeof XML_SHAPE_LIMITS = XML_SHAPE_LIMITS): XmlShapeProblem | undefined {
+  const n = xml.length;
+  let nodes = 0;
+  let attributes = 0;
+  let depth = 0;
+  const malformed = (detail: string): XmlShapeProblem => ({ kind: 'malformed', detail });
+  const node = () => (++nodes > limits.maxNodes ? { kind: 'too-many', what: 'nodes', limit: limits.maxNodes } as const : undefined);
+  /** Index just past `end`, searched from `from`; -1 when the construct never ends. */
+  const skipPast = (from: number, end: string) => {
+    const at = xml.indexOf(end, from);
+    return at < 0 ? -1 : at + end.length;
+  };
+
+  let i = xml.indexOf('<');
+  while (i >= 0) {
+    const c = xml.charCodeAt(i + 1);
+    let next: number;
+    if (c === 0x2f) { // "</name S?>"
+      let j = i + 2;
+      if (!isNameStart(xml.charCodeAt(j))) return malformed('an end tag without a name');
+      while (j < n && isNameChar(xml.charCodeAt(j))) j++;
+      while (j < n && isSpace(xml.charCodeAt(j))) j++;
+      if (xml.charCodeAt(j) !== 0x3e) return malformed('an end tag that does not close');
+      if (--depth < 0) return malformed('an end tag without a start tag');
+      next = j + 1;
+    } else if (c === 0x21) { // "<!--", "<![CDATA[", nothing else
+      const problem = node();
+      if (problem) return problem;
+      if (xml.startsWith('<!--', i)) next = skipPast(i + 4, '-->');
+      else if (xml.startsWith('<![CDATA[', i)) next = skipPast(i + 9, ']]>');
+      else return malformed('a markup declaration');
+      if (next < 0) return malformed('an unterminated comment or CDATA section');
+    } else if (c === 0x3f) { // "<?target ...?>", the XML declaration included
+      const problem = node();
+      if (problem) return problem;
+      next = skipPast(i + 2, '?>');
+      if (next < 0) return malformed('an unterminated processing instruction');
+    } else if (isNameStart(c)) { // "<name (S name S? = S? quoted)* S? /?>"
+      const problem = node();
+      if (problem) return problem;
+      let j = i + 2;
+      while (j < n && isNameChar(xml.charCodeAt(j))) j++;
+      let own = 0;
+      for (;;) {
+        const spaceAt = j;
+        while (j < n && isSpace(xml.charCodeAt(j))) j++;
+        const d = xml.charCodeAt(j);
+        if (d === 0x3e) { // ">"
+          if (++depth > limits.maxDepth) return { kind: 'too-deep', limit: limits.maxDepth };
+          next = j + 1;
+          break;
+        }
+        if (d === 0x2f && xml.charCodeAt(j + 1) === 0x3e) { // "/>"
+          next = j + 2;
+          break;
+        }
+        if (j === spaceAt || !isNameStart(d)) return malformed('an attribute that is not name="value"');
+        while (j < n && isNameChar(xml.charCodeAt(j))) j++;
+        while (j < n && isSpace(xml.charCodeAt(j))) j++;
+        if (xml.charCodeAt(j) !== 0x3d) return malformed('an attribute without a value');
+        j++;
+        while (j < n && isSpace(xml.charCodeAt(j))) j++;
+        const quote = xml.charCodeAt(j);
+        if (quote !== 0x22 && quote !== 0x27) return malformed('an attribute value without quotes');
+        j++;
+        while (j < n && xml.charCodeAt(j) !== quote) {
+          if (xml.charCodeAt(j) === 0x3c) return malformed('"<" in an attribute value');
+          j++;
+        }
+        if (j >= n) return malformed('an unterminated attribute value');
+        j++;
+        if (++own > limits.maxAttributesPerElement) return { kind: 'too-many', what: 'attributes-per-element', limit: limits.maxAttributesPerElement };
+        if (++attributes > limits.maxAttributes) return { kind: 'too-many', what: 'attributes', limit: limits.maxAttributes };
+      }
+    } else {
+      return malformed('a "<" that starts no markup');
+    }
+    i = xml.indexOf('<', next);
+  }
+  return depth === 0 ? undefined : malformed('an element that is never closed');
+}
+
+/** A sentence for a shape problem, for the error message. */
+export function describeXmlShapeProblem(p: XmlShapeProblem): string {
+  switch (p.kind) {
+    case 'too-many':
+      return p.what === 'nodes' ? `it has more than ${p.limit} elements (comments, processing instructions and CDATA sections included)`
+        : p.what === 'attributes' ? `it has more than ${p.limit} attributes` : `an element has more than ${p.limit} attributes`;
+    case 'too-deep':
+      return `its elements are nested more than ${p.limit} deep`;
+    case 'malformed':
+      return `it is not well-formed XML (${p.detail})`;
+  }
 }
