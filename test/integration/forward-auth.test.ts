@@ -212,4 +212,25 @@ describe('forward-auth with nginx auth_request', () => {
     expect((await browser.fetch(`${site}/admin/settings`)).status).toBe(403);
     expect(app.seen.length).toBe(before);
   });
+  it('compares canonical hosts: wildcard route hosts, an IPv6 public_url, names that cannot be parsed', async () => {
+    const app = await startUpstream();
+    const gh = await startTestGatehouse({
+      ...baseConfig(app.url),
+      server: { listen: '127.0.0.1:0', public_url: 'http://[::1]:4180', trusted_proxies: ['127.0.0.0/8'] },
+      forward_auth: { headers: 'original_url' },
+      routes: [
+        { name: 'tools', host: '*.Tools.Example', upstream: app.url, allow: { public: true } },
+        { name: 'any', upstream: app.url, allow: { public: true } },
+      ],
+    });
+    const ask = async (url: string) => (await getJson(`${gh.url}/.gatehouse/auth`, { 'x-original-url': url, 'x-original-method': 'GET' })).status;
+    expect(await ask('http://mlflow.tools.example/x')).toBe(200);
+    expect(await ask('http://MLFLOW.Tools.Example:8080/x')).toBe(200);
+    expect(await ask('http://[::1]/x')).toBe(200);
+    expect(await ask('http://[::1]:4180/x')).toBe(200);
+    // The wildcard's own base, other spellings of the names, and names that are not served.
+    for (const url of ['http://tools.example/x', 'http://a.tools.example./x', 'http://a.tools.ex%61mple/x', 'http://[0:0::1]/x', 'http://127.0.0.1/x', 'http://xtools.example/x']) {
+      expect(await ask(url), url).toBe(400);
+    }
+  });
 });
