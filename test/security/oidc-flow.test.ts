@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser-http.ts';
 import { CLIENT_ID, CLIENT_SECRET, startOidcSetup, USERS, type OidcSetup } from '../support/oidc.ts';
+import { startTamperSetup } from '../support/tamper-idp.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 const SESSION = '__Host-gatehouse';
@@ -94,6 +95,8 @@ interface Outcome {
   /** Sessions created by the decisive step. */
   readonly created: number;
   readonly authorize?: URL[];
+  /** The scenario's own environment, when it built one (otherwise the row's). */
+  readonly env?: Env;
 }
 
 /** Run the decisive request, counting the sessions it creates. */
@@ -145,7 +148,29 @@ const scenarios: Record<string, Scenario> = {
     const b = new TestBrowser();
     const page = await b.go(`${env.base}/app/start`, USERS.alice, isCallback);
     expect(page.url, `sign-in with no route covering /.gatehouse/: stopped at ${page.url} (${page.status}) ${page.body.slice(0, 120)}`).toContain('/.gatehouse/oidc/corp/callback?');
-    return decisive(env, b, page.url);
+    return { ...(await decisive(env, b, page.url)), env };
+  },
+  /**
+   * A genuine, IdP-signed ID token from an earlier sign-in, replayed into a later one (a proxy
+   * between Gatehouse and the IdP swaps the token endpoint's answer): its nonce is the old one.
+   */
+  async 'id-token-replay'() {
+    const up = await startUpstream();
+    const t = await startTamperSetup(up.url);
+    const env: Env = { setup: { idp: t.idp, gh: t.gh, others: [] }, base: t.gh.url };
+    let first: string | undefined;
+    t.proxy.mutation = (token) => (first = token);
+    const earlier = new TestBrowser();
+    expect((await earlier.go(`${env.base}/one`, USERS.alice)).status).toBe(200);
+    expect(first).toBeDefined();
+    t.proxy.mutation = () => first!;
+    const b = new TestBrowser();
+    const page = await b.go(`${env.base}/two`, USERS.alice, isCallback);
+    const out = await decisive(env, b, page.url);
+    expect(t.proxy.stats.rewritten, 'the replayed token was delivered').toBe(2);
+    // Refused at the claim comparison (nonce), not for a signature or transport problem.
+    expect(out.body).toContain('CLAIM_COMPARISON');
+    return { ...out, env };
   },
   async mutate(env, args) {
     const b = new TestBrowser();
@@ -261,6 +286,9 @@ const scenarios: Record<string, Scenario> = {
   },
 };
 
+/** Scenarios that build their own environment. */
+const OWN_ENV = new Set(['signin-app-only', 'id-token-replay']);
+
 const AUTHORIZE_PARAMS = ['client_id', 'code_challenge', 'code_challenge_method', 'nonce', 'redirect_uri', 'response_type', 'scope', 'state'];
 
 function checkAuthorize(env: Env, u: URL): void {
@@ -348,8 +376,8 @@ describe('OIDC flow abuse (oidc-flow.cases.tsv)', () => {
   });
 
   it.each(cases.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
-    const env = await startEnv();
-    const outcome = await scenarios[c.scenario]!(env, c.args);
-    await judge(c, env, outcome);
+    const env = OWN_ENV.has(c.scenario) ? undefined : await startEnv();
+    const outcome = await scenarios[c.scenario]!(env!, c.args);
+    await judge(c, outcome.env ?? env!, outcome);
   });
 });
