@@ -44,7 +44,21 @@ export interface OidcSetupOptions {
   readonly backchannelTo?: 'first' | 'second';
 }
 
+/**
+ * The Gatehouse ports are chosen before the IdP starts (its redirect URIs name them), so another
+ * process may take one in between: then the whole setup is tried again (at most three times).
+ */
 export async function startOidcSetup(upstreamUrl: string, o: OidcSetupOptions = {}): Promise<OidcSetup> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOidcSetupOnce(upstreamUrl, o);
+    } catch (err) {
+      if (attempt >= 3 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Promise<OidcSetup> {
   const ports = await Promise.all(Array.from({ length: 1 + (o.replicas ?? 0) }, () => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const bcUrl = urls[o.backchannelTo === 'second' ? 1 : 0]!;
