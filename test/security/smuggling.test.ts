@@ -50,9 +50,10 @@ function expand(c: Case, session: string): { parts: string[]; bodyLength: number
     .replaceAll('{SESSION}', session)
     .replaceAll('{SMUGGLED}', SMUGGLED)
     .replace(/\{REPEAT:(\d+):([^}]*)\}/g, (_m, n: string, r: string) => r.repeat(Number(n)));
-  const whole = s.replaceAll('{THEN}', '').replace('{BODYLEN}', '');
+  // {BODYLEN} stands in the head; the body is everything after the first blank line.
+  const whole = s.replaceAll('{THEN}', '').replaceAll('{BODYLEN}', '');
   const headEnd = whole.indexOf('\r\n\r\n');
-  const bodyLength = headEnd === -1 ? 0 : Buffer.byteLength(whole.slice(headEnd + 4).replaceAll('{BODYLEN}', ''), 'latin1');
+  const bodyLength = headEnd === -1 ? 0 : Buffer.byteLength(whole.slice(headEnd + 4), 'latin1');
   s = s.replaceAll('{BODYLEN}', String(bodyLength));
   return { parts: s.split('{THEN}'), bodyLength };
 }
