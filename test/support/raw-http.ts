@@ -237,12 +237,15 @@ export class RawConnection {
   }
 
   /**
-   * Write bytes exactly (a string is sent as latin1). `method` records the method of a request in
-   * these bytes for response parsing (only HEAD matters); by default the bytes' first token.
+   * Write bytes exactly (a string is sent as latin1). `methods` names the methods of the requests
+   * these bytes start, in order, so answers to HEAD are read without a body; by default the first
+   * token when the bytes begin with a request line, else none (a body, the rest of a request).
+   * Pass `methods` when one write holds several pipelined requests and one of them is HEAD.
    */
   write(bytes: string | Buffer, methods?: readonly string[]): Promise<void> {
     const b = toBytes(bytes);
-    this.methods.push(...(methods ?? [b.subarray(0, 16).toString('latin1').split(' ')[0] ?? '']));
+    const first = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) \S+ HTTP\//.exec(b.subarray(0, 2048).toString('latin1'));
+    this.methods.push(...(methods ?? (first ? [first[1]!] : [])));
     if (this.ended) return Promise.resolve();
     return new Promise((resolve) => this.socket.write(b, () => resolve()));
   }
