@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { AuditSink } from './sink.ts';
 import { createFileSink } from './sinks/file.ts';
 import { createHttpSink } from './sinks/http.ts';
+import { createRelpSink } from './sinks/relp.ts';
 import { createStdoutSink } from './sinks/stdout.ts';
 import { createSyslogSink } from './sinks/syslog.ts';
 import { createAuditWriter, type AuditWriter } from './writer.ts';
@@ -17,7 +18,9 @@ export function createSink(c: AuditSinkConfig): AuditSink {
     case 'file':
       return createFileSink(c);
     case 'syslog':
-      return createSyslogSink(c);
+      return c.transport === 'relp'
+        ? createRelpSink({ host: c.host, port: c.port, tls: c.tls, caFile: c.caFile, appName: c.appName, facility: c.facility, timeoutMs: c.timeoutMs, window: c.relpWindow })
+        : createSyslogSink({ ...c, transport: c.transport, connectTimeoutMs: c.timeoutMs });
     case 'http':
       return createHttpSink(c);
   }
@@ -30,6 +33,7 @@ export function createAudit(config: AuditConfig, log: Logger, metrics?: AuditMet
     onSinkFailure: config.onSinkFailure,
     spoolDir: config.spoolDir,
     queueSize: config.queueSize,
+    drainRate: config.spoolDrainRate,
     log,
     ...(metrics ? { metrics } : {}),
   });

@@ -1,6 +1,7 @@
 // The audit sink contract: the dumbest level that works. The writer (writer.ts) owns ordering,
 // sequence numbers, the hash chain, queues, spooling and retries; a sink only delivers lines.
-// Implementations: sinks/stdout.ts, sinks/file.ts, sinks/syslog.ts, sinks/http.ts.
+// Implementations: sinks/stdout.ts, sinks/file.ts, sinks/syslog.ts (UDP, TCP, TLS), sinks/relp.ts,
+// sinks/http.ts.
 // test/audit/sink.contract.ts runs the same suite against each.
 
 export interface AuditSink {
@@ -12,10 +13,16 @@ export interface AuditSink {
    * Deliver records in order, one JSON object per line (no trailing newline in the items).
    * Resolves when the sink has accepted all of them; rejects if it took none or only some (the
    * writer keeps them and retries, so a sink may see a record again: at-least-once, de-duplicate
-   * by `event.sequence`).
+   * by `event.id`). A sink that knows the receiver acknowledged the first k lines (RELP) rejects
+   * with an error carrying `delivered: k` (PartialDelivery): only the rest is retried.
    */
   send(lines: readonly string[]): Promise<void>;
   /** Cheap, no I/O: was the last delivery successful? (/readyz) */
   ready(): boolean;
   close(): Promise<void>;
+}
+
+/** What a rejected send() may carry: how many leading lines the receiver acknowledged. */
+export interface PartialDelivery {
+  readonly delivered: number;
 }

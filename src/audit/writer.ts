@@ -10,7 +10,7 @@ import type { AuditMetrics } from '../admin/metrics.ts';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from './record.ts';
-import type { AuditSink } from './sink.ts';
+import type { AuditSink, PartialDelivery } from './sink.ts';
 import { openSpool, type Spool } from './spool.ts';
 
 export interface AuditWriterOptions {
@@ -21,6 +21,10 @@ export interface AuditWriterOptions {
   /** Records held in memory per sink. */
   readonly queueSize: number;
   readonly batchSize?: number;
+  /** Spooled records delivered per second at most, per sink, while a spool drains (default 20,000). */
+  readonly drainRate?: number;
+  /** Spool segment size in bytes (default 16 MB). */
+  readonly spoolSegmentBytes?: number;
   readonly metrics?: AuditMetrics;
   readonly log: Logger;
   readonly now?: () => number;
@@ -43,24 +47,48 @@ export interface AuditWriter {
 
 // A SIEM that comes back is found again within 5 s; a retry against a down one costs little.
 const MAX_BACKOFF_MS = 5_000;
+const DEFAULT_DRAIN_RATE = 20_000;
 
+/** How many leading lines a failed send() got acknowledged (PartialDelivery), 0..max. */
+function deliveredBefore(err: unknown, max: number): number {
+  const d = (err as Partial<PartialDelivery> | undefined)?.delivered;
+  return typeof d === 'number' && Number.isInteger(d) && d > 0 ? Math.min(d, max) : 0;
+}
+
+/**
+ * One sink's delivery. Records are in exactly one place, in this order:
+ *   spool (disk, buffer mode)  <  in-flight batch  <  memory queue
+ * except that a memory batch in flight is copied to the spool's front when the spool starts (the
+ * queue overflowed or the batch failed), so the spool alone holds everything undelivered; the
+ * batch is then consumed from the spool if it succeeds. While the spool holds anything, new
+ * records go to it, so order is kept; it drains in batches paced to `drainRate` records/s, with an
+ * event-loop turn between batches, so a large spool never starves requests.
+ */
 class Channel {
   readonly sink: AuditSink;
   readonly #queue: string[] = [];
   readonly #spool: Spool | undefined;
   readonly #opts: AuditWriterOptions;
+  readonly #batchSize: number;
+  readonly #drainRate: number;
   #sending = false;
-  /** Records in the batch being sent (taken out of the queue). */
-  #inflight = 0;
+  /** The memory batch being sent, and whether it was also copied to the spool. */
+  #inflight: string[] | undefined;
+  #inflightOnDisk = false;
   #down = false;
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #pumpScheduled = false;
+  /** Earliest start of the next spool batch (drain pacing). */
+  #drainAt = 0;
 
   constructor(sink: AuditSink, opts: AuditWriterOptions) {
     this.sink = sink;
     this.#opts = opts;
-    this.#spool = opts.onSinkFailure === 'buffer' ? openSpool(opts.spoolDir, sink.name) : undefined;
+    this.#batchSize = opts.batchSize ?? 500;
+    this.#drainRate = opts.drainRate ?? DEFAULT_DRAIN_RATE;
+    this.#spool = opts.onSinkFailure === 'buffer' ? openSpool(opts.spoolDir, sink.name, opts.spoolSegmentBytes ? { segmentBytes: opts.spoolSegmentBytes } : {}) : undefined;
     if (this.#spool && this.#spool.size() > 0) {
       // Records spooled by an earlier run: deliver them first.
       this.#down = true;
@@ -69,34 +97,45 @@ class Channel {
   }
 
   get pending(): number {
-    return this.#queue.length + (this.#spool?.size() ?? 0) + this.#inflight + (this.#sending ? 1 : 0);
+    const inflight = this.#inflight && !this.#inflightOnDisk ? this.#inflight.length : 0;
+    return this.#queue.length + (this.#spool?.size() ?? 0) + inflight;
   }
 
   get healthy(): boolean {
     return !this.#down;
   }
 
+  get spoolError(): Error | undefined {
+    return this.#spool?.error;
+  }
+
   canAccept(): boolean {
-    // Block mode: records being sent or retried still count, so a down sink closes the gate.
-    return this.#spool !== undefined || this.#queue.length + this.#inflight < this.#opts.queueSize;
+    // Buffer mode takes records while the disk does; block mode counts records being sent or
+    // retried too, so a down sink closes the gate.
+    if (this.#spool) return this.#spool.error === undefined;
+    return this.#queue.length + (this.#inflight?.length ?? 0) < this.#opts.queueSize;
   }
 
   push(line: string): void {
-    const m = this.#opts.metrics;
-    if (this.#spool && (this.#down || this.#queue.length >= this.#opts.queueSize)) {
-      // While the sink is down (or the queue is full), records go straight to disk, after the older ones.
-      this.#spool.append([...this.#queue.splice(0), line]);
-      m?.spooled.inc({ sink: this.sink.name });
+    const spool = this.#spool;
+    if (spool && (spool.size() > 0 || this.#down || this.#queue.length >= this.#opts.queueSize)) {
+      if (spool.size() === 0) {
+        // The spool starts: it takes the memory batch in flight (if any) and the queue first.
+        const head = this.#inflight && !this.#inflightOnDisk ? this.#inflight : [];
+        if (head.length > 0) this.#inflightOnDisk = true;
+        spool.append([...head, ...this.#queue.splice(0), line]);
+      } else {
+        spool.append([line]);
+      }
+      this.#opts.metrics?.spooled.inc({ sink: this.sink.name });
       this.#gauge();
-      if (!this.#down) this.#pump();
+      if (!this.#down) this.#pumpSoon();
       return;
     }
     this.#queue.push(line);
     this.#gauge();
     this.#pumpSoon();
   }
-
-  #pumpScheduled = false;
 
   /** Deliver after the current burst of requests, so records travel in batches, not one by one. */
   #pumpSoon(): void {
@@ -122,57 +161,122 @@ class Channel {
   }
 
   #pump(): void {
-    if (this.#sending || this.#closed) return;
-    const batchSize = this.#opts.batchSize ?? 500;
-    // Order on disk and in memory: in-flight batch < spool < queue. The spool always goes first.
-    const fromSpool = this.#spool !== undefined && this.#spool.size() > 0;
-    // A batch from the queue leaves it now, so overflow while it is in flight cannot move it.
-    const batch = fromSpool ? this.#spool!.peek(batchSize) : this.#queue.splice(0, batchSize);
+    if (this.#sending || this.#closed || this.#timer) return;
+    if (this.#spool && this.#spool.size() > 0) {
+      this.#drain(this.#spool);
+      return;
+    }
+    const batch = this.#queue.splice(0, this.#batchSize);
     if (batch.length === 0) return;
     this.#sending = true;
-    this.#inflight = fromSpool ? 0 : batch.length;
-    const m = this.#opts.metrics;
-    if (this.#failures > 0) m?.retried.inc({ sink: this.sink.name });
+    this.#inflight = batch;
+    this.#inflightOnDisk = false;
+    if (this.#failures > 0) this.#opts.metrics?.retried.inc({ sink: this.sink.name });
     this.sink.send(batch).then(
       () => {
-        this.#sending = false;
-        this.#inflight = 0;
-        if (fromSpool) this.#spool!.drop(batch.length);
-        m?.written.inc({ sink: this.sink.name }, batch.length);
-        if (this.#down) this.#opts.log.info({ sink: this.sink.name, spooled: this.#spool?.size() ?? 0 }, 'audit sink is back; delivering spooled records');
-        this.#down = false;
-        this.#failures = 0;
-        this.#gauge();
+        const onDisk = this.#settleInflight();
+        if (onDisk) this.#spool!.consume(batch);
+        this.#delivered(batch.length);
         this.#pump();
       },
       (err: unknown) => {
-        this.#sending = false;
-        this.#inflight = 0;
-        m?.failed.inc({ sink: this.sink.name });
-        if (!this.#down) this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
-        this.#down = true;
-        this.#failures++;
-        if (!fromSpool) {
-          if (this.#spool) {
-            // The failed batch is older than anything spooled while it was in flight.
-            this.#spool.prepend(batch);
-            m?.spooled.inc({ sink: this.sink.name });
-          } else {
-            this.#queue.unshift(...batch);
-          }
+        const onDisk = this.#settleInflight();
+        const n = deliveredBefore(err, batch.length);
+        if (n > 0) {
+          if (onDisk) this.#spool!.consume(batch.slice(0, n));
+          this.#opts.metrics?.written.inc({ sink: this.sink.name }, n);
         }
-        if (this.#spool && this.#queue.length > 0) this.#spool.append(this.#queue.splice(0));
-        this.#gauge();
-        this.#schedule(Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
+        // A batch that is not on disk yet is older than anything spooled (the spool was empty
+        // when it left) and than anything queued since.
+        const rest = batch.slice(n);
+        if (!onDisk && this.#spool) {
+          if (!this.#closed) {
+            this.#spool.append([...rest, ...this.#queue.splice(0)]);
+            this.#opts.metrics?.spooled.inc({ sink: this.sink.name });
+          }
+        } else if (!onDisk) {
+          this.#queue.unshift(...rest);
+        }
+        this.#failed(err);
       },
     );
+  }
+
+  #settleInflight(): boolean {
+    const onDisk = this.#inflightOnDisk;
+    this.#sending = false;
+    this.#inflight = undefined;
+    this.#inflightOnDisk = false;
+    return onDisk && !this.#closed;
+  }
+
+  /** Send the spool's oldest batch; the next one follows after an event-loop turn, paced. */
+  #drain(spool: Spool): void {
+    const wait = this.#drainAt - Date.now();
+    if (wait > 0) {
+      this.#schedule(wait);
+      return;
+    }
+    this.#sending = true;
+    spool.read(this.#batchSize).then((batch) => {
+      if (this.#closed || batch.length === 0) {
+        this.#sending = false;
+        return;
+      }
+      if (this.#failures > 0) this.#opts.metrics?.retried.inc({ sink: this.sink.name });
+      const started = Date.now();
+      this.sink.send(batch).then(
+        () => {
+          this.#sending = false;
+          if (this.#closed) return;
+          spool.consume(batch);
+          this.#drainAt = Math.max(started, this.#drainAt) + (batch.length * 1000) / this.#drainRate;
+          this.#delivered(batch.length);
+          this.#pumpSoon();
+        },
+        (err: unknown) => {
+          this.#sending = false;
+          const n = deliveredBefore(err, batch.length);
+          if (n > 0 && !this.#closed) {
+            spool.consume(batch.slice(0, n));
+            this.#opts.metrics?.written.inc({ sink: this.sink.name }, n);
+          }
+          this.#failed(err);
+        },
+      );
+    }, (err: unknown) => {
+      this.#sending = false;
+      this.#failed(err);
+    });
+  }
+
+  #delivered(n: number): void {
+    this.#opts.metrics?.written.inc({ sink: this.sink.name }, n);
+    if (this.#down) this.#opts.log.info({ sink: this.sink.name, spooled: this.#spool?.size() ?? 0 }, 'audit sink is back; delivering spooled records');
+    this.#down = false;
+    this.#failures = 0;
+    this.#gauge();
+  }
+
+  #failed(err: unknown): void {
+    this.#opts.metrics?.failed.inc({ sink: this.sink.name });
+    if (!this.#down) this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
+    this.#down = true;
+    this.#failures++;
+    this.#gauge();
+    this.#schedule(Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
-    // Whatever is still in memory goes to the spool for the next run (buffer mode).
-    if (this.#spool && this.#queue.length > 0) this.#spool.append(this.#queue.splice(0));
+    if (this.#spool) {
+      // Whatever is still in memory goes to the spool for the next run; a batch whose send has
+      // not settled too (it may arrive twice: at-least-once).
+      const head = this.#inflight && !this.#inflightOnDisk ? this.#inflight : [];
+      this.#spool.append([...head, ...this.#queue.splice(0)]);
+      await this.#spool.close();
+    }
     await this.sink.close();
   }
 }
@@ -224,7 +328,10 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     },
     ready() {
       const checks: Record<string, string> = {};
-      for (const c of channels) checks[`audit:${c.sink.name}`] = c.healthy && c.sink.ready() ? 'ok' : `failing (${c.pending} waiting)`;
+      for (const c of channels) {
+        const spoolError = c.spoolError;
+        checks[`audit:${c.sink.name}`] = spoolError ? `spool failing: ${spoolError.message}` : c.healthy && c.sink.ready() ? 'ok' : `failing (${c.pending} waiting)`;
+      }
       // In buffer mode a failing remote sink does not make us unready: records are safe on disk.
       const ok = channels.every((c) => opts.onSinkFailure === 'buffer' ? c.canAccept() : c.healthy);
       return { ok, checks };

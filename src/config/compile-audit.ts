@@ -20,8 +20,18 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
       case 'syslog': {
         const u = new URL(s.url);
         const scheme = u.protocol.slice(0, -1);
-        if (scheme === 'udp' && s.tls) problems.push({ path: `audit.sinks[${i}].tls`, message: 'TLS needs tcp:// or tls://, not udp://' });
-        return { type: 'syslog', transport: scheme === 'udp' ? 'udp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port), caFile: s.ca_file, appName: s.app_name, facility: s.facility };
+        const at = `audit.sinks[${i}]`;
+        if (scheme === 'udp' && s.tls) problems.push({ path: `${at}.tls`, message: 'TLS needs tcp://, tls:// or relp://, not udp://' });
+        // Keys that only mean something for one transport are refused elsewhere, not ignored.
+        if (scheme !== 'relp' && s.relp_window !== undefined) problems.push({ path: `${at}.relp_window`, message: 'only for relp:// URLs' });
+        for (const k of ['replay_window', 'replay_max_records'] as const) {
+          if ((scheme === 'relp' || scheme === 'udp') && s[k] !== undefined) problems.push({ path: `${at}.${k}`, message: `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})` });
+        }
+        return {
+          type: 'syslog', transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port),
+          caFile: s.ca_file, appName: s.app_name, facility: s.facility, timeoutMs: parseDuration(s.timeout), relpWindow: s.relp_window ?? 128,
+          replayWindowMs: parseDuration(s.replay_window ?? '10s'), replayMaxRecords: s.replay_max_records ?? 10_000,
+        };
       }
       case 'http':
         return { type: 'http', url: s.url, format: s.format, token: s.token === undefined ? undefined : new Secret(s.token), batchSize: s.batch_size, gzip: s.gzip, timeoutMs: parseDuration(s.timeout), caFile: s.ca_file };
@@ -38,5 +48,5 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
   if (a.spool_dir === undefined && sinks.some((s) => s.type === 'syslog' || s.type === 'http')) {
     warnings.push('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
   }
-  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size };
+  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size, spoolDrainRate: a.spool_drain_rate ?? 20_000 };
 }

@@ -170,6 +170,9 @@ export function compileConfig(raw: unknown): CompileResult {
   const dup = findDuplicateMatch(routes);
   if (dup) problems.push({ path: `routes[${dup[1]}]`, message: `same host and path as routes[${dup[0]}]; it could never match` });
 
+  // Before the check below: audit problems (a sink's keys) are problems like any other.
+  const audit = compileAudit(c.audit, problems, warnings);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -195,7 +198,7 @@ export function compileConfig(raw: unknown): CompileResult {
     session,
     identityProviders,
     forwardAuth: c.forward_auth,
-    audit: compileAudit(c.audit, problems, warnings),
+    audit,
     assertion: { keyFiles: c.assertion.key_files, ttlMs: assertionTtlMs },
     reservedHeaders,
     routes,

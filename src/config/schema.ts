@@ -247,12 +247,16 @@ const auditSink = z.discriminatedUnion('type', [
   }),
   z.strictObject({
     type: z.literal('syslog'),
-    url: z.string().regex(/^(tcp|udp|tls):\/\/[^/\s]+:\d+$/, { error: 'must be tcp://host:port, tls://host:port or udp://host:port' })
-      .describe('RFC 5424 syslog; TCP and TLS use octet-counting framing (RFC 6587/5425).'),
-    tls: z.boolean().default(false).describe('TLS (RFC 5425); implied by tls://.'),
+    url: z.string().regex(/^(tcp|udp|tls|relp):\/\/[^/\s]+:\d+$/, { error: 'must be relp://host:port, tcp://host:port, tls://host:port or udp://host:port' })
+      .describe('RFC 5424 syslog. relp://: RELP (rsyslog imrelp), every record acknowledged, none lost; tcp:// and tls:// (RFC 6587 octet counting / RFC 5425): at least once through breaks within replay_window; udp://: at most once.'),
+    tls: z.boolean().default(false).describe('TLS (RFC 5425 for tcp://; from the first byte for relp://, as imrelp tls="on"); implied by tls://.'),
     ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the receiver.'),
     app_name: z.string().regex(/^[!-~]{1,48}$/).default('gatehouse'),
     facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
+    timeout: duration().default('10s').describe('Connecting (tcp, tls, relp), and for relp how long an acknowledgement may take before the session is dropped and its unacknowledged records sent again.'),
+    relp_window: z.number().int().min(1).max(10_000).optional().describe('relp:// only: records sent before the oldest is acknowledged (default 128, as librelp).'),
+    replay_window: duration().optional().describe('tcp:// and tls:// only: when a connection breaks, records written this long before are sent again on the next one (receivers drop the duplicates by event.id); default 10s, 0s = off.'),
+    replay_max_records: z.number().int().min(0).max(1_000_000).optional().describe('tcp:// and tls:// only: at most this many records in the replay window (default 10000).'),
   }),
   z.strictObject({
     type: z.literal('http'),
@@ -273,6 +277,8 @@ const audit = z.strictObject({
     .describe('buffer: spool to disk and replay, never drop; block: refuse requests (503) when a sink cannot take a record.'),
   spool_dir: z.string().min(1).optional().describe('Where records wait while a sink is down; default <tmp>/gatehouse-spool. One per process.'),
   queue_size: z.number().int().min(10).max(1_000_000).default(10_000).describe('Records held in memory per sink.'),
+  spool_drain_rate: z.number().int().min(100).max(1_000_000).optional()
+    .describe('Spooled records delivered per second at most, per sink, when a sink is back (default 20000); batches are separated by an event-loop turn so requests keep flowing.'),
 });
 
 export const ConfigSchema = z.strictObject({

@@ -191,7 +191,14 @@ export interface LoginLimits {
 export type AuditSinkConfig =
   | { readonly type: 'stdout' }
   | { readonly type: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number; readonly fsync: 'always' | 'interval' | 'never' }
-  | { readonly type: 'syslog'; readonly transport: 'tcp' | 'udp'; readonly tls: boolean; readonly host: string; readonly port: number; readonly caFile: string | undefined; readonly appName: string; readonly facility: number }
+  | {
+    readonly type: 'syslog'; readonly transport: 'tcp' | 'udp' | 'relp'; readonly tls: boolean; readonly host: string; readonly port: number; readonly caFile: string | undefined;
+    readonly appName: string; readonly facility: number; readonly timeoutMs: number;
+    /** RELP: frames in flight before the oldest is acknowledged. */
+    readonly relpWindow: number;
+    /** TCP/TLS: re-send what was written this long before a broken connection (0 = off), at most replayMaxRecords. */
+    readonly replayWindowMs: number; readonly replayMaxRecords: number;
+  }
   | { readonly type: 'http'; readonly url: string; readonly format: 'hec' | 'ndjson'; readonly token: Secret | undefined; readonly batchSize: number; readonly gzip: boolean; readonly timeoutMs: number; readonly caFile: string | undefined };
 
 export interface AuditConfig {
@@ -200,6 +207,8 @@ export interface AuditConfig {
   readonly onSinkFailure: 'buffer' | 'block';
   readonly spoolDir: string;
   readonly queueSize: number;
+  /** Spooled records delivered per second at most, per sink. */
+  readonly spoolDrainRate: number;
 }
 
 export interface Config {

@@ -1,6 +1,7 @@
-// One contract for every AuditSink (sinks.test.ts runs it against stdout, file, syslog TCP/TLS/UDP
-// and HTTP HEC/NDJSON): lines arrive complete and in order, one record stays one record whatever
-// it contains, and a remote sink reports a receiver that is down and recovers when it is back.
+// One contract for every AuditSink (sinks.test.ts runs it against stdout, file, syslog TCP/TLS/UDP,
+// RELP (test receiver, TLS, real rsyslog) and HTTP HEC/NDJSON): lines arrive complete and in order,
+// one record stays one record whatever it contains, and a remote sink reports a receiver that is
+// down and recovers when it is back.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { AuditSink } from '../../src/audit/sink.ts';
 

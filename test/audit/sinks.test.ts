@@ -1,6 +1,7 @@
 // Every audit sink against a real receiver (the contract in sink.contract.ts), plus what is
 // particular to each: file rotation and fsync, RFC 5424 / RFC 6587 framing details, HEC and NDJSON
-// envelopes, tokens and gzip.
+// envelopes, tokens and gzip. RELP runs the contract against a strict test receiver (plain and TLS)
+// and against a real rsyslog imrelp; its own tests are in relp.test.ts.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +11,12 @@ import { Secret } from '../../src/config/secret.ts';
 import type { AuditSink } from '../../src/audit/sink.ts';
 import { createFileSink, type FileSinkOptions } from '../../src/audit/sinks/file.ts';
 import { createHttpSink, type HttpSinkOptions } from '../../src/audit/sinks/http.ts';
+import { createRelpSink, type RelpSinkOptions } from '../../src/audit/sinks/relp.ts';
 import { createStdoutSink } from '../../src/audit/sinks/stdout.ts';
 import { createSyslogSink, formatSyslog, type SyslogSinkOptions } from '../../src/audit/sinks/syslog.ts';
 import { parseRfc5424, selfSignedCert, startHttpReceiver, startSyslogStreamReceiver, startSyslogUdpReceiver, type SyslogReceiver } from '../support/audit-receivers.ts';
+import { startRelpReceiver, type RelpReceiver } from '../support/audit-relp.ts';
+import { startRsyslog } from '../support/audit-rsyslog.ts';
 import { readNdjson } from '../support/audit.ts';
 import { line, runAuditSinkContract } from './sink.contract.ts';
 
@@ -46,6 +50,18 @@ function fileSink(path: string, over: Partial<FileSinkOptions> = {}): AuditSink 
 
 function syslogOptions(port: number, over: Partial<SyslogSinkOptions> = {}): SyslogSinkOptions {
   return { transport: 'tcp', tls: false, host: '127.0.0.1', port, caFile: undefined, appName: 'gatehouse', facility: 10, connectTimeoutMs: 2000, ...over };
+}
+
+function relpOptions(port: number, over: Partial<RelpSinkOptions> = {}): RelpSinkOptions {
+  return { host: '127.0.0.1', port, tls: false, caFile: undefined, appName: 'gatehouse', facility: 10, timeoutMs: 5000, window: 128, ...over };
+}
+
+/** Received RELP MSG parts, after checking the receiver saw no protocol problem. */
+function relpReceived(rx: RelpReceiver): () => Promise<string[]> {
+  return async () => {
+    expect(rx.problems).toEqual([]);
+    return [...rx.lines];
+  };
 }
 
 function httpOptions(url: string, over: Partial<HttpSinkOptions> = {}): HttpSinkOptions {
@@ -96,6 +112,31 @@ runAuditSinkContract('syslog tls', {
   async make() {
     const rx = await startSyslogStreamReceiver({ tls: { key: cert.key, cert: cert.cert } });
     return { sink: createSyslogSink(syslogOptions(rx.port, { tls: true, caFile: cert.certFile })), received: syslogReceived(rx), stopReceiver: rx.stop, startReceiver: rx.start };
+  },
+});
+
+runAuditSinkContract('syslog relp', {
+  remote: true,
+  async make() {
+    const rx = await startRelpReceiver();
+    return { sink: createRelpSink(relpOptions(rx.port)), received: relpReceived(rx), stopReceiver: rx.stop, startReceiver: rx.start };
+  },
+});
+
+runAuditSinkContract('syslog relp over tls', {
+  remote: true,
+  async make() {
+    const rx = await startRelpReceiver({ tls: { key: cert.key, cert: cert.cert } });
+    return { sink: createRelpSink(relpOptions(rx.port, { tls: true, caFile: cert.certFile })), received: relpReceived(rx), stopReceiver: rx.stop, startReceiver: rx.start };
+  },
+});
+
+// The same contract against the real thing: Debian rsyslog with imrelp, SIGKILLed to stop it.
+runAuditSinkContract('syslog relp to rsyslog imrelp', {
+  remote: true,
+  async make() {
+    const rs = await startRsyslog({ input: 'relp' });
+    return { sink: createRelpSink(relpOptions(rs.port)), received: async () => rs.lines(), stopReceiver: rs.kill, startReceiver: rs.start };
   },
 });
 

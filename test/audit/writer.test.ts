@@ -99,23 +99,27 @@ describe('audit writer: delivery through an outage', () => {
     expectCompleteInOrder(rx.lines, N);
   }, 25_000);
 
-  it('same, step by step: a record queued after the queue overflowed to the spool survives the in-flight batch completing', async () => {
-    const { sink, sent, settle, delivered } = manualSink();
-    const w = writer({ sinks: [sink], queueSize: 3 });
-    w.write(sampleRequest(1)); // sent at once: a batch in flight
-    w.write(sampleRequest(2));
-    w.write(sampleRequest(3)); // the memory queue is full
-    w.write(sampleRequest(4)); // overflows to the spool
-    w.write(sampleRequest(5)); // arrives after the overflow, while batch 1 is still in flight
-    expect(sent).toHaveLength(1);
-    // Complete deliveries one at a time until nothing is left in flight (bounded).
-    for (let i = 0; i < 20 && settle.length > 0; i++) {
-      settle.shift()!(true);
-      await sleep(5);
-    }
-    expect(await w.flush(1000)).toBe(true);
-    expect(firstDeliveries(parseRecords(delivered)).map(sequenceOf)).toEqual([1, 2, 3, 4, 5]);
-  });
+  for (const outcome of ['succeeds', 'fails'] as const) {
+    it(`same, step by step: the queue overflows to the spool while a memory batch is in flight, and that batch ${outcome}: each record delivered once, in order`, async () => {
+      const { sink, sent, settle, delivered } = manualSink();
+      const w = writer({ sinks: [sink], queueSize: 3 });
+      w.write(sampleRequest(1));
+      await expect.poll(() => sent.length, { timeout: 2000, interval: 5 }).toBe(1); // [1] in flight
+      w.write(sampleRequest(2));
+      w.write(sampleRequest(3));
+      w.write(sampleRequest(4)); // the memory queue is full
+      w.write(sampleRequest(5)); // overflows: the spool starts with [1] (in flight), 2, 3, 4, 5
+      w.write(sampleRequest(6)); // after the overflow, still while [1] is in flight
+      settle.shift()!(outcome === 'succeeds');
+      // Complete deliveries one at a time until everything is delivered (bounded).
+      for (let i = 0; i < 50 && firstDeliveries(parseRecords(delivered)).length < 6; i++) {
+        await expect.poll(() => settle.length, { timeout: 5000, interval: 5 }).toBeGreaterThan(0);
+        settle.shift()!(true);
+      }
+      expect(await w.flush(2000)).toBe(true);
+      expect(parseRecords(delivered).map(sequenceOf)).toEqual([1, 2, 3, 4, 5, 6]);
+    });
+  }
 
   it('the spool outlives the writer: a new writer with the same spool_dir delivers the old records first, in order', async () => {
     const rx = await startHttpReceiver({ token: TOKEN });

@@ -3,7 +3,8 @@
 // compressed, one POST per batch. Anything but a 2xx is a failure: the writer keeps the batch,
 // spools and retries with backoff, so nothing is lost while the SIEM is down.
 import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import type { Secret } from '../../config/secret.ts';
 import type { AuditSink } from '../sink.ts';
@@ -17,6 +18,8 @@ export interface HttpSinkOptions {
   readonly timeoutMs: number;
   readonly caFile: string | undefined;
 }
+
+const gzipAsync = promisify(gzip);
 
 export function createHttpSink(o: HttpSinkOptions): AuditSink {
   const u = new URL(o.url);
@@ -32,7 +35,8 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
     const text = o.format === 'hec'
       ? lines.map((l) => `{"event":${l},"sourcetype":"gatehouse:audit"}`).join('\n')
       : `${lines.join('\n')}\n`;
-    const body = o.gzip ? gzipSync(text) : Buffer.from(text);
+    // Compressed on libuv's thread pool: a 500-record batch is not the event loop's business.
+    const body = o.gzip ? await gzipAsync(text) : Buffer.from(text);
     const res = await request(u, {
       method: 'POST',
       dispatcher,

@@ -1,12 +1,15 @@
 // RFC 5424 syslog to a SIEM: TCP with octet-counting framing (RFC 6587 §3.4.1), TLS (RFC 5425), or
 // UDP (one datagram per record). The record is the MSG part, as JSON; JSON escaping means a CR or
-// LF in a path or user agent can never end a frame or forge a record.
+// LF in a path or user agent can never end a frame or forge a record. Delivery: UDP is at most
+// once; TCP/TLS is at least once for connections that break within the replay window
+// (replay-window.ts); RELP (relp.ts) is the acknowledged transport.
 import { readFileSync } from 'node:fs';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import { connect as tlsConnect } from 'node:tls';
 import type { AuditSink } from '../sink.ts';
+import { ReplayWindow } from './replay-window.ts';
+import { connectStream } from './stream-connect.ts';
 
 export interface SyslogSinkOptions {
   readonly transport: 'tcp' | 'udp';
@@ -18,19 +21,33 @@ export interface SyslogSinkOptions {
   readonly facility: number;
   readonly hostname?: string;
   readonly connectTimeoutMs?: number;
+  /** TCP/TLS: after a connection breaks, re-send what was written this long before (0 = never). */
+  readonly replayWindowMs?: number;
+  /** TCP/TLS: at most this many records in the replay window. */
+  readonly replayMaxRecords?: number;
+  readonly now?: () => number;
 }
 
 const SEVERITY_INFO = 6;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+const ECS_TIMESTAMP = /^\{"@timestamp":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z)"/;
 
 /** One RFC 5424 message: <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG */
 export function formatSyslog(line: string, o: Pick<SyslogSinkOptions, 'appName' | 'facility' | 'hostname'>, procId: string): string {
-  let time = new Date().toISOString();
-  try {
-    const ts = (JSON.parse(line) as { '@timestamp'?: string; time?: number })['@timestamp'];
-    if (typeof ts === 'string') time = ts;
-  } catch {
-    // keep now
+  let time: string | undefined;
+  // ECS records from record.ts start with their @timestamp (keys sorted): no parse needed.
+  const fast = ECS_TIMESTAMP.exec(line);
+  if (fast) {
+    time = fast[1];
+  } else {
+    try {
+      const ts = (JSON.parse(line) as { '@timestamp'?: string })['@timestamp'];
+      if (typeof ts === 'string' && RFC3339.test(ts)) time = ts;
+    } catch {
+      // keep now
+    }
   }
+  time ??= new Date().toISOString();
   const host = (o.hostname ?? osHostname()).replace(/[^!-~]/g, '').slice(0, 255) || '-';
   return `<${o.facility * 8 + SEVERITY_INFO}>1 ${time} ${host} ${o.appName} ${procId} audit - ${line}`;
 }
@@ -38,41 +55,44 @@ export function formatSyslog(line: string, o: Pick<SyslogSinkOptions, 'appName' 
 export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
   const name = `syslog:${o.tls ? 'tls' : o.transport}://${o.host}:${o.port}`;
   const procId = String(process.pid);
-  const ca = o.caFile ? readFileSync(o.caFile) : undefined;
+  const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
+  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, timeoutMs: o.connectTimeoutMs ?? 5000 };
+  const now = o.now ?? Date.now;
+  const replay = new ReplayWindow(o.replayWindowMs ?? 10_000, o.replayMaxRecords ?? 10_000);
   let socket: Socket | undefined;
   let udp: UdpSocket | undefined;
   let ok = true;
+  let closing = false;
+  /** When the last connection broke (a replay is owed), or undefined. */
+  let brokenAt: number | undefined;
 
-  const connectTcp = (): Promise<Socket> => new Promise((resolve, reject) => {
-    const s = o.tls
-      // SNI only for names: RFC 6066 forbids an IP address as server name.
-      ? tlsConnect({ host: o.host, port: o.port, ...(isIP(o.host) ? {} : { servername: o.host }), ...(ca ? { ca } : {}) })
-      : netConnect({ host: o.host, port: o.port });
-    const timer = setTimeout(() => s.destroy(new Error('connect timeout')), o.connectTimeoutMs ?? 5000);
-    s.once(o.tls ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      s.on('error', () => s.destroy());
-      s.on('close', () => {
-        if (socket === s) socket = undefined;
-      });
-      resolve(s);
+  const connectTcp = async (): Promise<Socket> => {
+    const s = await connectStream(target);
+    s.on('close', () => {
+      if (socket !== s) return;
+      socket = undefined;
+      if (!closing) brokenAt ??= now();
     });
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+    return s;
+  };
 
   const sendTcp = async (lines: readonly string[]) => {
-    socket ??= await connectTcp();
+    let again: Buffer[] = [];
+    if (!socket) {
+      socket = await connectTcp();
+      // What the broken connection may have lost goes first, in its original order.
+      if (brokenAt !== undefined) again = replay.replay(brokenAt, now());
+    }
     const frames = lines.map((l) => {
-      const msg = Buffer.from(formatSyslog(l, o, procId));
+      const msg = Buffer.from(formatSyslog(l, fmt, procId));
       return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
     });
     const s = socket;
     await new Promise<void>((resolve, reject) => {
-      s.write(Buffer.concat(frames), (err) => (err ? reject(err) : resolve()));
+      s.write(Buffer.concat([...again, ...frames]), (err) => (err ? reject(err) : resolve()));
     });
+    brokenAt = undefined;
+    replay.written(frames, now());
   };
 
   const sendUdp = async (lines: readonly string[]) => {
@@ -83,7 +103,7 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
     }
     const u = udp;
     for (const l of lines) {
-      await new Promise<void>((resolve, reject) => u.send(formatSyslog(l, o, procId), o.port, o.host, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => u.send(formatSyslog(l, fmt, procId), o.port, o.host, (err) => (err ? reject(err) : resolve())));
     }
   };
 
@@ -96,6 +116,7 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
         ok = true;
       } catch (err) {
         ok = false;
+        if (o.transport !== 'udp') brokenAt ??= now();
         socket?.destroy();
         socket = undefined;
         throw err;
@@ -103,6 +124,7 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
     },
     ready: () => ok,
     async close() {
+      closing = true;
       const s = socket;
       socket = undefined;
       if (s) await new Promise<void>((r) => s.end(() => r()));
