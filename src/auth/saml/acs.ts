@@ -30,7 +30,7 @@ const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 const fail = (why: string, cause?: unknown) => new GatehouseError('GH_LOGIN_FAILED', `SAML sign-in failed: ${why}.`, { cause });
 
 /** Too many nodes or attributes is a size limit (413); too deep or not well-formed, a bad response. */
-export function shapeError(p: XmlShapeProblem, what: string): GatehouseError {
+function shapeError(p: XmlShapeProblem, what: string): GatehouseError {
   const why = describeXmlShapeProblem(p);
   return p.kind === 'too-many'
     ? new GatehouseError('GH_PAYLOAD_TOO_LARGE', `The ${what} is larger than this service accepts: ${why}.`)
