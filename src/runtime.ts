@@ -17,6 +17,7 @@ import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './server/forwarded.ts';
+import { foldCase } from './route/canonical.ts';
 import { parseHost } from './route/host.ts';
 import { createRouteTable, type RouteTable } from './route/table.ts';
 
@@ -155,7 +156,7 @@ function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertion
     isApiPath: apiMatchers.length === 0
       ? () => false
       : (path) => {
-          const p = route.caseInsensitivePaths ? path.toLowerCase() : path;
+          const p = route.caseInsensitivePaths ? foldCase(path) : path;
           return apiMatchers.some((m) => m(p));
         },
   };

@@ -9,7 +9,8 @@ import type { Exchange } from '../server/exchange.ts';
 import { LOGIN_PATH } from '../server/endpoints.ts';
 import { escapeHtml, renderPage } from '../server/pages.ts';
 import { sendBody } from '../server/respond.ts';
-import { hostOf } from '../route/table.ts';
+import { policyReadings } from '../route/canonical.ts';
+import { normalizePath } from '../route/normalize.ts';
 import { publicBase } from './base-url.ts';
 import { startOidcLogin } from './oidc/login.ts';
 import { startSamlLogin } from './saml/login.ts';
@@ -121,14 +122,12 @@ function admitClient(store: SessionStore, ratePerMinute: number, ip: string): vo
 
 /** Providers the route behind `rd` accepts (route `idps:`), in config order. */
 function allowedProviders(rt: LoginDeps, ex: Exchange, rd: string): readonly { id: string; displayName: string }[] {
-  let host = ex.host;
-  let path = rd;
-  if (!rd.startsWith('/')) {
-    const u = new URL(rd);
-    host = hostOf(u.host);
-    path = u.pathname;
-  }
-  const route = rt.routes.match(host, path.split('?')[0]!.split('#')[0]!) ?? ex.route;
+  // rd was checked (return-url.ts): a path here, or a URL on a served origin.
+  const u = new URL(rd, 'http://placeholder.invalid');
+  const host = rd.startsWith('/') ? ex.host : u.hostname;
+  const normalised = normalizePath(u.pathname);
+  const found = normalised.ok ? rt.routes.matchReadings(host, policyReadings(normalised.path)) : undefined;
+  const route = (found === 'ambiguous' ? undefined : found) ?? ex.route;
   const only = route?.idps;
   return only ? rt.providers.list.filter((p) => only.includes(p.id)) : rt.providers.list;
 }

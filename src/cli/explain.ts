@@ -3,9 +3,9 @@
 // same normalisation, routing and policy code as the proxy; no network.
 import type { Config } from '../config/compile.ts';
 import { compilePolicy } from '../policy/compile.ts';
-import { evaluate, type Identity } from '../policy/evaluate.ts';
+import { evaluateReadings, type Identity } from '../policy/evaluate.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
-import { policyPath } from '../route/canonical.ts';
+import { policyReadings } from '../route/canonical.ts';
 import { createRouteTable } from '../route/table.ts';
 
 export const EXPLAIN_USAGE = 'check-config --explain [user=NAME] [email=ADDR] [groups=a,b] [idp=ID] METHOD URL';
@@ -35,8 +35,9 @@ export function explain(config: Config, args: readonly string[]): string[] {
 
   const normalised = normalizePath(splitTarget(url.href.slice(url.origin.length)).path);
   if (!normalised.ok) return [...lines, `result:   400 GH_BAD_PATH (${normalised.reason})`];
-  const canonical = policyPath(normalised.path);
-  const route = createRouteTable(config.routes).match(url.hostname, canonical);
+  const readings = policyReadings(normalised.path);
+  const route = createRouteTable(config.routes).matchReadings(url.hostname, readings);
+  if (route === 'ambiguous') return [...lines, `path:     ${normalised.path}`, 'result:   400 GH_BAD_PATH (its spellings belong to different routes)'];
   if (!route) return [...lines, `path:     ${normalised.path}`, 'result:   404 GH_NO_ROUTE (no route matches this host and path)'];
   lines.push(`path:     ${normalised.path}`, `route:    ${route.name} (${route.host ?? '*'}${route.path} -> ${route.upstream.origin}${route.upstream.basePath})`);
   if (identity && route.idps && !route.idps.includes(identity.idp)) {
@@ -44,7 +45,7 @@ export function explain(config: Config, args: readonly string[]): string[] {
   }
   const effective = identity && (!route.idps || route.idps.includes(identity.idp)) ? identity : undefined;
   if (normalised.encodedEscape && !route.allowEncodedEscapes) return [...lines, 'result:   400 GH_BAD_PATH (an escape survives decoding)'];
-  const d = evaluate(compilePolicy(route), effective, method, canonical);
+  const d = evaluateReadings(compilePolicy(route), effective, method, readings);
   const rule = d.rule === undefined ? 'route allow/deny (no rule matched)' : `rules[${d.rule}] (${route.rules[d.rule]!.path}${route.rules[d.rule]!.methods ? ` ${route.rules[d.rule]!.methods!.join(',')}` : ''})`;
   lines.push(`decided:  ${rule}`);
   const outcome = d.allow ? 'ALLOW' : d.reason === 'user-unauthenticated' ? 'SIGN-IN REQUIRED (302 for browsers, 401 for API clients)' : 'DENY (403)';

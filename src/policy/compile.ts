@@ -1,7 +1,7 @@
 // Compile a route's allow / deny / rules once, at config load, into Sets and RegExps, so that a
 // decision per request is a few lookups. Pure: no I/O, types only from config.
 import type { RawAllow, RawDeny, RawRule } from '../config/schema.ts';
-import { policyPath } from '../route/canonical.ts';
+import { foldCase, policyPath } from '../route/canonical.ts';
 
 export interface CompiledCondition {
   readonly public: boolean;
@@ -58,24 +58,24 @@ export function compileCondition(c: Readonly<RawAllow> | Readonly<RawDeny>): Com
 /**
  * A rule or api_paths pattern → matcher on policy paths (route/canonical.ts). Without "*" it is a
  * prefix on whole segments ("/api" matches "/api" and "/api/x", not "/apix"); "*" matches within
- * one segment, "**" across segments, and a trailing "/**" also matches the bare prefix
- * ("/api/**" ~ "/api"). The pattern is canonicalised like the paths it is matched against.
+ * one segment, "**" across segments — a "**" segment also matches no segment at all ("/a/**\/b" ~
+ * "/a/b", as Spring's AntPathMatcher reads it) and a trailing "/**" the bare prefix ("/api/**" ~
+ * "/api"). A trailing slash on the path does not matter (Express and Spring serve "/x/" as "/x").
+ * The pattern is canonicalised like the paths it is matched against.
  */
 export function compilePathPattern(pattern: string, caseInsensitive = false): (path: string) => boolean {
   const canonical = policyPath(pattern);
-  const p = caseInsensitive ? canonical.toLowerCase() : canonical;
+  const p = caseInsensitive ? foldCase(canonical) : canonical;
   if (!p.includes('*')) {
     const prefix = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
     if (prefix === '/') return () => true;
     return (path) => path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47);
   }
   const glob = compileGlob(p);
-  if (p.length > 3 && p.endsWith('/**')) {
-    const bare = p.slice(0, -3);
-    const bareMatch = bare.includes('*') ? compileGlob(bare) : (path: string) => path === bare;
-    return (path) => bareMatch(path) || glob(path);
-  }
-  return glob;
+  const bare = p.length > 3 && p.endsWith('/**') ? p.slice(0, -3) : undefined;
+  const bareMatch = bare === undefined ? () => false : bare.includes('*') ? compileGlob(bare) : (path: string) => path === bare;
+  const matches = (path: string) => bareMatch(path) || glob(path);
+  return (path) => matches(path) || (path.length > 1 && path.endsWith('/') && matches(path.slice(0, -1)));
 }
 
 const LITERAL = 0;
@@ -128,9 +128,15 @@ function compileGlob(pattern: string): (path: string) => boolean {
     return active[m] === 1;
   };
 
-  // A wildcard may match nothing: whoever is before it is also past it.
+  // A wildcard may match nothing: whoever is before it is also past it. A "**" that is a whole
+  // segment ("/**/") may stand for no segment at all: whoever is before its first "/" is also
+  // before its second.
   function close(states: Uint8Array): void {
-    for (let i = 0; i < m; i++) if (states[i] === 1 && kinds[i] !== LITERAL) states[i + 1] = 1;
+    for (let i = 0; i < m; i++) {
+      if (states[i] !== 1) continue;
+      if (kinds[i] !== LITERAL) states[i + 1] = 1;
+      else if (chars[i] === 47 && kinds[i + 1] === GLOBSTAR && kinds[i + 2] === LITERAL && chars[i + 2] === 47) states[i + 2] = 1;
+    }
   }
 }
 

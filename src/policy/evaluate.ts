@@ -1,6 +1,7 @@
 // The policy decision: pure, no I/O, no allocation beyond the answer. First matching rule decides
 // (its allow defaults to the route's); otherwise the route's allow; deny beats allow everywhere;
 // no allow = nobody. The answer explains itself with stable reason codes.
+import { foldCase } from '../route/canonical.ts';
 import type { CompiledCondition, CompiledPolicy } from './compile.ts';
 import type { Reason } from './reasons.ts';
 
@@ -53,11 +54,33 @@ const PUBLIC_ALLOW: CompiledCondition = {
 };
 
 /**
- * `path` is the request's canonical policy path (route/canonical.ts policyPath, not case-folded:
- * folding follows the route's case_insensitive_paths); `method` upper-case.
+ * The decision for every reading of the path (route/canonical.ts policyReadings, canonical first):
+ * the strictest wins — sign-in needed if any reading needs it, else the first denial, else the
+ * canonical reading's allow. No reading an upstream might serve gets in on a laxer rule.
+ */
+export function evaluateReadings(policy: CompiledPolicy, identity: Identity | undefined, method: string, readings: readonly string[]): Decision {
+  const canonical = evaluate(policy, identity, method, readings[0]!);
+  if (readings.length === 1 || canonical.reason === 'user-unauthenticated') return canonical;
+  let strictest = canonical;
+  for (let i = 1; i < readings.length; i++) {
+    const d = evaluate(policy, identity, method, readings[i]!);
+    if (d.allow) {
+      // A public reading does not make the request public when another reading is merely allowed.
+      if (strictest.allow && strictest.reason === 'public-route' && d.reason !== 'public-route') strictest = d;
+      continue;
+    }
+    if (d.reason === 'user-unauthenticated') return d;
+    if (strictest.allow) strictest = d;
+  }
+  return strictest;
+}
+
+/**
+ * `path` is one reading of the request path (route/canonical.ts, not case-folded: folding follows
+ * the route's case_insensitive_paths); `method` upper-case.
  */
 export function evaluate(policy: CompiledPolicy, identity: Identity | undefined, method: string, path: string): Decision {
-  const p = policy.caseInsensitive ? path.toLowerCase() : path;
+  const p = policy.caseInsensitive ? foldCase(path) : path;
   for (const r of policy.rules) {
     if (r.methods && !r.methods.has(method)) continue;
     if (!r.matchPath(p)) continue;

@@ -110,10 +110,15 @@ function foldsToSyntax(text: string): boolean {
   return after.some((seg) => seg === '.' || seg === '..' || seg.startsWith('..;') || seg.startsWith('.;'));
 }
 
-/** "%" followed by two hex digits in the decoded bytes: an escape that survives one decoding. */
+/**
+ * "%" followed by two hex digits in the decoded bytes — or "%u" and four (IIS and Jetty decode
+ * "%u0061" as "a", CVE-2021-34429) — is an escape that survives one decoding.
+ */
 function hasEscape(bytes: readonly number[]): boolean {
   for (let i = 0; i + 2 < bytes.length; i++) {
-    if (bytes[i] === 0x25 && isHexByte(bytes[i + 1]!) && isHexByte(bytes[i + 2]!)) return true;
+    if (bytes[i] !== 0x25) continue;
+    if (isHexByte(bytes[i + 1]!) && isHexByte(bytes[i + 2]!)) return true;
+    if ((bytes[i + 1] === 0x75 || bytes[i + 1] === 0x55) && i + 5 < bytes.length && [2, 3, 4, 5].every((k) => isHexByte(bytes[i + k]!))) return true;
   }
   return false;
 }

@@ -5,11 +5,16 @@
 // for routes with case_insensitive_paths: routing must see "/RADMIN" and "/radmin;x" as "/radmin"
 // whenever the rules would, or a stricter route on a sub-path is skipped for a catch-all.
 import type { RouteConfig } from '../config/compile.ts';
-import { policyPath } from './canonical.ts';
+import { foldCase, policyPath } from './canonical.ts';
 
 export interface RouteTable {
-  /** `host` is lower-case without port; `path` is the canonical policy path (not case-folded). */
+  /** `host` is lower-case without port; `path` is one reading of the path (not case-folded). */
   match(host: string, path: string): RouteConfig | undefined;
+  /**
+   * The route every reading (route/canonical.ts policyReadings) selects, or "ambiguous" when they
+   * disagree: some upstream would read the path as belonging to another application.
+   */
+  matchReadings(host: string, readings: readonly string[]): RouteConfig | undefined | 'ambiguous';
 }
 
 interface Entry {
@@ -28,7 +33,7 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
   const anyHost: Entry[] = [];
   for (const r of routes) {
     const canonical = policyPath(r.path);
-    const e: Entry = { route: r, prefix: r.caseInsensitivePaths ? canonical.toLowerCase() : canonical, fold: r.caseInsensitivePaths };
+    const e: Entry = { route: r, prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
     if (r.host === undefined) anyHost.push(e);
     else if (r.host.startsWith('*.')) push(wildcards, r.host.slice(1), e);
     else push(exact, r.host, e);
@@ -40,7 +45,12 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
   // Longest suffix first, so "*.a.corp.example" beats "*.corp.example".
   const wildcardList: [string, Bucket][] = [...wildcards.entries()].sort((a, b) => b[0].length - a[0].length);
 
-  return {
+  const table: RouteTable = {
+    matchReadings(host, readings) {
+      const first = table.match(host, readings[0]!);
+      for (let i = 1; i < readings.length; i++) if (table.match(host, readings[i]!) !== first) return 'ambiguous';
+      return first;
+    },
     match(host, path) {
       const paths = { exact: path, folded: undefined as string | undefined };
       const e = exact.get(host);
@@ -58,6 +68,7 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
       return matchPrefix(anyHost, paths);
     },
   };
+  return table;
 }
 
 function push(map: Map<string, Entry[]>, key: string, r: Entry): void {
@@ -70,19 +81,8 @@ function matchPrefix(bucket: Bucket, paths: { exact: string; folded: string | un
   for (const e of bucket) {
     const p = e.prefix;
     if (p === '/') return e.route;
-    const path = e.fold ? (paths.folded ??= paths.exact.toLowerCase()) : paths.exact;
+    const path = e.fold ? (paths.folded ??= foldCase(paths.exact)) : paths.exact;
     if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47 /* / */)) return e.route;
   }
   return undefined;
-}
-
-/** Host header → lower-case host without port ("" when absent or malformed). */
-export function hostOf(header: string | undefined): string {
-  if (!header) return '';
-  if (header.charCodeAt(0) === 91 /* [ */) {
-    const end = header.indexOf(']');
-    return end === -1 ? '' : header.slice(0, end + 1).toLowerCase();
-  }
-  const colon = header.indexOf(':');
-  return (colon === -1 ? header : header.slice(0, colon)).toLowerCase();
 }

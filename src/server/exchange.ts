@@ -37,6 +37,8 @@ export class Exchange {
   path = '';
   /** Canonical path (route/canonical.ts) that routing, rules and api_paths judge, not case-folded. */
   policyPath = '';
+  /** Every reading of the path an upstream may serve (policyPath first); routing and policy judge all. */
+  readings: readonly string[] = [];
   /** The decoded path still holds an escape (refused unless the route allows it). */
   encodedEscape = false;
   /** Raw query string including "?", or "". */

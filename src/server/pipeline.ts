@@ -26,7 +26,7 @@ import { authFacts, requestFacts, requestHeadBytes } from '../audit/facts.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { evaluate } from '../policy/evaluate.ts';
+import { evaluateReadings } from '../policy/evaluate.ts';
 import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
@@ -215,7 +215,8 @@ function normalise(ex: Exchange, rt: Runtime): void {
 }
 
 function selectRoute(ex: Exchange, rt: Runtime): RouteConfig {
-  const route = rt.routes.match(ex.host, ex.policyPath);
+  const route = rt.routes.matchReadings(ex.host, ex.readings);
+  if (route === 'ambiguous') throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: its spellings (";params", trailing dots or spaces, Unicode forms) belong to different applications.');
   if (!route) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.host || 'this host'}${ex.path}.`);
   ex.route = route;
   if (ex.encodedEscape && !route.allowEncodedEscapes) {
@@ -228,7 +229,7 @@ const END_REASONS = { invalid: 'invalid', idle: 'expired_idle', absolute: 'expir
 
 async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<void> {
   // Where the policy lets anyone in, identity is a bonus: failures to establish it do not block.
-  const anonymousOk = () => !isInternalPath(ex.path) && evaluate(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.policyPath).allow;
+  const anonymousOk = () => !isInternalPath(ex.path) && evaluateReadings(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.readings).allow;
   const sessions = rt.sessions;
   const value = sessions.cookie.read(ex.req.headers.cookie);
   if (value !== undefined) {
@@ -272,7 +273,7 @@ function authorize(ex: Exchange, plan: RoutePlan, route: RouteConfig): void {
   // A session from an IdP this route does not accept counts as no session: sign in again.
   if (ex.identity && route.idps && !route.idps.includes(ex.identity.idp)) ex.identity = undefined;
   const identity = ex.identity;
-  const decision = evaluate(plan.policy, identity, ex.method, ex.policyPath);
+  const decision = evaluateReadings(plan.policy, identity, ex.method, ex.readings);
   ex.policy = decision;
   if (decision.allow) {
     ex.decision = decision.reason === 'public-route' ? 'public' : 'allow';

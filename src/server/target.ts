@@ -3,7 +3,7 @@
 // the pipeline for the request itself and by forward-auth for the request an ingress describes,
 // so both are judged by exactly the same parse.
 import { GatehouseError } from '../errors.ts';
-import { policyPath } from '../route/canonical.ts';
+import { policyReadings } from '../route/canonical.ts';
 import { parseHost } from '../route/host.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
 import type { Exchange } from './exchange.ts';
@@ -21,7 +21,7 @@ export function applyHost(ex: Exchange, authority: string): void {
   ex.authority = parsed.authority;
 }
 
-/** Set ex.path, ex.query, ex.policyPath and ex.encodedEscape from a request target. */
+/** Set ex.path, ex.query, ex.readings, ex.policyPath and ex.encodedEscape from a request target. */
 export function applyTarget(ex: Exchange, target: string, maxBytes: number): void {
   if (target.length > maxBytes) throw new GatehouseError('GH_URI_TOO_LONG', `The request address is longer than ${maxBytes} bytes.`);
   const { path, query } = splitTarget(target);
@@ -29,6 +29,7 @@ export function applyTarget(ex: Exchange, target: string, maxBytes: number): voi
   if (!result.ok) throw new GatehouseError('GH_BAD_PATH', `The request path was refused: ${result.reason}.`);
   ex.path = result.path;
   ex.query = query;
-  ex.policyPath = policyPath(result.path);
+  ex.readings = policyReadings(result.path);
+  ex.policyPath = ex.readings[0]!;
   ex.encodedEscape = result.encodedEscape;
 }
