@@ -28,12 +28,14 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
   }
   if (method !== 'POST') throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'Use GET for the sign-out page or POST to sign out.');
   const form = await readFormBody(ex.req, 8 * 1024);
-  (ex.setCookies ??= []).push(sessions.cookie.clear());
+  // Without a session this request proves nothing about who sent it: a cross-site form (no
+  // SameSite=Lax cookie), or a tossed second cookie that made the real one untrusted. Clearing
+  // the cookie then would be a logout CSRF, so the cookie is cleared only with the session.
   if (ex.session) {
     if (!sessions.verifyCsrf(ex.session.key, form.get('csrf') ?? '')) {
-      ex.setCookies = undefined;
       throw new GatehouseError('GH_BAD_CSRF', 'The sign-out form expired or did not come from this site. Reload the page and try again.');
     }
+    (ex.setCookies ??= []).push(sessions.cookie.clear());
     const sp = providers.saml.get(ex.session.record.idp);
     const idpLogout = sp ? await samlLogoutUrl(sp, ex.session.key, ex.session.record, sessions) : endSessionUrl(ex, sessions, providers, config);
     await sessions.revoke(ex.session.key);

@@ -58,11 +58,13 @@ function compileCookie(c: RawSession['cookie'], devMode: boolean, problems: Conf
   if (c.domain && c.name === undefined) {
     warnings.push(`session.cookie.domain is set, so the cookie is named "__Secure-gatehouse": a __Host- cookie cannot carry a Domain (and is then no longer protected from being set by other subdomains of ${c.domain})`);
   }
-  if (c.domain && name.startsWith('__Host-')) {
+  // Browsers apply the prefix rules case-insensitively (httpwg/http-extensions#2236): "__host-"
+  // with a Domain is dropped as surely as "__Host-".
+  if (c.domain && /^__host-/i.test(name)) {
     problems.push({ path: 'session.cookie.name', message: 'a __Host- cookie cannot have a domain; use a __Secure- name (the default when domain is set)' });
   }
   if (!secure) {
-    const plain = name.replace(/^__(Host|Secure)-/, '');
+    const plain = name.replace(/^__(host|secure)-/i, '');
     if (plain !== name) warnings.push(`dev mode: session cookie is not Secure, so its name drops the prefix: "${plain}"`);
     else warnings.push('dev mode: session cookie is not Secure');
     name = plain;

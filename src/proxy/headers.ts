@@ -73,8 +73,9 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
     out[name] = value;
   }
   // Gatehouse's cookies (session, pending sign-in) are its alone; the upstream's pass untouched.
-  const cookie = src.cookie;
-  if (cookie !== undefined) {
+  // (Only what survived the loop: a Cookie the client listed in Connection stays dropped.)
+  const cookie = out.cookie;
+  if (typeof cookie === 'string') {
     const kept = stripCookie(cookie, cookieName);
     if (kept === undefined) delete out.cookie;
     else out.cookie = kept;

@@ -15,6 +15,8 @@ export interface RouteTable {
    * disagree: some upstream would read the path as belonging to another application.
    */
   matchReadings(host: string, readings: readonly string[]): RouteConfig | undefined | 'ambiguous';
+  /** Some route serves this host (on some path): Gatehouse's own endpoints answer there. */
+  servesHost(host: string): boolean;
 }
 
 interface Entry {
@@ -46,6 +48,9 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
   const wildcardList: [string, Bucket][] = [...wildcards.entries()].sort((a, b) => b[0].length - a[0].length);
 
   const table: RouteTable = {
+    servesHost(host) {
+      return anyHost.length > 0 || exact.has(host) || wildcardList.some(([suffix]) => host.length > suffix.length && host.endsWith(suffix));
+    },
     matchReadings(host, readings) {
       const first = table.match(host, readings[0]!);
       for (let i = 1; i < readings.length; i++) if (table.match(host, readings[i]!) !== first) return 'ambiguous';

@@ -36,7 +36,7 @@ import { retargetForwardAuth, sendForwardAuthAllow } from './forward-auth.ts';
 import { AUTH_PATH } from './endpoints.ts';
 import { requestIdFor } from './request-id.ts';
 import { sendError } from './respond.ts';
-import { applyHost, applyTarget } from './target.ts';
+import { applyHost, applyTarget, faultyHead } from './target.ts';
 
 export interface PipelineDeps {
   /** The runtime for new requests; read once per request. */
@@ -187,6 +187,15 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
   // From here on the exchange describes the ingress's request, parsed like our own; paths under
   // /.gatehouse/ are refused there, never allowed unjudged.
   if (forwardAuth) retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.config.server.maxTargetBytes, rt.isServedHost);
+  else if (isInternalPath(ex.path)) {
+    // Gatehouse's own endpoints answer on every host it serves, whether or not a route covers
+    // the path (a sign-in must work where only /app is routed).
+    if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
+    selectInternalRoute(ex, rt);
+    await identify(ex, rt, undefined);
+    await handleInternal(ex, rt);
+    return undefined;
+  }
   const route = selectRoute(ex, rt);
   await identify(ex, rt, route);
   if (forwardAuth) {
@@ -197,11 +206,6 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
     sendForwardAuthAllow(ex);
     return undefined;
   }
-  if (isInternalPath(ex.path)) {
-    if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
-    await handleInternal(ex, rt);
-    return undefined;
-  }
   const plan = rt.plans.get(route.name)!;
   if (plan.isApiPath(ex.policyPath)) ex.browser = false;
   authorize(ex, plan, route);
@@ -210,6 +214,13 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
 }
 
 function normalise(ex: Exchange, rt: Runtime): void {
+  const faulty = faultyHead(ex.req);
+  if (faulty) {
+    // Whatever follows on this connection cannot be trusted to be framed as the client meant.
+    if (ex.res) ex.res.shouldKeepAlive = false;
+    ex.req.socket.once('finish', () => ex.req.socket.destroy());
+    throw new GatehouseError(faulty.code, faulty.message);
+  }
   applyHost(ex, ex.client.host);
   applyTarget(ex, ex.req.url ?? '', rt.config.server.maxTargetBytes);
 }
@@ -225,11 +236,19 @@ function selectRoute(ex: Exchange, rt: Runtime): RouteConfig {
   return route;
 }
 
+/** For /.gatehouse/*: the route covering the path, if any (its host and idps matter to sign-in). */
+function selectInternalRoute(ex: Exchange, rt: Runtime): void {
+  const route = rt.routes.matchReadings(ex.host, ex.readings);
+  if (route !== undefined && route !== 'ambiguous') ex.route = route;
+  else if (!rt.routes.servesHost(ex.host)) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.host || 'this host'}.`);
+}
+
 const END_REASONS = { invalid: 'invalid', idle: 'expired_idle', absolute: 'expired_absolute' } as const;
 
-async function identify(ex: Exchange, rt: Runtime, route: RouteConfig): Promise<void> {
+/** `route` is undefined for Gatehouse's own endpoints. */
+async function identify(ex: Exchange, rt: Runtime, route: RouteConfig | undefined): Promise<void> {
   // Where the policy lets anyone in, identity is a bonus: failures to establish it do not block.
-  const anonymousOk = () => !isInternalPath(ex.path) && evaluateReadings(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.readings).allow;
+  const anonymousOk = () => route !== undefined && evaluateReadings(rt.plans.get(route.name)!.policy, undefined, ex.method, ex.readings).allow;
   const sessions = rt.sessions;
   const value = sessions.cookie.read(ex.req.headers.cookie);
   if (value !== undefined) {
