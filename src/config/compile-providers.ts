@@ -38,6 +38,7 @@ export function compileProviders(list: RawConfig['identity_providers'], devMode:
       privateKeyAlg: p.private_key_alg,
       scopes: p.scopes,
       claims: p.claims,
+      splitGroupValuesOn: p.split_group_values_on,
       userinfo: p.userinfo,
       authorizationParams: p.authorization_params ?? {},
       revalidateMs: p.revalidate_interval === undefined ? undefined : parseDuration(p.revalidate_interval),

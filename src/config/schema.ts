@@ -183,8 +183,10 @@ const oidcProvider = z.strictObject({
     user: z.string().min(1).default('email').describe('Claim that names the user (policy `users`, admin API, headers).'),
     email: z.string().min(1).default('email'),
     name: z.string().min(1).default('name'),
-    groups: z.string().min(1).default('groups').describe('A list, or a comma/space separated string.'),
+    groups: z.string().min(1).default('groups').describe('A list of group names; a single string is one group (see split_group_values_on).'),
   }).default({ user: 'email', email: 'email', name: 'name', groups: 'groups' }),
+  split_group_values_on: z.enum([',', ';', '|', ' ']).optional()
+    .describe('Off by default: a string groups claim is one group. Only for an IdP that packs several groups into one string: split it on this character (a group name containing it then grants each part).'),
   userinfo: z.enum(['auto', 'always', 'never']).default('auto')
     .describe('Fetch claims from the userinfo endpoint: auto = when the ID token has no groups (e.g. Entra ID group overage).'),
   authorization_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters (e.g. prompt, hd, acr_values).'),

@@ -89,6 +89,8 @@ export interface OidcProviderConfig {
   readonly privateKeyAlg: string;
   readonly scopes: readonly string[];
   readonly claims: { readonly user: string; readonly email: string; readonly name: string; readonly groups: string };
+  /** split_group_values_on; undefined: a string groups claim is one group. */
+  readonly splitGroupValuesOn: string | undefined;
   readonly userinfo: 'auto' | 'always' | 'never';
   readonly authorizationParams: Readonly<Record<string, string>>;
   readonly revalidateMs: number | undefined;

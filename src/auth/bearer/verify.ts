@@ -67,7 +67,7 @@ export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => n
       } catch (err) {
         throw bad((err as { code?: string }).code ?? 'invalid', err);
       }
-      const mapped = mapClaims(payload as Record<string, unknown>, client.config.claims);
+      const mapped = mapClaims(payload as Record<string, unknown>, client.config.claims, client.config.splitGroupValuesOn);
       // Client-credentials tokens often carry no e-mail: fall back to the subject as the user —
       // but not when the e-mail was withheld because the IdP marks it unverified.
       const unverified = payload.email_verified === false;

@@ -51,17 +51,17 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   }
   await oidc.verifyIdToken(tokens.id_token!);
   const claims = tokens.claims()!;
-  let mapped = mapClaims(claims, oidc.config.claims);
+  let mapped = mapClaims(claims, oidc.config.claims, oidc.config.splitGroupValuesOn);
   const mode = oidc.config.userinfo;
   if (mode === 'always' || (mode === 'auto' && mapped.groups === undefined && configuration.serverMetadata().userinfo_endpoint)) {
     try {
       const info = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
-      const fromInfo = mapClaims(info, oidc.config.claims);
+      const fromInfo = mapClaims(info, oidc.config.claims, oidc.config.splitGroupValuesOn);
       mapped = {
         user: mapped.user ?? fromInfo.user,
         email: mapped.email ?? fromInfo.email,
         name: mapped.name ?? fromInfo.name,
-        groups: mapped.groups ?? fromInfo.groups ?? asGroups(claimAt(info, oidc.config.claims.groups)),
+        groups: mapped.groups ?? fromInfo.groups ?? asGroups(claimAt(info, oidc.config.claims.groups), oidc.config.splitGroupValuesOn),
       };
     } catch (err) {
       throw loginError(err, idp);

@@ -1,6 +1,7 @@
 // Map ID token / userinfo claims to a Gatehouse identity per `claims:`. Claim names may be dotted
-// paths into nested objects ("realm_access.roles" for Keycloak); groups may be a list or a
-// comma/space separated string.
+// paths into nested objects ("realm_access.roles" for Keycloak); groups are a list, and a single
+// string is one group — never split, or a group named "labelers,ml-admins" would grant ml-admins
+// (unless the IdP's split_group_values_on says it packs several into one string).
 import type { OidcProviderConfig } from '../../config/compile.ts';
 
 export interface MappedIdentity {
@@ -26,10 +27,11 @@ function asString(v: unknown): string | undefined {
   return undefined;
 }
 
-export function asGroups(v: unknown): string[] | undefined {
-  if (Array.isArray(v)) return v.map(asString).filter((g): g is string => g !== undefined);
-  if (typeof v === 'string') return v.split(/[\s,]+/).filter(Boolean);
-  return undefined;
+export function asGroups(v: unknown, splitOn?: string): string[] | undefined {
+  const values = Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+  if (!values) return undefined;
+  const groups = values.map(asString).filter((g): g is string => g !== undefined);
+  return splitOn === undefined ? groups : groups.flatMap((g) => g.split(splitOn)).map((g) => g.trim()).filter(Boolean);
 }
 
 /**
@@ -37,13 +39,13 @@ export function asGroups(v: unknown): string[] | undefined {
  * e-mail (policy `emails`/`email_domains`) and not as the user name. Anyone can type an address
  * into a self-service IdP account. (Absent `email_verified` is trusted, as most IdPs omit it.)
  */
-export function mapClaims(claims: Readonly<Record<string, unknown>>, mapping: OidcProviderConfig['claims']): MappedIdentity {
+export function mapClaims(claims: Readonly<Record<string, unknown>>, mapping: OidcProviderConfig['claims'], splitGroupsOn?: string): MappedIdentity {
   const unverified = claims.email_verified === false || claims.email_verified === 'false';
   const usable = (name: string) => !(unverified && (name === 'email' || name === mapping.email));
   return {
     user: usable(mapping.user) ? asString(claimAt(claims, mapping.user)) : undefined,
     email: usable(mapping.email) ? asString(claimAt(claims, mapping.email)) : undefined,
     name: asString(claimAt(claims, mapping.name)),
-    groups: asGroups(claimAt(claims, mapping.groups)),
+    groups: asGroups(claimAt(claims, mapping.groups), splitGroupsOn),
   };
 }

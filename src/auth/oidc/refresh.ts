@@ -74,7 +74,7 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
       await endSession(key, record, 'the refreshed ID token names another subject');
       return;
     }
-    const mapped = claims ? mapClaims(claims, oidc.config.claims) : undefined;
+    const mapped = claims ? mapClaims(claims, oidc.config.claims, oidc.config.splitGroupValuesOn) : undefined;
     await sessions.update(key, record, {
       ...(mapped?.email !== undefined ? { email: mapped.email } : {}),
       ...(mapped?.name !== undefined ? { name: mapped.name } : {}),

@@ -8,8 +8,15 @@ describe('claims mapping', () => {
     expect(mapClaims({ sub: 's1', email: 'a@x.example', name: 'A', groups: ['g1', 'g2'] }, mapping)).toEqual({ user: 'a@x.example', email: 'a@x.example', name: 'A', groups: ['g1', 'g2'] });
   });
 
-  it('accepts groups as a list or a comma/space separated string, and nothing else', () => {
-    expect(asGroups('a, b c,,d')).toEqual(['a', 'b', 'c', 'd']);
+  it('accepts groups as a list, a single string as one group (never split unless the IdP says so), and nothing else', () => {
+    // A group named "labelers,ml-admins" must not grant ml-admins (issue 11, the SAML twin of it).
+    expect(asGroups('labelers,ml-admins')).toEqual(['labelers,ml-admins']);
+    expect(asGroups('a b')).toEqual(['a b']);
+    expect(asGroups(['labelers,ml-admins', 'x'])).toEqual(['labelers,ml-admins', 'x']);
+    expect(asGroups('a, b,,c', ',')).toEqual(['a', 'b', 'c']);
+    expect(asGroups('a b  c', ' ')).toEqual(['a', 'b', 'c']);
+    expect(mapClaims({ email: 'a@x.example', groups: 'labelers,ml-admins' }, mapping).groups).toEqual(['labelers,ml-admins']);
+    expect(mapClaims({ email: 'a@x.example', groups: 'labelers,ml-admins' }, mapping, ',').groups).toEqual(['labelers', 'ml-admins']);
     expect(asGroups(['a', 7, null, 'b'])).toEqual(['a', '7', 'b']);
     expect(asGroups(undefined)).toBeUndefined();
     expect(asGroups({ a: 1 })).toBeUndefined();
