@@ -42,6 +42,12 @@ export interface Runtime {
   readonly keys: SigningKeys;
   /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
   readonly isServedHost: (host: string) => boolean;
+  /**
+   * The authority to name this host by in anything Gatehouse builds (X-Forwarded-Host, callback and
+   * logout URLs): a served host with public_url's port — never a port or a name the client made
+   * up (a host-less route accepts any name; it is then public_url's authority).
+   */
+  readonly servedAuthority: (host: string) => string;
   /** Header names only Gatehouse may send (lower-case), and its cookie: for header rewriting. */
   readonly upstreamHeaders: { readonly cookieName: string; readonly reservedNames: ReadonlySet<string> };
   /** Close upstream connections after in-flight requests finish, and everything else this runtime
@@ -95,6 +101,10 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   }
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const plans = new Map(config.routes.map((r) => [r.name, planRoute(r, signer)]));
+  const isServedHost = servedHosts(config);
+  const pub = new URL(config.server.publicUrl);
+  const publicPort = pub.port === '' ? '' : `:${pub.port}`;
+  const publicAuthority = pub.host;
   return Object.freeze({
     config,
     routes: createRouteTable(config.routes),
@@ -106,7 +116,8 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
     keys,
-    isServedHost: servedHosts(config),
+    isServedHost,
+    servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
     upstreamHeaders: { cookieName: sessions.cookie.name, reservedNames: new Set(config.reservedHeaders) },
     async close(successor?: Runtime) {
       providers.close(successor?.providers.reused);

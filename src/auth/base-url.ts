@@ -5,8 +5,7 @@ import type { Exchange } from '../server/exchange.ts';
 
 export function publicBase(ex: Exchange, config: Config): string {
   const pub = new URL(config.server.publicUrl);
-  if (!ex.route?.host || !ex.authority || ex.host === pub.hostname) return config.server.publicUrl;
-  // The host was parsed strictly (server/target.ts) and matched against the configured route
-  // hosts, so it is one of ours.
-  return `${pub.protocol}//${ex.authority}`;
+  if (!ex.route?.host || !ex.servedAuthority || ex.host === pub.hostname) return config.server.publicUrl;
+  // A served route host with public_url's port (Runtime.servedAuthority): nothing the client typed.
+  return `${pub.protocol}//${ex.servedAuthority}`;
 }

@@ -85,12 +85,13 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
   const inboundXff = src['x-forwarded-for'];
   out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(peer)}` : c.ip;
   out['x-forwarded-proto'] = c.proto;
-  // The strictly parsed authority (server/target.ts), never the raw header.
-  if (ex.authority) out['x-forwarded-host'] = ex.authority;
+  // A served name with public_url's port (Runtime.servedAuthority), never the raw header: an
+  // upstream builds links from it (Kettle, "Practical HTTP Host header attacks").
+  if (ex.servedAuthority) out['x-forwarded-host'] = ex.servedAuthority;
   out[REQUEST_ID_HEADER] = ex.id;
   if (ex.identityHeaders) Object.assign(out, ex.identityHeaders);
   // preserve_host: the validated authority the client addressed, never the raw header.
-  out.host = ctx.preserveHost && ex.authority ? ex.authority : ctx.upstreamHost;
+  out.host = ctx.preserveHost && ex.servedAuthority ? ex.servedAuthority : ctx.upstreamHost;
   if (ctx.keepUpgrade) {
     out.connection = 'upgrade';
     if (src.upgrade) out.upgrade = src.upgrade;

@@ -25,7 +25,8 @@ export function parseHost(value: string): ParsedHost {
     const end = v.indexOf(']');
     if (end === -1) return bad('unterminated IPv6 literal');
     host = v.slice(0, end + 1);
-    if (!isIPv6(v.slice(1, end))) return bad('invalid IPv6 literal');
+    // Node's isIPv6 accepts a zone id ("fe80::1%eth0"), which has no place in a Host (RFC 9110 §4.2.3).
+    if (v.includes('%') || !isIPv6(v.slice(1, end))) return bad('invalid IPv6 literal');
     const rest = v.slice(end + 1);
     if (rest !== '') {
       if (rest.charCodeAt(0) !== 58 /* : */) return bad('junk after the IPv6 literal');

@@ -27,6 +27,8 @@ export class Exchange {
   host = '';
   /** The validated, canonical authority (host[:port]) the client addressed; "" when none. */
   authority = '';
+  /** How Gatehouse names this host in what it builds (Runtime.servedAuthority). */
+  servedAuthority = '';
   /** The method policy sees: the request's, or the original request's in forward-auth mode. */
   method: string;
   /** Forward-auth mode: the original request's absolute URL, as the ingress reported it. */

@@ -222,6 +222,7 @@ function normalise(ex: Exchange, rt: Runtime): void {
     throw new GatehouseError(faulty.code, faulty.message);
   }
   applyHost(ex, ex.client.host);
+  ex.servedAuthority = rt.servedAuthority(ex.host);
   applyTarget(ex, ex.req.url ?? '', rt.config.server.maxTargetBytes);
 }
 

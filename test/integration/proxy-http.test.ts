@@ -113,7 +113,9 @@ describe('headers', () => {
     const h = up.seen[0]!.headers;
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('http');
-    expect(h['x-forwarded-host']).toBe('app.example:8443');
+    // app.example is no host Gatehouse serves (the route takes any host): the upstream is told
+    // public_url's authority, never a name or port the client made up (issue 11).
+    expect(h['x-forwarded-host']).toBe('127.0.0.1:4180');
     expect(h.forwarded).toBeUndefined();
     expect(h['x-real-ip']).toBeUndefined();
     expect(h['x-gatehouse-assertion']).toBeUndefined();
@@ -125,7 +127,11 @@ describe('headers', () => {
 
   it('believes X-Forwarded-* and X-Request-Id from trusted proxies', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(up.url), server: { ...(baseConfig().server as object), trusted_proxies: ['127.0.0.0/8'] } });
+    const gh = await startTestGatehouse({
+      ...baseConfig(up.url),
+      server: { ...(baseConfig().server as object), trusted_proxies: ['127.0.0.0/8'] },
+      routes: [{ name: 'mlflow', host: 'mlflow.corp.example', upstream: up.url, allow: { public: true } }],
+    });
     const r = await getJson(`${gh.url}/echo`, {
       'x-forwarded-for': '203.0.113.7, 10.1.2.3',
       'x-forwarded-proto': 'https',
@@ -135,7 +141,8 @@ describe('headers', () => {
     const h = up.seen[0]!.headers;
     expect(h['x-forwarded-for']).toBe('203.0.113.7, 10.1.2.3, 127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('https');
-    expect(h['x-forwarded-host']).toBe('mlflow.corp.example');
+    // The served name with public_url's port (a dev-mode 4180 here; none behind https on 443).
+    expect(h['x-forwarded-host']).toBe('mlflow.corp.example:4180');
     expect(h['x-request-id']).toBe('ingress-abc123');
     expect(r.headers['x-request-id']).toBe('ingress-abc123');
   });
@@ -174,12 +181,12 @@ describe('headers', () => {
     const gh = await startTestGatehouse({
       ...baseConfig(),
       routes: [
-        { name: 'keep', path: '/keep', upstream: up.url, preserve_host: true, allow: { public: true } },
+        { name: 'keep', host: 'mlflow.corp.example', path: '/keep', upstream: up.url, preserve_host: true, allow: { public: true } },
         { name: 'base', path: '/base', upstream: `${up.url}/prefix/`, allow: { public: true } },
       ],
     });
-    await getJson(`${gh.url}/keep/x`, { host: 'mlflow.corp.example' });
-    expect(up.seen[0]!.headers.host).toBe('mlflow.corp.example');
+    await getJson(`${gh.url}/keep/x`, { host: 'MLflow.corp.example:9999' });
+    expect(up.seen[0]!.headers.host).toBe('mlflow.corp.example:4180');
     await getJson(`${gh.url}/base/y?q=1`);
     expect(up.seen[1]!.url).toBe('/prefix/base/y?q=1');
   });
