@@ -13,7 +13,7 @@ export interface AuditSink {
    * Deliver records in order, one JSON object per line (no trailing newline in the items).
    * Resolves when the sink has accepted all of them; rejects if it took none or only some (the
    * writer keeps them and retries, so a sink may see a record again: at-least-once, de-duplicate
-   * by `event.id`). A sink that knows the receiver acknowledged the first k lines (RELP) rejects
+   * by boot id + `event.sequence`). A sink that knows the receiver acknowledged the first k lines (RELP) rejects
    * with an error carrying `delivered: k` (PartialDelivery): only the rest is retried.
    */
   send(lines: readonly string[]): Promise<void>;

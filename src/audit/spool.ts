@@ -6,12 +6,13 @@
 //   <base>.cursor       "<id> <byte offset>": where delivery stands in the oldest segment,
 //                       rewritten (tmp + rename) after each delivered batch.
 // A SIGKILL loses nothing that reached the file and replays at most what was delivered after the
-// last cursor write (at-least-once: receivers drop repeats by event.id). Records not yet written
+// last cursor write (at-least-once: receivers drop repeats by boot id + sequence). Records not yet written
 // (a few milliseconds' worth) are lost with the process, as they are from the memory queue.
-import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
+import { atLineStart, countLines, trimTornLine } from './spool-segment.ts';
 
 export interface Spool {
   /** `<dir>/<sink>-<digest>`: the prefix of this spool's files (for logs). */
@@ -27,6 +28,8 @@ export interface Spool {
   read(max: number): Promise<string[]>;
   /** The first `lines.length` records were delivered (they are `lines`): move the cursor past them. */
   consume(lines: readonly string[]): void;
+  /** Resolves once the cursor on disk is where consume() left it. */
+  cursorSaved(): Promise<void>;
   /** The last disk error, while appends are failing (they are retried; nothing is dropped). */
   readonly error: Error | undefined;
   /** Every append is on disk (bounded by `timeoutMs`); the cursor is saved; files closed. */
@@ -56,7 +59,8 @@ interface AheadLine {
 }
 
 const SEGMENT_BYTES = 16 * 1024 * 1024;
-const READ_CHUNK = 1024 * 1024;
+// Reads of a quarter MB: a 500-record batch in two, few lines left over between batches.
+const READ_CHUNK = 256 * 1024;
 const RETRY_MS = 1000;
 const NL = 0x0a;
 
@@ -86,6 +90,7 @@ class SegmentSpool implements Spool {
   #reader: { seg: Segment; fh: FileHandle } | undefined;
   readonly #pending: { seg: Segment; buf: Buffer }[] = [];
   #writing = false;
+  #kicked = false;
   #writeWaiters: (() => void)[] = [];
   #retry: NodeJS.Timeout | undefined;
   #cursorDirty = false;
@@ -168,7 +173,15 @@ class SegmentSpool implements Spool {
     tail.bytes += buf.length;
     this.#size += lines.length;
     this.#pending.push({ seg: tail, buf });
-    void this.#writeLoop();
+    // One write for everything appended during this turn of the event loop (a burst of requests),
+    // issued after it: the caller never waits on the disk.
+    if (!this.#kicked) {
+      this.#kicked = true;
+      setImmediate(() => {
+        this.#kicked = false;
+        void this.#writeLoop();
+      });
+    }
   }
 
   /** One writer, in order: consecutive chunks for a segment go down in one write. */
@@ -340,6 +353,10 @@ class SegmentSpool implements Spool {
     })();
   }
 
+  async cursorSaved(): Promise<void> {
+    while (this.#cursorWriting) await this.#cursorWriting;
+  }
+
   async close(timeoutMs = 5000): Promise<void> {
     this.#closed = true;
     const deadline = Date.now() + timeoutMs;
@@ -347,8 +364,8 @@ class SegmentSpool implements Spool {
       if (this.#retry) {
         clearTimeout(this.#retry);
         this.#retry = undefined;
-        void this.#writeLoop();
       }
+      void this.#writeLoop();
       await Promise.race([this.#written(), new Promise((r) => setTimeout(r, 50))]);
     }
     if (this.#retry) clearTimeout(this.#retry);
@@ -357,64 +374,5 @@ class SegmentSpool implements Spool {
     await this.#reader?.fh.close().catch(() => {});
     this.#reader = undefined;
     for (const s of this.#segments) await this.#closeWriter(s).catch(() => {});
-  }
-}
-
-/** Size of `file` up to its last line end, cutting a line torn by a crash mid-write. */
-function trimTornLine(file: string): number {
-  const size = statSync(file).size;
-  if (size === 0) return 0;
-  const fd = openSync(file, 'r+');
-  try {
-    const buf = Buffer.alloc(Math.min(size, READ_CHUNK));
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - buf.length);
-      readSync(fd, buf, 0, end - start, start);
-      const i = buf.subarray(0, end - start).lastIndexOf(NL);
-      if (i >= 0) {
-        const keep = start + i + 1;
-        if (keep < size) ftruncateSync(fd, keep);
-        return keep;
-      }
-      end = start;
-    }
-    ftruncateSync(fd, 0);
-    return 0;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function countLines(file: string, from: number): number {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(READ_CHUNK);
-    let n = 0;
-    let pos = from;
-    for (;;) {
-      const got = readSync(fd, buf, 0, buf.length, pos);
-      if (got === 0) return n;
-      let i = buf.indexOf(NL, 0);
-      while (i >= 0 && i < got) {
-        n++;
-        i = buf.indexOf(NL, i + 1);
-      }
-      pos += got;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Is `off` the start of a line (so a cursor there is one this spool wrote)? */
-function atLineStart(file: string, off: number): boolean {
-  if (off === 0) return true;
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(1);
-    return readSync(fd, b, 0, 1, off - 1) === 1 && b[0] === NL;
-  } finally {
-    closeSync(fd);
   }
 }

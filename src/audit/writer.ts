@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditMetrics } from '../admin/metrics.ts';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
+import { DrainPacer } from './drain-pacer.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from './record.ts';
 import type { AuditSink, PartialDelivery } from './sink.ts';
 import { openSpool, type Spool } from './spool.ts';
@@ -61,8 +62,8 @@ function deliveredBefore(err: unknown, max: number): number {
  * except that a memory batch in flight is copied to the spool's front when the spool starts (the
  * queue overflowed or the batch failed), so the spool alone holds everything undelivered; the
  * batch is then consumed from the spool if it succeeds. While the spool holds anything, new
- * records go to it, so order is kept; it drains in batches paced to `drainRate` records/s, with an
- * event-loop turn between batches, so a large spool never starves requests.
+ * records go to it, so order is kept; it drains in batches paced by drain-pacer.ts (at most
+ * `drainRate` records/s, slower while the event loop lags), so a large spool never starves requests.
  */
 class Channel {
   readonly sink: AuditSink;
@@ -70,7 +71,7 @@ class Channel {
   readonly #spool: Spool | undefined;
   readonly #opts: AuditWriterOptions;
   readonly #batchSize: number;
-  readonly #drainRate: number;
+  readonly #pacer: DrainPacer;
   #sending = false;
   /** The memory batch being sent, and whether it was also copied to the spool. */
   #inflight: string[] | undefined;
@@ -80,14 +81,15 @@ class Channel {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #pumpScheduled = false;
-  /** Earliest start of the next spool batch (drain pacing). */
-  #drainAt = 0;
+  /** Records appended to the spool since #arrivedSince: how fast the spool fills meanwhile. */
+  #arrived = 0;
+  #arrivedSince = Date.now();
 
-  constructor(sink: AuditSink, opts: AuditWriterOptions) {
+  constructor(sink: AuditSink, opts: AuditWriterOptions, pacer: DrainPacer) {
     this.sink = sink;
     this.#opts = opts;
     this.#batchSize = opts.batchSize ?? 500;
-    this.#drainRate = opts.drainRate ?? DEFAULT_DRAIN_RATE;
+    this.#pacer = pacer;
     this.#spool = opts.onSinkFailure === 'buffer' ? openSpool(opts.spoolDir, sink.name, opts.spoolSegmentBytes ? { segmentBytes: opts.spoolSegmentBytes } : {}) : undefined;
     if (this.#spool && this.#spool.size() > 0) {
       // Records spooled by an earlier run: deliver them first.
@@ -128,6 +130,7 @@ class Channel {
         spool.append([line]);
       }
       this.#opts.metrics?.spooled.inc({ sink: this.sink.name });
+      this.#arrived++;
       this.#gauge();
       if (!this.#down) this.#pumpSoon();
       return;
@@ -212,11 +215,6 @@ class Channel {
 
   /** Send the spool's oldest batch; the next one follows after an event-loop turn, paced. */
   #drain(spool: Spool): void {
-    const wait = this.#drainAt - Date.now();
-    if (wait > 0) {
-      this.#schedule(wait);
-      return;
-    }
     this.#sending = true;
     spool.read(this.#batchSize).then((batch) => {
       if (this.#closed || batch.length === 0) {
@@ -230,9 +228,16 @@ class Channel {
           this.#sending = false;
           if (this.#closed) return;
           spool.consume(batch);
-          this.#drainAt = Math.max(started, this.#drainAt) + (batch.length * 1000) / this.#drainRate;
           this.#delivered(batch.length);
-          this.#pumpSoon();
+          const pause = this.#pacer.pause(batch.length, Date.now() - started, this.#arrivalRate());
+          // The next batch leaves once the cursor says this one is delivered: a SIGKILL then
+          // repeats at most the batch in flight.
+          this.#sending = true;
+          void spool.cursorSaved().then(() => {
+            this.#sending = false;
+            if (pause > 0) this.#schedule(pause);
+            else this.#pumpSoon();
+          });
         },
         (err: unknown) => {
           this.#sending = false;
@@ -248,6 +253,17 @@ class Channel {
       this.#sending = false;
       this.#failed(err);
     });
+  }
+
+  /** Records/s added to the spool over the last second or so. */
+  #arrivalRate(): number {
+    const now = Date.now();
+    const rate = (this.#arrived * 1000) / Math.max(1, now - this.#arrivedSince);
+    if (now - this.#arrivedSince > 1000) {
+      this.#arrived = 0;
+      this.#arrivedSince = now;
+    }
+    return rate;
   }
 
   #delivered(n: number): void {
@@ -284,7 +300,8 @@ class Channel {
 export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const now = opts.now ?? Date.now;
   const bootId = randomUUID();
-  const channels = opts.sinks.map((s) => new Channel(s, opts));
+  const pacer = new DrainPacer(opts.drainRate ?? DEFAULT_DRAIN_RATE);
+  const channels = opts.sinks.map((s) => new Channel(s, opts, pacer));
   let sequence = 0;
   let prevHash = '';
   let refused: { count: number; first: number; last: number } | undefined;
@@ -345,6 +362,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       const deadline = now() + timeoutMs;
       while (!idle() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await Promise.all(channels.map((c) => c.close()));
+      pacer.close();
     },
   };
 }

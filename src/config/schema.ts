@@ -257,7 +257,7 @@ const auditSink = z.discriminatedUnion('type', [
     facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
     timeout: duration().default('10s').describe('Connecting (tcp, tls, relp), and for relp how long an acknowledgement may take before the session is dropped and its unacknowledged records sent again.'),
     relp_window: z.number().int().min(1).max(10_000).optional().describe('relp:// only: records sent before the oldest is acknowledged (default 128, as librelp).'),
-    replay_window: duration().optional().describe('tcp:// and tls:// only: when a connection breaks, records written this long before are sent again on the next one (receivers drop the duplicates by event.id); default 10s, 0s = off.'),
+    replay_window: duration().optional().describe('tcp:// and tls:// only: when a connection breaks, records written this long before are sent again on the next one (receivers drop the duplicates by boot id + sequence); default 10s, 0s = off.'),
     replay_max_records: z.number().int().min(0).max(1_000_000).optional().describe('tcp:// and tls:// only: at most this many records in the replay window (default 10000).'),
   }),
   z.strictObject({

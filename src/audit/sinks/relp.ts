@@ -6,7 +6,7 @@
 // before the first is answered; responses come in order. A broken session fails the send() with
 // `delivered` = records acknowledged so far: the writer keeps the rest and sends them again, in
 // order, on the next session. What the receiver kept but could not acknowledge before it died
-// comes again too (a rare duplicate, dropped by event.id): no record is lost.
+// comes again too (a rare duplicate, dropped by boot id + sequence): no record is lost.
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';

@@ -2,8 +2,9 @@
 // receiver kept: if the receiver crashes, whatever sat in its socket buffer and queues is gone, and
 // plain syslog has no acknowledgement to tell. So the sink remembers what it wrote in the last
 // `windowMs` (at most `maxRecords` frames) and, when a connection breaks, sends those frames again
-// on the next one. Receivers see duplicates within the window and drop them by event.id
-// (`<boot_id>:<sequence>`): at-least-once for breaks noticed within the window. RELP does better.
+// on the next one. Receivers see duplicates within the window and drop them by boot id + sequence
+// (ECS gatehouse.boot_id + event.sequence): at-least-once for breaks noticed within the window.
+// RELP does better.
 
 export class ReplayWindow {
   readonly #windowMs: number;
