@@ -115,7 +115,9 @@ class SegmentSpool implements Spool {
     const prefix = `${basename(this.path)}.`;
     // A spool written before segments existed (one <base>.spool file) is the oldest segment.
     if (existsSync(`${this.path}.spool`)) renameSync(`${this.path}.spool`, this.#fileOf(0));
-    const ids = readdirSync(dir)
+    const ids = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
       .filter((f) => f.startsWith(prefix) && /^\d{12}\.spool$/.test(f.slice(prefix.length)))
       .map((f) => Number(f.slice(prefix.length, prefix.length + 12)))
       .sort((a, b) => a - b);

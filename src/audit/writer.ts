@@ -83,6 +83,7 @@ class Channel {
   #pumpScheduled = false;
   /** Records appended to the spool since #arrivedSince: how fast the spool fills meanwhile. */
   #arrived = 0;
+  #spoolErrorLogged = false;
   #arrivedSince = Date.now();
 
   constructor(sink: AuditSink, opts: AuditWriterOptions, pacer: DrainPacer) {
@@ -131,6 +132,7 @@ class Channel {
       }
       this.#opts.metrics?.spooled.inc({ sink: this.sink.name });
       this.#arrived++;
+      this.#noteSpoolError(spool);
       this.#gauge();
       if (!this.#down) this.#pumpSoon();
       return;
@@ -253,6 +255,13 @@ class Channel {
       this.#sending = false;
       this.#failed(err);
     });
+  }
+
+  /** Say once when the disk stops taking records (they wait in memory; requests get 503). */
+  #noteSpoolError(spool: Spool): void {
+    const err = spool.error;
+    if (err && !this.#spoolErrorLogged) this.#opts.log.error({ sink: this.sink.name, err: err.message }, 'audit spool cannot write to disk; holding records in memory and refusing requests until it can');
+    this.#spoolErrorLogged = err !== undefined;
   }
 
   /** Records/s added to the spool over the last second or so. */

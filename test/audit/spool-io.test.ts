@@ -2,11 +2,12 @@
 // written while the sink is down is not written to disk on the caller's turn (it used to be an
 // appendFileSync per request), and delivering from a large spool never rewrites what is left (it
 // used to rewrite the whole remaining file every 1,000 records and after any failed batch).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { AuditSink } from '../../src/audit/sink.ts';
+import { openSpool } from '../../src/audit/spool.ts';
 import { createAuditWriter } from '../../src/audit/writer.ts';
 import { silentLogger } from '../../src/log.ts';
 import { firstDeliveries, parseRecords, sampleRequest, sequenceOf } from '../support/audit.ts';
@@ -88,5 +89,25 @@ describe('issue 12: spool I/O off the request path', () => {
     expect(firstDeliveries(parseRecords(seen)).map(sequenceOf)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(seen).toHaveLength(3000);
     await expect.poll(() => spoolFiles(dir), { timeout: 5000 }).toEqual([]);
+  });
+
+  it('a disk that refuses the spool: records wait in memory, canAccept() turns false (503), readiness says why; all land once it takes them again', async () => {
+    const dir = tempDir();
+    const s = switchSink();
+    // The first segment's name is taken by a directory: every write to it fails (EISDIR).
+    const base = openSpool(dir, s.sink.name).path;
+    const blocker = `${base}.000000000001.spool`;
+    const w = createAuditWriter({ sinks: [s.sink], format: 'ecs', onSinkFailure: 'buffer', spoolDir: dir, queueSize: 100, log: silentLogger });
+    onTestFinished(() => w.close(100));
+    mkdirSync(blocker);
+    for (let i = 1; i <= 20; i++) w.write(sampleRequest(i));
+    await expect.poll(() => w.canAccept(), { timeout: 5000, interval: 10 }).toBe(false);
+    expect(w.ready().checks['audit:http:http://siem.test/ingest']).toMatch(/^spool failing: EISDIR/);
+    rmSync(blocker, { recursive: true });
+    await expect.poll(() => w.canAccept(), { timeout: 5000, interval: 20 }).toBe(true);
+    await expect.poll(() => spoolLines(dir), { timeout: 5000, interval: 20 }).toBe(20);
+    s.up = true;
+    expect(await w.flush(10_000)).toBe(true);
+    expect(parseRecords(s.delivered).map(sequenceOf)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });
