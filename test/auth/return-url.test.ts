@@ -128,3 +128,38 @@ describe('createReturnUrlCheck: dev mode (http public_url on loopback)', () => {
     expect(devCheck(input)).toBe(expected);
   });
 });
+
+describe('createReturnUrlCheck: several wildcard hosts, and paths with "//" further in', () => {
+  const multi = createReturnUrlCheck(compileConfig({
+    log_level: 'silent',
+    server: { public_url: 'https://ml.corp.example' },
+    session: { secret: 'return-url-test-session-secret-0123456789' },
+    routes: [
+      { name: 'labels', host: '*.labels.corp.example', upstream: 'http://127.0.0.1:5001', allow: { authenticated: true } },
+      { name: 'notebooks', host: '*.nb.corp.example', upstream: 'http://127.0.0.1:5002', allow: { authenticated: true } },
+      { name: 'app', path: '/', upstream: 'http://127.0.0.1:5003', allow: { authenticated: true } },
+    ],
+  }).config);
+
+  it.each([
+    // Each wildcard host on its own: one match among several is enough.
+    ['https://a.labels.corp.example/x', 'https://a.labels.corp.example/x'],
+    ['https://a.nb.corp.example/x', 'https://a.nb.corp.example/x'],
+    ['https://a.b.nb.corp.example/', 'https://a.b.nb.corp.example/'],
+    // The suffix alone, with an empty first label, is not a served host.
+    ['https://.nb.corp.example/x', '/'],
+    ['https://.labels.corp.example/x', '/'],
+    ['https://nb.corp.example/x', '/'],
+    ['https://a.nb.corp.example./x', '/'],
+    ['https://anb.corp.example/x', '/'],
+    // A route without a host serves no extra host name.
+    ['https://app/x', '/'],
+    ['https://ml.corp.example/x', 'https://ml.corp.example/x'],
+    // "//" after the first character is a path, not another host.
+    ['/a//', '/a//'],
+    ['/a//b', '/a//b'],
+    ['/a/%2F%2F', '/a/%2F%2F'],
+  ])('%s → %s', (input, expected) => {
+    expect(multi(input)).toBe(expected);
+  });
+});
