@@ -45,6 +45,8 @@ function compileUpstream(url: string): UpstreamConfig {
   return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, ''), host: u.host };
 }
 
+const NOT_NORMALISED = 'must be a normalised path, as requests arrive (no dot segments, repeated slashes, needless or invalid escapes)';
+
 /** The route prefix as requests will see it, or undefined when the written path is not canonical. */
 function compileRoutePath(path: string): string | undefined {
   const normalised = normalizePath(path);
@@ -129,6 +131,11 @@ export function compileConfig(raw: unknown): CompileResult {
     });
     r.rules?.forEach((rule, j) => {
       if (rule.public && (rule.allow || rule.deny)) problems.push({ path: `${at}.rules[${j}]`, message: 'public: true cannot be combined with allow or deny' });
+      // A rule on a path no request can have ("/a//b", "/a/../b") would silently never apply.
+      if (compileRoutePath(rule.path) === undefined) problems.push({ path: `${at}.rules[${j}].path`, message: NOT_NORMALISED });
+    });
+    r.api_paths?.forEach((p, j) => {
+      if (compileRoutePath(p) === undefined) problems.push({ path: `${at}.api_paths[${j}]`, message: NOT_NORMALISED });
     });
     r.allowed_origins?.forEach((o, j) => {
       if (!URL.canParse(o) || new URL(o).origin.toLowerCase() !== o.toLowerCase().replace(/\/+$/, '')) {

@@ -189,6 +189,14 @@ describe('compileConfig: each kind of problem names its key path', () => {
     expectProblem(compileError(raw), 'routes[0].path', 'plain path prefix');
   });
 
+  it.each(['/admin//settings', '/ops/../internal', '/tools/./x/..', '/%61dmin', '/a%2Fb/**'])('rule path and api_paths entry %j are refused: no request arrives spelled so, the rule would never apply (fail-open)', (path) => {
+    const raw = minimal();
+    raw.routes[0] = { ...raw.routes[0]!, rules: [{ path, allow: { groups: ['admins'] } }], api_paths: [path] };
+    const err = compileError(raw);
+    expectProblem(err, 'routes[0].rules[0].path', 'normalised path');
+    expectProblem(err, 'routes[0].api_paths[0]', 'normalised path');
+  });
+
   it('route path not starting with "/"', () => {
     const raw = minimal();
     raw.routes[0].path = 'api';
