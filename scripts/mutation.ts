@@ -7,7 +7,7 @@
 //   npm run mutation -- route/host       only modules whose path contains "route/host"
 //
 // Reports: reports/mutation/<module>.html and .json, plus clear text on stdout. Exits 1 when a
-// module scores below THRESHOLD. Equivalent mutants left on purpose are listed in docs/mutation.md.
+// module scores below its threshold. Equivalent mutants left on purpose: docs/mutation.md.
 import { mkdirSync } from 'node:fs';
 import { Stryker } from '@stryker-mutator/core';
 
@@ -15,6 +15,8 @@ interface Target {
   readonly module: string;
   /** The unit tests that are meant to pin this module down. */
   readonly tests: readonly string[];
+  /** Lowest acceptable score, default THRESHOLD. */
+  readonly threshold?: number;
 }
 
 const TARGETS: readonly Target[] = [
@@ -22,7 +24,8 @@ const TARGETS: readonly Target[] = [
   { module: 'src/policy/compile.ts', tests: ['test/policy/compile.test.ts', 'test/policy/evaluate.test.ts'] },
   { module: 'src/policy/evaluate.ts', tests: ['test/policy/evaluate.test.ts'] },
   { module: 'src/route/normalize.ts', tests: ['test/route/normalize.test.ts'] },
-  { module: 'src/route/canonical.ts', tests: ['test/route/canonical.test.ts'] },
+  // Its fast path's mutants are equivalent for normalised paths, ~20 % of all (docs/mutation.md).
+  { module: 'src/route/canonical.ts', tests: ['test/route/canonical.test.ts'], threshold: 80 },
   { module: 'src/route/host.ts', tests: ['test/route/host.test.ts'] },
   { module: 'src/auth/return-url.ts', tests: ['test/auth/return-url.test.ts'] },
 ];
@@ -40,6 +43,7 @@ mkdirSync(REPORT_DIR, { recursive: true });
 
 interface Score {
   readonly module: string;
+  readonly threshold: number;
   readonly killed: number;
   readonly survived: number;
   readonly noCoverage: number;
@@ -84,6 +88,7 @@ for (const target of selected) {
   const valid = detected + survived + noCoverage;
   scores.push({
     module: target.module,
+    threshold: target.threshold ?? THRESHOLD,
     killed,
     survived,
     noCoverage,
@@ -95,8 +100,8 @@ for (const target of selected) {
 
 console.log('\nmodule                        score  killed timeout survived no-cov errors');
 for (const s of scores) {
-  const flag = s.score < THRESHOLD ? `  < ${THRESHOLD} %` : '';
+  const flag = s.score < s.threshold ? `  < ${s.threshold} %` : '';
   console.log(`${s.module.padEnd(29)} ${s.score.toFixed(1).padStart(5)}  ${String(s.killed).padStart(6)} ${String(s.timeout).padStart(7)} ${String(s.survived).padStart(8)} ${String(s.noCoverage).padStart(6)} ${String(s.errors).padStart(6)}${flag}`);
 }
 console.log(`\nreports: ${REPORT_DIR}/<module>.html and .json; equivalent mutants left on purpose: docs/mutation.md`);
-if (scores.some((s) => s.score < THRESHOLD)) process.exitCode = 1;
+if (scores.some((s) => s.score < s.threshold)) process.exitCode = 1;

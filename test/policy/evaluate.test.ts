@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compilePathPattern, compilePolicy, type PolicySource } from '../../src/policy/compile.ts';
-import { evaluate, type Identity } from '../../src/policy/evaluate.ts';
+import { evaluate, evaluateReadings, type Identity } from '../../src/policy/evaluate.ts';
 import { policyPath } from '../../src/route/canonical.ts';
 import { normalizePath } from '../../src/route/normalize.ts';
 
@@ -103,12 +103,9 @@ const TABLE: Row[] = [
 ];
 
 describe('policy evaluate (table)', () => {
-  const compiled = new Map<PolicySource, ReturnType<typeof compilePolicy>>();
-  const policyOf = (p: PolicySource) => {
-    let c = compiled.get(p);
-    if (!c) compiled.set(p, (c = compilePolicy(p)));
-    return c;
-  };
+  // Compiled afresh for every case: a result never depends on which case ran first (and a mutation
+  // run, which re-runs only the cases that executed a piece of code, sees every case that uses it).
+  const policyOf = (p: PolicySource) => compilePolicy(p);
 
   it(`has at least 40 cases (${TABLE.length})`, () => {
     expect(TABLE.length).toBeGreaterThanOrEqual(40);
@@ -153,5 +150,249 @@ describe('path patterns', () => {
     expect(policyPath('/Admin./x..')).toBe('/Admin/x');
     expect(policyPath('/Admin')).toBe('/Admin');
     expect(policyPath('/a/b.c/d')).toBe('/a/b.c/d');
+  });
+});
+
+// Whole decisions (allow, reason, rule, grantingGroups), one condition kind at a time, so that a
+// condition that silently grants everybody, or nobody, is noticed.
+describe('policy evaluate: each condition on its own', () => {
+  const decide = (yaml: string, who: Identity | undefined, method = 'GET', path = '/') => evaluate(compilePolicy(parse(yaml) as PolicySource), who, method, path);
+  const id = (user: string, email: string | undefined, groups: string[] = []): Identity => ({ user, email, groups, idp: 'corp' });
+  const allowed = (reason: string, rule?: number) => ({ allow: true, reason, rule, grantingGroups: [] });
+  const refused = (reason: string, rule?: number, grantingGroups: string[] = []) => ({ allow: false, reason, rule, grantingGroups });
+
+  it('allow: { public: false } is not public: anonymous users must sign in, signed-in ones get nothing from it', () => {
+    expect(decide(`{ name: r, allow: { public: false } }`, undefined)).toEqual(refused('user-unauthenticated'));
+    expect(decide(`{ name: r, allow: { public: false } }`, ALICE)).toEqual(refused('groups-unauthorized'));
+    expect(decide(`{ name: r, allow: { public: false, groups: [ml-admins] } }`, ALICE)).toEqual(allowed('groups-ok'));
+    expect(decide(`{ name: r, allow: { public: false, groups: [ml-admins] } }`, undefined)).toEqual(refused('user-unauthenticated'));
+    expect(decide(`{ name: r, allow: { public: true }, rules: [ { path: /x, allow: { public: false } } ] }`, undefined, 'GET', '/x')).toEqual(refused('user-unauthenticated', 0));
+    expect(decide(`{ name: r, allow: { public: true }, rules: [ { path: /x, public: false } ] }`, undefined, 'GET', '/x')).toEqual(allowed('public-route', 0));
+  });
+
+  it('a public route lets anyone in, signed in or not, and names no rule', () => {
+    expect(decide(`{ name: r, allow: { public: true } }`, undefined)).toEqual(allowed('public-route'));
+    expect(decide(`{ name: r, allow: { public: true } }`, BOB)).toEqual(allowed('public-route'));
+  });
+
+  it('authenticated: any signed-in user, nobody else', () => {
+    expect(decide(`{ name: r, allow: { authenticated: true } }`, id('x', undefined))).toEqual(allowed('authenticated-ok'));
+    expect(decide(`{ name: r, allow: { authenticated: true } }`, undefined)).toEqual(refused('user-unauthenticated'));
+    expect(decide(`{ name: r, allow: { authenticated: false } }`, id('x', undefined))).toEqual(refused('groups-unauthorized'));
+  });
+
+  it('users: exactly these user values (case-sensitive), nobody else', () => {
+    const yaml = `{ name: r, allow: { users: [alice@corp.example] } }`;
+    expect(decide(yaml, ALICE)).toEqual(allowed('users-ok'));
+    expect(decide(yaml, BOB)).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, id('Alice@corp.example', undefined))).toEqual(refused('groups-unauthorized'));
+    // An e-mail equal to a listed user is not that user.
+    expect(decide(yaml, id('someone-else', 'alice@corp.example'))).toEqual(refused('groups-unauthorized'));
+  });
+
+  it('emails: exactly these addresses, case-insensitive; any other address, or none, is refused', () => {
+    const yaml = `{ name: r, allow: { emails: [Alice@Corp.Example] } }`;
+    expect(decide(yaml, ALICE)).toEqual(allowed('emails-ok'));
+    expect(decide(yaml, id('a2', 'ALICE@corp.example'))).toEqual(allowed('emails-ok'));
+    expect(decide(yaml, BOB)).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, CAROL)).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, id('alice@corp.example', undefined))).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, id('x', 'alice@corp.example.evil'))).toEqual(refused('groups-unauthorized'));
+  });
+
+  it('email_domains: the part after the last "@", exactly (no subdomains), case-insensitive', () => {
+    const yaml = `{ name: r, allow: { email_domains: [Corp.Example] } }`;
+    expect(decide(yaml, BOB)).toEqual(allowed('email-domain-ok'));
+    expect(decide(yaml, id('m', 'Mallory@CORP.example'))).toEqual(allowed('email-domain-ok'));
+    expect(decide(yaml, id('q', '"a@partner.example"@corp.example'))).toEqual(allowed('email-domain-ok'));
+    expect(decide(yaml, id('q', 'a@corp.example@partner.example'))).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, CAROL)).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, id('s', 'x@sub.corp.example'))).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, id('s', 'x@evilcorp.example'))).toEqual(refused('groups-unauthorized'));
+    // No local part, no "@", no e-mail at all.
+    expect(decide(yaml, id('s', '@corp.example'))).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, NOMAIL)).toEqual(refused('groups-unauthorized'));
+    expect(decide(yaml, id('corp.example', undefined))).toEqual(refused('groups-unauthorized'));
+  });
+
+  it('groups: any one of them; the 403 lists them', () => {
+    const yaml = `{ name: r, allow: { groups: [ml-admins, data-scientists] } }`;
+    expect(decide(yaml, BOB)).toEqual(refused('groups-unauthorized', undefined, ['ml-admins', 'data-scientists']));
+    expect(decide(yaml, id('d', undefined, ['x', 'data-scientists']))).toEqual(allowed('groups-ok'));
+    expect(decide(yaml, id('d', undefined, ['ML-Admins']))).toEqual(refused('groups-unauthorized', undefined, ['ml-admins', 'data-scientists']));
+  });
+
+  it('an allow with no condition a user meets grants nobody, however the user looks', () => {
+    const everything = id('alice@corp.example', 'alice@corp.example', ['ml-admins']);
+    expect(decide(`{ name: r, allow: {} }`, everything)).toEqual(refused('groups-unauthorized'));
+    expect(decide(`{ name: r, allow: { users: [], emails: [], email_domains: [], groups: [] } }`, everything)).toEqual(refused('groups-unauthorized'));
+  });
+
+  it('deny by users, emails, e-mail domain or group beats every allow', () => {
+    const allowAll = `allow: { authenticated: true }`;
+    expect(decide(`{ name: r, ${allowAll}, deny: { users: [bob@corp.example] } }`, BOB)).toEqual(refused('denied'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { emails: [BOB@corp.example] } }`, BOB)).toEqual(refused('denied'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { email_domains: [partner.example] } }`, CAROL)).toEqual(refused('denied'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, MALLORY)).toEqual(refused('denied'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { authenticated: true } }`, ALICE)).toEqual(refused('denied'));
+    // A deny that does not name the user leaves the allow alone.
+    expect(decide(`{ name: r, ${allowAll}, deny: { email_domains: [partner.example], emails: [x@corp.example] } }`, BOB)).toEqual(allowed('authenticated-ok'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, ALICE)).toEqual(allowed('authenticated-ok'));
+    // Deny is not "not allowed": anonymous users are asked to sign in first.
+    expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, undefined)).toEqual(refused('user-unauthenticated'));
+  });
+
+  it('no allow at all: signed-in users are refused by default, anonymous ones asked to sign in', () => {
+    expect(decide(`{ name: r }`, ALICE)).toEqual(refused('no-allow-default-deny'));
+    expect(decide(`{ name: r, deny: { groups: [contractors] } }`, ALICE)).toEqual(refused('no-allow-default-deny'));
+    expect(decide(`{ name: r, rules: [ { path: /x, deny: { groups: [contractors] } } ] }`, ALICE, 'GET', '/x')).toEqual(refused('no-allow-default-deny', 0));
+  });
+});
+
+describe('policy evaluate: rules', () => {
+  const policy = compilePolicy(parse(`
+name: r
+allow: { groups: [staff] }
+deny: { groups: [contractors] }
+rules:
+  - { path: /health, public: true }
+  - { path: /reports, deny: { users: [bob] } }
+  - { path: /admin, allow: { groups: [admins] } }
+  - { path: /upload, methods: [POST], allow: { groups: [uploaders] } }
+  - { path: /read, methods: [GET], allow: { groups: [readers] } }
+`) as PolicySource);
+  const staff = (user: string, ...more: string[]): Identity => ({ user, groups: ['staff', ...more], idp: 'corp' });
+
+  it('a rule without allow inherits the route allow, and adds its own deny', () => {
+    expect(evaluate(policy, staff('alice'), 'GET', '/reports')).toEqual({ allow: true, reason: 'groups-ok', rule: 1, grantingGroups: [] });
+    expect(evaluate(policy, staff('bob'), 'GET', '/reports')).toEqual({ allow: false, reason: 'denied', rule: 1, grantingGroups: [] });
+    expect(evaluate(policy, { user: 'eve', groups: [], idp: 'corp' }, 'GET', '/reports')).toEqual({ allow: false, reason: 'groups-unauthorized', rule: 1, grantingGroups: ['staff'] });
+  });
+
+  it('a rule\'s allow replaces the route allow', () => {
+    expect(evaluate(policy, staff('alice'), 'GET', '/admin')).toEqual({ allow: false, reason: 'groups-unauthorized', rule: 2, grantingGroups: ['admins'] });
+    expect(evaluate(policy, { user: 'root', groups: ['admins'], idp: 'corp' }, 'GET', '/admin/x')).toEqual({ allow: true, reason: 'groups-ok', rule: 2, grantingGroups: [] });
+  });
+
+  it('the route deny applies inside rules and is reported as the route\'s (no rule)', () => {
+    expect(evaluate(policy, staff('mallory', 'admins', 'contractors'), 'GET', '/admin')).toEqual({ allow: false, reason: 'denied', rule: undefined, grantingGroups: [] });
+    expect(evaluate(policy, staff('mallory', 'contractors'), 'GET', '/reports')).toEqual({ allow: false, reason: 'denied', rule: undefined, grantingGroups: [] });
+    // ... but not inside public rules, and anonymous users are asked to sign in first.
+    expect(evaluate(policy, staff('mallory', 'contractors'), 'GET', '/health')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
+    expect(evaluate(policy, undefined, 'GET', '/admin')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: 2, grantingGroups: [] });
+  });
+
+  it('a public rule is public for everyone and names itself', () => {
+    expect(evaluate(policy, undefined, 'GET', '/health')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
+    expect(evaluate(policy, undefined, 'POST', '/health/x')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
+    expect(evaluate(policy, undefined, 'GET', '/healthz')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
+  });
+
+  it('a rule with methods applies to those methods only (GET includes HEAD)', () => {
+    const uploader = staff('u', 'uploaders');
+    expect(evaluate(policy, staff('s'), 'POST', '/upload')).toMatchObject({ allow: false, rule: 3 });
+    expect(evaluate(policy, uploader, 'POST', '/upload')).toMatchObject({ allow: true, rule: 3 });
+    expect(evaluate(policy, staff('s'), 'GET', '/upload')).toEqual({ allow: true, reason: 'groups-ok', rule: undefined, grantingGroups: [] });
+    expect(evaluate(policy, staff('s'), 'PUT', '/upload')).toMatchObject({ allow: true, rule: undefined });
+    expect(evaluate(policy, staff('s'), 'GET', '/read')).toMatchObject({ allow: false, rule: 4 });
+    expect(evaluate(policy, staff('s'), 'HEAD', '/read')).toMatchObject({ allow: false, rule: 4 });
+    expect(evaluate(policy, staff('s'), 'POST', '/read')).toMatchObject({ allow: true, rule: undefined });
+  });
+
+  it('folds the request path when the route is case-insensitive, and only then', () => {
+    const rules = `allow: { authenticated: true }, rules: [ { path: /Admin, allow: { groups: [admins] } } ]`;
+    const ci = compilePolicy(parse(`{ name: r, caseInsensitivePaths: true, ${rules} }`) as PolicySource);
+    const cs = compilePolicy(parse(`{ name: r, caseInsensitivePaths: false, ${rules} }`) as PolicySource);
+    expect(evaluate(ci, staff('s'), 'GET', '/ADMIN')).toMatchObject({ allow: false, rule: 0 });
+    expect(evaluate(ci, staff('s'), 'GET', '/admin/x')).toMatchObject({ allow: false, rule: 0 });
+    expect(evaluate(cs, staff('s'), 'GET', '/ADMIN')).toMatchObject({ allow: true, rule: undefined });
+    expect(evaluate(cs, staff('s'), 'GET', '/Admin')).toMatchObject({ allow: false, rule: 0 });
+  });
+
+  it('a trailing slash in a rule path guards that prefix, not the whole site', () => {
+    const p = compilePolicy(parse(`{ name: r, allow: { authenticated: true }, rules: [ { path: /static/, public: true } ] }`) as PolicySource);
+    expect(evaluate(p, undefined, 'GET', '/static/app.js')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
+    expect(evaluate(p, undefined, 'GET', '/static')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
+    expect(evaluate(p, undefined, 'GET', '/')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
+    expect(evaluate(p, undefined, 'GET', '/admin')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
+    expect(evaluate(p, undefined, 'GET', '/staticfiles')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
+  });
+
+  it('a "/**" rule after a "*" guards the bare page too (not only what is below it)', () => {
+    const p = compilePolicy(parse(`
+name: mlflow
+allow: { groups: [ml-admins, labelers] }
+rules:
+  - { path: "/projects/*/settings/**", allow: { groups: [ml-admins] } }
+`) as PolicySource);
+    expect(evaluate(p, BOB, 'GET', '/projects/7/settings/members')).toMatchObject({ allow: false, reason: 'groups-unauthorized', rule: 0 });
+    expect(evaluate(p, BOB, 'GET', '/projects/7/settings')).toMatchObject({ allow: false, reason: 'groups-unauthorized', rule: 0 });
+    expect(evaluate(p, BOB, 'GET', '/projects/7/settingsx')).toMatchObject({ allow: true, reason: 'groups-ok', rule: undefined });
+  });
+
+  it('the first matching rule decides, even when a later one would allow', () => {
+    const p = compilePolicy(parse(`
+name: r
+allow: { authenticated: true }
+rules:
+  - { path: /a/b, allow: { groups: [admins] } }
+  - { path: /a, public: true }
+`) as PolicySource);
+    expect(evaluate(p, undefined, 'GET', '/a/b/c')).toMatchObject({ allow: false, reason: 'user-unauthenticated', rule: 0 });
+    expect(evaluate(p, undefined, 'GET', '/a/c')).toMatchObject({ allow: true, reason: 'public-route', rule: 1 });
+  });
+});
+
+describe('evaluateReadings: the strictest decision over every reading of the path', () => {
+  const policy = compilePolicy(parse(`
+name: r
+allow: { groups: [staff, admins] }
+rules:
+  - { path: /health, public: true }
+  - { path: /admin, allow: { groups: [admins] } }
+  - { path: /ops, allow: { groups: [ops] } }
+  - { path: /pub, public: true }
+`) as PolicySource);
+  const staff: Identity = { user: 's', groups: ['staff'], idp: 'corp' };
+  const admin: Identity = { user: 'a', groups: ['admins'], idp: 'corp' };
+  const d = (allow: boolean, reason: string, rule: number | undefined, grantingGroups: string[] = []) => ({ allow, reason, rule, grantingGroups });
+
+  it('one reading: that reading\'s decision', () => {
+    expect(evaluateReadings(policy, staff, 'GET', ['/admin'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
+    expect(evaluateReadings(policy, undefined, 'GET', ['/health'])).toEqual(d(true, 'public-route', 0));
+  });
+
+  it('every reading allowed: the canonical reading\'s allow', () => {
+    expect(evaluateReadings(policy, admin, 'GET', ['/admin', '/x'])).toEqual(d(true, 'groups-ok', 1));
+  });
+
+  it('a reading that meets a stricter rule refuses the request, whichever position it has', () => {
+    expect(evaluateReadings(policy, staff, 'GET', ['/x', '/admin'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
+    expect(evaluateReadings(policy, staff, 'GET', ['/x', '/y', '/admin'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
+  });
+
+  it('the first denial stands when several readings are denied', () => {
+    expect(evaluateReadings(policy, staff, 'GET', ['/x', '/admin', '/ops'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
+    expect(evaluateReadings(policy, staff, 'GET', ['/admin', '/ops'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
+    expect(evaluateReadings(policy, staff, 'GET', ['/x', '/ops', '/admin'])).toEqual(d(false, 'groups-unauthorized', 2, ['ops']));
+  });
+
+  it('sign-in needed on the canonical reading: that decision, whatever the other readings say', () => {
+    expect(evaluateReadings(policy, undefined, 'GET', ['/admin', '/ops'])).toEqual(d(false, 'user-unauthenticated', 1));
+    expect(evaluateReadings(policy, undefined, 'GET', ['/admin', '/health', '/ops'])).toEqual(d(false, 'user-unauthenticated', 1));
+  });
+
+  it('sign-in is asked for if any reading needs it, even after a denial', () => {
+    expect(evaluateReadings(policy, undefined, 'GET', ['/x', '/health'])).toEqual(d(false, 'user-unauthenticated', undefined));
+    expect(evaluateReadings(policy, undefined, 'GET', ['/health', '/health;x'])).toEqual(d(false, 'user-unauthenticated', undefined));
+    expect(evaluateReadings(policy, undefined, 'GET', ['/health', '/pub', '/admin'])).toEqual(d(false, 'user-unauthenticated', 1));
+  });
+
+  it('a public reading does not make the request public when another reading is merely allowed', () => {
+    expect(evaluateReadings(policy, staff, 'GET', ['/health', '/health;x'])).toEqual(d(true, 'groups-ok', undefined));
+    expect(evaluateReadings(policy, staff, 'GET', ['/health', '/pub'])).toEqual(d(true, 'public-route', 0));
+    expect(evaluateReadings(policy, staff, 'GET', ['/x', '/health'])).toEqual(d(true, 'groups-ok', undefined));
+    expect(evaluateReadings(policy, admin, 'GET', ['/health', '/admin', '/x'])).toEqual(d(true, 'groups-ok', 1));
+    expect(evaluateReadings(policy, staff, 'GET', ['/health', '/x', '/admin'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
   });
 });
