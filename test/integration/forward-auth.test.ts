@@ -1,10 +1,6 @@
 // Forward-auth mode with a real nginx (Debian nginx-light) in front: nginx asks Gatehouse about
 // each request with auth_request, copies the identity header to the upstream, and sends browsers
 // without a session to Gatehouse's sign-in page.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { request } from 'undici';
 import { startDemoIdp } from '../../src/demo/idp.ts';
@@ -13,24 +9,14 @@ import { TestBrowser } from '../support/browser-http.ts';
 import { getJson } from '../support/http.ts';
 import { CLIENT_ID, CLIENT_SECRET, USERS } from '../support/oidc.ts';
 import { freePort } from '../support/redis.ts';
+import { startNginx as startRealNginx } from '../support/nginx.ts';
 import { startUpstream } from '../support/upstream.ts';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
-
+/** nginx for one test, stopped when it finishes. */
 async function startNginx(conf: (port: number) => string, port?: number): Promise<string> {
-  if (!NGINX) throw new Error('nginx not found: apt-get install nginx-light');
-  port ??= await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
-  for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-${conf(port)}
-}`);
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  onTestFinished(() => { child.kill('SIGTERM'); });
-  await expect.poll(async () => (await request(`http://127.0.0.1:${port}/.gatehouse/jwks`).then((r) => r.body.text().then(() => r.statusCode), () => 0)), { timeout: 5000 }).toBeGreaterThan(0);
-  return `http://127.0.0.1:${port}`;
+  const nginx = await startRealNginx(conf, port);
+  onTestFinished(() => nginx.stop());
+  return nginx.url;
 }
 
 describe('forward-auth with nginx auth_request', () => {

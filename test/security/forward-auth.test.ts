@@ -9,17 +9,13 @@
 // its /.gatehouse/ location so that every request is asked about ("askall"), the same without its
 // default server so that every Host spelling reaches the app's block ("single"), and a
 // Traefik-style X-Forwarded-* configuration ("fwd").
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitForPort } from '../support/ports.ts';
+import { startNginx, type RunningNginx as Nginx } from '../support/nginx.ts';
 import { sendRaw, type RawResult } from '../support/raw-http.ts';
 import { startSpyUpstream, type SpyUpstream } from '../support/spy-upstream.ts';
 import { baseConfig, startTestGatehouse, type StartedGatehouse } from '../support/start-gatehouse.ts';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
 const EXAMPLE = readFileSync(new URL('../../config/examples/nginx-forward-auth.conf', import.meta.url), 'utf8');
 const CASES = new URL('./forward-auth.cases.tsv', import.meta.url);
 
@@ -75,30 +71,6 @@ const ALL_CASES = loadCases();
 
 // ---------------------------------------------------------------------------------------------
 // Real parts: two Gatehouse instances (one per header mode), four nginx instances, four spies.
-
-interface Nginx {
-  readonly port: number;
-  readonly child: ChildProcess;
-  readonly dir: string;
-}
-
-async function startNginx(body: (port: number) => string): Promise<Nginx> {
-  if (!NGINX) throw new Error('nginx not found: apt-get install nginx-light');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-fa-nginx-'));
-  for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-${body(port)}
-}`);
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nginx exited (${code}): ${stderr}`))));
-  await Promise.race([waitForPort(port, 15_000, 'nginx'), exited]);
-  return { port, child, dir };
-}
 
 /** Replace exactly one occurrence: if the shipped example changes shape, the suite says so. */
 function replaceOnce(text: string, from: string | RegExp, to: string): string {
