@@ -4,13 +4,15 @@
 //
 //   1. accept      runtime snapshot, request id, client ip/proto/host      (listener → here)
 //   2. normalise   strict host; one normalised path for the upstream and    400 GH_BAD_HOST, 414 GH_URI_TOO_LONG,
-//                  one canonical policy path; ambiguous paths refused       400 GH_BAD_PATH
-//   3. route       host, then longest path prefix (on the policy path)      404 GH_NO_ROUTE
+//                  its readings (route/canonical.ts); ambiguous refused     400 GH_BAD_PATH
+//   3. route       host, then longest path prefix; every reading must      404 GH_NO_ROUTE, 400 GH_BAD_PATH
+//                  pick the same route
 //   4. identify    session cookie → store (idle/absolute checks, renewal)   503 GH_STORE_UNAVAILABLE
 //                  (bearer tokens: issue #5)                                (protected routes only)
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied       404 GH_NOT_FOUND, 403 GH_BAD_CSRF
-//   6. authorize   route policy; no identity → browser 302 to sign-in,      302, 401 GH_UNAUTHENTICATED,
-//                  API client 401; identity not allowed → 403               403 GH_FORBIDDEN
+//   6. authorize   route policy over every reading, strictest wins; no      302, 401 GH_UNAUTHENTICATED,
+//                  identity → browser 302 to sign-in, API client 401;       403 GH_FORBIDDEN
+//                  identity not allowed → 403
 //   7. inject      identity headers, assertion JWT (issue #5)               —
 //   8. proxy       HTTP via undici, WebSocket via http-proxy-3; the         502/504 GH_UPSTREAM_*
 //                  Gatehouse cookie never goes upstream; live connections
@@ -198,19 +200,13 @@ async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<Rout
   }
   const route = selectRoute(ex, rt);
   await identify(ex, rt, route);
-  if (forwardAuth) {
-    const plan = rt.plans.get(route.name)!;
-    if (plan.isApiPath(ex.policyPath)) ex.browser = false;
-    authorize(ex, plan, route);
-    await inject(ex, rt, plan);
-    sendForwardAuthAllow(ex);
-    return undefined;
-  }
   const plan = rt.plans.get(route.name)!;
   if (plan.isApiPath(ex.policyPath)) ex.browser = false;
   authorize(ex, plan, route);
   await inject(ex, rt, plan);
-  return route;
+  if (!forwardAuth) return route;
+  sendForwardAuthAllow(ex);
+  return undefined;
 }
 
 function normalise(ex: Exchange, rt: Runtime): void {
