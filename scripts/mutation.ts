@@ -28,6 +28,10 @@ const TARGETS: readonly Target[] = [
   { module: 'src/route/canonical.ts', tests: ['test/route/canonical.test.ts'], threshold: 80 },
   { module: 'src/route/host.ts', tests: ['test/route/host.test.ts'] },
   { module: 'src/auth/return-url.ts', tests: ['test/auth/return-url.test.ts'] },
+  // Under 90 % until the `Close` header bug is fixed (docs/mutation.md, "Found on the way").
+  { module: 'src/proxy/headers.ts', tests: ['test/proxy/headers.test.ts'] },
+  { module: 'src/session/cookie.ts', tests: ['test/session/cookie.test.ts'] },
+  { module: 'src/auth/login-state.ts', tests: ['test/auth/login-state.test.ts'] },
 ];
 
 const THRESHOLD = 90;

@@ -1,5 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { cookieValues, createCookieCodec, gatehouseCookieNames, parseCookieHeader } from '../../src/session/cookie.ts';
+import { baseCookieName, cookieValues, createCookieCodec, gatehouseCookieNames, parseCookieHeader, sessionKey } from '../../src/session/cookie.ts';
 
 const key = Buffer.alloc(32, 7);
 
@@ -17,6 +18,15 @@ describe('session cookie', () => {
     expect(shared.serialize('v', 1000)).toContain('; Domain=corp.example');
     const dev = createCookieCodec({ name: 'gatehouse', secure: false, sameSite: 'Lax', domain: undefined }, key);
     expect(dev.serialize('v', 1000)).not.toContain('Secure');
+    expect(dev.serialize('v', 1000)).toBe('gatehouse=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=1');
+    expect(dev.clear()).toBe('gatehouse=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
+    expect(shared.clear()).toBe('__Secure-gatehouse=; Path=/; HttpOnly; Secure; SameSite=Strict; Domain=corp.example; Max-Age=0');
+  });
+
+  it('stores a session under the SHA-256 of its id, never the id', () => {
+    expect(sessionKey('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+    const { id } = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, key).mint();
+    expect(sessionKey(id)).not.toContain(id);
   });
 
   it('reads its own cookie only, wherever it sits in the header', () => {
@@ -54,6 +64,21 @@ describe('session cookie', () => {
     const other = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, Buffer.alloc(32, 8));
     expect(other.verify(value)).toBeUndefined();
   });
+
+  it('refuses a value of the wrong shape without throwing, even one whose MAC is right', () => {
+    const c = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, key);
+    const { id, value } = c.mint();
+    for (const bad of ['', 'abc', id, `${id}.`, `${value}A`, value.slice(0, -1), `.${value.slice(1)}`, `${id}.${'A'.repeat(23)}`]) {
+      expect(c.verify(bad), bad).toBeUndefined();
+    }
+    // The MAC as the codec computes it (HMAC-SHA256 under the key, 128 bits in base64url): a
+    // correctly signed id outside the base64url alphabet is still not a session id.
+    const sign = (i: string) => `${i}.${createHmac('sha256', key).update(i).digest('base64url').slice(0, 22)}`;
+    expect(c.verify(sign(id))).toBe(id);
+    for (const odd of [`${'A'.repeat(42)}+`, `${'A'.repeat(42)}/`, `${'A'.repeat(42)}=`, `${'A'.repeat(42)} `, `${'A'.repeat(42)}\u00e9`]) {
+      expect(c.verify(sign(odd)), odd).toBeUndefined();
+    }
+  });
 });
 
 describe('Cookie header parsing', () => {
@@ -74,6 +99,15 @@ describe('Cookie header parsing', () => {
     expect(parseCookieHeader('=gh=1')).toEqual([{ text: '=gh=1', name: '', value: 'gh=1' }]);
   });
 
+  it('trims runs of blanks around pairs and around "=", and keeps blanks inside a name or value', () => {
+    expect(parseCookieHeader('  \t a=1 \t  ;b \t =  \tx y ;c d=1 2')).toEqual([
+      { text: 'a=1', name: 'a', value: '1' },
+      { text: 'b \t =  \tx y', name: 'b', value: 'x y' },
+      { text: 'c d=1 2', name: 'c d', value: '1 2' },
+    ]);
+    expect(cookieValues('gh  =  v w;  gh=2  ', 'gh')).toEqual(['v w', '2']);
+  });
+
   it('finds every value of exactly one name', () => {
     expect(cookieValues('gh=1; x=gh=2; gh =3; GH=4; xgh=5; gh=6', 'gh')).toEqual(['1', '3', '6']);
     expect(cookieValues(undefined, 'gh')).toEqual([]);
@@ -89,5 +123,17 @@ describe('Cookie header parsing', () => {
       expect(owns(n), n).toBe(false);
     }
     expect(gatehouseCookieNames('gatehouse')('__Host-gatehouse-login')).toBe(true);
+    // Only the two prefixes browsers know are taken off: another 9-byte "__...-" is part of the name.
+    expect(owns('__Prefix-gatehouse')).toBe(false);
+    expect(owns('__Prefix-gatehouse-login')).toBe(false);
+    expect(owns('__hosts-gatehouse')).toBe(false);
+  });
+
+  it('names the base cookie without its prefix', () => {
+    expect(baseCookieName('__Host-gatehouse')).toBe('gatehouse');
+    expect(baseCookieName('__SECURE-gatehouse')).toBe('gatehouse');
+    expect(baseCookieName('gatehouse')).toBe('gatehouse');
+    expect(baseCookieName('__Prefix-gatehouse')).toBe('__Prefix-gatehouse');
+    expect(baseCookieName('_-Host-gatehouse')).toBe('_-Host-gatehouse');
   });
 });
