@@ -51,7 +51,6 @@ export type OutgoingHeaders = Record<string, string | string[]>;
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
   const s = Array.isArray(value) ? value.join(',') : value;
-  if (!s.includes(',') && (s === 'keep-alive' || s === 'close' || s === 'Keep-Alive' || s === 'upgrade' || s === 'Upgrade')) return undefined;
   return new Set(s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 

@@ -520,3 +520,15 @@ describe('clientResponseHeaders: HSTS and Cache-Control: private', () => {
     expect(await toClient('101 Switching Protocols', ['Upgrade: websocket', 'Connection: Upgrade'], signedIn)).not.toHaveProperty('cache-control');
   });
 });
+
+describe('a header named Close with Connection: close', () => {
+  it('is dropped on the way upstream, as RFC 9110 §7.6.1 demands for every connection option', async () => {
+    const out = await sendUpstream({ lines: ['Connection: close', 'Close: x', 'X-Kept: yes'] });
+    expect(out['x-kept']).toBe('yes');
+    expect(out).not.toHaveProperty('close');
+  });
+  it('is dropped on the way to the client', async () => {
+    const out = await toClient('200 OK', ['Connection: close', 'Close: x', 'Content-Length: 0']);
+    expect(out).not.toHaveProperty('close');
+  });
+});
