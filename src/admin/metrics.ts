@@ -19,9 +19,20 @@ export interface Metrics {
   readonly upstreamErrors: Counter<'route' | 'code'>;
   /** Requests refused (503) because the audit trail could not take a record (block mode). */
   readonly auditRefused: Counter;
+  /** 1 while the session store answers a PING (read when scraped, cached about a second). */
+  readonly sessionStoreUp: Gauge;
+  /** 1 per identity provider that Gatehouse can reach, 0 for one it cannot (read when scraped). */
+  readonly idpUp: Gauge<'idp'>;
 }
 
-export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+/** Where the health gauges read their values at scrape time (the running instance). */
+export interface HealthSource {
+  sessionStoreUp(): Promise<boolean>;
+  identityProviders(): ReadonlyArray<{ readonly id: string; readonly up: boolean }>;
+}
+
+export function createMetrics(options: { processMetrics?: boolean; health?: HealthSource } = {}): Metrics {
+  const health = options.health;
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
   return {
@@ -44,6 +55,21 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       failed: new Counter({ name: 'gatehouse_audit_failures_total', help: 'Failed deliveries, by sink.', labelNames: ['sink'], registers: [registry] }),
     },
     auditRefused: new Counter({ name: 'gatehouse_audit_refused_requests_total', help: 'Requests refused because the audit trail could not record them (on_sink_failure: block).', registers: [registry] }),
+    sessionStoreUp: new Gauge({
+      name: 'gatehouse_session_store_up', help: 'Whether the session store answered a PING within its command timeout (1) or not (0).', registers: [registry],
+      async collect() {
+        if (health) this.set((await health.sessionStoreUp()) ? 1 : 0);
+      },
+    }),
+    idpUp: new Gauge({
+      name: 'gatehouse_idp_up', help: 'Whether Gatehouse can reach each identity provider (1) or not (0); signed-in users are unaffected either way.', labelNames: ['idp'], registers: [registry],
+      collect() {
+        if (!health) return;
+        // Providers removed by a reload disappear from the output.
+        this.reset();
+        for (const p of health.identityProviders()) this.set({ idp: p.id }, p.up ? 1 : 0);
+      },
+    }),
     upstreamErrors: new Counter({
       name: 'gatehouse_upstream_errors_total', help: 'Upstream failures (unreachable, reset, timeout), by route and error code.', labelNames: ['route', 'code'], registers: [registry],
     }),

@@ -8,6 +8,7 @@ import type { SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../server/endpoints.ts';
 import { isAdminAuthorized } from './auth.ts';
 import type { Metrics } from './metrics.ts';
+import type { IdpReport } from './readiness.ts';
 import { handleSessionsApi } from './sessions-api.ts';
 
 export interface AdminDeps {
@@ -20,8 +21,17 @@ export interface AdminDeps {
   reload(): Promise<{ ok: true; warnings: readonly string[] } | { ok: false; error: string }>;
   /** The admin token of the current config. */
   token(): Secret | undefined;
-  /** Not ready while starting or draining; later also when Redis or audit sinks are down. */
-  ready(): { ok: boolean; checks: Record<string, string> };
+  /**
+   * Not ready while draining, or while the session store or the audit trail cannot serve.
+   * Identity providers are reported, but never make the replica unready.
+   */
+  ready(): Promise<ReadyReport>;
+}
+
+export interface ReadyReport {
+  readonly ok: boolean;
+  readonly checks: Record<string, string>;
+  readonly identityProviders?: Record<string, IdpReport>;
 }
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -31,8 +41,11 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
     const { path, query } = parsed;
     if (path === ADMIN_PATHS.healthz) return json(res, 200, { status: 'ok' });
     if (path === ADMIN_PATHS.readyz) {
-      const r = deps.ready();
-      return json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+      deps.ready().then(
+        (r) => json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...(r.identityProviders ? { identity_providers: r.identityProviders } : {}) }),
+        () => json(res, 503, { status: 'not ready', checks: { readiness: 'check failed' } }),
+      );
+      return;
     }
     if (path === ADMIN_PATHS.metrics) {
       deps.metrics.registry.metrics().then(

@@ -8,7 +8,7 @@ import type { SessionManager } from '../session/manager.ts';
 import { createLoginCookie, type LoginCookie } from './login-state.ts';
 import { createReturnUrlCheck, type ReturnUrlCheck } from './return-url.ts';
 import { createBackchannelHandler, type BackchannelHandler } from './oidc/backchannel.ts';
-import { createOidcClient, type OidcClient } from './oidc/client.ts';
+import { createOidcClient, type IdpHealth, type OidcClient } from './oidc/client.ts';
 import { createRefresher, type Refresher } from './oidc/refresh.ts';
 import { createSamlProvider, type SamlProvider } from './saml/provider.ts';
 
@@ -25,6 +25,12 @@ export interface IdentityProviders {
   readonly fingerprints: ReadonlyMap<string, string>;
   /** Providers taken over from the previous runtime on reload. */
   readonly reused: ReadonlySet<string>;
+  /**
+   * Can each IdP be reached, in config order (/readyz, gatehouse_idp_up)? OIDC: discovery, regular
+   * health checks and the token endpoint's answers; SAML: whether its metadata is known (the
+   * browser, not Gatehouse, talks to a SAML IdP).
+   */
+  health(): ReadonlyArray<{ readonly id: string; readonly type: 'oidc' | 'saml' } & IdpHealth>;
   /** Stop background work, except for providers a newer runtime took over. */
   close(keep?: ReadonlySet<string>): void;
 }
@@ -40,6 +46,7 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
   const saml = new Map<string, SamlProvider>();
   const fingerprints = new Map<string, string>();
   const reused = new Set<string>();
+  const started = Date.now();
   try {
   for (const p of config.identityProviders) {
     const fp = providerFingerprint(p, config.server.publicUrl);
@@ -72,6 +79,18 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     list: config.identityProviders.map((p) => ({ id: p.id, displayName: p.displayName })),
     fingerprints,
     reused,
+    health() {
+      return config.identityProviders.map((p) => {
+        const o = oidc.get(p.id);
+        if (o) return { id: p.id, type: 'oidc' as const, ...o.health() };
+        try {
+          saml.get(p.id)?.idp();
+          return { id: p.id, type: 'saml' as const, status: 'ok' as const, since: started };
+        } catch (err) {
+          return { id: p.id, type: 'saml' as const, status: 'unreachable' as const, since: started, error: (err as Error).message };
+        }
+      });
+    },
     close(keep = new Set<string>()) {
       for (const [id, c] of oidc) if (!keep.has(id)) c.close();
       for (const [id, s] of saml) if (!keep.has(id)) s.close();

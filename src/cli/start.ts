@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics } from '../admin/metrics.ts';
+import { createStoreProbe, idpReports } from '../admin/readiness.ts';
 import { createAudit } from '../audit/create.ts';
 import { authFacts, refusalFacts, type AuthEventInput } from '../audit/facts.ts';
 import { compileConfig, type CompileResult, type Config } from '../config/compile.ts';
+import { GatehouseError } from '../errors.ts';
 import { settingsFingerprint } from '../config/secret.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -54,7 +56,15 @@ const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 export async function startGatehouse(config: Config, options: StartOptions): Promise<RunningGatehouse> {
   const { log } = options;
   for (const w of options.warnings ?? []) log.warn(w);
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  // Readiness and the health gauges: the session store by a PING (cached ~1 s), IdPs as known.
+  const storeProbe = createStoreProbe();
+  const metrics = createMetrics({
+    processMetrics: options.processMetrics ?? true,
+    health: {
+      sessionStoreUp: async () => (await storeProbe.check(runtime.sessions.store)).ok,
+      identityProviders: () => runtime.providers.health().map((h) => ({ id: h.id, up: h.status === 'ok' })),
+    },
+  });
   const audit = createAudit(config.audit, log, metrics.audit);
   const onAuthEvent = (e: AuthEventInput) => audit.write(authFacts(undefined, e, Date.now()));
   let runtime = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
@@ -88,12 +98,18 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       sessions: () => runtime.sessions,
       onAuthEvent,
       reload: () => reload(),
-      ready: () => {
-        const storeOk = runtime.sessions.store.isReady();
+      ready: async () => {
+        const rt = runtime;
+        const store = await storeProbe.check(rt.sessions.store);
         const a = audit.ready();
         return {
-          ok: !draining && storeOk && a.ok,
-          checks: { listener: draining ? 'draining' : 'ok', session_store: `${runtime.sessions.store.kind}: ${storeOk ? 'ok' : 'unavailable'}`, ...a.checks },
+          ok: !draining && store.ok && a.ok,
+          checks: {
+            listener: draining ? 'draining' : 'ok',
+            session_store: `${rt.sessions.store.kind}: ${store.ok ? 'ok' : `unavailable (${store.detail})`}`,
+            ...a.checks,
+          },
+          identityProviders: idpReports(rt.providers.health()),
         };
       },
     }),
@@ -162,8 +178,18 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
           socket.end(GOING_AWAY);
           setTimeout(() => socket.destroy(), 1000).unref();
         }
-        await closeGracefully(publicServer, config.server.shutdownTimeoutMs);
-        await runtime.close();
+        await closeGracefully(publicServer, config.server.shutdownTimeoutMs, {
+          // Requests still waiting on an upstream at the deadline: fail them with GH_SHUTTING_DOWN,
+          // which the proxy answers as a 503 page (with request id and audit record).
+          onDeadline: async () => {
+            const err = new GatehouseError('GH_SHUTTING_DOWN', 'shutdown_timeout passed while the upstream was still answering');
+            await Promise.all([...runtime.upstreams.pools.values()].map((p) => p.destroy(err).catch(() => {})));
+          },
+        });
+        // Pools cut at the deadline refuse a second close: that is expected, not a failure.
+        await runtime.close().catch((err: unknown) => {
+          if ((err as { code?: string }).code !== 'UND_ERR_DESTROYED') log.warn({ err: (err as Error).message }, 'closing the runtime failed');
+        });
         await closeGracefully(adminServer, 1000);
         await audit.close();
         log.info('stopped');

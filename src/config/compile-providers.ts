@@ -19,6 +19,8 @@ export function compileProviders(list: RawConfig['identity_providers'], devMode:
       problems.push({ path: `${at}.issuer`, message: 'must be https:// (plain http only for a loopback IdP in dev mode)' });
     }
     if (!p.scopes.includes('openid')) problems.push({ path: `${at}.scopes`, message: 'must include "openid"' });
+    if (parseDuration(p.timeout) < 100) problems.push({ path: `${at}.timeout`, message: 'must be at least 100ms' });
+    if (parseDuration(p.health_check_interval) < 1000) problems.push({ path: `${at}.health_check_interval`, message: 'must be at least 1s' });
     if (p.token_endpoint_auth_method !== 'private_key_jwt' && p.client_secret === undefined) {
       problems.push({ path: `${at}.client_secret`, message: `required with token_endpoint_auth_method ${p.token_endpoint_auth_method}` });
     }
@@ -46,6 +48,8 @@ export function compileProviders(list: RawConfig['identity_providers'], devMode:
       postLogoutRedirectUri: p.post_logout_redirect_uri,
       bearerAudiences: p.bearer_audiences,
       allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
+      timeoutMs: parseDuration(p.timeout),
+      healthIntervalMs: parseDuration(p.health_check_interval),
     };
   });
 }

@@ -195,6 +195,10 @@ const oidcProvider = z.strictObject({
   revalidate_interval: duration().optional().describe('Refresh tokens at least this often, even when they are long-lived (needs a refresh token).'),
   clock_tolerance: duration().default('30s').describe('Allowed clock skew when checking ID token times.'),
   post_logout_redirect_uri: httpUrl().optional().describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),
+  timeout: duration().default('10s')
+    .describe('How long to wait for the IdP (discovery, token, userinfo, health checks); then 503 GH_IDP_UNAVAILABLE, and a sign-in callback offers to start again.'),
+  health_check_interval: duration().default('10s')
+    .describe('How often the IdP\'s discovery document is fetched to report it on /readyz and gatehouse_idp_up; also the longest pause between discovery retries while it is unreachable.'),
 });
 
 const samlAttributes = z.strictObject({

@@ -100,6 +100,10 @@ export interface OidcProviderConfig {
   readonly bearerAudiences: readonly string[] | undefined;
   /** Plain-http issuer on loopback, accepted in dev mode only. */
   readonly allowInsecureHttp: boolean;
+  /** `timeout`: longest wait for any answer from the IdP. */
+  readonly timeoutMs: number;
+  /** `health_check_interval`: reachability probe period, and the cap of the discovery backoff. */
+  readonly healthIntervalMs: number;
 }
 
 export interface SamlAttributeNames {

@@ -27,7 +27,8 @@ import type { RouteConfig } from '../config/compile.ts';
 import { authFacts, requestFacts, requestHeadBytes } from '../audit/facts.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { createOutageLog, type Logger } from '../log.ts';
+import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
@@ -59,10 +60,12 @@ export interface Pipeline {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { metrics, log } = deps;
 
+  // Dependency outages are logged as episodes (log.ts), not one line per refused request.
+  const outages = createOutageLog(log);
   const onUpstreamError = (ex: Exchange, err: GatehouseError) => {
     const route = ex.route?.name ?? '';
     metrics.upstreamErrors.inc({ route, code: err.code });
-    log.warn({ request_id: ex.id, route, code: err.code, err: err.cause instanceof Error ? err.cause.message : undefined }, err.message);
+    outages.refused(err.code, { route }, { request_id: ex.id, err: err.cause instanceof Error ? err.cause.message : undefined }, err.message, 'warn');
   };
   const httpHooks: ProxyHooks = {
     onUpstreamError,
@@ -129,10 +132,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   };
 
   const answerError = (ex: Exchange, err: unknown) => {
+    // Already answered (the drain deadline answered it while this request was still at work).
+    if (ex.res?.writableEnded) return;
     const gerr = toGatehouseError(err);
-    if (gerr.status >= 500) log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
+    // A bug gets its stack; a dependency that is down gets an episode (no stack, counted).
+    if (gerr.code === 'GH_INTERNAL' || gerr.code === 'GH_CONFIG_INVALID') log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
+    else if (gerr.status >= 500) outages.refused(gerr.code, undefined, { request_id: ex.id, err: gerr.cause instanceof Error ? gerr.cause.message : undefined }, gerr.message);
     if (gerr.code === 'GH_LOGIN_FAILED') ex.event({ action: 'login_failed', outcome: 'failure', reason: 'login_failed', message: gerr.message });
     if (gerr.code === 'GH_BAD_TOKEN') ex.event({ action: 'bearer_rejected', outcome: 'failure', reason: 'invalid_token', message: gerr.message });
+    // An IdP that did not answer: browsers get a page that starts the same sign-in again.
+    if (gerr.code === 'GH_IDP_UNAVAILABLE' && sendIdpRetryPage(ex, gerr)) return;
     sendError(ex, gerr);
   };
 

@@ -11,6 +11,7 @@
 //   <prefix>revoked   pub/sub channel: JSON array of revoked keys, so every replica drops its
 //                     cached copy and closes the session's live connections at once
 // Commands touch one key each, so the same code works on Redis Cluster.
+import { Cluster } from 'ioredis';
 import { GatehouseError } from '../errors.ts';
 import type { RedisClient } from './redis-client.ts';
 import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
@@ -69,6 +70,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const pk = (name: string) => `${p}p:${name}`;
   const pendingSet = `${p}pending`;
   const ownerSet = (owner: string) => `${p}po:${owner}`;
+  const pingTimeoutMs = commandTimeoutOf(client);
   const emit = (keys: readonly string[] | undefined) => {
     for (const l of listeners) l(keys);
   };
@@ -197,8 +199,19 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     onRevoked(listener) {
       listeners.push(listener);
     },
+    // A real round trip, bounded by command_timeout: a paused Redis keeps its TCP connection (and
+    // ioredis' "ready" status) while answering nothing. ioredis enforces commandTimeout itself; the
+    // timer here also bounds a Cluster or Sentinel client that is still looking for its node.
     ping: () => run('ping', async () => {
-      await client.ping();
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer to PING within ${pingTimeoutMs} ms`)), pingTimeoutMs);
+      });
+      try {
+        await Promise.race([client.ping(), bound]);
+      } finally {
+        clearTimeout(timer);
+      }
     }),
     isReady: () => client.status === 'ready',
     async close() {
@@ -209,4 +222,11 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       }));
     },
   };
+}
+
+/** The client's command timeout (session.redis.command_timeout), as redis-client.ts set it. */
+function commandTimeoutOf(client: RedisClient): number {
+  const options = client instanceof Cluster ? client.options.redisOptions : client.options;
+  const ms = options?.commandTimeout;
+  return typeof ms === 'number' && ms > 0 ? ms : 2000;
 }

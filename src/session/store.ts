@@ -109,9 +109,16 @@ export interface SessionStore {
    * `undefined` when notifications may have been missed (reconnect): drop every cached session.
    */
   onRevoked(listener: (keys: readonly string[] | undefined) => void): void;
-  /** Throws when the store cannot serve requests (readiness). */
+  /**
+   * A round trip to the store (readiness): resolves when it answered within the store's command
+   * timeout, rejects with GH_STORE_UNAVAILABLE otherwise — also when a connection is open but
+   * nothing answers (a paused or overloaded server). Never answered from a cache.
+   */
   ping(): Promise<void>;
-  /** True when a command would be attempted now (cheap, no I/O). */
+  /**
+   * True when a command would be attempted now (cheap, no I/O). Not readiness: an open connection
+   * says nothing about whether the server answers (use ping()).
+   */
   isReady(): boolean;
   close(): Promise<void>;
 }

@@ -19,12 +19,16 @@ describe('admin listener', () => {
     const token = 'a-very-long-admin-token-for-tests';
     const gh = await startTestGatehouse({ ...baseConfig(up.url), admin: { listen: '127.0.0.1:0', token } });
     expect((await getJson(`${gh.adminUrl}/healthz`)).body).toEqual({ status: 'ok' });
-    expect((await getJson(`${gh.adminUrl}/readyz`)).status).toBe(200);
+    const ready = await getJson(`${gh.adminUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    // The memory store answers its PING; no identity provider is configured.
+    expect(ready.body).toEqual({ status: 'ready', checks: { listener: 'ok', session_store: 'memory: ok' }, identity_providers: {} });
     await getJson(`${gh.url}/x`);
     const metrics = await (await request(`${gh.adminUrl}/metrics`)).body.text();
     expect(metrics).toContain('gatehouse_requests_total{route="app",status="200"} 1');
     expect(metrics).toContain('gatehouse_request_duration_seconds_bucket');
     expect(metrics).toContain('gatehouse_websockets_open');
+    expect(metrics).toContain('gatehouse_session_store_up 1');
     expect((await getJson(`${gh.adminUrl}/admin/sessions`)).status).toBe(401);
     expect((await getJson(`${gh.adminUrl}/admin/sessions`, { authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
     expect((await getJson(`${gh.adminUrl}/admin/nothing`, { authorization: `Bearer ${token}` })).status).toBe(404);
@@ -55,15 +59,33 @@ describe('graceful shutdown', () => {
     await expect(request(`${gh.url}/x`)).rejects.toThrow();
   });
 
-  it('cuts requests still running after shutdown_timeout', async () => {
+  it('answers requests still running after shutdown_timeout with 503 GH_SHUTTING_DOWN (issue 12)', async () => {
     const up = await startUpstream();
     const gh = await startTestGatehouse({ ...baseConfig(up.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '200ms' } }, { keepRunning: true });
-    const stuck = request(`${gh.url}/slow`).then((r) => r.statusCode, (e: Error) => e.name);
+    const stuck = request(`${gh.url}/slow`, { headers: { accept: 'application/json' } }).then(async (r) => ({ status: r.statusCode, connection: r.headers.connection, body: await r.body.json() as { error: string } }), (e: Error) => e.name);
     await expect.poll(() => up.seen.length).toBe(1);
     const started = Date.now();
     await gh.shutdown();
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(await stuck).not.toBe(200);
+    expect(await stuck).toMatchObject({ status: 503, connection: 'close', body: { error: 'GH_SHUTTING_DOWN' } });
+  });
+
+  it('answers with Connection: close while draining and keeps a busy keep-alive connection until its answer is out (issue 12)', async () => {
+    const up = await startUpstream((req, res) => {
+      if (req.url !== '/delay') return false;
+      setTimeout(() => res.end('finished'), 300);
+      return true;
+    });
+    const gh = await startTestGatehouse(baseConfig(up.url), { keepRunning: true });
+    // One keep-alive connection: a first answer, then a request in flight when the drain starts.
+    const first = await request(`${gh.url}/x`);
+    await first.body.dump();
+    expect(first.headers.connection).toBe('keep-alive');
+    const inFlight = request(`${gh.url}/delay`).then(async (r) => ({ status: r.statusCode, connection: r.headers.connection, body: await r.body.text() }));
+    await expect.poll(() => up.seen.some((s) => s.url === '/delay')).toBe(true);
+    const done = gh.shutdown();
+    expect(await inFlight).toEqual({ status: 200, connection: 'close', body: 'finished' });
+    await done;
   });
 });
 

@@ -4,7 +4,9 @@ import { Secret } from '../../src/config/secret.ts';
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { userIndex } from '../../src/session/store.ts';
-import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { spawn } from 'node:child_process';
+import { freePort, inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { waitForPort } from '../support/ports.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
 function redisConfig(prefix: string, url = redisUrl()): RedisConfig {
@@ -23,6 +25,17 @@ async function makeStore(prefix = uniquePrefix()) {
 }
 
 runSessionStoreContract('redis', { make: () => makeStore() });
+
+/** A redis-server of this test's own that can be paused (SIGSTOP) and resumed; killed at the end. */
+async function startOwnRedis() {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  onTestFinished(() => {
+    proc.kill('SIGKILL');
+  });
+  await waitForPort(port, 10_000, 'own redis-server not');
+  return { url: `redis://127.0.0.1:${port}`, pause: () => proc.kill('SIGSTOP'), resume: () => proc.kill('SIGCONT') };
+}
 
 describe('redis store specifics', () => {
   it('stores only hashed keys, under the prefix, with a TTL', async () => {
@@ -60,6 +73,25 @@ describe('redis store specifics', () => {
     await a.revoke('k1', 60_000);
     await new Promise((r) => setTimeout(r, 200));
     expect(seenByB).toEqual([]);
+  });
+
+  it('ping fails within command_timeout when Redis accepts TCP but does not answer (SIGSTOP), while isReady() stays true', async () => {
+    const own = await startOwnRedis();
+    const prefix = uniquePrefix();
+    const c = { ...redisConfig(prefix, own.url), commandTimeoutMs: 300 };
+    const store = createRedisStore({ client: createRedisClient(c, 'commands'), subscriber: createRedisClient(c, 'subscriber'), keyPrefix: prefix });
+    onTestFinished(() => store.close());
+    await expect.poll(() => store.isReady()).toBe(true);
+    await expect(store.ping()).resolves.toBeUndefined();
+    own.pause();
+    onTestFinished(() => {
+      own.resume();
+    });
+    await expect(store.ping()).rejects.toMatchObject({ code: 'GH_STORE_UNAVAILABLE' });
+    // The connection is still up: only a round trip tells that Redis does not answer.
+    expect(store.isReady()).toBe(true);
+    own.resume();
+    await expect.poll(async () => store.ping().then(() => 'ok', () => 'failed'), { timeout: 10_000 }).toBe('ok');
   });
 
   it('fails fast with GH_STORE_UNAVAILABLE when Redis is unreachable', async () => {

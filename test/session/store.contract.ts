@@ -198,5 +198,11 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
       expect(s.isReady()).toBe(true);
       await expect(s.ping()).resolves.toBeUndefined();
     });
+
+    test('answers pings one after another and concurrently (readiness PINGs; issue 12)', async () => {
+      const s = await harness.make();
+      for (let i = 0; i < 3; i++) await expect(s.ping()).resolves.toBeUndefined();
+      await expect(Promise.all(Array.from({ length: 20 }, () => s.ping()))).resolves.toHaveLength(20);
+    });
   });
 }

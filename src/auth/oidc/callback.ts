@@ -1,6 +1,9 @@
 // The OIDC redirect URI: check the pending login (single use, same browser), exchange the code
 // (PKCE verifier, state and nonce checked by openid-client; ID token signature, iss, aud, azp,
 // exp/iat validated), map claims, create a fresh session and go back where the user started.
+// An IdP that does not answer (down, hung past `timeout`, 5xx) is 503 GH_IDP_UNAVAILABLE with a
+// link that starts the same sign-in again: the code itself is never retried (it may have been
+// spent at the IdP; RFC 6749 §4.1.2 has a second use revoke what the first one issued).
 import * as client from 'openid-client';
 import { GatehouseError } from '../../errors.ts';
 import type { SessionManager } from '../../session/manager.ts';
@@ -10,7 +13,7 @@ import { takePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { ReturnUrlCheck } from '../return-url.ts';
 import type { OidcClient } from './client.ts';
 import { asGroups, claimAt, mapClaims } from './claims.ts';
-import { loginError } from './errors.ts';
+import { loginError, loginRetryPath } from './errors.ts';
 import { nextRefreshAt } from './refresh.ts';
 
 export interface CallbackDeps {
@@ -34,7 +37,19 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   const pending = taken.login;
   if (pending.idp !== idp) throw new GatehouseError('GH_LOGIN_FAILED', 'Sign-in failed: the answer came back to the wrong identity provider.');
 
-  const configuration = oidc.configuration();
+  const retryPath = loginRetryPath(idp, pending.rd);
+  // A call to the IdP failed: an unreachable IdP also counts against its health (/readyz).
+  const failed = (err: unknown) => {
+    const gerr = loginError(err, idp, retryPath);
+    if (gerr.code === 'GH_IDP_UNAVAILABLE' && !(err instanceof GatehouseError)) oidc.noteOutcome(err);
+    return gerr;
+  };
+  let configuration: client.Configuration;
+  try {
+    configuration = oidc.configuration();
+  } catch (err) {
+    throw loginError(err, idp, retryPath);
+  }
   // The URL the IdP redirected to, rebuilt from the registered redirect URI (not from Host).
   const currentUrl = new URL(pending.redirectUri);
   currentUrl.search = ex.query;
@@ -47,9 +62,14 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
       idTokenExpected: true,
     });
   } catch (err) {
-    throw loginError(err, idp);
+    throw failed(err);
   }
-  await oidc.verifyIdToken(tokens.id_token!);
+  oidc.noteOutcome(undefined);
+  try {
+    await oidc.verifyIdToken(tokens.id_token!);
+  } catch (err) {
+    throw failed(err);
+  }
   const claims = tokens.claims()!;
   let mapped = mapClaims(claims, oidc.config.claims, oidc.config.splitGroupValuesOn);
   const mode = oidc.config.userinfo;
@@ -64,7 +84,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
         groups: mapped.groups ?? fromInfo.groups ?? asGroups(claimAt(info, oidc.config.claims.groups), oidc.config.splitGroupValuesOn),
       };
     } catch (err) {
-      throw loginError(err, idp);
+      throw failed(err);
     }
   }
   if (mapped.user === undefined) {
