@@ -6,25 +6,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startGatehouseChild } from '../support/audit-gatehouse.ts';
+import { burst } from '../support/http.ts';
 import { deadPort } from '../support/upstream.ts';
 
-async function burst(url: string, n: number, concurrency: number, headers: Record<string, string> = {}): Promise<Record<number, number>> {
-  const counts: Record<number, number> = {};
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      const r = await request(url, { headers: { accept: 'application/json', ...headers } });
-      await r.body.dump();
-      counts[r.statusCode] = (counts[r.statusCode] ?? 0) + 1;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return counts;
-}
 
 interface Line {
   readonly level: string;

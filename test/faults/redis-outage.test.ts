@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { getJson } from '../support/http.ts';
+import { burst, getJson } from '../support/http.ts';
 import { freePort, waitForPort } from '../support/ports.ts';
 import { sessionCookie } from '../support/signed-in.ts';
 import { startTestGatehouse } from '../support/start-gatehouse.ts';
@@ -60,21 +60,6 @@ async function ownRedis() {
   };
 }
 
-/** `n` requests, `concurrency` at a time; returns how many got each status. */
-async function burst(url: string, headers: Record<string, string>, n: number, concurrency: number): Promise<Record<number, number>> {
-  const counts: Record<number, number> = {};
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      const r = await request(url, { headers: { accept: 'application/json', ...headers } });
-      await r.body.dump();
-      counts[r.statusCode] = (counts[r.statusCode] ?? 0) + 1;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return counts;
-}
 
 const metric = async (adminUrl: string, name: string) => {
   const text = await (await request(`${adminUrl}/metrics`)).body.text();
@@ -120,8 +105,8 @@ describe('Redis paused and killed', () => {
     // protected request is refused, every public one still served.
     await expect.poll(async () => (await getJson(protectedUrl, { cookie })).status, { timeout: 20_000, interval: 100 }).toBe(503);
     const N = 300;
-    const refused = await burst(protectedUrl, { cookie }, N, 30);
-    const open = await burst(`${gh.url}/open/x`, { cookie }, 100, 10);
+    const refused = await burst(protectedUrl, N, 30, { cookie });
+    const open = await burst(`${gh.url}/open/x`, 100, 10, { cookie });
     console.log(`redis paused: protected ${JSON.stringify(refused)}, public ${JSON.stringify(open)}`);
     expect(refused).toEqual({ 503: N });
     expect(open).toEqual({ 200: 100 });

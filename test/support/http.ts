@@ -44,3 +44,19 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   }
   return { status: res.statusCode, headers: res.headers, body };
 }
+
+/** `n` JSON requests to `url`, `concurrency` at a time; how many got each status. */
+export async function burst(url: string, n: number, concurrency: number, headers: Record<string, string> = {}): Promise<Record<number, number>> {
+  const counts: Record<number, number> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const r = await request(url, { headers: { accept: 'application/json', ...headers } });
+      await r.body.dump();
+      counts[r.statusCode] = (counts[r.statusCode] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return counts;
+}
