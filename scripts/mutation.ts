@@ -20,7 +20,7 @@ interface Target {
 }
 
 const TARGETS: readonly Target[] = [
-  { module: 'src/server/forwarded.ts', tests: ['test/server/forwarded.test.ts'] },
+  { module: 'src/http/forwarded.ts', tests: ['test/http/forwarded.test.ts'] },
   { module: 'src/policy/compile.ts', tests: ['test/policy/compile.test.ts', 'test/policy/evaluate.test.ts'] },
   { module: 'src/policy/evaluate.ts', tests: ['test/policy/evaluate.test.ts'] },
   { module: 'src/route/normalize.ts', tests: ['test/route/normalize.test.ts'] },

@@ -16,7 +16,7 @@ import { createSessions } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
-import { createClientResolver, type ClientResolver } from './server/forwarded.ts';
+import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
 import { foldCase } from './route/canonical.ts';
 import { parseHost } from './route/host.ts';
 import { createRouteTable, type RouteTable } from './route/table.ts';

@@ -5,7 +5,7 @@ import type { Secret } from '../config/secret.ts';
 import type { AuthEventInput } from '../audit/facts.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
-import { ADMIN_PATHS } from '../server/endpoints.ts';
+import { ADMIN_PATHS } from '../http/endpoints.ts';
 import { isAdminAuthorized } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import type { IdpReport } from './readiness.ts';

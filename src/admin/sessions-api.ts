@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
-import { ADMIN_PATHS } from '../server/endpoints.ts';
+import { ADMIN_PATHS } from '../http/endpoints.ts';
 
 type Json = (res: ServerResponse, status: number, body: unknown) => void;
 

@@ -1,7 +1,7 @@
 // Turn an exchange into audit facts: the allow-listed fields only, decided here in one place.
-import type { Exchange } from '../server/exchange.ts';
+import type { Exchange } from '../http/exchange.ts';
 import type { AuthAction, AuthFacts, RequestFacts, UserFacts } from './record.ts';
-import type { Identity } from '../policy/evaluate.ts';
+import type { Identity } from '../identity/identity.ts';
 
 /** An auth event as the code that saw it knows it; the exchange fills in who and where. */
 export interface AuthEventInput {

@@ -9,11 +9,11 @@ import type { IdentityProviders } from './providers.ts';
 import { publicBase } from './base-url.ts';
 import { samlLogoutUrl } from './saml/slo.ts';
 import type { SessionManager } from '../session/manager.ts';
-import type { Exchange } from '../server/exchange.ts';
-import { escapeHtml, renderPage } from '../server/pages.ts';
-import { readFormBody } from '../server/body.ts';
-import { sendBody, sendRedirect } from '../server/respond.ts';
-import { LOGOUT_PATH } from '../server/endpoints.ts';
+import type { Exchange } from '../http/exchange.ts';
+import { escapeHtml, renderPage } from '../http/pages.ts';
+import { readFormBody } from '../http/body.ts';
+import { sendBody, sendRedirect } from '../http/respond.ts';
+import { LOGOUT_PATH } from '../http/endpoints.ts';
 
 export async function handleLogout(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): Promise<void> {
   const method = ex.req.method;

@@ -8,8 +8,8 @@ import { loadConfigFile } from '../config/load.ts';
 import { startDemoIdp, type DemoIdp } from '../demo/idp.ts';
 import { createWhoamiServer } from '../demo/whoami.ts';
 import { createLogger } from '../log.ts';
-import { listen } from '../server/listener.ts';
-import { LOGOUT_PATH, oidcBackchannelPath, oidcCallbackPath, USERINFO_PATH } from '../server/endpoints.ts';
+import { listen } from '../http/listener.ts';
+import { LOGOUT_PATH, oidcBackchannelPath, oidcCallbackPath, USERINFO_PATH } from '../http/endpoints.ts';
 import { onShutdownSignal, startGatehouse } from './start.ts';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));

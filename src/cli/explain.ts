@@ -3,7 +3,8 @@
 // same normalisation, routing and policy code as the proxy; no network.
 import type { Config } from '../config/compile.ts';
 import { compilePolicy } from '../policy/compile.ts';
-import { evaluateReadings, type Identity } from '../policy/evaluate.ts';
+import type { Identity } from '../identity/identity.ts';
+import { evaluateReadings } from '../policy/evaluate.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
 import { policyReadings } from '../route/canonical.ts';
 import { createRouteTable } from '../route/table.ts';

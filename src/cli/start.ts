@@ -16,7 +16,7 @@ import { loadConfigFile } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { buildRuntime, reusableParts, type Runtime, type RuntimeParts } from '../runtime.ts';
 import { waitForStore } from '../session/create.ts';
-import { closeGracefully, createListener, listen, urlOf } from '../server/listener.ts';
+import { closeGracefully, createListener, listen, urlOf } from '../http/listener.ts';
 import { createPipeline } from '../server/pipeline.ts';
 import { watchConfig } from '../config/watch.ts';
 import { announceReload, onPeerReload, runSupervisor, workerIndex } from './cluster.ts';

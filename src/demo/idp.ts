@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import { escapeHtml, renderPage } from '../server/pages.ts';
+import { escapeHtml, renderPage } from '../http/pages.ts';
 
 export interface DemoUser {
   readonly email: string;

@@ -1,7 +1,7 @@
 // The demo upstream: echoes the request it received (method, path, headers) as an HTML page, and
 // as JSON at /whoami.json. It shows what Gatehouse sends an application, identity headers included.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { escapeHtml } from '../server/pages.ts';
+import { escapeHtml } from '../http/pages.ts';
 
 interface Echo {
   method: string;

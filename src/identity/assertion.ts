@@ -4,7 +4,7 @@
 // it expires.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Identity } from '../policy/evaluate.ts';
+import type { Identity } from './identity.ts';
 import type { SigningKeys } from './keys.ts';
 
 export interface AssertionSigner {

@@ -5,8 +5,7 @@
 // Client copies of all these names were already removed by proxy/headers.ts.
 import type { RouteConfig } from '../config/compile.ts';
 import { GatehouseError } from '../errors.ts';
-import type { CompiledPolicy } from '../policy/compile.ts';
-import type { Identity } from '../policy/evaluate.ts';
+import type { Identity } from './identity.ts';
 import type { AssertionSigner } from './assertion.ts';
 
 /**
@@ -30,7 +29,8 @@ export interface HeaderPlan {
 
 export interface HeaderPlanOptions {
   readonly route: RouteConfig;
-  readonly policy: CompiledPolicy;
+  /** Every group the route's policy mentions (its CompiledPolicy); identity/ does not import policy/. */
+  readonly policy: { readonly groups: ReadonlySet<string> };
   readonly signer: AssertionSigner | undefined;
 }
 

@@ -3,17 +3,10 @@
 // no allow = nobody. The answer explains itself with stable reason codes.
 import { foldCase } from '../route/canonical.ts';
 import type { CompiledCondition, CompiledPolicy } from './compile.ts';
+import type { Identity } from '../identity/identity.ts';
 import type { Reason } from './reasons.ts';
 
 export type { Reason } from './reasons.ts';
-
-export interface Identity {
-  readonly user: string;
-  readonly email?: string | undefined;
-  readonly name?: string | undefined;
-  readonly groups: readonly string[];
-  readonly idp: string;
-}
 
 export interface Decision {
   readonly allow: boolean;

@@ -2,9 +2,9 @@
 // header the sender lists in Connection are dropped both ways; X-Forwarded-* and X-Request-Id
 // are set by Gatehouse, never passed through from an untrusted client.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Exchange } from '../server/exchange.ts';
-import { REQUEST_ID_HEADER } from '../server/endpoints.ts';
-import { strictTransportSecurity } from '../server/respond.ts';
+import type { Exchange } from '../http/exchange.ts';
+import { REQUEST_ID_HEADER } from '../http/endpoints.ts';
+import { strictTransportSecurity } from '../http/respond.ts';
 import { baseCookieName, gatehouseCookieNames, parseCookieHeader } from '../session/cookie.ts';
 
 const HOP_BY_HOP = new Set([

@@ -5,9 +5,9 @@
 // gives it back as soon as it is over; a client too slow with its body loses it (body-guard.ts).
 import type { Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/compile.ts';
-import type { Exchange } from '../server/exchange.ts';
-import { hasBody as requestHasBody, onBodyTimeout } from '../server/body-guard.ts';
-import { sendError } from '../server/respond.ts';
+import type { Exchange } from '../http/exchange.ts';
+import { hasBody as requestHasBody, onBodyTimeout } from '../http/body-guard.ts';
+import { sendError } from '../http/respond.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import type { RouteUpstream } from './upstream.ts';
 import { upstreamError } from './upstream-errors.ts';

@@ -5,8 +5,8 @@ import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { RouteConfig } from '../config/compile.ts';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
-import type { Exchange } from '../server/exchange.ts';
-import { sendError } from '../server/respond.ts';
+import type { Exchange } from '../http/exchange.ts';
+import { sendError } from '../http/respond.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { upstreamError } from './upstream-errors.ts';
 

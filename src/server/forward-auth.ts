@@ -13,8 +13,8 @@
 // the ingress serves, anyone could pick what is judged (issue 11: the path used to be cut out of
 // X-Original-URL at the first textual copy of the host).
 import { GatehouseError } from '../errors.ts';
-import type { Exchange } from './exchange.ts';
-import { INTERNAL_PREFIX, REQUEST_ID_HEADER } from './endpoints.ts';
+import type { Exchange } from '../http/exchange.ts';
+import { INTERNAL_PREFIX, REQUEST_ID_HEADER } from '../http/endpoints.ts';
 import { applyHost, applyTarget } from './target.ts';
 
 export type ForwardAuthHeaders = 'original_url' | 'forwarded';

@@ -7,9 +7,9 @@ import { handleSamlAcs } from '../auth/saml/acs.ts';
 import { handleSamlSlo } from '../auth/saml/slo.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from './endpoints.ts';
-import type { Exchange } from './exchange.ts';
-import { sendBody } from './respond.ts';
+import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from '../http/endpoints.ts';
+import type { Exchange } from '../http/exchange.ts';
+import { sendBody } from '../http/respond.ts';
 
 export function isInternalPath(path: string): boolean {
   return path.startsWith(INTERNAL_PREFIX) || path === '/.gatehouse';

@@ -33,12 +33,12 @@ import { evaluateReadings } from '../policy/evaluate.ts';
 import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
-import { Exchange } from './exchange.ts';
+import { Exchange } from '../http/exchange.ts';
 import { handleInternal, isInternalPath } from './internal.ts';
 import { retargetForwardAuth, sendForwardAuthAllow } from './forward-auth.ts';
-import { AUTH_PATH } from './endpoints.ts';
-import { requestIdFor } from './request-id.ts';
-import { sendError } from './respond.ts';
+import { AUTH_PATH } from '../http/endpoints.ts';
+import { requestIdFor } from '../http/request-id.ts';
+import { sendError } from '../http/respond.ts';
 import { applyHost, applyTarget, faultyHead } from './target.ts';
 
 export interface PipelineDeps {

@@ -7,7 +7,7 @@ import { policyReadings } from '../route/canonical.ts';
 import { parseHost } from '../route/host.ts';
 import { normalizePath, splitTarget } from '../route/normalize.ts';
 import type { IncomingMessage } from 'node:http';
-import type { Exchange } from './exchange.ts';
+import type { Exchange } from '../http/exchange.ts';
 
 /**
  * Framing Node's parser lets through but RFC 9112 does not: several Host fields (§3.2: 400), and

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compilePathPattern, compilePolicy, type PolicySource } from '../../src/policy/compile.ts';
-import { evaluate, evaluateReadings, type Identity } from '../../src/policy/evaluate.ts';
+import type { Identity } from '../../src/identity/identity.ts';
+import { evaluate, evaluateReadings } from '../../src/policy/evaluate.ts';
 import { policyPath } from '../../src/route/canonical.ts';
 import { normalizePath } from '../../src/route/normalize.ts';
 

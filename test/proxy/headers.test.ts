@@ -17,8 +17,8 @@ import type { Duplex } from 'node:stream';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientResponseHeaders, stripCookie, upstreamRequestHeaders, type UpstreamHeaderContext } from '../../src/proxy/headers.ts';
-import { Exchange } from '../../src/server/exchange.ts';
-import { createClientResolver } from '../../src/server/forwarded.ts';
+import { Exchange } from '../../src/http/exchange.ts';
+import { createClientResolver } from '../../src/http/forwarded.ts';
 import { selfSignedCert } from '../support/audit-receivers.ts';
 
 type Listener = 'v4' | 'dual' | 'tls';

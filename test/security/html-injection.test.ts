@@ -6,7 +6,7 @@
 // requests (the path and Host reach Gatehouse as written) to real Gatehouses and a real IdP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoIdp, type DemoIdp } from '../../src/demo/idp.ts';
-import { escapeHtml } from '../../src/server/pages.ts';
+import { escapeHtml } from '../../src/http/pages.ts';
 import { loadCases, type CaseRow } from '../support/case-table.ts';
 import { CLIENT_ID, CLIENT_SECRET } from '../support/oidc.ts';
 import { sendRaw, type RawResponse } from '../support/raw-http.ts';

@@ -5,7 +5,7 @@
 // tokens are remembered until they expire, so a busy client costs one signature check per token.
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { GatehouseError } from '../../errors.ts';
-import type { Identity } from '../../policy/evaluate.ts';
+import type { Identity } from '../../identity/identity.ts';
 import { mapClaims } from '../oidc/claims.ts';
 import type { OidcClient } from '../oidc/client.ts';
 import { ASYMMETRIC_ALGS } from '../oidc/id-token.ts';

@@ -6,9 +6,9 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { GatehouseError } from '../../errors.ts';
 import type { SessionManager } from '../../session/manager.ts';
-import type { Exchange } from '../../server/exchange.ts';
-import { readFormBody } from '../../server/body.ts';
-import { sendBody } from '../../server/respond.ts';
+import type { Exchange } from '../../http/exchange.ts';
+import { readFormBody } from '../../http/body.ts';
+import { sendBody } from '../../http/respond.ts';
 import type { OidcClient } from './client.ts';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';

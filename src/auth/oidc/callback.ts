@@ -7,8 +7,8 @@
 import * as client from 'openid-client';
 import { GatehouseError } from '../../errors.ts';
 import type { SessionManager } from '../../session/manager.ts';
-import type { Exchange } from '../../server/exchange.ts';
-import { sendRedirect } from '../../server/respond.ts';
+import type { Exchange } from '../../http/exchange.ts';
+import { sendRedirect } from '../../http/respond.ts';
 import { takePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { ReturnUrlCheck } from '../return-url.ts';
 import type { OidcClient } from './client.ts';

@@ -4,10 +4,10 @@
 // or its tokens got wrong is GH_LOGIN_FAILED (400) with a reason a user can quote.
 import * as client from 'openid-client';
 import { GatehouseError } from '../../errors.ts';
-import { LOGIN_PATH } from '../../server/endpoints.ts';
-import type { Exchange } from '../../server/exchange.ts';
-import { escapeHtml, renderPage } from '../../server/pages.ts';
-import { isBrowserNavigation, publicMessage, sendBody } from '../../server/respond.ts';
+import { LOGIN_PATH } from '../../http/endpoints.ts';
+import type { Exchange } from '../../http/exchange.ts';
+import { escapeHtml, renderPage } from '../../http/pages.ts';
+import { isBrowserNavigation, publicMessage, sendBody } from '../../http/respond.ts';
 
 /**
  * 503 GH_IDP_UNAVAILABLE. `retryPath`, when set, is a same-origin path that starts the same

@@ -2,9 +2,9 @@
 // The pending login lives server-side (login-state.ts); the browser only carries `state`.
 import * as client from 'openid-client';
 import type { SessionStore } from '../../session/store.ts';
-import type { Exchange } from '../../server/exchange.ts';
-import { oidcCallbackPath } from '../../server/endpoints.ts';
-import { sendRedirect } from '../../server/respond.ts';
+import type { Exchange } from '../../http/exchange.ts';
+import { oidcCallbackPath } from '../../http/endpoints.ts';
+import { sendRedirect } from '../../http/respond.ts';
 import { savePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { OidcClient } from './client.ts';
 

@@ -9,9 +9,9 @@
 // until the assertion expires), then the attribute mapping.
 import { GatehouseError } from '../../errors.ts';
 import type { SessionManager } from '../../session/manager.ts';
-import type { Exchange } from '../../server/exchange.ts';
-import { readFormBody } from '../../server/body.ts';
-import { sendRedirect } from '../../server/respond.ts';
+import type { Exchange } from '../../http/exchange.ts';
+import { readFormBody } from '../../http/body.ts';
+import { sendRedirect } from '../../http/respond.ts';
 import { takePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { ReturnUrlCheck } from '../return-url.ts';
 import { mapSamlIdentity, nameIdOf } from './attributes.ts';

@@ -3,8 +3,8 @@
 // and to this browser's login cookie — never the return URL itself.
 import { randomBytes } from 'node:crypto';
 import type { SessionStore } from '../../session/store.ts';
-import type { Exchange } from '../../server/exchange.ts';
-import { sendRedirect } from '../../server/respond.ts';
+import type { Exchange } from '../../http/exchange.ts';
+import { sendRedirect } from '../../http/respond.ts';
 import { savePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { SamlProvider } from './provider.ts';
 

@@ -13,7 +13,7 @@ import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientResolver, type ClientInfo } from '../../src/server/forwarded.ts';
+import { createClientResolver, type ClientInfo } from '../../src/http/forwarded.ts';
 import { selfSignedCert } from '../support/audit-receivers.ts';
 
 type Listener = 'v4' | 'v6' | 'dual' | 'tls';

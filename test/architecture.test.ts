@@ -1,0 +1,86 @@
+// Folder-level layering of src/ (docs: STYLE.md layout, structure review §2.4 and P1). Value imports
+// point down or sideways, never up; no import cycle between folders, type imports included. The
+// allow-list holds exactly the edges that still break this; it may only shrink.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const LAYERS: readonly (readonly string[])[] = [
+  ['main'],
+  ['cli'],
+  ['runtime', 'server', 'admin', 'demo'],
+  ['auth', 'proxy'],
+  ['session', 'policy', 'identity', 'audit', 'route'],
+  ['http', 'config', 'errors', 'log'],
+];
+
+/** 'from -> to': why it is still here, and the issue-13 item that removes it. */
+const KNOWN_VIOLATIONS: Readonly<Record<string, string>> = {
+  'audit -> http': 'type cycle: audit/facts.ts maps Exchange to facts; issue 13 item 1 (P1: AuthEventInput to audit/events.ts, the mapping to server/finish.ts)',
+  'audit -> admin': 'type cycle: audit/writer.ts and create.ts take admin/metrics.ts types; issue 13 item 1 (P1: audit declares its own AuditMetrics)',
+  'config -> route': 'upward value import and cycle: config/compile.ts calls route/normalize.ts normalizePath; issue 13 item 1 (§2.4 table)',
+};
+
+const SRC = resolve(import.meta.dirname, '../src');
+const IMPORT = /^\s*(import|export)\s+(type\s+)?([^;]*?)\s+from\s+'(\.[^']+)'|\bimport\('(\.[^']+)'\)/gm;
+const folderOf = (file: string) => relative(SRC, file).split('/')[0]!.replace(/\.ts$/, '');
+const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
+
+/** Folder edges 'from -> to' → whether any import along it is a value import. */
+function folderEdges(): Map<string, boolean> {
+  const edges = new Map<string, boolean>();
+  for (const name of readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+    const file = join(SRC, name);
+    for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+      const to = folderOf(resolve(dirname(file), m[4] ?? m[5]!));
+      const from = folderOf(file);
+      if (to === from) continue;
+      const names = m[3]?.match(/^\{([^}]*)\}$/s)?.[1]?.split(',').map((s) => s.trim()).filter(Boolean);
+      const typeOnly = m[2] !== undefined || (names !== undefined && names.every((s) => s.startsWith('type ')));
+      const key = `${from} -> ${to}`;
+      edges.set(key, (edges.get(key) ?? false) || !typeOnly);
+    }
+  }
+  return edges;
+}
+
+const split = (edge: string) => edge.split(' -> ') as [string, string];
+const upwardValue = (edge: string, value: boolean) => value && rank.get(split(edge)[0])! > rank.get(split(edge)[1])!;
+
+function reaches(edges: Iterable<string>, from: string, to: string): boolean {
+  const next = new Map<string, string[]>();
+  for (const e of edges) next.set(split(e)[0], [...(next.get(split(e)[0]) ?? []), split(e)[1]]);
+  const seen = new Set<string>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (f === to) return true;
+    if (!seen.has(f)) (seen.add(f), stack.push(...(next.get(f) ?? [])));
+  }
+  return false;
+}
+
+describe('architecture: imports between src/ folders point down', () => {
+  const edges = folderEdges();
+
+  it('sees the imports (the parser is not blind) and every folder has a layer', () => {
+    expect(edges.get('server -> http')).toBe(true);
+    expect(edges.get('http -> audit')).toBe(false);
+    expect([...edges.keys()].flatMap(split).filter((f) => !rank.has(f))).toEqual([]);
+  });
+
+  it('no value import points up a layer, except the known violations', () => {
+    expect([...edges].filter(([e, v]) => upwardValue(e, v) && !(e in KNOWN_VIOLATIONS)).map(([e]) => e)).toEqual([]);
+  });
+
+  it('no import cycle between folders (type imports included), except through the known violations', () => {
+    const kept = [...edges.keys()].filter((e) => !(e in KNOWN_VIOLATIONS));
+    expect(kept.filter((e) => reaches(kept, split(e)[1], split(e)[0]))).toEqual([]);
+  });
+
+  it('every known violation still exists (the list only shrinks: delete an entry once it is fixed)', () => {
+    const all = [...edges.keys()];
+    const stale = Object.keys(KNOWN_VIOLATIONS).filter((e) => !(edges.has(e) && (upwardValue(e, edges.get(e)!) || reaches(all, split(e)[1], split(e)[0]))));
+    expect(stale).toEqual([]);
+  });
+});
