@@ -307,14 +307,7 @@ export async function startSyslogStreamReceiver(o: { tls?: { key: Buffer; cert: 
   };
   const start = async () => {
     if (server) return;
-    const s = o.tls ? createTlsServer({ key: o.tls.key, cert: o.tls.cert }, onSocket) : createNetServer(onSocket);
-    s.on('tlsClientError', () => {});
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-    });
-    port = (s.address() as AddressInfo).port;
-    server = s;
+    ({ server, port } = await listenStream(o.tls, onSocket, port));
   };
   const stop = async () => {
     const s = server;
@@ -389,4 +382,18 @@ export function selfSignedCert(): { dir: string; keyFile: string; certFile: stri
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
   ], { stdio: 'ignore', timeout: 20_000 });
   return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };
+}
+
+/**
+ * A TCP (or, with `tls`, TLS) listener on 127.0.0.1 for stand-in receivers that are stopped and
+ * started again on the same port; `port` 0 picks one.
+ */
+export async function listenStream(tls: { key: string | Buffer; cert: string | Buffer } | undefined, onSocket: (s: Socket) => void, port: number): Promise<{ server: NetServer; port: number }> {
+  const s: NetServer = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, onSocket) : createNetServer(onSocket);
+  s.on('tlsClientError', () => {});
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => resolve());
+  });
+  return { server: s, port: (s.address() as AddressInfo).port };
 }

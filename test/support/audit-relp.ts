@@ -3,10 +3,9 @@
 // well-formed; answers each "syslog" with "rsp 200 OK" (or as a test asks: late, refused, or never
 // because it "crashes"); answers "close" the way librelp does (rsp, then a serverclose hint).
 // Plain TCP or TLS. Closed when the test finishes.
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import type { Server, Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
-import { parseRfc5424 } from './audit-receivers.ts';
+import { listenStream, parseRfc5424 } from './audit-receivers.ts';
 
 export interface RelpReceiver {
   readonly port: number;
@@ -153,14 +152,7 @@ export async function startRelpReceiver(o: { tls?: { key: Buffer; cert: Buffer }
 
   async function start(): Promise<void> {
     if (server) return;
-    const s = o.tls ? createTlsServer({ key: o.tls.key, cert: o.tls.cert }, onSocket) : createNetServer(onSocket);
-    s.on('tlsClientError', () => {});
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-    });
-    port = (s.address() as AddressInfo).port;
-    server = s;
+    ({ server, port } = await listenStream(o.tls, onSocket, port));
   }
 
   async function stop(): Promise<void> {
