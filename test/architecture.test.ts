@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: readonly (readonly string[])[] = [
   ['main'],
   ['cli'],
-  ['runtime', 'server', 'admin', 'demo'],
+  ['runtime', 'runtime-holder', 'server', 'admin', 'demo'],
   ['auth', 'proxy'],
   ['session', 'policy', 'identity', 'audit', 'route'],
   ['http', 'config', 'errors', 'log'],

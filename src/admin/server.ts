@@ -8,7 +8,7 @@ import type { SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../http/endpoints.ts';
 import { isAdminAuthorized } from './auth.ts';
 import type { Metrics } from './metrics.ts';
-import type { IdpReport } from './readiness.ts';
+import type { ReadyReport } from './readiness.ts';
 import { handleSessionsApi } from './sessions-api.ts';
 
 export interface AdminDeps {
@@ -26,12 +26,6 @@ export interface AdminDeps {
    * Identity providers are reported, but never make the replica unready.
    */
   ready(): Promise<ReadyReport>;
-}
-
-export interface ReadyReport {
-  readonly ok: boolean;
-  readonly checks: Record<string, string>;
-  readonly identityProviders?: Record<string, IdpReport>;
 }
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
