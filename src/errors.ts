@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   GH_AUDIT_UNAVAILABLE: { status: 503, title: 'Audit trail unavailable' },
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
+  GH_RELOAD_FAILED: { status: 422, title: 'Reload refused' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
