@@ -58,7 +58,11 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
   for (const w of options.warnings ?? []) log.warn(w);
   // Readiness and the health gauges: the session store by a PING (cached ~1 s), IdPs as known.
   const storeProbe = createStoreProbe();
-  const serving = () => ({ store: holder.current().sessions.store, idps: () => holder.current().providers.health() });
+  // Read when probed or scraped (after `holder` exists): one runtime snapshot per check.
+  const serving = () => {
+    const rt = holder.current();
+    return { store: rt.sessions.store, idps: () => rt.providers.health() };
+  };
   const metrics = createMetrics({
     processMetrics: options.processMetrics ?? true,
     health: {
