@@ -8,9 +8,10 @@ import { createSessionManager, type SessionManager } from './manager.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createRedisClient, type RedisClient } from './redis-client.ts';
 import { createRedisStore } from './redis-store.ts';
+import type { OneTimeStore } from './one-time.ts';
 import type { SessionStore } from './store.ts';
 
-export function createSessionStore(config: SessionConfig, log: Logger): SessionStore {
+export function createSessionStore(config: SessionConfig, log: Logger): SessionStore & OneTimeStore {
   if (config.store === 'memory') return createMemoryStore({ maxSessions: config.maxSessions });
   const redis = config.redis!;
   const client = createRedisClient(redis, 'commands');

@@ -7,6 +7,7 @@ import type { Secret } from '../config/secret.ts';
 import { createCookieCodec, sessionKey, type CookieCodec } from './cookie.ts';
 import { deriveKey } from './keys.ts';
 import { createLiveRegistry, type LiveConnection, type LiveRegistry } from './live.ts';
+import { createPendingLogins, createReplayGuard, type OneTimeStore, type PendingLogins, type ReplayGuard } from './one-time.ts';
 import { open, seal } from './seal.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
@@ -45,7 +46,12 @@ export interface SessionSummary {
 
 export interface SessionManager {
   readonly cookie: CookieCodec;
+  /** The session records (readiness, kind, tests); one-time values only through the two below. */
   readonly store: SessionStore;
+  /** Pending sign-ins, for auth/login-state.ts. */
+  readonly pendingLogins: PendingLogins;
+  /** Replay markers for IdP messages (SAML assertions and LogoutRequests, logout tokens). */
+  readonly replay: ReplayGuard;
   readonly idleMs: number;
   readonly absoluteMs: number;
   /** Start a session (always a new id: no fixation). Returns the cookie value to set. */
@@ -76,7 +82,8 @@ export interface ManagerOptions {
   readonly config: SessionConfig;
   /** session.secret, or a per-process random one when unset with the memory store. */
   readonly secret: Secret;
-  readonly store: SessionStore;
+  /** The backend: both interfaces, one object (memory-store.ts, redis-store.ts). */
+  readonly store: SessionStore & OneTimeStore;
   readonly now?: () => number;
   /** Local cache for shared stores; entries older than this are re-read. Default 1 s. */
   readonly cacheTtlMs?: number;
@@ -218,6 +225,8 @@ export function createSessionManager(options: ManagerOptions): SessionManager {
   return {
     cookie,
     store,
+    pendingLogins: createPendingLogins(store),
+    replay: createReplayGuard(store),
     idleMs,
     absoluteMs,
     live,
