@@ -5,7 +5,7 @@
 //   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
-import type { SessionManager } from '../session/manager.ts';
+import type { ListedSession, SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../http/endpoints.ts';
 
 type Json = (res: ServerResponse, status: number, body: unknown) => void;
@@ -24,7 +24,7 @@ export function handleSessionsApi(req: IncomingMessage, res: ServerResponse, pat
       json(res, 400, { error: 'GH_BAD_REQUEST', message: 'query parameter "user" is required' });
       return true;
     }
-    sessions.list(user).then((list) => json(res, 200, { user, sessions: list }), fail);
+    sessions.list(user).then((list) => json(res, 200, { user, sessions: list.map(sessionSummary) }), fail);
     return true;
   }
   if (path.startsWith(ADMIN_PATHS.sessionPrefix)) {
@@ -75,4 +75,21 @@ function methodNotAllowed(res: ServerResponse, json: Json, allow: string): true 
   res.setHeader('allow', allow);
   json(res, 405, { error: 'GH_METHOD_NOT_ALLOWED', message: `use ${allow}` });
   return true;
+}
+
+/** One session in GET /admin/sessions: snake_case, ISO dates; `id` is the store key, not a cookie. */
+export interface SessionSummary {
+  readonly id: string;
+  readonly user: string;
+  readonly email: string | undefined;
+  readonly idp: string;
+  readonly method: string;
+  readonly created_at: string;
+  readonly last_seen_at: string;
+  readonly expires_at: string;
+}
+
+export function sessionSummary({ id, record: r, expiresAt }: ListedSession): SessionSummary {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return { id, user: r.user, email: r.email, idp: r.idp, method: r.method, created_at: iso(r.createdAt), last_seen_at: iso(r.lastSeenAt), expires_at: iso(expiresAt) };
 }

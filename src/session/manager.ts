@@ -41,16 +41,13 @@ export type Lookup =
   | { readonly state: 'expired'; readonly key: string; readonly why: 'idle' | 'absolute' }
   | { readonly state: 'revoked'; readonly key: string };
 
-export interface SessionSummary {
+/** A live session as listed (admin API; formatted there). */
+export interface ListedSession {
   /** The store key (SHA-256 of the session id): names the session, cannot be used as a cookie. */
   readonly id: string;
-  readonly user: string;
-  readonly email: string | undefined;
-  readonly idp: string;
-  readonly method: string;
-  readonly created_at: string;
-  readonly last_seen_at: string;
-  readonly expires_at: string;
+  readonly record: SessionRecord;
+  /** The earliest moment it ends if not used again (epoch ms). */
+  readonly expiresAt: number;
 }
 
 export interface SessionManager {
@@ -72,7 +69,7 @@ export interface SessionManager {
   revokeUser(user: string): Promise<string[]>;
   /** IdP-initiated logout: end the sessions of an IdP subject, or of one IdP session. */
   revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]>;
-  list(user: string): Promise<SessionSummary[]>;
+  list(user: string): Promise<ListedSession[]>;
   /** Replace a session's identity and tokens after a refresh; false when it ended meanwhile. */
   update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined>;
   /** Tie a live connection to a session; returns the function to call when it closes. */
@@ -221,10 +218,10 @@ class Sessions implements SessionManager {
     return next;
   }
 
-  async list(user: string): Promise<SessionSummary[]> {
+  async list(user: string): Promise<ListedSession[]> {
     const at = this.#now();
     const active = (await this.#backend.listIndex(userIndex(user))).filter(([, r]) => this.#expiry.why(r, at) === undefined);
-    return active.map(([id, r]) => summarize(id, r, this.#expiry.next(r)));
+    return active.map(([id, record]) => ({ id, record, expiresAt: this.#expiry.next(record) }));
   }
 
   watch(key: string, record: SessionRecord, conn: LiveConnection): () => void {
@@ -276,9 +273,4 @@ function changedRecord(record: SessionRecord, changes: RecordChanges, at: number
     refreshAt: changes.refreshAt,
     lastSeenAt: at,
   };
-}
-
-function summarize(id: string, r: SessionRecord, expiresAt: number): SessionSummary {
-  const iso = (ms: number) => new Date(ms).toISOString();
-  return { id, user: r.user, email: r.email, idp: r.idp, method: r.method, created_at: iso(r.createdAt), last_seen_at: iso(r.lastSeenAt), expires_at: iso(expiresAt) };
 }

@@ -136,7 +136,7 @@ describe('session manager', () => {
     const list = await manager.list('alice@corp.example');
     expect(list).toHaveLength(1);
     expect(JSON.stringify(list)).not.toContain(cookieValue.split('.')[0]);
-    expect(list[0]).toMatchObject({ user: 'alice@corp.example', idp: 'corp', method: 'oidc' });
+    expect(list[0]).toMatchObject({ record: { user: 'alice@corp.example', idp: 'corp', method: 'oidc' } });
   });
 
   it('seals IdP tokens with AES-256-GCM bound to the session', async () => {
