@@ -58,7 +58,7 @@ export interface SessionManager {
   readonly pendingLogins: PendingLogins;
   /** Replay markers for IdP messages (SAML assertions and LogoutRequests, logout tokens). */
   readonly replay: ReplayGuard;
-  readonly idleMs: number;
+  /** session.absolute_timeout in ms (the cookie's Max-Age). */
   readonly absoluteMs: number;
   /** Start a session (always a new id: no fixation). Returns the cookie value to set. */
   create(input: NewSession): Promise<{ cookieValue: string; key: string; record: SessionRecord }>;
@@ -143,10 +143,6 @@ class Sessions implements SessionManager {
       },
     });
     followRevocations(store, this.#cache, this.live);
-  }
-
-  get idleMs(): number {
-    return this.#expiry.idleMs;
   }
 
   get absoluteMs(): number {
