@@ -12,7 +12,7 @@ import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';
 import { loadSigningKeys, type SigningKeys } from './identity/keys.ts';
 import type { Logger } from './log.ts';
 import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy/compile.ts';
-import { createSessions } from './session/create.ts';
+import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
@@ -92,7 +92,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => upstreams.close(parts.previous?.upstreams.pools));
     websockets = createWebSocketProxy();
     opened.push(() => websockets.close());
-    sessions = parts.sessions ?? createSessions(config.session, log);
+    sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
     providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   } catch (err) {

@@ -5,7 +5,7 @@
 //   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica
 import { GatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { SessionManager } from '../session/manager.ts';
+import type { ListedSession, SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../http/endpoints.ts';
 import { methodNotAllowed, sendJson, type AdminExchange } from './respond.ts';
 
@@ -17,7 +17,7 @@ export async function handleSessionsApi(ax: AdminExchange, path: string, query: 
     const user = query.get('user');
     if (!user) throw new GatehouseError('GH_BAD_REQUEST', 'query parameter "user" is required');
     const list = await storeCall(log, () => sessions.list(user));
-    sendJson(ax, 200, { user, sessions: list });
+    sendJson(ax, 200, { user, sessions: list.map(sessionSummary) });
     return true;
   }
   if (path.startsWith(ADMIN_PATHS.sessionPrefix)) {
@@ -62,4 +62,21 @@ function decode(s: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** One session in GET /admin/sessions: snake_case, ISO dates; `id` is the store key, not a cookie. */
+export interface SessionSummary {
+  readonly id: string;
+  readonly user: string;
+  readonly email: string | undefined;
+  readonly idp: string;
+  readonly method: string;
+  readonly created_at: string;
+  readonly last_seen_at: string;
+  readonly expires_at: string;
+}
+
+export function sessionSummary({ id, record: r, expiresAt }: ListedSession): SessionSummary {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return { id, user: r.user, email: r.email, idp: r.idp, method: r.method, created_at: iso(r.createdAt), last_seen_at: iso(r.lastSeenAt), expires_at: iso(expiresAt) };
 }

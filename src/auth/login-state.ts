@@ -4,7 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieConfig } from '../config/compile.ts';
 import { cookieValues } from '../session/cookie.ts';
-import type { SessionStore } from '../session/store.ts';
+import { oneTimeName, type PendingLogins } from '../session/one-time.ts';
 import { GatehouseError } from '../errors.ts';
 
 export const LOGIN_TTL_MS = 10 * 60_000;
@@ -24,7 +24,7 @@ export interface PendingLogin {
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
-const storeName = (state: string) => `login:${hash(state)}`;
+const storeName = (state: string) => oneTimeName('login', hash(state));
 
 export interface LoginCookie {
   readonly name: string;
@@ -80,7 +80,7 @@ export class LoginLimitError extends GatehouseError {
  * Remember a pending sign-in. At most `maxPending` are live in the store (every replica counted);
  * beyond, LoginLimitError. The browser's oldest goes beyond MAX_PENDING_PER_BROWSER.
  */
-export async function savePendingLogin(store: SessionStore, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string, maxPending: number): Promise<void> {
+export async function savePendingLogin(store: PendingLogins, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string, maxPending: number): Promise<void> {
   const binding = hash(loginCookieValue);
   const record: PendingLogin = { ...login, binding, createdAt: Date.now() };
   const put = await store.putPending(storeName(state), JSON.stringify(record), LOGIN_TTL_MS, { max: maxPending, owner: binding, perOwner: MAX_PENDING_PER_BROWSER });
@@ -93,12 +93,12 @@ export type TakeResult =
   | { readonly ok: false; readonly reason: 'unknown-state' | 'other-browser' };
 
 /** Consume the pending login for `state` (single use), checking it belongs to this browser. */
-export async function takePendingLogin(store: SessionStore, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
+export async function takePendingLogin(store: PendingLogins, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
   const name = storeName(state);
   // Sign-ins started before pending values had their own bounded space were kept as ephemeral
   // values: still honoured for their 10 minutes after an upgrade.
   const taken = await store.takePending(name);
-  const raw = taken?.value ?? (await store.takeEphemeral(name));
+  const raw = taken?.value ?? (await store.take(name));
   if (raw === undefined) return { ok: false, reason: 'unknown-state' };
   const login = JSON.parse(raw) as PendingLogin;
   if (loginCookieValue === undefined) return { ok: false, reason: 'other-browser' };

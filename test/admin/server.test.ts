@@ -12,7 +12,7 @@ import { compileConfig } from '../../src/config/compile.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { ERROR_CODES } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { createSessions } from '../../src/session/create.ts';
+import { sessionsFromConfig } from '../../src/session/create.ts';
 import type { SessionManager } from '../../src/session/manager.ts';
 import { baseConfig } from '../support/start-gatehouse.ts';
 
@@ -21,7 +21,7 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 async function startAdmin(overrides: Partial<AdminDeps> = {}, wrap = (s: SessionManager) => s): Promise<{ url: string; events: AuthEventInput[]; sessions: SessionManager }> {
   const { config } = compileConfig({ ...baseConfig(), audit: { sinks: [] } });
-  const sessions = createSessions(config.session, silentLogger);
+  const sessions = sessionsFromConfig(config.session, silentLogger);
   const events: AuthEventInput[] = [];
   const server: Server = createServer(createAdminHandler({
     metrics: createMetrics(),
