@@ -5,7 +5,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
 import { REQUEST_ID_HEADER } from '../http/endpoints.ts';
 import { strictTransportSecurity } from '../http/respond.ts';
-import { baseCookieName, gatehouseCookieNames, parseCookieHeader } from '../session/cookie.ts';
+import { parseCookieHeader } from '../http/cookies.ts';
+import { baseCookieName, gatehouseCookieNames } from '../session/cookie.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
