@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { getJson } from '../support/http.ts';
-import { freePort, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { redisUrl, uniquePrefix } from '../support/redis.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;

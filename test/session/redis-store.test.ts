@@ -5,7 +5,8 @@ import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { userIndex } from '../../src/session/store.ts';
 import { spawn } from 'node:child_process';
-import { freePort, inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { waitForPort } from '../support/ports.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
