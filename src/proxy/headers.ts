@@ -77,7 +77,13 @@ export function upstreamRequestFacts(ex: Exchange): UpstreamRequestFacts {
   // Node keeps a socket's peer address once read (resolving the client read it), so a trusted
   // proxy that has hung up still gets its own hop.
   const peer = (ex.socket as { remoteAddress?: string }).remoteAddress ?? '';
-  return { client: ex.client, peer, requestId: ex.id, servedAuthority: ex.servedAuthority, identityHeaders: ex.identityHeaders };
+  return {
+    client: ex.client,
+    peer,
+    requestId: ex.id,
+    servedAuthority: ex.servedAuthority,
+    identityHeaders: ex.identityHeaders,
+  };
 }
 
 /**
@@ -85,7 +91,11 @@ export function upstreamRequestFacts(ex: Exchange): UpstreamRequestFacts {
  * header only Gatehouse may set, then Gatehouse's own (X-Forwarded-*, X-Request-Id, identity).
  * Gatehouse's headers are added last, so nothing the client lists in Connection can remove them.
  */
-export function upstreamRequestHeaders(src: IncomingHttpHeaders, facts: UpstreamRequestFacts, ctx: UpstreamHeaderContext): OutgoingHeaders {
+export function upstreamRequestHeaders(
+  src: IncomingHttpHeaders,
+  facts: UpstreamRequestFacts,
+  ctx: UpstreamHeaderContext,
+): OutgoingHeaders {
   const { cookieName } = ctx;
   const listed = connectionListed(src.connection);
   const out: OutgoingHeaders = {};
