@@ -18,6 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
 const KNOWN_VIOLATIONS: Readonly<Record<string, string>> = {
   'audit -> http': 'type cycle: audit/facts.ts maps Exchange to facts; issue 13 item 1 (P1: AuthEventInput to audit/events.ts, the mapping to server/finish.ts)',
   'audit -> admin': 'type cycle: audit/writer.ts and create.ts take admin/metrics.ts types; issue 13 item 1 (P1: audit declares its own AuditMetrics)',
+  'http -> session': 'type cycle: http/exchange.ts holds the SessionRecord while session/cookie.ts uses http/cookies.ts; issue 13 item 1 (P1/P3: Exchange carries no session-store type)',
   'config -> route': 'upward value import and cycle: config/compile.ts calls route/normalize.ts normalizePath; issue 13 item 1 (§2.4 table)',
 };
 

@@ -3,7 +3,7 @@
 // (SAML: RelayState), never the return URL or any secret.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieConfig } from '../config/compile.ts';
-import { cookieValues } from '../session/cookie.ts';
+import { cookieAttributes, readCookie, serializeCookie } from '../http/cookies.ts';
 import { oneTimeName, type PendingLogins } from '../session/one-time.ts';
 import { GatehouseError } from '../errors.ts';
 
@@ -37,14 +37,11 @@ export interface LoginCookie {
 
 export function createLoginCookie(session: CookieConfig): LoginCookie {
   const name = `${session.name}-login`;
-  const base = `; Path=/; HttpOnly${session.secure ? '; Secure' : ''}; SameSite=Lax`;
-  const attrs = `${base}; Max-Age=${LOGIN_TTL_MS / 1000}`;
-  const read = (header: string | undefined) => {
-    // Gatehouse sets one host-only login cookie at Path=/: two well-formed values mean one was
-    // planted (login CSRF), and the binding cannot tell which, so neither is trusted.
-    const values = new Set(cookieValues(header, name).filter((v) => /^[A-Za-z0-9_-]{43}$/.test(v)));
-    return values.size === 1 ? values.values().next().value : undefined;
-  };
+  // SameSite=Lax whatever the session's (the IdP sends the browser back cross-site); host-only.
+  const attrs = cookieAttributes({ secure: session.secure, sameSite: 'Lax', domain: undefined });
+  // Gatehouse sets one host-only login cookie at Path=/: two well-formed values mean one was
+  // planted (login CSRF), and the binding cannot tell which, so neither is trusted.
+  const read = (header: string | undefined) => readCookie(header, name, (v) => /^[A-Za-z0-9_-]{43}$/.test(v));
   return {
     name,
     read,
@@ -53,9 +50,9 @@ export function createLoginCookie(session: CookieConfig): LoginCookie {
       const existing = read(header);
       if (existing) return { value: existing, setCookie: undefined };
       const value = randomBytes(32).toString('base64url');
-      return { value, setCookie: `${name}=${value}${attrs}` };
+      return { value, setCookie: serializeCookie(name, value, attrs, LOGIN_TTL_MS) };
     },
-    clear: () => `${name}=${base}; Max-Age=0`,
+    clear: () => serializeCookie(name, '', attrs, 0),
   };
 }
 

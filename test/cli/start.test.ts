@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHILD_TEST_TIMEOUT_MS, count, spawnGatehouse, type GatehouseProcess } from '../support/child.ts';
 import { getJson } from '../support/http.ts';
-import { freePort, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { redisUrl, uniquePrefix } from '../support/redis.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 interface Setup {

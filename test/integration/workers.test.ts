@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHILD_TEST_TIMEOUT_MS, count, spawnGatehouse } from '../support/child.ts';
 import { getJson } from '../support/http.ts';
-import { freePort, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { redisUrl, uniquePrefix } from '../support/redis.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 /** Child pids of `pid`, from /proc (field 4 of /proc/<pid>/stat is the parent pid). */
