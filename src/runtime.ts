@@ -4,7 +4,7 @@
 // the end, so a reload (issue #8) can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
-import type { AuthEventInput } from './audit/facts.ts';
+import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/compile.ts';
 import { settingsFingerprint } from './config/secret.ts';
 import { createAssertionSigner } from './identity/assertion.ts';

@@ -8,7 +8,7 @@ import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics } from '../admin/metrics.ts';
 import { createStoreProbe, idpReports } from '../admin/readiness.ts';
 import { createAudit } from '../audit/create.ts';
-import { authFacts, refusalFacts, type AuthEventInput } from '../audit/facts.ts';
+import { authFacts, refusalFacts, type AuthEventInput } from '../audit/events.ts';
 import { compileConfig, type CompileResult, type Config } from '../config/compile.ts';
 import { GatehouseError } from '../errors.ts';
 import { settingsFingerprint } from '../config/secret.ts';

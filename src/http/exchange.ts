@@ -8,7 +8,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { Decision as PolicyDecision } from '../policy/evaluate.ts';
 import type { SessionRecord } from '../session/store.ts';
 import type { ClientInfo } from './forwarded.ts';
-import type { AuthEventInput } from '../audit/facts.ts';
+import type { AuthEventInput } from '../audit/events.ts';
 
 export type Decision = 'allow' | 'public' | 'deny' | 'unauthenticated' | 'error';
 

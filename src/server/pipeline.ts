@@ -19,12 +19,11 @@
 //                  are closed when their session ends
 //   9. finish      metrics (and the audit record, issue #7) on close        —
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/compile.ts';
-import { authFacts, requestFacts, requestHeadBytes } from '../audit/facts.ts';
+import { authFacts } from '../audit/events.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
@@ -40,6 +39,7 @@ import { AUTH_PATH } from '../http/endpoints.ts';
 import { requestIdFor } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
 import { applyHost, applyTarget, faultyHead } from './target.ts';
+import { bytesIn, bytesOut, eventContext, requestFacts } from './finish.ts';
 
 export interface PipelineDeps {
   /** The runtime for new requests; read once per request. */
@@ -106,14 +106,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     const time = Date.now();
     try {
-      if (ex.events) for (const e of ex.events) deps.audit.write(authFacts(ex, e, time));
-      // The socket captured at arrival: req.socket is detached (null) once a response closes.
-      const sock = ex.socket as Socket;
-      // Bytes in: request line and headers, plus the declared body, or (chunked) what the socket
-      // read after the headers; a small body may already have been read with them.
-      const declared = Number(ex.req.headers['content-length']);
-      const body = Number.isFinite(declared) && declared >= 0 ? declared : Math.max(0, (sock.bytesRead ?? 0) - ex.bytesReadAtStart);
-      deps.audit.write(requestFacts(ex, time, durationMs, requestHeadBytes(ex) + body, (sock.bytesWritten ?? 0) - ex.bytesWrittenAtStart));
+      if (ex.events) {
+        const at = eventContext(ex);
+        for (const e of ex.events) deps.audit.write(authFacts(at, e, time));
+      }
+      deps.audit.write(requestFacts(ex, time, durationMs, bytesIn(ex), bytesOut(ex)));
     } catch (err) {
       // Runs from a 'close' event: throwing here would take the whole process down.
       log.error({ request_id: ex.id, err: (err as Error).message }, 'writing the audit record failed');

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { normalizePath } from '../../src/route/normalize.ts';
+import { normalizePath } from '../../src/uri/normalize.ts';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
 import { getJson, rawRequest } from '../support/http.ts';
 import { startUpstream } from '../support/upstream.ts';
