@@ -1,22 +1,10 @@
 // Render a GatehouseError for the client: an HTML page for browsers, JSON for API clients, always
 // with the request id. Works for normal responses and for WebSocket upgrades (raw socket).
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { ERROR_CODES, ForbiddenError, type GatehouseError } from '../errors.ts';
+import { ERROR_CODES, errorSpec, ForbiddenError, type GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
 import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
 import { PAGE_CSP, renderErrorPage } from './pages.ts';
-
-// What a 5xx says to the client; the real cause stays in the operational log.
-const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
-  GH_UPSTREAM_UNREACHABLE: 'The application behind this address is not reachable right now. Try again in a moment.',
-  GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
-  GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
-  GH_UPSTREAM_BUSY: 'The application behind this address is busy with other requests. Try again in a moment.',
-  GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
-  GH_AUDIT_UNAVAILABLE: 'Requests cannot be recorded right now, and this service only serves what it can record. Try again in a moment.',
-  GH_IDP_UNAVAILABLE: 'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.',
-  GH_STORE_UNAVAILABLE: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
-};
 
 /**
  * Does this client prefer an HTML page? True when the best match in Accept is text/html (or
@@ -39,9 +27,10 @@ export function wantsHtml(req: IncomingMessage): boolean {
   return html > 0 && html >= other;
 }
 
+/** What the client is told: a 4xx's own message; for a 5xx its table text (the cause stays in the log). */
 export function publicMessage(err: GatehouseError): string {
   if (err.expose) return err.message;
-  return SERVER_SIDE_MESSAGES[err.code] ?? 'Something went wrong inside Gatehouse.';
+  return errorSpec(err.code).publicMessage ?? 'Something went wrong inside Gatehouse.';
 }
 
 /** HSTS (RFC 6797) when Gatehouse itself terminates TLS; an ingress in front of it sets its own. */

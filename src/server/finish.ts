@@ -3,9 +3,62 @@
 // record. The mapping from an exchange to audit facts (an allow-list: never raw headers, cookies,
 // tokens or query values) and the byte counting live here, beside the one caller.
 import type { Socket } from 'node:net';
-import { userAgentFact, userFacts, type EventContext } from '../audit/events.ts';
+import { performance } from 'node:perf_hooks';
+import type { Metrics } from '../admin/metrics.ts';
+import { authFacts, userAgentFact, userFacts, type EventContext } from '../audit/events.ts';
 import type { RequestFacts } from '../audit/record.ts';
+import type { AuditWriter } from '../audit/writer.ts';
 import type { Exchange } from '../http/exchange.ts';
+import type { Logger } from '../log.ts';
+
+export interface FinishDeps {
+  readonly metrics: Metrics;
+  /** The audit trail (process-wide: it outlives reloads). */
+  readonly audit: AuditWriter;
+  readonly log: Logger;
+}
+
+/**
+ * The finish stage. Every 'close' that may end an exchange calls it (the response's, the upgrade
+ * socket's, the WebSocket tunnel's); it does its work for the first one only (closeOnce).
+ */
+export function createFinish(deps: FinishDeps): (ex: Exchange) => void {
+  const { metrics, audit, log } = deps;
+  const finish = (ex: Exchange) => {
+    const route = ex.route?.name ?? '';
+    const status = ex.status || (ex.res ? ex.res.statusCode : 0);
+    const durationMs = performance.now() - ex.start;
+    metrics.requests.inc({ route, status: String(status) });
+    metrics.duration.observe({ route }, durationMs / 1000);
+    if (!audit.enabled) return;
+    // A request refused because the audit trail is full (block mode) cannot be recorded: queueing
+    // its record would grow memory without bound. It is counted, and summed up in one record later.
+    if (ex.errorCode === 'GH_AUDIT_UNAVAILABLE') {
+      metrics.auditRefused.inc();
+      audit.noteRefused(Date.now());
+      return;
+    }
+    const time = Date.now();
+    try {
+      if (ex.events) {
+        const at = eventContext(ex);
+        for (const e of ex.events) audit.write(authFacts(at, e, time));
+      }
+      audit.write(requestFacts(ex, time, durationMs, bytesIn(ex), bytesOut(ex)));
+    } catch (err) {
+      // Runs from a 'close' event: throwing here would take the whole process down.
+      log.error({ request_id: ex.id, err: (err as Error).message }, 'writing the audit record failed');
+    }
+  };
+  return (ex) => closeOnce(ex, finish);
+}
+
+/** Run `finish` for the first close of `ex` only: an upgrade has several owners of its end. */
+export function closeOnce(ex: Exchange, finish: (ex: Exchange) => void): void {
+  if (ex.finished) return;
+  ex.finished = true;
+  finish(ex);
+}
 
 function queryKeys(query: string): string[] {
   if (query.length <= 1) return [];

@@ -10,7 +10,7 @@
 //
 // The described request is parsed structurally and then by exactly the code that parses
 // Gatehouse's own requests (server/target.ts): if Gatehouse judged a different host or path than
-// the ingress serves, anyone could pick what is judged (issue 11: the path used to be cut out of
+// the ingress serves, anyone could pick what is judged (as when the path was once cut out of
 // X-Original-URL at the first textual copy of the host).
 import { GatehouseError } from '../errors.ts';
 import type { Exchange } from '../http/exchange.ts';
