@@ -6,12 +6,11 @@ import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/compile.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
-import type { Decision as PolicyDecision } from '../policy/evaluate.ts';
+import type { PolicyDecision } from '../policy/evaluate.ts';
 import type { SessionRecord } from '../session/store.ts';
 import type { ClientInfo } from './forwarded.ts';
 import type { AuthEventInput } from '../audit/events.ts';
-
-export type Decision = 'allow' | 'public' | 'deny' | 'unauthenticated' | 'error';
+import type { Outcome } from '../audit/record.ts';
 
 export class Exchange {
   readonly id: string;
@@ -56,7 +55,8 @@ export class Exchange {
   identityHeaders: Readonly<Record<string, string>> | undefined = undefined;
   /** Set-Cookie values Gatehouse adds to whatever response goes out (e.g. clearing a dead cookie). */
   setCookies: string[] | undefined = undefined;
-  decision: Decision | undefined = undefined;
+  /** How the exchange ended (the audit record's decision). */
+  decision: Outcome | undefined = undefined;
   /** The policy's answer with its reason and deciding rule (for logs, the audit record, 403 page). */
   policy: PolicyDecision | undefined = undefined;
   status = 0;

@@ -1,7 +1,7 @@
 // Render a GatehouseError for the client: an HTML page for browsers, JSON for API clients, always
 // with the request id. Works for normal responses and for WebSocket upgrades (raw socket).
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { ERROR_CODES, errorSpec, ForbiddenError, type GatehouseError } from '../errors.ts';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { ERROR_CODES, errorSpec, ForbiddenError, GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
 import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
 import { PAGE_CSP, renderErrorPage } from './pages.ts';
@@ -39,6 +39,20 @@ export function strictTransportSecurity(ex: Exchange): string | undefined {
 }
 
 /**
+ * Write the status line and headers of a response Gatehouse answers itself. Every such response
+ * carries the request id and the cookies the exchange has pending (a dead session cookie cleared,
+ * say); `ex.status` records what was written. `headers` is taken over.
+ */
+export function writeHead(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void {
+  const res = ex.res;
+  if (!res) throw new GatehouseError('GH_INTERNAL', 'a WebSocket upgrade has no response to write a head on');
+  headers[REQUEST_ID_HEADER] = ex.id;
+  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
+  ex.status = status;
+  res.writeHead(status, headers);
+}
+
+/**
  * Headers on every response Gatehouse writes itself (pages, JSON, redirects): never framed
  * (clickjacking, CWE-1021: X-Frame-Options for browsers without CSP frame-ancestors), never
  * sniffed, never cached, and no Referer leaking sign-in URLs (state, code, rd) to where it points.
@@ -50,6 +64,7 @@ function ownHeaders(ex: Exchange): Record<string, string> {
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
+    // Upgrades are answered on the raw socket, without writeHead.
     [REQUEST_ID_HEADER]: ex.id,
   };
   const hsts = strictTransportSecurity(ex);
@@ -117,8 +132,7 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
   }
   try {
     res.statusMessage = '';
-    if (ex.setCookies) res.setHeader('set-cookie', ex.setCookies);
-    res.writeHead(r.status, r.headers);
+    writeHead(ex, r.status, r.headers);
     res.end(ex.req.method === 'HEAD' ? undefined : r.body);
   } catch {
     // The response cannot be written any more: end the connection rather than leave it hanging.
@@ -141,27 +155,14 @@ export function isBrowserNavigation(req: IncomingMessage): boolean {
 }
 
 export function sendRedirect(ex: Exchange, status: number, location: string): void {
-  const res = ex.res!;
-  ex.status = status;
-  const headers: Record<string, string | string[]> = { ...ownHeaders(ex), location, 'content-length': '0' };
-  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
-  res.writeHead(status, headers);
-  res.end();
+  writeHead(ex, status, { ...ownHeaders(ex), location, 'content-length': '0' });
+  ex.res?.end();
 }
 
 /** A page or JSON document Gatehouse produces itself (internal endpoints). */
 export function sendBody(ex: Exchange, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {
-  const res = ex.res!;
-  ex.status = status;
-  const headers: Record<string, string | string[]> = {
-    ...ownHeaders(ex),
-    'content-type': contentType,
-    'content-length': String(Buffer.byteLength(body)),
-    ...extra,
-  };
-  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
-  res.writeHead(status, headers);
-  res.end(ex.req.method === 'HEAD' ? undefined : body);
+  writeHead(ex, status, { ...ownHeaders(ex), 'content-type': contentType, 'content-length': String(Buffer.byteLength(body)), ...extra });
+  ex.res?.end(ex.req.method === 'HEAD' ? undefined : body);
 }
 
 /** Upgrade requests have no ServerResponse: write HTTP/1.1 by hand and close. */
