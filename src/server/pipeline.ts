@@ -173,13 +173,18 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
 }
 
 /**
- * Stages 2–7. Resolves with the route to proxy to, or undefined when Gatehouse answered itself;
- * rejects with a GatehouseError.
+ * Stages 2–7: the audit gate and normalise, then the walk the request needs. Resolves with the
+ * route to proxy to, or undefined when Gatehouse answered itself; rejects with a GatehouseError.
+ * Not async itself: the walk it picks is the request's one promise.
  */
-async function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfig | undefined> {
-  // on_sink_failure: block — no request is served that could not be recorded.
-  if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
-  normalise(ex, rt);
+function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfig | undefined> {
+  try {
+    // on_sink_failure: block — no request is served that could not be recorded.
+    if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
+    normalise(ex, rt);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   // Forward-auth (nginx auth_request, Traefik forwardAuth, Envoy ext_authz) answers, never proxies.
   if (ex.path === AUTH_PATH && ex.res !== undefined) return walkForwardAuth(ex, rt);
   if (isInternalPath(ex.path)) return walkInternal(ex, rt);
