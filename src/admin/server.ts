@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Secret } from '../config/secret.ts';
 import { GatehouseError, toGatehouseError } from '../errors.ts';
-import type { AuthEventInput } from '../audit/facts.ts';
+import type { AuthEventInput } from '../audit/events.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../http/endpoints.ts';

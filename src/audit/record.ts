@@ -2,7 +2,7 @@
 // (HTTP Activity 4002, Authentication 3002). Records are built from an explicit allow-list of
 // facts — never raw headers, cookies, tokens, query values or SAMLResponses.
 
-export type Decision = 'allow' | 'deny' | 'unauthenticated' | 'public' | 'error';
+export type Outcome = 'allow' | 'deny' | 'unauthenticated' | 'public' | 'error';
 
 /** One proxied or answered request (or WebSocket session, written when it closes). */
 export interface RequestFacts {
@@ -17,7 +17,7 @@ export interface RequestFacts {
   /** Query parameter names only: values can hold tokens and personal data. */
   readonly queryKeys: readonly string[];
   readonly status: number;
-  readonly decision: Decision;
+  readonly decision: Outcome;
   readonly reason: string | undefined;
   readonly rule: number | undefined;
   readonly errorCode: string | undefined;

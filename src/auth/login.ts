@@ -10,7 +10,7 @@ import { LOGIN_PATH } from '../http/endpoints.ts';
 import { escapeHtml, renderPage } from '../http/pages.ts';
 import { sendBody } from '../http/respond.ts';
 import { policyReadings } from '../route/canonical.ts';
-import { normalizePath } from '../route/normalize.ts';
+import { normalizePath } from '../uri/normalize.ts';
 import { publicBase } from './base-url.ts';
 import { startOidcLogin } from './oidc/login.ts';
 import { startSamlLogin } from './saml/login.ts';

@@ -9,7 +9,7 @@ import { createAdminHandler } from '../admin/server.ts';
 import { createMetrics, type Metrics } from '../admin/metrics.ts';
 import { createReadiness, createStoreProbe } from '../admin/readiness.ts';
 import { createAudit } from '../audit/create.ts';
-import { authFacts, refusalFacts, type AuthEventInput } from '../audit/facts.ts';
+import { authFacts, refusalFacts, type AuthEventInput } from '../audit/events.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { compileConfig, type CompileResult, type Config } from '../config/compile.ts';
 import { GatehouseError } from '../errors.ts';

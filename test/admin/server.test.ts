@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createMetrics } from '../../src/admin/metrics.ts';
 import { createAdminHandler, type AdminDeps } from '../../src/admin/server.ts';
-import type { AuthEventInput } from '../../src/audit/facts.ts';
+import type { AuthEventInput } from '../../src/audit/events.ts';
 import { compileConfig } from '../../src/config/compile.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { ERROR_CODES } from '../../src/errors.ts';

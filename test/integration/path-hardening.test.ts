@@ -2,7 +2,7 @@
 // took minutes), and dot segments hidden behind path parameters ("..;", which Tomcat-style
 // upstreams strip) are refused before anything reaches the upstream.
 import { describe, expect, it } from 'vitest';
-import { normalizePath } from '../../src/route/normalize.ts';
+import { normalizePath } from '../../src/uri/normalize.ts';
 import { rawRequest } from '../support/http.ts';
 import { sessionConfig } from '../support/session-config.ts';
 import { startTestGatehouse } from '../support/start-gatehouse.ts';
