@@ -7,7 +7,7 @@ import type { RouteConfig } from '../config/compile.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { PolicyDecision } from '../policy/evaluate.ts';
-import type { SessionRecord } from '../session/store.ts';
+import type { SessionRecord } from '../identity/session-record.ts';
 import type { ClientInfo } from './forwarded.ts';
 import type { AuthEventInput } from '../audit/events.ts';
 import type { Outcome } from '../audit/record.ts';
