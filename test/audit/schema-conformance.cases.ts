@@ -33,6 +33,11 @@ export const REQUEST_CASES: readonly (readonly [string, RequestFacts])[] = [
   request('anonymous API call 401', { ...anonymous, status: 401, decision: 'unauthenticated', reason: 'user-unauthenticated', errorCode: 'GH_UNAUTHENTICATED' }),
   request('public route', { ...anonymous, route: 'docs', decision: 'public', reason: 'public-route', path: '/docs/index.html' }),
   request('allowed GET', { queryKeys: ['run_id'] }),
+  request('allowed GET, every optional fact', {
+    user: { ...alice, id: '248289761001' }, proxied: true, scheme: 'https', port: 443, sourcePort: 51_234, httpVersion: '1.1',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  }),
+  request('policy 403 naming the groups that would have allowed it', { status: 403, decision: 'deny', reason: 'groups-unauthorized', errorCode: 'GH_FORBIDDEN', user: bob, grantingGroups: ['ml-admins'], proxied: false }),
   request('allowed with a bearer token', { authMethod: 'bearer', session: undefined }),
   request('policy 403', { status: 403, decision: 'deny', reason: 'groups-unauthorized', errorCode: 'GH_FORBIDDEN', user: bob, session: 'b'.repeat(64) }),
   request('explicit deny rule', { status: 403, decision: 'deny', reason: 'denied', rule: 1, errorCode: 'GH_FORBIDDEN' }),
@@ -69,6 +74,7 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
   auth('config reloaded', { action: 'config_reloaded', outcome: 'success', message: '4 routes', requestId: undefined, clientIp: undefined, userAgent: undefined }),
   auth('config reload failed', { action: 'config_reload_failed', outcome: 'failure', message: 'routes[2].upstream: not a URL', requestId: undefined, clientIp: undefined, userAgent: undefined }),
   auth('admin call', { action: 'admin_api', outcome: 'success', reason: 'POST /sessions/revoke', requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined }),
+  auth('admin call with a credential label', { action: 'admin_api', outcome: 'success', reason: 'DELETE /sessions/abc', credential: 'ops-laptop', requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined }),
   auth('admin call without a valid token', { action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: 'GET /sessions', requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined }),
   auth('requests refused (audit unavailable)', {
     action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', requestId: undefined, clientIp: undefined, userAgent: undefined,
