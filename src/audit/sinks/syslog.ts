@@ -8,6 +8,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import type { AuditSink } from '../sink.ts';
+import { eventTimeRfc3339 } from './record-time.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { connectStream } from './stream-connect.ts';
 
@@ -29,25 +30,10 @@ export interface SyslogSinkOptions {
 }
 
 const SEVERITY_INFO = 6;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
-const ECS_TIMESTAMP = /^\{"@timestamp":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z)"/;
 
-/** One RFC 5424 message: <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG */
+/** One RFC 5424 message: <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG. TIMESTAMP is the event's time (either format). */
 export function formatSyslog(line: string, o: Pick<SyslogSinkOptions, 'appName' | 'facility' | 'hostname'>, procId: string): string {
-  let time: string | undefined;
-  // ECS records from record.ts start with their @timestamp (keys sorted): no parse needed.
-  const fast = ECS_TIMESTAMP.exec(line);
-  if (fast) {
-    time = fast[1];
-  } else {
-    try {
-      const ts = (JSON.parse(line) as { '@timestamp'?: string })['@timestamp'];
-      if (typeof ts === 'string' && RFC3339.test(ts)) time = ts;
-    } catch {
-      // keep now
-    }
-  }
-  time ??= new Date().toISOString();
+  const time = eventTimeRfc3339(line) ?? new Date().toISOString();
   const host = (o.hostname ?? osHostname()).replace(/[^!-~]/g, '').slice(0, 255) || '-';
   return `<${o.facility * 8 + SEVERITY_INFO}>1 ${time} ${host} ${o.appName} ${procId} audit - ${line}`;
 }
