@@ -4,10 +4,10 @@
 // JSON = keys sorted at every level, undefined dropped, no whitespace: the same bytes whoever
 // re-serialises it.
 //
-// Where the links live depends on the record's schema (issue 14: not top-level fields neither ECS
-// nor OCSF knows):
-//   ECS  (has `ecs`):        event.hash,          gatehouse.chain.prev_hash
-//   OCSF (has `class_uid`):  unmapped.chain.hash,  unmapped.chain.prev_hash
+// Where the links live depends on the record's schema (issue 14 and DESIGN.md: not top-level
+// fields neither ECS nor OCSF knows; chain fields under gatehouse.chain / unmapped.chain):
+//   ECS  (has `ecs`):        gatehouse.chain.hash (and its copy in ECS's event.hash), gatehouse.chain.prev_hash
+//   OCSF (has `class_uid`):  unmapped.chain.hash, unmapped.chain.prev_hash
 //   other records (and files written before): top-level hash, prev_hash
 import { hash } from 'node:crypto';
 
@@ -25,12 +25,20 @@ export function chainHash(prevHash: string, canonicalRecord: string): string {
 
 type Path = readonly string[];
 interface Layout {
-  readonly hash: Path;
+  /** Where the record's own hash is written: the first is the chain's, any other a copy. */
+  readonly hash: readonly Path[];
   readonly prev: Path;
 }
-const TOP: Layout = { hash: ['hash'], prev: ['prev_hash'] };
-const ECS: Layout = { hash: ['event', 'hash'], prev: ['gatehouse', 'chain', 'prev_hash'] };
-const OCSF: Layout = { hash: ['unmapped', 'chain', 'hash'], prev: ['unmapped', 'chain', 'prev_hash'] };
+const TOP: Layout = { hash: [['hash']], prev: ['prev_hash'] };
+const ECS: Layout = { hash: [['gatehouse', 'chain', 'hash'], ['event', 'hash']], prev: ['gatehouse', 'chain', 'prev_hash'] };
+const OCSF: Layout = { hash: [['unmapped', 'chain', 'hash']], prev: ['unmapped', 'chain', 'prev_hash'] };
+
+/** `record` with every hash location emptied and the previous hash set: what is hashed. */
+function unhashed(record: Record<string, unknown>, layout: Layout, prevHash: string): Record<string, unknown> {
+  let out = setAt(record, layout.prev, prevHash);
+  for (const p of layout.hash) out = setAt(out, p, '');
+  return out;
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -85,13 +93,12 @@ export function chainLine(record: Record<string, unknown>, prevHash: string, sor
     const h = chainHash(prevHash, body);
     return { line: `${body.slice(0, -1)},"hash":"${h}"}`, hash: h };
   }
-  const inPlace = sorted && getAt(record, layout.prev) === prevHash && getAt(record, layout.hash) === '';
-  const body = inPlace ? JSON.stringify(record) : canonicalJson(setAt(setAt(record, layout.prev, prevHash), layout.hash, ''));
+  const inPlace = sorted && getAt(record, layout.prev) === prevHash && layout.hash.every((p) => getAt(record, p) === '');
+  const body = inPlace ? JSON.stringify(record) : canonicalJson(unhashed(record, layout, prevHash));
   const h = chainHash(prevHash, body);
-  // A JSON string cannot hold an unescaped `"hash":""`: the first one after the hash's parent key
-  // is the hash field itself.
-  const at = body.indexOf(EMPTY_HASH, body.indexOf(`"${layout.hash[layout.hash.length - 2]}":{`));
-  return { line: `${body.slice(0, at)}${filledHash(h)}${body.slice(at + EMPTY_HASH.length)}`, hash: h };
+  // A JSON string cannot hold an unescaped `"hash":""`, and records keep no other key named hash:
+  // each one is a hash location.
+  return { line: body.replaceAll(EMPTY_HASH, filledHash(h)), hash: h };
 }
 
 export interface VerifyResult {
@@ -153,7 +160,7 @@ export class ChainVerifier {
       return;
     }
     const layout = layoutOf(rec);
-    const hash = getAt(rec, layout.hash);
+    const hash = getAt(rec, layout.hash[0]!);
     const prevValue = getAt(rec, layout.prev);
     const prevHash = typeof prevValue === 'string' ? prevValue : undefined;
     if (typeof hash !== 'string' || prevHash === undefined) {
@@ -210,9 +217,10 @@ function intactLine(raw: string, rec: Record<string, unknown>, layout: Layout, p
     const { hash: _own, ...rest } = rec;
     return chainHash(prevHash, canonicalJson(rest)) === hash;
   }
-  const at = hash.length === 64 ? raw.indexOf(filledHash(hash)) : -1;
-  if (at !== -1 && chainHash(prevHash, `${raw.slice(0, at)}${EMPTY_HASH}${raw.slice(at + filledHash(hash).length)}`) === hash) return true;
-  return chainHash(prevHash, canonicalJson(setAt(rec, layout.hash, ''))) === hash;
+  // A copy of the hash (ECS event.hash) that says something else was edited.
+  if (layout.hash.some((p) => getAt(rec, p) !== hash)) return false;
+  if (hash.length === 64 && chainHash(prevHash, raw.replaceAll(filledHash(hash), EMPTY_HASH)) === hash) return true;
+  return chainHash(prevHash, canonicalJson(unhashed(rec, layout, prevHash))) === hash;
 }
 
 /** Check lines held in memory (tests, small inputs); files go through ChainVerifier line by line. */

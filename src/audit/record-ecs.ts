@@ -1,7 +1,8 @@
 // Audit records in the Elastic Common Schema (ECS_VERSION): requests are web/network access events
 // (allowed or denied), sign-ins authentication events, session ends session events, reloads
 // configuration changes, admin calls API events. Custom fields live under `gatehouse.`; the hash
-// chain is `event.hash` (this record) and `gatehouse.chain.prev_hash` (the one before, chain.ts).
+// chain is `gatehouse.chain.hash` (this record, copied to ECS's `event.hash`) and
+// `gatehouse.chain.prev_hash` (the one before): chain.ts fills them.
 //
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
@@ -41,7 +42,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
     gatehouse: {
       auth_method: f.authMethod,
       boot_id: s.bootId,
-      chain: { prev_hash: prev },
+      chain: { hash: '', prev_hash: prev },
       decision: f.decision,
       error_code: f.errorCode,
       granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined,
@@ -102,7 +103,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       sequence: s.sequence,
       type,
     },
-    gatehouse: { boot_id: s.bootId, chain: { prev_hash: prev }, count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
+    gatehouse: { boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
     http: f.requestId === undefined && admin?.method === undefined ? undefined : { request: { id: f.requestId, method: admin?.method } },
     message: f.message,
     observer: OBSERVER_ECS,

@@ -22,9 +22,9 @@ function productVersion(): string {
 /** Who wrote the record: the same on every record of this process. */
 export const OBSERVER = { hostname: hostname(), product: 'Gatehouse', vendor: 'Gatehouse', version: productVersion() } as const;
 
-/** A document id a SIEM can deduplicate on: unique per record, the same on every re-delivery. */
+/** A document id a SIEM can deduplicate on: unique per record, the same on every re-delivery (DESIGN.md: `<boot_id>:<sequence>`). */
 export function eventId(s: Stamp): string {
-  return `${s.bootId}-${s.sequence}`;
+  return `${s.bootId}:${s.sequence}`;
 }
 
 /**

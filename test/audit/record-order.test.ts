@@ -17,7 +17,7 @@ const auth: AuditFacts = {
 
 /** Where each format keeps the chain links (issue 14: ECS event.hash + gatehouse.chain, OCSF unmapped.chain). */
 const links = (format: AuditFormat, r: Record<string, any>) =>
-  format === 'ecs' ? { hash: r.event.hash, prev: r.gatehouse.chain.prev_hash } : { hash: r.unmapped.chain.hash, prev: r.unmapped.chain.prev_hash };
+  format === 'ecs' ? { hash: r.gatehouse.chain.hash, prev: r.gatehouse.chain.prev_hash, copy: r.event.hash } : { hash: r.unmapped.chain.hash, prev: r.unmapped.chain.prev_hash, copy: r.unmapped.chain.hash };
 
 describe('audit record key order', () => {
   for (const format of ['ecs', 'ocsf'] as const) {
@@ -28,7 +28,7 @@ describe('audit record key order', () => {
         const slow = chainLine(toRecord(facts, { sequence: 1, bootId: 'b' }, format), 'p', false);
         expect(fast.line).toBe(slow.line);
         const parsed = JSON.parse(fast.line);
-        expect(links(format, parsed)).toEqual({ hash: fast.hash, prev: 'p' });
+        expect(links(format, parsed)).toEqual({ hash: fast.hash, prev: 'p', copy: fast.hash });
         expect(fast.line).toBe(canonicalJson(parsed));
         expect('hash' in parsed || 'prev_hash' in parsed).toBe(false);
       });
