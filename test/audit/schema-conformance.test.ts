@@ -5,6 +5,7 @@
 //
 // KNOWN_PROBLEMS is the baseline of problems not fixed yet: it may only shrink. The test fails when
 // there are more problems (a regression) and when there are fewer (lower the baseline then).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chainLine } from '../../src/audit/chain.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from '../../src/audit/record.ts';
@@ -132,4 +133,20 @@ describe('audit records say what happened (issue 14)', () => {
       expect(e.event.id).toBe(o.metadata.uid);
     });
   }
+});
+
+describe('docs/audit.md', () => {
+  const doc = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
+  const examples = [...doc.matchAll(/^(ECS|OCSF):\n\n```json\n([\s\S]*?)\n```/gm)].map((m) => [m[1]!.toLowerCase() as AuditFormat, JSON.parse(m[2]!) as Record<string, any>] as const);
+  it('has an example of every action in both formats', () => {
+    const actions = ['http_request', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
+      'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused'];
+    for (const format of ['ecs', 'ocsf'] as const) {
+      const shown = new Set(examples.filter(([f]) => f === format).map(([, r]) => r.event?.action ?? r.unmapped?.action ?? (r.unmapped?.websocket ? 'websocket_session' : 'http_request')));
+      expect([...shown].sort(), format).toEqual([...actions].sort());
+    }
+  });
+  it('every example is valid', () => {
+    for (const [format, r] of examples) expect(validate[format](r), JSON.stringify(r).slice(0, 120)).toEqual([]);
+  });
 });
