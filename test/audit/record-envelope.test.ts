@@ -48,4 +48,20 @@ describe('event time in delivery envelopes', () => {
     expect(stamp).toBeGreaterThanOrEqual(before - 1000);
     expect(JSON.parse(hecEvent('{"a":1}', { host: 'gh1' }))).toEqual({ event: { a: 1 }, host: 'gh1', source: 'gatehouse', sourcetype: 'gatehouse:audit' });
   });
+
+  it('syslog header: MSGID is the action, failures and denials are notice (5) not info (6), the sequence is meta sequenceId', () => {
+    const header = (f: Parameters<typeof line>[0], format: 'ecs' | 'ocsf', sequence: number) => {
+      const l = chainLine(toRecord(f, { sequence, bootId: 'b' }, format, ''), '', true).line;
+      return formatSyslog(l, { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42').split(' ').filter((_x, i) => i === 0 || i === 5 || i === 6);
+    };
+    for (const format of ['ecs', 'ocsf'] as const) {
+      expect(header(request, format, 7)).toEqual(['<86>1', 'http_request', '[meta']);
+      expect(header(sampleRequest(8, { status: 403, decision: 'deny', errorCode: 'GH_FORBIDDEN' }), format, 8)).toEqual(['<85>1', 'http_request', '[meta']);
+      expect(header(sampleRequest(9, { websocket: true, status: 101 }), format, 9)).toEqual(['<86>1', 'websocket_session', '[meta']);
+      expect(header(sampleAuth({ action: 'bearer_rejected', outcome: 'failure', user: undefined }), format, 10)).toEqual(['<85>1', 'bearer_rejected', '[meta']);
+      expect(header(auth, format, 11)).toEqual(['<86>1', 'login_succeeded', '[meta']);
+      const full = formatSyslog(line(auth, format), { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42');
+      expect(full).toContain(' [meta sequenceId="1"] {');
+    }
+  });
 });
