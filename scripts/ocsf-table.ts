@@ -117,11 +117,10 @@ for (const path of CLASSES) {
   attributes.category_uid.e = [categoryUid];
   classes[uid] = { name: def.name, caption: def.caption, category_uid: categoryUid, profiles: def.profiles ?? [], constraints: def.constraints ?? {}, attributes };
 }
-while (pending.length) {
-  const name = pending.pop()!;
+for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
   if (name in objects) continue;
   const def = resolved('objects', name);
-  objects[name] = {};
+  objects[name] = {}; // claimed before its attributes are walked: an object that contains itself is not queued again
   objects[name] = { constraints: def.constraints ?? {}, attributes: attrsOf(def) };
 }
 

@@ -26,7 +26,7 @@ export function chainHash(prevHash: string, canonicalRecord: string): string {
 type Path = readonly string[];
 interface Layout {
   /** Where the record's own hash is written: the first is the chain's, any other a copy. */
-  readonly hash: readonly Path[];
+  readonly hash: readonly [Path, ...Path[]];
   readonly prev: Path;
 }
 const TOP: Layout = { hash: [['hash']], prev: ['prev_hash'] };
@@ -160,7 +160,7 @@ export class ChainVerifier {
       return;
     }
     const layout = layoutOf(rec);
-    const hash = getAt(rec, layout.hash[0]!);
+    const hash = getAt(rec, layout.hash[0]);
     const prevValue = getAt(rec, layout.prev);
     const prevHash = typeof prevValue === 'string' ? prevValue : undefined;
     if (typeof hash !== 'string' || prevHash === undefined) {

@@ -1,10 +1,12 @@
 // Delivery envelopes carry the event's time, not the send time (issue 14): the RFC 5424 header
 // TIMESTAMP of syslog and RELP, and HEC's `time` (plus host, source and a sourcetype per format).
 // A record replayed after an outage keeps the time it happened.
-import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { chainLine } from '../../src/audit/chain.ts';
 import { toRecord } from '../../src/audit/record.ts';
-import { hecEvent, HEC_SOURCETYPES } from '../../src/audit/sinks/http.ts';
+import { createHttpSink, hecEvent, HEC_SOURCETYPES } from '../../src/audit/sinks/http.ts';
 import { eventTimeMs } from '../../src/audit/sinks/record-time.ts';
 import { formatSyslog } from '../../src/audit/sinks/syslog.ts';
 import { sampleAuth, sampleRequest } from '../support/audit.ts';
@@ -63,5 +65,20 @@ describe('event time in delivery envelopes', () => {
       const full = formatSyslog(line(auth, format), { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42');
       expect(full).toContain(' [meta sequenceId="1"] {');
     }
+  });
+});
+
+describe('HEC refusals', () => {
+  it("the error names HEC's code and text (control characters dropped, nothing else of the body), so the log says why", async () => {
+    const server = createServer((_req, res) => {
+      _req.resume();
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"text":"Invalid token\\nline two","code":4,"invalid-event-number":0}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/collector/event`;
+    const sink = createHttpSink({ url, format: 'hec', token: undefined, batchSize: 10, gzip: false, timeoutMs: 3000, caFile: undefined });
+    onTestFinished(() => sink.close());
+    await expect(sink.send([line(request, 'ecs')])).rejects.toThrow('HTTP 403 from audit sink: HEC code 4 Invalid tokenline two');
   });
 });

@@ -43,6 +43,20 @@ export function hecEvent(line: string, o: { readonly host: string; readonly inde
 
 const gzipAsync = promisify(gzip);
 
+/**
+ * HEC says why it refused a batch (`{"text":"Invalid token","code":4}`): that goes into the error the
+ * writer logs. Only those two fields, bounded; the body is never echoed.
+ */
+async function hecError(body: { text(): Promise<string> }): Promise<string> {
+  try {
+    const r = JSON.parse((await body.text()).slice(0, 4096)) as { text?: unknown; code?: unknown };
+    const text = typeof r.text === 'string' ? r.text.replace(/[^ -~]/g, '').slice(0, 200) : undefined;
+    return Number.isInteger(r.code) || text ? `: HEC code ${String(r.code ?? '-')} ${text ?? ''}`.trimEnd() : '';
+  } catch {
+    return '';
+  }
+}
+
 export function createHttpSink(o: HttpSinkOptions): AuditSink {
   const u = new URL(o.url);
   const dispatcher = new Agent({
@@ -70,8 +84,11 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
         ...(auth ? { authorization: auth } : {}),
       },
     });
-    await res.body.dump();
-    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode} from audit sink`);
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      await res.body.dump();
+      return;
+    }
+    throw new Error(`HTTP ${res.statusCode} from audit sink${await hecError(res.body)}`);
   };
 
   return {

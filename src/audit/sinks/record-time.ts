@@ -27,8 +27,8 @@ export function eventTimeRfc3339(line: string): string | undefined {
 
 /** The event time in epoch milliseconds, or undefined when the line has none. */
 export function eventTimeMs(line: string): number | undefined {
-  const fast = ECS_TIMESTAMP.exec(line);
-  if (fast) return Date.parse(fast[1]!);
+  const iso = ECS_TIMESTAMP.exec(line)?.[1];
+  if (iso) return Date.parse(iso);
   if (recordSchema(line) === 'ocsf') {
     const m = OCSF_TIME.exec(line);
     if (m) return Number(m[1]);
