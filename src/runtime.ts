@@ -5,7 +5,7 @@
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
 import type { AuthEventInput } from './audit/events.ts';
-import type { Config, RouteConfig } from './config/compile.ts';
+import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
 import { createAssertionSigner } from './identity/assertion.ts';
 import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';

@@ -2,7 +2,7 @@
 // that started them by a short-lived cookie: the IdP round trip carries only an opaque `state`
 // (SAML: RelayState), never the return URL or any secret.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CookieConfig } from '../config/compile.ts';
+import type { CookieConfig } from '../config/types.ts';
 import { cookieAttributes, readCookie, serializeCookie } from '../http/cookies.ts';
 import { oneTimeName, type PendingLogins } from '../session/one-time.ts';
 import { GatehouseError } from '../errors.ts';

@@ -1,7 +1,7 @@
 // /.gatehouse/login?rd=<return URL>&idp=<id>: pick the identity provider (the one named, the only
 // one allowed for the target route, or let the user choose on a small page) and start sign-in.
 import { GatehouseError } from '../errors.ts';
-import type { Config } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import type { RouteTable } from '../route/table.ts';
 import type { PendingLogins } from '../session/one-time.ts';
 import type { IdentityProviders } from './providers.ts';

@@ -3,7 +3,7 @@
 // When the session came from an OIDC provider with an end_session_endpoint, the browser then goes
 // there (RP-initiated logout, with id_token_hint) to end the IdP session too.
 import * as client from 'openid-client';
-import type { Config } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { IdentityProviders } from './providers.ts';
 import { publicBase } from './base-url.ts';

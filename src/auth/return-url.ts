@@ -3,7 +3,7 @@
 // listener serves them all; another port on a served name is another application). Everything else — protocol-relative "//evil", "/\evil",
 // "https:evil", "javascript:", control characters, encoded tricks that decode to any of these —
 // falls back to "/". Decided from config once; the check itself is pure.
-import type { Config } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 
 const FALLBACK = '/';
 const INTERNAL_BASE = 'http://gatehouse.internal';

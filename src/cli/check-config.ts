@@ -1,6 +1,7 @@
 // `gatehouse check-config`: load and compile only (no network, no listening), print a redacted
 // summary or every problem with its key path. Exit code 0 = usable, 1 = not.
-import { compileConfig, type Config } from '../config/compile.ts';
+import { compileConfig } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
 import { explain } from './explain.ts';

@@ -12,10 +12,6 @@ import { Secret } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type IdentityHeaderNames, type RouteConfig, type UpstreamConfig } from './types.ts';
 import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen } from './units.ts';
 
-export type * from './types.ts';
-export { DEFAULT_IDENTITY_HEADERS } from './types.ts';
-export { checkCidr, parseDuration } from './units.ts';
-
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {

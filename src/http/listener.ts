@@ -12,7 +12,7 @@ import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, t
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ListenAddress } from '../config/compile.ts';
+import type { ListenAddress } from '../config/types.ts';
 import { ConfigError, ERROR_CODES, GatehouseError, type ErrorCode } from '../errors.ts';
 import { createBodyWatch, type BodyLimits } from './body-guard.ts';
 import { PAGE_CSP, renderErrorPage } from './pages.ts';

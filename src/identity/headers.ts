@@ -3,7 +3,7 @@
 // groups (all, or only those the route's policy mentions), the roles map, the signed assertion and
 // the access token. A header set larger than max_header_bytes is refused, never truncated.
 // Client copies of all these names were already removed by proxy/headers.ts.
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Identity } from './identity.ts';
 import type { AssertionSigner } from './assertion.ts';

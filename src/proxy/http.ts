@@ -4,7 +4,7 @@
 // first takes one of its route's upstream connections (upstream.ts: bounded, queue bounded), and
 // gives it back as soon as it is over; a client too slow with its body loses it (body-guard.ts).
 import type { Dispatcher } from 'undici';
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { hasBody as requestHasBody, onBodyTimeout } from '../http/body-guard.ts';
 import { sendError } from '../http/respond.ts';

@@ -3,7 +3,7 @@
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendError } from '../http/respond.ts';

@@ -6,7 +6,7 @@
 // whenever the rules would, or a stricter route on a sub-path is skipped for a catch-all.
 // Each route travels with what was compiled for it at load (its plan: runtime.ts RoutePlan), so
 // the request walk never looks a route up again by name.
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import { foldCase, policyPath } from './canonical.ts';
 
 /** A matched route and its plan (compiled once at load; the same object on every match). */

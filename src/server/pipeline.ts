@@ -37,7 +37,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';

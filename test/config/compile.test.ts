@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { checkCidr, compileConfig, formatPath, parseDuration, type CompileResult } from '../../src/config/compile.ts';
+import { compileConfig, formatPath } from '../../src/config/compile.ts';
+import type { CompileResult } from '../../src/config/types.ts';
+import { checkCidr, parseDuration } from '../../src/config/units.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { ConfigError, GatehouseError, type ConfigProblem } from '../../src/errors.ts';
 

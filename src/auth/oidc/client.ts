@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import { importPKCS8 } from 'jose';
 import { request } from 'undici';
-import type { OidcProviderConfig } from '../../config/compile.ts';
+import type { OidcProviderConfig } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import { IdpUnavailableError, isIdpUnavailable } from './errors.ts';
 import { createIdTokenVerifier } from './id-token.ts';

@@ -4,7 +4,7 @@
 // ends (reason refresh_failed). If the IdP is merely unreachable, the session stays and it is
 // tried again a minute later.
 import * as client from 'openid-client';
-import type { OidcProviderConfig } from '../../config/compile.ts';
+import type { OidcProviderConfig } from '../../config/types.ts';
 import type { AuthEventInput } from '../../audit/events.ts';
 import type { Logger } from '../../log.ts';
 import type { SessionManager } from '../../session/manager.ts';

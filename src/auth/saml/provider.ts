@@ -5,7 +5,7 @@
 // Destination, the status, replay, and size/DOCTYPE/shape limits before any of node-saml's work.
 import { readFileSync } from 'node:fs';
 import { SAML, type SamlConfig } from '@node-saml/node-saml';
-import type { SamlProviderConfig } from '../../config/compile.ts';
+import type { SamlProviderConfig } from '../../config/types.ts';
 import { GatehouseError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { createIdpSource, type IdpInfo, type IdpSource } from './idp-metadata.ts';
