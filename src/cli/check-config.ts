@@ -38,7 +38,7 @@ export function summarize(config: Config): string[] {
     `  routes:       ${config.routes.length}`,
   ];
   for (const r of config.routes) {
-    const who = r.allow ? Object.entries(r.allow).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ') : 'nobody (no allow)';
+    const who = r.allow ? Object.entries(r.allow).map(([k, v]) => `${k.replace(/[A-Z]/g, (x) => `_${x.toLowerCase()}`)}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ') : 'nobody (no allow)';
     lines.push(`    - ${r.name}: ${r.host ?? '*'}${r.path} -> ${r.upstream.origin}${r.upstream.basePath}  allow: ${who}`);
   }
   return lines;

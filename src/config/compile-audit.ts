@@ -1,31 +1,32 @@
 // audit: sinks, failure mode, spool.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConfigProblem } from '../errors.ts';
+import { Findings, type Checked } from './findings.ts';
 import type { RawAudit } from './schema.ts';
 import { Secret } from './secret.ts';
 import type { AuditConfig, AuditSinkConfig } from './types.ts';
 import { parseDuration, parseSize } from './units.ts';
 
-export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: string[]): AuditConfig {
+export function compileAudit(a: RawAudit): Checked<AuditConfig> {
+  const f = new Findings();
   const sinks = a.sinks.map((s, i): AuditSinkConfig => {
     switch (s.type) {
       case 'stdout':
         return { type: 'stdout' };
       case 'file': {
         const maxBytes = parseSize(s.max_size);
-        if (maxBytes < 4096) problems.push({ path: `audit.sinks[${i}].max_size`, message: 'must be at least 4KB' });
+        if (maxBytes < 4096) f.problem(`audit.sinks[${i}].max_size`, 'must be at least 4KB');
         return { type: 'file', path: s.path, maxBytes, maxFiles: s.max_files, fsync: s.fsync };
       }
       case 'syslog': {
         const u = new URL(s.url);
         const scheme = u.protocol.slice(0, -1);
         const at = `audit.sinks[${i}]`;
-        if (scheme === 'udp' && s.tls) problems.push({ path: `${at}.tls`, message: 'TLS needs tcp://, tls:// or relp://, not udp://' });
+        if (scheme === 'udp' && s.tls) f.problem(`${at}.tls`, 'TLS needs tcp://, tls:// or relp://, not udp://');
         // Keys that only mean something for one transport are refused elsewhere, not ignored.
-        if (scheme !== 'relp' && s.relp_window !== undefined) problems.push({ path: `${at}.relp_window`, message: 'only for relp:// URLs' });
+        if (scheme !== 'relp' && s.relp_window !== undefined) f.problem(`${at}.relp_window`, 'only for relp:// URLs');
         for (const k of ['replay_window', 'replay_max_records'] as const) {
-          if ((scheme === 'relp' || scheme === 'udp') && s[k] !== undefined) problems.push({ path: `${at}.${k}`, message: `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})` });
+          if ((scheme === 'relp' || scheme === 'udp') && s[k] !== undefined) f.problem(`${at}.${k}`, `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})`);
         }
         return {
           type: 'syslog', transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port),
@@ -41,12 +42,12 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
   sinks.forEach((s, i) => {
     const key = s.type === 'file' ? `file:${s.path}` : s.type === 'syslog' ? `syslog:${s.host}:${s.port}` : s.type === 'http' ? `http:${s.url}` : 'stdout';
     const j = names.get(key);
-    if (j !== undefined) problems.push({ path: `audit.sinks[${i}]`, message: `same destination as audit.sinks[${j}]` });
+    if (j !== undefined) f.problem(`audit.sinks[${i}]`, `same destination as audit.sinks[${j}]`);
     names.set(key, i);
   });
-  if (sinks.length === 0) warnings.push('audit.sinks is empty: no audit trail is written');
+  if (sinks.length === 0) f.warn('audit.sinks is empty: no audit trail is written');
   if (a.spool_dir === undefined && sinks.some((s) => s.type === 'syslog' || s.type === 'http')) {
-    warnings.push('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
+    f.warn('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
   }
-  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size, spoolDrainRate: a.spool_drain_rate ?? 20_000 };
+  return f.result({ format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size, spoolDrainRate: a.spool_drain_rate ?? 20_000 });
 }

@@ -1,31 +1,32 @@
 // identity_providers: OIDC clients and SAML service providers.
-import type { ConfigProblem } from '../errors.ts';
+import { Findings, type Checked } from './findings.ts';
 import type { RawConfig, RawSamlProvider } from './schema.ts';
 import { Secret } from './secret.ts';
 import type { IdentityProviderConfig, SamlAttributeNames, SamlProviderConfig } from './types.ts';
 import { LOOPBACK_HOSTS, parseDuration, parseSize } from './units.ts';
 
-export function compileProviders(list: RawConfig['identity_providers'], devMode: boolean, problems: ConfigProblem[]): IdentityProviderConfig[] {
+export function compileProviders(list: RawConfig['identity_providers'], devMode: boolean): Checked<IdentityProviderConfig[]> {
+  const f = new Findings();
   const seen = new Map<string, number>();
-  return list.map((p, i): IdentityProviderConfig => {
+  return f.result(list.map((p, i): IdentityProviderConfig => {
     const at = `identity_providers[${i}]`;
     const first = seen.get(p.id);
-    if (first !== undefined) problems.push({ path: `${at}.id`, message: `duplicate identity provider id "${p.id}" (also identity_providers[${first}])` });
+    if (first !== undefined) f.problem(`${at}.id`, `duplicate identity provider id "${p.id}" (also identity_providers[${first}])`);
     else seen.set(p.id, i);
-    if (p.type === 'saml') return compileSaml(p, at, devMode, problems);
+    if (p.type === 'saml') return f.take(compileSaml(p, at, devMode));
     const issuer = new URL(p.issuer);
     const loopback = LOOPBACK_HOSTS.has(issuer.hostname);
     if (issuer.protocol === 'http:' && !(devMode && loopback)) {
-      problems.push({ path: `${at}.issuer`, message: 'must be https:// (plain http only for a loopback IdP in dev mode)' });
+      f.problem(`${at}.issuer`, 'must be https:// (plain http only for a loopback IdP in dev mode)');
     }
-    if (!p.scopes.includes('openid')) problems.push({ path: `${at}.scopes`, message: 'must include "openid"' });
-    if (parseDuration(p.timeout) < 100) problems.push({ path: `${at}.timeout`, message: 'must be at least 100ms' });
-    if (parseDuration(p.health_check_interval) < 1000) problems.push({ path: `${at}.health_check_interval`, message: 'must be at least 1s' });
+    if (!p.scopes.includes('openid')) f.problem(`${at}.scopes`, 'must include "openid"');
+    if (parseDuration(p.timeout) < 100) f.problem(`${at}.timeout`, 'must be at least 100ms');
+    if (parseDuration(p.health_check_interval) < 1000) f.problem(`${at}.health_check_interval`, 'must be at least 1s');
     if (p.token_endpoint_auth_method !== 'private_key_jwt' && p.client_secret === undefined) {
-      problems.push({ path: `${at}.client_secret`, message: `required with token_endpoint_auth_method ${p.token_endpoint_auth_method}` });
+      f.problem(`${at}.client_secret`, `required with token_endpoint_auth_method ${p.token_endpoint_auth_method}`);
     }
     if (p.token_endpoint_auth_method === 'private_key_jwt' && p.private_key_file === undefined) {
-      problems.push({ path: `${at}.private_key_file`, message: 'required with token_endpoint_auth_method private_key_jwt' });
+      f.problem(`${at}.private_key_file`, 'required with token_endpoint_auth_method private_key_jwt');
     }
     return {
       id: p.id,
@@ -51,7 +52,7 @@ export function compileProviders(list: RawConfig['identity_providers'], devMode:
       timeoutMs: parseDuration(p.timeout),
       healthIntervalMs: parseDuration(p.health_check_interval),
     };
-  });
+  }));
 }
 
 // Attribute names by IdP family (SAML attribute Name or FriendlyName), most specific first.
@@ -84,24 +85,25 @@ const SAML_PRESETS: Record<RawSamlProvider['preset'], Omit<SamlAttributeNames, '
   google: { user: [], email: ['email'], name: ['name'], firstName: ['first_name', 'firstName'], lastName: ['last_name', 'lastName'], groups: ['groups'] },
 };
 
-function compileSaml(p: RawSamlProvider, at: string, devMode: boolean, problems: ConfigProblem[]): SamlProviderConfig {
+function compileSaml(p: RawSamlProvider, at: string, devMode: boolean): Checked<SamlProviderConfig> {
+  const f = new Findings();
   const sources = [p.idp_metadata_url, p.idp_metadata_file, p.entry_point].filter((x) => x !== undefined).length;
-  if (sources !== 1) problems.push({ path: at, message: 'set exactly one of idp_metadata_url, idp_metadata_file, or entry_point (+ idp_cert)' });
-  if (p.entry_point !== undefined && p.idp_cert === undefined) problems.push({ path: `${at}.idp_cert`, message: 'required with entry_point' });
-  if (p.sp_cert_file !== undefined && p.sp_key_file === undefined) problems.push({ path: `${at}.sp_key_file`, message: 'required with sp_cert_file' });
+  if (sources !== 1) f.problem(at, 'set exactly one of idp_metadata_url, idp_metadata_file, or entry_point (+ idp_cert)');
+  if (p.entry_point !== undefined && p.idp_cert === undefined) f.problem(`${at}.idp_cert`, 'required with entry_point');
+  if (p.sp_cert_file !== undefined && p.sp_key_file === undefined) f.problem(`${at}.sp_key_file`, 'required with sp_cert_file');
   let insecure = false;
   for (const [key, url] of [['idp_metadata_url', p.idp_metadata_url], ['entry_point', p.entry_point], ['slo_url', p.slo_url]] as const) {
     if (url === undefined) continue;
     const u = new URL(url);
     if (u.protocol === 'http:') {
       if (devMode && LOOPBACK_HOSTS.has(u.hostname)) insecure = true;
-      else problems.push({ path: `${at}.${key}`, message: 'must be https:// (plain http only for a loopback IdP in dev mode)' });
+      else f.problem(`${at}.${key}`, 'must be https:// (plain http only for a loopback IdP in dev mode)');
     }
   }
   const preset = SAML_PRESETS[p.preset];
   const pick = (own: string | undefined, fallback: readonly string[]) => (own !== undefined ? [own] : fallback);
   const a = p.attributes;
-  return {
+  return f.result({
     id: p.id,
     type: 'saml',
     displayName: p.display_name ?? p.id,
@@ -132,5 +134,5 @@ function compileSaml(p: RawSamlProvider, at: string, devMode: boolean, problems:
     maxResponseBytes: parseSize(p.max_response_size),
     metadataRefreshMs: parseDuration(p.metadata_refresh),
     allowInsecureHttp: insecure,
-  };
+  });
 }

@@ -1,5 +1,5 @@
 // session: store (memory, Redis standalone / Sentinel / Cluster), cookie, secret, timeouts.
-import type { ConfigProblem } from '../errors.ts';
+import { Findings, type Checked } from './findings.ts';
 import type { RawSession } from './schema.ts';
 import { Secret } from './secret.ts';
 import type { CookieConfig, RedisConfig, SessionConfig } from './types.ts';
@@ -7,38 +7,39 @@ import { parseDuration, parseHostPort } from './units.ts';
 
 const MIN_SECRET_BYTES = 32;
 
-export function compileSession(s: RawSession, devMode: boolean, problems: ConfigProblem[], warnings: string[]): SessionConfig {
+export function compileSession(s: RawSession, devMode: boolean): Checked<SessionConfig> {
+  const f = new Findings();
   const idleMs = parseDuration(s.idle_timeout);
   const absoluteMs = parseDuration(s.absolute_timeout);
-  if (idleMs > absoluteMs) problems.push({ path: 'session.idle_timeout', message: 'must not be longer than session.absolute_timeout' });
-  if (idleMs < 1000) problems.push({ path: 'session.idle_timeout', message: 'must be at least 1s' });
+  if (idleMs > absoluteMs) f.problem('session.idle_timeout', 'must not be longer than session.absolute_timeout');
+  if (idleMs < 1000) f.problem('session.idle_timeout', 'must be at least 1s');
 
   let secret: Secret | undefined;
   if (s.secret !== undefined) {
     if (Buffer.byteLength(s.secret) < MIN_SECRET_BYTES) {
-      problems.push({ path: 'session.secret', message: `too weak: must be at least ${MIN_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 48\`)` });
+      f.problem('session.secret', `too weak: must be at least ${MIN_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 48\`)`);
     } else if (/^(.)\1*$/su.test(s.secret)) {
-      problems.push({ path: 'session.secret', message: 'too weak: a single repeated character' });
+      f.problem('session.secret', 'too weak: a single repeated character');
     }
     secret = new Secret(s.secret);
   } else if (s.store === 'redis') {
-    problems.push({ path: 'session.secret', message: 'required with store: redis (every replica must sign cookies with the same secret)' });
+    f.problem('session.secret', 'required with store: redis (every replica must sign cookies with the same secret)');
   } else {
-    warnings.push('session.secret is not set: using a random per-process secret (sessions end when the process restarts)');
+    f.warn('session.secret is not set: using a random per-process secret (sessions end when the process restarts)');
   }
 
-  const cookie = compileCookie(s.cookie, devMode, problems, warnings);
+  const cookie = f.take(compileCookie(s.cookie, devMode));
 
   let redis: RedisConfig | undefined;
   if (s.store === 'redis') {
-    if (!s.redis) problems.push({ path: 'session.redis', message: 'required with store: redis (url, or sentinels + name, or cluster)' });
-    else redis = compileRedis(s.redis, problems);
+    if (!s.redis) f.problem('session.redis', 'required with store: redis (url, or sentinels + name, or cluster)');
+    else redis = f.take(compileRedis(s.redis));
   } else {
-    if (s.redis) warnings.push('session.redis is set but session.store is memory: Redis is not used');
-    warnings.push('session store: memory (single process; sessions are lost on restart and not shared between replicas)');
+    if (s.redis) f.warn('session.redis is set but session.store is memory: Redis is not used');
+    f.warn('session store: memory (single process; sessions are lost on restart and not shared between replicas)');
   }
 
-  return {
+  return f.result({
     store: s.store,
     redis,
     maxSessions: s.memory?.max_sessions ?? 100_000,
@@ -47,45 +48,46 @@ export function compileSession(s: RawSession, devMode: boolean, problems: Config
     idleMs,
     absoluteMs,
     login: { ratePerMinute: s.login?.rate_per_minute ?? 60, maxPending: s.login?.max_pending ?? 10_000 },
-  };
+  });
 }
 
-function compileCookie(c: RawSession['cookie'], devMode: boolean, problems: ConfigProblem[], warnings: string[]): CookieConfig {
+function compileCookie(c: RawSession['cookie'], devMode: boolean): Checked<CookieConfig> {
+  const f = new Findings();
   const secure = c.secure;
-  if (!secure && !devMode) problems.push({ path: 'session.cookie.secure', message: 'false is only allowed in dev mode (http public_url on loopback)' });
-  if (c.same_site === 'none' && !secure) problems.push({ path: 'session.cookie.same_site', message: '"none" requires secure: true' });
+  if (!secure && !devMode) f.problem('session.cookie.secure', 'false is only allowed in dev mode (http public_url on loopback)');
+  if (c.same_site === 'none' && !secure) f.problem('session.cookie.same_site', '"none" requires secure: true');
   let name = c.name ?? (c.domain ? '__Secure-gatehouse' : '__Host-gatehouse');
   if (c.domain && c.name === undefined) {
-    warnings.push(`session.cookie.domain is set, so the cookie is named "__Secure-gatehouse": a __Host- cookie cannot carry a Domain (and is then no longer protected from being set by other subdomains of ${c.domain})`);
+    f.warn(`session.cookie.domain is set, so the cookie is named "__Secure-gatehouse": a __Host- cookie cannot carry a Domain (and is then no longer protected from being set by other subdomains of ${c.domain})`);
   }
   // Browsers apply the prefix rules case-insensitively (httpwg/http-extensions#2236): "__host-"
   // with a Domain is dropped as surely as "__Host-".
   if (c.domain && /^__host-/i.test(name)) {
-    problems.push({ path: 'session.cookie.name', message: 'a __Host- cookie cannot have a domain; use a __Secure- name (the default when domain is set)' });
+    f.problem('session.cookie.name', 'a __Host- cookie cannot have a domain; use a __Secure- name (the default when domain is set)');
   }
   if (!secure) {
     const plain = name.replace(/^__(host|secure)-/i, '');
-    if (plain !== name) warnings.push(`dev mode: session cookie is not Secure, so its name drops the prefix: "${plain}"`);
-    else warnings.push('dev mode: session cookie is not Secure');
+    if (plain !== name) f.warn(`dev mode: session cookie is not Secure, so its name drops the prefix: "${plain}"`);
+    else f.warn('dev mode: session cookie is not Secure');
     name = plain;
   }
-  return { name, secure, sameSite: c.same_site === 'lax' ? 'Lax' : c.same_site === 'strict' ? 'Strict' : 'None', domain: c.domain?.toLowerCase() };
+  return f.result({ name, secure, sameSite: c.same_site === 'lax' ? 'Lax' : c.same_site === 'strict' ? 'Strict' : 'None', domain: c.domain?.toLowerCase() });
 }
 
-
-function compileRedis(r: NonNullable<RawSession['redis']>, problems: ConfigProblem[]): RedisConfig {
+function compileRedis(r: NonNullable<RawSession['redis']>): Checked<RedisConfig> {
+  const f = new Findings();
   const modes = [r.url !== undefined, r.sentinels !== undefined, r.cluster !== undefined].filter(Boolean).length;
-  if (modes !== 1) problems.push({ path: 'session.redis', message: 'set exactly one of url, sentinels (+ name) or cluster' });
-  if (r.sentinels && !r.name) problems.push({ path: 'session.redis.name', message: 'required with sentinels (the master name)' });
+  if (modes !== 1) f.problem('session.redis', 'set exactly one of url, sentinels (+ name) or cluster');
+  if (r.sentinels && !r.name) f.problem('session.redis.name', 'required with sentinels (the master name)');
   const mode = r.cluster ? 'cluster' : r.sentinels ? 'sentinel' : 'standalone';
   const urlTls = r.url !== undefined && URL.canParse(r.url) && new URL(r.url).protocol === 'rediss:';
-  if (urlTls && r.tls === false) problems.push({ path: 'session.redis.tls', message: 'false contradicts the rediss:// url' });
-  if (r.cluster && r.db !== undefined) problems.push({ path: 'session.redis.db', message: 'Redis Cluster has only database 0' });
-  if (parseDuration(r.command_timeout) === 0) problems.push({ path: 'session.redis.command_timeout', message: 'must be longer than 0' });
+  if (urlTls && r.tls === false) f.problem('session.redis.tls', 'false contradicts the rediss:// url');
+  if (r.cluster && r.db !== undefined) f.problem('session.redis.db', 'Redis Cluster has only database 0');
+  if (parseDuration(r.command_timeout) === 0) f.problem('session.redis.command_timeout', 'must be longer than 0');
   if (r.url !== undefined && (r.name !== undefined || r.sentinel_password !== undefined)) {
-    problems.push({ path: 'session.redis', message: 'name and sentinel_password belong with sentinels, not url' });
+    f.problem('session.redis', 'name and sentinel_password belong with sentinels, not url');
   }
-  return {
+  return f.result({
     mode,
     url: r.url === undefined ? undefined : new Secret(r.url),
     nodes: (r.cluster ?? r.sentinels ?? []).map(parseHostPort),
@@ -97,5 +99,5 @@ function compileRedis(r: NonNullable<RawSession['redis']>, problems: ConfigProbl
     db: r.db,
     keyPrefix: r.key_prefix,
     commandTimeoutMs: parseDuration(r.command_timeout),
-  };
+  });
 }

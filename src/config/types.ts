@@ -1,6 +1,6 @@
 // The compiled, deep-frozen configuration every other module reads: the types only. compile.ts
 // (and its helpers compile-*.ts) build it from the validated raw config.
-import type { RawAllow, RawConfig, RawDeny, RawRule } from './schema.ts';
+import type { RawConfig } from './schema.ts';
 import type { Secret } from './secret.ts';
 
 export interface ListenAddress {
@@ -26,11 +26,11 @@ export interface RouteConfig {
   readonly upstream: UpstreamConfig;
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
-  readonly allow: Readonly<RawAllow> | undefined;
+  readonly allow: AllowCondition | undefined;
   /** Identity provider ids allowed to sign in to this route; undefined = all. */
   readonly idps: readonly string[] | undefined;
-  readonly deny: Readonly<RawDeny> | undefined;
-  readonly rules: readonly Readonly<RawRule>[];
+  readonly deny: DenyCondition | undefined;
+  readonly rules: readonly RouteRule[];
   readonly roles: Readonly<Record<string, string>> | undefined;
   readonly sendGroups: 'all' | 'policy';
   readonly maxHeaderBytes: number;
@@ -49,6 +49,35 @@ export interface RouteConfig {
   readonly maxConnections: number;
   /** Requests that may wait for one of them; beyond, and after `timeoutMs` of waiting: 503. */
   readonly maxQueue: number;
+}
+
+/**
+ * Who an `allow:` names (a route's, or a rule's), as written: only the keys the config sets are
+ * present, so a summary can list them. policy/compile.ts turns it into sets.
+ */
+export interface AllowCondition {
+  readonly public?: boolean;
+  readonly authenticated?: boolean;
+  readonly groups?: readonly string[];
+  readonly users?: readonly string[];
+  readonly emails?: readonly string[];
+  /** email_domains. */
+  readonly emailDomains?: readonly string[];
+}
+
+/** Who a `deny:` names: the same conditions, except public. */
+export type DenyCondition = Omit<AllowCondition, 'public'>;
+
+/** One entry of a route's `rules:`; the first that matches a request decides. */
+export interface RouteRule {
+  /** Prefix or glob, as written. */
+  readonly path: string;
+  /** Upper-case methods as written; undefined = any. */
+  readonly methods: readonly string[] | undefined;
+  readonly public: boolean;
+  /** undefined: the route's allow. */
+  readonly allow: AllowCondition | undefined;
+  readonly deny: DenyCondition | undefined;
 }
 
 export interface IdentityHeaderNames {
