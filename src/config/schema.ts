@@ -23,7 +23,7 @@ const httpUrl = () =>
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-/** Who may pass. Issue #5 adds users/emails/deny/rules; today: public, or sign-in required. */
+/** Who may pass: anyone (public), any signed-in user, or the users, e-mails, e-mail domains and groups listed. */
 const allow = z.strictObject({
   public: z.boolean().optional().describe('Anyone, signed in or not.'),
   authenticated: z.boolean().optional().describe('Any signed-in user.'),

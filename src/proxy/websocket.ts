@@ -1,4 +1,4 @@
-// WebSocket upgrades through http-proxy-3: after the pipeline has routed (and later authorised)
+// WebSocket upgrades through http-proxy-3: after the pipeline has routed and authorised
 // the upgrade, the request goes upstream with rewritten headers and the two sockets are piped.
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
