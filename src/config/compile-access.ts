@@ -6,28 +6,28 @@ import type { AllowCondition, DenyCondition, RouteRule } from './types.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-export function compileAllow(a: RawAllow): AllowCondition {
+export function compileAllow(allow: RawAllow): AllowCondition {
   const out: Mutable<AllowCondition> = {};
-  if (a.public !== undefined) out.public = a.public;
-  return Object.assign(out, compileDeny(a));
+  if (allow.public !== undefined) out.public = allow.public;
+  return Object.assign(out, compileDeny(allow));
 }
 
-export function compileDeny(d: RawDeny): DenyCondition {
+export function compileDeny(deny: RawDeny): DenyCondition {
   const out: Mutable<DenyCondition> = {};
-  if (d.authenticated !== undefined) out.authenticated = d.authenticated;
-  if (d.groups !== undefined) out.groups = d.groups;
-  if (d.users !== undefined) out.users = d.users;
-  if (d.emails !== undefined) out.emails = d.emails;
-  if (d.email_domains !== undefined) out.emailDomains = d.email_domains;
+  if (deny.authenticated !== undefined) out.authenticated = deny.authenticated;
+  if (deny.groups !== undefined) out.groups = deny.groups;
+  if (deny.users !== undefined) out.users = deny.users;
+  if (deny.emails !== undefined) out.emails = deny.emails;
+  if (deny.email_domains !== undefined) out.emailDomains = deny.email_domains;
   return out;
 }
 
-export function compileRule(r: RawRule): RouteRule {
+export function compileRule(rule: RawRule): RouteRule {
   return {
-    path: r.path,
-    methods: r.methods,
-    public: r.public === true,
-    allow: r.allow ? compileAllow(r.allow) : undefined,
-    deny: r.deny ? compileDeny(r.deny) : undefined,
+    path: rule.path,
+    methods: rule.methods,
+    public: rule.public === true,
+    allow: rule.allow ? compileAllow(rule.allow) : undefined,
+    deny: rule.deny ? compileDeny(rule.deny) : undefined,
   };
 }

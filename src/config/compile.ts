@@ -40,46 +40,46 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
 }
 
 /** Validate `raw` (the output of load.ts) and compile it; throws ConfigError with every problem. */
-export function compileConfig(raw: unknown): CompileResult {
-  const parsed = ConfigSchema.safeParse(raw);
+export function compileConfig(input: unknown): CompileResult {
+  const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error));
-  const c = parsed.data;
+  const raw = parsed.data;
   const f = new Findings();
 
-  const { publicUrl, devMode } = f.take(compilePublicUrl(c.server.public_url));
-  f.take(checkServer(c.server));
-  const routes = f.take(compileRoutes(c));
-  const assertionTtlMs = parseDuration(c.assertion.ttl);
+  const { publicUrl, devMode } = f.take(compilePublicUrl(raw.server.public_url));
+  f.take(checkServer(raw.server));
+  const routes = f.take(compileRoutes(raw));
+  const assertionTtlMs = parseDuration(raw.assertion.ttl);
   if (assertionTtlMs < 10_000 || assertionTtlMs > 300_000) f.problem('assertion.ttl', 'must be between 10s and 5m');
-  if (c.forward_auth && c.server.trusted_proxies.length === 0) {
+  if (raw.forward_auth && raw.server.trusted_proxies.length === 0) {
     f.problem('forward_auth', 'needs server.trusted_proxies: only the ingress may ask');
   }
-  const session = f.take(compileSession(c.session, devMode));
-  const workers = c.server.workers === 'auto' ? Math.max(1, availableParallelism()) : c.server.workers;
-  if (workers > 1 && c.session.store === 'memory') {
-    f.problem('server.workers', `${c.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)`);
+  const session = f.take(compileSession(raw.session, devMode));
+  const workers = raw.server.workers === 'auto' ? Math.max(1, availableParallelism()) : raw.server.workers;
+  if (workers > 1 && raw.session.store === 'memory') {
+    f.problem('server.workers', `${raw.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)`);
   }
-  const identityProviders = f.take(compileProviders(c.identity_providers, devMode));
-  f.take(checkRoutesAcross(c, routes, new Set(identityProviders.map((p) => p.id))));
+  const identityProviders = f.take(compileProviders(raw.identity_providers, devMode));
+  f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
   // Before the check below: audit problems (a sink's keys) are problems like any other.
-  const audit = f.take(compileAudit(c.audit));
+  const audit = f.take(compileAudit(raw.audit));
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
 
   const config: Config = {
-    logLevel: c.log_level,
-    watch: c.watch,
+    logLevel: raw.log_level,
+    watch: raw.watch,
     devMode,
-    server: compileServer(c.server, publicUrl, workers),
+    server: compileServer(raw.server, publicUrl, workers),
     admin: {
-      listen: parseListen(c.admin.listen),
-      token: c.admin.token === undefined ? undefined : new Secret(c.admin.token),
+      listen: parseListen(raw.admin.listen),
+      token: raw.admin.token === undefined ? undefined : new Secret(raw.admin.token),
     },
     session,
     identityProviders,
-    forwardAuth: c.forward_auth,
+    forwardAuth: raw.forward_auth,
     audit,
-    assertion: { keyFiles: c.assertion.key_files, ttlMs: assertionTtlMs },
+    assertion: { keyFiles: raw.assertion.key_files, ttlMs: assertionTtlMs },
     reservedHeaders: reservedHeaders(routes),
     routes,
   };
@@ -101,30 +101,30 @@ function compilePublicUrl(url: string): Checked<{ publicUrl: URL; devMode: boole
   return f.result({ publicUrl, devMode });
 }
 
-function checkServer(s: RawConfig['server']): Checked<void> {
+function checkServer(server: RawConfig['server']): Checked<void> {
   const f = new Findings();
   // 0 would switch Node's guard off: a slowloris client could then hold a socket for ever.
   for (const key of ['headers_timeout', 'body_timeout'] as const) {
-    if (parseDuration(s[key]) === 0) f.problem(`server.${key}`, 'must be longer than 0');
+    if (parseDuration(server[key]) === 0) f.problem(`server.${key}`, 'must be longer than 0');
   }
-  s.trusted_proxies.forEach((cidr, i) => {
+  server.trusted_proxies.forEach((cidr, i) => {
     const msg = checkCidr(cidr);
     if (msg) f.problem(`server.trusted_proxies[${i}]`, msg);
   });
   return f.result(undefined);
 }
 
-function compileServer(s: RawConfig['server'], publicUrl: URL, workers: number): Config['server'] {
+function compileServer(server: RawConfig['server'], publicUrl: URL, workers: number): Config['server'] {
   return {
-    listen: parseListen(s.listen),
+    listen: parseListen(server.listen),
     publicUrl: publicUrl.origin,
-    trustedProxies: s.trusted_proxies,
-    tls: s.tls ? { certFile: s.tls.cert_file, keyFile: s.tls.key_file } : undefined,
-    shutdownTimeoutMs: parseDuration(s.shutdown_timeout),
-    headersTimeoutMs: parseDuration(s.headers_timeout),
-    bodyTimeoutMs: parseDuration(s.body_timeout),
-    bodyMinRate: s.body_min_rate,
-    maxTargetBytes: s.max_target_bytes,
+    trustedProxies: server.trusted_proxies,
+    tls: server.tls ? { certFile: server.tls.cert_file, keyFile: server.tls.key_file } : undefined,
+    shutdownTimeoutMs: parseDuration(server.shutdown_timeout),
+    headersTimeoutMs: parseDuration(server.headers_timeout),
+    bodyTimeoutMs: parseDuration(server.body_timeout),
+    bodyMinRate: server.body_min_rate,
+    maxTargetBytes: server.max_target_bytes,
     workers,
   };
 }
