@@ -6,6 +6,7 @@
 // whenever the rules would, or a stricter route on a sub-path is skipped for a catch-all.
 import type { RouteConfig } from '../config/compile.ts';
 import { foldCase, policyPath } from './canonical.ts';
+import { createHostIndex } from './hosts.ts';
 
 export interface RouteTable {
   /** `host` is lower-case without port; `path` is one reading of the path (not case-folded). */
@@ -30,26 +31,24 @@ interface Entry {
 type Bucket = readonly Entry[];
 
 export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
-  const exact = new Map<string, Entry[]>();
-  const wildcards = new Map<string, Entry[]>(); // key: ".corp.example"
   const anyHost: Entry[] = [];
-  for (const r of routes) {
+  const withHost: [string, Entry][] = [];
+  const entries = routes.map((r): Entry => {
     const canonical = policyPath(r.path);
-    const e: Entry = { route: r, prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
-    if (r.host === undefined) anyHost.push(e);
-    else if (r.host.startsWith('*.')) push(wildcards, r.host.slice(1), e);
-    else push(exact, r.host, e);
+    return { route: r, prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
+  });
+  // Longest prefix first (a stable sort: config order among equals), so every bucket is in order.
+  entries.sort((a, b) => b.prefix.length - a.prefix.length);
+  for (const e of entries) {
+    if (e.route.host === undefined) anyHost.push(e);
+    else withHost.push([e.route.host, e]);
   }
-  const byPrefixLength = (a: Entry, b: Entry) => b.prefix.length - a.prefix.length;
-  for (const list of exact.values()) list.sort(byPrefixLength);
-  for (const list of wildcards.values()) list.sort(byPrefixLength);
-  anyHost.sort(byPrefixLength);
-  // Longest suffix first, so "*.a.corp.example" beats "*.corp.example".
-  const wildcardList: [string, Bucket][] = [...wildcards.entries()].sort((a, b) => b[0].length - a[0].length);
+  // Exact host first, then the longest matching wildcard (route/hosts.ts).
+  const hosts = createHostIndex(withHost);
 
   const table: RouteTable = {
     servesHost(host) {
-      return anyHost.length > 0 || exact.has(host) || wildcardList.some(([suffix]) => host.length > suffix.length && host.endsWith(suffix));
+      return anyHost.length > 0 || hosts.lookup(host).length > 0;
     },
     matchReadings(host, readings) {
       const first = table.match(host, readings[0]!);
@@ -58,28 +57,14 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
     },
     match(host, path) {
       const paths = { exact: path, folded: undefined as string | undefined };
-      const e = exact.get(host);
-      if (e) {
-        const r = matchPrefix(e, paths);
+      for (const bucket of hosts.lookup(host)) {
+        const r = matchPrefix(bucket, paths);
         if (r) return r;
-      }
-      for (const [suffix, bucket] of wildcardList) {
-        // "*.corp.example" matches "a.corp.example" but not "corp.example" itself.
-        if (host.length > suffix.length && host.endsWith(suffix)) {
-          const r = matchPrefix(bucket, paths);
-          if (r) return r;
-        }
       }
       return matchPrefix(anyHost, paths);
     },
   };
   return table;
-}
-
-function push(map: Map<string, Entry[]>, key: string, r: Entry): void {
-  const list = map.get(key);
-  if (list) list.push(r);
-  else map.set(key, [r]);
 }
 
 function matchPrefix(bucket: Bucket, paths: { exact: string; folded: string | undefined }): RouteConfig | undefined {
