@@ -10,7 +10,7 @@ import type { Exchange } from '../../http/exchange.ts';
 import { readFormBody } from '../../http/body.ts';
 import { sendBody } from '../../http/respond.ts';
 import type { OidcClient } from './client.ts';
-import { NoJwksUriError } from './jwks.ts';
+import { jwtRefusalReason, NoJwksUriError } from './jwks.ts';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const REPLAY_WINDOW_MS = 10 * 60_000;
@@ -40,7 +40,7 @@ export function createBackchannelHandler(oidc: OidcClient, sessions: SessionMana
       } catch (err) {
         if (err instanceof GatehouseError) throw err;
         if (err instanceof NoJwksUriError) throw bad('the identity provider publishes no jwks_uri');
-        throw bad((err as Error).message, err);
+        throw bad(jwtRefusalReason(err), err);
       }
       const events = payload.events as Record<string, unknown> | undefined;
       if (!events || typeof events !== 'object' || typeof events[EVENT] !== 'object') throw bad('no back-channel logout event');

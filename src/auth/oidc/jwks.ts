@@ -73,3 +73,31 @@ export function refetchingUnknownKeys(set: RemoteJwks): JWTVerifyGetKey {
     }
   };
 }
+
+/**
+ * Why jose refused a token, in words fit for an error page and an audit record: from its error
+ * code and the claim it names (from its own fixed vocabulary), never its message text.
+ */
+export function jwtRefusalReason(err: unknown): string {
+  const e = err as { code?: unknown; claim?: unknown; reason?: unknown };
+  const claim = typeof e.claim === 'string' && /^[A-Za-z_]{1,32}$/.test(e.claim) && e.claim !== 'unspecified' ? e.claim : undefined;
+  switch (e.code) {
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return claim ? `the "${claim}" claim is ${e.reason === 'missing' ? 'missing' : 'not valid'}` : 'a claim is not valid';
+    case 'ERR_JWT_EXPIRED':
+      return 'the token has expired';
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'the signature did not verify';
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return 'the signing algorithm is not accepted';
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+      return 'it is not signed with a key the identity provider publishes';
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+      return 'it is not a well-formed signed JWT';
+    default:
+      return typeof e.code === 'string' && /^ERR_[A-Z_]{1,64}$/.test(e.code) ? `it was refused (${e.code})` : 'it could not be verified';
+  }
+}

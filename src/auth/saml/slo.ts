@@ -15,6 +15,7 @@ import { readFormBody } from '../../http/body.ts';
 import { LOGOUT_PATH } from '../../http/endpoints.ts';
 import { sendRedirect } from '../../http/respond.ts';
 import { parseDateTime } from './confirmation.ts';
+import { samlLibraryReason } from './library-errors.ts';
 import type { SamlProvider } from './provider.ts';
 import { checkXmlShape, describeXmlShapeProblem, hasDoctype, parseXml } from './xml.ts';
 
@@ -98,7 +99,7 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
     }
   } catch (err) {
     if (err instanceof GatehouseError) throw err;
-    throw bad((err as Error).message, err);
+    throw bad(samlLibraryReason(err), err);
   }
   const profile = result.profile;
   if (!profile) {

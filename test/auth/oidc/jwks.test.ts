@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { ASYMMETRIC_ALGS, createIdpJwks, NoJwksUriError } from '../../../src/auth/oidc/jwks.ts';
+import { ASYMMETRIC_ALGS, createIdpJwks, jwtRefusalReason, NoJwksUriError } from '../../../src/auth/oidc/jwks.ts';
 
 let server: Server;
 let url: string;
@@ -103,5 +103,23 @@ describe('fetch policy', () => {
     published = [a.jwk];
     await expect(createIdpJwks(() => url).verify(await sign(b.privateKey, 'ES256', 'b'), {}, true)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
     expect(fetches).toBe(1);
+  });
+});
+
+describe('jwtRefusalReason: jose\'s refusals without its message text', () => {
+  it.each<[string, object, RegExp]>([
+    ['a claim check', { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss', reason: 'check_failed', message: 'unexpected "iss" claim value' }, /^the "iss" claim is not valid$/],
+    ['a missing claim', { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'jti', reason: 'missing' }, /^the "jti" claim is missing$/],
+    ['a claim name that is no name', { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: '<script>', reason: 'check_failed' }, /^a claim is not valid$/],
+    ['expired', { code: 'ERR_JWT_EXPIRED' }, /expired/],
+    ['a bad signature', { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' }, /signature did not verify/],
+    ['HS256 or none', { code: 'ERR_JOSE_ALG_NOT_ALLOWED' }, /algorithm is not accepted/],
+    ['an unknown key', { code: 'ERR_JWKS_NO_MATCHING_KEY' }, /not signed with a key/],
+    ['garbage', { code: 'ERR_JWS_INVALID', message: 'attacker text' }, /not a well-formed signed JWT/],
+    ['another jose code', { code: 'ERR_JWKS_TIMEOUT' }, /\(ERR_JWKS_TIMEOUT\)/],
+    ['not jose at all', new Error('attacker text'), /could not be verified/],
+  ])('%s', (_name, err, reason) => {
+    expect(jwtRefusalReason(err)).toMatch(reason);
+    expect(jwtRefusalReason(err)).not.toMatch(/attacker|script/);
   });
 });
