@@ -28,7 +28,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   const pending = checkCallbackState(state, taken, idp);
   if (!pending.ok) throw new GatehouseError('GH_LOGIN_FAILED', pending.reason);
   // A call to the IdP failed: an unreachable IdP also counts against its health (/readyz).
-  const retryPath = loginRetryPath(idp, pending.login.rd);
+  const retryPath = loginRetryPath(idp, pending.login.returnUrl);
   const failed = (err: unknown) => {
     const gerr = loginError(err, idp, retryPath);
     if (gerr.code === 'GH_IDP_UNAVAILABLE' && !(err instanceof GatehouseError)) oidc.noteOutcome(err);
@@ -58,7 +58,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
       ...(tokens.access_token ? { access_token: tokens.access_token } : {}),
     },
     refreshAt: nextRefreshAt(tokens, claims, oidc.config, (deps.now ?? Date.now)()),
-    returnUrl: pending.login.rd,
+    returnUrl: pending.login.returnUrl,
     status: 302,
     clearLoginCookie: taken?.ok === true && !taken.othersPending,
   });

@@ -13,7 +13,7 @@ import { takePendingLogin, type PendingLogin, type TakeResult } from '../login-s
 import { completeSignIn, type SignInContext } from '../sign-in.ts';
 import { mapSamlIdentity, nameIdOf } from './attributes.ts';
 import { samlLibraryReason } from './library-errors.ts';
-import type { SamlProvider } from './provider.ts';
+import type { SamlProvider } from './sp.ts';
 import { checkSamlResponse } from './response-checks.ts';
 import { checkXmlShape, childElement, describeXmlShapeProblem, hasDoctype, NS, type XmlShapeProblem } from './xml.ts';
 
@@ -46,7 +46,7 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, ctx: SignInC
     ...signedIn,
     idp: c.id,
     method: 'saml',
-    returnUrl: pending?.rd ?? '/',
+    returnUrl: pending?.returnUrl ?? '/',
     // 303: the browser arrived with a POST and must continue with a GET.
     status: 303,
     clearLoginCookie: taken?.ok === true && !taken.othersPending,

@@ -16,7 +16,7 @@ import { LOGOUT_PATH } from '../../http/endpoints.ts';
 import { sendRedirect } from '../../http/respond.ts';
 import { parseDateTime } from './confirmation.ts';
 import { samlLibraryReason } from './library-errors.ts';
-import type { SamlProvider } from './provider.ts';
+import type { SamlProvider } from './sp.ts';
 import { checkXmlShape, describeXmlShapeProblem, hasDoctype, parseXml } from './xml.ts';
 
 const bad = (why: string, cause?: unknown) => new GatehouseError('GH_BAD_REQUEST', `SAML logout refused: ${why}.`, { cause });

@@ -5,7 +5,7 @@ import { checkCallbackState, mergeUserinfo, wantsUserinfo } from '../../../src/a
 import type { MappedIdentity } from '../../../src/auth/oidc/claims.ts';
 import type { PendingLogin, TakeResult } from '../../../src/auth/login-state.ts';
 
-const login: PendingLogin = { idp: 'corp', rd: '/app', redirectUri: 'https://gh.example/.gatehouse/oidc/corp/callback', nonce: 'n', codeVerifier: 'v', binding: 'b', createdAt: 0 };
+const login: PendingLogin = { idp: 'corp', returnUrl: '/app', redirectUri: 'https://gh.example/.gatehouse/oidc/corp/callback', nonce: 'n', codeVerifier: 'v', binding: 'b', createdAt: 0 };
 const took = (l: PendingLogin = login): TakeResult => ({ ok: true, login: l, othersPending: false });
 
 describe('checkCallbackState', () => {
