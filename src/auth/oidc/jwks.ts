@@ -61,7 +61,7 @@ export function createIdpJwks(jwksUri: () => string | undefined): IdpJwks {
  * The key set, but an unknown key within the cooldown fetches the JWKS once more. When jose fetched
  * on its own (the cooldown had passed), it is not fetched twice.
  */
-export function refetchingUnknownKeys(set: RemoteJwks): JWTVerifyGetKey {
+function refetchingUnknownKeys(set: RemoteJwks): JWTVerifyGetKey {
   return async (header, token) => {
     const wasCoolingDown = set.coolingDown;
     try {
