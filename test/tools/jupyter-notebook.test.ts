@@ -1,0 +1,99 @@
+// Debian's Jupyter Notebook 6.4 behind Gatehouse, started and routed exactly as
+// config/examples/jupyter-notebook.yaml says (host, port and directory substituted as a user
+// would; --allow-root added when the test runs as root). Checked in headless Chromium: alice
+// signs in and lands in the notebook tree with no token page, opens a notebook, and runs
+// print(6*7) through the UI over the kernel WebSocket; bob gets the 403 page and 403 JSON; an
+// anonymous client gets the public liveness, 401 JSON for the API and a refused WebSocket, and
+// forged identity headers change nothing; revoking alice's sessions closes her kernel WebSocket.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { startOidcSetup } from '../support/oidc.ts';
+import { freePort } from '../support/ports.ts';
+import { exampleCommands, exampleRoutes, exampleText, failuresDuring, launchChromium, revokeUser, signIn, startTool, waitForStatus } from '../support/tool-kit.ts';
+
+const FORGED = { 'x-forwarded-user': 'alice@example.com', 'x-forwarded-groups': 'data-scientists', 'x-gatehouse-assertion': 'forged.jwt.value', 'remote-user': 'alice' };
+
+interface Jupyter6 { notebook: { kernel: { is_connected(): boolean; ws: { readyState: number } | null } | null; get_cell(i: number): { set_text(t: string): void; execute(): void } } }
+
+describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-notebook.yaml)', () => {
+  it('alice runs code through the UI and the kernel WebSocket, bob gets 403, anonymous 401; revocation closes the kernel socket', { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-notebook-'));
+    const port = await freePort();
+    const text = exampleText('jupyter-notebook.yaml', { 'notebooks.corp.example': '127.0.0.1', '127.0.0.1:8888': `127.0.0.1:${port}`, '--port=8888': `--port=${port}`, '/srv/notebooks': dir });
+    const [command] = exampleCommands(text);
+    expect(command?.[0]).toBe('/usr/bin/jupyter-notebook');
+    const argv = process.getuid?.() === 0 ? [...command!, '--allow-root'] : command!;
+    const jupyter = startTool(argv, { HOME: dir, JUPYTER_RUNTIME_DIR: join(dir, '.runtime'), PATH: `/usr/bin:${process.env.PATH}` });
+    await waitForStatus(`http://127.0.0.1:${port}/api/status`, 200, 60_000, jupyter.output);
+    const { gh, idp } = await startOidcSetup('', { routes: exampleRoutes(text) });
+
+    // Anonymous: liveness public; the API 401 JSON (forged headers or not); no kernel WebSocket.
+    const status = await request(`${gh.url}/api/status`);
+    expect(status.statusCode).toBe(200);
+    expect(await status.body.json()).toHaveProperty('started');
+    for (const headers of [{}, FORGED]) {
+      const r = await request(`${gh.url}/api/contents`, { headers });
+      await r.body.text();
+      expect(r.statusCode).toBe(401);
+      expect(String(r.headers['content-type'])).toContain('application/json');
+    }
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/api/kernels/x/channels`, { headers: FORGED });
+      ws.once('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => resolve(101));
+      ws.once('error', () => resolve(-1));
+    });
+    expect(refused).toBe(401);
+
+    const browser = await launchChromium();
+    // alice lands in the tree, not on Jupyter's token page.
+    const signedIn = await signIn(browser, idp.issuer, `${gh.url}/tree`, 'alice', `${gh.url}/tree`);
+    expect(await signedIn.title()).toBe('Home Page - Select or create a notebook');
+    const created = await signedIn.evaluate(async () => {
+      const xsrf = /(?:^|; )_xsrf=([^;]*)/.exec(document.cookie)?.[1] ?? '';
+      const r = await fetch('/api/contents', { method: 'POST', headers: { 'content-type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf) }, body: JSON.stringify({ type: 'notebook' }) });
+      return { status: r.status, path: (await r.json() as { path: string }).path };
+    });
+    expect(created.status).toBe(201);
+
+    // The notebook page: every script and style loads, the kernel connects over its WebSocket.
+    const alice = await signedIn.context().newPage();
+    const sockets: { url: string; closed: boolean }[] = [];
+    alice.on('websocket', (ws) => {
+      const s = { url: ws.url(), closed: false };
+      sockets.push(s);
+      ws.on('close', () => { s.closed = true; });
+    });
+    const failures = await failuresDuring(alice, async () => {
+      await alice.goto(`${gh.url}/notebooks/${created.path}`, { waitUntil: 'networkidle' });
+      await alice.waitForFunction(() => (globalThis as unknown as { Jupyter?: Jupyter6 }).Jupyter?.notebook?.kernel?.is_connected() === true, undefined, { timeout: 60_000 });
+    }, /\/(custom\/custom\.(js|css)|nbextensions\/)/);
+    expect(failures).toEqual([]);
+    expect(sockets.some((s) => /\/api\/kernels\/[^/]+\/channels/.test(s.url))).toBe(true);
+    await alice.evaluate(() => {
+      const cell = (globalThis as unknown as { Jupyter: Jupyter6 }).Jupyter.notebook.get_cell(0);
+      cell.set_text('print(6*7)');
+      cell.execute();
+    });
+    await alice.locator('.output_subarea', { hasText: '42' }).first().waitFor({ timeout: 60_000 });
+
+    // bob (labelers): the 403 page in the browser, 403 JSON for the API, even with forged headers.
+    const bob = await signIn(browser, idp.issuer, `${gh.url}/tree`, 'bob', `${gh.url}/tree`);
+    expect(await bob.title()).toContain('403');
+    const bobApi = await bob.context().request.get(`${gh.url}/api/contents`, { headers: FORGED });
+    expect(bobApi.status()).toBe(403);
+    expect(bobApi.headers()['content-type']).toContain('application/json');
+
+    // Revocation: alice's open kernel WebSocket is closed by Gatehouse, and her API calls end.
+    const kernelSocket = sockets.find((s) => /\/channels/.test(s.url) && !s.closed);
+    expect(kernelSocket).toBeDefined();
+    await revokeUser(gh.adminUrl, 'oidc-test-admin-token', 'alice@example.com');
+    await expect.poll(() => kernelSocket!.closed, { timeout: 10_000 }).toBe(true);
+    const after = await alice.context().request.get(`${gh.url}/api/contents`);
+    expect(after.status()).toBe(401);
+  });
+});
