@@ -52,26 +52,34 @@ export function exampleCommands(text: string): string[][] {
   return out;
 }
 
-/** Start a child process for the rest of the test; its output is kept for the failure message. */
-export function startTool(argv: readonly string[], env: Record<string, string> = {}, cwd?: string): { output: () => string; pid: number } {
+/**
+ * Start a child process for the rest of the test; its output is kept for the failure message.
+ * At the end it gets SIGTERM and `graceMs` to clean up (JupyterHub stops its proxy and the
+ * single-user servers, which run in sessions of their own), then its process group SIGKILL.
+ */
+export function startTool(argv: readonly string[], env: Record<string, string> = {}, cwd?: string, graceMs = 0): { output: () => string } {
   const [cmd, ...args] = argv as [string, ...string[]];
-  if (!existsSync(cmd) && !cmd.includes('/')) {
-    // Resolved through PATH by spawn; nothing to check here.
-  } else if (!existsSync(cmd)) throw new Error(`${cmd} not found (see .ci/run for the Debian packages)`);
+  if (!existsSync(cmd)) throw new Error(`${cmd} not found (.ci/run lists the Debian packages)`);
   let output = '';
   const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const keep = (b: Buffer) => { output = (output + b.toString()).slice(-20_000); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  // The process group: JupyterHub's proxy and single-user servers go with it.
-  onTestFinished(() => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  onTestFinished(async () => {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    if (graceMs > 0 && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
     }
-  });
-  return { output: () => output, pid: child.pid ?? 0 };
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // the whole group is gone already
+    }
+  }, graceMs + 5000);
+  return { output: () => output };
 }
 
 /** Wait until `url` answers `status` (the tool is up). */
@@ -126,4 +134,44 @@ export async function revokeUser(adminUrl: string, token: string, user: string):
   const r = await request(`${adminUrl}/admin/users/${encodeURIComponent(user)}/sessions`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
   await r.body.text();
   expect(r.statusCode).toBe(200);
+}
+
+interface Jupyter6 { notebook: { kernel: { is_connected(): boolean } | null; get_cell(i: number): { set_text(t: string): void; execute(): void } } }
+
+/** A live WebSocket the page opened, and whether it has closed. */
+export interface PageSocket { readonly url: string; closed: boolean }
+
+/**
+ * In a Jupyter Notebook 6 UI at `base` (e.g. http://gatehouse/ or .../user/alice/): create a
+ * notebook through the contents API (with the UI's XSRF cookie), open it in a new page, wait for
+ * the kernel's WebSocket, run print(6*7) through the UI and wait for "42" in the output.
+ * Returns the page, its WebSockets and any failed asset or API request.
+ */
+export async function runInNotebook(from: Page, base: string): Promise<{ page: Page; sockets: PageSocket[]; failures: string[] }> {
+  const prefix = new URL(base).pathname.replace(/\/?$/, '/');
+  const created = await from.evaluate(async (p) => {
+    const xsrf = /(?:^|; )_xsrf=([^;]*)/.exec((globalThis as unknown as { document: { cookie: string } }).document.cookie)?.[1] ?? '';
+    const r = await fetch(`${p}api/contents`, { method: 'POST', headers: { 'content-type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf) }, body: JSON.stringify({ type: 'notebook' }) });
+    return { status: r.status, path: (await r.json() as { path: string }).path };
+  }, prefix);
+  expect(created.status).toBe(201);
+  const page = await from.context().newPage();
+  const sockets: PageSocket[] = [];
+  page.on('websocket', (ws) => {
+    const s: PageSocket = { url: ws.url(), closed: false };
+    sockets.push(s);
+    ws.on('close', () => { s.closed = true; });
+  });
+  // custom.js/css and nbextensions are optional files a fresh install does not have (404 is normal).
+  const failures = await failuresDuring(page, async () => {
+    await page.goto(`${new URL(base).origin}${prefix}notebooks/${created.path}`, { waitUntil: 'networkidle' });
+    await page.waitForFunction(() => (globalThis as unknown as { Jupyter?: Jupyter6 }).Jupyter?.notebook?.kernel?.is_connected() === true, undefined, { timeout: 60_000 });
+  }, /\/(custom\/custom\.(js|css)|nbextensions\/)/);
+  await page.evaluate(() => {
+    const cell = (globalThis as unknown as { Jupyter: Jupyter6 }).Jupyter.notebook.get_cell(0);
+    cell.set_text('print(6*7)');
+    cell.execute();
+  });
+  await page.locator('.output_subarea', { hasText: '42' }).first().waitFor({ timeout: 60_000 });
+  return { page, sockets, failures };
 }

@@ -13,11 +13,9 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { startOidcSetup } from '../support/oidc.ts';
 import { freePort } from '../support/ports.ts';
-import { exampleCommands, exampleRoutes, exampleText, failuresDuring, launchChromium, revokeUser, signIn, startTool, waitForStatus } from '../support/tool-kit.ts';
+import { exampleCommands, exampleRoutes, exampleText, launchChromium, revokeUser, runInNotebook, signIn, startTool, waitForStatus } from '../support/tool-kit.ts';
 
 const FORGED = { 'x-forwarded-user': 'alice@example.com', 'x-forwarded-groups': 'data-scientists', 'x-gatehouse-assertion': 'forged.jwt.value', 'remote-user': 'alice' };
-
-interface Jupyter6 { notebook: { kernel: { is_connected(): boolean; ws: { readyState: number } | null } | null; get_cell(i: number): { set_text(t: string): void; execute(): void } } }
 
 describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-notebook.yaml)', () => {
   it('alice runs code through the UI and the kernel WebSocket, bob gets 403, anonymous 401; revocation closes the kernel socket', { timeout: 180_000 }, async () => {
@@ -53,33 +51,11 @@ describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-noteboo
     // alice lands in the tree, not on Jupyter's token page.
     const signedIn = await signIn(browser, idp.issuer, `${gh.url}/tree`, 'alice', `${gh.url}/tree`);
     expect(await signedIn.title()).toBe('Home Page - Select or create a notebook');
-    const created = await signedIn.evaluate(async () => {
-      const xsrf = /(?:^|; )_xsrf=([^;]*)/.exec(document.cookie)?.[1] ?? '';
-      const r = await fetch('/api/contents', { method: 'POST', headers: { 'content-type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf) }, body: JSON.stringify({ type: 'notebook' }) });
-      return { status: r.status, path: (await r.json() as { path: string }).path };
-    });
-    expect(created.status).toBe(201);
-
-    // The notebook page: every script and style loads, the kernel connects over its WebSocket.
-    const alice = await signedIn.context().newPage();
-    const sockets: { url: string; closed: boolean }[] = [];
-    alice.on('websocket', (ws) => {
-      const s = { url: ws.url(), closed: false };
-      sockets.push(s);
-      ws.on('close', () => { s.closed = true; });
-    });
-    const failures = await failuresDuring(alice, async () => {
-      await alice.goto(`${gh.url}/notebooks/${created.path}`, { waitUntil: 'networkidle' });
-      await alice.waitForFunction(() => (globalThis as unknown as { Jupyter?: Jupyter6 }).Jupyter?.notebook?.kernel?.is_connected() === true, undefined, { timeout: 60_000 });
-    }, /\/(custom\/custom\.(js|css)|nbextensions\/)/);
+    // A new notebook in the UI: every script and style loads, the kernel connects over its
+    // WebSocket and runs print(6*7).
+    const { page: alice, sockets, failures } = await runInNotebook(signedIn, `${gh.url}/`);
     expect(failures).toEqual([]);
     expect(sockets.some((s) => /\/api\/kernels\/[^/]+\/channels/.test(s.url))).toBe(true);
-    await alice.evaluate(() => {
-      const cell = (globalThis as unknown as { Jupyter: Jupyter6 }).Jupyter.notebook.get_cell(0);
-      cell.set_text('print(6*7)');
-      cell.execute();
-    });
-    await alice.locator('.output_subarea', { hasText: '42' }).first().waitFor({ timeout: 60_000 });
 
     // bob (labelers): the 403 page in the browser, 403 JSON for the API, even with forged headers.
     const bob = await signIn(browser, idp.issuer, `${gh.url}/tree`, 'bob', `${gh.url}/tree`);

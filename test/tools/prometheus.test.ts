@@ -36,7 +36,7 @@ describe('Prometheus at /prometheus behind Gatehouse (config/examples/prometheus
     });
     const [command] = exampleCommands(text);
     expect(command?.[0]).toBe('/usr/bin/prometheus');
-    const prom = startTool(command!);
+    const prom = startTool(command!, {}, undefined, 5_000);
     await waitForStatus(`http://127.0.0.1:${promPort}/prometheus/-/ready`, 200, 60_000, prom.output);
 
     // Anonymous: liveness is public, the API answers 401 JSON, the UI sends a browser to sign in.
