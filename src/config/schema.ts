@@ -72,6 +72,8 @@ const route = z.strictObject({
   upstream: httpUrl().describe('Where matching requests go, e.g. "http://127.0.0.1:5000".'),
   timeout: duration().default('30s').describe('How long to wait for the upstream to start answering (then 504).'),
   preserve_host: z.boolean().default(false).describe('Send the client\'s Host header upstream instead of the upstream\'s own host.'),
+  strip_prefix: z.boolean().default(false)
+    .describe('Remove the route\'s path prefix before proxying (/code/x reaches the upstream as /x), send it as X-Forwarded-Prefix, and put upstream redirects (Location) and cookie paths back under it.'),
   allow: allow.optional().describe('Who may use the route. Omitted = nobody (default deny).'),
   idps: z.array(z.string().min(1)).min(1).optional().describe('Identity providers allowed to sign in to this route (ids); default all.'),
   deny: deny.optional().describe('Who may never use the route (beats allow and rules).'),

@@ -26,6 +26,8 @@ export interface RouteConfig {
   readonly upstream: UpstreamConfig;
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
+  /** strip_prefix: the upstream sees paths without `path`, which comes as X-Forwarded-Prefix. */
+  readonly stripPrefix: boolean;
   readonly allow: Readonly<RawAllow> | undefined;
   /** Identity provider ids allowed to sign in to this route; undefined = all. */
   readonly idps: readonly string[] | undefined;

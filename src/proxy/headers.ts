@@ -43,6 +43,8 @@ export interface UpstreamHeaderContext {
   readonly keepUpgrade: boolean;
   readonly cookieName: string;
   readonly reservedNames: ReadonlySet<string>;
+  /** strip_prefix: the route prefix the upstream does not see (X-Forwarded-Prefix). */
+  readonly forwardedPrefix?: string | undefined;
 }
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -87,6 +89,7 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
   // A served name with public_url's port (Runtime.servedAuthority), never the raw header: an
   // upstream builds links from it (Kettle, "Practical HTTP Host header attacks").
   if (ex.servedAuthority) out['x-forwarded-host'] = ex.servedAuthority;
+  if (ctx.forwardedPrefix) out['x-forwarded-prefix'] = ctx.forwardedPrefix;
   out[REQUEST_ID_HEADER] = ex.id;
   if (ex.identityHeaders) Object.assign(out, ex.identityHeaders);
   // preserve_host: the validated authority the client addressed, never the raw header.

@@ -9,6 +9,7 @@ import type { Exchange } from '../http/exchange.ts';
 import { hasBody as requestHasBody, onBodyTimeout } from '../http/body-guard.ts';
 import { sendError } from '../http/respond.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { mapPrefix, rewriteResponseHeaders } from './prefix.ts';
 import type { RouteUpstream } from './upstream.ts';
 import { upstreamError } from './upstream-errors.ts';
 import { GatehouseError } from '../errors.ts';
@@ -31,6 +32,11 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
   const res = ex.res!;
   const upstream = route.upstream;
   const hasBody = requestHasBody(req);
+  const prefix = mapPrefix(route, ex.path);
+  if (route.stripPrefix && !prefix) {
+    sendError(ex, new GatehouseError('GH_BAD_PATH', `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`));
+    return;
+  }
   let controller: Dispatcher.DispatchController | undefined;
   let finished = false;
   let dispatched = false;
@@ -76,7 +82,8 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
       // The upstream's reason phrase is not forwarded: Node's standard one cannot carry bad bytes.
       void statusMessage;
       try {
-        res.writeHead(statusCode, clientResponseHeaders(ex, statusCode, headers, cookieName));
+        const out = clientResponseHeaders(ex, statusCode, headers, cookieName);
+        res.writeHead(statusCode, prefix ? rewriteResponseHeaders(out, prefix, upstream.host, ex.servedAuthority, ex.client.proto, ex.setCookies) : out);
       } catch (err) {
         c.abort(err as Error);
         return;
@@ -117,9 +124,9 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
   const dispatch = () => {
     dispatched = true;
     pool.dispatcher.dispatch({
-      path: upstream.basePath + ex.path + ex.query,
+      path: upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query,
       method: req.method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, ...headers }),
+      headers: upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, forwardedPrefix: prefix?.prefix, ...headers }),
       body: hasBody ? req : null,
       headersTimeout: route.timeoutMs,
       // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.

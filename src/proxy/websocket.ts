@@ -7,7 +7,8 @@ import type { RouteConfig } from '../config/compile.ts';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendError } from '../http/respond.ts';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { clientResponseHeaders, upstreamRequestHeaders, type OutgoingHeaders } from './headers.ts';
+import { mapPrefix, rewriteResponseHeaders, type PrefixMapping } from './prefix.ts';
 import { upstreamError } from './upstream-errors.ts';
 
 export interface WebSocketHooks {
@@ -25,7 +26,11 @@ export interface WebSocketProxy {
 
 export function createWebSocketProxy(): WebSocketProxy {
   const server = new ProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
-  const exchanges = new WeakMap<IncomingMessage, { ex: Exchange; hooks: WebSocketHooks; cookieName: string }>();
+  const exchanges = new WeakMap<IncomingMessage, { ex: Exchange; hooks: WebSocketHooks; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined }>();
+  const forClient = (entry: { ex: Exchange; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined }, status: number, headers: IncomingHttpHeaders): OutgoingHeaders => {
+    const out = clientResponseHeaders(entry.ex, status, headers, entry.cookieName);
+    return entry.prefix ? rewriteResponseHeaders(out, entry.prefix, entry.upstreamHost, entry.ex.servedAuthority, entry.ex.client.proto, entry.ex.setCookies) : out;
+  };
 
   // http-proxy-3 emits proxyReqWs before adding its own 'upgrade' and 'response' listeners, so
   // these run first: it then writes the 101, or relays the refused upgrade, from the headers as
@@ -33,16 +38,16 @@ export function createWebSocketProxy(): WebSocketProxy {
   server.on('proxyReqWs', (proxyReq, req) => {
     const entry = exchanges.get(req);
     if (!entry) return;
-    const { ex, cookieName } = entry;
+    const { ex } = entry;
     proxyReq.once('upgrade', (proxyRes: IncomingMessage) => {
-      proxyRes.headers = clientResponseHeaders(ex, 101, proxyRes.headers, cookieName) as IncomingHttpHeaders;
+      proxyRes.headers = forClient(entry, 101, proxyRes.headers) as IncomingHttpHeaders;
       ex.upgraded = true;
       ex.status = 101;
       entry.hooks.onOpen(ex);
     });
     proxyReq.once('response', (proxyRes: IncomingMessage) => {
       const status = proxyRes.statusCode ?? 502;
-      const headers = clientResponseHeaders(ex, status, proxyRes.headers, cookieName);
+      const headers = forClient(entry, status, proxyRes.headers);
       // http-proxy-3 closes the socket after relaying the body; without this it would echo our
       // upstream request's "Connection: upgrade".
       headers.connection = 'close';
@@ -59,10 +64,16 @@ export function createWebSocketProxy(): WebSocketProxy {
     proxy(ex, route, head, headers, hooks) {
       const req = ex.req;
       const upstream = route.upstream;
-      req.url = upstream.basePath + ex.path + ex.query;
+      const prefix = mapPrefix(route, ex.path);
+      if (route.stripPrefix && !prefix) {
+        sendError(ex, new GatehouseError('GH_BAD_PATH', `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`));
+        hooks.onClose(ex);
+        return;
+      }
+      req.url = upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query;
       // http-proxy-3 copies req.headers as they are; give it the cleaned set.
-      req.headers = upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, ...headers }) as IncomingMessage['headers'];
-      exchanges.set(req, { ex, hooks, cookieName: headers.cookieName });
+      req.headers = upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, forwardedPrefix: prefix?.prefix, ...headers }) as IncomingMessage['headers'];
+      exchanges.set(req, { ex, hooks, cookieName: headers.cookieName, upstreamHost: upstream.host, prefix });
       ex.socket.once('close', () => hooks.onClose(ex));
       server.ws(req, ex.socket as Duplex, head, { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs }, (err) => {
         if (ex.upgraded) return; // mid-stream error: the sockets are already torn down
