@@ -76,6 +76,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     bytesOut,
     durationMs,
     websocket: ex.upgraded,
+    endReason: ex.liveEnd,
   };
 }
 
@@ -85,7 +86,7 @@ export function refusalFacts(r: { readonly code: string; readonly status: number
     kind: 'request', time, requestId, route: undefined, method: '', host: '', path: '', queryKeys: [], status: r.status,
     decision: 'error', reason: undefined, rule: undefined, errorCode: r.code, user: undefined, authMethod: undefined,
     session: undefined, clientIp: r.ip, userAgent: undefined, upstream: undefined, bytesIn: r.bytesIn, bytesOut: 0,
-    durationMs: 0, websocket: false,
+    durationMs: 0, websocket: false, endReason: undefined,
   };
 }
 

@@ -32,6 +32,8 @@ export interface RequestFacts {
   readonly bytesOut: number;
   readonly durationMs: number;
   readonly websocket: boolean;
+  /** Gatehouse ended the live connection: 'session revoked' | 'session expired'. */
+  readonly endReason?: string | undefined;
 }
 
 export interface UserFacts {
@@ -118,6 +120,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       auth_method: f.authMethod,
       boot_id: s.bootId,
       decision: f.decision,
+      end_reason: f.endReason,
       error_code: f.errorCode,
       idp: f.user?.idp,
       query_keys: f.queryKeys.length ? f.queryKeys : undefined,
@@ -190,7 +193,7 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
     status_id: failed ? 2 : 1,
     time: f.time,
     type_uid: 4002 * 100 + activity,
-    unmapped: { auth_method: f.authMethod, boot_id: s.bootId, decision: f.decision, error_code: f.errorCode, query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined },
+    unmapped: { auth_method: f.authMethod, boot_id: s.bootId, decision: f.decision, end_reason: f.endReason, error_code: f.errorCode, query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined },
   };
 }
 

@@ -66,6 +66,8 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
+  liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
   /** Auth events seen while handling this request, written to the audit trail with it. */
   events: AuthEventInput[] | undefined = undefined;
   /** Socket byte counters at arrival, so the audit record gets this request's share. */

@@ -19,6 +19,30 @@ class ClientGone extends Error {
   override name = 'ClientGone';
 }
 
+/** Reason passed to controller.abort() when Gatehouse ends a stream because its session ended. */
+class SessionEnded extends Error {
+  override name = 'SessionEnded';
+}
+
+// Open-ended responses in flight, so Gatehouse can end them when their session ends (endStream).
+const streams = new WeakMap<Exchange, { controller: Dispatcher.DispatchController; sse: boolean; done: () => void }>();
+
+/**
+ * End an open-ended response because its session ended. An event stream gets a final event
+ * (`event: gatehouse-session-ended`, the reason as data) and ends cleanly, so an EventSource sees
+ * why; any other stream is cut (a client must not take a truncated download for a whole one).
+ */
+export function endStream(ex: Exchange, reason: string): void {
+  const res = ex.res;
+  const s = streams.get(ex);
+  streams.delete(ex);
+  if (s && !s.controller.aborted) s.controller.abort(new SessionEnded(reason));
+  s?.done();
+  if (!res || res.writableEnded || res.destroyed) return;
+  if (s?.sse) res.end(`\n\nevent: gatehouse-session-ended\ndata: ${reason}\n\n`);
+  else res.destroy();
+}
+
 export interface ProxyHooks {
   /** Called once per upstream failure, before the error page is sent. */
   onUpstreamError(ex: Exchange, err: GatehouseError): void;
@@ -91,6 +115,8 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
       if (headers['content-length'] === undefined && statusCode !== 204 && statusCode !== 304) {
         // Send headers now so streaming responses (SSE) reach the client before the first chunk.
         res.flushHeaders();
+        const type = headers['content-type'];
+        streams.set(ex, { controller: c, sse: /^\s*text\/event-stream/i.test(Array.isArray(type) ? type.join(',') : String(type ?? '')), done });
         const unwatch = hooks.onStream(ex);
         if (unwatch) res.once('close', unwatch);
       }
@@ -109,7 +135,7 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
     onResponseError(_c, err) {
       finished = true;
       done();
-      if (err instanceof ClientGone) return;
+      if (err instanceof ClientGone || err instanceof SessionEnded) return;
       // Ours (the client's body timed out): not the upstream's fault.
       if (err instanceof GatehouseError) {
         sendError(ex, err);

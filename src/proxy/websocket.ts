@@ -19,6 +19,46 @@ export interface WebSocketHooks {
   onUpstreamError(ex: Exchange, err: GatehouseError): void;
 }
 
+/** Why Gatehouse ended a live connection: the WebSocket close reason (DESIGN.md), and the audit's. */
+export type LiveEndReason = 'session revoked' | 'session expired';
+
+/** RFC 6455 §7.4.1: 1008, "a message that violates its policy". */
+const POLICY_VIOLATION = 1008;
+
+// The upstream side of each open tunnel, so Gatehouse can end it with a close frame of its own.
+const upstreamSockets = new WeakMap<Exchange, Duplex>();
+
+/**
+ * End an open tunnel because its session ended: the upstream connection is dropped, the client
+ * gets a close frame (1008 and `reason`) and the connection is closed once it answered (or after
+ * a second). A client can tell "signed out" from a network failure and not reconnect blindly.
+ * (The upstream-to-client flow is stopped first; a frame the upstream was midway through sending
+ * in that instant would be cut, and the client would see a protocol error instead.)
+ */
+export function endTunnel(ex: Exchange, reason: LiveEndReason): void {
+  const client = ex.socket;
+  const upstream = upstreamSockets.get(ex);
+  if (upstream) {
+    upstream.unpipe(client);
+    client.unpipe(upstream);
+    upstream.destroy();
+  }
+  // Read (and drop) what the client still sends, its close frame included, so its FIN is seen.
+  client.resume();
+  if (client.destroyed || !client.writable) {
+    client.destroy();
+    return;
+  }
+  const text = Buffer.from(reason, 'utf8');
+  const frame = Buffer.alloc(4 + text.length);
+  frame[0] = 0x88; // FIN, opcode 8 (close); a server's frames are not masked
+  frame[1] = 2 + text.length;
+  frame.writeUInt16BE(POLICY_VIOLATION, 2);
+  text.copy(frame, 4);
+  client.end(frame);
+  setTimeout(() => client.destroy(), 1000).unref();
+}
+
 export interface WebSocketProxy {
   proxy(ex: Exchange, route: RouteConfig, head: Buffer, headers: { cookieName: string; reservedNames: ReadonlySet<string> }, hooks: WebSocketHooks): void;
   close(): void;
@@ -39,7 +79,8 @@ export function createWebSocketProxy(): WebSocketProxy {
     const entry = exchanges.get(req);
     if (!entry) return;
     const { ex } = entry;
-    proxyReq.once('upgrade', (proxyRes: IncomingMessage) => {
+    proxyReq.once('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex) => {
+      upstreamSockets.set(ex, upstreamSocket);
       proxyRes.headers = forClient(entry, 101, proxyRes.headers) as IncomingHttpHeaders;
       ex.upgraded = true;
       ex.status = 101;
