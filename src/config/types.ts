@@ -38,6 +38,8 @@ export interface RouteConfig {
   readonly maxHeaderBytes: number;
   /** Header names for this route (global identity_headers with the route's overrides); "" = not sent. */
   readonly identityHeaders: IdentityHeaderNames;
+  /** How the username header's value is made (the config's top-level `username`). */
+  readonly username: { readonly from: 'user' | 'email' | 'name'; readonly maxLength: number };
   readonly passAccessToken: boolean;
   readonly apiPaths: readonly string[];
   /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
@@ -60,6 +62,8 @@ export interface IdentityHeaderNames {
   readonly groups: string;
   readonly preferredUsername: string;
   readonly roles: string;
+  /** A spawner-safe local user name ("" = not sent, the default). */
+  readonly username: string;
   /** Which identity provider vouched for the user: with several, the same name can come from any. */
   readonly idp: string;
   readonly assertion: string;
@@ -74,6 +78,7 @@ export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
   groups: 'X-Forwarded-Groups',
   preferredUsername: 'X-Forwarded-Preferred-Username',
   roles: 'X-Forwarded-Roles',
+  username: '',
   idp: 'X-Forwarded-Idp',
   assertion: 'X-Gatehouse-Assertion',
   accessToken: 'Authorization',

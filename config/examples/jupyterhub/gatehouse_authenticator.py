@@ -18,6 +18,7 @@ test/tools/jupyterhub.test.ts against Debian's jupyterhub 3.0.
 
 import asyncio
 import re
+import unicodedata
 
 import jwt
 from jupyterhub.auth import Authenticator
@@ -27,10 +28,14 @@ from traitlets import Bool, Float, List, Unicode
 
 
 def safe_username(value, max_length=32):
-    """A name LocalProcessSpawner and useradd accept, derived from an e-mail or any claim."""
-    name = value.split("@", 1)[0].lower()
-    name = re.sub(r"[^a-z0-9_-]+", "-", name).strip("-_")
-    name = re.sub(r"^[^a-z]+", "", name)
+    """A name LocalProcessSpawner and useradd accept, derived from an e-mail or any claim.
+
+    The same rule as Gatehouse's identity_headers.username (src/identity/username.ts).
+    """
+    name = unicodedata.normalize("NFKD", value.split("@", 1)[0])
+    name = "".join(ch for ch in name if not unicodedata.combining(ch)).lower()
+    name = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9_-]+", "-", name))
+    name = re.sub(r"^[^a-z]+", "", name).rstrip("-_")
     return name[:max_length].rstrip("-_")
 
 
