@@ -4,7 +4,8 @@
 // signs in and lands in the notebook tree with no token page, opens a notebook, and runs
 // print(6*7) through the UI over the kernel WebSocket; bob gets the 403 page and 403 JSON; an
 // anonymous client gets the public liveness, 401 JSON for the API and a refused WebSocket, and
-// forged identity headers change nothing; revoking alice's sessions closes her kernel WebSocket.
+// forged identity headers change nothing; revoking alice's sessions closes her kernel WebSockets
+// (close code 1008, reason "session revoked").
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,8 +68,14 @@ describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-noteboo
     // Revocation: alice's open kernel WebSocket is closed by Gatehouse, and her API calls end.
     const kernelSocket = sockets.find((s) => /\/channels/.test(s.url) && !s.closed);
     expect(kernelSocket).toBeDefined();
+    // A second client on the same kernel with alice's session, to read the close code and reason.
+    const session = (await alice.context().cookies(gh.url)).find((c) => c.name === 'gatehouse');
+    const second = new WebSocket(kernelSocket!.url, { headers: { cookie: `gatehouse=${session!.value}` } });
+    const secondClosed = new Promise<{ code: number; reason: string }>((r) => second.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    await new Promise((r, j) => { second.once('open', r); second.once('error', j); });
     await revokeUser(gh.adminUrl, 'oidc-test-admin-token', 'alice@example.com');
     await expect.poll(() => kernelSocket!.closed, { timeout: 10_000 }).toBe(true);
+    expect(await secondClosed).toEqual({ code: 1008, reason: 'session revoked' });
     const after = await alice.context().request.get(`${gh.url}/api/contents`);
     expect(after.status()).toBe(401);
   });

@@ -6,7 +6,8 @@
 // page, as a hub admin with the spawner-safe name "alice"; a restart's spawn progress streams to
 // the browser's EventSource; print(6*7) runs over the kernel WebSocket; bob gets the 403 page;
 // an anonymous client gets 401/302 and forged headers change nothing; a request straight to the
-// hub's port with a bare X-Forwarded-User (or a forged assertion) is refused; revoking alice's
+// hub's port with a bare X-Forwarded-User (or a forged assertion) is refused, and alice's hub
+// cookie counts there only with an assertion for alice (identity follows the browser); revoking alice's
 // sessions closes her kernel WebSocket; the hub's Logout continues to Gatehouse's logout.
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,24 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
     // (The hub answers its API only to its own pages: JupyterHub 3 checks the Referer's path.)
     const me = await hubPage.evaluate(async () => (await fetch('/hub/api/user')).json() as Promise<{ name: string; admin: boolean }>);
     expect(me).toMatchObject({ name: 'alice', admin: true });
+
+    // Straight to the hub's port with alice's hub cookie: it counts only with an assertion for
+    // alice; none (e.g. a hub cookie left behind after Gatehouse's logout), or another user's
+    // (another sign-in in the same browser), makes the hub sign in again.
+    const hubCookie = (await hubPage.context().cookies()).filter((c) => c.name.startsWith('jupyterhub-')).map((c) => `${c.name}=${c.value}`).join('; ');
+    expect(hubCookie).toContain('jupyterhub-hub-login=');
+    const plan = gh.current().plans.get('jupyterhub')!.headers;
+    const assertionFor = async (user: string) => (await plan.build({ user, email: user, groups: ['data-scientists'], idp: 'corp' }, undefined))['x-gatehouse-assertion']!;
+    const direct = async (assertion?: string) => {
+      // (A Referer of the hub's own: JupyterHub refuses cookie-authenticated API calls without one.)
+      const headers = { cookie: hubCookie, referer: `http://127.0.0.1:${hubPort}/hub/home`, ...(assertion ? { 'x-gatehouse-assertion': assertion } : {}) };
+      const r = await request(`http://127.0.0.1:${hubPort}/hub/api/user`, { headers });
+      const body = await r.body.text();
+      return r.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : r.statusCode;
+    };
+    expect(await direct(await assertionFor('alice@example.com'))).toBe('alice');
+    expect(await direct()).toBe(403);
+    expect(await direct(await assertionFor('carol@example.com'))).toBe(403);
     const progress = await hubPage.evaluate(async () => {
       const stop = await fetch('/hub/api/users/alice/server', { method: 'DELETE' });
       for (let i = 0; i < 100; i++) {
