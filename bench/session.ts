@@ -6,7 +6,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileConfig } from '../src/config/compile.ts';
 import { silentLogger } from '../src/log.ts';
-import { createSessions } from '../src/session/create.ts';
+import { sessionsFromConfig } from '../src/session/create.ts';
 import { fmt, freePort, has, load, NODE, start, stopAll, waitForPort } from './lib.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -46,7 +46,7 @@ routes:
 
   // Make a session in the same Redis with the same secret, as a sign-in would.
   const { config } = compileConfig({ server: { public_url: `http://127.0.0.1:${ghPort}` }, session: { store: 'redis', redis: { url: `redis://127.0.0.1:${redisPort}`, key_prefix: 'bench:' }, secret: SECRET, cookie: { secure: false } }, routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }] });
-  const sessions = createSessions(config.session, silentLogger);
+  const sessions = sessionsFromConfig(config.session, silentLogger);
   await new Promise((r) => setTimeout(r, 200));
   const { cookieValue } = await sessions.create({ user: 'bench@corp.example', groups: ['ml'], idp: 'bench', method: 'bench' });
   await sessions.close();

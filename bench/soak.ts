@@ -18,7 +18,7 @@ import { Pool, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { compileConfig } from '../src/config/compile.ts';
 import { silentLogger } from '../src/log.ts';
-import { createSessions } from '../src/session/create.ts';
+import { sessionsFromConfig } from '../src/session/create.ts';
 import { freePort, has, NODE, start, stopAll, waitForPort } from './lib.ts';
 
 const bounded = (name: string, fallback: number, max: number) => {
@@ -122,7 +122,7 @@ routes:
   let headers: Record<string, string> = {};
   if (redisUrl) {
     const { config } = compileConfig({ server: { public_url: base }, session: { store: 'redis', redis: { url: redisUrl, key_prefix: 'soak:' }, secret: SECRET, cookie: { secure: false } }, routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }] });
-    const sessions = createSessions(config.session, silentLogger);
+    const sessions = sessionsFromConfig(config.session, silentLogger);
     await new Promise((r) => setTimeout(r, 200));
     const { cookieValue } = await sessions.create({ user: 'soak@corp.example', groups: ['ml'], idp: 'soak', method: 'soak' });
     await sessions.close();

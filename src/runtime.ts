@@ -1,10 +1,10 @@
-// Everything derived from one Config, compiled once: route table and per-route plans (policy,
+// Everything derived from one Config, compiled once: route table with per-route plans (policy,
 // identity headers, API paths), client resolver, upstream pools, WebSocket proxy, sessions,
 // identity providers, assertion keys. A request takes `current()` once and uses that snapshot to
-// the end, so a reload (issue #8) can swap the whole Runtime without mixing configs in a request.
+// the end, so a reload can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
-import type { AuthEventInput } from './audit/facts.ts';
+import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/compile.ts';
 import { settingsFingerprint } from './config/secret.ts';
 import { createAssertionSigner } from './identity/assertion.ts';
@@ -12,7 +12,7 @@ import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';
 import { loadSigningKeys, type SigningKeys } from './identity/keys.ts';
 import type { Logger } from './log.ts';
 import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy/compile.ts';
-import { createSessions } from './session/create.ts';
+import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
@@ -31,8 +31,8 @@ export interface RoutePlan {
 
 export interface Runtime {
   readonly config: Config;
-  readonly routes: RouteTable;
-  readonly plans: ReadonlyMap<string, RoutePlan>;
+  /** Routes, each matched together with its plan. */
+  readonly routes: RouteTable<RoutePlan>;
   readonly resolveClient: ClientResolver;
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
@@ -92,7 +92,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => upstreams.close(parts.previous?.upstreams.pools));
     websockets = createWebSocketProxy();
     opened.push(() => websockets.close());
-    sessions = parts.sessions ?? createSessions(config.session, log);
+    sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
     providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   } catch (err) {
@@ -100,15 +100,13 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     throw err;
   }
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
-  const plans = new Map(config.routes.map((r) => [r.name, planRoute(r, signer)]));
   const isServedHost = servedHosts(config);
   const pub = new URL(config.server.publicUrl);
   const publicPort = pub.port === '' ? '' : `:${pub.port}`;
   const publicAuthority = pub.host;
   return Object.freeze({
     config,
-    routes: createRouteTable(config.routes),
-    plans,
+    routes: createRouteTable(config.routes, (r) => planRoute(r, signer)),
     resolveClient: createClientResolver(config.server.trustedProxies),
     upstreams,
     websockets,

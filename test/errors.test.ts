@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ERROR_CODES, GatehouseError, isGatehouseError, toGatehouseError, type ErrorCode } from '../src/errors.ts';
+import type { AuthAction } from '../src/audit/record.ts';
+import { ConfigError, ERROR_CODES, errorSpec, GatehouseError, isGatehouseError, toGatehouseError, type ErrorCode } from '../src/errors.ts';
+import { publicMessage } from '../src/http/respond.ts';
 
 const DOC = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -112,5 +114,33 @@ describe('isGatehouseError / toGatehouseError', () => {
     expect(err.expose).toBe(false);
     expect(err.message).toBe('internal error');
     expect(err.cause).toBe(thrown);
+  });
+});
+
+describe('ERROR_CODES columns: the audit event and the public 5xx text', () => {
+  it('exactly two codes cause an audit event, as the pipeline always wrote them', () => {
+    const audited = CODES.filter((c) => errorSpec(c).audit !== undefined).map((c) => [c, errorSpec(c).audit]);
+    expect(audited).toEqual([
+      ['GH_LOGIN_FAILED', { action: 'login_failed', reason: 'login_failed' }],
+      ['GH_BAD_TOKEN', { action: 'bearer_rejected', reason: 'invalid_token' }],
+    ]);
+    // The column's actions are audit actions (a compile-time check as much as a run-time one).
+    const actions: AuthAction[] = audited.map(([, a]) => (a as { action: AuthAction }).action);
+    expect(actions).toHaveLength(2);
+  });
+
+  it('a public message is given for 5xx codes only, and for every 5xx but the two that mean a bug', () => {
+    const withText = CODES.filter((c) => errorSpec(c).publicMessage !== undefined);
+    expect(withText.every((c) => ERROR_CODES[c].status >= 500)).toBe(true);
+    const without5xx = CODES.filter((c) => ERROR_CODES[c].status >= 500 && errorSpec(c).publicMessage === undefined);
+    expect(without5xx.sort()).toEqual(['GH_CONFIG_INVALID', 'GH_INTERNAL']);
+  });
+
+  it('publicMessage: a 4xx shows its own message, a 5xx its table text, never the cause', () => {
+    expect(publicMessage(new GatehouseError('GH_BAD_PATH', 'the path has %2F'))).toBe('the path has %2F');
+    const down = new GatehouseError('GH_STORE_UNAVAILABLE', 'redis 10.0.0.5:6379 ECONNREFUSED');
+    expect(publicMessage(down)).toBe(ERROR_CODES.GH_STORE_UNAVAILABLE.publicMessage);
+    expect(publicMessage(down)).not.toContain('10.0.0.5');
+    expect(publicMessage(toGatehouseError(new Error('stack detail')))).toBe('Something went wrong inside Gatehouse.');
   });
 });

@@ -7,6 +7,46 @@
 import type { IdpHealth } from '../auth/oidc/client.ts';
 import type { SessionStore } from '../session/store.ts';
 
+/** The /readyz answer: ok decides 200 or 503; checks and identity providers say why. */
+export interface ReadyReport {
+  readonly ok: boolean;
+  readonly checks: Record<string, string>;
+  readonly identityProviders?: Record<string, IdpReport>;
+}
+
+type IdpHealthList = ReadonlyArray<{ readonly id: string; readonly type: 'oidc' | 'saml' } & IdpHealth>;
+
+export interface ReadinessInputs {
+  readonly probe: StoreProbe;
+  /** The serving runtime's session store and identity providers, read once per check. */
+  current(): { readonly store: SessionStore; idps(): IdpHealthList };
+  readonly audit: { ready(): { ok: boolean; checks: Record<string, string> } };
+  /** True once shutdown began: a draining replica must leave the load balancer first. */
+  draining(): boolean;
+}
+
+/**
+ * Not ready while draining, or while the session store or the audit trail cannot serve. Identity
+ * providers are reported, but never make the replica unready.
+ */
+export function createReadiness(inputs: ReadinessInputs): () => Promise<ReadyReport> {
+  return async () => {
+    const rt = inputs.current();
+    const store = await inputs.probe.check(rt.store);
+    const a = inputs.audit.ready();
+    const draining = inputs.draining();
+    return {
+      ok: !draining && store.ok && a.ok,
+      checks: {
+        listener: draining ? 'draining' : 'ok',
+        session_store: `${rt.store.kind}: ${store.ok ? 'ok' : `unavailable (${store.detail})`}`,
+        ...a.checks,
+      },
+      identityProviders: idpReports(rt.idps()),
+    };
+  };
+}
+
 export interface StoreCheck {
   readonly ok: boolean;
   /** "ok", or why not (the store's error message). */
@@ -61,7 +101,7 @@ const IMPACT: Record<IdpHealth['status'], string> = {
   unreachable: 'new sign-ins with this identity provider fail (503); signed-in users are not affected',
 };
 
-export function idpReports(list: ReadonlyArray<{ readonly id: string; readonly type: 'oidc' | 'saml' } & IdpHealth>): Record<string, IdpReport> {
+export function idpReports(list: IdpHealthList): Record<string, IdpReport> {
   return Object.fromEntries(list.map((h) => [h.id, {
     type: h.type,
     status: h.status,

@@ -1,14 +1,17 @@
 // Admin listener router: health (is the process up), readiness (should it get traffic), Prometheus
-// metrics, and /admin/* behind the bearer token (sessions API; reload arrives with #8).
+// metrics, and /admin/* behind the bearer token (sessions API, reload). Handlers throw
+// GatehouseError; respond.ts renders it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Secret } from '../config/secret.ts';
-import type { AuthEventInput } from '../audit/facts.ts';
+import { GatehouseError, toGatehouseError } from '../errors.ts';
+import type { AuthEventInput } from '../audit/events.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../http/endpoints.ts';
 import { isAdminAuthorized } from './auth.ts';
 import type { Metrics } from './metrics.ts';
-import type { IdpReport } from './readiness.ts';
+import type { ReadyReport } from './readiness.ts';
+import { adminExchange, AdminError, methodNotAllowed, sendAdmin, sendJson, sendJsonError, type AdminExchange } from './respond.ts';
 import { handleSessionsApi } from './sessions-api.ts';
 
 export interface AdminDeps {
@@ -28,55 +31,56 @@ export interface AdminDeps {
   ready(): Promise<ReadyReport>;
 }
 
-export interface ReadyReport {
-  readonly ok: boolean;
-  readonly checks: Record<string, string>;
-  readonly identityProviders?: Record<string, IdpReport>;
-}
-
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const parsed = parseTarget(req.url ?? '/');
-    if (!parsed) return json(res, 400, { error: 'GH_BAD_REQUEST', message: 'bad request target' });
-    const { path, query } = parsed;
-    if (path === ADMIN_PATHS.healthz) return json(res, 200, { status: 'ok' });
-    if (path === ADMIN_PATHS.readyz) {
-      deps.ready().then(
-        (r) => json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...(r.identityProviders ? { identity_providers: r.identityProviders } : {}) }),
-        () => json(res, 503, { status: 'not ready', checks: { readiness: 'check failed' } }),
-      );
-      return;
-    }
-    if (path === ADMIN_PATHS.metrics) {
-      deps.metrics.registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
-          res.end(body);
-        },
-        () => json(res, 500, { error: 'GH_INTERNAL', message: 'metrics unavailable' }),
-      );
-      return;
-    }
-    if (path.startsWith(ADMIN_PATHS.adminPrefix)) {
-      if (!isAdminAuthorized(req, deps.token())) {
-        deps.onAuthEvent({ action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: `${req.method} ${path}`.slice(0, 256), clientIp: req.socket.remoteAddress });
-        res.setHeader('www-authenticate', 'Bearer realm="gatehouse-admin"');
-        return json(res, 401, { error: 'GH_UNAUTHENTICATED', message: deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token' });
-      }
-      deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: `${req.method} ${path}`.slice(0, 256), clientIp: req.socket.remoteAddress });
-      if (path === ADMIN_PATHS.reload) {
-        if (req.method !== 'POST') {
-          res.setHeader('allow', 'POST');
-          return json(res, 405, { error: 'GH_METHOD_NOT_ALLOWED', message: 'use POST' });
-        }
-        deps.reload().then((r) => json(res, r.ok ? 200 : 422, r.ok ? { status: 'reloaded', warnings: r.warnings } : { error: 'GH_CONFIG_INVALID', message: r.error }), () => json(res, 500, { error: 'GH_INTERNAL' }));
-        return;
-      }
-      if (handleSessionsApi(req, res, path, query, deps.sessions(), deps.log, json)) return;
-      return json(res, 404, { error: 'GH_NOT_FOUND', message: 'no such admin endpoint' });
-    }
-    return json(res, 404, { error: 'GH_NOT_FOUND', message: 'not found' });
+    const ax = adminExchange(req, res);
+    route(ax, deps).catch((err: unknown) => {
+      const e = toGatehouseError(err);
+      if (e.status >= 500) deps.log.warn({ err: e.cause instanceof Error ? e.cause.message : e.message, code: e.code, request_id: ax.id }, 'admin request failed');
+      sendJsonError(ax, e);
+    });
   };
+}
+
+async function route(ax: AdminExchange, deps: AdminDeps): Promise<void> {
+  const { req } = ax;
+  const parsed = parseTarget(req.url ?? '/');
+  if (!parsed) throw new GatehouseError('GH_BAD_REQUEST', 'bad request target');
+  const { path, query } = parsed;
+  if (path === ADMIN_PATHS.healthz) return sendJson(ax, 200, { status: 'ok' });
+  if (path === ADMIN_PATHS.readyz) return sendReadiness(ax, deps);
+  if (path === ADMIN_PATHS.metrics) {
+    const body = await deps.metrics.registry.metrics().catch((err: unknown) => {
+      throw new GatehouseError('GH_INTERNAL', 'metrics unavailable', { cause: err });
+    });
+    return sendAdmin(ax, 200, deps.metrics.registry.contentType, body);
+  }
+  if (!path.startsWith(ADMIN_PATHS.adminPrefix)) throw new GatehouseError('GH_NOT_FOUND', 'not found');
+  const call = `${req.method} ${path}`.slice(0, 256);
+  if (!isAdminAuthorized(req, deps.token())) {
+    deps.onAuthEvent({ action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: call, clientIp: req.socket.remoteAddress });
+    throw new AdminError('GH_UNAUTHENTICATED', deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token', { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+  }
+  deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: call, clientIp: req.socket.remoteAddress });
+  if (path === ADMIN_PATHS.reload) {
+    if (req.method !== 'POST') throw methodNotAllowed('POST');
+    const r = await deps.reload();
+    if (!r.ok) throw new GatehouseError('GH_RELOAD_FAILED', r.error);
+    return sendJson(ax, 200, { status: 'reloaded', warnings: r.warnings });
+  }
+  if (await handleSessionsApi(ax, path, query, deps.sessions(), deps.log)) return;
+  throw new GatehouseError('GH_NOT_FOUND', 'no such admin endpoint');
+}
+
+/** /readyz: 200 or 503 with the checks; a check that itself fails is "not ready", never a 500. */
+async function sendReadiness(ax: AdminExchange, deps: AdminDeps): Promise<void> {
+  let r: ReadyReport;
+  try {
+    r = await deps.ready();
+  } catch {
+    return sendJson(ax, 503, { status: 'not ready', checks: { readiness: 'check failed' } });
+  }
+  sendJson(ax, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...(r.identityProviders ? { identity_providers: r.identityProviders } : {}) });
 }
 
 /**
@@ -91,10 +95,4 @@ function parseTarget(target: string): { path: string; query: URLSearchParams } |
   const path = q === -1 ? target : target.slice(0, q);
   if (path.includes('//') || path.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
   return { path, query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)) };
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }

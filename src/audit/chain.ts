@@ -1,7 +1,14 @@
-// Tamper evidence: every record carries `prev_hash` (the previous record's hash) and `hash` =
-// SHA-256 over the previous hash and the record's own canonical JSON. A deleted, inserted or edited
-// line breaks the chain; `gatehouse audit-verify <file>` finds where. Canonical JSON = keys sorted
-// at every level, undefined dropped, no whitespace: the same bytes whoever re-serialises it.
+// Tamper evidence: every record carries the previous record's hash and its own hash = SHA-256 over
+// the previous hash and the record's canonical JSON (with its own hash field empty). A deleted,
+// inserted or edited line breaks the chain; `gatehouse audit-verify <file>` finds where. Canonical
+// JSON = keys sorted at every level, undefined dropped, no whitespace: the same bytes whoever
+// re-serialises it.
+//
+// Where the links live depends on the record's schema (issue 14 and DESIGN.md: not top-level
+// fields neither ECS nor OCSF knows; chain fields under gatehouse.chain / unmapped.chain):
+//   ECS  (has `ecs`):        gatehouse.chain.hash (and its copy in ECS's event.hash), gatehouse.chain.prev_hash
+//   OCSF (has `class_uid`):  unmapped.chain.hash, unmapped.chain.prev_hash
+//   other records (and files written before): top-level hash, prev_hash
 import { hash } from 'node:crypto';
 
 export function canonicalJson(value: unknown): string {
@@ -14,6 +21,43 @@ export function canonicalJson(value: unknown): string {
 export function chainHash(prevHash: string, canonicalRecord: string): string {
   // One-shot hash: no Hash object per record (this runs once per request).
   return hash('sha256', `${prevHash}\n${canonicalRecord}`, 'hex');
+}
+
+type Path = readonly string[];
+interface Layout {
+  /** Where the record's own hash is written: the first is the chain's, any other a copy. */
+  readonly hash: readonly [Path, ...Path[]];
+  readonly prev: Path;
+}
+const TOP: Layout = { hash: [['hash']], prev: ['prev_hash'] };
+const ECS: Layout = { hash: [['gatehouse', 'chain', 'hash'], ['event', 'hash']], prev: ['gatehouse', 'chain', 'prev_hash'] };
+const OCSF: Layout = { hash: [['unmapped', 'chain', 'hash']], prev: ['unmapped', 'chain', 'prev_hash'] };
+
+/** `record` with every hash location emptied and the previous hash set: what is hashed. */
+function unhashed(record: Record<string, unknown>, layout: Layout, prevHash: string): Record<string, unknown> {
+  let out = setAt(record, layout.prev, prevHash);
+  for (const p of layout.hash) out = setAt(out, p, '');
+  return out;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function layoutOf(record: Record<string, unknown>): Layout {
+  if (isObject(record.ecs) && isObject(record.event)) return ECS;
+  if (typeof record.class_uid === 'number') return OCSF;
+  return TOP;
+}
+
+function getAt(record: Record<string, unknown>, path: Path): unknown {
+  let v: unknown = record;
+  for (const k of path) v = isObject(v) ? v[k] : undefined;
+  return v;
+}
+
+/** A copy of `record` with `value` at `path` (the objects along the path copied, the rest shared). */
+function setAt(record: Record<string, unknown>, path: Path, value: unknown): Record<string, unknown> {
+  const [k, ...rest] = path as [string, ...string[]];
+  return { ...record, [k]: rest.length ? setAt(isObject(record[k]) ? record[k] : {}, rest, value) : value };
 }
 
 /** `record` with prev_hash inserted in key order (the builders keep every level sorted). */
@@ -31,17 +75,30 @@ function withPrevHash(record: Record<string, unknown>, prevHash: string): Record
   return out;
 }
 
+/** The JSON text of an empty hash field, and how the line spells a filled one. */
+const EMPTY_HASH = '"hash":""';
+const filledHash = (h: string) => `"hash":"${h}"`;
+
 /**
- * Serialise `record` into the chain: adds prev_hash and hash; returns the line and its hash.
- * Records from record.ts are built in sorted key order, so the native JSON.stringify yields the
- * canonical form (hot path: one per request); anything else goes through canonicalJson.
+ * Serialise `record` into the chain: sets the previous hash and its own hash; returns the line and
+ * its hash. Records from record.ts are built in sorted key order with the links in place (toRecord's
+ * last argument; an empty hash field), so the native JSON.stringify yields the canonical form (hot
+ * path: one per request); anything else goes through canonicalJson.
  */
 export function chainLine(record: Record<string, unknown>, prevHash: string, sorted = false): { line: string; hash: string } {
-  // Records from record.ts already carry prev_hash in place (toRecord's last argument).
-  const full = sorted && record.prev_hash === prevHash ? record : withPrevHash(record, prevHash);
-  const body = sorted ? JSON.stringify(full) : canonicalJson(full);
+  const layout = layoutOf(record);
+  if (layout === TOP) {
+    const full = sorted && record.prev_hash === prevHash ? record : withPrevHash(record, prevHash);
+    const body = sorted ? JSON.stringify(full) : canonicalJson(full);
+    const h = chainHash(prevHash, body);
+    return { line: `${body.slice(0, -1)},"hash":"${h}"}`, hash: h };
+  }
+  const inPlace = sorted && getAt(record, layout.prev) === prevHash && layout.hash.every((p) => getAt(record, p) === '');
+  const body = inPlace ? JSON.stringify(record) : canonicalJson(unhashed(record, layout, prevHash));
   const h = chainHash(prevHash, body);
-  return { line: `${body.slice(0, -1)},"hash":"${h}"}`, hash: h };
+  // A JSON string cannot hold an unescaped `"hash":""`, and records keep no other key named hash:
+  // each one is a hash location.
+  return { line: body.replaceAll(EMPTY_HASH, filledHash(h)), hash: h };
 }
 
 export interface VerifyResult {
@@ -53,7 +110,7 @@ export interface VerifyResult {
   readonly problems: readonly string[];
 }
 
-/** `,"hash":"<64 hex>"}`: how chainLine ends every line it writes. */
+/** `,"hash":"<64 hex>"}`: how chainLine ends every top-level-layout line it writes. */
 const HASH_SUFFIX = 9 + 64 + 2;
 
 /**
@@ -102,15 +159,17 @@ export class ChainVerifier {
       this.#prev = undefined;
       return;
     }
-    const hash = rec.hash;
-    const prevHash = typeof rec.prev_hash === 'string' ? rec.prev_hash : undefined;
+    const layout = layoutOf(rec);
+    const hash = getAt(rec, layout.hash[0]);
+    const prevValue = getAt(rec, layout.prev);
+    const prevHash = typeof prevValue === 'string' ? prevValue : undefined;
     if (typeof hash !== 'string' || prevHash === undefined) {
       this.#records++;
       this.#problem(`${at}: no hash/prev_hash`);
       this.#prev = undefined;
       return;
     }
-    const intact = intactLine(raw, rec, prevHash, hash);
+    const intact = intactLine(raw, rec, layout, prevHash, hash);
     // An exact repeat of a recent intact record is a re-delivery: skipped, not counted. A line
     // that reuses a seen hash with other content is not intact, so it cannot hide here.
     if (intact && this.#recent.has(hash)) return;
@@ -147,15 +206,21 @@ export class ChainVerifier {
 
 /**
  * Does the record match its hash? Lines as chainLine wrote them are checked on their own bytes
- * (the canonical JSON is the line minus the hash suffix: no re-serialising); anything else, e.g. a
- * record a SIEM re-serialised, through canonicalJson.
+ * (the canonical JSON is the line with the hash emptied or cut off: no re-serialising); anything
+ * else, e.g. a record a SIEM re-serialised, through canonicalJson.
  */
-function intactLine(raw: string, rec: Record<string, unknown>, prevHash: string, hash: string): boolean {
-  if (hash.length === 64 && raw.length > HASH_SUFFIX && raw.endsWith(`,"hash":"${hash}"}`)) {
-    if (chainHash(prevHash, `${raw.slice(0, -HASH_SUFFIX)}}`) === hash) return true;
+function intactLine(raw: string, rec: Record<string, unknown>, layout: Layout, prevHash: string, hash: string): boolean {
+  if (layout === TOP) {
+    if (hash.length === 64 && raw.length > HASH_SUFFIX && raw.endsWith(`,"hash":"${hash}"}`)) {
+      if (chainHash(prevHash, `${raw.slice(0, -HASH_SUFFIX)}}`) === hash) return true;
+    }
+    const { hash: _own, ...rest } = rec;
+    return chainHash(prevHash, canonicalJson(rest)) === hash;
   }
-  const { hash: _own, ...rest } = rec;
-  return chainHash(prevHash, canonicalJson(rest)) === hash;
+  // A copy of the hash (ECS event.hash) that says something else was edited.
+  if (layout.hash.some((p) => getAt(rec, p) !== hash)) return false;
+  if (hash.length === 64 && chainHash(prevHash, raw.replaceAll(filledHash(hash), EMPTY_HASH)) === hash) return true;
+  return chainHash(prevHash, canonicalJson(unhashed(rec, layout, prevHash))) === hash;
 }
 
 /** Check lines held in memory (tests, small inputs); files go through ChainVerifier line by line. */

@@ -1,6 +1,5 @@
 // Build the audit writer and its sinks from config. One per process: it outlives config reloads,
 // so the sequence and hash chain never restart while the process runs.
-import type { AuditMetrics } from '../admin/metrics.ts';
 import type { AuditConfig, AuditSinkConfig } from '../config/compile.ts';
 import type { Logger } from '../log.ts';
 import type { AuditSink } from './sink.ts';
@@ -9,7 +8,7 @@ import { createHttpSink } from './sinks/http.ts';
 import { createRelpSink } from './sinks/relp.ts';
 import { createStdoutSink } from './sinks/stdout.ts';
 import { createSyslogSink } from './sinks/syslog.ts';
-import { createAuditWriter, type AuditWriter } from './writer.ts';
+import { createAuditWriter, type AuditMetrics, type AuditWriter } from './writer.ts';
 
 export function createSink(c: AuditSinkConfig): AuditSink {
   switch (c.type) {

@@ -1,8 +1,11 @@
-// What an audit record says, and how it is written: Elastic Common Schema (default) or OCSF
-// (HTTP Activity 4002, Authentication 3002). Records are built from an explicit allow-list of
-// facts — never raw headers, cookies, tokens, query values or SAMLResponses.
+// What an audit record says, and how it is written: Elastic Common Schema (default, record-ecs.ts)
+// or OCSF (record-ocsf.ts). Records are built from an explicit allow-list of facts — never raw
+// headers, cookies, tokens, query values or SAMLResponses. What a fact means (was the request let
+// through, what kind of event is this) is decided once, in record-meaning.ts, for both formats.
+import { ecsRecord } from './record-ecs.ts';
+import { ocsfRecord } from './record-ocsf.ts';
 
-export type Decision = 'allow' | 'deny' | 'unauthenticated' | 'public' | 'error';
+export type Outcome = 'allow' | 'deny' | 'unauthenticated' | 'public' | 'error';
 
 /** One proxied or answered request (or WebSocket session, written when it closes). */
 export interface RequestFacts {
@@ -17,7 +20,7 @@ export interface RequestFacts {
   /** Query parameter names only: values can hold tokens and personal data. */
   readonly queryKeys: readonly string[];
   readonly status: number;
-  readonly decision: Decision;
+  readonly decision: Outcome;
   readonly reason: string | undefined;
   readonly rule: number | undefined;
   readonly errorCode: string | undefined;
@@ -32,12 +35,27 @@ export interface RequestFacts {
   readonly bytesOut: number;
   readonly durationMs: number;
   readonly websocket: boolean;
-  /** Gatehouse ended the live connection: 'session revoked' | 'session expired'. */
+  // Optional context (issue 14): written when the code that saw the request supplies it.
+  /** Was the request passed to the upstream? Without it, derived from the decision and error code. */
+  readonly proxied?: boolean | undefined;
+  readonly scheme?: 'http' | 'https' | undefined;
+  /** The port the client connected to. */
+  readonly port?: number | undefined;
+  readonly sourcePort?: number | undefined;
+  /** '1.1', '2' */
+  readonly httpVersion?: string | undefined;
+  /** The trace id of a W3C traceparent header. */
+  readonly traceId?: string | undefined;
+  /** For a policy 403: the groups that would have allowed the request. */
+  readonly grantingGroups?: readonly string[] | undefined;
+  /** Gatehouse ended the live connection (WebSocket, stream): 'session revoked' | 'session expired'. */
   readonly endReason?: string | undefined;
 }
 
 export interface UserFacts {
   readonly name: string;
+  /** The IdP's id for the user (OIDC `sub`, SAML NameID), when known. */
+  readonly id?: string | undefined;
   readonly email: string | undefined;
   readonly groups: readonly string[];
   readonly idp: string;
@@ -73,6 +91,10 @@ export interface AuthFacts {
   readonly userAgent: string | undefined;
   /** A human-readable detail without secrets (e.g. the login failure message). */
   readonly message: string | undefined;
+  /** requests_refused: how many requests the record sums up. */
+  readonly count?: number | undefined;
+  /** admin_api: which admin credential called (a label or fingerprint, never the token). */
+  readonly credential?: string | undefined;
 }
 
 export type AuditFacts = RequestFacts | AuthFacts;
@@ -85,137 +107,10 @@ export interface Stamp {
   readonly bootId: string;
 }
 
-const PRODUCT = { name: 'Gatehouse', vendor_name: 'Gatehouse' };
-
-/** `prevHash`: put the chain link in place already (saves a copy on the hot path). */
+/**
+ * The record for `f` in `format`. `prevHash`: put the chain link in place already (saves a copy on
+ * the hot path; chain.ts says where each format keeps it).
+ */
 export function toRecord(f: AuditFacts, stamp: Stamp, format: AuditFormat, prevHash?: string): Record<string, unknown> {
-  if (format === 'ocsf') return f.kind === 'request' ? ocsfRequest(f, stamp, prevHash) : ocsfAuth(f, stamp, prevHash);
-  return f.kind === 'request' ? ecsRequest(f, stamp, prevHash) : ecsAuth(f, stamp, prevHash);
-}
-
-// Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
-// is its canonical JSON (chain.ts hashes it without re-sorting; test/audit checks the order).
-
-function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
-  if (!u) return undefined;
-  return { email: u.email, name: u.name, roles: u.groups };
-}
-
-function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
-  return {
-    '@timestamp': new Date(f.time).toISOString(),
-    ecs: { version: '8.11.0' },
-    event: {
-      action: f.websocket ? 'websocket_session' : 'http_request',
-      category: ['web', ...(f.decision === 'deny' || f.decision === 'unauthenticated' ? ['authentication'] : [])],
-      dataset: 'gatehouse.access',
-      duration: Math.round(f.durationMs * 1e6),
-      kind: 'event',
-      outcome: f.status >= 400 || f.decision === 'deny' || f.decision === 'error' ? 'failure' : 'success',
-      reason: f.reason,
-      sequence: s.sequence,
-      type: ['access', ...(f.decision === 'deny' ? ['denied'] : f.decision === 'allow' || f.decision === 'public' ? ['allowed'] : [])],
-    },
-    gatehouse: {
-      auth_method: f.authMethod,
-      boot_id: s.bootId,
-      decision: f.decision,
-      end_reason: f.endReason,
-      error_code: f.errorCode,
-      idp: f.user?.idp,
-      query_keys: f.queryKeys.length ? f.queryKeys : undefined,
-      route: f.route,
-      rule: f.rule,
-      session: f.session,
-      upstream: f.upstream,
-    },
-    http: {
-      request: { bytes: f.bytesIn, id: f.requestId, method: f.method },
-      response: { bytes: f.bytesOut, status_code: f.status },
-    },
-    prev_hash: prev,
-    source: { ip: f.clientIp },
-    url: { domain: f.host || undefined, path: f.path },
-    user: ecsUser(f.user),
-    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
-  };
-}
-
-function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
-  const category = f.action.startsWith('config') ? ['configuration'] : f.action === 'admin_api' ? ['iam'] : ['authentication', 'session'];
-  return {
-    '@timestamp': new Date(f.time).toISOString(),
-    ecs: { version: '8.11.0' },
-    event: {
-      action: f.action,
-      category,
-      dataset: 'gatehouse.auth',
-      kind: 'event',
-      outcome: f.outcome,
-      reason: f.reason,
-      sequence: s.sequence,
-      type: f.action.startsWith('login') ? ['start'] : f.action === 'logout' || f.action.startsWith('session') ? ['end'] : ['info'],
-    },
-    gatehouse: { boot_id: s.bootId, idp: f.idp ?? f.user?.idp, session: f.session },
-    http: f.requestId === undefined ? undefined : { request: { id: f.requestId } },
-    message: f.message,
-    prev_hash: prev,
-    source: f.clientIp === undefined ? undefined : { ip: f.clientIp },
-    user: ecsUser(f.user),
-    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
-  };
-}
-
-function ocsfUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
-  if (!u) return undefined;
-  return { email_addr: u.email, groups: u.groups.map((name) => ({ name })), name: u.name };
-}
-
-function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
-  const failed = f.status >= 400 || f.decision === 'deny' || f.decision === 'error';
-  const activity = ({ GET: 3, HEAD: 4, OPTIONS: 5, POST: 6, PUT: 7, DELETE: 2, TRACE: 8, CONNECT: 1 } as Record<string, number>)[f.method] ?? 99;
-  return {
-    activity_id: activity,
-    actor: f.user ? { user: ocsfUser(f.user) } : undefined,
-    category_uid: 4,
-    class_name: 'HTTP Activity',
-    class_uid: 4002,
-    disposition_id: f.decision === 'deny' || f.decision === 'unauthenticated' ? 2 : 1,
-    duration: Math.round(f.durationMs),
-    http_request: { http_method: f.method, length: f.bytesIn, uid: f.requestId, url: { hostname: f.host || undefined, path: f.path }, user_agent: f.userAgent },
-    http_response: { code: f.status, length: f.bytesOut },
-    metadata: { log_name: 'gatehouse.access', product: PRODUCT, sequence: s.sequence, uid: f.requestId, version: '1.1.0' },
-    prev_hash: prev,
-    severity_id: failed ? 3 : 1,
-    src_endpoint: { ip: f.clientIp },
-    status_code: String(f.status),
-    status_detail: f.reason,
-    status_id: failed ? 2 : 1,
-    time: f.time,
-    type_uid: 4002 * 100 + activity,
-    unmapped: { auth_method: f.authMethod, boot_id: s.bootId, decision: f.decision, end_reason: f.endReason, error_code: f.errorCode, query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined },
-  };
-}
-
-function ocsfAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
-  const activity = f.action.startsWith('login') ? 1 : f.action === 'logout' || f.action.startsWith('session') ? 2 : 99;
-  return {
-    activity_id: activity,
-    category_uid: 3,
-    class_name: 'Authentication',
-    class_uid: 3002,
-    http_request: f.userAgent === undefined && f.requestId === undefined ? undefined : { uid: f.requestId, user_agent: f.userAgent },
-    message: f.message,
-    metadata: { log_name: 'gatehouse.auth', product: PRODUCT, sequence: s.sequence, version: '1.1.0' },
-    prev_hash: prev,
-    session: f.session === undefined ? undefined : { uid: f.session },
-    severity_id: f.outcome === 'failure' ? 3 : 1,
-    src_endpoint: f.clientIp === undefined ? undefined : { ip: f.clientIp },
-    status_detail: f.reason,
-    status_id: f.outcome === 'failure' ? 2 : 1,
-    time: f.time,
-    type_uid: 3002 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, idp: f.idp ?? f.user?.idp },
-    user: ocsfUser(f.user),
-  };
+  return format === 'ocsf' ? ocsfRecord(f, stamp, prevHash) : ecsRecord(f, stamp, prevHash);
 }

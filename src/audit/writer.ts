@@ -6,13 +6,21 @@
 //   on_sink_failure: block  — records wait in memory; when a queue is full Gatehouse refuses
 //                             requests (503) rather than lose a record.
 import { randomUUID } from 'node:crypto';
-import type { AuditMetrics } from '../admin/metrics.ts';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
 import { DrainPacer } from './drain-pacer.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from './record.ts';
 import type { AuditSink, PartialDelivery } from './sink.ts';
 import { openSpool, type Spool } from './spool.ts';
+
+/** The counters the writer keeps, by sink (admin/metrics.ts provides them as Prometheus series). */
+export interface AuditMetrics {
+  readonly written: { inc(labels: { sink: string }, value?: number): void };
+  readonly queued: { set(labels: { sink: string }, value: number): void };
+  readonly spooled: { inc(labels: { sink: string }): void };
+  readonly retried: { inc(labels: { sink: string }): void };
+  readonly failed: { inc(labels: { sink: string }): void };
+}
 
 export interface AuditWriterOptions {
   readonly sinks: readonly AuditSink[];

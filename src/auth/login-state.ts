@@ -3,8 +3,8 @@
 // (SAML: RelayState), never the return URL or any secret.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieConfig } from '../config/compile.ts';
-import { cookieValues } from '../session/cookie.ts';
-import type { SessionStore } from '../session/store.ts';
+import { cookieAttributes, readCookie, serializeCookie } from '../http/cookies.ts';
+import { oneTimeName, type PendingLogins } from '../session/one-time.ts';
 import { GatehouseError } from '../errors.ts';
 
 export const LOGIN_TTL_MS = 10 * 60_000;
@@ -24,7 +24,7 @@ export interface PendingLogin {
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
-const storeName = (state: string) => `login:${hash(state)}`;
+const storeName = (state: string) => oneTimeName('login', hash(state));
 
 export interface LoginCookie {
   readonly name: string;
@@ -37,14 +37,11 @@ export interface LoginCookie {
 
 export function createLoginCookie(session: CookieConfig): LoginCookie {
   const name = `${session.name}-login`;
-  const base = `; Path=/; HttpOnly${session.secure ? '; Secure' : ''}; SameSite=Lax`;
-  const attrs = `${base}; Max-Age=${LOGIN_TTL_MS / 1000}`;
-  const read = (header: string | undefined) => {
-    // Gatehouse sets one host-only login cookie at Path=/: two well-formed values mean one was
-    // planted (login CSRF), and the binding cannot tell which, so neither is trusted.
-    const values = new Set(cookieValues(header, name).filter((v) => /^[A-Za-z0-9_-]{43}$/.test(v)));
-    return values.size === 1 ? values.values().next().value : undefined;
-  };
+  // SameSite=Lax whatever the session's (the IdP sends the browser back cross-site); host-only.
+  const attrs = cookieAttributes({ secure: session.secure, sameSite: 'Lax', domain: undefined });
+  // Gatehouse sets one host-only login cookie at Path=/: two well-formed values mean one was
+  // planted (login CSRF), and the binding cannot tell which, so neither is trusted.
+  const read = (header: string | undefined) => readCookie(header, name, (v) => /^[A-Za-z0-9_-]{43}$/.test(v));
   return {
     name,
     read,
@@ -53,9 +50,9 @@ export function createLoginCookie(session: CookieConfig): LoginCookie {
       const existing = read(header);
       if (existing) return { value: existing, setCookie: undefined };
       const value = randomBytes(32).toString('base64url');
-      return { value, setCookie: `${name}=${value}${attrs}` };
+      return { value, setCookie: serializeCookie(name, value, attrs, LOGIN_TTL_MS) };
     },
-    clear: () => `${name}=${base}; Max-Age=0`,
+    clear: () => serializeCookie(name, '', attrs, 0),
   };
 }
 
@@ -80,7 +77,7 @@ export class LoginLimitError extends GatehouseError {
  * Remember a pending sign-in. At most `maxPending` are live in the store (every replica counted);
  * beyond, LoginLimitError. The browser's oldest goes beyond MAX_PENDING_PER_BROWSER.
  */
-export async function savePendingLogin(store: SessionStore, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string, maxPending: number): Promise<void> {
+export async function savePendingLogin(store: PendingLogins, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string, maxPending: number): Promise<void> {
   const binding = hash(loginCookieValue);
   const record: PendingLogin = { ...login, binding, createdAt: Date.now() };
   const put = await store.putPending(storeName(state), JSON.stringify(record), LOGIN_TTL_MS, { max: maxPending, owner: binding, perOwner: MAX_PENDING_PER_BROWSER });
@@ -93,12 +90,12 @@ export type TakeResult =
   | { readonly ok: false; readonly reason: 'unknown-state' | 'other-browser' };
 
 /** Consume the pending login for `state` (single use), checking it belongs to this browser. */
-export async function takePendingLogin(store: SessionStore, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
+export async function takePendingLogin(store: PendingLogins, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
   const name = storeName(state);
   // Sign-ins started before pending values had their own bounded space were kept as ephemeral
   // values: still honoured for their 10 minutes after an upgrade.
   const taken = await store.takePending(name);
-  const raw = taken?.value ?? (await store.takeEphemeral(name));
+  const raw = taken?.value ?? (await store.take(name));
   if (raw === undefined) return { ok: false, reason: 'unknown-state' };
   const login = JSON.parse(raw) as PendingLogin;
   if (loginCookieValue === undefined) return { ok: false, reason: 'other-browser' };

@@ -3,14 +3,14 @@
 import { GatehouseError } from '../errors.ts';
 import type { Config } from '../config/compile.ts';
 import type { RouteTable } from '../route/table.ts';
-import type { SessionStore } from '../session/store.ts';
+import type { PendingLogins } from '../session/one-time.ts';
 import type { IdentityProviders } from './providers.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { LOGIN_PATH } from '../http/endpoints.ts';
 import { escapeHtml, renderPage } from '../http/pages.ts';
 import { sendBody } from '../http/respond.ts';
 import { policyReadings } from '../route/canonical.ts';
-import { normalizePath } from '../route/normalize.ts';
+import { normalizePath } from '../uri/normalize.ts';
 import { publicBase } from './base-url.ts';
 import { startOidcLogin } from './oidc/login.ts';
 import { startSamlLogin } from './saml/login.ts';
@@ -20,7 +20,7 @@ export interface LoginDeps {
   readonly config: Config;
   readonly routes: RouteTable;
   readonly providers: IdentityProviders;
-  readonly store: SessionStore;
+  readonly store: PendingLogins;
 }
 
 export async function handleLogin(ex: Exchange, rt: LoginDeps): Promise<void> {
@@ -111,9 +111,9 @@ export function clientKey(ip: string): string {
 
 // The limiter belongs to the store it protects: it lives as long as that store (reloads that keep
 // the session settings keep both) and is replaced with it.
-const limiters = new WeakMap<SessionStore, LoginRateLimiter>();
+const limiters = new WeakMap<PendingLogins, LoginRateLimiter>();
 
-function admitClient(store: SessionStore, ratePerMinute: number, ip: string): void {
+function admitClient(store: PendingLogins, ratePerMinute: number, ip: string): void {
   let limiter = limiters.get(store);
   if (!limiter || limiter.ratePerMinute !== ratePerMinute) limiters.set(store, (limiter = createLoginRateLimiter(ratePerMinute)));
   const waitMs = limiter.take(ip, Date.now());

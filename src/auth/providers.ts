@@ -1,6 +1,6 @@
 // The configured identity providers, built once per runtime: OIDC clients (discovery running in
 // the background), their back-channel handlers, the token refresher, and SAML service providers.
-import type { AuthEventInput } from '../audit/facts.ts';
+import type { AuthEventInput } from '../audit/events.ts';
 import type { Config, IdentityProviderConfig } from '../config/compile.ts';
 import { settingsFingerprint } from '../config/secret.ts';
 import type { Logger } from '../log.ts';

@@ -5,7 +5,7 @@ import type { Config } from '../config/compile.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import type { Identity } from '../identity/identity.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
-import { normalizePath, splitTarget } from '../route/normalize.ts';
+import { normalizePath, splitTarget } from '../uri/normalize.ts';
 import { policyReadings } from '../route/canonical.ts';
 import { createRouteTable } from '../route/table.ts';
 

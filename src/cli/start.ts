@@ -2,22 +2,25 @@
 // listeners, and drain on SIGTERM/SIGINT. startGatehouse() is also what the demo and tests use.
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createAdminHandler } from '../admin/server.ts';
-import { createMetrics } from '../admin/metrics.ts';
-import { createStoreProbe, idpReports } from '../admin/readiness.ts';
+import { createMetrics, type Metrics } from '../admin/metrics.ts';
+import { createReadiness, createStoreProbe } from '../admin/readiness.ts';
 import { createAudit } from '../audit/create.ts';
-import { authFacts, refusalFacts, type AuthEventInput } from '../audit/facts.ts';
+import { authFacts, refusalFacts, type AuthEventInput } from '../audit/events.ts';
+import type { AuditWriter } from '../audit/writer.ts';
 import { compileConfig, type CompileResult, type Config } from '../config/compile.ts';
 import { GatehouseError } from '../errors.ts';
-import { settingsFingerprint } from '../config/secret.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { buildRuntime, reusableParts, type Runtime, type RuntimeParts } from '../runtime.ts';
+import { createRuntimeHolder, restartNeeded, type Built, type ReloadResult, type RuntimeHolder } from '../runtime-holder.ts';
 import { waitForStore } from '../session/create.ts';
-import { closeGracefully, createListener, listen, urlOf } from '../http/listener.ts';
+import { createListener, listen, urlOf, type ClientRefusal } from '../http/listener.ts';
 import { createPipeline } from '../server/pipeline.ts';
+import { createShutdown } from '../server/shutdown.ts';
 import { watchConfig } from '../config/watch.ts';
 import { announceReload, onPeerReload, runSupervisor, workerIndex } from './cluster.ts';
 
@@ -35,7 +38,7 @@ export interface RunningGatehouse {
   shutdown(): Promise<void>;
 }
 
-export type ReloadResult = { readonly ok: true; readonly warnings: readonly string[] } | { readonly ok: false; readonly error: string };
+export type { ReloadResult };
 
 export interface StartOptions {
   readonly log: Logger;
@@ -50,153 +53,117 @@ export interface StartOptions {
   readonly onReloaded?: () => void;
 }
 
-// WebSocket close frame, status 1001 "going away" (RFC 6455 §7.4.1), unmasked as servers send it.
-const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
-
 export async function startGatehouse(config: Config, options: StartOptions): Promise<RunningGatehouse> {
   const { log } = options;
   for (const w of options.warnings ?? []) log.warn(w);
   // Readiness and the health gauges: the session store by a PING (cached ~1 s), IdPs as known.
   const storeProbe = createStoreProbe();
+  // Read when probed or scraped (after `holder` exists): one runtime snapshot per check.
+  const serving = () => {
+    const rt = holder.current();
+    return { store: rt.sessions.store, idps: () => rt.providers.health() };
+  };
   const metrics = createMetrics({
     processMetrics: options.processMetrics ?? true,
     health: {
-      sessionStoreUp: async () => (await storeProbe.check(runtime.sessions.store)).ok,
-      identityProviders: () => runtime.providers.health().map((h) => ({ id: h.id, up: h.status === 'ok' })),
+      sessionStoreUp: async () => (await storeProbe.check(serving().store)).ok,
+      identityProviders: () => serving().idps().map((h) => ({ id: h.id, up: h.status === 'ok' })),
     },
   });
   const audit = createAudit(config.audit, log, metrics.audit);
   const onAuthEvent = (e: AuthEventInput) => audit.write(authFacts(undefined, e, Date.now()));
-  let runtime = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
-  const store = runtime.sessions.store;
-  if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
-    log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');
-  }
+  const holder = await startRuntime(config, options, onAuthEvent);
   let draining = false;
   const tunnels = new Set<Duplex>();
-  const pipeline = createPipeline({ current: () => runtime, metrics, log, tunnels, audit });
-
-  const tls = config.server.tls;
-  const publicServer = createListener({
-    ...pipeline,
-    // Refused by Node before a request existed: recorded like any refused request.
-    onClientError(r) {
-      metrics.requests.inc({ route: '', status: String(r.status) });
-      if (!audit.enabled) return;
-      if (audit.canAccept()) audit.write(refusalFacts(r, Date.now(), randomUUID()));
-      else audit.noteRefused(Date.now());
-    },
-  }, tls, {
+  const pipeline = createPipeline({ current: holder.current, metrics, log, tunnels, audit });
+  const publicServer = createListener({ ...pipeline, onClientError: recordRefusal(metrics, audit) }, config.server.tls, {
     headersTimeoutMs: config.server.headersTimeoutMs,
-    body: () => ({ idleMs: runtime.config.server.bodyTimeoutMs, minRate: runtime.config.server.bodyMinRate }),
+    body: () => ({ idleMs: holder.current().config.server.bodyTimeoutMs, minRate: holder.current().config.server.bodyMinRate }),
   });
+  const reload = async (reloadOptions: { fromPeer?: boolean } = {}): Promise<ReloadResult> => {
+    if (!options.loadConfig) return { ok: false, error: 'this instance was started without a config file to reload' };
+    const result = await holder.reload();
+    if (result.ok && !reloadOptions.fromPeer) options.onReloaded?.();
+    return result;
+  };
   const adminServer = createListener({
     onRequest: createAdminHandler({
       metrics,
       log,
-      token: () => runtime.config.admin.token,
-      sessions: () => runtime.sessions,
+      token: () => holder.current().config.admin.token,
+      sessions: () => holder.current().sessions,
       onAuthEvent,
       reload: () => reload(),
-      ready: async () => {
-        const rt = runtime;
-        const store = await storeProbe.check(rt.sessions.store);
-        const a = audit.ready();
-        return {
-          ok: !draining && store.ok && a.ok,
-          checks: {
-            listener: draining ? 'draining' : 'ok',
-            session_store: `${rt.sessions.store.kind}: ${store.ok ? 'ok' : `unavailable (${store.detail})`}`,
-            ...a.checks,
-          },
-          identityProviders: idpReports(rt.providers.health()),
-        };
-      },
+      ready: createReadiness({ probe: storeProbe, current: serving, audit, draining: () => draining }),
     }),
   });
+  const { url, adminUrl } = await listenBoth(config, publicServer, adminServer);
+  log.info({ url, admin: adminUrl, routes: config.routes.length, public_url: config.server.publicUrl }, 'gatehouse listening');
+  const shutdown = createShutdown({
+    log, publicServer, adminServer, tunnels, audit, timeoutMs: config.server.shutdownTimeoutMs, current: holder.current,
+    onStart: () => (draining = true),
+  });
+  return { url, adminUrl, current: holder.current, reload, shutdown };
+}
 
+/**
+ * Build the first runtime and the holder that reloads it. A reload loads the config again, reuses
+ * unchanged parts of the serving runtime, and warns about settings that need a restart.
+ */
+async function startRuntime(config: Config, options: StartOptions, onAuthEvent: (e: AuthEventInput) => void): Promise<RuntimeHolder<Runtime>> {
+  const { log } = options;
+  const first = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
+  const store = first.sessions.store;
+  if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
+    log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');
+  }
+  const build = async (current: Runtime): Promise<Built<Runtime>> => {
+    // reload() answers for an instance without a config file before it gets here.
+    if (!options.loadConfig) throw new GatehouseError('GH_INTERNAL', 'no config file to reload');
+    const next = options.loadConfig();
+    const runtime = await buildRuntime(next.config, log, { onAuthEvent, ...reusableParts(current, next.config) });
+    // A new session store (changed settings) must be reachable before it takes traffic.
+    if (runtime.sessions !== current.sessions && runtime.sessions.store.kind !== 'memory') {
+      await waitForStore(runtime.sessions.store, 5000);
+    }
+    const later = restartNeeded(config, next.config).map((k) => `${k} changed: it takes effect at the next restart`);
+    return { runtime, warnings: [...next.warnings, ...later] };
+  };
+  return createRuntimeHolder(first, build, {
+    onFail(error) {
+      log.error({ err: error }, 'config reload failed; the running config stays in force');
+      onAuthEvent({ action: 'config_reload_failed', outcome: 'failure', message: error.slice(0, 2000) });
+    },
+    onSwap(old, runtime, warnings) {
+      for (const w of warnings) log.warn(w);
+      log.info({ routes: runtime.config.routes.length }, 'config reloaded');
+      onAuthEvent({ action: 'config_reloaded', outcome: 'success', message: `${runtime.config.routes.length} routes` });
+      // Requests that took the old snapshot finish on it; then its pools and unused parts close.
+      void old.close(runtime).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous runtime failed'));
+    },
+  });
+}
+
+/** Connections Node refused before a request existed: counted and audited like any refused request. */
+function recordRefusal(metrics: Metrics, audit: AuditWriter): (r: ClientRefusal) => void {
+  return (r) => {
+    metrics.requests.inc({ route: '', status: String(r.status) });
+    if (!audit.enabled) return;
+    if (audit.canAccept()) audit.write(refusalFacts(r, Date.now(), randomUUID()));
+    else audit.noteRefused(Date.now());
+  };
+}
+
+/** Bind the public listener, then the admin one; if the second fails, the first is closed again. */
+async function listenBoth(config: Config, publicServer: Server, adminServer: Server): Promise<{ url: string; adminUrl: string }> {
   const publicAddr = await listen(publicServer, config.server.listen);
-  let adminAddr;
   try {
-    adminAddr = await listen(adminServer, config.admin.listen);
+    const adminAddr = await listen(adminServer, config.admin.listen);
+    return { url: urlOf(publicAddr, config.server.tls !== undefined), adminUrl: urlOf(adminAddr, false) };
   } catch (err) {
     publicServer.close();
     throw err;
   }
-  const url = urlOf(publicAddr, tls !== undefined);
-  const adminUrl = urlOf(adminAddr, false);
-  log.info({ url, admin: adminUrl, routes: config.routes.length, public_url: config.server.publicUrl }, 'gatehouse listening');
-
-  // One reload at a time; a reload requested meanwhile runs after it (it may see a newer file).
-  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, warnings: [] });
-  const reload = (reloadOptions: { fromPeer?: boolean } = {}): Promise<ReloadResult> => {
-    reloading = reloading.then(async (): Promise<ReloadResult> => {
-      if (!options.loadConfig) return { ok: false, error: 'this instance was started without a config file to reload' };
-      let next: CompileResult;
-      let nextRuntime: Runtime;
-      try {
-        next = options.loadConfig();
-        nextRuntime = await buildRuntime(next.config, log, { onAuthEvent, ...reusableParts(runtime, next.config) });
-        // A new session store (changed settings) must be reachable before it takes traffic.
-        if (nextRuntime.sessions !== runtime.sessions && nextRuntime.sessions.store.kind !== 'memory') {
-          await waitForStore(nextRuntime.sessions.store, 5000);
-        }
-      } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
-        log.error({ err: error }, 'config reload failed; the running config stays in force');
-        onAuthEvent({ action: 'config_reload_failed', outcome: 'failure', message: error.slice(0, 2000) });
-        return { ok: false, error };
-      }
-      const restartNeeded = ['listen', 'tls'].filter((k) => JSON.stringify(next.config.server[k as 'listen']) !== JSON.stringify(config.server[k as 'listen']));
-      if (JSON.stringify(next.config.admin.listen) !== JSON.stringify(config.admin.listen)) restartNeeded.push('admin.listen');
-      if (settingsFingerprint(next.config.audit) !== settingsFingerprint(config.audit)) restartNeeded.push('audit');
-      const warnings = [...next.warnings, ...restartNeeded.map((k) => `${k} changed: it takes effect at the next restart`)];
-      const old = runtime;
-      runtime = nextRuntime;
-      for (const w of warnings) log.warn(w);
-      log.info({ routes: next.config.routes.length }, 'config reloaded');
-      onAuthEvent({ action: 'config_reloaded', outcome: 'success', message: `${next.config.routes.length} routes` });
-      // Requests that took the old snapshot finish on it; then its pools and unused parts close.
-      void old.close(runtime).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous runtime failed'));
-      if (!reloadOptions.fromPeer) options.onReloaded?.();
-      return { ok: true, warnings };
-    });
-    return reloading;
-  };
-
-  let shuttingDown: Promise<void> | undefined;
-  return {
-    url,
-    adminUrl,
-    current: () => runtime,
-    reload,
-    shutdown() {
-      shuttingDown ??= (async () => {
-        draining = true;
-        log.info({ in_flight_timeout_ms: config.server.shutdownTimeoutMs, websockets: tunnels.size }, 'shutting down');
-        for (const socket of tunnels) {
-          socket.end(GOING_AWAY);
-          setTimeout(() => socket.destroy(), 1000).unref();
-        }
-        await closeGracefully(publicServer, config.server.shutdownTimeoutMs, {
-          // Requests still waiting on an upstream at the deadline: fail them with GH_SHUTTING_DOWN,
-          // which the proxy answers as a 503 page (with request id and audit record).
-          onDeadline: async () => {
-            const err = new GatehouseError('GH_SHUTTING_DOWN', 'shutdown_timeout passed while the upstream was still answering');
-            await Promise.all([...runtime.upstreams.pools.values()].map((p) => p.destroy(err).catch(() => {})));
-          },
-        });
-        // Pools cut at the deadline refuse a second close: that is expected, not a failure.
-        await runtime.close().catch((err: unknown) => {
-          if ((err as { code?: string }).code !== 'UND_ERR_DESTROYED') log.warn({ err: (err as Error).message }, 'closing the runtime failed');
-        });
-        await closeGracefully(adminServer, 1000);
-        await audit.close();
-        log.info('stopped');
-      })();
-      return shuttingDown;
-    },
-  };
 }
 
 export async function runStart(configPath: string): Promise<void> {

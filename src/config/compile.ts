@@ -2,7 +2,7 @@
 // prefixes. Collects every problem and throws one ConfigError listing them all. No I/O here.
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
-import { normalizePath } from '../route/normalize.ts';
+import { normalizePath } from '../uri/normalize.ts';
 import { availableParallelism } from 'node:os';
 import { compileAudit } from './compile-audit.ts';
 import { compileProviders } from './compile-providers.ts';

@@ -1,19 +1,16 @@
 // Per-request state, created once when a request (or WebSocket upgrade) arrives and passed
-// explicitly through every stage. Audit (issue #7) reads its fields when the exchange ends.
+// explicitly through every stage. The finish stage (server/finish.ts) turns it into metrics and
+// audit records when the exchange ends.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/compile.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
-import type { Decision as PolicyDecision } from '../policy/evaluate.ts';
-import type { SessionRecord } from '../session/store.ts';
+import type { PolicyDecision } from '../policy/evaluate.ts';
+import type { SessionRecord } from '../identity/session-record.ts';
 import type { ClientInfo } from './forwarded.ts';
-import type { AuthEventInput } from '../audit/facts.ts';
-
-export type Decision = 'allow' | 'public' | 'deny' | 'unauthenticated' | 'error';
-
-/** Why a presented session cookie did not yield an identity (audit reason session_expired etc.). */
-export type SessionEnd = 'invalid' | 'expired_idle' | 'expired_absolute' | 'revoked';
+import type { AuthEventInput } from '../audit/events.ts';
+import type { Outcome } from '../audit/record.ts';
 
 export class Exchange {
   readonly id: string;
@@ -47,10 +44,9 @@ export class Exchange {
   /** Raw query string including "?", or "". */
   query = '';
   route: RouteConfig | undefined = undefined;
-  /** The verified identity, when a session (or later a bearer token) provided one. */
+  /** The verified identity, when a session or a bearer token provided one. */
   identity: Identity | undefined = undefined;
   session: { readonly key: string; readonly record: SessionRecord } | undefined = undefined;
-  sessionEnd: SessionEnd | undefined = undefined;
   /** The bearer token the identity came from (passed upstream with pass_access_token). */
   bearerToken: string | undefined = undefined;
   /** False for API clients (JSON errors, never a redirect); undefined = decide from the request. */
@@ -59,7 +55,8 @@ export class Exchange {
   identityHeaders: Readonly<Record<string, string>> | undefined = undefined;
   /** Set-Cookie values Gatehouse adds to whatever response goes out (e.g. clearing a dead cookie). */
   setCookies: string[] | undefined = undefined;
-  decision: Decision | undefined = undefined;
+  /** How the exchange ended (the audit record's decision). */
+  decision: Outcome | undefined = undefined;
   /** The policy's answer with its reason and deciding rule (for logs, the audit record, 403 page). */
   policy: PolicyDecision | undefined = undefined;
   status = 0;
@@ -68,6 +65,8 @@ export class Exchange {
   upgraded = false;
   /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
   liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
+  /** True once the finish stage ran (server/finish.ts closeOnce). */
+  finished = false;
   /** Auth events seen while handling this request, written to the audit trail with it. */
   events: AuthEventInput[] | undefined = undefined;
   /** Socket byte counters at arrival, so the audit record gets this request's share. */

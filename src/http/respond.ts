@@ -1,22 +1,10 @@
 // Render a GatehouseError for the client: an HTML page for browsers, JSON for API clients, always
 // with the request id. Works for normal responses and for WebSocket upgrades (raw socket).
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { ERROR_CODES, ForbiddenError, type GatehouseError } from '../errors.ts';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { ERROR_CODES, errorSpec, ForbiddenError, GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
 import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
 import { PAGE_CSP, renderErrorPage } from './pages.ts';
-
-// What a 5xx says to the client; the real cause stays in the operational log.
-const SERVER_SIDE_MESSAGES: Partial<Record<GatehouseError['code'], string>> = {
-  GH_UPSTREAM_UNREACHABLE: 'The application behind this address is not reachable right now. Try again in a moment.',
-  GH_UPSTREAM_RESET: 'The connection to the application behind this address failed. Try again in a moment.',
-  GH_UPSTREAM_TIMEOUT: 'The application behind this address did not answer in time.',
-  GH_UPSTREAM_BUSY: 'The application behind this address is busy with other requests. Try again in a moment.',
-  GH_SHUTTING_DOWN: 'Gatehouse is restarting. Try again in a moment.',
-  GH_AUDIT_UNAVAILABLE: 'Requests cannot be recorded right now, and this service only serves what it can record. Try again in a moment.',
-  GH_IDP_UNAVAILABLE: 'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.',
-  GH_STORE_UNAVAILABLE: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
-};
 
 /**
  * Does this client prefer an HTML page? True when the best match in Accept is text/html (or
@@ -39,14 +27,29 @@ export function wantsHtml(req: IncomingMessage): boolean {
   return html > 0 && html >= other;
 }
 
+/** What the client is told: a 4xx's own message; for a 5xx its table text (the cause stays in the log). */
 export function publicMessage(err: GatehouseError): string {
   if (err.expose) return err.message;
-  return SERVER_SIDE_MESSAGES[err.code] ?? 'Something went wrong inside Gatehouse.';
+  return errorSpec(err.code).publicMessage ?? 'Something went wrong inside Gatehouse.';
 }
 
 /** HSTS (RFC 6797) when Gatehouse itself terminates TLS; an ingress in front of it sets its own. */
 export function strictTransportSecurity(ex: Exchange): string | undefined {
   return (ex.socket as { encrypted?: boolean }).encrypted === true ? 'max-age=31536000' : undefined;
+}
+
+/**
+ * Write the status line and headers of a response Gatehouse answers itself. Every such response
+ * carries the request id and the cookies the exchange has pending (a dead session cookie cleared,
+ * say); `ex.status` records what was written. `headers` is taken over.
+ */
+export function writeHead(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void {
+  const res = ex.res;
+  if (!res) throw new GatehouseError('GH_INTERNAL', 'a WebSocket upgrade has no response to write a head on');
+  headers[REQUEST_ID_HEADER] = ex.id;
+  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
+  ex.status = status;
+  res.writeHead(status, headers);
 }
 
 /**
@@ -61,6 +64,7 @@ function ownHeaders(ex: Exchange): Record<string, string> {
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
+    // Upgrades are answered on the raw socket, without writeHead.
     [REQUEST_ID_HEADER]: ex.id,
   };
   const hsts = strictTransportSecurity(ex);
@@ -128,8 +132,7 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
   }
   try {
     res.statusMessage = '';
-    if (ex.setCookies) res.setHeader('set-cookie', ex.setCookies);
-    res.writeHead(r.status, r.headers);
+    writeHead(ex, r.status, r.headers);
     res.end(ex.req.method === 'HEAD' ? undefined : r.body);
   } catch {
     // The response cannot be written any more: end the connection rather than leave it hanging.
@@ -152,27 +155,14 @@ export function isBrowserNavigation(req: IncomingMessage): boolean {
 }
 
 export function sendRedirect(ex: Exchange, status: number, location: string): void {
-  const res = ex.res!;
-  ex.status = status;
-  const headers: Record<string, string | string[]> = { ...ownHeaders(ex), location, 'content-length': '0' };
-  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
-  res.writeHead(status, headers);
-  res.end();
+  writeHead(ex, status, { ...ownHeaders(ex), location, 'content-length': '0' });
+  ex.res?.end();
 }
 
 /** A page or JSON document Gatehouse produces itself (internal endpoints). */
 export function sendBody(ex: Exchange, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {
-  const res = ex.res!;
-  ex.status = status;
-  const headers: Record<string, string | string[]> = {
-    ...ownHeaders(ex),
-    'content-type': contentType,
-    'content-length': String(Buffer.byteLength(body)),
-    ...extra,
-  };
-  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
-  res.writeHead(status, headers);
-  res.end(ex.req.method === 'HEAD' ? undefined : body);
+  writeHead(ex, status, { ...ownHeaders(ex), 'content-type': contentType, 'content-length': String(Buffer.byteLength(body)), ...extra });
+  ex.res?.end(ex.req.method === 'HEAD' ? undefined : body);
 }
 
 /** Upgrade requests have no ServerResponse: write HTTP/1.1 by hand and close. */

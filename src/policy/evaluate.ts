@@ -8,7 +8,7 @@ import type { Reason } from './reasons.ts';
 
 export type { Reason } from './reasons.ts';
 
-export interface Decision {
+export interface PolicyDecision {
   readonly allow: boolean;
   readonly reason: Reason;
   /** Index of the deciding rule, or undefined when the route's own allow/deny decided. */
@@ -32,7 +32,7 @@ function matches(c: CompiledCondition, id: Identity): Reason | undefined {
   return undefined;
 }
 
-function decide(allow: CompiledCondition | undefined, deny: CompiledCondition | undefined, id: Identity | undefined, rule: number | undefined): Decision {
+function decide(allow: CompiledCondition | undefined, deny: CompiledCondition | undefined, id: Identity | undefined, rule: number | undefined): PolicyDecision {
   if (allow?.public) return { allow: true, reason: 'public-route', rule, grantingGroups: NONE };
   if (!id) return { allow: false, reason: 'user-unauthenticated', rule, grantingGroups: NONE };
   if (deny && matches(deny, id)) return { allow: false, reason: 'denied', rule, grantingGroups: NONE };
@@ -51,7 +51,7 @@ const PUBLIC_ALLOW: CompiledCondition = {
  * the strictest wins — sign-in needed if any reading needs it, else the first denial, else the
  * canonical reading's allow. No reading an upstream might serve gets in on a laxer rule.
  */
-export function evaluateReadings(policy: CompiledPolicy, identity: Identity | undefined, method: string, readings: readonly string[]): Decision {
+export function evaluateReadings(policy: CompiledPolicy, identity: Identity | undefined, method: string, readings: readonly string[]): PolicyDecision {
   const canonical = evaluate(policy, identity, method, readings[0]!);
   if (readings.length === 1 || canonical.reason === 'user-unauthenticated') return canonical;
   let strictest = canonical;
@@ -72,7 +72,7 @@ export function evaluateReadings(policy: CompiledPolicy, identity: Identity | un
  * `path` is one reading of the request path (route/canonical.ts, not case-folded: folding follows
  * the route's case_insensitive_paths); `method` upper-case.
  */
-export function evaluate(policy: CompiledPolicy, identity: Identity | undefined, method: string, path: string): Decision {
+export function evaluate(policy: CompiledPolicy, identity: Identity | undefined, method: string, path: string): PolicyDecision {
   const p = policy.caseInsensitive ? foldCase(path) : path;
   for (const r of policy.rules) {
     if (r.methods && !r.methods.has(method)) continue;

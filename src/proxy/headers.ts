@@ -3,9 +3,11 @@
 // are set by Gatehouse, never passed through from an untrusted client.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
+import type { ClientInfo } from '../http/forwarded.ts';
 import { REQUEST_ID_HEADER } from '../http/endpoints.ts';
 import { strictTransportSecurity } from '../http/respond.ts';
-import { baseCookieName, gatehouseCookieNames, parseCookieHeader } from '../session/cookie.ts';
+import { parseCookieHeader } from '../http/cookies.ts';
+import { baseCookieName, gatehouseCookieNames } from '../session/cookie.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
@@ -35,7 +37,7 @@ function reserved(name: string, extra: ReadonlySet<string>): boolean {
   return extra.has(n) || RESERVED_PREFIXES.some((p) => n.startsWith(p));
 }
 
-/** What a request's upstream headers depend on besides the exchange itself. */
+/** What a request's upstream headers depend on from the route and config. */
 export interface UpstreamHeaderContext {
   readonly upstreamHost: string;
   readonly preserveHost: boolean;
@@ -57,13 +59,46 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
 }
 
 /**
+ * What a request's upstream headers are built from besides the client's own headers: facts settled
+ * before proxying. Plain values, so the rules can be tested without a socket.
+ */
+export interface UpstreamRequestFacts {
+  /** Who the client is (http/forwarded.ts): address, scheme, and whether the peer is a trusted proxy. */
+  readonly client: ClientInfo;
+  /** Address of the TCP peer, appended to a trusted proxy's X-Forwarded-For ('' when unknown). */
+  readonly peer: string;
+  readonly requestId: string;
+  /** How Gatehouse names this host (Runtime.servedAuthority); '' when it has no name for it. */
+  readonly servedAuthority: string;
+  /** Identity headers for a signed-in request (identity/headers.ts). */
+  readonly identityHeaders: Readonly<Record<string, string>> | undefined;
+}
+
+/** The facts upstreamRequestHeaders needs, read off an exchange. */
+export function upstreamRequestFacts(ex: Exchange): UpstreamRequestFacts {
+  // Node keeps a socket's peer address once read (resolving the client read it), so a trusted
+  // proxy that has hung up still gets its own hop.
+  const peer = (ex.socket as { remoteAddress?: string }).remoteAddress ?? '';
+  return {
+    client: ex.client,
+    peer,
+    requestId: ex.id,
+    servedAuthority: ex.servedAuthority,
+    identityHeaders: ex.identityHeaders,
+  };
+}
+
+/**
  * Request headers for the upstream: the client's, minus hop-by-hop, Connection-listed and every
  * header only Gatehouse may set, then Gatehouse's own (X-Forwarded-*, X-Request-Id, identity).
  * Gatehouse's headers are added last, so nothing the client lists in Connection can remove them.
  */
-export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext): OutgoingHeaders {
+export function upstreamRequestHeaders(
+  src: IncomingHttpHeaders,
+  facts: UpstreamRequestFacts,
+  ctx: UpstreamHeaderContext,
+): OutgoingHeaders {
   const { cookieName } = ctx;
-  const src = ex.req.headers;
   const listed = connectionListed(src.connection);
   const out: OutgoingHeaders = {};
   for (const name in src) {
@@ -81,19 +116,18 @@ export function upstreamRequestHeaders(ex: Exchange, ctx: UpstreamHeaderContext)
     if (kept === undefined) delete out.cookie;
     else out.cookie = kept;
   }
-  const c = ex.client;
-  const peer = (ex.socket as { remoteAddress?: string }).remoteAddress ?? '';
+  const c = facts.client;
   const inboundXff = src['x-forwarded-for'];
-  out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(peer)}` : c.ip;
+  out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(facts.peer)}` : c.ip;
   out['x-forwarded-proto'] = c.proto;
   // A served name with public_url's port (Runtime.servedAuthority), never the raw header: an
   // upstream builds links from it (Kettle, "Practical HTTP Host header attacks").
-  if (ex.servedAuthority) out['x-forwarded-host'] = ex.servedAuthority;
+  if (facts.servedAuthority) out['x-forwarded-host'] = facts.servedAuthority;
   if (ctx.forwardedPrefix) out['x-forwarded-prefix'] = ctx.forwardedPrefix;
-  out[REQUEST_ID_HEADER] = ex.id;
-  if (ex.identityHeaders) Object.assign(out, ex.identityHeaders);
+  out[REQUEST_ID_HEADER] = facts.requestId;
+  if (facts.identityHeaders) Object.assign(out, facts.identityHeaders);
   // preserve_host: the validated authority the client addressed, never the raw header.
-  out.host = ctx.preserveHost && ex.servedAuthority ? ex.servedAuthority : ctx.upstreamHost;
+  out.host = ctx.preserveHost && facts.servedAuthority ? facts.servedAuthority : ctx.upstreamHost;
   if (ctx.keepUpgrade) {
     out.connection = 'upgrade';
     if (src.upgrade) out.upgrade = src.upgrade;

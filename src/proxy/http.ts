@@ -8,7 +8,7 @@ import type { RouteConfig } from '../config/compile.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { hasBody as requestHasBody, onBodyTimeout } from '../http/body-guard.ts';
 import { sendError } from '../http/respond.ts';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { clientResponseHeaders, upstreamRequestFacts, upstreamRequestHeaders } from './headers.ts';
 import { mapPrefix, rewriteResponseHeaders } from './prefix.ts';
 import type { RouteUpstream } from './upstream.ts';
 import { upstreamError } from './upstream-errors.ts';
@@ -152,7 +152,7 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
     pool.dispatcher.dispatch({
       path: upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query,
       method: req.method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, forwardedPrefix: prefix?.prefix, ...headers }),
+      headers: upstreamRequestHeaders(req.headers, upstreamRequestFacts(ex), { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, forwardedPrefix: prefix?.prefix, ...headers }),
       body: hasBody ? req : null,
       headersTimeout: route.timeoutMs,
       // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.

@@ -7,7 +7,7 @@ import type { RouteConfig } from '../config/compile.ts';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendError } from '../http/respond.ts';
-import { clientResponseHeaders, upstreamRequestHeaders, type OutgoingHeaders } from './headers.ts';
+import { clientResponseHeaders, upstreamRequestFacts, upstreamRequestHeaders, type OutgoingHeaders } from './headers.ts';
 import { mapPrefix, rewriteResponseHeaders, type PrefixMapping } from './prefix.ts';
 import { upstreamError } from './upstream-errors.ts';
 
@@ -113,7 +113,7 @@ export function createWebSocketProxy(): WebSocketProxy {
       }
       req.url = upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query;
       // http-proxy-3 copies req.headers as they are; give it the cleaned set.
-      req.headers = upstreamRequestHeaders(ex, { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, forwardedPrefix: prefix?.prefix, ...headers }) as IncomingMessage['headers'];
+      req.headers = upstreamRequestHeaders(req.headers, upstreamRequestFacts(ex), { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, forwardedPrefix: prefix?.prefix, ...headers }) as IncomingMessage['headers'];
       exchanges.set(req, { ex, hooks, cookieName: headers.cookieName, upstreamHost: upstream.host, prefix });
       ex.socket.once('close', () => hooks.onClose(ex));
       server.ws(req, ex.socket as Duplex, head, { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs }, (err) => {

@@ -1,5 +1,5 @@
 // The paths that routing, rules and api_paths judge. The upstream receives the normalised path
-// (normalize.ts), but upstreams read it differently: Tomcat and Spring drop ";params", IIS and
+// (uri/normalize.ts), but upstreams read it differently: Tomcat and Spring drop ";params", IIS and
 // Windows drop trailing dots and spaces of a segment (Spring trims leading spaces too), some
 // frameworks fold Unicode compatibility forms (NFKC, Windows "best fit"), Express/IIS/ASP.NET
 // ignore case. Each *reading* is the decoded path under one combination of those habits; the
@@ -88,7 +88,7 @@ function decodeSegment(seg: string): string {
   try {
     return decodeURIComponent(seg);
   } catch {
-    // normalize.ts refused invalid escapes; a literal "%" left by unsafe_allow_encoded_escapes stays.
+    // uri/normalize.ts refused invalid escapes; a literal "%" left by unsafe_allow_encoded_escapes stays.
     return seg;
   }
 }

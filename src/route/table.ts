@@ -4,10 +4,18 @@
 // Prefixes are compared with the request's canonical policy path (route/canonical.ts), case-folded
 // for routes with case_insensitive_paths: routing must see "/RADMIN" and "/radmin;x" as "/radmin"
 // whenever the rules would, or a stricter route on a sub-path is skipped for a catch-all.
+// Each route travels with what was compiled for it at load (its plan: runtime.ts RoutePlan), so
+// the request walk never looks a route up again by name.
 import type { RouteConfig } from '../config/compile.ts';
 import { foldCase, policyPath } from './canonical.ts';
 
-export interface RouteTable {
+/** A matched route and its plan (compiled once at load; the same object on every match). */
+export interface RouteMatch<P> {
+  readonly route: RouteConfig;
+  readonly plan: P;
+}
+
+export interface RouteTable<P = unknown> {
   /** `host` is lower-case without port; `path` is one reading of the path (not case-folded). */
   match(host: string, path: string): RouteConfig | undefined;
   /**
@@ -15,79 +23,88 @@ export interface RouteTable {
    * disagree: some upstream would read the path as belonging to another application.
    */
   matchReadings(host: string, readings: readonly string[]): RouteConfig | undefined | 'ambiguous';
+  /** As matchReadings, with the route's plan. */
+  select(host: string, readings: readonly string[]): RouteMatch<P> | undefined | 'ambiguous';
   /** Some route serves this host (on some path): Gatehouse's own endpoints answer there. */
   servesHost(host: string): boolean;
 }
 
-interface Entry {
-  readonly route: RouteConfig;
+interface Entry<P> extends RouteMatch<P> {
   /** Canonical prefix, lower-cased when the route folds case. */
   readonly prefix: string;
   readonly fold: boolean;
 }
 
 /** Routes of one host bucket, longest prefix first. */
-type Bucket = readonly Entry[];
+type Bucket<P> = readonly Entry<P>[];
 
-export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
-  const exact = new Map<string, Entry[]>();
-  const wildcards = new Map<string, Entry[]>(); // key: ".corp.example"
-  const anyHost: Entry[] = [];
+/** `planFor` compiles each route's plan once, here; without it plans are undefined. */
+export function createRouteTable<P = undefined>(routes: readonly RouteConfig[], planFor?: (route: RouteConfig) => P): RouteTable<P> {
+  const exact = new Map<string, Entry<P>[]>();
+  const wildcards = new Map<string, Entry<P>[]>(); // key: ".corp.example"
+  const anyHost: Entry<P>[] = [];
   for (const r of routes) {
     const canonical = policyPath(r.path);
-    const e: Entry = { route: r, prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
+    const e: Entry<P> = { route: r, plan: planFor ? planFor(r) : (undefined as P), prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
     if (r.host === undefined) anyHost.push(e);
     else if (r.host.startsWith('*.')) push(wildcards, r.host.slice(1), e);
     else push(exact, r.host, e);
   }
-  const byPrefixLength = (a: Entry, b: Entry) => b.prefix.length - a.prefix.length;
+  const byPrefixLength = (a: Entry<P>, b: Entry<P>) => b.prefix.length - a.prefix.length;
   for (const list of exact.values()) list.sort(byPrefixLength);
   for (const list of wildcards.values()) list.sort(byPrefixLength);
   anyHost.sort(byPrefixLength);
   // Longest suffix first, so "*.a.corp.example" beats "*.corp.example".
-  const wildcardList: [string, Bucket][] = [...wildcards.entries()].sort((a, b) => b[0].length - a[0].length);
+  const wildcardList: [string, Bucket<P>][] = [...wildcards.entries()].sort((a, b) => b[0].length - a[0].length);
 
-  const table: RouteTable = {
+  const find = (host: string, path: string): Entry<P> | undefined => {
+    const paths = { exact: path, folded: undefined as string | undefined };
+    const e = exact.get(host);
+    if (e) {
+      const r = matchPrefix(e, paths);
+      if (r) return r;
+    }
+    for (const [suffix, bucket] of wildcardList) {
+      // "*.corp.example" matches "a.corp.example" but not "corp.example" itself.
+      if (host.length > suffix.length && host.endsWith(suffix)) {
+        const r = matchPrefix(bucket, paths);
+        if (r) return r;
+      }
+    }
+    return matchPrefix(anyHost, paths);
+  };
+  const select = (host: string, readings: readonly string[]): Entry<P> | undefined | 'ambiguous' => {
+    const first = find(host, readings[0]!);
+    for (let i = 1; i < readings.length; i++) if (find(host, readings[i]!) !== first) return 'ambiguous';
+    return first;
+  };
+  return {
     servesHost(host) {
       return anyHost.length > 0 || exact.has(host) || wildcardList.some(([suffix]) => host.length > suffix.length && host.endsWith(suffix));
     },
+    select,
     matchReadings(host, readings) {
-      const first = table.match(host, readings[0]!);
-      for (let i = 1; i < readings.length; i++) if (table.match(host, readings[i]!) !== first) return 'ambiguous';
-      return first;
+      const m = select(host, readings);
+      return m === 'ambiguous' ? m : m?.route;
     },
     match(host, path) {
-      const paths = { exact: path, folded: undefined as string | undefined };
-      const e = exact.get(host);
-      if (e) {
-        const r = matchPrefix(e, paths);
-        if (r) return r;
-      }
-      for (const [suffix, bucket] of wildcardList) {
-        // "*.corp.example" matches "a.corp.example" but not "corp.example" itself.
-        if (host.length > suffix.length && host.endsWith(suffix)) {
-          const r = matchPrefix(bucket, paths);
-          if (r) return r;
-        }
-      }
-      return matchPrefix(anyHost, paths);
+      return find(host, path)?.route;
     },
   };
-  return table;
 }
 
-function push(map: Map<string, Entry[]>, key: string, r: Entry): void {
+function push<P>(map: Map<string, Entry<P>[]>, key: string, r: Entry<P>): void {
   const list = map.get(key);
   if (list) list.push(r);
   else map.set(key, [r]);
 }
 
-function matchPrefix(bucket: Bucket, paths: { exact: string; folded: string | undefined }): RouteConfig | undefined {
+function matchPrefix<P>(bucket: Bucket<P>, paths: { exact: string; folded: string | undefined }): Entry<P> | undefined {
   for (const e of bucket) {
     const p = e.prefix;
-    if (p === '/') return e.route;
+    if (p === '/') return e;
     const path = e.fold ? (paths.folded ??= foldCase(paths.exact)) : paths.exact;
-    if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47 /* / */)) return e.route;
+    if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47 /* / */)) return e;
   }
   return undefined;
 }

@@ -10,11 +10,12 @@
 //
 // The described request is parsed structurally and then by exactly the code that parses
 // Gatehouse's own requests (server/target.ts): if Gatehouse judged a different host or path than
-// the ingress serves, anyone could pick what is judged (issue 11: the path used to be cut out of
+// the ingress serves, anyone could pick what is judged (as when the path was once cut out of
 // X-Original-URL at the first textual copy of the host).
 import { GatehouseError } from '../errors.ts';
 import type { Exchange } from '../http/exchange.ts';
-import { INTERNAL_PREFIX, REQUEST_ID_HEADER } from '../http/endpoints.ts';
+import { INTERNAL_PREFIX } from '../http/endpoints.ts';
+import { writeHead } from '../http/respond.ts';
 import { applyHost, applyTarget } from './target.ts';
 
 export type ForwardAuthHeaders = 'original_url' | 'forwarded';
@@ -150,11 +151,6 @@ function isInternal(path: string): boolean {
 
 /** 200 with the identity headers (nothing else: the ingress copies what it is told to). */
 export function sendForwardAuthAllow(ex: Exchange): void {
-  const res = ex.res!;
-  ex.status = 200;
-  const headers: Record<string, string | string[]> = { 'cache-control': 'no-store', 'content-length': '0', [REQUEST_ID_HEADER]: ex.id };
-  if (ex.identityHeaders) Object.assign(headers, ex.identityHeaders);
-  if (ex.setCookies) headers['set-cookie'] = ex.setCookies;
-  res.writeHead(200, headers);
-  res.end();
+  writeHead(ex, 200, { 'cache-control': 'no-store', 'content-length': '0', ...ex.identityHeaders });
+  ex.res?.end();
 }

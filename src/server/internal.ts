@@ -26,7 +26,7 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
       sendBody(ex, 200, 'application/jwk-set+json', JSON.stringify(rt.keys.jwks), { 'cache-control': 'public, max-age=300' });
       return;
     case LOGIN_PATH:
-      return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.store });
+      return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.pendingLogins });
   }
   if (ex.path.startsWith(OIDC_PREFIX)) {
     const [id, action, extra] = ex.path.slice(OIDC_PREFIX.length).split('/');

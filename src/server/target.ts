@@ -5,7 +5,7 @@
 import { GatehouseError } from '../errors.ts';
 import { policyReadings } from '../route/canonical.ts';
 import { parseHost } from '../route/host.ts';
-import { normalizePath, splitTarget } from '../route/normalize.ts';
+import { normalizePath, splitTarget } from '../uri/normalize.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
 

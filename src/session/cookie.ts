@@ -3,6 +3,7 @@
 // refused without a store lookup; the id itself never reaches the store, only its SHA-256 does.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieConfig } from '../config/compile.ts';
+import { cookieAttributes, cookieValues, serializeCookie } from '../http/cookies.ts';
 
 export interface CookieCodec {
   readonly name: string;
@@ -33,7 +34,7 @@ export function sessionKey(id: string): string {
 
 export function createCookieCodec(config: CookieConfig, macKey: Buffer): CookieCodec {
   const name = config.name;
-  const attrs = `; Path=/; HttpOnly${config.secure ? '; Secure' : ''}; SameSite=${config.sameSite}${config.domain ? `; Domain=${config.domain}` : ''}`;
+  const attrs = cookieAttributes(config);
   const mac = (id: string) => createHmac('sha256', macKey).update(id).digest('base64url').slice(0, MAC_CHARS);
   const verify = (value: string): string | undefined => {
     const dot = value.indexOf('.');
@@ -61,51 +62,16 @@ export function createCookieCodec(config: CookieConfig, macKey: Buffer): CookieC
       return verified.length === 0 ? distinct[0] : undefined;
     },
     serialize(value, maxAgeMs) {
-      return `${name}=${value}${attrs}; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
+      return serializeCookie(name, value, attrs, maxAgeMs);
     },
     clear() {
-      return `${name}=${attrs}; Max-Age=0`;
+      return serializeCookie(name, '', attrs, 0);
     },
   };
 }
 
-/** One pair of a Cookie header: `text` as sent (trimmed), `name` undefined for a nameless cookie. */
-export interface CookiePair {
-  readonly text: string;
-  readonly name: string | undefined;
-  readonly value: string;
-}
-
-/**
- * A Cookie header as its pairs — the one parser for every Gatehouse cookie (session, login) and
- * for stripping them before the upstream, so that anything Gatehouse could read is also removed.
- * Browsers join pairs with "; " (RFC 6265bis §5.7.3): split on ";" only, trim SP/HTAB, cut at the
- * first "=". Quotes are ordinary bytes and "$Version" an ordinary name: legacy RFC 2965 parsing,
- * where a quoted value runs across ";", is what the cookie sandwich (Kettle 2024) abuses. A pair
- * without "=" is a nameless cookie (6265bis §5.6 keeps its text as the value) and matches no name.
- */
-export function parseCookieHeader(header: string): CookiePair[] {
-  const pairs: CookiePair[] = [];
-  for (const part of header.split(';')) {
-    const text = part.replace(/^[ \t]+|[ \t]+$/g, '');
-    if (text === '') continue;
-    const eq = text.indexOf('=');
-    if (eq === -1) pairs.push({ text, name: undefined, value: text });
-    else pairs.push({ text, name: text.slice(0, eq).replace(/[ \t]+$/, ''), value: text.slice(eq + 1).replace(/^[ \t]+/, '') });
-  }
-  return pairs;
-}
-
-/**
- * Every value sent for exactly `name`, in order. Names compare case-sensitively, as browsers store
- * them: `__HOST-x` is another cookie, one a sibling host may have set.
- */
-export function cookieValues(header: string | undefined, name: string): string[] {
-  if (header === undefined || !header.includes(name)) return [];
-  const values: string[] = [];
-  for (const p of parseCookieHeader(header)) if (p.name === name) values.push(p.value);
-  return values;
-}
+// The Cookie header parser is http/cookies.ts; re-exported for the callers that read it from here.
+export { cookieValues, parseCookieHeader, type CookiePair } from '../http/cookies.ts';
 
 /**
  * Which cookie names are Gatehouse's, given the session cookie's name: that name and every

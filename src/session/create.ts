@@ -1,5 +1,7 @@
-// Build the session manager and its store from config: memory, or Redis (standalone, Sentinel,
-// Cluster) with a second connection for revocation notifications.
+// From session config to running sessions (the composition root's entry to this folder):
+// storeFromConfig opens the backend (memory, or Redis standalone / Sentinel / Cluster with a second
+// connection for revocation notifications), sessionsFromConfig wraps it in a manager (manager.ts),
+// waitForStore lets start-up wait until the backend answers.
 import { randomBytes } from 'node:crypto';
 import type { SessionConfig } from '../config/compile.ts';
 import { Secret } from '../config/secret.ts';
@@ -8,9 +10,10 @@ import { createSessionManager, type SessionManager } from './manager.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createRedisClient, type RedisClient } from './redis-client.ts';
 import { createRedisStore } from './redis-store.ts';
+import type { OneTimeStore } from './one-time.ts';
 import type { SessionStore } from './store.ts';
 
-export function createSessionStore(config: SessionConfig, log: Logger): SessionStore {
+export function storeFromConfig(config: SessionConfig, log: Logger): SessionStore & OneTimeStore {
   if (config.store === 'memory') return createMemoryStore({ maxSessions: config.maxSessions });
   const redis = config.redis!;
   const client = createRedisClient(redis, 'commands');
@@ -36,7 +39,7 @@ function watchConnection(client: RedisClient, role: string, log: Logger): void {
   });
 }
 
-export function createSessions(config: SessionConfig, log: Logger, store = createSessionStore(config, log)): SessionManager {
+export function sessionsFromConfig(config: SessionConfig, log: Logger, store = storeFromConfig(config, log)): SessionManager {
   return createSessionManager({
     config,
     store,

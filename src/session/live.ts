@@ -11,6 +11,8 @@ export interface LiveConnection {
 export interface LiveRegistry {
   /** Register a connection; returns its unregister function. */
   watch(key: string, nextExpiryAt: number, conn: LiveConnection): () => void;
+  /** Check every session with live connections now (notifications may have been missed). */
+  recheckAll(): void;
   /** The session ended: close its connections now. */
   endSession(key: string, reason: 'revoked' | 'expired'): void;
   /** Sessions currently holding live connections. */
@@ -94,6 +96,9 @@ export function createLiveRegistry(options: LiveRegistryOptions): LiveRegistry {
           entries.delete(key);
         }
       };
+    },
+    recheckAll() {
+      for (const key of [...entries.keys()]) void recheck(key);
     },
     endSession,
     keys: () => entries.keys(),

@@ -1,13 +1,20 @@
-// Session lifecycle above a dumb SessionStore: minting ids and cookies, hashing ids into store keys,
-// idle and absolute timeouts, throttled sliding renewal, sealed IdP tokens, a bounded local cache
-// for shared stores, revocation, and closing live connections when a session ends.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// Session lifecycle above a dumb SessionStore: create (always a new id), look up (idle and absolute
+// timeouts, renewal), update after a refresh, revoke, list. This file composes the parts, each of
+// which keeps its own state: cookie.ts (ids, cookie MAC), cache.ts (local caches), expiry.ts
+// (timeouts), renewal.ts (throttled sliding renewal), tokens.ts (sealed IdP tokens), csrf.ts,
+// live.ts (live connections closed when their session ends), revocation.ts (other replicas' ends).
 import type { SessionConfig } from '../config/compile.ts';
 import type { Secret } from '../config/secret.ts';
 import { createCookieCodec, sessionKey, type CookieCodec } from './cookie.ts';
+import { SessionCache, VerifiedCookies } from './cache.ts';
+import { CsrfTokens } from './csrf.ts';
+import { Expiry } from './expiry.ts';
 import { deriveKey } from './keys.ts';
 import { createLiveRegistry, type LiveConnection, type LiveRegistry } from './live.ts';
-import { open, seal } from './seal.ts';
+import { createPendingLogins, createReplayGuard, type OneTimeStore, type PendingLogins, type ReplayGuard } from './one-time.ts';
+import { Renewal } from './renewal.ts';
+import { ended, followRevocations } from './revocation.ts';
+import { TokenSealer } from './tokens.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
 /** What a sign-in hands over to make a session. */
@@ -25,28 +32,33 @@ export interface NewSession {
   readonly refreshAt?: number | undefined;
 }
 
+/** What a refresh may change in a session. */
+export type RecordChanges = Partial<Pick<NewSession, 'email' | 'name' | 'groups' | 'tokens' | 'refreshAt'>>;
+
 export type Lookup =
   | { readonly state: 'active'; readonly key: string; readonly record: SessionRecord }
   | { readonly state: 'invalid' }
   | { readonly state: 'expired'; readonly key: string; readonly why: 'idle' | 'absolute' }
   | { readonly state: 'revoked'; readonly key: string };
 
-export interface SessionSummary {
+/** A live session as listed (admin API; formatted there). */
+export interface ListedSession {
   /** The store key (SHA-256 of the session id): names the session, cannot be used as a cookie. */
   readonly id: string;
-  readonly user: string;
-  readonly email: string | undefined;
-  readonly idp: string;
-  readonly method: string;
-  readonly created_at: string;
-  readonly last_seen_at: string;
-  readonly expires_at: string;
+  readonly record: SessionRecord;
+  /** The earliest moment it ends if not used again (epoch ms). */
+  readonly expiresAt: number;
 }
 
 export interface SessionManager {
   readonly cookie: CookieCodec;
+  /** The session records (readiness, kind, tests); one-time values only through the two below. */
   readonly store: SessionStore;
-  readonly idleMs: number;
+  /** Pending sign-ins, for auth/login-state.ts. */
+  readonly pendingLogins: PendingLogins;
+  /** Replay markers for IdP messages (SAML assertions and LogoutRequests, logout tokens). */
+  readonly replay: ReplayGuard;
+  /** session.absolute_timeout in ms (the cookie's Max-Age). */
   readonly absoluteMs: number;
   /** Start a session (always a new id: no fixation). Returns the cookie value to set. */
   create(input: NewSession): Promise<{ cookieValue: string; key: string; record: SessionRecord }>;
@@ -57,9 +69,9 @@ export interface SessionManager {
   revokeUser(user: string): Promise<string[]>;
   /** IdP-initiated logout: end the sessions of an IdP subject, or of one IdP session. */
   revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]>;
-  list(user: string): Promise<SessionSummary[]>;
+  list(user: string): Promise<ListedSession[]>;
   /** Replace a session's identity and tokens after a refresh; false when it ended meanwhile. */
-  update(key: string, record: SessionRecord, changes: Partial<Pick<NewSession, 'email' | 'name' | 'groups' | 'tokens' | 'refreshAt'>>): Promise<SessionRecord | undefined>;
+  update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined>;
   /** Tie a live connection to a session; returns the function to call when it closes. */
   watch(key: string, record: SessionRecord, conn: LiveConnection): () => void;
   /** Traffic on a live connection counts as use (renewal throttled like requests). */
@@ -76,7 +88,8 @@ export interface ManagerOptions {
   readonly config: SessionConfig;
   /** session.secret, or a per-process random one when unset with the memory store. */
   readonly secret: Secret;
-  readonly store: SessionStore;
+  /** The backend: both interfaces, one object (memory-store.ts, redis-store.ts). */
+  readonly store: SessionStore & OneTimeStore;
   readonly now?: () => number;
   /** Local cache for shared stores; entries older than this are re-read. Default 1 s. */
   readonly cacheTtlMs?: number;
@@ -87,258 +100,173 @@ export interface ManagerOptions {
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
-interface CacheEntry {
-  record: SessionRecord;
-  fetchedAt: number;
+export function createSessionManager(options: ManagerOptions): SessionManager {
+  return new Sessions(options);
 }
 
-export function createSessionManager(options: ManagerOptions): SessionManager {
-  const { config, store } = options;
-  const now = options.now ?? Date.now;
-  const idleMs = config.idleMs;
-  const absoluteMs = config.absoluteMs;
-  // Sliding renewal writes at most once per tenth of the idle timeout.
-  const renewEveryMs = Math.max(100, Math.floor(idleMs / 10));
-  const cacheTtlMs = options.cacheTtlMs ?? 1000;
-  const cacheMax = options.cacheMax ?? 10_000;
-  const cookie = createCookieCodec(config.cookie, deriveKey(options.secret, 'cookie-mac'));
-  const sealKey = deriveKey(options.secret, 'token-seal');
-  const csrfKey = deriveKey(options.secret, 'csrf');
-  const csrfToken = (key: string) => createHmac('sha256', csrfKey).update(key).digest('base64url');
-  const onError = options.onBackgroundError ?? (() => {});
-  // Only a shared store needs a cache in front of it; the memory store is its own cache.
-  const cache = store.shared ? new Map<string, CacheEntry>() : undefined;
-  const renewing = new Set<string>();
-  // Cookie values whose MAC already verified, with their store key: HMAC + SHA-256 cost more than
-  // the rest of a cached lookup. Bounded; holds nothing the process does not already know.
-  const verified = new Map<string, string>();
-  // Last time traffic on a live connection was considered, per session with live connections.
-  const lastActivity = new Map<string, number>();
+class Sessions implements SessionManager {
+  readonly cookie: CookieCodec;
+  readonly store: SessionStore;
+  readonly pendingLogins: PendingLogins;
+  readonly replay: ReplayGuard;
+  readonly live: LiveRegistry;
+  readonly #backend: SessionStore & OneTimeStore;
+  readonly #now: () => number;
+  readonly #expiry: Expiry;
+  readonly #cache: SessionCache;
+  readonly #verified: VerifiedCookies;
+  readonly #renewal: Renewal;
+  readonly #sealer: TokenSealer;
+  readonly #csrf: CsrfTokens;
 
-  const cachePut = (key: string, record: SessionRecord) => {
-    if (!cache) return;
-    cache.delete(key);
-    if (cache.size >= cacheMax) cache.delete(cache.keys().next().value!);
-    cache.set(key, { record, fetchedAt: now() });
-  };
-  const ttlFor = (record: SessionRecord, at: number) => Math.min(idleMs, record.absoluteExpiresAt - at);
-  const nextExpiry = (record: SessionRecord) => Math.min(record.absoluteExpiresAt, record.lastSeenAt + idleMs);
-  const expiredWhy = (record: SessionRecord, at: number): 'idle' | 'absolute' | undefined =>
-    at >= record.absoluteExpiresAt ? 'absolute' : at - record.lastSeenAt >= idleMs ? 'idle' : undefined;
+  constructor(options: ManagerOptions) {
+    const { config, store, secret } = options;
+    this.store = this.#backend = store;
+    this.pendingLogins = createPendingLogins(store);
+    this.replay = createReplayGuard(store);
+    this.#now = options.now ?? Date.now;
+    this.#expiry = new Expiry(config.idleMs, config.absoluteMs);
+    this.cookie = createCookieCodec(config.cookie, deriveKey(secret, 'cookie-mac'));
+    const cacheMax = options.cacheMax ?? 10_000;
+    this.#cache = new SessionCache(store, { ttlMs: options.cacheTtlMs ?? 1000, max: cacheMax, now: this.#now });
+    this.#verified = new VerifiedCookies(this.cookie, cacheMax);
+    this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: options.onBackgroundError ?? (() => {}) });
+    this.#sealer = new TokenSealer(secret);
+    this.#csrf = new CsrfTokens(secret);
+    this.live = createLiveRegistry({
+      recheckMs: options.liveRecheckMs ?? 10_000,
+      now: this.#now,
+      check: async (key) => {
+        const r = await this.#resolve(key, false);
+        if (r.state === 'active') return { active: true, nextExpiryAt: this.#expiry.next(r.record) };
+        return { active: false, reason: r.state === 'revoked' ? 'revoked' : 'expired' };
+      },
+    });
+    followRevocations(store, this.#cache, this.live);
+  }
 
-  /** Read a record, from the cache when fresh. */
-  const read = async (key: string, allowCache: boolean): Promise<{ record: SessionRecord | undefined; cached: boolean }> => {
-    if (cache && allowCache) {
-      const hit = cache.get(key);
-      if (hit && now() - hit.fetchedAt < cacheTtlMs) return { record: hit.record, cached: true };
-    }
-    const record = await store.get(key);
-    if (record) cachePut(key, record);
-    else cache?.delete(key);
-    return { record, cached: false };
-  };
+  get absoluteMs(): number {
+    return this.#expiry.absoluteMs;
+  }
 
-  const renew = (key: string, record: SessionRecord, at: number): SessionRecord => {
-    const renewed: SessionRecord = { ...record, lastSeenAt: at };
-    cachePut(key, renewed);
-    if (!renewing.has(key)) {
-      renewing.add(key);
-      store.touch(key, renewed, ttlFor(renewed, at)).then(
-        (exists) => {
-          renewing.delete(key);
-          if (!exists) cache?.delete(key);
-        },
-        (err: unknown) => {
-          renewing.delete(key);
-          onError(err);
-        },
-      );
-    }
-    return renewed;
-  };
+  async create(input: NewSession): Promise<{ cookieValue: string; key: string; record: SessionRecord }> {
+    const at = this.#now();
+    const { id, value } = this.cookie.mint();
+    const key = sessionKey(id);
+    const record = newRecord(input, at, at + this.#expiry.absoluteMs, input.tokens && this.#sealer.seal(key, input.tokens));
+    await this.#backend.set(key, record, this.#expiry.storeTtl(record, at));
+    this.#cache.put(key, record);
+    return { cookieValue: value, key, record };
+  }
 
-  /** Session state by store key (used by lookup and by live-connection re-checks). */
-  const resolve = async (key: string, allowCache: boolean): Promise<Lookup> => {
-    let { record, cached } = await read(key, allowCache);
-    const at = now();
-    if (record && cached && expiredWhy(record, at) === 'idle') {
-      // Another replica may have renewed it: trust only the store for an idle verdict.
-      ({ record } = await read(key, false));
-    }
-    if (!record) return (await store.wasRevoked(key)) ? { state: 'revoked', key } : { state: 'expired', key, why: 'idle' };
-    const why = expiredWhy(record, at);
+  async lookup(cookieValue: string): Promise<Lookup> {
+    const key = this.#verified.keyOf(cookieValue);
+    return key === undefined ? { state: 'invalid' } : this.#resolve(key, true);
+  }
+
+  /** Session state by store key (lookups, live-connection re-checks); renews when due. */
+  async #resolve(key: string, allowCache: boolean): Promise<Lookup> {
+    let { record, cached } = await this.#cache.read(key, allowCache);
+    const at = this.#now();
+    // Another replica may have renewed it: trust only the store for an idle verdict.
+    if (record && cached && this.#expiry.why(record, at) === 'idle') ({ record } = await this.#cache.read(key, false));
+    if (!record) return (await this.#backend.wasRevoked(key)) ? { state: 'revoked', key } : { state: 'expired', key, why: 'idle' };
+    const why = this.#expiry.why(record, at);
     if (why) {
-      cache?.delete(key);
-      await store.delete(key);
+      this.#cache.drop(key);
+      await this.#backend.delete(key);
       return { state: 'expired', key, why };
     }
-    if (at - record.lastSeenAt >= renewEveryMs) record = renew(key, record, at);
+    if (this.#renewal.due(record, at)) record = this.#renewal.renew(key, record, at);
     return { state: 'active', key, record };
-  };
+  }
 
-  const revokeIndex = async (name: string) => {
-    const keys = await store.revokeIndex(name, absoluteMs);
-    for (const key of keys) {
-      cache?.delete(key);
-      live.endSession(key, 'revoked');
-    }
+  async revoke(key: string): Promise<boolean> {
+    this.#cache.drop(key);
+    const existed = await this.#backend.revoke(key, this.#expiry.absoluteMs);
+    this.live.endSession(key, 'revoked');
+    return existed;
+  }
+
+  revokeUser(user: string): Promise<string[]> {
+    return this.#revokeIndex(userIndex(user));
+  }
+
+  async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]> {
+    if (by.idpSession !== undefined) return this.#revokeIndex(idpSessionIndex(idp, by.idpSession));
+    return by.subject !== undefined ? this.#revokeIndex(subjectIndex(idp, by.subject)) : [];
+  }
+
+  async #revokeIndex(name: string): Promise<string[]> {
+    const keys = await this.#backend.revokeIndex(name, this.#expiry.absoluteMs);
+    for (const key of keys) ended(this.#cache, this.live, key);
     return keys;
-  };
+  }
 
-  const live = createLiveRegistry({
-    recheckMs: options.liveRecheckMs ?? 10_000,
-    now,
-    async check(key) {
-      const r = await resolve(key, false);
-      if (r.state === 'active') return { active: true, nextExpiryAt: nextExpiry(r.record) };
-      return { active: false, reason: r.state === 'revoked' ? 'revoked' : 'expired' };
-    },
-  });
-
-  store.onRevoked((keys) => {
-    if (keys === undefined) {
-      // Notifications may have been missed: forget every cached session and re-check live ones.
-      cache?.clear();
-      for (const key of [...live.keys()]) {
-        resolve(key, false).then(
-          (r) => {
-            if (r.state !== 'active') live.endSession(key, r.state === 'revoked' ? 'revoked' : 'expired');
-          },
-          () => live.endSession(key, 'expired'),
-        );
-      }
-      return;
+  async update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined> {
+    const at = this.#now();
+    const next = changedRecord(record, changes, at, changes.tokens && this.#sealer.seal(key, changes.tokens));
+    if (!(await this.#backend.touch(key, next, this.#expiry.storeTtl(next, at)))) {
+      this.#cache.drop(key);
+      return undefined;
     }
-    for (const key of keys) {
-      cache?.delete(key);
-      live.endSession(key, 'revoked');
-    }
-  });
+    this.#cache.put(key, next);
+    return next;
+  }
 
+  async list(user: string): Promise<ListedSession[]> {
+    const at = this.#now();
+    const active = (await this.#backend.listIndex(userIndex(user))).filter(([, r]) => this.#expiry.why(r, at) === undefined);
+    return active.map(([id, record]) => ({ id, record, expiresAt: this.#expiry.next(record) }));
+  }
+
+  watch(key: string, record: SessionRecord, conn: LiveConnection): () => void {
+    const unwatch = this.live.watch(key, this.#expiry.next(record), conn);
+    return () => {
+      unwatch();
+      if (!this.live.has(key)) this.#renewal.forget(key);
+    };
+  }
+
+  activity(key: string): void {
+    this.#renewal.activity(key, (k) => this.#resolve(k, true));
+  }
+
+  tokens(key: string, record: SessionRecord): Record<string, string> | undefined {
+    return this.#sealer.open(key, record);
+  }
+
+  csrfToken(key: string): string {
+    return this.#csrf.token(key);
+  }
+
+  verifyCsrf(key: string, token: string): boolean {
+    return this.#csrf.verify(key, token);
+  }
+
+  async close(): Promise<void> {
+    this.live.close();
+    this.#renewal.clear();
+    this.#verified.clear();
+    this.#cache.clear();
+    await this.#backend.close();
+  }
+}
+
+function newRecord(input: NewSession, at: number, absoluteExpiresAt: number, tokens: string | undefined): SessionRecord {
+  const { user, email, name, idp, method, subject, idpSession, refreshAt } = input;
+  return { v: 1, user, email, name, groups: [...input.groups], idp, method, createdAt: at, lastSeenAt: at, absoluteExpiresAt, tokens, subject, idpSession, refreshAt };
+}
+
+/** A refresh's changes: fields left undefined keep their value, except refreshAt. */
+function changedRecord(record: SessionRecord, changes: RecordChanges, at: number, tokens: string | undefined): SessionRecord {
   return {
-    cookie,
-    store,
-    idleMs,
-    absoluteMs,
-    live,
-    async create(input) {
-      const at = now();
-      const { id, value } = cookie.mint();
-      const key = sessionKey(id);
-      const record: SessionRecord = {
-        v: 1,
-        user: input.user,
-        email: input.email,
-        name: input.name,
-        groups: [...input.groups],
-        idp: input.idp,
-        method: input.method,
-        createdAt: at,
-        lastSeenAt: at,
-        absoluteExpiresAt: at + absoluteMs,
-        tokens: input.tokens ? seal(sealKey, JSON.stringify(input.tokens), key) : undefined,
-        subject: input.subject,
-        idpSession: input.idpSession,
-        refreshAt: input.refreshAt,
-      };
-      await store.set(key, record, ttlFor(record, at));
-      cachePut(key, record);
-      return { cookieValue: value, key, record };
-    },
-    async lookup(cookieValue) {
-      let key = verified.get(cookieValue);
-      if (key === undefined) {
-        const id = cookie.verify(cookieValue);
-        if (id === undefined) return { state: 'invalid' };
-        key = sessionKey(id);
-        if (verified.size >= cacheMax) verified.delete(verified.keys().next().value!);
-        verified.set(cookieValue, key);
-      }
-      return resolve(key, true);
-    },
-    async revoke(key) {
-      cache?.delete(key);
-      const existed = await store.revoke(key, absoluteMs);
-      live.endSession(key, 'revoked');
-      return existed;
-    },
-    revokeUser: (user) => revokeIndex(userIndex(user)),
-    async revokeByIdp(idp, by) {
-      const keys: string[] = [];
-      if (by.idpSession !== undefined) keys.push(...(await revokeIndex(idpSessionIndex(idp, by.idpSession))));
-      else if (by.subject !== undefined) keys.push(...(await revokeIndex(subjectIndex(idp, by.subject))));
-      return keys;
-    },
-    async update(key, record, changes) {
-      const at = now();
-      const next: SessionRecord = {
-        ...record,
-        ...(changes.email !== undefined ? { email: changes.email } : {}),
-        ...(changes.name !== undefined ? { name: changes.name } : {}),
-        ...(changes.groups !== undefined ? { groups: [...changes.groups] } : {}),
-        ...(changes.tokens !== undefined ? { tokens: seal(sealKey, JSON.stringify(changes.tokens), key) } : {}),
-        refreshAt: changes.refreshAt,
-        lastSeenAt: at,
-      };
-      if (!(await store.touch(key, next, ttlFor(next, at)))) {
-        cache?.delete(key);
-        return undefined;
-      }
-      cachePut(key, next);
-      return next;
-    },
-    async list(user) {
-      const at = now();
-      return (await store.listIndex(userIndex(user)))
-        .filter(([, r]) => expiredWhy(r, at) === undefined)
-        .map(([id, r]) => ({
-          id,
-          user: r.user,
-          email: r.email,
-          idp: r.idp,
-          method: r.method,
-          created_at: new Date(r.createdAt).toISOString(),
-          last_seen_at: new Date(r.lastSeenAt).toISOString(),
-          expires_at: new Date(nextExpiry(r)).toISOString(),
-        }));
-    },
-    watch(key, record, conn) {
-      const unwatch = live.watch(key, nextExpiry(record), conn);
-      return () => {
-        unwatch();
-        if (!live.has(key)) lastActivity.delete(key);
-      };
-    },
-    activity(key) {
-      const at = now();
-      // Cheap early exit: socket traffic arrives far more often than renewals are due.
-      if (at - (lastActivity.get(key) ?? 0) < renewEveryMs) return;
-      lastActivity.set(key, at);
-      const hit = cache?.get(key);
-      if (hit) {
-        if (at - hit.record.lastSeenAt >= renewEveryMs && expiredWhy(hit.record, at) === undefined) renew(key, hit.record, at);
-        return;
-      }
-      // No cached copy (memory store, or evicted): resolve() renews when due.
-      void resolve(key, true).catch(onError);
-    },
-    tokens(key, record) {
-      if (!record.tokens) return undefined;
-      const text = open(sealKey, record.tokens, key);
-      return text === undefined ? undefined : (JSON.parse(text) as Record<string, string>);
-    },
-    csrfToken,
-    verifyCsrf(key, token) {
-      const expected = Buffer.from(csrfToken(key));
-      const given = Buffer.from(token);
-      return given.length === expected.length && timingSafeEqual(given, expected);
-    },
-    async close() {
-      live.close();
-      lastActivity.clear();
-      verified.clear();
-      cache?.clear();
-      await store.close();
-    },
+    ...record,
+    ...(changes.email !== undefined ? { email: changes.email } : {}),
+    ...(changes.name !== undefined ? { name: changes.name } : {}),
+    ...(changes.groups !== undefined ? { groups: [...changes.groups] } : {}),
+    ...(tokens !== undefined ? { tokens } : {}),
+    refreshAt: changes.refreshAt,
+    lastSeenAt: at,
   };
 }

@@ -1,7 +1,8 @@
 // In-process session store: one Map in insertion order = least recently used first, so the
 // oldest-idle session is evicted when `maxSessions` is reached. For the demo and single-process
-// deployments; not shared between replicas or workers.
-import { indexNames, type PendingBounds, type PendingResult, type SessionRecord, type SessionStore } from './store.ts';
+// deployments; not shared between replicas or workers. Also keeps one-time values (one-time.ts).
+import type { OneTimeStore, PendingBounds, PendingResult } from './one-time.ts';
+import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
 
 interface Entry {
   record: SessionRecord;
@@ -13,7 +14,7 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
 }
 
-export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
+export function createMemoryStore(options: MemoryStoreOptions): SessionStore & OneTimeStore {
   const now = options.now ?? Date.now;
   const sessions = new Map<string, Entry>();
   const indexes = new Map<string, Set<string>>();
@@ -164,10 +165,10 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       notify(keys);
       return keys;
     },
-    async putEphemeral(name, value, ttlMs) {
+    async put(name, value, ttlMs) {
       putEphemeral(name, value, ttlMs);
     },
-    async takeEphemeral(name) {
+    async take(name) {
       const e = liveEphemeral(name);
       ephemeral.delete(name);
       return e?.value;
@@ -183,7 +184,7 @@ export function createMemoryStore(options: MemoryStoreOptions): SessionStore {
       const ownerPending = (owners.get(e.owner) ?? []).filter((n) => (pending.get(n)?.until ?? 0) > t).length;
       return { value: e.value, ownerPending };
     },
-    async putOnce(name, ttlMs) {
+    async once(name, ttlMs) {
       if (liveEphemeral(name)) return false;
       putEphemeral(name, '', ttlMs);
       return true;

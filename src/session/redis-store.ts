@@ -3,7 +3,7 @@
 //   <prefix>i:<index> set of session keys per index name (user, IdP subject, IdP session), for
 //                     listing and revoke-all
 //   <prefix>r:<key>   tombstone of a revoked session (tells "revoked" from "expired")
-//   <prefix>e:<name>  short-lived values (read once with GETDEL), replay markers
+//   <prefix>e:<name>  short-lived values (read once with GETDEL), replay markers (names: one-time.ts)
 //   <prefix>p:<name>  pending sign-ins: "<owner>\n<value>" (read once with GETDEL)
 //   <prefix>pending   sorted set of live pending sign-ins by expiry: the global bound, shared by
 //                     every replica (admission is one atomic script on this one key)
@@ -13,6 +13,7 @@
 // Commands touch one key each, so the same code works on Redis Cluster.
 import { Cluster } from 'ioredis';
 import { GatehouseError } from '../errors.ts';
+import type { OneTimeStore } from './one-time.ts';
 import type { RedisClient } from './redis-client.ts';
 import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
 
@@ -58,7 +59,7 @@ export interface RedisStoreOptions {
   readonly now?: () => number;
 }
 
-export function createRedisStore(options: RedisStoreOptions): SessionStore {
+export function createRedisStore(options: RedisStoreOptions): SessionStore & OneTimeStore {
   const { client, subscriber, keyPrefix: p } = options;
   const now = options.now ?? Date.now;
   const channel = `${p}revoked`;
@@ -166,10 +167,10 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       await publish(live);
       return live;
     }),
-    putEphemeral: (name, value, ttlMs) => run('putEphemeral', async () => {
+    put: (name, value, ttlMs) => run('put', async () => {
       await client.set(ek(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)));
     }),
-    takeEphemeral: (name) => run('takeEphemeral', async () => (await client.getdel(ek(name))) ?? undefined),
+    take: (name) => run('take', async () => (await client.getdel(ek(name))) ?? undefined),
     // Three keys, one command each (Redis Cluster): a crash between them leaves at most a counted
     // place without a value, which expires with its TTL like the value would have.
     putPending: (name, value, ttlMs, bounds) => run('putPending', async () => {
@@ -195,7 +196,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       ]);
       return { value: stored.slice(nl + 1), ownerPending: Number(left) };
     }),
-    putOnce: (name, ttlMs) => run('putOnce', async () => (await client.set(ek(name), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'),
+    once: (name, ttlMs) => run('once', async () => (await client.set(ek(name), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'),
     onRevoked(listener) {
       listeners.push(listener);
     },

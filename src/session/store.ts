@@ -1,32 +1,12 @@
-// The session store contract: a dumb, keyed record store with TTLs and a per-user index. Cookies,
-// hashing, timeouts, caching and encryption live above it, in manager.ts, so a backend only has to
-// store and forget. Implementations: memory-store.ts (one process), redis-store.ts (shared).
+// The session store contract: a dumb, keyed record store with TTLs, secondary indexes, tombstones,
+// revocation notifications and readiness. Cookies, hashing, timeouts, caching and encryption live
+// above it, in manager.ts, so a backend only has to store and forget. Single-use values (pending
+// sign-ins, replay markers) are the other interface a backend implements: one-time.ts.
+// Implementations: memory-store.ts (one process), redis-store.ts (shared).
 // test/session/store.contract.ts runs the same suite against both.
 
-/** What Gatehouse remembers about a signed-in browser. Keyed by the SHA-256 of the session id. */
-export interface SessionRecord {
-  readonly v: 1;
-  readonly user: string;
-  readonly email?: string | undefined;
-  readonly name?: string | undefined;
-  readonly groups: readonly string[];
-  /** Identity provider id from the config. */
-  readonly idp: string;
-  /** How the session was made: 'oidc', 'saml', ... */
-  readonly method: string;
-  /** Epoch milliseconds. */
-  readonly createdAt: number;
-  readonly lastSeenAt: number;
-  readonly absoluteExpiresAt: number;
-  /** IdP tokens, AES-256-GCM sealed by the manager; opaque to stores. */
-  readonly tokens?: string | undefined;
-  /** The IdP's subject (OIDC `sub`, SAML NameID), for IdP-initiated logout. */
-  readonly subject?: string | undefined;
-  /** The IdP's session id (OIDC `sid`, SAML SessionIndex), for IdP-initiated logout. */
-  readonly idpSession?: string | undefined;
-  /** Epoch ms after which the IdP should be asked again (token refresh / revalidation). */
-  readonly refreshAt?: number | undefined;
-}
+export type { SessionRecord } from '../identity/session-record.ts';
+import type { SessionRecord } from '../identity/session-record.ts';
 
 /** Index names a record is listed under; stores keep one set of session keys per name. */
 export function indexNames(r: SessionRecord): string[] {
@@ -39,26 +19,6 @@ export function indexNames(r: SessionRecord): string[] {
 export const userIndex = (user: string) => `user:${user}`;
 export const subjectIndex = (idp: string, subject: string) => `sub:${idp}:${subject}`;
 export const idpSessionIndex = (idp: string, sid: string) => `sid:${idp}:${sid}`;
-
-/** Bounds on one pending sign-in (putPending). */
-export interface PendingBounds {
-  /** Live pending values in the whole store (every replica); at this count new ones are refused. */
-  readonly max: number;
-  /** Who started it (e.g. a hash of the browser's login cookie). */
-  readonly owner: string;
-  /** Live pending values per owner; beyond, the owner's oldest is dropped. */
-  readonly perOwner: number;
-}
-
-export type PendingResult =
-  | { readonly ok: true }
-  /** `retryAfterMs`: when the oldest pending value expires and frees a place (≥ 1). */
-  | { readonly ok: false; readonly retryAfterMs: number };
-
-export interface TakenPending {
-  readonly value: string;
-  readonly ownerPending: number;
-}
 
 /** Why a session ended, as far as the store knows. */
 export type EndReason = 'revoked';
@@ -87,23 +47,6 @@ export interface SessionStore {
   listIndex(name: string): Promise<Array<[string, SessionRecord]>>;
   /** Revoke every session listed under an index name; returns the revoked keys. */
   revokeIndex(name: string, tombstoneMs: number): Promise<string[]>;
-  /** Keep a short-lived value (pending sign-in state); replaces any previous one. */
-  putEphemeral(name: string, value: string, ttlMs: number): Promise<void>;
-  /** Read and delete in one step, so a value can be used once only. */
-  takeEphemeral(name: string): Promise<string | undefined>;
-  /**
-   * Keep a pending sign-in for `ttlMs`, counted apart from sessions and other short-lived values
-   * so that a flood of them evicts nothing else. Refused (nothing written) while `bounds.max` are
-   * live; the owner's oldest is dropped when it has more than `bounds.perOwner`.
-   */
-  putPending(name: string, value: string, ttlMs: number, bounds: PendingBounds): Promise<PendingResult>;
-  /**
-   * Read and delete a pending value in one step (single use); its place is free at once.
-   * `ownerPending`: how many of its owner's pending values are still live.
-   */
-  takePending(name: string): Promise<TakenPending | undefined>;
-  /** Remember `name` for `ttlMs`; false when it was already remembered (replay detection). */
-  putOnce(name: string, ttlMs: number): Promise<boolean>;
   /**
    * Called with keys revoked by any process sharing the store (this one included). Called with
    * `undefined` when notifications may have been missed (reconnect): drop every cached session.
@@ -120,5 +63,6 @@ export interface SessionStore {
    * says nothing about whether the server answers (use ping()).
    */
   isReady(): boolean;
+  /** Close the backend, its one-time values included (they share its connections). */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // Issue 12, item 4: the session store's readiness is a real PING, kept about a second and shared
 // by concurrent probes and scrapes; identity providers are described, never counted.
 import { describe, expect, it } from 'vitest';
-import { createStoreProbe, idpReports } from '../../src/admin/readiness.ts';
+import { createReadiness, createStoreProbe, idpReports } from '../../src/admin/readiness.ts';
 import { GatehouseError } from '../../src/errors.ts';
 import { createMemoryStore } from '../../src/session/memory-store.ts';
 import type { SessionStore } from '../../src/session/store.ts';
@@ -80,5 +80,33 @@ describe('identity provider report', () => {
       corp: { type: 'oidc', status: 'unreachable', since: '2026-01-02T00:00:00.000Z', error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:1)', impact: 'new sign-ins with this identity provider fail (503); signed-in users are not affected' },
       okta: { type: 'saml', status: 'ok', since: '2026-01-01T00:00:00.000Z', impact: 'none' },
     });
+  });
+});
+
+describe('readiness report', () => {
+  const unreachable = { id: 'corp', type: 'oidc' as const, status: 'unreachable' as const, since: Date.UTC(2026, 0, 2), error: 'down' };
+
+  function readiness(opts: { draining?: boolean; storeFails?: boolean; audit?: { ok: boolean; checks: Record<string, string> } }) {
+    const { store, state } = countedStore();
+    state.fail = opts.storeFails ?? false;
+    return createReadiness({
+      probe: createStoreProbe(),
+      current: () => ({ store, idps: () => [unreachable] }),
+      audit: { ready: () => opts.audit ?? { ok: true, checks: { audit_stdout: 'ok' } } },
+      draining: () => opts.draining ?? false,
+    })();
+  }
+
+  it('is ready with an unreachable identity provider, which it describes', async () => {
+    const r = await readiness({});
+    expect(r.ok).toBe(true);
+    expect(r.checks).toEqual({ listener: 'ok', session_store: 'memory: ok', audit_stdout: 'ok' });
+    expect(r.identityProviders?.corp?.status).toBe('unreachable');
+  });
+
+  it('is not ready while draining, when the store fails its PING, or when the audit trail cannot serve', async () => {
+    expect(await readiness({ draining: true })).toMatchObject({ ok: false, checks: { listener: 'draining' } });
+    expect(await readiness({ storeFails: true })).toMatchObject({ ok: false, checks: { session_store: 'memory: unavailable (session store (redis) ping failed: Command timed out)' } });
+    expect(await readiness({ audit: { ok: false, checks: { audit_file: 'blocked' } } })).toMatchObject({ ok: false, checks: { listener: 'ok', audit_file: 'blocked' } });
   });
 });

@@ -301,7 +301,7 @@ describe('audit record shapes', () => {
       url: { domain: 'ml.corp.example', path: '/runs/1' },
       source: { ip: '10.1.2.3' },
       user_agent: { original: 'test-agent/1.0' },
-      user: { name: 'alice@example.com', email: 'alice@example.com', roles: ['ml-admins'] },
+      user: { name: 'alice@example.com', email: 'alice@example.com', domain: 'corp', group: { name: ['ml-admins'] } },
       gatehouse: { route: 'app', decision: 'allow', query_keys: ['token', 'x'], auth_method: 'session', idp: 'corp', session: 'a'.repeat(64) },
     });
     expect(r1.event.type).toContain('allowed');
@@ -326,7 +326,7 @@ describe('audit record shapes', () => {
       http_response: { code: 200, length: 3400 },
       src_endpoint: { ip: '10.1.2.3' },
       actor: { user: { name: 'alice@example.com', email_addr: 'alice@example.com', groups: [{ name: 'ml-admins' }] } },
-      metadata: { sequence: 1, uid: 'req-1', product: { name: 'Gatehouse' } },
+      metadata: { sequence: 1, uid: `${bootIdOf(r1)}:1`, product: { name: 'Gatehouse' } },
       unmapped: { route: 'app', decision: 'allow', query_keys: ['token', 'x'] },
     });
     expect(r2).toMatchObject({ class_uid: 4002, activity_id: 6, status_id: 2, disposition_id: 2, http_response: { code: 403 }, metadata: { sequence: 2 } });

@@ -209,11 +209,11 @@ describe('pending sign-ins in the store', () => {
   it('still honours a sign-in started before pending values had their own space (an ephemeral value)', async () => {
     const { store } = setup();
     const legacy: PendingLogin = { ...login, binding: sha256(browser), createdAt: 1 };
-    await store.putEphemeral(`login:${sha256('old-state')}`, JSON.stringify(legacy), LOGIN_TTL_MS);
+    await store.put(`login:${sha256('old-state')}`, JSON.stringify(legacy), LOGIN_TTL_MS);
     expect(await takePendingLogin(store, 'old-state', browser)).toEqual({ ok: true, login: legacy, othersPending: false });
     expect(await takePendingLogin(store, 'old-state', browser)).toEqual({ ok: false, reason: 'unknown-state' });
     // A record whose binding is not a SHA-256 at all binds no browser (and throws nothing).
-    await store.putEphemeral(`login:${sha256('odd')}`, JSON.stringify({ ...legacy, binding: 'short' }), LOGIN_TTL_MS);
+    await store.put(`login:${sha256('odd')}`, JSON.stringify({ ...legacy, binding: 'short' }), LOGIN_TTL_MS);
     expect(await takePendingLogin(store, 'odd', browser)).toEqual({ ok: false, reason: 'other-browser' });
   });
 });

@@ -1,19 +1,18 @@
 // `gatehouse start` as users run it: a child process reloading its config on SIGHUP and, with
 // `watch: true`, when the file changes — alone and with worker processes (the supervisor passes
 // SIGHUP on; only the first worker watches and the others follow it).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { CHILD_TEST_TIMEOUT_MS, count, spawnGatehouse, type GatehouseProcess } from '../support/child.ts';
 import { getJson } from '../support/http.ts';
-import { freePort, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { redisUrl, uniquePrefix } from '../support/redis.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
-const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
-
 interface Setup {
+  readonly child: GatehouseProcess;
   readonly pid: number;
   readonly port: number;
   readonly a: TestUpstream;
@@ -22,7 +21,16 @@ interface Setup {
   config(upstream: string): string;
   /** Replace the file the way editors and ConfigMaps do: write aside, then rename over. */
   replace(text: string): void;
-  log(): string;
+  /** Wait until the child has logged `pattern` (global) at least `n` times in all. */
+  logged(pattern: RegExp, n: number): Promise<string>;
+  /** Wait until every worker has logged "config reloaded" more often than `before` says. */
+  reloadedEach(before: readonly number[]): Promise<string>;
+}
+
+/** "config reloaded" lines per worker (index 0 is worker 1), from the workers' JSON log lines. */
+function reloadsPerWorker(out: string, workers: number): number[] {
+  const lines = out.split('\n').filter((l) => l.includes('"msg":"config reloaded"'));
+  return Array.from({ length: workers }, (_, i) => lines.filter((l) => l.includes(`"worker":${i + 1},`)).length);
 }
 
 async function launch(opts: { watch: boolean; workers: number }): Promise<Setup> {
@@ -44,13 +52,12 @@ routes: [ { name: app, upstream: "${upstream}", allow: { public: true } } ]
     renameSync(`${file}.tmp`, file);
   };
   writeFileSync(file, config(a.url));
-  const child = spawn(NODE, [MAIN, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  onTestFinished(() => { child.kill('SIGKILL'); });
-  let out = '';
-  child.stdout.on('data', (d) => (out += String(d)));
-  child.stderr.on('data', (d) => (out += String(d)));
-  await expect.poll(() => (out.match(/gatehouse listening/g) ?? []).length, { timeout: 15_000 }).toBe(opts.workers);
-  return { pid: child.pid!, port, a, b, config, replace, log: () => out };
+  const child = spawnGatehouse(['start', '--config', file]);
+  const logged = (pattern: RegExp, n: number) => child.waitFor((out) => count(out, pattern) >= n, `${n} × ${pattern}`);
+  await logged(/gatehouse listening/g, opts.workers);
+  const reloadedEach = (before: readonly number[]) =>
+    child.waitFor((out) => reloadsPerWorker(out, opts.workers).every((n, i) => n > (before[i] ?? 0)), `"config reloaded" from each of ${opts.workers} workers`);
+  return { child, pid: child.pid, port, a, b, config, replace, logged, reloadedEach };
 }
 
 /** Sends `n` requests and returns how many reached each upstream. */
@@ -61,7 +68,7 @@ async function spread(s: Setup, n: number): Promise<{ a: number; b: number }> {
 }
 
 describe('gatehouse start: reload', () => {
-  it('reloads on SIGHUP, and keeps serving the old config when the new file is invalid', async () => {
+  it('reloads on SIGHUP, and keeps serving the old config when the new file is invalid', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const s = await launch({ watch: false, workers: 1 });
     expect(await spread(s, 3)).toEqual({ a: 3, b: 0 });
 
@@ -71,37 +78,37 @@ describe('gatehouse start: reload', () => {
     expect(await spread(s, 2)).toEqual({ a: 2, b: 0 });
 
     process.kill(s.pid, 'SIGHUP');
-    await expect.poll(() => s.log().includes('config reloaded'), { timeout: 10_000 }).toBe(true);
+    await s.logged(/config reloaded/g, 1);
     expect(await spread(s, 3)).toEqual({ a: 0, b: 3 });
 
     s.replace(s.config(s.a.url).replace('allow: { public: true }', 'allow: { groups: nope }'));
     process.kill(s.pid, 'SIGHUP');
-    await expect.poll(() => s.log().includes('config reload failed'), { timeout: 10_000 }).toBe(true);
+    await s.logged(/config reload failed/g, 1);
     expect(await spread(s, 3)).toEqual({ a: 0, b: 3 });
   });
 
-  it('reloads when the file is replaced, with watch: true', async () => {
+  it('reloads when the file is replaced, with watch: true', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const s = await launch({ watch: true, workers: 1 });
     expect(await spread(s, 2)).toEqual({ a: 2, b: 0 });
     s.replace(s.config(s.b.url));
-    await expect.poll(async () => (await spread(s, 1)).b, { timeout: 10_000, interval: 200 }).toBe(1);
+    await s.logged(/config reloaded/g, 1);
     expect(await spread(s, 3)).toEqual({ a: 0, b: 3 });
   });
 
-  it('with workers, SIGHUP to the supervisor and a watched change both reach every worker', async () => {
+  it('with workers, SIGHUP to the supervisor and a watched change both reach every worker', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const s = await launch({ watch: true, workers: 2 });
     expect((await spread(s, 4)).b).toBe(0);
 
     // The supervisor process gets the signal, as `kill -HUP <pid>` or systemd's ExecReload would.
     s.replace(s.config(s.b.url));
     process.kill(s.pid, 'SIGHUP');
-    await expect.poll(() => (s.log().match(/config reloaded/g) ?? []).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await s.reloadedEach([0, 0]);
     // Every new connection may land on either worker: none may still use the old upstream.
     expect(await spread(s, 20)).toEqual({ a: 0, b: 20 });
 
-    const before = (s.log().match(/config reloaded/g) ?? []).length;
+    const before = reloadsPerWorker(s.child.output(), 2);
     s.replace(s.config(s.a.url));
-    await expect.poll(() => (s.log().match(/config reloaded/g) ?? []).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 2);
+    await s.reloadedEach(before);
     expect(await spread(s, 20)).toEqual({ a: 20, b: 0 });
   });
 });

@@ -1,7 +1,6 @@
 // Records spooled to disk survive the process being killed: Gatehouse runs as a real child process
 // with an HTTP audit sink whose receiver is down, is SIGKILLed once its spool holds every record,
 // and the next start delivers them all, in order, as soon as the receiver is up.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,43 +8,16 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { verifyLines } from '../../src/audit/chain.ts';
 import { startHttpReceiver } from '../support/audit-receivers.ts';
 import { bootIdOf, firstDeliveries, parseRecords, sequenceOf } from '../support/audit.ts';
+import { CHILD_TEST_TIMEOUT_MS, CHILD_WAIT_MS, listeningUrl, spawnGatehouse, type GatehouseProcess } from '../support/child.ts';
 import { getJson } from '../support/http.ts';
 import { deadPort, startUpstream } from '../support/upstream.ts';
 
-const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 const TOKEN = 'audit-kill-test-token-0123456789';
 
-interface Child {
-  readonly proc: ChildProcess;
-  readonly url: string;
-  output(): string;
-}
-
-/** `gatehouse start --config file`; resolves once it logs "gatehouse listening" (bounded). */
-function startChild(configFile: string): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(NODE, [MAIN, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`gatehouse did not start:\n${out}`)), 15_000);
-    const onData = (d: Buffer) => {
-      out += String(d);
-      const m = /"msg":"gatehouse listening"/.test(out) ? /"url":"([^"]+)"/.exec(out) : null;
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1]!, output: () => out });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`gatehouse exited (${code ?? signal}) before listening:\n${out}`));
-    });
-  });
+/** `gatehouse start --config file`, once it logged "gatehouse listening". */
+async function startChild(configFile: string): Promise<{ readonly child: GatehouseProcess; readonly url: string }> {
+  const child = spawnGatehouse(['start', '--config', configFile]);
+  return { child, url: listeningUrl(await child.waitFor(/"msg":"gatehouse listening"/, '"gatehouse listening"')) };
 }
 
 function spooledLines(dir: string): string[] {
@@ -93,10 +65,8 @@ describe('audit spool across a crash', () => {
       expect(r.status).toBe(200);
       ids.push(String(r.headers['x-request-id']));
     }
-    await expect.poll(() => spooledLines(spoolDir).length, { timeout: 10_000, interval: 50 }).toBe(N);
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => first.proc.once('exit', (_code, signal) => resolve(signal)));
-    first.proc.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
+    await expect.poll(() => spooledLines(spoolDir).length, { timeout: CHILD_WAIT_MS, interval: 50 }).toBe(N);
+    expect((await first.child.stop('SIGKILL')).signal).toBe('SIGKILL');
     const spooled = parseRecords(spooledLines(spoolDir));
     expect(spooled.map((r) => r.http.request.id)).toEqual(ids);
     const bootId = bootIdOf(spooled[0]!);
@@ -104,7 +74,7 @@ describe('audit spool across a crash', () => {
     // The receiver comes up; a new process with the same config delivers the old records.
     const rx = await startHttpReceiver({ token: TOKEN, port });
     const second = await startChild(configFile);
-    await expect.poll(() => firstDeliveries(parseRecords(rx.lines)).filter((r) => bootIdOf(r) === bootId).length, { timeout: 15_000, interval: 50 }).toBe(N);
+    await expect.poll(() => firstDeliveries(parseRecords(rx.lines)).filter((r) => bootIdOf(r) === bootId).length, { timeout: CHILD_WAIT_MS, interval: 50 }).toBe(N);
     expect(rx.problems).toEqual([]);
     const delivered = firstDeliveries(parseRecords(rx.lines));
     expect(delivered.map(bootIdOf)).toEqual(ids.map(() => bootId));
@@ -113,21 +83,19 @@ describe('audit spool across a crash', () => {
     expect(delivered.map((r) => r.url.path)).toEqual(ids.map((_, i) => `/item/${i}`));
     expect(verifyLines(rx.lines)).toMatchObject({ ok: true, records: N, chains: 1 });
     // Delivered: the spool empties.
-    await expect.poll(() => spooledLines(spoolDir).length, { timeout: 5000 }).toBe(0);
+    await expect.poll(() => spooledLines(spoolDir).length, { timeout: CHILD_WAIT_MS }).toBe(0);
 
     // New records of the second process follow, in a chain of their own.
     const r = await getJson(`${second.url}/after-restart`);
     expect(r.status).toBe(200);
-    await expect.poll(() => firstDeliveries(parseRecords(rx.lines)).length, { timeout: 10_000 }).toBe(N + 1);
+    await expect.poll(() => firstDeliveries(parseRecords(rx.lines)).length, { timeout: CHILD_WAIT_MS }).toBe(N + 1);
     const last = firstDeliveries(parseRecords(rx.lines))[N]!;
     expect(last).toMatchObject({ http: { request: { id: r.headers['x-request-id'] } }, event: { sequence: 1 } });
     expect(bootIdOf(last)).not.toBe(bootId);
     expect(verifyLines(rx.lines)).toMatchObject({ ok: true, records: N + 1, chains: 2 });
 
-    const stopped = new Promise<number | null>((resolve) => second.proc.once('exit', (code) => resolve(code)));
-    second.proc.kill('SIGTERM');
-    expect(await stopped).toBe(0);
-    expect(second.output()).not.toContain(TOKEN);
-    expect(first.output()).not.toContain(TOKEN);
-  }, 30_000);
+    expect((await second.child.stop('SIGTERM')).code).toBe(0);
+    expect(second.child.output()).not.toContain(TOKEN);
+    expect(first.child.output()).not.toContain(TOKEN);
+  }, CHILD_TEST_TIMEOUT_MS);
 });

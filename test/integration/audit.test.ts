@@ -5,7 +5,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
 import { request } from 'undici';
 import { verifyLines } from '../../src/audit/chain.ts';
@@ -15,7 +15,7 @@ import { firstDeliveries, parseRecords, readNdjson, sequenceOf, type AuditRecord
 import { TestBrowser, type Page } from '../support/browser-http.ts';
 import { getJson, rawRequest } from '../support/http.ts';
 import { CLIENT_ID, CLIENT_SECRET, USERS } from '../support/oidc.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 import { baseConfig, startTestGatehouse, type StartedGatehouse } from '../support/start-gatehouse.ts';
 import { deadPort, startUpstream, type TestUpstream } from '../support/upstream.ts';
 
@@ -89,10 +89,21 @@ interface AuditedSetup {
   readonly auditDir: string;
   readonly spoolDir: string;
   readonly rx: Awaited<ReturnType<typeof startHttpReceiver>>;
+  /** Stops everything it started and removes its directories (it is started in beforeAll). */
+  close(): Promise<void>;
 }
 
 /** Demo IdP + Gatehouse with file and HTTP audit sinks (the config startOidcSetup builds, plus audit). */
 async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
+  const closers: (() => unknown)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  const dir = (prefix: string) => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    closers.push(() => rmSync(d, { recursive: true, force: true }));
+    return d;
+  };
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const idp = await startDemoIdp({
@@ -103,10 +114,11 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
       post_logout_redirect_uris: [`${url}/.gatehouse/logout`],
     }],
   });
-  onTestFinished(() => idp.close());
-  const rx = await startHttpReceiver({ token: SINK_TOKEN });
-  const auditDir = tempDir('gatehouse-audit-it-');
-  const spoolDir = tempDir('gatehouse-audit-spool-');
+  closers.push(() => idp.close());
+  const rx = await startHttpReceiver({ token: SINK_TOKEN, keepRunning: true });
+  closers.push(() => rx.stop());
+  const auditDir = dir('gatehouse-audit-it-');
+  const spoolDir = dir('gatehouse-audit-spool-');
   const auditFile = join(auditDir, 'audit.ndjson');
   const dead = `http://127.0.0.1:${await deadPort()}`;
   const gh = await startTestGatehouse({
@@ -130,151 +142,223 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
       { name: 'secret', host: '127.0.0.1', path: '/secret', upstream: up.url, allow: { groups: ['nobody-has-this-group'] } },
       { name: 'app', host: '127.0.0.1', path: '/', upstream: up.url, allow: { authenticated: true }, pass_access_token: true },
     ],
-  });
+  }, { keepRunning: true });
+  closers.push(() => gh.shutdown());
   await gh.current().providers.oidc.get('corp')!.ready();
-  return { gh, url, auditFile, auditDir, spoolDir, rx };
+  return { gh, url, auditFile, auditDir, spoolDir, rx, close };
 }
 
 const isRequestRecord = (r: AuditRecord) => r.event?.dataset === 'gatehouse.access';
 const authEvents = (records: readonly AuditRecord[], action: string) => records.filter((r) => r.event?.dataset === 'gatehouse.auth' && r.event.action === action);
+const requestRecords = (lines: string[]) => parseRecords(lines).filter(isRequestRecord);
 
-describe('audit trail of a running Gatehouse', () => {
-  it('writes one record per request to every sink, auth events for sign-in/logout/revocation/admin calls, and no secrets', async () => {
-    const up = await startUpstream();
-    const s = await startAudited(up);
-    const log = new RequestLog();
-    const json = { accept: 'application/json' };
+/** What the scenario did, for the checks: request ids by purpose, and every secret it handled. */
+interface Traffic {
+  readonly log: RequestLog;
+  readonly ids: Readonly<Record<'pub' | 'bad' | 'allowed' | 'denied' | 'ws' | 'logout' | 'revoked' | 'login' | 'callback', string>>;
+  readonly bobKey: string;
+  readonly secrets: Readonly<Record<string, string>>;
+}
 
-    // Public, with a query whose values must never be recorded.
-    const pub = await getJson(`${s.url}/public/x?token=${QUERY_SECRET}&x=1`, json);
-    expect(pub.status).toBe(200);
-    const pubId = log.add(pub.headers['x-request-id'], 'public', { what: 'public', status: 200, decision: 'public', route: 'public' });
+/** Requests without a session: public, 401, 400 before routing, 404, 502. */
+async function anonymousTraffic(s: AuditedSetup, log: RequestLog): Promise<{ pub: string; bad: string }> {
+  const json = { accept: 'application/json' };
+  // Public, with a query whose values must never be recorded.
+  const pub = await getJson(`${s.url}/public/x?token=${QUERY_SECRET}&x=1`, json);
+  expect(pub.status).toBe(200);
+  const pubId = log.add(pub.headers['x-request-id'], 'public', { what: 'public', status: 200, decision: 'public', route: 'public' });
 
-    // Unauthenticated API client: 401.
-    const unauth = await getJson(`${s.url}/app/x?token=${QUERY_SECRET}`, json);
-    expect(unauth.status).toBe(401);
-    log.add(unauth.headers['x-request-id'], 'unauth', { what: '401', status: 401, decision: 'unauthenticated', route: 'app', errorCode: 'GH_UNAUTHENTICATED' });
+  // Unauthenticated API client: 401.
+  const unauth = await getJson(`${s.url}/app/x?token=${QUERY_SECRET}`, json);
+  expect(unauth.status).toBe(401);
+  log.add(unauth.headers['x-request-id'], 'unauth', { what: '401', status: 401, decision: 'unauthenticated', route: 'app', errorCode: 'GH_UNAUTHENTICATED' });
 
-    // Ambiguous path: 400 before routing.
-    const bad = await rawRequest(s.url, `GET /a%2Fb?token=${QUERY_SECRET} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: application/json`);
-    expect(bad.status).toBe(400);
-    const badId = log.add(bad.headers['x-request-id'], 'bad', { what: '400', status: 400, decision: 'error', route: null, errorCode: 'GH_BAD_PATH' });
+  // Ambiguous path: 400 before routing.
+  const bad = await rawRequest(s.url, `GET /a%2Fb?token=${QUERY_SECRET} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: application/json`);
+  expect(bad.status).toBe(400);
+  const badId = log.add(bad.headers['x-request-id'], 'bad', { what: '400', status: 400, decision: 'error', route: null, errorCode: 'GH_BAD_PATH' });
 
-    // No route for this host: 404.
-    const none = await getJson(`${s.url}/x?token=${QUERY_SECRET}`, { ...json, host: 'nowhere.example' });
-    expect(none.status).toBe(404);
-    log.add(none.headers['x-request-id'], 'none', { what: '404', status: 404, decision: 'error', route: null, errorCode: 'GH_NO_ROUTE' });
+  // No route for this host: 404.
+  const none = await getJson(`${s.url}/x?token=${QUERY_SECRET}`, { ...json, host: 'nowhere.example' });
+  expect(none.status).toBe(404);
+  log.add(none.headers['x-request-id'], 'none', { what: '404', status: 404, decision: 'error', route: null, errorCode: 'GH_NO_ROUTE' });
 
-    // Upstream down: 502.
-    const down = await getJson(`${s.url}/down/x`, json);
-    expect(down.status).toBe(502);
-    log.add(down.headers['x-request-id'], 'down', { what: '502', status: 502, decision: 'public', route: 'down', errorCode: 'GH_UPSTREAM_UNREACHABLE' });
+  // Upstream down: 502.
+  const down = await getJson(`${s.url}/down/x`, json);
+  expect(down.status).toBe(502);
+  log.add(down.headers['x-request-id'], 'down', { what: '502', status: 502, decision: 'public', route: 'down', errorCode: 'GH_UPSTREAM_UNREACHABLE' });
+  return { pub: pubId, bad: badId };
+}
 
-    // Sign in through the real IdP.
-    const alice = new TrackedBrowser(log, s.url);
-    const landed = await alice.go(`${s.url}/app/start?token=${QUERY_SECRET}`, USERS.alice);
-    expect(landed.status).toBe(200);
-    const callbackHop = landed.hops.find((h) => h.url.includes('/.gatehouse/oidc/corp/callback'))!;
-    const callback = new URL(callbackHop.url);
-    const aliceCookie = alice.jar.get(s.url, 'gatehouse')!;
-    expect(aliceCookie).toBeTruthy();
+/** A WebSocket session for alice (recorded when it closes), then upgrades that never open (401, 502). */
+async function webSocketTraffic(s: AuditedSetup, log: RequestLog, aliceCookie: string): Promise<string> {
+  const ws = new WebSocket(`${s.url.replace('http', 'ws')}/app/ws`, { headers: { cookie: `gatehouse=${aliceCookie}` } });
+  const messages: string[] = [];
+  ws.on('message', (d) => messages.push(String(d)));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  await vi.waitFor(() => expect(messages.length).toBe(1), { timeout: 5000 });
+  const wsId = log.add(JSON.parse(messages[0]!).headers['x-request-id'], 'ws', { what: 'websocket', status: 101, decision: 'allow', route: 'app' });
+  ws.send('x'.repeat(1000));
+  await vi.waitFor(() => expect(messages.length).toBe(2), { timeout: 5000 });
+  ws.close();
+  await new Promise((resolve) => ws.once('close', resolve));
 
-    // Allowed.
-    const allowed = await alice.fetch(`${s.url}/app/data`);
-    expect(allowed.status).toBe(200);
-    const allowedId = log.idOf((u) => u === `GET ${s.url}/app/data`);
-    const accessToken = String(up.seen.at(-1)!.headers.authorization ?? '').replace(/^Bearer /, '');
-    expect(accessToken.length).toBeGreaterThan(10);
-
-    // Denied: 403.
-    const denied = await alice.fetch(`${s.url}/secret/x`);
-    expect(denied.status).toBe(403);
-    const deniedId = log.idOf((u) => u === `GET ${s.url}/secret/x`);
-
-    // A WebSocket session, recorded when it closes.
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/app/ws`, { headers: { cookie: `gatehouse=${aliceCookie}` } });
-    const messages: string[] = [];
-    ws.on('message', (d) => messages.push(String(d)));
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    await expect.poll(() => messages.length, { timeout: 5000 }).toBe(1);
-    const wsId = log.add(JSON.parse(messages[0]!).headers['x-request-id'], 'ws', { what: 'websocket', status: 101, decision: 'allow', route: 'app' });
-    ws.send('x'.repeat(1000));
-    await expect.poll(() => messages.length, { timeout: 5000 }).toBe(2);
-    ws.close();
-    await new Promise((resolve) => ws.once('close', resolve));
-
-    // WebSocket upgrades that never open: unauthenticated (401) and upstream down (502).
-    const refusedUpgrade = async (path: string, cookie?: string) => {
-      const w = new WebSocket(`${s.url.replace('http', 'ws')}${path}`, cookie ? { headers: { cookie } } : {});
-      return new Promise<{ status: number; id: string }>((resolve, reject) => {
-        w.once('unexpected-response', (_req, res) => {
-          resolve({ status: res.statusCode ?? 0, id: String(res.headers['x-request-id']) });
-          res.resume();
-          w.terminate();
-        });
-        w.once('open', () => reject(new Error(`${path} opened`)));
-        w.once('error', () => {});
+  const refusedUpgrade = async (path: string, cookie?: string) => {
+    const w = new WebSocket(`${s.url.replace('http', 'ws')}${path}`, cookie ? { headers: { cookie } } : {});
+    return new Promise<{ status: number; id: string }>((resolve, reject) => {
+      w.once('unexpected-response', (_req, res) => {
+        resolve({ status: res.statusCode ?? 0, id: String(res.headers['x-request-id']) });
+        res.resume();
+        w.terminate();
       });
-    };
-    const wsUnauth = await refusedUpgrade(`/app/ws?token=${QUERY_SECRET}`);
-    expect(wsUnauth.status).toBe(401);
-    log.add(wsUnauth.id, 'ws unauth', { what: 'websocket 401', status: 401, decision: 'unauthenticated', route: 'app', errorCode: 'GH_UNAUTHENTICATED' });
-    const wsDown = await refusedUpgrade('/down/ws');
-    expect(wsDown.status).toBe(502);
-    log.add(wsDown.id, 'ws down', { what: 'websocket 502', status: 502, decision: 'public', route: 'down', errorCode: 'GH_UPSTREAM_UNREACHABLE' });
+      w.once('open', () => reject(new Error(`${path} opened`)));
+      w.once('error', () => {});
+    });
+  };
+  const wsUnauth = await refusedUpgrade(`/app/ws?token=${QUERY_SECRET}`);
+  expect(wsUnauth.status).toBe(401);
+  log.add(wsUnauth.id, 'ws unauth', { what: 'websocket 401', status: 401, decision: 'unauthenticated', route: 'app', errorCode: 'GH_UNAUTHENTICATED' });
+  const wsDown = await refusedUpgrade('/down/ws');
+  expect(wsDown.status).toBe(502);
+  log.add(wsDown.id, 'ws down', { what: 'websocket 502', status: 502, decision: 'public', route: 'down', errorCode: 'GH_UPSTREAM_UNREACHABLE' });
+  return wsId;
+}
 
-    // Logout: POST with the CSRF token from the confirmation page.
-    const page = await alice.fetch(`${s.url}/.gatehouse/logout`);
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
-    const out = await alice.fetch(`${s.url}/.gatehouse/logout`, { method: 'POST', body: `csrf=${encodeURIComponent(csrf)}` });
-    expect(out.status).toBe(303);
-    const idToken = new URL(out.location!).searchParams.get('id_token_hint')!;
-    expect(idToken).toMatch(/^eyJ/);
-    const logoutId = log.idOf((u) => u === `POST ${s.url}/.gatehouse/logout`);
+/** Alice signs in through the real IdP, is allowed, denied, opens a WebSocket and logs out. */
+async function aliceTraffic(s: AuditedSetup, up: TestUpstream, log: RequestLog) {
+  const alice = new TrackedBrowser(log, s.url);
+  const landed = await alice.go(`${s.url}/app/start?token=${QUERY_SECRET}`, USERS.alice);
+  expect(landed.status).toBe(200);
+  const callbackHop = landed.hops.find((h) => h.url.includes('/.gatehouse/oidc/corp/callback'))!;
+  const callback = new URL(callbackHop.url);
+  const aliceCookie = alice.jar.get(s.url, 'gatehouse')!;
+  expect(aliceCookie).toBeTruthy();
 
-    // A second sign-in, revoked through the admin API; its next request meets a revoked session.
-    const bob = new TrackedBrowser(log, s.url);
-    expect((await bob.go(`${s.url}/app/bob`, USERS.bob)).status).toBe(200);
-    const bobCookie = bob.jar.get(s.url, 'gatehouse')!;
-    const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
-    const listed = await getJson(`${s.gh.adminUrl}/admin/sessions?user=${encodeURIComponent('bob@example.com')}`, adminHeaders);
-    expect(listed.status).toBe(200);
-    const bobKey = listed.body.sessions[0].id as string;
-    const del = await request(`${s.gh.adminUrl}/admin/sessions/${bobKey}`, { method: 'DELETE', headers: adminHeaders });
-    expect(del.statusCode).toBe(200);
-    await del.body.dump();
-    expect((await getJson(`${s.gh.adminUrl}/admin/sessions?user=x`, { authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
-    const after = await bob.fetch(`${s.url}/app/after-revoke`);
-    expect(after.status).toBe(302);
-    const revokedId = log.idOf((u) => u === `GET ${s.url}/app/after-revoke`);
+  // Allowed.
+  const allowed = await alice.fetch(`${s.url}/app/data`);
+  expect(allowed.status).toBe(200);
+  const allowedId = log.idOf((u) => u === `GET ${s.url}/app/data`);
+  const accessToken = String(up.seen.at(-1)!.headers.authorization ?? '').replace(/^Bearer /, '');
+  expect(accessToken.length).toBeGreaterThan(10);
 
-    // Everything has reached both sinks.
-    const expectedIds = [...log.byId.keys()];
-    const requestRecords = (lines: string[]) => parseRecords(lines).filter(isRequestRecord);
-    await expect.poll(() => requestRecords(s.rx.lines).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(expectedIds.length);
-    await expect.poll(() => requestRecords(readNdjson(s.auditFile)).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(expectedIds.length);
-    await expect.poll(() => authEvents(parseRecords(s.rx.lines), 'admin_api').length, { timeout: 5000 }).toBe(3);
-    await expect.poll(() => s.rx.lines.length, { timeout: 5000 }).toBe(readNdjson(s.auditFile).length);
+  // Denied: 403.
+  const denied = await alice.fetch(`${s.url}/secret/x`);
+  expect(denied.status).toBe(403);
+  const deniedId = log.idOf((u) => u === `GET ${s.url}/secret/x`);
 
-    const fileLines = readNdjson(s.auditFile);
-    // Both sinks got the same records, in the same order, once each, as one intact chain.
-    expect(s.rx.lines).toEqual(fileLines);
-    expect(s.rx.problems).toEqual([]);
+  const wsId = await webSocketTraffic(s, log, aliceCookie);
+
+  // Logout: POST with the CSRF token from the confirmation page.
+  const page = await alice.fetch(`${s.url}/.gatehouse/logout`);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+  const out = await alice.fetch(`${s.url}/.gatehouse/logout`, { method: 'POST', body: `csrf=${encodeURIComponent(csrf)}` });
+  expect(out.status).toBe(303);
+  const idToken = new URL(out.location!).searchParams.get('id_token_hint')!;
+  expect(idToken).toMatch(/^eyJ/);
+  const logoutId = log.idOf((u) => u === `POST ${s.url}/.gatehouse/logout`);
+  const loginId = log.idOf((u) => u.startsWith(`GET ${s.url}/.gatehouse/login?rd=%2Fapp%2Fstart`));
+  const callbackId = log.idOf((u) => u.startsWith(`GET ${s.url}/.gatehouse/oidc/corp/callback`) && u.includes(callback.searchParams.get('state')!));
+  return { aliceCookie, accessToken, idToken, csrf, callback, ids: { allowed: allowedId, denied: deniedId, ws: wsId, logout: logoutId, login: loginId, callback: callbackId } };
+}
+
+/** A second sign-in, revoked through the admin API; its next request meets a revoked session. */
+async function bobTraffic(s: AuditedSetup, log: RequestLog) {
+  const bob = new TrackedBrowser(log, s.url);
+  expect((await bob.go(`${s.url}/app/bob`, USERS.bob)).status).toBe(200);
+  const bobCookie = bob.jar.get(s.url, 'gatehouse')!;
+  const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const listed = await getJson(`${s.gh.adminUrl}/admin/sessions?user=${encodeURIComponent('bob@example.com')}`, adminHeaders);
+  expect(listed.status).toBe(200);
+  const bobKey = listed.body.sessions[0].id as string;
+  const del = await request(`${s.gh.adminUrl}/admin/sessions/${bobKey}`, { method: 'DELETE', headers: adminHeaders });
+  expect(del.statusCode).toBe(200);
+  await del.body.dump();
+  expect((await getJson(`${s.gh.adminUrl}/admin/sessions?user=x`, { authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
+  const after = await bob.fetch(`${s.url}/app/after-revoke`);
+  expect(after.status).toBe(302);
+  const revokedId = log.idOf((u) => u === `GET ${s.url}/app/after-revoke`);
+  return { bobCookie, bobKey, revokedId };
+}
+
+/** Every kind of request and auth event, then a wait until both sinks hold all of it. */
+async function driveTraffic(s: AuditedSetup, up: TestUpstream): Promise<Traffic> {
+  const log = new RequestLog();
+  const anonymous = await anonymousTraffic(s, log);
+  const alice = await aliceTraffic(s, up, log);
+  const bob = await bobTraffic(s, log);
+
+  // Everything has reached both sinks.
+  const expectedIds = log.byId.size;
+  await vi.waitFor(() => expect(requestRecords(s.rx.lines).length).toBeGreaterThanOrEqual(expectedIds), { timeout: 10_000 });
+  await vi.waitFor(() => expect(requestRecords(readNdjson(s.auditFile)).length).toBeGreaterThanOrEqual(expectedIds), { timeout: 10_000 });
+  await vi.waitFor(() => expect(authEvents(parseRecords(s.rx.lines), 'admin_api').length).toBe(3), { timeout: 5000 });
+  await vi.waitFor(() => expect(s.rx.lines.length).toBe(readNdjson(s.auditFile).length), { timeout: 5000 });
+
+  const secrets: Record<string, string> = {
+    'alice session cookie': alice.aliceCookie,
+    'alice session id': alice.aliceCookie.split('.')[0]!,
+    'bob session cookie': bob.bobCookie,
+    'bob session id': bob.bobCookie.split('.')[0]!,
+    'client secret': CLIENT_SECRET,
+    'admin token': ADMIN_TOKEN,
+    'session secret': SESSION_SECRET,
+    'sink token': SINK_TOKEN,
+    'query value': QUERY_SECRET,
+    password: DEMO_PASSWORD,
+    'ID token': alice.idToken,
+    'ID token signature': alice.idToken.split('.')[2]!,
+    'access token': alice.accessToken,
+    'authorization code': alice.callback.searchParams.get('code')!,
+    'OAuth state': alice.callback.searchParams.get('state')!,
+    'logout CSRF token': alice.csrf,
+  };
+  return { log, ids: { ...anonymous, ...alice.ids, revoked: bob.revokedId }, bobKey: bob.bobKey, secrets };
+}
+
+// One scenario drives the traffic once (a sign-in through the real IdP takes seconds; it waits with
+// vi.waitFor, as expect.poll needs a test), and each `it` then checks one property of what the two
+// sinks wrote, so one failure does not hide the others.
+describe('audit trail of a running Gatehouse', () => {
+  let up: TestUpstream | undefined;
+  let s: AuditedSetup | undefined;
+  let t: Traffic;
+  let fileLines: string[];
+  let records: AuditRecord[];
+  const rec = (id: string) => records.find((r) => isRequestRecord(r) && r.http.request.id === id)!;
+
+  beforeAll(async () => {
+    up = await startUpstream(undefined, { keepRunning: true });
+    s = await startAudited(up);
+    t = await driveTraffic(s, up);
+    fileLines = readNdjson(s.auditFile);
+    records = parseRecords(fileLines);
+  }, 30_000);
+  afterAll(async () => {
+    await s?.close();
+    await up?.close();
+  });
+
+  it('both sinks got the same records, in the same order, once each, as one intact chain', () => {
+    expect(s!.rx.lines).toEqual(fileLines);
+    expect(s!.rx.problems).toEqual([]);
     expect(verifyLines(fileLines)).toMatchObject({ ok: true, chains: 1, records: fileLines.length });
-    const records = parseRecords(fileLines);
     expect(firstDeliveries(records)).toHaveLength(records.length);
     expect(records.map(sequenceOf)).toEqual(records.map((_, i) => i + 1));
+  });
 
-    for (const [name, lines] of [['file', fileLines], ['http', s.rx.lines]] as const) {
+  it('writes exactly one request record per request to each sink, and none for anything else', () => {
+    const expectedIds = [...t.log.byId.keys()];
+    for (const [name, lines] of [['file', fileLines], ['http', s!.rx.lines]] as const) {
       const reqs = requestRecords(lines);
-      // Exactly one request record per request, and none for anything else.
       expect(reqs.map((r) => r.http.request.id).sort(), name).toEqual([...expectedIds].sort());
     }
-    const rec = (id: string) => records.find((r) => isRequestRecord(r) && r.http.request.id === id)!;
-    for (const [id, e] of log.byId) {
+  });
+
+  it('records the status, decision, route, error code and client address of every request', () => {
+    for (const [id, e] of t.log.byId) {
       const r = rec(id);
       if (e.status !== undefined) expect(r.http.response.status_code, e.what).toBe(e.status);
       if (e.decision !== undefined) expect(r.gatehouse.decision, e.what).toBe(e.decision);
@@ -282,72 +366,66 @@ describe('audit trail of a running Gatehouse', () => {
       if (e.errorCode !== undefined) expect(r.gatehouse.error_code, e.what).toBe(e.errorCode);
       expect(r.source.ip, e.what).toBe('127.0.0.1');
     }
-    expect(rec(pubId)).toMatchObject({ url: { path: '/public/x' }, gatehouse: { query_keys: ['token', 'x'] } });
-    expect(rec(badId)).toMatchObject({ url: { path: '/a%2Fb' }, gatehouse: { query_keys: ['token'] } });
-    for (const [id, e] of log.byId) {
+  });
+
+  it('records the path and the query keys, never the query values', () => {
+    expect(rec(t.ids.pub)).toMatchObject({ url: { path: '/public/x' }, gatehouse: { query_keys: ['token', 'x'] } });
+    expect(rec(t.ids.bad)).toMatchObject({ url: { path: '/a%2Fb' }, gatehouse: { query_keys: ['token'] } });
+    for (const [id, e] of t.log.byId) {
       if (/[?&]token=/.test(e.url) || ['unauth', 'none', 'ws unauth'].includes(e.url)) expect(rec(id).gatehouse.query_keys, e.what).toEqual(['token']);
     }
-    expect(rec(allowedId)).toMatchObject({ event: { action: 'http_request', outcome: 'success' }, user: { name: 'alice@example.com' }, gatehouse: { auth_method: 'session', decision: 'allow', route: 'app' }, user_agent: { original: 'gatehouse-test-browser' } });
-    expect(rec(deniedId)).toMatchObject({ event: { outcome: 'failure' }, user: { name: 'alice@example.com' }, gatehouse: { decision: 'deny', route: 'secret' } });
-    const wsRec = rec(wsId);
+  });
+
+  it('names the user, the auth method and the decision of allowed and denied requests', () => {
+    expect(rec(t.ids.allowed)).toMatchObject({ event: { action: 'http_request', outcome: 'success' }, user: { name: 'alice@example.com' }, gatehouse: { auth_method: 'session', decision: 'allow', route: 'app' }, user_agent: { original: 'gatehouse-test-browser' } });
+    expect(rec(t.ids.denied)).toMatchObject({ event: { outcome: 'failure' }, user: { name: 'alice@example.com' }, gatehouse: { decision: 'deny', route: 'secret' } });
+  });
+
+  it('records a WebSocket session when it closes, with the bytes of both directions', () => {
+    const wsRec = rec(t.ids.ws);
     expect(wsRec).toMatchObject({ event: { action: 'websocket_session' }, http: { response: { status_code: 101 } }, user: { name: 'alice@example.com' } });
     // The upgrade request plus a masked 1000-byte frame in; the 101, hello and the echo out.
     expect(wsRec.http.request.bytes).toBeGreaterThan(1000);
     expect(wsRec.http.response.bytes).toBeGreaterThan(1000);
+  });
 
-    // Auth events, each before the record of the request that caused it.
-    const loginId = log.idOf((u) => u.startsWith(`GET ${s.url}/.gatehouse/login?rd=%2Fapp%2Fstart`));
-    const callbackId = log.idOf((u) => u.startsWith(`GET ${s.url}/.gatehouse/oidc/corp/callback`) && u.includes(callback.searchParams.get('state')!));
+  it('writes sign-in, logout and revocation events, each before the record of the request that caused it', () => {
     const eventFor = (action: string, requestId: string) => {
       const hits = authEvents(records, action).filter((r) => r.http?.request?.id === requestId);
       expect(hits, `${action} for ${requestId}`).toHaveLength(1);
       expect(sequenceOf(hits[0]!)).toBeLessThan(sequenceOf(rec(requestId)));
       return hits[0]!;
     };
-    expect(eventFor('login_started', loginId)).toMatchObject({ event: { outcome: 'success' }, gatehouse: { idp: 'corp' } });
-    const aliceLogin = eventFor('login_succeeded', callbackId);
+    expect(eventFor('login_started', t.ids.login)).toMatchObject({ event: { outcome: 'unknown', type: ['start'] }, gatehouse: { idp: 'corp' } });
+    const aliceLogin = eventFor('login_succeeded', t.ids.callback);
     expect(aliceLogin).toMatchObject({ event: { outcome: 'success' }, user: { name: 'alice@example.com' }, gatehouse: { idp: 'corp', session: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) } });
-    expect(eventFor('logout', logoutId)).toMatchObject({ event: { outcome: 'success', reason: 'user' }, gatehouse: { session: aliceLogin.gatehouse.session } });
-    expect(eventFor('session_revoked', revokedId)).toMatchObject({ event: { reason: 'revoked' }, gatehouse: { session: bobKey } });
+    expect(eventFor('logout', t.ids.logout)).toMatchObject({ event: { outcome: 'success', reason: 'user' }, gatehouse: { session: aliceLogin.gatehouse.session } });
+    expect(eventFor('session_revoked', t.ids.revoked)).toMatchObject({ event: { reason: 'revoked' }, gatehouse: { session: t.bobKey } });
     expect(authEvents(records, 'login_started')).toHaveLength(2);
     expect(authEvents(records, 'login_succeeded')).toHaveLength(2);
+  });
+
+  it('records every admin API call, the refused one too', () => {
     const admin = authEvents(records, 'admin_api');
     expect(admin.map((r) => [r.event.outcome, r.event.reason])).toEqual([
       ['success', 'GET /admin/sessions'],
-      ['success', `DELETE /admin/sessions/${bobKey}`],
+      ['success', `DELETE /admin/sessions/${t.bobKey}`],
       ['failure', 'unauthorized'],
     ]);
+  });
 
-    // No secret anywhere in what the sinks (and the spool) hold.
-    const secrets: Record<string, string> = {
-      'alice session cookie': aliceCookie,
-      'alice session id': aliceCookie.split('.')[0]!,
-      'bob session cookie': bobCookie,
-      'bob session id': bobCookie.split('.')[0]!,
-      'client secret': CLIENT_SECRET,
-      'admin token': ADMIN_TOKEN,
-      'session secret': SESSION_SECRET,
-      'sink token': SINK_TOKEN,
-      'query value': QUERY_SECRET,
-      password: DEMO_PASSWORD,
-      'ID token': idToken,
-      'ID token signature': idToken.split('.')[2]!,
-      'access token': accessToken,
-      'authorization code': callback.searchParams.get('code')!,
-      'OAuth state': callback.searchParams.get('state')!,
-      'logout CSRF token': csrf,
-    };
+  it('holds no secret anywhere in what the sinks and the spool wrote', () => {
     const outputs: [string, string][] = [
-      ...filesUnder(s.auditDir).map((f) => [f, readFileSync(f, 'utf8')] as [string, string]),
-      ...filesUnder(s.spoolDir).map((f) => [f, readFileSync(f, 'utf8')] as [string, string]),
-      ['http receiver', s.rx.lines.join('\n')],
+      ...filesUnder(s!.auditDir).map((f) => [f, readFileSync(f, 'utf8')] as [string, string]),
+      ...filesUnder(s!.spoolDir).map((f) => [f, readFileSync(f, 'utf8')] as [string, string]),
+      ['http receiver', s!.rx.lines.join('\n')],
     ];
     expect(outputs.length).toBeGreaterThanOrEqual(2);
-    for (const [name, secret] of Object.entries(secrets)) {
+    for (const [name, secret] of Object.entries(t.secrets)) {
       expect(secret.length, name).toBeGreaterThanOrEqual(4);
       for (const [where, text] of outputs) expect(text.includes(secret), `${name} found in ${where}`).toBe(false);
     }
-  }, 30_000);
+  });
 });
 
 describe('block mode', () => {

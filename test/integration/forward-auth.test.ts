@@ -8,7 +8,7 @@ import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
 import { TestBrowser } from '../support/browser-http.ts';
 import { getJson } from '../support/http.ts';
 import { CLIENT_ID, CLIENT_SECRET, USERS } from '../support/oidc.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 import { startNginx as startRealNginx } from '../support/nginx.ts';
 import { startUpstream } from '../support/upstream.ts';
 

@@ -11,7 +11,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { baseConfig, startTestGatehouse, type RawConfigInput } from '../support/start-gatehouse.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 
 const JUPYTER = '/usr/bin/jupyter-notebook';
 

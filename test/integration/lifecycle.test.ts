@@ -1,17 +1,14 @@
 // Admin listener, graceful shutdown, and the CLI as a real process.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { request } from 'undici';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
 import { deadPort, startUpstream } from '../support/upstream.ts';
 import { getJson } from '../support/http.ts';
-
-const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+import { CHILD_TEST_TIMEOUT_MS, listeningUrl, spawnGatehouse } from '../support/child.ts';
 
 describe('admin listener', () => {
   it('serves /healthz, /readyz and Prometheus /metrics, and guards /admin/* with the token', async () => {
@@ -89,21 +86,6 @@ describe('graceful shutdown', () => {
   });
 });
 
-function run(args: string[], env: Record<string, string> = {}, untilOutput?: RegExp): Promise<{ code: number | null; out: string; child: ReturnType<typeof spawn> }> {
-  return new Promise((resolve) => {
-    const child = spawn(NODE, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => { child.kill('SIGKILL'); });
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += String(d);
-      if (untilOutput?.test(out)) resolve({ code: null, out, child });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => resolve({ code, out, child }));
-  });
-}
-
 function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
   const file = join(dir, 'gatehouse.yaml');
@@ -112,38 +94,36 @@ function writeConfig(text: string): string {
 }
 
 describe('CLI', () => {
-  it('start: a bad config names the key, exits non-zero and never listens', async () => {
+  it('start: a bad config names the key, exits non-zero and never listens', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const port = await deadPort();
     const file = writeConfig(`server:\n  listen: "127.0.0.1:${port}"\n  public_url: "http://127.0.0.1:${port}"\nroutes:\n  - name: a\n    upstream: "http://127.0.0.1:1"\n  - name: b\n    upstream: "http://127.0.0.1:1"\n  - name: c\n    upstream: "nope"\n`);
-    const r = await run(['start', '--config', file]);
-    expect(r.code).toBe(1);
-    expect(r.out).toContain('routes[2].upstream: not a URL');
+    const r = spawnGatehouse(['start', '--config', file]);
+    expect((await r.exited()).code).toBe(1);
+    expect(r.output()).toContain('routes[2].upstream: not a URL');
     await expect(request(`http://127.0.0.1:${port}/`)).rejects.toThrow();
   });
 
-  it('start: serves, then drains and exits 0 on SIGTERM', async () => {
+  it('start: serves, then drains and exits 0 on SIGTERM', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const up = await startUpstream();
     const file = writeConfig(`log_level: info\nserver:\n  listen: "127.0.0.1:0"\n  public_url: "http://127.0.0.1:4180"\nadmin:\n  listen: "127.0.0.1:0"\n  token: \${env:TEST_ADMIN_TOKEN}\nroutes:\n  - name: app\n    upstream: "${up.url}"\n    allow: { public: true }\n`);
-    const r = await run(['start', '--config', file], { TEST_ADMIN_TOKEN: 'token-value-that-must-not-be-logged' }, /gatehouse listening/);
-    const url = /"url":"([^"]+)"/.exec(r.out)![1]!;
+    const r = spawnGatehouse(['start', '--config', file], { env: { TEST_ADMIN_TOKEN: 'token-value-that-must-not-be-logged' } });
+    const url = listeningUrl(await r.waitFor(/gatehouse listening/, '"gatehouse listening"'));
     expect((await getJson(`${url}/hello`)).status).toBe(200);
-    const exited = new Promise<number | null>((res) => r.child.on('exit', (code) => res(code)));
-    r.child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(r.out).not.toContain('token-value-that-must-not-be-logged');
+    expect((await r.stop('SIGTERM')).code).toBe(0);
+    expect(r.output()).not.toContain('token-value-that-must-not-be-logged');
   });
 
-  it('check-config: exit 0 with a redacted summary, exit 1 with every problem', async () => {
+  it('check-config: exit 0 with a redacted summary, exit 1 with every problem', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const good = writeConfig('server:\n  public_url: "https://ml.corp.example"\nadmin:\n  token: ${env:T}\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    allow: { public: true }\n');
-    const ok = await run(['check-config', '--config', good], { T: 'super-secret-admin-token-123' });
-    expect(ok.code).toBe(0);
-    expect(ok.out).toContain('app');
-    expect(ok.out).toContain('[redacted]');
-    expect(ok.out).not.toContain('super-secret-admin-token-123');
+    const ok = spawnGatehouse(['check-config', '--config', good], { env: { T: 'super-secret-admin-token-123' } });
+    expect((await ok.exited()).code).toBe(0);
+    expect(ok.output()).toContain('app');
+    expect(ok.output()).toContain('[redacted]');
+    expect(ok.output()).not.toContain('super-secret-admin-token-123');
     const bad = writeConfig('server:\n  public_url: "http://ml.corp.example"\n  colour: blue\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    timeout: soon\n');
-    const ko = await run(['check-config', '--config', bad]);
-    expect(ko.code).toBe(1);
-    expect(ko.out).toContain('server.colour: unknown key');
-    expect(ko.out).toContain('routes[0].timeout');
+    const ko = spawnGatehouse(['check-config', '--config', bad]);
+    expect((await ko.exited()).code).toBe(1);
+    expect(ko.output()).toContain('server.colour: unknown key');
+    expect(ko.output()).toContain('routes[0].timeout');
   });
 });

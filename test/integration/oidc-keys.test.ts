@@ -8,7 +8,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { startDemoIdp } from '../../src/demo/idp.ts';
 import { TestBrowser } from '../support/browser-http.ts';
 import { CLIENT_ID, CLIENT_SECRET, idpSigningKey, USERS } from '../support/oidc.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 import { startTestGatehouse } from '../support/start-gatehouse.ts';
 import { startUpstream } from '../support/upstream.ts';
 

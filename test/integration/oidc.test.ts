@@ -6,7 +6,7 @@ import { startDemoIdp } from '../../src/demo/idp.ts';
 import { TestBrowser } from '../support/browser-http.ts';
 import { getJson } from '../support/http.ts';
 import { CLIENT_ID, CLIENT_SECRET, startOidcSetup, USERS } from '../support/oidc.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 import { startTestGatehouse } from '../support/start-gatehouse.ts';
 import { startUpstream } from '../support/upstream.ts';
 

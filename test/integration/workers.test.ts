@@ -1,16 +1,14 @@
 // server.workers: a supervisor with worker processes sharing the listener; a crashed worker is
 // replaced; SIGTERM drains all and exits 0; the memory store refuses several workers.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { CHILD_TEST_TIMEOUT_MS, count, spawnGatehouse } from '../support/child.ts';
 import { getJson } from '../support/http.ts';
-import { freePort, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { redisUrl, uniquePrefix } from '../support/redis.ts';
 import { startUpstream } from '../support/upstream.ts';
-
-const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 
 /** Child pids of `pid`, from /proc (field 4 of /proc/<pid>/stat is the parent pid). */
 function childrenOf(pid: number): number[] {
@@ -35,7 +33,7 @@ function writeConfig(text: string): string {
 }
 
 describe('workers', () => {
-  it('serves from two workers, replaces a crashed one, and drains on SIGTERM', async () => {
+  it('serves from two workers, replaces a crashed one, and drains on SIGTERM', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const up = await startUpstream();
     const port = await freePort();
     const file = writeConfig(`log_level: info
@@ -45,35 +43,27 @@ session: { store: redis, redis: { url: "${redisUrl()}", key_prefix: "${uniquePre
 audit: { sinks: [] }
 routes: [ { name: app, upstream: "${up.url}", allow: { public: true } } ]
 `);
-    const child = spawn(NODE, [MAIN, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => { child.kill('SIGKILL'); });
-    let out = '';
-    child.stdout.on('data', (d) => (out += String(d)));
-    child.stderr.on('data', (d) => (out += String(d)));
-    const listening = () => (out.match(/gatehouse listening/g) ?? []).length;
-    await expect.poll(listening, { timeout: 15_000 }).toBe(2);
+    const child = spawnGatehouse(['start', '--config', file]);
+    const listening = (n: number) => child.waitFor((out) => count(out, /gatehouse listening/g) >= n, `${n} × "gatehouse listening"`);
+    await listening(2);
     for (let i = 0; i < 20; i++) expect((await getJson(`http://127.0.0.1:${port}/x${i}`)).status).toBe(200);
 
-    const workers = childrenOf(child.pid!);
+    const workers = childrenOf(child.pid);
     expect(workers).toHaveLength(2);
     process.kill(workers[0]!, 'SIGKILL');
-    await expect.poll(() => out.includes('worker exited; restarting it'), { timeout: 5000 }).toBe(true);
-    await expect.poll(listening, { timeout: 15_000 }).toBe(3);
+    await child.waitFor(/worker exited; restarting it/, 'the supervisor restarting the killed worker');
+    await listening(3);
+    expect(count(child.output(), /gatehouse listening/g)).toBe(3);
     expect((await getJson(`http://127.0.0.1:${port}/after`)).status).toBe(200);
 
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect((await child.stop('SIGTERM')).code).toBe(0);
   });
 
-  it('refuses several workers with the memory store, naming the key', async () => {
+  it('refuses several workers with the memory store, naming the key', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const file = writeConfig('server: { public_url: "https://ml.corp.example", workers: 4 }\nroutes: [ { name: a, upstream: "http://127.0.0.1:1", allow: { public: true } } ]\n');
-    const r = spawn(NODE, [MAIN, 'check-config', '--config', file]);
-    let out = '';
-    r.stdout.on('data', (d) => (out += String(d)));
-    const code = await new Promise((res) => r.on('exit', res));
-    expect(code).toBe(1);
-    expect(out).toContain('server.workers');
-    expect(out).toContain('session.store: redis');
+    const r = spawnGatehouse(['check-config', '--config', file]);
+    expect((await r.exited()).code).toBe(1);
+    expect(r.output()).toContain('server.workers');
+    expect(r.output()).toContain('session.store: redis');
   });
 });

@@ -7,7 +7,7 @@ import { compilePathPattern, compilePolicy, type PolicySource } from '../../src/
 import type { Identity } from '../../src/identity/identity.ts';
 import { evaluate, evaluateReadings } from '../../src/policy/evaluate.ts';
 import { policyPath } from '../../src/route/canonical.ts';
-import { normalizePath } from '../../src/route/normalize.ts';
+import { normalizePath } from '../../src/uri/normalize.ts';
 
 const ALICE: Identity = { user: 'alice@corp.example', email: 'alice@corp.example', groups: ['ml-admins', 'data-scientists'], idp: 'corp' };
 const BOB: Identity = { user: 'bob@corp.example', email: 'bob@corp.example', groups: ['labelers'], idp: 'corp' };

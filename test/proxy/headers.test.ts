@@ -4,6 +4,8 @@
 // createClientResolver), and every upstream response header set is what Node's HTTP client parsed
 // from bytes a raw upstream wrote. Requests and responses are written byte for byte, so repeated
 // lines, blanks and odd names reach Node's parsers exactly as a client or upstream would send them.
+// The last sections state the request rules again as tables over plain inputs (no socket), the
+// spoofed headers from test/fixtures/spoofed-headers.txt among them.
 //
 // The properties that matter: no hop-by-hop header crosses Gatehouse in either direction, nothing
 // a client sends can pose as a header only Gatehouse may set (X-Forwarded-*, X-Request-Id, the
@@ -14,9 +16,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientResponseHeaders, stripCookie, upstreamRequestHeaders, type UpstreamHeaderContext } from '../../src/proxy/headers.ts';
+import { clientResponseHeaders, stripCookie, upstreamRequestFacts, upstreamRequestHeaders, type UpstreamHeaderContext, type UpstreamRequestFacts } from '../../src/proxy/headers.ts';
 import { Exchange } from '../../src/http/exchange.ts';
 import { createClientResolver } from '../../src/http/forwarded.ts';
 import { selfSignedCert } from '../support/audit-receivers.ts';
@@ -167,7 +169,7 @@ function context(over: Partial<UpstreamHeaderContext> = {}): UpstreamHeaderConte
 function sendUpstream(sent: Sent, ctx: UpstreamHeaderContext = context(), prepare?: (ex: Exchange) => void) {
   return onRequest(sent, (ex) => {
     prepare?.(ex);
-    return upstreamRequestHeaders(ex, ctx);
+    return upstreamRequestHeaders(ex.req.headers, upstreamRequestFacts(ex), ctx);
   });
 }
 
@@ -530,5 +532,161 @@ describe('a header named Close with Connection: close', () => {
   it('is dropped on the way to the client', async () => {
     const out = await toClient('200 OK', ['Connection: close', 'Close: x', 'Content-Length: 0']);
     expect(out).not.toHaveProperty('close');
+  });
+});
+
+// ---- The same request rules on plain inputs: tables, no socket ----
+// upstreamRequestHeaders takes the client's headers as Node delivers them (names lower-cased,
+// repeated lines joined, Set-Cookie aside) and facts settled before proxying, so each rule is one
+// row here. The socket-level tests above prove Exchange and Node hand it exactly these inputs.
+
+const SPOOFED = readFileSync(new URL('../fixtures/spoofed-headers.txt', import.meta.url), 'utf8')
+  .split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+
+const SIGNED_IN: UpstreamRequestFacts = {
+  client: { ip: '203.0.113.5', trusted: false, proto: 'https', host: 'app.example' },
+  peer: '203.0.113.5',
+  requestId: 'req-plain',
+  servedAuthority: 'app.example',
+  identityHeaders: { 'x-forwarded-user': 'alice', 'x-forwarded-email': 'alice@corp.example', 'x-forwarded-groups': 'staff', 'remote-user': 'alice' },
+};
+const ANONYMOUS: UpstreamRequestFacts = { ...SIGNED_IN, identityHeaders: undefined };
+
+function plain(headers: IncomingHttpHeaders, facts: Partial<UpstreamRequestFacts> = {}, ctx: UpstreamHeaderContext = context()) {
+  return upstreamRequestHeaders(headers, { ...SIGNED_IN, ...facts }, ctx);
+}
+
+describe('upstreamRequestHeaders (plain inputs): every spoofed header in test/fixtures/spoofed-headers.txt is stripped', () => {
+  it('the fixture is read (a broken path would make the table below empty)', () => {
+    expect(SPOOFED.length).toBeGreaterThan(20);
+  });
+
+  for (const [who, facts] of [['anonymous', ANONYMOUS], ['signed in', SIGNED_IN]] as const) {
+    it.each(SPOOFED)(`${who}: a client-sent %s never reaches the upstream as sent`, (name) => {
+      const out = upstreamRequestHeaders({ host: 'app.example', [name.toLowerCase()]: 'forged-admin', 'x-kept': 'yes' }, facts, context());
+      expect(Object.entries(out).filter(([, v]) => String(v).includes('forged-admin'))).toEqual([]);
+      expect(out['x-kept']).toBe('yes');
+      // Gone, unless Gatehouse sets that name itself (then it carries Gatehouse's value).
+      const own = (facts.identityHeaders ?? {})[name.toLowerCase()];
+      expect(out[name.toLowerCase()]).toBe(own);
+    });
+  }
+
+  it.each(['remote-user', 'remote_user', 'x-auth-request-user'])('a configured identity header name (%s, in either spelling) is stripped', (name) => {
+    const out = plain({ [name]: 'forged-admin' }, { identityHeaders: undefined }, context({ reservedNames: new Set(['remote-user', 'x-auth-request-user']) }));
+    expect(out).not.toHaveProperty(name);
+  });
+
+  it('a client that lists a spoofed header in Connection does not bring it back', () => {
+    const out = plain({ connection: 'X-Forwarded-User', 'x-forwarded-user': 'forged-admin' });
+    expect(out['x-forwarded-user']).toBe('alice');
+  });
+});
+
+describe('upstreamRequestHeaders (plain inputs): hop-by-hop and Connection-listed headers', () => {
+  const HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings'];
+
+  it.each(HOP)('drops %s', (name) => {
+    const out = plain({ [name]: 'x', 'x-kept': 'yes' });
+    expect(out).not.toHaveProperty(name);
+    expect(out['x-kept']).toBe('yes');
+  });
+
+  it.each(HOP)('drops %s in its underscore spelling too', (name) => {
+    const under = name.replace(/-/g, '_');
+    const out = plain({ [under]: 'x', 'x-kept': 'yes' });
+    if (under !== name) expect(out).not.toHaveProperty(under);
+    expect(out['x-kept']).toBe('yes');
+  });
+
+  const listed: readonly [connection: string, sent: Record<string, string>, dropped: readonly string[], kept: readonly string[]][] = [
+    ['X-Secret', { 'x-secret': 's', 'x-kept': 'yes' }, ['x-secret'], ['x-kept']],
+    ['keep-alive, X-Secret,  Authorization ', { 'x-secret': 's', authorization: 'Bearer t', 'x-kept': 'yes' }, ['x-secret', 'authorization'], ['x-kept']],
+    ['close, X-A', { 'x-a': '1', 'x-b': '2' }, ['x-a'], ['x-b']],
+    ['close', { close: 'x', 'x-kept': 'yes' }, ['close'], ['x-kept']],
+    ['Cookie', { cookie: 'a=1', 'x-kept': 'yes' }, ['cookie'], ['x-kept']],
+    ['keep-alive', { accept: '*/*' }, [], ['accept']],
+    [',,', { accept: '*/*' }, [], ['accept']],
+  ];
+  it.each(listed)('Connection: %j drops what it lists and nothing else', (connection, sent, dropped, kept) => {
+    const out = plain({ connection, ...sent });
+    for (const n of dropped) expect(out, n).not.toHaveProperty(n);
+    for (const n of kept) expect(out[n], n).toBe(sent[n]);
+    expect(out).not.toHaveProperty('connection');
+  });
+
+  it('what Gatehouse sets survives a Connection that lists it', () => {
+    const out = plain({ connection: 'X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id, Host, X-Forwarded-User' });
+    expect(out).toMatchObject({ 'x-forwarded-for': '203.0.113.5', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-request-id': 'req-plain', host: 'backend.internal:8080', 'x-forwarded-user': 'alice' });
+  });
+
+  it('keepUpgrade (WebSocket): Connection: upgrade and the client\'s Upgrade; without it neither', () => {
+    expect(plain({ connection: 'Upgrade', upgrade: 'websocket' }, {}, context({ keepUpgrade: true }))).toMatchObject({ connection: 'upgrade', upgrade: 'websocket' });
+    const none = plain({ connection: 'Upgrade' }, {}, context({ keepUpgrade: true }));
+    expect(none.connection).toBe('upgrade');
+    expect(none).not.toHaveProperty('upgrade');
+    const plainReq = plain({ connection: 'Upgrade', upgrade: 'websocket' });
+    expect(plainReq).not.toHaveProperty('connection');
+    expect(plainReq).not.toHaveProperty('upgrade');
+  });
+});
+
+describe('upstreamRequestHeaders (plain inputs): the Gatehouse cookies leave the Cookie header', () => {
+  const rows: readonly [cookie: string, cookieName: string, upstream: string | undefined][] = [
+    ['a=1; __Host-gatehouse=s; b=2', '__Host-gatehouse', 'a=1; b=2'],
+    ['__Host-gatehouse=s', '__Host-gatehouse', undefined],
+    ['gatehouse=s; gatehouse-login=l', '__Host-gatehouse', undefined],
+    ['__Secure-gatehouse=old; __HOST-gatehouse-login=l; app=1', '__Host-gatehouse', 'app=1'],
+    ['gatehousex=1; my-gatehouse=2; a=gatehouse', '__Host-gatehouse', 'gatehousex=1; my-gatehouse=2; a=gatehouse'],
+    ['x="1; gatehouse=planted"; b=2', 'gatehouse', 'x="1; b=2'],
+    ['a=1;b=2 ;  c="x; y"', '__Host-gatehouse', 'a=1;b=2 ;  c="x; y"'],
+    ['nameless; gatehouse=x', 'gatehouse', 'nameless'],
+  ];
+  it.each(rows)('Cookie: %s (session cookie %s) -> %s', (cookie, cookieName, upstream) => {
+    const out = plain({ cookie }, {}, context({ cookieName }));
+    expect(out.cookie).toBe(upstream);
+    if (upstream === undefined) expect(out).not.toHaveProperty('cookie');
+  });
+});
+
+describe('upstreamRequestHeaders (plain inputs): X-Forwarded-*, X-Request-Id and Host are rebuilt', () => {
+  const untrusted = { ip: '198.51.100.9', trusted: false, proto: 'http', host: 'app.example' } as const;
+  const trusted = { ip: '198.51.100.9', trusted: true, proto: 'https', host: 'app.example' } as const;
+  const xff: readonly [what: string, inbound: string | string[] | undefined, client: UpstreamRequestFacts['client'], peer: string, expected: string][] = [
+    ['untrusted, forged chain: the client alone', '1.2.3.4, 5.6.7.8', untrusted, '198.51.100.9', '198.51.100.9'],
+    ['untrusted, no chain', undefined, untrusted, '198.51.100.9', '198.51.100.9'],
+    ['trusted proxy: its chain, then the proxy', '198.51.100.9, 203.0.113.7', trusted, '10.0.0.2', '198.51.100.9, 203.0.113.7, 10.0.0.2'],
+    ['trusted proxy, chain as repeated lines', ['198.51.100.9', '203.0.113.7'], trusted, '10.0.0.2', '198.51.100.9, 203.0.113.7, 10.0.0.2'],
+    ['trusted proxy on a dual-stack socket: no "::ffff:"', '198.51.100.9', trusted, '::ffff:10.0.0.2', '198.51.100.9, 10.0.0.2'],
+    ['trusted IPv6 proxy', '198.51.100.9', trusted, '2001:db8::2', '198.51.100.9, 2001:db8::2'],
+    ['trusted proxy that sent no chain: the client', undefined, trusted, '10.0.0.2', '198.51.100.9'],
+    ['trusted proxy that sent an empty chain: the client', '', trusted, '10.0.0.2', '198.51.100.9'],
+  ];
+  it.each(xff)('X-Forwarded-For: %s', (_what, inbound, client, peer, expected) => {
+    const out = plain(inbound === undefined ? {} : { 'x-forwarded-for': inbound }, { client, peer });
+    expect(out['x-forwarded-for']).toBe(expected);
+  });
+
+  it('X-Forwarded-Proto is the resolved scheme, whatever the client wrote', () => {
+    expect(plain({ 'x-forwarded-proto': 'https' }, { client: untrusted })['x-forwarded-proto']).toBe('http');
+    expect(plain({ 'x-forwarded-proto': 'http' }, { client: trusted })['x-forwarded-proto']).toBe('https');
+  });
+
+  it('X-Forwarded-Host is the served authority, and absent when there is none', () => {
+    expect(plain({ 'x-forwarded-host': 'evil.example' }, { servedAuthority: 'app.example:8443' })['x-forwarded-host']).toBe('app.example:8443');
+    expect(plain({ 'x-forwarded-host': 'evil.example' }, { servedAuthority: '' })).not.toHaveProperty('x-forwarded-host');
+  });
+
+  it('X-Request-Id is Gatehouse\'s', () => {
+    expect(plain({ 'x-request-id': 'client-chosen' })['x-request-id']).toBe('req-plain');
+  });
+
+  const hosts: readonly [preserveHost: boolean, servedAuthority: string, host: string][] = [
+    [false, 'app.example', 'backend.internal:8080'],
+    [true, 'app.example', 'app.example'],
+    [true, '', 'backend.internal:8080'],
+  ];
+  it.each(hosts)('Host with preserve_host %s and served authority %j: %s (never the raw header)', (preserveHost, servedAuthority, host) => {
+    expect(plain({ host: 'evil.example' }, { servedAuthority }, context({ preserveHost })).host).toBe(host);
   });
 });

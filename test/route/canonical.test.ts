@@ -1,11 +1,11 @@
 // policyPath: the one path routing, rules and api_paths judge. Every spelling that a common
 // upstream serves as the same resource must come out the same: ";params" (Tomcat, Spring), trailing
 // dots and spaces of a segment (IIS, Windows), escapes that survive normalisation, and Unicode
-// compatibility forms (NFKC). Inputs are normalised paths (route/normalize.ts output); case is left
+// compatibility forms (NFKC). Inputs are normalised paths (uri/normalize.ts output); case is left
 // alone (folding is per route).
 import { describe, expect, it } from 'vitest';
 import { foldCase, policyPath, policyReadings } from '../../src/route/canonical.ts';
-import { normalizePath } from '../../src/route/normalize.ts';
+import { normalizePath } from '../../src/uri/normalize.ts';
 
 describe('policyPath', () => {
   it.each([

@@ -14,7 +14,7 @@ import { TestBrowser } from '../support/browser-http.ts';
 import { loadCases, type CaseRow } from '../support/case-table.ts';
 import { CLIENT_ID, CLIENT_SECRET, USERS } from '../support/oidc.ts';
 import { sendRaw, type RawResult } from '../support/raw-http.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 import { baseConfig, startTestGatehouse, type StartedGatehouse } from '../support/start-gatehouse.ts';
 
 const ROWS = loadCases(new URL('./cookies.cases.tsv', import.meta.url));

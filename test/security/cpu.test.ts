@@ -10,7 +10,7 @@ import { compilePathPattern, compilePolicy } from '../../src/policy/compile.ts';
 import { evaluate, evaluateReadings } from '../../src/policy/evaluate.ts';
 import { policyPath, policyReadings } from '../../src/route/canonical.ts';
 import { parseHost } from '../../src/route/host.ts';
-import { normalizePath } from '../../src/route/normalize.ts';
+import { normalizePath } from '../../src/uri/normalize.ts';
 import { createRouteTable } from '../../src/route/table.ts';
 import { RawConnection, sendRaw } from '../support/raw-http.ts';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';

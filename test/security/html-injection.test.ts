@@ -10,7 +10,7 @@ import { escapeHtml } from '../../src/http/pages.ts';
 import { loadCases, type CaseRow } from '../support/case-table.ts';
 import { CLIENT_ID, CLIENT_SECRET } from '../support/oidc.ts';
 import { sendRaw, type RawResponse } from '../support/raw-http.ts';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
 import { idpMetadata, makeKeyPair, writeTemp } from '../support/saml-idp.ts';
 import { startTestGatehouse, type StartedGatehouse } from '../support/start-gatehouse.ts';
 

@@ -5,6 +5,7 @@ import { compileConfig } from '../../src/config/compile.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { createSessionManager } from '../../src/session/manager.ts';
 import { createMemoryStore } from '../../src/session/memory-store.ts';
+import type { OneTimeStore } from '../../src/session/one-time.ts';
 import type { SessionStore } from '../../src/session/store.ts';
 import { sessionKey } from '../../src/session/cookie.ts';
 
@@ -19,8 +20,8 @@ function sessionConfig(idle = '30m', absolute = '12h') {
 }
 
 /** Counts writes that reach the store, to prove renewal is throttled. */
-function counting(store: SessionStore): SessionStore & { touches: number } {
-  const c = Object.create(store) as SessionStore & { touches: number };
+function counting(store: SessionStore & OneTimeStore): SessionStore & OneTimeStore & { touches: number } {
+  const c = Object.create(store) as SessionStore & OneTimeStore & { touches: number };
   c.touches = 0;
   c.touch = async (...args) => {
     c.touches++;
@@ -135,7 +136,7 @@ describe('session manager', () => {
     const list = await manager.list('alice@corp.example');
     expect(list).toHaveLength(1);
     expect(JSON.stringify(list)).not.toContain(cookieValue.split('.')[0]);
-    expect(list[0]).toMatchObject({ user: 'alice@corp.example', idp: 'corp', method: 'oidc' });
+    expect(list[0]).toMatchObject({ record: { user: 'alice@corp.example', idp: 'corp', method: 'oidc' } });
   });
 
   it('seals IdP tokens with AES-256-GCM bound to the session', async () => {

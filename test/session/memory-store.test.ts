@@ -1,15 +1,17 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createMemoryStore } from '../../src/session/memory-store.ts';
 import { userIndex } from '../../src/session/store.ts';
+import { runOneTimeStoreContract } from './one-time.contract.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
-runSessionStoreContract('memory', {
-  async make() {
-    const s = createMemoryStore({ maxSessions: 1000 });
-    onTestFinished(() => s.close());
-    return s;
-  },
-});
+async function makeStore() {
+  const s = createMemoryStore({ maxSessions: 1000 });
+  onTestFinished(() => s.close());
+  return s;
+}
+
+runSessionStoreContract('memory', { make: makeStore });
+runOneTimeStoreContract('memory', { make: makeStore });
 
 describe('memory store bounds', () => {
   it('evicts the least recently used session beyond max_sessions', async () => {

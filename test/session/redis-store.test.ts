@@ -5,8 +5,11 @@ import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { userIndex } from '../../src/session/store.ts';
 import { spawn } from 'node:child_process';
-import { freePort, inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { freePort } from '../support/ports.ts';
+import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { waitForPort } from '../support/ports.ts';
+import { createReplayGuard, oneTimeName } from '../../src/session/one-time.ts';
+import { runOneTimeStoreContract } from './one-time.contract.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
 function redisConfig(prefix: string, url = redisUrl()): RedisConfig {
@@ -25,6 +28,7 @@ async function makeStore(prefix = uniquePrefix()) {
 }
 
 runSessionStoreContract('redis', { make: () => makeStore() });
+runOneTimeStoreContract('redis', { make: () => makeStore() });
 
 /** A redis-server of this test's own that can be paused (SIGSTOP) and resumed; killed at the end. */
 async function startOwnRedis() {
@@ -49,6 +53,18 @@ describe('redis store specifics', () => {
     expect(ttl).toBeGreaterThan(55_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     expect(await r.pttl(`${prefix}i:user:alice`)).toBeGreaterThan(0);
+  });
+
+  it('keeps the one-time key names of earlier versions (rolling upgrades)', async () => {
+    const prefix = uniquePrefix();
+    const s = await makeStore(prefix);
+    const replay = createReplayGuard(s);
+    await replay.once('saml-assertion', 'corp', '_a1', 60_000);
+    await replay.once('saml-slo', 'corp', '_r1', 60_000);
+    await replay.once('bcl-jti', 'op', 'j1', 60_000);
+    await s.putPending(oneTimeName('login', 'h1'), 'v', 60_000, { max: 10, owner: 'o', perOwner: 5 });
+    const keys = (await inspector().keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
+    expect(keys).toEqual(['e:bcl:op:j1', 'e:saml-slo:corp:_r1', 'e:saml:corp:_a1', 'p:login:h1', 'pending', 'po:o']);
   });
 
   it('tells every store on the same Redis about revocations (pub/sub)', async () => {

@@ -1,14 +1,24 @@
-// One contract for every SessionStore backend (memory-store.test.ts, redis-store.test.ts).
-// Expiry is exercised with short, bounded real TTLs; long-timeout logic is tested through the
-// manager with an injected clock (manager.test.ts).
+// One contract for every SessionStore backend (memory-store.test.ts, redis-store.test.ts): records,
+// indexes, tombstones, notifications, readiness. One-time values have their own suite
+// (one-time.contract.ts). Expiry is exercised with short, bounded real TTLs; long-timeout logic is
+// tested through the manager with an injected clock (manager.test.ts).
 import { describe, expect, it } from 'vitest';
 import { subjectIndex, userIndex, type SessionRecord, type SessionStore } from '../../src/session/store.ts';
 
-export interface StoreHarness {
+export interface StoreHarness<S = SessionStore> {
   /** A fresh store with its own key space; closed by the harness after the test. */
-  make(): Promise<SessionStore>;
+  make(): Promise<S>;
   /** Known gaps of this backend, each with the reason. */
   readonly skip?: Readonly<Record<string, string>>;
+}
+
+/** `it`, except that a declared gap (harness.skip) is skipped with its reason in the title. */
+export function withDeclaredGaps(skip: StoreHarness<unknown>['skip']) {
+  return (title: string, fn: () => Promise<void>) => {
+    const reason = skip?.[title];
+    if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
+    else it(title, fn);
+  };
 }
 
 export function record(user: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
@@ -16,14 +26,10 @@ export function record(user: string, overrides: Partial<SessionRecord> = {}): Se
   return { v: 1, user, email: `${user}@corp.example`, groups: ['g1'], idp: 'corp', method: 'test', createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ...overrides };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function runSessionStoreContract(name: string, harness: StoreHarness): void {
-  const test = (title: string, fn: () => Promise<void>) => {
-    const reason = harness.skip?.[title];
-    if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
-    else it(title, fn);
-  };
+  const test = withDeclaredGaps(harness.skip);
 
   describe(`SessionStore contract: ${name}`, () => {
     test('set then get returns the record; unknown keys are undefined', async () => {
@@ -125,72 +131,6 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
       expect(await s.get('k1')).toBeDefined();
       expect((await s.revokeIndex(subjectIndex('corp', 'sub-1'), 60_000)).sort()).toEqual(['k1']);
       expect(await s.get('k3')).toBeDefined();
-    });
-
-    test('ephemeral values are read once and expire', async () => {
-      const s = await harness.make();
-      await s.putEphemeral('login:abc', '{"x":1}', 60_000);
-      expect(await s.takeEphemeral('login:abc')).toBe('{"x":1}');
-      expect(await s.takeEphemeral('login:abc')).toBeUndefined();
-      await s.putEphemeral('login:short', 'v', 100);
-      await sleep(250);
-      expect(await s.takeEphemeral('login:short')).toBeUndefined();
-    });
-
-    test('pending values are read once and bounded in total, apart from other values', async () => {
-      const s = await harness.make();
-      const b = { max: 2, owner: 'browser-1', perOwner: 5 };
-      expect(await s.putPending('login:a', 'A', 60_000, b)).toEqual({ ok: true });
-      expect(await s.putPending('login:b', 'B', 60_000, { ...b, owner: 'browser-2' })).toEqual({ ok: true });
-      const refused = await s.putPending('login:c', 'C', 60_000, { ...b, owner: 'browser-3' });
-      expect(refused.ok).toBe(false);
-      expect(refused.ok ? 0 : refused.retryAfterMs).toBeGreaterThan(0);
-      expect(refused.ok ? Infinity : refused.retryAfterMs).toBeLessThanOrEqual(60_000);
-      // The bound is the pending values' own: other short-lived values are neither refused nor evicted.
-      await s.putEphemeral('other', 'x', 60_000);
-      expect(await s.putOnce('jti:pending', 60_000)).toBe(true);
-      expect(await s.takePending('login:c')).toBeUndefined();
-      // Taking one frees its place at once.
-      expect(await s.takePending('login:a')).toEqual({ value: 'A', ownerPending: 0 });
-      expect(await s.takePending('login:a')).toBeUndefined();
-      expect(await s.putPending('login:c', 'C', 60_000, { ...b, owner: 'browser-3' })).toEqual({ ok: true });
-      expect((await s.takePending('login:b'))?.value).toBe('B');
-      expect((await s.takePending('login:c'))?.value).toBe('C');
-      expect(await s.takeEphemeral('other')).toBe('x');
-    });
-
-    test('an owner keeps at most perOwner pending values: the oldest goes', async () => {
-      const s = await harness.make();
-      const b = { max: 100, owner: 'browser-1', perOwner: 2 };
-      for (const n of ['p1', 'p2', 'p3']) {
-        expect(await s.putPending(n, n.toUpperCase(), 60_000, b)).toEqual({ ok: true });
-        await sleep(5);
-      }
-      expect(await s.putPending('q1', 'Q1', 60_000, { ...b, owner: 'browser-2' })).toEqual({ ok: true });
-      expect(await s.takePending('p1')).toBeUndefined();
-      // Taking one tells how many of its owner's are still waiting (other tabs).
-      expect(await s.takePending('p2')).toEqual({ value: 'P2', ownerPending: 1 });
-      expect(await s.takePending('p3')).toEqual({ value: 'P3', ownerPending: 0 });
-      expect(await s.takePending('q1')).toEqual({ value: 'Q1', ownerPending: 0 });
-    });
-
-    test('pending values expire and free their place', async () => {
-      const s = await harness.make();
-      const b = { max: 1, owner: 'o', perOwner: 5 };
-      expect(await s.putPending('x', 'X', 150, b)).toEqual({ ok: true });
-      expect((await s.putPending('y', 'Y', 150, b)).ok).toBe(false);
-      await sleep(300);
-      expect(await s.putPending('y', 'Y', 150, b)).toEqual({ ok: true });
-      expect(await s.takePending('x')).toBeUndefined();
-      expect((await s.takePending('y'))?.value).toBe('Y');
-    });
-
-    test('putOnce detects replays until the marker expires', async () => {
-      const s = await harness.make();
-      expect(await s.putOnce('jti:1', 150)).toBe(true);
-      expect(await s.putOnce('jti:1', 150)).toBe(false);
-      await sleep(300);
-      expect(await s.putOnce('jti:1', 150)).toBe(true);
     });
 
     test('is ready and answers ping', async () => {

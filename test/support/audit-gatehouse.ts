@@ -1,14 +1,11 @@
 // Gatehouse as a real child process for audit fault drills (`node src/main.ts start --config`):
 // started from a YAML file, killed by signal, its output kept for diagnostics; plus a bounded load
 // generator that records every request id it got back.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { onTestFinished } from 'vitest';
-
-const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+import { listeningUrl, spawnGatehouse } from './child.ts';
 
 export interface GatehouseChild {
   readonly proc: ChildProcess;
@@ -40,35 +37,19 @@ export function writeAuditConfig(dir: string, upstream: string, auditLines: read
   return file;
 }
 
-/** `gatehouse start --config file`; resolves once it logs "gatehouse listening" (bounded). */
-export function startGatehouseChild(configFile: string): Promise<GatehouseChild> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(NODE, [MAIN, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`gatehouse did not start:\n${out}`)), 20_000);
-    const stop = (signal: NodeJS.Signals) => new Promise<number | NodeJS.Signals | null>((res) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return res(proc.exitCode ?? proc.signalCode);
-      proc.once('exit', (code, sig) => res(code ?? sig));
-      proc.kill(signal);
-    });
-    const onData = (d: Buffer) => {
-      out = (out + String(d)).slice(-200_000);
-      const m = /"msg":"gatehouse listening"/.test(out) ? /"url":"([^"]+)"/.exec(out) : null;
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1]!, output: () => out, stop });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`gatehouse exited (${code ?? signal}) before listening:\n${out}`));
-    });
-  });
+/** `gatehouse start --config file`; resolves once it logs "gatehouse listening" (support/child.ts bounds). */
+export async function startGatehouseChild(configFile: string): Promise<GatehouseChild> {
+  const child = spawnGatehouse(['start', '--config', configFile]);
+  const url = listeningUrl(await child.waitFor(/"msg":"gatehouse listening"/, '"gatehouse listening"'));
+  return {
+    proc: child.proc,
+    url,
+    output: child.output,
+    async stop(signal) {
+      const exit = await child.stop(signal);
+      return exit.code ?? exit.signal;
+    },
+  };
 }
 
 /**

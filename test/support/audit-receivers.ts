@@ -56,6 +56,8 @@ export interface HttpReceiverOptions {
   readonly port?: number;
   /** Start listening now (default true); false = a known port with nothing on it yet. */
   readonly listen?: boolean;
+  /** Leave it running when the test finishes (started in beforeAll: the caller stops it). */
+  readonly keepRunning?: boolean;
 }
 
 /** Split `{...}{...} {...}` (whitespace allowed between objects) into the objects' texts. */
@@ -193,7 +195,7 @@ export async function startHttpReceiver(o: HttpReceiverOptions): Promise<HttpAud
       return server !== undefined;
     },
   };
-  onTestFinished(stop);
+  if (!o.keepRunning) onTestFinished(stop);
   return rx;
 }
 

@@ -4,7 +4,7 @@
 import { generateKeyPair, exportJWK, type CryptoKey } from 'jose';
 import { onTestFinished } from 'vitest';
 import { startDemoIdp, DEMO_PASSWORD, type DemoIdp, type DemoIdpOptions } from '../../src/demo/idp.ts';
-import { freePort } from './redis.ts';
+import { freePort } from './ports.ts';
 import { startTestGatehouse, type StartedGatehouse } from './start-gatehouse.ts';
 
 export const CLIENT_ID = 'gatehouse-test';

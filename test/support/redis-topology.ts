@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { freePort } from './redis.ts';
+import { freePort } from './ports.ts';
 
 /** Longest any single wait in here may take. */
 const MAX_WAIT_MS = 15_000;

@@ -24,8 +24,6 @@ export function inspector(url = redisUrl()): Redis {
   return r;
 }
 
-export { freePort } from './ports.ts';
-
 export interface OwnRedis {
   readonly url: string;
   readonly port: number;

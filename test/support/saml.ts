@@ -2,7 +2,7 @@
 // sign-in and answers it with a signed Response, as the IdP would.
 import { inflateRawSync } from 'node:zlib';
 import { TestBrowser } from './browser-http.ts';
-import { freePort } from './redis.ts';
+import { freePort } from './ports.ts';
 import { b64, idpMetadata, makeKeyPair, responseXml, writeTemp, type KeyPair, type ResponseOptions } from './saml-idp.ts';
 import { startTestGatehouse, type StartedGatehouse } from './start-gatehouse.ts';
 

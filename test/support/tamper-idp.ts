@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
 import { startDemoIdp, type DemoIdp, type DemoIdpOptions } from '../../src/demo/idp.ts';
 import { CLIENT_ID, CLIENT_SECRET, idpSigningKey } from './oidc.ts';
-import { freePort } from './redis.ts';
+import { freePort } from './ports.ts';
 import { startTestGatehouse, type StartedGatehouse } from './start-gatehouse.ts';
 
 export type IdpKey = Awaited<ReturnType<typeof idpSigningKey>>;

@@ -30,7 +30,7 @@ export interface TestUpstream {
  * /set-cookie (two Set-Cookie headers), /hop (hop-by-hop headers in the response);
  * WebSocket upgrades on any path echo messages back.
  */
-export async function startUpstream(extra?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<TestUpstream> {
+export async function startUpstream(extra?: (req: IncomingMessage, res: ServerResponse) => boolean, options: { keepRunning?: boolean } = {}): Promise<TestUpstream> {
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
@@ -95,7 +95,8 @@ export async function startUpstream(extra?: (req: IncomingMessage, res: ServerRe
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  onTestFinished(close);
+  // keepRunning: started in beforeAll, where there is no test to finish; the caller closes it.
+  if (!options.keepRunning) onTestFinished(close);
   return { url: `http://127.0.0.1:${port}`, port, seen, server, openSockets: () => sockets.size, close };
 }
 

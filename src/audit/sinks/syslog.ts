@@ -8,6 +8,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import type { AuditSink } from '../sink.ts';
+import { eventTimeRfc3339 } from './record-time.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { connectStream } from './stream-connect.ts';
 
@@ -29,27 +30,35 @@ export interface SyslogSinkOptions {
 }
 
 const SEVERITY_INFO = 6;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
-const ECS_TIMESTAMP = /^\{"@timestamp":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z)"/;
+/** Failures and denials: above info, so a SIEM's severity filter keeps them. */
+const SEVERITY_NOTICE = 5;
+// Read from the record's JSON text: a JSON string cannot hold these unescaped, and records keep one
+// key of each name (ECS event.action / OCSF unmapped.action; event.sequence / metadata.sequence).
+const ACTION = /"action":"([a-z_]{1,32})"/;
+const FAILED = /"outcome":"failure"|"status_id":2[,}]/;
+const SEQUENCE = /"sequence":(\d{1,10})[,}]/;
+const MAX_SEQUENCE_ID = 2_147_483_647;
 
-/** One RFC 5424 message: <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG */
+/** MSGID: the record's action (OCSF request records have none: http_request / websocket_session). */
+function msgIdOf(line: string): string {
+  const action = ACTION.exec(line)?.[1];
+  if (action) return action;
+  if (line.includes('"class_uid":4002')) return line.includes('"websocket":true') ? 'websocket_session' : 'http_request';
+  return 'audit';
+}
+
+/**
+ * One RFC 5424 message: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG. TIMESTAMP is the event's
+ * time (either format), MSGID its action, severity notice for failures and denials, SD the
+ * record's sequence as `[meta sequenceId="N"]` (RFC 5424 §7.3.1).
+ */
 export function formatSyslog(line: string, o: Pick<SyslogSinkOptions, 'appName' | 'facility' | 'hostname'>, procId: string): string {
-  let time: string | undefined;
-  // ECS records from record.ts start with their @timestamp (keys sorted): no parse needed.
-  const fast = ECS_TIMESTAMP.exec(line);
-  if (fast) {
-    time = fast[1];
-  } else {
-    try {
-      const ts = (JSON.parse(line) as { '@timestamp'?: string })['@timestamp'];
-      if (typeof ts === 'string' && RFC3339.test(ts)) time = ts;
-    } catch {
-      // keep now
-    }
-  }
-  time ??= new Date().toISOString();
+  const time = eventTimeRfc3339(line) ?? new Date().toISOString();
   const host = (o.hostname ?? osHostname()).replace(/[^!-~]/g, '').slice(0, 255) || '-';
-  return `<${o.facility * 8 + SEVERITY_INFO}>1 ${time} ${host} ${o.appName} ${procId} audit - ${line}`;
+  const severity = FAILED.test(line) ? SEVERITY_NOTICE : SEVERITY_INFO;
+  const sequence = Number(SEQUENCE.exec(line)?.[1] ?? 0);
+  const sd = sequence >= 1 && sequence <= MAX_SEQUENCE_ID ? `[meta sequenceId="${sequence}"]` : '-';
+  return `<${o.facility * 8 + severity}>1 ${time} ${host} ${o.appName} ${procId} ${msgIdOf(line)} ${sd} ${line}`;
 }
 
 export function createSyslogSink(o: SyslogSinkOptions): AuditSink {

@@ -28,7 +28,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   const params = new URLSearchParams(ex.query.slice(1));
   const state = params.get('state');
   if (!state) throw new GatehouseError('GH_LOGIN_FAILED', 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.');
-  const taken = await takePendingLogin(deps.sessions.store, state, deps.loginCookie.read(ex.req.headers.cookie));
+  const taken = await takePendingLogin(deps.sessions.pendingLogins, state, deps.loginCookie.read(ex.req.headers.cookie));
   if (!taken.ok) {
     throw new GatehouseError('GH_LOGIN_FAILED', taken.reason === 'unknown-state'
       ? 'Sign-in failed: this sign-in link is unknown, expired or was already used. Start again from the application.'

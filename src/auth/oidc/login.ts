@@ -1,14 +1,14 @@
 // Start an OIDC sign-in: authorization code flow with state, nonce and PKCE (S256) every time.
 // The pending login lives server-side (login-state.ts); the browser only carries `state`.
 import * as client from 'openid-client';
-import type { SessionStore } from '../../session/store.ts';
+import type { PendingLogins } from '../../session/one-time.ts';
 import type { Exchange } from '../../http/exchange.ts';
 import { oidcCallbackPath } from '../../http/endpoints.ts';
 import { sendRedirect } from '../../http/respond.ts';
 import { savePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { OidcClient } from './client.ts';
 
-export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string, base: string, store: SessionStore, loginCookie: LoginCookie, maxPending: number): Promise<void> {
+export async function startOidcLogin(ex: Exchange, oidc: OidcClient, rd: string, base: string, store: PendingLogins, loginCookie: LoginCookie, maxPending: number): Promise<void> {
   const configuration = oidc.configuration();
   const state = client.randomState();
   const nonce = client.randomNonce();

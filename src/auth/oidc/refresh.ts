@@ -5,7 +5,7 @@
 // tried again a minute later.
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/compile.ts';
-import type { AuthEventInput } from '../../audit/facts.ts';
+import type { AuthEventInput } from '../../audit/events.ts';
 import type { Logger } from '../../log.ts';
 import type { SessionManager } from '../../session/manager.ts';
 import type { SessionRecord } from '../../session/store.ts';

@@ -54,7 +54,7 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, deps: AcsDep
 
   // Which sign-in is this the answer to? RelayState names it, and only this browser may finish it.
   const relayState = form.get('RelayState');
-  const taken = relayState ? await takePendingLogin(deps.sessions.store, relayState, deps.loginCookie.read(ex.req.headers.cookie)) : undefined;
+  const taken = relayState ? await takePendingLogin(deps.sessions.pendingLogins, relayState, deps.loginCookie.read(ex.req.headers.cookie)) : undefined;
   if (taken && !taken.ok && taken.reason === 'other-browser') throw fail('this sign-in was started in another browser');
   const pending = taken?.ok ? taken.login : undefined;
   if (pending && pending.idp !== c.id) throw fail('the answer came back to the wrong identity provider');
@@ -113,7 +113,7 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, deps: AcsDep
   const assertionId = assertion.getAttribute('ID');
   if (!assertionId) throw fail('the assertion has no ID');
   const rememberMs = Math.min(Math.max(confirmation.notOnOrAfter - Date.now() + c.clockSkewMs, 60_000), 86_400_000);
-  if (!(await deps.sessions.store.putOnce(`saml:${c.id}:${assertionId}`, rememberMs))) throw fail('this assertion was already used (replay)');
+  if (!(await deps.sessions.replay.once('saml-assertion', c.id, assertionId, rememberMs))) throw fail('this assertion was already used (replay)');
 
   const nameId = nameIdOf(assertion);
   const identity = mapSamlIdentity(assertion, c.attributes, nameId.value, { userAttributeRequired: c.userAttributeRequired, splitGroupValuesOn: c.splitGroupValuesOn });

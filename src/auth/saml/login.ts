@@ -2,13 +2,13 @@
 // RelayState is an opaque state bound server-side to the pending sign-in (return URL, request ID)
 // and to this browser's login cookie — never the return URL itself.
 import { randomBytes } from 'node:crypto';
-import type { SessionStore } from '../../session/store.ts';
+import type { PendingLogins } from '../../session/one-time.ts';
 import type { Exchange } from '../../http/exchange.ts';
 import { sendRedirect } from '../../http/respond.ts';
 import { savePendingLogin, type LoginCookie } from '../login-state.ts';
 import type { SamlProvider } from './provider.ts';
 
-export async function startSamlLogin(ex: Exchange, sp: SamlProvider, rd: string, store: SessionStore, loginCookie: LoginCookie, maxPending: number): Promise<void> {
+export async function startSamlLogin(ex: Exchange, sp: SamlProvider, rd: string, store: PendingLogins, loginCookie: LoginCookie, maxPending: number): Promise<void> {
   // SAML IDs must start with a letter or "_" (xsd:ID).
   const requestId = `_${randomBytes(20).toString('hex')}`;
   const state = randomBytes(24).toString('base64url');

@@ -110,7 +110,7 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
   // captured request must not be replayable).
   checkLogoutRequest(xml, sp, Date.now());
   const requestId = typeof profile.ID === 'string' ? profile.ID : undefined;
-  if (!requestId || !(await sessions.store.putOnce(`saml-slo:${sp.config.id}:${requestId}`, SLO_REPLAY_MEMORY_MS))) {
+  if (!requestId || !(await sessions.replay.once('saml-slo', sp.config.id, requestId, SLO_REPLAY_MEMORY_MS))) {
     throw bad(requestId ? 'this LogoutRequest was already used' : 'the LogoutRequest has no ID');
   }
   const sessionIndex = typeof profile.sessionIndex === 'string' ? profile.sessionIndex : undefined;

@@ -6,6 +6,9 @@
 // "%C0%AF" etc.), dot segments that climb above the root, and anything not starting with "/".
 // Normalised: percent-escapes of unreserved characters are decoded ("%61" → "a"), other escapes
 // get upper-case hex, "." and ".." segments are resolved, repeated slashes collapse to one.
+//
+// It imports nothing and sits at the bottom of src/ (uri/): the request walk normalises targets with
+// it, and config/ checks that route prefixes are written as requests will arrive.
 
 export type NormalizeResult =
   | {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { normalizePath, splitTarget } from '../../src/route/normalize.ts';
+import { normalizePath, splitTarget } from '../../src/uri/normalize.ts';
 
 interface Case {
   readonly line: number;

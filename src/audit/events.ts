@@ -1,0 +1,68 @@
+// Auth events (sign-ins, session ends, rejected tokens, reloads, admin calls) as the code that saw
+// them reports them, and the audit facts built from them. Nothing here knows HTTP: an event seen
+// inside a request gets its who and where from server/finish.ts, one seen outside any request
+// (background refresh, admin API, reload) from the caller.
+import type { Identity } from '../identity/identity.ts';
+import type { AuthAction, AuthFacts, RequestFacts, UserFacts } from './record.ts';
+
+/** An auth event as the code that saw it knows it; the request it happened in fills in who and where. */
+export interface AuthEventInput {
+  readonly action: AuthAction;
+  readonly outcome: 'success' | 'failure';
+  readonly reason?: string | undefined;
+  readonly message?: string | undefined;
+  readonly user?: Identity | undefined;
+  readonly idp?: string | undefined;
+  readonly session?: string | undefined;
+  /** For events outside a request exchange (admin API): who called. */
+  readonly clientIp?: string | undefined;
+}
+
+/** Where an event happened, when it happened inside a request. */
+export interface EventContext {
+  readonly requestId: string;
+  readonly identity: Identity | undefined;
+  readonly session: string | undefined;
+  readonly clientIp: string;
+  readonly userAgent: string | undefined;
+}
+
+const MAX_UA = 512;
+
+/** The User-Agent as recorded: one value, bounded (it is client-chosen text). */
+export function userAgentFact(ua: string | string[] | undefined): string | undefined {
+  return typeof ua === 'string' ? ua.slice(0, MAX_UA) : undefined;
+}
+
+export function userFacts(id: Identity | undefined): UserFacts | undefined {
+  return id ? { name: id.user, email: id.email, groups: id.groups, idp: id.idp } : undefined;
+}
+
+/** `at` is undefined for events outside any request; what the event names itself wins. */
+export function authFacts(at: EventContext | undefined, e: AuthEventInput, time: number): AuthFacts {
+  const user = e.user ?? at?.identity;
+  return {
+    kind: 'auth',
+    time,
+    action: e.action,
+    outcome: e.outcome,
+    reason: e.reason,
+    user: userFacts(user),
+    idp: e.idp ?? user?.idp,
+    session: e.session ?? at?.session,
+    requestId: at?.requestId,
+    clientIp: e.clientIp ?? at?.clientIp,
+    userAgent: at?.userAgent,
+    message: e.message,
+  };
+}
+
+/** A request Node's parser refused before Gatehouse saw one (too large, too slow, malformed). */
+export function refusalFacts(r: { readonly code: string; readonly status: number; readonly ip: string; readonly bytesIn: number }, time: number, requestId: string): RequestFacts {
+  return {
+    kind: 'request', time, requestId, route: undefined, method: '', host: '', path: '', queryKeys: [], status: r.status,
+    decision: 'error', reason: undefined, rule: undefined, errorCode: r.code, user: undefined, authMethod: undefined,
+    session: undefined, clientIp: r.ip, userAgent: undefined, upstream: undefined, bytesIn: r.bytesIn, bytesOut: 0,
+    durationMs: 0, websocket: false,
+  };
+}

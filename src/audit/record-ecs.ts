@@ -1,0 +1,116 @@
+// Audit records in the Elastic Common Schema (ECS_VERSION): requests are web/network access events
+// (allowed or denied), sign-ins authentication events, session ends session events, reloads
+// configuration changes, admin calls API events. Custom fields live under `gatehouse.`; the hash
+// chain is `gatehouse.chain.hash` (this record, copied to ECS's `event.hash`) and
+// `gatehouse.chain.prev_hash` (the one before): chain.ts fills them.
+//
+// Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
+// is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
+import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './record.ts';
+import { actionKind, adminCall, authOutcome, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
+
+const ECS = { version: ECS_VERSION };
+const OBSERVER_ECS = { hostname: OBSERVER.hostname, product: OBSERVER.product, type: 'proxy', vendor: OBSERVER.vendor, version: OBSERVER.version };
+
+export function ecsRecord(f: AuditFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  return f.kind === 'request' ? ecsRequest(f, s, prev) : ecsAuth(f, s, prev);
+}
+
+/** IdP groups are the user's groups; `user.roles` is left for roles Gatehouse maps. */
+function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
+  if (!u) return undefined;
+  return { domain: u.idp, email: u.email, group: u.groups.length ? { name: [...u.groups] } : undefined, id: u.id, name: u.name };
+}
+
+function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  return {
+    '@timestamp': new Date(f.time).toISOString(),
+    ecs: ECS,
+    event: {
+      action: f.websocket ? 'websocket_session' : 'http_request',
+      category: ['web', 'network'],
+      dataset: 'gatehouse.access',
+      duration: Math.round(f.durationMs * 1e6),
+      hash: '',
+      id: eventId(s),
+      kind: 'event',
+      outcome: requestFailed(f) ? 'failure' : 'success',
+      reason: f.reason,
+      sequence: s.sequence,
+      type: ['access', wasAllowed(f) ? 'allowed' : 'denied', ...(isUpstreamFailure(f) ? ['error'] : [])],
+    },
+    gatehouse: {
+      auth_method: f.authMethod,
+      boot_id: s.bootId,
+      chain: { hash: '', prev_hash: prev },
+      decision: f.decision,
+      end_reason: f.endReason,
+      error_code: f.errorCode,
+      granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined,
+      idp: f.user?.idp,
+      query_keys: f.queryKeys.length ? f.queryKeys : undefined,
+      route: f.route,
+      rule: f.rule,
+      session: f.session,
+      upstream: f.upstream,
+    },
+    http: {
+      request: { bytes: f.bytesIn, id: f.requestId, method: f.method || undefined },
+      response: { bytes: f.bytesOut, status_code: f.status },
+      version: f.httpVersion,
+    },
+    observer: OBSERVER_ECS,
+    source: { ip: f.clientIp, port: f.sourcePort },
+    trace: f.traceId === undefined ? undefined : { id: f.traceId },
+    url: f.path || f.host ? { domain: f.host || undefined, path: f.path || undefined, port: f.port, scheme: f.scheme } : undefined,
+    user: ecsUser(f.user),
+    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
+  };
+}
+
+/** ECS categories and types per kind of action: each type one its categories expect. */
+function ecsCategorisation(f: AuthFacts): { category: string[]; type: string[] } {
+  switch (actionKind(f.action)) {
+    case 'logon':
+      return { category: f.action === 'login_succeeded' ? ['authentication', 'session'] : ['authentication'], type: ['start'] };
+    case 'logoff':
+      return { category: ['authentication', 'session'], type: ['end'] };
+    case 'session_end':
+      return { category: ['session'], type: ['end'] };
+    case 'configuration':
+      return { category: ['configuration'], type: ['change'] };
+    case 'admin':
+      return { category: ['api'], type: ['admin', f.reason === 'unauthorized' ? 'denied' : 'allowed'] };
+    case 'refused_requests':
+      return { category: ['web', 'network'], type: ['access', 'denied'] };
+  }
+}
+
+function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  const { category, type } = ecsCategorisation(f);
+  const admin = f.action === 'admin_api' ? adminCall(f) : undefined;
+  return {
+    '@timestamp': new Date(f.time).toISOString(),
+    ecs: ECS,
+    event: {
+      action: f.action,
+      category,
+      dataset: 'gatehouse.auth',
+      hash: '',
+      id: eventId(s),
+      kind: 'event',
+      outcome: authOutcome(f),
+      reason: f.reason,
+      sequence: s.sequence,
+      type,
+    },
+    gatehouse: { boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
+    http: f.requestId === undefined && admin?.method === undefined ? undefined : { request: { id: f.requestId, method: admin?.method } },
+    message: f.message,
+    observer: OBSERVER_ECS,
+    source: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    url: admin?.path === undefined ? undefined : { path: admin.path },
+    user: ecsUser(f.user),
+    user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
+  };
+}

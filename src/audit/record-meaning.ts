@@ -1,0 +1,80 @@
+// What an audit record means, decided once for both formats: was a request let through, did it
+// succeed, what kind of event an action is, and who observed it. record-ecs.ts and record-ocsf.ts
+// only spell these answers in their schema's words, so the two formats can never disagree.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { AuthAction, AuthFacts, RequestFacts, Stamp } from './record.ts';
+
+/** The schema versions the records declare and are validated against (test/audit/schema-conformance). */
+export const ECS_VERSION = '9.4.0';
+export const OCSF_VERSION = '1.6.0';
+
+/** The version of this Gatehouse (package.json ships next to src/ in every install and image). */
+function productVersion(): string {
+  try {
+    const v = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Who wrote the record: the same on every record of this process. */
+export const OBSERVER = { hostname: hostname(), product: 'Gatehouse', vendor: 'Gatehouse', version: productVersion() } as const;
+
+/** A document id a SIEM can deduplicate on: unique per record, the same on every re-delivery (DESIGN.md: `<boot_id>:<sequence>`). */
+export function eventId(s: Stamp): string {
+  return `${s.bootId}:${s.sequence}`;
+}
+
+/**
+ * Was the request let through to the upstream? Refused requests (bad path, bad bearer, a refused
+ * callback, a policy 403, a redirect to sign-in) were not, whatever route they named. Without the
+ * fact itself, derived: policy let it through and nothing but the upstream failed it.
+ */
+export function wasAllowed(f: RequestFacts): boolean {
+  if (f.proxied !== undefined) return f.proxied;
+  if (f.decision !== 'allow' && f.decision !== 'public') return false;
+  return f.errorCode === undefined || isUpstreamFailure(f);
+}
+
+export function isUpstreamFailure(f: RequestFacts): boolean {
+  return f.errorCode?.startsWith('GH_UPSTREAM_') ?? false;
+}
+
+/** The request failed: refused, errored, or answered with an error status. */
+export function requestFailed(f: RequestFacts): boolean {
+  return f.status >= 400 || !wasAllowed(f);
+}
+
+/** What kind of thing an auth action is: it picks ECS categories and the OCSF class. */
+export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 'admin' | 'refused_requests';
+
+export function actionKind(a: AuthAction): ActionKind {
+  switch (a) {
+    case 'login_started': case 'login_succeeded': case 'login_failed': case 'bearer_rejected':
+      return 'logon';
+    case 'logout':
+      return 'logoff';
+    case 'session_expired': case 'session_revoked':
+      return 'session_end';
+    case 'config_reloaded': case 'config_reload_failed':
+      return 'configuration';
+    case 'admin_api':
+      return 'admin';
+    case 'requests_refused':
+      return 'refused_requests';
+  }
+}
+
+/** A started sign-in has no outcome yet: neither a success nor a failure. */
+export function authOutcome(f: AuthFacts): 'success' | 'failure' | 'unknown' {
+  return f.action === 'login_started' ? 'unknown' : f.outcome;
+}
+
+/** 'POST /sessions/revoke' → method and path of an admin call (the facts carry them as one string). */
+export function adminCall(f: AuthFacts): { method: string | undefined; path: string | undefined } {
+  const text = f.outcome === 'success' ? f.reason : f.message;
+  const m = /^([A-Z]+) (\S+)/.exec(text ?? '');
+  return { method: m?.[1], path: m?.[2] };
+}

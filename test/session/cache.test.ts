@@ -1,0 +1,84 @@
+// The manager's local caches: the read-through session cache (only in front of a shared store,
+// fresh for ttlMs, bounded) and the verified-cookie map (bounded, never admits a bad MAC).
+import { describe, expect, it } from 'vitest';
+import { SessionCache, VerifiedCookies } from '../../src/session/cache.ts';
+import { createCookieCodec, sessionKey } from '../../src/session/cookie.ts';
+import { record } from './store.contract.ts';
+import { clockedStore } from './parts.ts';
+
+describe('SessionCache', () => {
+  it('serves a shared store\'s record from memory for ttlMs, then reads the store again', async () => {
+    const { clock, now, store } = clockedStore({ shared: true });
+    const cache = new SessionCache(store, { ttlMs: 1000, max: 10, now });
+    await store.set('k', record('alice'), 60_000);
+    expect(await cache.read('k', true)).toMatchObject({ record: { user: 'alice' }, cached: false });
+    await store.set('k', record('bob'), 60_000);
+    expect(await cache.read('k', true)).toMatchObject({ record: { user: 'alice' }, cached: true });
+    // allowCache false: the store's word, which also refreshes the cached copy.
+    expect(await cache.read('k', false)).toMatchObject({ record: { user: 'bob' }, cached: false });
+    await store.set('k', record('carol'), 60_000);
+    clock.now += 1000;
+    expect(await cache.read('k', true)).toMatchObject({ record: { user: 'carol' }, cached: false });
+  });
+
+  it('forgets a record the store no longer has, and on drop and clear', async () => {
+    const { now, store } = clockedStore({ shared: true });
+    const cache = new SessionCache(store, { ttlMs: 60_000, max: 10, now });
+    cache.put('gone', record('alice'));
+    expect(await cache.read('gone', false)).toEqual({ record: undefined, cached: false });
+    expect(cache.peek('gone')).toBeUndefined();
+    cache.put('a', record('a'));
+    cache.put('b', record('b'));
+    cache.drop('a');
+    expect(cache.peek('a')).toBeUndefined();
+    cache.clear();
+    expect(cache.peek('b')).toBeUndefined();
+  });
+
+  it('keeps at most max entries, forgetting the least recently written', () => {
+    const { now, store } = clockedStore({ shared: true });
+    const cache = new SessionCache(store, { ttlMs: 60_000, max: 2, now });
+    cache.put('a', record('a'));
+    cache.put('b', record('b'));
+    cache.put('a', record('a2'));
+    cache.put('c', record('c'));
+    expect(cache.peek('b')).toBeUndefined();
+    expect(cache.peek('a')?.user).toBe('a2');
+    expect(cache.peek('c')?.user).toBe('c');
+  });
+
+  it('keeps nothing in front of a store that is not shared (the memory store is its own cache)', async () => {
+    const { now, store } = clockedStore();
+    const cache = new SessionCache(store, { ttlMs: 60_000, max: 10, now });
+    await store.set('k', record('alice'), 60_000);
+    await cache.read('k', true);
+    cache.put('k', record('alice'));
+    expect(cache.peek('k')).toBeUndefined();
+    await store.set('k', record('bob'), 60_000);
+    expect(await cache.read('k', true)).toMatchObject({ record: { user: 'bob' }, cached: false });
+  });
+});
+
+describe('VerifiedCookies', () => {
+  const codec = createCookieCodec({ name: 'gh', secure: true, sameSite: 'Lax', domain: undefined }, Buffer.alloc(32, 7));
+
+  it('maps a cookie whose MAC verifies to its store key, and refuses others', () => {
+    const verified = new VerifiedCookies(codec, 10);
+    const { id, value } = codec.mint();
+    expect(verified.keyOf(value)).toBe(sessionKey(id));
+    expect(verified.keyOf(value)).toBe(sessionKey(id));
+    const forged = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+    expect(verified.keyOf(forged)).toBeUndefined();
+    expect(verified.keyOf('garbage')).toBeUndefined();
+  });
+
+  it('stays bounded and still answers for values it forgot', () => {
+    const verified = new VerifiedCookies(codec, 2);
+    const first = codec.mint();
+    const minted = [first, codec.mint(), codec.mint()];
+    for (const m of minted) verified.keyOf(m.value);
+    for (const m of minted) expect(verified.keyOf(m.value)).toBe(sessionKey(m.id));
+    verified.clear();
+    expect(verified.keyOf(first.value)).toBe(sessionKey(first.id));
+  });
+});
