@@ -80,7 +80,9 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
     // (another sign-in in the same browser), makes the hub sign in again.
     const hubCookie = (await hubPage.context().cookies()).filter((c) => c.name.startsWith('jupyterhub-')).map((c) => `${c.name}=${c.value}`).join('; ');
     expect(hubCookie).toContain('jupyterhub-hub-login=');
-    const plan = gh.current().plans.get('jupyterhub')!.headers;
+    const hubRoute = gh.current().routes.select('127.0.0.1', ['/hub/']);
+    if (hubRoute === undefined || hubRoute === 'ambiguous') throw new Error('no jupyterhub route');
+    const plan = hubRoute.plan.headers;
     const assertionFor = async (user: string) => (await plan.build({ user, email: user, groups: ['data-scientists'], idp: 'corp' }, undefined))['x-gatehouse-assertion']!;
     const direct = async (assertion?: string) => {
       // (A Referer of the hub's own: JupyterHub refuses cookie-authenticated API calls without one.)
