@@ -101,6 +101,7 @@ export function compileConfig(raw: unknown): CompileResult {
     if (upstream.search || upstream.hash || upstream.username || upstream.password) {
       problems.push({ path: `${at}.upstream`, message: 'must not contain a query, fragment or credentials' });
     }
+    if (r.strip_prefix && r.path === '/') warnings.push(`${at}.strip_prefix (${r.name}): the route is at "/", there is no prefix to strip`);
     if (r.unsafe_allow_encoded_escapes) warnings.push(`${at}.unsafe_allow_encoded_escapes (${r.name}): paths like "%252F" reach the upstream; one that decodes twice sees another path than the policy judged`);
     if (!r.allow && !r.rules?.some((x) => x.public || x.allow)) warnings.push(`${at} (${r.name}) has no "allow": nobody can use it (default deny)`);
     else if (!r.allow) warnings.push(`${at} (${r.name}) has no "allow": requests no rule matches are denied (default deny)`);
@@ -112,6 +113,7 @@ export function compileConfig(raw: unknown): CompileResult {
       upstream: compileUpstream(r.upstream),
       timeoutMs: parseDuration(r.timeout),
       preserveHost: r.preserve_host,
+      stripPrefix: r.strip_prefix && path !== '/' && path !== undefined,
       allow: r.allow,
       idps: r.idps,
       deny: r.deny,
@@ -120,6 +122,7 @@ export function compileConfig(raw: unknown): CompileResult {
       sendGroups: r.send_groups,
       maxHeaderBytes: r.max_header_bytes,
       identityHeaders: headerNames(c.identity_headers, r.identity_headers),
+      username: { from: c.username.from, maxLength: c.username.max_length },
       passAccessToken: r.pass_access_token,
       apiPaths: r.api_paths ?? [],
       allowedOrigins: (r.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
@@ -223,6 +226,7 @@ function headerNames(global: RawConfig['identity_headers'], route: RawRoute['ide
     groups: pick('groups', d.groups),
     preferredUsername: pick('preferred_username', d.preferredUsername),
     roles: pick('roles', d.roles),
+    username: pick('username', d.username),
     idp: pick('idp', d.idp),
     assertion: pick('assertion', d.assertion),
     accessToken: pick('access_token', d.accessToken),
