@@ -1,13 +1,9 @@
 // /.gatehouse/logout: GET shows a confirmation form (a link or image tag must not sign anyone
 // out); POST with the session's CSRF token revokes the session server-side and clears the cookie.
-// When the session came from an OIDC provider with an end_session_endpoint, the browser then goes
-// there (RP-initiated logout, with id_token_hint) to end the IdP session too.
-import * as client from 'openid-client';
-import type { Config } from '../config/types.ts';
+// When the session's provider names a logout URL for it (OIDC end_session_endpoint with
+// id_token_hint, SAML single logout), the browser then goes there to end the IdP session too.
 import { GatehouseError } from '../errors.ts';
 import type { IdentityProviders } from './providers.ts';
-import { publicBase } from './base-url.ts';
-import { samlLogoutUrl } from './saml/slo.ts';
 import type { SessionManager } from '../session/manager.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { escapeHtml, renderPage } from '../http/pages.ts';
@@ -15,7 +11,7 @@ import { readFormBody } from '../http/body.ts';
 import { sendBody, sendRedirect } from '../http/respond.ts';
 import { LOGOUT_PATH } from '../http/endpoints.ts';
 
-export async function handleLogout(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): Promise<void> {
+export async function handleLogout(ex: Exchange, sessions: SessionManager, providers: IdentityProviders): Promise<void> {
   const method = ex.req.method;
   if (method === 'GET' || method === 'HEAD') {
     const body = ex.session
@@ -36,8 +32,7 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
       throw new GatehouseError('GH_BAD_CSRF', 'The sign-out form expired or did not come from this site. Reload the page and try again.');
     }
     (ex.setCookies ??= []).push(sessions.cookie.clear());
-    const sp = providers.saml.get(ex.session.record.idp);
-    const idpLogout = sp ? await samlLogoutUrl(sp, ex.session.key, ex.session.record, sessions) : endSessionUrl(ex, sessions, providers, config);
+    const idpLogout = await providers.byId.get(ex.session.record.idp)?.logoutUrl(ex, ex.session);
     await sessions.revoke(ex.session.key);
     ex.event({ action: 'logout', outcome: 'success', reason: 'user' });
     if (idpLogout) {
@@ -46,24 +41,4 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
     }
   }
   sendRedirect(ex, 303, `${LOGOUT_PATH}`);
-}
-
-/** The IdP's end-session URL for this session, when its provider has one. */
-function endSessionUrl(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): string | undefined {
-  const { key, record } = ex.session!;
-  const oidc = providers.oidc.get(record.idp);
-  if (!oidc) return undefined;
-  let configuration;
-  try {
-    configuration = oidc.configuration();
-  } catch {
-    return undefined; // IdP unreachable: the local session still ends
-  }
-  if (!configuration.serverMetadata().end_session_endpoint) return undefined;
-  const idToken = sessions.tokens(key, record)?.id_token;
-  return client.buildEndSessionUrl(configuration, {
-    post_logout_redirect_uri: oidc.config.postLogoutRedirectUri ?? `${publicBase(ex, config)}${LOGOUT_PATH}`,
-    client_id: oidc.config.clientId,
-    ...(idToken ? { id_token_hint: idToken } : {}),
-  }).href;
 }

@@ -33,6 +33,7 @@ function compileRoute(raw: RawConfig, route: RawRoute, at: string): Checked<Rout
   if (upstream.search || upstream.hash || upstream.username || upstream.password) {
     f.problem(`${at}.upstream`, 'must not contain a query, fragment or credentials');
   }
+  if (route.strip_prefix && route.path === '/') f.warn(`${at}.strip_prefix (${route.name}): the route is at "/", there is no prefix to strip`);
   if (route.unsafe_allow_encoded_escapes) f.warn(`${at}.unsafe_allow_encoded_escapes (${route.name}): paths like "%252F" reach the upstream; one that decodes twice sees another path than the policy judged`);
   if (!route.allow && !route.rules?.some((x) => x.public || x.allow)) f.warn(`${at} (${route.name}) has no "allow": nobody can use it (default deny)`);
   else if (!route.allow) f.warn(`${at} (${route.name}) has no "allow": requests no rule matches are denied (default deny)`);
@@ -45,6 +46,7 @@ function compileRoute(raw: RawConfig, route: RawRoute, at: string): Checked<Rout
     upstream: compileUpstream(route.upstream),
     timeoutMs: parseDuration(route.timeout),
     preserveHost: route.preserve_host,
+    stripPrefix: route.strip_prefix && path !== '/' && path !== undefined,
     allow: route.allow ? compileAllow(route.allow) : undefined,
     idps: route.idps,
     deny: route.deny ? compileDeny(route.deny) : undefined,
@@ -53,6 +55,7 @@ function compileRoute(raw: RawConfig, route: RawRoute, at: string): Checked<Rout
     sendGroups: route.send_groups,
     maxHeaderBytes: route.max_header_bytes,
     identityHeaders: headerNames(raw.identity_headers, route.identity_headers),
+    username: { from: raw.username.from, maxLength: raw.username.max_length },
     passAccessToken: route.pass_access_token,
     apiPaths: route.api_paths ?? [],
     allowedOrigins: (route.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
@@ -131,6 +134,7 @@ function headerNames(global: RawConfig['identity_headers'], route: RawRoute['ide
     groups: pick('groups', d.groups),
     preferredUsername: pick('preferred_username', d.preferredUsername),
     roles: pick('roles', d.roles),
+    username: pick('username', d.username),
     idp: pick('idp', d.idp),
     assertion: pick('assertion', d.assertion),
     accessToken: pick('access_token', d.accessToken),

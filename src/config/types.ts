@@ -26,6 +26,8 @@ export interface RouteConfig {
   readonly upstream: UpstreamConfig;
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
+  /** strip_prefix: the upstream sees paths without `path`, which comes as X-Forwarded-Prefix. */
+  readonly stripPrefix: boolean;
   readonly allow: AllowCondition | undefined;
   /** Identity provider ids allowed to sign in to this route; undefined = all. */
   readonly idps: readonly string[] | undefined;
@@ -36,6 +38,8 @@ export interface RouteConfig {
   readonly maxHeaderBytes: number;
   /** Header names for this route (global identity_headers with the route's overrides); "" = not sent. */
   readonly identityHeaders: IdentityHeaderNames;
+  /** How the username header's value is made (the config's top-level `username`). */
+  readonly username: { readonly from: 'user' | 'email' | 'name'; readonly maxLength: number };
   readonly passAccessToken: boolean;
   readonly apiPaths: readonly string[];
   /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
@@ -87,6 +91,8 @@ export interface IdentityHeaderNames {
   readonly groups: string;
   readonly preferredUsername: string;
   readonly roles: string;
+  /** A spawner-safe local user name ("" = not sent, the default). */
+  readonly username: string;
   /** Which identity provider vouched for the user: with several, the same name can come from any. */
   readonly idp: string;
   readonly assertion: string;
@@ -101,6 +107,7 @@ export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
   groups: 'X-Forwarded-Groups',
   preferredUsername: 'X-Forwarded-Preferred-Username',
   roles: 'X-Forwarded-Roles',
+  username: '',
   idp: 'X-Forwarded-Idp',
   assertion: 'X-Gatehouse-Assertion',
   accessToken: 'Authorization',

@@ -63,6 +63,8 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
+  liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
   /** True once the finish stage ran (server/finish.ts closeOnce). */
   finished = false;
   /** Auth events seen while handling this request, written to the audit trail with it. */

@@ -7,6 +7,7 @@ import type { RouteConfig } from '../config/types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Identity } from './identity.ts';
 import type { AssertionSigner } from './assertion.ts';
+import { safeUsername } from './username.ts';
 
 /**
  * A header-safe rendering of a claim value: control characters removed, non-ASCII
@@ -52,6 +53,10 @@ export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): 
     if (n.email && id.email) headers[lower(n.email)] = headerValue(id.email);
     if (n.name && id.name) headers[lower(n.name)] = headerValue(id.name);
     if (n.preferredUsername) headers[lower(n.preferredUsername)] = headerValue(id.user);
+    if (n.username) {
+      const local = safeUsername(id[route.username.from] ?? '', route.username.maxLength);
+      if (local) headers[lower(n.username)] = local;
+    }
     if (n.groups) headers[lower(n.groups)] = list(groups);
     if (n.idp) headers[lower(n.idp)] = headerValue(id.idp);
     if (n.roles && roles) {
