@@ -9,7 +9,7 @@ import { parseDuration } from './units.ts';
 
 const NOT_NORMALISED = 'must be a normalised path, as requests arrive (no dot segments, repeated slashes, needless or invalid escapes)';
 
-/** Every route of `c`, in order; `c` for the settings routes inherit (identity_headers). */
+/** Every route of `raw`, in order; `raw` also for what routes inherit (identity_headers, username). */
 export function compileRoutes(raw: RawConfig): Checked<RouteConfig[]> {
   const f = new Findings();
   const seen = new Map<string, number>();
