@@ -81,6 +81,9 @@ export const XML_SHAPE_LIMITS = {
   maxAttributes: 4000,
 } as const;
 
+/** The limits' shape, for a caller (or a test) that sets other numbers. */
+export type XmlShapeLimits = { readonly [K in keyof typeof XML_SHAPE_LIMITS]: number };
+
 export type XmlShapeProblem =
   | { readonly kind: 'too-many'; readonly what: 'nodes' | 'attributes' | 'attributes-per-element'; readonly limit: number }
   | { readonly kind: 'too-deep'; readonly limit: number }
@@ -91,7 +94,7 @@ export interface ShapeCount {
   nodes: number;
   attributes: number;
   depth: number;
-  readonly limits: typeof XML_SHAPE_LIMITS;
+  readonly limits: XmlShapeLimits;
 }
 
 /** What one scanning step returns: the index just past what it read, or why the document is refused. */
@@ -125,7 +128,7 @@ function skipPast(xml: string, from: number, end: string): number {
  * could then see a different structure than this scan counted; refusing it keeps the two in step.
  * DOCTYPEs are refused before this (hasDoctype).
  */
-export function checkXmlShape(xml: string, limits: typeof XML_SHAPE_LIMITS = XML_SHAPE_LIMITS): XmlShapeProblem | undefined {
+export function checkXmlShape(xml: string, limits: XmlShapeLimits = XML_SHAPE_LIMITS): XmlShapeProblem | undefined {
   const count: ShapeCount = { nodes: 0, attributes: 0, depth: 0, limits };
   let i = xml.indexOf('<');
   while (i >= 0) {
