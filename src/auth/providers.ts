@@ -48,32 +48,8 @@ export function providerFingerprint(p: IdentityProviderConfig, publicUrl: string
 }
 
 export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void, previous?: IdentityProviders): IdentityProviders {
-  const oidc = new Map<string, OidcClient>();
-  const saml = new Map<string, SamlProvider>();
-  const fingerprints = new Map<string, string>();
-  const reused = new Set<string>();
   const started = Date.now();
-  try {
-  for (const p of config.identityProviders) {
-    const fp = providerFingerprint(p, config.server.publicUrl);
-    fingerprints.set(p.id, fp);
-    // A reload keeps a provider whose settings did not change: no new discovery, same JWKS cache.
-    const keep = previous?.fingerprints.get(p.id) === fp;
-    if (p.type === 'saml') {
-      saml.set(p.id, keep ? previous!.saml.get(p.id)! : createSamlProvider(p, config.server.publicUrl, log));
-      if (keep) reused.add(p.id);
-      continue;
-    }
-    const c = keep && previous!.oidc.get(p.id) ? previous!.oidc.get(p.id)! : createOidcClient(p, log);
-    if (keep) reused.add(p.id);
-    oidc.set(p.id, c);
-  }
-  } catch (err) {
-    // Stop what this call started (not what it took over from the previous runtime).
-    for (const [id, c] of oidc) if (!reused.has(id)) c.close();
-    for (const [id, s] of saml) if (!reused.has(id)) s.close();
-    throw err;
-  }
+  const { oidc, saml, fingerprints, reused } = protocolCores(config, log, previous);
   const auth: AuthContext = { config, sessions, loginCookie: createLoginCookie(config.session.cookie), checkReturnUrl: createReturnUrlCheck(config) };
   const byId = new Map<string, IdentityProvider>();
   for (const p of config.identityProviders) {
@@ -91,21 +67,55 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     list: config.identityProviders.map((p) => ({ id: p.id, displayName: p.displayName })),
     fingerprints,
     reused,
-    health() {
-      return config.identityProviders.map((p) => {
-        const o = oidc.get(p.id);
-        if (o) return { id: p.id, type: 'oidc' as const, ...o.health() };
-        try {
-          saml.get(p.id)?.idp();
-          return { id: p.id, type: 'saml' as const, status: 'ok' as const, since: started };
-        } catch (err) {
-          return { id: p.id, type: 'saml' as const, status: 'unreachable' as const, since: started, error: (err as Error).message };
-        }
-      });
-    },
+    health: () => config.identityProviders.map((p) => providerHealth(p.id, oidc, saml, started)),
     close(keep = new Set<string>()) {
       for (const [id, c] of oidc) if (!keep.has(id)) c.close();
       for (const [id, s] of saml) if (!keep.has(id)) s.close();
     },
   };
+}
+
+interface ProtocolCores {
+  readonly oidc: Map<string, OidcClient>;
+  readonly saml: Map<string, SamlProvider>;
+  readonly fingerprints: Map<string, string>;
+  readonly reused: Set<string>;
+}
+
+/**
+ * Each provider's OIDC client or SAML service provider: taken over from the previous runtime when
+ * its settings did not change (no new discovery, same JWKS cache), else started. If starting one
+ * fails, those this call started are stopped again before the error goes on.
+ */
+function protocolCores(config: Config, log: Logger, previous: IdentityProviders | undefined): ProtocolCores {
+  const cores: ProtocolCores = { oidc: new Map(), saml: new Map(), fingerprints: new Map(), reused: new Set() };
+  const { oidc, saml, reused } = cores;
+  try {
+    for (const p of config.identityProviders) {
+      const fp = providerFingerprint(p, config.server.publicUrl);
+      cores.fingerprints.set(p.id, fp);
+      const keep = previous?.fingerprints.get(p.id) === fp;
+      if (keep) reused.add(p.id);
+      if (p.type === 'saml') saml.set(p.id, (keep ? previous?.saml.get(p.id) : undefined) ?? createSamlProvider(p, config.server.publicUrl, log));
+      else oidc.set(p.id, (keep ? previous?.oidc.get(p.id) : undefined) ?? createOidcClient(p, log));
+    }
+  } catch (err) {
+    // Stop what this call started (not what it took over from the previous runtime).
+    for (const [id, c] of oidc) if (!reused.has(id)) c.close();
+    for (const [id, s] of saml) if (!reused.has(id)) s.close();
+    throw err;
+  }
+  return cores;
+}
+
+/** One provider's line in health(): an OIDC client's own record, or whether a SAML IdP's metadata is known. */
+function providerHealth(id: string, oidc: ReadonlyMap<string, OidcClient>, saml: ReadonlyMap<string, SamlProvider>, started: number): { readonly id: string; readonly type: 'oidc' | 'saml' } & IdpHealth {
+  const o = oidc.get(id);
+  if (o) return { id, type: 'oidc' as const, ...o.health() };
+  try {
+    saml.get(id)?.idp();
+    return { id, type: 'saml' as const, status: 'ok' as const, since: started };
+  } catch (err) {
+    return { id, type: 'saml' as const, status: 'unreachable' as const, since: started, error: (err as Error).message };
+  }
 }

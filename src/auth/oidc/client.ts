@@ -53,130 +53,12 @@ const FIRST_RETRY_MS = 1000;
 const ON_DEMAND_GAP_MS = 2000;
 
 export function createOidcClient(config: OidcProviderConfig, log: Logger, now: () => number = Date.now): OidcClient {
-  let configuration: client.Configuration | undefined;
-  let health: IdpHealth = { status: 'starting', since: now() };
-  let failures = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> | undefined;
-  let lastOnDemand = -Infinity;
-  // A sign-in asked while an attempt was running (it may have started before the IdP came back).
-  let askedMeanwhile = false;
-  let closed = false;
-  let markReady!: () => void;
-  const ready = new Promise<void>((r) => (markReady = r));
-  const timeoutSec = config.timeoutMs / 1000;
-  const capMs = Math.max(FIRST_RETRY_MS, config.healthIntervalMs);
-  const discoveryUrl = `${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-
-  const clientAuth = async (): Promise<client.ClientAuth> => {
-    switch (config.authMethod) {
-      case 'client_secret_post':
-        return client.ClientSecretPost(config.clientSecret!.value());
-      case 'private_key_jwt': {
-        const pem = readFileSync(config.privateKeyFile!, 'utf8');
-        return client.PrivateKeyJwt(await importPKCS8(pem, config.privateKeyAlg));
-      }
-      default:
-        return client.ClientSecretBasic(config.clientSecret!.value());
-    }
-  };
-
-  const markUp = () => {
-    failures = 0;
-    if (health.status === 'ok') return;
-    if (health.status === 'unreachable') log.info({ idp: config.id, unreachable_ms: now() - health.since }, 'identity provider reachable again');
-    health = { status: 'ok', since: now() };
-  };
-  const markDown = (err: unknown) => {
-    failures++;
-    const error = describe(err);
-    if (health.status !== 'unreachable') {
-      health = { status: 'unreachable', since: now(), error };
-      log.warn({ idp: config.id, issuer: config.issuer, err: error }, configuration
-        ? 'identity provider unreachable; signed-in users are not affected, new sign-ins may fail'
-        : 'identity provider discovery failed; sign-in with it is unavailable until it succeeds');
-    } else {
-      health = { ...health, error };
-    }
-  };
-
-  const discover = async () => {
-    const execute = config.allowInsecureHttp ? [client.allowInsecureRequests] : [];
-    const discovered = await client.discovery(
-      new URL(config.issuer),
-      config.clientId,
-      { [client.clockTolerance]: config.clockToleranceSec },
-      await clientAuth(),
-      { execute, timeout: timeoutSec },
-    );
-    discovered.timeout = timeoutSec;
-    configuration = discovered;
-    log.info({ idp: config.id, issuer: config.issuer }, 'identity provider discovered');
-    markReady();
-  };
-
-  // Is the IdP answering? Its discovery document is the one URL every IdP serves to anyone.
-  const probe = async () => {
-    const signal = AbortSignal.timeout(config.timeoutMs);
-    const res = await request(discoveryUrl, { method: 'GET', signal, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, headers: { accept: 'application/json' } });
-    await res.body.dump({ signal, limit: 1024 * 1024 });
-    if (res.statusCode !== 200) throw new Error(`discovery document answered HTTP ${res.statusCode}`);
-  };
-
-  const schedule = () => {
-    if (closed) return;
-    clearTimeout(timer);
-    const delay = health.status === 'ok' ? config.healthIntervalMs : Math.min(FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1), capMs);
-    timer = setTimeout(() => void attempt(), delay);
-    timer.unref();
-    if (health.status !== 'ok') {
-      const fields = { idp: config.id, issuer: config.issuer, err: health.error, failures, retry_in_ms: delay };
-      log.debug(fields, configuration ? 'identity provider health check failed' : 'identity provider discovery failed; retrying');
-    }
-  };
-
-  /** One discovery or health check at a time; the next is scheduled when it ends. */
-  const attempt = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    inFlight ??= (async () => {
-      try {
-        if (configuration) await probe();
-        else await discover();
-        markUp();
-      } catch (err) {
-        markDown(err);
-      } finally {
-        inFlight = undefined;
-        const again = askedMeanwhile && health.status !== 'ok';
-        askedMeanwhile = false;
-        if (again) void attempt();
-        else schedule();
-      }
-    })();
-    return inFlight;
-  };
-  void attempt();
-
-  /** A sign-in found the IdP unreachable: ask again now, unless that was done a moment ago. */
-  const askAgain = () => {
-    const t = now();
-    if (t - lastOnDemand < ON_DEMAND_GAP_MS) return;
-    lastOnDemand = t;
-    if (inFlight) askedMeanwhile = true;
-    else void attempt();
-  };
-
-  const jwks = createIdpJwks(() => self.configuration().serverMetadata().jwks_uri);
+  const idp = new IdpConnection(config, log, now);
+  const jwks = createIdpJwks(() => idp.configuration().serverMetadata().jwks_uri);
   const self: OidcClient = {
     config,
-    configuration() {
-      if (health.status === 'unreachable') askAgain();
-      if (!configuration) {
-        throw new IdpUnavailableError(`identity provider ${config.id} is not reachable (${health.error ?? 'not discovered yet'})`);
-      }
-      return configuration;
-    },
-    ready: () => ready,
+    configuration: () => idp.configuration(),
+    ready: () => idp.ready,
     jwks,
     async verifyIdToken(idToken) {
       try {
@@ -191,22 +73,190 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger, now: (
         throw err;
       }
     },
-    health: () => health,
-    noteOutcome(err) {
-      if (err === undefined) {
-        markUp();
-        return;
-      }
-      markDown(err);
-      // Check again soon (with backoff) rather than at the next regular health check.
-      if (!inFlight) schedule();
-    },
-    close() {
-      closed = true;
-      clearTimeout(timer);
-    },
+    health: () => idp.health,
+    noteOutcome: (err) => idp.noteOutcome(err),
+    close: () => idp.close(),
   };
   return self;
+}
+
+/**
+ * Discovery and reachability of one IdP: discovery is retried with backoff until it succeeds, then
+ * the discovery document is checked every health interval; what calls to the IdP showed
+ * (noteOutcome) counts too. One attempt runs at a time; the next is scheduled when it ends.
+ */
+class IdpConnection {
+  readonly #config: OidcProviderConfig;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  /** Resolves once discovery succeeded (or never). */
+  readonly ready: Promise<void>;
+  readonly #markReady: () => void;
+  /** Backoff never waits longer than this. */
+  readonly #capMs: number;
+  #configuration: client.Configuration | undefined;
+  #health: IdpHealth;
+  /** Failed attempts or calls in a row: the backoff's exponent. */
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #lastOnDemand = -Infinity;
+  // A sign-in asked while an attempt was running (it may have started before the IdP came back).
+  #askedMeanwhile = false;
+  #closed = false;
+
+  constructor(config: OidcProviderConfig, log: Logger, now: () => number) {
+    this.#config = config;
+    this.#log = log;
+    this.#now = now;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.ready = promise;
+    this.#markReady = resolve;
+    this.#health = { status: 'starting', since: now() };
+    this.#capMs = Math.max(FIRST_RETRY_MS, config.healthIntervalMs);
+    void this.#attempt();
+  }
+
+  get health(): IdpHealth {
+    return this.#health;
+  }
+
+  /** The discovered configuration, or GH_IDP_UNAVAILABLE; an unreachable IdP is asked again (rate-limited). */
+  configuration(): client.Configuration {
+    if (this.#health.status === 'unreachable') this.#askAgain();
+    if (!this.#configuration) {
+      throw new IdpUnavailableError(`identity provider ${this.#config.id} is not reachable (${this.#health.error ?? 'not discovered yet'})`);
+    }
+    return this.#configuration;
+  }
+
+  noteOutcome(err: unknown): void {
+    if (err === undefined) {
+      this.#markUp();
+      return;
+    }
+    this.#markDown(err);
+    // Check again soon (with backoff) rather than at the next regular health check.
+    if (!this.#inFlight) this.#schedule();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+  }
+
+  #markUp(): void {
+    this.#failures = 0;
+    const health = this.#health;
+    if (health.status === 'ok') return;
+    if (health.status === 'unreachable') this.#log.info({ idp: this.#config.id, unreachable_ms: this.#now() - health.since }, 'identity provider reachable again');
+    this.#health = { status: 'ok', since: this.#now() };
+  }
+
+  #markDown(err: unknown): void {
+    this.#failures++;
+    const error = describe(err);
+    if (this.#health.status === 'unreachable') {
+      this.#health = { ...this.#health, error };
+      return;
+    }
+    this.#health = { status: 'unreachable', since: this.#now(), error };
+    this.#log.warn({ idp: this.#config.id, issuer: this.#config.issuer, err: error }, this.#configuration
+      ? 'identity provider unreachable; signed-in users are not affected, new sign-ins may fail'
+      : 'identity provider discovery failed; sign-in with it is unavailable until it succeeds');
+  }
+
+  /** The next attempt: a health check at the regular interval, or, while unreachable, after the backoff. */
+  #schedule(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    const config = this.#config;
+    const health = this.#health;
+    const delay = health.status === 'ok' ? config.healthIntervalMs : Math.min(FIRST_RETRY_MS * 2 ** Math.max(0, this.#failures - 1), this.#capMs);
+    this.#timer = setTimeout(() => void this.#attempt(), delay);
+    this.#timer.unref();
+    if (health.status !== 'ok') {
+      const fields = { idp: config.id, issuer: config.issuer, err: health.error, failures: this.#failures, retry_in_ms: delay };
+      this.#log.debug(fields, this.#configuration ? 'identity provider health check failed' : 'identity provider discovery failed; retrying');
+    }
+  }
+
+  /** One discovery or health check at a time; the next is scheduled when it ends. */
+  #attempt(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#inFlight ??= this.#check();
+    return this.#inFlight;
+  }
+
+  async #check(): Promise<void> {
+    const config = this.#config;
+    try {
+      if (this.#configuration) await probe(config);
+      else this.#discovered(await discover(config));
+      this.#markUp();
+    } catch (err) {
+      this.#markDown(err);
+    } finally {
+      this.#inFlight = undefined;
+      const again = this.#askedMeanwhile && this.#health.status !== 'ok';
+      this.#askedMeanwhile = false;
+      if (again) void this.#attempt();
+      else this.#schedule();
+    }
+  }
+
+  #discovered(configuration: client.Configuration): void {
+    this.#configuration = configuration;
+    this.#log.info({ idp: this.#config.id, issuer: this.#config.issuer }, 'identity provider discovered');
+    this.#markReady();
+  }
+
+  /** A sign-in found the IdP unreachable: ask again now, unless that was done a moment ago. */
+  #askAgain(): void {
+    const t = this.#now();
+    if (t - this.#lastOnDemand < ON_DEMAND_GAP_MS) return;
+    this.#lastOnDemand = t;
+    if (this.#inFlight) this.#askedMeanwhile = true;
+    else void this.#attempt();
+  }
+}
+
+/** How Gatehouse authenticates to the token endpoint (config auth_method). */
+async function clientAuth(config: OidcProviderConfig): Promise<client.ClientAuth> {
+  switch (config.authMethod) {
+    case 'client_secret_post':
+      return client.ClientSecretPost(config.clientSecret!.value());
+    case 'private_key_jwt': {
+      const pem = readFileSync(config.privateKeyFile!, 'utf8');
+      return client.PrivateKeyJwt(await importPKCS8(pem, config.privateKeyAlg));
+    }
+    default:
+      return client.ClientSecretBasic(config.clientSecret!.value());
+  }
+}
+
+/** OpenID discovery for the issuer, with the configured timeout on it and on every later call. */
+async function discover(config: OidcProviderConfig): Promise<client.Configuration> {
+  const timeoutSec = config.timeoutMs / 1000;
+  const execute = config.allowInsecureHttp ? [client.allowInsecureRequests] : [];
+  const discovered = await client.discovery(
+    new URL(config.issuer),
+    config.clientId,
+    { [client.clockTolerance]: config.clockToleranceSec },
+    await clientAuth(config),
+    { execute, timeout: timeoutSec },
+  );
+  discovered.timeout = timeoutSec;
+  return discovered;
+}
+
+// Is the IdP answering? Its discovery document is the one URL every IdP serves to anyone.
+async function probe(config: OidcProviderConfig): Promise<void> {
+  const discoveryUrl = `${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const signal = AbortSignal.timeout(config.timeoutMs);
+  const res = await request(discoveryUrl, { method: 'GET', signal, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, headers: { accept: 'application/json' } });
+  await res.body.dump({ signal, limit: 1024 * 1024 });
+  if (res.statusCode !== 200) throw new Error(`discovery document answered HTTP ${res.statusCode}`);
 }
 
 /** A short reason: the error's message, with its cause's when that says more ("fetch failed"). */

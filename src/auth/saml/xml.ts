@@ -81,14 +81,45 @@ export const XML_SHAPE_LIMITS = {
   maxAttributes: 4000,
 } as const;
 
+/** The limits' shape, for a caller (or a test) that sets other numbers. */
+export type XmlShapeLimits = { readonly [K in keyof typeof XML_SHAPE_LIMITS]: number };
+
 export type XmlShapeProblem =
   | { readonly kind: 'too-many'; readonly what: 'nodes' | 'attributes' | 'attributes-per-element'; readonly limit: number }
   | { readonly kind: 'too-deep'; readonly limit: number }
   | { readonly kind: 'malformed'; readonly detail: string };
 
+/** Running totals of one scan, checked against the limits as they grow. */
+export interface ShapeCount {
+  nodes: number;
+  attributes: number;
+  depth: number;
+  readonly limits: XmlShapeLimits;
+}
+
+/** What one scanning step returns: the index just past what it read, or why the document is refused. */
+export type ShapeStep = number | XmlShapeProblem;
+
 const isNameStart = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a || c >= 0x80;
 const isNameChar = (c: number) => isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+const malformed = (detail: string): XmlShapeProblem => ({ kind: 'malformed', detail });
+
+function skipName(xml: string, j: number): number {
+  while (j < xml.length && isNameChar(xml.charCodeAt(j))) j++;
+  return j;
+}
+
+function skipSpace(xml: string, j: number): number {
+  while (j < xml.length && isSpace(xml.charCodeAt(j))) j++;
+  return j;
+}
+
+/** Index just past `end`, searched from `from`; -1 when the construct never ends. */
+function skipPast(xml: string, from: number, end: string): number {
+  const at = xml.indexOf(end, from);
+  return at < 0 ? -1 : at + end.length;
+}
 
 /**
  * One linear pass over the text, before any DOM or signature work: counts nodes, attributes and
@@ -97,86 +128,90 @@ const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0
  * could then see a different structure than this scan counted; refusing it keeps the two in step.
  * DOCTYPEs are refused before this (hasDoctype).
  */
-export function checkXmlShape(xml: string, limits: typeof XML_SHAPE_LIMITS = XML_SHAPE_LIMITS): XmlShapeProblem | undefined {
-  const n = xml.length;
-  let nodes = 0;
-  let attributes = 0;
-  let depth = 0;
-  const malformed = (detail: string): XmlShapeProblem => ({ kind: 'malformed', detail });
-  const node = () => (++nodes > limits.maxNodes ? { kind: 'too-many', what: 'nodes', limit: limits.maxNodes } as const : undefined);
-  /** Index just past `end`, searched from `from`; -1 when the construct never ends. */
-  const skipPast = (from: number, end: string) => {
-    const at = xml.indexOf(end, from);
-    return at < 0 ? -1 : at + end.length;
-  };
-
+export function checkXmlShape(xml: string, limits: XmlShapeLimits = XML_SHAPE_LIMITS): XmlShapeProblem | undefined {
+  const count: ShapeCount = { nodes: 0, attributes: 0, depth: 0, limits };
   let i = xml.indexOf('<');
   while (i >= 0) {
-    const c = xml.charCodeAt(i + 1);
-    let next: number;
-    if (c === 0x2f) { // "</name S?>"
-      let j = i + 2;
-      if (!isNameStart(xml.charCodeAt(j))) return malformed('an end tag without a name');
-      while (j < n && isNameChar(xml.charCodeAt(j))) j++;
-      while (j < n && isSpace(xml.charCodeAt(j))) j++;
-      if (xml.charCodeAt(j) !== 0x3e) return malformed('an end tag that does not close');
-      if (--depth < 0) return malformed('an end tag without a start tag');
-      next = j + 1;
-    } else if (c === 0x21) { // "<!--", "<![CDATA[", nothing else
-      const problem = node();
-      if (problem) return problem;
-      if (xml.startsWith('<!--', i)) next = skipPast(i + 4, '-->');
-      else if (xml.startsWith('<![CDATA[', i)) next = skipPast(i + 9, ']]>');
-      else return malformed('a markup declaration');
-      if (next < 0) return malformed('an unterminated comment or CDATA section');
-    } else if (c === 0x3f) { // "<?target ...?>", the XML declaration included
-      const problem = node();
-      if (problem) return problem;
-      next = skipPast(i + 2, '?>');
-      if (next < 0) return malformed('an unterminated processing instruction');
-    } else if (isNameStart(c)) { // "<name (S name S? = S? quoted)* S? /?>"
-      const problem = node();
-      if (problem) return problem;
-      let j = i + 2;
-      while (j < n && isNameChar(xml.charCodeAt(j))) j++;
-      let own = 0;
-      for (;;) {
-        const spaceAt = j;
-        while (j < n && isSpace(xml.charCodeAt(j))) j++;
-        const d = xml.charCodeAt(j);
-        if (d === 0x3e) { // ">"
-          if (++depth > limits.maxDepth) return { kind: 'too-deep', limit: limits.maxDepth };
-          next = j + 1;
-          break;
-        }
-        if (d === 0x2f && xml.charCodeAt(j + 1) === 0x3e) { // "/>"
-          next = j + 2;
-          break;
-        }
-        if (j === spaceAt || !isNameStart(d)) return malformed('an attribute that is not name="value"');
-        while (j < n && isNameChar(xml.charCodeAt(j))) j++;
-        while (j < n && isSpace(xml.charCodeAt(j))) j++;
-        if (xml.charCodeAt(j) !== 0x3d) return malformed('an attribute without a value');
-        j++;
-        while (j < n && isSpace(xml.charCodeAt(j))) j++;
-        const quote = xml.charCodeAt(j);
-        if (quote !== 0x22 && quote !== 0x27) return malformed('an attribute value without quotes');
-        j++;
-        while (j < n && xml.charCodeAt(j) !== quote) {
-          if (xml.charCodeAt(j) === 0x3c) return malformed('"<" in an attribute value');
-          j++;
-        }
-        if (j >= n) return malformed('an unterminated attribute value');
-        j++;
-        if (++own > limits.maxAttributesPerElement) return { kind: 'too-many', what: 'attributes-per-element', limit: limits.maxAttributesPerElement };
-        if (++attributes > limits.maxAttributes) return { kind: 'too-many', what: 'attributes', limit: limits.maxAttributes };
-      }
-    } else {
-      return malformed('a "<" that starts no markup');
-    }
+    const next = scanMarkup(xml, i, count);
+    if (typeof next !== 'number') return next;
     i = xml.indexOf('<', next);
   }
-  return depth === 0 ? undefined : malformed('an element that is never closed');
+  return count.depth === 0 ? undefined : malformed('an element that is never closed');
+}
+
+/** The markup that starts at xml[i] ("<"), told apart by its second character. */
+export function scanMarkup(xml: string, i: number, count: ShapeCount): ShapeStep {
+  const c = xml.charCodeAt(i + 1);
+  if (c === 0x2f) return scanEndTag(xml, i, count); // "</"
+  if (c === 0x21) return countNode(count) ?? scanCommentOrCdata(xml, i); // "<!"
+  if (c === 0x3f) return countNode(count) ?? scanProcessingInstruction(xml, i); // "<?"
+  if (isNameStart(c)) return countNode(count) ?? scanStartTag(xml, i, count);
+  return malformed('a "<" that starts no markup');
+}
+
+/** One more element, comment, processing instruction or CDATA section: refused past maxNodes. */
+export function countNode(count: ShapeCount): XmlShapeProblem | undefined {
+  return ++count.nodes > count.limits.maxNodes ? { kind: 'too-many', what: 'nodes', limit: count.limits.maxNodes } : undefined;
+}
+
+/** "</name S?>" at xml[i]: closes one level, which must have been opened. */
+export function scanEndTag(xml: string, i: number, count: ShapeCount): ShapeStep {
+  if (!isNameStart(xml.charCodeAt(i + 2))) return malformed('an end tag without a name');
+  const j = skipSpace(xml, skipName(xml, i + 2));
+  if (xml.charCodeAt(j) !== 0x3e) return malformed('an end tag that does not close');
+  if (--count.depth < 0) return malformed('an end tag without a start tag');
+  return j + 1;
+}
+
+/** "<!--" or "<![CDATA[" at xml[i], to its end; any other "<!" (a markup declaration) is refused. */
+export function scanCommentOrCdata(xml: string, i: number): ShapeStep {
+  let next: number;
+  if (xml.startsWith('<!--', i)) next = skipPast(xml, i + 4, '-->');
+  else if (xml.startsWith('<![CDATA[', i)) next = skipPast(xml, i + 9, ']]>');
+  else return malformed('a markup declaration');
+  return next < 0 ? malformed('an unterminated comment or CDATA section') : next;
+}
+
+/** "<?target ...?>" at xml[i], the XML declaration included. */
+export function scanProcessingInstruction(xml: string, i: number): ShapeStep {
+  const next = skipPast(xml, i + 2, '?>');
+  return next < 0 ? malformed('an unterminated processing instruction') : next;
+}
+
+/**
+ * "<name (S name S? = S? quoted)* S? /?>" at xml[i]: counts its attributes against both limits,
+ * and opens one level unless it closes itself ("/>").
+ */
+export function scanStartTag(xml: string, i: number, count: ShapeCount): ShapeStep {
+  const limits = count.limits;
+  let j = skipName(xml, i + 2);
+  let own = 0;
+  for (;;) {
+    const spaceAt = j;
+    j = skipSpace(xml, j);
+    const d = xml.charCodeAt(j);
+    if (d === 0x3e) return ++count.depth > limits.maxDepth ? { kind: 'too-deep', limit: limits.maxDepth } : j + 1; // ">"
+    if (d === 0x2f && xml.charCodeAt(j + 1) === 0x3e) return j + 2; // "/>"
+    if (j === spaceAt || !isNameStart(d)) return malformed('an attribute that is not name="value"');
+    const end = scanAttribute(xml, j);
+    if (typeof end !== 'number') return end;
+    j = end;
+    if (++own > limits.maxAttributesPerElement) return { kind: 'too-many', what: 'attributes-per-element', limit: limits.maxAttributesPerElement };
+    if (++count.attributes > limits.maxAttributes) return { kind: 'too-many', what: 'attributes', limit: limits.maxAttributes };
+  }
+}
+
+/** 'name S? = S? "value"' (or single quotes) at xml[j], the name's first character already checked; no "<" in the value. */
+export function scanAttribute(xml: string, j: number): ShapeStep {
+  j = skipSpace(xml, skipName(xml, j));
+  if (xml.charCodeAt(j) !== 0x3d) return malformed('an attribute without a value');
+  j = skipSpace(xml, j + 1);
+  const quote = xml.charCodeAt(j);
+  if (quote !== 0x22 && quote !== 0x27) return malformed('an attribute value without quotes');
+  for (j++; j < xml.length && xml.charCodeAt(j) !== quote; j++) {
+    if (xml.charCodeAt(j) === 0x3c) return malformed('"<" in an attribute value');
+  }
+  return j >= xml.length ? malformed('an unterminated attribute value') : j + 1;
 }
 
 /** A sentence for a shape problem, for the error message. */
