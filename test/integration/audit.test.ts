@@ -381,6 +381,32 @@ describe('audit trail of a running Gatehouse', () => {
     expect(rec(t.ids.denied)).toMatchObject({ event: { outcome: 'failure' }, user: { name: 'alice@example.com' }, gatehouse: { decision: 'deny', route: 'secret' } });
   });
 
+  it('names the IdP subject as user.id, on requests and on the sign-in, and the groups that would have allowed a 403', () => {
+    expect(rec(t.ids.allowed)).toMatchObject({ user: { id: 'alice', name: 'alice@example.com', domain: 'corp' } });
+    expect(rec(t.ids.denied)).toMatchObject({ user: { id: 'alice' }, gatehouse: { granting_groups: ['nobody-has-this-group'] }, event: { type: ['access', 'denied'] } });
+    expect(rec(t.ids.allowed).gatehouse.granting_groups).toBeUndefined();
+    const login = authEvents(records, 'login_succeeded').find((r) => r.http?.request?.id === t.ids.callback);
+    expect(login).toMatchObject({ user: { id: 'alice', name: 'alice@example.com' } });
+  });
+
+  it('records how the client connected: scheme, port, HTTP version, source port, and the trace id of a valid traceparent only', async () => {
+    const port = Number(new URL(s!.url).port);
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const valid = await getJson(`${s!.url}/public/traced`, { accept: 'application/json', traceparent: `00-${trace}-00f067aa0ba902b7-01` });
+    const invalid = await getJson(`${s!.url}/public/untraced`, { accept: 'application/json', traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` });
+    const ids = [valid.headers['x-request-id'], invalid.headers['x-request-id']];
+    let found: AuditRecord[] = [];
+    await vi.waitFor(() => {
+      found = ids.map((id) => requestRecords(readNdjson(s!.auditFile)).find((r) => r.http.request.id === id)!);
+      expect(found.every(Boolean)).toBe(true);
+    }, { timeout: 5000 });
+    const [traced, untraced] = found as [AuditRecord, AuditRecord];
+    expect(traced).toMatchObject({ url: { scheme: 'http', port, domain: '127.0.0.1', path: '/public/traced' }, http: { version: '1.1' }, trace: { id: trace } });
+    expect(traced.source.port).toEqual(expect.any(Number));
+    expect(traced.source.port).not.toBe(port);
+    expect(untraced.trace).toBeUndefined();
+  });
+
   it('records a WebSocket session when it closes, with the bytes of both directions', () => {
     const wsRec = rec(t.ids.ws);
     expect(wsRec).toMatchObject({ event: { action: 'websocket_session' }, http: { response: { status_code: 101 } }, user: { name: 'alice@example.com' } });
