@@ -7,7 +7,7 @@
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
 import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './record.ts';
-import { actionKind, adminCall, authOutcome, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
+import { actionKind, adminCall, authOutcome, chainFields, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
 
 const ECS = { version: ECS_VERSION };
 const OBSERVER_ECS = { hostname: OBSERVER.hostname, product: OBSERVER.product, type: 'proxy', vendor: OBSERVER.vendor, version: OBSERVER.version };
@@ -42,7 +42,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
     gatehouse: {
       auth_method: f.authMethod,
       boot_id: s.bootId,
-      chain: { hash: '', prev_hash: prev },
+      chain: chainFields(s, prev),
       decision: f.decision,
       error_code: f.errorCode,
       granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined,
@@ -82,6 +82,8 @@ function ecsCategorisation(f: AuthFacts): { category: string[]; type: string[] }
       return { category: ['api'], type: ['admin', f.reason === 'unauthorized' ? 'denied' : 'allowed'] };
     case 'refused_requests':
       return { category: ['web', 'network'], type: ['access', 'denied'] };
+    case 'stopped':
+      return { category: ['process'], type: ['end'] };
   }
 }
 
@@ -103,7 +105,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       sequence: s.sequence,
       type,
     },
-    gatehouse: { boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
+    gatehouse: { boot_id: s.bootId, chain: chainFields(s, prev), count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
     http: f.requestId === undefined && admin?.method === undefined ? undefined : { request: { id: f.requestId, method: admin?.method } },
     message: f.message,
     observer: OBSERVER_ECS,

@@ -71,7 +71,9 @@ export type AuthAction =
   | 'config_reload_failed'
   | 'admin_api'
   /** Requests refused because the audit trail could not take records (block mode), summed up. */
-  | 'requests_refused';
+  | 'requests_refused'
+  /** The last record of a run, written on a clean shutdown (chain.ts: a cut tail lacks it). */
+  | 'audit_stopped';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {
@@ -103,6 +105,8 @@ export type AuditFormat = 'ecs' | 'ocsf';
 export interface Stamp {
   readonly sequence: number;
   readonly bootId: string;
+  /** The chain is keyed (HMAC): the record says so in chain.alg. */
+  readonly keyed?: boolean | undefined;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
+import { ChainHeadKeeper, loadChainHead } from './chain-head.ts';
 import { DrainPacer } from './drain-pacer.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from './record.ts';
 import type { AuditSink, PartialDelivery } from './sink.ts';
@@ -37,6 +38,8 @@ export interface AuditWriterOptions {
   readonly metrics?: AuditMetrics;
   readonly log: Logger;
   readonly now?: () => number;
+  /** audit.chain_key_file's key: the chain's hashes are HMAC-SHA256 with it (chain.ts). */
+  readonly chainKey?: Buffer | undefined;
 }
 
 export interface AuditWriter {
@@ -319,16 +322,33 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const bootId = randomUUID();
   const pacer = new DrainPacer(opts.drainRate ?? DEFAULT_DRAIN_RATE);
   const channels = opts.sinks.map((s) => new Channel(s, opts, pacer));
+  const key = opts.chainKey;
   let sequence = 0;
-  let prevHash = '';
+  // This run's first record links to where the previous run's chain ended (chain-head.ts).
+  const heads = channels.length > 0 ? new ChainHeadKeeper(opts.spoolDir, opts.log) : undefined;
+  let prevHash = heads ? (loadChainHead(opts.spoolDir, opts.log)?.hash ?? '') : '';
   let refused: { count: number; first: number; last: number } | undefined;
+  let stopped = false;
 
   const append = (facts: AuditFacts) => {
     sequence++;
-    const record = toRecord(facts, { sequence, bootId }, opts.format, prevHash);
-    const { line, hash } = chainLine(record, prevHash, true);
+    const record = toRecord(facts, { sequence, bootId, keyed: key !== undefined }, opts.format, prevHash);
+    const { line, hash } = chainLine(record, prevHash, true, key);
     prevHash = hash;
+    heads?.note({ bootId, sequence, hash, final: false });
     for (const c of channels) c.push(line);
+  };
+
+  /** The run's last record: without it, audit-verify reports the tail cut (or the process killed). */
+  const stop = () => {
+    if (stopped || channels.length === 0) return;
+    stopped = true;
+    const time = now();
+    append({
+      kind: 'auth', time, action: 'audit_stopped', outcome: 'success', reason: 'shutdown', message: `audit trail closed after ${sequence} records`,
+      user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
+    });
+    heads?.note({ bootId, sequence, hash: prevHash, final: true });
   };
 
   const idle = () => channels.every((c) => c.pending === 0);
@@ -342,7 +362,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         const r = refused;
         refused = undefined;
         append({
-          kind: 'auth', time: r.last, action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable',
+          kind: 'auth', time: r.last, action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', count: r.count,
           message: `${r.count} request(s) refused with 503 between ${new Date(r.first).toISOString()} and ${new Date(r.last).toISOString()}: the audit trail could not record them`,
           user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
         });
@@ -376,9 +396,11 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       return idle();
     },
     async close(timeoutMs = 3000) {
+      stop();
       const deadline = now() + timeoutMs;
       while (!idle() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await Promise.all(channels.map((c) => c.close()));
+      heads?.saveFinal();
       pacer.close();
     },
   };

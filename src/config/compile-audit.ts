@@ -48,5 +48,11 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
   if (a.spool_dir === undefined && sinks.some((s) => s.type === 'syslog' || s.type === 'http')) {
     warnings.push('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
   }
-  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size, spoolDrainRate: a.spool_drain_rate ?? 20_000 };
+  if (sinks.length > 0 && a.chain_key_file === undefined) {
+    warnings.push('audit.chain_key_file is not set: the hash chain is unkeyed, so whoever can write the audit trail can rewrite records and recompute every hash; set a key file');
+  }
+  return {
+    format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size,
+    spoolDrainRate: a.spool_drain_rate ?? 20_000, chainKeyFile: a.chain_key_file,
+  };
 }

@@ -285,6 +285,8 @@ const audit = z.strictObject({
   queue_size: z.number().int().min(10).max(1_000_000).default(10_000).describe('Records held in memory per sink.'),
   spool_drain_rate: z.number().int().min(100).max(1_000_000).optional()
     .describe('Spooled records delivered per second at most, per sink, when a sink is back (default 20000); batches are separated by an event-loop turn so requests keep flowing.'),
+  chain_key_file: z.string().min(1).optional()
+    .describe('File holding a secret of at least 32 bytes: the hash chain becomes HMAC-SHA256 with it, so whoever can write the audit trail but not read this file cannot rewrite records undetected (gatehouse audit-verify --key-file). Read at start; unset = an unkeyed chain (a warning).'),
 });
 
 export const ConfigSchema = z.strictObject({

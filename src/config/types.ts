@@ -215,6 +215,8 @@ export interface AuditConfig {
   readonly queueSize: number;
   /** Spooled records delivered per second at most, per sink. */
   readonly spoolDrainRate: number;
+  /** The chain key's file (audit/create.ts reads it at start), or undefined: an unkeyed chain. */
+  readonly chainKeyFile: string | undefined;
 }
 
 export interface Config {

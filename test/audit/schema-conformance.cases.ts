@@ -80,6 +80,7 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', requestId: undefined, clientIp: undefined, userAgent: undefined,
     message: '12 request(s) refused with 503 between 2026-03-04T09:29:50.000Z and 2026-03-04T09:30:00.125Z: the audit trail could not record them',
   }),
+  auth('audit trail closed on shutdown', { action: 'audit_stopped', outcome: 'success', reason: 'shutdown', message: 'audit trail closed after 1234 records', requestId: undefined, clientIp: undefined, userAgent: undefined }),
 ];
 
 export const ALL_CASES = [...REQUEST_CASES, ...AUTH_CASES];

@@ -21,7 +21,9 @@ const validate = { ecs: validateEcs, ocsf: validateOcsf } as const;
 /** The record as written: built, chained after a previous record, serialised, parsed back. */
 function written(f: AuditFacts, format: AuditFormat, sequence: number): Record<string, unknown> {
   const prev = 'f'.repeat(64);
-  const { line } = chainLine(toRecord(f, { sequence, bootId: 'boot-7f3a' }, format, prev), prev, true);
+  // Every other record keyed (chain.alg present), so both shapes are validated.
+  const keyed = sequence % 2 === 0;
+  const { line } = chainLine(toRecord(f, { sequence, bootId: 'boot-7f3a', keyed }, format, prev), prev, true, keyed ? Buffer.alloc(32, 7) : undefined);
   return JSON.parse(line) as Record<string, unknown>;
 }
 
@@ -113,6 +115,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'admin call with a credential label': ['api admin,allowed success', '6003 4 success'],
   'admin call without a valid token': ['api admin,denied failure', '6003 2 failure'],
   'requests refused (audit unavailable)': ['web,network access,denied failure', '4002 0 failure Blocked'],
+  'audit trail closed on shutdown': ['process end success', '6002 4 success'],
 };
 
 describe('audit records say what happened (issue 14)', () => {
@@ -140,7 +143,7 @@ describe('docs/audit.md', () => {
   const examples = [...doc.matchAll(/^(ECS|OCSF):\n\n```json\n([\s\S]*?)\n```/gm)].map((m) => [m[1]!.toLowerCase() as AuditFormat, JSON.parse(m[2]!) as Record<string, any>] as const);
   it('has an example of every action in both formats', () => {
     const actions = ['http_request', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
-      'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused'];
+      'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused', 'audit_stopped'];
     for (const format of ['ecs', 'ocsf'] as const) {
       const shown = new Set(examples.filter(([f]) => f === format).map(([, r]) => r.event?.action ?? r.unmapped?.action ?? (r.unmapped?.websocket ? 'websocket_session' : 'http_request')));
       expect([...shown].sort(), format).toEqual([...actions].sort());
