@@ -20,6 +20,10 @@ export interface AuthEventInput {
   readonly count?: number | undefined;
   /** admin_api: which admin credential called (a label or fingerprint, never the token). */
   readonly credential?: string | undefined;
+  /** admin_api: the user the call acted on. */
+  readonly targetUser?: string | undefined;
+  /** admin_api: the HTTP status it was answered with. */
+  readonly status?: number | undefined;
 }
 
 /** Where an event happened, when it happened inside a request. */
@@ -68,6 +72,8 @@ export function authFacts(at: EventContext | undefined, e: AuthEventInput, time:
     message: e.message,
     count: e.count,
     credential: e.credential,
+    targetUser: e.targetUser,
+    status: e.status,
   };
 }
 

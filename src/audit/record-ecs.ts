@@ -19,7 +19,7 @@ export function ecsRecord(f: AuditFacts, s: Stamp, prev: string | undefined): Re
 /** IdP groups are the user's groups; `user.roles` is left for roles Gatehouse maps. */
 function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
   if (!u) return undefined;
-  return { domain: u.idp, email: u.email, group: u.groups.length ? { name: [...u.groups] } : undefined, id: u.id, name: u.name };
+  return { domain: u.idp || undefined, email: u.email, group: u.groups.length ? { name: [...u.groups] } : undefined, id: u.id, name: u.name };
 }
 
 function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
@@ -106,12 +106,16 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       type,
     },
     gatehouse: { boot_id: s.bootId, chain: chainFields(s, prev), count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
-    http: f.requestId === undefined && admin?.method === undefined ? undefined : { request: { id: f.requestId, method: admin?.method } },
+    http: f.requestId === undefined && admin?.method === undefined ? undefined : {
+      request: { id: f.requestId, method: admin?.method },
+      response: f.status === undefined ? undefined : { status_code: f.status },
+    },
     message: f.message,
     observer: OBSERVER_ECS,
     source: f.clientIp === undefined ? undefined : { ip: f.clientIp },
     url: admin?.path === undefined ? undefined : { path: admin.path },
-    user: ecsUser(f.user),
+    // An admin call acts on a user (user.target); it is not that user's event.
+    user: f.user ? ecsUser(f.user) : f.targetUser === undefined ? undefined : { target: { name: f.targetUser } },
     user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
   };
 }

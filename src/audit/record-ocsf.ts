@@ -36,7 +36,7 @@ function metadata(s: Stamp, logName: string, profiles: readonly string[] | undef
 }
 
 function ocsfUser(u: UserFacts): Record<string, unknown> {
-  return { domain: u.idp, email_addr: u.email, groups: u.groups.length ? u.groups.map((name) => ({ name })) : undefined, name: u.name, type_id: 1, uid: u.id };
+  return { domain: u.idp || undefined, email_addr: u.email, groups: u.groups.length ? u.groups.map((name) => ({ name })) : undefined, name: u.name, type_id: 1, uid: u.id };
 }
 
 /** Authentication needs a user: who tried, or explicitly nobody known. */
@@ -119,9 +119,12 @@ function ocsfAdmin(f: AuthFacts, s: Stamp, prev: string | undefined): Record<str
     category_uid: 6,
     class_name: 'API Activity',
     class_uid: 6003,
+    count: f.count,
     http_request: method === undefined ? undefined : { http_method: method in HTTP_ACTIVITY ? method : undefined, url: path ? { path } : undefined },
+    http_response: f.status === undefined ? undefined : { code: f.status },
     message: f.message,
     metadata: metadata(s, 'gatehouse.auth', undefined),
+    resources: f.targetUser === undefined ? undefined : [{ name: f.targetUser, type: 'user' }],
     severity_id: STATUS[f.outcome].severity,
     src_endpoint: f.clientIp === undefined ? { name: 'unknown' } : { ip: f.clientIp },
     status_detail: f.reason,

@@ -95,6 +95,10 @@ export interface AuthFacts {
   readonly count?: number | undefined;
   /** admin_api: which admin credential called (a label or fingerprint, never the token). */
   readonly credential?: string | undefined;
+  /** admin_api: the user the call acted on (a revocation's or a listing's user). */
+  readonly targetUser?: string | undefined;
+  /** admin_api: the HTTP status the call was answered with. */
+  readonly status?: number | undefined;
 }
 
 export type AuditFacts = RequestFacts | AuthFacts;

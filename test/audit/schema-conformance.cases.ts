@@ -80,6 +80,15 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', requestId: undefined, clientIp: undefined, userAgent: undefined,
     message: '12 request(s) refused with 503 between 2026-03-04T09:29:50.000Z and 2026-03-04T09:30:00.125Z: the audit trail could not record them',
   }),
+  auth('session revoked by an admin', { action: 'session_revoked', outcome: 'success', reason: 'admin', user: { ...bob, id: 'sub-bob' }, idp: 'saml-corp', session: SESSION, requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined }),
+  auth('admin revoke of a user\'s sessions, answered', {
+    action: 'admin_api', outcome: 'success', reason: 'DELETE /admin/users/bob%40example.com/sessions', credential: 'admin.token', targetUser: 'bob@example.com', count: 2, status: 200,
+    requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined,
+  }),
+  auth('admin call for an unknown session (404)', {
+    action: 'admin_api', outcome: 'failure', reason: 'status_404', message: 'DELETE /admin/sessions/abc', credential: 'admin.token', count: 0, status: 404,
+    requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined,
+  }),
   auth('audit trail closed on shutdown', { action: 'audit_stopped', outcome: 'success', reason: 'shutdown', message: 'audit trail closed after 1234 records', requestId: undefined, clientIp: undefined, userAgent: undefined }),
 ];
 

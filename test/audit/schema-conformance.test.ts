@@ -116,6 +116,9 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'admin call without a valid token': ['api admin,denied failure', '6003 2 failure'],
   'requests refused (audit unavailable)': ['web,network access,denied failure', '4002 0 failure Blocked'],
   'audit trail closed on shutdown': ['process end success', '6002 4 success'],
+  'session revoked by an admin': ['session end success', '3002 2 success'],
+  'admin revoke of a user\'s sessions, answered': ['api admin,allowed success', '6003 4 success'],
+  'admin call for an unknown session (404)': ['api admin,allowed failure', '6003 4 failure'],
 };
 
 describe('audit records say what happened (issue 14)', () => {

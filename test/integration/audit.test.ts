@@ -431,13 +431,23 @@ describe('audit trail of a running Gatehouse', () => {
     expect(authEvents(records, 'login_succeeded')).toHaveLength(2);
   });
 
-  it('records every admin API call, the refused one too', () => {
+  it('records every admin API call after it was answered, the refused one too, with its status, target user and count', () => {
     const admin = authEvents(records, 'admin_api');
-    expect(admin.map((r) => [r.event.outcome, r.event.reason])).toEqual([
-      ['success', 'GET /admin/sessions'],
-      ['success', `DELETE /admin/sessions/${t.bobKey}`],
-      ['failure', 'unauthorized'],
+    expect(admin.map((r) => [r.event.outcome, r.event.reason, r.http.response.status_code])).toEqual([
+      ['success', 'GET /admin/sessions', 200],
+      ['success', `DELETE /admin/sessions/${t.bobKey}`, 200],
+      ['failure', 'unauthorized', 401],
     ]);
+    expect(admin[1]).toMatchObject({ user: { target: { name: 'bob@example.com' } }, gatehouse: { count: 1, credential: 'admin.token' }, http: { request: { method: 'DELETE' } } });
+    expect(admin[2]!.gatehouse.credential).toBeUndefined();
+  });
+
+  it('writes one session_revoked with its user when the admin revokes the session, before the call\'s record', () => {
+    const byAdmin = authEvents(records, 'session_revoked').filter((r) => r.event.reason === 'admin');
+    expect(byAdmin).toHaveLength(1);
+    expect(byAdmin[0]).toMatchObject({ user: { name: 'bob@example.com', id: 'bob', domain: 'corp' }, gatehouse: { session: t.bobKey, idp: 'corp' }, event: { category: ['session'], type: ['end'] } });
+    const call = authEvents(records, 'admin_api').find((r) => r.event.reason === `DELETE /admin/sessions/${t.bobKey}`)!;
+    expect(sequenceOf(byAdmin[0]!)).toBeLessThan(sequenceOf(call));
   });
 
   it('holds no secret anywhere in what the sinks and the spool wrote', () => {
