@@ -11,7 +11,7 @@ import { chainLine } from './chain.ts';
 import { ChainHeadKeeper, loadChainHead } from './chain-head.ts';
 import { DrainPacer } from './drain-pacer.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from './record.ts';
-import type { AuditSink, PartialDelivery } from './sink.ts';
+import { isPermanentFailure, type AuditSink, type PartialDelivery } from './sink.ts';
 import { openSpool, type Spool } from './spool.ts';
 
 /** The counters the writer keeps, by sink (admin/metrics.ts provides them as Prometheus series). */
@@ -35,6 +35,8 @@ export interface AuditWriterOptions {
   readonly drainRate?: number;
   /** Spool segment size in bytes (default 16 MB). */
   readonly spoolSegmentBytes?: number;
+  /** The pause after a permanent refusal (sink.ts PermanentFailure) before the next try (default 5 min). */
+  readonly permanentRetryMs?: number;
   readonly metrics?: AuditMetrics;
   readonly log: Logger;
   readonly now?: () => number;
@@ -59,6 +61,9 @@ export interface AuditWriter {
 
 // A SIEM that comes back is found again within 5 s; a retry against a down one costs little.
 const MAX_BACKOFF_MS = 5_000;
+// A receiver that refuses for good (a bad token, a missing index) is not hammered every 5 s: an
+// operator has to act, and is told so; the records wait (spool or memory) and are tried again rarely.
+const PERMANENT_RETRY_MS = 300_000;
 const DEFAULT_DRAIN_RATE = 20_000;
 
 /** How many leading lines a failed send() got acknowledged (PartialDelivery), 0..max. */
@@ -296,11 +301,18 @@ class Channel {
 
   #failed(err: unknown): void {
     this.#opts.metrics?.failed.inc({ sink: this.sink.name });
-    if (!this.#down) this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
+    const permanent = isPermanentFailure(err);
+    const retryMs = this.#opts.permanentRetryMs ?? PERMANENT_RETRY_MS;
+    if (permanent) {
+      // Every time: each refusal needs an operator (an alert rule on this message or on the failed counter).
+      this.#opts.log.error({ sink: this.sink.name, err: (err as Error).message, retry_in_s: Math.round(retryMs / 1000) }, `audit sink refuses records (not a transient failure); ${this.#spool ? 'they stay spooled on disk' : 'they are held in memory'}; fix the sink's settings`);
+    } else if (!this.#down) {
+      this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
+    }
     this.#down = true;
     this.#failures++;
     this.#gauge();
-    this.#schedule(Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
+    this.#schedule(permanent ? retryMs : Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,7 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
         const scheme = u.protocol.slice(0, -1);
         const at = `audit.sinks[${i}]`;
         if (scheme === 'udp' && s.tls) problems.push({ path: `${at}.tls`, message: 'TLS needs tcp://, tls:// or relp://, not udp://' });
+        if (scheme === 'udp') warnings.push(`${at}: udp:// syslog delivers at most once: records lost on the way are not known or sent again; use relp://, tcp:// or tls:// to keep every record`);
         // Keys that only mean something for one transport are refused elsewhere, not ignored.
         if (scheme !== 'relp' && s.relp_window !== undefined) problems.push({ path: `${at}.relp_window`, message: 'only for relp:// URLs' });
         for (const k of ['replay_window', 'replay_max_records'] as const) {

@@ -88,7 +88,10 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
       await res.body.dump();
       return;
     }
-    throw new Error(`HTTP ${res.statusCode} from audit sink${await hecError(res.body)}`);
+    const err = new Error(`HTTP ${res.statusCode} from audit sink${await hecError(res.body)}`);
+    // A 4xx other than 408 (timeout) and 429 (slow down) comes again on every retry (sink.ts).
+    if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429) throw Object.assign(err, { permanent: true as const });
+    throw err;
   };
 
   return {
