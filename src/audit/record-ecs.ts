@@ -27,7 +27,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
     '@timestamp': new Date(f.time).toISOString(),
     ecs: ECS,
     event: {
-      action: f.websocket ? 'websocket_session' : 'http_request',
+      action: f.websocketOpen ? 'websocket_open' : f.websocket ? 'websocket_session' : 'http_request',
       category: ['web', 'network'],
       dataset: 'gatehouse.access',
       duration: Math.round(f.durationMs * 1e6),

@@ -35,6 +35,8 @@ export interface RequestFacts {
   readonly bytesOut: number;
   readonly durationMs: number;
   readonly websocket: boolean;
+  /** The record written when a WebSocket opens (the one at its close has websocket alone). */
+  readonly websocketOpen?: boolean | undefined;
   // Optional context (issue 14): written when the code that saw the request supplies it.
   /** Was the request passed to the upstream? Without it, derived from the decision and error code. */
   readonly proxied?: boolean | undefined;

@@ -53,6 +53,22 @@ export function createFinish(deps: FinishDeps): (ex: Exchange) => void {
   return (ex) => closeOnce(ex, finish);
 }
 
+/**
+ * A WebSocket tunnel just opened (the upstream switched protocols): its own record now, so a SIEM
+ * sees a long session when it starts, not only when it ends (the record at close still sums it up).
+ */
+export function createWebSocketOpened(deps: Pick<FinishDeps, 'audit' | 'log'>): (ex: Exchange) => void {
+  const { audit, log } = deps;
+  return (ex) => {
+    if (!audit.enabled) return;
+    try {
+      audit.write({ ...requestFacts(ex, Date.now(), performance.now() - ex.start, bytesIn(ex), bytesOut(ex)), websocketOpen: true });
+    } catch (err) {
+      log.error({ request_id: ex.id, err: (err as Error).message }, 'writing the audit record failed');
+    }
+  };
+}
+
 /** Run `finish` for the first close of `ex` only: an upgrade has several owners of its end. */
 export function closeOnce(ex: Exchange, finish: (ex: Exchange) => void): void {
   if (ex.finished) return;

@@ -51,6 +51,7 @@ export const REQUEST_CASES: readonly (readonly [string, RequestFacts])[] = [
   request('forged OIDC callback refused 400', { ...anonymous, status: 400, decision: 'public', reason: undefined, rule: undefined, errorCode: 'GH_LOGIN_FAILED', path: '/.gatehouse/oidc/corp/callback', queryKeys: ['code', 'state'] }),
   request('sign-in page redirect to the IdP', { ...anonymous, status: 302, decision: 'public', reason: undefined, rule: undefined, path: '/.gatehouse/login', queryKeys: ['rd'] }),
   request('no route 404', { ...anonymous, route: undefined, upstream: undefined, status: 404, decision: 'error', reason: undefined, rule: undefined, errorCode: 'GH_NO_ROUTE', host: 'unknown.corp.example' }),
+  request('WebSocket opened', { status: 101, websocket: true, websocketOpen: true, path: '/api/kernels/1/channels', durationMs: 12, bytesIn: 600, bytesOut: 180 }),
   request('WebSocket session closed', { status: 101, websocket: true, path: '/api/kernels/1/channels', durationMs: 65_000, bytesIn: 9000, bytesOut: 120_000 }),
   request('request head too large (parser refusal)', {
     ...anonymous, route: undefined, method: '', host: '', path: '', status: 431, decision: 'error', reason: undefined, rule: undefined,

@@ -96,6 +96,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'sign-in page redirect to the IdP': ['web,network access,allowed success', '4002 3 success Allowed'],
   'no route 404': ['web,network access,denied failure', '4002 3 failure Blocked'],
   'WebSocket session closed': ['web,network access,allowed success', '4002 3 success Allowed'],
+  'WebSocket opened': ['web,network access,allowed success', '4002 3 success Allowed'],
   'request head too large (parser refusal)': ['web,network access,denied failure', '4002 0 failure Blocked'],
   'OIDC login started': ['authentication start unknown', '3002 1 unknown'],
   'SAML login started': ['authentication start unknown', '3002 1 unknown'],
@@ -145,7 +146,7 @@ describe('docs/audit.md', () => {
   const doc = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
   const examples = [...doc.matchAll(/^(ECS|OCSF):\n\n```json\n([\s\S]*?)\n```/gm)].map((m) => [m[1]!.toLowerCase() as AuditFormat, JSON.parse(m[2]!) as Record<string, any>] as const);
   it('has an example of every action in both formats', () => {
-    const actions = ['http_request', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
+    const actions = ['http_request', 'websocket_open', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
       'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused', 'audit_stopped'];
     for (const format of ['ecs', 'ocsf'] as const) {
       const shown = new Set(examples.filter(([f]) => f === format).map(([, r]) => r.event?.action ?? r.unmapped?.action ?? (r.unmapped?.websocket ? 'websocket_session' : 'http_request')));

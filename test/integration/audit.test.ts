@@ -148,7 +148,8 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
   return { gh, url, auditFile, auditDir, spoolDir, rx, close };
 }
 
-const isRequestRecord = (r: AuditRecord) => r.event?.dataset === 'gatehouse.access';
+// The record of a request's end (a WebSocket also gets one when it opens: websocket_open).
+const isRequestRecord = (r: AuditRecord) => r.event?.dataset === 'gatehouse.access' && r.event.action !== 'websocket_open';
 const authEvents = (records: readonly AuditRecord[], action: string) => records.filter((r) => r.event?.dataset === 'gatehouse.auth' && r.event.action === action);
 const requestRecords = (lines: string[]) => parseRecords(lines).filter(isRequestRecord);
 
@@ -413,6 +414,13 @@ describe('audit trail of a running Gatehouse', () => {
     // The upgrade request plus a masked 1000-byte frame in; the 101, hello and the echo out.
     expect(wsRec.http.request.bytes).toBeGreaterThan(1000);
     expect(wsRec.http.response.bytes).toBeGreaterThan(1000);
+  });
+
+  it('records a WebSocket when it opens too: the same request id, status 101, before the record at its close', () => {
+    const opens = records.filter((r) => r.event?.action === 'websocket_open');
+    expect(opens).toHaveLength(1);
+    expect(opens[0]).toMatchObject({ http: { request: { id: t.ids.ws }, response: { status_code: 101 } }, user: { name: 'alice@example.com' }, gatehouse: { route: 'app', decision: 'allow' } });
+    expect(sequenceOf(opens[0]!)).toBeLessThan(sequenceOf(rec(t.ids.ws)));
   });
 
   it('writes sign-in, logout and revocation events, each before the record of the request that caused it', () => {
