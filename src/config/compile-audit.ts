@@ -34,8 +34,16 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
           replayWindowMs: parseDuration(s.replay_window ?? '10s'), replayMaxRecords: s.replay_max_records ?? 10_000,
         };
       }
-      case 'http':
-        return { type: 'http', url: s.url, format: s.format, token: s.token === undefined ? undefined : new Secret(s.token), batchSize: s.batch_size, gzip: s.gzip, timeoutMs: parseDuration(s.timeout), caFile: s.ca_file };
+      case 'http': {
+        for (const k of ['index', 'fields'] as const) {
+          if (s.format !== 'hec' && s[k] !== undefined) problems.push({ path: `audit.sinks[${i}].${k}`, message: 'only for format: hec' });
+        }
+        if (s.fields && Object.keys(s.fields).length > 20) problems.push({ path: `audit.sinks[${i}].fields`, message: 'at most 20 fields' });
+        return {
+          type: 'http', url: s.url, format: s.format, token: s.token === undefined ? undefined : new Secret(s.token), batchSize: s.batch_size, gzip: s.gzip,
+          timeoutMs: parseDuration(s.timeout), caFile: s.ca_file, index: s.index, fields: s.fields,
+        };
+      }
     }
   });
   const names = new Map<string, number>();

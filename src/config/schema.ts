@@ -273,6 +273,10 @@ const auditSink = z.discriminatedUnion('type', [
     gzip: z.boolean().default(true),
     timeout: duration().default('10s'),
     ca_file: z.string().min(1).optional(),
+    index: z.string().regex(/^[a-z0-9_][a-z0-9_-]{0,79}$/, { error: 'a Splunk index name: lower-case letters, digits, _ and -' }).optional()
+      .describe('format: hec only: the Splunk index (default: the token\'s default index).'),
+    fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/), z.string().max(256)).optional()
+      .describe('format: hec only: indexed fields added to every event (e.g. {env: prod, dc: fra1}).'),
   }),
 ], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) });
 

@@ -205,7 +205,9 @@ export type AuditSinkConfig =
     /** TCP/TLS: re-send what was written this long before a broken connection (0 = off), at most replayMaxRecords. */
     readonly replayWindowMs: number; readonly replayMaxRecords: number;
   }
-  | { readonly type: 'http'; readonly url: string; readonly format: 'hec' | 'ndjson'; readonly token: Secret | undefined; readonly batchSize: number; readonly gzip: boolean; readonly timeoutMs: number; readonly caFile: string | undefined };
+  | { readonly type: 'http'; readonly url: string; readonly format: 'hec' | 'ndjson'; readonly token: Secret | undefined; readonly batchSize: number; readonly gzip: boolean; readonly timeoutMs: number; readonly caFile: string | undefined;
+    /** HEC only: the index, and indexed fields added to every event. */
+    readonly index?: string | undefined; readonly fields?: Readonly<Record<string, string>> | undefined };
 
 export interface AuditConfig {
   readonly format: 'ecs' | 'ocsf';
