@@ -20,7 +20,7 @@ export function createSink(c: AuditSinkConfig): AuditSink {
       return createFileSink(c);
     case 'syslog':
       return c.transport === 'relp'
-        ? createRelpSink({ host: c.host, port: c.port, tls: c.tls, caFile: c.caFile, appName: c.appName, facility: c.facility, timeoutMs: c.timeoutMs, window: c.relpWindow })
+        ? createRelpSink({ host: c.host, port: c.port, tls: c.tls, caFile: c.caFile, certFile: c.certFile, keyFile: c.keyFile, appName: c.appName, facility: c.facility, timeoutMs: c.timeoutMs, window: c.relpWindow })
         : createSyslogSink({ ...c, transport: c.transport, connectTimeoutMs: c.timeoutMs });
     case 'http':
       return createHttpSink(c);

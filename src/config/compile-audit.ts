@@ -22,6 +22,8 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
         const scheme = u.protocol.slice(0, -1);
         const at = `audit.sinks[${i}]`;
         if (scheme === 'udp' && s.tls) problems.push({ path: `${at}.tls`, message: 'TLS needs tcp://, tls:// or relp://, not udp://' });
+        if ((s.cert_file === undefined) !== (s.key_file === undefined)) problems.push({ path: `${at}.${s.cert_file === undefined ? 'cert_file' : 'key_file'}`, message: 'cert_file and key_file go together' });
+        if (s.cert_file !== undefined && !(s.tls || scheme === 'tls')) problems.push({ path: `${at}.cert_file`, message: 'a client certificate needs TLS (tls:// or tls: true)' });
         if (scheme === 'udp') warnings.push(`${at}: udp:// syslog delivers at most once: records lost on the way are not known or sent again; use relp://, tcp:// or tls:// to keep every record`);
         // Keys that only mean something for one transport are refused elsewhere, not ignored.
         if (scheme !== 'relp' && s.relp_window !== undefined) problems.push({ path: `${at}.relp_window`, message: 'only for relp:// URLs' });
@@ -30,7 +32,7 @@ export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: s
         }
         return {
           type: 'syslog', transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port),
-          caFile: s.ca_file, appName: s.app_name, facility: s.facility, timeoutMs: parseDuration(s.timeout), relpWindow: s.relp_window ?? 128,
+          caFile: s.ca_file, certFile: s.cert_file, keyFile: s.key_file, appName: s.app_name, facility: s.facility, timeoutMs: parseDuration(s.timeout), relpWindow: s.relp_window ?? 128,
           replayWindowMs: parseDuration(s.replay_window ?? '10s'), replayMaxRecords: s.replay_max_records ?? 10_000,
         };
       }

@@ -257,6 +257,8 @@ const auditSink = z.discriminatedUnion('type', [
       .describe('RFC 5424 syslog. relp://: RELP (rsyslog imrelp), every record acknowledged, none lost; tcp:// and tls:// (RFC 6587 octet counting / RFC 5425): at least once through breaks within replay_window; udp://: at most once.'),
     tls: z.boolean().default(false).describe('TLS (RFC 5425 for tcp://; from the first byte for relp://, as imrelp tls="on"); implied by tls://.'),
     ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the receiver.'),
+    cert_file: z.string().min(1).optional().describe('TLS only: PEM client certificate, for a receiver that requires one (RFC 5425 mutual TLS); with key_file.'),
+    key_file: z.string().min(1).optional().describe('TLS only: PEM private key of cert_file.'),
     app_name: z.string().regex(/^[!-~]{1,48}$/).default('gatehouse'),
     facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
     timeout: duration().default('10s').describe('Connecting (tcp, tls, relp), and for relp how long an acknowledgement may take before the session is dropped and its unacknowledged records sent again.'),

@@ -199,6 +199,8 @@ export type AuditSinkConfig =
   | { readonly type: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number; readonly fsync: 'always' | 'interval' | 'never' }
   | {
     readonly type: 'syslog'; readonly transport: 'tcp' | 'udp' | 'relp'; readonly tls: boolean; readonly host: string; readonly port: number; readonly caFile: string | undefined;
+    /** TLS client certificate and key files (RFC 5425 mutual TLS). */
+    readonly certFile?: string | undefined; readonly keyFile?: string | undefined;
     readonly appName: string; readonly facility: number; readonly timeoutMs: number;
     /** RELP: frames in flight before the oldest is acknowledged. */
     readonly relpWindow: number;
