@@ -2,7 +2,10 @@
 // is not retried every few seconds forever. The HTTP sink marks such refusals permanent (a real
 // receiver answers); the writer then logs an error each time, keeps the records, and tries again
 // only after a long pause (fake timers drive the pause: nothing here waits on a clock).
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { isPermanentFailure, type AuditSink } from '../../src/audit/sink.ts';
 import { createHttpSink } from '../../src/audit/sinks/http.ts';
 import { createAuditWriter } from '../../src/audit/writer.ts';
@@ -49,7 +52,9 @@ describe('permanent refusals', () => {
     };
     const errors: string[] = [];
     const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: () => {}, debug: () => {} } as unknown as Logger;
-    const w = createAuditWriter({ sinks: [sink], format: 'ecs', onSinkFailure: 'block', spoolDir: '/nonexistent-not-used', queueSize: 100, log, permanentRetryMs: 600_000 });
+    const spoolDir = mkdtempSync(join(tmpdir(), 'gatehouse-permanent-'));
+    onTestFinished(() => rmSync(spoolDir, { recursive: true, force: true }));
+    const w = createAuditWriter({ sinks: [sink], format: 'ecs', onSinkFailure: 'block', spoolDir, queueSize: 100, log, permanentRetryMs: 600_000 });
     const nextSend = () => new Promise<void>((r) => (sent = r));
     const settle = () => new Promise<void>((r) => setImmediate(() => setImmediate(r)));
 
