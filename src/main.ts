@@ -10,7 +10,7 @@ commands:
   check-config   validate a config and print a redacted summary; exit 0 if usable, 1 if not
                  --explain [user=NAME] [groups=a,b] [email=...] METHOD URL: which route and rule decide, and why
   sp-metadata    print the SAML SP metadata for an IdP: sp-metadata --config FILE --idp ID
-  audit-verify   check the hash chain of audit files: audit-verify FILE... (oldest first)
+  audit-verify   check the hash chain of audit files: audit-verify [--key-file KEY] FILE... (oldest first)
   demo           run the demo: whoami upstream + demo IdP + Gatehouse on http://127.0.0.1:4180
 `;
 
@@ -18,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, explain: { type: 'boolean' }, idp: { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, explain: { type: 'boolean' }, idp: { type: 'string' }, 'key-file': { type: 'string' } },
   });
   const command = positionals[0];
   const configPath = values.config ?? process.env.GATEHOUSE_CONFIG ?? '/etc/gatehouse/gatehouse.yaml';
@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'audit-verify': {
       const { runAuditVerify } = await import('./cli/audit-verify.ts');
-      return runAuditVerify(positionals.slice(1));
+      return runAuditVerify(positionals.slice(1), undefined, values['key-file']);
     }
     case 'demo': {
       const { runDemo } = await import('./cli/demo.ts');

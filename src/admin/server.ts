@@ -12,13 +12,13 @@ import { isAdminAuthorized } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import type { ReadyReport } from './readiness.ts';
 import { adminExchange, AdminError, methodNotAllowed, sendAdmin, sendJson, sendJsonError, type AdminExchange } from './respond.ts';
-import { handleSessionsApi } from './sessions-api.ts';
+import { handleSessionsApi, type AdminCallNote } from './sessions-api.ts';
 
 export interface AdminDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   sessions(): SessionManager;
-  /** Every authorised /admin/* call is an audit event. */
+  /** Every /admin/* call is an audit event (written once answered), and so is every session it ends. */
   onAuthEvent(e: AuthEventInput): void;
   /** POST /admin/reload. */
   reload(): Promise<{ ok: true; warnings: readonly string[] } | { ok: false; error: string }>;
@@ -31,18 +31,42 @@ export interface AdminDeps {
   ready(): Promise<ReadyReport>;
 }
 
+/** The admin credential, named in records by its config key: there is one, and the token is never written. */
+const ADMIN_CREDENTIAL = 'admin.token';
+
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const ax = adminExchange(req, res);
-    route(ax, deps).catch((err: unknown) => {
+    const note: AdminCallNote = {};
+    route(ax, deps, note).then(() => undefined, (err: unknown) => {
       const e = toGatehouseError(err);
       if (e.status >= 500) deps.log.warn({ err: e.cause instanceof Error ? e.cause.message : e.message, code: e.code, request_id: ax.id }, 'admin request failed');
       sendJsonError(ax, e);
-    });
+      return e;
+    }).then((failure) => recordAdminCall(ax, deps, note, failure));
   };
 }
 
-async function route(ax: AdminExchange, deps: AdminDeps): Promise<void> {
+/** The admin_api record of an answered /admin/* call: after the action, with its real outcome. */
+function recordAdminCall(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote, failure: GatehouseError | undefined): void {
+  if (note.call === undefined) return;
+  const status = ax.res.statusCode;
+  const ok = status < 400;
+  deps.onAuthEvent({
+    action: 'admin_api',
+    outcome: ok ? 'success' : 'failure',
+    // Success: the call itself; failure: why, the call in the message (audit/record-meaning.ts adminCall).
+    reason: ok ? note.call : note.authorized ? (failure?.code ?? `status_${status}`) : 'unauthorized',
+    message: ok ? undefined : note.call,
+    clientIp: ax.req.socket.remoteAddress,
+    credential: note.authorized ? ADMIN_CREDENTIAL : undefined,
+    targetUser: note.targetUser,
+    count: note.affected,
+    status,
+  });
+}
+
+async function route(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote): Promise<void> {
   const { req } = ax;
   const parsed = parseTarget(req.url ?? '/');
   if (!parsed) throw new GatehouseError('GH_BAD_REQUEST', 'bad request target');
@@ -56,19 +80,18 @@ async function route(ax: AdminExchange, deps: AdminDeps): Promise<void> {
     return sendAdmin(ax, 200, deps.metrics.registry.contentType, body);
   }
   if (!path.startsWith(ADMIN_PATHS.adminPrefix)) throw new GatehouseError('GH_NOT_FOUND', 'not found');
-  const call = `${req.method} ${path}`.slice(0, 256);
-  if (!isAdminAuthorized(req, deps.token())) {
-    deps.onAuthEvent({ action: 'admin_api', outcome: 'failure', reason: 'unauthorized', message: call, clientIp: req.socket.remoteAddress });
+  note.call = `${req.method} ${path}`.slice(0, 256);
+  note.authorized = isAdminAuthorized(req, deps.token());
+  if (!note.authorized) {
     throw new AdminError('GH_UNAUTHENTICATED', deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token', { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
   }
-  deps.onAuthEvent({ action: 'admin_api', outcome: 'success', reason: call, clientIp: req.socket.remoteAddress });
   if (path === ADMIN_PATHS.reload) {
     if (req.method !== 'POST') throw methodNotAllowed('POST');
     const r = await deps.reload();
     if (!r.ok) throw new GatehouseError('GH_RELOAD_FAILED', r.error);
     return sendJson(ax, 200, { status: 'reloaded', warnings: r.warnings });
   }
-  if (await handleSessionsApi(ax, path, query, deps.sessions(), deps.log)) return;
+  if (await handleSessionsApi(ax, path, query, deps.sessions(), { log: deps.log, note, onAuthEvent: deps.onAuthEvent })) return;
   throw new GatehouseError('GH_NOT_FOUND', 'no such admin endpoint');
 }
 

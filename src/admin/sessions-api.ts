@@ -3,19 +3,50 @@
 //                                             which cannot be used as cookies)
 //   DELETE /admin/sessions/<id>               revoke one session
 //   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica
+// Every session a call ends gets its own session_revoked record (reason "admin", with its user) at
+// the moment it ends; the call's own admin_api record (server.ts) names the user and the count.
+import type { AuthEventInput } from '../audit/events.ts';
+import type { SessionRecord } from '../identity/session-record.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ListedSession, SessionManager } from '../session/manager.ts';
 import { ADMIN_PATHS } from '../http/endpoints.ts';
 import { methodNotAllowed, sendJson, type AdminExchange } from './respond.ts';
 
+/**
+ * What the admin_api record says of one /admin/* call, filled in while it is handled; the record is
+ * written once the call is answered (server.ts), with the status it got (a 404 is not a success).
+ */
+export interface AdminCallNote {
+  /** "METHOD /path" (bounded), once the call is known to be an /admin/* call. */
+  call?: string;
+  authorized?: boolean;
+  /** The user the call acted on. */
+  targetUser?: string;
+  /** Sessions the call ended. */
+  affected?: number;
+}
+
+export interface SessionsApiDeps {
+  readonly log: Logger;
+  /** Filled in for the call's admin_api record. */
+  readonly note: AdminCallNote;
+  readonly onAuthEvent: (e: AuthEventInput) => void;
+}
+
 /** Answers the request when it is a sessions API call and returns true; returns false otherwise. */
-export async function handleSessionsApi(ax: AdminExchange, path: string, query: URLSearchParams, sessions: SessionManager, log: Logger): Promise<boolean> {
+export async function handleSessionsApi(ax: AdminExchange, path: string, query: URLSearchParams, sessions: SessionManager, deps: SessionsApiDeps): Promise<boolean> {
+  const { log, note } = deps;
+  const revoked = (key: string, record: SessionRecord | undefined, user: string | undefined) => deps.onAuthEvent({
+    action: 'session_revoked', outcome: 'success', reason: 'admin', session: key, clientIp: ax.req.socket.remoteAddress,
+    user: record ?? (user === undefined ? undefined : { user, groups: [], idp: '' }), idp: record?.idp,
+  });
   const method = ax.req.method;
   if (path === ADMIN_PATHS.sessions) {
     if (method !== 'GET') throw methodNotAllowed('GET');
     const user = query.get('user');
     if (!user) throw new GatehouseError('GH_BAD_REQUEST', 'query parameter "user" is required');
+    note.targetUser = user;
     const list = await storeCall(log, () => sessions.list(user));
     sendJson(ax, 200, { user, sessions: list.map(sessionSummary) });
     return true;
@@ -24,7 +55,12 @@ export async function handleSessionsApi(ax: AdminExchange, path: string, query: 
     if (method !== 'DELETE') throw methodNotAllowed('DELETE');
     const id = decode(path.slice(ADMIN_PATHS.sessionPrefix.length));
     if (!id || id.includes('/')) throw new GatehouseError('GH_BAD_REQUEST', 'session id required');
+    // Read first, so the revocation's record names whose session it was.
+    const record = await storeCall(log, () => sessions.store.get(id));
     const existed = await storeCall(log, () => sessions.revoke(id));
+    note.targetUser = record?.user;
+    note.affected = existed ? 1 : 0;
+    if (existed) revoked(id, record, undefined);
     log.info({ session: id.slice(0, 12), existed }, 'admin revoked a session');
     // Not an error: the answer says how many sessions ended, and 404 says the id named none.
     sendJson(ax, existed ? 200 : 404, { revoked: existed ? 1 : 0 });
@@ -38,7 +74,13 @@ export async function handleSessionsApi(ax: AdminExchange, path: string, query: 
     if (raw.includes('/')) throw new GatehouseError('GH_BAD_REQUEST', 'encode "/" in the user as %2F');
     const user = decode(raw);
     if (!user) throw new GatehouseError('GH_BAD_REQUEST', 'user required');
+    note.targetUser = user;
+    // The user's sessions as listed just before (their IdP and subject for the records); one that
+    // started in between is still recorded, with the user's name.
+    const before = new Map((await storeCall(log, () => sessions.list(user))).map((l) => [l.id, l.record] as const));
     const keys = await storeCall(log, () => sessions.revokeUser(user));
+    note.affected = keys.length;
+    for (const key of keys) revoked(key, before.get(key), user);
     log.info({ user, revoked: keys.length }, 'admin revoked all sessions of a user');
     sendJson(ax, 200, { user, revoked: keys.length });
     return true;

@@ -4,12 +4,23 @@
 // JSON = keys sorted at every level, undefined dropped, no whitespace: the same bytes whoever
 // re-serialises it.
 //
+// Keyed (audit.chain_key_file): the hash is HMAC-SHA256 with a secret key instead, and the record
+// says so (chain.alg = "hmac-sha256"). Whoever can write the file but not read the key cannot
+// recompute the hashes of a rewritten record; `audit-verify --key-file` checks every record with
+// the key and refuses unkeyed ones. Each process start links to the previous run's head (its
+// first record's prev_hash, writer.ts keeps the head in the spool directory), and a clean shutdown
+// ends a run with an `audit_stopped` record: a deleted run breaks the next run's link, and a cut
+// tail leaves the last run without its final record.
+//
 // Where the links live depends on the record's schema (issue 14 and DESIGN.md: not top-level
 // fields neither ECS nor OCSF knows; chain fields under gatehouse.chain / unmapped.chain):
 //   ECS  (has `ecs`):        gatehouse.chain.hash (and its copy in ECS's event.hash), gatehouse.chain.prev_hash
 //   OCSF (has `class_uid`):  unmapped.chain.hash, unmapped.chain.prev_hash
 //   other records (and files written before): top-level hash, prev_hash
-import { hash } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
+
+/** What chain.alg says of a keyed record. */
+export const KEYED_ALG = 'hmac-sha256';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -18,7 +29,8 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-export function chainHash(prevHash: string, canonicalRecord: string): string {
+export function chainHash(prevHash: string, canonicalRecord: string, key?: Buffer): string {
+  if (key) return createHmac('sha256', key).update(`${prevHash}\n${canonicalRecord}`).digest('hex');
   // One-shot hash: no Hash object per record (this runs once per request).
   return hash('sha256', `${prevHash}\n${canonicalRecord}`, 'hex');
 }
@@ -28,10 +40,23 @@ interface Layout {
   /** Where the record's own hash is written: the first is the chain's, any other a copy. */
   readonly hash: readonly [Path, ...Path[]];
   readonly prev: Path;
+  /** chain.alg, the writer's sequence and the action (run starts and final records). */
+  readonly alg?: Path;
+  readonly sequence?: Path;
+  readonly action?: Path;
 }
 const TOP: Layout = { hash: [['hash']], prev: ['prev_hash'] };
-const ECS: Layout = { hash: [['gatehouse', 'chain', 'hash'], ['event', 'hash']], prev: ['gatehouse', 'chain', 'prev_hash'] };
-const OCSF: Layout = { hash: [['unmapped', 'chain', 'hash']], prev: ['unmapped', 'chain', 'prev_hash'] };
+const ECS: Layout = {
+  hash: [['gatehouse', 'chain', 'hash'], ['event', 'hash']], prev: ['gatehouse', 'chain', 'prev_hash'], alg: ['gatehouse', 'chain', 'alg'],
+  sequence: ['event', 'sequence'], action: ['event', 'action'],
+};
+const OCSF: Layout = {
+  hash: [['unmapped', 'chain', 'hash']], prev: ['unmapped', 'chain', 'prev_hash'], alg: ['unmapped', 'chain', 'alg'],
+  sequence: ['metadata', 'sequence'], action: ['unmapped', 'action'],
+};
+
+/** The action of the record that ends a run cleanly (writer.ts writes it on close). */
+export const FINAL_ACTION = 'audit_stopped';
 
 /** `record` with every hash location emptied and the previous hash set: what is hashed. */
 function unhashed(record: Record<string, unknown>, layout: Layout, prevHash: string): Record<string, unknown> {
@@ -85,17 +110,17 @@ const filledHash = (h: string) => `"hash":"${h}"`;
  * last argument; an empty hash field), so the native JSON.stringify yields the canonical form (hot
  * path: one per request); anything else goes through canonicalJson.
  */
-export function chainLine(record: Record<string, unknown>, prevHash: string, sorted = false): { line: string; hash: string } {
+export function chainLine(record: Record<string, unknown>, prevHash: string, sorted = false, key?: Buffer): { line: string; hash: string } {
   const layout = layoutOf(record);
   if (layout === TOP) {
     const full = sorted && record.prev_hash === prevHash ? record : withPrevHash(record, prevHash);
     const body = sorted ? JSON.stringify(full) : canonicalJson(full);
-    const h = chainHash(prevHash, body);
+    const h = chainHash(prevHash, body, key);
     return { line: `${body.slice(0, -1)},"hash":"${h}"}`, hash: h };
   }
   const inPlace = sorted && getAt(record, layout.prev) === prevHash && layout.hash.every((p) => getAt(record, p) === '');
   const body = inPlace ? JSON.stringify(record) : canonicalJson(unhashed(record, layout, prevHash));
-  const h = chainHash(prevHash, body);
+  const h = chainHash(prevHash, body, key);
   // A JSON string cannot hold an unescaped `"hash":""`, and records keep no other key named hash:
   // each one is a hash location.
   return { line: body.replaceAll(EMPTY_HASH, filledHash(h)), hash: h };
@@ -104,42 +129,60 @@ export function chainLine(record: Record<string, unknown>, prevHash: string, sor
 export interface VerifyResult {
   readonly ok: boolean;
   readonly records: number;
-  /** Chains seen: a new one starts at every process start (sequence 1 with empty prev_hash). */
+  /** Chains seen: a new one starts at every process start (its first record, sequence 1). */
   readonly chains: number;
   /** The first problems found (ChainVerifier's maxProblems); problemCount has them all. */
   readonly problems: readonly string[];
+  /** What is not proof of tampering but worth knowing (a run without its final record). */
+  readonly warnings: readonly string[];
 }
 
 /** `,"hash":"<64 hex>"}`: how chainLine ends every top-level-layout line it writes. */
 const HASH_SUFFIX = 9 + 64 + 2;
 
+/** What the verifier remembers of the record before. */
+interface Prev {
+  readonly hash: string;
+  /** It was a run's final record (a clean shutdown). */
+  readonly final: boolean;
+  /** Its schema has final records (ECS, OCSF; not the top-level layout of older files). */
+  readonly hasFinal: boolean;
+  readonly where: string;
+}
+
 /**
  * Checks a chain one line at a time in bounded memory (`audit-verify` streams files through it):
- * each record's hash matches its content, and each links to the record before.
+ * each record's hash matches its content, and each links to the record before. With `key`, every
+ * hash must be the keyed one (HMAC): an unkeyed or re-hashed record fails.
  */
 export class ChainVerifier {
   readonly #problems: string[] = [];
+  readonly #warnings: string[] = [];
   readonly #maxProblems: number;
   readonly #window: number;
+  readonly #key: Buffer | undefined;
   /** Hashes of the last `#window` intact records: a repeat of one of them is a re-delivery. */
   readonly #recent = new Set<string>();
   /** The same hashes in arrival order (a ring), so the oldest leaves in O(1). */
   readonly #ring: string[] = [];
   #ringAt = 0;
   #problemCount = 0;
-  #prev: string | undefined;
+  #prev: Prev | undefined;
   #records = 0;
   #chains = 0;
   #line = 0;
+  #keyedUnchecked = 0;
 
   /**
    * `redeliveryWindow`: how far back an exact repeat counts as a re-delivery rather than a
    * reordering (at-least-once delivery repeats recent records: a failed batch, a syslog replay
-   * window of up to 10,000 records). `maxProblems`: problems kept for the report.
+   * window of up to 10,000 records). `maxProblems`: problems kept for the report. `key`: the
+   * chain key (audit.chain_key_file) the records were written with.
    */
-  constructor(o: { redeliveryWindow?: number; maxProblems?: number } = {}) {
+  constructor(o: { redeliveryWindow?: number; maxProblems?: number; key?: Buffer | undefined } = {}) {
     this.#window = o.redeliveryWindow ?? 100_000;
     this.#maxProblems = o.maxProblems ?? 1000;
+    this.#key = o.key;
   }
 
   get problemCount(): number {
@@ -169,21 +212,63 @@ export class ChainVerifier {
       this.#prev = undefined;
       return;
     }
-    const intact = intactLine(raw, rec, layout, prevHash, hash);
+    const intact = this.#intact(raw, rec, layout, prevHash, hash, at);
     // An exact repeat of a recent intact record is a re-delivery: skipped, not counted. A line
     // that reuses a seen hash with other content is not intact, so it cannot hide here.
     if (intact && this.#recent.has(hash)) return;
     this.#records++;
-    if (!intact) this.#problem(`${at}: content does not match its hash (edited)`);
-    else this.#remember(hash);
-    if (prevHash === '') this.#chains++;
-    else if (this.#prev === undefined && this.#records === 1) this.#chains++; // file starts mid-chain (rotation)
-    else if (prevHash !== this.#prev) this.#problem(`${at}: does not follow line before (a record was deleted, inserted or reordered)`);
-    this.#prev = hash;
+    if (intact) this.#remember(hash);
+    this.#link(rec, layout, prevHash, at);
+    this.#prev = { hash, final: layout.action !== undefined && getAt(rec, layout.action) === FINAL_ACTION, hasFinal: layout.action !== undefined, where: at };
   }
 
   result(): VerifyResult {
-    return { ok: this.#problemCount === 0, records: this.#records, chains: this.#chains, problems: [...this.#problems] };
+    const warnings = [...this.#warnings];
+    if (this.#prev?.hasFinal && !this.#prev.final) {
+      warnings.push(`the last run has no final record (after ${this.#prev.where}): that process is still running or was killed, or the end of the file was cut`);
+    }
+    if (this.#keyedUnchecked > 0) warnings.push(`${this.#keyedUnchecked} keyed record(s) not checked: pass --key-file with the audit.chain_key_file key`);
+    return { ok: this.#problemCount === 0, records: this.#records, chains: this.#chains, problems: [...this.#problems], warnings };
+  }
+
+  /** Does the record follow the one before? A run's first record links to the previous run's head. */
+  #link(rec: Record<string, unknown>, layout: Layout, prevHash: string, at: string): void {
+    const prev = this.#prev;
+    const runStart = prevHash === '' || (layout.sequence !== undefined && getAt(rec, layout.sequence) === 1);
+    if (runStart) this.#chains++;
+    if (prevHash === '' || prevHash === prev?.hash) return;
+    if (prev === undefined && this.#records === 1) {
+      // The first record read: the file starts mid-chain (rotation) or after the previous run.
+      if (!runStart) this.#chains++;
+      return;
+    }
+    if (prev && runStart && !prev.final && this.#recent.has(prevHash)) {
+      // The previous run was killed: its head was last saved a moment before its last records.
+      this.#warnings.push(`${at}: a new run after one that ended without a final record (killed?); it links to a record before ${prev.where}`);
+      return;
+    }
+    if (runStart) this.#problem(`${at}: a new run that does not link to the end of the run before (a run or the records between were deleted)`);
+    else this.#problem(`${at}: does not follow line before (a record was deleted, inserted or reordered)`);
+  }
+
+  /**
+   * Does the record match its hash? Keyed verification demands the keyed hash of every record;
+   * without a key, a keyed record cannot be checked (a warning, and its links still are).
+   */
+  #intact(raw: string, rec: Record<string, unknown>, layout: Layout, prevHash: string, hash: string, at: string): boolean {
+    const keyed = layout.alg !== undefined && getAt(rec, layout.alg) === KEYED_ALG;
+    if (this.#key) {
+      if (intactLine(raw, rec, layout, prevHash, hash, this.#key)) return true;
+      this.#problem(keyed ? `${at}: content does not match its keyed hash (edited)` : `${at}: not keyed with the chain key (written without it, or rewritten and re-hashed)`);
+      return false;
+    }
+    if (keyed) {
+      this.#keyedUnchecked++;
+      return true;
+    }
+    if (intactLine(raw, rec, layout, prevHash, hash)) return true;
+    this.#problem(`${at}: content does not match its hash (edited)`);
+    return false;
   }
 
   #remember(hash: string): void {
@@ -209,23 +294,23 @@ export class ChainVerifier {
  * (the canonical JSON is the line with the hash emptied or cut off: no re-serialising); anything
  * else, e.g. a record a SIEM re-serialised, through canonicalJson.
  */
-function intactLine(raw: string, rec: Record<string, unknown>, layout: Layout, prevHash: string, hash: string): boolean {
+function intactLine(raw: string, rec: Record<string, unknown>, layout: Layout, prevHash: string, hash: string, key?: Buffer): boolean {
   if (layout === TOP) {
     if (hash.length === 64 && raw.length > HASH_SUFFIX && raw.endsWith(`,"hash":"${hash}"}`)) {
-      if (chainHash(prevHash, `${raw.slice(0, -HASH_SUFFIX)}}`) === hash) return true;
+      if (chainHash(prevHash, `${raw.slice(0, -HASH_SUFFIX)}}`, key) === hash) return true;
     }
     const { hash: _own, ...rest } = rec;
-    return chainHash(prevHash, canonicalJson(rest)) === hash;
+    return chainHash(prevHash, canonicalJson(rest), key) === hash;
   }
   // A copy of the hash (ECS event.hash) that says something else was edited.
   if (layout.hash.some((p) => getAt(rec, p) !== hash)) return false;
-  if (hash.length === 64 && chainHash(prevHash, raw.replaceAll(filledHash(hash), EMPTY_HASH)) === hash) return true;
-  return chainHash(prevHash, canonicalJson(unhashed(rec, layout, prevHash))) === hash;
+  if (hash.length === 64 && chainHash(prevHash, raw.replaceAll(filledHash(hash), EMPTY_HASH), key) === hash) return true;
+  return chainHash(prevHash, canonicalJson(unhashed(rec, layout, prevHash)), key) === hash;
 }
 
 /** Check lines held in memory (tests, small inputs); files go through ChainVerifier line by line. */
-export function verifyLines(lines: Iterable<string>): VerifyResult {
-  const v = new ChainVerifier();
+export function verifyLines(lines: Iterable<string>, key?: Buffer): VerifyResult {
+  const v = new ChainVerifier({ key });
   for (const raw of lines) v.push(raw);
   return v.result();
 }

@@ -16,12 +16,22 @@ export interface AuthEventInput {
   readonly session?: string | undefined;
   /** For events outside a request exchange (admin API): who called. */
   readonly clientIp?: string | undefined;
+  /** How many things the event covers (admin_api: sessions affected). */
+  readonly count?: number | undefined;
+  /** admin_api: which admin credential called (a label or fingerprint, never the token). */
+  readonly credential?: string | undefined;
+  /** admin_api: the user the call acted on. */
+  readonly targetUser?: string | undefined;
+  /** admin_api: the HTTP status it was answered with. */
+  readonly status?: number | undefined;
 }
 
 /** Where an event happened, when it happened inside a request. */
 export interface EventContext {
   readonly requestId: string;
   readonly identity: Identity | undefined;
+  /** The IdP's id for `identity` (the session's OIDC sub / SAML NameID), when known. */
+  readonly subject?: string | undefined;
   readonly session: string | undefined;
   readonly clientIp: string;
   readonly userAgent: string | undefined;
@@ -34,8 +44,14 @@ export function userAgentFact(ua: string | string[] | undefined): string | undef
   return typeof ua === 'string' ? ua.slice(0, MAX_UA) : undefined;
 }
 
-export function userFacts(id: Identity | undefined): UserFacts | undefined {
-  return id ? { name: id.user, email: id.email, groups: id.groups, idp: id.idp } : undefined;
+/**
+ * `subject`: the IdP's id for the user. A session record is an Identity that carries it; a caller
+ * that has one passes it, otherwise it is read off the identity when that is a session record.
+ */
+export function userFacts(id: Identity | undefined, subject?: string): UserFacts | undefined {
+  if (!id) return undefined;
+  const sub = subject ?? (id as { readonly subject?: unknown }).subject;
+  return { name: id.user, id: typeof sub === 'string' ? sub : undefined, email: id.email, groups: id.groups, idp: id.idp };
 }
 
 /** `at` is undefined for events outside any request; what the event names itself wins. */
@@ -47,13 +63,17 @@ export function authFacts(at: EventContext | undefined, e: AuthEventInput, time:
     action: e.action,
     outcome: e.outcome,
     reason: e.reason,
-    user: userFacts(user),
+    user: userFacts(user, e.user ? undefined : at?.subject),
     idp: e.idp ?? user?.idp,
     session: e.session ?? at?.session,
     requestId: at?.requestId,
     clientIp: e.clientIp ?? at?.clientIp,
     userAgent: at?.userAgent,
     message: e.message,
+    count: e.count,
+    credential: e.credential,
+    targetUser: e.targetUser,
+    status: e.status,
   };
 }
 

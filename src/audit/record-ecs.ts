@@ -7,7 +7,7 @@
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
 import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './record.ts';
-import { actionKind, adminCall, authOutcome, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
+import { actionKind, adminCall, authOutcome, chainFields, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
 
 const ECS = { version: ECS_VERSION };
 const OBSERVER_ECS = { hostname: OBSERVER.hostname, product: OBSERVER.product, type: 'proxy', vendor: OBSERVER.vendor, version: OBSERVER.version };
@@ -19,7 +19,7 @@ export function ecsRecord(f: AuditFacts, s: Stamp, prev: string | undefined): Re
 /** IdP groups are the user's groups; `user.roles` is left for roles Gatehouse maps. */
 function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
   if (!u) return undefined;
-  return { domain: u.idp, email: u.email, group: u.groups.length ? { name: [...u.groups] } : undefined, id: u.id, name: u.name };
+  return { domain: u.idp || undefined, email: u.email, group: u.groups.length ? { name: [...u.groups] } : undefined, id: u.id, name: u.name };
 }
 
 function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
@@ -27,7 +27,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
     '@timestamp': new Date(f.time).toISOString(),
     ecs: ECS,
     event: {
-      action: f.websocket ? 'websocket_session' : 'http_request',
+      action: f.websocketOpen ? 'websocket_open' : f.websocket ? 'websocket_session' : 'http_request',
       category: ['web', 'network'],
       dataset: 'gatehouse.access',
       duration: Math.round(f.durationMs * 1e6),
@@ -42,7 +42,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
     gatehouse: {
       auth_method: f.authMethod,
       boot_id: s.bootId,
-      chain: { hash: '', prev_hash: prev },
+      chain: chainFields(s, prev),
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,
@@ -83,6 +83,8 @@ function ecsCategorisation(f: AuthFacts): { category: string[]; type: string[] }
       return { category: ['api'], type: ['admin', f.reason === 'unauthorized' ? 'denied' : 'allowed'] };
     case 'refused_requests':
       return { category: ['web', 'network'], type: ['access', 'denied'] };
+    case 'stopped':
+      return { category: ['process'], type: ['end'] };
   }
 }
 
@@ -104,13 +106,17 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       sequence: s.sequence,
       type,
     },
-    gatehouse: { boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
-    http: f.requestId === undefined && admin?.method === undefined ? undefined : { request: { id: f.requestId, method: admin?.method } },
+    gatehouse: { boot_id: s.bootId, chain: chainFields(s, prev), count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
+    http: f.requestId === undefined && admin?.method === undefined ? undefined : {
+      request: { id: f.requestId, method: admin?.method },
+      response: f.status === undefined ? undefined : { status_code: f.status },
+    },
     message: f.message,
     observer: OBSERVER_ECS,
     source: f.clientIp === undefined ? undefined : { ip: f.clientIp },
     url: admin?.path === undefined ? undefined : { path: admin.path },
-    user: ecsUser(f.user),
+    // An admin call acts on a user (user.target); it is not that user's event.
+    user: f.user ? ecsUser(f.user) : f.targetUser === undefined ? undefined : { target: { name: f.targetUser } },
     user_agent: f.userAgent === undefined ? undefined : { original: f.userAgent },
   };
 }

@@ -3,6 +3,7 @@
 // only spell these answers in their schema's words, so the two formats can never disagree.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { KEYED_ALG } from './chain.ts';
 import type { AuthAction, AuthFacts, RequestFacts, Stamp } from './record.ts';
 
 /** The schema versions the records declare and are validated against (test/audit/schema-conformance). */
@@ -48,7 +49,7 @@ export function requestFailed(f: RequestFacts): boolean {
 }
 
 /** What kind of thing an auth action is: it picks ECS categories and the OCSF class. */
-export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 'admin' | 'refused_requests';
+export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 'admin' | 'refused_requests' | 'stopped';
 
 export function actionKind(a: AuthAction): ActionKind {
   switch (a) {
@@ -64,6 +65,8 @@ export function actionKind(a: AuthAction): ActionKind {
       return 'admin';
     case 'requests_refused':
       return 'refused_requests';
+    case 'audit_stopped':
+      return 'stopped';
   }
 }
 
@@ -77,4 +80,9 @@ export function adminCall(f: AuthFacts): { method: string | undefined; path: str
   const text = f.outcome === 'success' ? f.reason : f.message;
   const m = /^([A-Z]+) (\S+)/.exec(text ?? '');
   return { method: m?.[1], path: m?.[2] };
+}
+
+/** The chain links (chain.ts fills the hashes); keys in sorted order. */
+export function chainFields(s: Stamp, prev: string | undefined): Record<string, unknown> {
+  return { alg: s.keyed ? KEYED_ALG : undefined, hash: '', prev_hash: prev };
 }

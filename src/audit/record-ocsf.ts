@@ -6,7 +6,7 @@
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
 import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './record.ts';
-import { actionKind, adminCall, authOutcome, eventId, OBSERVER, OCSF_VERSION, requestFailed, wasAllowed } from './record-meaning.ts';
+import { actionKind, adminCall, authOutcome, chainFields, eventId, OBSERVER, OCSF_VERSION, requestFailed, wasAllowed } from './record-meaning.ts';
 
 const PRODUCT = { name: OBSERVER.product, vendor_name: OBSERVER.vendor, version: OBSERVER.version };
 /** HTTP Activity activity per method (OCSF 1.6.0 knows PATCH); anything else is 99 Other. */
@@ -22,6 +22,7 @@ export function ocsfRecord(f: AuditFacts, s: Stamp, prev: string | undefined): R
     case 'admin':
       return ocsfAdmin(f, s, prev);
     case 'configuration':
+    case 'stopped':
       return ocsfReload(f, s, prev);
     case 'refused_requests':
       return ocsfRefused(f, s, prev);
@@ -35,7 +36,7 @@ function metadata(s: Stamp, logName: string, profiles: readonly string[] | undef
 }
 
 function ocsfUser(u: UserFacts): Record<string, unknown> {
-  return { domain: u.idp, email_addr: u.email, groups: u.groups.length ? u.groups.map((name) => ({ name })) : undefined, name: u.name, type_id: 1, uid: u.id };
+  return { domain: u.idp || undefined, email_addr: u.email, groups: u.groups.length ? u.groups.map((name) => ({ name })) : undefined, name: u.name, type_id: 1, uid: u.id };
 }
 
 /** Authentication needs a user: who tried, or explicitly nobody known. */
@@ -75,8 +76,8 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
     trace: f.traceId === undefined ? undefined : { uid: f.traceId },
     type_uid: 4002 * 100 + activity,
     unmapped: {
-      auth_method: f.authMethod, boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, decision: f.decision, end_reason: f.endReason,
-      error_code: f.errorCode, granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined, http_method: known || !f.method ? undefined : f.method,
+      action: f.websocketOpen ? 'websocket_open' : undefined, auth_method: f.authMethod, boot_id: s.bootId, chain: chainFields(s, prev), decision: f.decision,
+      end_reason: f.endReason, error_code: f.errorCode, granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined, http_method: known || !f.method ? undefined : f.method,
       query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined,
     },
   };
@@ -102,7 +103,7 @@ function ocsfAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<stri
     status_id: STATUS[outcome].status,
     time: f.time,
     type_uid: 3002 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, idp: f.idp ?? f.user?.idp },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), idp: f.idp ?? f.user?.idp },
     user: f.user ? ocsfUser(f.user) : UNKNOWN_USER,
   };
 }
@@ -118,24 +119,28 @@ function ocsfAdmin(f: AuthFacts, s: Stamp, prev: string | undefined): Record<str
     category_uid: 6,
     class_name: 'API Activity',
     class_uid: 6003,
+    count: f.count,
     http_request: method === undefined ? undefined : { http_method: method in HTTP_ACTIVITY ? method : undefined, url: path ? { path } : undefined },
+    http_response: f.status === undefined ? undefined : { code: f.status },
     message: f.message,
     metadata: metadata(s, 'gatehouse.auth', undefined),
+    resources: f.targetUser === undefined ? undefined : [{ name: f.targetUser, type: 'user' }],
     severity_id: STATUS[f.outcome].severity,
     src_endpoint: f.clientIp === undefined ? { name: 'unknown' } : { ip: f.clientIp },
     status_detail: f.reason,
     status_id: STATUS[f.outcome].status,
     time: f.time,
     type_uid: 6003 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, credential: f.credential },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), credential: f.credential },
   };
 }
 
-/** Configuration reloads: Application Lifecycle, activity Other ("Reload"). */
+/** Configuration reloads: Application Lifecycle, activity Other ("Reload"); a clean shutdown: Stop (4). */
 function ocsfReload(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  const activity = f.action === 'audit_stopped' ? 4 : 99;
   return {
-    activity_id: 99,
-    activity_name: 'Reload',
+    activity_id: activity,
+    activity_name: activity === 99 ? 'Reload' : undefined,
     app: PRODUCT,
     category_uid: 6,
     class_name: 'Application Lifecycle',
@@ -146,8 +151,8 @@ function ocsfReload(f: AuthFacts, s: Stamp, prev: string | undefined): Record<st
     status_detail: f.reason,
     status_id: STATUS[f.outcome].status,
     time: f.time,
-    type_uid: 6002 * 100 + 99,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: { hash: '', prev_hash: prev } },
+    type_uid: 6002 * 100 + activity,
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
   };
 }
 
@@ -170,6 +175,6 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
     status_id: STATUS.failure.status,
     time: f.time,
     type_uid: 4002 * 100,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: { hash: '', prev_hash: prev } },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
   };
 }

@@ -35,6 +35,8 @@ export interface RequestFacts {
   readonly bytesOut: number;
   readonly durationMs: number;
   readonly websocket: boolean;
+  /** The record written when a WebSocket opens (the one at its close has websocket alone). */
+  readonly websocketOpen?: boolean | undefined;
   // Optional context (issue 14): written when the code that saw the request supplies it.
   /** Was the request passed to the upstream? Without it, derived from the decision and error code. */
   readonly proxied?: boolean | undefined;
@@ -73,7 +75,9 @@ export type AuthAction =
   | 'config_reload_failed'
   | 'admin_api'
   /** Requests refused because the audit trail could not take records (block mode), summed up. */
-  | 'requests_refused';
+  | 'requests_refused'
+  /** The last record of a run, written on a clean shutdown (chain.ts: a cut tail lacks it). */
+  | 'audit_stopped';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {
@@ -95,6 +99,10 @@ export interface AuthFacts {
   readonly count?: number | undefined;
   /** admin_api: which admin credential called (a label or fingerprint, never the token). */
   readonly credential?: string | undefined;
+  /** admin_api: the user the call acted on (a revocation's or a listing's user). */
+  readonly targetUser?: string | undefined;
+  /** admin_api: the HTTP status the call was answered with. */
+  readonly status?: number | undefined;
 }
 
 export type AuditFacts = RequestFacts | AuthFacts;
@@ -105,6 +113,8 @@ export type AuditFormat = 'ecs' | 'ocsf';
 export interface Stamp {
   readonly sequence: number;
   readonly bootId: string;
+  /** The chain is keyed (HMAC): the record says so in chain.alg. */
+  readonly keyed?: boolean | undefined;
 }
 
 /**

@@ -26,3 +26,16 @@ export interface AuditSink {
 export interface PartialDelivery {
   readonly delivered: number;
 }
+
+/**
+ * What a rejected send() carries when retrying soon cannot help (HEC's 401 bad token, 403, 404, a
+ * 400 the receiver will give this batch every time): the writer keeps the records (spool or
+ * memory), says so loudly, and tries again only after a long pause.
+ */
+export interface PermanentFailure {
+  readonly permanent: true;
+}
+
+export function isPermanentFailure(err: unknown): boolean {
+  return (err as Partial<PermanentFailure> | undefined)?.permanent === true;
+}

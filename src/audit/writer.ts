@@ -8,9 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
+import { ChainHeadKeeper, loadChainHead } from './chain-head.ts';
 import { DrainPacer } from './drain-pacer.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from './record.ts';
-import type { AuditSink, PartialDelivery } from './sink.ts';
+import { isPermanentFailure, type AuditSink, type PartialDelivery } from './sink.ts';
 import { openSpool, type Spool } from './spool.ts';
 
 /** The counters the writer keeps, by sink (admin/metrics.ts provides them as Prometheus series). */
@@ -34,9 +35,13 @@ export interface AuditWriterOptions {
   readonly drainRate?: number;
   /** Spool segment size in bytes (default 16 MB). */
   readonly spoolSegmentBytes?: number;
+  /** The pause after a permanent refusal (sink.ts PermanentFailure) before the next try (default 5 min). */
+  readonly permanentRetryMs?: number;
   readonly metrics?: AuditMetrics;
   readonly log: Logger;
   readonly now?: () => number;
+  /** audit.chain_key_file's key: the chain's hashes are HMAC-SHA256 with it (chain.ts). */
+  readonly chainKey?: Buffer | undefined;
 }
 
 export interface AuditWriter {
@@ -56,6 +61,9 @@ export interface AuditWriter {
 
 // A SIEM that comes back is found again within 5 s; a retry against a down one costs little.
 const MAX_BACKOFF_MS = 5_000;
+// A receiver that refuses for good (a bad token, a missing index) is not hammered every 5 s: an
+// operator has to act, and is told so; the records wait (spool or memory) and are tried again rarely.
+const PERMANENT_RETRY_MS = 300_000;
 const DEFAULT_DRAIN_RATE = 20_000;
 
 /** How many leading lines a failed send() got acknowledged (PartialDelivery), 0..max. */
@@ -293,11 +301,18 @@ class Channel {
 
   #failed(err: unknown): void {
     this.#opts.metrics?.failed.inc({ sink: this.sink.name });
-    if (!this.#down) this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
+    const permanent = isPermanentFailure(err);
+    const retryMs = this.#opts.permanentRetryMs ?? PERMANENT_RETRY_MS;
+    if (permanent) {
+      // Every time: each refusal needs an operator (an alert rule on this message or on the failed counter).
+      this.#opts.log.error({ sink: this.sink.name, err: (err as Error).message, retry_in_s: Math.round(retryMs / 1000) }, `audit sink refuses records (not a transient failure); ${this.#spool ? 'they stay spooled on disk' : 'they are held in memory'}; fix the sink's settings`);
+    } else if (!this.#down) {
+      this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
+    }
     this.#down = true;
     this.#failures++;
     this.#gauge();
-    this.#schedule(Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
+    this.#schedule(permanent ? retryMs : Math.min(200 * 2 ** Math.min(this.#failures, 10), MAX_BACKOFF_MS));
   }
 
   async close(): Promise<void> {
@@ -319,16 +334,33 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const bootId = randomUUID();
   const pacer = new DrainPacer(opts.drainRate ?? DEFAULT_DRAIN_RATE);
   const channels = opts.sinks.map((s) => new Channel(s, opts, pacer));
+  const key = opts.chainKey;
   let sequence = 0;
-  let prevHash = '';
+  // This run's first record links to where the previous run's chain ended (chain-head.ts).
+  const heads = channels.length > 0 ? new ChainHeadKeeper(opts.spoolDir, opts.log) : undefined;
+  let prevHash = heads ? (loadChainHead(opts.spoolDir, opts.log)?.hash ?? '') : '';
   let refused: { count: number; first: number; last: number } | undefined;
+  let stopped = false;
 
   const append = (facts: AuditFacts) => {
     sequence++;
-    const record = toRecord(facts, { sequence, bootId }, opts.format, prevHash);
-    const { line, hash } = chainLine(record, prevHash, true);
+    const record = toRecord(facts, { sequence, bootId, keyed: key !== undefined }, opts.format, prevHash);
+    const { line, hash } = chainLine(record, prevHash, true, key);
     prevHash = hash;
+    heads?.note({ bootId, sequence, hash, final: false });
     for (const c of channels) c.push(line);
+  };
+
+  /** The run's last record: without it, audit-verify reports the tail cut (or the process killed). */
+  const stop = () => {
+    if (stopped || channels.length === 0) return;
+    stopped = true;
+    const time = now();
+    append({
+      kind: 'auth', time, action: 'audit_stopped', outcome: 'success', reason: 'shutdown', message: `audit trail closed after ${sequence} records`,
+      user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
+    });
+    heads?.note({ bootId, sequence, hash: prevHash, final: true });
   };
 
   const idle = () => channels.every((c) => c.pending === 0);
@@ -342,7 +374,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         const r = refused;
         refused = undefined;
         append({
-          kind: 'auth', time: r.last, action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable',
+          kind: 'auth', time: r.last, action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', count: r.count,
           message: `${r.count} request(s) refused with 503 between ${new Date(r.first).toISOString()} and ${new Date(r.last).toISOString()}: the audit trail could not record them`,
           user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
         });
@@ -376,9 +408,11 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       return idle();
     },
     async close(timeoutMs = 3000) {
+      stop();
       const deadline = now() + timeoutMs;
       while (!idle() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await Promise.all(channels.map((c) => c.close()));
+      heads?.saveFinal();
       pacer.close();
     },
   };

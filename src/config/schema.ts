@@ -260,6 +260,8 @@ const auditSink = z.discriminatedUnion('type', [
       .describe('RFC 5424 syslog. relp://: RELP (rsyslog imrelp), every record acknowledged, none lost; tcp:// and tls:// (RFC 6587 octet counting / RFC 5425): at least once through breaks within replay_window; udp://: at most once.'),
     tls: z.boolean().default(false).describe('TLS (RFC 5425 for tcp://; from the first byte for relp://, as imrelp tls="on"); implied by tls://.'),
     ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the receiver.'),
+    cert_file: z.string().min(1).optional().describe('TLS only: PEM client certificate, for a receiver that requires one (RFC 5425 mutual TLS); with key_file.'),
+    key_file: z.string().min(1).optional().describe('TLS only: PEM private key of cert_file.'),
     app_name: z.string().regex(/^[!-~]{1,48}$/).default('gatehouse'),
     facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
     timeout: duration().default('10s').describe('Connecting (tcp, tls, relp), and for relp how long an acknowledgement may take before the session is dropped and its unacknowledged records sent again.'),
@@ -276,6 +278,10 @@ const auditSink = z.discriminatedUnion('type', [
     gzip: z.boolean().default(true),
     timeout: duration().default('10s'),
     ca_file: z.string().min(1).optional(),
+    index: z.string().regex(/^[a-z0-9_][a-z0-9_-]{0,79}$/, { error: 'a Splunk index name: lower-case letters, digits, _ and -' }).optional()
+      .describe('format: hec only: the Splunk index (default: the token\'s default index).'),
+    fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/), z.string().max(256)).optional()
+      .describe('format: hec only: indexed fields added to every event (e.g. {env: prod, dc: fra1}).'),
   }),
 ], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) });
 
@@ -288,6 +294,8 @@ const audit = z.strictObject({
   queue_size: z.number().int().min(10).max(1_000_000).default(10_000).describe('Records held in memory per sink.'),
   spool_drain_rate: z.number().int().min(100).max(1_000_000).optional()
     .describe('Spooled records delivered per second at most, per sink, when a sink is back (default 20000); batches are separated by an event-loop turn so requests keep flowing.'),
+  chain_key_file: z.string().min(1).optional()
+    .describe('File holding a secret of at least 32 bytes: the hash chain becomes HMAC-SHA256 with it, so whoever can write the audit trail but not read this file cannot rewrite records undetected (gatehouse audit-verify --key-file). Read at start; unset = an unkeyed chain (a warning).'),
 });
 
 export const ConfigSchema = z.strictObject({

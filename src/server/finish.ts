@@ -53,6 +53,22 @@ export function createFinish(deps: FinishDeps): (ex: Exchange) => void {
   return (ex) => closeOnce(ex, finish);
 }
 
+/**
+ * A WebSocket tunnel just opened (the upstream switched protocols): its own record now, so a SIEM
+ * sees a long session when it starts, not only when it ends (the record at close still sums it up).
+ */
+export function createWebSocketOpened(deps: Pick<FinishDeps, 'audit' | 'log'>): (ex: Exchange) => void {
+  const { audit, log } = deps;
+  return (ex) => {
+    if (!audit.enabled) return;
+    try {
+      audit.write({ ...requestFacts(ex, Date.now(), performance.now() - ex.start, bytesIn(ex), bytesOut(ex)), websocketOpen: true });
+    } catch (err) {
+      log.error({ request_id: ex.id, err: (err as Error).message }, 'writing the audit record failed');
+    }
+  };
+}
+
 /** Run `finish` for the first close of `ex` only: an upgrade has several owners of its end. */
 export function closeOnce(ex: Exchange, finish: (ex: Exchange) => void): void {
   if (ex.finished) return;
@@ -120,7 +136,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     reason: ex.policy?.reason,
     rule: ex.policy?.rule,
     errorCode: ex.errorCode,
-    user: userFacts(ex.identity),
+    user: userFacts(ex.identity, ex.session?.record.subject),
     authMethod: ex.identity ? (ex.session ? 'session' : 'bearer') : undefined,
     session: ex.session?.key,
     clientIp: ex.client.ip,
@@ -131,7 +147,40 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     durationMs,
     websocket: ex.upgraded,
     endReason: ex.liveEnd,
+    ...connectionFacts(ex),
+    traceId: traceId(ex.req.headers.traceparent),
+    grantingGroups: ex.decision === 'deny' && ex.policy?.grantingGroups.length ? ex.policy.grantingGroups : undefined,
   };
+}
+
+/**
+ * How the client reached Gatehouse: scheme and port as it addressed them (behind a trusted proxy,
+ * the proxy's X-Forwarded-Proto and the Host's port), its own port only when it connected directly
+ * (behind a proxy the peer port is the proxy's), and the HTTP version. Read off the exchange: no
+ * parsing beyond the authority's port.
+ */
+function connectionFacts(ex: Exchange): Pick<RequestFacts, 'scheme' | 'port' | 'sourcePort' | 'httpVersion'> {
+  const sock = ex.socket as Partial<Socket>;
+  const scheme = ex.client.proto;
+  const colon = ex.authority.lastIndexOf(':');
+  const explicit = colon > ex.authority.lastIndexOf(']') ? Number(ex.authority.slice(colon + 1)) : NaN;
+  const port = Number.isInteger(explicit) && explicit > 0 ? explicit : ex.client.trusted ? (scheme === 'https' ? 443 : 80) : sock.localPort;
+  const v = ex.req.httpVersion;
+  return { scheme, port, sourcePort: ex.client.trusted ? undefined : sock.remotePort, httpVersion: v === '2.0' ? '2' : v || undefined };
+}
+
+/** W3C trace context: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; an all-zero id is invalid. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(?:-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+
+/** The trace id of a valid traceparent header, else undefined (the header is client-chosen text). */
+export function traceId(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string' || header.length > 512) return undefined;
+  const m = TRACEPARENT.exec(header.trim());
+  if (!m || m[1] === 'ff' || m[2] === ZERO_TRACE) return undefined;
+  // Version 00 has exactly four fields; later versions may append more.
+  if (m[1] === '00' && header.trim().length !== 55) return undefined;
+  return m[2];
 }
 
 /** Who and where, for the auth events seen while handling `ex`. */
@@ -139,6 +188,7 @@ export function eventContext(ex: Exchange): EventContext {
   return {
     requestId: ex.id,
     identity: ex.identity,
+    subject: ex.session?.record.subject,
     session: ex.session?.key,
     clientIp: ex.client.ip,
     userAgent: userAgentFact(ex.req.headers['user-agent']),

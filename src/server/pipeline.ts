@@ -52,7 +52,7 @@ import { Exchange } from '../http/exchange.ts';
 import { AUTH_PATH } from '../http/endpoints.ts';
 import { requestIdFor } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
-import { createFinish } from './finish.ts';
+import { createFinish, createWebSocketOpened } from './finish.ts';
 import { retargetForwardAuth, sendForwardAuthAllow } from './forward-auth.ts';
 import { handleInternal, isInternalPath } from './internal.ts';
 import { applyHost, applyTarget, faultyHead } from './target.ts';
@@ -78,6 +78,7 @@ type Matched = RouteMatch<RoutePlan>;
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { metrics, log } = deps;
   const finish = createFinish(deps);
+  const opened = createWebSocketOpened(deps);
   // Dependency outages are logged as episodes (log.ts), not one line per refused request.
   const outages = createOutageLog(log);
   const onUpstreamError = (ex: Exchange, err: GatehouseError) => {
@@ -92,6 +93,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   };
   const wsHooks: WebSocketHooks = {
     onOpen(ex) {
+      opened(ex);
       deps.tunnels.add(ex.socket);
       metrics.websocketsOpen.inc({ route: ex.route?.name ?? '' });
       followSession(ex, deps.current().sessions, (why) => endTunnel(ex, (ex.liveEnd = `session ${why}`)));

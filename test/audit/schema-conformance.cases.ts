@@ -51,6 +51,7 @@ export const REQUEST_CASES: readonly (readonly [string, RequestFacts])[] = [
   request('forged OIDC callback refused 400', { ...anonymous, status: 400, decision: 'public', reason: undefined, rule: undefined, errorCode: 'GH_LOGIN_FAILED', path: '/.gatehouse/oidc/corp/callback', queryKeys: ['code', 'state'] }),
   request('sign-in page redirect to the IdP', { ...anonymous, status: 302, decision: 'public', reason: undefined, rule: undefined, path: '/.gatehouse/login', queryKeys: ['rd'] }),
   request('no route 404', { ...anonymous, route: undefined, upstream: undefined, status: 404, decision: 'error', reason: undefined, rule: undefined, errorCode: 'GH_NO_ROUTE', host: 'unknown.corp.example' }),
+  request('WebSocket opened', { status: 101, websocket: true, websocketOpen: true, path: '/api/kernels/1/channels', durationMs: 12, bytesIn: 600, bytesOut: 180 }),
   request('WebSocket session closed', { status: 101, websocket: true, path: '/api/kernels/1/channels', durationMs: 65_000, bytesIn: 9000, bytesOut: 120_000 }),
   request('request head too large (parser refusal)', {
     ...anonymous, route: undefined, method: '', host: '', path: '', status: 431, decision: 'error', reason: undefined, rule: undefined,
@@ -80,6 +81,16 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', requestId: undefined, clientIp: undefined, userAgent: undefined,
     message: '12 request(s) refused with 503 between 2026-03-04T09:29:50.000Z and 2026-03-04T09:30:00.125Z: the audit trail could not record them',
   }),
+  auth('session revoked by an admin', { action: 'session_revoked', outcome: 'success', reason: 'admin', user: { ...bob, id: 'sub-bob' }, idp: 'saml-corp', session: SESSION, requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined }),
+  auth('admin revoke of a user\'s sessions, answered', {
+    action: 'admin_api', outcome: 'success', reason: 'DELETE /admin/users/bob%40example.com/sessions', credential: 'admin.token', targetUser: 'bob@example.com', count: 2, status: 200,
+    requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined,
+  }),
+  auth('admin call for an unknown session (404)', {
+    action: 'admin_api', outcome: 'failure', reason: 'status_404', message: 'DELETE /admin/sessions/abc', credential: 'admin.token', count: 0, status: 404,
+    requestId: undefined, clientIp: '127.0.0.1', userAgent: undefined,
+  }),
+  auth('audit trail closed on shutdown', { action: 'audit_stopped', outcome: 'success', reason: 'shutdown', message: 'audit trail closed after 1234 records', requestId: undefined, clientIp: undefined, userAgent: undefined }),
 ];
 
 export const ALL_CASES = [...REQUEST_CASES, ...AUTH_CASES];

@@ -21,7 +21,9 @@ const validate = { ecs: validateEcs, ocsf: validateOcsf } as const;
 /** The record as written: built, chained after a previous record, serialised, parsed back. */
 function written(f: AuditFacts, format: AuditFormat, sequence: number): Record<string, unknown> {
   const prev = 'f'.repeat(64);
-  const { line } = chainLine(toRecord(f, { sequence, bootId: 'boot-7f3a' }, format, prev), prev, true);
+  // Every other record keyed (chain.alg present), so both shapes are validated.
+  const keyed = sequence % 2 === 0;
+  const { line } = chainLine(toRecord(f, { sequence, bootId: 'boot-7f3a', keyed }, format, prev), prev, true, keyed ? Buffer.alloc(32, 7) : undefined);
   return JSON.parse(line) as Record<string, unknown>;
 }
 
@@ -94,6 +96,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'sign-in page redirect to the IdP': ['web,network access,allowed success', '4002 3 success Allowed'],
   'no route 404': ['web,network access,denied failure', '4002 3 failure Blocked'],
   'WebSocket session closed': ['web,network access,allowed success', '4002 3 success Allowed'],
+  'WebSocket opened': ['web,network access,allowed success', '4002 3 success Allowed'],
   'request head too large (parser refusal)': ['web,network access,denied failure', '4002 0 failure Blocked'],
   'OIDC login started': ['authentication start unknown', '3002 1 unknown'],
   'SAML login started': ['authentication start unknown', '3002 1 unknown'],
@@ -113,6 +116,10 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'admin call with a credential label': ['api admin,allowed success', '6003 4 success'],
   'admin call without a valid token': ['api admin,denied failure', '6003 2 failure'],
   'requests refused (audit unavailable)': ['web,network access,denied failure', '4002 0 failure Blocked'],
+  'audit trail closed on shutdown': ['process end success', '6002 4 success'],
+  'session revoked by an admin': ['session end success', '3002 2 success'],
+  'admin revoke of a user\'s sessions, answered': ['api admin,allowed success', '6003 4 success'],
+  'admin call for an unknown session (404)': ['api admin,allowed failure', '6003 4 failure'],
 };
 
 describe('audit records say what happened (issue 14)', () => {
@@ -139,8 +146,8 @@ describe('docs/audit.md', () => {
   const doc = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
   const examples = [...doc.matchAll(/^(ECS|OCSF):\n\n```json\n([\s\S]*?)\n```/gm)].map((m) => [m[1]!.toLowerCase() as AuditFormat, JSON.parse(m[2]!) as Record<string, any>] as const);
   it('has an example of every action in both formats', () => {
-    const actions = ['http_request', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
-      'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused'];
+    const actions = ['http_request', 'websocket_open', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
+      'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused', 'audit_stopped'];
     for (const format of ['ecs', 'ocsf'] as const) {
       const shown = new Set(examples.filter(([f]) => f === format).map(([, r]) => r.event?.action ?? r.unmapped?.action ?? (r.unmapped?.websocket ? 'websocket_session' : 'http_request')));
       expect([...shown].sort(), format).toEqual([...actions].sort());

@@ -130,7 +130,8 @@ describe('audit writer: delivery through an outage', () => {
     await expect.poll(() => readdirSync(spoolDir).filter((f) => f.endsWith('.spool')).length, { timeout: 5000 }).toBe(1);
     await w1.close(100);
     const spoolFile = join(spoolDir, readdirSync(spoolDir).find((f) => f.endsWith('.spool'))!);
-    expect(readFileSync(spoolFile, 'utf8').split('\n').filter(Boolean)).toHaveLength(150);
+    // The 150 records and the run's final record (audit_stopped, written by close).
+    expect(readFileSync(spoolFile, 'utf8').split('\n').filter(Boolean)).toHaveLength(151);
     expect(rx.lines).toEqual([]);
 
     rx.status = 200;
@@ -138,18 +139,22 @@ describe('audit writer: delivery through an outage', () => {
     for (let i = 1; i <= 20; i++) w2.write(sampleRequest(1000 + i));
     expect(await w2.flush(10_000)).toBe(true);
     const records = firstDeliveries(parseRecords(rx.lines));
-    expect(records).toHaveLength(170);
-    const old = records.slice(0, 150);
-    const fresh = records.slice(150);
+    expect(records).toHaveLength(171);
+    const old = records.slice(0, 151);
+    const fresh = records.slice(151);
     expect(new Set(old.map(bootIdOf)).size).toBe(1);
     expect(new Set(fresh.map(bootIdOf)).size).toBe(1);
     expect(bootIdOf(old[0]!)).not.toBe(bootIdOf(fresh[0]!));
-    expect(old.map(sequenceOf)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
-    expect(old.map((r) => r.http.request.id)).toEqual(Array.from({ length: 150 }, (_, i) => `req-${i + 1}`));
+    expect(old.map(sequenceOf)).toEqual(Array.from({ length: 151 }, (_, i) => i + 1));
+    expect(old.slice(0, 150).map((r) => r.http.request.id)).toEqual(Array.from({ length: 150 }, (_, i) => `req-${i + 1}`));
+    expect(old[150]!.event.action).toBe('audit_stopped');
     expect(fresh.map(sequenceOf)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(fresh.map((r) => r.http.request.id)).toEqual(Array.from({ length: 20 }, (_, i) => `req-${1001 + i}`));
+    // The second run's first record links to the first run's final record (chain-head.ts).
+    expect(fresh[0]!.gatehouse.chain.prev_hash).toBe(old[150]!.gatehouse.chain.hash);
     const v = verifyLines(rx.lines);
-    expect(v).toMatchObject({ ok: true, records: 170, chains: 2 });
+    expect(v).toMatchObject({ ok: true, records: 171, chains: 2, problems: [] });
+    expect(v.warnings).toEqual([expect.stringMatching(/last run has no final record/)]);
     // Delivered: the spool is gone.
     await expect.poll(() => readdirSync(spoolDir).filter((f) => f.endsWith('.spool')), { timeout: 5000 }).toEqual([]);
   }, 20_000);
@@ -173,7 +178,8 @@ describe('audit writer: one spool per sink', () => {
     // Run 2: only /a/b is back; it gets its records. /a_b is still down.
     rx.statusFor = (p) => (p === '/a/b' ? 200 : 503);
     const w2 = make();
-    await expect.poll(() => firstDeliveries(parseRecords(rx.linesByPath.get('/a/b') ?? [])).length, { timeout: 5000 }).toBe(5);
+    // Run 1's five records and its final record.
+    await expect.poll(() => firstDeliveries(parseRecords(rx.linesByPath.get('/a/b') ?? [])).length, { timeout: 5000 }).toBe(6);
     await sleep(100);
     await w2.close(100);
 
@@ -184,7 +190,10 @@ describe('audit writer: one spool per sink', () => {
     await w3.flush(5000);
     await sleep(100);
     for (const p of ['/a/b', '/a_b']) {
-      expect(firstDeliveries(parseRecords(rx.linesByPath.get(p) ?? [])).map(sequenceOf), p).toEqual([1, 2, 3, 4, 5]);
+      // Run 1's records and final record, then run 2's final record (it wrote nothing else).
+      const got = firstDeliveries(parseRecords(rx.linesByPath.get(p) ?? []));
+      expect(got.map(sequenceOf), p).toEqual([1, 2, 3, 4, 5, 6, 1]);
+      expect(got.map((r) => r.event.action), p).toEqual([...Array(5).fill('http_request'), 'audit_stopped', 'audit_stopped']);
     }
   }, 20_000);
 });
@@ -361,7 +370,7 @@ describe('hash chain', () => {
 
   it('an intact chain verifies; the hash covers the previous hash and the canonical record', () => {
     const lines = chain(10);
-    expect(verifyLines(lines)).toEqual({ ok: true, records: 10, chains: 1, problems: [] });
+    expect(verifyLines(lines)).toEqual({ ok: true, records: 10, chains: 1, problems: [], warnings: [] });
     const second = JSON.parse(lines[1]!) as AuditRecord;
     const { hash, ...rest } = second;
     expect(hash).toBe(chainHash(JSON.parse(lines[0]!).hash, canonicalJson(rest)));
@@ -405,7 +414,7 @@ describe('hash chain', () => {
     const lines = chain(10);
     lines.splice(5, 0, lines[4]!);
     lines.push(lines[2]!);
-    expect(verifyLines(lines)).toEqual({ ok: true, records: 10, chains: 1, problems: [] });
+    expect(verifyLines(lines)).toEqual({ ok: true, records: 10, chains: 1, problems: [], warnings: [] });
   });
 
   it('detects an inserted line that reuses an earlier record\'s hash with different content', () => {

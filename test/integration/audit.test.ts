@@ -148,7 +148,8 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
   return { gh, url, auditFile, auditDir, spoolDir, rx, close };
 }
 
-const isRequestRecord = (r: AuditRecord) => r.event?.dataset === 'gatehouse.access';
+// The record of a request's end (a WebSocket also gets one when it opens: websocket_open).
+const isRequestRecord = (r: AuditRecord) => r.event?.dataset === 'gatehouse.access' && r.event.action !== 'websocket_open';
 const authEvents = (records: readonly AuditRecord[], action: string) => records.filter((r) => r.event?.dataset === 'gatehouse.auth' && r.event.action === action);
 const requestRecords = (lines: string[]) => parseRecords(lines).filter(isRequestRecord);
 
@@ -381,12 +382,45 @@ describe('audit trail of a running Gatehouse', () => {
     expect(rec(t.ids.denied)).toMatchObject({ event: { outcome: 'failure' }, user: { name: 'alice@example.com' }, gatehouse: { decision: 'deny', route: 'secret' } });
   });
 
+  it('names the IdP subject as user.id, on requests and on the sign-in, and the groups that would have allowed a 403', () => {
+    expect(rec(t.ids.allowed)).toMatchObject({ user: { id: 'alice', name: 'alice@example.com', domain: 'corp' } });
+    expect(rec(t.ids.denied)).toMatchObject({ user: { id: 'alice' }, gatehouse: { granting_groups: ['nobody-has-this-group'] }, event: { type: ['access', 'denied'] } });
+    expect(rec(t.ids.allowed).gatehouse.granting_groups).toBeUndefined();
+    const login = authEvents(records, 'login_succeeded').find((r) => r.http?.request?.id === t.ids.callback);
+    expect(login).toMatchObject({ user: { id: 'alice', name: 'alice@example.com' } });
+  });
+
+  it('records how the client connected: scheme, port, HTTP version, source port, and the trace id of a valid traceparent only', async () => {
+    const port = Number(new URL(s!.url).port);
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const valid = await getJson(`${s!.url}/public/traced`, { accept: 'application/json', traceparent: `00-${trace}-00f067aa0ba902b7-01` });
+    const invalid = await getJson(`${s!.url}/public/untraced`, { accept: 'application/json', traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` });
+    const ids = [valid.headers['x-request-id'], invalid.headers['x-request-id']];
+    let found: AuditRecord[] = [];
+    await vi.waitFor(() => {
+      found = ids.map((id) => requestRecords(readNdjson(s!.auditFile)).find((r) => r.http.request.id === id)!);
+      expect(found.every(Boolean)).toBe(true);
+    }, { timeout: 5000 });
+    const [traced, untraced] = found as [AuditRecord, AuditRecord];
+    expect(traced).toMatchObject({ url: { scheme: 'http', port, domain: '127.0.0.1', path: '/public/traced' }, http: { version: '1.1' }, trace: { id: trace } });
+    expect(traced.source.port).toEqual(expect.any(Number));
+    expect(traced.source.port).not.toBe(port);
+    expect(untraced.trace).toBeUndefined();
+  });
+
   it('records a WebSocket session when it closes, with the bytes of both directions', () => {
     const wsRec = rec(t.ids.ws);
     expect(wsRec).toMatchObject({ event: { action: 'websocket_session' }, http: { response: { status_code: 101 } }, user: { name: 'alice@example.com' } });
     // The upgrade request plus a masked 1000-byte frame in; the 101, hello and the echo out.
     expect(wsRec.http.request.bytes).toBeGreaterThan(1000);
     expect(wsRec.http.response.bytes).toBeGreaterThan(1000);
+  });
+
+  it('records a WebSocket when it opens too: the same request id, status 101, before the record at its close', () => {
+    const opens = records.filter((r) => r.event?.action === 'websocket_open');
+    expect(opens).toHaveLength(1);
+    expect(opens[0]).toMatchObject({ http: { request: { id: t.ids.ws }, response: { status_code: 101 } }, user: { name: 'alice@example.com' }, gatehouse: { route: 'app', decision: 'allow' } });
+    expect(sequenceOf(opens[0]!)).toBeLessThan(sequenceOf(rec(t.ids.ws)));
   });
 
   it('writes sign-in, logout and revocation events, each before the record of the request that caused it', () => {
@@ -405,13 +439,23 @@ describe('audit trail of a running Gatehouse', () => {
     expect(authEvents(records, 'login_succeeded')).toHaveLength(2);
   });
 
-  it('records every admin API call, the refused one too', () => {
+  it('records every admin API call after it was answered, the refused one too, with its status, target user and count', () => {
     const admin = authEvents(records, 'admin_api');
-    expect(admin.map((r) => [r.event.outcome, r.event.reason])).toEqual([
-      ['success', 'GET /admin/sessions'],
-      ['success', `DELETE /admin/sessions/${t.bobKey}`],
-      ['failure', 'unauthorized'],
+    expect(admin.map((r) => [r.event.outcome, r.event.reason, r.http.response.status_code])).toEqual([
+      ['success', 'GET /admin/sessions', 200],
+      ['success', `DELETE /admin/sessions/${t.bobKey}`, 200],
+      ['failure', 'unauthorized', 401],
     ]);
+    expect(admin[1]).toMatchObject({ user: { target: { name: 'bob@example.com' } }, gatehouse: { count: 1, credential: 'admin.token' }, http: { request: { method: 'DELETE' } } });
+    expect(admin[2]!.gatehouse.credential).toBeUndefined();
+  });
+
+  it('writes one session_revoked with its user when the admin revokes the session, before the call\'s record', () => {
+    const byAdmin = authEvents(records, 'session_revoked').filter((r) => r.event.reason === 'admin');
+    expect(byAdmin).toHaveLength(1);
+    expect(byAdmin[0]).toMatchObject({ user: { name: 'bob@example.com', id: 'bob', domain: 'corp' }, gatehouse: { session: t.bobKey, idp: 'corp' }, event: { category: ['session'], type: ['end'] } });
+    const call = authEvents(records, 'admin_api').find((r) => r.event.reason === `DELETE /admin/sessions/${t.bobKey}`)!;
+    expect(sequenceOf(byAdmin[0]!)).toBeLessThan(sequenceOf(call));
   });
 
   it('holds no secret anywhere in what the sinks and the spool wrote', () => {

@@ -4,7 +4,7 @@ import { createServer, IncomingMessage, type Server } from 'node:http';
 import { connect, Socket, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/http/exchange.ts';
-import { bytesIn, bytesOut, closeOnce, requestFacts, requestHeadBytes } from '../../src/server/finish.ts';
+import { bytesIn, bytesOut, closeOnce, requestFacts, requestHeadBytes, traceId } from '../../src/server/finish.ts';
 
 const CLIENT = { ip: '127.0.0.1', trusted: false, proto: 'http', host: 'h' } as const;
 
@@ -118,6 +118,20 @@ describe('finish: requestFacts', () => {
     ex.decision = 'unauthenticated';
     const f = requestFacts(ex, 1, 2, 3, 4);
     expect([f.path, f.queryKeys, f.status, f.decision]).toEqual(['/normal', ['y'], 302, 'unauthenticated']);
+  });
+});
+
+describe('finish: traceId', () => {
+  it('takes the trace id of a valid W3C traceparent, and nothing from an invalid one', () => {
+    const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(traceId(`00-${id}-00f067aa0ba902b7-01`)).toBe(id);
+    // A later version may append fields; version ff, an all-zero id, upper case, extra fields on 00 are invalid.
+    expect(traceId(`01-${id}-00f067aa0ba902b7-01-extra`)).toBe(id);
+    for (const bad of [`ff-${id}-00f067aa0ba902b7-01`, `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, `00-${id.toUpperCase()}-00f067aa0ba902b7-01`, `00-${id}-00f067aa0ba902b7-01-x`, `00-${id}-00f067aa0ba902b7`, 'x'.repeat(600)]) {
+      expect(traceId(bad), bad).toBeUndefined();
+    }
+    expect(traceId(undefined)).toBeUndefined();
+    expect(traceId([`00-${id}-00f067aa0ba902b7-01`, 'x'])).toBeUndefined();
   });
 });
 

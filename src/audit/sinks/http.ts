@@ -24,6 +24,8 @@ export interface HttpSinkOptions {
   readonly hostname?: string | undefined;
   /** HEC `index` (default: the token's default index). */
   readonly index?: string | undefined;
+  /** HEC indexed `fields` added to every event. */
+  readonly fields?: Readonly<Record<string, string>> | undefined;
 }
 
 /** HEC sourcetypes: one per record schema, so Splunk can extract each with its own rules. */
@@ -33,12 +35,13 @@ export const HEC_SOURCETYPES = { ecs: 'gatehouse:audit:ecs', ocsf: 'gatehouse:au
  * One HEC event object. `time` is the event's time (epoch seconds with milliseconds): without it
  * Splunk stamps a record replayed after an outage with its arrival time.
  */
-export function hecEvent(line: string, o: { readonly host: string; readonly index?: string | undefined }): string {
+export function hecEvent(line: string, o: { readonly host: string; readonly index?: string | undefined; readonly fieldsJson?: string | undefined }): string {
   const ms = eventTimeMs(line);
   const sourcetype = HEC_SOURCETYPES[recordSchema(line) ?? 'other'];
+  const fields = o.fieldsJson === undefined ? '' : `"fields":${o.fieldsJson},`;
   const index = o.index === undefined ? '' : `,"index":${JSON.stringify(o.index)}`;
   const time = ms === undefined ? '' : `,"time":${(ms / 1000).toFixed(3)}`;
-  return `{"event":${line},"host":${JSON.stringify(o.host)}${index},"source":"gatehouse","sourcetype":"${sourcetype}"${time}}`;
+  return `{"event":${line},${fields}"host":${JSON.stringify(o.host)}${index},"source":"gatehouse","sourcetype":"${sourcetype}"${time}}`;
 }
 
 const gzipAsync = promisify(gzip);
@@ -65,7 +68,8 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
     bodyTimeout: o.timeoutMs,
   });
   const auth = o.token === undefined ? undefined : o.format === 'hec' ? `Splunk ${o.token.value()}` : `Bearer ${o.token.value()}`;
-  const hec = { host: o.hostname ?? osHostname(), index: o.index };
+  // Serialised once: the same on every event.
+  const hec = { host: o.hostname ?? osHostname(), index: o.index, fieldsJson: o.fields && Object.keys(o.fields).length ? JSON.stringify(o.fields) : undefined };
   let ok = true;
 
   const post = async (lines: readonly string[]) => {
@@ -88,7 +92,10 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
       await res.body.dump();
       return;
     }
-    throw new Error(`HTTP ${res.statusCode} from audit sink${await hecError(res.body)}`);
+    const err = new Error(`HTTP ${res.statusCode} from audit sink${await hecError(res.body)}`);
+    // A 4xx other than 408 (timeout) and 429 (slow down) comes again on every retry (sink.ts).
+    if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429) throw Object.assign(err, { permanent: true as const });
+    throw err;
   };
 
   return {

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import type { AuditSink, PartialDelivery } from '../sink.ts';
 import { connectStream } from './stream-connect.ts';
+import { clientCert } from './syslog.ts';
 import { formatSyslog } from './syslog.ts';
 
 export interface RelpSinkOptions {
@@ -20,6 +21,9 @@ export interface RelpSinkOptions {
   /** TLS from the first byte (rsyslog imrelp tls="on"). */
   readonly tls: boolean;
   readonly caFile: string | undefined;
+  /** TLS client certificate and key files (mutual TLS). */
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
   readonly appName: string;
   readonly facility: number;
   readonly hostname?: string;
@@ -180,7 +184,7 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
   const name = `syslog:${o.tls ? 'relp+tls' : 'relp'}://${o.host}:${o.port}`;
   const procId = String(process.pid);
   const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
-  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, timeoutMs: o.timeoutMs };
+  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, ...clientCert(o), timeoutMs: o.timeoutMs };
   let session: Session | undefined;
   let ok = true;
   // One send at a time: responses are matched to records by order.

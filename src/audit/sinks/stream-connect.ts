@@ -8,6 +8,9 @@ export interface StreamTarget {
   readonly tls: boolean;
   /** PEM CA bundle that must have signed the receiver's certificate (default: the system's). */
   readonly ca: Buffer | undefined;
+  /** TLS client certificate and key (RFC 5425 mutual TLS), when the receiver asks for one. */
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
   readonly timeoutMs: number;
 }
 
@@ -16,7 +19,7 @@ export function connectStream(t: StreamTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = t.tls
       // SNI only for names: RFC 6066 forbids an IP address as server name.
-      ? tlsConnect({ host: t.host, port: t.port, ...(isIP(t.host) ? {} : { servername: t.host }), ...(t.ca ? { ca: t.ca } : {}) })
+      ? tlsConnect({ host: t.host, port: t.port, ...(isIP(t.host) ? {} : { servername: t.host }), ...(t.ca ? { ca: t.ca } : {}), ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}) })
       : netConnect({ host: t.host, port: t.port });
     const timer = setTimeout(() => s.destroy(new Error(`connect to ${t.host}:${t.port} timed out after ${t.timeoutMs} ms`)), t.timeoutMs);
     s.once(t.tls ? 'secureConnect' : 'connect', () => {

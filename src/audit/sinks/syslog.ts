@@ -18,6 +18,9 @@ export interface SyslogSinkOptions {
   readonly host: string;
   readonly port: number;
   readonly caFile: string | undefined;
+  /** TLS client certificate and key files (mutual TLS). */
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
   readonly appName: string;
   readonly facility: number;
   readonly hostname?: string;
@@ -65,7 +68,7 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
   const name = `syslog:${o.tls ? 'tls' : o.transport}://${o.host}:${o.port}`;
   const procId = String(process.pid);
   const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
-  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, timeoutMs: o.connectTimeoutMs ?? 5000 };
+  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, ...clientCert(o), timeoutMs: o.connectTimeoutMs ?? 5000 };
   const now = o.now ?? Date.now;
   const replay = new ReplayWindow(o.replayWindowMs ?? 10_000, o.replayMaxRecords ?? 10_000);
   let socket: Socket | undefined;
@@ -140,4 +143,9 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
       udp?.close();
     },
   };
+}
+
+/** The TLS client certificate and key, read once at start (sink creation). */
+export function clientCert(o: { readonly certFile?: string | undefined; readonly keyFile?: string | undefined }): { cert?: Buffer; key?: Buffer } {
+  return o.certFile && o.keyFile ? { cert: readFileSync(o.certFile), key: readFileSync(o.keyFile) } : {};
 }
