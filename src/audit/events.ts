@@ -3,7 +3,7 @@
 // inside a request gets its who and where from server/finish.ts, one seen outside any request
 // (background refresh, admin API, reload) from the caller.
 import type { Identity } from '../identity/identity.ts';
-import type { AuthAction, AuthFacts, RequestFacts, UserFacts } from './record.ts';
+import type { AuthAction, AuthFacts, RequestFacts, UserFacts } from './facts.ts';
 
 /** An auth event as the code that saw it knows it; the request it happened in fills in who and where. */
 export interface AuthEventInput {

@@ -6,7 +6,7 @@
 //
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
-import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './record.ts';
+import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './facts.ts';
 import { actionKind, adminCall, authOutcome, chainFields, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
 
 const ECS = { version: ECS_VERSION };

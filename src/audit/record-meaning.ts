@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KEYED_ALG } from './chain.ts';
-import type { AuthAction, AuthFacts, RequestFacts, Stamp } from './record.ts';
+import type { AuthAction, AuthFacts, RequestFacts, Stamp } from './facts.ts';
 
 /** The schema versions the records declare and are validated against (test/audit/schema-conformance). */
 export const ECS_VERSION = '9.4.0';
