@@ -8,7 +8,7 @@ import { compileAudit } from './compile-audit.ts';
 import { compileProviders } from './compile-providers.ts';
 import { compileSession } from './compile-session.ts';
 import { ConfigSchema, type RawConfig, type RawRoute } from './schema.ts';
-import { Secret } from './secret.ts';
+import { Secret, secretProblems } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type IdentityHeaderNames, type RouteConfig, type UpstreamConfig } from './types.ts';
 import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen } from './units.ts';
 
@@ -179,6 +179,7 @@ export function compileConfig(raw: unknown): CompileResult {
 
   // Before the check below: audit problems (a sink's keys) are problems like any other.
   const audit = compileAudit(c.audit, problems, warnings);
+  for (const p of secretProblems(c, devMode)) if (!problems.some((q) => q.path === p.path)) problems.push(p);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
