@@ -10,19 +10,22 @@ import { publicBase } from './base-url.ts';
 import { samlLogoutUrl } from './saml/slo.ts';
 import type { SessionManager } from '../session/manager.ts';
 import type { Exchange } from '../http/exchange.ts';
-import { escapeHtml, renderPage } from '../http/pages.ts';
+import { escapeHtml, renderPage, returnField, signedOutBody } from '../http/pages.ts';
 import { readFormBody } from '../http/body.ts';
 import { sendBody, sendRedirect } from '../http/respond.ts';
 import { LOGOUT_PATH } from '../http/endpoints.ts';
 
 export async function handleLogout(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): Promise<void> {
   const method = ex.req.method;
+  // rd: where to go after signing in again; `state` brings it back from the IdP's end-session page.
+  const query = new URLSearchParams(ex.query.slice(1));
+  const rd = providers.checkReturnUrl(query.get('rd') ?? query.get('state'));
   if (method === 'GET' || method === 'HEAD') {
     const body = ex.session
       ? renderPage('Sign out', `<p>Signed in as <strong>${escapeHtml(ex.session.record.user)}</strong>.</p>
-<form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${escapeHtml(sessions.csrfToken(ex.session.key))}">
+<form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${escapeHtml(sessions.csrfToken(ex.session.key))}">${returnField(rd)}
 <button type="submit">Sign out</button></form>`)
-      : renderPage('Signed out', '<p>You are not signed in.</p>');
+      : renderPage('Signed out', signedOutBody(rd));
     sendBody(ex, 200, 'text/html; charset=utf-8', body);
     return;
   }
@@ -35,9 +38,10 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
     if (!sessions.verifyCsrf(ex.session.key, form.get('csrf') ?? '')) {
       throw new GatehouseError('GH_BAD_CSRF', 'The sign-out form expired or did not come from this site. Reload the page and try again.');
     }
+    const back = providers.checkReturnUrl(form.get('rd'));
     (ex.setCookies ??= []).push(sessions.cookie.clear());
     const sp = providers.saml.get(ex.session.record.idp);
-    const idpLogout = sp ? await samlLogoutUrl(sp, ex.session.key, ex.session.record, sessions) : endSessionUrl(ex, sessions, providers, config);
+    const idpLogout = sp ? await samlLogoutUrl(sp, ex.session.key, ex.session.record, sessions) : endSessionUrl(ex, sessions, providers, config, back);
     await sessions.revoke(ex.session.key);
     ex.event({ action: 'logout', outcome: 'success', reason: 'user' });
     if (idpLogout) {
@@ -45,11 +49,12 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
       return;
     }
   }
-  sendRedirect(ex, 303, `${LOGOUT_PATH}`);
+  const back = providers.checkReturnUrl(form.get('rd'));
+  sendRedirect(ex, 303, back === '/' ? LOGOUT_PATH : `${LOGOUT_PATH}?rd=${encodeURIComponent(back)}`);
 }
 
 /** The IdP's end-session URL for this session, when its provider has one. */
-function endSessionUrl(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config): string | undefined {
+function endSessionUrl(ex: Exchange, sessions: SessionManager, providers: IdentityProviders, config: Config, back: string): string | undefined {
   const { key, record } = ex.session!;
   const oidc = providers.oidc.get(record.idp);
   if (!oidc) return undefined;
@@ -65,5 +70,6 @@ function endSessionUrl(ex: Exchange, sessions: SessionManager, providers: Identi
     post_logout_redirect_uri: oidc.config.postLogoutRedirectUri ?? `${publicBase(ex, config)}${LOGOUT_PATH}`,
     client_id: oidc.config.clientId,
     ...(idToken ? { id_token_hint: idToken } : {}),
+    ...(back !== '/' ? { state: back } : {}),
   }).href;
 }
