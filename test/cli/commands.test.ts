@@ -28,6 +28,12 @@ describe('gatehouse CLI', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     const r = await gatehouse(['version']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^gatehouse \d+\.\d+\.\d+ \(node v(2[4-9]|[3-9]\d)\./);
+    // `npx gatehouse` from the checkout is npm running that bin (the README's form).
+    const viaNpx = await new Promise<Run>((resolve) => {
+      execFile('npx', ['--offline', 'gatehouse', 'version'], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+    expect(viaNpx.code, viaNpx.stderr).toBe(0);
+    expect(viaNpx.stdout).toBe(r.stdout);
     // The system Node (this machine has Node 20): the launcher hands over to the pinned one.
     const system = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
     if (system) {
