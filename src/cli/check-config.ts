@@ -108,3 +108,38 @@ function table(rows: readonly string[][], header: readonly string[]): string[] {
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => `    ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd());
 }
+
+/** Longest wait for one identity provider in `--online` (a check, not a sign-in). */
+const ONLINE_TIMEOUT_MS = 10_000;
+
+/**
+ * `check-config --online`: does each identity provider answer where the config says — OIDC
+ * discovery, SAML metadata by URL — from this machine? Exit 1 when one does not (Gatehouse would
+ * still start, but nobody could sign in with that provider).
+ */
+export async function checkOnline(configPath: string, out: (line: string) => void = printLine): Promise<number> {
+  const { config } = compileConfig(loadConfigFile(configPath));
+  let failed = 0;
+  for (const p of config.identityProviders) {
+    const url = p.type === 'oidc' ? `${p.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration` : p.metadataUrl;
+    if (url === undefined) {
+      out(`  online:       ${p.id}: nothing to fetch (metadata from a file or entry_point)`);
+      continue;
+    }
+    const result = await probe(url, Math.min(ONLINE_TIMEOUT_MS, p.type === 'oidc' ? p.timeoutMs : ONLINE_TIMEOUT_MS));
+    if (result !== 'ok') failed++;
+    out(`  online:       ${p.id}: ${result === 'ok' ? 'ok' : `FAILED (${result})`} ${url}`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+async function probe(url: string, timeoutMs: number): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    await res.body?.cancel();
+    return res.ok ? 'ok' : `HTTP ${res.status}`;
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return cause ?? ((err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message);
+  }
+}

@@ -67,19 +67,21 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'check-config',
     summary: 'validate a config and show what will run; exit 0 if usable, 1 if not',
-    usage: 'gatehouse check-config [--config PATH] [--explain [user=NAME] [email=ADDR] [groups=a,b] [idp=ID] METHOD URL]',
+    usage: 'gatehouse check-config [--config PATH] [--online] [--explain [user=NAME] [email=ADDR] [groups=a,b] [idp=ID] METHOD URL]',
     details: `${CONFIG_HELP}\n`
+      + '  --online            also fetch each identity provider\'s discovery document or metadata URL\n'
       + '  --explain           which route and rule decide a request, and why (no network). Any of\n'
       + '                      user=, email=, groups=, idp= makes a signed-in identity; none: anonymous',
     example: 'gatehouse check-config --config gatehouse.yaml --explain user=bob groups=ml-engineers GET https://mlflow.corp.example/',
-    options: { ...CONFIG_OPTION, explain: { type: 'boolean' } },
+    options: { ...CONFIG_OPTION, explain: { type: 'boolean' }, online: { type: 'boolean' } },
     positionals: [0, 6],
     async run(args) {
-      const { runCheckConfig } = await import('./check-config.ts');
+      const { checkOnline, runCheckConfig } = await import('./check-config.ts');
       const { parseExplainArgs, EXPLAIN_USAGE } = await import('./explain.ts');
       if (!args.values.explain) {
         if (args.positionals.length > 0) return usageError(this, `unexpected argument "${args.positionals[0]}"`);
-        return runCheckConfig(configPath(args));
+        const code = runCheckConfig(configPath(args));
+        return code === 0 && args.values.online ? checkOnline(configPath(args)) : code;
       }
       const parsed = parseExplainArgs(args.positionals);
       if (typeof parsed === 'string') return usageError(this, `${parsed} (${EXPLAIN_USAGE})`);

@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { runCheckConfig } from '../../src/cli/check-config.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { checkOnline, runCheckConfig } from '../../src/cli/check-config.ts';
+import { freePort } from '../support/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -192,5 +195,29 @@ describe('runCheckConfig', () => {
     expect(code).toBe(1);
     expect(text).toContain('more than one document');
     expect(text).not.toContain('parseAllDocuments');
+  });
+
+  it('--online fetches each IdP\'s discovery document and fails when one does not answer', async () => {
+    const idp = createServer((req, res) => {
+      res.writeHead(req.url === '/.well-known/openid-configuration' ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const up = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const provider = (id: string, issuer: string) => `  - { id: ${id}, type: oidc, issuer: "${issuer}", client_id: c, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }`;
+    const file = (providers: string[]) => configFile([
+      'server:', '  public_url: "http://127.0.0.1:4180"', 'identity_providers:', ...providers,
+      'routes:', '  - { name: a, upstream: "http://127.0.0.1:5000", allow: { authenticated: true } }',
+    ]);
+    try {
+      const lines: string[] = [];
+      expect(await checkOnline(file([provider('good', up)]), (l) => lines.push(l))).toBe(0);
+      expect(lines).toEqual([`  online:       good: ok ${up}/.well-known/openid-configuration`]);
+      const bad: string[] = [];
+      expect(await checkOnline(file([provider('good', up), provider('gone', dead)]), (l) => bad.push(l))).toBe(1);
+      expect(bad[1]).toBe(`  online:       gone: FAILED (ECONNREFUSED) ${dead}/.well-known/openid-configuration`);
+    } finally {
+      idp.close();
+    }
   });
 });
