@@ -3,7 +3,7 @@
 // flight, so it may read a newer file); a build that fails leaves the serving runtime in place. What
 // a build contains, and what happens around a swap (logging, audit, closing the old runtime), is the
 // caller's: this file only orders the swaps.
-import type { Config } from './config/compile.ts';
+import type { Config } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
 
 export type ReloadResult = { readonly ok: true; readonly warnings: readonly string[] } | { readonly ok: false; readonly error: string };

@@ -5,7 +5,7 @@
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
 import type { AuthEventInput } from './audit/events.ts';
-import type { Config, RouteConfig } from './config/compile.ts';
+import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
 import { createAssertionSigner } from './identity/assertion.ts';
 import { createHeaderPlan, type HeaderPlan } from './identity/headers.ts';
@@ -18,7 +18,7 @@ import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
 import { foldCase } from './route/canonical.ts';
-import { parseHost } from './route/host.ts';
+import { createHostMatcher } from './route/hosts.ts';
 import { createRouteTable, type RouteTable } from './route/table.ts';
 
 /** Everything a request needs about its route, compiled at load. */
@@ -127,33 +127,12 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
 }
 
 /**
- * Hosts forward-auth may describe (and so send sign-ins to). Callers pass a host already parsed by
- * route/host.ts (lower-case, no port, IPv6 in brackets); the configured names go through the same
- * parser, so the comparison is between canonical forms and a name that parser would refuse (a
- * trailing dot in public_url, say) matches nothing rather than something else.
+ * Hosts forward-auth may describe (and so send sign-ins to): public_url's host and the named route
+ * hosts (route/hosts.ts). A host-less route serves any host, but forward-auth still needs a name it
+ * can redirect to safely.
  */
 function servedHosts(config: Config): (host: string) => boolean {
-  const exact = new Set<string>();
-  const suffixes: string[] = [];
-  const canonical = (name: string) => {
-    const p = parseHost(name);
-    return p.ok && p.port === undefined ? p.host : undefined;
-  };
-  const add = (name: string) => {
-    const h = canonical(name);
-    if (h !== undefined) exact.add(h);
-  };
-  add(new URL(config.server.publicUrl).hostname);
-  // A host-less route serves any host, but forward-auth still needs a name it can redirect to
-  // safely: the public_url host, or one of the named route hosts.
-  for (const r of config.routes) {
-    if (r.host === undefined) continue;
-    if (r.host.startsWith('*.')) {
-      const base = canonical(r.host.slice(2));
-      if (base !== undefined) suffixes.push(`.${base}`);
-    } else add(r.host);
-  }
-  return (host) => exact.has(host) || suffixes.some((sfx) => host.length > sfx.length && host.endsWith(sfx));
+  return createHostMatcher([new URL(config.server.publicUrl).hostname, ...config.routes.flatMap((r) => (r.host === undefined ? [] : [r.host]))]);
 }
 
 function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertionSigner>): RoutePlan {

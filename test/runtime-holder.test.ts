@@ -2,7 +2,8 @@
 // failed build keeps the serving runtime, and restartNeeded names exactly the settings a running
 // process cannot change.
 import { describe, expect, it } from 'vitest';
-import { compileConfig, type Config } from '../src/config/compile.ts';
+import { compileConfig } from '../src/config/compile.ts';
+import type { Config } from '../src/config/types.ts';
 import { createRuntimeHolder, restartNeeded, type Built } from '../src/runtime-holder.ts';
 import { baseConfig, type RawConfigInput } from './support/start-gatehouse.ts';
 

@@ -1,6 +1,6 @@
 // Build the audit writer and its sinks from config. One per process: it outlives config reloads,
 // so the sequence and hash chain never restart while the process runs.
-import type { AuditConfig, AuditSinkConfig } from '../config/compile.ts';
+import type { AuditConfig, AuditSinkConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { AuditSink } from './sink.ts';
 import { createFileSink } from './sinks/file.ts';

@@ -44,6 +44,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       boot_id: s.bootId,
       chain: { hash: '', prev_hash: prev },
       decision: f.decision,
+      end_reason: f.endReason,
       error_code: f.errorCode,
       granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined,
       idp: f.user?.idp,

@@ -75,8 +75,8 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
     trace: f.traceId === undefined ? undefined : { uid: f.traceId },
     type_uid: 4002 * 100 + activity,
     unmapped: {
-      auth_method: f.authMethod, boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, decision: f.decision, error_code: f.errorCode,
-      granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined, http_method: known || !f.method ? undefined : f.method,
+      auth_method: f.authMethod, boot_id: s.bootId, chain: { hash: '', prev_hash: prev }, decision: f.decision, end_reason: f.endReason,
+      error_code: f.errorCode, granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined, http_method: known || !f.method ? undefined : f.method,
       query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined,
     },
   };

@@ -48,6 +48,8 @@ export interface RequestFacts {
   readonly traceId?: string | undefined;
   /** For a policy 403: the groups that would have allowed the request. */
   readonly grantingGroups?: readonly string[] | undefined;
+  /** Gatehouse ended the live connection (WebSocket, stream): 'session revoked' | 'session expired'. */
+  readonly endReason?: string | undefined;
 }
 
 export interface UserFacts {

@@ -1,6 +1,6 @@
 // The public base URL for this exchange's sign-in callbacks: server.public_url, or, on a route
 // with its own host, that host (session cookies are host-only, so the callback must land there).
-import type { Config } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import type { Exchange } from '../http/exchange.ts';
 
 export function publicBase(ex: Exchange, config: Config): string {

@@ -2,7 +2,7 @@
 // that started them by a short-lived cookie: the IdP round trip carries only an opaque `state`
 // (SAML: RelayState), never the return URL or any secret.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CookieConfig } from '../config/compile.ts';
+import type { CookieConfig } from '../config/types.ts';
 import { cookieAttributes, readCookie, serializeCookie } from '../http/cookies.ts';
 import { oneTimeName, type PendingLogins } from '../session/one-time.ts';
 import { GatehouseError } from '../errors.ts';
@@ -11,8 +11,8 @@ export const LOGIN_TTL_MS = 10 * 60_000;
 
 export interface PendingLogin {
   readonly idp: string;
-  /** Where to go afterwards (already checked by return-url.ts). */
-  readonly rd: string;
+  /** Where to go afterwards (already checked by return-url.ts; the `rd` query parameter). */
+  readonly returnUrl: string;
   readonly redirectUri: string;
   readonly nonce?: string;
   readonly codeVerifier?: string;
@@ -89,6 +89,17 @@ export type TakeResult =
   | { readonly ok: true; readonly login: PendingLogin; readonly othersPending: boolean }
   | { readonly ok: false; readonly reason: 'unknown-state' | 'other-browser' };
 
+/**
+ * A stored record. Records written before the field was named returnUrl call it `rd`: they are
+ * still honoured for their 10 minutes after an upgrade.
+ */
+function fromStored(raw: string): PendingLogin {
+  const stored = JSON.parse(raw) as PendingLogin & { readonly rd?: unknown };
+  if (typeof stored.returnUrl === 'string' || typeof stored.rd !== 'string') return stored;
+  const { rd, ...rest } = stored;
+  return { ...rest, returnUrl: rd };
+}
+
 /** Consume the pending login for `state` (single use), checking it belongs to this browser. */
 export async function takePendingLogin(store: PendingLogins, state: string, loginCookieValue: string | undefined): Promise<TakeResult> {
   const name = storeName(state);
@@ -97,7 +108,7 @@ export async function takePendingLogin(store: PendingLogins, state: string, logi
   const taken = await store.takePending(name);
   const raw = taken?.value ?? (await store.take(name));
   if (raw === undefined) return { ok: false, reason: 'unknown-state' };
-  const login = JSON.parse(raw) as PendingLogin;
+  const login = fromStored(raw);
   if (loginCookieValue === undefined) return { ok: false, reason: 'other-browser' };
   const a = Buffer.from(hash(loginCookieValue));
   const b = Buffer.from(login.binding);

@@ -1,7 +1,7 @@
 // /.gatehouse/login?rd=<return URL>&idp=<id>: pick the identity provider (the one named, the only
 // one allowed for the target route, or let the user choose on a small page) and start sign-in.
 import { GatehouseError } from '../errors.ts';
-import type { Config } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import type { RouteTable } from '../route/table.ts';
 import type { PendingLogins } from '../session/one-time.ts';
 import type { IdentityProviders } from './providers.ts';
@@ -11,9 +11,6 @@ import { escapeHtml, renderPage } from '../http/pages.ts';
 import { sendBody } from '../http/respond.ts';
 import { policyReadings } from '../route/canonical.ts';
 import { normalizePath } from '../uri/normalize.ts';
-import { publicBase } from './base-url.ts';
-import { startOidcLogin } from './oidc/login.ts';
-import { startSamlLogin } from './saml/login.ts';
 import { LoginLimitError } from './login-state.ts';
 
 export interface LoginDeps {
@@ -26,8 +23,8 @@ export interface LoginDeps {
 export async function handleLogin(ex: Exchange, rt: LoginDeps): Promise<void> {
   const params = new URLSearchParams(ex.query.slice(1));
   const providers = rt.providers;
-  const rd = providers.checkReturnUrl(params.get('rd'));
-  const allowed = allowedProviders(rt, ex, rd);
+  const returnUrl = providers.auth.checkReturnUrl(params.get('rd'));
+  const allowed = allowedProviders(rt, ex, returnUrl);
   if (allowed.length === 0) throw new GatehouseError('GH_NOT_FOUND', 'Sign-in is not available: no identity provider is configured for this application.');
   const wanted = params.get('idp');
   let id: string;
@@ -37,18 +34,15 @@ export async function handleLogin(ex: Exchange, rt: LoginDeps): Promise<void> {
   } else if (allowed.length === 1) {
     id = allowed[0]!.id;
   } else {
-    sendChooser(ex, allowed, rd);
+    sendChooser(ex, allowed, returnUrl);
     return;
   }
-  const sp = providers.saml.get(id);
-  const oidc = sp ? undefined : providers.oidc.get(id);
-  if (!sp && !oidc) throw new GatehouseError('GH_BAD_REQUEST', `Identity provider "${id}" cannot start a sign-in here.`);
-  const limits = rt.config.session.login;
+  const provider = providers.byId.get(id);
+  if (!provider) throw new GatehouseError('GH_BAD_REQUEST', `Identity provider "${id}" cannot start a sign-in here.`);
   try {
     // Before any work (a signed AuthnRequest costs a private-key operation) or any write.
-    admitClient(rt.store, limits.ratePerMinute, ex.client.ip);
-    if (sp) await startSamlLogin(ex, sp, rd, rt.store, providers.loginCookie, limits.maxPending);
-    else await startOidcLogin(ex, oidc!, rd, publicBase(ex, rt.config), rt.store, providers.loginCookie, limits.maxPending);
+    admitClient(rt.store, rt.config.session.login.ratePerMinute, ex.client.ip);
+    await provider.startLogin(ex, returnUrl);
   } catch (err) {
     // Headers set here are merged into the error response sendError writes.
     if (err instanceof LoginLimitError) ex.res?.setHeader('retry-after', String(err.retryAfterSec));
@@ -120,11 +114,11 @@ function admitClient(store: PendingLogins, ratePerMinute: number, ip: string): v
   if (waitMs > 0) throw new LoginLimitError('Too many sign-ins were started from your address. Wait a moment, then try again.', waitMs);
 }
 
-/** Providers the route behind `rd` accepts (route `idps:`), in config order. */
-function allowedProviders(rt: LoginDeps, ex: Exchange, rd: string): readonly { id: string; displayName: string }[] {
-  // rd was checked (return-url.ts): a path here, or a URL on a served origin.
-  const u = new URL(rd, 'http://placeholder.invalid');
-  const host = rd.startsWith('/') ? ex.host : u.hostname;
+/** Providers the route behind `returnUrl` accepts (route `idps:`), in config order. */
+function allowedProviders(rt: LoginDeps, ex: Exchange, returnUrl: string): readonly { id: string; displayName: string }[] {
+  // returnUrl was checked (return-url.ts): a path here, or a URL on a served origin.
+  const u = new URL(returnUrl, 'http://placeholder.invalid');
+  const host = returnUrl.startsWith('/') ? ex.host : u.hostname;
   const normalised = normalizePath(u.pathname);
   const found = normalised.ok ? rt.routes.matchReadings(host, policyReadings(normalised.path)) : undefined;
   const route = (found === 'ambiguous' ? undefined : found) ?? ex.route;
@@ -132,9 +126,9 @@ function allowedProviders(rt: LoginDeps, ex: Exchange, rd: string): readonly { i
   return only ? rt.providers.list.filter((p) => only.includes(p.id)) : rt.providers.list;
 }
 
-function sendChooser(ex: Exchange, providers: readonly { id: string; displayName: string }[], rd: string): void {
+function sendChooser(ex: Exchange, providers: readonly { id: string; displayName: string }[], returnUrl: string): void {
   const links = providers
-    .map((p) => `<li><a class="idp" href="${LOGIN_PATH}?idp=${encodeURIComponent(p.id)}&amp;rd=${encodeURIComponent(rd)}">${escapeHtml(p.displayName)}</a></li>`)
+    .map((p) => `<li><a class="idp" href="${LOGIN_PATH}?idp=${encodeURIComponent(p.id)}&amp;rd=${encodeURIComponent(returnUrl)}">${escapeHtml(p.displayName)}</a></li>`)
     .join('\n');
   sendBody(ex, 200, 'text/html; charset=utf-8', renderPage('Sign in', `<p>Choose how to sign in:</p>\n<ul>${links}</ul>`));
 }

@@ -1,24 +1,31 @@
-// The configured identity providers, built once per runtime: OIDC clients (discovery running in
-// the background), their back-channel handlers, the token refresher, and SAML service providers.
+// The configured identity providers, built once per runtime: each as an IdentityProvider
+// (provider.ts) for login, logout and /.gatehouse/<kind>/<id>/<action>, around its protocol core —
+// an OIDC client (discovery running in the background) or a SAML service provider — which a reload
+// takes over when the provider's settings did not change. Also the token refresher, and the one
+// AuthContext (sessions, login cookie, return-URL check) every provider's endpoints share.
 import type { AuthEventInput } from '../audit/events.ts';
-import type { Config, IdentityProviderConfig } from '../config/compile.ts';
+import type { Config, IdentityProviderConfig } from '../config/types.ts';
 import { settingsFingerprint } from '../config/secret.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../session/manager.ts';
-import { createLoginCookie, type LoginCookie } from './login-state.ts';
-import { createReturnUrlCheck, type ReturnUrlCheck } from './return-url.ts';
-import { createBackchannelHandler, type BackchannelHandler } from './oidc/backchannel.ts';
+import { createLoginCookie } from './login-state.ts';
+import type { AuthContext, IdentityProvider } from './provider.ts';
+import { createReturnUrlCheck } from './return-url.ts';
 import { createOidcClient, type IdpHealth, type OidcClient } from './oidc/client.ts';
+import { createOidcIdentityProvider } from './oidc/provider.ts';
 import { createRefresher, type Refresher } from './oidc/refresh.ts';
-import { createSamlProvider, type SamlProvider } from './saml/provider.ts';
+import { createSamlIdentityProvider } from './saml/provider.ts';
+import { createSamlProvider, type SamlProvider } from './saml/sp.ts';
 
 export interface IdentityProviders {
+  /** Every provider by id, in config order. */
+  readonly byId: ReadonlyMap<string, IdentityProvider>;
+  /** The protocol cores: OIDC clients (bearer tokens, token refresh) and SAML service providers. */
   readonly oidc: ReadonlyMap<string, OidcClient>;
   readonly saml: ReadonlyMap<string, SamlProvider>;
-  readonly backchannel: ReadonlyMap<string, BackchannelHandler>;
   readonly refresher: Refresher;
-  readonly loginCookie: LoginCookie;
-  readonly checkReturnUrl: ReturnUrlCheck;
+  /** What the providers' endpoints and /.gatehouse/login share. */
+  readonly auth: AuthContext;
   /** Ids and display names, in config order. */
   readonly list: readonly { readonly id: string; readonly displayName: string }[];
   /** Settings fingerprint per provider id (reload reuse). */
@@ -42,7 +49,6 @@ export function providerFingerprint(p: IdentityProviderConfig, publicUrl: string
 
 export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void, previous?: IdentityProviders): IdentityProviders {
   const oidc = new Map<string, OidcClient>();
-  const backchannel = new Map<string, BackchannelHandler>();
   const saml = new Map<string, SamlProvider>();
   const fingerprints = new Map<string, string>();
   const reused = new Set<string>();
@@ -61,7 +67,6 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     const c = keep && previous!.oidc.get(p.id) ? previous!.oidc.get(p.id)! : createOidcClient(p, log);
     if (keep) reused.add(p.id);
     oidc.set(p.id, c);
-    backchannel.set(p.id, createBackchannelHandler(c, sessions));
   }
   } catch (err) {
     // Stop what this call started (not what it took over from the previous runtime).
@@ -69,13 +74,20 @@ export function createIdentityProviders(config: Config, sessions: SessionManager
     for (const [id, s] of saml) if (!reused.has(id)) s.close();
     throw err;
   }
+  const auth: AuthContext = { config, sessions, loginCookie: createLoginCookie(config.session.cookie), checkReturnUrl: createReturnUrlCheck(config) };
+  const byId = new Map<string, IdentityProvider>();
+  for (const p of config.identityProviders) {
+    const client = oidc.get(p.id);
+    const sp = saml.get(p.id);
+    if (client) byId.set(p.id, createOidcIdentityProvider(client, auth));
+    else if (sp) byId.set(p.id, createSamlIdentityProvider(sp, auth));
+  }
   return {
+    byId,
     oidc,
     saml,
-    backchannel,
     refresher: createRefresher(oidc, sessions, log, onAuthEvent),
-    loginCookie: createLoginCookie(config.session.cookie),
-    checkReturnUrl: createReturnUrlCheck(config),
+    auth,
     list: config.identityProviders.map((p) => ({ id: p.id, displayName: p.displayName })),
     fingerprints,
     reused,

@@ -2,8 +2,11 @@
 // origin Gatehouse serves: public_url's, or a route host with public_url's scheme and port (one
 // listener serves them all; another port on a served name is another application). Everything else — protocol-relative "//evil", "/\evil",
 // "https:evil", "javascript:", control characters, encoded tricks that decode to any of these —
-// falls back to "/". Decided from config once; the check itself is pure.
-import type { Config } from '../config/compile.ts';
+// falls back to "/". Decided from config once; the check itself is pure. The host is matched like
+// the route table matches it (route/hosts.ts), after the same strict parse a request's Host gets.
+import type { Config } from '../config/types.ts';
+import { parseHost } from '../route/host.ts';
+import { createHostMatcher } from '../route/hosts.ts';
 
 const FALLBACK = '/';
 const INTERNAL_BASE = 'http://gatehouse.internal';
@@ -14,18 +17,13 @@ export type ReturnUrlCheck = (rd: string | null | undefined) => string;
 
 export function createReturnUrlCheck(config: Config): ReturnUrlCheck {
   const pub = new URL(config.server.publicUrl);
-  const exact = new Set<string>([pub.hostname.toLowerCase()]);
-  const suffixes: string[] = [];
-  for (const r of config.routes) {
-    if (r.host === undefined) continue;
-    if (r.host.startsWith('*.')) suffixes.push(r.host.slice(1));
-    else exact.add(r.host);
-  }
+  const served = createHostMatcher([pub.hostname, ...config.routes.flatMap((r) => (r.host === undefined ? [] : [r.host]))]);
   // URL() has already dropped a default port, so "" is 443 for https and 80 for http.
   const originAllowed = (url: URL) => {
     if (url.protocol !== pub.protocol || url.port !== pub.port) return false;
-    const host = url.hostname;
-    return exact.has(host) || suffixes.some((s) => host.length > s.length && host.endsWith(s));
+    // A name the Host parser would refuse ("a..corp.example") is no host Gatehouse serves.
+    const host = parseHost(url.hostname);
+    return host.ok && host.port === undefined && served(host.host);
   };
 
   return (rd) => {

@@ -1,7 +1,8 @@
 // `gatehouse check-config`: load and compile only (no network, no listening), then show what will
 // run — listeners, session store, identity providers, routes with their policies — or every
 // problem with its key path. Exit code 0 = usable, 1 = not.
-import { compileConfig, type Config, type IdentityProviderConfig, type RouteConfig } from '../config/compile.ts';
+import { compileConfig } from '../config/compile.ts';
+import type { Config, IdentityProviderConfig, RouteConfig } from '../config/types.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { explain } from './explain.ts';
@@ -91,8 +92,9 @@ function providerRow(p: IdentityProviderConfig): string[] {
 }
 
 function routeRow(r: RouteConfig): string[] {
-  const who = (rule: Readonly<Record<string, unknown>> | undefined) => rule
-    ? Object.entries(rule).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ')
+  const who = (rule: object | undefined) => rule
+    // Written as in the config file: emailDomains → email_domains.
+    ? Object.entries(rule).map(([k, v]) => `${k.replace(/[A-Z]/g, (x) => `_${x.toLowerCase()}`)}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ')
     : undefined;
   const parts = [r.allow ? `allow ${who(r.allow)}` : 'nobody (no allow)'];
   if (r.deny) parts.push(`deny ${who(r.deny)}`);

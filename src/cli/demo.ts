@@ -3,7 +3,8 @@
 // config/demo.yaml.
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
-import { compileConfig, type Config } from '../config/compile.ts';
+import { compileConfig } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { startDemoIdp, type DemoIdp } from '../demo/idp.ts';
 import { createWhoamiServer } from '../demo/whoami.ts';

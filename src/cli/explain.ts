@@ -1,7 +1,7 @@
 // `check-config --explain user=alice groups=ml-admins GET https://mlflow.corp.example/api/x`:
 // which route and rule decide a request, and why — policy debugging without a browser. Uses the
 // same normalisation, routing and policy code as the proxy; no network.
-import type { Config } from '../config/compile.ts';
+import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import type { Identity } from '../identity/identity.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';

@@ -1,6 +1,6 @@
 // `gatehouse sp-metadata --config FILE --idp ID`: print the SAML SP metadata to upload to the IdP
 // (the same document as GET /.gatehouse/saml/<id>/metadata).
-import { createSamlProvider } from '../auth/saml/provider.ts';
+import { createSamlProvider } from '../auth/saml/sp.ts';
 import { compileConfig } from '../config/compile.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { silentLogger } from '../log.ts';

@@ -1,52 +1,53 @@
 // audit: sinks, failure mode, spool.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConfigProblem } from '../errors.ts';
+import { Findings, type Checked } from './findings.ts';
 import type { RawAudit } from './schema.ts';
 import { Secret } from './secret.ts';
 import type { AuditConfig, AuditSinkConfig } from './types.ts';
 import { parseDuration, parseSize } from './units.ts';
 
-export function compileAudit(a: RawAudit, problems: ConfigProblem[], warnings: string[]): AuditConfig {
-  const sinks = a.sinks.map((s, i): AuditSinkConfig => {
-    switch (s.type) {
+export function compileAudit(audit: RawAudit): Checked<AuditConfig> {
+  const f = new Findings();
+  const sinks = audit.sinks.map((sink, i): AuditSinkConfig => {
+    switch (sink.type) {
       case 'stdout':
         return { type: 'stdout' };
       case 'file': {
-        const maxBytes = parseSize(s.max_size);
-        if (maxBytes < 4096) problems.push({ path: `audit.sinks[${i}].max_size`, message: 'must be at least 4KB' });
-        return { type: 'file', path: s.path, maxBytes, maxFiles: s.max_files, fsync: s.fsync };
+        const maxBytes = parseSize(sink.max_size);
+        if (maxBytes < 4096) f.problem(`audit.sinks[${i}].max_size`, 'must be at least 4KB');
+        return { type: 'file', path: sink.path, maxBytes, maxFiles: sink.max_files, fsync: sink.fsync };
       }
       case 'syslog': {
-        const u = new URL(s.url);
+        const u = new URL(sink.url);
         const scheme = u.protocol.slice(0, -1);
         const at = `audit.sinks[${i}]`;
-        if (scheme === 'udp' && s.tls) problems.push({ path: `${at}.tls`, message: 'TLS needs tcp://, tls:// or relp://, not udp://' });
+        if (scheme === 'udp' && sink.tls) f.problem(`${at}.tls`, 'TLS needs tcp://, tls:// or relp://, not udp://');
         // Keys that only mean something for one transport are refused elsewhere, not ignored.
-        if (scheme !== 'relp' && s.relp_window !== undefined) problems.push({ path: `${at}.relp_window`, message: 'only for relp:// URLs' });
+        if (scheme !== 'relp' && sink.relp_window !== undefined) f.problem(`${at}.relp_window`, 'only for relp:// URLs');
         for (const k of ['replay_window', 'replay_max_records'] as const) {
-          if ((scheme === 'relp' || scheme === 'udp') && s[k] !== undefined) problems.push({ path: `${at}.${k}`, message: `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})` });
+          if ((scheme === 'relp' || scheme === 'udp') && sink[k] !== undefined) f.problem(`${at}.${k}`, `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})`);
         }
         return {
-          type: 'syslog', transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp', tls: s.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port),
-          caFile: s.ca_file, appName: s.app_name, facility: s.facility, timeoutMs: parseDuration(s.timeout), relpWindow: s.relp_window ?? 128,
-          replayWindowMs: parseDuration(s.replay_window ?? '10s'), replayMaxRecords: s.replay_max_records ?? 10_000,
+          type: 'syslog', transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp', tls: sink.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port),
+          caFile: sink.ca_file, appName: sink.app_name, facility: sink.facility, timeoutMs: parseDuration(sink.timeout), relpWindow: sink.relp_window ?? 128,
+          replayWindowMs: parseDuration(sink.replay_window ?? '10s'), replayMaxRecords: sink.replay_max_records ?? 10_000,
         };
       }
       case 'http':
-        return { type: 'http', url: s.url, format: s.format, token: s.token === undefined ? undefined : new Secret(s.token), batchSize: s.batch_size, gzip: s.gzip, timeoutMs: parseDuration(s.timeout), caFile: s.ca_file };
+        return { type: 'http', url: sink.url, format: sink.format, token: sink.token === undefined ? undefined : new Secret(sink.token), batchSize: sink.batch_size, gzip: sink.gzip, timeoutMs: parseDuration(sink.timeout), caFile: sink.ca_file };
     }
   });
   const names = new Map<string, number>();
-  sinks.forEach((s, i) => {
-    const key = s.type === 'file' ? `file:${s.path}` : s.type === 'syslog' ? `syslog:${s.host}:${s.port}` : s.type === 'http' ? `http:${s.url}` : 'stdout';
+  sinks.forEach((sink, i) => {
+    const key = sink.type === 'file' ? `file:${sink.path}` : sink.type === 'syslog' ? `syslog:${sink.host}:${sink.port}` : sink.type === 'http' ? `http:${sink.url}` : 'stdout';
     const j = names.get(key);
-    if (j !== undefined) problems.push({ path: `audit.sinks[${i}]`, message: `same destination as audit.sinks[${j}]` });
+    if (j !== undefined) f.problem(`audit.sinks[${i}]`, `same destination as audit.sinks[${j}]`);
     names.set(key, i);
   });
-  if (sinks.length === 0) warnings.push('audit.sinks is empty: no audit trail is written');
-  if (a.spool_dir === undefined && sinks.some((s) => s.type === 'syslog' || s.type === 'http')) {
-    warnings.push('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
+  if (sinks.length === 0) f.warn('audit.sinks is empty: no audit trail is written');
+  if (audit.spool_dir === undefined && sinks.some((sink) => sink.type === 'syslog' || sink.type === 'http')) {
+    f.warn('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
   }
-  return { format: a.format, sinks, onSinkFailure: a.on_sink_failure, spoolDir: a.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: a.queue_size, spoolDrainRate: a.spool_drain_rate ?? 20_000 };
+  return f.result({ format: audit.format, sinks, onSinkFailure: audit.on_sink_failure, spoolDir: audit.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: audit.queue_size, spoolDrainRate: audit.spool_drain_rate ?? 20_000 });
 }

@@ -1,58 +1,64 @@
 // identity_providers: OIDC clients and SAML service providers.
-import type { ConfigProblem } from '../errors.ts';
-import type { RawConfig, RawSamlProvider } from './schema.ts';
+import { Findings, type Checked } from './findings.ts';
+import type { RawConfig, RawOidcProvider, RawSamlProvider } from './schema.ts';
 import { Secret } from './secret.ts';
-import type { IdentityProviderConfig, SamlAttributeNames, SamlProviderConfig } from './types.ts';
+import type { IdentityProviderConfig, OidcProviderConfig, SamlAttributeNames, SamlProviderConfig } from './types.ts';
 import { LOOPBACK_HOSTS, parseDuration, parseSize } from './units.ts';
 
-export function compileProviders(list: RawConfig['identity_providers'], devMode: boolean, problems: ConfigProblem[]): IdentityProviderConfig[] {
+export function compileProviders(list: RawConfig['identity_providers'], devMode: boolean): Checked<IdentityProviderConfig[]> {
+  const f = new Findings();
   const seen = new Map<string, number>();
-  return list.map((p, i): IdentityProviderConfig => {
+  return f.result(list.map((provider, i): IdentityProviderConfig => {
     const at = `identity_providers[${i}]`;
-    const first = seen.get(p.id);
-    if (first !== undefined) problems.push({ path: `${at}.id`, message: `duplicate identity provider id "${p.id}" (also identity_providers[${first}])` });
-    else seen.set(p.id, i);
-    if (p.type === 'saml') return compileSaml(p, at, devMode, problems);
-    const issuer = new URL(p.issuer);
-    const loopback = LOOPBACK_HOSTS.has(issuer.hostname);
-    if (issuer.protocol === 'http:' && !(devMode && loopback)) {
-      problems.push({ path: `${at}.issuer`, message: 'must be https:// (plain http only for a loopback IdP in dev mode)' });
-    }
-    if (!p.scopes.includes('openid')) problems.push({ path: `${at}.scopes`, message: 'must include "openid"' });
-    if (parseDuration(p.timeout) < 100) problems.push({ path: `${at}.timeout`, message: 'must be at least 100ms' });
-    if (parseDuration(p.health_check_interval) < 1000) problems.push({ path: `${at}.health_check_interval`, message: 'must be at least 1s' });
-    if (p.token_endpoint_auth_method !== 'private_key_jwt' && p.client_secret === undefined) {
-      problems.push({ path: `${at}.client_secret`, message: `required with token_endpoint_auth_method ${p.token_endpoint_auth_method}` });
-    }
-    if (p.token_endpoint_auth_method === 'private_key_jwt' && p.private_key_file === undefined) {
-      problems.push({ path: `${at}.private_key_file`, message: 'required with token_endpoint_auth_method private_key_jwt' });
-    }
-    return {
-      id: p.id,
-      type: 'oidc' as const,
-      displayName: p.display_name ?? p.id,
-      // Issuer identifiers compare exactly: keep what the user wrote (no trailing-slash games).
-      issuer: p.issuer,
-      clientId: p.client_id,
-      clientSecret: p.client_secret === undefined ? undefined : new Secret(p.client_secret),
-      authMethod: p.token_endpoint_auth_method,
-      privateKeyFile: p.private_key_file,
-      privateKeyAlg: p.private_key_alg,
-      scopes: p.scopes,
-      claims: p.claims,
-      splitGroupValuesOn: p.split_group_values_on,
-      userinfo: p.userinfo,
-      authorizationParams: p.authorization_params ?? {},
-      revalidateMs: p.revalidate_interval === undefined ? undefined : parseDuration(p.revalidate_interval),
-      clockToleranceSec: Math.ceil(parseDuration(p.clock_tolerance) / 1000),
-      postLogoutRedirectUri: p.post_logout_redirect_uri,
-      bearerAudiences: p.bearer_audiences,
-      allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
-      timeoutMs: parseDuration(p.timeout),
-      healthIntervalMs: parseDuration(p.health_check_interval),
-    };
+    const first = seen.get(provider.id);
+    if (first !== undefined) f.problem(`${at}.id`, `duplicate identity provider id "${provider.id}" (also identity_providers[${first}])`);
+    else seen.set(provider.id, i);
+    return f.take<IdentityProviderConfig>(provider.type === 'saml' ? compileSaml(provider, at, devMode) : compileOidc(provider, at, devMode));
+  }));
+}
+
+function compileOidc(oidc: RawOidcProvider, at: string, devMode: boolean): Checked<OidcProviderConfig> {
+  const f = new Findings();
+  const issuer = new URL(oidc.issuer);
+  const loopback = LOOPBACK_HOSTS.has(issuer.hostname);
+  if (issuer.protocol === 'http:' && !(devMode && loopback)) {
+    f.problem(`${at}.issuer`, 'must be https:// (plain http only for a loopback IdP in dev mode)');
+  }
+  if (!oidc.scopes.includes('openid')) f.problem(`${at}.scopes`, 'must include "openid"');
+  if (parseDuration(oidc.timeout) < 100) f.problem(`${at}.timeout`, 'must be at least 100ms');
+  if (parseDuration(oidc.health_check_interval) < 1000) f.problem(`${at}.health_check_interval`, 'must be at least 1s');
+  if (oidc.token_endpoint_auth_method !== 'private_key_jwt' && oidc.client_secret === undefined) {
+    f.problem(`${at}.client_secret`, `required with token_endpoint_auth_method ${oidc.token_endpoint_auth_method}`);
+  }
+  if (oidc.token_endpoint_auth_method === 'private_key_jwt' && oidc.private_key_file === undefined) {
+    f.problem(`${at}.private_key_file`, 'required with token_endpoint_auth_method private_key_jwt');
+  }
+  return f.result({
+    id: oidc.id,
+    type: 'oidc' as const,
+    displayName: oidc.display_name ?? oidc.id,
+    // Issuer identifiers compare exactly: keep what the user wrote (no trailing-slash games).
+    issuer: oidc.issuer,
+    clientId: oidc.client_id,
+    clientSecret: oidc.client_secret === undefined ? undefined : new Secret(oidc.client_secret),
+    authMethod: oidc.token_endpoint_auth_method,
+    privateKeyFile: oidc.private_key_file,
+    privateKeyAlg: oidc.private_key_alg,
+    scopes: oidc.scopes,
+    claims: oidc.claims,
+    splitGroupValuesOn: oidc.split_group_values_on,
+    userinfo: oidc.userinfo,
+    authorizationParams: oidc.authorization_params ?? {},
+    revalidateMs: oidc.revalidate_interval === undefined ? undefined : parseDuration(oidc.revalidate_interval),
+    clockToleranceSec: Math.ceil(parseDuration(oidc.clock_tolerance) / 1000),
+    postLogoutRedirectUri: oidc.post_logout_redirect_uri,
+    bearerAudiences: oidc.bearer_audiences,
+    allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
+    timeoutMs: parseDuration(oidc.timeout),
+    healthIntervalMs: parseDuration(oidc.health_check_interval),
   });
 }
+
 
 // Attribute names by IdP family (SAML attribute Name or FriendlyName), most specific first.
 const SAML_PRESETS: Record<RawSamlProvider['preset'], Omit<SamlAttributeNames, 'user'> & { user: readonly string[] }> = {
@@ -84,53 +90,54 @@ const SAML_PRESETS: Record<RawSamlProvider['preset'], Omit<SamlAttributeNames, '
   google: { user: [], email: ['email'], name: ['name'], firstName: ['first_name', 'firstName'], lastName: ['last_name', 'lastName'], groups: ['groups'] },
 };
 
-function compileSaml(p: RawSamlProvider, at: string, devMode: boolean, problems: ConfigProblem[]): SamlProviderConfig {
-  const sources = [p.idp_metadata_url, p.idp_metadata_file, p.entry_point].filter((x) => x !== undefined).length;
-  if (sources !== 1) problems.push({ path: at, message: 'set exactly one of idp_metadata_url, idp_metadata_file, or entry_point (+ idp_cert)' });
-  if (p.entry_point !== undefined && p.idp_cert === undefined) problems.push({ path: `${at}.idp_cert`, message: 'required with entry_point' });
-  if (p.sp_cert_file !== undefined && p.sp_key_file === undefined) problems.push({ path: `${at}.sp_key_file`, message: 'required with sp_cert_file' });
+function compileSaml(saml: RawSamlProvider, at: string, devMode: boolean): Checked<SamlProviderConfig> {
+  const f = new Findings();
+  const sources = [saml.idp_metadata_url, saml.idp_metadata_file, saml.entry_point].filter((x) => x !== undefined).length;
+  if (sources !== 1) f.problem(at, 'set exactly one of idp_metadata_url, idp_metadata_file, or entry_point (+ idp_cert)');
+  if (saml.entry_point !== undefined && saml.idp_cert === undefined) f.problem(`${at}.idp_cert`, 'required with entry_point');
+  if (saml.sp_cert_file !== undefined && saml.sp_key_file === undefined) f.problem(`${at}.sp_key_file`, 'required with sp_cert_file');
   let insecure = false;
-  for (const [key, url] of [['idp_metadata_url', p.idp_metadata_url], ['entry_point', p.entry_point], ['slo_url', p.slo_url]] as const) {
+  for (const [key, url] of [['idp_metadata_url', saml.idp_metadata_url], ['entry_point', saml.entry_point], ['slo_url', saml.slo_url]] as const) {
     if (url === undefined) continue;
     const u = new URL(url);
     if (u.protocol === 'http:') {
       if (devMode && LOOPBACK_HOSTS.has(u.hostname)) insecure = true;
-      else problems.push({ path: `${at}.${key}`, message: 'must be https:// (plain http only for a loopback IdP in dev mode)' });
+      else f.problem(`${at}.${key}`, 'must be https:// (plain http only for a loopback IdP in dev mode)');
     }
   }
-  const preset = SAML_PRESETS[p.preset];
+  const preset = SAML_PRESETS[saml.preset];
   const pick = (own: string | undefined, fallback: readonly string[]) => (own !== undefined ? [own] : fallback);
-  const a = p.attributes;
-  return {
-    id: p.id,
+  const written = saml.attributes;
+  return f.result({
+    id: saml.id,
     type: 'saml',
-    displayName: p.display_name ?? p.id,
-    metadataUrl: p.idp_metadata_url,
-    metadataFile: p.idp_metadata_file,
-    entryPoint: p.entry_point,
-    idpCerts: p.idp_cert === undefined ? [] : Array.isArray(p.idp_cert) ? p.idp_cert : [p.idp_cert],
-    idpIssuer: p.idp_issuer,
-    sloUrl: p.slo_url,
-    spEntityId: p.sp_entity_id,
-    spKeyFile: p.sp_key_file,
-    spCertFile: p.sp_cert_file,
-    spDecryptionKeyFile: p.sp_decryption_key_file ?? p.sp_key_file,
-    signed: p.signed,
+    displayName: saml.display_name ?? saml.id,
+    metadataUrl: saml.idp_metadata_url,
+    metadataFile: saml.idp_metadata_file,
+    entryPoint: saml.entry_point,
+    idpCerts: saml.idp_cert === undefined ? [] : Array.isArray(saml.idp_cert) ? saml.idp_cert : [saml.idp_cert],
+    idpIssuer: saml.idp_issuer,
+    sloUrl: saml.slo_url,
+    spEntityId: saml.sp_entity_id,
+    spKeyFile: saml.sp_key_file,
+    spCertFile: saml.sp_cert_file,
+    spDecryptionKeyFile: saml.sp_decryption_key_file ?? saml.sp_key_file,
+    signed: saml.signed,
     attributes: {
-      user: pick(a.user, preset.user),
-      email: pick(a.email, preset.email),
-      name: pick(a.name, preset.name),
-      firstName: pick(a.first_name, preset.firstName),
-      lastName: pick(a.last_name, preset.lastName),
-      groups: pick(a.groups, preset.groups),
+      user: pick(written.user, preset.user),
+      email: pick(written.email, preset.email),
+      name: pick(written.name, preset.name),
+      firstName: pick(written.first_name, preset.firstName),
+      lastName: pick(written.last_name, preset.lastName),
+      groups: pick(written.groups, preset.groups),
     },
-    userAttributeRequired: a.user !== undefined,
-    nameIdFormat: p.nameid_format,
-    allowIdpInitiated: p.allow_idp_initiated,
-    splitGroupValuesOn: p.split_group_values_on,
-    clockSkewMs: parseDuration(p.clock_skew),
-    maxResponseBytes: parseSize(p.max_response_size),
-    metadataRefreshMs: parseDuration(p.metadata_refresh),
+    userAttributeRequired: written.user !== undefined,
+    nameIdFormat: saml.nameid_format,
+    allowIdpInitiated: saml.allow_idp_initiated,
+    splitGroupValuesOn: saml.split_group_values_on,
+    clockSkewMs: parseDuration(saml.clock_skew),
+    maxResponseBytes: parseSize(saml.max_response_size),
+    metadataRefreshMs: parseDuration(saml.metadata_refresh),
     allowInsecureHttp: insecure,
-  };
+  });
 }

@@ -1,20 +1,19 @@
 // Validated raw config → deep-frozen Config with parsed durations, URLs, CIDRs and normalised route
 // prefixes. Collects every problem and throws one ConfigError listing them all. No I/O here.
+// Each section has its compiler (compile-*.ts) returning its part and its findings; this file
+// checks what spans sections and puts the parts together.
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
-import { normalizePath } from '../uri/normalize.ts';
 import { availableParallelism } from 'node:os';
 import { compileAudit } from './compile-audit.ts';
 import { compileProviders } from './compile-providers.ts';
+import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
 import { compileSession } from './compile-session.ts';
-import { ConfigSchema, type RawConfig, type RawRoute } from './schema.ts';
+import { Findings, type Checked } from './findings.ts';
+import { ConfigSchema, type RawConfig } from './schema.ts';
 import { Secret, secretProblems } from './secret.ts';
-import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type IdentityHeaderNames, type RouteConfig, type UpstreamConfig } from './types.ts';
+import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type RouteConfig } from './types.ts';
 import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen } from './units.ts';
-
-export type * from './types.ts';
-export { DEFAULT_IDENTITY_HEADERS } from './types.ts';
-export { checkCidr, parseDuration } from './units.ts';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -40,205 +39,104 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
   return problems;
 }
 
-function compileUpstream(url: string): UpstreamConfig {
-  const u = new URL(url);
-  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, ''), host: u.host };
-}
-
-const NOT_NORMALISED = 'must be a normalised path, as requests arrive (no dot segments, repeated slashes, needless or invalid escapes)';
-
-/** The route prefix as requests will see it, or undefined when the written path is not canonical. */
-function compileRoutePath(path: string): string | undefined {
-  const normalised = normalizePath(path);
-  if (!normalised.ok) return undefined;
-  const p = normalised.path.length > 1 && normalised.path.endsWith('/') ? normalised.path.slice(0, -1) : normalised.path;
-  const written = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-  // "/a/../b" or "/%61pi" would never be seen by routing in that form: make the author write "/b".
-  return p === written ? p : undefined;
-}
-
 /** Validate `raw` (the output of load.ts) and compile it; throws ConfigError with every problem. */
-export function compileConfig(raw: unknown): CompileResult {
-  const parsed = ConfigSchema.safeParse(raw);
+export function compileConfig(input: unknown): CompileResult {
+  const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error));
-  const c = parsed.data;
-  const problems: ConfigProblem[] = [];
-  const warnings: string[] = [];
+  const raw = parsed.data;
+  const f = new Findings();
 
-  const publicUrl = new URL(c.server.public_url);
-  const devMode = publicUrl.protocol === 'http:' && LOOPBACK_HOSTS.has(publicUrl.hostname);
-  if (publicUrl.protocol === 'http:' && !devMode) {
-    problems.push({ path: 'server.public_url', message: 'must be https:// (plain http is only allowed on a loopback address, for local development)' });
+  const { publicUrl, devMode } = f.take(compilePublicUrl(raw.server.public_url));
+  f.take(checkServer(raw.server));
+  const routes = f.take(compileRoutes(raw));
+  const assertionTtlMs = parseDuration(raw.assertion.ttl);
+  if (assertionTtlMs < 10_000 || assertionTtlMs > 300_000) f.problem('assertion.ttl', 'must be between 10s and 5m');
+  if (raw.forward_auth && raw.server.trusted_proxies.length === 0) {
+    f.problem('forward_auth', 'needs server.trusted_proxies: only the ingress may ask');
   }
-  if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash) {
-    problems.push({ path: 'server.public_url', message: 'must be a base URL without path, query or fragment' });
+  const session = f.take(compileSession(raw.session, devMode));
+  const workers = raw.server.workers === 'auto' ? Math.max(1, availableParallelism()) : raw.server.workers;
+  if (workers > 1 && raw.session.store === 'memory') {
+    f.problem('server.workers', `${raw.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)`);
   }
-  if (devMode) warnings.push(`dev mode: server.public_url ${publicUrl.origin} is plain http on loopback; do not use this config in production`);
-
-  // 0 would switch Node's guard off: a slowloris client could then hold a socket for ever.
-  for (const key of ['headers_timeout', 'body_timeout'] as const) {
-    if (parseDuration(c.server[key]) === 0) problems.push({ path: `server.${key}`, message: 'must be longer than 0' });
-  }
-
-  c.server.trusted_proxies.forEach((cidr, i) => {
-    const msg = checkCidr(cidr);
-    if (msg) problems.push({ path: `server.trusted_proxies[${i}]`, message: msg });
-  });
-
-  const seen = new Map<string, number>();
-  const routes: RouteConfig[] = [];
-  c.routes.forEach((r, i) => {
-    const at = `routes[${i}]`;
-    const first = seen.get(r.name);
-    if (first !== undefined) problems.push({ path: `${at}.name`, message: `duplicate route name "${r.name}" (also routes[${first}])` });
-    else seen.set(r.name, i);
-
-    const path = compileRoutePath(r.path);
-    if (path === undefined) problems.push({ path: `${at}.path`, message: 'must be a plain path prefix, normalised (no dot segments, repeated slashes, needless or invalid escapes)' });
-    if (parseDuration(r.timeout) === 0) problems.push({ path: `${at}.timeout`, message: 'must be longer than 0' });
-
-    const upstream = new URL(r.upstream);
-    if (upstream.search || upstream.hash || upstream.username || upstream.password) {
-      problems.push({ path: `${at}.upstream`, message: 'must not contain a query, fragment or credentials' });
-    }
-    if (r.unsafe_allow_encoded_escapes) warnings.push(`${at}.unsafe_allow_encoded_escapes (${r.name}): paths like "%252F" reach the upstream; one that decodes twice sees another path than the policy judged`);
-    if (!r.allow && !r.rules?.some((x) => x.public || x.allow)) warnings.push(`${at} (${r.name}) has no "allow": nobody can use it (default deny)`);
-    else if (!r.allow) warnings.push(`${at} (${r.name}) has no "allow": requests no rule matches are denied (default deny)`);
-
-    routes.push({
-      name: r.name,
-      host: r.host?.toLowerCase(),
-      path: path ?? '/',
-      upstream: compileUpstream(r.upstream),
-      timeoutMs: parseDuration(r.timeout),
-      preserveHost: r.preserve_host,
-      allow: r.allow,
-      idps: r.idps,
-      deny: r.deny,
-      rules: r.rules ?? [],
-      roles: r.roles,
-      sendGroups: r.send_groups,
-      maxHeaderBytes: r.max_header_bytes,
-      identityHeaders: headerNames(c.identity_headers, r.identity_headers),
-      passAccessToken: r.pass_access_token,
-      apiPaths: r.api_paths ?? [],
-      allowedOrigins: (r.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
-      caseInsensitivePaths: r.case_insensitive_paths,
-      allowEncodedEscapes: r.unsafe_allow_encoded_escapes,
-      assertion: r.assertion,
-      maxConnections: r.max_connections,
-      maxQueue: r.max_queue,
-    });
-    r.rules?.forEach((rule, j) => {
-      if (rule.public && (rule.allow || rule.deny)) problems.push({ path: `${at}.rules[${j}]`, message: 'public: true cannot be combined with allow or deny' });
-      // A rule on a path no request can have ("/a//b", "/a/../b") would silently never apply.
-      if (compileRoutePath(rule.path) === undefined) problems.push({ path: `${at}.rules[${j}].path`, message: NOT_NORMALISED });
-    });
-    r.api_paths?.forEach((p, j) => {
-      if (compileRoutePath(p) === undefined) problems.push({ path: `${at}.api_paths[${j}]`, message: NOT_NORMALISED });
-    });
-    r.allowed_origins?.forEach((o, j) => {
-      if (!URL.canParse(o) || new URL(o).origin.toLowerCase() !== o.toLowerCase().replace(/\/+$/, '')) {
-        problems.push({ path: `${at}.allowed_origins[${j}]`, message: 'must be an origin like "https://notebooks.corp.example"' });
-      }
-    });
-  });
-
-  const assertionTtlMs = parseDuration(c.assertion.ttl);
-  if (assertionTtlMs < 10_000 || assertionTtlMs > 300_000) problems.push({ path: 'assertion.ttl', message: 'must be between 10s and 5m' });
-  // Compared with client header names after "_" → "-" (WSGI/CGI read both as the same variable).
-  const reservedHeaders = [...new Set([
-    ...Object.values(DEFAULT_IDENTITY_HEADERS),
-    ...routes.flatMap((r) => Object.values(r.identityHeaders)),
-  ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase().replace(/_/g, '-')))];
-  if (c.forward_auth && c.server.trusted_proxies.length === 0) {
-    problems.push({ path: 'forward_auth', message: 'needs server.trusted_proxies: only the ingress may ask' });
-  }
-  const session = compileSession(c.session, devMode, problems, warnings);
-  const workers = c.server.workers === 'auto' ? Math.max(1, availableParallelism()) : c.server.workers;
-  if (workers > 1 && c.session.store === 'memory') {
-    problems.push({ path: 'server.workers', message: `${c.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)` });
-  }
-  const identityProviders = compileProviders(c.identity_providers, devMode, problems);
-  const idpIds = new Set(identityProviders.map((p) => p.id));
-  c.routes.forEach((r, i) => r.idps?.forEach((id, j) => {
-    if (!idpIds.has(id)) problems.push({ path: `routes[${i}].idps[${j}]`, message: `no identity provider with id "${id}"` });
-  }));
-  // Every IdP can assert any user, e-mail and group name: a partner IdP can say "alice, ml-admins"
-  // as well as the corporate one. Which IdPs a route believes is the route's decision (idps:); the
-  // upstream is told which one vouched (X-Forwarded-Idp, and the signed assertion's idp claim).
-  if (identityProviders.length > 1) {
-    c.routes.forEach((r, i) => {
-      if (r.idps || (r.allow && 'public' in r.allow && r.allow.public === true && !r.rules?.length)) return;
-      warnings.push(`routes[${i}] (${r.name}) believes every identity provider (${[...idpIds].join(', ')}), and each can assert any user or group name: set routes[${i}].idps to the ones it trusts`);
-    });
-  }
-
-  const dup = findDuplicateMatch(routes);
-  if (dup) problems.push({ path: `routes[${dup[1]}]`, message: `same host and path as routes[${dup[0]}]; it could never match` });
-
+  const identityProviders = f.take(compileProviders(raw.identity_providers, devMode));
+  f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
   // Before the check below: audit problems (a sink's keys) are problems like any other.
-  const audit = compileAudit(c.audit, problems, warnings);
-  for (const p of secretProblems(c, devMode)) if (!problems.some((q) => q.path === p.path)) problems.push(p);
+  const audit = f.take(compileAudit(raw.audit));
+  for (const p of secretProblems(raw, devMode)) if (!f.problems.some((q) => q.path === p.path)) f.problem(p.path, p.message);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (f.problems.length > 0) throw new ConfigError(f.problems);
 
   const config: Config = {
-    logLevel: c.log_level,
-    watch: c.watch,
+    logLevel: raw.log_level,
+    watch: raw.watch,
     devMode,
-    server: {
-      listen: parseListen(c.server.listen),
-      publicUrl: publicUrl.origin,
-      trustedProxies: c.server.trusted_proxies,
-      tls: c.server.tls ? { certFile: c.server.tls.cert_file, keyFile: c.server.tls.key_file } : undefined,
-      shutdownTimeoutMs: parseDuration(c.server.shutdown_timeout),
-      headersTimeoutMs: parseDuration(c.server.headers_timeout),
-      bodyTimeoutMs: parseDuration(c.server.body_timeout),
-      bodyMinRate: c.server.body_min_rate,
-      maxTargetBytes: c.server.max_target_bytes,
-      workers,
-    },
+    server: compileServer(raw.server, publicUrl, workers),
     admin: {
-      listen: parseListen(c.admin.listen),
-      token: c.admin.token === undefined ? undefined : new Secret(c.admin.token),
+      listen: parseListen(raw.admin.listen),
+      token: raw.admin.token === undefined ? undefined : new Secret(raw.admin.token),
     },
     session,
     identityProviders,
-    forwardAuth: c.forward_auth,
+    forwardAuth: raw.forward_auth,
     audit,
-    assertion: { keyFiles: c.assertion.key_files, ttlMs: assertionTtlMs },
-    reservedHeaders,
+    assertion: { keyFiles: raw.assertion.key_files, ttlMs: assertionTtlMs },
+    reservedHeaders: reservedHeaders(routes),
     routes,
   };
-  return { config: deepFreeze(config), warnings };
+  return { config: deepFreeze(config), warnings: f.warnings };
 }
 
-function headerNames(global: RawConfig['identity_headers'], route: RawRoute['identity_headers']): IdentityHeaderNames {
-  const pick = (key: keyof RawConfig['identity_headers'], fallback: string) => route?.[key] ?? global[key] ?? fallback;
-  const d = DEFAULT_IDENTITY_HEADERS;
+/** public_url: https, or plain http on loopback (dev mode, which relaxes cookie and URL rules). */
+function compilePublicUrl(url: string): Checked<{ publicUrl: URL; devMode: boolean }> {
+  const f = new Findings();
+  const publicUrl = new URL(url);
+  const devMode = publicUrl.protocol === 'http:' && LOOPBACK_HOSTS.has(publicUrl.hostname);
+  if (publicUrl.protocol === 'http:' && !devMode) {
+    f.problem('server.public_url', 'must be https:// (plain http is only allowed on a loopback address, for local development)');
+  }
+  if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash) {
+    f.problem('server.public_url', 'must be a base URL without path, query or fragment');
+  }
+  if (devMode) f.warn(`dev mode: server.public_url ${publicUrl.origin} is plain http on loopback; do not use this config in production`);
+  return f.result({ publicUrl, devMode });
+}
+
+function checkServer(server: RawConfig['server']): Checked<void> {
+  const f = new Findings();
+  // 0 would switch Node's guard off: a slowloris client could then hold a socket for ever.
+  for (const key of ['headers_timeout', 'body_timeout'] as const) {
+    if (parseDuration(server[key]) === 0) f.problem(`server.${key}`, 'must be longer than 0');
+  }
+  server.trusted_proxies.forEach((cidr, i) => {
+    const msg = checkCidr(cidr);
+    if (msg) f.problem(`server.trusted_proxies[${i}]`, msg);
+  });
+  return f.result(undefined);
+}
+
+function compileServer(server: RawConfig['server'], publicUrl: URL, workers: number): Config['server'] {
   return {
-    user: pick('user', d.user),
-    email: pick('email', d.email),
-    name: pick('name', d.name),
-    groups: pick('groups', d.groups),
-    preferredUsername: pick('preferred_username', d.preferredUsername),
-    roles: pick('roles', d.roles),
-    idp: pick('idp', d.idp),
-    assertion: pick('assertion', d.assertion),
-    accessToken: pick('access_token', d.accessToken),
+    listen: parseListen(server.listen),
+    publicUrl: publicUrl.origin,
+    trustedProxies: server.trusted_proxies,
+    tls: server.tls ? { certFile: server.tls.cert_file, keyFile: server.tls.key_file } : undefined,
+    shutdownTimeoutMs: parseDuration(server.shutdown_timeout),
+    headersTimeoutMs: parseDuration(server.headers_timeout),
+    bodyTimeoutMs: parseDuration(server.body_timeout),
+    bodyMinRate: server.body_min_rate,
+    maxTargetBytes: server.max_target_bytes,
+    workers,
   };
 }
 
-function findDuplicateMatch(routes: readonly RouteConfig[]): [number, number] | undefined {
-  const keys = new Map<string, number>();
-  for (let i = 0; i < routes.length; i++) {
-    const key = `${routes[i]!.host ?? ''} ${routes[i]!.path}`;
-    const j = keys.get(key);
-    if (j !== undefined) return [j, i];
-    keys.set(key, i);
-  }
-  return undefined;
+/** Every identity header name configured anywhere, stripped from every request (lower-case). */
+function reservedHeaders(routes: readonly RouteConfig[]): string[] {
+  // Compared with client header names after "_" → "-" (WSGI/CGI read both as the same variable).
+  return [...new Set([
+    ...Object.values(DEFAULT_IDENTITY_HEADERS),
+    ...routes.flatMap((r) => Object.values(r.identityHeaders)),
+  ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase().replace(/_/g, '-')))];
 }
 
 function deepFreeze<T>(value: T): T {

@@ -23,7 +23,7 @@ const httpUrl = () =>
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-/** Who may pass. Issue #5 adds users/emails/deny/rules; today: public, or sign-in required. */
+/** Who may pass: anyone (public), any signed-in user, or the users, e-mails, e-mail domains and groups listed. */
 const allow = z.strictObject({
   public: z.boolean().optional().describe('Anyone, signed in or not.'),
   authenticated: z.boolean().optional().describe('Any signed-in user.'),
@@ -57,6 +57,7 @@ const identityHeaders = z.strictObject({
   groups: headerName().optional(),
   preferred_username: headerName().optional(),
   roles: headerName().optional(),
+  username: headerName().optional().describe('A spawner-safe local user name (see `username`), e.g. X-Forwarded-Username; default not sent.'),
   idp: headerName().optional().describe('The id of the identity provider that vouched for the user (default X-Forwarded-Idp).'),
   assertion: headerName().optional(),
   access_token: headerName().optional().describe('Where pass_access_token puts the token (default Authorization, as "Bearer <token>").'),
@@ -72,6 +73,8 @@ const route = z.strictObject({
   upstream: httpUrl().describe('Where matching requests go, e.g. "http://127.0.0.1:5000".'),
   timeout: duration().default('30s').describe('How long to wait for the upstream to start answering (then 504).'),
   preserve_host: z.boolean().default(false).describe('Send the client\'s Host header upstream instead of the upstream\'s own host.'),
+  strip_prefix: z.boolean().default(false)
+    .describe('Remove the route\'s path prefix before proxying (/code/x reaches the upstream as /x), send it as X-Forwarded-Prefix, and put upstream redirects (Location) and cookie paths back under it.'),
   allow: allow.optional().describe('Who may use the route. Omitted = nobody (default deny).'),
   idps: z.array(z.string().min(1)).min(1).optional().describe('Identity providers allowed to sign in to this route (ids); default all.'),
   deny: deny.optional().describe('Who may never use the route (beats allow and rules).'),
@@ -297,6 +300,11 @@ export const ConfigSchema = z.strictObject({
     headers: z.enum(['original_url', 'forwarded']).describe('Which headers describe the original request: original_url = X-Original-URL + X-Original-Method (nginx auth_request); forwarded = X-Forwarded-Method/Proto/Host/Uri (Traefik, Envoy). Only these are read.'),
   }).optional().describe('Enable GET /.gatehouse/auth for an ingress in server.trusted_proxies; off by default.'),
   identity_headers: identityHeaders.default({}).describe('Names of the identity headers sent upstream; "" = not sent.'),
+  username: z.strictObject({
+    from: z.enum(['user', 'email', 'name']).default('user').describe('Identity field the name is made from (map the IdP claim to it with claims/attributes, e.g. user: preferred_username).'),
+    max_length: z.number().int().min(1).max(256).default(32).describe('Longest name (useradd accepts 32).'),
+  }).default({ from: 'user', max_length: 32 })
+    .describe('The identity_headers.username value: the local part of an e-mail, lower-cased, [a-z0-9_-] only, starting with a letter — a name LocalProcessSpawner, useradd and home directories accept.'),
   assertion: z.strictObject({
     key_files: z.array(z.string().min(1)).min(1).optional()
       .describe('PEM private keys (PKCS#8, EC P-256); the first signs, all are published at /.gatehouse/jwks (rotation). Default: a key generated at start (single replica only).'),

@@ -1,6 +1,6 @@
 // The compiled, deep-frozen configuration every other module reads: the types only. compile.ts
 // (and its helpers compile-*.ts) build it from the validated raw config.
-import type { RawAllow, RawConfig, RawDeny, RawRule } from './schema.ts';
+import type { RawConfig } from './schema.ts';
 import type { Secret } from './secret.ts';
 
 export interface ListenAddress {
@@ -26,16 +26,20 @@ export interface RouteConfig {
   readonly upstream: UpstreamConfig;
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
-  readonly allow: Readonly<RawAllow> | undefined;
+  /** strip_prefix: the upstream sees paths without `path`, which comes as X-Forwarded-Prefix. */
+  readonly stripPrefix: boolean;
+  readonly allow: AllowCondition | undefined;
   /** Identity provider ids allowed to sign in to this route; undefined = all. */
   readonly idps: readonly string[] | undefined;
-  readonly deny: Readonly<RawDeny> | undefined;
-  readonly rules: readonly Readonly<RawRule>[];
+  readonly deny: DenyCondition | undefined;
+  readonly rules: readonly RouteRule[];
   readonly roles: Readonly<Record<string, string>> | undefined;
   readonly sendGroups: 'all' | 'policy';
   readonly maxHeaderBytes: number;
   /** Header names for this route (global identity_headers with the route's overrides); "" = not sent. */
   readonly identityHeaders: IdentityHeaderNames;
+  /** How the username header's value is made (the config's top-level `username`). */
+  readonly username: { readonly from: 'user' | 'email' | 'name'; readonly maxLength: number };
   readonly passAccessToken: boolean;
   readonly apiPaths: readonly string[];
   /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
@@ -51,6 +55,35 @@ export interface RouteConfig {
   readonly maxQueue: number;
 }
 
+/**
+ * Who an `allow:` names (a route's, or a rule's), as written: only the keys the config sets are
+ * present, so a summary can list them. policy/compile.ts turns it into sets.
+ */
+export interface AllowCondition {
+  readonly public?: boolean;
+  readonly authenticated?: boolean;
+  readonly groups?: readonly string[];
+  readonly users?: readonly string[];
+  readonly emails?: readonly string[];
+  /** email_domains. */
+  readonly emailDomains?: readonly string[];
+}
+
+/** Who a `deny:` names: the same conditions, except public. */
+export type DenyCondition = Omit<AllowCondition, 'public'>;
+
+/** One entry of a route's `rules:`; the first that matches a request decides. */
+export interface RouteRule {
+  /** Prefix or glob, as written. */
+  readonly path: string;
+  /** Upper-case methods as written; undefined = any. */
+  readonly methods: readonly string[] | undefined;
+  readonly public: boolean;
+  /** undefined: the route's allow. */
+  readonly allow: AllowCondition | undefined;
+  readonly deny: DenyCondition | undefined;
+}
+
 export interface IdentityHeaderNames {
   readonly user: string;
   readonly email: string;
@@ -58,6 +91,8 @@ export interface IdentityHeaderNames {
   readonly groups: string;
   readonly preferredUsername: string;
   readonly roles: string;
+  /** A spawner-safe local user name ("" = not sent, the default). */
+  readonly username: string;
   /** Which identity provider vouched for the user: with several, the same name can come from any. */
   readonly idp: string;
   readonly assertion: string;
@@ -72,6 +107,7 @@ export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
   groups: 'X-Forwarded-Groups',
   preferredUsername: 'X-Forwarded-Preferred-Username',
   roles: 'X-Forwarded-Roles',
+  username: '',
   idp: 'X-Forwarded-Idp',
   assertion: 'X-Gatehouse-Assertion',
   accessToken: 'Authorization',

@@ -8,7 +8,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
+import type { AccountClaims } from 'oidc-provider';
 import { escapeHtml, renderPage } from '../http/pages.ts';
+import { memoryAdapter } from './idp-storage.ts';
 
 export interface DemoUser {
   readonly email: string;
@@ -60,83 +62,86 @@ export interface DemoIdp {
   close(): Promise<void>;
 }
 
-/**
- * oidc-provider's storage, in memory: enough for a demo that forgets everything on restart (and
- * stating so here is what its startup warning asks for).
- */
-function memoryAdapter() {
-  const store = new Map<string, { payload: Record<string, unknown>; expiresAt: number }>();
-  const grants = new Map<string, Set<string>>();
-  const live = (key: string) => {
-    const e = store.get(key);
-    if (!e) return undefined;
-    if (e.expiresAt <= Date.now()) {
-      store.delete(key);
-      return undefined;
-    }
-    return e.payload;
-  };
-  return class MemoryAdapter {
-    readonly name: string;
-    constructor(name: string) {
-      this.name = name;
-    }
-    key(id: string) {
-      return `${this.name}:${id}`;
-    }
-    async upsert(id: string, payload: Record<string, unknown>, expiresIn: number) {
-      const key = this.key(id);
-      store.set(key, { payload, expiresAt: Date.now() + (expiresIn ? expiresIn * 1000 : 86_400_000) });
-      const grantId = payload.grantId;
-      if (typeof grantId === 'string') {
-        let set = grants.get(grantId);
-        if (!set) grants.set(grantId, (set = new Set()));
-        set.add(key);
-      }
-    }
-    async find(id: string) {
-      return live(this.key(id));
-    }
-    async findByUid(uid: string) {
-      for (const [key] of store) if (key.startsWith(`${this.name}:`) && live(key)?.uid === uid) return live(key);
-      return undefined;
-    }
-    async findByUserCode(userCode: string) {
-      for (const [key] of store) if (key.startsWith(`${this.name}:`) && live(key)?.userCode === userCode) return live(key);
-      return undefined;
-    }
-    async consume(id: string) {
-      const p = live(this.key(id));
-      if (p) p.consumed = Math.floor(Date.now() / 1000);
-    }
-    async destroy(id: string) {
-      store.delete(this.key(id));
-    }
-    async revokeByGrantId(grantId: string) {
-      for (const key of grants.get(grantId) ?? []) store.delete(key);
-      grants.delete(grantId);
-    }
-  };
+type ProviderClass = typeof import('oidc-provider').default;
+
+/** Who may sign in, and with which groups: the demo users, as the tests change them. */
+class DemoAccounts {
+  readonly #disabled = new Set<string>();
+  readonly #groups = new Map<string, readonly string[]>();
+
+  disable(user: string): void {
+    this.#disabled.add(user);
+  }
+
+  enable(user: string): void {
+    this.#disabled.delete(user);
+  }
+
+  setGroups(user: string, groups: readonly string[]): void {
+    this.#groups.set(user, groups);
+  }
+
+  /** A demo user who is not disabled. */
+  canSignIn(id: string): boolean {
+    return DEMO_USERS[id] !== undefined && !this.#disabled.has(id);
+  }
+
+  /** Read when oidc-provider asks, so that group changes show at the next sign-in or refresh. */
+  claims(id: string): AccountClaims {
+    const user = DEMO_USERS[id];
+    if (!user) return { sub: id };
+    return { sub: id, email: user.email, email_verified: true, name: user.name, groups: [...(this.#groups.get(id) ?? user.groups)] };
+  }
 }
 
 export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
-  let Provider: typeof import('oidc-provider').default;
-  try {
-    Provider = (await import('oidc-provider')).default;
-  } catch {
-    throw new Error('the demo identity provider needs the dev dependency oidc-provider: run `npm ci` (not `npm ci --omit=dev`)');
-  }
+  const Provider = await loadProvider();
   const host = options.host ?? '127.0.0.1';
   // Fresh signing keys per start (oidc-provider's built-in ones are shared by every install).
   const jwks = options.jwks ?? { keys: [{ ...(await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey)), alg: 'RS256', use: 'sig', kid: `demo-${Date.now().toString(36)}` }] };
-  const disabled = new Set<string>();
-  const groupsOverride = new Map<string, readonly string[]>();
+  const accounts = new DemoAccounts();
   const server = createServer();
   await new Promise<void>((r) => server.listen(options.port ?? 0, host, r));
   const port = (server.address() as AddressInfo).port;
   const issuer = options.issuer ?? `http://${host}:${port}`;
+  const provider = new Provider(issuer, providerConfiguration(options, jwks, accounts));
 
-  const provider = new Provider(issuer, {
+  const callback = provider.callback();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!/^\/interaction\/[A-Za-z0-9_-]+$/.test(path)) {
+      callback(req, res);
+      return;
+    }
+    handleInteraction(provider, accounts, req, res).catch((err: unknown) => {
+      res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(renderPage('Sign-in error', `<p>${escapeHtml((err as Error).message)}</p>`));
+    });
+  });
+
+  return {
+    issuer,
+    server,
+    disable: (user) => accounts.disable(user),
+    setGroups: (user, groups) => accounts.setGroups(user, groups),
+    enable: (user) => accounts.enable(user),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function loadProvider(): Promise<ProviderClass> {
+  try {
+    return (await import('oidc-provider')).default;
+  } catch {
+    throw new Error('the demo identity provider needs the dev dependency oidc-provider: run `npm ci` (not `npm ci --omit=dev`)');
+  }
+}
+
+function providerConfiguration(options: DemoIdpOptions, jwks: { keys: object[] }, accounts: DemoAccounts): ConstructorParameters<ProviderClass>[1] {
+  return {
     clients: options.clients.map((c) => ({
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -146,14 +151,7 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     jwks: jwks as never,
     adapter: memoryAdapter() as never,
     cookies: { keys: ['gatehouse-demo-idp-cookie-key-not-secret'] },
-    findAccount: async (_ctx: unknown, id: string) => {
-      const user = DEMO_USERS[id];
-      if (!user || disabled.has(id)) return undefined;
-      return {
-        accountId: id,
-        claims: async () => ({ sub: id, email: user.email, email_verified: true, name: user.name, groups: [...(groupsOverride.get(id) ?? user.groups)] }),
-      };
-    },
+    findAccount: async (_ctx: unknown, id: string) => (accounts.canSignIn(id) ? { accountId: id, claims: async () => accounts.claims(id) } : undefined),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
     scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
     conformIdTokenClaims: !(options.claimsInIdToken ?? true),
@@ -166,8 +164,8 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     // Back-channel logout posts to Gatehouse on loopback. oidc-provider's SSRF guard (its own
     // dispatcher) refuses loopback targets, and that dispatcher is not compatible with the undici
     // Gatehouse loads; this demo IdP talks only to its own machine, so use plain fetch.
-    fetch: (url: string | URL | Request, options?: RequestInit) => {
-      const { dispatcher: _ignored, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+    fetch: (url: string | URL | Request, init?: RequestInit) => {
+      const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
       void _ignored;
       return globalThis.fetch(url, rest);
     },
@@ -182,60 +180,36 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       Session: 86_400,
       Grant: 86_400,
     },
-  });
-
-  const callback = provider.callback();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const m = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec(path);
-    if (!m) {
-      callback(req, res);
-      return;
-    }
-    handleInteraction(req, res).catch((err: unknown) => {
-      res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(renderPage('Sign-in error', `<p>${escapeHtml((err as Error).message)}</p>`));
-    });
-  });
-
-  async function handleInteraction(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const details = await provider.interactionDetails(req, res);
-    const clientId = String(details.params.client_id);
-    const finish = async (accountId: string) => {
-      const grant = new provider.Grant({ accountId, clientId });
-      grant.addOIDCScope(String(details.params.scope ?? 'openid'));
-      const grantId = await grant.save();
-      await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
-    };
-    // Already signed in at the IdP, only consent missing: this demo IdP consents for its users.
-    if (details.prompt.name === 'consent' && details.session?.accountId) {
-      await finish(details.session.accountId);
-      return;
-    }
-    if (req.method === 'POST') {
-      const form = new URLSearchParams(await readBody(req));
-      const username = (form.get('username') ?? '').trim().toLowerCase();
-      if (DEMO_USERS[username] && !disabled.has(username) && form.get('password') === DEMO_PASSWORD) {
-        await finish(username);
-        return;
-      }
-      sendLoginForm(res, req.url!, 'Unknown user or wrong password.');
-      return;
-    }
-    sendLoginForm(res, req.url!, undefined);
-  }
-
-  return {
-    issuer,
-    server,
-    disable: (user) => disabled.add(user),
-    setGroups: (user, groups) => groupsOverride.set(user, groups),
-    enable: (user) => disabled.delete(user),
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
   };
+}
+
+/** The login form (GET), its answer (POST), or consent for a user already signed in here. */
+async function handleInteraction(provider: InstanceType<ProviderClass>, accounts: DemoAccounts, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const details = await provider.interactionDetails(req, res);
+  const clientId = String(details.params.client_id);
+  const finish = async (accountId: string) => {
+    const grant = new provider.Grant({ accountId, clientId });
+    grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+  };
+  // Already signed in at the IdP, only consent missing: this demo IdP consents for its users.
+  if (details.prompt.name === 'consent' && details.session?.accountId) {
+    await finish(details.session.accountId);
+    return;
+  }
+  const action = req.url ?? '/';
+  if (req.method === 'POST') {
+    const form = new URLSearchParams(await readBody(req));
+    const username = (form.get('username') ?? '').trim().toLowerCase();
+    if (accounts.canSignIn(username) && form.get('password') === DEMO_PASSWORD) {
+      await finish(username);
+      return;
+    }
+    sendLoginForm(res, action, 'Unknown user or wrong password.');
+    return;
+  }
+  sendLoginForm(res, action, undefined);
 }
 
 function sendLoginForm(res: ServerResponse, action: string, error: string | undefined): void {

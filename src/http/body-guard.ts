@@ -73,28 +73,6 @@ export function createBodyWatch(limits: () => BodyLimits): BodyWatch {
   const watched = new Set<Watched>();
   let timer: NodeJS.Timeout | undefined;
 
-  const trip = (w: Watched, idle: boolean, l: BodyLimits) => {
-    watched.delete(w);
-    const err = new GatehouseError('GH_REQUEST_TIMEOUT', idle
-      ? `The request body stopped arriving (nothing for ${Math.round(l.idleMs / 1000 * 10) / 10}s).`
-      : `The request body arrived too slowly (under ${l.minRate} bytes per second).`);
-    expired.set(w.req, err);
-    const { res, socket } = w;
-    if (!res.headersSent) res.setHeader('connection', 'close');
-    const answer = answers.get(w.req);
-    answers.delete(w.req);
-    if (answer) answer(err);
-    else if (res.headersSent) {
-      // Answered already (the body was not needed): nothing left to say, only a socket to free.
-      socket.destroy();
-      return;
-    }
-    // Whoever answers, and however slowly the client reads the answer, the connection ends.
-    const last = setTimeout(() => socket.destroy(), Math.max(1000, l.idleMs));
-    last.unref();
-    socket.once('close', () => clearTimeout(last));
-  };
-
   const tick = () => {
     const l = limits();
     const now = performance.now();
@@ -103,22 +81,11 @@ export function createBodyWatch(limits: () => BodyLimits): BodyWatch {
         watched.delete(w);
         continue;
       }
-      const dt = now - w.tickAt;
-      w.tickAt = now;
-      const bytes = w.socket.bytesRead;
-      if (bytes !== w.bytes) {
-        w.bytes = bytes;
-        w.progressAt = now;
-      } else if (w.req.readableLength >= w.req.readableHighWaterMark) {
-        // Node stopped reading the socket because what arrived is still unread: we (or the
-        // upstream) are the slow side. Below that mark the socket is read, so a silent one is idle.
-        w.progressAt = now;
-        w.ourMs += dt;
-      }
-      const idle = now - w.progressAt > l.idleMs;
-      if (!idle && !(l.minRate > 0 && now - w.start - w.ourMs > l.idleMs + ((bytes - w.startBytes) / l.minRate) * 1000)) continue;
+      const verdict = judge(w, now, l);
+      if (verdict === undefined) continue;
+      watched.delete(w);
       try {
-        trip(w, idle, l);
+        endBody(w, verdict, l);
       } catch {
         // Runs from a timer: a failure to answer must end this connection, not the process.
         w.socket.destroy();
@@ -152,4 +119,45 @@ export function createBodyWatch(limits: () => BodyLimits): BodyWatch {
       watched.clear();
     },
   };
+}
+
+/** Notes what arrived since the last tick; 'idle' or 'slow' when the body must be cut now. */
+function judge(w: Watched, now: number, l: BodyLimits): 'idle' | 'slow' | undefined {
+  const dt = now - w.tickAt;
+  w.tickAt = now;
+  const bytes = w.socket.bytesRead;
+  if (bytes !== w.bytes) {
+    w.bytes = bytes;
+    w.progressAt = now;
+  } else if (w.req.readableLength >= w.req.readableHighWaterMark) {
+    // Node stopped reading the socket because what arrived is still unread: we (or the
+    // upstream) are the slow side. Below that mark the socket is read, so a silent one is idle.
+    w.progressAt = now;
+    w.ourMs += dt;
+  }
+  if (now - w.progressAt > l.idleMs) return 'idle';
+  if (l.minRate > 0 && now - w.start - w.ourMs > l.idleMs + ((bytes - w.startBytes) / l.minRate) * 1000) return 'slow';
+  return undefined;
+}
+
+/** 408 through whoever consumes the body (onBodyTimeout), and the connection closes. */
+function endBody(w: Watched, verdict: 'idle' | 'slow', l: BodyLimits): void {
+  const err = new GatehouseError('GH_REQUEST_TIMEOUT', verdict === 'idle'
+    ? `The request body stopped arriving (nothing for ${Math.round(l.idleMs / 1000 * 10) / 10}s).`
+    : `The request body arrived too slowly (under ${l.minRate} bytes per second).`);
+  expired.set(w.req, err);
+  const { res, socket } = w;
+  if (!res.headersSent) res.setHeader('connection', 'close');
+  const answer = answers.get(w.req);
+  answers.delete(w.req);
+  if (answer) answer(err);
+  else if (res.headersSent) {
+    // Answered already (the body was not needed): nothing left to say, only a socket to free.
+    socket.destroy();
+    return;
+  }
+  // Whoever answers, and however slowly the client reads the answer, the connection ends.
+  const last = setTimeout(() => socket.destroy(), Math.max(1000, l.idleMs));
+  last.unref();
+  socket.once('close', () => clearTimeout(last));
 }

@@ -3,7 +3,7 @@
 // audit records when the exchange ends.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { PolicyDecision } from '../policy/evaluate.ts';
@@ -63,6 +63,8 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
+  liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
   /** True once the finish stage ran (server/finish.ts closeOnce). */
   finished = false;
   /** Auth events seen while handling this request, written to the audit trail with it. */

@@ -8,11 +8,11 @@
 // GH_SHUTTING_DOWN rather than cut. Node's own server.close() would instead destroy every
 // connection that looks idle at once — including one whose next request is already on the wire.
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ListenAddress } from '../config/compile.ts';
+import type { ListenAddress } from '../config/types.ts';
 import { ConfigError, ERROR_CODES, GatehouseError, type ErrorCode } from '../errors.ts';
 import { createBodyWatch, type BodyLimits } from './body-guard.ts';
 import { PAGE_CSP, renderErrorPage } from './pages.ts';
@@ -51,7 +51,7 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_LIMITS: ListenerLimits = { headersTimeoutMs: 30_000, body: () => ({ idleMs: 60_000, minRate: 500 }) };
 
 export function createListener(handlers: ServerHandlers, tls?: TlsFiles, limits: ListenerLimits = DEFAULT_LIMITS): Server {
-  const options = {
+  const server = createServer(tls, {
     // Slowloris (headers): Node answers 408 when the request line and headers are not complete in
     // time. It checks every connectionsCheckingInterval (default 30 s, which would double the
     // limit), so check four times per limit. Bodies have their own guard (body-guard.ts):
@@ -61,21 +61,7 @@ export function createListener(handlers: ServerHandlers, tls?: TlsFiles, limits:
     requestTimeout: 0,
     keepAliveTimeout: 65_000,
     maxHeaderSize: MAX_HEADER_BYTES,
-  };
-  let server: Server;
-  if (tls) {
-    let cert: Buffer;
-    let key: Buffer;
-    try {
-      cert = readFileSync(tls.certFile);
-      key = readFileSync(tls.keyFile);
-    } catch (err) {
-      throw new ConfigError([{ path: 'server.tls', message: `cannot read certificate or key: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
-    }
-    server = createHttpsServer({ ...options, cert, key });
-  } else {
-    server = createHttpServer(options);
-  }
+  });
   const bodies = createBodyWatch(limits.body);
   const connections = trackConnections(server, tls !== undefined);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -92,30 +78,47 @@ export function createListener(handlers: ServerHandlers, tls?: TlsFiles, limits:
       onUpgrade(req, socket, head);
     });
   }
-  // Refused by Node's parser (malformed, too large, too slow): answer with the fitting status and
-  // close, instead of crashing or hanging; the handler records it.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const s = socket as Duplex & { bytesRead?: number; remoteAddress?: string; _httpMessage?: { headersSent?: boolean } | null };
-    const bytesIn = s.bytesRead ?? 0;
-    // A reset, or a connection that never sent a byte (an unused browser preconnect) before the
-    // headers timeout, is not a refused request: close it quietly.
-    if (err.code === 'ECONNRESET' || bytesIn === 0 || !socket.writable || s._httpMessage?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'GH_REQUEST_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GH_REQUEST_TIMEOUT' : 'GH_BAD_REQUEST';
-    const { status, title } = ERROR_CODES[code];
-    const body = `${JSON.stringify({ error: code, message: title, status })}\n`;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n\r\n${body}`);
-    // If the client does not read the answer, do not wait for it.
-    setTimeout(() => socket.destroy(), 1000).unref();
-    try {
-      handlers.onClientError?.({ code, status, ip: plainIp(s.remoteAddress ?? ''), bytesIn });
-    } catch {
-      // Recording must not turn a refused request into a crash.
-    }
-  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseClient(err, socket, handlers));
   return server;
+}
+
+function createServer(tls: TlsFiles | undefined, options: ServerOptions): Server {
+  if (!tls) return createHttpServer(options);
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    cert = readFileSync(tls.certFile);
+    key = readFileSync(tls.keyFile);
+  } catch (err) {
+    throw new ConfigError([{ path: 'server.tls', message: `cannot read certificate or key: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  return createHttpsServer({ ...options, cert, key });
+}
+
+/**
+ * Refused by Node's parser (malformed, too large, too slow): answer with the fitting status and
+ * close, instead of crashing or hanging; the handlers' onClientError records it.
+ */
+function refuseClient(err: NodeJS.ErrnoException, socket: Duplex, handlers: ServerHandlers): void {
+  const s = socket as Duplex & { bytesRead?: number; remoteAddress?: string; _httpMessage?: { headersSent?: boolean } | null };
+  const bytesIn = s.bytesRead ?? 0;
+  // A reset, or a connection that never sent a byte (an unused browser preconnect) before the
+  // headers timeout, is not a refused request: close it quietly.
+  if (err.code === 'ECONNRESET' || bytesIn === 0 || !socket.writable || s._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'GH_REQUEST_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GH_REQUEST_TIMEOUT' : 'GH_BAD_REQUEST';
+  const { status, title } = ERROR_CODES[code];
+  const body = `${JSON.stringify({ error: code, message: title, status })}\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n\r\n${body}`);
+  // If the client does not read the answer, do not wait for it.
+  setTimeout(() => socket.destroy(), 1000).unref();
+  try {
+    handlers.onClientError?.({ code, status, ip: plainIp(s.remoteAddress ?? ''), bytesIn });
+  } catch {
+    // Recording must not turn a refused request into a crash.
+  }
 }
 
 function plainIp(ip: string): string {

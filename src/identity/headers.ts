@@ -3,10 +3,11 @@
 // groups (all, or only those the route's policy mentions), the roles map, the signed assertion and
 // the access token. A header set larger than max_header_bytes is refused, never truncated.
 // Client copies of all these names were already removed by proxy/headers.ts.
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Identity } from './identity.ts';
 import type { AssertionSigner } from './assertion.ts';
+import { safeUsername } from './username.ts';
 
 /**
  * A header-safe rendering of a claim value: control characters removed, non-ASCII
@@ -52,6 +53,10 @@ export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): 
     if (n.email && id.email) headers[lower(n.email)] = headerValue(id.email);
     if (n.name && id.name) headers[lower(n.name)] = headerValue(id.name);
     if (n.preferredUsername) headers[lower(n.preferredUsername)] = headerValue(id.user);
+    if (n.username) {
+      const local = safeUsername(id[route.username.from] ?? '', route.username.maxLength);
+      if (local) headers[lower(n.username)] = local;
+    }
     if (n.groups) headers[lower(n.groups)] = list(groups);
     if (n.idp) headers[lower(n.idp)] = headerValue(id.idp);
     if (n.roles && roles) {

@@ -1,6 +1,6 @@
 // Compile a route's allow / deny / rules once, at config load, into Sets and RegExps, so that a
 // decision per request is a few lookups. Pure: no I/O, types only from config.
-import type { RawAllow, RawDeny, RawRule } from '../config/schema.ts';
+import type { AllowCondition, DenyCondition, RouteRule } from '../config/types.ts';
 import { foldCase, policyPath } from '../route/canonical.ts';
 
 export interface CompiledCondition {
@@ -38,19 +38,19 @@ export interface CompiledPolicy {
 
 export interface PolicySource {
   readonly name: string;
-  readonly allow?: Readonly<RawAllow> | undefined;
-  readonly deny?: Readonly<RawDeny> | undefined;
-  readonly rules?: readonly Readonly<RawRule>[] | undefined;
+  readonly allow?: AllowCondition | undefined;
+  readonly deny?: DenyCondition | undefined;
+  readonly rules?: readonly RouteRule[] | undefined;
   readonly caseInsensitivePaths?: boolean | undefined;
 }
 
-export function compileCondition(c: Readonly<RawAllow> | Readonly<RawDeny>): CompiledCondition {
+export function compileCondition(c: AllowCondition | DenyCondition): CompiledCondition {
   return {
     public: 'public' in c ? c.public === true : false,
     authenticated: c.authenticated === true,
     users: new Set(c.users ?? []),
     emails: new Set((c.emails ?? []).map((e) => e.toLowerCase())),
-    domains: new Set((c.email_domains ?? []).map((d) => d.toLowerCase().replace(/^@/, ''))),
+    domains: new Set((c.emailDomains ?? []).map((d) => d.toLowerCase().replace(/^@/, ''))),
     groups: new Set(c.groups ?? []),
   };
 }

@@ -45,6 +45,8 @@ export interface UpstreamHeaderContext {
   readonly keepUpgrade: boolean;
   readonly cookieName: string;
   readonly reservedNames: ReadonlySet<string>;
+  /** strip_prefix: the route prefix the upstream does not see (X-Forwarded-Prefix). */
+  readonly forwardedPrefix?: string | undefined;
 }
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -121,6 +123,7 @@ export function upstreamRequestHeaders(
   // A served name with public_url's port (Runtime.servedAuthority), never the raw header: an
   // upstream builds links from it (Kettle, "Practical HTTP Host header attacks").
   if (facts.servedAuthority) out['x-forwarded-host'] = facts.servedAuthority;
+  if (ctx.forwardedPrefix) out['x-forwarded-prefix'] = ctx.forwardedPrefix;
   out[REQUEST_ID_HEADER] = facts.requestId;
   if (facts.identityHeaders) Object.assign(out, facts.identityHeaders);
   // preserve_host: the validated authority the client addressed, never the raw header.

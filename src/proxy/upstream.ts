@@ -5,7 +5,7 @@
 // queued behind it, so a slow client per connection could otherwise stall a route for ever.
 // The pool's limit is the sum of its routes' limits: the gates, not the pool, decide who waits.
 import { Pool, type Dispatcher } from 'undici';
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 
 /** A route's share of its upstream's pool. */
 export interface RouteUpstream {

@@ -6,8 +6,9 @@
 // whenever the rules would, or a stricter route on a sub-path is skipped for a catch-all.
 // Each route travels with what was compiled for it at load (its plan: runtime.ts RoutePlan), so
 // the request walk never looks a route up again by name.
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import { foldCase, policyPath } from './canonical.ts';
+import { createHostIndex } from './hosts.ts';
 
 /** A matched route and its plan (compiled once at load; the same object on every match). */
 export interface RouteMatch<P> {
@@ -40,36 +41,26 @@ type Bucket<P> = readonly Entry<P>[];
 
 /** `planFor` compiles each route's plan once, here; without it plans are undefined. */
 export function createRouteTable<P = undefined>(routes: readonly RouteConfig[], planFor?: (route: RouteConfig) => P): RouteTable<P> {
-  const exact = new Map<string, Entry<P>[]>();
-  const wildcards = new Map<string, Entry<P>[]>(); // key: ".corp.example"
   const anyHost: Entry<P>[] = [];
-  for (const r of routes) {
+  const withHost: [string, Entry<P>][] = [];
+  const entries = routes.map((r): Entry<P> => {
     const canonical = policyPath(r.path);
-    const e: Entry<P> = { route: r, plan: planFor ? planFor(r) : (undefined as P), prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
-    if (r.host === undefined) anyHost.push(e);
-    else if (r.host.startsWith('*.')) push(wildcards, r.host.slice(1), e);
-    else push(exact, r.host, e);
+    return { route: r, plan: planFor ? planFor(r) : (undefined as P), prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
+  });
+  // Longest prefix first (a stable sort: config order among equals), so every bucket is in order.
+  entries.sort((a, b) => b.prefix.length - a.prefix.length);
+  for (const e of entries) {
+    if (e.route.host === undefined) anyHost.push(e);
+    else withHost.push([e.route.host, e]);
   }
-  const byPrefixLength = (a: Entry<P>, b: Entry<P>) => b.prefix.length - a.prefix.length;
-  for (const list of exact.values()) list.sort(byPrefixLength);
-  for (const list of wildcards.values()) list.sort(byPrefixLength);
-  anyHost.sort(byPrefixLength);
-  // Longest suffix first, so "*.a.corp.example" beats "*.corp.example".
-  const wildcardList: [string, Bucket<P>][] = [...wildcards.entries()].sort((a, b) => b[0].length - a[0].length);
+  // Exact host first, then the longest matching wildcard (route/hosts.ts).
+  const hosts = createHostIndex(withHost);
 
   const find = (host: string, path: string): Entry<P> | undefined => {
     const paths = { exact: path, folded: undefined as string | undefined };
-    const e = exact.get(host);
-    if (e) {
-      const r = matchPrefix(e, paths);
+    for (const bucket of hosts.lookup(host)) {
+      const r = matchPrefix(bucket, paths);
       if (r) return r;
-    }
-    for (const [suffix, bucket] of wildcardList) {
-      // "*.corp.example" matches "a.corp.example" but not "corp.example" itself.
-      if (host.length > suffix.length && host.endsWith(suffix)) {
-        const r = matchPrefix(bucket, paths);
-        if (r) return r;
-      }
     }
     return matchPrefix(anyHost, paths);
   };
@@ -80,7 +71,7 @@ export function createRouteTable<P = undefined>(routes: readonly RouteConfig[], 
   };
   return {
     servesHost(host) {
-      return anyHost.length > 0 || exact.has(host) || wildcardList.some(([suffix]) => host.length > suffix.length && host.endsWith(suffix));
+      return anyHost.length > 0 || hosts.lookup(host).length > 0;
     },
     select,
     matchReadings(host, readings) {
@@ -91,12 +82,6 @@ export function createRouteTable<P = undefined>(routes: readonly RouteConfig[], 
       return find(host, path)?.route;
     },
   };
-}
-
-function push<P>(map: Map<string, Entry<P>[]>, key: string, r: Entry<P>): void {
-  const list = map.get(key);
-  if (list) list.push(r);
-  else map.set(key, [r]);
 }
 
 function matchPrefix<P>(bucket: Bucket<P>, paths: { exact: string; folded: string | undefined }): Entry<P> | undefined {

@@ -130,6 +130,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     bytesOut,
     durationMs,
     websocket: ex.upgraded,
+    endReason: ex.liveEnd,
   };
 }
 

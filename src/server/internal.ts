@@ -1,15 +1,17 @@
-// /.gatehouse/* endpoints, answered by Gatehouse on every routed host and never proxied.
-// Sign-in (login, OIDC callbacks, SAML ACS and metadata) arrives with issues #4 and #6.
+// /.gatehouse/* endpoints, answered by Gatehouse on every routed host and never proxied: sign-in
+// and sign-out, userinfo, the assertion JWKS, and each identity provider's own endpoints at
+// /.gatehouse/<kind>/<id>/<action> (auth/provider.ts: OIDC callback and back-channel logout, SAML
+// ACS, SLO and metadata).
 import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
-import { handleOidcCallback } from '../auth/oidc/callback.ts';
-import { handleSamlAcs } from '../auth/saml/acs.ts';
-import { handleSamlSlo } from '../auth/saml/slo.ts';
+import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from '../http/endpoints.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendBody } from '../http/respond.ts';
+
+const PROVIDER_PREFIXES: readonly (readonly [string, ProviderKind])[] = [[OIDC_PREFIX, 'oidc'], [SAML_PREFIX, 'saml']];
 
 export function isInternalPath(path: string): boolean {
   return path.startsWith(INTERNAL_PREFIX) || path === '/.gatehouse';
@@ -19,7 +21,7 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
   ex.decision = 'public';
   switch (ex.path) {
     case LOGOUT_PATH:
-      return handleLogout(ex, rt.sessions, rt.providers, rt.config);
+      return handleLogout(ex, rt.sessions, rt.providers);
     case USERINFO_PATH:
       return userinfo(ex);
     case JWKS_PATH:
@@ -28,27 +30,12 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
     case LOGIN_PATH:
       return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.pendingLogins });
   }
-  if (ex.path.startsWith(OIDC_PREFIX)) {
-    const [id, action, extra] = ex.path.slice(OIDC_PREFIX.length).split('/');
-    const oidc = id ? rt.providers.oidc.get(id) : undefined;
-    if (oidc && extra === undefined) {
-      if (action === 'callback') {
-        return handleOidcCallback(ex, oidc, { sessions: rt.sessions, loginCookie: rt.providers.loginCookie, checkReturnUrl: rt.providers.checkReturnUrl });
-      }
-      if (action === 'backchannel-logout') return rt.providers.backchannel.get(id!)!.handle(ex);
-    }
-  }
-  if (ex.path.startsWith(SAML_PREFIX)) {
-    const [id, action, extra] = ex.path.slice(SAML_PREFIX.length).split('/');
-    const sp = id ? rt.providers.saml.get(id) : undefined;
-    if (sp && extra === undefined) {
-      if (action === 'acs') return handleSamlAcs(ex, sp, { sessions: rt.sessions, loginCookie: rt.providers.loginCookie, checkReturnUrl: rt.providers.checkReturnUrl });
-      if (action === 'slo') return handleSamlSlo(ex, sp, rt.sessions);
-      if (action === 'metadata') {
-        sendBody(ex, 200, 'application/samlmetadata+xml; charset=utf-8', sp.metadata(), { 'content-disposition': `inline; filename="gatehouse-${id}-sp-metadata.xml"` });
-        return;
-      }
-    }
+  for (const [prefix, kind] of PROVIDER_PREFIXES) {
+    if (!ex.path.startsWith(prefix)) continue;
+    const [id, action, extra] = ex.path.slice(prefix.length).split('/');
+    const provider = id ? rt.providers.byId.get(id) : undefined;
+    const endpoint = provider?.kind === kind && action !== undefined && extra === undefined ? endpointOf(provider, action) : undefined;
+    if (endpoint) return endpoint(ex);
   }
   throw new GatehouseError('GH_NOT_FOUND', 'There is no Gatehouse endpoint at this path.');
 }

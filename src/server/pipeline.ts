@@ -37,14 +37,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
-import type { RouteConfig } from '../config/compile.ts';
+import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
-import { proxyHttp, type ProxyHooks } from '../proxy/http.ts';
-import { upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
+import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
+import { endTunnel, upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import type { RouteMatch } from '../route/table.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
 import type { SessionManager } from '../session/manager.ts';
@@ -88,13 +88,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const httpHooks: ProxyHooks = {
     onUpstreamError,
     // Open-ended responses (SSE, streams) end with the session, like WebSockets.
-    onStream: (ex) => followSession(ex, deps.current().sessions, () => ex.res?.destroy()),
+    onStream: (ex) => followSession(ex, deps.current().sessions, (why) => endStream(ex, (ex.liveEnd = `session ${why}`))),
   };
   const wsHooks: WebSocketHooks = {
     onOpen(ex) {
       deps.tunnels.add(ex.socket);
       metrics.websocketsOpen.inc({ route: ex.route?.name ?? '' });
-      followSession(ex, deps.current().sessions, () => ex.socket.destroy());
+      followSession(ex, deps.current().sessions, (why) => endTunnel(ex, (ex.liveEnd = `session ${why}`)));
     },
     onClose(ex) {
       if (ex.upgraded) {
@@ -363,7 +363,7 @@ function checkOrigin(ex: Exchange, route: RouteConfig): void {
 }
 
 /** Tie a live connection to its session: `end` runs when the session is revoked or expires. */
-function followSession(ex: Exchange, sessions: SessionManager, end: () => void): (() => void) | undefined {
+function followSession(ex: Exchange, sessions: SessionManager, end: (why: 'revoked' | 'expired') => void): (() => void) | undefined {
   const session = ex.session;
   if (!session) return undefined;
   const unwatch = sessions.watch(session.key, session.record, { end });

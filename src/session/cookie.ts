@@ -2,7 +2,7 @@
 // kept) under a key derived from session.secret. The MAC lets a forged or stale-secret cookie be
 // refused without a store lookup; the id itself never reaches the store, only its SHA-256 does.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CookieConfig } from '../config/compile.ts';
+import type { CookieConfig } from '../config/types.ts';
 import { cookieAttributes, cookieValues, serializeCookie } from '../http/cookies.ts';
 
 export interface CookieCodec {

@@ -3,7 +3,7 @@
 // connection for revocation notifications), sessionsFromConfig wraps it in a manager (manager.ts),
 // waitForStore lets start-up wait until the backend answers.
 import { randomBytes } from 'node:crypto';
-import type { SessionConfig } from '../config/compile.ts';
+import type { SessionConfig } from '../config/types.ts';
 import { Secret } from '../config/secret.ts';
 import type { Logger } from '../log.ts';
 import { createSessionManager, type SessionManager } from './manager.ts';

@@ -3,7 +3,7 @@
 // which keeps its own state: cookie.ts (ids, cookie MAC), cache.ts (local caches), expiry.ts
 // (timeouts), renewal.ts (throttled sliding renewal), tokens.ts (sealed IdP tokens), csrf.ts,
 // live.ts (live connections closed when their session ends), revocation.ts (other replicas' ends).
-import type { SessionConfig } from '../config/compile.ts';
+import type { SessionConfig } from '../config/types.ts';
 import type { Secret } from '../config/secret.ts';
 import { createCookieCodec, sessionKey, type CookieCodec } from './cookie.ts';
 import { SessionCache, VerifiedCookies } from './cache.ts';

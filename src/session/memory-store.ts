@@ -1,7 +1,10 @@
 // In-process session store: one Map in insertion order = least recently used first, so the
 // oldest-idle session is evicted when `maxSessions` is reached. For the demo and single-process
-// deployments; not shared between replicas or workers. Also keeps one-time values (one-time.ts).
-import type { OneTimeStore, PendingBounds, PendingResult } from './one-time.ts';
+// deployments; not shared between replicas or workers. Its one-time values (one-time.ts) are kept
+// beside it, in memory-one-time.ts.
+import { joinStores } from './joined-store.ts';
+import { MemoryOneTimeStore } from './memory-one-time.ts';
+import type { OneTimeStore } from './one-time.ts';
 import { indexNames, type SessionRecord, type SessionStore } from './store.ts';
 
 interface Entry {
@@ -16,191 +19,150 @@ export interface MemoryStoreOptions {
 
 export function createMemoryStore(options: MemoryStoreOptions): SessionStore & OneTimeStore {
   const now = options.now ?? Date.now;
-  const sessions = new Map<string, Entry>();
-  const indexes = new Map<string, Set<string>>();
-  const tombstones = new Map<string, number>();
-  // Ephemeral values and replay markers: value (or '' for markers) with its deadline.
-  const ephemeral = new Map<string, { value: string; until: number }>();
-  // Pending sign-ins: a capacity of their own (bounds.max), so a flood of anonymous sign-ins can
-  // neither evict sessions nor other values, nor grow memory. Insertion order is expiry order
-  // (one TTL for all), so expired ones are pruned from the front.
-  const pending = new Map<string, { value: string; until: number; owner: string }>();
-  const owners = new Map<string, string[]>();
-  const listeners: Array<(keys: readonly string[] | undefined) => void> = [];
+  return joinStores(new MemorySessionStore(options.maxSessions, now), new MemoryOneTimeStore({ maxValues: options.maxSessions, now }));
+}
 
-  const unindex = (key: string, record: SessionRecord) => {
-    for (const name of indexNames(record)) {
-      const set = indexes.get(name);
-      if (!set) continue;
-      set.delete(key);
-      if (set.size === 0) indexes.delete(name);
+type RevokedListener = (keys: readonly string[] | undefined) => void;
+
+class MemorySessionStore implements SessionStore {
+  readonly kind = 'memory';
+  readonly shared = false;
+  readonly #max: number;
+  readonly #now: () => number;
+  readonly #sessions = new Map<string, Entry>();
+  /** Index name → session keys (store.ts indexNames). */
+  readonly #indexes = new Map<string, Set<string>>();
+  /** Revoked key → until when it is remembered as revoked. */
+  readonly #tombstones = new Map<string, number>();
+  readonly #listeners: RevokedListener[] = [];
+
+  constructor(maxSessions: number, now: () => number) {
+    this.#max = maxSessions;
+    this.#now = now;
+  }
+
+  async get(key: string): Promise<SessionRecord | undefined> {
+    return this.#live(key)?.record;
+  }
+
+  async set(key: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    this.#put(key, record, ttlMs);
+  }
+
+  async touch(key: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    if (!this.#live(key)) return false;
+    // Re-insert so the Map order stays least-recently-used first.
+    this.#put(key, record, ttlMs);
+    return true;
+  }
+
+  async revoke(key: string, tombstoneMs: number): Promise<boolean> {
+    const existed = this.#remove(key) !== undefined;
+    this.#tombstone(key, tombstoneMs);
+    this.#notify([key]);
+    return existed;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#remove(key);
+  }
+
+  async wasRevoked(key: string): Promise<boolean> {
+    const until = this.#tombstones.get(key);
+    if (until === undefined) return false;
+    if (until <= this.#now()) {
+      this.#tombstones.delete(key);
+      return false;
     }
-  };
-  const remove = (key: string): SessionRecord | undefined => {
-    const e = sessions.get(key);
+    return true;
+  }
+
+  async listIndex(name: string): Promise<Array<[string, SessionRecord]>> {
+    const out: Array<[string, SessionRecord]> = [];
+    for (const key of [...(this.#indexes.get(name) ?? [])]) {
+      const e = this.#live(key);
+      if (e) out.push([key, e.record]);
+    }
+    return out;
+  }
+
+  async revokeIndex(name: string, tombstoneMs: number): Promise<string[]> {
+    const keys = [...(this.#indexes.get(name) ?? [])].filter((k) => this.#live(k) !== undefined);
+    for (const key of keys) {
+      this.#remove(key);
+      this.#tombstone(key, tombstoneMs);
+    }
+    this.#notify(keys);
+    return keys;
+  }
+
+  onRevoked(listener: RevokedListener): void {
+    this.#listeners.push(listener);
+  }
+
+  async ping(): Promise<void> {}
+
+  isReady(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#sessions.clear();
+    this.#indexes.clear();
+    this.#tombstones.clear();
+  }
+
+  /** The entry, unless it has expired (then it is removed). */
+  #live(key: string): Entry | undefined {
+    const e = this.#sessions.get(key);
     if (!e) return undefined;
-    sessions.delete(key);
-    unindex(key, e.record);
-    return e.record;
-  };
+    if (e.expiresAt <= this.#now()) {
+      this.#remove(key);
+      return undefined;
+    }
+    return e;
+  }
+
   /** Insert at the most-recently-used end, evicting the least recently used beyond the limit. */
-  const put = (key: string, record: SessionRecord, ttlMs: number) => {
-    remove(key);
-    while (sessions.size >= options.maxSessions) remove(sessions.keys().next().value!);
-    sessions.set(key, { record, expiresAt: now() + ttlMs });
+  #put(key: string, record: SessionRecord, ttlMs: number): void {
+    this.#remove(key);
+    for (const oldest of this.#sessions.keys()) {
+      if (this.#sessions.size < this.#max) break;
+      this.#remove(oldest);
+    }
+    this.#sessions.set(key, { record, expiresAt: this.#now() + ttlMs });
     for (const name of indexNames(record)) {
-      let set = indexes.get(name);
-      if (!set) indexes.set(name, (set = new Set()));
+      let set = this.#indexes.get(name);
+      if (!set) this.#indexes.set(name, (set = new Set()));
       set.add(key);
     }
-  };
-  const liveEphemeral = (name: string) => {
-    const e = ephemeral.get(name);
-    if (e && e.until <= now()) {
-      ephemeral.delete(name);
-      return undefined;
-    }
-    return e;
-  };
-  const putEphemeral = (name: string, value: string, ttlMs: number) => {
-    ephemeral.delete(name);
-    // Bounded like sessions: a flood of abandoned sign-ins cannot grow memory without limit.
-    while (ephemeral.size >= options.maxSessions) ephemeral.delete(ephemeral.keys().next().value!);
-    ephemeral.set(name, { value, until: now() + ttlMs });
-  };
-  const dropPending = (name: string) => {
-    const e = pending.get(name);
-    if (!e) return;
-    pending.delete(name);
-    const list = owners.get(e.owner);
-    if (!list) return;
-    const i = list.indexOf(name);
-    if (i !== -1) list.splice(i, 1);
-    if (list.length === 0) owners.delete(e.owner);
-  };
-  const putPending = (name: string, value: string, ttlMs: number, bounds: PendingBounds): PendingResult => {
-    const t = now();
-    for (const [n, e] of pending) {
-      if (e.until > t) break;
-      dropPending(n);
-    }
-    dropPending(name);
-    if (pending.size >= bounds.max) {
-      const first = pending.values().next().value!;
-      return { ok: false, retryAfterMs: Math.max(1, first.until - t) };
-    }
-    pending.set(name, { value, until: t + ttlMs, owner: bounds.owner });
-    let list = owners.get(bounds.owner);
-    if (!list) owners.set(bounds.owner, (list = []));
-    list.push(name);
-    while (list.length > bounds.perOwner) dropPending(list[0]!);
-    return { ok: true };
-  };
-  const live = (key: string): Entry | undefined => {
-    const e = sessions.get(key);
-    if (!e) return undefined;
-    if (e.expiresAt <= now()) {
-      remove(key);
-      return undefined;
-    }
-    return e;
-  };
-  const notify = (keys: string[]) => {
-    if (keys.length > 0) for (const l of listeners) l(keys);
-  };
-  const tombstone = (key: string, ms: number) => {
-    tombstones.set(key, now() + ms);
-    // Bound the tombstone map too: forget the oldest beyond the session limit.
-    if (tombstones.size > options.maxSessions) tombstones.delete(tombstones.keys().next().value!);
-  };
+  }
 
-  return {
-    kind: 'memory',
-    shared: false,
-    async get(key) {
-      return live(key)?.record;
-    },
-    async set(key, record, ttlMs) {
-      put(key, record, ttlMs);
-    },
-    async touch(key, record, ttlMs) {
-      const e = live(key);
-      if (!e) return false;
-      // Re-insert so the Map order stays least-recently-used first.
-      put(key, record, ttlMs);
-      return true;
-    },
-    async revoke(key, tombstoneMs) {
-      const existed = remove(key) !== undefined;
-      tombstone(key, tombstoneMs);
-      notify([key]);
-      return existed;
-    },
-    async delete(key) {
-      remove(key);
-    },
-    async wasRevoked(key) {
-      const until = tombstones.get(key);
-      if (until === undefined) return false;
-      if (until <= now()) {
-        tombstones.delete(key);
-        return false;
+  #remove(key: string): SessionRecord | undefined {
+    const e = this.#sessions.get(key);
+    if (!e) return undefined;
+    this.#sessions.delete(key);
+    for (const name of indexNames(e.record)) {
+      const set = this.#indexes.get(name);
+      if (!set) continue;
+      set.delete(key);
+      if (set.size === 0) this.#indexes.delete(name);
+    }
+    return e.record;
+  }
+
+  #tombstone(key: string, ms: number): void {
+    this.#tombstones.set(key, this.#now() + ms);
+    // Bound the tombstone map too: forget the oldest beyond the session limit.
+    if (this.#tombstones.size > this.#max) {
+      for (const oldest of this.#tombstones.keys()) {
+        this.#tombstones.delete(oldest);
+        break;
       }
-      return true;
-    },
-    async listIndex(name) {
-      const out: Array<[string, SessionRecord]> = [];
-      for (const key of [...(indexes.get(name) ?? [])]) {
-        const e = live(key);
-        if (e) out.push([key, e.record]);
-      }
-      return out;
-    },
-    async revokeIndex(name, tombstoneMs) {
-      const keys = [...(indexes.get(name) ?? [])].filter((k) => live(k) !== undefined);
-      for (const key of keys) {
-        remove(key);
-        tombstone(key, tombstoneMs);
-      }
-      notify(keys);
-      return keys;
-    },
-    async put(name, value, ttlMs) {
-      putEphemeral(name, value, ttlMs);
-    },
-    async take(name) {
-      const e = liveEphemeral(name);
-      ephemeral.delete(name);
-      return e?.value;
-    },
-    async putPending(name, value, ttlMs, bounds) {
-      return putPending(name, value, ttlMs, bounds);
-    },
-    async takePending(name) {
-      const e = pending.get(name);
-      dropPending(name);
-      const t = now();
-      if (!e || e.until <= t) return undefined;
-      const ownerPending = (owners.get(e.owner) ?? []).filter((n) => (pending.get(n)?.until ?? 0) > t).length;
-      return { value: e.value, ownerPending };
-    },
-    async once(name, ttlMs) {
-      if (liveEphemeral(name)) return false;
-      putEphemeral(name, '', ttlMs);
-      return true;
-    },
-    onRevoked(listener) {
-      listeners.push(listener);
-    },
-    async ping() {},
-    isReady: () => true,
-    async close() {
-      sessions.clear();
-      indexes.clear();
-      tombstones.clear();
-      ephemeral.clear();
-      pending.clear();
-      owners.clear();
-    },
-  };
+    }
+  }
+
+  #notify(keys: string[]): void {
+    if (keys.length > 0) for (const l of this.#listeners) l(keys);
+  }
 }

@@ -2,7 +2,7 @@
 // fail fast while disconnected (no offline queue) so a Redis outage turns into 503s at once instead
 // of requests piling up; the client keeps reconnecting in the background.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../config/compile.ts';
+import type { RedisConfig } from '../config/types.ts';
 
 export type RedisClient = Redis | Cluster;
 

@@ -118,7 +118,7 @@ describe('pending sign-ins in the store', () => {
       },
     };
   }
-  const login = { idp: 'corp', rd: '/notebooks/1', redirectUri: 'https://gh.example/.gatehouse/oidc/corp/callback', nonce: 'n', codeVerifier: 'cv' };
+  const login = { idp: 'corp', returnUrl: '/notebooks/1', redirectUri: 'https://gh.example/.gatehouse/oidc/corp/callback', nonce: 'n', codeVerifier: 'cv' };
   const browser = 'B'.repeat(43);
   const other = 'C'.repeat(43);
 
@@ -215,5 +215,13 @@ describe('pending sign-ins in the store', () => {
     // A record whose binding is not a SHA-256 at all binds no browser (and throws nothing).
     await store.put(`login:${sha256('odd')}`, JSON.stringify({ ...legacy, binding: 'short' }), LOGIN_TTL_MS);
     expect(await takePendingLogin(store, 'odd', browser)).toEqual({ ok: false, reason: 'other-browser' });
+  });
+
+  it('still honours a sign-in stored when the return URL was called `rd`', async () => {
+    const { store } = setup();
+    const { returnUrl, ...rest } = login;
+    const stored = { ...rest, rd: returnUrl, binding: sha256(browser), createdAt: 1 };
+    await store.putPending(`login:${sha256('rd-state')}`, JSON.stringify(stored), LOGIN_TTL_MS, { max: 100, owner: stored.binding, perOwner: 10 });
+    expect(await takePendingLogin(store, 'rd-state', browser)).toEqual({ ok: true, login: { ...login, binding: sha256(browser), createdAt: 1 }, othersPending: false });
   });
 });

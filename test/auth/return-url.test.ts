@@ -152,6 +152,9 @@ describe('createReturnUrlCheck: several wildcard hosts, and paths with "//" furt
     ['https://nb.corp.example/x', '/'],
     ['https://a.nb.corp.example./x', '/'],
     ['https://anb.corp.example/x', '/'],
+    // A name the Host parser refuses (an empty label) is no served host, whatever it ends with.
+    ['https://a..nb.corp.example/x', '/'],
+    ['https://..nb.corp.example/x', '/'],
     // A route without a host serves no extra host name.
     ['https://app/x', '/'],
     ['https://ml.corp.example/x', 'https://ml.corp.example/x'],

@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { checkCidr, compileConfig, formatPath, parseDuration, type CompileResult } from '../../src/config/compile.ts';
+import { compileConfig, formatPath } from '../../src/config/compile.ts';
+import type { CompileResult } from '../../src/config/types.ts';
+import { checkCidr, parseDuration } from '../../src/config/units.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { ConfigError, GatehouseError, type ConfigProblem } from '../../src/errors.ts';
 
@@ -342,6 +344,24 @@ describe('compileConfig: result', () => {
     expect(r.timeoutMs).toBe(90_000);
     expect(r.preserveHost).toBe(true);
     expect(r.allow).toBeUndefined();
+  });
+
+  it('compiles allow, deny and rules to the typed shapes policy/ reads, with only the keys written', () => {
+    const raw = minimal();
+    raw.routes[0].allow = { email_domains: ['corp.example'], groups: ['ml'], authenticated: false };
+    raw.routes[0].deny = { users: ['mallory'], email_domains: ['partner.example'] };
+    raw.routes[0].rules = [
+      { path: '/health', public: true },
+      { path: '/admin', methods: ['POST'], allow: { emails: ['a@corp.example'] }, deny: { groups: ['contractors'] } },
+    ];
+    const r = compileConfig(raw).config.routes[0]!;
+    expect(r.allow).toStrictEqual({ authenticated: false, groups: ['ml'], emailDomains: ['corp.example'] });
+    expect(Object.keys(r.allow!)).toEqual(['authenticated', 'groups', 'emailDomains']);
+    expect(r.deny).toStrictEqual({ users: ['mallory'], emailDomains: ['partner.example'] });
+    expect(r.rules).toStrictEqual([
+      { path: '/health', methods: undefined, public: true, allow: undefined, deny: undefined },
+      { path: '/admin', methods: ['POST'], public: false, allow: { emails: ['a@corp.example'] }, deny: { groups: ['contractors'] } },
+    ]);
   });
 
   it('is deep-frozen', () => {

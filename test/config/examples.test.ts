@@ -45,4 +45,12 @@ describe('config/examples', () => {
     }
     expect(explain(config, [...engineer, 'POST', 'https://mlflow.corp.example/ajax-api/2.0/mlflow/runs/delete']).at(-1)).toMatch(/^result: {3}ALLOW/);
   });
+
+  it('the per-tool examples (tested as shipped in test/tools/) compile, with the settings their tools need', () => {
+    const compiled = (name: string) => compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes: parse(read(name)).routes }).config.routes[0]!;
+    expect(compiled('jupyter-notebook.yaml')).toMatchObject({ name: 'jupyter', preserveHost: true });
+    expect(compiled('jupyterhub.yaml')).toMatchObject({ name: 'jupyterhub', preserveHost: true });
+    expect(compiled('prometheus.yaml')).toMatchObject({ path: '/prometheus', stripPrefix: false });
+    expect(compiled('prometheus-strip-prefix.yaml')).toMatchObject({ path: '/metrics-ui', stripPrefix: true });
+  });
 });

@@ -2,7 +2,8 @@
 // of compileSession / compileCookie / compileRedis, each failure named by its exact key path.
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { compileConfig, type CompileResult } from '../../src/config/compile.ts';
+import { compileConfig } from '../../src/config/compile.ts';
+import type { CompileResult } from '../../src/config/types.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { ConfigError, type ConfigProblem } from '../../src/errors.ts';
 

@@ -33,7 +33,7 @@ describe('compileCondition', () => {
       users: ['Alice', 'bob'],
       groups: ['ML-Admins', 'labelers'],
       emails: ['Alice@Corp.Example', 'bob@corp.example'],
-      email_domains: ['Partner.Example', '@Corp.Example'],
+      emailDomains: ['Partner.Example', '@Corp.Example'],
     });
     expect(c).toEqual({
       public: false,
@@ -46,7 +46,7 @@ describe('compileCondition', () => {
   });
 
   it('drops only a leading "@" from a domain', () => {
-    expect([...compileCondition({ email_domains: ['@corp.example', 'corp@example', '@@corp.example'] }).domains]).toEqual(['corp.example', 'corp@example', '@corp.example']);
+    expect([...compileCondition({ emailDomains: ['@corp.example', 'corp@example', '@@corp.example'] }).domains]).toEqual(['corp.example', 'corp@example', '@corp.example']);
   });
 });
 

@@ -27,7 +27,7 @@ rules:
   - { path: /api/2.0/mlflow/registered-models/delete, methods: [POST, DELETE], allow: { groups: [ml-admins] } }
   - { path: "/projects/*/export", allow: { users: [bob@corp.example] } }
   - { path: /api/**, methods: [GET, HEAD], allow: { authenticated: true } }
-  - { path: /reports, allow: { email_domains: [partner.example] } }
+  - { path: /reports, allow: { emailDomains: [partner.example] } }
   - { path: /private, allow: { emails: [ALICE@corp.example] }, deny: { users: [alice@corp.example] } }
 `) as PolicySource;
 
@@ -95,8 +95,8 @@ const TABLE: Row[] = [
   // E-mail conditions: case-insensitive, domain only after "@".
   [MLFLOW, 'carol', 'GET', '/reports', true, 'email-domain-ok', 6],
   [MLFLOW, 'alice', 'GET', '/reports', false, 'groups-unauthorized', 6],
-  [parse(`{ name: d, allow: { email_domains: [corp.example] } }`), 'nomail', 'GET', '/', false, 'groups-unauthorized'],
-  [parse(`{ name: d, allow: { email_domains: ["@corp.example"] } }`), 'bob', 'GET', '/', true, 'email-domain-ok'],
+  [parse(`{ name: d, allow: { emailDomains: [corp.example] } }`), 'nomail', 'GET', '/', false, 'groups-unauthorized'],
+  [parse(`{ name: d, allow: { emailDomains: ["@corp.example"] } }`), 'bob', 'GET', '/', true, 'email-domain-ok'],
   // Deny beats allow inside a rule, and the route deny applies inside rules.
   [MLFLOW, 'alice', 'GET', '/private', false, 'denied', 7],
   [MLFLOW, 'mallory', 'GET', '/admin', false, 'denied'],
@@ -202,7 +202,7 @@ describe('policy evaluate: each condition on its own', () => {
   });
 
   it('email_domains: the part after the last "@", exactly (no subdomains), case-insensitive', () => {
-    const yaml = `{ name: r, allow: { email_domains: [Corp.Example] } }`;
+    const yaml = `{ name: r, allow: { emailDomains: [Corp.Example] } }`;
     expect(decide(yaml, BOB)).toEqual(allowed('email-domain-ok'));
     expect(decide(yaml, id('m', 'Mallory@CORP.example'))).toEqual(allowed('email-domain-ok'));
     expect(decide(yaml, id('q', '"a@partner.example"@corp.example'))).toEqual(allowed('email-domain-ok'));
@@ -226,18 +226,18 @@ describe('policy evaluate: each condition on its own', () => {
   it('an allow with no condition a user meets grants nobody, however the user looks', () => {
     const everything = id('alice@corp.example', 'alice@corp.example', ['ml-admins']);
     expect(decide(`{ name: r, allow: {} }`, everything)).toEqual(refused('groups-unauthorized'));
-    expect(decide(`{ name: r, allow: { users: [], emails: [], email_domains: [], groups: [] } }`, everything)).toEqual(refused('groups-unauthorized'));
+    expect(decide(`{ name: r, allow: { users: [], emails: [], emailDomains: [], groups: [] } }`, everything)).toEqual(refused('groups-unauthorized'));
   });
 
   it('deny by users, emails, e-mail domain or group beats every allow', () => {
     const allowAll = `allow: { authenticated: true }`;
     expect(decide(`{ name: r, ${allowAll}, deny: { users: [bob@corp.example] } }`, BOB)).toEqual(refused('denied'));
     expect(decide(`{ name: r, ${allowAll}, deny: { emails: [BOB@corp.example] } }`, BOB)).toEqual(refused('denied'));
-    expect(decide(`{ name: r, ${allowAll}, deny: { email_domains: [partner.example] } }`, CAROL)).toEqual(refused('denied'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { emailDomains: [partner.example] } }`, CAROL)).toEqual(refused('denied'));
     expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, MALLORY)).toEqual(refused('denied'));
     expect(decide(`{ name: r, ${allowAll}, deny: { authenticated: true } }`, ALICE)).toEqual(refused('denied'));
     // A deny that does not name the user leaves the allow alone.
-    expect(decide(`{ name: r, ${allowAll}, deny: { email_domains: [partner.example], emails: [x@corp.example] } }`, BOB)).toEqual(allowed('authenticated-ok'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { emailDomains: [partner.example], emails: [x@corp.example] } }`, BOB)).toEqual(allowed('authenticated-ok'));
     expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, ALICE)).toEqual(allowed('authenticated-ok'));
     // Deny is not "not allowed": anonymous users are asked to sign in first.
     expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, undefined)).toEqual(refused('user-unauthenticated'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileConfig, type RouteConfig } from '../../src/config/compile.ts';
+import { compileConfig } from '../../src/config/compile.ts';
+import type { RouteConfig } from '../../src/config/types.ts';
 import { policyPath } from '../../src/route/canonical.ts';
 import { parseHost } from '../../src/route/host.ts';
 import { createRouteTable, type RouteTable } from '../../src/route/table.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { RedisConfig } from '../../src/config/compile.ts';
+import type { RedisConfig } from '../../src/config/types.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';

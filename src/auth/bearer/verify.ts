@@ -3,12 +3,12 @@
 // audience, exp/nbf with the IdP's clock tolerance, asymmetric algorithms only (no "none", no
 // HS* with a public key as secret). Claims map to an identity exactly like a sign-in. Verified
 // tokens are remembered until they expire, so a busy client costs one signature check per token.
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { decodeJwt } from 'jose';
 import { GatehouseError } from '../../errors.ts';
 import type { Identity } from '../../identity/identity.ts';
 import { mapClaims } from '../oidc/claims.ts';
 import type { OidcClient } from '../oidc/client.ts';
-import { ASYMMETRIC_ALGS } from '../oidc/id-token.ts';
+import { NoJwksUriError } from '../oidc/jwks.ts';
 
 export interface BearerIdentity extends Identity {
   readonly method: 'bearer';
@@ -25,7 +25,6 @@ const CACHE_MAX = 10_000;
 
 export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => number = Date.now): BearerVerifier {
   const accepting = [...clients].filter((c) => c.config.bearerAudiences !== undefined);
-  const jwksByIdp = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
   const cache = new Map<string, { identity: BearerIdentity; expMs: number }>();
   const bad = (why: string, cause?: unknown) => new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`, { cause });
 
@@ -52,19 +51,17 @@ export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => n
       });
       if (!client) throw bad('not issued by an identity provider that accepts bearer tokens');
       const metadata = client.configuration().serverMetadata();
-      if (!metadata.jwks_uri) throw bad('the identity provider publishes no keys');
-      let jwks = jwksByIdp.get(client.config.id);
-      if (!jwks) jwksByIdp.set(client.config.id, (jwks = createRemoteJWKSet(new URL(metadata.jwks_uri))));
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, jwks, {
+        ({ payload } = await client.jwks.verify(token, {
           issuer: metadata.issuer,
           audience: [...client.config.bearerAudiences!],
-          algorithms: ASYMMETRIC_ALGS,
           clockTolerance: client.config.clockToleranceSec,
           requiredClaims: ['exp'],
         }));
       } catch (err) {
+        if (err instanceof GatehouseError) throw err;
+        if (err instanceof NoJwksUriError) throw bad('the identity provider publishes no keys');
         throw bad((err as { code?: string }).code ?? 'invalid', err);
       }
       const mapped = mapClaims(payload as Record<string, unknown>, client.config.claims, client.config.splitGroupValuesOn);

@@ -1,18 +1,18 @@
 // OIDC Back-Channel Logout 1.0: the IdP POSTs a signed logout token; a valid one ends the sessions
 // of that IdP session (`sid`) or, without sid, of that subject (`sub`) — on every replica, through
-// the shared store. Checks: signature against the IdP's JWKS (asymmetric algorithms only), iss,
+// the shared store. Checks: signature against the IdP's JWKS (jwks.ts: asymmetric algorithms only), iss,
 // aud = client_id, iat within 5 minutes, the back-channel event, sub or sid, no nonce, and a jti
 // never seen before.
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { GatehouseError } from '../../errors.ts';
 import type { SessionManager } from '../../session/manager.ts';
 import type { Exchange } from '../../http/exchange.ts';
 import { readFormBody } from '../../http/body.ts';
 import { sendBody } from '../../http/respond.ts';
 import type { OidcClient } from './client.ts';
+import { jwtRefusalReason, NoJwksUriError } from './jwks.ts';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const REPLAY_WINDOW_MS = 10 * 60_000;
 
 export interface BackchannelHandler {
@@ -20,7 +20,6 @@ export interface BackchannelHandler {
 }
 
 export function createBackchannelHandler(oidc: OidcClient, sessions: SessionManager): BackchannelHandler {
-  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   const bad = (why: string, cause?: unknown) => new GatehouseError('GH_BAD_LOGOUT_TOKEN', `invalid logout token: ${why}`, { cause });
 
   return {
@@ -29,20 +28,19 @@ export function createBackchannelHandler(oidc: OidcClient, sessions: SessionMana
       const token = (await readFormBody(ex.req, 16 * 1024)).get('logout_token');
       if (!token) throw bad('missing logout_token');
       const metadata = oidc.configuration().serverMetadata();
-      if (!metadata.jwks_uri) throw bad('the identity provider publishes no jwks_uri');
-      jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri));
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, jwks, {
+        ({ payload } = await oidc.jwks.verify(token, {
           issuer: metadata.issuer,
           audience: oidc.config.clientId,
-          algorithms: ALGORITHMS,
           maxTokenAge: '5m',
           clockTolerance: oidc.config.clockToleranceSec,
           requiredClaims: ['iat', 'jti'],
         }));
       } catch (err) {
-        throw bad((err as Error).message, err);
+        if (err instanceof GatehouseError) throw err;
+        if (err instanceof NoJwksUriError) throw bad('the identity provider publishes no jwks_uri');
+        throw bad(jwtRefusalReason(err), err);
       }
       const events = payload.events as Record<string, unknown> | undefined;
       if (!events || typeof events !== 'object' || typeof events[EVENT] !== 'object') throw bad('no back-channel logout event');

@@ -6,39 +6,29 @@
 // spent at the IdP; RFC 6749 §4.1.2 has a second use revoke what the first one issued).
 import * as client from 'openid-client';
 import { GatehouseError } from '../../errors.ts';
-import type { SessionManager } from '../../session/manager.ts';
 import type { Exchange } from '../../http/exchange.ts';
-import { sendRedirect } from '../../http/respond.ts';
-import { takePendingLogin, type LoginCookie } from '../login-state.ts';
-import type { ReturnUrlCheck } from '../return-url.ts';
+import { takePendingLogin, type PendingLogin } from '../login-state.ts';
+import { completeSignIn, type SignInContext } from '../sign-in.ts';
+import { checkCallbackState, mergeUserinfo, wantsUserinfo } from './callback-checks.ts';
 import type { OidcClient } from './client.ts';
-import { asGroups, claimAt, mapClaims } from './claims.ts';
+import { mapClaims, type MappedIdentity } from './claims.ts';
 import { loginError, loginRetryPath } from './errors.ts';
-import { nextRefreshAt } from './refresh.ts';
+import { nextRefreshAt } from './token-times.ts';
 
-export interface CallbackDeps {
-  readonly sessions: SessionManager;
-  readonly loginCookie: LoginCookie;
-  readonly checkReturnUrl: ReturnUrlCheck;
+export interface CallbackDeps extends SignInContext {
   readonly now?: () => number;
 }
 
+type Tokens = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+
 export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: CallbackDeps): Promise<void> {
   const idp = oidc.config.id;
-  const params = new URLSearchParams(ex.query.slice(1));
-  const state = params.get('state');
-  if (!state) throw new GatehouseError('GH_LOGIN_FAILED', 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.');
-  const taken = await takePendingLogin(deps.sessions.pendingLogins, state, deps.loginCookie.read(ex.req.headers.cookie));
-  if (!taken.ok) {
-    throw new GatehouseError('GH_LOGIN_FAILED', taken.reason === 'unknown-state'
-      ? 'Sign-in failed: this sign-in link is unknown, expired or was already used. Start again from the application.'
-      : 'Sign-in failed: this sign-in was started in another browser. Start again from the application.');
-  }
-  const pending = taken.login;
-  if (pending.idp !== idp) throw new GatehouseError('GH_LOGIN_FAILED', 'Sign-in failed: the answer came back to the wrong identity provider.');
-
-  const retryPath = loginRetryPath(idp, pending.rd);
+  const state = new URLSearchParams(ex.query.slice(1)).get('state');
+  const taken = state ? await takePendingLogin(deps.sessions.pendingLogins, state, deps.loginCookie.read(ex.req.headers.cookie)) : undefined;
+  const pending = checkCallbackState(state, taken, idp);
+  if (!pending.ok) throw new GatehouseError('GH_LOGIN_FAILED', pending.reason);
   // A call to the IdP failed: an unreachable IdP also counts against its health (/readyz).
+  const retryPath = loginRetryPath(idp, pending.login.returnUrl);
   const failed = (err: unknown) => {
     const gerr = loginError(err, idp, retryPath);
     if (gerr.code === 'GH_IDP_UNAVAILABLE' && !(err instanceof GatehouseError)) oidc.noteOutcome(err);
@@ -50,53 +40,14 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   } catch (err) {
     throw loginError(err, idp, retryPath);
   }
-  // The URL the IdP redirected to, rebuilt from the registered redirect URI (not from Host).
-  const currentUrl = new URL(pending.redirectUri);
-  currentUrl.search = ex.query;
-  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
-  try {
-    tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
-      pkceCodeVerifier: pending.codeVerifier!,
-      expectedState: state,
-      expectedNonce: pending.nonce!,
-      idTokenExpected: true,
-    });
-  } catch (err) {
-    throw failed(err);
-  }
-  oidc.noteOutcome(undefined);
-  try {
-    await oidc.verifyIdToken(tokens.id_token!);
-  } catch (err) {
-    throw failed(err);
-  }
+  const tokens = await redeemCode(ex, oidc, configuration, pending.login, pending.state).catch((err: unknown) => Promise.reject(failed(err)));
   const claims = tokens.claims()!;
-  let mapped = mapClaims(claims, oidc.config.claims, oidc.config.splitGroupValuesOn);
-  const mode = oidc.config.userinfo;
-  if (mode === 'always' || (mode === 'auto' && mapped.groups === undefined && configuration.serverMetadata().userinfo_endpoint)) {
-    try {
-      const info = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
-      const fromInfo = mapClaims(info, oidc.config.claims, oidc.config.splitGroupValuesOn);
-      mapped = {
-        user: mapped.user ?? fromInfo.user,
-        email: mapped.email ?? fromInfo.email,
-        name: mapped.name ?? fromInfo.name,
-        groups: mapped.groups ?? fromInfo.groups ?? asGroups(claimAt(info, oidc.config.claims.groups), oidc.config.splitGroupValuesOn),
-      };
-    } catch (err) {
-      throw failed(err);
-    }
-  }
+  const mapped = await identityOf(oidc, configuration, tokens, claims).catch((err: unknown) => Promise.reject(failed(err)));
   if (mapped.user === undefined) {
     throw new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: the identity provider did not send the "${oidc.config.claims.user}" claim that names the user.`);
   }
-
-  const now = (deps.now ?? Date.now)();
-  const session = await deps.sessions.create({
-    user: mapped.user,
-    email: mapped.email,
-    name: mapped.name,
-    groups: mapped.groups ?? [],
+  await completeSignIn(ex, deps, {
+    identity: { user: mapped.user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [] },
     idp,
     method: 'oidc',
     subject: claims.sub,
@@ -106,14 +57,33 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
       ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
       ...(tokens.access_token ? { access_token: tokens.access_token } : {}),
     },
-    refreshAt: nextRefreshAt(tokens, claims, oidc.config, now),
+    refreshAt: nextRefreshAt(tokens, claims, oidc.config, (deps.now ?? Date.now)()),
+    returnUrl: pending.login.returnUrl,
+    status: 302,
+    clearLoginCookie: taken?.ok === true && !taken.othersPending,
   });
-  // The pending sign-in is over: its binding cookie has nothing left to bind — unless sign-ins
-  // started in other tabs of this browser still wait for it.
-  (ex.setCookies ??= []).push(deps.sessions.cookie.serialize(session.cookieValue, deps.sessions.absoluteMs));
-  if (!taken.othersPending) ex.setCookies.push(deps.loginCookie.clear());
-  ex.identity = session.record;
-  ex.session = { key: session.key, record: session.record };
-  ex.event({ action: 'login_succeeded', outcome: 'success', idp, session: session.key });
-  sendRedirect(ex, 302, deps.checkReturnUrl(pending.rd));
+}
+
+/** The code for tokens at the IdP's token endpoint, then the ID token's signature. Throws the library's errors. */
+async function redeemCode(ex: Exchange, oidc: OidcClient, configuration: client.Configuration, pending: PendingLogin, state: string): Promise<Tokens> {
+  // The URL the IdP redirected to, rebuilt from the registered redirect URI (not from Host).
+  const currentUrl = new URL(pending.redirectUri);
+  currentUrl.search = ex.query;
+  const tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+    pkceCodeVerifier: pending.codeVerifier!,
+    expectedState: state,
+    expectedNonce: pending.nonce!,
+    idTokenExpected: true,
+  });
+  oidc.noteOutcome(undefined);
+  await oidc.verifyIdToken(tokens.id_token!);
+  return tokens;
+}
+
+/** The ID token's claims, completed from UserInfo when wanted (wantsUserinfo). */
+async function identityOf(oidc: OidcClient, configuration: client.Configuration, tokens: Tokens, claims: client.IDToken): Promise<MappedIdentity> {
+  const mapped = mapClaims(claims, oidc.config.claims, oidc.config.splitGroupValuesOn);
+  if (!wantsUserinfo(oidc.config.userinfo, mapped, Boolean(configuration.serverMetadata().userinfo_endpoint))) return mapped;
+  const info = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+  return mergeUserinfo(mapped, info, oidc.config);
 }

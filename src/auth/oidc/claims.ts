@@ -2,7 +2,7 @@
 // paths into nested objects ("realm_access.roles" for Keycloak); groups are a list, and a single
 // string is one group — never split, or a group named "labelers,ml-admins" would grant ml-admins
 // (unless the IdP's split_group_values_on says it packs several into one string).
-import type { OidcProviderConfig } from '../../config/compile.ts';
+import type { OidcProviderConfig } from '../../config/types.ts';
 
 export interface MappedIdentity {
   readonly user: string | undefined;

@@ -1,7 +1,7 @@
 // One OIDC relying-party client per configured provider (openid-client 6). Discovery runs in the
 // background, so Gatehouse starts even when the IdP is down: sign-ins with it fail with a clear
-// page until it answers, and existing sessions are unaffected. ID token signatures are checked by
-// id-token.ts (verifyIdToken) against the IdP's JWKS.
+// page until it answers, and existing sessions are unaffected. The IdP's signing keys are one cache
+// (jwks.ts), shared by ID token, logout token and bearer token checks.
 //
 // Reachability (issue 12): while the IdP is unreachable, discovery is retried after 1, 2, 4, 8 s,
 // never more than `health_check_interval` apart, and a sign-in that finds it unreachable asks
@@ -12,10 +12,11 @@ import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import { importPKCS8 } from 'jose';
 import { request } from 'undici';
-import type { OidcProviderConfig } from '../../config/compile.ts';
+import type { OidcProviderConfig } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import { IdpUnavailableError, isIdpUnavailable } from './errors.ts';
-import { createIdTokenVerifier } from './id-token.ts';
+import { verifyIdTokenSignature } from './id-token.ts';
+import { createIdpJwks, type IdpJwks } from './jwks.ts';
 
 /** What Gatehouse last learned about reaching an IdP. */
 export interface IdpHealth {
@@ -36,6 +37,8 @@ export interface OidcClient {
   configuration(): client.Configuration;
   /** Resolves once discovery succeeded (or never; for tests and startup logs). */
   ready(): Promise<void>;
+  /** The IdP's signing keys (one cache per IdP; reading it needs discovery to have succeeded). */
+  readonly jwks: IdpJwks;
   /** Signature check for ID tokens from this IdP; throws GH_LOGIN_FAILED (GH_IDP_UNAVAILABLE when the JWKS cannot be fetched). */
   verifyIdToken(idToken: string): Promise<void>;
   health(): IdpHealth;
@@ -163,6 +166,7 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger, now: (
     else void attempt();
   };
 
+  const jwks = createIdpJwks(() => self.configuration().serverMetadata().jwks_uri);
   const self: OidcClient = {
     config,
     configuration() {
@@ -173,9 +177,10 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger, now: (
       return configuration;
     },
     ready: () => ready,
+    jwks,
     async verifyIdToken(idToken) {
       try {
-        await verifier(idToken);
+        await verifyIdTokenSignature(idToken, { jwks, idp: config.id, clockToleranceSec: config.clockToleranceSec });
       } catch (err) {
         // The JWKS could not be fetched: the IdP's fault, not the user's (and worth a retry).
         const cause = (err as { cause?: unknown }).cause;
@@ -201,7 +206,6 @@ export function createOidcClient(config: OidcProviderConfig, log: Logger, now: (
       clearTimeout(timer);
     },
   };
-  const verifier = createIdTokenVerifier(self);
   return self;
 }
 

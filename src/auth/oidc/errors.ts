@@ -24,9 +24,9 @@ export class IdpUnavailableError extends GatehouseError {
   }
 }
 
-/** The sign-in start URL (relative) for `idp` returning to `rd`. */
-export function loginRetryPath(idp: string, rd: string): string {
-  return `${LOGIN_PATH}?rd=${encodeURIComponent(rd)}&idp=${encodeURIComponent(idp)}`;
+/** The sign-in start URL (relative) for `idp` returning to `returnUrl` (the `rd` query parameter). */
+export function loginRetryPath(idp: string, returnUrl: string): string {
+  return `${LOGIN_PATH}?rd=${encodeURIComponent(returnUrl)}&idp=${encodeURIComponent(idp)}`;
 }
 
 /** OAuth error code from the IdP (e.g. "invalid_grant"), when the failure is one. */

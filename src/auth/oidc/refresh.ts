@@ -4,7 +4,6 @@
 // ends (reason refresh_failed). If the IdP is merely unreachable, the session stays and it is
 // tried again a minute later.
 import * as client from 'openid-client';
-import type { OidcProviderConfig } from '../../config/compile.ts';
 import type { AuthEventInput } from '../../audit/events.ts';
 import type { Logger } from '../../log.ts';
 import type { SessionManager } from '../../session/manager.ts';
@@ -12,18 +11,9 @@ import type { SessionRecord } from '../../session/store.ts';
 import type { OidcClient } from './client.ts';
 import { mapClaims } from './claims.ts';
 import { oauthErrorCode } from './errors.ts';
+import { nextRefreshAt } from './token-times.ts';
 
 const RETRY_MS = 60_000;
-
-/** When to ask the IdP next: token expiry, or the revalidation interval, whichever comes first. */
-export function nextRefreshAt(tokens: { readonly refresh_token?: string | undefined; readonly expires_in?: number | undefined }, claims: client.IDToken | undefined, config: OidcProviderConfig, now: number): number | undefined {
-  if (!tokens.refresh_token) return undefined;
-  const candidates: number[] = [];
-  if (typeof tokens.expires_in === 'number') candidates.push(now + tokens.expires_in * 1000);
-  if (claims?.exp) candidates.push(claims.exp * 1000);
-  if (config.revalidateMs !== undefined) candidates.push(now + config.revalidateMs);
-  return candidates.length ? Math.min(...candidates) : undefined;
-}
 
 export interface Refresher {
   /** Start a refresh when one is due; never throws, never blocks the request. */

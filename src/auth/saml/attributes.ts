@@ -3,7 +3,7 @@
 // Only the assertion's own statements count (assertion > AttributeStatement > Attribute), never
 // attributes nested deeper (an assertion inside an Advice).
 import type { Element } from '@xmldom/xmldom';
-import type { SamlAttributeNames } from '../../config/compile.ts';
+import type { SamlAttributeNames } from '../../config/types.ts';
 import { childElement, childElements, NS, text } from './xml.ts';
 
 export interface SamlIdentity {

@@ -3,7 +3,7 @@
 // signing certificates may be valid at once, so an IdP's certificate rotation needs no restart.
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
-import type { SamlProviderConfig } from '../../config/compile.ts';
+import type { SamlProviderConfig } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import { children, first, NS, parseXml } from './xml.ts';
 

@@ -2,19 +2,19 @@
 // RelayState is an opaque state bound server-side to the pending sign-in (return URL, request ID)
 // and to this browser's login cookie — never the return URL itself.
 import { randomBytes } from 'node:crypto';
-import type { PendingLogins } from '../../session/one-time.ts';
 import type { Exchange } from '../../http/exchange.ts';
 import { sendRedirect } from '../../http/respond.ts';
-import { savePendingLogin, type LoginCookie } from '../login-state.ts';
-import type { SamlProvider } from './provider.ts';
+import { savePendingLogin } from '../login-state.ts';
+import type { AuthContext } from '../provider.ts';
+import type { SamlProvider } from './sp.ts';
 
-export async function startSamlLogin(ex: Exchange, sp: SamlProvider, rd: string, store: PendingLogins, loginCookie: LoginCookie, maxPending: number): Promise<void> {
+export async function startSamlLogin(ex: Exchange, sp: SamlProvider, returnUrl: string, ctx: AuthContext): Promise<void> {
   // SAML IDs must start with a letter or "_" (xsd:ID).
   const requestId = `_${randomBytes(20).toString('hex')}`;
   const state = randomBytes(24).toString('base64url');
   const url = await sp.saml(requestId).getAuthorizeUrlAsync(state, undefined, {});
-  const cookie = loginCookie.ensure(ex.req.headers.cookie);
-  await savePendingLogin(store, state, { idp: sp.config.id, rd, redirectUri: sp.acsUrl, requestId }, cookie.value, maxPending);
+  const cookie = ctx.loginCookie.ensure(ex.req.headers.cookie);
+  await savePendingLogin(ctx.sessions.pendingLogins, state, { idp: sp.config.id, returnUrl, redirectUri: sp.acsUrl, requestId }, cookie.value, ctx.config.session.login.maxPending);
   if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
   ex.event({ action: 'login_started', outcome: 'success', idp: sp.config.id });
   sendRedirect(ex, 302, url);

@@ -15,7 +15,8 @@ import { readFormBody } from '../../http/body.ts';
 import { LOGOUT_PATH } from '../../http/endpoints.ts';
 import { sendRedirect } from '../../http/respond.ts';
 import { parseDateTime } from './confirmation.ts';
-import type { SamlProvider } from './provider.ts';
+import { samlLibraryReason } from './library-errors.ts';
+import type { SamlProvider } from './sp.ts';
 import { checkXmlShape, describeXmlShapeProblem, hasDoctype, parseXml } from './xml.ts';
 
 const bad = (why: string, cause?: unknown) => new GatehouseError('GH_BAD_REQUEST', `SAML logout refused: ${why}.`, { cause });
@@ -98,7 +99,7 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
     }
   } catch (err) {
     if (err instanceof GatehouseError) throw err;
-    throw bad((err as Error).message, err);
+    throw bad(samlLibraryReason(err), err);
   }
   const profile = result.profile;
   if (!profile) {

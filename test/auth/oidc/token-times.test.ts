@@ -2,8 +2,8 @@
 // whichever comes first — and never without a refresh token to redeem.
 import { describe, expect, it } from 'vitest';
 import type { IDToken } from 'openid-client';
-import { nextRefreshAt } from '../../../src/auth/oidc/refresh.ts';
-import type { OidcProviderConfig } from '../../../src/config/compile.ts';
+import { nextRefreshAt } from '../../../src/auth/oidc/token-times.ts';
+import type { OidcProviderConfig } from '../../../src/config/types.ts';
 
 const NOW = 1_800_000_000_000;
 const cfg = (revalidateMs?: number) => ({ revalidateMs }) as OidcProviderConfig;
