@@ -95,12 +95,15 @@ const helpCache = new Map<string, Promise<Run>>();
 async function checkWithHelp(line: string): Promise<void> {
   for (const part of line.replace(/\s#.*$/, '').split('&&').map((p) => p.trim()).filter(Boolean)) {
     const words = part.split(/\s+/);
-    if (words[0] === 'npx' && words[1] === 'gatehouse') {
-      const command = words[2] ?? '';
+    // `docker run … gatehouse check-config --config …`: the image's entrypoint is the gatehouse command.
+    const image = words[0] === 'docker' && words[1] === 'run' ? words.lastIndexOf('gatehouse') : -1;
+    const args = words[0] === 'npx' && words[1] === 'gatehouse' ? words.slice(2) : image > 0 && image + 1 < words.length ? words.slice(image + 1) : undefined;
+    if (args) {
+      const command = args[0] ?? '';
       if (!helpCache.has(command)) helpCache.set(command, sh(`npx gatehouse ${command} --help`));
       const help = await helpCache.get(command)!;
       expect(help.code, `${part}: ${help.stderr}`).toBe(0);
-      for (const option of words.filter((w) => w.startsWith('--'))) expect(help.stdout, `${part}: ${option}`).toContain(option);
+      for (const option of args.filter((w) => w.startsWith('--'))) expect(help.stdout, `${part}: ${option}`).toContain(option);
     } else {
       expect(EXTERNAL.has(words[0] ?? ''), `"${part}": not a gatehouse command nor a known external one`).toBe(true);
     }
