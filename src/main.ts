@@ -1,68 +1,68 @@
 #!/usr/bin/env node
-// CLI entry: parse argv, dispatch to cli/*, map errors to exit codes. Nothing else.
+// CLI entry: parse argv against the command table (cli/commands.ts), dispatch, map errors to exit
+// codes. A user's mistake (bad option, bad config, missing file) gets one line and an exit code,
+// never a stack trace; only a bug in Gatehouse prints one.
 import { parseArgs } from 'node:util';
-import { ConfigError } from './errors.ts';
+import { commandHelp, findCommand, overview, unknownCommand, usageError, type Outcome } from './cli/commands.ts';
+import { exitQuietlyOnClosedPipe } from './cli/print.ts';
+import { GatehouseError } from './errors.ts';
 
-const USAGE = `usage: gatehouse <command> [--config PATH]
-
-commands:
-  start          run the proxy (default config: $GATEHOUSE_CONFIG or /etc/gatehouse/gatehouse.yaml)
-  check-config   validate a config and print a redacted summary; exit 0 if usable, 1 if not
-                 --explain [user=NAME] [groups=a,b] [email=...] METHOD URL: which route and rule decide, and why
-  sp-metadata    print the SAML SP metadata for an IdP: sp-metadata --config FILE --idp ID
-  audit-verify   check the hash chain of audit files: audit-verify [--key-file KEY] FILE... (oldest first)
-  demo           run the demo: whoami upstream + demo IdP + Gatehouse on http://127.0.0.1:4180
-`;
-
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, explain: { type: 'boolean' }, idp: { type: 'string' }, 'key-file': { type: 'string' } },
-  });
-  const command = positionals[0];
-  const configPath = values.config ?? process.env.GATEHOUSE_CONFIG ?? '/etc/gatehouse/gatehouse.yaml';
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return command || values.help ? 0 : 2;
+async function main(argv: readonly string[]): Promise<Outcome> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    process.stderr.write(overview());
+    return 2;
   }
-  switch (command) {
-    case 'start': {
-      const { runStart } = await import('./cli/start.ts');
-      await runStart(configPath);
-      return -1; // keeps running until a signal
-    }
-    case 'check-config': {
-      const { runCheckConfig } = await import('./cli/check-config.ts');
-      return runCheckConfig(configPath, undefined, values.explain ? positionals.slice(1) : undefined);
-    }
-    case 'sp-metadata': {
-      const { runSpMetadata } = await import('./cli/sp-metadata.ts');
-      return runSpMetadata(configPath, values.idp);
-    }
-    case 'audit-verify': {
-      const { runAuditVerify } = await import('./cli/audit-verify.ts');
-      return runAuditVerify(positionals.slice(1), undefined, values['key-file']);
-    }
-    case 'demo': {
-      const { runDemo } = await import('./cli/demo.ts');
-      await runDemo(values.config);
-      return -1;
-    }
-    default:
-      process.stderr.write(`unknown command "${command}"\n${USAGE}`);
-      return 2;
-  }
+  if (first === '--help' || first === '-h') return write(overview());
+  if (first === '--version' || first === '-V') return runCommand('version', []);
+  if (first.startsWith('-')) return usageError(undefined, `unknown option "${first}" (options follow the command)`);
+  return runCommand(first, rest);
 }
 
+async function runCommand(name: string, args: readonly string[]): Promise<Outcome> {
+  const command = findCommand(name);
+  if (!command) return unknownCommand(name);
+  if (args.includes('--help') || args.includes('-h')) return write(commandHelp(command));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: command.options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node:util's ERR_PARSE_ARGS_* errors: say what was wrong in one line, as the user typed it.
+    if (isParseArgsError(err)) return usageError(command, (((err as Error).message.split('\n')[0]) ?? '').replace(/\. To specify a positional.*$/, ''));
+    throw err;
+  }
+  const [min, max] = command.positionals;
+  if (parsed.positionals.length < min) return usageError(command, `${name}: missing argument`);
+  if (parsed.positionals.length > max) return usageError(command, `${name}: unexpected argument "${parsed.positionals[max]}"`);
+  return command.run(parsed);
+}
+
+function isParseArgsError(err: unknown): boolean {
+  return String((err as NodeJS.ErrnoException)?.code ?? '').startsWith('ERR_PARSE_ARGS_');
+}
+
+function write(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+/** One line for what a user can fix; the stack only for what they cannot (a bug). */
+function describeFailure(err: unknown): string {
+  if (err instanceof GatehouseError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EADDRINUSE') return `${e.message} (is another Gatehouse or the demo already running?)`;
+  if (e?.syscall && e.code && e.path) return `cannot ${e.syscall === 'open' ? 'read' : e.syscall} ${e.path}: ${e.code}`;
+  if (e?.syscall && e.code) return `${e.syscall}: ${e.code}${e.message ? ` (${e.message})` : ''}`;
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+exitQuietlyOnClosedPipe();
 main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exitCode = code;
+  (outcome) => {
+    if (outcome !== 'running') process.exitCode = outcome;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError) process.stderr.write(`gatehouse: ${err.message}\n`);
-    else if ((err as NodeJS.ErrnoException)?.code === 'EADDRINUSE') process.stderr.write(`gatehouse: ${(err as Error).message} (is another Gatehouse or the demo already running?)\n`);
-    else process.stderr.write(`gatehouse: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`gatehouse: ${describeFailure(err)}\n`);
     process.exit(1);
   },
 );

@@ -11,26 +11,51 @@ import { createRouteTable } from '../route/table.ts';
 
 export const EXPLAIN_USAGE = 'check-config --explain [user=NAME] [email=ADDR] [groups=a,b] [idp=ID] METHOD URL';
 
-export function explain(config: Config, args: readonly string[]): string[] {
+const IDENTITY_FIELDS = new Set(['user', 'email', 'groups', 'idp']);
+
+export interface ExplainRequest {
+  readonly fields: ReadonlyMap<string, string>;
+  readonly method: string;
+  readonly url: string;
+}
+
+/** The explain arguments, or what is wrong with them (the CLI exits 2 with it). */
+export function parseExplainArgs(args: readonly string[]): ExplainRequest | string {
   const fields = new Map<string, string>();
   const rest: string[] = [];
   for (const a of args) {
     const eq = a.indexOf('=');
-    if (eq > 0 && !a.includes('://') && !a.startsWith('/')) fields.set(a.slice(0, eq), a.slice(eq + 1));
-    else rest.push(a);
+    if (eq > 0 && !a.includes('://') && !a.startsWith('/')) {
+      const key = a.slice(0, eq);
+      if (!IDENTITY_FIELDS.has(key)) return `unknown identity attribute "${key}=" (use user=, email=, groups=, idp=)`;
+      fields.set(key, a.slice(eq + 1));
+    } else rest.push(a);
   }
-  const [methodArg, urlArg] = rest.length === 1 ? ['GET', rest[0]] : rest;
-  if (!urlArg || !methodArg) return [`usage: ${EXPLAIN_USAGE}`];
-  const method = methodArg.toUpperCase();
-  const url = URL.canParse(urlArg) ? new URL(urlArg) : new URL(urlArg, config.server.publicUrl);
-  const identity: Identity | undefined = fields.has('user')
-    ? {
-        user: fields.get('user')!,
-        email: fields.get('email') ?? (fields.get('user')!.includes('@') ? fields.get('user') : undefined),
-        groups: (fields.get('groups') ?? '').split(',').map((g) => g.trim()).filter(Boolean),
-        idp: fields.get('idp') ?? config.identityProviders[0]?.id ?? '-',
-      }
-    : undefined;
+  if (rest.length === 0) return 'missing METHOD and URL';
+  if (rest.length === 1) return /^[A-Za-z]+$/.test(rest[0] ?? '') ? 'missing URL' : 'missing METHOD';
+  if (rest.length > 2) return `unexpected argument "${rest[2]}"`;
+  const [method = '', url = ''] = rest;
+  return { fields, method: method.toUpperCase(), url };
+}
+
+/** Any identity attribute makes a signed-in identity: groups=a alone must not explain an anonymous request. */
+function identityOf(fields: ReadonlyMap<string, string>, config: Config): Identity | undefined {
+  if (![...fields.keys()].some((k) => IDENTITY_FIELDS.has(k))) return undefined;
+  const email = fields.get('email') ?? (fields.get('user')?.includes('@') ? fields.get('user') : undefined);
+  return {
+    user: fields.get('user') ?? email ?? '(unnamed user)',
+    email,
+    groups: (fields.get('groups') ?? '').split(',').map((g) => g.trim()).filter(Boolean),
+    idp: fields.get('idp') ?? config.identityProviders[0]?.id ?? '-',
+  };
+}
+
+export function explain(config: Config, args: readonly string[]): string[] {
+  const request = parseExplainArgs(args);
+  if (typeof request === 'string') return [`${request}; usage: ${EXPLAIN_USAGE}`];
+  const { method } = request;
+  const url = URL.canParse(request.url) ? new URL(request.url) : new URL(request.url, config.server.publicUrl);
+  const identity = identityOf(request.fields, config);
   const who = identity ? `${identity.user} (groups: ${identity.groups.join(', ') || 'none'})` : 'anonymous';
   const lines = [`request:  ${method} ${url.href}`, `identity: ${who}`];
 

@@ -17,3 +17,13 @@ export function printLine(line: string): void {
   guardPipe();
   process.stdout.write(`${line}\n`);
 }
+
+/** At start-up, for output written before or besides printLine (help, usage, sp-metadata). */
+export function exitQuietlyOnClosedPipe(): void {
+  guardPipe();
+  // Help and usage go to stderr too (`gatehouse 2>&1 | head -1`).
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}

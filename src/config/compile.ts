@@ -11,7 +11,7 @@ import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
 import { compileSession } from './compile-session.ts';
 import { Findings, type Checked } from './findings.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
-import { Secret } from './secret.ts';
+import { Secret, secretProblems } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type RouteConfig } from './types.ts';
 import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen } from './units.ts';
 
@@ -63,6 +63,7 @@ export function compileConfig(input: unknown): CompileResult {
   f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
   // Before the check below: audit problems (a sink's keys) are problems like any other.
   const audit = f.take(compileAudit(raw.audit));
+  for (const p of secretProblems(raw, devMode)) if (!f.problems.some((q) => q.path === p.path)) f.problem(p.path, p.message);
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
 

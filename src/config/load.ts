@@ -1,7 +1,7 @@
 // Read a YAML config file and resolve ${env:NAME} / ${file:PATH} in every string value. The result
 // is still unvalidated; compile.ts checks it. This is the only config step that does I/O.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 
 // `$${...}` stays literal (written as `${...}`), so values may contain the syntax itself.
@@ -26,9 +26,7 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): unknown
 /** Parse YAML text and substitute placeholders. */
 export function parseConfigText(text: string, options: LoadOptions = {}): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })));
-  }
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlProblem(e, text)));
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
@@ -42,6 +40,21 @@ export function parseConfigText(text: string, options: LoadOptions = {}): unknow
   const resolved = substitute(raw ?? {}, '', { env, readFile, problems });
   if (problems.length > 0) throw new ConfigError(problems);
   return resolved;
+}
+
+/**
+ * A YAML syntax error as the user can act on it: the message, then the offending line with a caret
+ * under the column (the library's own text ends in a dangling "at line 4, column 1:").
+ */
+function yamlProblem(e: YAMLError, text: string): ConfigProblem {
+  const at = e.linePos?.[0];
+  if (e.code === 'MULTIPLE_DOCS') {
+    return { path: '', message: `YAML: the file holds more than one document${at ? ` (a "---" or "..." line near line ${at.line})` : ''}; a Gatehouse config is a single YAML document` };
+  }
+  const message = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0] ?? e.code;
+  if (!at) return { path: '', message: `YAML: ${message}` };
+  const line = (text.split(/\r?\n/)[at.line - 1] ?? '').replace(/\t/g, ' ');
+  return { path: '', message: `YAML: line ${at.line}, column ${at.col}: ${message}\n    ${line}\n    ${' '.repeat(Math.max(0, at.col - 1))}^` };
 }
 
 interface Context {

@@ -4,7 +4,7 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'no
 import { ERROR_CODES, errorSpec, ForbiddenError, GatehouseError } from '../errors.ts';
 import type { Exchange } from './exchange.ts';
 import { LOGIN_PATH, REQUEST_ID_HEADER } from './endpoints.ts';
-import { PAGE_CSP, renderErrorPage } from './pages.ts';
+import { PAGE_CSP, renderErrorPage, switchAccountLink } from './pages.ts';
 
 /**
  * Does this client prefer an HTML page? True when the best match in Accept is text/html (or
@@ -85,7 +85,7 @@ function render(ex: Exchange, err: GatehouseError): Rendered {
   const html = ex.browser === false ? false : isBrowserNavigation(ex.req);
   const groups = err instanceof ForbiddenError && err.grantingGroups.length > 0 ? err.grantingGroups : undefined;
   const body = html
-    ? renderErrorPage({ status: err.status, title, message, requestId: ex.id })
+    ? renderErrorPage({ status: err.status, title, message, requestId: ex.id, links: err.status === 403 && ex.session ? [switchAccountLink(ex.path + ex.query)] : [] })
     : `${JSON.stringify({ error: err.code, message, status: err.status, request_id: ex.id, ...(ex.route ? { route: ex.route.name } : {}), ...(groups ? { groups } : {}) })}\n`;
   const headers: Record<string, string> = {
     ...ownHeaders(ex),

@@ -243,7 +243,7 @@ function normalise(ex: Exchange, rt: Runtime): void {
 function route(ex: Exchange, rt: Runtime): Matched {
   const r = rt.routes.select(ex.host, ex.readings);
   if (r === 'ambiguous') throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: its spellings (";params", trailing dots or spaces, Unicode forms) belong to different applications.');
-  if (!r) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.host || 'this host'}${ex.path}.`);
+  if (!r) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.authority || ex.host || 'this host'}${ex.path}.`);
   ex.route = r.route;
   if (ex.encodedEscape && !r.route.allowEncodedEscapes) {
     throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: an escape survives decoding ("%25XX"), which a second decoder would read as another path.');
@@ -255,7 +255,7 @@ function route(ex: Exchange, rt: Runtime): Matched {
 function internalRoute(ex: Exchange, rt: Runtime): void {
   const route = rt.routes.matchReadings(ex.host, ex.readings);
   if (route !== undefined && route !== 'ambiguous') ex.route = route;
-  else if (!rt.routes.servesHost(ex.host)) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.host || 'this host'}.`);
+  else if (!rt.routes.servesHost(ex.host)) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.authority || ex.host || 'this host'}.`);
 }
 
 type Lookup = Awaited<ReturnType<SessionManager['lookup']>>;

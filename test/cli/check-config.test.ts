@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { runCheckConfig } from '../../src/cli/check-config.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { checkOnline, runCheckConfig } from '../../src/cli/check-config.ts';
+import { freePort } from '../support/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,8 +60,9 @@ describe('runCheckConfig', () => {
     expect(text).toContain('127.0.0.1:9181');
     expect(text).toContain('10.0.0.0/8');
     expect(text).toMatch(/routes:\s+2/);
-    const mlflow = lines.find((l) => l.includes('- mlflow:'));
-    const tb = lines.find((l) => l.includes('- tensorboard:'));
+    // One table row per route: name, host+path, upstream, policy.
+    const mlflow = lines.find((l) => l.startsWith('    mlflow '));
+    const tb = lines.find((l) => l.startsWith('    tensorboard '));
     expect(mlflow).toContain('mlflow.corp.example/');
     expect(mlflow).toContain('http://127.0.0.1:5000');
     expect(mlflow).toContain('groups=ml|admins');
@@ -151,5 +155,69 @@ describe('runCheckConfig', () => {
     expect(code).toBe(1);
     expect(text).toContain(missing);
     expect(text).toContain('ENOENT');
+  });
+
+  it('shows the session store and the identity providers, never a Redis password', () => {
+    const { code, lines, text } = run(configFile([
+      'server:',
+      '  public_url: "https://gatehouse.corp.example"',
+      'session:',
+      '  store: redis',
+      '  secret: "Kq3v9XbT2mWc7LpZ8dRf1YhN4sGj6UeA0oIx5"',
+      '  redis: { url: "redis://:Hunter2-pass@redis.internal:6379/2" }',
+      'identity_providers:',
+      '  - { id: corp, type: oidc, issuer: "https://idp.corp.example", client_id: gh, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }',
+      'routes:',
+      '  - { name: app, upstream: "http://127.0.0.1:5000", allow: { authenticated: true }, deny: { groups: [contractors] } }',
+    ]));
+    expect(code).toBe(0);
+    expect(lines.find((l) => l.includes('session:'))).toContain('redis redis://redis.internal:6379/2, secret set');
+    expect(text).not.toContain('Hunter2');
+    expect(text).toMatch(/identity providers: 1\n\s+ID\s+TYPE[^\n]*\n\s+corp\s+oidc\s+https:\/\/idp\.corp\.example\s+client gh/);
+    expect(lines.find((l) => l.startsWith('    app '))).toMatch(/allow authenticated=true; deny groups=contractors$/);
+  });
+
+  it('a missing section reports its own required keys in the same run', () => {
+    const { code, text } = run(configFile(['routes:', '  - { name: a, upstream: "http://127.0.0.1:5000" }']));
+    expect(code).toBe(1);
+    expect(text).toContain('  server: required\n  server.public_url: required');
+  });
+
+  it('a YAML syntax error shows the offending line with a caret, without a dangling position', () => {
+    const { code, text } = run(configFile(['server:', '  public_url: "https://gatehouse.corp.example"', ' routes: [a', 'x: 1']));
+    expect(code).toBe(1);
+    expect(text).toMatch(/YAML: line 3, column 1: [^\n]+\n {4} routes: \[a\n {4}\^/);
+    expect(text).not.toMatch(/at line \d+, column \d+:/);
+  });
+
+  it('a file with several YAML documents gets a plain message', () => {
+    const { code, text } = run(configFile(['server: {}', '---', 'routes: []']));
+    expect(code).toBe(1);
+    expect(text).toContain('more than one document');
+    expect(text).not.toContain('parseAllDocuments');
+  });
+
+  it('--online fetches each IdP\'s discovery document and fails when one does not answer', async () => {
+    const idp = createServer((req, res) => {
+      res.writeHead(req.url === '/.well-known/openid-configuration' ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const up = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const provider = (id: string, issuer: string) => `  - { id: ${id}, type: oidc, issuer: "${issuer}", client_id: c, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }`;
+    const file = (providers: string[]) => configFile([
+      'server:', '  public_url: "http://127.0.0.1:4180"', 'identity_providers:', ...providers,
+      'routes:', '  - { name: a, upstream: "http://127.0.0.1:5000", allow: { authenticated: true } }',
+    ]);
+    try {
+      const lines: string[] = [];
+      expect(await checkOnline(file([provider('good', up)]), (l) => lines.push(l))).toBe(0);
+      expect(lines).toEqual([`  online:       good: ok ${up}/.well-known/openid-configuration`]);
+      const bad: string[] = [];
+      expect(await checkOnline(file([provider('good', up), provider('gone', dead)]), (l) => bad.push(l))).toBe(1);
+      expect(bad[1]).toBe(`  online:       gone: FAILED (ECONNREFUSED) ${dead}/.well-known/openid-configuration`);
+    } finally {
+      idp.close();
+    }
   });
 });

@@ -12,7 +12,7 @@ const fakeFile = (path: string) => (path.endsWith('.pem') ? '-----BEGIN PRIVATE 
 
 describe('config/examples', () => {
   it('gatehouse.compose.yaml compiles', () => {
-    const raw = parseConfigText(read('gatehouse.compose.yaml'), { env: { GATEHOUSE_SECRET: 'x'.repeat(8) + 'y'.repeat(40), OIDC_SECRET: 's' } });
+    const raw = parseConfigText(read('gatehouse.compose.yaml'), { env: { GATEHOUSE_SECRET: 'q7Vb2NxK9pLm4RtW8zYc3HdJ6fGs1AeU5oXi0TkQ2vBn', OIDC_SECRET: 's' } });
     expect(() => compileConfig(raw)).not.toThrow();
   });
 
