@@ -41,6 +41,7 @@ import type { RouteConfig } from '../config/compile.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
+import { bearerCredential } from '../auth/bearer/credential.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
@@ -274,13 +275,13 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
     }
     if (useSession(ex, rt, found)) return undefined;
   }
-  const authorization = ex.req.headers.authorization;
-  if (authorization === undefined || !rt.bearer.enabled || !/^bearer /i.test(authorization)) return undefined;
+  // Proxy-Authorization: Bearer first, else Authorization: Bearer (auth/bearer/credential.ts).
+  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers) : undefined;
+  if (credential === undefined) return undefined;
   ex.browser = false;
   try {
-    const token = authorization.slice(7).trim();
-    ex.identity = await rt.bearer.verify(token);
-    ex.bearerToken = token;
+    ex.identity = await rt.bearer.verify(credential.token);
+    ex.bearerToken = credential.token;
   } catch (err) {
     return toGatehouseError(err);
   }
