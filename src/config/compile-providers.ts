@@ -27,6 +27,14 @@ export function compileProviders(list: RawConfig['identity_providers'], devMode:
     if (p.token_endpoint_auth_method === 'private_key_jwt' && p.private_key_file === undefined) {
       problems.push({ path: `${at}.private_key_file`, message: 'required with token_endpoint_auth_method private_key_jwt' });
     }
+    const bearerCache = (key: 'introspection' | 'bearer_userinfo') => {
+      const v = p[key];
+      if (!v?.enabled) return undefined;
+      if (p.bearer_audiences === undefined) problems.push({ path: `${at}.${key}`, message: 'needs bearer_audiences (which tokens this IdP may vouch for)' });
+      const cacheTtlMs = parseDuration(v.cache_ttl);
+      if (cacheTtlMs < 1000 || cacheTtlMs > 3_600_000) problems.push({ path: `${at}.${key}.cache_ttl`, message: 'must be between 1s and 1h' });
+      return { cacheTtlMs };
+    };
     return {
       id: p.id,
       type: 'oidc' as const,
@@ -47,6 +55,8 @@ export function compileProviders(list: RawConfig['identity_providers'], devMode:
       clockToleranceSec: Math.ceil(parseDuration(p.clock_tolerance) / 1000),
       postLogoutRedirectUri: p.post_logout_redirect_uri,
       bearerAudiences: p.bearer_audiences,
+      introspection: bearerCache('introspection'),
+      bearerUserinfo: bearerCache('bearer_userinfo'),
       allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
       timeoutMs: parseDuration(p.timeout),
       healthIntervalMs: parseDuration(p.health_check_interval),

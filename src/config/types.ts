@@ -105,6 +105,10 @@ export interface OidcProviderConfig {
   readonly postLogoutRedirectUri: string | undefined;
   /** Bearer JWTs from this IdP are accepted when their aud is one of these; undefined = not accepted. */
   readonly bearerAudiences: readonly string[] | undefined;
+  /** `introspection` when enabled: opaque bearer tokens are checked at the IdP, answers kept this long. */
+  readonly introspection: { readonly cacheTtlMs: number } | undefined;
+  /** `bearer_userinfo` when enabled: bearer tokens' claims completed from userinfo, kept this long. */
+  readonly bearerUserinfo: { readonly cacheTtlMs: number } | undefined;
   /** Plain-http issuer on loopback, accepted in dev mode only. */
   readonly allowInsecureHttp: boolean;
   /** `timeout`: longest wait for any answer from the IdP. */
