@@ -124,6 +124,7 @@ export function compileConfig(raw: unknown): CompileResult {
       identityHeaders: headerNames(c.identity_headers, r.identity_headers),
       username: { from: c.username.from, maxLength: c.username.max_length },
       passAccessToken: r.pass_access_token,
+      bearerHeader: r.bearer_header,
       apiPaths: r.api_paths ?? [],
       allowedOrigins: (r.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
       caseInsensitivePaths: r.case_insensitive_paths,

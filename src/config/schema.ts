@@ -84,6 +84,8 @@ const route = z.strictObject({
   max_header_bytes: z.number().int().min(256).max(1_048_576).default(8192).describe('Identity headers larger than this are refused (never truncated).'),
   identity_headers: identityHeaders.optional().describe('Per-route header names (e.g. user: Remote-User); "" = not sent.'),
   pass_access_token: z.boolean().default(false).describe('Send the IdP access token upstream (Authorization: Bearer).'),
+  bearer_header: z.enum(['any', 'proxy_authorization']).default('any')
+    .describe('Where Gatehouse reads a bearer token: any = Proxy-Authorization: Bearer, else Authorization: Bearer (which then also reaches the upstream); proxy_authorization = only Proxy-Authorization, so Authorization, Bearer or not, is always the tool\'s and goes upstream untouched (tools whose own API tokens are Bearer).'),
   api_paths: z.array(z.string().regex(RULE_PATH)).optional().describe('Paths (prefix or glob) whose clients get 401/403 JSON, never a redirect.'),
   allowed_origins: z.array(z.string()).optional().describe('Origins (scheme://host[:port]) besides the route\'s own allowed to open WebSockets.'),
   case_insensitive_paths: z.boolean().default(true)

@@ -41,6 +41,8 @@ export interface RouteConfig {
   /** How the username header's value is made (the config's top-level `username`). */
   readonly username: { readonly from: 'user' | 'email' | 'name'; readonly maxLength: number };
   readonly passAccessToken: boolean;
+  /** bearer_header: which request header may carry Gatehouse's bearer token (auth/bearer/credential.ts). */
+  readonly bearerHeader: 'any' | 'proxy_authorization';
   readonly apiPaths: readonly string[];
   /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
   readonly allowedOrigins: readonly string[];

@@ -275,8 +275,9 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
     }
     if (useSession(ex, rt, found)) return undefined;
   }
-  // Proxy-Authorization: Bearer first, else Authorization: Bearer (auth/bearer/credential.ts).
-  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers) : undefined;
+  // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
+  // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
+  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers, ex.route?.bearerHeader) : undefined;
   if (credential === undefined) return undefined;
   ex.browser = false;
   try {

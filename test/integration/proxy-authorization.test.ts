@@ -30,6 +30,12 @@ async function setUp() {
     idp: { jwks: key.jwks },
     audit: { sinks: [{ type: 'file', path: auditFile }] },
     log: createLogger('debug', logStream),
+    routes: [
+      // A tool whose own API tokens are Bearer (JupyterHub accepts `Authorization: Bearer <its token>`).
+      { name: 'hub', path: '/hub', upstream: spy.url, bearer_header: 'proxy_authorization', allow: { groups: ['ml-admins'] } },
+      { name: 'admin', path: '/admin', upstream: spy.url, allow: { groups: ['ml-admins'] } },
+      { name: 'app', path: '/', upstream: spy.url, allow: { authenticated: true } },
+    ],
   });
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ email: 'svc-1@example.com', groups: ['ml-admins'] })
@@ -123,5 +129,23 @@ describe('Proxy-Authorization: Bearer and the tool\'s own Authorization', () => 
     expect(anon.status).toBe(401);
     expect(JSON.parse(anon.text()).error).toBe('GH_UNAUTHENTICATED');
     expect(seen('/hub/api/anon')).toBeUndefined();
+  });
+
+  it('bearer_header: proxy_authorization — Gatehouse reads only Proxy-Authorization; an Authorization bearer is the tool\'s', async () => {
+    const { token, send, seen } = await setUp();
+    // Gatehouse's token beside the tool's own Bearer token: both accepted, the tool's untouched.
+    const ok = await send('/hub/api/users', [`Proxy-Authorization: Bearer ${token}`, 'Authorization: Bearer jupyter-own-bearer']);
+    expect(ok.status, ok.text()).toBe(200);
+    expect(seen('/hub/api/users')?.headerAll('authorization')).toEqual(['Bearer jupyter-own-bearer']);
+    expect(seen('/hub/api/users')?.header('x-forwarded-user')).toBe('svc-1@example.com');
+    // Even a valid Gatehouse token in Authorization is not read on this route: the caller is
+    // anonymous (401 asking for a credential, not a refused token), and nothing reaches the tool.
+    const notRead = await send('/hub/api/anon', [`Authorization: Bearer ${token}`]);
+    expect(notRead.status).toBe(401);
+    expect(JSON.parse(notRead.text()).error).toBe('GH_UNAUTHENTICATED');
+    expect(seen('/hub/api/anon')).toBeUndefined();
+    // The same token in Authorization still works on a route with the default (any).
+    const elsewhere = await send('/admin/elsewhere', [`Authorization: Bearer ${token}`]);
+    expect(elsewhere.status, elsewhere.text()).toBe(200);
   });
 });

@@ -8,6 +8,8 @@
 //     reaches the upstream).
 //   - Any other Authorization scheme is the tool's: never read, never refused, passed upstream.
 // Another Proxy-Authorization scheme (Basic for a forward proxy) is not Gatehouse's either.
+// A route with `bearer_header: proxy_authorization` (a tool whose own API tokens are Bearer) gives
+// Authorization to the tool entirely: Gatehouse reads only Proxy-Authorization there.
 import type { IncomingHttpHeaders } from 'node:http';
 
 export type CredentialHeader = 'proxy-authorization' | 'authorization';
@@ -21,11 +23,14 @@ export interface BearerCredential {
 // The scheme and one space, as before Proxy-Authorization was read (a bare "Bearer" is no credential).
 const BEARER = /^bearer /i;
 
+/** Which headers a route lets carry Gatehouse's credential (routes[].bearer_header). */
+export type BearerHeaderMode = 'any' | 'proxy_authorization';
+
 /** The bearer credential on a request, by the rule above; undefined when it carries none. */
-export function bearerCredential(headers: IncomingHttpHeaders): BearerCredential | undefined {
+export function bearerCredential(headers: IncomingHttpHeaders, mode: BearerHeaderMode = 'any'): BearerCredential | undefined {
   const proxy = headers['proxy-authorization'];
   if (proxy !== undefined && BEARER.test(proxy)) return { token: proxy.slice(7).trim(), header: 'proxy-authorization' };
   const own = headers.authorization;
-  if (own !== undefined && BEARER.test(own)) return { token: own.slice(7).trim(), header: 'authorization' };
+  if (mode === 'any' && own !== undefined && BEARER.test(own)) return { token: own.slice(7).trim(), header: 'authorization' };
   return undefined;
 }

@@ -50,6 +50,13 @@ describe('identity_providers[oidc] bearer keys', () => {
     expect(problems({ bearer_audiences: ['api'], bearer_userinfo: { enabled: true, cache_ttl: '500ms' } }).map((p) => p.path)).toEqual(['identity_providers[0].bearer_userinfo.cache_ttl']);
   });
 
+  it('routes[].bearer_header defaults to any; proxy_authorization gives Authorization to the tool', () => {
+    const routes = (extra: Record<string, unknown>) => compileConfig({ ...config({ bearer_audiences: ['api'] }), routes: [{ name: 'app', upstream: 'http://127.0.0.1:5000', allow: { authenticated: true }, ...extra }] }).config.routes[0]!;
+    expect(routes({}).bearerHeader).toBe('any');
+    expect(routes({ bearer_header: 'proxy_authorization' }).bearerHeader).toBe('proxy_authorization');
+    expect(() => routes({ bearer_header: 'authorization-only' })).toThrow(ConfigError);
+  });
+
   it('refuse unknown keys inside the blocks', () => {
     expect(problems({ bearer_audiences: ['api'], introspection: { enabled: true, endpoint: 'http://x' } }).map((p) => p.path).join()).toContain('introspection');
   });

@@ -20,5 +20,16 @@ describe('bearerCredential', () => {
   ];
   it.each(cases)('%s', (_why, headers, expected) => {
     expect(bearerCredential(headers)).toEqual(expected);
+    expect(bearerCredential(headers, 'any')).toEqual(expected);
+  });
+
+  // bearer_header: proxy_authorization — Authorization is the tool's, Bearer or not.
+  const proxyOnly: [string, Record<string, string>, ReturnType<typeof bearerCredential>][] = [
+    ['Authorization Bearer is the tool\'s', { authorization: 'Bearer tool' }, undefined],
+    ['Proxy-Authorization Bearer is Gatehouse\'s', { 'proxy-authorization': 'Bearer gh', authorization: 'Bearer tool' }, { token: 'gh', header: 'proxy-authorization' }],
+    ['a forward proxy\'s Basic still is not', { 'proxy-authorization': 'Basic cDpx', authorization: 'Bearer tool' }, undefined],
+  ];
+  it.each(proxyOnly)('proxy_authorization: %s', (_why, headers, expected) => {
+    expect(bearerCredential(headers, 'proxy_authorization')).toEqual(expected);
   });
 });
