@@ -11,9 +11,10 @@
 //   3. route       host, then longest path prefix; every reading must pick the same route, which
 //                  comes with its plan compiled at load
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
-//   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token; a
+//   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
+//                  (Proxy-Authorization, else Authorization; introspected when opaque); a
 //                  failure is recorded, and matters only where anonymous callers are refused
-//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN
+//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied
 //                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:

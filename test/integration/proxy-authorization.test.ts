@@ -123,6 +123,19 @@ describe('Proxy-Authorization: Bearer and the tool\'s own Authorization', () => 
       expect(s?.headerAll('cookie'), path).toEqual([]);
     }
 
+    // Header names are case-insensitive: PROXY-AUTHORIZATION is read (and this token refused);
+    // Proxy_Authorization (a WSGI/CGI spelling) is not Gatehouse's, nor passed on.
+    const upper = await send('/app-upper', ['PROXY-AUTHORIZATION: Bearer upper-secret']);
+    expect(upper.status).toBe(401);
+    expect(JSON.parse(upper.text()).error).toBe('GH_BAD_TOKEN');
+    const under = await send('/app-underscore', ['Proxy_Authorization: Bearer underscore-secret']);
+    expect(under.status).toBe(401);
+    expect(JSON.parse(under.text()).error).toBe('GH_UNAUTHENTICATED');
+    const spelled = await send('/app-spelled', [`Cookie: ${cookie}`, 'Proxy_Authorization: Bearer underscore-secret']);
+    expect(spelled.status, spelled.text()).toBe(200);
+    const sp = seen('/app-spelled');
+    expect(sp?.headers.filter(([n]) => n.toLowerCase().replace(/_/g, '-') === 'proxy-authorization')).toEqual([]);
+
     // No cookie: no Gatehouse credential at all — 401 asking for one, not a refused token, and
     // as JSON (an Authorization header marks an API client).
     const anon = await send('/hub/api/anon', ['Authorization: token jupyter-api-token-1', 'Accept: text/html']);
