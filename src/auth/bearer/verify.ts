@@ -6,7 +6,8 @@
 // completed from userinfo where the IdP enables `bearer_userinfo` (userinfo.ts). Verified tokens
 // are remembered (keyed by their SHA-256, never the token itself) until they expire, and no longer
 // than the introspection / userinfo cache_ttl when those were asked, so a busy client costs one
-// check per token and period. Opaque tokens no IdP knows are remembered as refused as long.
+// check per token and period (concurrent requests with one new token share it). Opaque tokens no
+// IdP knows are remembered as refused as long.
 import { createHash } from 'node:crypto';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { GatehouseError } from '../../errors.ts';
@@ -52,37 +53,50 @@ export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => n
     m.set(key, v);
   };
 
+  // Requests that arrive together with the same new token share one check (one call to the IdP).
+  const inFlight = new Map<string, Promise<BearerIdentity>>();
+
+  /** The full check of a token not in the cache; remembers the outcome. */
+  async function check(token: string, key: string): Promise<BearerIdentity> {
+    let payload: JWTPayload | undefined;
+    try {
+      payload = decodeJwt(token);
+    } catch {
+      if (introspecting.length === 0) throw bad('not a JWT');
+    }
+    let checked: Checked;
+    if (payload) checked = await checkJwt(accepting, token, payload.iss);
+    else {
+      const until = refused.get(key);
+      if (until !== undefined && now() < until) throw bad('not a JWT, and no identity provider knows it as an active token');
+      try {
+        checked = { ...(await introspectToken(introspecting, token, now())), introspected: true };
+      } catch (err) {
+        const ttl = Math.min(...introspecting.map((c) => c.config.introspection?.cacheTtlMs ?? 0));
+        if (err instanceof GatehouseError && err.code === 'GH_BAD_TOKEN') remember(refused, key, now() + ttl);
+        throw err;
+      }
+    }
+    const identity = await toIdentity(checked, token);
+    remember(cache, key, { identity, untilMs: keepUntil(checked, now()) });
+    return identity;
+  }
+
   return {
     enabled: accepting.length > 0,
-    async verify(token) {
+    verify(token) {
       const key = createHash('sha256').update(token).digest('base64url');
       const hit = cache.get(key);
       if (hit) {
-        if (now() < hit.untilMs) return hit.identity;
+        if (now() < hit.untilMs) return Promise.resolve(hit.identity);
         cache.delete(key);
       }
-      let payload: JWTPayload | undefined;
-      try {
-        payload = decodeJwt(token);
-      } catch {
-        if (introspecting.length === 0) throw bad('not a JWT');
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = check(token, key).finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
       }
-      let checked: Checked;
-      if (payload) checked = await checkJwt(accepting, token, payload.iss);
-      else {
-        const until = refused.get(key);
-        if (until !== undefined && now() < until) throw bad('not a JWT, and no identity provider knows it as an active token');
-        try {
-          checked = { ...(await introspectToken(introspecting, token, now())), introspected: true };
-        } catch (err) {
-          const ttl = Math.min(...introspecting.map((c) => c.config.introspection?.cacheTtlMs ?? 0));
-          if (err instanceof GatehouseError && err.code === 'GH_BAD_TOKEN') remember(refused, key, now() + ttl);
-          throw err;
-        }
-      }
-      const identity = await toIdentity(checked, token);
-      remember(cache, key, { identity, untilMs: keepUntil(checked, now()) });
-      return identity;
+      return pending;
     },
   };
 }
