@@ -5,6 +5,7 @@
 // through the demo IdP and a pass_access_token route hands her session's access token to the
 // upstream, which is where this test picks it up.
 import { describe, expect, it } from 'vitest';
+import { createBearerVerifier } from '../../src/auth/bearer/verify.ts';
 import { getJson } from '../support/http.ts';
 import { ALICE, seenAt, signIn, valuesNamed } from '../support/identity-e2e.ts';
 import { CLIENT_ID, CLIENT_SECRET, startOidcSetup } from '../support/oidc.ts';
@@ -91,5 +92,26 @@ describe('opaque IdP access tokens: RFC 7662 introspection and groups from useri
     // The IdP that does not vouch for it counts as no identity on a route only it may serve.
     const onlyCorp = await getJson(`${other.url}/only-corp/x`, { authorization: `Bearer ${token}` });
     expect(onlyCorp.status).toBe(401);
+  });
+
+  it('remembers an answer for cache_ttl at most: a user the IdP stops vouching for is refused once it runs out', async () => {
+    const up = await startUpstream();
+    const { gh, idp } = await startOidcSetup(up.url, {
+      idp: { introspection: true },
+      provider: { bearer_audiences: [CLIENT_ID], introspection: { enabled: true, cache_ttl: '30s' }, bearer_userinfo: { enabled: true, cache_ttl: '10s' } },
+      routes: routes(up.url),
+    });
+    const token = await opaqueToken(up, gh);
+    // A verifier over the running Gatehouse's own IdP clients, on a clock the test moves.
+    let clock = Date.now();
+    const verifier = createBearerVerifier(gh.current().providers.oidc.values(), () => clock);
+    expect((await verifier.verify(token)).user).toBe(ALICE);
+    idp.disable('alice');
+    clock += 9_000;
+    // Within the shorter TTL (bearer_userinfo's 10s): the remembered identity, no call to the IdP.
+    expect((await verifier.verify(token)).groups).toEqual(['ml-admins', 'data-scientists']);
+    clock += 2_000;
+    // Past it: asked again, and the IdP's userinfo no longer knows the account.
+    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'GH_BAD_TOKEN', message: expect.stringContaining('userinfo') });
   });
 });
