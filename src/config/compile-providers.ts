@@ -33,6 +33,14 @@ function compileOidc(oidc: RawOidcProvider, at: string, devMode: boolean): Check
   if (oidc.token_endpoint_auth_method === 'private_key_jwt' && oidc.private_key_file === undefined) {
     f.problem(`${at}.private_key_file`, 'required with token_endpoint_auth_method private_key_jwt');
   }
+  const bearerCache = (key: 'introspection' | 'bearer_userinfo') => {
+    const v = oidc[key];
+    if (!v?.enabled) return undefined;
+    if (oidc.bearer_audiences === undefined) f.problem(`${at}.${key}`, 'needs bearer_audiences (which tokens this IdP may vouch for)');
+    const cacheTtlMs = parseDuration(v.cache_ttl);
+    if (cacheTtlMs < 1000 || cacheTtlMs > 3_600_000) f.problem(`${at}.${key}.cache_ttl`, 'must be between 1s and 1h');
+    return { cacheTtlMs };
+  };
   return f.result({
     id: oidc.id,
     type: 'oidc' as const,
@@ -53,6 +61,8 @@ function compileOidc(oidc: RawOidcProvider, at: string, devMode: boolean): Check
     clockToleranceSec: Math.ceil(parseDuration(oidc.clock_tolerance) / 1000),
     postLogoutRedirectUri: oidc.post_logout_redirect_uri,
     bearerAudiences: oidc.bearer_audiences,
+    introspection: bearerCache('introspection'),
+    bearerUserinfo: bearerCache('bearer_userinfo'),
     allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
     timeoutMs: parseDuration(oidc.timeout),
     healthIntervalMs: parseDuration(oidc.health_check_interval),

@@ -57,6 +57,7 @@ function compileRoute(raw: RawConfig, route: RawRoute, at: string): Checked<Rout
     identityHeaders: headerNames(raw.identity_headers, route.identity_headers),
     username: { from: raw.username.from, maxLength: raw.username.max_length },
     passAccessToken: route.pass_access_token,
+    bearerHeader: route.bearer_header,
     apiPaths: route.api_paths ?? [],
     allowedOrigins: (route.allowed_origins ?? []).map((o) => o.toLowerCase().replace(/\/+$/, '')),
     caseInsensitivePaths: route.case_insensitive_paths,

@@ -84,6 +84,8 @@ const route = z.strictObject({
   max_header_bytes: z.number().int().min(256).max(1_048_576).default(8192).describe('Identity headers larger than this are refused (never truncated).'),
   identity_headers: identityHeaders.optional().describe('Per-route header names (e.g. user: Remote-User); "" = not sent.'),
   pass_access_token: z.boolean().default(false).describe('Send the IdP access token upstream (Authorization: Bearer).'),
+  bearer_header: z.enum(['any', 'proxy_authorization']).default('any')
+    .describe('Where Gatehouse reads a bearer token: any = Proxy-Authorization: Bearer, else Authorization: Bearer (which then also reaches the upstream); proxy_authorization = only Proxy-Authorization, so Authorization, Bearer or not, is always the tool\'s and goes upstream untouched (tools whose own API tokens are Bearer).'),
   api_paths: z.array(z.string().regex(RULE_PATH)).optional().describe('Paths (prefix or glob) whose clients get 401/403 JSON, never a redirect.'),
   allowed_origins: z.array(z.string()).optional().describe('Origins (scheme://host[:port]) besides the route\'s own allowed to open WebSockets.'),
   case_insensitive_paths: z.boolean().default(true)
@@ -194,7 +196,15 @@ const oidcProvider = z.strictObject({
     .describe('Fetch claims from the userinfo endpoint: auto = when the ID token has no groups (e.g. Entra ID group overage).'),
   authorization_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters (e.g. prompt, hd, acr_values).'),
   bearer_audiences: z.array(z.string().min(1)).min(1).optional()
-    .describe('Accept Authorization: Bearer JWTs from this IdP whose aud is one of these (API clients, SDKs).'),
+    .describe('Accept bearer tokens (Authorization: Bearer, or Proxy-Authorization: Bearer when the tool keeps Authorization) from this IdP: JWTs whose aud is one of these (API clients, SDKs); with introspection, also opaque tokens whose aud or client_id is one of these.'),
+  introspection: z.strictObject({
+    enabled: z.boolean().default(false).describe('Ask the IdP\'s RFC 7662 introspection_endpoint (from discovery) about bearer tokens that are not JWTs, authenticating as this client (client_id and its secret or key).'),
+    cache_ttl: duration().default('60s').describe('How long an answer is remembered (at most 1h, never past the token\'s exp): a token revoked at the IdP keeps working this long.'),
+  }).optional().describe('Opaque IdP access tokens (not JWTs) as bearer tokens; needs bearer_audiences. With several IdPs doing this, an opaque token is shown to each in config order until one knows it.'),
+  bearer_userinfo: z.strictObject({
+    enabled: z.boolean().default(false).describe('Complete bearer tokens\' claims (groups above all) from the userinfo endpoint, as sign-ins do per `userinfo` (auto: only when the token carries no groups).'),
+    cache_ttl: duration().default('5m').describe('How long userinfo answers are remembered per token (at most 1h, never past the token\'s exp): group changes at the IdP show after this long.'),
+  }).optional().describe('Groups for bearer tokens from userinfo (Okta, Entra and Keycloak access tokens carry none by default). A token the userinfo endpoint refuses is refused.'),
   revalidate_interval: duration().optional().describe('Refresh tokens at least this often, even when they are long-lived (needs a refresh token).'),
   clock_tolerance: duration().default('30s').describe('Allowed clock skew when checking ID token times.'),
   post_logout_redirect_uri: httpUrl().optional().describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),

@@ -41,6 +41,8 @@ export interface RouteConfig {
   /** How the username header's value is made (the config's top-level `username`). */
   readonly username: { readonly from: 'user' | 'email' | 'name'; readonly maxLength: number };
   readonly passAccessToken: boolean;
+  /** bearer_header: which request header may carry Gatehouse's bearer token (auth/bearer/credential.ts). */
+  readonly bearerHeader: 'any' | 'proxy_authorization';
   readonly apiPaths: readonly string[];
   /** Lower-cased origins allowed to open WebSockets besides the route's own host. */
   readonly allowedOrigins: readonly string[];
@@ -134,6 +136,10 @@ export interface OidcProviderConfig {
   readonly postLogoutRedirectUri: string | undefined;
   /** Bearer JWTs from this IdP are accepted when their aud is one of these; undefined = not accepted. */
   readonly bearerAudiences: readonly string[] | undefined;
+  /** `introspection` when enabled: opaque bearer tokens are checked at the IdP, answers kept this long. */
+  readonly introspection: { readonly cacheTtlMs: number } | undefined;
+  /** `bearer_userinfo` when enabled: bearer tokens' claims completed from userinfo, kept this long. */
+  readonly bearerUserinfo: { readonly cacheTtlMs: number } | undefined;
   /** Plain-http issuer on loopback, accepted in dev mode only. */
   readonly allowInsecureHttp: boolean;
   /** `timeout`: longest wait for any answer from the IdP. */

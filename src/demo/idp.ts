@@ -49,6 +49,8 @@ export interface DemoIdpOptions {
   readonly claimsInIdToken?: boolean;
   readonly accessTokenTtlSec?: number;
   readonly idTokenTtlSec?: number;
+  /** Offer RFC 7662 token introspection (its access tokens are opaque), for bearer tests. */
+  readonly introspection?: boolean;
 }
 
 export interface DemoIdp {
@@ -159,6 +161,8 @@ function providerConfiguration(options: DemoIdpOptions, jwks: { keys: object[] }
       devInteractions: { enabled: false },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      // A client may introspect only the tokens issued to it (and saying so silences the library's notice).
+      introspection: { enabled: options.introspection ?? false, allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
     },
     pkce: { required: () => true },
     // Back-channel logout posts to Gatehouse on loopback. oidc-provider's SSRF guard (its own

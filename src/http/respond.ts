@@ -142,13 +142,13 @@ export function sendError(ex: Exchange, err: GatehouseError): void {
 
 /**
  * A top-level browser page load, which gets a redirect to sign-in. Anything with credentials of
- * its own (Authorization), an XHR marker (X-Requested-With), a non-navigation fetch
+ * its own (Authorization, Proxy-Authorization), an XHR marker (X-Requested-With), a non-navigation fetch
  * (Sec-Fetch-Mode other than navigate) or a preference for something other than HTML is an API
  * client: 401 JSON, never a redirect it cannot follow. Routes add `api_paths` for the rest.
  */
 export function isBrowserNavigation(req: IncomingMessage): boolean {
   const h = req.headers;
-  if (h.authorization !== undefined || h['x-requested-with'] !== undefined) return false;
+  if (h.authorization !== undefined || h['proxy-authorization'] !== undefined || h['x-requested-with'] !== undefined) return false;
   const mode = h['sec-fetch-mode'];
   if (mode !== undefined && mode !== 'navigate') return false;
   return wantsHtml(req);

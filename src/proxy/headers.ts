@@ -9,6 +9,8 @@ import { strictTransportSecurity } from '../http/respond.ts';
 import { parseCookieHeader } from '../http/cookies.ts';
 import { baseCookieName, gatehouseCookieNames } from '../session/cookie.ts';
 
+// Proxy-Authorization is also where a client may put Gatehouse's own bearer credential
+// (auth/bearer/credential.ts): dropping it here is what keeps that token from the upstream.
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
   'proxy-authenticate', 'proxy-authorization', 'http2-settings',

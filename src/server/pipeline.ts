@@ -11,9 +11,10 @@
 //   3. route       host, then longest path prefix; every reading must pick the same route, which
 //                  comes with its plan compiled at load
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
-//   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token; a
+//   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
+//                  (Proxy-Authorization, else Authorization; introspected when opaque); a
 //                  failure is recorded, and matters only where anonymous callers are refused
-//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN
+//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied
 //                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:
@@ -41,6 +42,7 @@ import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
+import { bearerCredential } from '../auth/bearer/credential.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
@@ -276,13 +278,14 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
     }
     if (useSession(ex, rt, found)) return undefined;
   }
-  const authorization = ex.req.headers.authorization;
-  if (authorization === undefined || !rt.bearer.enabled || !/^bearer /i.test(authorization)) return undefined;
+  // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
+  // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
+  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers, ex.route?.bearerHeader) : undefined;
+  if (credential === undefined) return undefined;
   ex.browser = false;
   try {
-    const token = authorization.slice(7).trim();
-    ex.identity = await rt.bearer.verify(token);
-    ex.bearerToken = token;
+    ex.identity = await rt.bearer.verify(credential.token);
+    ex.bearerToken = credential.token;
   } catch (err) {
     return toGatehouseError(err);
   }

@@ -3,6 +3,7 @@
 // redirect URI) is known to the IdP.
 import { generateKeyPair, exportJWK, type CryptoKey } from 'jose';
 import { onTestFinished } from 'vitest';
+import type { Logger } from '../../src/log.ts';
 import { startDemoIdp, DEMO_PASSWORD, type DemoIdp, type DemoIdpOptions } from '../../src/demo/idp.ts';
 import { freePort } from './ports.ts';
 import { startTestGatehouse, type StartedGatehouse } from './start-gatehouse.ts';
@@ -42,6 +43,10 @@ export interface OidcSetupOptions {
   readonly replicas?: number;
   /** Gatehouse port for the backchannel_logout_uri (defaults to the first instance). */
   readonly backchannelTo?: 'first' | 'second';
+  /** Raw `audit` config (default: no sinks). */
+  readonly audit?: object;
+  /** Where Gatehouse logs (default: nowhere); log_level is then debug, so tests see every line. */
+  readonly log?: Logger;
 }
 
 /**
@@ -74,7 +79,8 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
   });
   onTestFinished(() => idp.close());
   const configFor = (url: string, port: number) => ({
-    log_level: 'silent',
+    log_level: o.log ? 'debug' : 'silent',
+    ...(o.audit ? { audit: o.audit } : {}),
     server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
     admin: { listen: '127.0.0.1:0', token: 'oidc-test-admin-token' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
@@ -87,7 +93,7 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
       { name: 'app', path: '/', upstream: upstreamUrl, allow: { authenticated: true } },
     ],
   });
-  const all = await Promise.all(ports.map((p, i) => startTestGatehouse(configFor(urls[i]!, p))));
+  const all = await Promise.all(ports.map((p, i) => startTestGatehouse(configFor(urls[i]!, p), o.log ? { log: o.log } : {})));
   for (const gh of all) await gh.current().providers.oidc.get('corp')!.ready();
   return { idp, gh: all[0]!, others: all.slice(1) };
 }
