@@ -35,9 +35,18 @@ function measure(name: string, url: string, headers: Record<string, string> = {}
   return r;
 }
 
-async function gatehouse(name: string, port: number, idpIssuer: string, upstreamPort: number, redisPort: number, extra: string): Promise<string> {
+async function gatehouse(
+  name: string,
+  port: number,
+  idpIssuer: string,
+  upstreamPort: number,
+  redisPort: number,
+  extra: string,
+): Promise<string> {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, `log_level: warn
+  writeFileSync(
+    file,
+    `log_level: warn
 server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${extra} }
 admin: { listen: "127.0.0.1:${await freePort()}" }
 session:
@@ -52,7 +61,8 @@ audit:
   spool_dir: "${join(dir, name, 'spool')}"
 routes:
   - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { groups: [ml-admins] } }
-`);
+`,
+  );
   const prof = process.env.BENCH_CPU_PROF && !extra ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   start(NODE, [...prof, join(root, 'src/main.ts'), 'start', '--config', file]);
   await waitForPort(port, 20_000);
@@ -67,9 +77,18 @@ async function signIn(url: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  console.log(`Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  console.log(
+    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`,
+  );
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  const [upstreamPort, redisPort, ghPort, ghWorkersPort, apachePort, nginxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [upstreamPort, redisPort, ghPort, ghWorkersPort, apachePort, nginxPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
@@ -78,7 +97,11 @@ async function main(): Promise<void> {
   const apacheBase = `http://127.0.0.1:${apachePort}`;
   const idp = await startDemoIdp({
     clients: [
-      { client_id: 'bench-gatehouse', client_secret: 'bench-secret', redirect_uris: [`${ghBase}/.gatehouse/oidc/corp/callback`, `${ghwBase}/.gatehouse/oidc/corp/callback`] },
+      {
+        client_id: 'bench-gatehouse',
+        client_secret: 'bench-secret',
+        redirect_uris: [`${ghBase}/.gatehouse/oidc/corp/callback`, `${ghwBase}/.gatehouse/oidc/corp/callback`],
+      },
       { client_id: 'bench-apache', client_secret: 'bench-secret', redirect_uris: [`${apacheBase}/redirect_uri`] },
     ],
   });
@@ -89,12 +112,15 @@ async function main(): Promise<void> {
   if (has('nginx') || existsSync('/usr/sbin/nginx')) {
     const ndir = join(dir, 'nginx');
     mkdirSync(ndir);
-    writeFileSync(join(ndir, 'nginx.conf'), `worker_processes auto; pid ${ndir}/nginx.pid; error_log ${ndir}/error.log warn;
+    writeFileSync(
+      join(ndir, 'nginx.conf'),
+      `worker_processes auto; pid ${ndir}/nginx.pid; error_log ${ndir}/error.log warn;
 events { worker_connections 4096; }
 http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/p; fastcgi_temp_path ${ndir}/f; uwsgi_temp_path ${ndir}/u; scgi_temp_path ${ndir}/s;
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server { listen 127.0.0.1:${nginxPort};
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; } } }`);
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; } } }`,
+    );
     start(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;']);
     await waitForPort(nginxPort);
     nginx = measure('nginx (plain proxy, workers auto)', `http://127.0.0.1:${nginxPort}/`);
@@ -115,7 +141,9 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     const adir = join(dir, 'apache');
     mkdirSync(adir);
     const mods = '/usr/lib/apache2/modules';
-    writeFileSync(join(adir, 'httpd.conf'), `ServerRoot "${adir}"
+    writeFileSync(
+      join(adir, 'httpd.conf'),
+      `ServerRoot "${adir}"
 ServerName localhost
 Listen 127.0.0.1:${apachePort}
 PidFile ${adir}/httpd.pid
@@ -151,7 +179,8 @@ OIDCClaimPrefix OIDC_CLAIM_
 </Location>
 ProxyPass /redirect_uri !
 ProxyPass / http://127.0.0.1:${upstreamPort}/ keepalive=On
-`);
+`,
+    );
     start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
     await waitForPort(apachePort);
     const apacheCookie = await signIn(apacheBase);
@@ -164,12 +193,20 @@ ProxyPass / http://127.0.0.1:${upstreamPort}/ keepalive=On
   console.log(`Gatehouse / direct               ${(gh.rps / direct.rps).toFixed(2)}x`);
   if (nginx) console.log(`Gatehouse / nginx                ${(gh.rps / nginx.rps).toFixed(2)}x   (target >= 0.30x, p99 < 10 ms)`);
   if (apache) console.log(`Gatehouse / mod_auth_openidc     ${(gh.rps / apache.rps).toFixed(2)}x   (target >= 1.0x)`);
-  console.log(`workers auto / single process    ${(ghw.rps / gh.rps).toFixed(2)}x   (${cpus().length} CPUs shared with the load generator and upstream)`);
+  console.log(
+    `workers auto / single process    ${(ghw.rps / gh.rps).toFixed(2)}x   (${cpus().length} CPUs shared with the load generator and upstream)`,
+  );
   await idp.close();
 }
 
-main().then(() => { stopAll(); setTimeout(() => process.exit(0), 500); }, (err: unknown) => {
-  console.error(err);
-  stopAll();
-  process.exit(1);
-});
+main().then(
+  () => {
+    stopAll();
+    setTimeout(() => process.exit(0), 500);
+  },
+  (err: unknown) => {
+    console.error(err);
+    stopAll();
+    process.exit(1);
+  },
+);

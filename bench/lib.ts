@@ -29,13 +29,19 @@ export function stopAll(): void {
   for (const c of children) c.kill('SIGTERM');
 }
 process.on('exit', stopAll);
-process.on('SIGINT', () => { stopAll(); process.exit(130); });
+process.on('SIGINT', () => {
+  stopAll();
+  process.exit(130);
+});
 
 /** One bounded run: `connections` keep-alive connections for `seconds`. */
 export function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): LoadResult {
   if (has('wrk')) {
     const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-    const r = spawnSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...hdr, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+    const r = spawnSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...hdr, url], {
+      encoding: 'utf8',
+      timeout: (seconds + 30) * 1000,
+    });
     const out = r.stdout;
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
     const pct = (p: string) => toMs(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out));
@@ -46,8 +52,16 @@ export function load(url: string, connections: number, seconds: number, headers:
   }
   const bin = new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname;
   const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
-  const r = spawnSync(NODE, [bin, '-c', String(connections), '-d', String(seconds), '-j', ...hdr, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  const j = JSON.parse(r.stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
+  const r = spawnSync(NODE, [bin, '-c', String(connections), '-d', String(seconds), '-j', ...hdr, url], {
+    encoding: 'utf8',
+    timeout: (seconds + 30) * 1000,
+  });
+  const j = JSON.parse(r.stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+  };
   return { rps: j.requests.average, p50ms: j.latency.p50, p99ms: j.latency.p99, errors: j.non2xx + j.errors, tool: 'autocannon' };
 }
 

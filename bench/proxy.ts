@@ -14,7 +14,9 @@ const root = new URL('../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 
 async function main(): Promise<void> {
-  console.log(`Gatehouse proxy benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  console.log(
+    `Gatehouse proxy benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`,
+  );
   const upstreamPort = await freePort();
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   await waitForPort(upstreamPort);
@@ -33,7 +35,9 @@ async function main(): Promise<void> {
   if (has('nginx')) {
     const port = await freePort();
     const workers = process.env.NGINX_WORKERS ?? 'auto';
-    writeFileSync(join(dir, 'nginx.conf'), `worker_processes ${workers};
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `worker_processes ${workers};
 error_log ${dir}/nginx-error.log warn;
 pid ${dir}/nginx.pid;
 events { worker_connections 4096; }
@@ -54,7 +58,8 @@ http {
     }
   }
 }
-`);
+`,
+    );
     start('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
     await waitForPort(port);
     nginx = measure(`nginx (workers ${workers})`, `http://127.0.0.1:${port}/`);
@@ -68,15 +73,21 @@ http {
     const ghPort = await freePort();
     const adminPort = await freePort();
     const file = join(dir, `${name}.yaml`);
-    writeFileSync(file, `log_level: warn
+    writeFileSync(
+      file,
+      `log_level: warn
 server: { listen: "127.0.0.1:${ghPort}", public_url: "http://127.0.0.1:${ghPort}" }
 admin: { listen: "127.0.0.1:${adminPort}" }
 session: { secret: "bench-secret-bench-secret-bench-secret-0123" }
 audit: ${audit}
 routes:
   - { name: bench, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true } }
-`);
-    const ghArgs = process.env.BENCH_CPU_PROF && name === (process.env.BENCH_PROF_ROW ?? 'gatehouse (no auth)') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+`,
+    );
+    const ghArgs =
+      process.env.BENCH_CPU_PROF && name === (process.env.BENCH_PROF_ROW ?? 'gatehouse (no auth)')
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : [];
     const child = start(NODE, [...ghArgs, join(root, 'src/main.ts'), 'start', '--config', file]);
     await waitForPort(ghPort);
     const r = measure(name, `http://127.0.0.1:${ghPort}/`);
@@ -84,16 +95,26 @@ routes:
     return r;
   };
   const gh = await runGatehouse('gatehouse (no auth)', '{ sinks: [] }');
-  const ghAudit = await runGatehouse('gatehouse (audit to file)', `{ sinks: [ { type: file, path: "${join(dir, 'audit.ndjson')}" } ], spool_dir: "${join(dir, 'spool')}" }`);
+  const ghAudit = await runGatehouse(
+    'gatehouse (audit to file)',
+    `{ sinks: [ { type: file, path: "${join(dir, 'audit.ndjson')}" } ], spool_dir: "${join(dir, 'spool')}" }`,
+  );
 
   console.log('');
   console.log(`gatehouse / direct  ${(gh.rps / direct.rps).toFixed(2)}x`);
-  if (nginx) console.log(`gatehouse / nginx   ${(gh.rps / nginx.rps).toFixed(2)}x   (target for the bare proxy path: >= 0.40x, p99 < 10 ms)`);
+  if (nginx)
+    console.log(`gatehouse / nginx   ${(gh.rps / nginx.rps).toFixed(2)}x   (target for the bare proxy path: >= 0.40x, p99 < 10 ms)`);
   console.log(`audit cost          ${((1 - ghAudit.rps / gh.rps) * 100).toFixed(1)}% of requests/s   (file sink on vs off; target < 15%)`);
 }
 
-main().then(() => { stopAll(); setTimeout(() => process.exit(0), 500); }, (err: unknown) => {
-  console.error(err);
-  stopAll();
-  process.exit(1);
-});
+main().then(
+  () => {
+    stopAll();
+    setTimeout(() => process.exit(0), 500);
+  },
+  (err: unknown) => {
+    console.error(err);
+    stopAll();
+    process.exit(1);
+  },
+);

@@ -18,7 +18,9 @@ const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 
 async function main(): Promise<void> {
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  console.log(`Gatehouse session benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row, ${cpus().length} CPUs, Node ${process.version}`);
+  console.log(
+    `Gatehouse session benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row, ${cpus().length} CPUs, Node ${process.version}`,
+  );
   const redisPort = await freePort();
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await waitForPort(redisPort);
@@ -45,7 +47,16 @@ routes:
   await waitForPort(ghPort);
 
   // Make a session in the same Redis with the same secret, as a sign-in would.
-  const { config } = compileConfig({ server: { public_url: `http://127.0.0.1:${ghPort}` }, session: { store: 'redis', redis: { url: `redis://127.0.0.1:${redisPort}`, key_prefix: 'bench:' }, secret: SECRET, cookie: { secure: false } }, routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }] });
+  const { config } = compileConfig({
+    server: { public_url: `http://127.0.0.1:${ghPort}` },
+    session: {
+      store: 'redis',
+      redis: { url: `redis://127.0.0.1:${redisPort}`, key_prefix: 'bench:' },
+      secret: SECRET,
+      cookie: { secure: false },
+    },
+    routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }],
+  });
   const sessions = sessionsFromConfig(config.session, silentLogger);
   await new Promise((r) => setTimeout(r, 200));
   const { cookieValue } = await sessions.create({ user: 'bench@corp.example', groups: ['ml'], idp: 'bench', method: 'bench' });
@@ -61,11 +72,20 @@ routes:
   const authed = run('session route, valid cookie', `http://127.0.0.1:${ghPort}/app/`, { cookie: `gatehouse=${cookieValue}` });
   if (authed.errors > 0) console.log('warning: the session row had non-2xx answers: the session was not accepted');
   console.log('');
-  if (open) console.log(`session / no-auth   ${(authed.rps / open.rps).toFixed(2)}x   (cost of cookie check + Redis-backed session lookup and renewal)`);
+  if (open)
+    console.log(
+      `session / no-auth   ${(authed.rps / open.rps).toFixed(2)}x   (cost of cookie check + Redis-backed session lookup and renewal)`,
+    );
 }
 
-main().then(() => { stopAll(); setTimeout(() => process.exit(0), 500); }, (err: unknown) => {
-  console.error(err);
-  stopAll();
-  process.exit(1);
-});
+main().then(
+  () => {
+    stopAll();
+    setTimeout(() => process.exit(0), 500);
+  },
+  (err: unknown) => {
+    console.error(err);
+    stopAll();
+    process.exit(1);
+  },
+);

@@ -28,9 +28,13 @@ async function attack(port: number, n: number, seconds: number): Promise<void> {
     const s: Socket = connect(port, '127.0.0.1');
     const body = i % 2 === 1;
     s.on('error', () => {});
-    s.once('connect', () => s.write(body
-      ? 'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n'
-      : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+    s.once('connect', () =>
+      s.write(
+        body
+          ? 'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n'
+          : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+      ),
+    );
     const timer = setInterval(() => s.write(body ? 'x' : `X-Slow-${Date.now()}: 1\r\n`), 1000);
     s.once('close', () => {
       clearInterval(timer);
@@ -47,13 +51,17 @@ async function attack(port: number, n: number, seconds: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`Slowloris benchmark: ${CONNECTIONS} normal connections, ${SLOW} slow clients, ${SECONDS}s per row, slow-client limits ${LIMIT}, ${cpus().length} CPUs, Node ${process.version}`);
+  console.log(
+    `Slowloris benchmark: ${CONNECTIONS} normal connections, ${SLOW} slow clients, ${SECONDS}s per row, slow-client limits ${LIMIT}, ${cpus().length} CPUs, Node ${process.version}`,
+  );
   const upstreamPort = await freePort();
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   await waitForPort(upstreamPort);
   const ghPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-slowloris-'));
-  writeFileSync(join(dir, 'gatehouse.yaml'), `log_level: warn
+  writeFileSync(
+    join(dir, 'gatehouse.yaml'),
+    `log_level: warn
 server:
   listen: "127.0.0.1:${ghPort}"
   public_url: "http://127.0.0.1:${ghPort}"
@@ -64,7 +72,8 @@ admin: { listen: "127.0.0.1:${await freePort()}" }
 audit: { sinks: [] }
 routes:
   - { name: app, path: /, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true }, max_connections: 64 }
-`);
+`,
+  );
   start(NODE, [join(root, 'src/main.ts'), 'start', '--config', join(dir, 'gatehouse.yaml')]);
   await waitForPort(ghPort);
   const url = `http://127.0.0.1:${ghPort}/`;
@@ -73,7 +82,9 @@ routes:
   const quiet = load(url, CONNECTIONS, SECONDS);
   console.log(`${'no attack'.padEnd(28)} ${fmt(quiet)}   (${quiet.tool})`);
 
-  const attacker = spawn(NODE, [new URL(import.meta.url).pathname, 'attack', String(ghPort), String(SLOW), String(SECONDS + 4)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const attacker = spawn(NODE, [new URL(import.meta.url).pathname, 'attack', String(ghPort), String(SLOW), String(SECONDS + 4)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let report = '';
   attacker.stdout.on('data', (c: Buffer) => (report += c.toString()));
   const done = new Promise<void>((r) => attacker.once('exit', () => r()));
@@ -84,15 +95,23 @@ routes:
   await done;
   const { opened, cut } = JSON.parse(report.trim() || '{"opened":0,"cut":0}') as { opened: number; cut: number };
   console.log('');
-  console.log(`slow connections opened ${opened}, cut by Gatehouse ${cut}; normal throughput under attack ${(attacked.rps / quiet.rps).toFixed(2)}x, errors ${attacked.errors}`);
+  console.log(
+    `slow connections opened ${opened}, cut by Gatehouse ${cut}; normal throughput under attack ${(attacked.rps / quiet.rps).toFixed(2)}x, errors ${attacked.errors}`,
+  );
 }
 
 if (process.argv[2] === 'attack') {
   void attack(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
 } else {
-  main().then(() => { stopAll(); setTimeout(() => process.exit(0), 500); }, (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  });
+  main().then(
+    () => {
+      stopAll();
+      setTimeout(() => process.exit(0), 500);
+    },
+    (err: unknown) => {
+      console.error(err);
+      stopAll();
+      process.exit(1);
+    },
+  );
 }

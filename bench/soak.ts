@@ -54,7 +54,8 @@ interface Minute {
   latencies: number[];
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /** VmRSS of a process in MB, and its open file descriptors (Linux /proc). */
 function processStats(pid: number): { rssMb: number; fds: number } {
@@ -79,7 +80,9 @@ async function heapMb(adminUrl: string): Promise<number> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-soak-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  console.log(`Gatehouse soak: ${MINUTES} min, ${RATE} req/s on ${CONNECTIONS} connections, ${WEBSOCKETS} WebSockets, ${cpus().length} CPUs, Node ${process.version}`);
+  console.log(
+    `Gatehouse soak: ${MINUTES} min, ${RATE} req/s on ${CONNECTIONS} connections, ${WEBSOCKETS} WebSockets, ${cpus().length} CPUs, Node ${process.version}`,
+  );
 
   let store = 'store: memory';
   let redisUrl: string | undefined;
@@ -97,7 +100,9 @@ async function main(): Promise<void> {
   await waitForPort(upstreamPort);
 
   const [ghPort, adminPort] = [await freePort(), await freePort()];
-  writeFileSync(join(dir, 'gatehouse.yaml'), `log_level: warn
+  writeFileSync(
+    join(dir, 'gatehouse.yaml'),
+    `log_level: warn
 server: { listen: "127.0.0.1:${ghPort}", public_url: "http://127.0.0.1:${ghPort}" }
 admin: { listen: "127.0.0.1:${adminPort}" }
 session:
@@ -110,7 +115,8 @@ audit:
 routes:
   - { name: open, path: /open, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true } }
   - { name: app, path: /, upstream: "http://127.0.0.1:${upstreamPort}", allow: { groups: [ml] } }
-`);
+`,
+  );
   const gh = start(NODE, [join(root, 'src/main.ts'), 'start', '--config', join(dir, 'gatehouse.yaml')]);
   await waitForPort(ghPort);
   await waitForPort(adminPort);
@@ -121,7 +127,11 @@ routes:
   let path = '/open/soak';
   let headers: Record<string, string> = {};
   if (redisUrl) {
-    const { config } = compileConfig({ server: { public_url: base }, session: { store: 'redis', redis: { url: redisUrl, key_prefix: 'soak:' }, secret: SECRET, cookie: { secure: false } }, routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }] });
+    const { config } = compileConfig({
+      server: { public_url: base },
+      session: { store: 'redis', redis: { url: redisUrl, key_prefix: 'soak:' }, secret: SECRET, cookie: { secure: false } },
+      routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }],
+    });
     const sessions = sessionsFromConfig(config.session, silentLogger);
     await new Promise((r) => setTimeout(r, 200));
     const { cookieValue } = await sessions.create({ user: 'soak@corp.example', groups: ['ml'], idp: 'soak', method: 'soak' });
@@ -135,27 +145,33 @@ routes:
   let wsFailed = 0;
   const sockets: WebSocket[] = [];
   for (let i = 0; i < WEBSOCKETS; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, WEBSOCKETS - i) }, () => new Promise<void>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${ghPort}${path.replace('soak', 'ws')}`, { headers });
-      sockets.push(ws);
-      ws.once('open', () => {
-        wsOpen++;
-        // Spread over the 10 s, so the crowd does not speak all at once.
-        let timer: NodeJS.Timeout = setTimeout(() => {
-          timer = setInterval(() => ws.send('ping'), 10_000);
-        }, Math.random() * 10_000);
-        ws.once('close', () => {
-          clearTimeout(timer);
-          clearInterval(timer);
-          wsOpen--;
-        });
-        resolve();
-      });
-      ws.once('error', () => {
-        wsFailed++;
-        resolve();
-      });
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(100, WEBSOCKETS - i) },
+        () =>
+          new Promise<void>((resolve) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${ghPort}${path.replace('soak', 'ws')}`, { headers });
+            sockets.push(ws);
+            ws.once('open', () => {
+              wsOpen++;
+              // Spread over the 10 s, so the crowd does not speak all at once.
+              let timer: NodeJS.Timeout = setTimeout(() => {
+                timer = setInterval(() => ws.send('ping'), 10_000);
+              }, Math.random() * 10_000);
+              ws.once('close', () => {
+                clearTimeout(timer);
+                clearInterval(timer);
+                wsOpen--;
+              });
+              resolve();
+            });
+            ws.once('error', () => {
+              wsFailed++;
+              resolve();
+            });
+          }),
+      ),
+    );
   }
   console.log(`${wsOpen} WebSockets open${wsFailed ? `, ${wsFailed} failed to open` : ''}`);
 
@@ -167,14 +183,17 @@ routes:
     const m = current;
     m.sent++;
     const t0 = performance.now();
-    pool.request({ path, method: 'GET', headers }).then(async (r) => {
-      await r.body.dump();
-      if (r.statusCode === 200) m.ok++;
-      else m.errors++;
-      m.latencies.push(performance.now() - t0);
-    }, () => {
-      m.errors++;
-    });
+    pool.request({ path, method: 'GET', headers }).then(
+      async (r) => {
+        await r.body.dump();
+        if (r.statusCode === 200) m.ok++;
+        else m.errors++;
+        m.latencies.push(performance.now() - t0);
+      },
+      () => {
+        m.errors++;
+      },
+    );
   };
   // By elapsed time, not by tick count: timers drift, the rate must not.
   let owed = 0;
@@ -198,7 +217,9 @@ routes:
     const sorted = m.latencies.sort((a, b) => a - b);
     const s = processStats(gh.pid!);
     const heap = await heapMb(adminUrl);
-    console.log(`${String(i).padStart(6)} ${String(m.sent).padStart(10)} ${String(m.errors).padStart(8)} ${percentile(sorted, 50).toFixed(2).padStart(9)} ${percentile(sorted, 99).toFixed(2).padStart(9)} ${s.rssMb.toFixed(1).padStart(9)} ${heap.toFixed(1).padStart(9)} ${String(s.fds).padStart(6)} ${String(wsOpen).padStart(12)}`);
+    console.log(
+      `${String(i).padStart(6)} ${String(m.sent).padStart(10)} ${String(m.errors).padStart(8)} ${percentile(sorted, 50).toFixed(2).padStart(9)} ${percentile(sorted, 99).toFixed(2).padStart(9)} ${s.rssMb.toFixed(1).padStart(9)} ${heap.toFixed(1).padStart(9)} ${String(s.fds).padStart(6)} ${String(wsOpen).padStart(12)}`,
+    );
   }
   clearInterval(ticker);
   const total = minutes.reduce((a, m) => a + m.sent, 0);
@@ -211,9 +232,15 @@ routes:
 if (process.argv[2] === 'upstream') {
   upstream(Number(process.argv[3]));
 } else {
-  main().then(() => { stopAll(); setTimeout(() => process.exit(0), 500); }, (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  });
+  main().then(
+    () => {
+      stopAll();
+      setTimeout(() => process.exit(0), 500);
+    },
+    (err: unknown) => {
+      console.error(err);
+      stopAll();
+      process.exit(1);
+    },
+  );
 }

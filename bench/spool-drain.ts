@@ -63,7 +63,9 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  console.log(`spool drain benchmark: ${SPOOL_MB} MB spool, ${RATE} req/s open-loop, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${MAIN}`);
+  console.log(
+    `spool drain benchmark: ${SPOOL_MB} MB spool, ${RATE} req/s open-loop, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${MAIN}`,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-spool-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const upstreamPort = await freePort();
@@ -83,18 +85,21 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   const config = join(dir, 'gatehouse.yaml');
-  writeFileSync(config, [
-    'log_level: warn',
-    `server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:4180" }`,
-    'admin: { listen: "127.0.0.1:0" }',
-    'audit:',
-    `  spool_dir: "${spoolDir}"`,
-    '  sinks:',
-    `    - { type: http, url: "${sinkUrl}", format: ndjson, timeout: "30s" }`,
-    'routes:',
-    `  - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true } }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'log_level: warn',
+      `server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:4180" }`,
+      'admin: { listen: "127.0.0.1:0" }',
+      'audit:',
+      `  spool_dir: "${spoolDir}"`,
+      '  sinks:',
+      `    - { type: http, url: "${sinkUrl}", format: ndjson, timeout: "30s" }`,
+      'routes:',
+      `  - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true } }`,
+      '',
+    ].join('\n'),
+  );
   const started = Date.now();
   const nodeArgs = (process.env.GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const gh = spawn(NODE, [...nodeArgs, MAIN, 'start', '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -158,14 +163,25 @@ async function main(): Promise<void> {
 
   const from = drainFrom ?? siemAt;
   const end = drainedAt ?? Date.now();
-  console.log(drainedAt === undefined
-    ? `drain: NOT finished within ${MAX_SECONDS} s of the SIEM's return (${await received()} of ${spooled.records} records delivered)`
-    : `drain: ${spooled.records} records in ${((end - from) / 1000).toFixed(1)} s (${Math.round(spooled.records / ((end - from) / 1000))} records/s)`);
-  report('before the drain (baseline)', samples.filter((s) => s.at >= baselineFrom && s.at < from));
+  console.log(
+    drainedAt === undefined
+      ? `drain: NOT finished within ${MAX_SECONDS} s of the SIEM's return (${await received()} of ${spooled.records} records delivered)`
+      : `drain: ${spooled.records} records in ${((end - from) / 1000).toFixed(1)} s (${Math.round(spooled.records / ((end - from) / 1000))} records/s)`,
+  );
+  report(
+    'before the drain (baseline)',
+    samples.filter((s) => s.at >= baselineFrom && s.at < from),
+  );
   const during = samples.filter((s) => s.at >= from && s.at < end);
   report('during the drain', during);
-  report('after it', samples.filter((s) => s.at >= end));
-  const p99 = pct(during.map((s) => s.ms), 99);
+  report(
+    'after it',
+    samples.filter((s) => s.at >= end),
+  );
+  const p99 = pct(
+    during.map((s) => s.ms),
+    99,
+  );
   console.log(`target p99 < 50 ms during the drain: ${p99 < 50 ? 'met' : 'MISSED'} (${p99.toFixed(1)} ms)`);
   const exited = new Promise((r) => gh.once('exit', r));
   gh.kill('SIGTERM');
@@ -175,7 +191,14 @@ async function main(): Promise<void> {
 function report(what: string, s: readonly Sample[]): void {
   const ms = s.map((x) => x.ms);
   const errors = s.filter((x) => !x.ok).length;
-  console.log(`${what.padEnd(30)} n=${String(s.length).padStart(6)}   p50 ${pct(ms, 50).toFixed(1).padStart(7)} ms   p99 ${pct(ms, 99).toFixed(1).padStart(7)} ms   max ${Math.max(0, ...ms).toFixed(0).padStart(6)} ms${errors ? `   errors ${errors}` : ''}`);
+  console.log(
+    `${what.padEnd(30)} n=${String(s.length).padStart(6)}   p50 ${pct(ms, 50).toFixed(1).padStart(7)} ms   p99 ${pct(ms, 99).toFixed(1).padStart(7)} ms   max ${Math.max(
+      0,
+      ...ms,
+    )
+      .toFixed(0)
+      .padStart(6)} ms${errors ? `   errors ${errors}` : ''}`,
+  );
 }
 
 function pct(values: readonly number[], p: number): number {
@@ -195,7 +218,11 @@ function writeSpool(file: string, bytes: number): { records: number; bytes: numb
       const chunk: string[] = [];
       for (let i = 0; i < 1000; i++) {
         records++;
-        const { line, hash } = chainLine(toRecord(sampleRequest(records), { sequence: records, bootId: 'bench-earlier-run' }, 'ecs', prev), prev, true);
+        const { line, hash } = chainLine(
+          toRecord(sampleRequest(records), { sequence: records, bootId: 'bench-earlier-run' }, 'ecs', prev),
+          prev,
+          true,
+        );
         chunk.push(line);
         prev = hash;
       }

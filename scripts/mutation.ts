@@ -58,7 +58,10 @@ interface Score {
 
 const scores: Score[] = [];
 for (const target of selected) {
-  const slug = target.module.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '-');
+  const slug = target.module
+    .replace(/^src\//, '')
+    .replace(/\.ts$/, '')
+    .replaceAll('/', '-');
   console.log(`\n=== ${target.module} (tests: ${target.tests.join(', ')})`);
   // Read by scripts/vitest.mutation.config.ts in Stryker's test-runner process (inherits the env).
   process.env.GATEHOUSE_MUTATION_TESTS = target.tests.join(',');
@@ -105,7 +108,9 @@ for (const target of selected) {
 console.log('\nmodule                        score  killed timeout survived no-cov errors');
 for (const s of scores) {
   const flag = s.score < s.threshold ? `  < ${s.threshold} %` : '';
-  console.log(`${s.module.padEnd(29)} ${s.score.toFixed(1).padStart(5)}  ${String(s.killed).padStart(6)} ${String(s.timeout).padStart(7)} ${String(s.survived).padStart(8)} ${String(s.noCoverage).padStart(6)} ${String(s.errors).padStart(6)}${flag}`);
+  console.log(
+    `${s.module.padEnd(29)} ${s.score.toFixed(1).padStart(5)}  ${String(s.killed).padStart(6)} ${String(s.timeout).padStart(7)} ${String(s.survived).padStart(8)} ${String(s.noCoverage).padStart(6)} ${String(s.errors).padStart(6)}${flag}`,
+  );
 }
 console.log(`\nreports: ${REPORT_DIR}/<module>.html and .json; equivalent mutants left on purpose: docs/mutation.md`);
 if (scores.some((s) => s.score < s.threshold)) process.exitCode = 1;

@@ -48,7 +48,8 @@ function ownAttributes(file: Json): Json {
       attrs[name] = merge(attrs[name], profile && (a as Attr).profile === undefined ? { ...(a as Attr), profile } : (a as Attr));
     }
   }
-  for (const [name, a] of Object.entries(file.attributes ?? {})) if (name !== '$include') attrs = { ...attrs, [name]: merge(attrs[name], a as Attr) };
+  for (const [name, a] of Object.entries(file.attributes ?? {}))
+    if (name !== '$include') attrs = { ...attrs, [name]: merge(attrs[name], a as Attr) };
   return attrs;
 }
 
@@ -70,7 +71,8 @@ function resolved(dir: 'events' | 'objects', name: string, path?: string): Json 
 }
 
 function findEvent(name: string): string {
-  for (const p of [`events/${name}.json`, ...Object.keys(categories).map((c) => `events/${c}/${name}.json`)]) if (existsSync(join(root!, p))) return p;
+  for (const p of [`events/${name}.json`, ...Object.keys(categories).map((c) => `events/${c}/${name}.json`)])
+    if (existsSync(join(root!, p))) return p;
   throw new Error(`no event file for ${name}`);
 }
 
@@ -83,7 +85,10 @@ function compact(name: string, a: Attr): Json {
   if (def.is_array) out.a = true;
   out.r = def.requirement ?? 'optional';
   // Integer enums (status_id) as numbers, string enums (http_method) as strings.
-  if (def.enum) out.e = Object.keys(def.enum).map((k) => (/^-?\d+$/.test(k) ? Number(k) : k)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  if (def.enum)
+    out.e = Object.keys(def.enum)
+      .map((k) => (/^-?\d+$/.test(k) ? Number(k) : k))
+      .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   if (def.profile) out.p = def.profile;
   if (def['@deprecated']) out.d = true;
   return out;
@@ -91,7 +96,11 @@ function compact(name: string, a: Attr): Json {
 
 const types: Json = {};
 for (const [name, t] of Object.entries(dictionary.types.attributes as Json)) {
-  types[name] = { base: (t as Attr).type ?? name, ...((t as Attr).regex ? { regex: (t as Attr).regex } : {}), ...((t as Attr).max_len ? { max_len: (t as Attr).max_len } : {}) };
+  types[name] = {
+    base: (t as Attr).type ?? name,
+    ...((t as Attr).regex ? { regex: (t as Attr).regex } : {}),
+    ...((t as Attr).max_len ? { max_len: (t as Attr).max_len } : {}),
+  };
 }
 
 const classes: Json = {};
@@ -115,7 +124,14 @@ for (const path of CLASSES) {
   // The base event's enums hold only 0; a class's own uid and category are its only valid values.
   attributes.class_uid.e = [uid];
   attributes.category_uid.e = [categoryUid];
-  classes[uid] = { name: def.name, caption: def.caption, category_uid: categoryUid, profiles: def.profiles ?? [], constraints: def.constraints ?? {}, attributes };
+  classes[uid] = {
+    name: def.name,
+    caption: def.caption,
+    category_uid: categoryUid,
+    profiles: def.profiles ?? [],
+    constraints: def.constraints ?? {},
+    attributes,
+  };
 }
 for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
   if (name in objects) continue;
@@ -124,7 +140,11 @@ for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
   objects[name] = { constraints: def.constraints ?? {}, attributes: attrsOf(def) };
 }
 
-const sortedObjects = Object.fromEntries(Object.keys(objects).sort().map((k) => [k, objects[k]]));
+const sortedObjects = Object.fromEntries(
+  Object.keys(objects)
+    .sort()
+    .map((k) => [k, objects[k]]),
+);
 const out = resolve(import.meta.dirname, `../test/fixtures/ocsf-${version}.json`);
 writeFileSync(out, `${JSON.stringify({ version, generated_by: 'scripts/ocsf-table.ts', types, classes, objects: sortedObjects })}\n`);
 console.log(`wrote ${out}: ${Object.keys(classes).length} classes, ${Object.keys(objects).length} objects`);

@@ -59,7 +59,11 @@ const pct = (part: number, whole: number) => (whole === 0 ? '0' : ((100 * part) 
 function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const width = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]) => r.map((c, i) => (typeof rows[0]?.[i] === 'number' ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ').trimEnd();
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (typeof rows[0]?.[i] === 'number' ? c.padStart(width[i]!) : c.padEnd(width[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), width.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
@@ -70,7 +74,14 @@ function fileRow(label: string, files: readonly SourceText[]): (string | number)
   const total = sizes.reduce((a, b) => a + b, 0);
   const comments = files.reduce((n, f) => n + f.lines.filter(isComment).length, 0);
   const longest = files.reduce<SourceText | undefined>((a, f) => (a === undefined || f.lines.length > a.lines.length ? f : a), undefined);
-  return [label, files.length, fmt(percentile(sizes, 0.5)), fmt(percentile(sizes, 0.9)), `${longest?.lines.length ?? 0} (${longest?.path ?? '-'})`, `${pct(comments, total)} (${comments} / ${total})`];
+  return [
+    label,
+    files.length,
+    fmt(percentile(sizes, 0.5)),
+    fmt(percentile(sizes, 0.9)),
+    `${longest?.lines.length ?? 0} (${longest?.path ?? '-'})`,
+    `${pct(comments, total)} (${comments} / ${total})`,
+  ];
 }
 
 // ---- 2. Function units ----
@@ -102,8 +113,9 @@ function unitNodes(sf: ts.SourceFile): { name: string; node: ts.Node }[] {
   const found: { name: string; node: ts.Node }[] = [];
   const members = (cls: ts.ClassLikeDeclaration) => {
     for (const m of cls.members) {
-      const name = `${cls.name?.text ?? '(class)'}.${m.name && ts.isIdentifier(m.name) ? m.name.text : m.name?.getText(sf) ?? 'constructor'}`;
-      if ((ts.isMethodDeclaration(m) || ts.isConstructorDeclaration(m) || ts.isGetAccessor(m) || ts.isSetAccessor(m)) && m.body) found.push({ name, node: m });
+      const name = `${cls.name?.text ?? '(class)'}.${m.name && ts.isIdentifier(m.name) ? m.name.text : (m.name?.getText(sf) ?? 'constructor')}`;
+      if ((ts.isMethodDeclaration(m) || ts.isConstructorDeclaration(m) || ts.isGetAccessor(m) || ts.isSetAccessor(m)) && m.body)
+        found.push({ name, node: m });
       else if (ts.isPropertyDeclaration(m) && isFunctionExpr(unwrap(m.initializer))) found.push({ name, node: m });
     }
   };
@@ -153,7 +165,8 @@ function functionUnits(files: readonly SourceText[]): { units: Unit[]; allFuncti
       units.push({ name, path: f.path, start, end, lines: end - start + 1, own: end - start + 1 - nestedSpans(sf, node) });
     }
     const every = (n: ts.Node) => {
-      if (ts.isFunctionLike(n) && (n as FunctionLike).body !== undefined) allFunctions.push(lineOf(sf, n.end) - lineOf(sf, n.getStart(sf)) + 1);
+      if (ts.isFunctionLike(n) && (n as FunctionLike).body !== undefined)
+        allFunctions.push(lineOf(sf, n.end) - lineOf(sf, n.getStart(sf)) + 1);
       ts.forEachChild(n, every);
     };
     every(sf);
@@ -175,7 +188,13 @@ function isTypeOnly(st: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
     if (c === undefined) return false; // `import './x.ts'` runs the module
     if (c.isTypeOnly) return true;
     const named = c.namedBindings;
-    return c.name === undefined && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+    return (
+      c.name === undefined &&
+      named !== undefined &&
+      ts.isNamedImports(named) &&
+      named.elements.length > 0 &&
+      named.elements.every((e) => e.isTypeOnly)
+    );
   }
   if (st.isTypeOnly) return true;
   const named = st.exportClause;
@@ -189,10 +208,13 @@ function importEdges(files: readonly SourceText[]): Edge[] {
   for (const f of files) {
     const sf = ts.createSourceFile(f.path, f.text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
     for (const st of sf.statements) {
-      if (!(ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) || !st.moduleSpecifier || !ts.isStringLiteral(st.moduleSpecifier)) continue;
+      if (!(ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) || !st.moduleSpecifier || !ts.isStringLiteral(st.moduleSpecifier))
+        continue;
       const spec = st.moduleSpecifier.text;
       if (!spec.startsWith('.')) continue;
-      const to = relative(ROOT, resolve(ROOT, dirname(f.path), spec)).split('\\').join('/');
+      const to = relative(ROOT, resolve(ROOT, dirname(f.path), spec))
+        .split('\\')
+        .join('/');
       if (!known.has(to)) continue;
       const key = `${f.path} ${to}`;
       const typeOnly = isTypeOnly(st) && (edges.get(key)?.typeOnly ?? true);
@@ -259,17 +281,26 @@ function importedByTests(tests: readonly SourceText[], known: ReadonlySet<string
 function mirror(src: readonly SourceText[], tests: readonly SourceText[]): string {
   const known = new Set(src.map((f) => f.path));
   const testFiles = new Set(tests.filter((t) => t.path.endsWith('.test.ts')).map((t) => t.path));
-  const by = importedByTests(tests.filter((t) => testFiles.has(t.path)), known);
+  const by = importedByTests(
+    tests.filter((t) => testFiles.has(t.path)),
+    known,
+  );
   const mirrored = (f: string) => `test/${f.slice('src/'.length).replace(/\.ts$/, '.test.ts')}`;
   const folderOf = (f: string) => `test/${dirname(f.slice('src/'.length))}/`;
   const exact = src.filter((f) => testFiles.has(mirrored(f.path)));
-  const inFolder = src.filter((f) => (by.get(f.path) ?? []).some((t) => t.startsWith(folderOf(f.path)) && !t.slice(folderOf(f.path).length).includes('/')));
+  const inFolder = src.filter((f) =>
+    (by.get(f.path) ?? []).some((t) => t.startsWith(folderOf(f.path)) && !t.slice(folderOf(f.path).length).includes('/')),
+  );
   const anyTest = src.filter((f) => by.has(f.path));
   const perFolder = new Map<string, { files: number; exact: number; folder: number }>();
   for (const f of src) {
     const top = f.path.split('/').length > 2 ? f.path.split('/')[1]! : '(root)';
     const row = perFolder.get(top) ?? { files: 0, exact: 0, folder: 0 };
-    perFolder.set(top, { files: row.files + 1, exact: row.exact + (exact.includes(f) ? 1 : 0), folder: row.folder + (inFolder.includes(f) ? 1 : 0) });
+    perFolder.set(top, {
+      files: row.files + 1,
+      exact: row.exact + (exact.includes(f) ? 1 : 0),
+      folder: row.folder + (inFolder.includes(f) ? 1 : 0),
+    });
   }
   return [
     `src files: ${src.length}`,
@@ -277,7 +308,10 @@ function mirror(src: readonly SourceText[], tests: readonly SourceText[]): strin
     `  imported by some *.test.ts in the mirrored folder (test/a/*.test.ts):   ${inFolder.length}`,
     `  imported directly by any *.test.ts (integration tests included):        ${anyTest.length}`,
     '',
-    table(['src folder', 'files', 'exact mirror', 'mirrored folder'], [...perFolder].sort().map(([k, v]) => [k, v.files, v.exact, v.folder])),
+    table(
+      ['src folder', 'files', 'exact mirror', 'mirrored folder'],
+      [...perFolder].sort().map(([k, v]) => [k, v.files, v.exact, v.folder]),
+    ),
   ].join('\n');
 }
 
@@ -320,9 +354,21 @@ function unitSection(units: readonly Unit[], allFunctions: readonly number[]): s
   const veryLong = long.filter((u) => u.lines > VERY_LONG_FUNCTION).length;
   const summary = table(
     ['units', 'median lines', 'p90', `> ${LONG_FUNCTION} lines`, `> ${VERY_LONG_FUNCTION} lines`, 'longest'],
-    [[units.length, fmt(percentile(sizes, 0.5)), fmt(percentile(sizes, 0.9)), `${long.length} (${pct(long.length, units.length)} %)`, `${veryLong} (${pct(veryLong, units.length)} %)`, Math.max(0, ...sizes)]],
+    [
+      [
+        units.length,
+        fmt(percentile(sizes, 0.5)),
+        fmt(percentile(sizes, 0.9)),
+        `${long.length} (${pct(long.length, units.length)} %)`,
+        `${veryLong} (${pct(veryLong, units.length)} %)`,
+        Math.max(0, ...sizes),
+      ],
+    ],
   );
-  const list = table(['lines', 'own', 'function', 'where'], long.map((u) => [u.lines, u.own, u.name, `${u.path}:${u.start}-${u.end}`]));
+  const list = table(
+    ['lines', 'own', 'function', 'where'],
+    long.map((u) => [u.lines, u.own, u.name, `${u.path}:${u.start}-${u.end}`]),
+  );
   const ownTop = [...units].sort((a, b) => b.own - a.own).slice(0, 7);
   return [
     summary,
@@ -332,7 +378,10 @@ function unitSection(units: readonly Unit[], allFunctions: readonly number[]): s
     list,
     '',
     'Longest by own lines:',
-    table(['own', 'function', 'where'], ownTop.map((u) => [u.own, u.name, `${u.path}:${u.start}-${u.end}`])),
+    table(
+      ['own', 'function', 'where'],
+      ownTop.map((u) => [u.own, u.name, `${u.path}:${u.start}-${u.end}`]),
+    ),
   ].join('\n');
 }
 
@@ -352,11 +401,25 @@ function main(): void {
     `Structure metrics for ${ROOT}${commit}`,
     '',
     '## Files (physical lines, trailing newline not counted; comment line: trimmed line starts with //, /* or *)',
-    table(['code measured', 'files', 'median lines/file', 'p90', 'max', 'comment % (lines)'], [fileRow('src/**/*.ts', src), fileRow('test/**/*.test.ts', testFiles), fileRow('test/**/*.ts', testAll)]),
+    table(
+      ['code measured', 'files', 'median lines/file', 'p90', 'max', 'comment % (lines)'],
+      [fileRow('src/**/*.ts', src), fileRow('test/**/*.test.ts', testFiles), fileRow('test/**/*.ts', testAll)],
+    ),
     '',
     'Longest src files:',
-    table(['lines', 'file'], [...src].sort((a, b) => b.lines.length - a.lines.length).slice(0, 9).map((f) => [f.lines.length, f.path])),
-    `src files without a header comment (line 1, or line 2 after a #! line): ${src.filter((f) => !isComment(f.lines[f.lines[0]?.startsWith('#!') ? 1 : 0] ?? '')).map((f) => f.path).join(', ') || 'none'}`,
+    table(
+      ['lines', 'file'],
+      [...src]
+        .sort((a, b) => b.lines.length - a.lines.length)
+        .slice(0, 9)
+        .map((f) => [f.lines.length, f.path]),
+    ),
+    `src files without a header comment (line 1, or line 2 after a #! line): ${
+      src
+        .filter((f) => !isComment(f.lines[f.lines[0]?.startsWith('#!') ? 1 : 0] ?? ''))
+        .map((f) => f.path)
+        .join(', ') || 'none'
+    }`,
     '',
     '## Function units in src/ (top-level functions and arrow/function constants, class members; nested closures count inside their parent)',
     unitSection(units, allFunctions),
@@ -372,7 +435,10 @@ function main(): void {
     mirror(src, testAll),
     '',
     '## Non-null assertions (`x!`) in src/',
-    `total: ${bangTotal}; by file: ${[...bang].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f.replace(/^src\//, '')} ${n}`).join(', ')}`,
+    `total: ${bangTotal}; by file: ${[...bang]
+      .sort((a, b) => b[1] - a[1])
+      .map(([f, n]) => `${f.replace(/^src\//, '')} ${n}`)
+      .join(', ')}`,
     '',
     `## Long lines in src/`,
     `longer than ${LONG_LINE} chars: ${lines.over120}; longer than 200: ${lines.over200}; longest: ${lines.longest}`,

@@ -35,22 +35,43 @@ export const ERROR_CODES = {
   GH_HEADERS_TOO_LARGE: { status: 431, title: 'Identity too large' },
   GH_REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GH_NO_ROUTE: { status: 404, title: 'No route' },
-  GH_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable',
-    publicMessage: 'The application behind this address is not reachable right now. Try again in a moment.' },
-  GH_UPSTREAM_RESET: { status: 502, title: 'Upstream connection failed',
-    publicMessage: 'The connection to the application behind this address failed. Try again in a moment.' },
-  GH_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out',
-    publicMessage: 'The application behind this address did not answer in time.' },
-  GH_UPSTREAM_BUSY: { status: 503, title: 'Upstream busy',
-    publicMessage: 'The application behind this address is busy with other requests. Try again in a moment.' },
-  GH_SHUTTING_DOWN: { status: 503, title: 'Shutting down',
-    publicMessage: 'Gatehouse is restarting. Try again in a moment.' },
-  GH_STORE_UNAVAILABLE: { status: 503, title: 'Sessions unavailable',
-    publicMessage: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.' },
-  GH_IDP_UNAVAILABLE: { status: 503, title: 'Sign-in unavailable',
-    publicMessage: 'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.' },
-  GH_AUDIT_UNAVAILABLE: { status: 503, title: 'Audit trail unavailable',
-    publicMessage: 'Requests cannot be recorded right now, and this service only serves what it can record. Try again in a moment.' },
+  GH_UPSTREAM_UNREACHABLE: {
+    status: 502,
+    title: 'Upstream unreachable',
+    publicMessage: 'The application behind this address is not reachable right now. Try again in a moment.',
+  },
+  GH_UPSTREAM_RESET: {
+    status: 502,
+    title: 'Upstream connection failed',
+    publicMessage: 'The connection to the application behind this address failed. Try again in a moment.',
+  },
+  GH_UPSTREAM_TIMEOUT: {
+    status: 504,
+    title: 'Upstream timed out',
+    publicMessage: 'The application behind this address did not answer in time.',
+  },
+  GH_UPSTREAM_BUSY: {
+    status: 503,
+    title: 'Upstream busy',
+    publicMessage: 'The application behind this address is busy with other requests. Try again in a moment.',
+  },
+  GH_SHUTTING_DOWN: { status: 503, title: 'Shutting down', publicMessage: 'Gatehouse is restarting. Try again in a moment.' },
+  GH_STORE_UNAVAILABLE: {
+    status: 503,
+    title: 'Sessions unavailable',
+    publicMessage: 'Sign-in sessions are temporarily unavailable, so protected applications are closed for now. Try again in a moment.',
+  },
+  GH_IDP_UNAVAILABLE: {
+    status: 503,
+    title: 'Sign-in unavailable',
+    publicMessage:
+      'The identity provider cannot be reached right now, so signing in is not possible. Try again in a moment; if you are already signed in, nothing changes for you.',
+  },
+  GH_AUDIT_UNAVAILABLE: {
+    status: 503,
+    title: 'Audit trail unavailable',
+    publicMessage: 'Requests cannot be recorded right now, and this service only serves what it can record. Try again in a moment.',
+  },
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
   GH_RELOAD_FAILED: { status: 422, title: 'Reload refused' },
@@ -106,9 +127,12 @@ export class ForbiddenError extends GatehouseError {
   readonly grantingGroups: readonly string[];
 
   constructor(route: string, user: string, grantingGroups: readonly string[]) {
-    super('GH_FORBIDDEN', grantingGroups.length > 0
-      ? `You are signed in as ${user}, but ${route} is open only to members of: ${grantingGroups.join(', ')}.`
-      : `You are signed in as ${user}, but ${route} does not allow you.`);
+    super(
+      'GH_FORBIDDEN',
+      grantingGroups.length > 0
+        ? `You are signed in as ${user}, but ${route} is open only to members of: ${grantingGroups.join(', ')}.`
+        : `You are signed in as ${user}, but ${route} does not allow you.`,
+    );
     this.name = 'ForbiddenError';
     this.route = route;
     this.grantingGroups = grantingGroups;

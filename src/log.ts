@@ -41,7 +41,13 @@ export const silentLogger: Logger = pino({ level: 'silent' });
  */
 export interface OutageLog {
   /** A request was refused with `code`; `scope` narrows the episode (e.g. `{ route }`). */
-  refused(code: string, scope: Readonly<Record<string, string>> | undefined, fields: { readonly request_id?: string; readonly err?: string | undefined }, message: string, level?: 'error' | 'warn'): void;
+  refused(
+    code: string,
+    scope: Readonly<Record<string, string>> | undefined,
+    fields: { readonly request_id?: string; readonly err?: string | undefined },
+    message: string,
+    level?: 'error' | 'warn',
+  ): void;
 }
 
 /** How often a running episode is summed up (and how long without refusals ends one). */
@@ -62,14 +68,20 @@ export function createOutageLog(log: Logger, intervalMs = OUTAGE_LOG_INTERVAL_MS
     const e = episodes.get(key);
     if (!e) return;
     if (e.inInterval > 0) {
-      log.warn({ ...labels(code, scope), state: 'ongoing', refused: e.inInterval, refused_total: e.total, since: new Date(e.since).toISOString() }, `${code}: ${e.inInterval} requests failed in the last ${Math.round(intervalMs / 1000)} s`);
+      log.warn(
+        { ...labels(code, scope), state: 'ongoing', refused: e.inInterval, refused_total: e.total, since: new Date(e.since).toISOString() },
+        `${code}: ${e.inInterval} requests failed in the last ${Math.round(intervalMs / 1000)} s`,
+      );
       e.inInterval = 0;
       return;
     }
     clearInterval(e.timer);
     episodes.delete(key);
     if (e.total === 1) return;
-    log.info({ ...labels(code, scope), state: 'ended', refused_total: e.total, duration_ms: e.lastAt - e.since }, `${code}: no failures for ${Math.round(intervalMs / 1000)} s; ${e.total} requests failed in all`);
+    log.info(
+      { ...labels(code, scope), state: 'ended', refused_total: e.total, duration_ms: e.lastAt - e.since },
+      `${code}: no failures for ${Math.round(intervalMs / 1000)} s; ${e.total} requests failed in all`,
+    );
   };
   return {
     refused(code, scope, fields, message, level = 'error') {
@@ -80,7 +92,10 @@ export function createOutageLog(log: Logger, intervalMs = OUTAGE_LOG_INTERVAL_MS
       if (!e) {
         e = { since: t, total: 0, inInterval: 0, lastAt: t, timer: undefined };
         episodes.set(key, e);
-        log[level]({ ...labels(code, scope), state: 'started', err: fields.err, request_id: fields.request_id }, `${code}: requests failing (${message}); further failures are counted, and logged one by one at debug`);
+        log[level](
+          { ...labels(code, scope), state: 'started', err: fields.err, request_id: fields.request_id },
+          `${code}: requests failing (${message}); further failures are counted, and logged one by one at debug`,
+        );
         e.timer = setInterval(() => tick(key, code, scope), intervalMs);
         e.timer.unref();
         // The first refusal is reported above, not again in the first summary.

@@ -28,7 +28,8 @@ async function runCommand(name: string, args: readonly string[]): Promise<Outcom
     parsed = parseArgs({ args: [...args], options: command.options, allowPositionals: true, strict: true });
   } catch (err) {
     // node:util's ERR_PARSE_ARGS_* errors: say what was wrong in one line, as the user typed it.
-    if (isParseArgsError(err)) return usageError(command, (((err as Error).message.split('\n')[0]) ?? '').replace(/\. To specify a positional.*$/, ''));
+    if (isParseArgsError(err))
+      return usageError(command, ((err as Error).message.split('\n')[0] ?? '').replace(/\. To specify a positional.*$/, ''));
     throw err;
   }
   const [min, max] = command.positionals;

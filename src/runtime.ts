@@ -76,10 +76,10 @@ export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   };
 }
 
-
 export async function buildRuntime(config: Config, log: Logger, parts: RuntimeParts = {}): Promise<Runtime> {
   const keys = parts.keys ?? (await loadSigningKeys(config.assertion.keyFiles));
-  if (!config.assertion.keyFiles) log.info('assertion signing key generated at start (set assertion.key_files when running several replicas)');
+  if (!config.assertion.keyFiles)
+    log.info('assertion signing key generated at start (set assertion.key_files when running several replicas)');
   // Build in an order that can be undone: if a later part fails (a reload with a bad key file),
   // close what was already opened, so failed reloads leak no connections or timers.
   const opened: Array<() => unknown> = [];
@@ -132,7 +132,10 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
  * can redirect to safely.
  */
 function servedHosts(config: Config): (host: string) => boolean {
-  return createHostMatcher([new URL(config.server.publicUrl).hostname, ...config.routes.flatMap((r) => (r.host === undefined ? [] : [r.host]))]);
+  return createHostMatcher([
+    new URL(config.server.publicUrl).hostname,
+    ...config.routes.flatMap((r) => (r.host === undefined ? [] : [r.host])),
+  ]);
 }
 
 function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertionSigner>): RoutePlan {
@@ -141,11 +144,12 @@ function planRoute(route: RouteConfig, signer: ReturnType<typeof createAssertion
   return {
     policy,
     headers: createHeaderPlan({ route, policy, signer }),
-    isApiPath: apiMatchers.length === 0
-      ? () => false
-      : (path) => {
-          const p = route.caseInsensitivePaths ? foldCase(path) : path;
-          return apiMatchers.some((m) => m(p));
-        },
+    isApiPath:
+      apiMatchers.length === 0
+        ? () => false
+        : (path) => {
+            const p = route.caseInsensitivePaths ? foldCase(path) : path;
+            return apiMatchers.some((m) => m(p));
+          },
   };
 }

@@ -10,7 +10,20 @@ const instructions = text.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
 
 describe('Dockerfile', () => {
   it('uses only known instructions and builds from Node 24', () => {
-    const known = new Set(['FROM', 'WORKDIR', 'COPY', 'RUN', 'ENV', 'VOLUME', 'USER', 'EXPOSE', 'HEALTHCHECK', 'STOPSIGNAL', 'ENTRYPOINT', 'CMD']);
+    const known = new Set([
+      'FROM',
+      'WORKDIR',
+      'COPY',
+      'RUN',
+      'ENV',
+      'VOLUME',
+      'USER',
+      'EXPOSE',
+      'HEALTHCHECK',
+      'STOPSIGNAL',
+      'ENTRYPOINT',
+      'CMD',
+    ]);
     for (const line of instructions) expect(known, line).toContain(line.split(/\s/)[0]);
     const froms = instructions.filter((l) => l.startsWith('FROM '));
     expect(froms.length).toBeGreaterThanOrEqual(2); // multi-stage

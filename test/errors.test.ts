@@ -31,7 +31,9 @@ describe('docs/errors.md and ERROR_CODES agree', () => {
 
   it('every code has a table row whose status matches ERROR_CODES', () => {
     const rows = documentedStatuses();
-    const wrong = CODES.filter((c) => rows.get(c) !== ERROR_CODES[c].status).map((c) => `${c}: doc ${rows.get(c)}, code ${ERROR_CODES[c].status}`);
+    const wrong = CODES.filter((c) => rows.get(c) !== ERROR_CODES[c].status).map(
+      (c) => `${c}: doc ${rows.get(c)}, code ${ERROR_CODES[c].status}`,
+    );
     expect(wrong).toEqual([]);
   });
 });
@@ -89,7 +91,9 @@ describe('ConfigError', () => {
   });
 
   it('uses the singular for one problem', () => {
-    expect(new ConfigError([{ path: 'server', message: 'required' }]).message).toBe('invalid configuration (1 problem):\n  server: required');
+    expect(new ConfigError([{ path: 'server', message: 'required' }]).message).toBe(
+      'invalid configuration (1 problem):\n  server: required',
+    );
   });
 });
 
@@ -107,14 +111,17 @@ describe('isGatehouseError / toGatehouseError', () => {
     expect(toGatehouseError(err)).toBe(err);
   });
 
-  it.each([new TypeError('boom'), 'a string', undefined, { code: 'ECONNRESET' }])('wraps %j as GH_INTERNAL without exposing it', (thrown) => {
-    const err = toGatehouseError(thrown);
-    expect(err.code).toBe('GH_INTERNAL');
-    expect(err.status).toBe(500);
-    expect(err.expose).toBe(false);
-    expect(err.message).toBe('internal error');
-    expect(err.cause).toBe(thrown);
-  });
+  it.each([new TypeError('boom'), 'a string', undefined, { code: 'ECONNRESET' }])(
+    'wraps %j as GH_INTERNAL without exposing it',
+    (thrown) => {
+      const err = toGatehouseError(thrown);
+      expect(err.code).toBe('GH_INTERNAL');
+      expect(err.status).toBe(500);
+      expect(err.expose).toBe(false);
+      expect(err.message).toBe('internal error');
+      expect(err.cause).toBe(thrown);
+    },
+  );
 });
 
 describe('ERROR_CODES columns: the audit event and the public 5xx text', () => {

@@ -23,7 +23,8 @@ function recorder() {
   return {
     events,
     hooks: {
-      onSwap: (prev: Fake, next: Fake, warnings: readonly string[]) => events.push(`swap ${prev.generation}->${next.generation} ${warnings.join(',')}`),
+      onSwap: (prev: Fake, next: Fake, warnings: readonly string[]) =>
+        events.push(`swap ${prev.generation}->${next.generation} ${warnings.join(',')}`),
       onFail: (message: string) => events.push(`fail ${message}`),
     },
   };
@@ -32,7 +33,11 @@ function recorder() {
 describe('createRuntimeHolder', () => {
   it('serves the initial runtime, and the new one after a successful reload', async () => {
     const { events, hooks } = recorder();
-    const holder = createRuntimeHolder<Fake>({ generation: 0 }, async (from) => ({ runtime: { generation: from.generation + 1 }, warnings: ['w'] }), hooks);
+    const holder = createRuntimeHolder<Fake>(
+      { generation: 0 },
+      async (from) => ({ runtime: { generation: from.generation + 1 }, warnings: ['w'] }),
+      hooks,
+    );
     expect(holder.current()).toEqual({ generation: 0 });
     expect(await holder.reload()).toEqual({ ok: true, warnings: ['w'] });
     expect(holder.current()).toEqual({ generation: 1 });
@@ -89,7 +94,9 @@ describe('restartNeeded', () => {
   const base = baseConfig() as { server: Record<string, unknown>; admin: Record<string, unknown> };
 
   it('is empty when only reloadable settings changed', () => {
-    expect(restartNeeded(compile(), compile({ routes: [{ name: 'other', upstream: 'http://127.0.0.1:8', allow: { public: true } }] }))).toEqual([]);
+    expect(
+      restartNeeded(compile(), compile({ routes: [{ name: 'other', upstream: 'http://127.0.0.1:8', allow: { public: true } }] })),
+    ).toEqual([]);
   });
 
   it.each([
@@ -101,7 +108,11 @@ describe('restartNeeded', () => {
   });
 
   it('names every changed one, in a fixed order', () => {
-    const next = compile({ server: { ...base.server, listen: '127.0.0.1:4999' }, admin: { listen: '127.0.0.1:4998' }, audit: { sinks: [{ type: 'stdout' }] } });
+    const next = compile({
+      server: { ...base.server, listen: '127.0.0.1:4999' },
+      admin: { listen: '127.0.0.1:4998' },
+      audit: { sinks: [{ type: 'stdout' }] },
+    });
     expect(restartNeeded(compile(), next)).toEqual(['listen', 'admin.listen', 'audit']);
   });
 });

@@ -70,15 +70,18 @@ export function createStoreProbe(ttlMs = STORE_CHECK_TTL_MS, now: () => number =
       if (!s) state.set(store, (s = { at: -Infinity }));
       const entry = s;
       if (entry.last && now() - entry.at < ttlMs) return Promise.resolve(entry.last);
-      entry.inFlight ??= store.ping().then(
-        (): StoreCheck => ({ ok: true, detail: 'ok' }),
-        (err: unknown): StoreCheck => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }),
-      ).then((result) => {
-        entry.last = result;
-        entry.at = now();
-        entry.inFlight = undefined;
-        return result;
-      });
+      entry.inFlight ??= store
+        .ping()
+        .then(
+          (): StoreCheck => ({ ok: true, detail: 'ok' }),
+          (err: unknown): StoreCheck => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }),
+        )
+        .then((result) => {
+          entry.last = result;
+          entry.at = now();
+          entry.inFlight = undefined;
+          return result;
+        });
       return entry.inFlight;
     },
   };
@@ -102,11 +105,16 @@ const IMPACT: Record<IdpHealth['status'], string> = {
 };
 
 export function idpReports(list: IdpHealthList): Record<string, IdpReport> {
-  return Object.fromEntries(list.map((h) => [h.id, {
-    type: h.type,
-    status: h.status,
-    since: new Date(h.since).toISOString(),
-    ...(h.error !== undefined && h.status !== 'ok' ? { error: h.error } : {}),
-    impact: IMPACT[h.status],
-  }]));
+  return Object.fromEntries(
+    list.map((h) => [
+      h.id,
+      {
+        type: h.type,
+        status: h.status,
+        since: new Date(h.since).toISOString(),
+        ...(h.error !== undefined && h.status !== 'ok' ? { error: h.error } : {}),
+        impact: IMPACT[h.status],
+      },
+    ]),
+  );
 }

@@ -61,5 +61,10 @@ export function sendJsonError(ax: AdminExchange, err: GatehouseError): void {
     return;
   }
   const message = err.expose ? err.message : ERROR_CODES[err.code].title;
-  sendJson(ax, err.status, { error: err.code, message, status: err.status, request_id: ax.id }, err instanceof AdminError ? err.headers : undefined);
+  sendJson(
+    ax,
+    err.status,
+    { error: err.code, message, status: err.status, request_id: ax.id },
+    err instanceof AdminError ? err.headers : undefined,
+  );
 }

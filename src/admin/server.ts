@@ -38,12 +38,21 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
   return (req, res) => {
     const ax = adminExchange(req, res);
     const note: AdminCallNote = {};
-    route(ax, deps, note).then(() => undefined, (err: unknown) => {
-      const e = toGatehouseError(err);
-      if (e.status >= 500) deps.log.warn({ err: e.cause instanceof Error ? e.cause.message : e.message, code: e.code, request_id: ax.id }, 'admin request failed');
-      sendJsonError(ax, e);
-      return e;
-    }).then((failure) => recordAdminCall(ax, deps, note, failure));
+    route(ax, deps, note)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          const e = toGatehouseError(err);
+          if (e.status >= 500)
+            deps.log.warn(
+              { err: e.cause instanceof Error ? e.cause.message : e.message, code: e.code, request_id: ax.id },
+              'admin request failed',
+            );
+          sendJsonError(ax, e);
+          return e;
+        },
+      )
+      .then((failure) => recordAdminCall(ax, deps, note, failure));
   };
 }
 
@@ -83,7 +92,9 @@ async function route(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote): P
   note.call = `${req.method} ${path}`.slice(0, 256);
   note.authorized = isAdminAuthorized(req, deps.token());
   if (!note.authorized) {
-    throw new AdminError('GH_UNAUTHENTICATED', deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token', { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+    throw new AdminError('GH_UNAUTHENTICATED', deps.token() ? 'admin bearer token required' : 'admin API disabled: set admin.token', {
+      'www-authenticate': 'Bearer realm="gatehouse-admin"',
+    });
   }
   if (path === ADMIN_PATHS.reload) {
     if (req.method !== 'POST') throw methodNotAllowed('POST');
@@ -103,7 +114,11 @@ async function sendReadiness(ax: AdminExchange, deps: AdminDeps): Promise<void> 
   } catch {
     return sendJson(ax, 503, { status: 'not ready', checks: { readiness: 'check failed' } });
   }
-  sendJson(ax, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...(r.identityProviders ? { identity_providers: r.identityProviders } : {}) });
+  sendJson(ax, r.ok ? 200 : 503, {
+    status: r.ok ? 'ready' : 'not ready',
+    checks: r.checks,
+    ...(r.identityProviders ? { identity_providers: r.identityProviders } : {}),
+  });
 }
 
 /**

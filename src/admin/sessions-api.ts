@@ -35,12 +35,24 @@ export interface SessionsApiDeps {
 }
 
 /** Answers the request when it is a sessions API call and returns true; returns false otherwise. */
-export async function handleSessionsApi(ax: AdminExchange, path: string, query: URLSearchParams, sessions: SessionManager, deps: SessionsApiDeps): Promise<boolean> {
+export async function handleSessionsApi(
+  ax: AdminExchange,
+  path: string,
+  query: URLSearchParams,
+  sessions: SessionManager,
+  deps: SessionsApiDeps,
+): Promise<boolean> {
   const { log, note } = deps;
-  const revoked = (key: string, record: SessionRecord | undefined, user: string | undefined) => deps.onAuthEvent({
-    action: 'session_revoked', outcome: 'success', reason: 'admin', session: key, clientIp: ax.req.socket.remoteAddress,
-    user: record ?? (user === undefined ? undefined : { user, groups: [], idp: '' }), idp: record?.idp,
-  });
+  const revoked = (key: string, record: SessionRecord | undefined, user: string | undefined) =>
+    deps.onAuthEvent({
+      action: 'session_revoked',
+      outcome: 'success',
+      reason: 'admin',
+      session: key,
+      clientIp: ax.req.socket.remoteAddress,
+      user: record ?? (user === undefined ? undefined : { user, groups: [], idp: '' }),
+      idp: record?.idp,
+    });
   const method = ax.req.method;
   if (path === ADMIN_PATHS.sessions) {
     if (method !== 'GET') throw methodNotAllowed('GET');
@@ -120,5 +132,14 @@ export interface SessionSummary {
 
 export function sessionSummary({ id, record: r, expiresAt }: ListedSession): SessionSummary {
   const iso = (ms: number) => new Date(ms).toISOString();
-  return { id, user: r.user, email: r.email, idp: r.idp, method: r.method, created_at: iso(r.createdAt), last_seen_at: iso(r.lastSeenAt), expires_at: iso(expiresAt) };
+  return {
+    id,
+    user: r.user,
+    email: r.email,
+    idp: r.idp,
+    method: r.method,
+    created_at: iso(r.createdAt),
+    last_seen_at: iso(r.lastSeenAt),
+    expires_at: iso(expiresAt),
+  };
 }

@@ -80,7 +80,8 @@ export class ChainHeadKeeper {
       renameSync(tmp, join(this.#dir, FILE));
       this.#failed = false;
     } catch (err) {
-      if (!this.#failed) this.#log.warn({ err: (err as Error).message }, 'could not save the audit chain head; the next run may start a new chain');
+      if (!this.#failed)
+        this.#log.warn({ err: (err as Error).message }, 'could not save the audit chain head; the next run may start a new chain');
       this.#failed = true;
     }
   }

@@ -25,7 +25,9 @@ export const KEYED_ALG = 'hmac-sha256';
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+  const keys = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
@@ -47,12 +49,21 @@ interface Layout {
 }
 const TOP: Layout = { hash: [['hash']], prev: ['prev_hash'] };
 const ECS: Layout = {
-  hash: [['gatehouse', 'chain', 'hash'], ['event', 'hash']], prev: ['gatehouse', 'chain', 'prev_hash'], alg: ['gatehouse', 'chain', 'alg'],
-  sequence: ['event', 'sequence'], action: ['event', 'action'],
+  hash: [
+    ['gatehouse', 'chain', 'hash'],
+    ['event', 'hash'],
+  ],
+  prev: ['gatehouse', 'chain', 'prev_hash'],
+  alg: ['gatehouse', 'chain', 'alg'],
+  sequence: ['event', 'sequence'],
+  action: ['event', 'action'],
 };
 const OCSF: Layout = {
-  hash: [['unmapped', 'chain', 'hash']], prev: ['unmapped', 'chain', 'prev_hash'], alg: ['unmapped', 'chain', 'alg'],
-  sequence: ['metadata', 'sequence'], action: ['unmapped', 'action'],
+  hash: [['unmapped', 'chain', 'hash']],
+  prev: ['unmapped', 'chain', 'prev_hash'],
+  alg: ['unmapped', 'chain', 'alg'],
+  sequence: ['metadata', 'sequence'],
+  action: ['unmapped', 'action'],
 };
 
 /** The action of the record that ends a run cleanly (writer.ts writes it on close). */
@@ -219,15 +230,23 @@ export class ChainVerifier {
     this.#records++;
     if (intact) this.#remember(hash);
     this.#link(rec, layout, prevHash, at);
-    this.#prev = { hash, final: layout.action !== undefined && getAt(rec, layout.action) === FINAL_ACTION, hasFinal: layout.action !== undefined, where: at };
+    this.#prev = {
+      hash,
+      final: layout.action !== undefined && getAt(rec, layout.action) === FINAL_ACTION,
+      hasFinal: layout.action !== undefined,
+      where: at,
+    };
   }
 
   result(): VerifyResult {
     const warnings = [...this.#warnings];
     if (this.#prev?.hasFinal && !this.#prev.final) {
-      warnings.push(`the last run has no final record (after ${this.#prev.where}): that process is still running or was killed, or the end of the file was cut`);
+      warnings.push(
+        `the last run has no final record (after ${this.#prev.where}): that process is still running or was killed, or the end of the file was cut`,
+      );
     }
-    if (this.#keyedUnchecked > 0) warnings.push(`${this.#keyedUnchecked} keyed record(s) not checked: pass --key-file with the audit.chain_key_file key`);
+    if (this.#keyedUnchecked > 0)
+      warnings.push(`${this.#keyedUnchecked} keyed record(s) not checked: pass --key-file with the audit.chain_key_file key`);
     return { ok: this.#problemCount === 0, records: this.#records, chains: this.#chains, problems: [...this.#problems], warnings };
   }
 
@@ -244,10 +263,13 @@ export class ChainVerifier {
     }
     if (prev && runStart && !prev.final && this.#recent.has(prevHash)) {
       // The previous run was killed: its head was last saved a moment before its last records.
-      this.#warnings.push(`${at}: a new run after one that ended without a final record (killed?); it links to a record before ${prev.where}`);
+      this.#warnings.push(
+        `${at}: a new run after one that ended without a final record (killed?); it links to a record before ${prev.where}`,
+      );
       return;
     }
-    if (runStart) this.#problem(`${at}: a new run that does not link to the end of the run before (a run or the records between were deleted)`);
+    if (runStart)
+      this.#problem(`${at}: a new run that does not link to the end of the run before (a run or the records between were deleted)`);
     else this.#problem(`${at}: does not follow line before (a record was deleted, inserted or reordered)`);
   }
 
@@ -259,7 +281,11 @@ export class ChainVerifier {
     const keyed = layout.alg !== undefined && getAt(rec, layout.alg) === KEYED_ALG;
     if (this.#key) {
       if (intactLine(raw, rec, layout, prevHash, hash, this.#key)) return true;
-      this.#problem(keyed ? `${at}: content does not match its keyed hash (edited)` : `${at}: not keyed with the chain key (written without it, or rewritten and re-hashed)`);
+      this.#problem(
+        keyed
+          ? `${at}: content does not match its keyed hash (edited)`
+          : `${at}: not keyed with the chain key (written without it, or rewritten and re-hashed)`,
+      );
       return false;
     }
     if (keyed) {

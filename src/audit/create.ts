@@ -20,7 +20,18 @@ export function createSink(c: AuditSinkConfig): AuditSink {
       return createFileSink(c);
     case 'syslog':
       return c.transport === 'relp'
-        ? createRelpSink({ host: c.host, port: c.port, tls: c.tls, caFile: c.caFile, certFile: c.certFile, keyFile: c.keyFile, appName: c.appName, facility: c.facility, timeoutMs: c.timeoutMs, window: c.relpWindow })
+        ? createRelpSink({
+            host: c.host,
+            port: c.port,
+            tls: c.tls,
+            caFile: c.caFile,
+            certFile: c.certFile,
+            keyFile: c.keyFile,
+            appName: c.appName,
+            facility: c.facility,
+            timeoutMs: c.timeoutMs,
+            window: c.relpWindow,
+          })
         : createSyslogSink({ ...c, transport: c.transport, connectTimeoutMs: c.timeoutMs });
     case 'http':
       return createHttpSink(c);
@@ -53,11 +64,16 @@ export function readChainKey(path: string): Buffer {
   try {
     key = readFileSync(path);
   } catch (err) {
-    throw new ConfigError([{ path: 'audit.chain_key_file', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new ConfigError([
+      { path: 'audit.chain_key_file', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   let end = key.length;
   while (end > 0 && (key[end - 1] === 0x0a || key[end - 1] === 0x0d)) end--;
   key = key.subarray(0, end);
-  if (key.length < MIN_CHAIN_KEY_BYTES) throw new ConfigError([{ path: 'audit.chain_key_file', message: `${path} holds ${key.length} bytes; at least ${MIN_CHAIN_KEY_BYTES} are needed` }]);
+  if (key.length < MIN_CHAIN_KEY_BYTES)
+    throw new ConfigError([
+      { path: 'audit.chain_key_file', message: `${path} holds ${key.length} bytes; at least ${MIN_CHAIN_KEY_BYTES} are needed` },
+    ]);
   return key;
 }

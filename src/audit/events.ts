@@ -78,11 +78,34 @@ export function authFacts(at: EventContext | undefined, e: AuthEventInput, time:
 }
 
 /** A request Node's parser refused before Gatehouse saw one (too large, too slow, malformed). */
-export function refusalFacts(r: { readonly code: string; readonly status: number; readonly ip: string; readonly bytesIn: number }, time: number, requestId: string): RequestFacts {
+export function refusalFacts(
+  r: { readonly code: string; readonly status: number; readonly ip: string; readonly bytesIn: number },
+  time: number,
+  requestId: string,
+): RequestFacts {
   return {
-    kind: 'request', time, requestId, route: undefined, method: '', host: '', path: '', queryKeys: [], status: r.status,
-    decision: 'error', reason: undefined, rule: undefined, errorCode: r.code, user: undefined, authMethod: undefined,
-    session: undefined, clientIp: r.ip, userAgent: undefined, upstream: undefined, bytesIn: r.bytesIn, bytesOut: 0,
-    durationMs: 0, websocket: false,
+    kind: 'request',
+    time,
+    requestId,
+    route: undefined,
+    method: '',
+    host: '',
+    path: '',
+    queryKeys: [],
+    status: r.status,
+    decision: 'error',
+    reason: undefined,
+    rule: undefined,
+    errorCode: r.code,
+    user: undefined,
+    authMethod: undefined,
+    session: undefined,
+    clientIp: r.ip,
+    userAgent: undefined,
+    upstream: undefined,
+    bytesIn: r.bytesIn,
+    bytesOut: 0,
+    durationMs: 0,
+    websocket: false,
   };
 }

@@ -7,10 +7,27 @@
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
 import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './facts.ts';
-import { actionKind, adminCall, authOutcome, chainFields, ECS_VERSION, eventId, isUpstreamFailure, OBSERVER, requestFailed, wasAllowed } from './record-meaning.ts';
+import {
+  actionKind,
+  adminCall,
+  authOutcome,
+  chainFields,
+  ECS_VERSION,
+  eventId,
+  isUpstreamFailure,
+  OBSERVER,
+  requestFailed,
+  wasAllowed,
+} from './record-meaning.ts';
 
 const ECS = { version: ECS_VERSION };
-const OBSERVER_ECS = { hostname: OBSERVER.hostname, product: OBSERVER.product, type: 'proxy', vendor: OBSERVER.vendor, version: OBSERVER.version };
+const OBSERVER_ECS = {
+  hostname: OBSERVER.hostname,
+  product: OBSERVER.product,
+  type: 'proxy',
+  vendor: OBSERVER.vendor,
+  version: OBSERVER.version,
+};
 
 export function ecsRecord(f: AuditFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
   return f.kind === 'request' ? ecsRequest(f, s, prev) : ecsAuth(f, s, prev);
@@ -19,7 +36,13 @@ export function ecsRecord(f: AuditFacts, s: Stamp, prev: string | undefined): Re
 /** IdP groups are the user's groups; `user.roles` is left for roles Gatehouse maps. */
 function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined {
   if (!u) return undefined;
-  return { domain: u.idp || undefined, email: u.email, group: u.groups.length ? { name: [...u.groups] } : undefined, id: u.id, name: u.name };
+  return {
+    domain: u.idp || undefined,
+    email: u.email,
+    group: u.groups.length ? { name: [...u.groups] } : undefined,
+    id: u.id,
+    name: u.name,
+  };
 }
 
 function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
@@ -106,11 +129,21 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       sequence: s.sequence,
       type,
     },
-    gatehouse: { boot_id: s.bootId, chain: chainFields(s, prev), count: f.count, credential: f.credential, idp: f.idp ?? f.user?.idp, session: f.session },
-    http: f.requestId === undefined && admin?.method === undefined ? undefined : {
-      request: { id: f.requestId, method: admin?.method },
-      response: f.status === undefined ? undefined : { status_code: f.status },
+    gatehouse: {
+      boot_id: s.bootId,
+      chain: chainFields(s, prev),
+      count: f.count,
+      credential: f.credential,
+      idp: f.idp ?? f.user?.idp,
+      session: f.session,
     },
+    http:
+      f.requestId === undefined && admin?.method === undefined
+        ? undefined
+        : {
+            request: { id: f.requestId, method: admin?.method },
+            response: f.status === undefined ? undefined : { status_code: f.status },
+          },
     message: f.message,
     observer: OBSERVER_ECS,
     source: f.clientIp === undefined ? undefined : { ip: f.clientIp },

@@ -53,13 +53,18 @@ export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 
 
 export function actionKind(a: AuthAction): ActionKind {
   switch (a) {
-    case 'login_started': case 'login_succeeded': case 'login_failed': case 'bearer_rejected':
+    case 'login_started':
+    case 'login_succeeded':
+    case 'login_failed':
+    case 'bearer_rejected':
       return 'logon';
     case 'logout':
       return 'logoff';
-    case 'session_expired': case 'session_revoked':
+    case 'session_expired':
+    case 'session_revoked':
       return 'session_end';
-    case 'config_reloaded': case 'config_reload_failed':
+    case 'config_reloaded':
+    case 'config_reload_failed':
       return 'configuration';
     case 'admin_api':
       return 'admin';

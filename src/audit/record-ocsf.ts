@@ -6,11 +6,31 @@
 // Every builder writes keys in sorted order at every level, so JSON.stringify of a record already
 // is its canonical JSON (chain.ts hashes it without re-sorting; test/audit/record-order checks it).
 import type { AuditFacts, AuthFacts, RequestFacts, Stamp, UserFacts } from './facts.ts';
-import { actionKind, adminCall, authOutcome, chainFields, eventId, OBSERVER, OCSF_VERSION, requestFailed, wasAllowed } from './record-meaning.ts';
+import {
+  actionKind,
+  adminCall,
+  authOutcome,
+  chainFields,
+  eventId,
+  OBSERVER,
+  OCSF_VERSION,
+  requestFailed,
+  wasAllowed,
+} from './record-meaning.ts';
 
 const PRODUCT = { name: OBSERVER.product, vendor_name: OBSERVER.vendor, version: OBSERVER.version };
 /** HTTP Activity activity per method (OCSF 1.6.0 knows PATCH); anything else is 99 Other. */
-const HTTP_ACTIVITY: Readonly<Record<string, number>> = { CONNECT: 1, DELETE: 2, GET: 3, HEAD: 4, OPTIONS: 5, POST: 6, PUT: 7, TRACE: 8, PATCH: 9 };
+const HTTP_ACTIVITY: Readonly<Record<string, number>> = {
+  CONNECT: 1,
+  DELETE: 2,
+  GET: 3,
+  HEAD: 4,
+  OPTIONS: 5,
+  POST: 6,
+  PUT: 7,
+  TRACE: 8,
+  PATCH: 9,
+};
 /** API Activity: Create 1, Read 2, Update 3, Delete 4. */
 const API_ACTIVITY: Readonly<Record<string, number>> = { POST: 1, GET: 2, HEAD: 2, PUT: 3, PATCH: 3, DELETE: 4 };
 /** severity_id and status_id per outcome (written apart: keys stay in sorted order). */
@@ -36,7 +56,14 @@ function metadata(s: Stamp, logName: string, profiles: readonly string[] | undef
 }
 
 function ocsfUser(u: UserFacts): Record<string, unknown> {
-  return { domain: u.idp || undefined, email_addr: u.email, groups: u.groups.length ? u.groups.map((name) => ({ name })) : undefined, name: u.name, type_id: 1, uid: u.id };
+  return {
+    domain: u.idp || undefined,
+    email_addr: u.email,
+    groups: u.groups.length ? u.groups.map((name) => ({ name })) : undefined,
+    name: u.name,
+    type_id: 1,
+    uid: u.id,
+  };
 }
 
 /** Authentication needs a user: who tried, or explicitly nobody known. */
@@ -66,7 +93,11 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
       version: f.httpVersion,
     },
     http_response: { code: f.status, length: f.bytesOut },
-    metadata: metadata(s, 'gatehouse.access', f.traceId === undefined ? ['host', 'security_control'] : ['host', 'security_control', 'trace']),
+    metadata: metadata(
+      s,
+      'gatehouse.access',
+      f.traceId === undefined ? ['host', 'security_control'] : ['host', 'security_control', 'trace'],
+    ),
     severity_id: st.severity,
     src_endpoint: { ip: f.clientIp, port: f.sourcePort },
     status_code: String(f.status),
@@ -76,9 +107,21 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
     trace: f.traceId === undefined ? undefined : { uid: f.traceId },
     type_uid: 4002 * 100 + activity,
     unmapped: {
-      action: f.websocketOpen ? 'websocket_open' : undefined, auth_method: f.authMethod, boot_id: s.bootId, chain: chainFields(s, prev), decision: f.decision,
-      end_reason: f.endReason, error_code: f.errorCode, granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined, http_method: known || !f.method ? undefined : f.method,
-      query_keys: f.queryKeys, route: f.route, rule: f.rule, session: f.session, upstream: f.upstream, websocket: f.websocket || undefined,
+      action: f.websocketOpen ? 'websocket_open' : undefined,
+      auth_method: f.authMethod,
+      boot_id: s.bootId,
+      chain: chainFields(s, prev),
+      decision: f.decision,
+      end_reason: f.endReason,
+      error_code: f.errorCode,
+      granting_groups: f.grantingGroups?.length ? f.grantingGroups : undefined,
+      http_method: known || !f.method ? undefined : f.method,
+      query_keys: f.queryKeys,
+      route: f.route,
+      rule: f.rule,
+      session: f.session,
+      upstream: f.upstream,
+      websocket: f.websocket || undefined,
     },
   };
 }
@@ -120,7 +163,8 @@ function ocsfAdmin(f: AuthFacts, s: Stamp, prev: string | undefined): Record<str
     class_name: 'API Activity',
     class_uid: 6003,
     count: f.count,
-    http_request: method === undefined ? undefined : { http_method: method in HTTP_ACTIVITY ? method : undefined, url: path ? { path } : undefined },
+    http_request:
+      method === undefined ? undefined : { http_method: method in HTTP_ACTIVITY ? method : undefined, url: path ? { path } : undefined },
     http_response: f.status === undefined ? undefined : { code: f.status },
     message: f.message,
     metadata: metadata(s, 'gatehouse.auth', undefined),

@@ -141,7 +141,8 @@ class SegmentSpool implements Spool {
       this.#segments.push({ id, file, bytes, written: bytes, sealed: true, writer: undefined });
     }
     const first = this.#segments[0];
-    if (first && cursor && cursor.id === first.id && cursor.off <= first.bytes && atLineStart(first.file, cursor.off)) this.#cursor = cursor.off;
+    if (first && cursor && cursor.id === first.id && cursor.off <= first.bytes && atLineStart(first.file, cursor.off))
+      this.#cursor = cursor.off;
     for (const [i, s] of this.#segments.entries()) this.#size += countLines(s.file, i === 0 ? this.#cursor : 0);
     this.#nextId = Math.max(ids.at(-1) ?? 0, cursor?.id ?? 0) + 1;
     this.#dropDelivered();
@@ -318,7 +319,8 @@ class SegmentSpool implements Spool {
         first.sealed = true;
       }
       if (first.written < first.bytes || first.writer) {
-        if (first.writer && first.written === first.bytes && !this.#writing) void this.#closeWriter(first).then(() => this.#dropDelivered());
+        if (first.writer && first.written === first.bytes && !this.#writing)
+          void this.#closeWriter(first).then(() => this.#dropDelivered());
         return;
       }
       this.#segments.shift();

@@ -107,7 +107,10 @@ class Channel {
     this.#opts = opts;
     this.#batchSize = opts.batchSize ?? 500;
     this.#pacer = pacer;
-    this.#spool = opts.onSinkFailure === 'buffer' ? openSpool(opts.spoolDir, sink.name, opts.spoolSegmentBytes ? { segmentBytes: opts.spoolSegmentBytes } : {}) : undefined;
+    this.#spool =
+      opts.onSinkFailure === 'buffer'
+        ? openSpool(opts.spoolDir, sink.name, opts.spoolSegmentBytes ? { segmentBytes: opts.spoolSegmentBytes } : {})
+        : undefined;
     if (this.#spool && this.#spool.size() > 0) {
       // Records spooled by an earlier run: deliver them first.
       this.#down = true;
@@ -234,49 +237,56 @@ class Channel {
   /** Send the spool's oldest batch; the next one follows after an event-loop turn, paced. */
   #drain(spool: Spool): void {
     this.#sending = true;
-    spool.read(this.#batchSize).then((batch) => {
-      if (this.#closed || batch.length === 0) {
-        this.#sending = false;
-        return;
-      }
-      if (this.#failures > 0) this.#opts.metrics?.retried.inc({ sink: this.sink.name });
-      const started = Date.now();
-      this.sink.send(batch).then(
-        () => {
+    spool.read(this.#batchSize).then(
+      (batch) => {
+        if (this.#closed || batch.length === 0) {
           this.#sending = false;
-          if (this.#closed) return;
-          spool.consume(batch);
-          this.#delivered(batch.length);
-          const pause = this.#pacer.pause(batch.length, Date.now() - started, this.#arrivalRate());
-          // The next batch leaves once the cursor says this one is delivered: a SIGKILL then
-          // repeats at most the batch in flight.
-          this.#sending = true;
-          void spool.cursorSaved().then(() => {
+          return;
+        }
+        if (this.#failures > 0) this.#opts.metrics?.retried.inc({ sink: this.sink.name });
+        const started = Date.now();
+        this.sink.send(batch).then(
+          () => {
             this.#sending = false;
-            if (pause > 0) this.#schedule(pause);
-            else this.#pumpSoon();
-          });
-        },
-        (err: unknown) => {
-          this.#sending = false;
-          const n = deliveredBefore(err, batch.length);
-          if (n > 0 && !this.#closed) {
-            spool.consume(batch.slice(0, n));
-            this.#opts.metrics?.written.inc({ sink: this.sink.name }, n);
-          }
-          this.#failed(err);
-        },
-      );
-    }, (err: unknown) => {
-      this.#sending = false;
-      this.#failed(err);
-    });
+            if (this.#closed) return;
+            spool.consume(batch);
+            this.#delivered(batch.length);
+            const pause = this.#pacer.pause(batch.length, Date.now() - started, this.#arrivalRate());
+            // The next batch leaves once the cursor says this one is delivered: a SIGKILL then
+            // repeats at most the batch in flight.
+            this.#sending = true;
+            void spool.cursorSaved().then(() => {
+              this.#sending = false;
+              if (pause > 0) this.#schedule(pause);
+              else this.#pumpSoon();
+            });
+          },
+          (err: unknown) => {
+            this.#sending = false;
+            const n = deliveredBefore(err, batch.length);
+            if (n > 0 && !this.#closed) {
+              spool.consume(batch.slice(0, n));
+              this.#opts.metrics?.written.inc({ sink: this.sink.name }, n);
+            }
+            this.#failed(err);
+          },
+        );
+      },
+      (err: unknown) => {
+        this.#sending = false;
+        this.#failed(err);
+      },
+    );
   }
 
   /** Say once when the disk stops taking records (they wait in memory; requests get 503). */
   #noteSpoolError(spool: Spool): void {
     const err = spool.error;
-    if (err && !this.#spoolErrorLogged) this.#opts.log.error({ sink: this.sink.name, err: err.message }, 'audit spool cannot write to disk; holding records in memory and refusing requests until it can');
+    if (err && !this.#spoolErrorLogged)
+      this.#opts.log.error(
+        { sink: this.sink.name, err: err.message },
+        'audit spool cannot write to disk; holding records in memory and refusing requests until it can',
+      );
     this.#spoolErrorLogged = err !== undefined;
   }
 
@@ -293,7 +303,8 @@ class Channel {
 
   #delivered(n: number): void {
     this.#opts.metrics?.written.inc({ sink: this.sink.name }, n);
-    if (this.#down) this.#opts.log.info({ sink: this.sink.name, spooled: this.#spool?.size() ?? 0 }, 'audit sink is back; delivering spooled records');
+    if (this.#down)
+      this.#opts.log.info({ sink: this.sink.name, spooled: this.#spool?.size() ?? 0 }, 'audit sink is back; delivering spooled records');
     this.#down = false;
     this.#failures = 0;
     this.#gauge();
@@ -305,9 +316,15 @@ class Channel {
     const retryMs = this.#opts.permanentRetryMs ?? PERMANENT_RETRY_MS;
     if (permanent) {
       // Every time: each refusal needs an operator (an alert rule on this message or on the failed counter).
-      this.#opts.log.error({ sink: this.sink.name, err: (err as Error).message, retry_in_s: Math.round(retryMs / 1000) }, `audit sink refuses records (not a transient failure); ${this.#spool ? 'they stay spooled on disk' : 'they are held in memory'}; fix the sink's settings`);
+      this.#opts.log.error(
+        { sink: this.sink.name, err: (err as Error).message, retry_in_s: Math.round(retryMs / 1000) },
+        `audit sink refuses records (not a transient failure); ${this.#spool ? 'they stay spooled on disk' : 'they are held in memory'}; fix the sink's settings`,
+      );
     } else if (!this.#down) {
-      this.#opts.log.warn({ sink: this.sink.name, err: (err as Error).message }, this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory');
+      this.#opts.log.warn(
+        { sink: this.sink.name, err: (err as Error).message },
+        this.#spool ? 'audit sink failed; spooling records to disk until it is back' : 'audit sink failed; holding records in memory',
+      );
     }
     this.#down = true;
     this.#failures++;
@@ -357,8 +374,18 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     stopped = true;
     const time = now();
     append({
-      kind: 'auth', time, action: 'audit_stopped', outcome: 'success', reason: 'shutdown', message: `audit trail closed after ${sequence} records`,
-      user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
+      kind: 'auth',
+      time,
+      action: 'audit_stopped',
+      outcome: 'success',
+      reason: 'shutdown',
+      message: `audit trail closed after ${sequence} records`,
+      user: undefined,
+      idp: undefined,
+      session: undefined,
+      requestId: undefined,
+      clientIp: undefined,
+      userAgent: undefined,
     });
     heads?.note({ bootId, sequence, hash: prevHash, final: true });
   };
@@ -374,9 +401,19 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         const r = refused;
         refused = undefined;
         append({
-          kind: 'auth', time: r.last, action: 'requests_refused', outcome: 'failure', reason: 'audit_unavailable', count: r.count,
+          kind: 'auth',
+          time: r.last,
+          action: 'requests_refused',
+          outcome: 'failure',
+          reason: 'audit_unavailable',
+          count: r.count,
           message: `${r.count} request(s) refused with 503 between ${new Date(r.first).toISOString()} and ${new Date(r.last).toISOString()}: the audit trail could not record them`,
-          user: undefined, idp: undefined, session: undefined, requestId: undefined, clientIp: undefined, userAgent: undefined,
+          user: undefined,
+          idp: undefined,
+          session: undefined,
+          requestId: undefined,
+          clientIp: undefined,
+          userAgent: undefined,
         });
       }
       append(facts);
@@ -396,10 +433,14 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       const checks: Record<string, string> = {};
       for (const c of channels) {
         const spoolError = c.spoolError;
-        checks[`audit:${c.sink.name}`] = spoolError ? `spool failing: ${spoolError.message}` : c.healthy && c.sink.ready() ? 'ok' : `failing (${c.pending} waiting)`;
+        checks[`audit:${c.sink.name}`] = spoolError
+          ? `spool failing: ${spoolError.message}`
+          : c.healthy && c.sink.ready()
+            ? 'ok'
+            : `failing (${c.pending} waiting)`;
       }
       // In buffer mode a failing remote sink does not make us unready: records are safe on disk.
-      const ok = channels.every((c) => opts.onSinkFailure === 'buffer' ? c.canAccept() : c.healthy);
+      const ok = channels.every((c) => (opts.onSinkFailure === 'buffer' ? c.canAccept() : c.healthy));
       return { ok, checks };
     },
     async flush(timeoutMs = 5000) {

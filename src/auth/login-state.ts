@@ -77,10 +77,20 @@ export class LoginLimitError extends GatehouseError {
  * Remember a pending sign-in. At most `maxPending` are live in the store (every replica counted);
  * beyond, LoginLimitError. The browser's oldest goes beyond MAX_PENDING_PER_BROWSER.
  */
-export async function savePendingLogin(store: PendingLogins, state: string, login: Omit<PendingLogin, 'binding' | 'createdAt'>, loginCookieValue: string, maxPending: number): Promise<void> {
+export async function savePendingLogin(
+  store: PendingLogins,
+  state: string,
+  login: Omit<PendingLogin, 'binding' | 'createdAt'>,
+  loginCookieValue: string,
+  maxPending: number,
+): Promise<void> {
   const binding = hash(loginCookieValue);
   const record: PendingLogin = { ...login, binding, createdAt: Date.now() };
-  const put = await store.putPending(storeName(state), JSON.stringify(record), LOGIN_TTL_MS, { max: maxPending, owner: binding, perOwner: MAX_PENDING_PER_BROWSER });
+  const put = await store.putPending(storeName(state), JSON.stringify(record), LOGIN_TTL_MS, {
+    max: maxPending,
+    owner: binding,
+    perOwner: MAX_PENDING_PER_BROWSER,
+  });
   if (!put.ok) throw new LoginLimitError('Too many sign-ins are in progress right now. Try again in a moment.', put.retryAfterMs);
 }
 

@@ -25,11 +25,13 @@ export async function handleLogin(ex: Exchange, rt: LoginDeps): Promise<void> {
   const providers = rt.providers;
   const returnUrl = providers.auth.checkReturnUrl(params.get('rd'));
   const allowed = allowedProviders(rt, ex, returnUrl);
-  if (allowed.length === 0) throw new GatehouseError('GH_NOT_FOUND', 'Sign-in is not available: no identity provider is configured for this application.');
+  if (allowed.length === 0)
+    throw new GatehouseError('GH_NOT_FOUND', 'Sign-in is not available: no identity provider is configured for this application.');
   const wanted = params.get('idp');
   let id: string;
   if (wanted !== null) {
-    if (!allowed.some((p) => p.id === wanted)) throw new GatehouseError('GH_BAD_REQUEST', `Unknown identity provider "${wanted}" for this application.`);
+    if (!allowed.some((p) => p.id === wanted))
+      throw new GatehouseError('GH_BAD_REQUEST', `Unknown identity provider "${wanted}" for this application.`);
     id = wanted;
   } else if (allowed.length === 1) {
     id = allowed[0]!.id;
@@ -100,7 +102,10 @@ export function clientKey(ip: string): string {
   const left = head === '' ? [] : head.split(':');
   const right = tail === '' ? [] : tail.split(':');
   const groups = ip.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 // The limiter belongs to the store it protects: it lives as long as that store (reloads that keep
@@ -128,7 +133,10 @@ function allowedProviders(rt: LoginDeps, ex: Exchange, returnUrl: string): reado
 
 function sendChooser(ex: Exchange, providers: readonly { id: string; displayName: string }[], returnUrl: string): void {
   const links = providers
-    .map((p) => `<li><a class="idp" href="${LOGIN_PATH}?idp=${encodeURIComponent(p.id)}&amp;rd=${encodeURIComponent(returnUrl)}">${escapeHtml(p.displayName)}</a></li>`)
+    .map(
+      (p) =>
+        `<li><a class="idp" href="${LOGIN_PATH}?idp=${encodeURIComponent(p.id)}&amp;rd=${encodeURIComponent(returnUrl)}">${escapeHtml(p.displayName)}</a></li>`,
+    )
     .join('\n');
   sendBody(ex, 200, 'text/html; charset=utf-8', renderPage('Sign in', `<p>Choose how to sign in:</p>\n<ul>${links}</ul>`));
 }

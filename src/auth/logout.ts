@@ -18,9 +18,12 @@ export async function handleLogout(ex: Exchange, sessions: SessionManager, provi
   const rd = providers.auth.checkReturnUrl(query.get('rd') ?? query.get('state'));
   if (method === 'GET' || method === 'HEAD') {
     const body = ex.session
-      ? renderPage('Sign out', `<p>Signed in as <strong>${escapeHtml(ex.session.record.user)}</strong>.</p>
+      ? renderPage(
+          'Sign out',
+          `<p>Signed in as <strong>${escapeHtml(ex.session.record.user)}</strong>.</p>
 <form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${escapeHtml(sessions.csrfToken(ex.session.key))}">${returnField(rd)}
-<button type="submit">Sign out</button></form>`)
+<button type="submit">Sign out</button></form>`,
+        )
       : renderPage('Signed out', signedOutBody(rd));
     sendBody(ex, 200, 'text/html; charset=utf-8', body);
     return;

@@ -47,10 +47,21 @@ export function providerFingerprint(p: IdentityProviderConfig, publicUrl: string
   return settingsFingerprint(p) + publicUrl;
 }
 
-export function createIdentityProviders(config: Config, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void, previous?: IdentityProviders): IdentityProviders {
+export function createIdentityProviders(
+  config: Config,
+  sessions: SessionManager,
+  log: Logger,
+  onAuthEvent: (e: AuthEventInput) => void,
+  previous?: IdentityProviders,
+): IdentityProviders {
   const started = Date.now();
   const { oidc, saml, fingerprints, reused } = protocolCores(config, log, previous);
-  const auth: AuthContext = { config, sessions, loginCookie: createLoginCookie(config.session.cookie), checkReturnUrl: createReturnUrlCheck(config) };
+  const auth: AuthContext = {
+    config,
+    sessions,
+    loginCookie: createLoginCookie(config.session.cookie),
+    checkReturnUrl: createReturnUrlCheck(config),
+  };
   const byId = new Map<string, IdentityProvider>();
   for (const p of config.identityProviders) {
     const client = oidc.get(p.id);
@@ -96,7 +107,8 @@ function protocolCores(config: Config, log: Logger, previous: IdentityProviders 
       cores.fingerprints.set(p.id, fp);
       const keep = previous?.fingerprints.get(p.id) === fp;
       if (keep) reused.add(p.id);
-      if (p.type === 'saml') saml.set(p.id, (keep ? previous?.saml.get(p.id) : undefined) ?? createSamlProvider(p, config.server.publicUrl, log));
+      if (p.type === 'saml')
+        saml.set(p.id, (keep ? previous?.saml.get(p.id) : undefined) ?? createSamlProvider(p, config.server.publicUrl, log));
       else oidc.set(p.id, (keep ? previous?.oidc.get(p.id) : undefined) ?? createOidcClient(p, log));
     }
   } catch (err) {
@@ -109,7 +121,12 @@ function protocolCores(config: Config, log: Logger, previous: IdentityProviders 
 }
 
 /** One provider's line in health(): an OIDC client's own record, or whether a SAML IdP's metadata is known. */
-function providerHealth(id: string, oidc: ReadonlyMap<string, OidcClient>, saml: ReadonlyMap<string, SamlProvider>, started: number): { readonly id: string; readonly type: 'oidc' | 'saml' } & IdpHealth {
+function providerHealth(
+  id: string,
+  oidc: ReadonlyMap<string, OidcClient>,
+  saml: ReadonlyMap<string, SamlProvider>,
+  started: number,
+): { readonly id: string; readonly type: 'oidc' | 'saml' } & IdpHealth {
   const o = oidc.get(id);
   if (o) return { id, type: 'oidc' as const, ...o.health() };
   try {

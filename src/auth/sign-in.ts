@@ -16,7 +16,12 @@ export interface SignInContext {
 }
 
 export interface CompletedSignIn {
-  readonly identity: { readonly user: string; readonly email?: string | undefined; readonly name?: string | undefined; readonly groups: readonly string[] };
+  readonly identity: {
+    readonly user: string;
+    readonly email?: string | undefined;
+    readonly name?: string | undefined;
+    readonly groups: readonly string[];
+  };
   readonly idp: string;
   readonly method: 'oidc' | 'saml';
   /** The IdP's name for the user (OIDC sub, SAML NameID) and for its own session (sid, SessionIndex). */
@@ -56,6 +61,12 @@ export async function completeSignIn(ex: Exchange, ctx: SignInContext, s: Comple
   if (s.clearLoginCookie) ex.setCookies.push(ctx.loginCookie.clear());
   ex.identity = session.record;
   ex.session = { key: session.key, record: session.record };
-  ex.event({ action: 'login_succeeded', outcome: 'success', idp: s.idp, session: session.key, ...(s.reason !== undefined ? { reason: s.reason } : {}) });
+  ex.event({
+    action: 'login_succeeded',
+    outcome: 'success',
+    idp: s.idp,
+    session: session.key,
+    ...(s.reason !== undefined ? { reason: s.reason } : {}),
+  });
   sendRedirect(ex, s.status, ctx.checkReturnUrl(s.returnUrl));
 }

@@ -32,7 +32,9 @@ export async function runAuditVerify(files: readonly string[], out: (line: strin
     for await (const line of lines) v.push(line, `${f} line ${++n}`);
   }
   const r = v.result();
-  out(`${files.join(' ')}: ${r.records} records in ${r.chains} chain${r.chains === 1 ? '' : 's'} (one per process start): ${r.ok ? 'OK' : 'BROKEN'}`);
+  out(
+    `${files.join(' ')}: ${r.records} records in ${r.chains} chain${r.chains === 1 ? '' : 's'} (one per process start): ${r.ok ? 'OK' : 'BROKEN'}`,
+  );
   for (const p of r.problems) out(`  ${p}`);
   if (v.problemCount > r.problems.length) out(`  ... and ${v.problemCount - r.problems.length} more`);
   for (const w of r.warnings) out(`  warning: ${w}`);

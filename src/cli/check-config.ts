@@ -52,7 +52,12 @@ function compileReportingAll(raw: unknown): ReturnType<typeof compileConfig> {
     const known = new Set(err.problems.map((p) => `${p.path}\0${p.message}`));
     const added = nested.filter((p) => !known.has(`${p.path}\0${p.message}`));
     // Each section's own keys right under its "required" line.
-    throw new ConfigError(err.problems.flatMap((p) => [p, ...(missing.includes(p.path) && p.message === 'required' ? added.filter((n) => n.path.startsWith(`${p.path}.`)) : [])]));
+    throw new ConfigError(
+      err.problems.flatMap((p) => [
+        p,
+        ...(missing.includes(p.path) && p.message === 'required' ? added.filter((n) => n.path.startsWith(`${p.path}.`)) : []),
+      ]),
+    );
   }
 }
 
@@ -92,10 +97,13 @@ function providerRow(p: IdentityProviderConfig): string[] {
 }
 
 function routeRow(r: RouteConfig): string[] {
-  const who = (rule: object | undefined) => rule
-    // Written as in the config file: emailDomains → email_domains.
-    ? Object.entries(rule).map(([k, v]) => `${k.replace(/[A-Z]/g, (x) => `_${x.toLowerCase()}`)}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ')
-    : undefined;
+  const who = (rule: object | undefined) =>
+    rule
+      ? // Written as in the config file: emailDomains → email_domains.
+        Object.entries(rule)
+          .map(([k, v]) => `${k.replace(/[A-Z]/g, (x) => `_${x.toLowerCase()}`)}=${Array.isArray(v) ? v.join('|') : String(v)}`)
+          .join(' ')
+      : undefined;
   const parts = [r.allow ? `allow ${who(r.allow)}` : 'nobody (no allow)'];
   if (r.deny) parts.push(`deny ${who(r.deny)}`);
   if (r.idps) parts.push(`idps ${r.idps.join('|')}`);

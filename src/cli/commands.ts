@@ -53,8 +53,9 @@ export const COMMANDS: readonly Command[] = [
     name: 'demo',
     summary: 'run the demo: whoami upstream + demo IdP + Gatehouse on http://127.0.0.1:4180',
     usage: 'gatehouse demo [--config PATH]',
-    details: '  -c, --config PATH   a config to run instead of config/demo.yaml; its loopback OIDC providers\n'
-      + '                      are started as demo IdPs (users alice, bob, carol; password "demo")',
+    details:
+      '  -c, --config PATH   a config to run instead of config/demo.yaml; its loopback OIDC providers\n' +
+      '                      are started as demo IdPs (users alice, bob, carol; password "demo")',
     example: 'gatehouse demo --config demo-redis.yaml',
     options: CONFIG_OPTION,
     positionals: [0, 0],
@@ -68,10 +69,11 @@ export const COMMANDS: readonly Command[] = [
     name: 'check-config',
     summary: 'validate a config and show what will run; exit 0 if usable, 1 if not',
     usage: 'gatehouse check-config [--config PATH] [--online] [--explain [user=NAME] [email=ADDR] [groups=a,b] [idp=ID] METHOD URL]',
-    details: `${CONFIG_HELP}\n`
-      + '  --online            also fetch each identity provider\'s discovery document or metadata URL\n'
-      + '  --explain           which route and rule decide a request, and why (no network). Any of\n'
-      + '                      user=, email=, groups=, idp= makes a signed-in identity; none: anonymous',
+    details:
+      `${CONFIG_HELP}\n` +
+      "  --online            also fetch each identity provider's discovery document or metadata URL\n" +
+      '  --explain           which route and rule decide a request, and why (no network). Any of\n' +
+      '                      user=, email=, groups=, idp= makes a signed-in identity; none: anonymous',
     example: 'gatehouse check-config --config gatehouse.yaml --explain user=bob groups=ml-engineers GET https://mlflow.corp.example/',
     options: { ...CONFIG_OPTION, explain: { type: 'boolean' }, online: { type: 'boolean' } },
     positionals: [0, 6],
@@ -108,7 +110,8 @@ export const COMMANDS: readonly Command[] = [
     details:
       '  --key-file KEY      the chain key (audit.chain_key_file): a keyed trail verifies only with it\n' +
       '  FILE...             audit files, oldest first (audit.ndjson.2 audit.ndjson.1 audit.ndjson)',
-    example: 'gatehouse audit-verify --key-file /etc/gatehouse/audit-chain.key /var/log/gatehouse/audit.ndjson.1 /var/log/gatehouse/audit.ndjson',
+    example:
+      'gatehouse audit-verify --key-file /etc/gatehouse/audit-chain.key /var/log/gatehouse/audit.ndjson.1 /var/log/gatehouse/audit.ndjson',
     options: { 'key-file': { type: 'string' } },
     positionals: [1, Number.MAX_SAFE_INTEGER],
     async run(args) {
@@ -132,7 +135,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'help',
-    summary: 'this overview, or one command\'s options and an example',
+    summary: "this overview, or one command's options and an example",
     usage: 'gatehouse help [COMMAND]',
     details: '',
     example: 'gatehouse help check-config',

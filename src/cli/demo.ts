@@ -53,17 +53,21 @@ async function startDemoIdps(config: Config): Promise<DemoIdp[]> {
     if (p.type !== 'oidc') continue;
     const u = new URL(p.issuer);
     if (!p.allowInsecureHttp) continue; // a real IdP: nothing to start
-    started.push(await startDemoIdp({
-      host: u.hostname,
-      port: Number(u.port),
-      clients: [{
-        client_id: p.clientId,
-        client_secret: p.clientSecret?.value() ?? '',
-        redirect_uris: [`${base}${oidcCallbackPath(p.id)}`],
-        post_logout_redirect_uris: [`${base}${LOGOUT_PATH}`],
-        backchannel_logout_uri: `${base}${oidcBackchannelPath(p.id)}`,
-      }],
-    }));
+    started.push(
+      await startDemoIdp({
+        host: u.hostname,
+        port: Number(u.port),
+        clients: [
+          {
+            client_id: p.clientId,
+            client_secret: p.clientSecret?.value() ?? '',
+            redirect_uris: [`${base}${oidcCallbackPath(p.id)}`],
+            post_logout_redirect_uris: [`${base}${LOGOUT_PATH}`],
+            backchannel_logout_uri: `${base}${oidcBackchannelPath(p.id)}`,
+          },
+        ],
+      }),
+    );
   }
   return started;
 }

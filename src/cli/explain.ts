@@ -45,7 +45,10 @@ function identityOf(fields: ReadonlyMap<string, string>, config: Config): Identi
   return {
     user: fields.get('user') ?? email ?? '(unnamed user)',
     email,
-    groups: (fields.get('groups') ?? '').split(',').map((g) => g.trim()).filter(Boolean),
+    groups: (fields.get('groups') ?? '')
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
     idp: fields.get('idp') ?? config.identityProviders[0]?.id ?? '-',
   };
 }
@@ -63,18 +66,31 @@ export function explain(config: Config, args: readonly string[]): string[] {
   if (!normalised.ok) return [...lines, `result:   400 GH_BAD_PATH (${normalised.reason})`];
   const readings = policyReadings(normalised.path);
   const route = createRouteTable(config.routes).matchReadings(url.hostname, readings);
-  if (route === 'ambiguous') return [...lines, `path:     ${normalised.path}`, 'result:   400 GH_BAD_PATH (its spellings belong to different routes)'];
+  if (route === 'ambiguous')
+    return [...lines, `path:     ${normalised.path}`, 'result:   400 GH_BAD_PATH (its spellings belong to different routes)'];
   if (!route) return [...lines, `path:     ${normalised.path}`, 'result:   404 GH_NO_ROUTE (no route matches this host and path)'];
-  lines.push(`path:     ${normalised.path}`, `route:    ${route.name} (${route.host ?? '*'}${route.path} -> ${route.upstream.origin}${route.upstream.basePath})`);
+  lines.push(
+    `path:     ${normalised.path}`,
+    `route:    ${route.name} (${route.host ?? '*'}${route.path} -> ${route.upstream.origin}${route.upstream.basePath})`,
+  );
   if (identity && route.idps && !route.idps.includes(identity.idp)) {
     lines.push(`note:     idp ${identity.idp} may not sign in to this route (idps: ${route.idps.join(', ')}): treated as anonymous`);
   }
   const effective = identity && (!route.idps || route.idps.includes(identity.idp)) ? identity : undefined;
   if (normalised.encodedEscape && !route.allowEncodedEscapes) return [...lines, 'result:   400 GH_BAD_PATH (an escape survives decoding)'];
   const d = evaluateReadings(compilePolicy(route), effective, method, readings);
-  const rule = d.rule === undefined ? 'route allow/deny (no rule matched)' : `rules[${d.rule}] (${route.rules[d.rule]!.path}${route.rules[d.rule]!.methods ? ` ${route.rules[d.rule]!.methods!.join(',')}` : ''})`;
+  const rule =
+    d.rule === undefined
+      ? 'route allow/deny (no rule matched)'
+      : `rules[${d.rule}] (${route.rules[d.rule]!.path}${route.rules[d.rule]!.methods ? ` ${route.rules[d.rule]!.methods!.join(',')}` : ''})`;
   lines.push(`decided:  ${rule}`);
-  const outcome = d.allow ? 'ALLOW' : d.reason === 'user-unauthenticated' ? 'SIGN-IN REQUIRED (302 for browsers, 401 for API clients)' : 'DENY (403)';
-  lines.push(`result:   ${outcome} — reason ${d.reason}${d.grantingGroups.length ? `; would be allowed for groups: ${d.grantingGroups.join(', ')}` : ''}`);
+  const outcome = d.allow
+    ? 'ALLOW'
+    : d.reason === 'user-unauthenticated'
+      ? 'SIGN-IN REQUIRED (302 for browsers, 401 for API clients)'
+      : 'DENY (403)';
+  lines.push(
+    `result:   ${outcome} — reason ${d.reason}${d.grantingGroups.length ? `; would be allowed for groups: ${d.grantingGroups.join(', ')}` : ''}`,
+  );
   return lines;
 }

@@ -15,7 +15,9 @@ if (major >= 24) {
 } else {
   const pinned = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(pinned)) {
-    process.stderr.write(`gatehouse: needs Node 24 or later (this is ${process.version}); run "npm ci" in the checkout to install the pinned Node\n`);
+    process.stderr.write(
+      `gatehouse: needs Node 24 or later (this is ${process.version}); run "npm ci" in the checkout to install the pinned Node\n`,
+    );
     process.exit(1);
   }
   const child = spawn(pinned, [fileURLToPath(MAIN), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -23,18 +23,38 @@ export function compileAudit(audit: RawAudit): Checked<AuditConfig> {
         const scheme = u.protocol.slice(0, -1);
         const at = `audit.sinks[${i}]`;
         if (scheme === 'udp' && sink.tls) f.problem(`${at}.tls`, 'TLS needs tcp://, tls:// or relp://, not udp://');
-        if ((sink.cert_file === undefined) !== (sink.key_file === undefined)) f.problem(`${at}.${sink.cert_file === undefined ? 'cert_file' : 'key_file'}`, 'cert_file and key_file go together');
-        if (sink.cert_file !== undefined && !(sink.tls || scheme === 'tls')) f.problem(`${at}.cert_file`, 'a client certificate needs TLS (tls:// or tls: true)');
-        if (scheme === 'udp') f.warn(`${at}: udp:// syslog delivers at most once: records lost on the way are not known or sent again; use relp://, tcp:// or tls:// to keep every record`);
+        if ((sink.cert_file === undefined) !== (sink.key_file === undefined))
+          f.problem(`${at}.${sink.cert_file === undefined ? 'cert_file' : 'key_file'}`, 'cert_file and key_file go together');
+        if (sink.cert_file !== undefined && !(sink.tls || scheme === 'tls'))
+          f.problem(`${at}.cert_file`, 'a client certificate needs TLS (tls:// or tls: true)');
+        if (scheme === 'udp')
+          f.warn(
+            `${at}: udp:// syslog delivers at most once: records lost on the way are not known or sent again; use relp://, tcp:// or tls:// to keep every record`,
+          );
         // Keys that only mean something for one transport are refused elsewhere, not ignored.
         if (scheme !== 'relp' && sink.relp_window !== undefined) f.problem(`${at}.relp_window`, 'only for relp:// URLs');
         for (const k of ['replay_window', 'replay_max_records'] as const) {
-          if ((scheme === 'relp' || scheme === 'udp') && sink[k] !== undefined) f.problem(`${at}.${k}`, `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})`);
+          if ((scheme === 'relp' || scheme === 'udp') && sink[k] !== undefined)
+            f.problem(
+              `${at}.${k}`,
+              `only for tcp:// and tls:// URLs (${scheme}:// ${scheme === 'relp' ? 'is acknowledged: nothing to replay' : 'has no connection to break'})`,
+            );
         }
         return {
-          type: 'syslog', transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp', tls: sink.tls || scheme === 'tls', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port),
-          caFile: sink.ca_file, certFile: sink.cert_file, keyFile: sink.key_file, appName: sink.app_name, facility: sink.facility, timeoutMs: parseDuration(sink.timeout), relpWindow: sink.relp_window ?? 128,
-          replayWindowMs: parseDuration(sink.replay_window ?? '10s'), replayMaxRecords: sink.replay_max_records ?? 10_000,
+          type: 'syslog',
+          transport: scheme === 'udp' ? 'udp' : scheme === 'relp' ? 'relp' : 'tcp',
+          tls: sink.tls || scheme === 'tls',
+          host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: Number(u.port),
+          caFile: sink.ca_file,
+          certFile: sink.cert_file,
+          keyFile: sink.key_file,
+          appName: sink.app_name,
+          facility: sink.facility,
+          timeoutMs: parseDuration(sink.timeout),
+          relpWindow: sink.relp_window ?? 128,
+          replayWindowMs: parseDuration(sink.replay_window ?? '10s'),
+          replayMaxRecords: sink.replay_max_records ?? 10_000,
         };
       }
       case 'http': {
@@ -43,15 +63,30 @@ export function compileAudit(audit: RawAudit): Checked<AuditConfig> {
         }
         if (sink.fields && Object.keys(sink.fields).length > 20) f.problem(`audit.sinks[${i}].fields`, 'at most 20 fields');
         return {
-          type: 'http', url: sink.url, format: sink.format, token: sink.token === undefined ? undefined : new Secret(sink.token), batchSize: sink.batch_size, gzip: sink.gzip,
-          timeoutMs: parseDuration(sink.timeout), caFile: sink.ca_file, index: sink.index, fields: sink.fields,
+          type: 'http',
+          url: sink.url,
+          format: sink.format,
+          token: sink.token === undefined ? undefined : new Secret(sink.token),
+          batchSize: sink.batch_size,
+          gzip: sink.gzip,
+          timeoutMs: parseDuration(sink.timeout),
+          caFile: sink.ca_file,
+          index: sink.index,
+          fields: sink.fields,
         };
       }
     }
   });
   const names = new Map<string, number>();
   sinks.forEach((sink, i) => {
-    const key = sink.type === 'file' ? `file:${sink.path}` : sink.type === 'syslog' ? `syslog:${sink.host}:${sink.port}` : sink.type === 'http' ? `http:${sink.url}` : 'stdout';
+    const key =
+      sink.type === 'file'
+        ? `file:${sink.path}`
+        : sink.type === 'syslog'
+          ? `syslog:${sink.host}:${sink.port}`
+          : sink.type === 'http'
+            ? `http:${sink.url}`
+            : 'stdout';
     const j = names.get(key);
     if (j !== undefined) f.problem(`audit.sinks[${i}]`, `same destination as audit.sinks[${j}]`);
     names.set(key, i);
@@ -61,10 +96,17 @@ export function compileAudit(audit: RawAudit): Checked<AuditConfig> {
     f.warn('audit.spool_dir is not set: records for a sink that is down wait in the system temp directory; set a persistent directory');
   }
   if (sinks.length > 0 && audit.chain_key_file === undefined) {
-    f.warn('audit.chain_key_file is not set: the hash chain is unkeyed, so whoever can write the audit trail can rewrite records and recompute every hash; set a key file');
+    f.warn(
+      'audit.chain_key_file is not set: the hash chain is unkeyed, so whoever can write the audit trail can rewrite records and recompute every hash; set a key file',
+    );
   }
   return f.result({
-    format: audit.format, sinks, onSinkFailure: audit.on_sink_failure, spoolDir: audit.spool_dir ?? join(tmpdir(), 'gatehouse-spool'), queueSize: audit.queue_size,
-    spoolDrainRate: audit.spool_drain_rate ?? 20_000, chainKeyFile: audit.chain_key_file,
+    format: audit.format,
+    sinks,
+    onSinkFailure: audit.on_sink_failure,
+    spoolDir: audit.spool_dir ?? join(tmpdir(), 'gatehouse-spool'),
+    queueSize: audit.queue_size,
+    spoolDrainRate: audit.spool_drain_rate ?? 20_000,
+    chainKeyFile: audit.chain_key_file,
   });
 }

@@ -8,13 +8,17 @@ import { LOOPBACK_HOSTS, parseDuration, parseSize } from './units.ts';
 export function compileProviders(list: RawConfig['identity_providers'], devMode: boolean): Checked<IdentityProviderConfig[]> {
   const f = new Findings();
   const seen = new Map<string, number>();
-  return f.result(list.map((provider, i): IdentityProviderConfig => {
-    const at = `identity_providers[${i}]`;
-    const first = seen.get(provider.id);
-    if (first !== undefined) f.problem(`${at}.id`, `duplicate identity provider id "${provider.id}" (also identity_providers[${first}])`);
-    else seen.set(provider.id, i);
-    return f.take<IdentityProviderConfig>(provider.type === 'saml' ? compileSaml(provider, at, devMode) : compileOidc(provider, at, devMode));
-  }));
+  return f.result(
+    list.map((provider, i): IdentityProviderConfig => {
+      const at = `identity_providers[${i}]`;
+      const first = seen.get(provider.id);
+      if (first !== undefined) f.problem(`${at}.id`, `duplicate identity provider id "${provider.id}" (also identity_providers[${first}])`);
+      else seen.set(provider.id, i);
+      return f.take<IdentityProviderConfig>(
+        provider.type === 'saml' ? compileSaml(provider, at, devMode) : compileOidc(provider, at, devMode),
+      );
+    }),
+  );
 }
 
 function compileOidc(oidc: RawOidcProvider, at: string, devMode: boolean): Checked<OidcProviderConfig> {
@@ -69,16 +73,40 @@ function compileOidc(oidc: RawOidcProvider, at: string, devMode: boolean): Check
   });
 }
 
-
 // Attribute names by IdP family (SAML attribute Name or FriendlyName), most specific first.
 const SAML_PRESETS: Record<RawSamlProvider['preset'], Omit<SamlAttributeNames, 'user'> & { user: readonly string[] }> = {
   generic: {
     user: [],
-    email: ['email', 'mail', 'emailAddress', 'urn:oid:0.9.2342.19200300.100.1.3', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'],
+    email: [
+      'email',
+      'mail',
+      'emailAddress',
+      'urn:oid:0.9.2342.19200300.100.1.3',
+      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+    ],
     name: ['displayName', 'name', 'urn:oid:2.16.840.1.113730.3.1.241', 'http://schemas.microsoft.com/identity/claims/displayname'],
-    firstName: ['givenName', 'firstName', 'first_name', 'urn:oid:2.5.4.42', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname'],
-    lastName: ['sn', 'surname', 'lastName', 'last_name', 'urn:oid:2.5.4.4', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname'],
-    groups: ['groups', 'memberOf', 'urn:oid:1.3.6.1.4.1.5923.1.5.1.1', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups', 'http://schemas.xmlsoap.org/claims/Group'],
+    firstName: [
+      'givenName',
+      'firstName',
+      'first_name',
+      'urn:oid:2.5.4.42',
+      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname',
+    ],
+    lastName: [
+      'sn',
+      'surname',
+      'lastName',
+      'last_name',
+      'urn:oid:2.5.4.4',
+      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname',
+    ],
+    groups: [
+      'groups',
+      'memberOf',
+      'urn:oid:1.3.6.1.4.1.5923.1.5.1.1',
+      'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups',
+      'http://schemas.xmlsoap.org/claims/Group',
+    ],
   },
   azure: {
     user: ['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'],
@@ -97,7 +125,14 @@ const SAML_PRESETS: Record<RawSamlProvider['preset'], Omit<SamlAttributeNames, '
     groups: ['http://schemas.xmlsoap.org/claims/Group', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'],
   },
   okta: { user: [], email: ['email'], name: ['displayName', 'name'], firstName: ['firstName'], lastName: ['lastName'], groups: ['groups'] },
-  google: { user: [], email: ['email'], name: ['name'], firstName: ['first_name', 'firstName'], lastName: ['last_name', 'lastName'], groups: ['groups'] },
+  google: {
+    user: [],
+    email: ['email'],
+    name: ['name'],
+    firstName: ['first_name', 'firstName'],
+    lastName: ['last_name', 'lastName'],
+    groups: ['groups'],
+  },
 };
 
 function compileSaml(saml: RawSamlProvider, at: string, devMode: boolean): Checked<SamlProviderConfig> {
@@ -107,7 +142,11 @@ function compileSaml(saml: RawSamlProvider, at: string, devMode: boolean): Check
   if (saml.entry_point !== undefined && saml.idp_cert === undefined) f.problem(`${at}.idp_cert`, 'required with entry_point');
   if (saml.sp_cert_file !== undefined && saml.sp_key_file === undefined) f.problem(`${at}.sp_key_file`, 'required with sp_cert_file');
   let insecure = false;
-  for (const [key, url] of [['idp_metadata_url', saml.idp_metadata_url], ['entry_point', saml.entry_point], ['slo_url', saml.slo_url]] as const) {
+  for (const [key, url] of [
+    ['idp_metadata_url', saml.idp_metadata_url],
+    ['entry_point', saml.entry_point],
+    ['slo_url', saml.slo_url],
+  ] as const) {
     if (url === undefined) continue;
     const u = new URL(url);
     if (u.protocol === 'http:') {

@@ -26,16 +26,22 @@ export function compileRoutes(raw: RawConfig): Checked<RouteConfig[]> {
 function compileRoute(raw: RawConfig, route: RawRoute, at: string): Checked<RouteConfig> {
   const f = new Findings();
   const path = compileRoutePath(route.path);
-  if (path === undefined) f.problem(`${at}.path`, 'must be a plain path prefix, normalised (no dot segments, repeated slashes, needless or invalid escapes)');
+  if (path === undefined)
+    f.problem(`${at}.path`, 'must be a plain path prefix, normalised (no dot segments, repeated slashes, needless or invalid escapes)');
   if (parseDuration(route.timeout) === 0) f.problem(`${at}.timeout`, 'must be longer than 0');
 
   const upstream = new URL(route.upstream);
   if (upstream.search || upstream.hash || upstream.username || upstream.password) {
     f.problem(`${at}.upstream`, 'must not contain a query, fragment or credentials');
   }
-  if (route.strip_prefix && route.path === '/') f.warn(`${at}.strip_prefix (${route.name}): the route is at "/", there is no prefix to strip`);
-  if (route.unsafe_allow_encoded_escapes) f.warn(`${at}.unsafe_allow_encoded_escapes (${route.name}): paths like "%252F" reach the upstream; one that decodes twice sees another path than the policy judged`);
-  if (!route.allow && !route.rules?.some((x) => x.public || x.allow)) f.warn(`${at} (${route.name}) has no "allow": nobody can use it (default deny)`);
+  if (route.strip_prefix && route.path === '/')
+    f.warn(`${at}.strip_prefix (${route.name}): the route is at "/", there is no prefix to strip`);
+  if (route.unsafe_allow_encoded_escapes)
+    f.warn(
+      `${at}.unsafe_allow_encoded_escapes (${route.name}): paths like "%252F" reach the upstream; one that decodes twice sees another path than the policy judged`,
+    );
+  if (!route.allow && !route.rules?.some((x) => x.public || x.allow))
+    f.warn(`${at} (${route.name}) has no "allow": nobody can use it (default deny)`);
   else if (!route.allow) f.warn(`${at} (${route.name}) has no "allow": requests no rule matches are denied (default deny)`);
   f.take(checkRoutePatterns(route, at));
 
@@ -93,16 +99,20 @@ function checkRoutePatterns(route: RawRoute, at: string): Checked<void> {
  */
 export function checkRoutesAcross(raw: RawConfig, routes: readonly RouteConfig[], idpIds: ReadonlySet<string>): Checked<void> {
   const f = new Findings();
-  raw.routes.forEach((route, i) => route.idps?.forEach((id, j) => {
-    if (!idpIds.has(id)) f.problem(`routes[${i}].idps[${j}]`, `no identity provider with id "${id}"`);
-  }));
+  raw.routes.forEach((route, i) =>
+    route.idps?.forEach((id, j) => {
+      if (!idpIds.has(id)) f.problem(`routes[${i}].idps[${j}]`, `no identity provider with id "${id}"`);
+    }),
+  );
   // Every IdP can assert any user, e-mail and group name: a partner IdP can say "alice, ml-admins"
   // as well as the corporate one. Which IdPs a route believes is the route's decision (idps:); the
   // upstream is told which one vouched (X-Forwarded-Idp, and the signed assertion's idp claim).
   if (idpIds.size > 1) {
     raw.routes.forEach((route, i) => {
       if (route.idps || (route.allow && 'public' in route.allow && route.allow.public === true && !route.rules?.length)) return;
-      f.warn(`routes[${i}] (${route.name}) believes every identity provider (${[...idpIds].join(', ')}), and each can assert any user or group name: set routes[${i}].idps to the ones it trusts`);
+      f.warn(
+        `routes[${i}] (${route.name}) believes every identity provider (${[...idpIds].join(', ')}), and each can assert any user or group name: set routes[${i}].idps to the ones it trusts`,
+      );
     });
   }
   const dup = findDuplicateMatch(routes);

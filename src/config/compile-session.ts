@@ -58,7 +58,9 @@ function compileCookie(cookie: RawSession['cookie'], devMode: boolean): Checked<
   if (cookie.same_site === 'none' && !secure) f.problem('session.cookie.same_site', '"none" requires secure: true');
   let name = cookie.name ?? (cookie.domain ? '__Secure-gatehouse' : '__Host-gatehouse');
   if (cookie.domain && cookie.name === undefined) {
-    f.warn(`session.cookie.domain is set, so the cookie is named "__Secure-gatehouse": a __Host- cookie cannot carry a Domain (and is then no longer protected from being set by other subdomains of ${cookie.domain})`);
+    f.warn(
+      `session.cookie.domain is set, so the cookie is named "__Secure-gatehouse": a __Host- cookie cannot carry a Domain (and is then no longer protected from being set by other subdomains of ${cookie.domain})`,
+    );
   }
   // Browsers apply the prefix rules case-insensitively (httpwg/http-extensions#2236): "__host-"
   // with a Domain is dropped as surely as "__Host-".
@@ -71,7 +73,12 @@ function compileCookie(cookie: RawSession['cookie'], devMode: boolean): Checked<
     else f.warn('dev mode: session cookie is not Secure');
     name = plain;
   }
-  return f.result({ name, secure, sameSite: cookie.same_site === 'lax' ? 'Lax' : cookie.same_site === 'strict' ? 'Strict' : 'None', domain: cookie.domain?.toLowerCase() });
+  return f.result({
+    name,
+    secure,
+    sameSite: cookie.same_site === 'lax' ? 'Lax' : cookie.same_site === 'strict' ? 'Strict' : 'None',
+    domain: cookie.domain?.toLowerCase(),
+  });
 }
 
 function compileRedis(redis: NonNullable<RawSession['redis']>): Checked<RedisConfig> {

@@ -57,7 +57,10 @@ export function compileConfig(input: unknown): CompileResult {
   const session = f.take(compileSession(raw.session, devMode));
   const workers = raw.server.workers === 'auto' ? Math.max(1, availableParallelism()) : raw.server.workers;
   if (workers > 1 && raw.session.store === 'memory') {
-    f.problem('server.workers', `${raw.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)`);
+    f.problem(
+      'server.workers',
+      `${raw.server.workers} workers need session.store: redis (with the memory store each worker would have its own sessions)`,
+    );
   }
   const identityProviders = f.take(compileProviders(raw.identity_providers, devMode));
   f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
@@ -133,10 +136,13 @@ function compileServer(server: RawConfig['server'], publicUrl: URL, workers: num
 /** Every identity header name configured anywhere, stripped from every request (lower-case). */
 function reservedHeaders(routes: readonly RouteConfig[]): string[] {
   // Compared with client header names after "_" → "-" (WSGI/CGI read both as the same variable).
-  return [...new Set([
-    ...Object.values(DEFAULT_IDENTITY_HEADERS),
-    ...routes.flatMap((r) => Object.values(r.identityHeaders)),
-  ].filter((h) => h !== '' && h.toLowerCase() !== 'authorization').map((h) => h.toLowerCase().replace(/_/g, '-')))];
+  return [
+    ...new Set(
+      [...Object.values(DEFAULT_IDENTITY_HEADERS), ...routes.flatMap((r) => Object.values(r.identityHeaders))]
+        .filter((h) => h !== '' && h.toLowerCase() !== 'authorization')
+        .map((h) => h.toLowerCase().replace(/_/g, '-')),
+    ),
+  ];
 }
 
 function deepFreeze<T>(value: T): T {

@@ -18,7 +18,9 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): unknown
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    throw new ConfigError([
+      { path: '', message: `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+    ]);
   }
   return parseConfigText(text, options);
 }
@@ -49,12 +51,18 @@ export function parseConfigText(text: string, options: LoadOptions = {}): unknow
 function yamlProblem(e: YAMLError, text: string): ConfigProblem {
   const at = e.linePos?.[0];
   if (e.code === 'MULTIPLE_DOCS') {
-    return { path: '', message: `YAML: the file holds more than one document${at ? ` (a "---" or "..." line near line ${at.line})` : ''}; a Gatehouse config is a single YAML document` };
+    return {
+      path: '',
+      message: `YAML: the file holds more than one document${at ? ` (a "---" or "..." line near line ${at.line})` : ''}; a Gatehouse config is a single YAML document`,
+    };
   }
   const message = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0] ?? e.code;
   if (!at) return { path: '', message: `YAML: ${message}` };
   const line = (text.split(/\r?\n/)[at.line - 1] ?? '').replace(/\t/g, ' ');
-  return { path: '', message: `YAML: line ${at.line}, column ${at.col}: ${message}\n    ${line}\n    ${' '.repeat(Math.max(0, at.col - 1))}^` };
+  return {
+    path: '',
+    message: `YAML: line ${at.line}, column ${at.col}: ${message}\n    ${line}\n    ${' '.repeat(Math.max(0, at.col - 1))}^`,
+  };
 }
 
 interface Context {

@@ -8,13 +8,13 @@ const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
-export const duration = () =>
-  z.string().regex(DURATION, { error: 'must be a duration like "30s", "15m" or "12h"' });
+export const duration = () => z.string().regex(DURATION, { error: 'must be a duration like "30s", "15m" or "12h"' });
 
 const portInRange = (v: string) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535;
 
 const listen = () =>
-  z.string()
+  z
+    .string()
     .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, { error: 'must be "host:port", e.g. "0.0.0.0:4180" or "[::1]:4180"' })
     .refine(portInRange, { error: 'port must be 0-65535' });
 
@@ -40,15 +40,22 @@ const METHOD = /^[A-Z]{1,16}$/;
 const RULE_PATH = /^\/[^\s?#]*$/;
 
 const rule = z.strictObject({
-  path: z.string().regex(RULE_PATH, { error: 'must be a path starting with "/" (prefix, or a glob with * and **)' })
+  path: z
+    .string()
+    .regex(RULE_PATH, { error: 'must be a path starting with "/" (prefix, or a glob with * and **)' })
     .describe('Prefix ("/api"), or glob: "*" one segment, "**" any depth ("/api/**", "/projects/*/export").'),
-  methods: z.array(z.string().regex(METHOD, { error: 'must be an upper-case HTTP method' })).min(1).optional().describe('Only these methods; default all.'),
+  methods: z
+    .array(z.string().regex(METHOD, { error: 'must be an upper-case HTTP method' }))
+    .min(1)
+    .optional()
+    .describe('Only these methods; default all.'),
   public: z.boolean().optional().describe('Anyone, signed in or not (e.g. /health).'),
-  allow: allow.optional().describe('Who may; default: the route\'s allow.'),
+  allow: allow.optional().describe("Who may; default: the route's allow."),
   deny: deny.optional().describe('Who may not (beats allow).'),
 });
 
-const headerName = () => z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)?$/, { error: 'must be an HTTP header name (or "" to not send it)' });
+const headerName = () =>
+  z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)?$/, { error: 'must be an HTTP header name (or "" to not send it)' });
 
 const identityHeaders = z.strictObject({
   user: headerName().optional(),
@@ -57,45 +64,93 @@ const identityHeaders = z.strictObject({
   groups: headerName().optional(),
   preferred_username: headerName().optional(),
   roles: headerName().optional(),
-  username: headerName().optional().describe('A spawner-safe local user name (see `username`), e.g. X-Forwarded-Username; default not sent.'),
+  username: headerName()
+    .optional()
+    .describe('A spawner-safe local user name (see `username`), e.g. X-Forwarded-Username; default not sent.'),
   idp: headerName().optional().describe('The id of the identity provider that vouched for the user (default X-Forwarded-Idp).'),
   assertion: headerName().optional(),
   access_token: headerName().optional().describe('Where pass_access_token puts the token (default Authorization, as "Bearer <token>").'),
 });
 
 const route = z.strictObject({
-  name: z.string().regex(ROUTE_NAME, { error: 'must be 1-63 letters, digits, ".", "_" or "-"' })
+  name: z
+    .string()
+    .regex(ROUTE_NAME, { error: 'must be 1-63 letters, digits, ".", "_" or "-"' })
     .describe('Unique route name, used in metrics, logs and audit records.'),
-  host: z.string().regex(HOST_PATTERN, { error: 'must be a host name like "mlflow.corp.example" or "*.corp.example"' }).optional()
+  host: z
+    .string()
+    .regex(HOST_PATTERN, { error: 'must be a host name like "mlflow.corp.example" or "*.corp.example"' })
+    .optional()
     .describe('Exact host or "*.suffix" wildcard; omitted = any host.'),
-  path: z.string().startsWith('/', { error: 'must start with "/"' }).default('/')
+  path: z
+    .string()
+    .startsWith('/', { error: 'must start with "/"' })
+    .default('/')
     .describe('Path prefix, matched on whole segments ("/api" matches "/api/x", not "/apix").'),
   upstream: httpUrl().describe('Where matching requests go, e.g. "http://127.0.0.1:5000".'),
   timeout: duration().default('30s').describe('How long to wait for the upstream to start answering (then 504).'),
-  preserve_host: z.boolean().default(false).describe('Send the client\'s Host header upstream instead of the upstream\'s own host.'),
-  strip_prefix: z.boolean().default(false)
-    .describe('Remove the route\'s path prefix before proxying (/code/x reaches the upstream as /x), send it as X-Forwarded-Prefix, and put upstream redirects (Location) and cookie paths back under it.'),
+  preserve_host: z.boolean().default(false).describe("Send the client's Host header upstream instead of the upstream's own host."),
+  strip_prefix: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Remove the route's path prefix before proxying (/code/x reaches the upstream as /x), send it as X-Forwarded-Prefix, and put upstream redirects (Location) and cookie paths back under it.",
+    ),
   allow: allow.optional().describe('Who may use the route. Omitted = nobody (default deny).'),
   idps: z.array(z.string().min(1)).min(1).optional().describe('Identity providers allowed to sign in to this route (ids); default all.'),
   deny: deny.optional().describe('Who may never use the route (beats allow and rules).'),
   rules: z.array(rule).optional().describe('Checked in order; the first whose path and method match decides.'),
   roles: z.record(z.string().min(1), z.string().min(1)).optional().describe('Group → role, sent as X-Forwarded-Roles.'),
-  send_groups: z.enum(['all', 'policy']).default('all').describe('policy: send only the groups this route\'s policy mentions.'),
-  max_header_bytes: z.number().int().min(256).max(1_048_576).default(8192).describe('Identity headers larger than this are refused (never truncated).'),
+  send_groups: z.enum(['all', 'policy']).default('all').describe("policy: send only the groups this route's policy mentions."),
+  max_header_bytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(1_048_576)
+    .default(8192)
+    .describe('Identity headers larger than this are refused (never truncated).'),
   identity_headers: identityHeaders.optional().describe('Per-route header names (e.g. user: Remote-User); "" = not sent.'),
   pass_access_token: z.boolean().default(false).describe('Send the IdP access token upstream (Authorization: Bearer).'),
-  bearer_header: z.enum(['any', 'proxy_authorization']).default('any')
-    .describe('Where Gatehouse reads a bearer token: any = Proxy-Authorization: Bearer, else Authorization: Bearer (which then also reaches the upstream); proxy_authorization = only Proxy-Authorization, so Authorization, Bearer or not, is always the tool\'s and goes upstream untouched (tools whose own API tokens are Bearer).'),
-  api_paths: z.array(z.string().regex(RULE_PATH)).optional().describe('Paths (prefix or glob) whose clients get 401/403 JSON, never a redirect.'),
-  allowed_origins: z.array(z.string()).optional().describe('Origins (scheme://host[:port]) besides the route\'s own allowed to open WebSockets.'),
-  case_insensitive_paths: z.boolean().default(true)
-    .describe('Match the route prefix, rules and api_paths ignoring case, as Express, IIS and ASP.NET serve paths (safe default). false: only for upstreams that treat /Admin and /admin as different resources.'),
-  unsafe_allow_encoded_escapes: z.boolean().default(false)
-    .describe('Let through paths that still hold an escape after decoding ("%252F"). Unsafe: an upstream or proxy that decodes twice sees another path than the policy judged.'),
+  bearer_header: z
+    .enum(['any', 'proxy_authorization'])
+    .default('any')
+    .describe(
+      "Where Gatehouse reads a bearer token: any = Proxy-Authorization: Bearer, else Authorization: Bearer (which then also reaches the upstream); proxy_authorization = only Proxy-Authorization, so Authorization, Bearer or not, is always the tool's and goes upstream untouched (tools whose own API tokens are Bearer).",
+    ),
+  api_paths: z
+    .array(z.string().regex(RULE_PATH))
+    .optional()
+    .describe('Paths (prefix or glob) whose clients get 401/403 JSON, never a redirect.'),
+  allowed_origins: z
+    .array(z.string())
+    .optional()
+    .describe("Origins (scheme://host[:port]) besides the route's own allowed to open WebSockets."),
+  case_insensitive_paths: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Match the route prefix, rules and api_paths ignoring case, as Express, IIS and ASP.NET serve paths (safe default). false: only for upstreams that treat /Admin and /admin as different resources.',
+    ),
+  unsafe_allow_encoded_escapes: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Let through paths that still hold an escape after decoding ("%252F"). Unsafe: an upstream or proxy that decodes twice sees another path than the policy judged.',
+    ),
   assertion: z.boolean().default(true).describe('Send the signed X-Gatehouse-Assertion JWT.'),
-  max_connections: z.number().int().min(1).max(65_536).default(256)
-    .describe('Most connections this route\'s requests hold to its upstream at once (a slow client holds one for as long as it sends).'),
-  max_queue: z.number().int().min(0).max(1_000_000).default(1024)
+  max_connections: z
+    .number()
+    .int()
+    .min(1)
+    .max(65_536)
+    .default(256)
+    .describe("Most connections this route's requests hold to its upstream at once (a slow client holds one for as long as it sends)."),
+  max_queue: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(1024)
     .describe('Requests that may wait for a free upstream connection; more, or waiting longer than `timeout`, get 503 GH_UPSTREAM_BUSY.'),
 });
 
@@ -109,33 +164,60 @@ const server = z.strictObject({
   public_url: httpUrl().describe('Base URL users reach Gatehouse at; https:// except in dev mode (http on loopback).'),
   trusted_proxies: z.array(z.string()).default([]).describe('CIDRs or IPs whose X-Forwarded-For/Proto/Host and X-Request-Id are believed.'),
   tls: tls.optional().describe('Serve HTTPS on the public listener.'),
-  max_target_bytes: z.number().int().min(256).max(65_536).default(8192)
-    .describe('Longest request target (path and query) accepted; longer ones get 414 (nginx\'s default is 8k too).'),
+  max_target_bytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(65_536)
+    .default(8192)
+    .describe("Longest request target (path and query) accepted; longer ones get 414 (nginx's default is 8k too)."),
   shutdown_timeout: duration().default('10s').describe('How long SIGTERM waits for in-flight requests before closing them.'),
-  headers_timeout: duration().default('30s').describe('The request line and headers must arrive within this (slowloris); then 408 and the connection is closed.'),
-  body_timeout: duration().default('60s').describe('Longest pause between two pieces of a request body; then 408 and the connection is closed.'),
-  body_min_rate: z.number().int().min(0).default(500)
-    .describe('Bytes per second a request body must average once body_timeout has passed (time spent waiting on the upstream does not count); 0 = no minimum.'),
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
+  headers_timeout: duration()
+    .default('30s')
+    .describe('The request line and headers must arrive within this (slowloris); then 408 and the connection is closed.'),
+  body_timeout: duration()
+    .default('60s')
+    .describe('Longest pause between two pieces of a request body; then 408 and the connection is closed.'),
+  body_min_rate: z
+    .number()
+    .int()
+    .min(0)
+    .default(500)
+    .describe(
+      'Bytes per second a request body must average once body_timeout has passed (time spent waiting on the upstream does not count); 0 = no minimum.',
+    ),
+  workers: z
+    .union([z.literal('auto'), z.number().int().min(1).max(64)])
+    .default(1)
     .describe('Worker processes sharing the listeners (node:cluster); "auto" = one per CPU. Needs session.store: redis when > 1.'),
 });
 
 const admin = z.strictObject({
   listen: listen().default('127.0.0.1:4181').describe('Admin listener: /healthz, /readyz, /metrics, /admin/*.'),
-  token: z.string().min(16, { error: 'must be at least 16 characters' }).optional().describe('Bearer token for /admin/*; unset = /admin/* refused.'),
+  token: z
+    .string()
+    .min(16, { error: 'must be at least 16 characters' })
+    .optional()
+    .describe('Bearer token for /admin/*; unset = /admin/* refused.'),
 });
 
 const hostPort = () =>
-  z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, { error: 'must be "host:port"' }).refine(portInRange, { error: 'port must be 0-65535' });
+  z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, { error: 'must be "host:port"' })
+    .refine(portInRange, { error: 'port must be 0-65535' });
 
 const redis = z.strictObject({
-  url: z.string().refine((v) => URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol), { error: 'must be a redis:// or rediss:// URL' }).optional()
+  url: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol), { error: 'must be a redis:// or rediss:// URL' })
+    .optional()
     .describe('Standalone Redis, e.g. "redis://:password@10.0.0.5:6379/0"; rediss:// for TLS.'),
   sentinels: z.array(hostPort()).min(1).optional().describe('Sentinel addresses ("host:port"); needs `name`.'),
   name: z.string().min(1).optional().describe('Sentinel master name.'),
   cluster: z.array(hostPort()).min(1).optional().describe('Redis Cluster seed nodes ("host:port").'),
-  username: z.string().min(1).optional().describe('ACL user (overrides the URL\'s).'),
-  password: z.string().min(1).optional().describe('Password (overrides the URL\'s).'),
+  username: z.string().min(1).optional().describe("ACL user (overrides the URL's)."),
+  password: z.string().min(1).optional().describe("Password (overrides the URL's)."),
   sentinel_password: z.string().min(1).optional().describe('Password for the sentinels themselves.'),
   tls: z.boolean().optional().describe('TLS to Redis (implied by rediss://).'),
   db: z.number().int().min(0).optional().describe('Database number (standalone and sentinel).'),
@@ -144,25 +226,47 @@ const redis = z.strictObject({
 });
 
 const cookie = z.strictObject({
-  name: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'must be a cookie name token' }).optional()
+  name: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'must be a cookie name token' })
+    .optional()
     .describe('Default "__Host-gatehouse", or "__Secure-gatehouse" when `domain` is set.'),
   secure: z.boolean().default(true).describe('Send the cookie over HTTPS only; false is allowed in dev mode only.'),
   same_site: z.enum(['lax', 'strict', 'none']).default('lax').describe('SameSite attribute.'),
-  domain: z.string().regex(HOST_PATTERN, { error: 'must be a domain like "corp.example"' }).optional()
+  domain: z
+    .string()
+    .regex(HOST_PATTERN, { error: 'must be a domain like "corp.example"' })
+    .optional()
     .describe('Share the session across subdomains of this domain (then the __Host- prefix cannot be used).'),
 });
 
 const session = z.strictObject({
   store: z.enum(['memory', 'redis']).default('memory').describe('memory: one process, lost on restart; redis: shared by replicas.'),
   redis: redis.optional().describe('Redis connection for store: redis (url, or sentinels + name, or cluster).'),
-  memory: z.strictObject({
-    max_sessions: z.number().int().min(1).default(100_000).describe('Oldest-idle sessions are evicted beyond this.'),
-  }).optional().describe('Memory store options.'),
+  memory: z
+    .strictObject({
+      max_sessions: z.number().int().min(1).default(100_000).describe('Oldest-idle sessions are evicted beyond this.'),
+    })
+    .optional()
+    .describe('Memory store options.'),
   cookie: cookie.default({ secure: true, same_site: 'lax' }).describe('Session cookie.'),
-  login: z.strictObject({
-    rate_per_minute: z.number().int().min(0).default(60).describe('Sign-ins one client address may start per minute (bursts up to the same number); 0 = no limit.'),
-    max_pending: z.number().int().min(1).default(10_000).describe('Sign-ins waiting for the identity provider at once, across all replicas; more get 429.'),
-  }).optional().describe('Limits on starting sign-ins (each one is remembered for 10 minutes).'),
+  login: z
+    .strictObject({
+      rate_per_minute: z
+        .number()
+        .int()
+        .min(0)
+        .default(60)
+        .describe('Sign-ins one client address may start per minute (bursts up to the same number); 0 = no limit.'),
+      max_pending: z
+        .number()
+        .int()
+        .min(1)
+        .default(10_000)
+        .describe('Sign-ins waiting for the identity provider at once, across all replicas; more get 429.'),
+    })
+    .optional()
+    .describe('Limits on starting sign-ins (each one is remembered for 10 minutes).'),
   secret: z.string().optional().describe('At least 32 bytes; signs cookies and encrypts stored IdP tokens. Required with store: redis.'),
   idle_timeout: duration().default('30m').describe('A session unused this long ends.'),
   absolute_timeout: duration().default('12h').describe('A session ends this long after sign-in, used or not.'),
@@ -173,7 +277,9 @@ const IDP_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const byteSize = () => z.string().regex(/^\d+\s*(B|KB|MB|GB)?$/i, { error: 'must be a size like "100MB"' });
 
 const oidcProvider = z.strictObject({
-  id: z.string().regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
+  id: z
+    .string()
+    .regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
     .describe('Used in URLs: /.gatehouse/oidc/<id>/callback.'),
   type: z.literal('oidc'),
   display_name: z.string().min(1).optional().describe('Shown on the sign-in chooser.'),
@@ -184,34 +290,92 @@ const oidcProvider = z.strictObject({
   private_key_file: z.string().min(1).optional().describe('PEM private key (PKCS#8) for private_key_jwt.'),
   private_key_alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).default('RS256').describe('Signing algorithm of private_key_file.'),
   scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']).describe('Must include openid.'),
-  claims: z.strictObject({
-    user: z.string().min(1).default('email').describe('Claim that names the user (policy `users`, admin API, headers).'),
-    email: z.string().min(1).default('email'),
-    name: z.string().min(1).default('name'),
-    groups: z.string().min(1).default('groups').describe('A list of group names; a single string is one group (see split_group_values_on).'),
-  }).default({ user: 'email', email: 'email', name: 'name', groups: 'groups' }),
-  split_group_values_on: z.enum([',', ';', '|', ' ']).optional()
-    .describe('Off by default: a string groups claim is one group. Only for an IdP that packs several groups into one string: split it on this character (a group name containing it then grants each part).'),
-  userinfo: z.enum(['auto', 'always', 'never']).default('auto')
+  claims: z
+    .strictObject({
+      user: z.string().min(1).default('email').describe('Claim that names the user (policy `users`, admin API, headers).'),
+      email: z.string().min(1).default('email'),
+      name: z.string().min(1).default('name'),
+      groups: z
+        .string()
+        .min(1)
+        .default('groups')
+        .describe('A list of group names; a single string is one group (see split_group_values_on).'),
+    })
+    .default({ user: 'email', email: 'email', name: 'name', groups: 'groups' }),
+  split_group_values_on: z
+    .enum([',', ';', '|', ' '])
+    .optional()
+    .describe(
+      'Off by default: a string groups claim is one group. Only for an IdP that packs several groups into one string: split it on this character (a group name containing it then grants each part).',
+    ),
+  userinfo: z
+    .enum(['auto', 'always', 'never'])
+    .default('auto')
     .describe('Fetch claims from the userinfo endpoint: auto = when the ID token has no groups (e.g. Entra ID group overage).'),
-  authorization_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters (e.g. prompt, hd, acr_values).'),
-  bearer_audiences: z.array(z.string().min(1)).min(1).optional()
-    .describe('Accept bearer tokens (Authorization: Bearer, or Proxy-Authorization: Bearer when the tool keeps Authorization) from this IdP: JWTs whose aud is one of these (API clients, SDKs); with introspection, also opaque tokens whose aud or client_id is one of these.'),
-  introspection: z.strictObject({
-    enabled: z.boolean().default(false).describe('Ask the IdP\'s RFC 7662 introspection_endpoint (from discovery) about bearer tokens that are not JWTs, authenticating as this client (client_id and its secret or key).'),
-    cache_ttl: duration().default('60s').describe('How long an answer is remembered (at most 1h, never past the token\'s exp): a token revoked at the IdP keeps working this long.'),
-  }).optional().describe('Opaque IdP access tokens (not JWTs) as bearer tokens; needs bearer_audiences. With several IdPs doing this, an opaque token is shown to each in config order until one knows it.'),
-  bearer_userinfo: z.strictObject({
-    enabled: z.boolean().default(false).describe('Complete bearer tokens\' claims (groups above all) from the userinfo endpoint, as sign-ins do per `userinfo` (auto: only when the token carries no groups).'),
-    cache_ttl: duration().default('5m').describe('How long userinfo answers are remembered per token (at most 1h, never past the token\'s exp): group changes at the IdP show after this long.'),
-  }).optional().describe('Groups for bearer tokens from userinfo (Okta, Entra and Keycloak access tokens carry none by default). A token the userinfo endpoint refuses is refused.'),
-  revalidate_interval: duration().optional().describe('Refresh tokens at least this often, even when they are long-lived (needs a refresh token).'),
+  authorization_params: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('Extra authorization request parameters (e.g. prompt, hd, acr_values).'),
+  bearer_audiences: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      'Accept bearer tokens (Authorization: Bearer, or Proxy-Authorization: Bearer when the tool keeps Authorization) from this IdP: JWTs whose aud is one of these (API clients, SDKs); with introspection, also opaque tokens whose aud or client_id is one of these.',
+    ),
+  introspection: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Ask the IdP's RFC 7662 introspection_endpoint (from discovery) about bearer tokens that are not JWTs, authenticating as this client (client_id and its secret or key).",
+        ),
+      cache_ttl: duration()
+        .default('60s')
+        .describe(
+          "How long an answer is remembered (at most 1h, never past the token's exp): a token revoked at the IdP keeps working this long.",
+        ),
+    })
+    .optional()
+    .describe(
+      'Opaque IdP access tokens (not JWTs) as bearer tokens; needs bearer_audiences. With several IdPs doing this, an opaque token is shown to each in config order until one knows it.',
+    ),
+  bearer_userinfo: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Complete bearer tokens' claims (groups above all) from the userinfo endpoint, as sign-ins do per `userinfo` (auto: only when the token carries no groups).",
+        ),
+      cache_ttl: duration()
+        .default('5m')
+        .describe(
+          "How long userinfo answers are remembered per token (at most 1h, never past the token's exp): group changes at the IdP show after this long.",
+        ),
+    })
+    .optional()
+    .describe(
+      'Groups for bearer tokens from userinfo (Okta, Entra and Keycloak access tokens carry none by default). A token the userinfo endpoint refuses is refused.',
+    ),
+  revalidate_interval: duration()
+    .optional()
+    .describe('Refresh tokens at least this often, even when they are long-lived (needs a refresh token).'),
   clock_tolerance: duration().default('30s').describe('Allowed clock skew when checking ID token times.'),
-  post_logout_redirect_uri: httpUrl().optional().describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),
-  timeout: duration().default('10s')
-    .describe('How long to wait for the IdP (discovery, token, userinfo, health checks); then 503 GH_IDP_UNAVAILABLE, and a sign-in callback offers to start again.'),
-  health_check_interval: duration().default('10s')
-    .describe('How often the IdP\'s discovery document is fetched to report it on /readyz and gatehouse_idp_up; also the longest pause between discovery retries while it is unreachable.'),
+  post_logout_redirect_uri: httpUrl()
+    .optional()
+    .describe('Where the IdP sends the browser after sign-out; default <public base>/.gatehouse/logout.'),
+  timeout: duration()
+    .default('10s')
+    .describe(
+      'How long to wait for the IdP (discovery, token, userinfo, health checks); then 503 GH_IDP_UNAVAILABLE, and a sign-in callback offers to start again.',
+    ),
+  health_check_interval: duration()
+    .default('10s')
+    .describe(
+      "How often the IdP's discovery document is fetched to report it on /readyz and gatehouse_idp_up; also the longest pause between discovery retries while it is unreachable.",
+    ),
 });
 
 const samlAttributes = z.strictObject({
@@ -224,18 +388,22 @@ const samlAttributes = z.strictObject({
 });
 
 const samlProvider = z.strictObject({
-  id: z.string().regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
+  id: z
+    .string()
+    .regex(IDP_ID, { error: 'must be 1-32 lower-case letters, digits, "_" or "-" (it appears in URLs)' })
     .describe('Used in URLs: /.gatehouse/saml/<id>/acs, /metadata, /slo.'),
   type: z.literal('saml'),
   display_name: z.string().min(1).optional(),
   idp_metadata_url: httpUrl().optional().describe('IdP metadata, fetched at start and refreshed; the last good copy is kept.'),
   idp_metadata_file: z.string().min(1).optional(),
   entry_point: httpUrl().optional().describe('IdP SSO URL (HTTP-Redirect), when not using metadata.'),
-  idp_cert: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional()
+  idp_cert: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
     .describe('IdP signing certificate(s), PEM text or file paths; several during a rotation.'),
   idp_issuer: z.string().min(1).optional().describe('Expected Issuer of responses; default: the metadata entityID.'),
   slo_url: httpUrl().optional().describe('IdP single logout URL, when not using metadata.'),
-  sp_entity_id: z.string().min(1).describe('This SP\'s entityID (the Audience the IdP must address).'),
+  sp_entity_id: z.string().min(1).describe("This SP's entityID (the Audience the IdP must address)."),
   sp_key_file: z.string().min(1).optional().describe('PEM private key: signs AuthnRequests and logout messages.'),
   sp_cert_file: z.string().min(1).optional().describe('PEM certificate for sp_key_file, published in the SP metadata.'),
   sp_decryption_key_file: z.string().min(1).optional().describe('PEM private key for encrypted assertions (default: sp_key_file).'),
@@ -244,8 +412,12 @@ const samlProvider = z.strictObject({
   attributes: samlAttributes.default({}).describe('Attribute names as the IdP sends them (override the preset).'),
   nameid_format: z.string().min(1).default('urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified'),
   allow_idp_initiated: z.boolean().default(false).describe('Accept unsolicited responses (no InResponseTo).'),
-  split_group_values_on: z.enum([',', ';', '|']).optional()
-    .describe('Off by default: each AttributeValue is one group. Only for an IdP that packs several groups into one value: split values on this character (a group name containing it then grants each part).'),
+  split_group_values_on: z
+    .enum([',', ';', '|'])
+    .optional()
+    .describe(
+      'Off by default: each AttributeValue is one group. Only for an IdP that packs several groups into one value: split values on this character (a group name containing it then grants each part).',
+    ),
   clock_skew: duration().default('60s'),
   max_response_size: byteSize().default('256KB'),
   metadata_refresh: duration().default('1h'),
@@ -255,84 +427,185 @@ const identityProvider = z.discriminatedUnion('type', [oidcProvider, samlProvide
   error: (issue) => (issue.code === 'invalid_union' ? 'type must be "oidc" or "saml"' : undefined),
 });
 
-const auditSink = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('stdout') }),
-  z.strictObject({
-    type: z.literal('file'),
-    path: z.string().min(1).describe('NDJSON file, appended.'),
-    max_size: byteSize().default('100MB').describe('Rotate when the file would grow past this.'),
-    max_files: z.number().int().min(1).max(1000).default(10).describe('Rotated files kept (path.1 ... path.N).'),
-    fsync: z.enum(['always', 'interval', 'never']).default('interval').describe('always: every batch; interval: once a second.'),
-  }),
-  z.strictObject({
-    type: z.literal('syslog'),
-    url: z.string().regex(/^(tcp|udp|tls|relp):\/\/[^/\s]+:\d+$/, { error: 'must be relp://host:port, tcp://host:port, tls://host:port or udp://host:port' })
-      .describe('RFC 5424 syslog. relp://: RELP (rsyslog imrelp), every record acknowledged, none lost; tcp:// and tls:// (RFC 6587 octet counting / RFC 5425): at least once through breaks within replay_window; udp://: at most once.'),
-    tls: z.boolean().default(false).describe('TLS (RFC 5425 for tcp://; from the first byte for relp://, as imrelp tls="on"); implied by tls://.'),
-    ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the receiver.'),
-    cert_file: z.string().min(1).optional().describe('TLS only: PEM client certificate, for a receiver that requires one (RFC 5425 mutual TLS); with key_file.'),
-    key_file: z.string().min(1).optional().describe('TLS only: PEM private key of cert_file.'),
-    app_name: z.string().regex(/^[!-~]{1,48}$/).default('gatehouse'),
-    facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
-    timeout: duration().default('10s').describe('Connecting (tcp, tls, relp), and for relp how long an acknowledgement may take before the session is dropped and its unacknowledged records sent again.'),
-    relp_window: z.number().int().min(1).max(10_000).optional().describe('relp:// only: records sent before the oldest is acknowledged (default 128, as librelp).'),
-    replay_window: duration().optional().describe('tcp:// and tls:// only: when a connection breaks, records written this long before are sent again on the next one (receivers drop the duplicates by boot id + sequence); default 10s, 0s = off.'),
-    replay_max_records: z.number().int().min(0).max(1_000_000).optional().describe('tcp:// and tls:// only: at most this many records in the replay window (default 10000).'),
-  }),
-  z.strictObject({
-    type: z.literal('http'),
-    url: httpUrl().describe('Splunk HEC (…/services/collector/event) or any NDJSON POST endpoint.'),
-    format: z.enum(['hec', 'ndjson']).default('ndjson'),
-    token: z.string().min(1).optional().describe('HEC token (Authorization: Splunk <token>) or bearer token for ndjson.'),
-    batch_size: z.number().int().min(1).max(10_000).default(500),
-    gzip: z.boolean().default(true),
-    timeout: duration().default('10s'),
-    ca_file: z.string().min(1).optional(),
-    index: z.string().regex(/^[a-z0-9_][a-z0-9_-]{0,79}$/, { error: 'a Splunk index name: lower-case letters, digits, _ and -' }).optional()
-      .describe('format: hec only: the Splunk index (default: the token\'s default index).'),
-    fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/), z.string().max(256)).optional()
-      .describe('format: hec only: indexed fields added to every event (e.g. {env: prod, dc: fra1}).'),
-  }),
-], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) });
+const auditSink = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('stdout') }),
+    z.strictObject({
+      type: z.literal('file'),
+      path: z.string().min(1).describe('NDJSON file, appended.'),
+      max_size: byteSize().default('100MB').describe('Rotate when the file would grow past this.'),
+      max_files: z.number().int().min(1).max(1000).default(10).describe('Rotated files kept (path.1 ... path.N).'),
+      fsync: z.enum(['always', 'interval', 'never']).default('interval').describe('always: every batch; interval: once a second.'),
+    }),
+    z.strictObject({
+      type: z.literal('syslog'),
+      url: z
+        .string()
+        .regex(/^(tcp|udp|tls|relp):\/\/[^/\s]+:\d+$/, {
+          error: 'must be relp://host:port, tcp://host:port, tls://host:port or udp://host:port',
+        })
+        .describe(
+          'RFC 5424 syslog. relp://: RELP (rsyslog imrelp), every record acknowledged, none lost; tcp:// and tls:// (RFC 6587 octet counting / RFC 5425): at least once through breaks within replay_window; udp://: at most once.',
+        ),
+      tls: z
+        .boolean()
+        .default(false)
+        .describe('TLS (RFC 5425 for tcp://; from the first byte for relp://, as imrelp tls="on"); implied by tls://.'),
+      ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the receiver.'),
+      cert_file: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('TLS only: PEM client certificate, for a receiver that requires one (RFC 5425 mutual TLS); with key_file.'),
+      key_file: z.string().min(1).optional().describe('TLS only: PEM private key of cert_file.'),
+      app_name: z
+        .string()
+        .regex(/^[!-~]{1,48}$/)
+        .default('gatehouse'),
+      facility: z.number().int().min(0).max(23).default(10).describe('Syslog facility (10 = authpriv).'),
+      timeout: duration()
+        .default('10s')
+        .describe(
+          'Connecting (tcp, tls, relp), and for relp how long an acknowledgement may take before the session is dropped and its unacknowledged records sent again.',
+        ),
+      relp_window: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .optional()
+        .describe('relp:// only: records sent before the oldest is acknowledged (default 128, as librelp).'),
+      replay_window: duration()
+        .optional()
+        .describe(
+          'tcp:// and tls:// only: when a connection breaks, records written this long before are sent again on the next one (receivers drop the duplicates by boot id + sequence); default 10s, 0s = off.',
+        ),
+      replay_max_records: z
+        .number()
+        .int()
+        .min(0)
+        .max(1_000_000)
+        .optional()
+        .describe('tcp:// and tls:// only: at most this many records in the replay window (default 10000).'),
+    }),
+    z.strictObject({
+      type: z.literal('http'),
+      url: httpUrl().describe('Splunk HEC (…/services/collector/event) or any NDJSON POST endpoint.'),
+      format: z.enum(['hec', 'ndjson']).default('ndjson'),
+      token: z.string().min(1).optional().describe('HEC token (Authorization: Splunk <token>) or bearer token for ndjson.'),
+      batch_size: z.number().int().min(1).max(10_000).default(500),
+      gzip: z.boolean().default(true),
+      timeout: duration().default('10s'),
+      ca_file: z.string().min(1).optional(),
+      index: z
+        .string()
+        .regex(/^[a-z0-9_][a-z0-9_-]{0,79}$/, { error: 'a Splunk index name: lower-case letters, digits, _ and -' })
+        .optional()
+        .describe("format: hec only: the Splunk index (default: the token's default index)."),
+      fields: z
+        .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/), z.string().max(256))
+        .optional()
+        .describe('format: hec only: indexed fields added to every event (e.g. {env: prod, dc: fra1}).'),
+    }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) },
+);
 
 const audit = z.strictObject({
-  format: z.enum(['ecs', 'ocsf']).default('ecs').describe('ecs: Elastic Common Schema; ocsf: OCSF HTTP Activity (4002) / Authentication (3002).'),
-  sinks: z.array(auditSink).default([{ type: 'stdout' }]).describe('Every record goes to every sink.'),
-  on_sink_failure: z.enum(['buffer', 'block']).default('buffer')
+  format: z
+    .enum(['ecs', 'ocsf'])
+    .default('ecs')
+    .describe('ecs: Elastic Common Schema; ocsf: OCSF HTTP Activity (4002) / Authentication (3002).'),
+  sinks: z
+    .array(auditSink)
+    .default([{ type: 'stdout' }])
+    .describe('Every record goes to every sink.'),
+  on_sink_failure: z
+    .enum(['buffer', 'block'])
+    .default('buffer')
     .describe('buffer: spool to disk and replay, never drop; block: refuse requests (503) when a sink cannot take a record.'),
-  spool_dir: z.string().min(1).optional().describe('Where records wait while a sink is down; default <tmp>/gatehouse-spool. One per process.'),
+  spool_dir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Where records wait while a sink is down; default <tmp>/gatehouse-spool. One per process.'),
   queue_size: z.number().int().min(10).max(1_000_000).default(10_000).describe('Records held in memory per sink.'),
-  spool_drain_rate: z.number().int().min(100).max(1_000_000).optional()
-    .describe('Spooled records delivered per second at most, per sink, when a sink is back (default 20000); batches are separated by an event-loop turn so requests keep flowing.'),
-  chain_key_file: z.string().min(1).optional()
-    .describe('File holding a secret of at least 32 bytes: the hash chain becomes HMAC-SHA256 with it, so whoever can write the audit trail but not read this file cannot rewrite records undetected (gatehouse audit-verify --key-file). Read at start; unset = an unkeyed chain (a warning).'),
+  spool_drain_rate: z
+    .number()
+    .int()
+    .min(100)
+    .max(1_000_000)
+    .optional()
+    .describe(
+      'Spooled records delivered per second at most, per sink, when a sink is back (default 20000); batches are separated by an event-loop turn so requests keep flowing.',
+    ),
+  chain_key_file: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'File holding a secret of at least 32 bytes: the hash chain becomes HMAC-SHA256 with it, so whoever can write the audit trail but not read this file cannot rewrite records undetected (gatehouse audit-verify --key-file). Read at start; unset = an unkeyed chain (a warning).',
+    ),
 });
 
-export const ConfigSchema = z.strictObject({
-  log_level: logLevel.default('info').describe('Operational log level (JSON lines on stderr).'),
-  watch: z.boolean().default(false).describe('Reload when the config file changes (also: SIGHUP, POST /admin/reload).'),
-  server: server.describe('Public listener.'),
-  admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
-  identity_providers: z.array(identityProvider).default([]).describe('Single sign-on providers.'),
-  forward_auth: z.strictObject({
-    headers: z.enum(['original_url', 'forwarded']).describe('Which headers describe the original request: original_url = X-Original-URL + X-Original-Method (nginx auth_request); forwarded = X-Forwarded-Method/Proto/Host/Uri (Traefik, Envoy). Only these are read.'),
-  }).optional().describe('Enable GET /.gatehouse/auth for an ingress in server.trusted_proxies; off by default.'),
-  identity_headers: identityHeaders.default({}).describe('Names of the identity headers sent upstream; "" = not sent.'),
-  username: z.strictObject({
-    from: z.enum(['user', 'email', 'name']).default('user').describe('Identity field the name is made from (map the IdP claim to it with claims/attributes, e.g. user: preferred_username).'),
-    max_length: z.number().int().min(1).max(256).default(32).describe('Longest name (useradd accepts 32).'),
-  }).default({ from: 'user', max_length: 32 })
-    .describe('The identity_headers.username value: the local part of an e-mail, lower-cased, [a-z0-9_-] only, starting with a letter — a name LocalProcessSpawner, useradd and home directories accept.'),
-  assertion: z.strictObject({
-    key_files: z.array(z.string().min(1)).min(1).optional()
-      .describe('PEM private keys (PKCS#8, EC P-256); the first signs, all are published at /.gatehouse/jwks (rotation). Default: a key generated at start (single replica only).'),
-    ttl: duration().default('5m').describe('Lifetime of each assertion (at most 5m).'),
-  }).default({ ttl: '5m' }).describe('The signed identity assertion (X-Gatehouse-Assertion).'),
-  audit: audit.default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000 }).describe('The audit trail.'),
-  session: session.default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
-    .describe('Sessions: store, cookie, timeouts.'),
-  routes: z.array(route).min(1, { error: 'at least one route is required' }).describe('Routes, matched by host then longest path prefix.'),
-}).describe('Gatehouse configuration');
+export const ConfigSchema = z
+  .strictObject({
+    log_level: logLevel.default('info').describe('Operational log level (JSON lines on stderr).'),
+    watch: z.boolean().default(false).describe('Reload when the config file changes (also: SIGHUP, POST /admin/reload).'),
+    server: server.describe('Public listener.'),
+    admin: admin.default({ listen: '127.0.0.1:4181' }).describe('Admin listener.'),
+    identity_providers: z.array(identityProvider).default([]).describe('Single sign-on providers.'),
+    forward_auth: z
+      .strictObject({
+        headers: z
+          .enum(['original_url', 'forwarded'])
+          .describe(
+            'Which headers describe the original request: original_url = X-Original-URL + X-Original-Method (nginx auth_request); forwarded = X-Forwarded-Method/Proto/Host/Uri (Traefik, Envoy). Only these are read.',
+          ),
+      })
+      .optional()
+      .describe('Enable GET /.gatehouse/auth for an ingress in server.trusted_proxies; off by default.'),
+    identity_headers: identityHeaders.default({}).describe('Names of the identity headers sent upstream; "" = not sent.'),
+    username: z
+      .strictObject({
+        from: z
+          .enum(['user', 'email', 'name'])
+          .default('user')
+          .describe(
+            'Identity field the name is made from (map the IdP claim to it with claims/attributes, e.g. user: preferred_username).',
+          ),
+        max_length: z.number().int().min(1).max(256).default(32).describe('Longest name (useradd accepts 32).'),
+      })
+      .default({ from: 'user', max_length: 32 })
+      .describe(
+        'The identity_headers.username value: the local part of an e-mail, lower-cased, [a-z0-9_-] only, starting with a letter — a name LocalProcessSpawner, useradd and home directories accept.',
+      ),
+    assertion: z
+      .strictObject({
+        key_files: z
+          .array(z.string().min(1))
+          .min(1)
+          .optional()
+          .describe(
+            'PEM private keys (PKCS#8, EC P-256); the first signs, all are published at /.gatehouse/jwks (rotation). Default: a key generated at start (single replica only).',
+          ),
+        ttl: duration().default('5m').describe('Lifetime of each assertion (at most 5m).'),
+      })
+      .default({ ttl: '5m' })
+      .describe('The signed identity assertion (X-Gatehouse-Assertion).'),
+    audit: audit
+      .default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000 })
+      .describe('The audit trail.'),
+    session: session
+      .default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
+      .describe('Sessions: store, cookie, timeouts.'),
+    routes: z
+      .array(route)
+      .min(1, { error: 'at least one route is required' })
+      .describe('Routes, matched by host then longest path prefix.'),
+  })
+  .describe('Gatehouse configuration');
 
 export type RawConfig = z.output<typeof ConfigSchema>;
 export type RawRoute = RawConfig['routes'][number];

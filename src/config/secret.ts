@@ -49,7 +49,8 @@ export function settingsFingerprint(value: unknown): string {
 
 /** Values that are somebody's "fill this in", never a secret (compared without case). */
 // Long enough that a random base64 secret does not contain one by chance (short words need separators).
-const PLACEHOLDER_WORDS = /change[-_. ]?me|change[-_. ]?it|example|placeholder|replace[-_. ]?(me|with|this)|your[-_. ]|insert[-_. ]|(?:^|[-_. ])todo(?:[-_. ]|$)|xxxxxx/i;
+const PLACEHOLDER_WORDS =
+  /change[-_. ]?me|change[-_. ]?it|example|placeholder|replace[-_. ]?(me|with|this)|your[-_. ]|insert[-_. ]|(?:^|[-_. ])todo(?:[-_. ]|$)|xxxxxx/i;
 const MIN_DISTINCT_CHARS = 8;
 const MIN_BITS_PER_CHAR = 3;
 const GENERATED = new Set(['session.secret', 'admin.token']);
@@ -66,7 +67,10 @@ export function secretProblems(raw: SecretFields, devMode: boolean): { path: str
     ['session.secret', raw.session?.secret],
     ['admin.token', raw.admin?.token],
     ['session.redis.password', raw.session?.redis?.password],
-    ...(raw.identity_providers ?? []).map((p, i): [string, string | undefined] => [`identity_providers[${i}].client_secret`, text(p.client_secret)]),
+    ...(raw.identity_providers ?? []).map((p, i): [string, string | undefined] => [
+      `identity_providers[${i}].client_secret`,
+      text(p.client_secret),
+    ]),
     ...(raw.audit?.sinks ?? []).map((s, i): [string, string | undefined] => [`audit.sinks[${i}].token`, text(s.token)]),
   ];
   const problems: { path: string; message: string }[] = [];
@@ -74,16 +78,20 @@ export function secretProblems(raw: SecretFields, devMode: boolean): { path: str
     if (value === undefined || value === '') continue;
     const word = PLACEHOLDER_WORDS.exec(value)?.[0];
     if (word) problems.push({ path, message: `looks like a placeholder (contains "${word.toLowerCase()}"), not a secret; ${HINT}` });
-    else if (/^(.{1,8}?)\1+$/su.test(value)) problems.push({ path, message: `looks like a placeholder (a short pattern repeated), not a secret; ${HINT}` });
+    else if (/^(.{1,8}?)\1+$/su.test(value))
+      problems.push({ path, message: `looks like a placeholder (a short pattern repeated), not a secret; ${HINT}` });
     // Client secrets and passwords are issued elsewhere; the two Gatehouse's operator generates are judged.
-    else if (!devMode && GENERATED.has(path) && lowEntropy(value)) problems.push({ path, message: `too predictable (few distinct characters); ${HINT}` });
+    else if (!devMode && GENERATED.has(path) && lowEntropy(value))
+      problems.push({ path, message: `too predictable (few distinct characters); ${HINT}` });
   }
   return problems;
 }
 
 /** The parts of the raw (schema-checked) config that hold secrets. */
 export interface SecretFields {
-  readonly session?: { readonly secret?: string | undefined; readonly redis?: { readonly password?: string | undefined } | undefined } | undefined;
+  readonly session?:
+    | { readonly secret?: string | undefined; readonly redis?: { readonly password?: string | undefined } | undefined }
+    | undefined;
   readonly admin?: { readonly token?: string | undefined } | undefined;
   readonly identity_providers?: readonly Readonly<Record<string, unknown>>[] | undefined;
   readonly audit?: { readonly sinks?: readonly Readonly<Record<string, unknown>>[] | undefined } | undefined;

@@ -238,20 +238,45 @@ export interface LoginLimits {
 
 export type AuditSinkConfig =
   | { readonly type: 'stdout' }
-  | { readonly type: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number; readonly fsync: 'always' | 'interval' | 'never' }
   | {
-    readonly type: 'syslog'; readonly transport: 'tcp' | 'udp' | 'relp'; readonly tls: boolean; readonly host: string; readonly port: number; readonly caFile: string | undefined;
-    /** TLS client certificate and key files (RFC 5425 mutual TLS). */
-    readonly certFile?: string | undefined; readonly keyFile?: string | undefined;
-    readonly appName: string; readonly facility: number; readonly timeoutMs: number;
-    /** RELP: frames in flight before the oldest is acknowledged. */
-    readonly relpWindow: number;
-    /** TCP/TLS: re-send what was written this long before a broken connection (0 = off), at most replayMaxRecords. */
-    readonly replayWindowMs: number; readonly replayMaxRecords: number;
-  }
-  | { readonly type: 'http'; readonly url: string; readonly format: 'hec' | 'ndjson'; readonly token: Secret | undefined; readonly batchSize: number; readonly gzip: boolean; readonly timeoutMs: number; readonly caFile: string | undefined;
-    /** HEC only: the index, and indexed fields added to every event. */
-    readonly index?: string | undefined; readonly fields?: Readonly<Record<string, string>> | undefined };
+      readonly type: 'file';
+      readonly path: string;
+      readonly maxBytes: number;
+      readonly maxFiles: number;
+      readonly fsync: 'always' | 'interval' | 'never';
+    }
+  | {
+      readonly type: 'syslog';
+      readonly transport: 'tcp' | 'udp' | 'relp';
+      readonly tls: boolean;
+      readonly host: string;
+      readonly port: number;
+      readonly caFile: string | undefined;
+      /** TLS client certificate and key files (RFC 5425 mutual TLS). */
+      readonly certFile?: string | undefined;
+      readonly keyFile?: string | undefined;
+      readonly appName: string;
+      readonly facility: number;
+      readonly timeoutMs: number;
+      /** RELP: frames in flight before the oldest is acknowledged. */
+      readonly relpWindow: number;
+      /** TCP/TLS: re-send what was written this long before a broken connection (0 = off), at most replayMaxRecords. */
+      readonly replayWindowMs: number;
+      readonly replayMaxRecords: number;
+    }
+  | {
+      readonly type: 'http';
+      readonly url: string;
+      readonly format: 'hec' | 'ndjson';
+      readonly token: Secret | undefined;
+      readonly batchSize: number;
+      readonly gzip: boolean;
+      readonly timeoutMs: number;
+      readonly caFile: string | undefined;
+      /** HEC only: the index, and indexed fields added to every event. */
+      readonly index?: string | undefined;
+      readonly fields?: Readonly<Record<string, string>> | undefined;
+    };
 
 export interface AuditConfig {
   readonly format: 'ecs' | 'ocsf';

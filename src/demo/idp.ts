@@ -100,7 +100,16 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
   const Provider = await loadProvider();
   const host = options.host ?? '127.0.0.1';
   // Fresh signing keys per start (oidc-provider's built-in ones are shared by every install).
-  const jwks = options.jwks ?? { keys: [{ ...(await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey)), alg: 'RS256', use: 'sig', kid: `demo-${Date.now().toString(36)}` }] };
+  const jwks = options.jwks ?? {
+    keys: [
+      {
+        ...(await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey)),
+        alg: 'RS256',
+        use: 'sig',
+        kid: `demo-${Date.now().toString(36)}`,
+      },
+    ],
+  };
   const accounts = new DemoAccounts();
   const server = createServer();
   await new Promise<void>((r) => server.listen(options.port ?? 0, host, r));
@@ -142,7 +151,11 @@ async function loadProvider(): Promise<ProviderClass> {
   }
 }
 
-function providerConfiguration(options: DemoIdpOptions, jwks: { keys: object[] }, accounts: DemoAccounts): ConstructorParameters<ProviderClass>[1] {
+function providerConfiguration(
+  options: DemoIdpOptions,
+  jwks: { keys: object[] },
+  accounts: DemoAccounts,
+): ConstructorParameters<ProviderClass>[1] {
   return {
     clients: options.clients.map((c) => ({
       grant_types: ['authorization_code', 'refresh_token'],
@@ -153,7 +166,8 @@ function providerConfiguration(options: DemoIdpOptions, jwks: { keys: object[] }
     jwks: jwks as never,
     adapter: memoryAdapter() as never,
     cookies: { keys: ['gatehouse-demo-idp-cookie-key-not-secret'] },
-    findAccount: async (_ctx: unknown, id: string) => (accounts.canSignIn(id) ? { accountId: id, claims: async () => accounts.claims(id) } : undefined),
+    findAccount: async (_ctx: unknown, id: string) =>
+      accounts.canSignIn(id) ? { accountId: id, claims: async () => accounts.claims(id) } : undefined,
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
     scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
     conformIdTokenClaims: !(options.claimsInIdToken ?? true),
@@ -162,7 +176,11 @@ function providerConfiguration(options: DemoIdpOptions, jwks: { keys: object[] }
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       // A client may introspect only the tokens issued to it (and saying so silences the library's notice).
-      introspection: { enabled: options.introspection ?? false, allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
+      introspection: {
+        enabled: options.introspection ?? false,
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
+          token.clientId === client.clientId,
+      },
     },
     pkce: { required: () => true },
     // Back-channel logout posts to Gatehouse on loopback. oidc-provider's SSRF guard (its own
@@ -188,7 +206,12 @@ function providerConfiguration(options: DemoIdpOptions, jwks: { keys: object[] }
 }
 
 /** The login form (GET), its answer (POST), or consent for a user already signed in here. */
-async function handleInteraction(provider: InstanceType<ProviderClass>, accounts: DemoAccounts, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleInteraction(
+  provider: InstanceType<ProviderClass>,
+  accounts: DemoAccounts,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const details = await provider.interactionDetails(req, res);
   const clientId = String(details.params.client_id);
   const finish = async (accountId: string) => {
@@ -217,13 +240,16 @@ async function handleInteraction(provider: InstanceType<ProviderClass>, accounts
 }
 
 function sendLoginForm(res: ServerResponse, action: string, error: string | undefined): void {
-  const body = renderPage('Demo identity provider', `${error ? `<p style="color:#b42318">${escapeHtml(error)}</p>` : ''}
+  const body = renderPage(
+    'Demo identity provider',
+    `${error ? `<p style="color:#b42318">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}">
 <p><label>Username<br><input name="username" autocomplete="username" autofocus></label></p>
 <p><label>Password<br><input name="password" type="password" autocomplete="current-password"></label></p>
 <p><button type="submit">Sign in</button></p>
 </form>
-<p style="color:#6b7385;font-size:14px">Users: alice (ml-admins, data-scientists), bob (labelers), carol (no groups). Password: ${DEMO_PASSWORD}</p>`);
+<p style="color:#6b7385;font-size:14px">Users: alice (ml-admins, data-scientists), bob (labelers), carol (no groups). Password: ${DEMO_PASSWORD}</p>`,
+  );
   res.writeHead(error ? 401 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
   res.end(body);
 }

@@ -142,9 +142,12 @@ function judge(w: Watched, now: number, l: BodyLimits): 'idle' | 'slow' | undefi
 
 /** 408 through whoever consumes the body (onBodyTimeout), and the connection closes. */
 function endBody(w: Watched, verdict: 'idle' | 'slow', l: BodyLimits): void {
-  const err = new GatehouseError('GH_REQUEST_TIMEOUT', verdict === 'idle'
-    ? `The request body stopped arriving (nothing for ${Math.round(l.idleMs / 1000 * 10) / 10}s).`
-    : `The request body arrived too slowly (under ${l.minRate} bytes per second).`);
+  const err = new GatehouseError(
+    'GH_REQUEST_TIMEOUT',
+    verdict === 'idle'
+      ? `The request body stopped arriving (nothing for ${Math.round((l.idleMs / 1000) * 10) / 10}s).`
+      : `The request body arrived too slowly (under ${l.minRate} bytes per second).`,
+  );
   expired.set(w.req, err);
   const { res, socket } = w;
   if (!res.headersSent) res.setHeader('connection', 'close');

@@ -45,11 +45,7 @@ export function cookieValues(header: string | undefined, name: string): string[]
  * value; two different accepted values are none: whoever can set a cookie on a sibling host or
  * path can plant a second one, and nothing in the header says which is the real one.
  */
-export function readCookie(
-  header: string | undefined,
-  name: string,
-  accept: (value: string) => boolean = () => true,
-): string | undefined {
+export function readCookie(header: string | undefined, name: string, accept: (value: string) => boolean = () => true): string | undefined {
   const values = new Set(cookieValues(header, name).filter(accept));
   return values.size === 1 ? values.values().next().value : undefined;
 }

@@ -24,9 +24,7 @@ export function createClientResolver(trustedProxies: readonly string[]): ClientR
     if (bits === undefined) list.addAddress(addr, type);
     else list.addSubnet(addr, Number(bits), type);
   }
-  const isTrusted = trustedProxies.length === 0
-    ? () => false
-    : (ip: string) => list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6');
+  const isTrusted = trustedProxies.length === 0 ? () => false : (ip: string) => list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6');
 
   return (req) => {
     const peer = plainIp(req.socket.remoteAddress ?? '');
@@ -48,7 +46,10 @@ export function createClientResolver(trustedProxies: readonly string[]): ClientR
 /** The right-most address in X-Forwarded-For that is not a trusted proxy. */
 function clientFromChain(header: string | string[] | undefined, peer: string, isTrusted: (ip: string) => boolean): string {
   if (!header) return peer;
-  const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => plainIp(h.trim())).filter(Boolean);
+  const hops = (Array.isArray(header) ? header.join(',') : header)
+    .split(',')
+    .map((h) => plainIp(h.trim()))
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!isTrusted(hops[i]!)) return hops[i]!;
   }

@@ -8,7 +8,14 @@
 // GH_SHUTTING_DOWN rather than cut. Node's own server.close() would instead destroy every
 // connection that looks idle at once — including one whose next request is already on the wire.
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -90,7 +97,9 @@ function createServer(tls: TlsFiles | undefined, options: ServerOptions): Server
     cert = readFileSync(tls.certFile);
     key = readFileSync(tls.keyFile);
   } catch (err) {
-    throw new ConfigError([{ path: 'server.tls', message: `cannot read certificate or key: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    throw new ConfigError([
+      { path: 'server.tls', message: `cannot read certificate or key: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+    ]);
   }
   return createHttpsServer({ ...options, cert, key });
 }
@@ -108,10 +117,17 @@ function refuseClient(err: NodeJS.ErrnoException, socket: Duplex, handlers: Serv
     socket.destroy();
     return;
   }
-  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'GH_REQUEST_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GH_REQUEST_TIMEOUT' : 'GH_BAD_REQUEST';
+  const code: ErrorCode =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'GH_REQUEST_HEADERS_TOO_LARGE'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'GH_REQUEST_TIMEOUT'
+        : 'GH_BAD_REQUEST';
   const { status, title } = ERROR_CODES[code];
   const body = `${JSON.stringify({ error: code, message: title, status })}\n`;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n\r\n${body}`,
+  );
   // If the client does not read the answer, do not wait for it.
   setTimeout(() => socket.destroy(), 1000).unref();
   try {
@@ -192,10 +208,13 @@ export function closeGracefully(server: Server, timeoutMs: number, options: Drai
         if (done) return;
         tracked.answerRemaining();
         // Let those answers reach the clients, then close whatever is left.
-        setTimeout(() => {
-          server.closeAllConnections();
-          tracked.destroyAll();
-        }, Math.min(1000, idleGraceMs * 2)).unref();
+        setTimeout(
+          () => {
+            server.closeAllConnections();
+            tracked.destroyAll();
+          },
+          Math.min(1000, idleGraceMs * 2),
+        ).unref();
       })();
     }, timeoutMs);
     deadline.unref();

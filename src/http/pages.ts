@@ -81,5 +81,8 @@ export function returnField(rd: string): string {
 /** The signed-out page: a way back in, and back to where the user came from (or /). */
 export function signedOutBody(rd: string): string {
   const back = rd === '/' ? 'Go to the start page' : 'Go back';
-  return `<p>You are signed out.</p>\n${linksHtml([{ href: `${LOGIN_PATH}?rd=${encodeURIComponent(rd)}`, label: 'Sign in' }, { href: rd, label: back }])}`;
+  return `<p>You are signed out.</p>\n${linksHtml([
+    { href: `${LOGIN_PATH}?rd=${encodeURIComponent(rd)}`, label: 'Sign in' },
+    { href: rd, label: back },
+  ])}`;
 }

@@ -85,7 +85,13 @@ function render(ex: Exchange, err: GatehouseError): Rendered {
   const html = ex.browser === false ? false : isBrowserNavigation(ex.req);
   const groups = err instanceof ForbiddenError && err.grantingGroups.length > 0 ? err.grantingGroups : undefined;
   const body = html
-    ? renderErrorPage({ status: err.status, title, message, requestId: ex.id, links: err.status === 403 && ex.session ? [switchAccountLink(ex.path + ex.query)] : [] })
+    ? renderErrorPage({
+        status: err.status,
+        title,
+        message,
+        requestId: ex.id,
+        links: err.status === 403 && ex.session ? [switchAccountLink(ex.path + ex.query)] : [],
+      })
     : `${JSON.stringify({ error: err.code, message, status: err.status, request_id: ex.id, ...(ex.route ? { route: ex.route.name } : {}), ...(groups ? { groups } : {}) })}\n`;
   const headers: Record<string, string> = {
     ...ownHeaders(ex),

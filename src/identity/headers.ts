@@ -40,7 +40,8 @@ export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): 
   const lower = (h: string) => h.toLowerCase();
   const audience = route.upstream.origin;
   const roles = route.roles ? new Map(Object.entries(route.roles)) : undefined;
-  const groupsFor = (id: Identity): readonly string[] => route.sendGroups === 'policy' ? id.groups.filter((g) => policy.groups.has(g)) : id.groups;
+  const groupsFor = (id: Identity): readonly string[] =>
+    route.sendGroups === 'policy' ? id.groups.filter((g) => policy.groups.has(g)) : id.groups;
   // Session records are reused across requests while cached, so the static part is built once.
   const memo = new WeakMap<Identity, { headers: Record<string, string>; bytes: number; groups: readonly string[] }>();
 
@@ -89,7 +90,10 @@ export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): 
         }
       }
       if (bytes > route.maxHeaderBytes) {
-        throw new GatehouseError('GH_HEADERS_TOO_LARGE', `Your identity (${id.groups.length} groups) does not fit in the ${route.maxHeaderBytes} bytes of headers ${route.name} accepts. An administrator can set send_groups: policy or raise max_header_bytes for this route.`);
+        throw new GatehouseError(
+          'GH_HEADERS_TOO_LARGE',
+          `Your identity (${id.groups.length} groups) does not fit in the ${route.maxHeaderBytes} bytes of headers ${route.name} accepts. An administrator can set send_groups: policy or raise max_header_bytes for this route.`,
+        );
       }
       return out;
     },

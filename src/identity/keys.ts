@@ -21,7 +21,12 @@ export async function loadSigningKeys(keyFiles: readonly string[] | undefined): 
       try {
         privates.push(await importPKCS8(readFileSync(file, 'utf8'), 'ES256', { extractable: true }));
       } catch (err) {
-        throw new ConfigError([{ path: `assertion.key_files[${i}]`, message: `cannot load an EC P-256 PKCS#8 private key from ${file}: ${(err as Error).message}` }]);
+        throw new ConfigError([
+          {
+            path: `assertion.key_files[${i}]`,
+            message: `cannot load an EC P-256 PKCS#8 private key from ${file}: ${(err as Error).message}`,
+          },
+        ]);
       }
     }
   } else {

@@ -10,7 +10,14 @@
  */
 export function safeUsername(value: string, maxLength: number): string {
   const at = value.indexOf('@');
-  const local = (at === -1 ? value : value.slice(0, at)).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-  const name = local.replace(/[^a-z0-9_-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[^a-z]+/, '').replace(/[-_]+$/, '');
+  const local = (at === -1 ? value : value.slice(0, at))
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
+  const name = local
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/[-_]+$/, '');
   return name.slice(0, maxLength).replace(/[-_]+$/, '');
 }

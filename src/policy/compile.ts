@@ -115,7 +115,10 @@ function compileGlob(pattern: string): (path: string) => boolean {
         if (active[i] === 0) continue;
         const k = kinds[i];
         if (k === LITERAL) {
-          if (chars[i] === c) { next[i + 1] = 1; any = true; }
+          if (chars[i] === c) {
+            next[i + 1] = 1;
+            any = true;
+          }
         } else if (k === GLOBSTAR || c !== 47 /* / */) {
           next[i] = 1;
           any = true;

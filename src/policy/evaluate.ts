@@ -32,7 +32,12 @@ function matches(c: CompiledCondition, id: Identity): Reason | undefined {
   return undefined;
 }
 
-function decide(allow: CompiledCondition | undefined, deny: CompiledCondition | undefined, id: Identity | undefined, rule: number | undefined): PolicyDecision {
+function decide(
+  allow: CompiledCondition | undefined,
+  deny: CompiledCondition | undefined,
+  id: Identity | undefined,
+  rule: number | undefined,
+): PolicyDecision {
   if (allow?.public) return { allow: true, reason: 'public-route', rule, grantingGroups: NONE };
   if (!id) return { allow: false, reason: 'user-unauthenticated', rule, grantingGroups: NONE };
   if (deny && matches(deny, id)) return { allow: false, reason: 'denied', rule, grantingGroups: NONE };
@@ -43,7 +48,12 @@ function decide(allow: CompiledCondition | undefined, deny: CompiledCondition | 
 }
 
 const PUBLIC_ALLOW: CompiledCondition = {
-  public: true, authenticated: false, users: new Set(), emails: new Set(), domains: new Set(), groups: new Set(),
+  public: true,
+  authenticated: false,
+  users: new Set(),
+  emails: new Set(),
+  domains: new Set(),
+  groups: new Set(),
 };
 
 /**
@@ -51,7 +61,12 @@ const PUBLIC_ALLOW: CompiledCondition = {
  * the strictest wins — sign-in needed if any reading needs it, else the first denial, else the
  * canonical reading's allow. No reading an upstream might serve gets in on a laxer rule.
  */
-export function evaluateReadings(policy: CompiledPolicy, identity: Identity | undefined, method: string, readings: readonly string[]): PolicyDecision {
+export function evaluateReadings(
+  policy: CompiledPolicy,
+  identity: Identity | undefined,
+  method: string,
+  readings: readonly string[],
+): PolicyDecision {
   const canonical = evaluate(policy, identity, method, readings[0]!);
   if (readings.length === 1 || canonical.reason === 'user-unauthenticated') return canonical;
   let strictest = canonical;
@@ -79,7 +94,8 @@ export function evaluate(policy: CompiledPolicy, identity: Identity | undefined,
     if (!r.matchPath(p)) continue;
     if (r.public) return decide(PUBLIC_ALLOW, undefined, identity, r.index);
     // The route's deny still applies inside rules; a rule's own deny adds to it.
-    if (identity && policy.deny && matches(policy.deny, identity)) return { allow: false, reason: 'denied', rule: undefined, grantingGroups: NONE };
+    if (identity && policy.deny && matches(policy.deny, identity))
+      return { allow: false, reason: 'denied', rule: undefined, grantingGroups: NONE };
     return decide(r.allow ?? policy.allow, r.deny, identity, r.index);
   }
   return decide(policy.allow, policy.deny, identity, undefined);

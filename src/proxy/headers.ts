@@ -12,12 +12,29 @@ import { baseCookieName, gatehouseCookieNames } from '../session/cookie.ts';
 // Proxy-Authorization is also where a client may put Gatehouse's own bearer credential
 // (auth/bearer/credential.ts): dropping it here is what keeps that token from the upstream.
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'http2-settings',
 ]);
 
 // Set by Gatehouse itself on the way upstream; client copies are dropped (trusted ones are merged).
-const SET_BY_GATEHOUSE = new Set(['host', 'expect', 'forwarded', 'x-real-ip', 'x-scheme', 'x-original-url', 'x-rewrite-url', REQUEST_ID_HEADER]);
+const SET_BY_GATEHOUSE = new Set([
+  'host',
+  'expect',
+  'forwarded',
+  'x-real-ip',
+  'x-scheme',
+  'x-original-url',
+  'x-rewrite-url',
+  REQUEST_ID_HEADER,
+]);
 
 // Method overrides: Rails/Rack, Express method-override, ASP.NET, OData and Play run a POST as
 // the DELETE or PUT these name, so a rule limiting DELETE to admins would judge a POST while the
@@ -57,7 +74,12 @@ export type OutgoingHeaders = Record<string, string | string[]>;
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
   const s = Array.isArray(value) ? value.join(',') : value;
-  return new Set(s.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    s
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /**
@@ -95,11 +117,7 @@ export function upstreamRequestFacts(ex: Exchange): UpstreamRequestFacts {
  * header only Gatehouse may set, then Gatehouse's own (X-Forwarded-*, X-Request-Id, identity).
  * Gatehouse's headers are added last, so nothing the client lists in Connection can remove them.
  */
-export function upstreamRequestHeaders(
-  src: IncomingHttpHeaders,
-  facts: UpstreamRequestFacts,
-  ctx: UpstreamHeaderContext,
-): OutgoingHeaders {
+export function upstreamRequestHeaders(src: IncomingHttpHeaders, facts: UpstreamRequestFacts, ctx: UpstreamHeaderContext): OutgoingHeaders {
   const { cookieName } = ctx;
   const listed = connectionListed(src.connection);
   const out: OutgoingHeaders = {};
@@ -120,7 +138,8 @@ export function upstreamRequestHeaders(
   }
   const c = facts.client;
   const inboundXff = src['x-forwarded-for'];
-  out['x-forwarded-for'] = c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(facts.peer)}` : c.ip;
+  out['x-forwarded-for'] =
+    c.trusted && inboundXff ? `${Array.isArray(inboundXff) ? inboundXff.join(', ') : inboundXff}, ${stripMapped(facts.peer)}` : c.ip;
   out['x-forwarded-proto'] = c.proto;
   // A served name with public_url's port (Runtime.servedAuthority), never the raw header: an
   // upstream builds links from it (Kettle, "Practical HTTP Host header attacks").
@@ -172,7 +191,8 @@ export function clientResponseHeaders(ex: Exchange, status: number, headers: Inc
   const hsts = strictTransportSecurity(ex);
   // The upstream's own policy (includeSubDomains, preload) wins over the default.
   if (hsts !== undefined && out['strict-transport-security'] === undefined) out['strict-transport-security'] = hsts;
-  if (ex.identity !== undefined && !upgrade && out['cache-control'] === undefined && out.expires === undefined) out['cache-control'] = 'private';
+  if (ex.identity !== undefined && !upgrade && out['cache-control'] === undefined && out.expires === undefined)
+    out['cache-control'] = 'private';
   return out;
 }
 
@@ -197,7 +217,12 @@ function namesOwnedCookie(setCookie: string, owns: (name: string) => boolean): b
 
 /** RFC 9110 tchar: the bytes a cookie name is made of. */
 function isTokenChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c < 127 && c > 32 && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+  return (
+    (c >= 48 && c <= 57) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 97 && c <= 122) ||
+    (c < 127 && c > 32 && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)))
+  );
 }
 
 /**

@@ -60,11 +60,23 @@ export interface UpstreamHeaderSettings {
 export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream, headers: UpstreamHeaderSettings, hooks: ProxyHooks): void {
   const prefix = mapPrefix(route, ex.path);
   if (route.stripPrefix && !prefix) {
-    sendError(ex, new GatehouseError('GH_BAD_PATH', `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`));
+    sendError(
+      ex,
+      new GatehouseError(
+        'GH_BAD_PATH',
+        `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`,
+      ),
+    );
     return;
   }
   const forward = new HttpForward(ex, ex.res!, route, headers, hooks, prefix);
-  forward.hold(pool.enter(() => forward.dispatch(pool), () => forward.busy(), route.timeoutMs));
+  forward.hold(
+    pool.enter(
+      () => forward.dispatch(pool),
+      () => forward.busy(),
+      route.timeoutMs,
+    ),
+  );
 }
 
 const noGuard = () => {};
@@ -95,7 +107,14 @@ class HttpForward implements Dispatcher.DispatchHandler {
   /** The client's body stalled before undici handed us a controller. */
   #timedOut: GatehouseError | undefined;
 
-  constructor(ex: Exchange, res: ServerResponse, route: RouteConfig, headers: UpstreamHeaderSettings, hooks: ProxyHooks, prefix: PrefixMapping | undefined) {
+  constructor(
+    ex: Exchange,
+    res: ServerResponse,
+    route: RouteConfig,
+    headers: UpstreamHeaderSettings,
+    hooks: ProxyHooks,
+    prefix: PrefixMapping | undefined,
+  ) {
     this.#ex = ex;
     this.#res = res;
     this.#route = route;
@@ -128,15 +147,24 @@ class HttpForward implements Dispatcher.DispatchHandler {
     const route = this.#route;
     const upstream = route.upstream;
     const prefix = this.#prefix;
-    pool.dispatcher.dispatch({
-      path: upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query,
-      method: ex.req.method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(ex.req.headers, upstreamRequestFacts(ex), { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: false, forwardedPrefix: prefix?.prefix, ...this.#headers }),
-      body: this.#hasBody ? ex.req : null,
-      headersTimeout: route.timeoutMs,
-      // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.
-      bodyTimeout: 0,
-    }, this);
+    pool.dispatcher.dispatch(
+      {
+        path: upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query,
+        method: ex.req.method as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(ex.req.headers, upstreamRequestFacts(ex), {
+          upstreamHost: upstream.host,
+          preserveHost: route.preserveHost,
+          keepUpgrade: false,
+          forwardedPrefix: prefix?.prefix,
+          ...this.#headers,
+        }),
+        body: this.#hasBody ? ex.req : null,
+        headersTimeout: route.timeoutMs,
+        // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.
+        bodyTimeout: 0,
+      },
+      this,
+    );
   }
 
   /** No connection and no place in the queue (or waited too long). */
@@ -144,7 +172,10 @@ class HttpForward implements Dispatcher.DispatchHandler {
     this.#finished = true;
     this.release();
     const route = this.#route;
-    const err = new GatehouseError('GH_UPSTREAM_BUSY', `route ${route.name}: all ${route.maxConnections} upstream connections busy and the queue (${route.maxQueue}) full or waited ${route.timeoutMs} ms`);
+    const err = new GatehouseError(
+      'GH_UPSTREAM_BUSY',
+      `route ${route.name}: all ${route.maxConnections} upstream connections busy and the queue (${route.maxQueue}) full or waited ${route.timeoutMs} ms`,
+    );
     this.#hooks.onUpstreamError(this.#ex, err);
     sendError(this.#ex, err);
   }
@@ -194,7 +225,10 @@ class HttpForward implements Dispatcher.DispatchHandler {
     const ex = this.#ex;
     const prefix = this.#prefix;
     const out = clientResponseHeaders(ex, statusCode, headers, this.#headers.cookieName);
-    this.#res.writeHead(statusCode, prefix ? rewriteResponseHeaders(out, prefix, this.#route.upstream.host, ex.servedAuthority, ex.client.proto, ex.setCookies) : out);
+    this.#res.writeHead(
+      statusCode,
+      prefix ? rewriteResponseHeaders(out, prefix, this.#route.upstream.host, ex.servedAuthority, ex.client.proto, ex.setCookies) : out,
+    );
   }
 
   /** An open-ended response: headers out now, and the stream registered so its session's end can end it. */
@@ -202,7 +236,11 @@ class HttpForward implements Dispatcher.DispatchHandler {
     // Send headers now so streaming responses (SSE) reach the client before the first chunk.
     this.#res.flushHeaders();
     const type = headers['content-type'];
-    streams.set(this.#ex, { controller: c, sse: /^\s*text\/event-stream/i.test(Array.isArray(type) ? type.join(',') : String(type ?? '')), forward: this });
+    streams.set(this.#ex, {
+      controller: c,
+      sse: /^\s*text\/event-stream/i.test(Array.isArray(type) ? type.join(',') : String(type ?? '')),
+      forward: this,
+    });
     const unwatch = this.#hooks.onStream(this.#ex);
     if (unwatch) this.#res.once('close', unwatch);
   }

@@ -63,7 +63,10 @@ export function rewriteLocation(location: string, prefix: string, upstreamHost: 
 /** Set-Cookie: a Path attribute naming an upstream path goes under the prefix (no Path: the
  * browser's default is the request's own directory, already under it). */
 export function rewriteCookiePath(setCookie: string, prefix: string): string {
-  return setCookie.replace(/(;\s*path\s*=\s*)([^;]*)/gi, (_m, attr: string, value: string) => `${attr}${underPrefix(value.trim(), prefix)}`);
+  return setCookie.replace(
+    /(;\s*path\s*=\s*)([^;]*)/gi,
+    (_m, attr: string, value: string) => `${attr}${underPrefix(value.trim(), prefix)}`,
+  );
 }
 
 /**
@@ -71,7 +74,14 @@ export function rewriteCookiePath(setCookie: string, prefix: string): string {
  * `own`: the Set-Cookie values Gatehouse added itself (Exchange.setCookies): not the upstream's,
  * left as they are (a session cookie cleared at Path=/ must stay at /).
  */
-export function rewriteResponseHeaders(out: OutgoingHeaders, m: PrefixMapping, upstreamHost: string, servedAuthority: string, proto: string, own: readonly string[] = []): OutgoingHeaders {
+export function rewriteResponseHeaders(
+  out: OutgoingHeaders,
+  m: PrefixMapping,
+  upstreamHost: string,
+  servedAuthority: string,
+  proto: string,
+  own: readonly string[] = [],
+): OutgoingHeaders {
   const location = out.location;
   if (typeof location === 'string') out.location = rewriteLocation(location, m.prefix, upstreamHost, servedAuthority, proto);
   const cookies = out['set-cookie'];

@@ -60,16 +60,31 @@ export function endTunnel(ex: Exchange, reason: LiveEndReason): void {
 }
 
 export interface WebSocketProxy {
-  proxy(ex: Exchange, route: RouteConfig, head: Buffer, headers: { cookieName: string; reservedNames: ReadonlySet<string> }, hooks: WebSocketHooks): void;
+  proxy(
+    ex: Exchange,
+    route: RouteConfig,
+    head: Buffer,
+    headers: { cookieName: string; reservedNames: ReadonlySet<string> },
+    hooks: WebSocketHooks,
+  ): void;
   close(): void;
 }
 
 export function createWebSocketProxy(): WebSocketProxy {
   const server = new ProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
-  const exchanges = new WeakMap<IncomingMessage, { ex: Exchange; hooks: WebSocketHooks; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined }>();
-  const forClient = (entry: { ex: Exchange; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined }, status: number, headers: IncomingHttpHeaders): OutgoingHeaders => {
+  const exchanges = new WeakMap<
+    IncomingMessage,
+    { ex: Exchange; hooks: WebSocketHooks; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined }
+  >();
+  const forClient = (
+    entry: { ex: Exchange; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined },
+    status: number,
+    headers: IncomingHttpHeaders,
+  ): OutgoingHeaders => {
     const out = clientResponseHeaders(entry.ex, status, headers, entry.cookieName);
-    return entry.prefix ? rewriteResponseHeaders(out, entry.prefix, entry.upstreamHost, entry.ex.servedAuthority, entry.ex.client.proto, entry.ex.setCookies) : out;
+    return entry.prefix
+      ? rewriteResponseHeaders(out, entry.prefix, entry.upstreamHost, entry.ex.servedAuthority, entry.ex.client.proto, entry.ex.setCookies)
+      : out;
   };
 
   // http-proxy-3 emits proxyReqWs before adding its own 'upgrade' and 'response' listeners, so
@@ -107,21 +122,39 @@ export function createWebSocketProxy(): WebSocketProxy {
       const upstream = route.upstream;
       const prefix = mapPrefix(route, ex.path);
       if (route.stripPrefix && !prefix) {
-        sendError(ex, new GatehouseError('GH_BAD_PATH', `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`));
+        sendError(
+          ex,
+          new GatehouseError(
+            'GH_BAD_PATH',
+            `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`,
+          ),
+        );
         hooks.onClose(ex);
         return;
       }
       req.url = upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query;
       // http-proxy-3 copies req.headers as they are; give it the cleaned set.
-      req.headers = upstreamRequestHeaders(req.headers, upstreamRequestFacts(ex), { upstreamHost: upstream.host, preserveHost: route.preserveHost, keepUpgrade: true, forwardedPrefix: prefix?.prefix, ...headers }) as IncomingMessage['headers'];
+      req.headers = upstreamRequestHeaders(req.headers, upstreamRequestFacts(ex), {
+        upstreamHost: upstream.host,
+        preserveHost: route.preserveHost,
+        keepUpgrade: true,
+        forwardedPrefix: prefix?.prefix,
+        ...headers,
+      }) as IncomingMessage['headers'];
       exchanges.set(req, { ex, hooks, cookieName: headers.cookieName, upstreamHost: upstream.host, prefix });
       ex.socket.once('close', () => hooks.onClose(ex));
-      server.ws(req, ex.socket as Duplex, head, { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs }, (err) => {
-        if (ex.upgraded) return; // mid-stream error: the sockets are already torn down
-        const gerr = err instanceof GatehouseError ? err : upstreamError(err, route.name);
-        hooks.onUpstreamError(ex, gerr);
-        sendError(ex, gerr);
-      });
+      server.ws(
+        req,
+        ex.socket as Duplex,
+        head,
+        { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs },
+        (err) => {
+          if (ex.upgraded) return; // mid-stream error: the sockets are already torn down
+          const gerr = err instanceof GatehouseError ? err : upstreamError(err, route.name);
+          hooks.onUpstreamError(ex, gerr);
+          sendError(ex, gerr);
+        },
+      );
     },
     close() {
       server.close();

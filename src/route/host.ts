@@ -7,7 +7,12 @@
 import { isIPv6 } from 'node:net';
 
 export type ParsedHost =
-  | { readonly ok: true; /** lower-case, no port; IPv6 in brackets */ readonly host: string; readonly port: number | undefined; /** host[:port] */ readonly authority: string }
+  | {
+      readonly ok: true /** lower-case, no port; IPv6 in brackets */;
+      readonly host: string;
+      readonly port: number | undefined /** host[:port] */;
+      readonly authority: string;
+    }
   | { readonly ok: false; readonly reason: string };
 
 // LDH labels (plus "_", which internal DNS names use), each 1-63 characters, not starting or
@@ -38,7 +43,8 @@ export function parseHost(value: string): ParsedHost {
     portText = colon === -1 ? undefined : v.slice(colon + 1);
     const labels = host.split('.');
     for (const label of labels) {
-      if (!LABEL.test(label)) return bad(label === '' ? 'empty label (".." or a leading or trailing dot)' : 'characters a host name cannot have');
+      if (!LABEL.test(label))
+        return bad(label === '' ? 'empty label (".." or a leading or trailing dot)' : 'characters a host name cannot have');
     }
   }
   let port: number | undefined;

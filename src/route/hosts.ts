@@ -11,7 +11,9 @@
 // route/host.ts (lower-case, no port, IPv6 in brackets).
 import { parseHost } from './host.ts';
 
-export type HostPattern = { readonly kind: 'exact'; readonly host: string } | { readonly kind: 'suffix'; /** ".corp.example" */ readonly suffix: string };
+export type HostPattern =
+  | { readonly kind: 'exact'; readonly host: string }
+  | { readonly kind: 'suffix' /** ".corp.example" */; readonly suffix: string };
 
 /** A configured host name ("app.corp.example" or "*.corp.example"), or undefined when it cannot name any host. */
 export function parseHostPattern(name: string): HostPattern | undefined {

@@ -45,7 +45,12 @@ export function createRouteTable<P = undefined>(routes: readonly RouteConfig[], 
   const withHost: [string, Entry<P>][] = [];
   const entries = routes.map((r): Entry<P> => {
     const canonical = policyPath(r.path);
-    return { route: r, plan: planFor ? planFor(r) : (undefined as P), prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical, fold: r.caseInsensitivePaths };
+    return {
+      route: r,
+      plan: planFor ? planFor(r) : (undefined as P),
+      prefix: r.caseInsensitivePaths ? foldCase(canonical) : canonical,
+      fold: r.caseInsensitivePaths,
+    };
   });
   // Longest prefix first (a stable sort: config order among equals), so every bucket is in order.
   entries.sort((a, b) => b.prefix.length - a.prefix.length);
@@ -89,7 +94,7 @@ function matchPrefix<P>(bucket: Bucket<P>, paths: { exact: string; folded: strin
     const p = e.prefix;
     if (p === '/') return e;
     const path = e.fold ? (paths.folded ??= foldCase(paths.exact)) : paths.exact;
-    if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47 /* / */)) return e;
+    if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47) /* / */) return e;
   }
   return undefined;
 }

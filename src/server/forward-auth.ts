@@ -59,9 +59,12 @@ export function retargetForwardAuth(
   }
   ex.forwardAuthRedirect = REDIRECT_QUERY.test(ex.query);
   const d = source === 'original_url' ? readOriginalUrl(ex) : readForwarded(ex);
-  if (!METHOD.test(d.method)) throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original method must be an upper-case token such as GET.');
-  if (d.target.includes('#')) throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original request cannot carry a fragment ("#").');
-  if (!TARGET_CHARS.test(d.target)) throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original request target has characters a request line cannot carry.');
+  if (!METHOD.test(d.method))
+    throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original method must be an upper-case token such as GET.');
+  if (d.target.includes('#'))
+    throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original request cannot carry a fragment ("#").');
+  if (!TARGET_CHARS.test(d.target))
+    throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original request target has characters a request line cannot carry.');
   if (d.authority === '') throw new GatehouseError('GH_BAD_HOST', 'Forward-auth: the original request names no host.');
 
   applyHost(ex, d.authority);
@@ -83,7 +86,10 @@ export function retargetForwardAuth(
   // path or a case-insensitive upstream could give it, rather than let through or judged.
   if (isInternal(ex.path) || isInternal(ex.policyPath.toLowerCase())) {
     ex.decision = 'deny';
-    throw new GatehouseError('GH_FORBIDDEN', 'Forward-auth does not judge Gatehouse\'s own paths: route /.gatehouse/ from the ingress to Gatehouse without asking.');
+    throw new GatehouseError(
+      'GH_FORBIDDEN',
+      "Forward-auth does not judge Gatehouse's own paths: route /.gatehouse/ from the ingress to Gatehouse without asking.",
+    );
   }
 
   const defaultPort = d.scheme === 'https' ? ':443' : ':80';
@@ -122,9 +128,13 @@ function readForwarded(ex: Exchange): Described {
   const authority = single(ex, 'x-forwarded-host');
   const uri = single(ex, 'x-forwarded-uri');
   if (method === undefined || proto === undefined || authority === undefined || uri === undefined) {
-    throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth needs X-Forwarded-Method, X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri from the ingress.');
+    throw new GatehouseError(
+      'GH_BAD_REQUEST',
+      'Forward-auth needs X-Forwarded-Method, X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri from the ingress.',
+    );
   }
-  if (proto !== 'http' && proto !== 'https') throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original request must be http or https (one X-Forwarded-Proto value).');
+  if (proto !== 'http' && proto !== 'https')
+    throw new GatehouseError('GH_BAD_REQUEST', 'Forward-auth: the original request must be http or https (one X-Forwarded-Proto value).');
   return { scheme: proto, authority, target: originForm(uri), method };
 }
 
@@ -141,7 +151,8 @@ function originForm(target: string): string {
 function single(ex: Exchange, name: string): string | undefined {
   const values = ex.req.headersDistinct[name];
   if (values === undefined || values.length === 0) return undefined;
-  if (values.length > 1) throw new GatehouseError('GH_BAD_REQUEST', `Forward-auth: ${name} was sent ${values.length} times; the ingress sends it once.`);
+  if (values.length > 1)
+    throw new GatehouseError('GH_BAD_REQUEST', `Forward-auth: ${name} was sent ${values.length} times; the ingress sends it once.`);
   return values[0] === '' ? undefined : values[0];
 }
 

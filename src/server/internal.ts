@@ -11,7 +11,10 @@ import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_
 import type { Exchange } from '../http/exchange.ts';
 import { sendBody } from '../http/respond.ts';
 
-const PROVIDER_PREFIXES: readonly (readonly [string, ProviderKind])[] = [[OIDC_PREFIX, 'oidc'], [SAML_PREFIX, 'saml']];
+const PROVIDER_PREFIXES: readonly (readonly [string, ProviderKind])[] = [
+  [OIDC_PREFIX, 'oidc'],
+  [SAML_PREFIX, 'saml'],
+];
 
 export function isInternalPath(path: string): boolean {
   return path.startsWith(INTERNAL_PREFIX) || path === '/.gatehouse';

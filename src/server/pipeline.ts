@@ -86,7 +86,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const onUpstreamError = (ex: Exchange, err: GatehouseError) => {
     const route = ex.route?.name ?? '';
     metrics.upstreamErrors.inc({ route, code: err.code });
-    outages.refused(err.code, { route }, { request_id: ex.id, err: err.cause instanceof Error ? err.cause.message : undefined }, err.message, 'warn');
+    outages.refused(
+      err.code,
+      { route },
+      { request_id: ex.id, err: err.cause instanceof Error ? err.cause.message : undefined },
+      err.message,
+      'warn',
+    );
   };
   const httpHooks: ProxyHooks = {
     onUpstreamError,
@@ -117,11 +123,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const rt = deps.current();
       const ex = accept(rt, req, res, req.socket);
       res.once('close', () => finish(ex));
-      walk(ex, rt, deps.audit).then(
-        (route) => {
+      walk(ex, rt, deps.audit)
+        .then((route) => {
           if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
-        },
-      ).catch((err) => fail(ex, err));
+        })
+        .catch((err) => fail(ex, err));
     },
     onUpgrade(req, socket, head) {
       const rt = deps.current();
@@ -129,14 +135,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Whichever ends the exchange first finishes it: this socket, or the tunnel (wsHooks.onClose).
       socket.once('close', () => finish(ex));
       socket.on('error', () => socket.destroy());
-      walk(ex, rt, deps.audit).then(
-        (route) => {
+      walk(ex, rt, deps.audit)
+        .then((route) => {
           if (!route) return;
           if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
           checkOrigin(ex, route);
           rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
-        },
-      ).catch((err) => fail(ex, err));
+        })
+        .catch((err) => fail(ex, err));
     },
   };
 }
@@ -148,8 +154,15 @@ function createFail(log: Logger, outages: ReturnType<typeof createOutageLog>): (
     if (ex.res?.writableEnded) return;
     const gerr = toGatehouseError(err);
     // A bug gets its stack; a dependency that is down gets an episode (no stack, counted).
-    if (gerr.code === 'GH_INTERNAL' || gerr.code === 'GH_CONFIG_INVALID') log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
-    else if (gerr.status >= 500) outages.refused(gerr.code, undefined, { request_id: ex.id, err: gerr.cause instanceof Error ? gerr.cause.message : undefined }, gerr.message);
+    if (gerr.code === 'GH_INTERNAL' || gerr.code === 'GH_CONFIG_INVALID')
+      log.error({ request_id: ex.id, code: gerr.code, err: gerr.cause ?? gerr }, gerr.message);
+    else if (gerr.status >= 500)
+      outages.refused(
+        gerr.code,
+        undefined,
+        { request_id: ex.id, err: gerr.cause instanceof Error ? gerr.cause.message : undefined },
+        gerr.message,
+      );
     const audit = errorSpec(gerr.code).audit;
     if (audit) ex.event({ action: audit.action, outcome: 'failure', reason: audit.reason, message: gerr.message });
     // An IdP that did not answer: browsers get a page that starts the same sign-in again.
@@ -244,11 +257,18 @@ function normalise(ex: Exchange, rt: Runtime): void {
 // Stage 3: the route, with its plan (policy, header plan, api_paths) compiled at load.
 function route(ex: Exchange, rt: Runtime): Matched {
   const r = rt.routes.select(ex.host, ex.readings);
-  if (r === 'ambiguous') throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: its spellings (";params", trailing dots or spaces, Unicode forms) belong to different applications.');
+  if (r === 'ambiguous')
+    throw new GatehouseError(
+      'GH_BAD_PATH',
+      'The request path was refused: its spellings (";params", trailing dots or spaces, Unicode forms) belong to different applications.',
+    );
   if (!r) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.authority || ex.host || 'this host'}${ex.path}.`);
   ex.route = r.route;
   if (ex.encodedEscape && !r.route.allowEncodedEscapes) {
-    throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: an escape survives decoding ("%25XX"), which a second decoder would read as another path.');
+    throw new GatehouseError(
+      'GH_BAD_PATH',
+      'The request path was refused: an escape survives decoding ("%25XX"), which a second decoder would read as another path.',
+    );
   }
   return r;
 }
@@ -257,7 +277,8 @@ function route(ex: Exchange, rt: Runtime): Matched {
 function internalRoute(ex: Exchange, rt: Runtime): void {
   const route = rt.routes.matchReadings(ex.host, ex.readings);
   if (route !== undefined && route !== 'ambiguous') ex.route = route;
-  else if (!rt.routes.servesHost(ex.host)) throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.authority || ex.host || 'this host'}.`);
+  else if (!rt.routes.servesHost(ex.host))
+    throw new GatehouseError('GH_NO_ROUTE', `No application is configured at ${ex.authority || ex.host || 'this host'}.`);
 }
 
 type Lookup = Awaited<ReturnType<SessionManager['lookup']>>;

@@ -48,9 +48,12 @@ async function shutdown(p: ShutdownParts): Promise<void> {
     },
   });
   // Pools cut at the deadline refuse a second close: that is expected, not a failure.
-  await p.current().close().catch((err: unknown) => {
-    if ((err as { code?: string }).code !== 'UND_ERR_DESTROYED') log.warn({ err: (err as Error).message }, 'closing the runtime failed');
-  });
+  await p
+    .current()
+    .close()
+    .catch((err: unknown) => {
+      if ((err as { code?: string }).code !== 'UND_ERR_DESTROYED') log.warn({ err: (err as Error).message }, 'closing the runtime failed');
+    });
   await closeGracefully(p.adminServer, 1000);
   await p.audit.close();
   log.info('stopped');

@@ -23,7 +23,8 @@ export function faultyHead(req: IncomingMessage): { code: 'GH_BAD_HOST' | 'GH_BA
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return { code: 'GH_BAD_HOST', message: 'The request has more than one Host header.' };
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1)
+      return { code: 'GH_BAD_HOST', message: 'The request has more than one Host header.' };
   }
   return undefined;
 }
@@ -45,7 +46,8 @@ export function applyHost(ex: Exchange, authority: string): void {
 export function applyTarget(ex: Exchange, target: string, maxBytes: number): void {
   if (target.length > maxBytes) throw new GatehouseError('GH_URI_TOO_LONG', `The request address is longer than ${maxBytes} bytes.`);
   // A fragment is never part of a request target (RFC 9112 §3.2); Node would pass "#" on.
-  if (target.includes('#')) throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: a request target has no fragment ("#").');
+  if (target.includes('#'))
+    throw new GatehouseError('GH_BAD_PATH', 'The request path was refused: a request target has no fragment ("#").');
   const { path, query } = splitTarget(target);
   const result = normalizePath(path);
   if (!result.ok) throw new GatehouseError('GH_BAD_PATH', `The request path was refused: ${result.reason}.`);

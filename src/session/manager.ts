@@ -255,7 +255,22 @@ class Sessions implements SessionManager {
 
 function newRecord(input: NewSession, at: number, absoluteExpiresAt: number, tokens: string | undefined): SessionRecord {
   const { user, email, name, idp, method, subject, idpSession, refreshAt } = input;
-  return { v: 1, user, email, name, groups: [...input.groups], idp, method, createdAt: at, lastSeenAt: at, absoluteExpiresAt, tokens, subject, idpSession, refreshAt };
+  return {
+    v: 1,
+    user,
+    email,
+    name,
+    groups: [...input.groups],
+    idp,
+    method,
+    createdAt: at,
+    lastSeenAt: at,
+    absoluteExpiresAt,
+    tokens,
+    subject,
+    idpSession,
+    refreshAt,
+  };
 }
 
 /** A refresh's changes: fields left undefined keep their value, except refreshAt. */

@@ -34,11 +34,14 @@ function build(c: RedisConfig, role: 'commands' | 'subscriber'): RedisClient {
   // The subscriber must queue its SUBSCRIBE until connected, and re-subscribes on reconnect.
   if (role === 'subscriber') Object.assign(options, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
   if (c.mode === 'cluster') {
-    return new Cluster(c.nodes.map((n) => ({ host: n.host, port: n.port })), {
-      redisOptions: options,
-      enableOfflineQueue: options.enableOfflineQueue ?? false,
-      clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
-    });
+    return new Cluster(
+      c.nodes.map((n) => ({ host: n.host, port: n.port })),
+      {
+        redisOptions: options,
+        enableOfflineQueue: options.enableOfflineQueue ?? false,
+        clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+      },
+    );
   }
   if (c.mode === 'sentinel') {
     return new Redis({

@@ -72,7 +72,15 @@ export class RedisOneTimeStore implements ClosableOneTimeStore {
       const wait = Number(await client.eval(PENDING_ADMIT, 1, this.#pendingSet, String(t), name, String(ttl), String(bounds.max)));
       if (wait > 0) return { ok: false as const, retryAfterMs: wait };
       await client.set(this.#pendingKey(name), `${bounds.owner}\n${value}`, 'PX', ttl);
-      const dropped = (await client.eval(PENDING_OWNER, 1, this.#ownerSet(bounds.owner), String(t), name, String(ttl), String(bounds.perOwner))) as string[];
+      const dropped = (await client.eval(
+        PENDING_OWNER,
+        1,
+        this.#ownerSet(bounds.owner),
+        String(t),
+        name,
+        String(ttl),
+        String(bounds.perOwner),
+      )) as string[];
       if (dropped.length > 0) {
         await Promise.all([...dropped.map((n) => client.del(this.#pendingKey(n))), client.zrem(this.#pendingSet, ...dropped)]);
       }

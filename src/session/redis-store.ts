@@ -75,9 +75,12 @@ class RedisSessionStore implements SessionStore {
   }
 
   touch(key: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
-    return run('touch', async () =>
-      // XX: never resurrect a session that was revoked or expired meanwhile.
-      (await this.#client.set(this.#sessionKey(key), JSON.stringify(record), 'PX', px(ttlMs), 'XX')) === 'OK');
+    return run(
+      'touch',
+      async () =>
+        // XX: never resurrect a session that was revoked or expired meanwhile.
+        (await this.#client.set(this.#sessionKey(key), JSON.stringify(record), 'PX', px(ttlMs), 'XX')) === 'OK',
+    );
   }
 
   revoke(key: string, tombstoneMs: number): Promise<boolean> {
@@ -125,7 +128,9 @@ class RedisSessionStore implements SessionStore {
       const keys = await client.smembers(this.#indexKey(name));
       const records = await Promise.all(keys.map((k) => client.get(this.#sessionKey(k))));
       const live = keys.filter((_, i) => records[i] !== null);
-      await Promise.all(live.flatMap((k) => [client.set(this.#tombstoneKey(k), '1', 'PX', Math.max(1, tombstoneMs)), client.del(this.#sessionKey(k))]));
+      await Promise.all(
+        live.flatMap((k) => [client.set(this.#tombstoneKey(k), '1', 'PX', Math.max(1, tombstoneMs)), client.del(this.#sessionKey(k))]),
+      );
       // Remove only what was revoked: a session created meanwhile stays listed (and revocable).
       // Other indexes of these sessions are pruned lazily by listIndex.
       if (keys.length > 0) await client.srem(this.#indexKey(name), ...keys);
@@ -161,11 +166,13 @@ class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#client, this.#subscriber].map(async (c) => {
-      // QUIT only on a live connection (it would wait for a reconnect otherwise), and bounded.
-      if (c.status === 'ready') await Promise.race([c.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
-      c.disconnect();
-    }));
+    await Promise.all(
+      [this.#client, this.#subscriber].map(async (c) => {
+        // QUIT only on a live connection (it would wait for a reconnect otherwise), and bounded.
+        if (c.status === 'ready') await Promise.race([c.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+        c.disconnect();
+      }),
+    );
   }
 
   /** Revocations published by any replica reach this one's listeners. */

@@ -93,7 +93,8 @@ export function normalizePath(path: string): NormalizeResult {
   } catch {
     return fail('escapes are not valid UTF-8');
   }
-  if (bytes.some((b) => b > 0x7f) && foldsToSyntax(text)) return fail('characters that Unicode folding (NFKC, "best fit") turns into path syntax');
+  if (bytes.some((b) => b > 0x7f) && foldsToSyntax(text))
+    return fail('characters that Unicode folding (NFKC, "best fit") turns into path syntax');
   return resolveSegments(out.join(''), hasEscape(bytes));
 }
 
@@ -121,7 +122,8 @@ function hasEscape(bytes: readonly number[]): boolean {
   for (let i = 0; i + 2 < bytes.length; i++) {
     if (bytes[i] !== 0x25) continue;
     if (isHexByte(bytes[i + 1]!) && isHexByte(bytes[i + 2]!)) return true;
-    if ((bytes[i + 1] === 0x75 || bytes[i + 1] === 0x55) && i + 5 < bytes.length && [2, 3, 4, 5].every((k) => isHexByte(bytes[i + k]!))) return true;
+    if ((bytes[i + 1] === 0x75 || bytes[i + 1] === 0x55) && i + 5 < bytes.length && [2, 3, 4, 5].every((k) => isHexByte(bytes[i + k]!)))
+      return true;
   }
   return false;
 }

@@ -73,11 +73,23 @@ describe('store readiness probe', () => {
 describe('identity provider report', () => {
   it('states status, since, error and what it means for users', () => {
     const r = idpReports([
-      { id: 'corp', type: 'oidc', status: 'unreachable', since: Date.UTC(2026, 0, 2), error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:1)' },
+      {
+        id: 'corp',
+        type: 'oidc',
+        status: 'unreachable',
+        since: Date.UTC(2026, 0, 2),
+        error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:1)',
+      },
       { id: 'okta', type: 'saml', status: 'ok', since: Date.UTC(2026, 0, 1), error: 'stale' },
     ]);
     expect(r).toEqual({
-      corp: { type: 'oidc', status: 'unreachable', since: '2026-01-02T00:00:00.000Z', error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:1)', impact: 'new sign-ins with this identity provider fail (503); signed-in users are not affected' },
+      corp: {
+        type: 'oidc',
+        status: 'unreachable',
+        since: '2026-01-02T00:00:00.000Z',
+        error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:1)',
+        impact: 'new sign-ins with this identity provider fail (503); signed-in users are not affected',
+      },
       okta: { type: 'saml', status: 'ok', since: '2026-01-01T00:00:00.000Z', impact: 'none' },
     });
   });
@@ -106,7 +118,13 @@ describe('readiness report', () => {
 
   it('is not ready while draining, when the store fails its PING, or when the audit trail cannot serve', async () => {
     expect(await readiness({ draining: true })).toMatchObject({ ok: false, checks: { listener: 'draining' } });
-    expect(await readiness({ storeFails: true })).toMatchObject({ ok: false, checks: { session_store: 'memory: unavailable (session store (redis) ping failed: Command timed out)' } });
-    expect(await readiness({ audit: { ok: false, checks: { audit_file: 'blocked' } } })).toMatchObject({ ok: false, checks: { listener: 'ok', audit_file: 'blocked' } });
+    expect(await readiness({ storeFails: true })).toMatchObject({
+      ok: false,
+      checks: { session_store: 'memory: unavailable (session store (redis) ping failed: Command timed out)' },
+    });
+    expect(await readiness({ audit: { ok: false, checks: { audit_file: 'blocked' } } })).toMatchObject({
+      ok: false,
+      checks: { listener: 'ok', audit_file: 'blocked' },
+    });
   });
 });

@@ -19,20 +19,25 @@ import { baseConfig } from '../support/start-gatehouse.ts';
 const TOKEN = 'admin-server-test-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-async function startAdmin(overrides: Partial<AdminDeps> = {}, wrap = (s: SessionManager) => s): Promise<{ url: string; events: AuthEventInput[]; sessions: SessionManager }> {
+async function startAdmin(
+  overrides: Partial<AdminDeps> = {},
+  wrap = (s: SessionManager) => s,
+): Promise<{ url: string; events: AuthEventInput[]; sessions: SessionManager }> {
   const { config } = compileConfig({ ...baseConfig(), audit: { sinks: [] } });
   const sessions = sessionsFromConfig(config.session, silentLogger);
   const events: AuthEventInput[] = [];
-  const server: Server = createServer(createAdminHandler({
-    metrics: createMetrics(),
-    log: silentLogger,
-    sessions: () => wrap(sessions),
-    onAuthEvent: (e) => events.push(e),
-    reload: async () => ({ ok: true, warnings: [] }),
-    token: () => new Secret(TOKEN),
-    ready: async () => ({ ok: true, checks: { listener: 'ok' } }),
-    ...overrides,
-  }));
+  const server: Server = createServer(
+    createAdminHandler({
+      metrics: createMetrics(),
+      log: silentLogger,
+      sessions: () => wrap(sessions),
+      onAuthEvent: (e) => events.push(e),
+      reload: async () => ({ ok: true, warnings: [] }),
+      token: () => new Secret(TOKEN),
+      ready: async () => ({ ok: true, checks: { listener: 'ok' } }),
+      ...overrides,
+    }),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   onTestFinished(async () => {
     await new Promise((r) => server.close(r));
@@ -75,7 +80,11 @@ describe('admin listener errors', () => {
     expect(r.body).toMatchObject({ error: 'GH_METHOD_NOT_ALLOWED', message: 'use POST', status: 405 });
     const del = await call(`${url}/admin/sessions`, 'DELETE', AUTH);
     expect([del.status, del.headers.allow]).toEqual([405, 'GET']);
-    expect((await call(`${url}/admin/sessions`, 'GET', AUTH)).body).toMatchObject({ error: 'GH_BAD_REQUEST', message: 'query parameter "user" is required', status: 400 });
+    expect((await call(`${url}/admin/sessions`, 'GET', AUTH)).body).toMatchObject({
+      error: 'GH_BAD_REQUEST',
+      message: 'query parameter "user" is required',
+      status: 400,
+    });
   });
 
   it('a refused reload is GH_RELOAD_FAILED 422 with the reason; a reload that throws is a 500 without details', async () => {
@@ -112,6 +121,9 @@ describe('admin listener answers', () => {
 
   it('a readiness check that throws is "not ready", not an error', async () => {
     const { url } = await startAdmin({ ready: () => Promise.reject(new Error('x')) });
-    expect(await call(`${url}/readyz`)).toMatchObject({ status: 503, body: { status: 'not ready', checks: { readiness: 'check failed' } } });
+    expect(await call(`${url}/readyz`)).toMatchObject({
+      status: 503,
+      body: { status: 'not ready', checks: { readiness: 'check failed' } },
+    });
   });
 });

@@ -22,13 +22,27 @@ describe('admin session summaries', () => {
     const { key } = await sessions.create({ user: 'alice', email: 'alice@corp.example', groups: [], idp: 'corp', method: 'oidc' });
     now += 15 * 60_000;
     expect((await sessions.list('alice')).map(sessionSummary)).toEqual([
-      { id: key, user: 'alice', email: 'alice@corp.example', idp: 'corp', method: 'oidc', created_at: '2026-01-01T10:00:00.000Z', last_seen_at: '2026-01-01T10:00:00.000Z', expires_at: '2026-01-01T10:30:00.000Z' },
+      {
+        id: key,
+        user: 'alice',
+        email: 'alice@corp.example',
+        idp: 'corp',
+        method: 'oidc',
+        created_at: '2026-01-01T10:00:00.000Z',
+        last_seen_at: '2026-01-01T10:00:00.000Z',
+        expires_at: '2026-01-01T10:30:00.000Z',
+      },
     ]);
     now += 30 * 60_000;
     await sessions.create({ user: 'bob', groups: [], idp: 'corp', method: 'saml' });
     expect((await sessions.list('alice')).map(sessionSummary)).toEqual([]);
     const [bob] = (await sessions.list('bob')).map(sessionSummary);
-    expect(bob).toMatchObject({ email: undefined, method: 'saml', created_at: '2026-01-01T10:45:00.000Z', expires_at: '2026-01-01T11:15:00.000Z' });
+    expect(bob).toMatchObject({
+      email: undefined,
+      method: 'saml',
+      created_at: '2026-01-01T10:45:00.000Z',
+      expires_at: '2026-01-01T11:15:00.000Z',
+    });
     await sessions.close();
   });
 });

@@ -34,9 +34,10 @@ async function writeChain(file: string, n: number, edit: (i: number, line: strin
     chunk = [];
   };
   for (let i = 1; i <= n; i++) {
-    const record = i % 1000 === 1
-      ? toRecord(sampleRequest(i), { sequence: i, bootId: 'boot-big' }, 'ecs', prev)
-      : { event: { sequence: i }, message: `r${i}` };
+    const record =
+      i % 1000 === 1
+        ? toRecord(sampleRequest(i), { sequence: i, bootId: 'boot-big' }, 'ecs', prev)
+        : { event: { sequence: i }, message: `r${i}` };
     const { line, hash } = chainLine(record, prev, true);
     chunk.push(edit(i, line));
     prev = hash;
@@ -58,14 +59,18 @@ describe('audit-verify on big files', () => {
     expect(r.status).toBe(0);
   });
 
-  it('200k lines over a rotated set (oldest first): intact (0); one edited record deep inside is named by file and line (1)', { timeout: 120_000 }, async () => {
+  it('200k lines over a rotated set (oldest first): intact (0); one edited record deep inside is named by file and line (1)', {
+    timeout: 120_000,
+  }, async () => {
     const dir = tempDir();
     const whole = join(dir, 'whole.ndjson');
     await writeChain(whole, 200_000, (i, l) => (i === 150_002 ? l.replace('"message":"r150002"', '"message":"forged"') : l));
     const lines = readFileSync(whole, 'utf8').slice(0, -1).split('\n');
     const path = join(dir, 'audit.ndjson');
     const files = [`${path}.2`, `${path}.1`, path];
-    [lines.slice(0, 80_000), lines.slice(80_000, 160_000), lines.slice(160_000)].forEach((part, i) => writeFileSync(files[i]!, `${part.join('\n')}\n`));
+    [lines.slice(0, 80_000), lines.slice(80_000, 160_000), lines.slice(160_000)].forEach((part, i) =>
+      writeFileSync(files[i]!, `${part.join('\n')}\n`),
+    );
     const out: string[] = [];
     expect(await runAuditVerify(files, (l) => out.push(l))).toBe(1);
     expect(out).toEqual([

@@ -76,7 +76,9 @@ describe('keyed chain (audit.chain_key_file)', () => {
       const forged = await verify(file, keyFile);
       expect(forged.code).toBe(1);
       expect(forged.out[0]).toMatch(/: BROKEN$/);
-      expect(forged.out.slice(1, 8)).toEqual(Array.from({ length: 7 }, (_, i) => `  ${file} line ${i + 1}: content does not match its keyed hash (edited)`));
+      expect(forged.out.slice(1, 8)).toEqual(
+        Array.from({ length: 7 }, (_, i) => `  ${file} line ${i + 1}: content does not match its keyed hash (edited)`),
+      );
       // A wrong key fails the original too.
       const other = join(dir, 'other.key');
       writeFileSync(other, 'x'.repeat(32));
@@ -110,7 +112,10 @@ describe('keyed chain (audit.chain_key_file)', () => {
   });
 
   it('an unkeyed chain is a warning at load; a key file silences it', () => {
-    const withAudit = (audit: Record<string, unknown>) => ({ ...baseConfig(), audit: { spool_dir: '/tmp/gatehouse-test-spool', ...audit } });
+    const withAudit = (audit: Record<string, unknown>) => ({
+      ...baseConfig(),
+      audit: { spool_dir: '/tmp/gatehouse-test-spool', ...audit },
+    });
     const unkeyed = compileConfig(withAudit({ sinks: [{ type: 'stdout' }] }));
     expect(unkeyed.warnings.filter((w) => w.startsWith('audit.chain_key_file is not set'))).toHaveLength(1);
     const keyed = compileConfig(withAudit({ sinks: [{ type: 'stdout' }], chain_key_file: '/etc/gatehouse/audit-chain.key' }));
@@ -130,7 +135,18 @@ describe('runs linked across process starts', () => {
     for (const n of [3, 2, 2]) await run(file, spool, n, 'ecs', key);
     const all = lines(file);
     const records = parseRecords(all);
-    expect(records.map((r) => r.event.action === 'audit_stopped')).toEqual([false, false, false, true, false, false, true, false, false, true]);
+    expect(records.map((r) => r.event.action === 'audit_stopped')).toEqual([
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      true,
+      false,
+      false,
+      true,
+    ]);
     // Run 2's first record links to run 1's final record.
     expect(records[4]!.gatehouse.chain.prev_hash).toBe(records[3]!.gatehouse.chain.hash);
     expect(await verify(file, keyFile)).toEqual({ code: 0, out: [`${file}: 10 records in 3 chains (one per process start): OK`] });
@@ -139,12 +155,16 @@ describe('runs linked across process starts', () => {
     writeFileSync(file, `${[...all.slice(0, 4), ...all.slice(7)].join('\n')}\n`);
     const deleted = await verify(file, keyFile);
     expect(deleted.code).toBe(1);
-    expect(deleted.out[1]).toBe(`  ${file} line 5: a new run that does not link to the end of the run before (a run or the records between were deleted)`);
+    expect(deleted.out[1]).toBe(
+      `  ${file} line 5: a new run that does not link to the end of the run before (a run or the records between were deleted)`,
+    );
 
     // The tail cut (run 3's last records, its final record among them): reported.
     writeFileSync(file, `${all.slice(0, 8).join('\n')}\n`);
     const cut = await verify(file, keyFile);
     expect(cut.code).toBe(0);
-    expect(cut.out.at(-1)).toBe(`  warning: the last run has no final record (after ${file} line 8): that process is still running or was killed, or the end of the file was cut`);
+    expect(cut.out.at(-1)).toBe(
+      `  warning: the last run has no final record (after ${file} line 8): that process is still running or was killed, or the end of the file was cut`,
+    );
   });
 });

@@ -13,11 +13,24 @@ const withSinks = (sinks: unknown[]) => ({ ...baseConfig(), audit: { spool_dir: 
 
 describe('HEC index and fields', () => {
   it('config: index and fields for format hec; refused for ndjson', () => {
-    const { config } = compileConfig(withSinks([{ type: 'http', url: 'https://splunk.corp.example:8088/services/collector/event', format: 'hec', token: 't'.repeat(36), index: 'security', fields: { env: 'prod', dc: 'fra1' } }]));
+    const { config } = compileConfig(
+      withSinks([
+        {
+          type: 'http',
+          url: 'https://splunk.corp.example:8088/services/collector/event',
+          format: 'hec',
+          token: 't'.repeat(36),
+          index: 'security',
+          fields: { env: 'prod', dc: 'fra1' },
+        },
+      ]),
+    );
     expect(config.audit.sinks[0]).toMatchObject({ type: 'http', index: 'security', fields: { env: 'prod', dc: 'fra1' } });
     let problems: readonly { path: string }[] = [];
     try {
-      compileConfig(withSinks([{ type: 'http', url: 'https://c.example/ingest', format: 'ndjson', index: 'security', fields: { env: 'prod' } }]));
+      compileConfig(
+        withSinks([{ type: 'http', url: 'https://c.example/ingest', format: 'ndjson', index: 'security', fields: { env: 'prod' } }]),
+      );
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       problems = (err as ConfigError).problems;
@@ -39,11 +52,18 @@ describe('HEC index and fields', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/collector/event`;
-    const { config } = compileConfig(withSinks([{ type: 'http', url, format: 'hec', token: 't'.repeat(36), gzip: false, index: 'security', fields: { env: 'prod', dc: 'fra1' } }]));
+    const { config } = compileConfig(
+      withSinks([
+        { type: 'http', url, format: 'hec', token: 't'.repeat(36), gzip: false, index: 'security', fields: { env: 'prod', dc: 'fra1' } },
+      ]),
+    );
     const sink = createSink(config.audit.sinks[0]!);
     onTestFinished(() => sink.close());
     await sink.send(['{"a":1}', '{"b":2}']);
-    const events = bodies.join('\n').split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = bodies
+      .join('\n')
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events).toHaveLength(2);
     for (const e of events) expect(e).toMatchObject({ index: 'security', fields: { env: 'prod', dc: 'fra1' }, source: 'gatehouse' });
     expect(events.map((e) => e.event)).toEqual([{ a: 1 }, { b: 2 }]);

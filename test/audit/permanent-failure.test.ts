@@ -25,14 +25,35 @@ afterEach(() => {
 describe('permanent refusals', () => {
   it('the HTTP sink marks 400/401/403/404 permanent, and 408/429/5xx not, with HEC code and text in the error', async () => {
     const rx = await startHttpReceiver({ token: TOKEN });
-    const sink = createHttpSink({ url: `${rx.url}/services/collector/event`, format: 'hec', token: new Secret(TOKEN), batchSize: 10, gzip: false, timeoutMs: 3000, caFile: undefined });
+    const sink = createHttpSink({
+      url: `${rx.url}/services/collector/event`,
+      format: 'hec',
+      token: new Secret(TOKEN),
+      batchSize: 10,
+      gzip: false,
+      timeoutMs: 3000,
+      caFile: undefined,
+    });
     const outcome = async (status: number) => {
       rx.status = status;
-      return sink.send(['{"a":1}']).then(() => 'ok', (err: unknown) => (isPermanentFailure(err) ? 'permanent' : 'transient'));
+      return sink.send(['{"a":1}']).then(
+        () => 'ok',
+        (err: unknown) => (isPermanentFailure(err) ? 'permanent' : 'transient'),
+      );
     };
     const got: Record<number, string> = {};
     for (const s of [400, 401, 403, 404, 408, 429, 500, 503, 200]) got[s] = await outcome(s);
-    expect(got).toEqual({ 400: 'permanent', 401: 'permanent', 403: 'permanent', 404: 'permanent', 408: 'transient', 429: 'transient', 500: 'transient', 503: 'transient', 200: 'ok' });
+    expect(got).toEqual({
+      400: 'permanent',
+      401: 'permanent',
+      403: 'permanent',
+      404: 'permanent',
+      408: 'transient',
+      429: 'transient',
+      500: 'transient',
+      503: 'transient',
+      200: 'ok',
+    });
     await sink.close();
     await rx.stop();
   });
@@ -43,18 +64,31 @@ describe('permanent refusals', () => {
     let refuse = true;
     let sent: () => void = () => {};
     const sink: AuditSink = {
-      name: 'fake', remote: true, ready: () => !refuse, close: async () => {},
+      name: 'fake',
+      remote: true,
+      ready: () => !refuse,
+      close: async () => {},
       send: (lines) => {
         sends.push(lines.length);
         sent();
-        return refuse ? Promise.reject(Object.assign(new Error('HTTP 403 from audit sink: HEC code 4 Invalid token'), { permanent: true })) : Promise.resolve();
+        return refuse
+          ? Promise.reject(Object.assign(new Error('HTTP 403 from audit sink: HEC code 4 Invalid token'), { permanent: true }))
+          : Promise.resolve();
       },
     };
     const errors: string[] = [];
     const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: () => {}, debug: () => {} } as unknown as Logger;
     const spoolDir = mkdtempSync(join(tmpdir(), 'gatehouse-permanent-'));
     onTestFinished(() => rmSync(spoolDir, { recursive: true, force: true }));
-    const w = createAuditWriter({ sinks: [sink], format: 'ecs', onSinkFailure: 'block', spoolDir, queueSize: 100, log, permanentRetryMs: 600_000 });
+    const w = createAuditWriter({
+      sinks: [sink],
+      format: 'ecs',
+      onSinkFailure: 'block',
+      spoolDir,
+      queueSize: 100,
+      log,
+      permanentRetryMs: 600_000,
+    });
     const nextSend = () => new Promise<void>((r) => (sent = r));
     const settle = () => new Promise<void>((r) => setImmediate(() => setImmediate(r)));
 
@@ -78,7 +112,18 @@ describe('permanent refusals', () => {
   });
 
   it('a udp:// syslog sink is a warning at load: it cannot keep the no-loss promise', () => {
-    const { warnings } = compileConfig({ ...baseConfig(), audit: { spool_dir: '/tmp/x', sinks: [{ type: 'syslog', url: 'udp://siem:514' }, { type: 'syslog', url: 'tcp://siem:6514' }] } });
-    expect(warnings.filter((w) => w.includes('udp://'))).toEqual([expect.stringMatching(/^audit\.sinks\[0\]: udp:\/\/ syslog delivers at most once/)]);
+    const { warnings } = compileConfig({
+      ...baseConfig(),
+      audit: {
+        spool_dir: '/tmp/x',
+        sinks: [
+          { type: 'syslog', url: 'udp://siem:514' },
+          { type: 'syslog', url: 'tcp://siem:6514' },
+        ],
+      },
+    });
+    expect(warnings.filter((w) => w.includes('udp://'))).toEqual([
+      expect.stringMatching(/^audit\.sinks\[0\]: udp:\/\/ syslog delivers at most once/),
+    ]);
   });
 });

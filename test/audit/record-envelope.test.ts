@@ -14,7 +14,8 @@ import { sampleAuth, sampleRequest } from '../support/audit.ts';
 // Well in the past: a header stamped with "now" could never match it.
 const request = sampleRequest(7, { time: Date.UTC(2025, 0, 2, 3, 4, 5, 678) });
 const auth = sampleAuth({ time: Date.UTC(2025, 0, 2, 3, 4, 6, 9) });
-const line = (f: typeof request | typeof auth, format: 'ecs' | 'ocsf') => chainLine(toRecord(f, { sequence: 1, bootId: 'b' }, format, ''), '', true).line;
+const line = (f: typeof request | typeof auth, format: 'ecs' | 'ocsf') =>
+  chainLine(toRecord(f, { sequence: 1, bootId: 'b' }, format, ''), '', true).line;
 
 describe('event time in delivery envelopes', () => {
   for (const format of ['ecs', 'ocsf'] as const) {
@@ -27,7 +28,13 @@ describe('event time in delivery envelopes', () => {
       it(`${format} ${facts.kind}: the HEC event has the event time, host, source and the ${format} sourcetype`, () => {
         const l = line(facts, format);
         const e = JSON.parse(hecEvent(l, { host: 'gh1' }));
-        expect(e).toEqual({ event: JSON.parse(l), host: 'gh1', source: 'gatehouse', sourcetype: HEC_SOURCETYPES[format], time: facts.time / 1000 });
+        expect(e).toEqual({
+          event: JSON.parse(l),
+          host: 'gh1',
+          source: 'gatehouse',
+          sourcetype: HEC_SOURCETYPES[format],
+          time: facts.time / 1000,
+        });
         expect(hecEvent(l, { host: 'gh1' })).toContain(`"time":${(facts.time / 1000).toFixed(3)}}`);
       });
     }
@@ -48,19 +55,34 @@ describe('event time in delivery envelopes', () => {
     const before = Date.now();
     const stamp = Date.parse(formatSyslog('{"a":1}', { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42').split(' ')[1]!);
     expect(stamp).toBeGreaterThanOrEqual(before - 1000);
-    expect(JSON.parse(hecEvent('{"a":1}', { host: 'gh1' }))).toEqual({ event: { a: 1 }, host: 'gh1', source: 'gatehouse', sourcetype: 'gatehouse:audit' });
+    expect(JSON.parse(hecEvent('{"a":1}', { host: 'gh1' }))).toEqual({
+      event: { a: 1 },
+      host: 'gh1',
+      source: 'gatehouse',
+      sourcetype: 'gatehouse:audit',
+    });
   });
 
   it('syslog header: MSGID is the action, failures and denials are notice (5) not info (6), the sequence is meta sequenceId', () => {
     const header = (f: Parameters<typeof line>[0], format: 'ecs' | 'ocsf', sequence: number) => {
       const l = chainLine(toRecord(f, { sequence, bootId: 'b' }, format, ''), '', true).line;
-      return formatSyslog(l, { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42').split(' ').filter((_x, i) => i === 0 || i === 5 || i === 6);
+      return formatSyslog(l, { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42')
+        .split(' ')
+        .filter((_x, i) => i === 0 || i === 5 || i === 6);
     };
     for (const format of ['ecs', 'ocsf'] as const) {
       expect(header(request, format, 7)).toEqual(['<86>1', 'http_request', '[meta']);
-      expect(header(sampleRequest(8, { status: 403, decision: 'deny', errorCode: 'GH_FORBIDDEN' }), format, 8)).toEqual(['<85>1', 'http_request', '[meta']);
+      expect(header(sampleRequest(8, { status: 403, decision: 'deny', errorCode: 'GH_FORBIDDEN' }), format, 8)).toEqual([
+        '<85>1',
+        'http_request',
+        '[meta',
+      ]);
       expect(header(sampleRequest(9, { websocket: true, status: 101 }), format, 9)).toEqual(['<86>1', 'websocket_session', '[meta']);
-      expect(header(sampleAuth({ action: 'bearer_rejected', outcome: 'failure', user: undefined }), format, 10)).toEqual(['<85>1', 'bearer_rejected', '[meta']);
+      expect(header(sampleAuth({ action: 'bearer_rejected', outcome: 'failure', user: undefined }), format, 10)).toEqual([
+        '<85>1',
+        'bearer_rejected',
+        '[meta',
+      ]);
       expect(header(auth, format, 11)).toEqual(['<86>1', 'login_succeeded', '[meta']);
       const full = formatSyslog(line(auth, format), { appName: 'gatehouse', facility: 10, hostname: 'gh1' }, '42');
       expect(full).toContain(' [meta sequenceId="1"] {');
@@ -72,7 +94,9 @@ describe('HEC refusals', () => {
   it("the error names HEC's code and text (control characters dropped, nothing else of the body), so the log says why", async () => {
     const server = createServer((_req, res) => {
       _req.resume();
-      res.writeHead(403, { 'content-type': 'application/json' }).end('{"text":"Invalid token\\nline two","code":4,"invalid-event-number":0}');
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end('{"text":"Invalid token\\nline two","code":4,"invalid-event-number":0}');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     onTestFinished(() => new Promise<void>((r) => server.close(() => r())));

@@ -6,18 +6,50 @@ import { toRecord, type AuditFacts, type AuditFormat } from '../../src/audit/rec
 
 const user = { name: 'alice@example.com', email: 'alice@example.com', groups: ['a', 'b'], idp: 'corp' };
 const request: AuditFacts = {
-  kind: 'request', time: 1_700_000_000_000, requestId: 'r1', route: 'app', method: 'GET', host: 'h', path: '/x', queryKeys: ['q'], status: 200,
-  decision: 'allow', reason: 'groups-ok', rule: 1, errorCode: 'GH_X', user, authMethod: 'session', session: 's', clientIp: '1.2.3.4',
-  userAgent: 'ua', upstream: 'http://u', bytesIn: 1, bytesOut: 2, durationMs: 3, websocket: true,
+  kind: 'request',
+  time: 1_700_000_000_000,
+  requestId: 'r1',
+  route: 'app',
+  method: 'GET',
+  host: 'h',
+  path: '/x',
+  queryKeys: ['q'],
+  status: 200,
+  decision: 'allow',
+  reason: 'groups-ok',
+  rule: 1,
+  errorCode: 'GH_X',
+  user,
+  authMethod: 'session',
+  session: 's',
+  clientIp: '1.2.3.4',
+  userAgent: 'ua',
+  upstream: 'http://u',
+  bytesIn: 1,
+  bytesOut: 2,
+  durationMs: 3,
+  websocket: true,
 };
 const auth: AuditFacts = {
-  kind: 'auth', time: 1_700_000_000_000, action: 'login_succeeded', outcome: 'success', reason: 'r', user, idp: 'corp', session: 's',
-  requestId: 'r1', clientIp: '1.2.3.4', userAgent: 'ua', message: 'm',
+  kind: 'auth',
+  time: 1_700_000_000_000,
+  action: 'login_succeeded',
+  outcome: 'success',
+  reason: 'r',
+  user,
+  idp: 'corp',
+  session: 's',
+  requestId: 'r1',
+  clientIp: '1.2.3.4',
+  userAgent: 'ua',
+  message: 'm',
 };
 
 /** Where each format keeps the chain links (issue 14: ECS event.hash + gatehouse.chain, OCSF unmapped.chain). */
 const links = (format: AuditFormat, r: Record<string, any>) =>
-  format === 'ecs' ? { hash: r.gatehouse.chain.hash, prev: r.gatehouse.chain.prev_hash, copy: r.event.hash } : { hash: r.unmapped.chain.hash, prev: r.unmapped.chain.prev_hash, copy: r.unmapped.chain.hash };
+  format === 'ecs'
+    ? { hash: r.gatehouse.chain.hash, prev: r.gatehouse.chain.prev_hash, copy: r.event.hash }
+    : { hash: r.unmapped.chain.hash, prev: r.unmapped.chain.prev_hash, copy: r.unmapped.chain.hash };
 
 describe('audit record key order', () => {
   for (const format of ['ecs', 'ocsf'] as const) {

@@ -15,7 +15,17 @@ import { firstDeliveries, parseRecords, sampleRequest, sequenceOf } from '../sup
 import { line } from './sink.contract.ts';
 
 function relp(port: number, over: Partial<RelpSinkOptions> = {}) {
-  const sink = createRelpSink({ host: '127.0.0.1', port, tls: false, caFile: undefined, appName: 'gatehouse', facility: 10, timeoutMs: 5000, window: 128, ...over });
+  const sink = createRelpSink({
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    caFile: undefined,
+    appName: 'gatehouse',
+    facility: 10,
+    timeoutMs: 5000,
+    window: 128,
+    ...over,
+  });
   onTestFinished(() => sink.close());
   return sink;
 }
@@ -48,7 +58,10 @@ describe('relp sink', () => {
     rx.ackDelayMs = 1;
     rx.crashAfter = { frames: 25, keepUnanswered: false };
     const sink = relp(rx.port, { window: 10 });
-    const err = await sink.send(lines(60)).then(() => undefined, (e: unknown) => e as { delivered: number; message: string });
+    const err = await sink.send(lines(60)).then(
+      () => undefined,
+      (e: unknown) => e as { delivered: number; message: string },
+    );
     expect(err?.message).toMatch(/RELP delivery to 127\.0\.0\.1:\d+ failed after \d+ of 60 records/);
     expect(err!.delivered).toBeLessThanOrEqual(25);
     // What was acknowledged, the receiver has.
@@ -68,7 +81,15 @@ describe('relp sink', () => {
       rx.crashAfter = { frames: 130, keepUnanswered };
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-relp-writer-'));
       onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-      const w = createAuditWriter({ sinks: [relp(rx.port, { window: 16 })], format: 'ecs', onSinkFailure: 'buffer', spoolDir: dir, queueSize: 1000, batchSize: 50, log: silentLogger });
+      const w = createAuditWriter({
+        sinks: [relp(rx.port, { window: 16 })],
+        format: 'ecs',
+        onSinkFailure: 'buffer',
+        spoolDir: dir,
+        queueSize: 1000,
+        batchSize: 50,
+        log: silentLogger,
+      });
       onTestFinished(() => w.close(200));
       for (let i = 1; i <= 400; i++) w.write(sampleRequest(i));
       expect(await w.flush(20_000)).toBe(true);
@@ -87,7 +108,10 @@ describe('relp sink', () => {
     const sink = relp(rx.port, { window: 1 });
     await sink.send(lines(2));
     rx.refuseNext = 1;
-    const err = await sink.send(lines(3, 3)).then(() => undefined, (e: unknown) => e as { delivered: number; message: string });
+    const err = await sink.send(lines(3, 3)).then(
+      () => undefined,
+      (e: unknown) => e as { delivered: number; message: string },
+    );
     expect(err?.message).toMatch(/refused a record: 500 refused by test/);
     expect(err?.delivered).toBe(0);
     expect(sink.ready()).toBe(false);
@@ -131,7 +155,9 @@ describe('relp sink', () => {
 
 describe('RELP frame parser', () => {
   it('parses frames split anywhere, with and without data', () => {
-    const text = Buffer.from('1 rsp 93 200 OK\nrelp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog\n2 rsp 6 200 OK\n3 rsp 0\n0 serverclose 0\n');
+    const text = Buffer.from(
+      '1 rsp 93 200 OK\nrelp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog\n2 rsp 6 200 OK\n3 rsp 0\n0 serverclose 0\n',
+    );
     for (const step of [1, 2, 7, text.length]) {
       const p = new RelpParser();
       const frames = [];

@@ -42,7 +42,17 @@ describe('ReplayWindow', () => {
 });
 
 function options(port: number, over: Partial<SyslogSinkOptions> = {}): SyslogSinkOptions {
-  return { transport: 'tcp', tls: false, host: '127.0.0.1', port, caFile: undefined, appName: 'gatehouse', facility: 10, connectTimeoutMs: 2000, ...over };
+  return {
+    transport: 'tcp',
+    tls: false,
+    host: '127.0.0.1',
+    port,
+    caFile: undefined,
+    appName: 'gatehouse',
+    facility: 10,
+    connectTimeoutMs: 2000,
+    ...over,
+  };
 }
 
 describe('syslog over TCP: replay after a broken connection', () => {

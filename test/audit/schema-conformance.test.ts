@@ -23,7 +23,12 @@ function written(f: AuditFacts, format: AuditFormat, sequence: number): Record<s
   const prev = 'f'.repeat(64);
   // Every other record keyed (chain.alg present), so both shapes are validated.
   const keyed = sequence % 2 === 0;
-  const { line } = chainLine(toRecord(f, { sequence, bootId: 'boot-7f3a', keyed }, format, prev), prev, true, keyed ? Buffer.alloc(32, 7) : undefined);
+  const { line } = chainLine(
+    toRecord(f, { sequence, bootId: 'boot-7f3a', keyed }, format, prev),
+    prev,
+    true,
+    keyed ? Buffer.alloc(32, 7) : undefined,
+  );
   return JSON.parse(line) as Record<string, unknown>;
 }
 
@@ -118,7 +123,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'requests refused (audit unavailable)': ['web,network access,denied failure', '4002 0 failure Blocked'],
   'audit trail closed on shutdown': ['process end success', '6002 4 success'],
   'session revoked by an admin': ['session end success', '3002 2 success'],
-  'admin revoke of a user\'s sessions, answered': ['api admin,allowed success', '6003 4 success'],
+  "admin revoke of a user's sessions, answered": ['api admin,allowed success', '6003 4 success'],
   'admin call for an unknown session (404)': ['api admin,allowed failure', '6003 4 failure'],
 };
 
@@ -133,10 +138,13 @@ describe('audit records say what happened (issue 14)', () => {
       const e = written(facts, 'ecs', 1) as Record<string, any>;
       const o = written(facts, 'ocsf', 1) as Record<string, any>;
       const ecs = `${e.event.category.join(',')} ${e.event.type.join(',')} ${e.event.outcome}`;
-      const ocsf = [o.class_uid, o.activity_id, status[o.status_id], disposition[o.disposition_id]].filter((x) => x !== undefined).join(' ');
+      const ocsf = [o.class_uid, o.activity_id, status[o.status_id], disposition[o.disposition_id]]
+        .filter((x) => x !== undefined)
+        .join(' ');
       expect([ecs, ocsf]).toEqual(MEANING[name]);
       // Nobody's successful logon does not exist; a record names its user when it has one.
-      if (facts.kind === 'auth' && facts.user) expect([e.user.name, (o.user ?? o.actor?.user).name]).toEqual([facts.user.name, facts.user.name]);
+      if (facts.kind === 'auth' && facts.user)
+        expect([e.user.name, (o.user ?? o.actor?.user).name]).toEqual([facts.user.name, facts.user.name]);
       expect(e.event.id).toBe(o.metadata.uid);
     });
   }
@@ -144,12 +152,33 @@ describe('audit records say what happened (issue 14)', () => {
 
 describe('docs/audit.md', () => {
   const doc = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
-  const examples = [...doc.matchAll(/^(ECS|OCSF):\n\n```json\n([\s\S]*?)\n```/gm)].map((m) => [m[1]!.toLowerCase() as AuditFormat, JSON.parse(m[2]!) as Record<string, any>] as const);
+  const examples = [...doc.matchAll(/^(ECS|OCSF):\n\n```json\n([\s\S]*?)\n```/gm)].map(
+    (m) => [m[1]!.toLowerCase() as AuditFormat, JSON.parse(m[2]!) as Record<string, any>] as const,
+  );
   it('has an example of every action in both formats', () => {
-    const actions = ['http_request', 'websocket_open', 'websocket_session', 'login_started', 'login_succeeded', 'login_failed', 'bearer_rejected', 'logout',
-      'session_expired', 'session_revoked', 'config_reloaded', 'config_reload_failed', 'admin_api', 'requests_refused', 'audit_stopped'];
+    const actions = [
+      'http_request',
+      'websocket_open',
+      'websocket_session',
+      'login_started',
+      'login_succeeded',
+      'login_failed',
+      'bearer_rejected',
+      'logout',
+      'session_expired',
+      'session_revoked',
+      'config_reloaded',
+      'config_reload_failed',
+      'admin_api',
+      'requests_refused',
+      'audit_stopped',
+    ];
     for (const format of ['ecs', 'ocsf'] as const) {
-      const shown = new Set(examples.filter(([f]) => f === format).map(([, r]) => r.event?.action ?? r.unmapped?.action ?? (r.unmapped?.websocket ? 'websocket_session' : 'http_request')));
+      const shown = new Set(
+        examples
+          .filter(([f]) => f === format)
+          .map(([, r]) => r.event?.action ?? r.unmapped?.action ?? (r.unmapped?.websocket ? 'websocket_session' : 'http_request')),
+      );
       expect([...shown].sort(), format).toEqual([...actions].sort());
     }
   });

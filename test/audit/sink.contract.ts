@@ -25,7 +25,11 @@ export interface SinkHarness {
 
 /** A JSON record line like the writer's, `size` bytes or a little more. */
 export function line(i: number, size = 120): string {
-  const base = { '@timestamp': new Date(Date.UTC(2025, 0, 2, 3, 4, 5, i % 1000)).toISOString(), event: { sequence: i }, message: `record ${i}` };
+  const base = {
+    '@timestamp': new Date(Date.UTC(2025, 0, 2, 3, 4, 5, i % 1000)).toISOString(),
+    event: { sequence: i },
+    message: `record ${i}`,
+  };
   const pad = Math.max(0, size - JSON.stringify(base).length - 10);
   return JSON.stringify({ ...base, pad: 'x'.repeat(pad) });
 }

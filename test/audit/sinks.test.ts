@@ -14,7 +14,14 @@ import { createHttpSink, type HttpSinkOptions } from '../../src/audit/sinks/http
 import { createRelpSink, type RelpSinkOptions } from '../../src/audit/sinks/relp.ts';
 import { createStdoutSink } from '../../src/audit/sinks/stdout.ts';
 import { createSyslogSink, formatSyslog, type SyslogSinkOptions } from '../../src/audit/sinks/syslog.ts';
-import { parseRfc5424, selfSignedCert, startHttpReceiver, startSyslogStreamReceiver, startSyslogUdpReceiver, type SyslogReceiver } from '../support/audit-receivers.ts';
+import {
+  parseRfc5424,
+  selfSignedCert,
+  startHttpReceiver,
+  startSyslogStreamReceiver,
+  startSyslogUdpReceiver,
+  type SyslogReceiver,
+} from '../support/audit-receivers.ts';
 import { startRelpReceiver, type RelpReceiver } from '../support/audit-relp.ts';
 import { startRsyslog } from '../support/audit-rsyslog.ts';
 import { readNdjson } from '../support/audit.ts';
@@ -49,11 +56,31 @@ function fileSink(path: string, over: Partial<FileSinkOptions> = {}): AuditSink 
 }
 
 function syslogOptions(port: number, over: Partial<SyslogSinkOptions> = {}): SyslogSinkOptions {
-  return { transport: 'tcp', tls: false, host: '127.0.0.1', port, caFile: undefined, appName: 'gatehouse', facility: 10, connectTimeoutMs: 2000, ...over };
+  return {
+    transport: 'tcp',
+    tls: false,
+    host: '127.0.0.1',
+    port,
+    caFile: undefined,
+    appName: 'gatehouse',
+    facility: 10,
+    connectTimeoutMs: 2000,
+    ...over,
+  };
 }
 
 function relpOptions(port: number, over: Partial<RelpSinkOptions> = {}): RelpSinkOptions {
-  return { host: '127.0.0.1', port, tls: false, caFile: undefined, appName: 'gatehouse', facility: 10, timeoutMs: 5000, window: 128, ...over };
+  return {
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    caFile: undefined,
+    appName: 'gatehouse',
+    facility: 10,
+    timeoutMs: 5000,
+    window: 128,
+    ...over,
+  };
 }
 
 /** Received RELP MSG parts, after checking the receiver saw no protocol problem. */
@@ -111,7 +138,12 @@ runAuditSinkContract('syslog tls', {
   remote: true,
   async make() {
     const rx = await startSyslogStreamReceiver({ tls: { key: cert.key, cert: cert.cert } });
-    return { sink: createSyslogSink(syslogOptions(rx.port, { tls: true, caFile: cert.certFile })), received: syslogReceived(rx), stopReceiver: rx.stop, startReceiver: rx.start };
+    return {
+      sink: createSyslogSink(syslogOptions(rx.port, { tls: true, caFile: cert.certFile })),
+      received: syslogReceived(rx),
+      stopReceiver: rx.stop,
+      startReceiver: rx.start,
+    };
   },
 });
 
@@ -127,7 +159,12 @@ runAuditSinkContract('syslog relp over tls', {
   remote: true,
   async make() {
     const rx = await startRelpReceiver({ tls: { key: cert.key, cert: cert.cert } });
-    return { sink: createRelpSink(relpOptions(rx.port, { tls: true, caFile: cert.certFile })), received: relpReceived(rx), stopReceiver: rx.stop, startReceiver: rx.start };
+    return {
+      sink: createRelpSink(relpOptions(rx.port, { tls: true, caFile: cert.certFile })),
+      received: relpReceived(rx),
+      stopReceiver: rx.stop,
+      startReceiver: rx.start,
+    };
   },
 });
 
@@ -148,7 +185,12 @@ runAuditSinkContract('syslog udp', {
   },
   async make() {
     const rx = await startSyslogUdpReceiver();
-    return { sink: createSyslogSink(syslogOptions(rx.port, { transport: 'udp' })), received: syslogReceived(rx), stopReceiver: rx.stop, startReceiver: rx.start };
+    return {
+      sink: createSyslogSink(syslogOptions(rx.port, { transport: 'udp' })),
+      received: syslogReceived(rx),
+      stopReceiver: rx.stop,
+      startReceiver: rx.start,
+    };
   },
 });
 
@@ -162,7 +204,12 @@ for (const format of ['hec', 'ndjson'] as const) {
         expect(rx.posts.every((p) => p.format === format && p.gzip)).toBe(true);
         return [...rx.lines];
       };
-      return { sink: createHttpSink(httpOptions(`${rx.url}/services/collector/event`, { format })), received, stopReceiver: rx.stop, startReceiver: rx.start };
+      return {
+        sink: createHttpSink(httpOptions(`${rx.url}/services/collector/event`, { format })),
+        received,
+        stopReceiver: rx.stop,
+        startReceiver: rx.start,
+      };
     },
   });
 }
@@ -180,7 +227,10 @@ describe('file sink', () => {
       await sink.send(batch);
       sent.push(...batch);
     }
-    const rotated = readdirSync(dir).filter((f) => /^audit\.ndjson\.\d+$/.test(f)).map((f) => Number(f.split('.').pop())).sort((a, b) => b - a);
+    const rotated = readdirSync(dir)
+      .filter((f) => /^audit\.ndjson\.\d+$/.test(f))
+      .map((f) => Number(f.split('.').pop()))
+      .sort((a, b) => b - a);
     expect(rotated.length).toBeGreaterThanOrEqual(5);
     // Numbered 1..N with no gap.
     expect(rotated).toEqual(Array.from({ length: rotated.length }, (_, i) => rotated.length - i));
@@ -253,7 +303,16 @@ describe('syslog sink', () => {
     await sink.send([rec, JSON.stringify({ time: 1, metadata: { sequence: 2 } })]);
     await expect.poll(() => rx.messages.length, { timeout: 5000 }).toBe(2);
     expect(rx.problems).toEqual([]);
-    expect(rx.messages[0]).toEqual({ pri: 4 * 8 + 6, timestamp: '2025-01-02T03:04:05.678Z', hostname: 'proxy-1', appName: 'gh-audit', procId: String(process.pid), msgId: 'audit', structuredData: '[meta sequenceId="1"]', msg: rec });
+    expect(rx.messages[0]).toEqual({
+      pri: 4 * 8 + 6,
+      timestamp: '2025-01-02T03:04:05.678Z',
+      hostname: 'proxy-1',
+      appName: 'gh-audit',
+      procId: String(process.pid),
+      msgId: 'audit',
+      structuredData: '[meta sequenceId="1"]',
+      msg: rec,
+    });
     // An OCSF record has no @timestamp: its `time` (epoch ms) is the event time (issue 14), not the send time.
     expect(rx.messages[1]!.timestamp).toBe('1970-01-01T00:00:00.001Z');
   });

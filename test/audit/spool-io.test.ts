@@ -34,15 +34,26 @@ function switchSink(): { sink: AuditSink; delivered: string[]; up: boolean } {
   return state;
 }
 
-const spoolFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.spool')).sort();
+const spoolFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.spool'))
+    .sort();
 const spoolBytes = (dir: string) => spoolFiles(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-const spoolLines = (dir: string) => spoolFiles(dir).reduce((n, f) => n + readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0);
+const spoolLines = (dir: string) =>
+  spoolFiles(dir).reduce((n, f) => n + readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0);
 
 describe('issue 12: spool I/O off the request path', () => {
   it('with the sink down, write() returns before its record touches the disk; it lands there right after', async () => {
     const dir = tempDir();
     const s = switchSink();
-    const w = createAuditWriter({ sinks: [s.sink], format: 'ecs', onSinkFailure: 'buffer', spoolDir: dir, queueSize: 100, log: silentLogger });
+    const w = createAuditWriter({
+      sinks: [s.sink],
+      format: 'ecs',
+      onSinkFailure: 'buffer',
+      spoolDir: dir,
+      queueSize: 100,
+      log: silentLogger,
+    });
     onTestFinished(() => w.close(100));
     w.write(sampleRequest(1));
     // The first failure puts the channel in spool mode.
@@ -56,7 +67,14 @@ describe('issue 12: spool I/O off the request path', () => {
   it('delivering from a large spool never rewrites the rest: the file keeps its inode and bytes until it is deleted whole', async () => {
     const dir = tempDir();
     const s = switchSink();
-    const w1 = createAuditWriter({ sinks: [s.sink], format: 'ecs', onSinkFailure: 'buffer', spoolDir: dir, queueSize: 100, log: silentLogger });
+    const w1 = createAuditWriter({
+      sinks: [s.sink],
+      format: 'ecs',
+      onSinkFailure: 'buffer',
+      spoolDir: dir,
+      queueSize: 100,
+      log: silentLogger,
+    });
     for (let i = 1; i <= 3000; i++) w1.write(sampleRequest(i));
     await expect.poll(() => spoolLines(dir), { timeout: 10_000, interval: 20 }).toBe(3000);
     await w1.close(100);
@@ -76,12 +94,24 @@ describe('issue 12: spool I/O off the request path', () => {
       }
     };
     const sink = s.sink;
-    const watched: AuditSink = { ...sink, name: sink.name, async send(lines) {
-      check();
-      seen.push(...lines);
-      await sink.send(lines);
-    } };
-    const w2 = createAuditWriter({ sinks: [watched], format: 'ecs', onSinkFailure: 'buffer', spoolDir: dir, queueSize: 100, batchSize: 250, log: silentLogger });
+    const watched: AuditSink = {
+      ...sink,
+      name: sink.name,
+      async send(lines) {
+        check();
+        seen.push(...lines);
+        await sink.send(lines);
+      },
+    };
+    const w2 = createAuditWriter({
+      sinks: [watched],
+      format: 'ecs',
+      onSinkFailure: 'buffer',
+      spoolDir: dir,
+      queueSize: 100,
+      batchSize: 250,
+      log: silentLogger,
+    });
     onTestFinished(() => w2.close(100));
     expect(await w2.flush(20_000)).toBe(true);
     check();
@@ -98,7 +128,14 @@ describe('issue 12: spool I/O off the request path', () => {
     // The first segment's name is taken by a directory: every write to it fails (EISDIR).
     const base = openSpool(dir, s.sink.name).path;
     const blocker = `${base}.000000000001.spool`;
-    const w = createAuditWriter({ sinks: [s.sink], format: 'ecs', onSinkFailure: 'buffer', spoolDir: dir, queueSize: 100, log: silentLogger });
+    const w = createAuditWriter({
+      sinks: [s.sink],
+      format: 'ecs',
+      onSinkFailure: 'buffer',
+      spoolDir: dir,
+      queueSize: 100,
+      log: silentLogger,
+    });
     onTestFinished(() => w.close(100));
     mkdirSync(blocker);
     for (let i = 1; i <= 20; i++) w.write(sampleRequest(i));

@@ -15,7 +15,10 @@ function tempDir(): string {
   return dir;
 }
 
-const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.spool')).sort();
+const segments = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.spool'))
+    .sort();
 const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i, 200));
 
 /** Read and consume exactly `n` records (read() may return fewer than asked while writes land). */
@@ -41,7 +44,7 @@ async function drainAll(s: Spool, batch = 100): Promise<string[]> {
 }
 
 describe('audit spool (segments + cursor)', () => {
-  it('appends asynchronously (nothing touches the disk on the caller\'s turn), in order, and reads them back', async () => {
+  it("appends asynchronously (nothing touches the disk on the caller's turn), in order, and reads them back", async () => {
     const dir = tempDir();
     const s = openSpool(dir, 'http:sink');
     s.append(lines(1, 3));

@@ -27,11 +27,14 @@ describe('syslog over mutual TLS', () => {
     // TLS 1.2: the refusal of a missing client certificate ends the handshake, so connecting fails
     // (under TLS 1.3 the client may finish first and learn of it on the next write; the replay
     // window then sends the records again).
-    const tls = createServer({ key: server.key, cert: server.cert, requestCert: true, rejectUnauthorized: true, ca: client.cert, maxVersion: 'TLSv1.2' }, (s: TLSSocket) => {
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => received.push(d));
-      s.on('error', () => {});
-    });
+    const tls = createServer(
+      { key: server.key, cert: server.cert, requestCert: true, rejectUnauthorized: true, ca: client.cert, maxVersion: 'TLSv1.2' },
+      (s: TLSSocket) => {
+        s.setEncoding('utf8');
+        s.on('data', (d: string) => received.push(d));
+        s.on('error', () => {});
+      },
+    );
     tls.on('tlsClientError', () => {});
     await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
     const open = new Set<Socket>();
@@ -39,13 +42,28 @@ describe('syslog over mutual TLS', () => {
       open.add(s);
       s.once('close', () => open.delete(s));
     });
-    onTestFinished(() => new Promise<void>((r) => {
-      for (const s of open) s.destroy();
-      tls.close(() => r());
-    }));
+    onTestFinished(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of open) s.destroy();
+          tls.close(() => r());
+        }),
+    );
     const url = `tls://127.0.0.1:${(tls.address() as AddressInfo).port}`;
 
-    const withCert = compileConfig(withSinks([{ type: 'syslog', url, ca_file: server.certFile, cert_file: client.certFile, key_file: client.keyFile, timeout: '3s', replay_window: '0s' }]));
+    const withCert = compileConfig(
+      withSinks([
+        {
+          type: 'syslog',
+          url,
+          ca_file: server.certFile,
+          cert_file: client.certFile,
+          key_file: client.keyFile,
+          timeout: '3s',
+          replay_window: '0s',
+        },
+      ]),
+    );
     const sink = createSink(withCert.config.audit.sinks[0]!);
     onTestFinished(() => sink.close());
     await sink.send(['{"event":{"action":"http_request"},"x":1}']);
@@ -69,7 +87,11 @@ describe('syslog over mutual TLS', () => {
       }
     };
     expect(problems({ url: 'tls://siem:6514', cert_file: '/c.pem', key_file: '/k.pem' })).toEqual([]);
-    expect(problems({ url: 'tls://siem:6514', cert_file: '/c.pem' })).toEqual(['audit.sinks[0].key_file: cert_file and key_file go together']);
-    expect(problems({ url: 'tcp://siem:514', cert_file: '/c.pem', key_file: '/k.pem' })).toEqual(['audit.sinks[0].cert_file: a client certificate needs TLS (tls:// or tls: true)']);
+    expect(problems({ url: 'tls://siem:6514', cert_file: '/c.pem' })).toEqual([
+      'audit.sinks[0].key_file: cert_file and key_file go together',
+    ]);
+    expect(problems({ url: 'tcp://siem:514', cert_file: '/c.pem', key_file: '/k.pem' })).toEqual([
+      'audit.sinks[0].cert_file: a client certificate needs TLS (tls:// or tls: true)',
+    ]);
   });
 });

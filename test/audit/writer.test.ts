@@ -18,7 +18,16 @@ import { runAuditVerify } from '../../src/cli/audit-verify.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startHttpReceiver, type HttpAuditReceiver } from '../support/audit-receivers.ts';
-import { bootIdOf, firstDeliveries, parseRecords, readNdjson, sampleAuth, sampleRequest, sequenceOf, type AuditRecord } from '../support/audit.ts';
+import {
+  bootIdOf,
+  firstDeliveries,
+  parseRecords,
+  readNdjson,
+  sampleAuth,
+  sampleRequest,
+  sequenceOf,
+  type AuditRecord,
+} from '../support/audit.ts';
 
 const TOKEN = 'writer-test-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,11 +39,26 @@ function tempDir(prefix: string): string {
 }
 
 function hecSink(rx: HttpAuditReceiver, batchSize = 500): AuditSink {
-  return createHttpSink({ url: `${rx.url}/services/collector/event`, format: 'hec', token: new Secret(TOKEN), batchSize, gzip: true, timeoutMs: 3000, caFile: undefined });
+  return createHttpSink({
+    url: `${rx.url}/services/collector/event`,
+    format: 'hec',
+    token: new Secret(TOKEN),
+    batchSize,
+    gzip: true,
+    timeoutMs: 3000,
+    caFile: undefined,
+  });
 }
 
 function writer(over: Partial<AuditWriterOptions> & Pick<AuditWriterOptions, 'sinks'>): AuditWriter {
-  const w = createAuditWriter({ format: 'ecs', onSinkFailure: 'buffer', spoolDir: tempDir('gatehouse-spool-'), queueSize: 10_000, log: silentLogger, ...over });
+  const w = createAuditWriter({
+    format: 'ecs',
+    onSinkFailure: 'buffer',
+    spoolDir: tempDir('gatehouse-spool-'),
+    queueSize: 10_000,
+    log: silentLogger,
+    ...over,
+  });
   onTestFinished(() => w.close(200));
   return w;
 }
@@ -125,7 +149,14 @@ describe('audit writer: delivery through an outage', () => {
     const rx = await startHttpReceiver({ token: TOKEN });
     const spoolDir = tempDir('gatehouse-spool-');
     rx.status = 503;
-    const w1 = createAuditWriter({ sinks: [hecSink(rx)], format: 'ecs', onSinkFailure: 'buffer', spoolDir, queueSize: 100, log: silentLogger });
+    const w1 = createAuditWriter({
+      sinks: [hecSink(rx)],
+      format: 'ecs',
+      onSinkFailure: 'buffer',
+      spoolDir,
+      queueSize: 100,
+      log: silentLogger,
+    });
     for (let i = 1; i <= 150; i++) w1.write(sampleRequest(i));
     await expect.poll(() => readdirSync(spoolDir).filter((f) => f.endsWith('.spool')).length, { timeout: 5000 }).toBe(1);
     await w1.close(100);
@@ -164,9 +195,24 @@ describe('audit writer: one spool per sink', () => {
   it('two sinks whose names differ only in characters the spool file name replaces ("/a/b" vs "/a_b") do not share a spool', async () => {
     const rx = await startHttpReceiver({ token: TOKEN });
     const spoolDir = tempDir('gatehouse-spool-');
-    const sinks = () => ['/a/b', '/a_b'].map((p) => createHttpSink({ url: `${rx.url}${p}`, format: 'ndjson', token: new Secret(TOKEN), batchSize: 500, gzip: true, timeoutMs: 3000, caFile: undefined }));
-    const make = () => createAuditWriter({ sinks: sinks(), format: 'ecs', onSinkFailure: 'buffer', spoolDir, queueSize: 100, log: silentLogger });
-    const spooled = () => readdirSync(spoolDir).filter((f) => f.endsWith('.spool')).reduce((n, f) => n + readFileSync(join(spoolDir, f), 'utf8').split('\n').filter(Boolean).length, 0);
+    const sinks = () =>
+      ['/a/b', '/a_b'].map((p) =>
+        createHttpSink({
+          url: `${rx.url}${p}`,
+          format: 'ndjson',
+          token: new Secret(TOKEN),
+          batchSize: 500,
+          gzip: true,
+          timeoutMs: 3000,
+          caFile: undefined,
+        }),
+      );
+    const make = () =>
+      createAuditWriter({ sinks: sinks(), format: 'ecs', onSinkFailure: 'buffer', spoolDir, queueSize: 100, log: silentLogger });
+    const spooled = () =>
+      readdirSync(spoolDir)
+        .filter((f) => f.endsWith('.spool'))
+        .reduce((n, f) => n + readFileSync(join(spoolDir, f), 'utf8').split('\n').filter(Boolean).length, 0);
 
     // Run 1: both sinks down; 5 records spooled for each.
     rx.status = 503;
@@ -193,7 +239,10 @@ describe('audit writer: one spool per sink', () => {
       // Run 1's records and final record, then run 2's final record (it wrote nothing else).
       const got = firstDeliveries(parseRecords(rx.linesByPath.get(p) ?? []));
       expect(got.map(sequenceOf), p).toEqual([1, 2, 3, 4, 5, 6, 1]);
-      expect(got.map((r) => r.event.action), p).toEqual([...Array(5).fill('http_request'), 'audit_stopped', 'audit_stopped']);
+      expect(
+        got.map((r) => r.event.action),
+        p,
+      ).toEqual([...Array(5).fill('http_request'), 'audit_stopped', 'audit_stopped']);
     }
   }, 20_000);
 });
@@ -238,11 +287,13 @@ function manualSink(): { sink: AuditSink; sent: string[][]; settle: ((ok: boolea
     remote: true,
     send(lines) {
       sent.push([...lines]);
-      return new Promise<void>((resolve, reject) => settle.push((ok) => {
-        if (!ok) return reject(new Error('sink down'));
-        delivered.push(...lines);
-        resolve();
-      }));
+      return new Promise<void>((resolve, reject) =>
+        settle.push((ok) => {
+          if (!ok) return reject(new Error('sink down'));
+          delivered.push(...lines);
+          resolve();
+        }),
+      );
     },
     ready: () => true,
     close: async () => {},
@@ -311,15 +362,35 @@ describe('audit record shapes', () => {
       source: { ip: '10.1.2.3' },
       user_agent: { original: 'test-agent/1.0' },
       user: { name: 'alice@example.com', email: 'alice@example.com', domain: 'corp', group: { name: ['ml-admins'] } },
-      gatehouse: { route: 'app', decision: 'allow', query_keys: ['token', 'x'], auth_method: 'session', idp: 'corp', session: 'a'.repeat(64) },
+      gatehouse: {
+        route: 'app',
+        decision: 'allow',
+        query_keys: ['token', 'x'],
+        auth_method: 'session',
+        idp: 'corp',
+        session: 'a'.repeat(64),
+      },
     });
     expect(r1.event.type).toContain('allowed');
-    expect(r2).toMatchObject({ event: { sequence: 2, outcome: 'failure', reason: 'no-group' }, http: { response: { status_code: 403 }, request: { method: 'POST' } }, gatehouse: { decision: 'deny', rule: 1, route: 'admin' } });
+    expect(r2).toMatchObject({
+      event: { sequence: 2, outcome: 'failure', reason: 'no-group' },
+      http: { response: { status_code: 403 }, request: { method: 'POST' } },
+      gatehouse: { decision: 'deny', rule: 1, route: 'admin' },
+    });
     expect(r2.event.type).toContain('denied');
-    expect(a1).toMatchObject({ '@timestamp': expect.any(String), event: { action: 'login_succeeded', dataset: 'gatehouse.auth', outcome: 'success', sequence: 3 }, http: { request: { id: 'req-auth' } }, user: { name: 'alice@example.com' }, source: { ip: '10.1.2.3' } });
+    expect(a1).toMatchObject({
+      '@timestamp': expect.any(String),
+      event: { action: 'login_succeeded', dataset: 'gatehouse.auth', outcome: 'success', sequence: 3 },
+      http: { request: { id: 'req-auth' } },
+      user: { name: 'alice@example.com' },
+      source: { ip: '10.1.2.3' },
+    });
     expect(a2).toMatchObject({ event: { action: 'logout', reason: 'user', sequence: 4, type: ['end'] } });
     expect(a2.http).toBeUndefined();
-    expect(ws).toMatchObject({ event: { action: 'websocket_session', sequence: 5 }, http: { request: { bytes: 10 }, response: { status_code: 101, bytes: 20 } } });
+    expect(ws).toMatchObject({
+      event: { action: 'websocket_session', sequence: 5 },
+      http: { request: { bytes: 10 }, response: { status_code: 101, bytes: 20 } },
+    });
     expect(new Set(c.records().map(bootIdOf)).size).toBe(1);
     expect(verifyLines(c.lines())).toMatchObject({ ok: true, records: 5, chains: 1 });
   });
@@ -330,17 +401,51 @@ describe('audit record shapes', () => {
     expect(await c.w.flush(5000)).toBe(true);
     const [r1, r2, a1, a2, ws] = c.records() as [AuditRecord, AuditRecord, AuditRecord, AuditRecord, AuditRecord];
     expect(r1).toMatchObject({
-      class_uid: 4002, class_name: 'HTTP Activity', category_uid: 4, activity_id: 3, type_uid: 400203, time: facts[0]!.time, status_id: 1,
-      http_request: { uid: 'req-1', http_method: 'GET', url: { hostname: 'ml.corp.example', path: '/runs/1' }, user_agent: 'test-agent/1.0', length: 120 },
+      class_uid: 4002,
+      class_name: 'HTTP Activity',
+      category_uid: 4,
+      activity_id: 3,
+      type_uid: 400203,
+      time: facts[0]!.time,
+      status_id: 1,
+      http_request: {
+        uid: 'req-1',
+        http_method: 'GET',
+        url: { hostname: 'ml.corp.example', path: '/runs/1' },
+        user_agent: 'test-agent/1.0',
+        length: 120,
+      },
       http_response: { code: 200, length: 3400 },
       src_endpoint: { ip: '10.1.2.3' },
       actor: { user: { name: 'alice@example.com', email_addr: 'alice@example.com', groups: [{ name: 'ml-admins' }] } },
       metadata: { sequence: 1, uid: `${bootIdOf(r1)}:1`, product: { name: 'Gatehouse' } },
       unmapped: { route: 'app', decision: 'allow', query_keys: ['token', 'x'] },
     });
-    expect(r2).toMatchObject({ class_uid: 4002, activity_id: 6, status_id: 2, disposition_id: 2, http_response: { code: 403 }, metadata: { sequence: 2 } });
-    expect(a1).toMatchObject({ class_uid: 3002, class_name: 'Authentication', category_uid: 3, activity_id: 1, type_uid: 300201, metadata: { sequence: 3 }, unmapped: { action: 'login_succeeded', idp: 'corp' }, session: { uid: 'b'.repeat(64) } });
-    expect(a2).toMatchObject({ class_uid: 3002, activity_id: 2, status_detail: 'user', metadata: { sequence: 4 }, unmapped: { action: 'logout' } });
+    expect(r2).toMatchObject({
+      class_uid: 4002,
+      activity_id: 6,
+      status_id: 2,
+      disposition_id: 2,
+      http_response: { code: 403 },
+      metadata: { sequence: 2 },
+    });
+    expect(a1).toMatchObject({
+      class_uid: 3002,
+      class_name: 'Authentication',
+      category_uid: 3,
+      activity_id: 1,
+      type_uid: 300201,
+      metadata: { sequence: 3 },
+      unmapped: { action: 'login_succeeded', idp: 'corp' },
+      session: { uid: 'b'.repeat(64) },
+    });
+    expect(a2).toMatchObject({
+      class_uid: 3002,
+      activity_id: 2,
+      status_detail: 'user',
+      metadata: { sequence: 4 },
+      unmapped: { action: 'logout' },
+    });
     expect(ws).toMatchObject({ class_uid: 4002, http_response: { code: 101 }, unmapped: { websocket: true }, metadata: { sequence: 5 } });
     // No ECS fields leak into OCSF records.
     for (const r of c.records()) {
@@ -364,7 +469,9 @@ describe('hash chain', () => {
   }
 
   it('canonicalJson sorts keys at every level and drops undefined', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined }], c: 'x' }, u: undefined })).toBe('{"a":{"c":"x","d":[3,{"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined }], c: 'x' }, u: undefined })).toBe(
+      '{"a":{"c":"x","d":[3,{"z":1}]},"b":1}',
+    );
     expect(canonicalJson([undefined, null])).toBe('[null,null]');
   });
 
@@ -417,7 +524,7 @@ describe('hash chain', () => {
     expect(verifyLines(lines)).toEqual({ ok: true, records: 10, chains: 1, problems: [], warnings: [] });
   });
 
-  it('detects an inserted line that reuses an earlier record\'s hash with different content', () => {
+  it("detects an inserted line that reuses an earlier record's hash with different content", () => {
     // Only an *exact* repeat may be skipped: a line carrying a seen hash but other content is forged.
     const lines = chain(10);
     const forged = lines[2]!.replace('"message":"r3"', '"message":"forged"');
@@ -442,7 +549,10 @@ describe('hash chain', () => {
       if (i % 5 === 0) await sleep(1);
     }
     expect(await w.flush(5000)).toBe(true);
-    const rotated = readdirSync(dir).filter((f) => /\.\d+$/.test(f)).map((f) => Number(f.split('.').pop())).sort((a, b) => b - a);
+    const rotated = readdirSync(dir)
+      .filter((f) => /\.\d+$/.test(f))
+      .map((f) => Number(f.split('.').pop()))
+      .sort((a, b) => b - a);
     expect(rotated.length).toBeGreaterThanOrEqual(3);
     const files = [...rotated.map((n) => `${path}.${n}`), path];
     expect(files.flatMap(readNdjson)).toHaveLength(120);

@@ -70,7 +70,13 @@ describe('login cookie', () => {
     for (const bad of [v.slice(1), `${v}A`, `!${v}`, `${v}!`, `${v.slice(1)}+`, `${v.slice(1)}/`, `${v.slice(1)}=`, '']) {
       expect(secure.read(`${name}=${bad}`), bad).toBeUndefined();
     }
-    for (const other of ['__host-gatehouse-login', '__Host-gatehouse-login2', 'gatehouse-login', '__Host-gatehouse', 'x__Host-gatehouse-login']) {
+    for (const other of [
+      '__host-gatehouse-login',
+      '__Host-gatehouse-login2',
+      'gatehouse-login',
+      '__Host-gatehouse',
+      'x__Host-gatehouse-login',
+    ]) {
       expect(secure.read(`${other}=${v}`), other).toBeUndefined();
     }
     // A pair hidden in another cookie's value is that cookie's.
@@ -118,7 +124,13 @@ describe('pending sign-ins in the store', () => {
       },
     };
   }
-  const login = { idp: 'corp', returnUrl: '/notebooks/1', redirectUri: 'https://gh.example/.gatehouse/oidc/corp/callback', nonce: 'n', codeVerifier: 'cv' };
+  const login = {
+    idp: 'corp',
+    returnUrl: '/notebooks/1',
+    redirectUri: 'https://gh.example/.gatehouse/oidc/corp/callback',
+    nonce: 'n',
+    codeVerifier: 'cv',
+  };
   const browser = 'B'.repeat(43);
   const other = 'C'.repeat(43);
 
@@ -174,7 +186,7 @@ describe('pending sign-ins in the store', () => {
     expect(await takePendingLogin(store, 'tab-2', browser)).toMatchObject({ ok: true, othersPending: false });
   });
 
-  it('one browser keeps at most MAX_PENDING_PER_BROWSER: its oldest goes, other browsers\' stay', async () => {
+  it("one browser keeps at most MAX_PENDING_PER_BROWSER: its oldest goes, other browsers' stay", async () => {
     expect(MAX_PENDING_PER_BROWSER).toBe(10);
     const { store } = setup();
     await savePendingLogin(store, 'theirs', login, other, 100);
@@ -221,7 +233,15 @@ describe('pending sign-ins in the store', () => {
     const { store } = setup();
     const { returnUrl, ...rest } = login;
     const stored = { ...rest, rd: returnUrl, binding: sha256(browser), createdAt: 1 };
-    await store.putPending(`login:${sha256('rd-state')}`, JSON.stringify(stored), LOGIN_TTL_MS, { max: 100, owner: stored.binding, perOwner: 10 });
-    expect(await takePendingLogin(store, 'rd-state', browser)).toEqual({ ok: true, login: { ...login, binding: sha256(browser), createdAt: 1 }, othersPending: false });
+    await store.putPending(`login:${sha256('rd-state')}`, JSON.stringify(stored), LOGIN_TTL_MS, {
+      max: 100,
+      owner: stored.binding,
+      perOwner: 10,
+    });
+    expect(await takePendingLogin(store, 'rd-state', browser)).toEqual({
+      ok: true,
+      login: { ...login, binding: sha256(browser), createdAt: 1 },
+      othersPending: false,
+    });
   });
 });

@@ -75,7 +75,11 @@ function safeAnswer(out: string): boolean {
   if (!URL.canParse(out)) return false;
   const u = new URL(out);
   if (u.protocol !== 'https:' || u.username || u.password) return false;
-  return u.hostname === 'ml.corp.example' || u.hostname === 'mlflow.corp.example' || (u.hostname.endsWith('.labels.corp.example') && u.hostname !== '.labels.corp.example');
+  return (
+    u.hostname === 'ml.corp.example' ||
+    u.hostname === 'mlflow.corp.example' ||
+    (u.hostname.endsWith('.labels.corp.example') && u.hostname !== '.labels.corp.example')
+  );
 }
 
 describe('createReturnUrlCheck (test/fixtures/open-redirects.txt)', () => {
@@ -92,11 +96,14 @@ describe('createReturnUrlCheck (test/fixtures/open-redirects.txt)', () => {
 });
 
 describe('createReturnUrlCheck: properties of every answer', () => {
-  it.each(cases.map((c) => [show(c.input), c] as const))('%s: the answer stays on a served host and is stable when checked again', (_in, c) => {
-    const out = check(c.input);
-    expect(safeAnswer(out), `fixture line ${c.line}: unsafe answer ${JSON.stringify(out)}`).toBe(true);
-    expect(check(out), `fixture line ${c.line}: checking ${JSON.stringify(out)} again`).toBe(out);
-  });
+  it.each(cases.map((c) => [show(c.input), c] as const))(
+    '%s: the answer stays on a served host and is stable when checked again',
+    (_in, c) => {
+      const out = check(c.input);
+      expect(safeAnswer(out), `fixture line ${c.line}: unsafe answer ${JSON.stringify(out)}`).toBe(true);
+      expect(check(out), `fixture line ${c.line}: checking ${JSON.stringify(out)} again`).toBe(out);
+    },
+  );
 
   it('treats null and undefined as "no return URL"', () => {
     expect(check(null)).toBe('/');
@@ -130,16 +137,18 @@ describe('createReturnUrlCheck: dev mode (http public_url on loopback)', () => {
 });
 
 describe('createReturnUrlCheck: several wildcard hosts, and paths with "//" further in', () => {
-  const multi = createReturnUrlCheck(compileConfig({
-    log_level: 'silent',
-    server: { public_url: 'https://ml.corp.example' },
-    session: { secret: 'return-url-test-session-secret-0123456789' },
-    routes: [
-      { name: 'labels', host: '*.labels.corp.example', upstream: 'http://127.0.0.1:5001', allow: { authenticated: true } },
-      { name: 'notebooks', host: '*.nb.corp.example', upstream: 'http://127.0.0.1:5002', allow: { authenticated: true } },
-      { name: 'app', path: '/', upstream: 'http://127.0.0.1:5003', allow: { authenticated: true } },
-    ],
-  }).config);
+  const multi = createReturnUrlCheck(
+    compileConfig({
+      log_level: 'silent',
+      server: { public_url: 'https://ml.corp.example' },
+      session: { secret: 'return-url-test-session-secret-0123456789' },
+      routes: [
+        { name: 'labels', host: '*.labels.corp.example', upstream: 'http://127.0.0.1:5001', allow: { authenticated: true } },
+        { name: 'notebooks', host: '*.nb.corp.example', upstream: 'http://127.0.0.1:5002', allow: { authenticated: true } },
+        { name: 'app', path: '/', upstream: 'http://127.0.0.1:5003', allow: { authenticated: true } },
+      ],
+    }).config,
+  );
 
   it.each([
     // Each wildcard host on its own: one match among several is enough.

@@ -158,18 +158,20 @@ describe('runCheckConfig', () => {
   });
 
   it('shows the session store and the identity providers, never a Redis password', () => {
-    const { code, lines, text } = run(configFile([
-      'server:',
-      '  public_url: "https://gatehouse.corp.example"',
-      'session:',
-      '  store: redis',
-      '  secret: "Kq3v9XbT2mWc7LpZ8dRf1YhN4sGj6UeA0oIx5"',
-      '  redis: { url: "redis://:Hunter2-pass@redis.internal:6379/2" }',
-      'identity_providers:',
-      '  - { id: corp, type: oidc, issuer: "https://idp.corp.example", client_id: gh, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }',
-      'routes:',
-      '  - { name: app, upstream: "http://127.0.0.1:5000", allow: { authenticated: true }, deny: { groups: [contractors] } }',
-    ]));
+    const { code, lines, text } = run(
+      configFile([
+        'server:',
+        '  public_url: "https://gatehouse.corp.example"',
+        'session:',
+        '  store: redis',
+        '  secret: "Kq3v9XbT2mWc7LpZ8dRf1YhN4sGj6UeA0oIx5"',
+        '  redis: { url: "redis://:Hunter2-pass@redis.internal:6379/2" }',
+        'identity_providers:',
+        '  - { id: corp, type: oidc, issuer: "https://idp.corp.example", client_id: gh, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }',
+        'routes:',
+        '  - { name: app, upstream: "http://127.0.0.1:5000", allow: { authenticated: true }, deny: { groups: [contractors] } }',
+      ]),
+    );
     expect(code).toBe(0);
     expect(lines.find((l) => l.includes('session:'))).toContain('redis redis://redis.internal:6379/2, secret set');
     expect(text).not.toContain('Hunter2');
@@ -197,18 +199,24 @@ describe('runCheckConfig', () => {
     expect(text).not.toContain('parseAllDocuments');
   });
 
-  it('--online fetches each IdP\'s discovery document and fails when one does not answer', async () => {
+  it("--online fetches each IdP's discovery document and fails when one does not answer", async () => {
     const idp = createServer((req, res) => {
       res.writeHead(req.url === '/.well-known/openid-configuration' ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
     });
     await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
     const up = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const provider = (id: string, issuer: string) => `  - { id: ${id}, type: oidc, issuer: "${issuer}", client_id: c, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }`;
-    const file = (providers: string[]) => configFile([
-      'server:', '  public_url: "http://127.0.0.1:4180"', 'identity_providers:', ...providers,
-      'routes:', '  - { name: a, upstream: "http://127.0.0.1:5000", allow: { authenticated: true } }',
-    ]);
+    const provider = (id: string, issuer: string) =>
+      `  - { id: ${id}, type: oidc, issuer: "${issuer}", client_id: c, client_secret: "Vb8nQ2xLr5Tz9Wm3Kc7Hd1" }`;
+    const file = (providers: string[]) =>
+      configFile([
+        'server:',
+        '  public_url: "http://127.0.0.1:4180"',
+        'identity_providers:',
+        ...providers,
+        'routes:',
+        '  - { name: a, upstream: "http://127.0.0.1:5000", allow: { authenticated: true } }',
+      ]);
     try {
       const lines: string[] = [];
       expect(await checkOnline(file([provider('good', up)]), (l) => lines.push(l))).toBe(0);

@@ -16,7 +16,10 @@ function badConfig(): string {
 describe('spawnGatehouse', () => {
   it('a wait for a line that never comes fails when the child exits, with its output', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const child = spawnGatehouse(['start', '--config', badConfig()]);
-    const err = await child.waitFor(/gatehouse listening/, '"gatehouse listening"').then(() => undefined, (e: Error) => e);
+    const err = await child.waitFor(/gatehouse listening/, '"gatehouse listening"').then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/^gatehouse exited \(code 1, signal null\) before "gatehouse listening"; its output:\n/);
     expect(err?.message).toContain('routes[0].upstream: not a URL');
     expect(await child.exited()).toEqual({ code: 1, signal: null });
@@ -24,11 +27,16 @@ describe('spawnGatehouse', () => {
 
   it('a wait that cannot be met in time fails at its bound, with the output so far', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-child-')), 'gatehouse.yaml');
-    writeFileSync(file, 'log_level: info\nserver:\n  listen: "127.0.0.1:0"\n  public_url: "http://127.0.0.1:4180"\nadmin:\n  listen: "127.0.0.1:0"\naudit: { sinks: [] }\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:9"\n    allow: { public: true }\n');
+    writeFileSync(
+      file,
+      'log_level: info\nserver:\n  listen: "127.0.0.1:0"\n  public_url: "http://127.0.0.1:4180"\nadmin:\n  listen: "127.0.0.1:0"\naudit: { sinks: [] }\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:9"\n    allow: { public: true }\n',
+    );
     const child = spawnGatehouse(['start', '--config', file]);
     const out = await child.waitFor(/gatehouse listening/, '"gatehouse listening"');
     expect(listeningUrl(out)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    await expect(child.waitFor(/never printed/, 'a line', 1)).rejects.toThrow(/^a line: not seen within 1 ms; gatehouse output so far:\n[\s\S]*gatehouse listening/);
+    await expect(child.waitFor(/never printed/, 'a line', 1)).rejects.toThrow(
+      /^a line: not seen within 1 ms; gatehouse output so far:\n[\s\S]*gatehouse listening/,
+    );
     expect(await child.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(count(child.output(), /"msg":"stopped"/g)).toBe(1);
   });

@@ -9,7 +9,11 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const LAUNCHER = new URL('../../src/cli/launcher.mjs', import.meta.url).pathname;
 const DEMO = new URL('../../config/demo.yaml', import.meta.url).pathname;
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function gatehouse(args: readonly string[], node = 'node'): Promise<Run> {
   return new Promise((resolve) => {
@@ -30,7 +34,9 @@ describe('gatehouse CLI', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     expect(r.stdout).toMatch(/^gatehouse \d+\.\d+\.\d+ \(node v(2[4-9]|[3-9]\d)\./);
     // `npx gatehouse` from the checkout is npm running that bin (the README's form).
     const viaNpx = await new Promise<Run>((resolve) => {
-      execFile('npx', ['--offline', 'gatehouse', 'version'], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+      execFile('npx', ['--offline', 'gatehouse', 'version'], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
     });
     expect(viaNpx.code, viaNpx.stderr).toBe(0);
     expect(viaNpx.stdout).toBe(r.stdout);
@@ -42,10 +48,15 @@ describe('gatehouse CLI', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it('help, help COMMAND and COMMAND --help: the overview, then each command\'s own options and example', async () => {
-    const [overview, help, flag] = await Promise.all([gatehouse(['help']), gatehouse(['help', 'sp-metadata']), gatehouse(['check-config', '--help'])]);
+  it("help, help COMMAND and COMMAND --help: the overview, then each command's own options and example", async () => {
+    const [overview, help, flag] = await Promise.all([
+      gatehouse(['help']),
+      gatehouse(['help', 'sp-metadata']),
+      gatehouse(['check-config', '--help']),
+    ]);
     expect(overview.code).toBe(0);
-    for (const c of ['start', 'demo', 'check-config', 'sp-metadata', 'audit-verify', 'version', 'help']) expect(overview.stdout).toContain(`  ${c} `);
+    for (const c of ['start', 'demo', 'check-config', 'sp-metadata', 'audit-verify', 'version', 'help'])
+      expect(overview.stdout).toContain(`  ${c} `);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: gatehouse sp-metadata [--config PATH] [--idp ID]');
     expect(help.stdout).toContain('--idp ID');
@@ -76,7 +87,10 @@ describe('gatehouse CLI', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
   });
 
   it('user errors (a missing file) are one line, exit 1, no stack', async () => {
-    const [audit, check] = await Promise.all([gatehouse(['audit-verify', '/nonexistent/audit.ndjson']), gatehouse(['check-config', '--config', '/nonexistent/g.yaml'])]);
+    const [audit, check] = await Promise.all([
+      gatehouse(['audit-verify', '/nonexistent/audit.ndjson']),
+      gatehouse(['check-config', '--config', '/nonexistent/g.yaml']),
+    ]);
     expect(audit).toMatchObject({ code: 1, stdout: '', stderr: 'gatehouse: cannot read /nonexistent/audit.ndjson: ENOENT\n' });
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('cannot read config file /nonexistent/g.yaml: ENOENT');
@@ -93,7 +107,9 @@ describe('gatehouse CLI', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
   it('output to a closed pipe ends quietly', async () => {
     // `gatehouse help | true`: the reader is gone before the write.
     const r = await new Promise<Run>((resolve) => {
-      execFile('sh', ['-c', `node ${LAUNCHER} help | true; echo "rc=$?"`], { cwd: ROOT }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+      execFile('sh', ['-c', `node ${LAUNCHER} help | true; echo "rc=$?"`], { cwd: ROOT }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
     });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('rc=0\n');

@@ -37,9 +37,7 @@ async function launch(opts: { watch: boolean; workers: number }): Promise<Setup>
   const [a, b, port] = await Promise.all([startUpstream(), startUpstream(), freePort()]);
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
   const file = join(dir, 'gatehouse.yaml');
-  const store = opts.workers > 1
-    ? `store: redis, redis: { url: "${redisUrl()}", key_prefix: "${uniquePrefix()}" }, `
-    : '';
+  const store = opts.workers > 1 ? `store: redis, redis: { url: "${redisUrl()}", key_prefix: "${uniquePrefix()}" }, ` : '';
   const config = (upstream: string) => `log_level: info
 watch: ${opts.watch}
 server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}", workers: ${opts.workers} }
@@ -56,7 +54,10 @@ routes: [ { name: app, upstream: "${upstream}", allow: { public: true } } ]
   const logged = (pattern: RegExp, n: number) => child.waitFor((out) => count(out, pattern) >= n, `${n} × ${pattern}`);
   await logged(/gatehouse listening/g, opts.workers);
   const reloadedEach = (before: readonly number[]) =>
-    child.waitFor((out) => reloadsPerWorker(out, opts.workers).every((n, i) => n > (before[i] ?? 0)), `"config reloaded" from each of ${opts.workers} workers`);
+    child.waitFor(
+      (out) => reloadsPerWorker(out, opts.workers).every((n, i) => n > (before[i] ?? 0)),
+      `"config reloaded" from each of ${opts.workers} workers`,
+    );
   return { child, pid: child.pid, port, a, b, config, replace, logged, reloadedEach };
 }
 
@@ -95,7 +96,9 @@ describe('gatehouse start: reload', () => {
     expect(await spread(s, 3)).toEqual({ a: 0, b: 3 });
   });
 
-  it('with workers, SIGHUP to the supervisor and a watched change both reach every worker', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
+  it('with workers, SIGHUP to the supervisor and a watched change both reach every worker', {
+    timeout: CHILD_TEST_TIMEOUT_MS,
+  }, async () => {
     const s = await launch({ watch: true, workers: 2 });
     expect((await spread(s, 4)).b).toBe(0);
 

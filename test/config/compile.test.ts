@@ -185,19 +185,25 @@ describe('compileConfig: each kind of problem names its key path', () => {
     expectProblem(compileError(raw), 'admin.listen', 'host:port');
   });
 
-  it.each(['/../admin', '/a/../../admin', '/%2e%2e/admin', '/a%2Fb', '/a%zz', '//api/./v1/', '/a/../b', '/%61pi', '/😀'])('route path %j is refused', (path) => {
-    const raw = minimal();
-    raw.routes[0].path = path;
-    expectProblem(compileError(raw), 'routes[0].path', 'plain path prefix');
-  });
+  it.each(['/../admin', '/a/../../admin', '/%2e%2e/admin', '/a%2Fb', '/a%zz', '//api/./v1/', '/a/../b', '/%61pi', '/😀'])(
+    'route path %j is refused',
+    (path) => {
+      const raw = minimal();
+      raw.routes[0].path = path;
+      expectProblem(compileError(raw), 'routes[0].path', 'plain path prefix');
+    },
+  );
 
-  it.each(['/admin//settings', '/ops/../internal', '/tools/./x/..', '/%61dmin', '/a%2Fb/**'])('rule path and api_paths entry %j are refused: no request arrives spelled so, the rule would never apply (fail-open)', (path) => {
-    const raw = minimal();
-    raw.routes[0] = { ...raw.routes[0]!, rules: [{ path, allow: { groups: ['admins'] } }], api_paths: [path] };
-    const err = compileError(raw);
-    expectProblem(err, 'routes[0].rules[0].path', 'normalised path');
-    expectProblem(err, 'routes[0].api_paths[0]', 'normalised path');
-  });
+  it.each(['/admin//settings', '/ops/../internal', '/tools/./x/..', '/%61dmin', '/a%2Fb/**'])(
+    'rule path and api_paths entry %j are refused: no request arrives spelled so, the rule would never apply (fail-open)',
+    (path) => {
+      const raw = minimal();
+      raw.routes[0] = { ...raw.routes[0]!, rules: [{ path, allow: { groups: ['admins'] } }], api_paths: [path] };
+      const err = compileError(raw);
+      expectProblem(err, 'routes[0].rules[0].path', 'normalised path');
+      expectProblem(err, 'routes[0].api_paths[0]', 'normalised path');
+    },
+  );
 
   it('route path not starting with "/"', () => {
     const raw = minimal();
@@ -289,13 +295,17 @@ describe('compileConfig: several identity providers', () => {
   });
 
   it('is quiet once the route names the IdPs it trusts, or lets everyone in anyway', () => {
-    expect(compileConfig(two({ allow: { groups: ['ml-admins'] }, idps: ['corp'] })).warnings.filter((w) => w.includes('.idps'))).toEqual([]);
+    expect(compileConfig(two({ allow: { groups: ['ml-admins'] }, idps: ['corp'] })).warnings.filter((w) => w.includes('.idps'))).toEqual(
+      [],
+    );
     expect(compileConfig(two({ allow: { public: true } })).warnings.filter((w) => w.includes('.idps'))).toEqual([]);
   });
 
   it('tells the upstream which IdP vouched (identity_headers.idp, default X-Forwarded-Idp; "" = not sent)', () => {
     expect(compileConfig(two({ allow: { public: true } })).config.routes[0]!.identityHeaders.idp).toBe('X-Forwarded-Idp');
-    expect(compileConfig({ ...two({ allow: { public: true } }), identity_headers: { idp: '' } }).config.routes[0]!.identityHeaders.idp).toBe('');
+    expect(
+      compileConfig({ ...two({ allow: { public: true } }), identity_headers: { idp: '' } }).config.routes[0]!.identityHeaders.idp,
+    ).toBe('');
   });
 });
 
@@ -330,7 +340,16 @@ describe('compileConfig: result', () => {
     raw.server.tls = { cert_file: '/etc/gh/cert.pem', key_file: '/etc/gh/key.pem' };
     raw.server.trusted_proxies = ['10.0.0.0/8', '::1'];
     raw.admin = { listen: '127.0.0.1:9000' };
-    raw.routes = [{ name: 'ml', host: 'MLflow.Corp.Example', path: '/api/v1/', upstream: 'https://mlflow.internal:8443/base/', timeout: '90s', preserve_host: true }];
+    raw.routes = [
+      {
+        name: 'ml',
+        host: 'MLflow.Corp.Example',
+        path: '/api/v1/',
+        upstream: 'https://mlflow.internal:8443/base/',
+        timeout: '90s',
+        preserve_host: true,
+      },
+    ];
     const { config } = compileConfig(raw);
     expect(config.logLevel).toBe('debug');
     expect(config.server.listen).toEqual({ host: '::1', port: 8443 });
@@ -379,7 +398,18 @@ describe('compileConfig: result', () => {
     };
     walk(config, 'config');
     expect(unfrozen).toEqual([]);
-    for (const obj of [config, config.server, config.server.listen, config.server.trustedProxies, config.admin, config.routes, config.routes[0], config.routes[0]!.upstream, config.routes[0]!.allow, config.routes[0]!.allow!.groups]) {
+    for (const obj of [
+      config,
+      config.server,
+      config.server.listen,
+      config.server.trustedProxies,
+      config.admin,
+      config.routes,
+      config.routes[0],
+      config.routes[0]!.upstream,
+      config.routes[0]!.allow,
+      config.routes[0]!.allow!.groups,
+    ]) {
       expect(Object.isFrozen(obj)).toBe(true);
     }
 

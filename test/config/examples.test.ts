@@ -8,11 +8,14 @@ import { explain } from '../../src/cli/explain.ts';
 
 const dir = new URL('../../config/examples/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
-const fakeFile = (path: string) => (path.endsWith('.pem') ? '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' : `secret-from-${path}-0123456789abcdefghijklmnop`);
+const fakeFile = (path: string) =>
+  path.endsWith('.pem') ? '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' : `secret-from-${path}-0123456789abcdefghijklmnop`;
 
 describe('config/examples', () => {
   it('gatehouse.compose.yaml compiles', () => {
-    const raw = parseConfigText(read('gatehouse.compose.yaml'), { env: { GATEHOUSE_SECRET: 'q7Vb2NxK9pLm4RtW8zYc3HdJ6fGs1AeU5oXi0TkQ2vBn', OIDC_SECRET: 's' } });
+    const raw = parseConfigText(read('gatehouse.compose.yaml'), {
+      env: { GATEHOUSE_SECRET: 'q7Vb2NxK9pLm4RtW8zYc3HdJ6fGs1AeU5oXi0TkQ2vBn', OIDC_SECRET: 's' },
+    });
     expect(() => compileConfig(raw)).not.toThrow();
   });
 
@@ -40,14 +43,19 @@ describe('config/examples', () => {
       for (const what of ['registered-models/delete', 'experiments/delete']) {
         const lines = explain(config, [...engineer, 'POST', `https://mlflow.corp.example${prefix}/mlflow/${what}`]);
         expect(lines.at(-1), `${prefix}/mlflow/${what}`).toMatch(/^result: {3}DENY \(403\)/);
-        expect(explain(config, ['user=root', 'groups=ml-admins', 'POST', `https://mlflow.corp.example${prefix}/mlflow/${what}`]).at(-1)).toMatch(/^result: {3}ALLOW/);
+        expect(
+          explain(config, ['user=root', 'groups=ml-admins', 'POST', `https://mlflow.corp.example${prefix}/mlflow/${what}`]).at(-1),
+        ).toMatch(/^result: {3}ALLOW/);
       }
     }
-    expect(explain(config, [...engineer, 'POST', 'https://mlflow.corp.example/ajax-api/2.0/mlflow/runs/delete']).at(-1)).toMatch(/^result: {3}ALLOW/);
+    expect(explain(config, [...engineer, 'POST', 'https://mlflow.corp.example/ajax-api/2.0/mlflow/runs/delete']).at(-1)).toMatch(
+      /^result: {3}ALLOW/,
+    );
   });
 
   it('the per-tool examples (tested as shipped in test/tools/) compile, with the settings their tools need', () => {
-    const compiled = (name: string) => compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes: parse(read(name)).routes }).config.routes[0]!;
+    const compiled = (name: string) =>
+      compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes: parse(read(name)).routes }).config.routes[0]!;
     expect(compiled('jupyter-notebook.yaml')).toMatchObject({ name: 'jupyter', preserveHost: true });
     expect(compiled('jupyterhub.yaml')).toMatchObject({ name: 'jupyterhub', preserveHost: true });
     expect(compiled('prometheus.yaml')).toMatchObject({ path: '/prometheus', stripPrefix: false });

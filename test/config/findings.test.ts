@@ -11,7 +11,7 @@ describe('Findings', () => {
     expect(f.result(42)).toEqual({ value: 42, problems: [{ path: 'a.b', message: 'is wrong' }], warnings: ['careful'] });
   });
 
-  it('take keeps a sub-step\'s findings after the ones before it, and hands back its value', () => {
+  it("take keeps a sub-step's findings after the ones before it, and hands back its value", () => {
     const outer = new Findings();
     outer.problem('first', 'one');
     const inner = new Findings();

@@ -70,7 +70,8 @@ describe('parseConfigText: ${env:NAME}', () => {
   });
 
   it('reports every missing variable with its own path, including array indexes', () => {
-    const text = 'admin:\n  token: "${env:A}"\nroutes:\n  - name: x\n    upstream: "${env:B}"\n  - allow:\n      groups: [ok, "${env:C}"]\n';
+    const text =
+      'admin:\n  token: "${env:A}"\nroutes:\n  - name: x\n    upstream: "${env:B}"\n  - allow:\n      groups: [ok, "${env:C}"]\n';
     const err = thrown(() => parseConfigText(text, { env: {} }));
     expect(err.problems.map((p) => p.path)).toEqual(['admin.token', 'routes[0].upstream', 'routes[1].allow.groups[1]']);
   });

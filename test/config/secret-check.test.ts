@@ -47,13 +47,19 @@ describe('secretProblems', () => {
       'session.secret: too predictable (few distinct characters); generate one with `openssl rand -base64 48`',
     ]);
     expect(problemsOf(base('http://127.0.0.1:4180', { secret: weak }))).toEqual([]);
-    expect(problemsOf(base('https://gh.corp.example', { secret: GOOD }, { admin: { token: '0000111100001111' } }))[0]).toMatch(/^admin\.token: /);
+    expect(problemsOf(base('https://gh.corp.example', { secret: GOOD }, { admin: { token: '0000111100001111' } }))[0]).toMatch(
+      /^admin\.token: /,
+    );
   });
 
   it('client secrets, Redis passwords and sink tokens: placeholders only (their issuer chose them)', () => {
     expect(secretProblems({ identity_providers: [{ client_secret: 'abc' }], session: { redis: { password: 'pw' } } }, false)).toEqual([]);
-    expect(secretProblems({ identity_providers: [{ client_secret: 'your-client-secret' }], audit: { sinks: [{ token: 'changeme' }] } }, true).map((p) => p.path))
-      .toEqual(['identity_providers[0].client_secret', 'audit.sinks[0].token']);
+    expect(
+      secretProblems(
+        { identity_providers: [{ client_secret: 'your-client-secret' }], audit: { sinks: [{ token: 'changeme' }] } },
+        true,
+      ).map((p) => p.path),
+    ).toEqual(['identity_providers[0].client_secret', 'audit.sinks[0].token']);
   });
 
   it('a real random secret passes, and the shipped demo config compiles', () => {

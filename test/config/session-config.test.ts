@@ -180,17 +180,26 @@ describe('session.redis', () => {
   });
 
   it('sentinels + name: mode sentinel with parsed nodes (IPv6 too)', () => {
-    const { config, warnings } = compileOk(raw(redisSession({ sentinels: ['10.0.0.7:26379', '[fd00::8]:26380'], name: 'mymaster', db: 3, tls: true })));
+    const { config, warnings } = compileOk(
+      raw(redisSession({ sentinels: ['10.0.0.7:26379', '[fd00::8]:26380'], name: 'mymaster', db: 3, tls: true })),
+    );
     const r = config.session.redis!;
     expect(r).toMatchObject({ mode: 'sentinel', name: 'mymaster', db: 3, tls: true, url: undefined });
-    expect(r.nodes).toEqual([{ host: '10.0.0.7', port: 26379 }, { host: 'fd00::8', port: 26380 }]);
+    expect(r.nodes).toEqual([
+      { host: '10.0.0.7', port: 26379 },
+      { host: 'fd00::8', port: 26380 },
+    ]);
     expect(warnings.some((w) => w.includes('memory'))).toBe(false);
   });
 
   it('cluster: mode cluster, key prefix and command timeout as given', () => {
-    const r = compileOk(raw(redisSession({ cluster: ['10.0.0.6:7000', '10.0.0.6:7001'], key_prefix: 'gh:', command_timeout: '500ms' }))).config.session.redis!;
+    const r = compileOk(raw(redisSession({ cluster: ['10.0.0.6:7000', '10.0.0.6:7001'], key_prefix: 'gh:', command_timeout: '500ms' })))
+      .config.session.redis!;
     expect(r).toMatchObject({ mode: 'cluster', keyPrefix: 'gh:', commandTimeoutMs: 500 });
-    expect(r.nodes).toEqual([{ host: '10.0.0.6', port: 7000 }, { host: '10.0.0.6', port: 7001 }]);
+    expect(r.nodes).toEqual([
+      { host: '10.0.0.6', port: 7000 },
+      { host: '10.0.0.6', port: 7001 },
+    ]);
   });
 
   it('rejects contradictory redis settings', () => {
@@ -201,17 +210,23 @@ describe('session.redis', () => {
       [{ url: 'redis://10.0.0.5:6379', name: 'mymaster' }, 'session.redis'],
     ] as const) {
       const err = compileError(raw(redisSession(extra as Record<string, unknown>)));
-      expect(err.problems.map((p) => p.path), JSON.stringify(extra)).toContain(path);
+      expect(
+        err.problems.map((p) => p.path),
+        JSON.stringify(extra),
+      ).toContain(path);
     }
     expect(compileOk(raw(redisSession({ url: 'REDISS://10.0.0.5:6379' }))).config.session.redis!.tls).toBe(true);
-    expect(compileError(raw({ ...redisSession({ url: 'redis://10.0.0.5:6379' }), secret: '😀'.repeat(8) })).problems[0]!.message).toContain('repeated');
+    expect(compileError(raw({ ...redisSession({ url: 'redis://10.0.0.5:6379' }), secret: '😀'.repeat(8) })).problems[0]!.message).toContain(
+      'repeated',
+    );
   });
 
   it('the url (with its password), password and sentinel_password are Secrets that never print', () => {
     const url = `redis://gh:${PASSWORD}@10.0.0.5:6379/0`;
     const { config } = compileOk(raw(redisSession({ url, username: 'gh', password: `${PASSWORD}-2` })));
     const r = config.session.redis!;
-    const sentinel = compileOk(raw(redisSession({ sentinels: ['10.0.0.1:26379'], name: 'm', sentinel_password: `${PASSWORD}-3` }))).config.session.redis!;
+    const sentinel = compileOk(raw(redisSession({ sentinels: ['10.0.0.1:26379'], name: 'm', sentinel_password: `${PASSWORD}-3` }))).config
+      .session.redis!;
     for (const s of [r.url, r.password, sentinel.sentinelPassword]) {
       expect(s).toBeInstanceOf(Secret);
       expect(String(s)).toBe('[redacted]');
@@ -313,7 +328,10 @@ describe('session timeouts', () => {
   });
 
   it('idle_timeout equal to absolute_timeout is fine', () => {
-    expect(compileOk(raw({ idle_timeout: '1h', absolute_timeout: '60m' })).config.session).toMatchObject({ idleMs: 3_600_000, absoluteMs: 3_600_000 });
+    expect(compileOk(raw({ idle_timeout: '1h', absolute_timeout: '60m' })).config.session).toMatchObject({
+      idleMs: 3_600_000,
+      absoluteMs: 3_600_000,
+    });
   });
 
   it('idle_timeout under 1 s', () => {

@@ -32,7 +32,14 @@ export function codeBlocks(file: string, text: string): Block[] {
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i] ?? ''); i++) body.push(lines[i] ?? '');
-    blocks.push({ file, line: start + 1, lang: fence[1] ?? '', body: `${body.join('\n')}\n`, kind: marker?.kind, args: marker?.args ?? [] });
+    blocks.push({
+      file,
+      line: start + 1,
+      lang: fence[1] ?? '',
+      body: `${body.join('\n')}\n`,
+      kind: marker?.kind,
+      args: marker?.args ?? [],
+    });
     marker = undefined;
   }
   return blocks;
@@ -40,7 +47,11 @@ export function codeBlocks(file: string, text: string): Block[] {
 
 /** Shell lines of a block: continuations joined, blank lines dropped, comments kept (sh ignores them). */
 export function shellLines(body: string): string[] {
-  return body.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return body
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 /** A `$ command` transcript: each command with the output documented under it. */

@@ -27,15 +27,29 @@ const EXTERNAL = new Set(['npm', 'docker', 'sudo', 'redis-server', 'curl', 'open
 // Hex: a value that also has to fit in a URL (redis://:${env:REDIS_PASSWORD}@…) as documented.
 const secret = () => randomBytes(32).toString('hex');
 /** What `${env:…}` in the documented configs reads (the docs tell users to set these). */
-const ENV: Record<string, string> = { GATEHOUSE_ADMIN_TOKEN: secret(), REDIS_PASSWORD: secret(), GATEHOUSE_SECRET: secret(), OIDC_SECRET: secret(), HEC_TOKEN: secret(), PORT: '4180', ADMIN_PORT: '4181' };
+const ENV: Record<string, string> = {
+  GATEHOUSE_ADMIN_TOKEN: secret(),
+  REDIS_PASSWORD: secret(),
+  GATEHOUSE_SECRET: secret(),
+  OIDC_SECRET: secret(),
+  HEC_TOKEN: secret(),
+  PORT: '4180',
+  ADMIN_PORT: '4181',
+};
 /** A fragment (one section of a config) is checked inside this much of a config. */
 const FRAGMENT_BASE = {
   server: { public_url: 'https://ml.corp.example' },
-  identity_providers: [{ id: 'corp', type: 'oidc', issuer: 'https://idp.corp.example', client_id: 'gatehouse', client_secret: '${env:OIDC_SECRET}' }],
+  identity_providers: [
+    { id: 'corp', type: 'oidc', issuer: 'https://idp.corp.example', client_id: 'gatehouse', client_secret: '${env:OIDC_SECRET}' },
+  ],
   routes: [{ name: 'app', upstream: 'http://127.0.0.1:5000', allow: { authenticated: true } }],
 };
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 let dir = '';
 let portMap = new Map<string, string>();
@@ -50,11 +64,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(background.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('close', () => resolve());
-    c.kill('SIGTERM');
-  })));
+  await Promise.all(
+    background.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('close', () => resolve());
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -67,9 +86,14 @@ function localise(text: string): string {
 
 function sh(command: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('sh', ['-c', localise(command)], { cwd: dir, env: { ...process.env, ...ENV }, timeout: CHILD_WAIT_MS }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'sh',
+      ['-c', localise(command)],
+      { cwd: dir, env: { ...process.env, ...ENV }, timeout: CHILD_WAIT_MS },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -93,11 +117,20 @@ const helpCache = new Map<string, Promise<Run>>();
 
 /** A command that cannot run here: gatehouse ones must exist and take the options used. */
 async function checkWithHelp(line: string): Promise<void> {
-  for (const part of line.replace(/\s#.*$/, '').split('&&').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of line
+    .replace(/\s#.*$/, '')
+    .split('&&')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const words = part.split(/\s+/);
     // `docker run … gatehouse check-config --config …`: the image's entrypoint is the gatehouse command.
     const image = words[0] === 'docker' && words[1] === 'run' ? words.lastIndexOf('gatehouse') : -1;
-    const args = words[0] === 'npx' && words[1] === 'gatehouse' ? words.slice(2) : image > 0 && image + 1 < words.length ? words.slice(image + 1) : undefined;
+    const args =
+      words[0] === 'npx' && words[1] === 'gatehouse'
+        ? words.slice(2)
+        : image > 0 && image + 1 < words.length
+          ? words.slice(image + 1)
+          : undefined;
     if (args) {
       const command = args[0] ?? '';
       if (!helpCache.has(command)) helpCache.set(command, sh(`npx gatehouse ${command} --help`));
@@ -117,13 +150,19 @@ function expectOutput(actual: string, documented: readonly string[]): void {
     expect(actual.replace(/\n+$/, '')).toBe(want);
     return;
   }
-  const pattern = want.split('\n').map((l) => (l === '...' ? '[\\s\\S]*' : l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\n');
+  const pattern = want
+    .split('\n')
+    .map((l) => (l === '...' ? '[\\s\\S]*' : l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('\n');
   expect(actual).toMatch(new RegExp(`^${pattern}`));
 }
 
 async function runBlock(b: Block): Promise<void> {
   const exit = Number(b.args.find((a) => a.startsWith('exit='))?.slice(5) ?? 0);
-  const steps = b.body.includes('\n$ ') || b.body.startsWith('$ ') ? transcript(b.body) : shellLines(b.body).map((command) => ({ command, output: [] as string[] }));
+  const steps =
+    b.body.includes('\n$ ') || b.body.startsWith('$ ')
+      ? transcript(b.body)
+      : shellLines(b.body).map((command) => ({ command, output: [] as string[] }));
   for (const step of steps) {
     const r = await sh(step.command);
     expect(r.code, `${step.command}\n${r.stdout}${r.stderr}`).toBe(exit);
@@ -136,25 +175,36 @@ async function runBlock(b: Block): Promise<void> {
 async function startBackground(b: Block): Promise<void> {
   const lines = shellLines(b.body);
   const exports = lines.filter((l) => l.startsWith('export '));
-  await Promise.all(lines.filter((l) => !l.startsWith('export ')).map((line) => new Promise<void>((resolve, reject) => {
-    const child = spawn('sh', ['-c', localise(`${exports.join('\n')}\nexec env ${line.replace(/\s#.*$/, '')}`)], { cwd: dir, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    background.push(child);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${line}: not listening within ${CHILD_WAIT_MS} ms:\n${out}`)), CHILD_WAIT_MS);
-    const onData = (d: Buffer) => {
-      out += String(d);
-      if (out.includes('gatehouse listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${line}: exited (${code}) before listening:\n${out}`));
-    });
-  })));
+  await Promise.all(
+    lines
+      .filter((l) => !l.startsWith('export '))
+      .map(
+        (line) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn('sh', ['-c', localise(`${exports.join('\n')}\nexec env ${line.replace(/\s#.*$/, '')}`)], {
+              cwd: dir,
+              env: { ...process.env },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            background.push(child);
+            let out = '';
+            const timer = setTimeout(() => reject(new Error(`${line}: not listening within ${CHILD_WAIT_MS} ms:\n${out}`)), CHILD_WAIT_MS);
+            const onData = (d: Buffer) => {
+              out += String(d);
+              if (out.includes('gatehouse listening')) {
+                clearTimeout(timer);
+                resolve();
+              }
+            };
+            child.stdout.on('data', onData);
+            child.stderr.on('data', onData);
+            child.once('close', (code) => {
+              clearTimeout(timer);
+              reject(new Error(`${line}: exited (${code}) before listening:\n${out}`));
+            });
+          }),
+      ),
+  );
 }
 
 /** Two replicas, one Redis: a session made on the first is known to the second. */
@@ -206,7 +256,12 @@ async function checkBlock(b: Block): Promise<void> {
   }
 }
 
-const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const files = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe.each(files)('%s', (file) => {
   const text = readFileSync(join(ROOT, file), 'utf8');
@@ -219,7 +274,9 @@ describe.each(files)('%s', (file) => {
 
   it('marks every block that runs Gatehouse', () => {
     // An unmarked block with a gatehouse command would be a command nobody checks.
-    const unmarked = blocks.filter((b) => b.kind === undefined && /npx gatehouse|src\/main\.ts/.test(b.body)).map((b) => `${file}:${b.line}`);
+    const unmarked = blocks
+      .filter((b) => b.kind === undefined && /npx gatehouse|src\/main\.ts/.test(b.body))
+      .map((b) => `${file}:${b.line}`);
     expect(unmarked).toEqual([]);
   });
 

@@ -15,13 +15,27 @@ describe('browser sign-in', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
     const whoami = createWhoamiServer();
     await new Promise<void>((r) => whoami.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => { whoami.closeAllConnections(); whoami.close(() => r()); }));
+    onTestFinished(
+      () =>
+        new Promise<void>((r) => {
+          whoami.closeAllConnections();
+          whoami.close(() => r());
+        }),
+    );
     const { gh, idp } = await startOidcSetup(`http://127.0.0.1:${(whoami.address() as AddressInfo).port}`);
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     onTestFinished(() => browser.close());
     const page = await browser.newPage();

@@ -22,7 +22,13 @@ describe('pages with a way out', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
     const whoami = createWhoamiServer();
     await new Promise<void>((r) => whoami.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => { whoami.closeAllConnections(); whoami.close(() => r()); }));
+    onTestFinished(
+      () =>
+        new Promise<void>((r) => {
+          whoami.closeAllConnections();
+          whoami.close(() => r());
+        }),
+    );
     const upstream = `http://127.0.0.1:${(whoami.address() as AddressInfo).port}`;
     const { gh, idp } = await startOidcSetup(upstream, {
       routes: [
@@ -33,7 +39,15 @@ describe('pages with a way out', () => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     onTestFinished(() => browser.close());
     const page = await browser.newPage();

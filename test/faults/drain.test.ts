@@ -134,9 +134,10 @@ async function keepAliveClient(port: number, id: number, tally: Tally, deadline:
         }
         const i = n++;
         const body = `payload ${id}/${i} `.repeat(8);
-        const request = i % 2 === 0
-          ? `GET /work/${id}/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
-          : `POST /work/${id}/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+        const request =
+          i % 2 === 0
+            ? `GET /work/${id}/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
+            : `POST /work/${id}/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
         const out = await conn.exchange(request, 15_000);
         if (out.kind === 'ended') {
           tally.lost++;
@@ -163,11 +164,16 @@ describe('SIGTERM drain', () => {
       if (!req.url?.startsWith('/work/')) return false;
       let size = 0;
       req.on('data', (c: Buffer) => (size += c.length));
-      req.on('end', () => setTimeout(() => {
-        const text = JSON.stringify({ url: req.url, size });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
-      }, Math.floor(Math.random() * 4)));
+      req.on('end', () =>
+        setTimeout(
+          () => {
+            const text = JSON.stringify({ url: req.url, size });
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+            res.end(text);
+          },
+          Math.floor(Math.random() * 4),
+        ),
+      );
       return true;
     });
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-fault-drain-'));
@@ -199,7 +205,10 @@ describe('SIGTERM drain', () => {
 
   it('requests still running at shutdown_timeout get 503 GH_SHUTTING_DOWN, not a reset', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(up.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '300ms' } }, { keepRunning: true });
+    const gh = await startTestGatehouse(
+      { ...baseConfig(up.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '300ms' } },
+      { keepRunning: true },
+    );
     const port = Number(new URL(gh.url).port);
     // Three requests the upstream never answers, on keep-alive connections: JSON, a browser page, a POST.
     const requests = [

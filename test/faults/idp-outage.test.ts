@@ -38,7 +38,10 @@ function capturedLogger() {
 
 /** The demo IdP on a fixed port, with the one client Gatehouse at `ghUrl` uses. */
 async function idpOn(port: number, ghUrl: string): Promise<DemoIdp> {
-  const idp = await startDemoIdp({ port, clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${ghUrl}/.gatehouse/oidc/corp/callback`] }] });
+  const idp = await startDemoIdp({
+    port,
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${ghUrl}/.gatehouse/oidc/corp/callback`] }],
+  });
   onTestFinished(() => idp.close());
   return idp;
 }
@@ -71,24 +74,40 @@ async function idpUp(adminUrl: string): Promise<number | undefined> {
 }
 
 describe('identity provider outages', () => {
-  it('down at start: ready, reported per IdP; discovery retries capped; sign-in works at once when it is back', { timeout: 90_000 }, async () => {
+  it('down at start: ready, reported per IdP; discovery retries capped; sign-in works at once when it is back', {
+    timeout: 90_000,
+  }, async () => {
     const up = await startUpstream();
     const [port, idpPort] = await Promise.all([freePort(), freePort()]);
     const url = `http://127.0.0.1:${port}`;
     const { log, lines } = capturedLogger();
-    const gh = await startTestGatehouse({
-      log_level: 'debug',
-      server: { listen: `127.0.0.1:${port}`, public_url: url },
-      admin: { listen: '127.0.0.1:0' },
-      session: { secret: 'idp-fault-test-secret-0123456789abcdefgh', cookie: { secure: false } },
-      identity_providers: [{ id: 'corp', type: 'oidc', issuer: `http://127.0.0.1:${idpPort}`, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] }],
-      routes: [{ name: 'app', upstream: up.url, allow: { authenticated: true } }],
-    }, { log });
+    const gh = await startTestGatehouse(
+      {
+        log_level: 'debug',
+        server: { listen: `127.0.0.1:${port}`, public_url: url },
+        admin: { listen: '127.0.0.1:0' },
+        session: { secret: 'idp-fault-test-secret-0123456789abcdefgh', cookie: { secure: false } },
+        identity_providers: [
+          {
+            id: 'corp',
+            type: 'oidc',
+            issuer: `http://127.0.0.1:${idpPort}`,
+            client_id: CLIENT_ID,
+            client_secret: CLIENT_SECRET,
+            scopes: ['openid', 'email', 'profile', 'groups'],
+          },
+        ],
+        routes: [{ name: 'app', upstream: up.url, allow: { authenticated: true } }],
+      },
+      { log },
+    );
 
     // Ready (signed-in users are unaffected), but the IdP is reported down.
     const ready = await getJson(`${gh.adminUrl}/readyz`);
     expect(ready.status).toBe(200);
-    await expect.poll(async () => (await getJson(`${gh.adminUrl}/readyz`)).body.identity_providers?.corp?.status, { timeout: 10_000 }).toBe('unreachable');
+    await expect
+      .poll(async () => (await getJson(`${gh.adminUrl}/readyz`)).body.identity_providers?.corp?.status, { timeout: 10_000 })
+      .toBe('unreachable');
     expect((await getJson(`${gh.adminUrl}/readyz`)).status).toBe(200);
     expect(await idpUp(gh.adminUrl)).toBe(0);
 
@@ -122,7 +141,9 @@ describe('identity provider outages', () => {
     expect(await idpUp(gh.adminUrl)).toBe(1);
   });
 
-  it('down and hung after start: signed-in users keep working; /readyz and the gauge say so; back when it is', { timeout: 90_000 }, async () => {
+  it('down and hung after start: signed-in users keep working; /readyz and the gauge say so; back when it is', {
+    timeout: 90_000,
+  }, async () => {
     const up = await startUpstream();
     const { gh, idp } = await startOidcSetup(up.url, { provider: { health_check_interval: '1s', timeout: '1s' } });
     const idpPort = Number(new URL(idp.issuer).port);

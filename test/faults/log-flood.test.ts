@@ -11,7 +11,6 @@ import { startGatehouseChild } from '../support/audit-gatehouse.ts';
 import { burst } from '../support/http.ts';
 import { deadPort } from '../support/upstream.ts';
 
-
 interface Line {
   readonly level: string;
   readonly msg: string;
@@ -19,7 +18,11 @@ interface Line {
   readonly [k: string]: unknown;
 }
 
-const parse = (out: string): Line[] => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+const parse = (out: string): Line[] =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Line);
 
 describe('log flood during an outage', () => {
   it('hundreds of refusals (upstream down, IdP down) log O(1) warn/error lines, without stacks', { timeout: 90_000 }, async () => {
@@ -27,7 +30,9 @@ describe('log flood during an outage', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-fault-logs-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'gatehouse.yaml');
-    writeFileSync(file, `log_level: info
+    writeFileSync(
+      file,
+      `log_level: info
 server: { listen: "127.0.0.1:0", public_url: "http://127.0.0.1:4180", shutdown_timeout: "2s" }
 admin: { listen: "127.0.0.1:0" }
 audit: { sinks: [] }
@@ -36,7 +41,8 @@ identity_providers:
   - { id: corp, type: oidc, issuer: "http://127.0.0.1:${idpPort}", client_id: gatehouse, client_secret: not-a-real-secret }
 routes:
   - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { public: true } }
-`);
+`,
+    );
     const gh = await startGatehouseChild(file);
     const before = parse(gh.output()).length;
 

@@ -60,7 +60,6 @@ async function ownRedis() {
   };
 }
 
-
 const metric = async (adminUrl: string, name: string) => {
   const text = await (await request(`${adminUrl}/metrics`)).body.text();
   const m = new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
@@ -68,25 +67,30 @@ const metric = async (adminUrl: string, name: string) => {
 };
 
 describe('Redis paused and killed', () => {
-  it('/readyz follows a bounded PING; protected routes 503, public ones 200; the outage is logged once, with counts', { timeout: 120_000 }, async () => {
+  it('/readyz follows a bounded PING; protected routes 503, public ones 200; the outage is logged once, with counts', {
+    timeout: 120_000,
+  }, async () => {
     const redis = await ownRedis();
     const up = await startUpstream();
     const { log, lines } = capturedLogger();
-    const gh = await startTestGatehouse({
-      log_level: 'info',
-      server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180' },
-      admin: { listen: '127.0.0.1:0' },
-      session: {
-        store: 'redis',
-        redis: { url: redis.url, key_prefix: 'fault:', command_timeout: '500ms' },
-        secret: 'redis-fault-test-secret-0123456789abcdef',
-        cookie: { secure: false },
+    const gh = await startTestGatehouse(
+      {
+        log_level: 'info',
+        server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180' },
+        admin: { listen: '127.0.0.1:0' },
+        session: {
+          store: 'redis',
+          redis: { url: redis.url, key_prefix: 'fault:', command_timeout: '500ms' },
+          secret: 'redis-fault-test-secret-0123456789abcdef',
+          cookie: { secure: false },
+        },
+        routes: [
+          { name: 'open', path: '/open', upstream: up.url, allow: { public: true } },
+          { name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } },
+        ],
       },
-      routes: [
-        { name: 'open', path: '/open', upstream: up.url, allow: { public: true } },
-        { name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } },
-      ],
-    }, { log });
+      { log },
+    );
     const cookie = await sessionCookie(gh, { user: 'alice@corp.example', groups: ['ml'] });
     const protectedUrl = `${gh.url}/runs`;
     const readyz = () => getJson(`${gh.adminUrl}/readyz`);

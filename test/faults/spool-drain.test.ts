@@ -21,7 +21,9 @@ const BATCH = 500;
 const segments = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.spool')) : []);
 
 describe('spool drain across SIGKILL', () => {
-  it('Gatehouse killed mid-drain: the next start delivers the rest; repeats at most one batch; the spool empties', { timeout: 180_000 }, async () => {
+  it('Gatehouse killed mid-drain: the next start delivers the rest; repeats at most one batch; the spool empties', {
+    timeout: 180_000,
+  }, async () => {
     const up = await startUpstream();
     const port = await deadPort();
     const rx = await startHttpReceiver({ token: TOKEN, port, listen: false });

@@ -60,10 +60,11 @@ async function crashDrill(scheme: 'relp' | 'tcp', sinkLines: readonly string[] =
       else waiters.push(w);
     }
   };
-  const reached = (at: number) => new Promise<void>((resolve) => {
-    if (done >= at) resolve();
-    else waiters.push({ at, resolve });
-  });
+  const reached = (at: number) =>
+    new Promise<void>((resolve) => {
+      if (done >= at) resolve();
+      else waiters.push({ at, resolve });
+    });
   const linesAtKill: number[] = [];
   const crashes = (async () => {
     for (let k = 0; k < CRASHES; k++) {
@@ -101,7 +102,16 @@ async function crashDrill(scheme: 'relp' | 'tcp', sinkLines: readonly string[] =
   for (const r of records) byId.set(r.http?.request?.id, (byId.get(r.http?.request?.id) ?? 0) + 1);
   const missing = ids.filter((id) => !byId.has(id));
   expect(await gh.stop('SIGTERM')).toBe(0);
-  return { sent: ids.length, received: records.length, distinct: byId.size, missing, duplicates: records.length - byId.size, linesAtKill, records, lines };
+  return {
+    sent: ids.length,
+    received: records.length,
+    distinct: byId.size,
+    missing,
+    duplicates: records.length - byId.size,
+    linesAtKill,
+    records,
+    lines,
+  };
 }
 
 function parse(rs: RsyslogReceiver): AuditRecord[] {
@@ -115,7 +125,9 @@ function distinct(rs: RsyslogReceiver): number {
 
 function expectComplete(r: DrillResult, what: string): void {
   // The figures the issue asks for, in the test output.
-  console.info(`${what}: sent ${r.sent}, rsyslog wrote ${r.received} (${r.distinct} distinct, ${r.duplicates} duplicates), missing ${r.missing.length}, distinct records at each kill ${r.linesAtKill.join(' ')}`);
+  console.info(
+    `${what}: sent ${r.sent}, rsyslog wrote ${r.received} (${r.distinct} distinct, ${r.duplicates} duplicates), missing ${r.missing.length}, distinct records at each kill ${r.linesAtKill.join(' ')}`,
+  );
   // Each crash happened mid-stream: rsyslog had written more records by every kill than by the one
   // before, and fewer than the total.
   expect(r.linesAtKill).toHaveLength(CRASHES);
@@ -138,7 +150,9 @@ describe('syslog receiver SIGKILLed and restarted under load (real rsyslog)', ()
     expect(r.duplicates).toBeLessThanOrEqual(CRASHES * 128);
   });
 
-  it('TCP with the replay window: across 5 short crashes none is lost (duplicates allowed, deduped by event.sequence)', { timeout: 180_000 }, async () => {
+  it('TCP with the replay window: across 5 short crashes none is lost (duplicates allowed, deduped by event.sequence)', {
+    timeout: 180_000,
+  }, async () => {
     const r = await crashDrill('tcp');
     expectComplete(r, 'TCP + replay window');
   });

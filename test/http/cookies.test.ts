@@ -16,7 +16,11 @@ describe('parseCookieHeader', () => {
     ['one pair', 'a=1', [pair('a=1', 'a', '1')]],
     ['browser spacing', 'a=1; b=2', [pair('a=1', 'a', '1'), pair('b=2', 'b', '2')]],
     ['no space after ";"', 'a=1;b=2', [pair('a=1', 'a', '1'), pair('b=2', 'b', '2')]],
-    ['blanks around pairs and "=" trimmed (SP and HTAB only)', ' \ta \t= \t1 \t; b=2', [pair('a \t= \t1', 'a', '1'), pair('b=2', 'b', '2')]],
+    [
+      'blanks around pairs and "=" trimmed (SP and HTAB only)',
+      ' \ta \t= \t1 \t; b=2',
+      [pair('a \t= \t1', 'a', '1'), pair('b=2', 'b', '2')],
+    ],
     ['blanks inside a name or value kept', 'c d=1 2', [pair('c d=1 2', 'c d', '1 2')]],
     ['NBSP is no blank', '\u00a0a=1', [pair('\u00a0a=1', '\u00a0a', '1')]],
     ['empty value', 'a=', [pair('a=', 'a', '')]],
@@ -80,7 +84,11 @@ describe('Set-Cookie: cookieAttributes and serializeCookie', () => {
   const cases: readonly [what: string, attrs: Parameters<typeof cookieAttributes>[0], expected: string][] = [
     ['secure, host-only', { secure: true, sameSite: 'Lax', domain: undefined }, '; Path=/; HttpOnly; Secure; SameSite=Lax'],
     ['dev mode: no Secure', { secure: false, sameSite: 'Strict', domain: undefined }, '; Path=/; HttpOnly; SameSite=Strict'],
-    ['with a Domain', { secure: true, sameSite: 'None', domain: 'corp.example' }, '; Path=/; HttpOnly; Secure; SameSite=None; Domain=corp.example'],
+    [
+      'with a Domain',
+      { secure: true, sameSite: 'None', domain: 'corp.example' },
+      '; Path=/; HttpOnly; Secure; SameSite=None; Domain=corp.example',
+    ],
     ['an empty Domain is host-only', { secure: true, sameSite: 'Lax', domain: '' }, '; Path=/; HttpOnly; Secure; SameSite=Lax'],
   ];
   it.each(cases)('cookieAttributes: %s', (_what, attrs, expected) => {

@@ -103,24 +103,46 @@ describe('createClientResolver: an untrusted peer is the client, whatever it cla
   const spoofing = ['Host: app.example', 'X-Forwarded-For: 203.0.113.7', 'X-Forwarded-Proto: https', 'X-Forwarded-Host: evil.example'];
 
   it('no trusted proxies configured: the socket address, the own scheme and Host', async () => {
-    expect(await resolveOne({ via: 'v4', from: '127.0.0.5', lines: spoofing }, [])).toEqual({ ip: '127.0.0.5', trusted: false, proto: 'http', host: 'app.example' });
+    expect(await resolveOne({ via: 'v4', from: '127.0.0.5', lines: spoofing }, [])).toEqual({
+      ip: '127.0.0.5',
+      trusted: false,
+      proto: 'http',
+      host: 'app.example',
+    });
   });
 
   it('a peer outside trusted_proxies is not believed', async () => {
-    expect(await resolveOne({ via: 'v4', from: '127.0.0.5', lines: spoofing }, ['127.0.1.0/24', '127.0.0.4', '::1'])).toEqual({ ip: '127.0.0.5', trusted: false, proto: 'http', host: 'app.example' });
+    expect(await resolveOne({ via: 'v4', from: '127.0.0.5', lines: spoofing }, ['127.0.1.0/24', '127.0.0.4', '::1'])).toEqual({
+      ip: '127.0.0.5',
+      trusted: false,
+      proto: 'http',
+      host: 'app.example',
+    });
   });
 
   it('over TLS the own scheme is https, and a forwarded "http" from an untrusted peer changes nothing', async () => {
-    const info = await resolveOne({ via: 'tls', from: '127.0.0.5', lines: ['Host: app.example', 'X-Forwarded-Proto: http'] }, ['127.0.1.0/24']);
+    const info = await resolveOne({ via: 'tls', from: '127.0.0.5', lines: ['Host: app.example', 'X-Forwarded-Proto: http'] }, [
+      '127.0.1.0/24',
+    ]);
     expect(info).toEqual({ ip: '127.0.0.5', trusted: false, proto: 'https', host: 'app.example' });
   });
 
   it('an untrusted IPv6 peer is reported as is', async () => {
-    expect(await resolveOne({ via: 'v6', lines: spoofing }, ['127.0.0.0/8', 'fd00::/8'])).toEqual({ ip: '::1', trusted: false, proto: 'http', host: 'app.example' });
+    expect(await resolveOne({ via: 'v6', lines: spoofing }, ['127.0.0.0/8', 'fd00::/8'])).toEqual({
+      ip: '::1',
+      trusted: false,
+      proto: 'http',
+      host: 'app.example',
+    });
   });
 
   it('an IPv4 peer on a dual-stack socket is reported without the "::ffff:" prefix', async () => {
-    expect(await resolveOne({ via: 'dual', from: '127.0.0.6', lines: spoofing }, [])).toEqual({ ip: '127.0.0.6', trusted: false, proto: 'http', host: 'app.example' });
+    expect(await resolveOne({ via: 'dual', from: '127.0.0.6', lines: spoofing }, [])).toEqual({
+      ip: '127.0.0.6',
+      trusted: false,
+      proto: 'http',
+      host: 'app.example',
+    });
   });
 
   it('no Host at all (HTTP/1.0) gives an empty host, trusted or not', async () => {
@@ -151,13 +173,21 @@ describe('createClientResolver: a request whose connection is already gone', () 
 describe('createClientResolver: behind trusted proxies, the right-most untrusted X-Forwarded-For entry', () => {
   it('takes the address the proxy appended, not the one the client wrote', async () => {
     // The client sent "X-Forwarded-For: 198.51.100.66"; the proxy appended the address it saw.
-    const info = await resolveOne({ via: 'v4', from: '127.0.0.2', lines: ['Host: app.example', 'X-Forwarded-For: 198.51.100.66, 203.0.113.7'] }, ['127.0.0.2']);
+    const info = await resolveOne(
+      { via: 'v4', from: '127.0.0.2', lines: ['Host: app.example', 'X-Forwarded-For: 198.51.100.66, 203.0.113.7'] },
+      ['127.0.0.2'],
+    );
     expect(info).toEqual({ ip: '203.0.113.7', trusted: true, proto: 'http', host: 'app.example' });
   });
 
   it('skips every trusted hop from the right (several proxies in a chain)', async () => {
     const lines = ['Host: app.example', 'X-Forwarded-For: 198.51.100.66, 203.0.113.7, 10.1.2.3, 127.0.0.3'];
-    const [both, onlyPeer, onlyInner] = await resolveWith({ via: 'v4', from: '127.0.0.2', lines }, ['127.0.0.0/24', '10.0.0.0/8'], ['127.0.0.2'], ['127.0.0.2', '127.0.0.3']);
+    const [both, onlyPeer, onlyInner] = await resolveWith(
+      { via: 'v4', from: '127.0.0.2', lines },
+      ['127.0.0.0/24', '10.0.0.0/8'],
+      ['127.0.0.2'],
+      ['127.0.0.2', '127.0.0.3'],
+    );
     expect(both!.ip).toBe('203.0.113.7');
     // Only the peer is trusted: the entry it appended is the client, even if it is a private address.
     expect(onlyPeer!.ip).toBe('127.0.0.3');
@@ -203,7 +233,12 @@ describe('createClientResolver: behind trusted proxies, the right-most untrusted
     const empty = ['Host: app.example', 'X-Forwarded-For: , ,'];
     expect((await resolveOne({ via: 'v4', from: '127.0.0.2', lines: empty }, ['127.0.0.0/24'])).ip).toBe('127.0.0.2');
     const none = ['Host: app.example'];
-    expect(await resolveOne({ via: 'v4', from: '127.0.0.2', lines: none }, ['127.0.0.0/24'])).toEqual({ ip: '127.0.0.2', trusted: true, proto: 'http', host: 'app.example' });
+    expect(await resolveOne({ via: 'v4', from: '127.0.0.2', lines: none }, ['127.0.0.0/24'])).toEqual({
+      ip: '127.0.0.2',
+      trusted: true,
+      proto: 'http',
+      host: 'app.example',
+    });
   });
 
   it('a trusted IPv6 peer (exact address or CIDR) is believed', async () => {
@@ -220,7 +255,13 @@ describe('createClientResolver: behind trusted proxies, the right-most untrusted
 
   it('a mapped IPv4 peer on a dual-stack socket matches an IPv4 entry, exact or CIDR', async () => {
     const lines = ['Host: app.example', 'X-Forwarded-For: 203.0.113.7'];
-    const answers = await resolveWith({ via: 'dual', from: '127.0.0.2', lines }, ['127.0.0.2'], ['127.0.0.0/30'], ['127.0.0.4/30'], ['127.0.0.3']);
+    const answers = await resolveWith(
+      { via: 'dual', from: '127.0.0.2', lines },
+      ['127.0.0.2'],
+      ['127.0.0.0/30'],
+      ['127.0.0.4/30'],
+      ['127.0.0.3'],
+    );
     expect(answers.map((a) => [a.trusted, a.ip])).toEqual([
       [true, '203.0.113.7'],
       [true, '203.0.113.7'],
@@ -232,7 +273,13 @@ describe('createClientResolver: behind trusted proxies, the right-most untrusted
   it('a CIDR covers exactly its prefix length', async () => {
     const lines = ['Host: app.example', 'X-Forwarded-For: 203.0.113.7'];
     // 127.0.0.130 is in 127.0.0.128/25 but not in 127.0.0.0/25.
-    const answers = await resolveWith({ via: 'v4', from: '127.0.0.130', lines }, ['127.0.0.128/25'], ['127.0.0.0/25'], ['127.0.0.130/32'], ['127.0.0.131/32']);
+    const answers = await resolveWith(
+      { via: 'v4', from: '127.0.0.130', lines },
+      ['127.0.0.128/25'],
+      ['127.0.0.0/25'],
+      ['127.0.0.130/32'],
+      ['127.0.0.131/32'],
+    );
     expect(answers.map((a) => a.trusted)).toEqual([true, false, true, false]);
   });
 });
@@ -242,11 +289,22 @@ describe('createClientResolver: X-Forwarded-Proto and X-Forwarded-Host from a tr
 
   it('takes the forwarded scheme and host (first value, lower-cased)', async () => {
     const lines = ['Host: internal:4180', 'X-Forwarded-Proto: HTTPS', 'X-Forwarded-Host: App.Example:8443, other.example'];
-    expect(await resolveOne({ via: 'v4', from: '127.0.0.2', lines }, trusted)).toEqual({ ip: '127.0.0.2', trusted: true, proto: 'https', host: 'app.example:8443' });
+    expect(await resolveOne({ via: 'v4', from: '127.0.0.2', lines }, trusted)).toEqual({
+      ip: '127.0.0.2',
+      trusted: true,
+      proto: 'https',
+      host: 'app.example:8443',
+    });
   });
 
   it('takes the first of repeated lines and of a comma list', async () => {
-    const lines = ['Host: internal', 'X-Forwarded-Proto: https', 'X-Forwarded-Proto: http', 'X-Forwarded-Host: a.example', 'X-Forwarded-Host: b.example'];
+    const lines = [
+      'Host: internal',
+      'X-Forwarded-Proto: https',
+      'X-Forwarded-Proto: http',
+      'X-Forwarded-Host: a.example',
+      'X-Forwarded-Host: b.example',
+    ];
     const info = await resolveOne({ via: 'v4', from: '127.0.0.2', lines }, trusted);
     expect([info.proto, info.host]).toEqual(['https', 'a.example']);
     const list = ['Host: internal', 'X-Forwarded-Proto:  https , http'];
@@ -258,7 +316,7 @@ describe('createClientResolver: X-Forwarded-Proto and X-Forwarded-Host from a tr
     expect((await resolveOne({ via: 'tls', from: '127.0.0.2', lines }, trusted)).proto).toBe('http');
   });
 
-  it('an unknown scheme falls back to the connection\'s own', async () => {
+  it("an unknown scheme falls back to the connection's own", async () => {
     const overTls = await resolveOne({ via: 'tls', from: '127.0.0.2', lines: ['Host: app.example', 'X-Forwarded-Proto: ftp'] }, trusted);
     expect(overTls.proto).toBe('https');
     const plain = await resolveOne({ via: 'v4', from: '127.0.0.2', lines: ['Host: app.example', 'X-Forwarded-Proto: wss'] }, trusted);
@@ -267,10 +325,13 @@ describe('createClientResolver: X-Forwarded-Proto and X-Forwarded-Host from a tr
     expect(empty.proto).toBe('https');
   });
 
-  it('without X-Forwarded-Host (or with an empty one) the request\'s own Host, as sent', async () => {
+  it("without X-Forwarded-Host (or with an empty one) the request's own Host, as sent", async () => {
     const none = await resolveOne({ via: 'v4', from: '127.0.0.2', lines: ['Host: App.Example'] }, trusted);
     expect(none.host).toBe('App.Example');
-    const blank = await resolveOne({ via: 'v4', from: '127.0.0.2', lines: ['Host: App.Example', 'X-Forwarded-Host: , b.example'] }, trusted);
+    const blank = await resolveOne(
+      { via: 'v4', from: '127.0.0.2', lines: ['Host: App.Example', 'X-Forwarded-Host: , b.example'] },
+      trusted,
+    );
     expect(blank.host).toBe('App.Example');
   });
 });

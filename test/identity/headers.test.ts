@@ -20,10 +20,16 @@ function planFor(route: Record<string, unknown>, global: Record<string, unknown>
   })();
 }
 
-const ALICE = { user: 'alice@example.com', email: 'alice@example.com', name: 'Alice', groups: ['ml-admins', 'data-scientists'], idp: 'corp' };
+const ALICE = {
+  user: 'alice@example.com',
+  email: 'alice@example.com',
+  name: 'Alice',
+  groups: ['ml-admins', 'data-scientists'],
+  idp: 'corp',
+};
 
 describe('identity header plan', () => {
-  it('sends oauth2-proxy\'s default names with the verified values', async () => {
+  it("sends oauth2-proxy's default names with the verified values", async () => {
     const plan = await planFor({});
     expect(await plan.build(ALICE, undefined)).toEqual({
       'x-forwarded-user': 'alice@example.com',
@@ -67,7 +73,13 @@ describe('identity header plan', () => {
     expect(h2['x-gatehouse-assertion']).toBe(jwt);
     expect(decodeProtectedHeader(jwt)).toMatchObject({ alg: 'ES256', typ: 'JWT' });
     const claims = decodeJwt(jwt);
-    expect(claims).toMatchObject({ iss: 'https://ml.corp.example', aud: 'http://127.0.0.1:5000', sub: 'alice@example.com', groups: ['ml-admins', 'data-scientists'], idp: 'corp' });
+    expect(claims).toMatchObject({
+      iss: 'https://ml.corp.example',
+      aud: 'http://127.0.0.1:5000',
+      sub: 'alice@example.com',
+      groups: ['ml-admins', 'data-scientists'],
+      idp: 'corp',
+    });
     expect(claims.exp! - claims.iat!).toBeLessThanOrEqual(300);
     expect(claims.jti).toBeTruthy();
   });

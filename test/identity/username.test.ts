@@ -39,8 +39,13 @@ describe('safeUsername', () => {
 
   it('the JupyterHub authenticator example derives the same names (safe_username)', () => {
     const dir = fileURLToPath(new URL('../../config/examples/jupyterhub/', import.meta.url));
-    const script = 'import json, sys; sys.path.insert(0, sys.argv[1]); from gatehouse_authenticator import safe_username; print(json.dumps([safe_username(v) for v in json.load(sys.stdin)]))';
-    const r = spawnSync('/usr/bin/python3', ['-c', script, dir], { input: JSON.stringify(CASES.map(([v]) => v)), encoding: 'utf8', timeout: 20_000 });
+    const script =
+      'import json, sys; sys.path.insert(0, sys.argv[1]); from gatehouse_authenticator import safe_username; print(json.dumps([safe_username(v) for v in json.load(sys.stdin)]))';
+    const r = spawnSync('/usr/bin/python3', ['-c', script, dir], {
+      input: JSON.stringify(CASES.map(([v]) => v)),
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual(CASES.map(([, e]) => e));
   });
@@ -58,15 +63,29 @@ describe('identity_headers.username', () => {
   });
 
   it('sends the sanitised name from the configured identity field', async () => {
-    expect((await planFor({ identity_headers: { username: 'X-Forwarded-Username' } }).build(ALICE, undefined))['x-forwarded-username']).toBe('alice-smith');
-    expect((await planFor({ identity_headers: { username: 'X-Forwarded-Username' }, username: { from: 'email' } }).build(ALICE, undefined))['x-forwarded-username']).toBe('alice');
-    expect((await planFor({ identity_headers: { username: 'X-Local-User' }, username: { from: 'name', max_length: 3 } }).build(ALICE, undefined))['x-local-user']).toBe('zoe');
+    expect(
+      (await planFor({ identity_headers: { username: 'X-Forwarded-Username' } }).build(ALICE, undefined))['x-forwarded-username'],
+    ).toBe('alice-smith');
+    expect(
+      (await planFor({ identity_headers: { username: 'X-Forwarded-Username' }, username: { from: 'email' } }).build(ALICE, undefined))[
+        'x-forwarded-username'
+      ],
+    ).toBe('alice');
+    expect(
+      (
+        await planFor({ identity_headers: { username: 'X-Local-User' }, username: { from: 'name', max_length: 3 } }).build(ALICE, undefined)
+      )['x-local-user'],
+    ).toBe('zoe');
   });
 
-  it('is left out when nothing usable is left, and a client\'s copy is always stripped', async () => {
+  it("is left out when nothing usable is left, and a client's copy is always stripped", async () => {
     const plan = planFor({ identity_headers: { username: 'Remote-Login' } });
     expect((await plan.build({ ...ALICE, user: '日本' }, undefined))['remote-login']).toBeUndefined();
-    const { config } = compileConfig({ server: { public_url: 'https://ml.corp.example' }, identity_headers: { username: 'Remote-Login' }, routes: [{ name: 'r', upstream: 'http://127.0.0.1:5000', allow: { public: true } }] });
+    const { config } = compileConfig({
+      server: { public_url: 'https://ml.corp.example' },
+      identity_headers: { username: 'Remote-Login' },
+      routes: [{ name: 'r', upstream: 'http://127.0.0.1:5000', allow: { public: true } }],
+    });
     expect(config.reservedHeaders).toContain('remote-login');
   });
 });

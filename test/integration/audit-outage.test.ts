@@ -21,17 +21,22 @@ describe('SIEM outage under load', () => {
     const rx = await startHttpReceiver({ token: TOKEN });
     const gh = await startTestGatehouse({
       ...baseConfig(up.url),
-      audit: { spool_dir: mkdtempSync(join(tmpdir(), 'gatehouse-outage-')), sinks: [{ type: 'http', url: `${rx.url}/services/collector/event`, format: 'hec', token: TOKEN }] },
+      audit: {
+        spool_dir: mkdtempSync(join(tmpdir(), 'gatehouse-outage-')),
+        sinks: [{ type: 'http', url: `${rx.url}/services/collector/event`, format: 'hec', token: TOKEN }],
+      },
     });
     let sent = 0;
     const load = async (ms: number) => {
       const until = Date.now() + ms;
       while (Date.now() < until) {
-        await Promise.all(Array.from({ length: 5 }, async () => {
-          const r = await request(`${gh.url}/x${sent++}`);
-          await r.body.dump();
-          expect(r.statusCode).toBe(200);
-        }));
+        await Promise.all(
+          Array.from({ length: 5 }, async () => {
+            const r = await request(`${gh.url}/x${sent++}`);
+            await r.body.dump();
+            expect(r.statusCode).toBe(200);
+          }),
+        );
         await sleep(20);
       }
     };

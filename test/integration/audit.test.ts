@@ -75,9 +75,16 @@ class TrackedBrowser extends TestBrowser {
     this.base = base;
   }
 
-  override async fetch(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Page & { location: string | undefined }> {
+  override async fetch(
+    url: string,
+    init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  ): Promise<Page & { location: string | undefined }> {
     const r = await super.fetch(url, init);
-    if (url.startsWith(this.base)) this.log.add(r.headers['x-request-id'], `${init.method ?? 'GET'} ${url}`, { what: `browser ${init.method ?? 'GET'} ${url}`, status: r.status });
+    if (url.startsWith(this.base))
+      this.log.add(r.headers['x-request-id'], `${init.method ?? 'GET'} ${url}`, {
+        what: `browser ${init.method ?? 'GET'} ${url}`,
+        status: r.status,
+      });
     return r;
   }
 }
@@ -107,12 +114,14 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const idp = await startDemoIdp({
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: [`${url}/.gatehouse/oidc/corp/callback`],
-      post_logout_redirect_uris: [`${url}/.gatehouse/logout`],
-    }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [`${url}/.gatehouse/oidc/corp/callback`],
+        post_logout_redirect_uris: [`${url}/.gatehouse/logout`],
+      },
+    ],
   });
   closers.push(() => idp.close());
   const rx = await startHttpReceiver({ token: SINK_TOKEN, keepRunning: true });
@@ -121,28 +130,38 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
   const spoolDir = dir('gatehouse-audit-spool-');
   const auditFile = join(auditDir, 'audit.ndjson');
   const dead = `http://127.0.0.1:${await deadPort()}`;
-  const gh = await startTestGatehouse({
-    log_level: 'silent',
-    server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
-    admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
-    session: { store: 'memory', secret: SESSION_SECRET, cookie: { secure: false } },
-    identity_providers: [
-      { id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] },
-    ],
-    audit: {
-      sinks: [
-        { type: 'file', path: auditFile, fsync: 'always' },
-        { type: 'http', url: `${rx.url}/ingest`, format: 'ndjson', token: SINK_TOKEN },
+  const gh = await startTestGatehouse(
+    {
+      log_level: 'silent',
+      server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
+      admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
+      session: { store: 'memory', secret: SESSION_SECRET, cookie: { secure: false } },
+      identity_providers: [
+        {
+          id: 'corp',
+          type: 'oidc',
+          issuer: idp.issuer,
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          scopes: ['openid', 'email', 'profile', 'groups'],
+        },
       ],
-      spool_dir: spoolDir,
+      audit: {
+        sinks: [
+          { type: 'file', path: auditFile, fsync: 'always' },
+          { type: 'http', url: `${rx.url}/ingest`, format: 'ndjson', token: SINK_TOKEN },
+        ],
+        spool_dir: spoolDir,
+      },
+      routes: [
+        { name: 'public', host: '127.0.0.1', path: '/public', upstream: up.url, allow: { public: true } },
+        { name: 'down', host: '127.0.0.1', path: '/down', upstream: dead, allow: { public: true } },
+        { name: 'secret', host: '127.0.0.1', path: '/secret', upstream: up.url, allow: { groups: ['nobody-has-this-group'] } },
+        { name: 'app', host: '127.0.0.1', path: '/', upstream: up.url, allow: { authenticated: true }, pass_access_token: true },
+      ],
     },
-    routes: [
-      { name: 'public', host: '127.0.0.1', path: '/public', upstream: up.url, allow: { public: true } },
-      { name: 'down', host: '127.0.0.1', path: '/down', upstream: dead, allow: { public: true } },
-      { name: 'secret', host: '127.0.0.1', path: '/secret', upstream: up.url, allow: { groups: ['nobody-has-this-group'] } },
-      { name: 'app', host: '127.0.0.1', path: '/', upstream: up.url, allow: { authenticated: true }, pass_access_token: true },
-    ],
-  }, { keepRunning: true });
+    { keepRunning: true },
+  );
   closers.push(() => gh.shutdown());
   await gh.current().providers.oidc.get('corp')!.ready();
   return { gh, url, auditFile, auditDir, spoolDir, rx, close };
@@ -150,7 +169,8 @@ async function startAudited(up: TestUpstream): Promise<AuditedSetup> {
 
 // The record of a request's end (a WebSocket also gets one when it opens: websocket_open).
 const isRequestRecord = (r: AuditRecord) => r.event?.dataset === 'gatehouse.access' && r.event.action !== 'websocket_open';
-const authEvents = (records: readonly AuditRecord[], action: string) => records.filter((r) => r.event?.dataset === 'gatehouse.auth' && r.event.action === action);
+const authEvents = (records: readonly AuditRecord[], action: string) =>
+  records.filter((r) => r.event?.dataset === 'gatehouse.auth' && r.event.action === action);
 const requestRecords = (lines: string[]) => parseRecords(lines).filter(isRequestRecord);
 
 /** What the scenario did, for the checks: request ids by purpose, and every secret it handled. */
@@ -172,12 +192,24 @@ async function anonymousTraffic(s: AuditedSetup, log: RequestLog): Promise<{ pub
   // Unauthenticated API client: 401.
   const unauth = await getJson(`${s.url}/app/x?token=${QUERY_SECRET}`, json);
   expect(unauth.status).toBe(401);
-  log.add(unauth.headers['x-request-id'], 'unauth', { what: '401', status: 401, decision: 'unauthenticated', route: 'app', errorCode: 'GH_UNAUTHENTICATED' });
+  log.add(unauth.headers['x-request-id'], 'unauth', {
+    what: '401',
+    status: 401,
+    decision: 'unauthenticated',
+    route: 'app',
+    errorCode: 'GH_UNAUTHENTICATED',
+  });
 
   // Ambiguous path: 400 before routing.
   const bad = await rawRequest(s.url, `GET /a%2Fb?token=${QUERY_SECRET} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: application/json`);
   expect(bad.status).toBe(400);
-  const badId = log.add(bad.headers['x-request-id'], 'bad', { what: '400', status: 400, decision: 'error', route: null, errorCode: 'GH_BAD_PATH' });
+  const badId = log.add(bad.headers['x-request-id'], 'bad', {
+    what: '400',
+    status: 400,
+    decision: 'error',
+    route: null,
+    errorCode: 'GH_BAD_PATH',
+  });
 
   // No route for this host: 404.
   const none = await getJson(`${s.url}/x?token=${QUERY_SECRET}`, { ...json, host: 'nowhere.example' });
@@ -187,7 +219,13 @@ async function anonymousTraffic(s: AuditedSetup, log: RequestLog): Promise<{ pub
   // Upstream down: 502.
   const down = await getJson(`${s.url}/down/x`, json);
   expect(down.status).toBe(502);
-  log.add(down.headers['x-request-id'], 'down', { what: '502', status: 502, decision: 'public', route: 'down', errorCode: 'GH_UPSTREAM_UNREACHABLE' });
+  log.add(down.headers['x-request-id'], 'down', {
+    what: '502',
+    status: 502,
+    decision: 'public',
+    route: 'down',
+    errorCode: 'GH_UPSTREAM_UNREACHABLE',
+  });
   return { pub: pubId, bad: badId };
 }
 
@@ -201,7 +239,12 @@ async function webSocketTraffic(s: AuditedSetup, log: RequestLog, aliceCookie: s
     ws.once('error', reject);
   });
   await vi.waitFor(() => expect(messages.length).toBe(1), { timeout: 5000 });
-  const wsId = log.add(JSON.parse(messages[0]!).headers['x-request-id'], 'ws', { what: 'websocket', status: 101, decision: 'allow', route: 'app' });
+  const wsId = log.add(JSON.parse(messages[0]!).headers['x-request-id'], 'ws', {
+    what: 'websocket',
+    status: 101,
+    decision: 'allow',
+    route: 'app',
+  });
   ws.send('x'.repeat(1000));
   await vi.waitFor(() => expect(messages.length).toBe(2), { timeout: 5000 });
   ws.close();
@@ -221,10 +264,22 @@ async function webSocketTraffic(s: AuditedSetup, log: RequestLog, aliceCookie: s
   };
   const wsUnauth = await refusedUpgrade(`/app/ws?token=${QUERY_SECRET}`);
   expect(wsUnauth.status).toBe(401);
-  log.add(wsUnauth.id, 'ws unauth', { what: 'websocket 401', status: 401, decision: 'unauthenticated', route: 'app', errorCode: 'GH_UNAUTHENTICATED' });
+  log.add(wsUnauth.id, 'ws unauth', {
+    what: 'websocket 401',
+    status: 401,
+    decision: 'unauthenticated',
+    route: 'app',
+    errorCode: 'GH_UNAUTHENTICATED',
+  });
   const wsDown = await refusedUpgrade('/down/ws');
   expect(wsDown.status).toBe(502);
-  log.add(wsDown.id, 'ws down', { what: 'websocket 502', status: 502, decision: 'public', route: 'down', errorCode: 'GH_UPSTREAM_UNREACHABLE' });
+  log.add(wsDown.id, 'ws down', {
+    what: 'websocket 502',
+    status: 502,
+    decision: 'public',
+    route: 'down',
+    errorCode: 'GH_UPSTREAM_UNREACHABLE',
+  });
   return wsId;
 }
 
@@ -261,8 +316,17 @@ async function aliceTraffic(s: AuditedSetup, up: TestUpstream, log: RequestLog) 
   expect(idToken).toMatch(/^eyJ/);
   const logoutId = log.idOf((u) => u === `POST ${s.url}/.gatehouse/logout`);
   const loginId = log.idOf((u) => u.startsWith(`GET ${s.url}/.gatehouse/login?rd=%2Fapp%2Fstart`));
-  const callbackId = log.idOf((u) => u.startsWith(`GET ${s.url}/.gatehouse/oidc/corp/callback`) && u.includes(callback.searchParams.get('state')!));
-  return { aliceCookie, accessToken, idToken, csrf, callback, ids: { allowed: allowedId, denied: deniedId, ws: wsId, logout: logoutId, login: loginId, callback: callbackId } };
+  const callbackId = log.idOf(
+    (u) => u.startsWith(`GET ${s.url}/.gatehouse/oidc/corp/callback`) && u.includes(callback.searchParams.get('state')!),
+  );
+  return {
+    aliceCookie,
+    accessToken,
+    idToken,
+    csrf,
+    callback,
+    ids: { allowed: allowedId, denied: deniedId, ws: wsId, logout: logoutId, login: loginId, callback: callbackId },
+  };
 }
 
 /** A second sign-in, revoked through the admin API; its next request meets a revoked session. */
@@ -352,7 +416,10 @@ describe('audit trail of a running Gatehouse', () => {
 
   it('writes exactly one request record per request to each sink, and none for anything else', () => {
     const expectedIds = [...t.log.byId.keys()];
-    for (const [name, lines] of [['file', fileLines], ['http', s!.rx.lines]] as const) {
+    for (const [name, lines] of [
+      ['file', fileLines],
+      ['http', s!.rx.lines],
+    ] as const) {
       const reqs = requestRecords(lines);
       expect(reqs.map((r) => r.http.request.id).sort(), name).toEqual([...expectedIds].sort());
     }
@@ -373,18 +440,32 @@ describe('audit trail of a running Gatehouse', () => {
     expect(rec(t.ids.pub)).toMatchObject({ url: { path: '/public/x' }, gatehouse: { query_keys: ['token', 'x'] } });
     expect(rec(t.ids.bad)).toMatchObject({ url: { path: '/a%2Fb' }, gatehouse: { query_keys: ['token'] } });
     for (const [id, e] of t.log.byId) {
-      if (/[?&]token=/.test(e.url) || ['unauth', 'none', 'ws unauth'].includes(e.url)) expect(rec(id).gatehouse.query_keys, e.what).toEqual(['token']);
+      if (/[?&]token=/.test(e.url) || ['unauth', 'none', 'ws unauth'].includes(e.url))
+        expect(rec(id).gatehouse.query_keys, e.what).toEqual(['token']);
     }
   });
 
   it('names the user, the auth method and the decision of allowed and denied requests', () => {
-    expect(rec(t.ids.allowed)).toMatchObject({ event: { action: 'http_request', outcome: 'success' }, user: { name: 'alice@example.com' }, gatehouse: { auth_method: 'session', decision: 'allow', route: 'app' }, user_agent: { original: 'gatehouse-test-browser' } });
-    expect(rec(t.ids.denied)).toMatchObject({ event: { outcome: 'failure' }, user: { name: 'alice@example.com' }, gatehouse: { decision: 'deny', route: 'secret' } });
+    expect(rec(t.ids.allowed)).toMatchObject({
+      event: { action: 'http_request', outcome: 'success' },
+      user: { name: 'alice@example.com' },
+      gatehouse: { auth_method: 'session', decision: 'allow', route: 'app' },
+      user_agent: { original: 'gatehouse-test-browser' },
+    });
+    expect(rec(t.ids.denied)).toMatchObject({
+      event: { outcome: 'failure' },
+      user: { name: 'alice@example.com' },
+      gatehouse: { decision: 'deny', route: 'secret' },
+    });
   });
 
   it('names the IdP subject as user.id, on requests and on the sign-in, and the groups that would have allowed a 403', () => {
     expect(rec(t.ids.allowed)).toMatchObject({ user: { id: 'alice', name: 'alice@example.com', domain: 'corp' } });
-    expect(rec(t.ids.denied)).toMatchObject({ user: { id: 'alice' }, gatehouse: { granting_groups: ['nobody-has-this-group'] }, event: { type: ['access', 'denied'] } });
+    expect(rec(t.ids.denied)).toMatchObject({
+      user: { id: 'alice' },
+      gatehouse: { granting_groups: ['nobody-has-this-group'] },
+      event: { type: ['access', 'denied'] },
+    });
     expect(rec(t.ids.allowed).gatehouse.granting_groups).toBeUndefined();
     const login = authEvents(records, 'login_succeeded').find((r) => r.http?.request?.id === t.ids.callback);
     expect(login).toMatchObject({ user: { id: 'alice', name: 'alice@example.com' } });
@@ -394,15 +475,25 @@ describe('audit trail of a running Gatehouse', () => {
     const port = Number(new URL(s!.url).port);
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const valid = await getJson(`${s!.url}/public/traced`, { accept: 'application/json', traceparent: `00-${trace}-00f067aa0ba902b7-01` });
-    const invalid = await getJson(`${s!.url}/public/untraced`, { accept: 'application/json', traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` });
+    const invalid = await getJson(`${s!.url}/public/untraced`, {
+      accept: 'application/json',
+      traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+    });
     const ids = [valid.headers['x-request-id'], invalid.headers['x-request-id']];
     let found: AuditRecord[] = [];
-    await vi.waitFor(() => {
-      found = ids.map((id) => requestRecords(readNdjson(s!.auditFile)).find((r) => r.http.request.id === id)!);
-      expect(found.every(Boolean)).toBe(true);
-    }, { timeout: 5000 });
+    await vi.waitFor(
+      () => {
+        found = ids.map((id) => requestRecords(readNdjson(s!.auditFile)).find((r) => r.http.request.id === id)!);
+        expect(found.every(Boolean)).toBe(true);
+      },
+      { timeout: 5000 },
+    );
     const [traced, untraced] = found as [AuditRecord, AuditRecord];
-    expect(traced).toMatchObject({ url: { scheme: 'http', port, domain: '127.0.0.1', path: '/public/traced' }, http: { version: '1.1' }, trace: { id: trace } });
+    expect(traced).toMatchObject({
+      url: { scheme: 'http', port, domain: '127.0.0.1', path: '/public/traced' },
+      http: { version: '1.1' },
+      trace: { id: trace },
+    });
     expect(traced.source.port).toEqual(expect.any(Number));
     expect(traced.source.port).not.toBe(port);
     expect(untraced.trace).toBeUndefined();
@@ -410,7 +501,11 @@ describe('audit trail of a running Gatehouse', () => {
 
   it('records a WebSocket session when it closes, with the bytes of both directions', () => {
     const wsRec = rec(t.ids.ws);
-    expect(wsRec).toMatchObject({ event: { action: 'websocket_session' }, http: { response: { status_code: 101 } }, user: { name: 'alice@example.com' } });
+    expect(wsRec).toMatchObject({
+      event: { action: 'websocket_session' },
+      http: { response: { status_code: 101 } },
+      user: { name: 'alice@example.com' },
+    });
     // The upgrade request plus a masked 1000-byte frame in; the 101, hello and the echo out.
     expect(wsRec.http.request.bytes).toBeGreaterThan(1000);
     expect(wsRec.http.response.bytes).toBeGreaterThan(1000);
@@ -419,7 +514,11 @@ describe('audit trail of a running Gatehouse', () => {
   it('records a WebSocket when it opens too: the same request id, status 101, before the record at its close', () => {
     const opens = records.filter((r) => r.event?.action === 'websocket_open');
     expect(opens).toHaveLength(1);
-    expect(opens[0]).toMatchObject({ http: { request: { id: t.ids.ws }, response: { status_code: 101 } }, user: { name: 'alice@example.com' }, gatehouse: { route: 'app', decision: 'allow' } });
+    expect(opens[0]).toMatchObject({
+      http: { request: { id: t.ids.ws }, response: { status_code: 101 } },
+      user: { name: 'alice@example.com' },
+      gatehouse: { route: 'app', decision: 'allow' },
+    });
     expect(sequenceOf(opens[0]!)).toBeLessThan(sequenceOf(rec(t.ids.ws)));
   });
 
@@ -430,10 +529,20 @@ describe('audit trail of a running Gatehouse', () => {
       expect(sequenceOf(hits[0]!)).toBeLessThan(sequenceOf(rec(requestId)));
       return hits[0]!;
     };
-    expect(eventFor('login_started', t.ids.login)).toMatchObject({ event: { outcome: 'unknown', type: ['start'] }, gatehouse: { idp: 'corp' } });
+    expect(eventFor('login_started', t.ids.login)).toMatchObject({
+      event: { outcome: 'unknown', type: ['start'] },
+      gatehouse: { idp: 'corp' },
+    });
     const aliceLogin = eventFor('login_succeeded', t.ids.callback);
-    expect(aliceLogin).toMatchObject({ event: { outcome: 'success' }, user: { name: 'alice@example.com' }, gatehouse: { idp: 'corp', session: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) } });
-    expect(eventFor('logout', t.ids.logout)).toMatchObject({ event: { outcome: 'success', reason: 'user' }, gatehouse: { session: aliceLogin.gatehouse.session } });
+    expect(aliceLogin).toMatchObject({
+      event: { outcome: 'success' },
+      user: { name: 'alice@example.com' },
+      gatehouse: { idp: 'corp', session: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) },
+    });
+    expect(eventFor('logout', t.ids.logout)).toMatchObject({
+      event: { outcome: 'success', reason: 'user' },
+      gatehouse: { session: aliceLogin.gatehouse.session },
+    });
     expect(eventFor('session_revoked', t.ids.revoked)).toMatchObject({ event: { reason: 'revoked' }, gatehouse: { session: t.bobKey } });
     expect(authEvents(records, 'login_started')).toHaveLength(2);
     expect(authEvents(records, 'login_succeeded')).toHaveLength(2);
@@ -446,14 +555,22 @@ describe('audit trail of a running Gatehouse', () => {
       ['success', `DELETE /admin/sessions/${t.bobKey}`, 200],
       ['failure', 'unauthorized', 401],
     ]);
-    expect(admin[1]).toMatchObject({ user: { target: { name: 'bob@example.com' } }, gatehouse: { count: 1, credential: 'admin.token' }, http: { request: { method: 'DELETE' } } });
+    expect(admin[1]).toMatchObject({
+      user: { target: { name: 'bob@example.com' } },
+      gatehouse: { count: 1, credential: 'admin.token' },
+      http: { request: { method: 'DELETE' } },
+    });
     expect(admin[2]!.gatehouse.credential).toBeUndefined();
   });
 
-  it('writes one session_revoked with its user when the admin revokes the session, before the call\'s record', () => {
+  it("writes one session_revoked with its user when the admin revokes the session, before the call's record", () => {
     const byAdmin = authEvents(records, 'session_revoked').filter((r) => r.event.reason === 'admin');
     expect(byAdmin).toHaveLength(1);
-    expect(byAdmin[0]).toMatchObject({ user: { name: 'bob@example.com', id: 'bob', domain: 'corp' }, gatehouse: { session: t.bobKey, idp: 'corp' }, event: { category: ['session'], type: ['end'] } });
+    expect(byAdmin[0]).toMatchObject({
+      user: { name: 'bob@example.com', id: 'bob', domain: 'corp' },
+      gatehouse: { session: t.bobKey, idp: 'corp' },
+      event: { category: ['session'], type: ['end'] },
+    });
     const call = authEvents(records, 'admin_api').find((r) => r.event.reason === `DELETE /admin/sessions/${t.bobKey}`)!;
     expect(sequenceOf(byAdmin[0]!)).toBeLessThan(sequenceOf(call));
   });
@@ -508,11 +625,16 @@ describe('block mode', () => {
 
     // The receiver comes up where the sink points: service returns.
     const rx = await startHttpReceiver({ token: SINK_TOKEN, port });
-    await expect.poll(async () => {
-      const r = await getJson(`${gh.url}/r/back`);
-      if (r.status === 200) ids.push(String(r.headers['x-request-id']));
-      return r.status;
-    }, { timeout: 15_000, interval: 200 }).toBe(200);
+    await expect
+      .poll(
+        async () => {
+          const r = await getJson(`${gh.url}/r/back`);
+          if (r.status === 200) ids.push(String(r.headers['x-request-id']));
+          return r.status;
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(200);
     expect((await getJson(`${gh.adminUrl}/readyz`)).status).toBe(200);
     // Every served request was recorded, in order; the refused ones (which could not be queued
     // without unbounded memory) are summed up in one record before the first one after recovery.
@@ -572,7 +694,10 @@ describe('request record byte counts', () => {
     const rx = await startHttpReceiver({ token: SINK_TOKEN });
     const gh = await startTestGatehouse({
       ...baseConfig(up.url),
-      audit: { spool_dir: tempDir('gatehouse-audit-bytes-'), sinks: [{ type: 'http', url: `${rx.url}/ingest`, format: 'ndjson', token: SINK_TOKEN }] },
+      audit: {
+        spool_dir: tempDir('gatehouse-audit-bytes-'),
+        sinks: [{ type: 'http', url: `${rx.url}/ingest`, format: 'ndjson', token: SINK_TOKEN }],
+      },
     });
     const body = 'x'.repeat(100);
     const head = `POST /upload HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}`;
@@ -596,10 +721,16 @@ describe('a request the client abandons', () => {
     const rx = await startHttpReceiver({ token: SINK_TOKEN });
     const gh = await startTestGatehouse({
       ...baseConfig(up.url),
-      audit: { spool_dir: tempDir('gatehouse-audit-abort-'), sinks: [{ type: 'http', url: `${rx.url}/ingest`, format: 'ndjson', token: SINK_TOKEN }] },
+      audit: {
+        spool_dir: tempDir('gatehouse-audit-abort-'),
+        sinks: [{ type: 'http', url: `${rx.url}/ingest`, format: 'ndjson', token: SINK_TOKEN }],
+      },
     });
     const ac = new AbortController();
-    const pending = request(`${gh.url}/slow`, { signal: ac.signal }).then(() => 'answered', () => 'aborted');
+    const pending = request(`${gh.url}/slow`, { signal: ac.signal }).then(
+      () => 'answered',
+      () => 'aborted',
+    );
     // The upstream has the request and will never answer; the client gives up.
     await expect.poll(() => up.seen.length, { timeout: 5000 }).toBe(1);
     ac.abort();

@@ -71,13 +71,26 @@ describe('opaque IdP access tokens: RFC 7662 introspection and groups from useri
 
     // A second Gatehouse, same IdP twice: "corp" vouches only for tokens of another application and
     // so must not accept this one; "corp2" (asked next, in config order) names this client.
-    const provider = (id: string, audiences: string[]) => ({ id, type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, bearer_audiences: audiences, introspection: { enabled: true } });
+    const provider = (id: string, audiences: string[]) => ({
+      id,
+      type: 'oidc',
+      issuer: idp.issuer,
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      bearer_audiences: audiences,
+      introspection: { enabled: true },
+    });
     const other = await startTestGatehouse({
       log_level: 'silent',
       server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '1s' },
       session: { store: 'memory', secret: 'introspection-test-session-secret-0123456789', cookie: { secure: false } },
       identity_providers: [provider('corp', ['some-other-api']), provider('corp2', [CLIENT_ID])],
-      routes: [...routes(up.url).slice(1).map((r) => ({ ...r, idps: ['corp', 'corp2'] })), { name: 'only-corp', path: '/only-corp', upstream: up.url, idps: ['corp'], allow: { authenticated: true } }],
+      routes: [
+        ...routes(up.url)
+          .slice(1)
+          .map((r) => ({ ...r, idps: ['corp', 'corp2'] })),
+        { name: 'only-corp', path: '/only-corp', upstream: up.url, idps: ['corp'], allow: { authenticated: true } },
+      ],
     });
     for (const id of ['corp', 'corp2']) await other.current().providers.oidc.get(id)?.ready();
 
@@ -98,7 +111,11 @@ describe('opaque IdP access tokens: RFC 7662 introspection and groups from useri
     const up = await startUpstream();
     const { gh, idp } = await startOidcSetup(up.url, {
       idp: { introspection: true },
-      provider: { bearer_audiences: [CLIENT_ID], introspection: { enabled: true, cache_ttl: '30s' }, bearer_userinfo: { enabled: true, cache_ttl: '10s' } },
+      provider: {
+        bearer_audiences: [CLIENT_ID],
+        introspection: { enabled: true, cache_ttl: '30s' },
+        bearer_userinfo: { enabled: true, cache_ttl: '10s' },
+      },
       routes: routes(up.url),
     });
     const token = await opaqueToken(up, gh);

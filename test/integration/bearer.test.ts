@@ -12,7 +12,11 @@ describe('bearer tokens', () => {
 
   const claims = (o: Partial<JWTPayload> = {}): JWTPayload => ({ email: 'svc-1@example.com', groups: ['ml-admins'], ...o });
 
-  async function mint(key: IdpKey, iss: string, o: { aud?: string; exp?: number; iat?: number; payload?: JWTPayload; signWith?: CryptoKey | Uint8Array; alg?: string } = {}): Promise<string> {
+  async function mint(
+    key: IdpKey,
+    iss: string,
+    o: { aud?: string; exp?: number; iat?: number; payload?: JWTPayload; signWith?: CryptoKey | Uint8Array; alg?: string } = {},
+  ): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT(o.payload ?? claims())
       .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid, typ: 'JWT' })
@@ -46,14 +50,22 @@ describe('bearer tokens', () => {
 
     const now = Math.floor(Date.now() / 1000);
     const [h, p, sig] = good.split('.') as [string, string, string];
-    const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), email: 'root@example.com' })).toString('base64url');
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), email: 'root@example.com' }),
+    ).toString('base64url');
     const modulus = Buffer.from((key.jwks.keys[0] as { n: string }).n, 'base64url');
     const bad: Record<string, string> = {
       'tampered signature': `${h}.${p}.${flip(sig)}`,
       'tampered payload': `${h}.${forgedPayload}.${sig}`,
       'wrong audience': await mint(key, idp.issuer, { aud: 'some-other-api' }),
       expired: await mint(key, idp.issuer, { iat: now - 1200, exp: now - 600 }),
-      'alg none': new UnsecuredJWT(claims()).setIssuer(idp.issuer).setAudience('mlflow-api').setSubject('svc-1').setIssuedAt().setExpirationTime('5m').encode(),
+      'alg none': new UnsecuredJWT(claims())
+        .setIssuer(idp.issuer)
+        .setAudience('mlflow-api')
+        .setSubject('svc-1')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .encode(),
       'HS256 with the public modulus as secret': await mint(key, idp.issuer, { alg: 'HS256', signWith: modulus }),
       'HS256 with a random secret': await mint(key, idp.issuer, { alg: 'HS256', signWith: new Uint8Array(32).fill(7) }),
       'unknown issuer': await mint(key, 'https://idp.evil.example'),

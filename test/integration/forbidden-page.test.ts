@@ -9,7 +9,7 @@ import { startOidcSetup, USERS } from '../support/oidc.ts';
 import { COOKIE, ALICE, NAV, seenAt } from '../support/identity-e2e.ts';
 import { startUpstream } from '../support/upstream.ts';
 
-describe('403 for a user outside the route\'s groups', () => {
+describe("403 for a user outside the route's groups", () => {
   it('lets alice in; shows bob a 403 page naming the route, the group and the request id; gives API clients JSON', async () => {
     const up = await startUpstream();
     const { gh } = await startOidcSetup(up.url, {

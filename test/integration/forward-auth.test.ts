@@ -34,7 +34,8 @@ describe('forward-auth with nginx auth_request', () => {
       ],
     });
     const gatehouse = new URL(gh.url).host;
-    const nginx = await startNginx((port) => `server {
+    const nginx = await startNginx(
+      (port) => `server {
       listen 127.0.0.1:${port};
       location = /_gatehouse_auth {
         internal;
@@ -56,11 +57,14 @@ describe('forward-auth with nginx auth_request', () => {
         error_page 401 = @signin;
       }
       location @signin { return 302 $gh_signin; }
-    }`);
+    }`,
+    );
 
     // A client cannot steer the decision with headers of its own: forward_auth reads only
     // X-Original-URL, which nginx sets.
-    const spoofed = await request(`${nginx}/secret`, { headers: { 'x-forwarded-host': '127.0.0.1', 'x-forwarded-uri': '/health', 'x-original-url': `${nginx}/health` } });
+    const spoofed = await request(`${nginx}/secret`, {
+      headers: { 'x-forwarded-host': '127.0.0.1', 'x-forwarded-uri': '/health', 'x-original-url': `${nginx}/health` },
+    });
     await spoofed.body.text();
     expect(spoofed.statusCode).toBe(302);
     expect(String(spoofed.headers.location)).toContain('/.gatehouse/login?rd=');
@@ -75,8 +79,12 @@ describe('forward-auth with nginx auth_request', () => {
     // A public rule passes without a session.
     expect((await getJson(`${nginx}/health`)).status).toBe(200);
 
-    const bob = await gh.current().sessions.create({ user: 'bob@example.com', email: 'bob@example.com', groups: ['labelers'], idp: 't', method: 't' });
-    const alice = await gh.current().sessions.create({ user: 'alice@example.com', email: 'alice@example.com', groups: ['ml-admins'], idp: 't', method: 't' });
+    const bob = await gh
+      .current()
+      .sessions.create({ user: 'bob@example.com', email: 'bob@example.com', groups: ['labelers'], idp: 't', method: 't' });
+    const alice = await gh
+      .current()
+      .sessions.create({ user: 'alice@example.com', email: 'alice@example.com', groups: ['ml-admins'], idp: 't', method: 't' });
     const asBob = { cookie: `gatehouse=${bob.cookieValue}` };
     const ok = await getJson(`${nginx}/experiments`, { ...asBob, 'x-forwarded-user': 'forged-admin' });
     expect(ok.status).toBe(200);
@@ -92,9 +100,17 @@ describe('forward-auth with nginx auth_request', () => {
 
   it('answers only trusted ingresses, only when enabled, only about served hosts, and tells Traefik-style ingresses where to sign in', async () => {
     const app = await startUpstream();
-    const off = await startTestGatehouse({ ...baseConfig(app.url), routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }] });
+    const off = await startTestGatehouse({
+      ...baseConfig(app.url),
+      routes: [{ name: 'app', upstream: app.url, allow: { authenticated: true } }],
+    });
     expect((await getJson(`${off.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(404);
-    const untrustedCfg = { ...baseConfig(app.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['10.9.9.9'] }, forward_auth: { headers: 'original_url' }, routes: [{ name: 'app', host: 'app.example', upstream: app.url, allow: { authenticated: true } }] };
+    const untrustedCfg = {
+      ...baseConfig(app.url),
+      server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['10.9.9.9'] },
+      forward_auth: { headers: 'original_url' },
+      routes: [{ name: 'app', host: 'app.example', upstream: app.url, allow: { authenticated: true } }],
+    };
     const untrusted = await startTestGatehouse(untrustedCfg);
     expect((await getJson(`${untrusted.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(403);
 
@@ -105,7 +121,14 @@ describe('forward-auth with nginx auth_request', () => {
       routes: [{ name: 'app', host: 'app.example', upstream: app.url, allow: { authenticated: true } }],
     });
     const r = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, {
-      headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/runs?id=1', accept: 'text/html', 'sec-fetch-mode': 'navigate' },
+      headers: {
+        'x-forwarded-method': 'GET',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'app.example',
+        'x-forwarded-uri': '/runs?id=1',
+        accept: 'text/html',
+        'sec-fetch-mode': 'navigate',
+      },
     });
     await r.body.text();
     expect(r.statusCode).toBe(302);
@@ -115,7 +138,11 @@ describe('forward-auth with nginx auth_request', () => {
     expect(api.status).toBe(400);
     expect(api.body.error).toBe('GH_BAD_PATH');
     // Nothing is guessed: without the method (or the scheme) there is no request to judge.
-    const noMethod = await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/runs' });
+    const noMethod = await getJson(`${trusted.url}/.gatehouse/auth`, {
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'app.example',
+      'x-forwarded-uri': '/runs',
+    });
     expect(noMethod.status).toBe(400);
     expect(noMethod.body.error).toBe('GH_BAD_REQUEST');
     // Gatehouse's own paths are not judged for the ingress: it sends them to Gatehouse directly.
@@ -123,18 +150,38 @@ describe('forward-auth with nginx auth_request', () => {
     expect(own.status).toBe(403);
     expect(own.body.error).toBe('GH_FORBIDDEN');
     // The host is parsed like Gatehouse's own Host: case folded, escapes refused.
-    const folded = await getJson(`${trusted.url}/.gatehouse/auth`, { ...fwd, 'x-forwarded-host': 'App.Example', 'x-forwarded-uri': '/runs' });
+    const folded = await getJson(`${trusted.url}/.gatehouse/auth`, {
+      ...fwd,
+      'x-forwarded-host': 'App.Example',
+      'x-forwarded-uri': '/runs',
+    });
     expect(folded.status).toBe(401);
-    expect(folded.headers['x-gatehouse-signin']).toBe(`https://app.example/.gatehouse/login?rd=${encodeURIComponent('https://app.example/runs')}`);
-    const escaped = await getJson(`${trusted.url}/.gatehouse/auth`, { ...fwd, 'x-forwarded-host': 'app.ex%61mple', 'x-forwarded-uri': '/runs' });
+    expect(folded.headers['x-gatehouse-signin']).toBe(
+      `https://app.example/.gatehouse/login?rd=${encodeURIComponent('https://app.example/runs')}`,
+    );
+    const escaped = await getJson(`${trusted.url}/.gatehouse/auth`, {
+      ...fwd,
+      'x-forwarded-host': 'app.ex%61mple',
+      'x-forwarded-uri': '/runs',
+    });
     expect(escaped.status).toBe(400);
     expect(escaped.body.error).toBe('GH_BAD_HOST');
     // Not a served host (would be an open redirect), not http(s), or the other header set: refused.
-    const evil = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-uri': '/x', accept: 'text/html' } });
+    const evil = await request(`${trusted.url}/.gatehouse/auth?redirect=1`, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-uri': '/x', accept: 'text/html' },
+    });
     await evil.body.text();
     expect(evil.statusCode).toBe(400);
     expect(evil.headers.location).toBeUndefined();
-    expect((await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-forwarded-proto': 'foo', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x' })).status).toBe(400);
+    expect(
+      (
+        await getJson(`${trusted.url}/.gatehouse/auth`, {
+          'x-forwarded-proto': 'foo',
+          'x-forwarded-host': 'app.example',
+          'x-forwarded-uri': '/x',
+        })
+      ).status,
+    ).toBe(400);
     expect((await getJson(`${trusted.url}/.gatehouse/auth`, { 'x-original-url': 'https://app.example/x' })).status).toBe(400);
   });
   it('signs a browser in through nginx and the IdP end to end, then lets nginx serve it', async () => {
@@ -142,7 +189,14 @@ describe('forward-auth with nginx auth_request', () => {
     const nginxPort = await freePort();
     const site = `http://127.0.0.1:${nginxPort}`;
     const idp = await startDemoIdp({
-      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${site}/.gatehouse/oidc/corp/callback`], post_logout_redirect_uris: [`${site}/.gatehouse/logout`] }],
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${site}/.gatehouse/oidc/corp/callback`],
+          post_logout_redirect_uris: [`${site}/.gatehouse/logout`],
+        },
+      ],
     });
     onTestFinished(() => idp.close());
     const gh = await startTestGatehouse({
@@ -151,7 +205,16 @@ describe('forward-auth with nginx auth_request', () => {
       server: { listen: '127.0.0.1:0', public_url: site, trusted_proxies: ['127.0.0.1'], shutdown_timeout: '2s' },
       forward_auth: { headers: 'original_url' },
       session: { secret: 'forward-auth-session-secret-0123456789abcdef', cookie: { secure: false } },
-      identity_providers: [{ id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] }],
+      identity_providers: [
+        {
+          id: 'corp',
+          type: 'oidc',
+          issuer: idp.issuer,
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          scopes: ['openid', 'email', 'profile', 'groups'],
+        },
+      ],
       routes: [
         { name: 'app-admin', path: '/admin', upstream: app.url, allow: { groups: ['ml-admins'] } },
         { name: 'app', upstream: app.url, allow: { authenticated: true } },
@@ -159,7 +222,8 @@ describe('forward-auth with nginx auth_request', () => {
     });
     await gh.current().providers.oidc.get('corp')!.ready();
     const gatehouse = new URL(gh.url).host;
-    await startNginx((port) => `server {
+    await startNginx(
+      (port) => `server {
       listen 127.0.0.1:${port};
       location = /_gatehouse_auth {
         internal;
@@ -179,7 +243,9 @@ describe('forward-auth with nginx auth_request', () => {
         error_page 401 = @signin;
       }
       location @signin { return 302 $gh_signin; }
-    }`, nginxPort);
+    }`,
+      nginxPort,
+    );
 
     const browser = new TestBrowser();
     const page = await browser.go(`${site}/experiments?id=7`, USERS.bob);
@@ -209,13 +275,21 @@ describe('forward-auth with nginx auth_request', () => {
         { name: 'any', upstream: app.url, allow: { public: true } },
       ],
     });
-    const ask = async (url: string) => (await getJson(`${gh.url}/.gatehouse/auth`, { 'x-original-url': url, 'x-original-method': 'GET' })).status;
+    const ask = async (url: string) =>
+      (await getJson(`${gh.url}/.gatehouse/auth`, { 'x-original-url': url, 'x-original-method': 'GET' })).status;
     expect(await ask('http://mlflow.tools.example/x')).toBe(200);
     expect(await ask('http://MLFLOW.Tools.Example:8080/x')).toBe(200);
     expect(await ask('http://[::1]/x')).toBe(200);
     expect(await ask('http://[::1]:4180/x')).toBe(200);
     // The wildcard's own base, other spellings of the names, and names that are not served.
-    for (const url of ['http://tools.example/x', 'http://a.tools.example./x', 'http://a.tools.ex%61mple/x', 'http://[0:0::1]/x', 'http://127.0.0.1/x', 'http://xtools.example/x']) {
+    for (const url of [
+      'http://tools.example/x',
+      'http://a.tools.example./x',
+      'http://a.tools.ex%61mple/x',
+      'http://[0:0::1]/x',
+      'http://127.0.0.1/x',
+      'http://xtools.example/x',
+    ]) {
       expect(await ask(url), url).toBe(400);
     }
   });

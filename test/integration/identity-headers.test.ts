@@ -48,7 +48,7 @@ describe('client-sent identity headers', () => {
     }
   });
 
-  it('strips a route\'s custom identity header name (Remote-User) on every route', async () => {
+  it("strips a route's custom identity header name (Remote-User) on every route", async () => {
     const up = await startUpstream();
     const { gh } = await startOidcSetup(up.url, {
       routes: [
@@ -95,9 +95,17 @@ describe('signed identity assertion', () => {
     const attacker = await generateKeyPair('ES256');
     const forged = await new SignJWT({ groups: ['ml-admins'], idp: 'corp', email: 'admin@example.com' })
       .setProtectedHeader({ alg: 'ES256', kid: 'attacker', typ: 'JWT' })
-      .setIssuer(publicUrl).setAudience(up.url).setSubject('admin@example.com').setIssuedAt().setExpirationTime('5m')
+      .setIssuer(publicUrl)
+      .setAudience(up.url)
+      .setSubject('admin@example.com')
+      .setIssuedAt()
+      .setExpirationTime('5m')
       .sign(attacker.privateKey);
-    const r = await rawGet(gh, '/admin/assert', [`cookie: ${COOKIE}=${alice}`, `X-Gatehouse-Assertion: ${forged}`, `X_Gatehouse_Assertion: ${forged}`]);
+    const r = await rawGet(gh, '/admin/assert', [
+      `cookie: ${COOKIE}=${alice}`,
+      `X-Gatehouse-Assertion: ${forged}`,
+      `X_Gatehouse_Assertion: ${forged}`,
+    ]);
     expect(r.status).toBe(200);
     const s = seenAt(up.seen, '/admin/assert');
     expectNoForged(s, forged);
@@ -147,7 +155,7 @@ describe('signed identity assertion', () => {
 });
 
 describe('session cookie', () => {
-  it('is removed from Cookie while the upstream\'s own cookies pass', async () => {
+  it("is removed from Cookie while the upstream's own cookies pass", async () => {
     const up = await startUpstream();
     const { gh } = await startOidcSetup(up.url);
     const alice = await signIn(gh, 'alice');
@@ -168,7 +176,14 @@ describe('send_groups and roles', () => {
     const up = await startUpstream();
     const { gh } = await startOidcSetup(up.url, {
       routes: [
-        { name: 'mlflow', path: '/', upstream: up.url, allow: { groups: ['ml-admins'] }, send_groups: 'policy', roles: { 'ml-admins': 'admin', 'data-scientists': 'editor' } },
+        {
+          name: 'mlflow',
+          path: '/',
+          upstream: up.url,
+          allow: { groups: ['ml-admins'] },
+          send_groups: 'policy',
+          roles: { 'ml-admins': 'admin', 'data-scientists': 'editor' },
+        },
       ],
     });
     const alice = await signIn(gh, 'alice', '/first');

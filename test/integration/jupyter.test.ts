@@ -19,20 +19,55 @@ async function startJupyter(): Promise<string> {
   if (!existsSync(JUPYTER)) throw new Error('jupyter-notebook not found: apt-get install jupyter-notebook python3-ipykernel');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-jupyter-'));
-  const child = spawn(JUPYTER, [
-    '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--notebook-dir=${dir}`,
-    "--NotebookApp.token=", "--NotebookApp.password=", '--NotebookApp.disable_check_xsrf=True', '--allow-root',
-  ], { stdio: 'ignore', env: { ...process.env, HOME: dir, JUPYTER_RUNTIME_DIR: join(dir, 'runtime'), PATH: `/usr/bin:${process.env.PATH}` } });
-  onTestFinished(() => { child.kill('SIGKILL'); });
+  const child = spawn(
+    JUPYTER,
+    [
+      '--no-browser',
+      '--ip=127.0.0.1',
+      `--port=${port}`,
+      '--port-retries=0',
+      `--notebook-dir=${dir}`,
+      '--NotebookApp.token=',
+      '--NotebookApp.password=',
+      '--NotebookApp.disable_check_xsrf=True',
+      '--allow-root',
+    ],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, HOME: dir, JUPYTER_RUNTIME_DIR: join(dir, 'runtime'), PATH: `/usr/bin:${process.env.PATH}` },
+    },
+  );
+  onTestFinished(() => {
+    child.kill('SIGKILL');
+  });
   const url = `http://127.0.0.1:${port}`;
-  await expect.poll(() => request(`${url}/api/status`).then((r) => r.body.text().then(() => r.statusCode), () => 0), { timeout: 20_000, interval: 200 }).toBe(200);
+  await expect
+    .poll(
+      () =>
+        request(`${url}/api/status`).then(
+          (r) => r.body.text().then(() => r.statusCode),
+          () => 0,
+        ),
+      { timeout: 20_000, interval: 200 },
+    )
+    .toBe(200);
   return url;
 }
 
 function executeRequest(code: string, session: string) {
   return JSON.stringify({
-    header: { msg_id: randomUUID(), username: 'test', session, msg_type: 'execute_request', version: '5.3', date: new Date().toISOString() },
-    parent_header: {}, metadata: {}, channel: 'shell', buffers: [],
+    header: {
+      msg_id: randomUUID(),
+      username: 'test',
+      session,
+      msg_type: 'execute_request',
+      version: '5.3',
+      date: new Date().toISOString(),
+    },
+    parent_header: {},
+    metadata: {},
+    channel: 'shell',
+    buffers: [],
     content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false },
   });
 }
@@ -71,7 +106,11 @@ describe('Jupyter behind Gatehouse', () => {
     const anon = await request(`${gh.url}/api/kernels`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     await anon.body.text();
     expect(anon.statusCode).toBe(401);
-    const kernel = await request(`${gh.url}/api/kernels`, { method: 'POST', body: JSON.stringify({ name: 'python3' }), headers: { cookie, 'content-type': 'application/json' } });
+    const kernel = await request(`${gh.url}/api/kernels`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'python3' }),
+      headers: { cookie, 'content-type': 'application/json' },
+    });
     expect(kernel.statusCode).toBe(201);
     const { id } = (await kernel.body.json()) as { id: string };
 
@@ -85,7 +124,10 @@ describe('Jupyter behind Gatehouse', () => {
     expect(refused).toBe(401);
 
     const ws = new WebSocket(wsUrl, { headers: { cookie } });
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
     onTestFinished(() => ws.terminate());
     const session = randomUUID();
     expect(await run(ws, 'print(6*7)', session)).toBe('42\n');

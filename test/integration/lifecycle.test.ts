@@ -43,7 +43,10 @@ describe('graceful shutdown', () => {
     });
     const gh = await startTestGatehouse(baseConfig(up.url), { keepRunning: true });
     const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/ws`);
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
     const wsClosed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
 
     const inFlight = request(`${gh.url}/delay`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
@@ -58,8 +61,14 @@ describe('graceful shutdown', () => {
 
   it('answers requests still running after shutdown_timeout with 503 GH_SHUTTING_DOWN (issue 12)', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(up.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '200ms' } }, { keepRunning: true });
-    const stuck = request(`${gh.url}/slow`, { headers: { accept: 'application/json' } }).then(async (r) => ({ status: r.statusCode, connection: r.headers.connection, body: await r.body.json() as { error: string } }), (e: Error) => e.name);
+    const gh = await startTestGatehouse(
+      { ...baseConfig(up.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '200ms' } },
+      { keepRunning: true },
+    );
+    const stuck = request(`${gh.url}/slow`, { headers: { accept: 'application/json' } }).then(
+      async (r) => ({ status: r.statusCode, connection: r.headers.connection, body: (await r.body.json()) as { error: string } }),
+      (e: Error) => e.name,
+    );
     await expect.poll(() => up.seen.length).toBe(1);
     const started = Date.now();
     await gh.shutdown();
@@ -78,7 +87,11 @@ describe('graceful shutdown', () => {
     const first = await request(`${gh.url}/x`);
     await first.body.dump();
     expect(first.headers.connection).toBe('keep-alive');
-    const inFlight = request(`${gh.url}/delay`).then(async (r) => ({ status: r.statusCode, connection: r.headers.connection, body: await r.body.text() }));
+    const inFlight = request(`${gh.url}/delay`).then(async (r) => ({
+      status: r.statusCode,
+      connection: r.headers.connection,
+      body: await r.body.text(),
+    }));
     await expect.poll(() => up.seen.some((s) => s.url === '/delay')).toBe(true);
     const done = gh.shutdown();
     expect(await inFlight).toEqual({ status: 200, connection: 'close', body: 'finished' });
@@ -96,7 +109,9 @@ function writeConfig(text: string): string {
 describe('CLI', () => {
   it('start: a bad config names the key, exits non-zero and never listens', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const port = await deadPort();
-    const file = writeConfig(`server:\n  listen: "127.0.0.1:${port}"\n  public_url: "http://127.0.0.1:${port}"\nroutes:\n  - name: a\n    upstream: "http://127.0.0.1:1"\n  - name: b\n    upstream: "http://127.0.0.1:1"\n  - name: c\n    upstream: "nope"\n`);
+    const file = writeConfig(
+      `server:\n  listen: "127.0.0.1:${port}"\n  public_url: "http://127.0.0.1:${port}"\nroutes:\n  - name: a\n    upstream: "http://127.0.0.1:1"\n  - name: b\n    upstream: "http://127.0.0.1:1"\n  - name: c\n    upstream: "nope"\n`,
+    );
     const r = spawnGatehouse(['start', '--config', file]);
     expect((await r.exited()).code).toBe(1);
     expect(r.output()).toContain('routes[2].upstream: not a URL');
@@ -105,7 +120,9 @@ describe('CLI', () => {
 
   it('start: serves, then drains and exits 0 on SIGTERM', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const up = await startUpstream();
-    const file = writeConfig(`log_level: info\nserver:\n  listen: "127.0.0.1:0"\n  public_url: "http://127.0.0.1:4180"\nadmin:\n  listen: "127.0.0.1:0"\n  token: \${env:TEST_ADMIN_TOKEN}\nroutes:\n  - name: app\n    upstream: "${up.url}"\n    allow: { public: true }\n`);
+    const file = writeConfig(
+      `log_level: info\nserver:\n  listen: "127.0.0.1:0"\n  public_url: "http://127.0.0.1:4180"\nadmin:\n  listen: "127.0.0.1:0"\n  token: \${env:TEST_ADMIN_TOKEN}\nroutes:\n  - name: app\n    upstream: "${up.url}"\n    allow: { public: true }\n`,
+    );
     const r = spawnGatehouse(['start', '--config', file], { env: { TEST_ADMIN_TOKEN: 'token-value-that-must-not-be-logged' } });
     const url = listeningUrl(await r.waitFor(/gatehouse listening/, '"gatehouse listening"'));
     expect((await getJson(`${url}/hello`)).status).toBe(200);
@@ -114,13 +131,17 @@ describe('CLI', () => {
   });
 
   it('check-config: exit 0 with a redacted summary, exit 1 with every problem', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
-    const good = writeConfig('server:\n  public_url: "https://ml.corp.example"\nadmin:\n  token: ${env:T}\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    allow: { public: true }\n');
+    const good = writeConfig(
+      'server:\n  public_url: "https://ml.corp.example"\nadmin:\n  token: ${env:T}\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    allow: { public: true }\n',
+    );
     const ok = spawnGatehouse(['check-config', '--config', good], { env: { T: 'super-secret-admin-token-123' } });
     expect((await ok.exited()).code).toBe(0);
     expect(ok.output()).toContain('app');
     expect(ok.output()).toContain('[redacted]');
     expect(ok.output()).not.toContain('super-secret-admin-token-123');
-    const bad = writeConfig('server:\n  public_url: "http://ml.corp.example"\n  colour: blue\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    timeout: soon\n');
+    const bad = writeConfig(
+      'server:\n  public_url: "http://ml.corp.example"\n  colour: blue\nroutes:\n  - name: app\n    upstream: "http://127.0.0.1:5000"\n    timeout: soon\n',
+    );
     const ko = spawnGatehouse(['check-config', '--config', bad]);
     expect((await ko.exited()).code).toBe(1);
     expect(ko.output()).toContain('server.colour: unknown key');

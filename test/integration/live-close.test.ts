@@ -27,7 +27,10 @@ async function setUp(session: object = {}) {
   });
   const s = await gh.current().sessions.create(ALICE);
   const revoke = async () => {
-    const r = await request(`${gh.adminUrl}/admin/sessions/${s.key}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const r = await request(`${gh.adminUrl}/admin/sessions/${s.key}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     await r.body.text();
     expect(r.statusCode).toBe(200);
   };
@@ -38,7 +41,9 @@ async function setUp(session: object = {}) {
 function openWs(url: string, cookie: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers: { cookie } });
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
     ws.once('open', () => resolve({ ws, closed }));
     ws.once('error', reject);
   });
@@ -75,12 +80,17 @@ describe('live connections closed by Gatehouse', () => {
     const ended = (async () => {
       for await (const chunk of res.body) {
         text += chunk.toString();
-        if (text.includes('data:') && !revoked) { revoked = true; void revoke(); }
+        if (text.includes('data:') && !revoked) {
+          revoked = true;
+          void revoke();
+        }
       }
     })();
     // A clean end: the body finishes without an error.
     await ended;
     expect(text).toMatch(/\n\nevent: gatehouse-session-ended\ndata: session revoked\n\n$/);
-    await expect.poll(() => records().find((r) => r.url?.path === '/sse')?.gatehouse?.end_reason, { timeout: 5000 }).toBe('session revoked');
+    await expect
+      .poll(() => records().find((r) => r.url?.path === '/sse')?.gatehouse?.end_reason, { timeout: 5000 })
+      .toBe('session revoked');
   });
 });

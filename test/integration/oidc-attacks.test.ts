@@ -21,7 +21,10 @@ function sign(payload: JWTPayload, key: CryptoKey, kid: string): Promise<string>
 }
 
 /** Re-sign the genuine token's claims, with `change` applied, by the IdP's own key. */
-const resignedByIdp = (key: IdpKey, change: JWTPayload): IdTokenMutation => (token) => sign({ ...decodeJwt(token), ...change }, key.privateKey, key.kid);
+const resignedByIdp =
+  (key: IdpKey, change: JWTPayload): IdTokenMutation =>
+  (token) =>
+    sign({ ...decodeJwt(token), ...change }, key.privateKey, key.kid);
 
 interface Attempt {
   readonly status: number;
@@ -99,7 +102,7 @@ describe('ID token forgeries through a tampering proxy', () => {
     await expectRefused(s, await signIn(s));
   });
 
-  it('(a2) refuses a token signed by an unknown key that claims the IdP\'s kid', async () => {
+  it("(a2) refuses a token signed by an unknown key that claims the IdP's kid", async () => {
     const up = await startUpstream();
     const s = await startTamperSetup(up.url);
     const attacker = await generateKeyPair('RS256');
@@ -186,10 +189,15 @@ describe('ID token forgeries at token refresh', () => {
     await new Promise((r) => setTimeout(r, 1200));
     await getJson(`${t.s.gh.url}/x`, t.cookie);
     await expect.poll(() => t.s.proxy.stats.rewritten, { timeout: 5000 }).toBe(1);
-    await expect.poll(async () => {
-      const now = await t.s.gh.current().sessions.store.get(t.key);
-      return now === undefined || now.refreshAt !== t.before.refreshAt;
-    }, { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const now = await t.s.gh.current().sessions.store.get(t.key);
+          return now === undefined || now.refreshAt !== t.before.refreshAt;
+        },
+        { timeout: 5000 },
+      )
+      .toBe(true);
   }
 
   it('a refreshed ID token with a damaged signature ends the session', async () => {
@@ -207,7 +215,7 @@ describe('ID token forgeries at token refresh', () => {
   // OpenID Connect Core 1.0 §12.2: a refreshed ID token's sub MUST be the one of the original
   // sign-in. Here the token is validly signed by the IdP's key but names bob: alice's session must
   // not take bob's email and groups (ending the session or keeping alice's identity are both safe).
-  it('a refreshed ID token for another subject does not give the session that subject\'s identity', async () => {
+  it("a refreshed ID token for another subject does not give the session that subject's identity", async () => {
     const t = await signedInWithShortTokens();
     t.s.proxy.mutation = resignedByIdp(t.s.key, { sub: 'bob', email: 'bob@example.com', name: 'Bob Labeler', groups: ['labelers'] });
     await refreshThroughProxy(t);

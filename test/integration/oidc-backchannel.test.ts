@@ -46,7 +46,10 @@ async function idpSessions(gh: StartedGatehouse, email: string): Promise<Map<str
   return out;
 }
 
-async function postLogoutToken(gh: StartedGatehouse, token: string): Promise<{ status: number; body: string; json: { error?: string; message?: string } | undefined }> {
+async function postLogoutToken(
+  gh: StartedGatehouse,
+  token: string,
+): Promise<{ status: number; body: string; json: { error?: string; message?: string } | undefined }> {
   const res = await request(`${gh.url}${BCL_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -79,7 +82,7 @@ function validClaims(issuer: string, extra: JWTPayload = {}): JWTPayload {
 const idpSigner = (key: IdpKey): Signer => ({ key: key.privateKey, header: { alg: 'RS256', kid: key.kid, typ: 'logout+jwt' } });
 
 describe('back-channel logout across replicas', () => {
-  it('a sign-out on the IdP\'s own logout page reaches the second replica and ends the session on the first', async () => {
+  it("a sign-out on the IdP's own logout page reaches the second replica and ends the session on the first", async () => {
     const up = await startUpstream();
     const { gh, others, idp } = await startOidcSetup(up.url, {
       replicas: 1,
@@ -117,11 +120,13 @@ describe('back-channel logout across replicas', () => {
     expect(done.location).toBe(`${idp.issuer}/session/end/success`);
 
     // The logout token went to the second replica; the shared store ends the session everywhere.
-    await expect.poll(() => apiStatus(gh, cookie), {
-      timeout: 5000,
-      interval: 100,
-      message: 'the session should end on the first replica after the IdP\'s back-channel logout to the second',
-    }).toBe(401);
+    await expect
+      .poll(() => apiStatus(gh, cookie), {
+        timeout: 5000,
+        interval: 100,
+        message: "the session should end on the first replica after the IdP's back-channel logout to the second",
+      })
+      .toBe(401);
     expect(await apiStatus(second, cookie)).toBe(401);
     expect((await idpSessions(gh, 'alice@example.com')).size).toBe(0);
   });
@@ -180,7 +185,7 @@ describe('crafted back-channel logout tokens', () => {
     expect((await s.gh.current().sessions.list('alice@example.com')).length).toBe(2);
   }
 
-  it('a valid token with sid ends exactly that session (alice\'s other session and bob stay)', async () => {
+  it("a valid token with sid ends exactly that session (alice's other session and bob stay)", async () => {
     const s = await setup();
     const r = await postLogoutToken(s.gh, await logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), idpSigner(s.key)));
     expect(r.status).toBe(200);
@@ -191,7 +196,7 @@ describe('crafted back-channel logout tokens', () => {
     expect([...(await idpSessions(s.gh, 'alice@example.com')).keys()]).toEqual([s.key2]);
   });
 
-  it('a valid token with only sub ends all of that user\'s sessions (bob stays)', async () => {
+  it("a valid token with only sub ends all of that user's sessions (bob stays)", async () => {
     const s = await setup();
     const r = await postLogoutToken(s.gh, await logoutToken(validClaims(s.idp.issuer), idpSigner(s.key)));
     expect(r.status).toBe(200);
@@ -211,7 +216,10 @@ describe('crafted back-channel logout tokens', () => {
   it('refuses a replayed jti, even when the replay names another session', async () => {
     const s = await setup();
     const jti = randomUUID();
-    const first = await postLogoutToken(s.gh, await logoutToken(validClaims(s.idp.issuer, { jti, sid: 'no-such-idp-session' }), idpSigner(s.key)));
+    const first = await postLogoutToken(
+      s.gh,
+      await logoutToken(validClaims(s.idp.issuer, { jti, sid: 'no-such-idp-session' }), idpSigner(s.key)),
+    );
     expect(first.status).toBe(200);
     const replayed = await logoutToken(validClaims(s.idp.issuer, { jti, sid: s.sid1 }), idpSigner(s.key));
     const r = await postLogoutToken(s.gh, replayed);
@@ -227,45 +235,103 @@ describe('crafted back-channel logout tokens', () => {
 
   // Each forgery names alice's first session (sid) and alice (sub): if accepted, it would end both.
   const FORGERIES: ReadonlyArray<readonly [string, (s: Setup) => Promise<string>]> = [
-    ['without the events claim', async (s) => {
-      const { events: _events, ...claims } = validClaims(s.idp.issuer, { sid: s.sid1 });
-      return logoutToken(claims, idpSigner(s.key));
-    }],
-    ['with another event instead of back-channel logout', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, events: { 'http://schemas.openid.net/event/other': {} } }), idpSigner(s.key))],
-    ['with the event not an object', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, events: { [EVENT]: true } }), idpSigner(s.key))],
-    ['with a nonce (an ID token, not a logout token)', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, nonce: 'n-0S6_WzA2Mj' }), idpSigner(s.key))],
+    [
+      'without the events claim',
+      async (s) => {
+        const { events: _events, ...claims } = validClaims(s.idp.issuer, { sid: s.sid1 });
+        return logoutToken(claims, idpSigner(s.key));
+      },
+    ],
+    [
+      'with another event instead of back-channel logout',
+      (s) =>
+        logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, events: { 'http://schemas.openid.net/event/other': {} } }), idpSigner(s.key)),
+    ],
+    [
+      'with the event not an object',
+      (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, events: { [EVENT]: true } }), idpSigner(s.key)),
+    ],
+    [
+      'with a nonce (an ID token, not a logout token)',
+      (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, nonce: 'n-0S6_WzA2Mj' }), idpSigner(s.key)),
+    ],
     ['for another audience', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, aud: 'someone-else' }), idpSigner(s.key))],
     ['from another issuer', (s) => logoutToken(validClaims('https://evil.example', { sid: s.sid1 }), idpSigner(s.key))],
-    ['issued more than 5 minutes ago', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, iat: nowSec() - 10 * 60 }), idpSigner(s.key))],
-    ['already expired (exp in the past)', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, iat: nowSec() - 120, exp: nowSec() - 60 }), idpSigner(s.key))],
-    ['without jti', async (s) => {
-      const { jti: _jti, ...claims } = validClaims(s.idp.issuer, { sid: s.sid1 });
-      return logoutToken(claims, idpSigner(s.key));
-    }],
-    ['without iat', async (s) => {
-      const { iat: _iat, ...claims } = validClaims(s.idp.issuer, { sid: s.sid1 });
-      return logoutToken(claims, idpSigner(s.key));
-    }],
-    ['with neither sub nor sid', async (s) => {
-      const { sub: _sub, ...claims } = validClaims(s.idp.issuer);
-      return logoutToken(claims, idpSigner(s.key));
-    }],
-    ['signed by an unknown key (new kid)', async (s) => {
-      const attacker = await generateKeyPair('RS256');
-      return logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), { key: attacker.privateKey, header: { alg: 'RS256', kid: 'attacker-key', typ: 'logout+jwt' } });
-    }],
-    ['signed by an unknown key under the IdP\'s kid', async (s) => {
-      const attacker = await generateKeyPair('RS256');
-      return logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), { key: attacker.privateKey, header: { alg: 'RS256', kid: s.key.kid, typ: 'logout+jwt' } });
-    }],
-    ['signed with HS256 using the client secret', (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), { key: new TextEncoder().encode(CLIENT_SECRET), header: { alg: 'HS256', typ: 'logout+jwt' } })],
-    ['unsigned (alg none)', async (s) => `${b64url(JSON.stringify({ alg: 'none', typ: 'logout+jwt' }))}.${b64url(JSON.stringify(validClaims(s.idp.issuer, { sid: s.sid1 })))}.`],
-    ['with its signature bytes flipped', async (s) => {
-      const [h, p, sig] = (await logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), idpSigner(s.key))).split('.') as [string, string, string];
-      const bytes = Buffer.from(sig, 'base64url');
-      for (let i = 0; i < 8; i++) bytes[i] = bytes[i]! ^ 0xff;
-      return `${h}.${p}.${bytes.toString('base64url')}`;
-    }],
+    [
+      'issued more than 5 minutes ago',
+      (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, iat: nowSec() - 10 * 60 }), idpSigner(s.key)),
+    ],
+    [
+      'already expired (exp in the past)',
+      (s) => logoutToken(validClaims(s.idp.issuer, { sid: s.sid1, iat: nowSec() - 120, exp: nowSec() - 60 }), idpSigner(s.key)),
+    ],
+    [
+      'without jti',
+      async (s) => {
+        const { jti: _jti, ...claims } = validClaims(s.idp.issuer, { sid: s.sid1 });
+        return logoutToken(claims, idpSigner(s.key));
+      },
+    ],
+    [
+      'without iat',
+      async (s) => {
+        const { iat: _iat, ...claims } = validClaims(s.idp.issuer, { sid: s.sid1 });
+        return logoutToken(claims, idpSigner(s.key));
+      },
+    ],
+    [
+      'with neither sub nor sid',
+      async (s) => {
+        const { sub: _sub, ...claims } = validClaims(s.idp.issuer);
+        return logoutToken(claims, idpSigner(s.key));
+      },
+    ],
+    [
+      'signed by an unknown key (new kid)',
+      async (s) => {
+        const attacker = await generateKeyPair('RS256');
+        return logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), {
+          key: attacker.privateKey,
+          header: { alg: 'RS256', kid: 'attacker-key', typ: 'logout+jwt' },
+        });
+      },
+    ],
+    [
+      "signed by an unknown key under the IdP's kid",
+      async (s) => {
+        const attacker = await generateKeyPair('RS256');
+        return logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), {
+          key: attacker.privateKey,
+          header: { alg: 'RS256', kid: s.key.kid, typ: 'logout+jwt' },
+        });
+      },
+    ],
+    [
+      'signed with HS256 using the client secret',
+      (s) =>
+        logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), {
+          key: new TextEncoder().encode(CLIENT_SECRET),
+          header: { alg: 'HS256', typ: 'logout+jwt' },
+        }),
+    ],
+    [
+      'unsigned (alg none)',
+      async (s) =>
+        `${b64url(JSON.stringify({ alg: 'none', typ: 'logout+jwt' }))}.${b64url(JSON.stringify(validClaims(s.idp.issuer, { sid: s.sid1 })))}.`,
+    ],
+    [
+      'with its signature bytes flipped',
+      async (s) => {
+        const [h, p, sig] = (await logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), idpSigner(s.key))).split('.') as [
+          string,
+          string,
+          string,
+        ];
+        const bytes = Buffer.from(sig, 'base64url');
+        for (let i = 0; i < 8; i++) bytes[i] = bytes[i]! ^ 0xff;
+        return `${h}.${p}.${bytes.toString('base64url')}`;
+      },
+    ],
     ['that is not a JWT at all', async () => 'not-a-jwt'],
   ];
 
@@ -291,18 +357,24 @@ describe('crafted back-channel logout tokens', () => {
 
   it('refuses a request without logout_token', async () => {
     const s = await setup();
-    const res = await request(`${s.gh.url}${BCL_PATH}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' });
+    const res = await request(`${s.gh.url}${BCL_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'token=x',
+    });
     expect(res.statusCode).toBe(400);
-    expect((await res.body.json() as { error: string }).error).toBe('GH_BAD_LOGOUT_TOKEN');
+    expect(((await res.body.json()) as { error: string }).error).toBe('GH_BAD_LOGOUT_TOKEN');
     await expectAllAlive(s);
   });
 
   it('answers GET with 405 and ends nothing, even with a valid token in the query', async () => {
     const s = await setup();
     const token = await logoutToken(validClaims(s.idp.issuer, { sid: s.sid1 }), idpSigner(s.key));
-    const res = await request(`${s.gh.url}${BCL_PATH}?logout_token=${encodeURIComponent(token)}`, { headers: { accept: 'application/json' } });
+    const res = await request(`${s.gh.url}${BCL_PATH}?logout_token=${encodeURIComponent(token)}`, {
+      headers: { accept: 'application/json' },
+    });
     expect(res.statusCode).toBe(405);
-    expect((await res.body.json() as { error: string }).error).toBe('GH_METHOD_NOT_ALLOWED');
+    expect(((await res.body.json()) as { error: string }).error).toBe('GH_METHOD_NOT_ALLOWED');
     await expectAllAlive(s);
     // The same token, POSTed, still works: the GET did not consume its jti.
     expect((await postLogoutToken(s.gh, token)).status).toBe(200);

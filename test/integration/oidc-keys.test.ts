@@ -27,7 +27,11 @@ describe('OIDC keys', () => {
   it('accepts ID tokens signed with a rotated IdP key (one JWKS refetch)', async () => {
     const up = await startUpstream();
     const [idpPort, ghPort] = await Promise.all([freePort(), freePort()]);
-    const client = { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${ghPort}/.gatehouse/oidc/corp/callback`] };
+    const client = {
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [`http://127.0.0.1:${ghPort}/.gatehouse/oidc/corp/callback`],
+    };
     const first = await idpSigningKey();
     let idp = await startDemoIdp({ port: idpPort, clients: [client], jwks: first.jwks });
     onTestFinished(() => idp.close());
@@ -54,13 +58,15 @@ describe('OIDC keys', () => {
     const keyFile = join(dir, 'client-key.pem');
     writeFileSync(keyFile, await exportPKCS8(privateKey));
     const idp = await startDemoIdp({
-      clients: [{
-        client_id: CLIENT_ID,
-        client_secret: 'unused-by-private-key-jwt',
-        redirect_uris: [`http://127.0.0.1:${ghPort}/.gatehouse/oidc/corp/callback`],
-        token_endpoint_auth_method: 'private_key_jwt',
-        jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: 'RS256', use: 'sig' }] },
-      }],
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: 'unused-by-private-key-jwt',
+          redirect_uris: [`http://127.0.0.1:${ghPort}/.gatehouse/oidc/corp/callback`],
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: 'RS256', use: 'sig' }] },
+        },
+      ],
     });
     onTestFinished(() => idp.close());
     const cfg = ghConfig(ghPort, idp.issuer, up.url, { token_endpoint_auth_method: 'private_key_jwt', private_key_file: keyFile });

@@ -122,13 +122,15 @@ describe('OIDC callback checks', () => {
     expect(JSON.parse(r.body).message).toContain('invalid_grant');
   });
 
-  it('shows the IdP\'s own error (e.g. access_denied) on a clear page', async () => {
+  it("shows the IdP's own error (e.g. access_denied) on a clear page", async () => {
     const up = await startUpstream();
     const { gh } = await startOidcSetup(up.url);
     const browser = new TestBrowser();
     const stopped = await browser.go(`${gh.url}/`, undefined, (u) => u.startsWith(gh.url) === false);
     const state = new URL(stopped.url).searchParams.get('state')!;
-    const r = await browser.fetch(`${gh.url}/.gatehouse/oidc/corp/callback?error=access_denied&error_description=nope&state=${state}&iss=${encodeURIComponent(new URL(stopped.url).origin)}`);
+    const r = await browser.fetch(
+      `${gh.url}/.gatehouse/oidc/corp/callback?error=access_denied&error_description=nope&state=${state}&iss=${encodeURIComponent(new URL(stopped.url).origin)}`,
+    );
     expect(r.status).toBe(400);
     expect(r.body).toContain('access_denied');
   });
@@ -184,10 +186,12 @@ describe('OIDC logout', () => {
 });
 
 describe('identity provider selection', () => {
-  it('shows a chooser when several IdPs may sign in, and honours a route\'s idps list', async () => {
+  it("shows a chooser when several IdPs may sign in, and honours a route's idps list", async () => {
     const up = await startUpstream();
     const { gh, idp } = await startOidcSetup(up.url, {
-      extraProviders: [{ id: 'partner', type: 'oidc', display_name: 'Partner SSO', issuer: 'http://127.0.0.1:9', client_id: 'x', client_secret: 'y' }],
+      extraProviders: [
+        { id: 'partner', type: 'oidc', display_name: 'Partner SSO', issuer: 'http://127.0.0.1:9', client_id: 'x', client_secret: 'y' },
+      ],
       routes: [
         { name: 'corp-only', path: '/corp', upstream: up.url, allow: { authenticated: true }, idps: ['corp'] },
         { name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } },
@@ -201,7 +205,9 @@ describe('identity provider selection', () => {
     const direct = await browser.fetch(`${gh.url}/.gatehouse/login?rd=/corp/runs`);
     expect(direct.status).toBe(302);
     expect(direct.location!.startsWith(idp.issuer)).toBe(true);
-    const refused = await browser.fetch(`${gh.url}/.gatehouse/login?rd=/corp/runs&idp=partner`, { headers: { accept: 'application/json' } });
+    const refused = await browser.fetch(`${gh.url}/.gatehouse/login?rd=/corp/runs&idp=partner`, {
+      headers: { accept: 'application/json' },
+    });
     expect(refused.status).toBe(400);
     // The partner IdP does not answer (nothing listens on port 9): a clear 503, not a crash.
     const down = await browser.fetch(`${gh.url}/.gatehouse/login?rd=/x&idp=partner`);
@@ -218,17 +224,31 @@ describe('identity provider selection', () => {
       server: { listen: `127.0.0.1:${ghPort}`, public_url: `http://127.0.0.1:${ghPort}` },
       admin: { listen: '127.0.0.1:0' },
       session: { secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false } },
-      identity_providers: [{ id: 'corp', type: 'oidc', issuer: `http://127.0.0.1:${idpPort}`, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'groups'] }],
+      identity_providers: [
+        {
+          id: 'corp',
+          type: 'oidc',
+          issuer: `http://127.0.0.1:${idpPort}`,
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          scopes: ['openid', 'email', 'groups'],
+        },
+      ],
       routes: [{ name: 'app', upstream: up.url, allow: { authenticated: true } }],
     });
     const browser = new TestBrowser();
     const down = await browser.fetch(`${gh.url}/.gatehouse/login?rd=/`, { headers: { accept: 'application/json' } });
     expect(down.status).toBe(503);
     expect(JSON.parse(down.body).error).toBe('GH_IDP_UNAVAILABLE');
-    const idp = await startDemoIdp({ port: idpPort, clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${gh.url}/.gatehouse/oidc/corp/callback`] }] });
+    const idp = await startDemoIdp({
+      port: idpPort,
+      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${gh.url}/.gatehouse/oidc/corp/callback`] }],
+    });
     try {
       // Discovery retries with backoff (1 s, 2 s, ...).
-      await expect.poll(async () => (await browser.fetch(`${gh.url}/.gatehouse/login?rd=/`)).status, { timeout: 10_000, interval: 500 }).toBe(302);
+      await expect
+        .poll(async () => (await browser.fetch(`${gh.url}/.gatehouse/login?rd=/`)).status, { timeout: 10_000, interval: 500 })
+        .toBe(302);
       const page = await browser.go(`${gh.url}/`, USERS.alice);
       expect(page.status).toBe(200);
     } finally {
@@ -242,14 +262,32 @@ describe('client authentication', () => {
     const up = await startUpstream();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const idp = await startDemoIdp({ clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/.gatehouse/oidc/corp/callback`], token_endpoint_auth_method: 'client_secret_post' }] });
+    const idp = await startDemoIdp({
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${url}/.gatehouse/oidc/corp/callback`],
+          token_endpoint_auth_method: 'client_secret_post',
+        },
+      ],
+    });
     onTestFinished(() => idp.close());
     const gh = await startTestGatehouse({
       log_level: 'silent',
       server: { listen: `127.0.0.1:${port}`, public_url: url },
       admin: { listen: '127.0.0.1:0' },
       session: { secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false } },
-      identity_providers: [{ id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_post' }],
+      identity_providers: [
+        {
+          id: 'corp',
+          type: 'oidc',
+          issuer: idp.issuer,
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          token_endpoint_auth_method: 'client_secret_post',
+        },
+      ],
       routes: [{ name: 'app', upstream: up.url, allow: { authenticated: true } }],
     });
     await gh.current().providers.oidc.get('corp')!.ready();

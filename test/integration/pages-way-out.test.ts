@@ -11,7 +11,10 @@ import { startUpstream } from '../support/upstream.ts';
 describe('pages with a way out', () => {
   it('the no-route message keeps the port; the signed-out page links to sign-in and back', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(), routes: [{ name: 'only', host: 'a.example', path: '/app', upstream: up.url, allow: { public: true } }] });
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      routes: [{ name: 'only', host: 'a.example', path: '/app', upstream: up.url, allow: { public: true } }],
+    });
     const j = await getJson(`${gh.url}/experiments`, { host: 'a.example:4180' });
     expect(j.status).toBe(404);
     expect(j.body.message).toBe('No application is configured at a.example:4180/experiments.');

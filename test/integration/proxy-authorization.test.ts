@@ -40,13 +40,19 @@ async function setUp() {
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ email: 'svc-1@example.com', groups: ['ml-admins'] })
     .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
-    .setIssuer(idp.issuer).setAudience('label-studio-api').setSubject('svc-1')
-    .setIssuedAt(now).setExpirationTime(now + 300)
+    .setIssuer(idp.issuer)
+    .setAudience('label-studio-api')
+    .setSubject('svc-1')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
     .sign(key.privateKey);
   const authority = new URL(gh.url).host;
   /** One request over a raw socket: exactly these header lines, nothing a client library adds. */
   const send = async (path: string, headers: readonly string[]): Promise<RawResponse> => {
-    const r = await sendRaw(gh.url, `GET ${path} HTTP/1.1\r\nHost: ${authority}\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`);
+    const r = await sendRaw(
+      gh.url,
+      `GET ${path} HTTP/1.1\r\nHost: ${authority}\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`,
+    );
     expect(r.responses.length, r.received.toString('latin1')).toBe(1);
     return r.responses[0]!;
   };
@@ -54,8 +60,8 @@ async function setUp() {
   return { gh, spy, token, send, seen, auditFile, log: () => logText };
 }
 
-describe('Proxy-Authorization: Bearer and the tool\'s own Authorization', () => {
-  it('Gatehouse reads its bearer from Proxy-Authorization, strips it, and passes the tool\'s Authorization unchanged', async () => {
+describe("Proxy-Authorization: Bearer and the tool's own Authorization", () => {
+  it("Gatehouse reads its bearer from Proxy-Authorization, strips it, and passes the tool's Authorization unchanged", async () => {
     const { token, send, seen, auditFile, log } = await setUp();
 
     // Label Studio SDK: its API key in Authorization: Token, Gatehouse's credential beside it.
@@ -94,12 +100,18 @@ describe('Proxy-Authorization: Bearer and the tool\'s own Authorization', () => 
     expect(seen('/admin/basic')?.headerAll('proxy-authorization')).toEqual([]);
 
     // An API client with only Proxy-Authorization gets JSON, never a sign-in redirect.
-    const refused = await send('/admin/refused-nav', ['Proxy-Authorization: Bearer not-a-jwt-second', 'Accept: text/html', 'Sec-Fetch-Mode: navigate']);
+    const refused = await send('/admin/refused-nav', [
+      'Proxy-Authorization: Bearer not-a-jwt-second',
+      'Accept: text/html',
+      'Sec-Fetch-Mode: navigate',
+    ]);
     expect(refused.status).toBe(401);
     expect(refused.header('location')).toBeUndefined();
 
     // The refusal is audited; no token appears in the audit trail or the log.
-    await expect.poll(() => parseRecords(readNdjson(auditFile)).filter((r) => r.event?.action === 'bearer_rejected').length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => parseRecords(readNdjson(auditFile)).filter((r) => r.event?.action === 'bearer_rejected').length, { timeout: 5000 })
+      .toBeGreaterThanOrEqual(2);
     const trail = readNdjson(auditFile).join('\n');
     for (const secret of [token, 'not-a-jwt-proxy-secret', 'ls-api-key-0123', 'tool-own-token', 'cHJveHk6c2VjcmV0']) {
       expect(trail.includes(secret), `audit holds ${secret.slice(0, 12)}`).toBe(false);
@@ -109,11 +121,15 @@ describe('Proxy-Authorization: Bearer and the tool\'s own Authorization', () => 
     expect(log()).toContain('gatehouse listening');
   });
 
-  it('a non-Bearer Authorization is the tool\'s: with a session cookie it passes untouched, without one the caller is simply anonymous', async () => {
+  it("a non-Bearer Authorization is the tool's: with a session cookie it passes untouched, without one the caller is simply anonymous", async () => {
     const { gh, send, seen } = await setUp();
     const cookie = await sessionCookie(gh, { user: 'alice@example.com', groups: ['ml-admins'] });
 
-    for (const [path, value] of [['/hub/api/users', 'token jupyter-api-token-1'], ['/api/projects', 'Token label-studio-key-2'], ['/basic', 'Basic dXNlcjpwYXNz']] as const) {
+    for (const [path, value] of [
+      ['/hub/api/users', 'token jupyter-api-token-1'],
+      ['/api/projects', 'Token label-studio-key-2'],
+      ['/basic', 'Basic dXNlcjpwYXNz'],
+    ] as const) {
       const r = await send(path, [`Cookie: ${cookie}`, `Authorization: ${value}`]);
       expect(r.status, `${path}: ${r.text()}`).toBe(200);
       const s = seen(path);
@@ -144,7 +160,7 @@ describe('Proxy-Authorization: Bearer and the tool\'s own Authorization', () => 
     expect(seen('/hub/api/anon')).toBeUndefined();
   });
 
-  it('bearer_header: proxy_authorization — Gatehouse reads only Proxy-Authorization; an Authorization bearer is the tool\'s', async () => {
+  it("bearer_header: proxy_authorization — Gatehouse reads only Proxy-Authorization; an Authorization bearer is the tool's", async () => {
     const { token, send, seen } = await setUp();
     // Gatehouse's token beside the tool's own Bearer token: both accepted, the tool's untouched.
     const ok = await send('/hub/api/users', [`Proxy-Authorization: Bearer ${token}`, 'Authorization: Bearer jupyter-own-bearer']);

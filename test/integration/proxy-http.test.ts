@@ -32,7 +32,10 @@ describe('routing through the live proxy', () => {
 
   it('answers 404 GH_NO_ROUTE as JSON for API clients and as a page for browsers', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(), routes: [{ name: 'only', host: 'a.example', upstream: up.url, allow: { public: true } }] });
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      routes: [{ name: 'only', host: 'a.example', upstream: up.url, allow: { public: true } }],
+    });
     const j = await getJson(`${gh.url}/x`, { host: 'b.example' });
     expect(j.status).toBe(404);
     expect(j.body).toMatchObject({ error: 'GH_NO_ROUTE', status: 404 });
@@ -56,7 +59,10 @@ describe('routing through the live proxy', () => {
 
   it('refuses ambiguous paths with 400 before routing and never proxies them', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(), routes: [{ name: 'only', host: 'a.example', upstream: up.url, allow: { public: true } }] });
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      routes: [{ name: 'only', host: 'a.example', upstream: up.url, allow: { public: true } }],
+    });
     for (const path of ['/a%2Fb', '/a%5cb', '/../etc/passwd', '/a/%2e%2e/%2e%2e/x', '/a%00', '/a%zz', '/%C0%AF']) {
       // Host does not match any route: 400 must win over 404, proving the check comes first.
       const r = await rawRequest(gh.url, `GET ${path} HTTP/1.1\r\nhost: nowhere.example\r\naccept: application/json`);
@@ -150,7 +156,10 @@ describe('headers', () => {
   it('removes hop-by-hop headers and Connection-listed headers in both directions', async () => {
     const up = await startUpstream();
     const gh = await startTestGatehouse(baseConfig(up.url));
-    const r = await rawRequest(gh.url, 'GET /hop HTTP/1.1\r\nhost: h\r\nx-drop-me: 1\r\nconnection: x-drop-me\r\nkeep-alive: timeout=1\r\nte: trailers\r\nproxy-authorization: Basic Zm9vOmJhcg==\r\nx-stay: 1');
+    const r = await rawRequest(
+      gh.url,
+      'GET /hop HTTP/1.1\r\nhost: h\r\nx-drop-me: 1\r\nconnection: x-drop-me\r\nkeep-alive: timeout=1\r\nte: trailers\r\nproxy-authorization: Basic Zm9vOmJhcg==\r\nx-stay: 1',
+    );
     const sent = up.seen[0]!.headers;
     expect(sent['x-drop-me']).toBeUndefined();
     expect(sent['keep-alive']).toBeUndefined();
@@ -209,7 +218,10 @@ describe('upstream failures', () => {
 
   it('answers 504 GH_UPSTREAM_TIMEOUT when the upstream does not answer within the route timeout', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(), routes: [{ name: 'slow', upstream: up.url, timeout: '300ms', allow: { public: true } }] });
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      routes: [{ name: 'slow', upstream: up.url, timeout: '300ms', allow: { public: true } }],
+    });
     const started = Date.now();
     const j = await getJson(`${gh.url}/slow`);
     expect(j.status).toBe(504);

@@ -34,7 +34,10 @@ function nextMessage(ws: WebSocket): Promise<string> {
 
 async function metric(adminUrl: string, name: string): Promise<string> {
   const text = await (await request(`${adminUrl}/metrics`)).body.text();
-  return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
 }
 
 describe('WebSocket proxying', () => {
@@ -60,7 +63,9 @@ describe('WebSocket proxying', () => {
     ws.close();
     await new Promise((r) => ws.once('close', r));
     await expect.poll(() => metric(gh.adminUrl, 'gatehouse_websockets_open')).toContain('gatehouse_websockets_open{route="app"} 0');
-    await expect.poll(() => metric(gh.adminUrl, 'gatehouse_requests_total')).toContain('gatehouse_requests_total{route="app",status="101"} 1');
+    await expect
+      .poll(() => metric(gh.adminUrl, 'gatehouse_requests_total'))
+      .toContain('gatehouse_requests_total{route="app",status="101"} 1');
   });
 
   it('refuses upgrades on ambiguous paths, unknown routes and closed routes before reaching the upstream', async () => {
@@ -72,7 +77,8 @@ describe('WebSocket proxying', () => {
         { name: 'closed', path: '/closed', upstream: up.url },
       ],
     });
-    const upgrade = 'upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\naccept: application/json';
+    const upgrade =
+      'upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\naccept: application/json';
     const bad = await rawRequest(gh.url, `GET /open/%2e%2e/%2e%2e/x HTTP/1.1\r\nhost: h\r\n${upgrade}`);
     expect(bad.status).toBe(400);
     const none = await rawRequest(gh.url, `GET /nothing HTTP/1.1\r\nhost: h\r\n${upgrade}`);
@@ -80,7 +86,10 @@ describe('WebSocket proxying', () => {
     const closed = await rawRequest(gh.url, `GET /closed/ws HTTP/1.1\r\nhost: h\r\n${upgrade}`);
     expect(closed.status).toBe(401);
     expect(JSON.parse(closed.body).error).toBe('GH_UNAUTHENTICATED');
-    const h2c = await rawRequest(gh.url, 'GET /open/x HTTP/1.1\r\nhost: h\r\nupgrade: h2c\r\nconnection: Upgrade\r\naccept: application/json');
+    const h2c = await rawRequest(
+      gh.url,
+      'GET /open/x HTTP/1.1\r\nhost: h\r\nupgrade: h2c\r\nconnection: Upgrade\r\naccept: application/json',
+    );
     expect(h2c.status).toBe(400);
     expect(up.seen).toHaveLength(0);
   });
@@ -88,7 +97,10 @@ describe('WebSocket proxying', () => {
   it('answers 502 to an upgrade when the upstream is down', async () => {
     const port = await deadPort();
     const gh = await startTestGatehouse(baseConfig(`http://127.0.0.1:${port}`));
-    const r = await rawRequest(gh.url, 'GET /ws HTTP/1.1\r\nhost: h\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\naccept: application/json');
+    const r = await rawRequest(
+      gh.url,
+      'GET /ws HTTP/1.1\r\nhost: h\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\naccept: application/json',
+    );
     expect(r.status).toBe(502);
     expect(JSON.parse(r.body).error).toBe('GH_UPSTREAM_UNREACHABLE');
   });

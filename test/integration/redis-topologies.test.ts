@@ -29,12 +29,16 @@ async function twoReplicas(up: TestUpstream, redis: Record<string, unknown>): Pr
 }
 
 const admin = async (gh: StartedGatehouse, method: 'GET' | 'DELETE', path: string) => {
-  const r = await request(`${gh.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' } });
+  const r = await request(`${gh.adminUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' },
+  });
   return { status: r.statusCode, body: (await r.body.json()) as any };
 };
 
 /** An API client's request through `gh` with the session cookie. */
-const api = (gh: StartedGatehouse, cookieValue: string, path = '/api/2.0/runs') => getJson(`${gh.url}${path}`, { cookie: `gatehouse=${cookieValue}` });
+const api = (gh: StartedGatehouse, cookieValue: string, path = '/api/2.0/runs') =>
+  getJson(`${gh.url}${path}`, { cookie: `gatehouse=${cookieValue}` });
 
 async function expectReady(gh: StartedGatehouse): Promise<void> {
   const r = await getJson(`${gh.adminUrl}/readyz`);
@@ -54,8 +58,12 @@ async function waitForSubscribers(nodes: readonly RedisProcess[], prefix: string
     const out = (await redisCli(['-p', String(n.port), 'pubsub', 'numsub', ...channels])).split('\n');
     return out.filter((_, i) => i % 2 === 1).reduce((a, v) => a + Number(v), 0);
   };
-  await waitUntil(`Gatehouse never made ${count} subscriptions under ${prefix}`, async () =>
-    (await Promise.all(nodes.map(subscriptions))).reduce((a, b) => a + b, 0) >= count, () => '', 10_000);
+  await waitUntil(
+    `Gatehouse never made ${count} subscriptions under ${prefix}`,
+    async () => (await Promise.all(nodes.map(subscriptions))).reduce((a, b) => a + b, 0) >= count,
+    () => '',
+    10_000,
+  );
 }
 
 /** Every key under `prefix` on `nodes` (SCAN per node; in a cluster each node holds its own slots). */
@@ -70,7 +78,9 @@ async function sessionKeys(nodes: readonly RedisProcess[], prefix: string, key: 
 }
 
 describe('Redis Sentinel', () => {
-  it('two replicas share sessions through the master the Sentinel names; revocation on one ends the next request on the other', { timeout: 60_000 }, async () => {
+  it('two replicas share sessions through the master the Sentinel names; revocation on one ends the next request on the other', {
+    timeout: 60_000,
+  }, async () => {
     const topo = await startSentinelTopology('mymaster');
     const up = await startUpstream();
     const prefix = uniquePrefix();
@@ -106,7 +116,9 @@ describe('Redis Sentinel', () => {
 });
 
 describe('Redis Cluster', () => {
-  it('two replicas share sessions across slots; the admin API lists them and revocation on one ends the next request on the other', { timeout: 60_000 }, async () => {
+  it('two replicas share sessions across slots; the admin API lists them and revocation on one ends the next request on the other', {
+    timeout: 60_000,
+  }, async () => {
     const topo = await startClusterTopology(3);
     const up = await startUpstream();
     const prefix = uniquePrefix();
@@ -124,7 +136,11 @@ describe('Redis Cluster', () => {
     const seed = String(topo.nodes[0]!.port);
     const slots = await Promise.all(all.map(async (k) => Number(await redisCli(['-p', seed, 'cluster', 'keyslot', k]))));
     expect(new Set(slots).size, `keys ${all.join(', ')} in slots ${slots.join(', ')}`).toBeGreaterThan(1);
-    for (const s of [s1, s2, bob]) expect(all.some((k) => k.includes(s.key)), `a key of session ${s.key}`).toBe(true);
+    for (const s of [s1, s2, bob])
+      expect(
+        all.some((k) => k.includes(s.key)),
+        `a key of session ${s.key}`,
+      ).toBe(true);
 
     // Each session works on the replica that did not create it (B's cache is warm for s1).
     const warmedAt = Date.now();
@@ -145,11 +161,16 @@ describe('Redis Cluster', () => {
     // 1 s cache. Poll briefly instead, and check the flip came well before that cache expired:
     // only the notice can explain it.
     let servedLate = 0;
-    await expect.poll(async () => {
-      const r = await api(b, s1.cookieValue);
-      if (r.status === 200) servedLate++;
-      return r.status;
-    }, { timeout: 500, interval: 5 }).toBe(401);
+    await expect
+      .poll(
+        async () => {
+          const r = await api(b, s1.cookieValue);
+          if (r.status === 200) servedLate++;
+          return r.status;
+        },
+        { timeout: 500, interval: 5 },
+      )
+      .toBe(401);
     expect(Date.now() - warmedAt, 'B dropped its cached copy because of the notice, not cache expiry').toBeLessThan(1000);
     const after = await api(b, s1.cookieValue);
     expect(after.status).toBe(401);

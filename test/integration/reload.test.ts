@@ -51,7 +51,10 @@ describe('hot reload', () => {
     const gh = await startTestGatehouse(next, { reloadFrom: () => next });
     const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/kernel`);
     const greeted = new Promise((r) => ws.once('message', r));
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
     await greeted;
     const inFlight = request(`${gh.url}/slow-ok`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
     await expect.poll(() => up.seen.some((s) => s.url === '/slow-ok')).toBe(true);

@@ -27,7 +27,18 @@ import {
   xxeDoctype,
   deflate64,
 } from '../support/saml-attack-kit.ts';
-import { assertionXml, b64, idpMetadata, makeKeyPair, newId, responseXml, signXml, writeTemp, type KeyPair, type ResponseOptions } from '../support/saml-idp.ts';
+import {
+  assertionXml,
+  b64,
+  idpMetadata,
+  makeKeyPair,
+  newId,
+  responseXml,
+  signXml,
+  writeTemp,
+  type KeyPair,
+  type ResponseOptions,
+} from '../support/saml-idp.ts';
 import { postToAcs, SP_ENTITY, SSO_URL, startLogin, startSamlSetup, type SamlSetup } from '../support/saml.ts';
 import { startUpstream } from '../support/upstream.ts';
 
@@ -60,8 +71,13 @@ const post = (s: SamlSetup, browser: TestBrowser, xml: string, relayState?: stri
   postToAcs(browser, s.acsUrl, b64(xml), relayState, 'application/json');
 
 /** Options for a response answering `login` for `nameId`, valid unless overridden. */
-const answer = (s: SamlSetup, inResponseTo: string | undefined, o: Partial<ResponseOptions> = {}): ResponseOptions =>
-  ({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo, nameId: ALICE, ...o });
+const answer = (s: SamlSetup, inResponseTo: string | undefined, o: Partial<ResponseOptions> = {}): ResponseOptions => ({
+  acsUrl: s.acsUrl,
+  audience: SP_ENTITY,
+  inResponseTo,
+  nameId: ALICE,
+  ...o,
+});
 
 const sessionSetCookies = (res: Page) => res.hops.flatMap((h) => h.setCookies).filter((c) => c.startsWith('gatehouse='));
 
@@ -154,16 +170,25 @@ describe('SAML attacks: signatures', () => {
     ['evil assertion as a sibling before the signed one', (a, e, ctx) => envelopeOf(ctx, e + a)],
     ['evil assertion as a sibling after the signed one', (a, e, ctx) => envelopeOf(ctx, a + e)],
     ['signed assertion hidden in the Response Extensions, evil assertion in its place', (a, e, ctx) => envelopeOf(ctx, e, a)],
-    ['signature moved into the evil assertion, the signed assertion inside its ds:Object', (a, e, ctx) => {
-      const { signature, unsigned } = splitSignature(a);
-      const moved = signature.replace('</ds:Signature>', `<ds:Object>${unsigned}</ds:Object></ds:Signature>`);
-      return envelopeOf(ctx, afterFirstIssuer(e, moved));
-    }],
-    ['signed assertion nested in the evil assertion\'s Advice', (a, e, ctx) => envelopeOf(ctx, before(e, '<saml:AuthnStatement', `<saml:Advice>${a}</saml:Advice>`))],
-    ['evil assertion with the signed assertion\'s ID, signed one in Extensions', (a, e, ctx) => {
-      const id = /ID="([^"]+)"/.exec(a)![1]!;
-      return envelopeOf(ctx, e.replace(/ID="[^"]+"/, `ID="${id}"`), a);
-    }],
+    [
+      'signature moved into the evil assertion, the signed assertion inside its ds:Object',
+      (a, e, ctx) => {
+        const { signature, unsigned } = splitSignature(a);
+        const moved = signature.replace('</ds:Signature>', `<ds:Object>${unsigned}</ds:Object></ds:Signature>`);
+        return envelopeOf(ctx, afterFirstIssuer(e, moved));
+      },
+    ],
+    [
+      "signed assertion nested in the evil assertion's Advice",
+      (a, e, ctx) => envelopeOf(ctx, before(e, '<saml:AuthnStatement', `<saml:Advice>${a}</saml:Advice>`)),
+    ],
+    [
+      "evil assertion with the signed assertion's ID, signed one in Extensions",
+      (a, e, ctx) => {
+        const id = /ID="([^"]+)"/.exec(a)![1]!;
+        return envelopeOf(ctx, e.replace(/ID="[^"]+"/, `ID="${id}"`), a);
+      },
+    ],
   ];
 
   it.each(wraps)('XSW: %s → never a session for the attacker', async (_name, wrap) => {
@@ -243,7 +268,11 @@ describe('SAML attacks: validity and addressing', () => {
     ['not yet valid (NotBefore in 5 min, skew 60 s)', () => ({ notBefore: minutes(5), notOnOrAfter: minutes(10) }), /not yet valid/i],
     ['for another audience', () => ({ audience: 'https://other-sp.example/saml' }), /audience/i],
     ['with the Response Destination another service', () => ({ destination: 'https://other-sp.example/acs' }), /addressed to/i],
-    ['with the SubjectConfirmationData Recipient another service', () => ({ recipient: 'https://other-sp.example/acs' }), /assertion is for/i],
+    [
+      'with the SubjectConfirmationData Recipient another service',
+      () => ({ recipient: 'https://other-sp.example/acs' }),
+      /assertion is for/i,
+    ],
     // Signed by the IdP's key, but naming another entity as Issuer (a key shared between tenants
     // or entities must not let one of them sign users in as the other).
     // node-saml 5.1 checks idpIssuer only on logout messages: acs.ts checks the assertion's Issuer.
@@ -261,7 +290,10 @@ describe('SAML attacks: validity and addressing', () => {
 
   it('control: times within the clock skew are accepted (NotOnOrAfter 20 s ago, NotBefore in 20 s; skew 60 s)', async () => {
     const s = await setup();
-    for (const times of [{ notBefore: new Date(Date.now() - 120_000), notOnOrAfter: new Date(Date.now() - 20_000) }, { notBefore: new Date(Date.now() + 20_000), notOnOrAfter: new Date(Date.now() + 120_000) }]) {
+    for (const times of [
+      { notBefore: new Date(Date.now() - 120_000), notOnOrAfter: new Date(Date.now() - 20_000) },
+      { notBefore: new Date(Date.now() + 20_000), notOnOrAfter: new Date(Date.now() + 120_000) },
+    ]) {
       const browser = new TestBrowser();
       const login = await startLogin(browser, s.gh);
       const { xml } = responseXml(answer(s, login.requestId, times), s.idpKeys);
@@ -271,7 +303,7 @@ describe('SAML attacks: validity and addressing', () => {
 });
 
 describe('SAML attacks: binding to the sign-in this browser started', () => {
-  it('replay: a used response is refused with a fresh sign-in\'s RelayState, with the same RelayState, and from another browser', async () => {
+  it("replay: a used response is refused with a fresh sign-in's RelayState, with the same RelayState, and from another browser", async () => {
     const s = await setup();
     const victim = new TestBrowser();
     const login = await startLogin(victim, s.gh);
@@ -307,7 +339,7 @@ describe('SAML attacks: binding to the sign-in this browser started', () => {
     expect(await s.gh.current().sessions.list(ALICE)).toHaveLength(1);
   });
 
-  it('refuses an unknown (made-up) InResponseTo with the browser\'s own RelayState', async () => {
+  it("refuses an unknown (made-up) InResponseTo with the browser's own RelayState", async () => {
     const s = await setup();
     const browser = new TestBrowser();
     const login = await startLogin(browser, s.gh);
@@ -339,14 +371,17 @@ describe('SAML attacks: binding to the sign-in this browser started', () => {
     expect(res.location).toBe(`${s.gh.url}/`);
   });
 
-  it('login CSRF: a RelayState from the attacker\'s browser, posted by the victim\'s browser, is refused', async () => {
+  it("login CSRF: a RelayState from the attacker's browser, posted by the victim's browser, is refused", async () => {
     const s = await setup();
     const attacker = new TestBrowser();
     const theirs = await startLogin(attacker, s.gh);
     const { xml } = responseXml(answer(s, theirs.requestId, { nameId: 'mallory@example.com' }), s.idpKeys);
     // A victim browser with no login cookie at all.
     const victim = new TestBrowser();
-    await expectRefused(s, victim, await post(s, victim, xml, theirs.relayState), { users: ['mallory@example.com'], reason: /another browser/ });
+    await expectRefused(s, victim, await post(s, victim, xml, theirs.relayState), {
+      users: ['mallory@example.com'],
+      reason: /another browser/,
+    });
 
     // A victim browser that has a sign-in of its own pending (so it has a login cookie).
     const theirs2 = await startLogin(attacker, s.gh);
@@ -354,7 +389,10 @@ describe('SAML attacks: binding to the sign-in this browser started', () => {
     const victim2 = new TestBrowser();
     await startLogin(victim2, s.gh);
     expect(victim2.jar.get(s.gh.url, 'gatehouse-login')).toBeDefined();
-    await expectRefused(s, victim2, await post(s, victim2, xml2, theirs2.relayState), { users: ['mallory@example.com'], reason: /another browser/ });
+    await expectRefused(s, victim2, await post(s, victim2, xml2, theirs2.relayState), {
+      users: ['mallory@example.com'],
+      reason: /another browser/,
+    });
   });
 });
 
@@ -391,7 +429,8 @@ describe('SAML attacks: hostile XML', () => {
 
   it('a SAMLResponse larger than max_response_size (64KB) is refused fast with 413; one under it is accepted', async () => {
     const s = await setup({ max_response_size: '64KB' });
-    const padded = (bytes: number, inResponseTo: string) => responseXml(answer(s, inResponseTo, { attributes: { padding: ['x'.repeat(bytes)] } }), s.idpKeys).xml;
+    const padded = (bytes: number, inResponseTo: string) =>
+      responseXml(answer(s, inResponseTo, { attributes: { padding: ['x'.repeat(bytes)] } }), s.idpKeys).xml;
 
     // Control: ~40 KB of XML is within the limit.
     const ok = new TestBrowser();
@@ -421,7 +460,8 @@ describe('SAML attacks: hostile XML', () => {
   // refusal names the element limit, not the signature — it came first.
   it('30,000 sibling elements are refused before any signature work, while other requests are served', async () => {
     const s = await setup();
-    const flood = (inResponseTo?: string) => before(responseXml(answer(s, inResponseTo), s.idpKeys).xml, '</saml:Assertion>', '<a/>'.repeat(30_000));
+    const flood = (inResponseTo?: string) =>
+      before(responseXml(answer(s, inResponseTo), s.idpKeys).xml, '</saml:Assertion>', '<a/>'.repeat(30_000));
     expect(flood().length).toBeGreaterThan(120_000);
     expect(flood().length).toBeLessThan(256 * 1024);
 
@@ -435,7 +475,12 @@ describe('SAML attacks: hostile XML', () => {
       ...attackers.map((b) => post(s, b, flood())),
     ]);
     for (const [i, res] of refusals.entries()) {
-      await expectRefused(s, attackers[i]!, res, { users: [ALICE], status: 413, code: 'GH_PAYLOAD_TOO_LARGE', reason: /more than 2000 elements/ });
+      await expectRefused(s, attackers[i]!, res, {
+        users: [ALICE],
+        status: 413,
+        code: 'GH_PAYLOAD_TOO_LARGE',
+        reason: /more than 2000 elements/,
+      });
       expect(parse(res.body)?.message).not.toMatch(/signature/i);
     }
     expect(api.status).toBe(401);
@@ -444,7 +489,12 @@ describe('SAML attacks: hostile XML', () => {
     // The same with a started sign-in (RelayState and InResponseTo genuine): still the element limit.
     const b = new TestBrowser();
     const started = await startLogin(b, s.gh);
-    await expectRefused(s, b, await post(s, b, flood(started.requestId), started.relayState), { users: [], status: 413, code: 'GH_PAYLOAD_TOO_LARGE', reason: /more than 2000 elements/ });
+    await expectRefused(s, b, await post(s, b, flood(started.requestId), started.relayState), {
+      users: [],
+      status: 413,
+      code: 'GH_PAYLOAD_TOO_LARGE',
+      reason: /more than 2000 elements/,
+    });
     await expectResponsive(s);
   });
 
@@ -467,17 +517,54 @@ describe('SAML attacks: hostile XML', () => {
     }
     // No SAMLResponse field at all, and a body that is not a form.
     const browser = new TestBrowser();
-    await expectRefused(s, browser, await browser.fetch(s.acsUrl, { method: 'POST', body: 'RelayState=x', headers: { accept: 'application/json' } }), { users: [] });
-    await expectRefused(s, browser, await browser.fetch(s.acsUrl, { method: 'POST', body: '{"SAMLResponse":1}', headers: { accept: 'application/json', 'content-type': 'application/json' } }), { users: [] });
+    await expectRefused(
+      s,
+      browser,
+      await browser.fetch(s.acsUrl, { method: 'POST', body: 'RelayState=x', headers: { accept: 'application/json' } }),
+      { users: [] },
+    );
+    await expectRefused(
+      s,
+      browser,
+      await browser.fetch(s.acsUrl, {
+        method: 'POST',
+        body: '{"SAMLResponse":1}',
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+      }),
+      { users: [] },
+    );
     await expectResponsive(s);
   });
 });
 
 describe('SAML attacks: which signature is required (signed:)', () => {
   const modes: Array<[string, Array<[NonNullable<ResponseOptions['sign']>, boolean]>]> = [
-    ['response', [['assertion', false], ['none', false], ['response', true], ['both', true]]],
-    ['both', [['assertion', false], ['response', false], ['none', false], ['both', true]]],
-    ['either', [['none', false], ['assertion', true], ['response', true]]],
+    [
+      'response',
+      [
+        ['assertion', false],
+        ['none', false],
+        ['response', true],
+        ['both', true],
+      ],
+    ],
+    [
+      'both',
+      [
+        ['assertion', false],
+        ['response', false],
+        ['none', false],
+        ['both', true],
+      ],
+    ],
+    [
+      'either',
+      [
+        ['none', false],
+        ['assertion', true],
+        ['response', true],
+      ],
+    ],
   ];
 
   it.each(modes)('signed: %s', async (mode, attempts) => {
@@ -517,7 +604,12 @@ describe('SAML attacks: IdP keys', () => {
   it('rotation with entry_point + idp_cert: a PEM text and a file path both count', async () => {
     const oldKeys = makeKeyPair('idp-old');
     const newKeys = makeKeyPair('idp-new');
-    const s = await setup({ idp_metadata_file: undefined, entry_point: SSO_URL, idp_cert: [oldKeys.cert, newKeys.certFile], idp_issuer: 'https://idp.test.example/saml' });
+    const s = await setup({
+      idp_metadata_file: undefined,
+      entry_point: SSO_URL,
+      idp_cert: [oldKeys.cert, newKeys.certFile],
+      idp_issuer: 'https://idp.test.example/saml',
+    });
     const a = await signInWith(s, oldKeys, 'old@example.com');
     await expectSignedIn(s, a.browser, a.res, 'old@example.com');
     const b = await signInWith(s, newKeys, 'new@example.com');
@@ -567,7 +659,8 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
     return browser;
   };
 
-  const slo = (s: SamlSetup, query: string) => new TestBrowser().fetch(`${sloUrl(s)}?${query}`, { headers: { accept: 'application/json' } });
+  const slo = (s: SamlSetup, query: string) =>
+    new TestBrowser().fetch(`${sloUrl(s)}?${query}`, { headers: { accept: 'application/json' } });
 
   it('a LogoutRequest signed by the IdP ends the session of its SessionIndex only, and answers with a LogoutResponse', async () => {
     const s = await setup();
@@ -576,7 +669,12 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
     expect(await s.gh.current().sessions.list(ALICE)).toHaveLength(2);
 
     const id = newId();
-    const query = redirectQuery('SAMLRequest', logoutRequestXml({ id, nameId: ALICE, sessionIndex: '_idx1', destination: sloUrl(s) }), 'rs-123', s.idpKeys);
+    const query = redirectQuery(
+      'SAMLRequest',
+      logoutRequestXml({ id, nameId: ALICE, sessionIndex: '_idx1', destination: sloUrl(s) }),
+      'rs-123',
+      s.idpKeys,
+    );
     expect(query).toContain(`&SigAlg=${encodeURIComponent(RSA_SHA256)}&Signature=`);
     const res = await slo(s, query);
     expect(res.status, res.body).toBe(302);
@@ -603,11 +701,17 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
     const attempts: Array<[string, string]> = [
       ['unsigned', redirectQuery('SAMLRequest', request, 'rs-1')],
       ['signed by another key', redirectQuery('SAMLRequest', request, 'rs-1', makeKeyPair('evil-idp'))],
-      ['message swapped under a genuine signature', genuine.replace(/^SAMLRequest=[^&]+/, `SAMLRequest=${encodeURIComponent(deflate64(otherRequest))}`)],
+      [
+        'message swapped under a genuine signature',
+        genuine.replace(/^SAMLRequest=[^&]+/, `SAMLRequest=${encodeURIComponent(deflate64(otherRequest))}`),
+      ],
       ['RelayState changed under a genuine signature', genuine.replace('RelayState=rs-1', 'RelayState=rs-2')],
       ['SigAlg missing', genuine.replace(/&SigAlg=[^&]+/, '')],
       ['Signature missing', genuine.replace(/&Signature=[^&]+/, '')],
-      ['Signature garbage', genuine.replace(/&Signature=[^&]+/, `&Signature=${encodeURIComponent(Buffer.from('x'.repeat(256)).toString('base64'))}`)],
+      [
+        'Signature garbage',
+        genuine.replace(/&Signature=[^&]+/, `&Signature=${encodeURIComponent(Buffer.from('x'.repeat(256)).toString('base64'))}`),
+      ],
     ];
     for (const [name, query] of attempts) {
       const res = await slo(s, query);
@@ -621,19 +725,26 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
 
   // node-saml verifies the signature over the FIRST raw "SAMLRequest=" token; slo.ts refuses a
   // repeated parameter rather than act on another one.
-  it('a second, unsigned SAMLRequest appended after a genuinely signed one does not end anyone else\'s session', async () => {
+  it("a second, unsigned SAMLRequest appended after a genuinely signed one does not end anyone else's session", async () => {
     const s = await setup();
     const alice = await signedInBrowser(s, ALICE, '_idx1');
     const bob = await signedInBrowser(s, 'bob@example.com', '_bob1');
     const genuineId = newId();
-    const genuine = redirectQuery('SAMLRequest', logoutRequestXml({ id: genuineId, nameId: ALICE, sessionIndex: '_idx1', destination: sloUrl(s) }), 'rs-1', s.idpKeys);
+    const genuine = redirectQuery(
+      'SAMLRequest',
+      logoutRequestXml({ id: genuineId, nameId: ALICE, sessionIndex: '_idx1', destination: sloUrl(s) }),
+      'rs-1',
+      s.idpKeys,
+    );
     const forged = deflate64(logoutRequestXml({ nameId: 'bob@example.com', destination: sloUrl(s) }));
     const res = await slo(s, `${genuine}&SAMLRequest=${encodeURIComponent(forged)}`);
     // Safe outcomes: refused, or only the signed request acted on (alice's _idx1). Never bob.
-    expect(await userinfoStatus(s, bob), 'bob\'s session must survive a forged LogoutRequest').toBe(200);
+    expect(await userinfoStatus(s, bob), "bob's session must survive a forged LogoutRequest").toBe(200);
     expect(await s.gh.current().sessions.list('bob@example.com')).toHaveLength(1);
     if (res.status === 302) {
-      const logoutResponse = inflateRawSync(Buffer.from(new URL(res.location!).searchParams.get('SAMLResponse')!, 'base64')).toString('utf8');
+      const logoutResponse = inflateRawSync(Buffer.from(new URL(res.location!).searchParams.get('SAMLResponse')!, 'base64')).toString(
+        'utf8',
+      );
       expect(logoutResponse).toContain(`InResponseTo="${genuineId}"`);
     } else {
       expect(res.status).toBe(400);
@@ -653,7 +764,7 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
     // ... plus a LogoutRequest for bob under a parameter name spelled SAML%52equest.
     const forged = deflate64(logoutRequestXml({ nameId: 'bob@example.com', destination: sloUrl(s) }));
     const res = await slo(s, `${signedLogoutResponse}&SAML%52equest=${encodeURIComponent(forged)}`);
-    expect(await userinfoStatus(s, bob), 'bob\'s session must survive a forged LogoutRequest').toBe(200);
+    expect(await userinfoStatus(s, bob), "bob's session must survive a forged LogoutRequest").toBe(200);
     expect(await s.gh.current().sessions.list('bob@example.com')).toHaveLength(1);
     expect(res.status, res.body).toBe(400);
   });
@@ -661,7 +772,10 @@ describe('SAML attacks: single logout (HTTP-Redirect)', () => {
   it('a LogoutRequest with a "billion laughs" DOCTYPE is refused fast, before any signature check', async () => {
     const s = await setup();
     const b1 = await signedInBrowser(s, ALICE, '_idx1');
-    const bomb = withPrologue(billionLaughsDoctype(), logoutRequestXml({ nameId: '&lol9;', sessionIndex: '_idx1', destination: sloUrl(s) }));
+    const bomb = withPrologue(
+      billionLaughsDoctype(),
+      logoutRequestXml({ nameId: '&lol9;', sessionIndex: '_idx1', destination: sloUrl(s) }),
+    );
     const query = `${redirectQuery('SAMLRequest', bomb, undefined)}&SigAlg=${encodeURIComponent(RSA_SHA256)}&Signature=${encodeURIComponent(Buffer.from('x'.repeat(256)).toString('base64'))}`;
     const t0 = Date.now();
     const res = await slo(s, query);

@@ -20,14 +20,25 @@ describe('SAML sign-in', () => {
     const up = await startUpstream();
     const s = await startSamlSetup(up.url, { preset: 'azure' });
     const browser = new TestBrowser();
-    const { login, res } = await samlSignIn(browser, s, { nameId: 'alice@example.com', attributes: { [EMAIL]: ['alice@example.com'], [GROUPS]: ['ml-admins', 'data-scientists'] } }, '/runs/7?x=1');
+    const { login, res } = await samlSignIn(
+      browser,
+      s,
+      { nameId: 'alice@example.com', attributes: { [EMAIL]: ['alice@example.com'], [GROUPS]: ['ml-admins', 'data-scientists'] } },
+      '/runs/7?x=1',
+    );
     expect(login.authnRequest).toContain(`<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">${SP_ENTITY}</saml:Issuer>`);
     expect(login.authnRequest).toContain(`AssertionConsumerServiceURL="${s.acsUrl}"`);
     expect(login.relayState).not.toContain('runs'); // the return URL stays server-side
     expect(res.status).toBe(303);
     expect(res.location).toBe(`${s.gh.url}/runs/7?x=1`);
     const cookie = { cookie: `gatehouse=${browser.jar.get(s.gh.url, 'gatehouse')}` };
-    expect((await getJson(`${s.gh.url}/.gatehouse/userinfo`, cookie)).body).toMatchObject({ user: 'alice@example.com', email: 'alice@example.com', groups: ['ml-admins', 'data-scientists'], idp: 'corp', auth_method: 'saml' });
+    expect((await getJson(`${s.gh.url}/.gatehouse/userinfo`, cookie)).body).toMatchObject({
+      user: 'alice@example.com',
+      email: 'alice@example.com',
+      groups: ['ml-admins', 'data-scientists'],
+      idp: 'corp',
+      auth_method: 'saml',
+    });
     expect((await getJson(`${s.gh.url}/admin/x`, cookie)).status).toBe(200);
     const seen = up.seen.at(-1)!;
     expect(seen.headers['x-forwarded-user']).toBe('alice@example.com');
@@ -51,7 +62,10 @@ describe('SAML sign-in', () => {
     const browser = new TestBrowser();
     await samlSignIn(browser, s, {
       nameId: 'opaque-id-123',
-      attributes: { 'urn:oid:1.3.6.1.4.1.5923.1.5.1.1|memberOf': ['g1', 'g2', 'ml-admins'], 'urn:oid:0.9.2342.19200300.100.1.3|mail': ['dora@example.com'] },
+      attributes: {
+        'urn:oid:1.3.6.1.4.1.5923.1.5.1.1|memberOf': ['g1', 'g2', 'ml-admins'],
+        'urn:oid:0.9.2342.19200300.100.1.3|mail': ['dora@example.com'],
+      },
     });
     const me = await getJson(`${s.gh.url}/.gatehouse/userinfo`, { cookie: `gatehouse=${browser.jar.get(s.gh.url, 'gatehouse')}` });
     expect(me.body).toMatchObject({ user: 'opaque-id-123', email: 'dora@example.com', groups: ['g1', 'g2', 'ml-admins'] });
@@ -65,8 +79,10 @@ describe('SAML sign-in', () => {
     const tab2 = await startLogin(browser, s.gh);
     const loginCookie = browser.jar.get(s.gh.url, 'gatehouse-login');
     expect(loginCookie).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const answer = (requestId: string) => b64(responseXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId }, s.idpKeys).xml);
-    const loginSetCookies = (res: { hops: Array<{ setCookies: string[] }> }) => res.hops.flatMap((h) => h.setCookies).filter((c) => c.startsWith('gatehouse-login='));
+    const answer = (requestId: string) =>
+      b64(responseXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId }, s.idpKeys).xml);
+    const loginSetCookies = (res: { hops: Array<{ setCookies: string[] }> }) =>
+      res.hops.flatMap((h) => h.setCookies).filter((c) => c.startsWith('gatehouse-login='));
 
     const first = await postToAcs(browser, s.acsUrl, answer(tab1.requestId), tab1.relayState);
     expect(first.status).toBe(303);
@@ -97,13 +113,32 @@ describe('encrypted assertions', () => {
     const s = await startSamlSetup(up.url, { sp_key_file: sp.keyFile, sp_cert_file: sp.certFile });
     const encryptedResponse = async (requestId: string, to: typeof sp) => {
       const id = newId();
-      const signed = signXml(assertionXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: requestId, nameId: 'erin@example.com', attributes: { groups: ['ml-admins'] } }, id), id, s.idpKeys);
-      const encrypted = await new Promise<string>((resolve, reject) => encrypt(signed, {
-        rsa_pub: createPublicKey(to.cert).export({ type: 'spki', format: 'pem' }) as string,
-        pem: to.cert,
-        encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
-        keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
-      }, (err, out) => (err ? reject(err) : resolve(out))));
+      const signed = signXml(
+        assertionXml(
+          {
+            acsUrl: s.acsUrl,
+            audience: SP_ENTITY,
+            inResponseTo: requestId,
+            nameId: 'erin@example.com',
+            attributes: { groups: ['ml-admins'] },
+          },
+          id,
+        ),
+        id,
+        s.idpKeys,
+      );
+      const encrypted = await new Promise<string>((resolve, reject) =>
+        encrypt(
+          signed,
+          {
+            rsa_pub: createPublicKey(to.cert).export({ type: 'spki', format: 'pem' }) as string,
+            pem: to.cert,
+            encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+            keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+          },
+          (err, out) => (err ? reject(err) : resolve(out)),
+        ),
+      );
       return `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${newId()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${s.acsUrl}" InResponseTo="${requestId}"><saml:Issuer>https://idp.test.example/saml</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion></samlp:Response>`;
     };
     const browser = new TestBrowser();
@@ -115,7 +150,13 @@ describe('encrypted assertions', () => {
 
     const other = new TestBrowser();
     const login2 = await startLogin(other, s.gh);
-    const bad = await postToAcs(other, s.acsUrl, b64(await encryptedResponse(login2.requestId, makeKeyPair('stranger'))), login2.relayState, 'application/json');
+    const bad = await postToAcs(
+      other,
+      s.acsUrl,
+      b64(await encryptedResponse(login2.requestId, makeKeyPair('stranger'))),
+      login2.relayState,
+      'application/json',
+    );
     expect(bad.status).toBe(400);
     expect(other.jar.get(s.gh.url, 'gatehouse')).toBeUndefined();
   });
@@ -162,7 +203,9 @@ describe('SAML single logout', () => {
 
     // IdP-initiated, HTTP-Redirect binding, unsigned: refused, and the session lives on.
     const logoutRequest = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lr1" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${s.acsUrl.replace('/acs', '/slo')}"><saml:Issuer>https://idp.test.example/saml</saml:Issuer><saml:NameID>alice@example.com</saml:NameID><samlp:SessionIndex>_sess1</samlp:SessionIndex></samlp:LogoutRequest>`;
-    const unsigned = await getJson(`${s.gh.url}/.gatehouse/saml/corp/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(logoutRequest).toString('base64'))}`);
+    const unsigned = await getJson(
+      `${s.gh.url}/.gatehouse/saml/corp/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(logoutRequest).toString('base64'))}`,
+    );
     expect(unsigned.status).toBe(400);
     expect((await getJson(`${s.gh.url}/x`, cookie)).status).toBe(200);
   });

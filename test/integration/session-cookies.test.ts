@@ -25,7 +25,10 @@ describe('session cookie at the edges', () => {
     const up = await startUpstream();
     const gh = await startTestGatehouse(sessionConfig(up.url));
     const mac = '\u00e9'.repeat(22);
-    const r = await rawRequest(gh.url, `GET /x HTTP/1.1\r\nhost: h\r\naccept: application/json\r\ncookie: gatehouse=${'A'.repeat(43)}.${mac}`);
+    const r = await rawRequest(
+      gh.url,
+      `GET /x HTTP/1.1\r\nhost: h\r\naccept: application/json\r\ncookie: gatehouse=${'A'.repeat(43)}.${mac}`,
+    );
     expect(r.status).toBe(401);
   });
 });

@@ -24,7 +24,7 @@ describe('session revocation', () => {
     await expect.poll(() => gh.current().sessions.live.size()).toBe(0);
   });
 
-  it('a session created while all of a user\'s sessions are revoked stays revocable', async () => {
+  it("a session created while all of a user's sessions are revoked stays revocable", async () => {
     const up = await startUpstream();
     const gh = await startTestGatehouse(sessionConfig(up.url, 'redis'));
     const sessions = gh.current().sessions;

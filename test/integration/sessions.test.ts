@@ -11,7 +11,14 @@ import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const ADMIN_TOKEN = 'admin-token-for-session-tests';
 const SECRET = 'session-secret-for-tests-0123456789abcdef';
-const ALICE = { user: 'alice@corp.example', email: 'alice@corp.example', name: 'Alice', groups: ['ml-admins', 'data-scientists'], idp: 'corp', method: 'test' };
+const ALICE = {
+  user: 'alice@corp.example',
+  email: 'alice@corp.example',
+  name: 'Alice',
+  groups: ['ml-admins', 'data-scientists'],
+  idp: 'corp',
+  method: 'test',
+};
 
 interface Options {
   readonly url?: string;
@@ -27,7 +34,9 @@ function config(up: TestUpstream, o: Options = {}) {
     admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
     session: {
       store: o.store ?? 'redis',
-      ...(o.store === 'memory' ? {} : { redis: { url: o.url ?? redisUrl(), key_prefix: o.prefix ?? uniquePrefix(), command_timeout: '500ms' } }),
+      ...(o.store === 'memory'
+        ? {}
+        : { redis: { url: o.url ?? redisUrl(), key_prefix: o.prefix ?? uniquePrefix(), command_timeout: '500ms' } }),
       secret: SECRET,
       cookie: { secure: false },
       idle_timeout: o.idle ?? '30m',
@@ -53,7 +62,10 @@ async function signIn(gh: StartedGatehouse, who = ALICE): Promise<{ cookie: stri
 
 const browser = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' };
 const admin = (gh: StartedGatehouse, method: 'GET' | 'DELETE', path: string) =>
-  request(`${gh.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then(async (r) => ({ status: r.statusCode, body: (await r.body.json()) as any }));
+  request(`${gh.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then(async (r) => ({
+    status: r.statusCode,
+    body: (await r.body.json()) as any,
+  }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function openWs(url: string, cookie: string): Promise<{ ws: WebSocket; closed: Promise<number>; greeted: Promise<unknown> }> {
@@ -201,7 +213,9 @@ describe('live connections follow their session', () => {
     expect(res.statusCode).toBe(200);
     const ended = (async () => {
       try {
-        for await (const _ of res.body) { /* drain until cut */ }
+        for await (const _ of res.body) {
+          /* drain until cut */
+        }
       } catch {
         // a cut stream errors: that is the point
       }
@@ -225,7 +239,12 @@ describe('logout', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
     expect((await getJson(`${a.url}/x`, { cookie: s.cookie })).status).toBe(200); // GET did not sign out
 
-    const post = (body: string) => request(`${a.url}/.gatehouse/logout`, { method: 'POST', body, headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } });
+    const post = (body: string) =>
+      request(`${a.url}/.gatehouse/logout`, {
+        method: 'POST',
+        body,
+        headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      });
     const bad = await post('csrf=wrong');
     expect(bad.statusCode).toBe(403);
     expect(((await bad.body.json()) as { error: string }).error).toBe('GH_BAD_CSRF');

@@ -9,7 +9,9 @@ import { startTestGatehouse } from '../support/start-gatehouse.ts';
 import { startUpstream } from '../support/upstream.ts';
 
 const SPOOFED = readFileSync(new URL('../fixtures/spoofed-headers.txt', import.meta.url), 'utf8')
-  .split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 describe('client-sent headers only Gatehouse may set', () => {
   it.each(SPOOFED)('never forwards a client-sent %s header', async (name) => {
@@ -26,7 +28,10 @@ describe('client-sent headers only Gatehouse may set', () => {
 
   it('protects identity header names written with underscores (Remote_User) in both spellings', async () => {
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...sessionConfig(up.url), routes: [{ name: 'pub', upstream: up.url, allow: { public: true }, identity_headers: { user: 'Remote_User' } }] });
+    const gh = await startTestGatehouse({
+      ...sessionConfig(up.url),
+      routes: [{ name: 'pub', upstream: up.url, allow: { public: true }, identity_headers: { user: 'Remote_User' } }],
+    });
     const r = await rawRequest(gh.url, 'GET /x HTTP/1.1\r\nhost: h\r\nremote_user: forged-underscore\r\nremote-user: forged-dash');
     expect(r.status).toBe(200);
     const raw = up.seen[0]!.rawHeaders;

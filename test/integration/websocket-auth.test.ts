@@ -40,7 +40,13 @@ describe('WebSocket authorisation', () => {
     up.server.on('upgrade', (req) => upgrades.push(req.url ?? ''));
     const { gh } = await startOidcSetup(up.url, {
       routes: [
-        { name: 'notebooks', path: '/nb', upstream: up.url, allow: { groups: ['ml-admins'] }, allowed_origins: ['https://notebooks.corp.example'] },
+        {
+          name: 'notebooks',
+          path: '/nb',
+          upstream: up.url,
+          allow: { groups: ['ml-admins'] },
+          allowed_origins: ['https://notebooks.corp.example'],
+        },
         { name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } },
       ],
     });
@@ -57,7 +63,13 @@ describe('WebSocket authorisation', () => {
     expect(anon.status).toBe(401);
     expect(upgrades).toEqual([]);
 
-    const ok = await attempt(`${wsUrl}?n=1`, { ...json, cookie: `${COOKIE}=${alice}`, 'X-Forwarded-User': 'admin', 'X_Forwarded_User': 'admin', 'X-Gatehouse-Assertion': 'forged' });
+    const ok = await attempt(`${wsUrl}?n=1`, {
+      ...json,
+      cookie: `${COOKIE}=${alice}`,
+      'X-Forwarded-User': 'admin',
+      X_Forwarded_User: 'admin',
+      'X-Gatehouse-Assertion': 'forged',
+    });
     expect(ok.status).toBe(101);
     expect(ok.hello!.hello).toBe('/nb/api/kernels/k1/channels?n=1');
     expect(ok.hello!.headers['x-forwarded-user']).toBe(ALICE);

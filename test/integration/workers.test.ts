@@ -60,7 +60,9 @@ routes: [ { name: app, upstream: "${up.url}", allow: { public: true } } ]
   });
 
   it('refuses several workers with the memory store, naming the key', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
-    const file = writeConfig('server: { public_url: "https://ml.corp.example", workers: 4 }\nroutes: [ { name: a, upstream: "http://127.0.0.1:1", allow: { public: true } } ]\n');
+    const file = writeConfig(
+      'server: { public_url: "https://ml.corp.example", workers: 4 }\nroutes: [ { name: a, upstream: "http://127.0.0.1:1", allow: { public: true } } ]\n',
+    );
     const r = spawnGatehouse(['check-config', '--config', file]);
     expect((await r.exited()).code).toBe(1);
     expect(r.output()).toContain('server.workers');

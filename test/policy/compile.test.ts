@@ -11,7 +11,12 @@ const policy = (yaml: string) => compilePolicy(parse(yaml) as PolicySource);
 describe('compileCondition', () => {
   it('an empty condition grants nothing', () => {
     expect(compileCondition({})).toEqual({
-      public: false, authenticated: false, users: new Set(), emails: new Set(), domains: new Set(), groups: new Set(),
+      public: false,
+      authenticated: false,
+      users: new Set(),
+      emails: new Set(),
+      domains: new Set(),
+      groups: new Set(),
     });
   });
 
@@ -46,7 +51,11 @@ describe('compileCondition', () => {
   });
 
   it('drops only a leading "@" from a domain', () => {
-    expect([...compileCondition({ emailDomains: ['@corp.example', 'corp@example', '@@corp.example'] }).domains]).toEqual(['corp.example', 'corp@example', '@corp.example']);
+    expect([...compileCondition({ emailDomains: ['@corp.example', 'corp@example', '@@corp.example'] }).domains]).toEqual([
+      'corp.example',
+      'corp@example',
+      '@corp.example',
+    ]);
   });
 });
 
@@ -184,7 +193,7 @@ describe('compilePolicy', () => {
     expect(p.rules).toEqual([]);
   });
 
-  it('no allow and no deny stay undefined (default deny is evaluate\'s job)', () => {
+  it("no allow and no deny stay undefined (default deny is evaluate's job)", () => {
     const p = policy(`{ name: closed }`);
     expect(p.allow).toBeUndefined();
     expect(p.deny).toBeUndefined();
@@ -199,7 +208,11 @@ rules:
   - { path: /admin, allow: { groups: [ml-admins] }, deny: { groups: [contractors] } }
   - { path: /other, public: false }
 `);
-    expect(p.rules.map((r) => [r.index, r.path, r.public])).toEqual([[0, '/health', true], [1, '/admin', false], [2, '/other', false]]);
+    expect(p.rules.map((r) => [r.index, r.path, r.public])).toEqual([
+      [0, '/health', true],
+      [1, '/admin', false],
+      [2, '/other', false],
+    ]);
     expect(p.rules[0]!.allow).toBeUndefined();
     expect(p.rules[0]!.deny).toBeUndefined();
     expect(p.rules[1]!.allow).toEqual(compileCondition({ groups: ['ml-admins'] }));
@@ -217,7 +230,12 @@ rules:
   - { path: /c, methods: [HEAD] }
   - { path: /d }
 `);
-    expect(p.rules.map((r) => (r.methods ? [...r.methods].sort() : undefined))).toEqual([['GET', 'HEAD'], ['DELETE', 'POST'], ['HEAD'], undefined]);
+    expect(p.rules.map((r) => (r.methods ? [...r.methods].sort() : undefined))).toEqual([
+      ['GET', 'HEAD'],
+      ['DELETE', 'POST'],
+      ['HEAD'],
+      undefined,
+    ]);
   });
 
   it('matches rules case-sensitively unless case_insensitive_paths (caseInsensitivePaths) is true', () => {

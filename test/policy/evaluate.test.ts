@@ -12,7 +12,12 @@ import { normalizePath } from '../../src/uri/normalize.ts';
 const ALICE: Identity = { user: 'alice@corp.example', email: 'alice@corp.example', groups: ['ml-admins', 'data-scientists'], idp: 'corp' };
 const BOB: Identity = { user: 'bob@corp.example', email: 'bob@corp.example', groups: ['labelers'], idp: 'corp' };
 const CAROL: Identity = { user: 'carol', email: 'carol@partner.example', groups: [], idp: 'corp' };
-const MALLORY: Identity = { user: 'mallory@corp.example', email: 'Mallory@Corp.Example', groups: ['ml-admins', 'contractors'], idp: 'corp' };
+const MALLORY: Identity = {
+  user: 'mallory@corp.example',
+  email: 'Mallory@Corp.Example',
+  groups: ['ml-admins', 'contractors'],
+  idp: 'corp',
+};
 const NOMAIL: Identity = { user: 'svc', email: 'corp.example', groups: [], idp: 'corp' };
 const WHO = { alice: ALICE, bob: BOB, carol: CAROL, mallory: MALLORY, nomail: NOMAIL, anon: undefined } as const;
 
@@ -34,9 +39,19 @@ rules:
 const OPEN = parse(`{ name: open, allow: { public: true } }`) as PolicySource;
 const CLOSED = parse(`{ name: closed }`) as PolicySource;
 const AUTHN = parse(`{ name: authn, allow: { authenticated: true } }`) as PolicySource;
-const CI = parse(`{ name: ci, case_insensitive_paths: true, caseInsensitivePaths: true, allow: { authenticated: true }, rules: [ { path: /admin, allow: { groups: [ml-admins] } } ] }`) as PolicySource;
+const CI = parse(
+  `{ name: ci, case_insensitive_paths: true, caseInsensitivePaths: true, allow: { authenticated: true }, rules: [ { path: /admin, allow: { groups: [ml-admins] } } ] }`,
+) as PolicySource;
 
-type Row = [policy: PolicySource, who: keyof typeof WHO, method: string, rawPath: string, allow: boolean | 'bad-path', reason?: string, rule?: number];
+type Row = [
+  policy: PolicySource,
+  who: keyof typeof WHO,
+  method: string,
+  rawPath: string,
+  allow: boolean | 'bad-path',
+  reason?: string,
+  rule?: number,
+];
 
 const TABLE: Row[] = [
   // Route allow / deny / default deny.
@@ -138,10 +153,19 @@ describe('policy evaluate (table)', () => {
 
 describe('path patterns', () => {
   it.each([
-    ['/api', '/api', true], ['/api', '/api/x', true], ['/api', '/apix', false], ['/api/', '/api', true],
-    ['/api/**', '/api', true], ['/api/**', '/api/a/b', true], ['/api/**', '/apix', false],
-    ['/p/*/x', '/p/1/x', true], ['/p/*/x', '/p/1/2/x', false], ['/p/*/x', '/p//x', true],
-    ['/a.b', '/aXb', false], ['/**', '/anything/at/all', true], ['/', '/x', true],
+    ['/api', '/api', true],
+    ['/api', '/api/x', true],
+    ['/api', '/apix', false],
+    ['/api/', '/api', true],
+    ['/api/**', '/api', true],
+    ['/api/**', '/api/a/b', true],
+    ['/api/**', '/apix', false],
+    ['/p/*/x', '/p/1/x', true],
+    ['/p/*/x', '/p/1/2/x', false],
+    ['/p/*/x', '/p//x', true],
+    ['/a.b', '/aXb', false],
+    ['/**', '/anything/at/all', true],
+    ['/', '/x', true],
   ] as const)('%s matches %s: %s', (pattern, path, expected) => {
     expect(compilePathPattern(pattern)(path)).toBe(expected);
   });
@@ -157,7 +181,8 @@ describe('path patterns', () => {
 // Whole decisions (allow, reason, rule, grantingGroups), one condition kind at a time, so that a
 // condition that silently grants everybody, or nobody, is noticed.
 describe('policy evaluate: each condition on its own', () => {
-  const decide = (yaml: string, who: Identity | undefined, method = 'GET', path = '/') => evaluate(compilePolicy(parse(yaml) as PolicySource), who, method, path);
+  const decide = (yaml: string, who: Identity | undefined, method = 'GET', path = '/') =>
+    evaluate(compilePolicy(parse(yaml) as PolicySource), who, method, path);
   const id = (user: string, email: string | undefined, groups: string[] = []): Identity => ({ user, email, groups, idp: 'corp' });
   const allowed = (reason: string, rule?: number) => ({ allow: true, reason, rule, grantingGroups: [] });
   const refused = (reason: string, rule?: number, grantingGroups: string[] = []) => ({ allow: false, reason, rule, grantingGroups });
@@ -167,8 +192,12 @@ describe('policy evaluate: each condition on its own', () => {
     expect(decide(`{ name: r, allow: { public: false } }`, ALICE)).toEqual(refused('groups-unauthorized'));
     expect(decide(`{ name: r, allow: { public: false, groups: [ml-admins] } }`, ALICE)).toEqual(allowed('groups-ok'));
     expect(decide(`{ name: r, allow: { public: false, groups: [ml-admins] } }`, undefined)).toEqual(refused('user-unauthenticated'));
-    expect(decide(`{ name: r, allow: { public: true }, rules: [ { path: /x, allow: { public: false } } ] }`, undefined, 'GET', '/x')).toEqual(refused('user-unauthenticated', 0));
-    expect(decide(`{ name: r, allow: { public: true }, rules: [ { path: /x, public: false } ] }`, undefined, 'GET', '/x')).toEqual(allowed('public-route', 0));
+    expect(
+      decide(`{ name: r, allow: { public: true }, rules: [ { path: /x, allow: { public: false } } ] }`, undefined, 'GET', '/x'),
+    ).toEqual(refused('user-unauthenticated', 0));
+    expect(decide(`{ name: r, allow: { public: true }, rules: [ { path: /x, public: false } ] }`, undefined, 'GET', '/x')).toEqual(
+      allowed('public-route', 0),
+    );
   });
 
   it('a public route lets anyone in, signed in or not, and names no rule', () => {
@@ -220,13 +249,17 @@ describe('policy evaluate: each condition on its own', () => {
     const yaml = `{ name: r, allow: { groups: [ml-admins, data-scientists] } }`;
     expect(decide(yaml, BOB)).toEqual(refused('groups-unauthorized', undefined, ['ml-admins', 'data-scientists']));
     expect(decide(yaml, id('d', undefined, ['x', 'data-scientists']))).toEqual(allowed('groups-ok'));
-    expect(decide(yaml, id('d', undefined, ['ML-Admins']))).toEqual(refused('groups-unauthorized', undefined, ['ml-admins', 'data-scientists']));
+    expect(decide(yaml, id('d', undefined, ['ML-Admins']))).toEqual(
+      refused('groups-unauthorized', undefined, ['ml-admins', 'data-scientists']),
+    );
   });
 
   it('an allow with no condition a user meets grants nobody, however the user looks', () => {
     const everything = id('alice@corp.example', 'alice@corp.example', ['ml-admins']);
     expect(decide(`{ name: r, allow: {} }`, everything)).toEqual(refused('groups-unauthorized'));
-    expect(decide(`{ name: r, allow: { users: [], emails: [], emailDomains: [], groups: [] } }`, everything)).toEqual(refused('groups-unauthorized'));
+    expect(decide(`{ name: r, allow: { users: [], emails: [], emailDomains: [], groups: [] } }`, everything)).toEqual(
+      refused('groups-unauthorized'),
+    );
   });
 
   it('deny by users, emails, e-mail domain or group beats every allow', () => {
@@ -237,7 +270,9 @@ describe('policy evaluate: each condition on its own', () => {
     expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, MALLORY)).toEqual(refused('denied'));
     expect(decide(`{ name: r, ${allowAll}, deny: { authenticated: true } }`, ALICE)).toEqual(refused('denied'));
     // A deny that does not name the user leaves the allow alone.
-    expect(decide(`{ name: r, ${allowAll}, deny: { emailDomains: [partner.example], emails: [x@corp.example] } }`, BOB)).toEqual(allowed('authenticated-ok'));
+    expect(decide(`{ name: r, ${allowAll}, deny: { emailDomains: [partner.example], emails: [x@corp.example] } }`, BOB)).toEqual(
+      allowed('authenticated-ok'),
+    );
     expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, ALICE)).toEqual(allowed('authenticated-ok'));
     // Deny is not "not allowed": anonymous users are asked to sign in first.
     expect(decide(`{ name: r, ${allowAll}, deny: { groups: [contractors] } }`, undefined)).toEqual(refused('user-unauthenticated'));
@@ -246,12 +281,15 @@ describe('policy evaluate: each condition on its own', () => {
   it('no allow at all: signed-in users are refused by default, anonymous ones asked to sign in', () => {
     expect(decide(`{ name: r }`, ALICE)).toEqual(refused('no-allow-default-deny'));
     expect(decide(`{ name: r, deny: { groups: [contractors] } }`, ALICE)).toEqual(refused('no-allow-default-deny'));
-    expect(decide(`{ name: r, rules: [ { path: /x, deny: { groups: [contractors] } } ] }`, ALICE, 'GET', '/x')).toEqual(refused('no-allow-default-deny', 0));
+    expect(decide(`{ name: r, rules: [ { path: /x, deny: { groups: [contractors] } } ] }`, ALICE, 'GET', '/x')).toEqual(
+      refused('no-allow-default-deny', 0),
+    );
   });
 });
 
 describe('policy evaluate: rules', () => {
-  const policy = compilePolicy(parse(`
+  const policy = compilePolicy(
+    parse(`
 name: r
 allow: { groups: [staff] }
 deny: { groups: [contractors] }
@@ -261,39 +299,85 @@ rules:
   - { path: /admin, allow: { groups: [admins] } }
   - { path: /upload, methods: [POST], allow: { groups: [uploaders] } }
   - { path: /read, methods: [GET], allow: { groups: [readers] } }
-`) as PolicySource);
+`) as PolicySource,
+  );
   const staff = (user: string, ...more: string[]): Identity => ({ user, groups: ['staff', ...more], idp: 'corp' });
 
   it('a rule without allow inherits the route allow, and adds its own deny', () => {
     expect(evaluate(policy, staff('alice'), 'GET', '/reports')).toEqual({ allow: true, reason: 'groups-ok', rule: 1, grantingGroups: [] });
     expect(evaluate(policy, staff('bob'), 'GET', '/reports')).toEqual({ allow: false, reason: 'denied', rule: 1, grantingGroups: [] });
-    expect(evaluate(policy, { user: 'eve', groups: [], idp: 'corp' }, 'GET', '/reports')).toEqual({ allow: false, reason: 'groups-unauthorized', rule: 1, grantingGroups: ['staff'] });
+    expect(evaluate(policy, { user: 'eve', groups: [], idp: 'corp' }, 'GET', '/reports')).toEqual({
+      allow: false,
+      reason: 'groups-unauthorized',
+      rule: 1,
+      grantingGroups: ['staff'],
+    });
   });
 
-  it('a rule\'s allow replaces the route allow', () => {
-    expect(evaluate(policy, staff('alice'), 'GET', '/admin')).toEqual({ allow: false, reason: 'groups-unauthorized', rule: 2, grantingGroups: ['admins'] });
-    expect(evaluate(policy, { user: 'root', groups: ['admins'], idp: 'corp' }, 'GET', '/admin/x')).toEqual({ allow: true, reason: 'groups-ok', rule: 2, grantingGroups: [] });
+  it("a rule's allow replaces the route allow", () => {
+    expect(evaluate(policy, staff('alice'), 'GET', '/admin')).toEqual({
+      allow: false,
+      reason: 'groups-unauthorized',
+      rule: 2,
+      grantingGroups: ['admins'],
+    });
+    expect(evaluate(policy, { user: 'root', groups: ['admins'], idp: 'corp' }, 'GET', '/admin/x')).toEqual({
+      allow: true,
+      reason: 'groups-ok',
+      rule: 2,
+      grantingGroups: [],
+    });
   });
 
-  it('the route deny applies inside rules and is reported as the route\'s (no rule)', () => {
-    expect(evaluate(policy, staff('mallory', 'admins', 'contractors'), 'GET', '/admin')).toEqual({ allow: false, reason: 'denied', rule: undefined, grantingGroups: [] });
-    expect(evaluate(policy, staff('mallory', 'contractors'), 'GET', '/reports')).toEqual({ allow: false, reason: 'denied', rule: undefined, grantingGroups: [] });
+  it("the route deny applies inside rules and is reported as the route's (no rule)", () => {
+    expect(evaluate(policy, staff('mallory', 'admins', 'contractors'), 'GET', '/admin')).toEqual({
+      allow: false,
+      reason: 'denied',
+      rule: undefined,
+      grantingGroups: [],
+    });
+    expect(evaluate(policy, staff('mallory', 'contractors'), 'GET', '/reports')).toEqual({
+      allow: false,
+      reason: 'denied',
+      rule: undefined,
+      grantingGroups: [],
+    });
     // ... but not inside public rules, and anonymous users are asked to sign in first.
-    expect(evaluate(policy, staff('mallory', 'contractors'), 'GET', '/health')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
-    expect(evaluate(policy, undefined, 'GET', '/admin')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: 2, grantingGroups: [] });
+    expect(evaluate(policy, staff('mallory', 'contractors'), 'GET', '/health')).toEqual({
+      allow: true,
+      reason: 'public-route',
+      rule: 0,
+      grantingGroups: [],
+    });
+    expect(evaluate(policy, undefined, 'GET', '/admin')).toEqual({
+      allow: false,
+      reason: 'user-unauthenticated',
+      rule: 2,
+      grantingGroups: [],
+    });
   });
 
   it('a public rule is public for everyone and names itself', () => {
     expect(evaluate(policy, undefined, 'GET', '/health')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
     expect(evaluate(policy, undefined, 'POST', '/health/x')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
-    expect(evaluate(policy, undefined, 'GET', '/healthz')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
+    expect(evaluate(policy, undefined, 'GET', '/healthz')).toEqual({
+      allow: false,
+      reason: 'user-unauthenticated',
+      rule: undefined,
+      grantingGroups: [],
+    });
   });
 
   it('a rule with methods applies to those methods only (GET includes HEAD)', () => {
     const uploader = staff('u', 'uploaders');
     expect(evaluate(policy, staff('s'), 'POST', '/upload')).toMatchObject({ allow: false, rule: 3 });
     expect(evaluate(policy, uploader, 'POST', '/upload')).toMatchObject({ allow: true, rule: 3 });
-    expect(evaluate(policy, staff('s'), 'GET', '/upload')).toEqual({ allow: true, reason: 'groups-ok', rule: undefined, grantingGroups: [] });
+    expect(evaluate(policy, staff('s'), 'GET', '/upload')).toEqual({
+      allow: true,
+      reason: 'groups-ok',
+      rule: undefined,
+      grantingGroups: [],
+    });
     expect(evaluate(policy, staff('s'), 'PUT', '/upload')).toMatchObject({ allow: true, rule: undefined });
     expect(evaluate(policy, staff('s'), 'GET', '/read')).toMatchObject({ allow: false, rule: 4 });
     expect(evaluate(policy, staff('s'), 'HEAD', '/read')).toMatchObject({ allow: false, rule: 4 });
@@ -311,41 +395,63 @@ rules:
   });
 
   it('a trailing slash in a rule path guards that prefix, not the whole site', () => {
-    const p = compilePolicy(parse(`{ name: r, allow: { authenticated: true }, rules: [ { path: /static/, public: true } ] }`) as PolicySource);
+    const p = compilePolicy(
+      parse(`{ name: r, allow: { authenticated: true }, rules: [ { path: /static/, public: true } ] }`) as PolicySource,
+    );
     expect(evaluate(p, undefined, 'GET', '/static/app.js')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
     expect(evaluate(p, undefined, 'GET', '/static')).toEqual({ allow: true, reason: 'public-route', rule: 0, grantingGroups: [] });
-    expect(evaluate(p, undefined, 'GET', '/')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
-    expect(evaluate(p, undefined, 'GET', '/admin')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
-    expect(evaluate(p, undefined, 'GET', '/staticfiles')).toEqual({ allow: false, reason: 'user-unauthenticated', rule: undefined, grantingGroups: [] });
+    expect(evaluate(p, undefined, 'GET', '/')).toEqual({
+      allow: false,
+      reason: 'user-unauthenticated',
+      rule: undefined,
+      grantingGroups: [],
+    });
+    expect(evaluate(p, undefined, 'GET', '/admin')).toEqual({
+      allow: false,
+      reason: 'user-unauthenticated',
+      rule: undefined,
+      grantingGroups: [],
+    });
+    expect(evaluate(p, undefined, 'GET', '/staticfiles')).toEqual({
+      allow: false,
+      reason: 'user-unauthenticated',
+      rule: undefined,
+      grantingGroups: [],
+    });
   });
 
   it('a "/**" rule after a "*" guards the bare page too (not only what is below it)', () => {
-    const p = compilePolicy(parse(`
+    const p = compilePolicy(
+      parse(`
 name: mlflow
 allow: { groups: [ml-admins, labelers] }
 rules:
   - { path: "/projects/*/settings/**", allow: { groups: [ml-admins] } }
-`) as PolicySource);
+`) as PolicySource,
+    );
     expect(evaluate(p, BOB, 'GET', '/projects/7/settings/members')).toMatchObject({ allow: false, reason: 'groups-unauthorized', rule: 0 });
     expect(evaluate(p, BOB, 'GET', '/projects/7/settings')).toMatchObject({ allow: false, reason: 'groups-unauthorized', rule: 0 });
     expect(evaluate(p, BOB, 'GET', '/projects/7/settingsx')).toMatchObject({ allow: true, reason: 'groups-ok', rule: undefined });
   });
 
   it('the first matching rule decides, even when a later one would allow', () => {
-    const p = compilePolicy(parse(`
+    const p = compilePolicy(
+      parse(`
 name: r
 allow: { authenticated: true }
 rules:
   - { path: /a/b, allow: { groups: [admins] } }
   - { path: /a, public: true }
-`) as PolicySource);
+`) as PolicySource,
+    );
     expect(evaluate(p, undefined, 'GET', '/a/b/c')).toMatchObject({ allow: false, reason: 'user-unauthenticated', rule: 0 });
     expect(evaluate(p, undefined, 'GET', '/a/c')).toMatchObject({ allow: true, reason: 'public-route', rule: 1 });
   });
 });
 
 describe('evaluateReadings: the strictest decision over every reading of the path', () => {
-  const policy = compilePolicy(parse(`
+  const policy = compilePolicy(
+    parse(`
 name: r
 allow: { groups: [staff, admins] }
 rules:
@@ -353,17 +459,23 @@ rules:
   - { path: /admin, allow: { groups: [admins] } }
   - { path: /ops, allow: { groups: [ops] } }
   - { path: /pub, public: true }
-`) as PolicySource);
+`) as PolicySource,
+  );
   const staff: Identity = { user: 's', groups: ['staff'], idp: 'corp' };
   const admin: Identity = { user: 'a', groups: ['admins'], idp: 'corp' };
-  const d = (allow: boolean, reason: string, rule: number | undefined, grantingGroups: string[] = []) => ({ allow, reason, rule, grantingGroups });
+  const d = (allow: boolean, reason: string, rule: number | undefined, grantingGroups: string[] = []) => ({
+    allow,
+    reason,
+    rule,
+    grantingGroups,
+  });
 
-  it('one reading: that reading\'s decision', () => {
+  it("one reading: that reading's decision", () => {
     expect(evaluateReadings(policy, staff, 'GET', ['/admin'])).toEqual(d(false, 'groups-unauthorized', 1, ['admins']));
     expect(evaluateReadings(policy, undefined, 'GET', ['/health'])).toEqual(d(true, 'public-route', 0));
   });
 
-  it('every reading allowed: the canonical reading\'s allow', () => {
+  it("every reading allowed: the canonical reading's allow", () => {
     expect(evaluateReadings(policy, admin, 'GET', ['/admin', '/x'])).toEqual(d(true, 'groups-ok', 1));
   });
 

@@ -11,14 +11,28 @@
 // a client sends can pose as a header only Gatehouse may set (X-Forwarded-*, X-Request-Id, the
 // identity headers, method overrides), Gatehouse's cookies never reach the upstream, and no
 // upstream Set-Cookie can write a Gatehouse cookie.
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientResponseHeaders, stripCookie, upstreamRequestFacts, upstreamRequestHeaders, type UpstreamHeaderContext, type UpstreamRequestFacts } from '../../src/proxy/headers.ts';
+import {
+  clientResponseHeaders,
+  stripCookie,
+  upstreamRequestFacts,
+  upstreamRequestHeaders,
+  type UpstreamHeaderContext,
+  type UpstreamRequestFacts,
+} from '../../src/proxy/headers.ts';
 import { Exchange } from '../../src/http/exchange.ts';
 import { createClientResolver } from '../../src/http/forwarded.ts';
 import { selfSignedCert } from '../support/audit-receivers.ts';
@@ -162,7 +176,14 @@ async function upstreamSays(status: string, lines: readonly string[], body = '')
 const COOKIE = '__Host-gatehouse';
 
 function context(over: Partial<UpstreamHeaderContext> = {}): UpstreamHeaderContext {
-  return { upstreamHost: 'backend.internal:8080', preserveHost: false, keepUpgrade: false, cookieName: COOKIE, reservedNames: new Set(['remote-user']), ...over };
+  return {
+    upstreamHost: 'backend.internal:8080',
+    preserveHost: false,
+    keepUpgrade: false,
+    cookieName: COOKIE,
+    reservedNames: new Set(['remote-user']),
+    ...over,
+  };
 }
 
 /** Upstream request headers of a request sent with `lines`. */
@@ -207,33 +228,62 @@ describe('upstreamRequestHeaders: what the client sent, minus what only travels 
   });
 
   it('passes end-to-end headers through as sent, repeated lines joined by Node', async () => {
-    const out = await sendUpstream({ lines: ['Accept: text/html', 'X-Custom: a', 'X-Custom: b', 'Authorization: Bearer abc', 'Content-Type: text/plain'] });
+    const out = await sendUpstream({
+      lines: ['Accept: text/html', 'X-Custom: a', 'X-Custom: b', 'Authorization: Bearer abc', 'Content-Type: text/plain'],
+    });
     expect(out).toMatchObject({ accept: 'text/html', 'x-custom': 'a, b', authorization: 'Bearer abc', 'content-type': 'text/plain' });
   });
 
   it('drops the headers Gatehouse sets itself, whatever the client wrote in them', async () => {
     const out = await sendUpstream({
       lines: [
-        'Host: evil.example', 'Expect: 100-continue', 'Forwarded: for=203.0.113.9;host=evil.example', 'X-Real-IP: 203.0.113.9',
-        'X-Scheme: https', 'X-Original-URL: /admin', 'X-Rewrite-URL: /admin', 'X-Request-Id: client-chosen', 'X-Kept: yes',
+        'Host: evil.example',
+        'Expect: 100-continue',
+        'Forwarded: for=203.0.113.9;host=evil.example',
+        'X-Real-IP: 203.0.113.9',
+        'X-Scheme: https',
+        'X-Original-URL: /admin',
+        'X-Rewrite-URL: /admin',
+        'X-Request-Id: client-chosen',
+        'X-Kept: yes',
       ],
     });
     expect(out.host).toBe('backend.internal:8080');
     expect(out['x-request-id']).toBe('req-1');
-    for (const name of ['expect', 'forwarded', 'x-real-ip', 'x-scheme', 'x-original-url', 'x-rewrite-url']) expect(out[name], name).toBeUndefined();
+    for (const name of ['expect', 'forwarded', 'x-real-ip', 'x-scheme', 'x-original-url', 'x-rewrite-url'])
+      expect(out[name], name).toBeUndefined();
     expect(out['x-kept']).toBe('yes');
   });
 
   it('drops method overrides in every spelling, so a POST cannot run as the DELETE a rule judged it not to be', async () => {
-    for (const name of ['X-HTTP-Method-Override', 'X-Method-Override', 'X-HTTP-Method', 'X_HTTP_Method_Override', 'x_method_override', 'X_HTTP_METHOD']) {
+    for (const name of [
+      'X-HTTP-Method-Override',
+      'X-Method-Override',
+      'X-HTTP-Method',
+      'X_HTTP_Method_Override',
+      'x_method_override',
+      'X_HTTP_METHOD',
+    ]) {
       const out = await sendUpstream({ lines: [`${name}: DELETE`, 'X-Kept: yes'] });
-      expect(Object.keys(out).filter((k) => k.includes('method')), name).toEqual([]);
+      expect(
+        Object.keys(out).filter((k) => k.includes('method')),
+        name,
+      ).toEqual([]);
       expect(out['x-kept'], name).toBe('yes');
     }
   });
 
   it('drops underscore spellings of hop-by-hop and Gatehouse headers (WSGI/CGI read "_" as "-")', async () => {
-    const names = ['Transfer_Encoding', 'Proxy_Connection', 'Keep_Alive', 'Proxy_Authorization', 'X_Real_IP', 'X_Request_Id', 'X_Original_URL', 'X_Rewrite_URL'];
+    const names = [
+      'Transfer_Encoding',
+      'Proxy_Connection',
+      'Keep_Alive',
+      'Proxy_Authorization',
+      'X_Real_IP',
+      'X_Request_Id',
+      'X_Original_URL',
+      'X_Rewrite_URL',
+    ];
     const out = await sendUpstream({ lines: [...names.map((n) => `${n}: spoofed`), 'X_Kept_Too: yes', 'Under_Score: yes'] });
     for (const n of names) expect(out[n.toLowerCase()], n).toBeUndefined();
     // Other underscore names are the upstream's business.
@@ -243,10 +293,26 @@ describe('upstreamRequestHeaders: what the client sent, minus what only travels 
 
   it('drops identity headers: X-Forwarded-* and X-Gatehouse-* families and the configured names, in any spelling', async () => {
     const spoofed = [
-      'X-Forwarded-User: admin', 'X-Forwarded-Email: admin@corp.example', 'X-Forwarded-Groups: admins', 'X-Forwarded-Anything: x',
-      'X_Forwarded_User: admin', 'X-Gatehouse-Identity: admin', 'x_gatehouse_user: admin', 'Remote-User: admin', 'Remote_User: admin',
+      'X-Forwarded-User: admin',
+      'X-Forwarded-Email: admin@corp.example',
+      'X-Forwarded-Groups: admins',
+      'X-Forwarded-Anything: x',
+      'X_Forwarded_User: admin',
+      'X-Gatehouse-Identity: admin',
+      'x_gatehouse_user: admin',
+      'Remote-User: admin',
+      'Remote_User: admin',
     ];
-    const out = await sendUpstream({ lines: [...spoofed, 'X-Forwarded-By-Nobody-Else: no', 'X-Forwardedfor: kept', 'A-X-Forwarded-: kept', 'A-X-Gatehouse-: kept', 'Remote-User-Agent: kept'] });
+    const out = await sendUpstream({
+      lines: [
+        ...spoofed,
+        'X-Forwarded-By-Nobody-Else: no',
+        'X-Forwardedfor: kept',
+        'A-X-Forwarded-: kept',
+        'A-X-Gatehouse-: kept',
+        'Remote-User-Agent: kept',
+      ],
+    });
     for (const line of spoofed) expect(out[line.slice(0, line.indexOf(':')).toLowerCase()], line).toBeUndefined();
     expect(out['x-forwarded-by-nobody-else']).toBeUndefined();
     // Names that only contain a reserved name somewhere are someone else's.
@@ -258,7 +324,13 @@ describe('upstreamRequestHeaders: what the client sent, minus what only travels 
 
   it('drops what the client lists in Connection, but never what Gatehouse adds itself', async () => {
     const out = await sendUpstream({
-      lines: ['Connection: keep-alive, X-Secret,  Authorization ', 'Connection: X-Forwarded-For, X-Request-Id, Host', 'X-Secret: s', 'Authorization: Bearer t', 'X-Kept: yes'],
+      lines: [
+        'Connection: keep-alive, X-Secret,  Authorization ',
+        'Connection: X-Forwarded-For, X-Request-Id, Host',
+        'X-Secret: s',
+        'Authorization: Bearer t',
+        'X-Kept: yes',
+      ],
     });
     expect(out['x-secret']).toBeUndefined();
     expect(out.authorization).toBeUndefined();
@@ -283,7 +355,9 @@ describe('upstreamRequestHeaders: what the client sent, minus what only travels 
 
 describe('upstreamRequestHeaders: Gatehouse cookies never reach the upstream', () => {
   it('strips the session cookie and every <name>-* cookie, in any prefix, keeping the others in order', async () => {
-    const out = await sendUpstream({ lines: ['Cookie: _xsrf=1; __Host-gatehouse=sess; gatehouse-login=l; mlflow=2; __secure-gatehouse=old; gatehousex=3'] });
+    const out = await sendUpstream({
+      lines: ['Cookie: _xsrf=1; __Host-gatehouse=sess; gatehouse-login=l; mlflow=2; __secure-gatehouse=old; gatehousex=3'],
+    });
     expect(out.cookie).toBe('_xsrf=1; mlflow=2; gatehousex=3');
   });
 
@@ -315,7 +389,9 @@ describe('stripCookie', () => {
 
 describe('upstreamRequestHeaders: X-Forwarded-*, request id, identity, Host and upgrades', () => {
   it('an untrusted client: X-Forwarded-For is its address alone, X-Forwarded-Proto the own scheme', async () => {
-    const out = await sendUpstream({ lines: ['X-Forwarded-For: 198.51.100.66', 'X-Forwarded-Proto: https', 'X-Forwarded-Host: evil.example'] });
+    const out = await sendUpstream({
+      lines: ['X-Forwarded-For: 198.51.100.66', 'X-Forwarded-Proto: https', 'X-Forwarded-Host: evil.example'],
+    });
     expect(out['x-forwarded-for']).toBe('127.0.0.5');
     expect(out['x-forwarded-proto']).toBe('http');
     expect(out).not.toHaveProperty('x-forwarded-host');
@@ -325,11 +401,19 @@ describe('upstreamRequestHeaders: X-Forwarded-*, request id, identity, Host and 
 
   it('behind a trusted proxy: its chain with the proxy itself appended', async () => {
     const trusted = ['127.0.0.0/24'];
-    const out = await sendUpstream({ from: '127.0.0.2', trusted, lines: ['X-Forwarded-For: 198.51.100.66, 203.0.113.7', 'X-Forwarded-Proto: https'] });
+    const out = await sendUpstream({
+      from: '127.0.0.2',
+      trusted,
+      lines: ['X-Forwarded-For: 198.51.100.66, 203.0.113.7', 'X-Forwarded-Proto: https'],
+    });
     expect(out['x-forwarded-for']).toBe('198.51.100.66, 203.0.113.7, 127.0.0.2');
     expect(out['x-forwarded-proto']).toBe('https');
     // Repeated lines are one chain (Node joins them).
-    const repeated = await sendUpstream({ from: '127.0.0.2', trusted, lines: ['X-Forwarded-For: 198.51.100.66', 'X-Forwarded-For: 203.0.113.7'] });
+    const repeated = await sendUpstream({
+      from: '127.0.0.2',
+      trusted,
+      lines: ['X-Forwarded-For: 198.51.100.66', 'X-Forwarded-For: 203.0.113.7'],
+    });
     expect(repeated['x-forwarded-for']).toBe('198.51.100.66, 203.0.113.7, 127.0.0.2');
     // A trusted peer that sent no chain: the client is the peer.
     const none = await sendUpstream({ from: '127.0.0.2', trusted, lines: [] });
@@ -338,9 +422,13 @@ describe('upstreamRequestHeaders: X-Forwarded-*, request id, identity, Host and 
 
   it('a trusted proxy whose connection is gone by the time the request is dispatched still gets its own hop', async () => {
     // Node keeps a socket's peer address once read, and resolving the client read it.
-    const out = await sendUpstream({ from: '127.0.0.2', trusted: ['127.0.0.0/24'], lines: ['X-Forwarded-For: 198.51.100.66, 203.0.113.7'] }, context(), (ex) => {
-      ex.socket.destroy();
-    });
+    const out = await sendUpstream(
+      { from: '127.0.0.2', trusted: ['127.0.0.0/24'], lines: ['X-Forwarded-For: 198.51.100.66, 203.0.113.7'] },
+      context(),
+      (ex) => {
+        ex.socket.destroy();
+      },
+    );
     expect(out['x-forwarded-for']).toBe('198.51.100.66, 203.0.113.7, 127.0.0.2');
   });
 
@@ -358,14 +446,14 @@ describe('upstreamRequestHeaders: X-Forwarded-*, request id, identity, Host and 
     expect(out['x-forwarded-host']).toBe('app.example:8443');
   });
 
-  it('identity headers are Gatehouse\'s, added after the client\'s were dropped', async () => {
+  it("identity headers are Gatehouse's, added after the client's were dropped", async () => {
     const out = await sendUpstream({ lines: ['X-Forwarded-User: admin', 'Remote-User: admin'] }, context(), (ex) => {
       ex.identityHeaders = { 'x-forwarded-user': 'alice', 'remote-user': 'alice', 'x-forwarded-groups': 'staff' };
     });
     expect(out).toMatchObject({ 'x-forwarded-user': 'alice', 'remote-user': 'alice', 'x-forwarded-groups': 'staff' });
   });
 
-  it('Host: the upstream\'s, or with preserve_host the served authority (never the raw header)', async () => {
+  it("Host: the upstream's, or with preserve_host the served authority (never the raw header)", async () => {
     const sent = { lines: ['Host: APP.example.:443'] };
     expect((await sendUpstream(sent)).host).toBe('backend.internal:8080');
     const served = (ex: Exchange) => {
@@ -378,7 +466,13 @@ describe('upstreamRequestHeaders: X-Forwarded-*, request id, identity, Host and 
   });
 
   it('WebSocket upgrades keep Upgrade and send Connection: upgrade; other requests keep neither', async () => {
-    const handshake = ['Connection: Upgrade, X-Secret', 'Upgrade: websocket', 'X-Secret: s', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'];
+    const handshake = [
+      'Connection: Upgrade, X-Secret',
+      'Upgrade: websocket',
+      'X-Secret: s',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+    ];
     const ws = await sendUpstream({ lines: handshake }, context({ keepUpgrade: true }));
     expect(ws).toMatchObject({ connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
     expect(ws['x-secret']).toBeUndefined();
@@ -416,7 +510,12 @@ describe('clientResponseHeaders: what the upstream answered, minus what only tra
   });
 
   it('drops what the upstream lists in Connection', async () => {
-    const out = await toClient('200 OK', ['Connection: close, X-Internal-Token', 'X-Internal-Token: t', 'X-Kept: yes', 'Content-Length: 0']);
+    const out = await toClient('200 OK', [
+      'Connection: close, X-Internal-Token',
+      'X-Internal-Token: t',
+      'X-Kept: yes',
+      'Content-Length: 0',
+    ]);
     expect(out['x-internal-token']).toBeUndefined();
     expect(out['x-kept']).toBe('yes');
     const single = await toClient('200 OK', ['Connection: X-Internal-Token', 'X-Internal-Token: t', 'Content-Length: 0']);
@@ -424,8 +523,19 @@ describe('clientResponseHeaders: what the upstream answered, minus what only tra
   });
 
   it('a 101 keeps Upgrade and says Connection: upgrade; the rest of the hop-by-hop headers still go', async () => {
-    const out = await toClient('101 Switching Protocols', ['Upgrade: websocket', 'Connection: Upgrade, X-Internal', 'X-Internal: t', 'Keep-Alive: timeout=5', 'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=']);
-    expect(out).toMatchObject({ upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-accept': 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', 'x-request-id': 'req-1' });
+    const out = await toClient('101 Switching Protocols', [
+      'Upgrade: websocket',
+      'Connection: Upgrade, X-Internal',
+      'X-Internal: t',
+      'Keep-Alive: timeout=5',
+      'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
+    ]);
+    expect(out).toMatchObject({
+      upgrade: 'websocket',
+      connection: 'upgrade',
+      'sec-websocket-accept': 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
+      'x-request-id': 'req-1',
+    });
     expect(out['x-internal']).toBeUndefined();
     expect(out['keep-alive']).toBeUndefined();
     // Not a 101: Upgrade goes like any hop-by-hop header, and Connection is not added.
@@ -434,7 +544,7 @@ describe('clientResponseHeaders: what the upstream answered, minus what only tra
     expect(refused).not.toHaveProperty('connection');
   });
 
-  it('sets the request id, replacing an upstream\'s', async () => {
+  it("sets the request id, replacing an upstream's", async () => {
     const out = await toClient('200 OK', ['X-Request-Id: upstream-id', 'Content-Length: 0']);
     expect(out['x-request-id']).toBe('req-1');
   });
@@ -447,8 +557,17 @@ describe('clientResponseHeaders: no upstream Set-Cookie writes a Gatehouse cooki
     return out['set-cookie'] as string[] | undefined;
   }
 
-  it('drops a Set-Cookie for the session or login cookie under any prefix, keeps the upstream\'s own', async () => {
-    expect(await kept('app=1; Path=/', '__Host-gatehouse=planted; Path=/; Secure', 'gatehouse=planted', '__SECURE-gatehouse=planted', 'gatehouse-login=planted', 'other=2')).toEqual(['app=1; Path=/', 'other=2']);
+  it("drops a Set-Cookie for the session or login cookie under any prefix, keeps the upstream's own", async () => {
+    expect(
+      await kept(
+        'app=1; Path=/',
+        '__Host-gatehouse=planted; Path=/; Secure',
+        'gatehouse=planted',
+        '__SECURE-gatehouse=planted',
+        'gatehouse-login=planted',
+        'other=2',
+      ),
+    ).toEqual(['app=1; Path=/', 'other=2']);
     expect(await kept('__Host-gatehouse=planted')).toBeUndefined();
   });
 
@@ -468,7 +587,20 @@ describe('clientResponseHeaders: no upstream Set-Cookie writes a Gatehouse cooki
   });
 
   it('keeps cookies whose names merely contain ours, and values that name it without "="', async () => {
-    const names = ['0gatehouse', '9gatehouse', 'Agatehouse', 'Zgatehouse', 'agatehouse', 'zgatehouse', '!gatehouse', '~gatehouse', "'gatehouse", '_gatehouse', 'my-gatehouse', 'gatehousex'];
+    const names = [
+      '0gatehouse',
+      '9gatehouse',
+      'Agatehouse',
+      'Zgatehouse',
+      'agatehouse',
+      'zgatehouse',
+      '!gatehouse',
+      '~gatehouse',
+      "'gatehouse",
+      '_gatehouse',
+      'my-gatehouse',
+      'gatehousex',
+    ];
     const set = names.map((n) => `${n}=1`);
     expect(await kept(...set)).toEqual(set);
     expect(await kept('app=gatehouse; Path=/gatehouse')).toEqual(['app=gatehouse; Path=/gatehouse']);
@@ -480,7 +612,7 @@ describe('clientResponseHeaders: no upstream Set-Cookie writes a Gatehouse cooki
     }
   });
 
-  it('adds Gatehouse\'s own cookies after the upstream\'s, and alone when the upstream set none', async () => {
+  it("adds Gatehouse's own cookies after the upstream's, and alone when the upstream set none", async () => {
     const clear = '__Host-gatehouse=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0';
     const withOurs = (ex: Exchange) => {
       ex.setCookies = [clear];
@@ -501,7 +633,12 @@ describe('clientResponseHeaders: HSTS and Cache-Control: private', () => {
 
   it('HSTS when Gatehouse terminates TLS, unless the upstream set its own; none over plain HTTP', async () => {
     expect((await toClient('200 OK', ['Content-Length: 0'], undefined, tls))['strict-transport-security']).toBe('max-age=31536000');
-    const own = await toClient('200 OK', ['Strict-Transport-Security: max-age=63072000; includeSubDomains; preload', 'Content-Length: 0'], undefined, tls);
+    const own = await toClient(
+      '200 OK',
+      ['Strict-Transport-Security: max-age=63072000; includeSubDomains; preload', 'Content-Length: 0'],
+      undefined,
+      tls,
+    );
     expect(own['strict-transport-security']).toBe('max-age=63072000; includeSubDomains; preload');
     expect(await toClient('200 OK', ['Content-Length: 0'])).not.toHaveProperty('strict-transport-security');
   });
@@ -514,12 +651,16 @@ describe('clientResponseHeaders: HSTS and Cache-Control: private', () => {
     expect((await toClient('200 OK', ['Content-Length: 0'], signedIn))['cache-control']).toBe('private');
   });
 
-  it('leaves the upstream\'s caching alone, anonymous responses alone, and a 101 alone', async () => {
-    expect((await toClient('200 OK', ['Cache-Control: public, max-age=60', 'Content-Length: 0'], signedIn))['cache-control']).toBe('public, max-age=60');
+  it("leaves the upstream's caching alone, anonymous responses alone, and a 101 alone", async () => {
+    expect((await toClient('200 OK', ['Cache-Control: public, max-age=60', 'Content-Length: 0'], signedIn))['cache-control']).toBe(
+      'public, max-age=60',
+    );
     const expires = await toClient('200 OK', ['Expires: Thu, 01 Jan 2099 00:00:00 GMT', 'Content-Length: 0'], signedIn);
     expect(expires).not.toHaveProperty('cache-control');
     expect(await toClient('200 OK', ['Content-Length: 0'])).not.toHaveProperty('cache-control');
-    expect(await toClient('101 Switching Protocols', ['Upgrade: websocket', 'Connection: Upgrade'], signedIn)).not.toHaveProperty('cache-control');
+    expect(await toClient('101 Switching Protocols', ['Upgrade: websocket', 'Connection: Upgrade'], signedIn)).not.toHaveProperty(
+      'cache-control',
+    );
   });
 });
 
@@ -541,14 +682,21 @@ describe('a header named Close with Connection: close', () => {
 // row here. The socket-level tests above prove Exchange and Node hand it exactly these inputs.
 
 const SPOOFED = readFileSync(new URL('../fixtures/spoofed-headers.txt', import.meta.url), 'utf8')
-  .split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l !== '' && !l.startsWith('#'));
 
 const SIGNED_IN: UpstreamRequestFacts = {
   client: { ip: '203.0.113.5', trusted: false, proto: 'https', host: 'app.example' },
   peer: '203.0.113.5',
   requestId: 'req-plain',
   servedAuthority: 'app.example',
-  identityHeaders: { 'x-forwarded-user': 'alice', 'x-forwarded-email': 'alice@corp.example', 'x-forwarded-groups': 'staff', 'remote-user': 'alice' },
+  identityHeaders: {
+    'x-forwarded-user': 'alice',
+    'x-forwarded-email': 'alice@corp.example',
+    'x-forwarded-groups': 'staff',
+    'remote-user': 'alice',
+  },
 };
 const ANONYMOUS: UpstreamRequestFacts = { ...SIGNED_IN, identityHeaders: undefined };
 
@@ -561,7 +709,10 @@ describe('upstreamRequestHeaders (plain inputs): every spoofed header in test/fi
     expect(SPOOFED.length).toBeGreaterThan(20);
   });
 
-  for (const [who, facts] of [['anonymous', ANONYMOUS], ['signed in', SIGNED_IN]] as const) {
+  for (const [who, facts] of [
+    ['anonymous', ANONYMOUS],
+    ['signed in', SIGNED_IN],
+  ] as const) {
     it.each(SPOOFED)(`${who}: a client-sent %s never reaches the upstream as sent`, (name) => {
       const out = upstreamRequestHeaders({ host: 'app.example', [name.toLowerCase()]: 'forged-admin', 'x-kept': 'yes' }, facts, context());
       expect(Object.entries(out).filter(([, v]) => String(v).includes('forged-admin'))).toEqual([]);
@@ -572,10 +723,17 @@ describe('upstreamRequestHeaders (plain inputs): every spoofed header in test/fi
     });
   }
 
-  it.each(['remote-user', 'remote_user', 'x-auth-request-user'])('a configured identity header name (%s, in either spelling) is stripped', (name) => {
-    const out = plain({ [name]: 'forged-admin' }, { identityHeaders: undefined }, context({ reservedNames: new Set(['remote-user', 'x-auth-request-user']) }));
-    expect(out).not.toHaveProperty(name);
-  });
+  it.each(['remote-user', 'remote_user', 'x-auth-request-user'])(
+    'a configured identity header name (%s, in either spelling) is stripped',
+    (name) => {
+      const out = plain(
+        { [name]: 'forged-admin' },
+        { identityHeaders: undefined },
+        context({ reservedNames: new Set(['remote-user', 'x-auth-request-user']) }),
+      );
+      expect(out).not.toHaveProperty(name);
+    },
+  );
 
   it('a client that lists a spoofed header in Connection does not bring it back', () => {
     const out = plain({ connection: 'X-Forwarded-User', 'x-forwarded-user': 'forged-admin' });
@@ -584,7 +742,18 @@ describe('upstreamRequestHeaders (plain inputs): every spoofed header in test/fi
 });
 
 describe('upstreamRequestHeaders (plain inputs): hop-by-hop and Connection-listed headers', () => {
-  const HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings'];
+  const HOP = [
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'transfer-encoding',
+    'te',
+    'trailer',
+    'upgrade',
+    'proxy-authenticate',
+    'proxy-authorization',
+    'http2-settings',
+  ];
 
   it.each(HOP)('drops %s', (name) => {
     const out = plain({ [name]: 'x', 'x-kept': 'yes' });
@@ -601,7 +770,12 @@ describe('upstreamRequestHeaders (plain inputs): hop-by-hop and Connection-liste
 
   const listed: readonly [connection: string, sent: Record<string, string>, dropped: readonly string[], kept: readonly string[]][] = [
     ['X-Secret', { 'x-secret': 's', 'x-kept': 'yes' }, ['x-secret'], ['x-kept']],
-    ['keep-alive, X-Secret,  Authorization ', { 'x-secret': 's', authorization: 'Bearer t', 'x-kept': 'yes' }, ['x-secret', 'authorization'], ['x-kept']],
+    [
+      'keep-alive, X-Secret,  Authorization ',
+      { 'x-secret': 's', authorization: 'Bearer t', 'x-kept': 'yes' },
+      ['x-secret', 'authorization'],
+      ['x-kept'],
+    ],
     ['close, X-A', { 'x-a': '1', 'x-b': '2' }, ['x-a'], ['x-b']],
     ['close', { close: 'x', 'x-kept': 'yes' }, ['close'], ['x-kept']],
     ['Cookie', { cookie: 'a=1', 'x-kept': 'yes' }, ['cookie'], ['x-kept']],
@@ -617,11 +791,21 @@ describe('upstreamRequestHeaders (plain inputs): hop-by-hop and Connection-liste
 
   it('what Gatehouse sets survives a Connection that lists it', () => {
     const out = plain({ connection: 'X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id, Host, X-Forwarded-User' });
-    expect(out).toMatchObject({ 'x-forwarded-for': '203.0.113.5', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-request-id': 'req-plain', host: 'backend.internal:8080', 'x-forwarded-user': 'alice' });
+    expect(out).toMatchObject({
+      'x-forwarded-for': '203.0.113.5',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'app.example',
+      'x-request-id': 'req-plain',
+      host: 'backend.internal:8080',
+      'x-forwarded-user': 'alice',
+    });
   });
 
-  it('keepUpgrade (WebSocket): Connection: upgrade and the client\'s Upgrade; without it neither', () => {
-    expect(plain({ connection: 'Upgrade', upgrade: 'websocket' }, {}, context({ keepUpgrade: true }))).toMatchObject({ connection: 'upgrade', upgrade: 'websocket' });
+  it("keepUpgrade (WebSocket): Connection: upgrade and the client's Upgrade; without it neither", () => {
+    expect(plain({ connection: 'Upgrade', upgrade: 'websocket' }, {}, context({ keepUpgrade: true }))).toMatchObject({
+      connection: 'upgrade',
+      upgrade: 'websocket',
+    });
     const none = plain({ connection: 'Upgrade' }, {}, context({ keepUpgrade: true }));
     expect(none.connection).toBe('upgrade');
     expect(none).not.toHaveProperty('upgrade');
@@ -652,7 +836,13 @@ describe('upstreamRequestHeaders (plain inputs): the Gatehouse cookies leave the
 describe('upstreamRequestHeaders (plain inputs): X-Forwarded-*, X-Request-Id and Host are rebuilt', () => {
   const untrusted = { ip: '198.51.100.9', trusted: false, proto: 'http', host: 'app.example' } as const;
   const trusted = { ip: '198.51.100.9', trusted: true, proto: 'https', host: 'app.example' } as const;
-  const xff: readonly [what: string, inbound: string | string[] | undefined, client: UpstreamRequestFacts['client'], peer: string, expected: string][] = [
+  const xff: readonly [
+    what: string,
+    inbound: string | string[] | undefined,
+    client: UpstreamRequestFacts['client'],
+    peer: string,
+    expected: string,
+  ][] = [
     ['untrusted, forged chain: the client alone', '1.2.3.4, 5.6.7.8', untrusted, '198.51.100.9', '198.51.100.9'],
     ['untrusted, no chain', undefined, untrusted, '198.51.100.9', '198.51.100.9'],
     ['trusted proxy: its chain, then the proxy', '198.51.100.9, 203.0.113.7', trusted, '10.0.0.2', '198.51.100.9, 203.0.113.7, 10.0.0.2'],
@@ -673,11 +863,13 @@ describe('upstreamRequestHeaders (plain inputs): X-Forwarded-*, X-Request-Id and
   });
 
   it('X-Forwarded-Host is the served authority, and absent when there is none', () => {
-    expect(plain({ 'x-forwarded-host': 'evil.example' }, { servedAuthority: 'app.example:8443' })['x-forwarded-host']).toBe('app.example:8443');
+    expect(plain({ 'x-forwarded-host': 'evil.example' }, { servedAuthority: 'app.example:8443' })['x-forwarded-host']).toBe(
+      'app.example:8443',
+    );
     expect(plain({ 'x-forwarded-host': 'evil.example' }, { servedAuthority: '' })).not.toHaveProperty('x-forwarded-host');
   });
 
-  it('X-Request-Id is Gatehouse\'s', () => {
+  it("X-Request-Id is Gatehouse's", () => {
     expect(plain({ 'x-request-id': 'client-chosen' })['x-request-id']).toBe('req-plain');
   });
 

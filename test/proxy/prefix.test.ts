@@ -10,12 +10,15 @@ import { startSpyUpstream } from '../support/spy-upstream.ts';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
 
 function route(over: object = {}) {
-  const { config } = compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes: [{ name: 'code', path: '/code', upstream: 'http://127.0.0.1:8443', strip_prefix: true, allow: { public: true }, ...over }] });
+  const { config } = compileConfig({
+    server: { public_url: 'https://ml.corp.example' },
+    routes: [{ name: 'code', path: '/code', upstream: 'http://127.0.0.1:8443', strip_prefix: true, allow: { public: true }, ...over }],
+  });
   return config.routes[0]!;
 }
 
 describe('mapPrefix', () => {
-  it('strips the route prefix on whole segments, keeping the client\'s spelling as the prefix', () => {
+  it("strips the route prefix on whole segments, keeping the client's spelling as the prefix", () => {
     const r = route();
     expect(mapPrefix(r, '/code')).toEqual({ prefix: '/code', path: '/' });
     expect(mapPrefix(r, '/code/')).toEqual({ prefix: '/code', path: '/' });
@@ -29,7 +32,10 @@ describe('mapPrefix', () => {
   });
 
   it('is off for a route at "/" (with a warning)', () => {
-    const { config, warnings } = compileConfig({ server: { public_url: 'https://ml.corp.example' }, routes: [{ name: 'root', upstream: 'http://127.0.0.1:1', strip_prefix: true, allow: { public: true } }] });
+    const { config, warnings } = compileConfig({
+      server: { public_url: 'https://ml.corp.example' },
+      routes: [{ name: 'root', upstream: 'http://127.0.0.1:1', strip_prefix: true, allow: { public: true } }],
+    });
     expect(config.routes[0]!.stripPrefix).toBe(false);
     expect(warnings.join('\n')).toContain('routes[0].strip_prefix');
   });
@@ -49,11 +55,18 @@ describe('response rewriting', () => {
     expect(loc('relative/path')).toBe('relative/path');
   });
 
-  it('Set-Cookie: Path under the prefix (any case and spacing), no Path left alone; Gatehouse\'s own cookies untouched', () => {
+  it("Set-Cookie: Path under the prefix (any case and spacing), no Path left alone; Gatehouse's own cookies untouched", () => {
     expect(rewriteCookiePath('sid=1; Path=/; HttpOnly', '/code')).toBe('sid=1; Path=/code/; HttpOnly');
     expect(rewriteCookiePath('sid=1; path = /api; Secure', '/code')).toBe('sid=1; path = /code/api; Secure');
     expect(rewriteCookiePath('sid=1; HttpOnly', '/code')).toBe('sid=1; HttpOnly');
-    const out = rewriteResponseHeaders({ 'set-cookie': ['a=1; Path=/', 'gatehouse=; Path=/; Max-Age=0'] }, { prefix: '/code', path: '/' }, 'u:1', 'h', 'https', ['gatehouse=; Path=/; Max-Age=0']);
+    const out = rewriteResponseHeaders(
+      { 'set-cookie': ['a=1; Path=/', 'gatehouse=; Path=/; Max-Age=0'] },
+      { prefix: '/code', path: '/' },
+      'u:1',
+      'h',
+      'https',
+      ['gatehouse=; Path=/; Max-Age=0'],
+    );
     expect(out['set-cookie']).toEqual(['a=1; Path=/code/', 'gatehouse=; Path=/; Max-Age=0']);
   });
 });
@@ -62,9 +75,10 @@ describe('strip_prefix through Gatehouse', () => {
   it('the upstream sees the path without the prefix and X-Forwarded-Prefix; redirects and cookies come back under it', async () => {
     const spy = await startSpyUpstream({
       upgrades: true,
-      respond: (req) => (req.target.startsWith('/login')
-        ? { status: 302, headers: { location: '/welcome', 'set-cookie': 'tool=1; Path=/; HttpOnly' } }
-        : undefined),
+      respond: (req) =>
+        req.target.startsWith('/login')
+          ? { status: 302, headers: { location: '/welcome', 'set-cookie': 'tool=1; Path=/; HttpOnly' } }
+          : undefined,
     });
     const gh = await startTestGatehouse({
       ...baseConfig(),
@@ -101,7 +115,11 @@ describe('strip_prefix through Gatehouse', () => {
     // WebSocket upgrades are stripped too.
     spy.reset();
     const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/code/socket`);
-    await new Promise<void>((resolve) => { ws.once('upgrade', () => resolve()); ws.once('error', () => resolve()); ws.once('unexpected-response', () => resolve()); });
+    await new Promise<void>((resolve) => {
+      ws.once('upgrade', () => resolve());
+      ws.once('error', () => resolve());
+      ws.once('unexpected-response', () => resolve());
+    });
     ws.terminate();
     const [up] = await spy.waitForRequests(1);
     expect(up!.target).toBe('/socket');

@@ -79,7 +79,19 @@ describe('policyPath', () => {
   });
 
   it('every spelling of /admin an upstream would serve as /admin meets the same policy path', () => {
-    const spellings = ['/admin', '/%61dmin', '/admin;x=1', '/admin.', '/admin%20', '/admin.%20.', '/./admin', '/x/../admin', '/\uff41dmin', '/%EF%BD%81dmin', '//admin'];
+    const spellings = [
+      '/admin',
+      '/%61dmin',
+      '/admin;x=1',
+      '/admin.',
+      '/admin%20',
+      '/admin.%20.',
+      '/./admin',
+      '/x/../admin',
+      '/\uff41dmin',
+      '/%EF%BD%81dmin',
+      '//admin',
+    ];
     for (const raw of spellings) {
       const n = normalizePath(raw);
       expect(n.ok, raw).toBe(true);

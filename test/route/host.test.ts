@@ -39,7 +39,12 @@ describe('parseHost: accepted, in canonical form', () => {
   });
 
   it('a 63-character label is a label, a 64-character one is not', () => {
-    expect(parseHost(`${label63}.example`)).toEqual({ ok: true, host: `${label63}.example`, port: undefined, authority: `${label63}.example` });
+    expect(parseHost(`${label63}.example`)).toEqual({
+      ok: true,
+      host: `${label63}.example`,
+      port: undefined,
+      authority: `${label63}.example`,
+    });
     expect(parseHost(`${label63}x.example`)).toMatchObject({ ok: false, reason: expect.stringMatching(/characters/) });
   });
 

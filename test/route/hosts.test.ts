@@ -27,7 +27,13 @@ describe('createHostMatcher', () => {
   });
 
   it('configured names are canonicalised like request hosts: upper case folds, a name the Host parser refuses matches nothing', () => {
-    const m = createHostMatcher(['App.Corp.Example', 'trailing.example.', `${'l'.repeat(64)}.example`, '*.bad..example', 'with.port.example:8443']);
+    const m = createHostMatcher([
+      'App.Corp.Example',
+      'trailing.example.',
+      `${'l'.repeat(64)}.example`,
+      '*.bad..example',
+      'with.port.example:8443',
+    ]);
     expect(m('app.corp.example')).toBe(true);
     expect(m('trailing.example.')).toBe(false);
     expect(m('trailing.example')).toBe(false);
@@ -63,7 +69,13 @@ describe('createHostIndex: which pattern wins', () => {
     ['app.corp.example', 'exact-2'],
   ]);
   it.each<[string, string[][]]>([
-    ['app.corp.example', [['exact-1', 'exact-2'], ['wild-1', 'wild-2']]],
+    [
+      'app.corp.example',
+      [
+        ['exact-1', 'exact-2'],
+        ['wild-1', 'wild-2'],
+      ],
+    ],
     ['x.a.corp.example', [['deep'], ['wild-1', 'wild-2']]],
     ['a.corp.example', [['wild-1', 'wild-2']]],
     ['corp.example', []],

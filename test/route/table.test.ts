@@ -81,8 +81,14 @@ describe('createRouteTable: wildcards', () => {
 
   it('the longer wildcard suffix wins, whatever the declaration order', () => {
     for (const specs of [
-      [{ name: 'short', host: '*.corp.example' }, { name: 'long', host: '*.ml.corp.example' }],
-      [{ name: 'long', host: '*.ml.corp.example' }, { name: 'short', host: '*.corp.example' }],
+      [
+        { name: 'short', host: '*.corp.example' },
+        { name: 'long', host: '*.ml.corp.example' },
+      ],
+      [
+        { name: 'long', host: '*.ml.corp.example' },
+        { name: 'short', host: '*.corp.example' },
+      ],
     ]) {
       const t = table(specs);
       expect(pick(t, 'x.ml.corp.example', '/')).toBe('long');
@@ -129,7 +135,10 @@ describe('createRouteTable: path prefixes', () => {
   });
 
   it('a case-sensitive route (case_insensitive_paths: false) matches only its own spelling', () => {
-    const cs = table([{ name: 'root', path: '/' }, { name: 'admin', path: '/radmin', case_insensitive_paths: false }]);
+    const cs = table([
+      { name: 'root', path: '/' },
+      { name: 'admin', path: '/radmin', case_insensitive_paths: false },
+    ]);
     expect(pick(cs, 'h', '/radmin/x')).toBe('admin');
     expect(pick(cs, 'h', '/RADMIN/x')).toBe('root');
     expect(pick(cs, 'h', '/radmin;x/y')).toBe('admin');

@@ -44,7 +44,17 @@ function loadCases(): Case[] {
     if (line.trim() === '' || line.startsWith('#')) continue;
     const cols = line.split('\t');
     if (cols.length !== 9) throw new Error(`admin.cases.tsv: expected 9 columns, got ${cols.length}: ${line.slice(0, 60)}`);
-    const [id, listener, method, target, headers, body, status, effect, source] = cols as [string, Case['listener'], string, string, string, Case['body'], string, string, string];
+    const [id, listener, method, target, headers, body, status, effect, source] = cols as [
+      string,
+      Case['listener'],
+      string,
+      string,
+      string,
+      Case['body'],
+      string,
+      string,
+      string,
+    ];
     out.push({ id, listener, method, target, headers, body, expect: Number(status), effect, source });
   }
   return out;
@@ -70,10 +80,12 @@ function config(): RawConfigInput {
 async function setup(): Promise<Setup> {
   const cfg = config();
   const s: { gh?: StartedGatehouse; reloads: number } = { reloads: 0 };
-  const gh = await startTestGatehouse(cfg, { reloadFrom: () => {
-    s.reloads++;
-    return cfg;
-  } });
+  const gh = await startTestGatehouse(cfg, {
+    reloadFrom: () => {
+      s.reloads++;
+      return cfg;
+    },
+  });
   const sessions: Setup['sessions'] = {};
   for (const [k, user] of Object.entries(USERS)) {
     const created = await gh.current().sessions.create({ user, groups: [], idp: 'corp', method: 'test' });
@@ -182,10 +194,14 @@ describe('admin listener (admin.cases.tsv)', () => {
     expect(res, `${c.id}: no answer; source: ${c.source}`).toBeDefined();
     expect(res!.status, `${c.id}: ${res!.text().slice(0, 200)}; source: ${c.source}`).toBe(c.expect);
     // Responses never carry CORS grants, and never echo the token.
-    expect(res!.headers.filter(([n]) => n.toLowerCase().startsWith('access-control-')), c.id).toEqual([]);
+    expect(
+      res!.headers.filter(([n]) => n.toLowerCase().startsWith('access-control-')),
+      c.id,
+    ).toEqual([]);
     expect(res!.raw.toString('latin1').includes(TOKEN), `${c.id}: the admin token in a response`).toBe(false);
     if (c.listener === 'admin' && res!.status === 401) expect(res!.header('www-authenticate'), c.id).toMatch(/^Bearer realm=/);
-    if (c.listener === 'admin' && res!.header('content-type')?.startsWith('application/json')) expect(res!.header('cache-control'), c.id).toBe('no-store');
+    if (c.listener === 'admin' && res!.header('content-type')?.startsWith('application/json'))
+      expect(res!.header('cache-control'), c.id).toBe('no-store');
     if (c.id === 'ctl-metrics') {
       for (const u of Object.values(USERS).filter((u) => u.length > 2)) expect(res!.text().includes(u), `metrics name ${u}`).toBe(false);
     }

@@ -24,7 +24,14 @@ const NAME = '__Host-gatehouse';
 const BASE = 'gatehouse';
 const LOGIN_NAME = `${NAME}-login`;
 const SECRET = 'cookie-suite-session-secret-0123456789abcdef';
-const VICTIM = { user: 'victim@corp.example', email: 'victim@corp.example', name: 'Victim', groups: ['staff'], idp: 'corp', method: 'test' };
+const VICTIM = {
+  user: 'victim@corp.example',
+  email: 'victim@corp.example',
+  name: 'Victim',
+  groups: ['staff'],
+  idp: 'corp',
+  method: 'test',
+};
 const ATTACKER = { ...VICTIM, user: 'attacker@corp.example', email: 'attacker@corp.example', name: 'Attacker' };
 
 function fill(template: string, values: Readonly<Record<string, string>>): string {
@@ -68,7 +75,10 @@ function hostOf(url: string): string {
 }
 
 function get(gh: StartedGatehouse, target: string, cookie: string | undefined, accept = 'application/json'): Promise<RawResult> {
-  return sendRaw(gh.url, `GET ${target} HTTP/1.1\r\nHost: ${hostOf(gh.url)}\r\nAccept: ${accept}\r\n${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`);
+  return sendRaw(
+    gh.url,
+    `GET ${target} HTTP/1.1\r\nHost: ${hostOf(gh.url)}\r\nAccept: ${accept}\r\n${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`,
+  );
 }
 
 describe('session cookie and upstream Cookie header', () => {
@@ -78,14 +88,17 @@ describe('session cookie and upstream Cookie header', () => {
 
   beforeAll(async () => {
     up = await startRecordingUpstream();
-    gh = await startTestGatehouse({
-      ...baseConfig(up.url),
-      session: { store: 'memory', secret: SECRET, cookie: { secure: true } },
-      routes: [
-        { name: 'pub', path: '/pub', upstream: up.url, allow: { public: true } },
-        { name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } },
-      ],
-    }, { keepRunning: true });
+    gh = await startTestGatehouse(
+      {
+        ...baseConfig(up.url),
+        session: { store: 'memory', secret: SECRET, cookie: { secure: true } },
+        routes: [
+          { name: 'pub', path: '/pub', upstream: up.url, allow: { public: true } },
+          { name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } },
+        ],
+      },
+      { keepRunning: true },
+    );
     const sessions = gh.current().sessions;
     expect(sessions.cookie.name).toBe(NAME);
     const victim = await sessions.create(VICTIM);
@@ -133,7 +146,10 @@ describe('session cookie and upstream Cookie header', () => {
 
   it.each(rowsOf('strip'))('%s: the upstream gets only its own cookies over a WebSocket upgrade', async (id, row: CaseRow) => {
     const key = 'dGhlIHNhbXBsZSBub25jZQ==';
-    const r = await sendRaw(gh.url, `GET /pub/ws?case=${id} HTTP/1.1\r\nHost: ${hostOf(gh.url)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\nCookie: ${fill(row.cookie!, values)}\r\n\r\n`);
+    const r = await sendRaw(
+      gh.url,
+      `GET /pub/ws?case=${id} HTTP/1.1\r\nHost: ${hostOf(gh.url)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\nCookie: ${fill(row.cookie!, values)}\r\n\r\n`,
+    );
     expect(r.statuses).toEqual([101]);
     const got = up.seen.get(id)?.cookie;
     expect(got ?? '(none)').toBe(fill(row.expect!, values));
@@ -149,15 +165,36 @@ describe('login cookie (OIDC browser binding)', () => {
   beforeAll(async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    idp = await startDemoIdp({ clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/.gatehouse/oidc/corp/callback`], post_logout_redirect_uris: [`${url}/.gatehouse/logout`] }] });
-    gh = await startTestGatehouse({
-      log_level: 'silent',
-      server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
-      admin: { listen: '127.0.0.1:0' },
-      session: { store: 'memory', secret: SECRET, cookie: { secure: true } },
-      identity_providers: [{ id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] }],
-      routes: [{ name: 'app', path: '/', upstream: 'http://127.0.0.1:9', allow: { authenticated: true } }],
-    }, { keepRunning: true });
+    idp = await startDemoIdp({
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${url}/.gatehouse/oidc/corp/callback`],
+          post_logout_redirect_uris: [`${url}/.gatehouse/logout`],
+        },
+      ],
+    });
+    gh = await startTestGatehouse(
+      {
+        log_level: 'silent',
+        server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
+        admin: { listen: '127.0.0.1:0' },
+        session: { store: 'memory', secret: SECRET, cookie: { secure: true } },
+        identity_providers: [
+          {
+            id: 'corp',
+            type: 'oidc',
+            issuer: idp.issuer,
+            client_id: CLIENT_ID,
+            client_secret: CLIENT_SECRET,
+            scopes: ['openid', 'email', 'profile', 'groups'],
+          },
+        ],
+        routes: [{ name: 'app', path: '/', upstream: 'http://127.0.0.1:9', allow: { authenticated: true } }],
+      },
+      { keepRunning: true },
+    );
     await gh.current().providers.oidc.get('corp')!.ready();
   });
   afterAll(async () => {
@@ -192,7 +229,9 @@ describe('login cookie (OIDC browser binding)', () => {
     const secure = createLoginCookie({ name: NAME, secure: true, sameSite: 'Strict', domain: undefined });
     const dev = createLoginCookie({ name: BASE, secure: false, sameSite: 'Lax', domain: undefined });
     const s = secure.ensure(undefined).setCookie!;
-    expect(s).toMatch(new RegExp(`^${LOGIN_NAME}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${LOGIN_TTL_MS / 1000}$`));
+    expect(s).toMatch(
+      new RegExp(`^${LOGIN_NAME}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${LOGIN_TTL_MS / 1000}$`),
+    );
     expect(dev.ensure(undefined).setCookie).toMatch(/^gatehouse-login=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
     expect(secure.clear()).toBe(`${LOGIN_NAME}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
     expect(dev.clear()).toBe('gatehouse-login=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
@@ -209,7 +248,11 @@ describe('login cookie (OIDC browser binding)', () => {
     expect(res.status).toBe(302);
     expect(res.header('location')).toBe('/home');
     const set = res.headerAll('set-cookie');
-    expect(set.some((c) => /^__Host-gatehouse=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/.test(c))).toBe(true);
+    expect(
+      set.some((c) =>
+        /^__Host-gatehouse=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/.test(c),
+      ),
+    ).toBe(true);
     expect(set).toContain(`${LOGIN_NAME}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
   });
 

@@ -50,7 +50,12 @@ const OWASP = 'OWASP: Regular expression Denial of Service (ReDoS)';
 
 /** Adversarial request paths (each becomes a row for every path-handling function). */
 export const PATH_CASES: readonly PathCase[] = [
-  { id: 'dot-run', make: (n) => fillTo(n, '/a', '.', 'x./'), why: 'one long run of dots not followed by "/" (the old /\\.+(?=\\/|$)/g backtracks at every dot)', source: I11 },
+  {
+    id: 'dot-run',
+    make: (n) => fillTo(n, '/a', '.', 'x./'),
+    why: 'one long run of dots not followed by "/" (the old /\\.+(?=\\/|$)/g backtracks at every dot)',
+    source: I11,
+  },
   { id: 'dot-run-end', make: (n) => fillTo(n, '/a', '.'), why: 'a long run of trailing dots', source: I11 },
   { id: 'dots-segments', make: (n) => fillTo(n, '', '/...'), why: 'thousands of dots-only segments', source: OT18 },
   { id: 'dot-space-run', make: (n) => fillTo(n, '/a', '.%20', 'x/'), why: 'alternating dots and encoded spaces', source: I11 },
@@ -58,10 +63,20 @@ export const PATH_CASES: readonly PathCase[] = [
   { id: 'semicolon-run', make: (n) => fillTo(n, '/a', ';', 'x/'), why: 'one segment full of ";"', source: OT18 },
   { id: 'semicolon-segments', make: (n) => fillTo(n, '', '/;x'), why: 'thousands of ";param"-only segments', source: OT18 },
   { id: 'pct25-run', make: (n) => fillTo(n, '/', '%25'), why: 'thousands of encoded "%"', source: OT18 },
-  { id: 'pct2e-run', make: (n) => fillTo(n, '/', '%2e'), why: 'one segment of encoded dots', source: 'CVE-2021-41773 (Apache httpd .%2e traversal)' },
+  {
+    id: 'pct2e-run',
+    make: (n) => fillTo(n, '/', '%2e'),
+    why: 'one segment of encoded dots',
+    source: 'CVE-2021-41773 (Apache httpd .%2e traversal)',
+  },
   { id: 'dotdot-climb', make: (n) => fillTo(n, '', '/a/..'), why: 'thousands of dot-dot segments', source: OT18 },
   { id: 'slash-run', make: (n) => fillTo(n, '/a', '/', 'b'), why: 'a long run of slashes', source: OT18 },
-  { id: 'fullwidth-run', make: (n) => fillTo(n, '/', '%EF%BD%81'), why: 'thousands of fullwidth letters (NFKC)', source: 'WorstFit, Orange Tsai and Splitline (2025): Windows best-fit' },
+  {
+    id: 'fullwidth-run',
+    make: (n) => fillTo(n, '/', '%EF%BD%81'),
+    why: 'thousands of fullwidth letters (NFKC)',
+    source: 'WorstFit, Orange Tsai and Splitline (2025): Windows best-fit',
+  },
   { id: 'glob-prefix-run', make: (n) => fillTo(n, '/a/', 'b/'), why: 'a long run matching a glob prefix again and again', source: OWASP },
   { id: 'many-segments', make: (n) => fillTo(n, '', '/a'), why: 'four thousand one-letter segments', source: I11 },
 ];
@@ -76,11 +91,41 @@ export interface GlobCase {
 }
 
 export const GLOB_CASES: readonly GlobCase[] = [
-  { id: 'globstars-abcd', pattern: '/a/**/b/**/c/**/d', adversarial: (n) => fillTo(n, '/a/', 'b/'), benign: (n) => fillTo(n, '/a/', 'x/', '/b/y/c/z/d'), source: OWASP },
-  { id: 'globstars-stars', pattern: '/**/*/**/*/**/x', adversarial: (n) => fillTo(n, '', '/y'), benign: (n) => fillTo(n, '', '/y', '/x'), source: OWASP },
-  { id: 'many-globstars', pattern: '/**/**/**/**/**/**/**/**/z', adversarial: (n) => fillTo(n, '', '/a'), benign: (n) => fillTo(n, '', '/a', '/z'), source: OWASP },
-  { id: 'star-in-segment', pattern: '/api/2.0/*a*a*a*a*/delete', adversarial: (n) => fillTo(n, '/api/2.0/', 'a', '/delete!'), benign: (n) => fillTo(n, '/api/2.0/', 'ab', '/delete'), source: OWASP },
-  { id: 'star-long-segment', pattern: '/api/2.0/*/delete', adversarial: (n) => fillTo(n, '/api/2.0/', 'x'), benign: (n) => fillTo(n, '/api/2.0/', 'x', '/delete'), source: I11 },
+  {
+    id: 'globstars-abcd',
+    pattern: '/a/**/b/**/c/**/d',
+    adversarial: (n) => fillTo(n, '/a/', 'b/'),
+    benign: (n) => fillTo(n, '/a/', 'x/', '/b/y/c/z/d'),
+    source: OWASP,
+  },
+  {
+    id: 'globstars-stars',
+    pattern: '/**/*/**/*/**/x',
+    adversarial: (n) => fillTo(n, '', '/y'),
+    benign: (n) => fillTo(n, '', '/y', '/x'),
+    source: OWASP,
+  },
+  {
+    id: 'many-globstars',
+    pattern: '/**/**/**/**/**/**/**/**/z',
+    adversarial: (n) => fillTo(n, '', '/a'),
+    benign: (n) => fillTo(n, '', '/a', '/z'),
+    source: OWASP,
+  },
+  {
+    id: 'star-in-segment',
+    pattern: '/api/2.0/*a*a*a*a*/delete',
+    adversarial: (n) => fillTo(n, '/api/2.0/', 'a', '/delete!'),
+    benign: (n) => fillTo(n, '/api/2.0/', 'ab', '/delete'),
+    source: OWASP,
+  },
+  {
+    id: 'star-long-segment',
+    pattern: '/api/2.0/*/delete',
+    adversarial: (n) => fillTo(n, '/api/2.0/', 'x'),
+    benign: (n) => fillTo(n, '/api/2.0/', 'x', '/delete'),
+    source: I11,
+  },
 ];
 
 /** Host header values (at most 255 characters are looked at). */
@@ -154,6 +199,7 @@ export function boundsProblem(m: CpuMeasure): string | undefined {
   if (m.adversarialMs > BOUNDS.maxMsPerCall) return `${shown}: over ${BOUNDS.maxMsPerCall} ms per call`;
   if (m.ratio > BOUNDS.maxRatio) return `${shown}: over ${BOUNDS.maxRatio}× the benign cost`;
   // Only meaningful when a call costs enough to measure (10 µs at full length).
-  if (m.growth !== undefined && m.adversarialMs > 0.01 && m.growth > BOUNDS.maxGrowth) return `${shown}: 4× the length costs ${m.growth.toFixed(1)}× as much (superlinear)`;
+  if (m.growth !== undefined && m.adversarialMs > 0.01 && m.growth > BOUNDS.maxGrowth)
+    return `${shown}: 4× the length costs ${m.growth.toFixed(1)}× as much (superlinear)`;
   return undefined;
 }

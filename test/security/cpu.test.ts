@@ -29,9 +29,21 @@ const RULES = [
   { path: '/health', public: true },
 ];
 const ROUTES = [
-  ...Array.from({ length: 60 }, (_, i) => ({ name: `r${i}`, path: `/app-${i}/sub`, upstream: 'http://127.0.0.1:9', allow: { authenticated: true } })),
+  ...Array.from({ length: 60 }, (_, i) => ({
+    name: `r${i}`,
+    path: `/app-${i}/sub`,
+    upstream: 'http://127.0.0.1:9',
+    allow: { authenticated: true },
+  })),
   { name: 'radmin', path: '/radmin', upstream: 'http://127.0.0.1:9', allow: { groups: ['admins'] } },
-  { name: 'app', path: '/', upstream: 'http://127.0.0.1:9', allow: { authenticated: true }, rules: RULES, api_paths: ['/api/**', '/**/*.json'] },
+  {
+    name: 'app',
+    path: '/',
+    upstream: 'http://127.0.0.1:9',
+    allow: { authenticated: true },
+    rules: RULES,
+    api_paths: ['/api/**', '/**/*.json'],
+  },
 ];
 const { config } = compileConfig({ ...baseConfig(), routes: ROUTES });
 const table = createRouteTable(config.routes);
@@ -85,7 +97,13 @@ describe('hot path CPU: adversarial inputs cost no more than ordinary ones (cpu.
 
   for (const stage of STAGES) {
     it.each(PATH_CASES.map((c) => [`${stage.name}: ${c.id} (${c.why}; ${c.source})`, c] as const))('%s', (_name, c) => {
-      const m = compare(stage.fn, stage.prepare(c.make(LEN)), stage.prepare(benignPath(LEN)), CALLS, stage.prepare(c.make(Math.floor(LEN / 4))));
+      const m = compare(
+        stage.fn,
+        stage.prepare(c.make(LEN)),
+        stage.prepare(benignPath(LEN)),
+        CALLS,
+        stage.prepare(c.make(Math.floor(LEN / 4))),
+      );
       expect(boundsProblem(m) ?? 'within bounds', `${stage.name} on ${c.id}`).toBe('within bounds');
     });
   }
@@ -108,11 +126,15 @@ describe('hot path CPU through a real Gatehouse', () => {
   async function start() {
     // A plain echo upstream: its own cost is the same for every request.
     const up = await startUpstream();
-    const gh = await startTestGatehouse({ ...baseConfig(up.url), routes: [{ name: 'app', path: '/', upstream: up.url, allow: { public: true }, rules: RULES }] });
+    const gh = await startTestGatehouse({
+      ...baseConfig(up.url),
+      routes: [{ name: 'app', path: '/', upstream: up.url, allow: { public: true }, rules: RULES }],
+    });
     return { gh, host: new URL(gh.url).host };
   }
 
-  const request = (host: string, target: string) => `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`;
+  const request = (host: string, target: string) =>
+    `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`;
 
   it.each(PATH_CASES.map((c) => [`whole request: ${c.id} (${c.why}; ${c.source})`, c] as const))('%s', async (_name, c) => {
     const { gh, host } = await start();
@@ -137,9 +159,15 @@ describe('hot path CPU through a real Gatehouse', () => {
     };
     const b = await best(benign);
     const a = await best(adversarial);
-    expect(b.statuses.every((s) => s === 200), `benign statuses ${b.statuses}`).toBe(true);
+    expect(
+      b.statuses.every((s) => s === 200),
+      `benign statuses ${b.statuses}`,
+    ).toBe(true);
     // Every adversarial request is answered: forwarded, or refused as a bad path.
-    expect(a.statuses.every((s) => s === 200 || s === 400), `adversarial statuses ${a.statuses}`).toBe(true);
+    expect(
+      a.statuses.every((s) => s === 200 || s === 400),
+      `adversarial statuses ${a.statuses}`,
+    ).toBe(true);
     const problem = boundsProblem({ adversarialMs: a.ms, benignMs: b.ms, ratio: a.ms / b.ms });
     expect(problem ?? 'within bounds', `${c.id} through Gatehouse`).toBe('within bounds');
   });
@@ -156,7 +184,9 @@ describe('hot path CPU through a real Gatehouse', () => {
 
   it('four adversarial requests of maximum length in flight do not stall a normal request', async () => {
     const { gh, host } = await start();
-    const attacks = ['dot-run', 'dot-space-run', 'semicolon-segments', 'glob-prefix-run'].map((id) => PATH_CASES.find((c) => c.id === id)!.make(MAX_TARGET));
+    const attacks = ['dot-run', 'dot-space-run', 'semicolon-segments', 'glob-prefix-run'].map((id) =>
+      PATH_CASES.find((c) => c.id === id)!.make(MAX_TARGET),
+    );
     // Open the attackers first and send them together, then the normal request right behind them.
     const conns = await Promise.all(attacks.map(() => RawConnection.open(gh.url, 30_000)));
     const normal = await RawConnection.open(gh.url, 30_000);

@@ -46,13 +46,23 @@ function auditFile(): Audit {
   const file = join(dir, 'audit.ndjson');
   return {
     config: { sinks: [{ type: 'file', path: file, fsync: 'always' }], spool_dir: join(dir, 'spool') },
-    records: () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []),
+    records: () =>
+      existsSync(file)
+        ? readFileSync(file, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l))
+        : [],
   };
 }
 
 /** Wait for a request record with this status and error code. */
 async function expectAudited(audit: Audit, status: number, code: string): Promise<void> {
-  await expect.poll(() => audit.records().some((r) => r.http?.response?.status_code === status && r.gatehouse?.error_code === code), { timeout: 10_000 }).toBe(true);
+  await expect
+    .poll(() => audit.records().some((r) => r.http?.response?.status_code === status && r.gatehouse?.error_code === code), {
+      timeout: 10_000,
+    })
+    .toBe(true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -67,12 +77,16 @@ interface Reply {
 /** One GET from the client address `ip` (any 127.0.0.0/8 address on this host). */
 function get(url: string, o: { ip?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, ...(o.ip ? { localAddress: o.ip } : {}), headers: { accept: 'application/json', ...o.headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = httpRequest(
+      url,
+      { agent: false, ...(o.ip ? { localAddress: o.ip } : {}), headers: { accept: 'application/json', ...o.headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.setTimeout(15_000, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
@@ -118,7 +132,9 @@ function expectRefused(r: RawResult, status: number, code: string): void {
 // ---------------------------------------------------------------------------------------------
 // Set-ups.
 
-async function startProxy(o: { server?: object; routes?: (up: string) => object[]; upstream?: (req: IncomingMessage, res: ServerResponse) => boolean } = {}) {
+async function startProxy(
+  o: { server?: object; routes?: (up: string) => object[]; upstream?: (req: IncomingMessage, res: ServerResponse) => boolean } = {},
+) {
   const up = await startUpstream(o.upstream);
   const audit = auditFile();
   const base = baseConfig(up.url) as { server: object };
@@ -147,27 +163,47 @@ async function startLogin(o: { store: string; login?: object; memory?: object; r
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const idp = await startDemoIdp({
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: urls.map((u) => `${u}/.gatehouse/oidc/corp/callback`), post_logout_redirect_uris: urls.map((u) => `${u}/.gatehouse/logout`) }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: urls.map((u) => `${u}/.gatehouse/oidc/corp/callback`),
+        post_logout_redirect_uris: urls.map((u) => `${u}/.gatehouse/logout`),
+      },
+    ],
   });
   onTestFinished(() => idp.close());
   const prefix = uniquePrefix();
   const audit = auditFile();
-  const all = await Promise.all(ports.map((port, i) => startTestGatehouse({
-    log_level: 'silent',
-    server: { listen: `127.0.0.1:${port}`, public_url: urls[i], shutdown_timeout: '1s' },
-    admin: { listen: '127.0.0.1:0' },
-    session: {
-      store: o.store,
-      ...(o.store === 'redis' ? { redis: { url: redisUrl(), key_prefix: prefix } } : {}),
-      ...(o.memory ? { memory: o.memory } : {}),
-      secret: SECRET,
-      cookie: { secure: false },
-      ...(o.login ? { login: o.login } : {}),
-    },
-    identity_providers: [{ id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] }],
-    routes: [{ name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } }],
-    audit: i === 0 ? audit.config : { sinks: [] },
-  })));
+  const all = await Promise.all(
+    ports.map((port, i) =>
+      startTestGatehouse({
+        log_level: 'silent',
+        server: { listen: `127.0.0.1:${port}`, public_url: urls[i], shutdown_timeout: '1s' },
+        admin: { listen: '127.0.0.1:0' },
+        session: {
+          store: o.store,
+          ...(o.store === 'redis' ? { redis: { url: redisUrl(), key_prefix: prefix } } : {}),
+          ...(o.memory ? { memory: o.memory } : {}),
+          secret: SECRET,
+          cookie: { secure: false },
+          ...(o.login ? { login: o.login } : {}),
+        },
+        identity_providers: [
+          {
+            id: 'corp',
+            type: 'oidc',
+            issuer: idp.issuer,
+            client_id: CLIENT_ID,
+            client_secret: CLIENT_SECRET,
+            scopes: ['openid', 'email', 'profile', 'groups'],
+          },
+        ],
+        routes: [{ name: 'app', path: '/', upstream: up.url, allow: { authenticated: true } }],
+        audit: i === 0 ? audit.config : { sinks: [] },
+      }),
+    ),
+  );
   for (const gh of all) await gh.current().providers.oidc.get('corp')!.ready();
   return { gh: all[0]!, all, audit, up, prefix };
 }
@@ -334,7 +370,10 @@ const login: Record<string, Scenario> = {
 
   async 'login-second-tab'(row) {
     const s = await startLogin({ store: row.arg!, login: { rate_per_minute: 1000 } });
-    for (const order of [['a', 'b'], ['b', 'a']] as const) {
+    for (const order of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ] as const) {
       const browser = new TestBrowser();
       // Two tabs start signing in; the second reuses the first one's login cookie.
       const a = await browser.fetch(loginUrl(s.gh, '/tab-a'));
@@ -380,7 +419,9 @@ const body: Record<string, Scenario> = {
   },
 
   async 'body-frees-connection'(row) {
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), timeout: '10s' }] });
+    const s = await startProxy({
+      routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), timeout: '10s' }],
+    });
     const slow = await open(s.gh);
     await slow.write(`${postHead('/upload', 100)}0123456789`);
     await expect.poll(() => s.up.seen.length, { timeout: 10_000 }).toBe(1);
@@ -399,7 +440,9 @@ const body: Record<string, Scenario> = {
   },
 
   async 'body-stall-queued'(row) {
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), timeout: '20s' }] });
+    const s = await startProxy({
+      routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), timeout: '20s' }],
+    });
     const holder = await open(s.gh);
     await holder.write(`GET /sse HTTP/1.1\r\n${HOST}\r\n`);
     await expect.poll(() => holder.received.length, { timeout: 10_000 }).toBeGreaterThan(0);
@@ -476,7 +519,11 @@ const headers: Record<string, Scenario> = {
 
   async 'slowloris-crowd'(row) {
     const n = Number(row.arg);
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: 10, max_queue: 2 * n, timeout: '20s' }] });
+    const s = await startProxy({
+      routes: (up) => [
+        { name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: 10, max_queue: 2 * n, timeout: '20s' },
+      ],
+    });
     const conns: RawConnection[] = [];
     for (let i = 0; i < n; i++) {
       const h = await open(s.gh);
@@ -516,7 +563,9 @@ const headers: Record<string, Scenario> = {
 const upstream: Record<string, Scenario> = {
   async 'pool-cap'(row) {
     const max = Number(row.arg);
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: max, timeout: '2s' }] });
+    const s = await startProxy({
+      routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: max, timeout: '2s' }],
+    });
     const streams = await Promise.all(Array.from({ length: 8 }, () => open(s.gh)));
     for (const c of streams) await c.write(`GET /sse HTTP/1.1\r\n${HOST}\r\n`);
     await expect.poll(() => s.up.seen.length, { timeout: 10_000 }).toBe(max);
@@ -530,7 +579,11 @@ const upstream: Record<string, Scenario> = {
   },
 
   async 'pool-queue-full'(row) {
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), max_queue: 1, timeout: '20s' }] });
+    const s = await startProxy({
+      routes: (up) => [
+        { name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), max_queue: 1, timeout: '20s' },
+      ],
+    });
     const holder = await open(s.gh);
     await holder.write(`GET /sse HTTP/1.1\r\n${HOST}\r\n`);
     await expect.poll(() => holder.received.length, { timeout: 10_000 }).toBeGreaterThan(0);
@@ -548,7 +601,11 @@ const upstream: Record<string, Scenario> = {
   },
 
   async 'pool-queue-wait'(row) {
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), timeout: '500ms' }] });
+    const s = await startProxy({
+      routes: (up) => [
+        { name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), timeout: '500ms' },
+      ],
+    });
     const holder = await open(s.gh);
     await holder.write(`GET /sse HTTP/1.1\r\n${HOST}\r\n`);
     await expect.poll(() => holder.received.length, { timeout: 10_000 }).toBeGreaterThan(0);
@@ -583,7 +640,11 @@ const upstream: Record<string, Scenario> = {
   },
 
   async 'pool-leave-queue'(row) {
-    const s = await startProxy({ routes: (up) => [{ name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), max_queue: 1, timeout: '20s' }] });
+    const s = await startProxy({
+      routes: (up) => [
+        { name: 'app', path: '/', upstream: up, allow: { public: true }, max_connections: Number(row.arg), max_queue: 1, timeout: '20s' },
+      ],
+    });
     const holder = await open(s.gh);
     await holder.write(`GET /sse HTTP/1.1\r\n${HOST}\r\n`);
     await expect.poll(() => holder.received.length, { timeout: 10_000 }).toBeGreaterThan(0);
@@ -638,7 +699,11 @@ const limits: Record<string, Scenario> = {
 
   async 'cookie-size'(row) {
     const s = await startProxy();
-    expectRefused(await sendRaw(s.gh.url, `GET /echo HTTP/1.1\r\n${HOST}Cookie: c=${'a'.repeat(Number(row.arg))}\r\n\r\n`), 431, 'GH_REQUEST_HEADERS_TOO_LARGE');
+    expectRefused(
+      await sendRaw(s.gh.url, `GET /echo HTTP/1.1\r\n${HOST}Cookie: c=${'a'.repeat(Number(row.arg))}\r\n\r\n`),
+      431,
+      'GH_REQUEST_HEADERS_TOO_LARGE',
+    );
     await stillServing(s.gh);
   },
 
@@ -655,7 +720,11 @@ const limits: Record<string, Scenario> = {
 
   async 'target-size'(row) {
     const s = await startProxy();
-    expectRefused(await sendRaw(s.gh.url, `GET /${'a'.repeat(Number(row.arg))} HTTP/1.1\r\n${HOST}\r\n`), 431, 'GH_REQUEST_HEADERS_TOO_LARGE');
+    expectRefused(
+      await sendRaw(s.gh.url, `GET /${'a'.repeat(Number(row.arg))} HTTP/1.1\r\n${HOST}\r\n`),
+      431,
+      'GH_REQUEST_HEADERS_TOO_LARGE',
+    );
     await stillServing(s.gh);
   },
 
@@ -678,7 +747,11 @@ describe('resource exhaustion (exhaustion.cases.tsv)', () => {
     expect(new Set(ROWS.map((r) => r.id)).size).toBe(ROWS.length);
   });
 
-  it.each(ROWS.map((r) => [r.id!, r] as const))('%s', async (_id, row) => {
-    await SCENARIOS[row.scenario!]!(row);
-  }, 60_000);
+  it.each(ROWS.map((r) => [r.id!, r] as const))(
+    '%s',
+    async (_id, row) => {
+      await SCENARIOS[row.scenario!]!(row);
+    },
+    60_000,
+  );
 });

@@ -42,13 +42,25 @@ interface Case {
 const unescapeBytes = (s: string) => s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 
 function loadCases(): Case[] {
-  const lines = readFileSync(CASES, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const lines = readFileSync(CASES, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'));
   const [header, ...rows] = lines;
   expect(header!.split('\t')).toEqual(['id', 'setups', 'who', 'method', 'target', 'host', 'headers', 'expect', 'source']);
   return rows.map((line) => {
     const cols = line.split('\t');
     if (cols.length !== 9) throw new Error(`forward-auth.cases.tsv: ${cols.length} columns in ${JSON.stringify(line.slice(0, 60))}`);
-    const [id, setups, who, method, target, host, headers, expectation, source] = cols as [string, string, string, string, string, string, string, string, string];
+    const [id, setups, who, method, target, host, headers, expectation, source] = cols as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const list = setups.split(',').flatMap((s) => ALIASES[s] ?? [s]);
     for (const s of list) if (!(SETUPS as readonly string[]).includes(s)) throw new Error(`${id}: unknown setup ${s}`);
     if (!['anon', 'bob', 'alice'].includes(who)) throw new Error(`${id}: unknown who ${who}`);
@@ -74,13 +86,20 @@ const ALL_CASES = loadCases();
 
 /** Replace exactly one occurrence: if the shipped example changes shape, the suite says so. */
 function replaceOnce(text: string, from: string | RegExp, to: string): string {
-  const count = typeof from === 'string' ? text.split(from).length - 1 : (text.match(new RegExp(from.source, `${from.flags.replace('g', '')}g`)) ?? []).length;
+  const count =
+    typeof from === 'string'
+      ? text.split(from).length - 1
+      : (text.match(new RegExp(from.source, `${from.flags.replace('g', '')}g`)) ?? []).length;
   if (count !== 1) throw new Error(`expected exactly one ${String(from)} in the nginx example, found ${count}`);
   return text.replace(from, to);
 }
 
 /** The shipped example with only its addresses changed: listen port, Gatehouse, app upstream. */
-function exampleConf(variant: 'host' | 'http_host' | 'askall' | 'single', gatehousePort: number, spy: SpyUpstream): (port: number) => string {
+function exampleConf(
+  variant: 'host' | 'http_host' | 'askall' | 'single',
+  gatehousePort: number,
+  spy: SpyUpstream,
+): (port: number) => string {
   return (port) => {
     let c = EXAMPLE;
     c = replaceOnce(c, 'server 127.0.0.1:4180;', `server 127.0.0.1:${gatehousePort};`);
@@ -88,7 +107,11 @@ function exampleConf(variant: 'host' | 'http_host' | 'askall' | 'single', gateho
     c = replaceOnce(c, 'listen 443 ssl;', `listen 127.0.0.1:${port};`);
     c = replaceOnce(c, 'proxy_pass http://127.0.0.1:5000;', `proxy_pass ${spy.url};`);
     if (variant === 'http_host') {
-      c = replaceOnce(c, 'proxy_set_header X-Original-URL $scheme://$host$request_uri;', 'proxy_set_header X-Original-URL $scheme://$http_host$request_uri;');
+      c = replaceOnce(
+        c,
+        'proxy_set_header X-Original-URL $scheme://$host$request_uri;',
+        'proxy_set_header X-Original-URL $scheme://$http_host$request_uri;',
+      );
     }
     if (variant === 'askall') c = replaceOnce(c, /\n[ \t]*location \/\.gatehouse\/ \{[^}]*\}\n/, '\n');
     if (variant === 'single') c = replaceOnce(c, /\nserver \{\n[ \t]*listen [^\n]* default_server;[^}]*\}\n/, '\n');
@@ -144,8 +167,14 @@ function gatehouseConfig(headers: 'original_url' | 'forwarded', upstream: string
     routes: [
       { name: 'admin', host: APP_HOST, path: '/admin', upstream, allow: { groups: ['ml-admins'] } },
       {
-        name: 'app', host: APP_HOST, upstream, allow: { authenticated: true },
-        rules: [{ path: '/health', public: true }, { path: '/reports', methods: ['GET'], public: true }],
+        name: 'app',
+        host: APP_HOST,
+        upstream,
+        allow: { authenticated: true },
+        rules: [
+          { path: '/health', public: true },
+          { path: '/reports', methods: ['GET'], public: true },
+        ],
       },
       { name: 'docs', host: 'docs.corp.example', upstream, allow: { public: true } },
     ],
@@ -177,7 +206,13 @@ beforeAll(async () => {
     gh[mode] = g;
     const sessions = g.current().sessions;
     const bob = await sessions.create({ user: 'bob@example.com', email: 'bob@example.com', groups: ['labelers'], idp: 't', method: 't' });
-    const alice = await sessions.create({ user: 'alice@example.com', email: 'alice@example.com', groups: ['ml-admins'], idp: 't', method: 't' });
+    const alice = await sessions.create({
+      user: 'alice@example.com',
+      email: 'alice@example.com',
+      groups: ['ml-admins'],
+      idp: 't',
+      method: 't',
+    });
     cookies[mode] = { bob: bob.cookieValue, alice: alice.cookieValue };
   }
   const portOf = (g: StartedGatehouse) => Number(new URL(g.url).port);
@@ -192,7 +227,9 @@ beforeAll(async () => {
   for (const s of NGINX_SETUPS) {
     const n = await startNginx(confs[s]);
     // nginx goes first at teardown: its keep-alive connections would hold Gatehouse's shutdown.
-    stops.unshift(() => { n.child.kill('SIGTERM'); });
+    stops.unshift(() => {
+      n.child.kill('SIGTERM');
+    });
     nginx[s] = n;
   }
   world = { gh, cookies, nginx, spies };
@@ -204,7 +241,13 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 
-function rawRequest(method: string, target: string, host: string | undefined, headers: Readonly<Record<string, string | string[]>>, cookie: string | undefined): string {
+function rawRequest(
+  method: string,
+  target: string,
+  host: string | undefined,
+  headers: Readonly<Record<string, string | string[]>>,
+  cookie: string | undefined,
+): string {
   const lines = [`${method} ${target} ${host === undefined ? 'HTTP/1.0' : 'HTTP/1.1'}`];
   if (host !== undefined) lines.push(`Host: ${host}`);
   for (const [name, value] of Object.entries(headers)) {
@@ -215,7 +258,8 @@ function rawRequest(method: string, target: string, host: string | undefined, he
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-const fill = (s: string, port: number) => s.replaceAll('{port}', String(port)).replace(/\{(\d+)\*(.)\}/g, (_, n: string, ch: string) => ch.repeat(Number(n)));
+const fill = (s: string, port: number) =>
+  s.replaceAll('{port}', String(port)).replace(/\{(\d+)\*(.)\}/g, (_, n: string, ch: string) => ch.repeat(Number(n)));
 const fillHeaders = (h: Case['headers'], port: number) =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => fill(x, port)) : fill(v, port)]));
 
@@ -225,7 +269,13 @@ function expectationFor(text: string, setup: Setup): string {
   for (const alt of alternatives) {
     const m = /^([a-z_,-]+): (.*)$/.exec(alt);
     if (!m) continue;
-    if (m[1]!.split(',').flatMap((s) => ALIASES[s] ?? [s]).includes(setup)) return m[2]!;
+    if (
+      m[1]!
+        .split(',')
+        .flatMap((s) => ALIASES[s] ?? [s])
+        .includes(setup)
+    )
+      return m[2]!;
   }
   return alternatives.at(-1)!;
 }
@@ -257,7 +307,13 @@ async function runNginxCase(c: Case, setup: NginxSetup): Promise<void> {
   spy.reset();
   const mode = setup === 'fwd' ? 'forwarded' : 'original_url';
   const cookie = c.who === 'anon' ? undefined : w.cookies[mode][c.who];
-  const bytes = rawRequest(c.method, fill(c.target, n.port), c.host === undefined ? undefined : fill(c.host, n.port), fillHeaders(c.headers, n.port), cookie);
+  const bytes = rawRequest(
+    c.method,
+    fill(c.target, n.port),
+    c.host === undefined ? undefined : fill(c.host, n.port),
+    fillHeaders(c.headers, n.port),
+    cookie,
+  );
   const r: RawResult = await sendRaw({ host: '127.0.0.1', port: n.port }, bytes, { timeoutMs: 15_000, methods: [c.method] });
   expect(r.end, `nginx answered ${c.id} (${setup})`).not.toBe('timeout');
   const seen = spy.requests();
@@ -266,7 +322,10 @@ async function runNginxCase(c: Case, setup: NginxSetup): Promise<void> {
   const what = `${c.id} via ${setup}: ${r.statuses.join(',') || 'no response'}, upstream saw ${JSON.stringify(seen.map((s) => `${s.method} ${s.target}`))}`;
   switch (words[0]) {
     case 'served': {
-      expect(seen.map((s) => s.target), what).toEqual([words[1]]);
+      expect(
+        seen.map((s) => s.target),
+        what,
+      ).toEqual([words[1]]);
       expect(seen[0]!.method, what).toBe(c.method);
       expect(res?.status, what).toBe(200);
       if (opts.user !== undefined) expect(seen[0]!.header('x-forwarded-user'), what).toBe(opts.user);
@@ -323,7 +382,11 @@ async function runDirectCase(c: Case, setup: 'direct-url' | 'direct-fwd'): Promi
 describe('forward-auth attack table (test/security/forward-auth.cases.tsv)', () => {
   it('has a source for every row and covers every setup', () => {
     expect(ALL_CASES.length).toBeGreaterThan(150);
-    for (const s of SETUPS) expect(ALL_CASES.some((c) => c.setups.includes(s)), s).toBe(true);
+    for (const s of SETUPS)
+      expect(
+        ALL_CASES.some((c) => c.setups.includes(s)),
+        s,
+      ).toBe(true);
     expect(new Set(ALL_CASES.map((c) => c.id)).size).toBe(ALL_CASES.length);
   });
 
@@ -341,7 +404,13 @@ describe('forward-auth answers', () => {
   it('a 200 carries the identity headers and nothing that steers the ingress', async () => {
     const gh = world!.gh.original_url;
     const port = Number(new URL(gh.url).port);
-    const bytes = rawRequest('GET', '/.gatehouse/auth', '127.0.0.1', { 'x-original-url': `http://${APP_HOST}/experiments`, 'x-original-method': 'GET' }, world!.cookies.original_url.bob);
+    const bytes = rawRequest(
+      'GET',
+      '/.gatehouse/auth',
+      '127.0.0.1',
+      { 'x-original-url': `http://${APP_HOST}/experiments`, 'x-original-method': 'GET' },
+      world!.cookies.original_url.bob,
+    );
     const r = await sendRaw({ host: '127.0.0.1', port }, bytes);
     const res = r.responses[0]!;
     expect(res.status).toBe(200);
@@ -356,11 +425,19 @@ describe('forward-auth answers', () => {
   });
 
   it('a peer outside trusted_proxies gets 403 and no identity, whatever it describes', async () => {
-    const gh = await startTestGatehouse({ ...gatehouseConfig('original_url', world!.spies.host.url), server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['10.9.9.9'] } });
-    const bob = await gh.current().sessions.create({ user: 'bob@example.com', email: 'bob@example.com', groups: ['labelers'], idp: 't', method: 't' });
+    const gh = await startTestGatehouse({
+      ...gatehouseConfig('original_url', world!.spies.host.url),
+      server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', trusted_proxies: ['10.9.9.9'] },
+    });
+    const bob = await gh
+      .current()
+      .sessions.create({ user: 'bob@example.com', email: 'bob@example.com', groups: ['labelers'], idp: 't', method: 't' });
     const port = Number(new URL(gh.url).port);
     for (const url of [`http://${APP_HOST}/health`, `http://${APP_HOST}/experiments`]) {
-      const r = await sendRaw({ host: '127.0.0.1', port }, rawRequest('GET', '/.gatehouse/auth', '127.0.0.1', { 'x-original-url': url, 'x-original-method': 'GET' }, bob.cookieValue));
+      const r = await sendRaw(
+        { host: '127.0.0.1', port },
+        rawRequest('GET', '/.gatehouse/auth', '127.0.0.1', { 'x-original-url': url, 'x-original-method': 'GET' }, bob.cookieValue),
+      );
       const res = r.responses[0]!;
       expect(res.status).toBe(403);
       expect(JSON.parse(res.text()).error).toBe('GH_FORBIDDEN');

@@ -37,18 +37,25 @@ interface Case {
 function loadCases(file: URL): Case[] {
   const out: Case[] = [];
   const ids = new Set<string>();
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (line === '' || line.startsWith('#')) return;
-    const f = line.split('\t');
-    const [id, kind, value, extra, expect, cause, source] = f as [string, Case['kind'], string, string, string, string, string];
-    const pair = expect.split('/');
-    const ok = f.length === 7 && !ids.has(id) && source !== '' && (kind === 'rd'
-      ? expect === 'keep' || expect === 'drop'
-      : (kind === 'host' || kind === 'target') && pair.length === 2 && pair.every((p) => OUTCOMES.includes(p)));
-    if (!ok) throw new Error(`host-confusion.cases.tsv:${i + 1}: want "id kind value extra expect cause source", got ${JSON.stringify(line)}`);
-    ids.add(id);
-    out.push({ id, kind, value, extra, expect, cause, source });
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line === '' || line.startsWith('#')) return;
+      const f = line.split('\t');
+      const [id, kind, value, extra, expect, cause, source] = f as [string, Case['kind'], string, string, string, string, string];
+      const pair = expect.split('/');
+      const ok =
+        f.length === 7 &&
+        !ids.has(id) &&
+        source !== '' &&
+        (kind === 'rd'
+          ? expect === 'keep' || expect === 'drop'
+          : (kind === 'host' || kind === 'target') && pair.length === 2 && pair.every((p) => OUTCOMES.includes(p)));
+      if (!ok)
+        throw new Error(`host-confusion.cases.tsv:${i + 1}: want "id kind value extra expect cause source", got ${JSON.stringify(line)}`);
+      ids.add(id);
+      out.push({ id, kind, value, extra, expect, cause, source });
+    });
   return out;
 }
 
@@ -78,11 +85,23 @@ const CONFIGURED_NAMES = ['served.test', 'kept.test', '127.0.0.1'];
 const WILDCARD_SUFFIX = '.wild.test';
 
 function configFor(v: Variant, port: number, issuer: string, upstream: string) {
-  const provider = (id: string) => ({ id, type: 'oidc', issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] });
+  const provider = (id: string) => ({
+    id,
+    type: 'oidc',
+    issuer,
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    scopes: ['openid', 'email', 'profile', 'groups'],
+  });
   const privateRule = { path: '/private/**', allow: { authenticated: true } };
   return {
     log_level: 'silent',
-    server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, shutdown_timeout: '1s', ...(v.trusted ? { trusted_proxies: ['127.0.0.1'] } : {}) },
+    server: {
+      listen: `127.0.0.1:${port}`,
+      public_url: `http://127.0.0.1:${port}`,
+      shutdown_timeout: '1s',
+      ...(v.trusted ? { trusted_proxies: ['127.0.0.1'] } : {}),
+    },
     admin: { listen: '127.0.0.1:0' },
     session: { store: 'redis', redis: { url: redisUrl(), key_prefix: uniquePrefix() }, secret: SECRET, cookie: { secure: false } },
     identity_providers: [provider('corp'), provider('corp2')],
@@ -143,7 +162,8 @@ function isServedAuthority(authority: string, r: Running): boolean {
   const m = /^([a-z0-9._-]+)(?::([0-9]+))?$/.exec(authority);
   if (!m) return false;
   const [, host = '', port] = m;
-  const named = CONFIGURED_NAMES.includes(host) || (host.endsWith(WILDCARD_SUFFIX) && host.length > WILDCARD_SUFFIX.length && !host.includes('..'));
+  const named =
+    CONFIGURED_NAMES.includes(host) || (host.endsWith(WILDCARD_SUFFIX) && host.length > WILDCARD_SUFFIX.length && !host.includes('..'));
   return named && (port === undefined || port === String(r.port) || port === '80');
 }
 
@@ -151,7 +171,8 @@ function isServedAuthority(authority: string, r: Running): boolean {
 function urlProblem(what: string, url: string, r: Running): string | undefined {
   if (!URL.canParse(url)) return `${what} ${JSON.stringify(url)} is not a URL`;
   const u = new URL(url);
-  if (u.protocol !== 'http:' || !isServedAuthority(u.host, r) || u.username !== '' || u.password !== '') return `${what} ${JSON.stringify(url)} names an origin Gatehouse does not serve`;
+  if (u.protocol !== 'http:' || !isServedAuthority(u.host, r) || u.username !== '' || u.password !== '')
+    return `${what} ${JSON.stringify(url)} names an origin Gatehouse does not serve`;
   return undefined;
 }
 
@@ -218,14 +239,19 @@ async function send(r: Running, s: Shape): Promise<Sent> {
   const lines = [
     ...s.hosts.map((h) => `Host: ${h}`),
     ...(s.xfh !== undefined ? [`X-Forwarded-Host: ${s.xfh}`] : []),
-    ...(s.browser ? ['Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'Sec-Fetch-Mode: navigate'] : ['Accept: application/json']),
+    ...(s.browser
+      ? ['Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'Sec-Fetch-Mode: navigate']
+      : ['Accept: application/json']),
     ...(s.cookie ? [`Cookie: ${s.cookie}`] : []),
     ...(s.body !== undefined ? ['Content-Type: application/x-www-form-urlencoded', `Content-Length: ${Buffer.byteLength(s.body)}`] : []),
     `X-Case-Id: ${caseId}`,
     'Connection: close',
   ];
   const head = `${method} ${s.target} HTTP/1.${s.http10 ? 0 : 1}\r\n${lines.join('\r\n')}\r\n\r\n`;
-  const result = await sendRaw(r.gh.url, Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(s.body ?? '')]), { timeoutMs: 20_000, methods: [method] });
+  const result = await sendRaw(r.gh.url, Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(s.body ?? '')]), {
+    timeoutMs: 20_000,
+    methods: [method],
+  });
   const response = result.responses.at(-1);
   let json: { error?: string } | undefined;
   try {
@@ -233,7 +259,13 @@ async function send(r: Running, s: Shape): Promise<Sent> {
   } catch {
     json = undefined;
   }
-  return { response, status: response?.status, forwarded: upstream.byCase(caseId), json, request: JSON.stringify(head.split('\r\n').filter((l) => !l.startsWith('X-Case-Id'))) };
+  return {
+    response,
+    status: response?.status,
+    forwarded: upstream.byCase(caseId),
+    json,
+    request: JSON.stringify(head.split('\r\n').filter((l) => !l.startsWith('X-Case-Id'))),
+  };
 }
 
 /** What the outcome of a request was, in the terms of the `expect` column. */
@@ -250,11 +282,15 @@ function forwardedProblems(s: Sent, r: Running, clientXfh: string | undefined): 
   if (!f) return [];
   const out: string[] = [];
   const xfh = f.headers['x-forwarded-host'];
-  if (xfh !== undefined && (typeof xfh !== 'string' || !isServedAuthority(xfh, r))) out.push(`X-Forwarded-Host upstream is ${JSON.stringify(xfh)}, not a configured host on a served port`);
-  if (!r.variant.trusted && clientXfh !== undefined && xfh === clientXfh && !isServedAuthority(clientXfh, r)) out.push(`the client's X-Forwarded-Host ${JSON.stringify(clientXfh)} reached the upstream from an untrusted peer`);
+  if (xfh !== undefined && (typeof xfh !== 'string' || !isServedAuthority(xfh, r)))
+    out.push(`X-Forwarded-Host upstream is ${JSON.stringify(xfh)}, not a configured host on a served port`);
+  if (!r.variant.trusted && clientXfh !== undefined && xfh === clientXfh && !isServedAuthority(clientXfh, r))
+    out.push(`the client's X-Forwarded-Host ${JSON.stringify(clientXfh)} reached the upstream from an untrusted peer`);
   const host = f.headers.host;
   if (host !== new URL(upstream.url).host && (host === undefined || !isServedAuthority(host, r) || host !== xfh)) {
-    out.push(`Host upstream (preserve_host) is ${JSON.stringify(host)}, not the canonical configured authority (X-Forwarded-Host ${JSON.stringify(xfh)})`);
+    out.push(
+      `Host upstream (preserve_host) is ${JSON.stringify(host)}, not the canonical configured authority (X-Forwarded-Host ${JSON.stringify(xfh)})`,
+    );
   }
   return out;
 }
@@ -295,13 +331,15 @@ async function hostRowProblems(c: Case, r: Running): Promise<string[]> {
   const privateTarget = c.kind === 'target' ? target : '/private/x';
   const nav = await send(r, { ...shape, target: privateTarget, browser: true });
   out.push(...locationProblems(nav.response, r).map((p) => `${at('sign-in redirect', nav)}: ${p}`));
-  if (got !== 'ok' && got !== 'unrouted' && nav.forwarded) out.push(`${at('sign-in redirect', nav)}: forwarded although the same Host was refused`);
+  if (got !== 'ok' && got !== 'unrouted' && nav.forwarded)
+    out.push(`${at('sign-in redirect', nav)}: forwarded although the same Host was refused`);
   if (c.kind === 'target') return out;
 
   // 3. Starting a sign-in: the redirect_uri sent to the IdP.
   const login = await send(r, { ...shape, target: '/.gatehouse/login?idp=corp&rd=%2Fx', browser: true });
   out.push(...locationProblems(login.response, r).map((p) => `${at('login', login)}: ${p}`));
-  if (want === 'ok' && (login.status !== 302 || !login.response?.header('location')?.startsWith(idp.issuer))) out.push(`${at('login', login)}: want a redirect to the IdP, got ${login.status}`);
+  if (want === 'ok' && (login.status !== 302 || !login.response?.header('location')?.startsWith(idp.issuer)))
+    out.push(`${at('login', login)}: want a redirect to the IdP, got ${login.status}`);
 
   // 4. Signing out: the post_logout_redirect_uri sent to the IdP.
   const cookie = await sessionCookie(r.gh, { user: 'someone@example.com', groups: ['users'] });
@@ -309,9 +347,19 @@ async function hostRowProblems(c: Case, r: Running): Promise<string[]> {
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.response?.text() ?? '')?.[1];
   if (want === 'ok' && csrf === undefined) out.push(`${at('logout page', page)}: no sign-out form (status ${page.status})`);
   if (csrf !== undefined) {
-    const logout = await send(r, { ...shape, method: 'POST', target: '/.gatehouse/logout', browser: true, cookie, body: `csrf=${encodeURIComponent(csrf.replaceAll('&amp;', '&'))}` });
+    const logout = await send(r, {
+      ...shape,
+      method: 'POST',
+      target: '/.gatehouse/logout',
+      browser: true,
+      cookie,
+      body: `csrf=${encodeURIComponent(csrf.replaceAll('&amp;', '&'))}`,
+    });
     out.push(...locationProblems(logout.response, r).map((p) => `${at('logout', logout)}: ${p}`));
-    if (want === 'ok' && (logout.status !== 303 || !logout.response?.header('location')?.startsWith(idp.issuer))) out.push(`${at('logout', logout)}: want a redirect to the IdP's end-session endpoint, got ${logout.status} ${logout.response?.header('location')}`);
+    if (want === 'ok' && (logout.status !== 303 || !logout.response?.header('location')?.startsWith(idp.issuer)))
+      out.push(
+        `${at('logout', logout)}: want a redirect to the IdP's end-session endpoint, got ${logout.status} ${logout.response?.header('location')}`,
+      );
   }
   return out;
 }
@@ -332,7 +380,15 @@ describe('host confusion (host-confusion.cases.tsv)', () => {
   });
 
   const hostCases = CASES.filter((c) => c.kind !== 'rd');
-  it.each(hostCases.map((c) => [`${c.id} ${c.kind} ${JSON.stringify(c.value)}${c.extra !== '-' ? ` / ${JSON.stringify(c.extra)}` : ''} (${c.expect}; ${c.cause}; ${c.source})`, c] as const))('%s', async (_name, c) => {
+  it.each(
+    hostCases.map(
+      (c) =>
+        [
+          `${c.id} ${c.kind} ${JSON.stringify(c.value)}${c.extra !== '-' ? ` / ${JSON.stringify(c.extra)}` : ''} (${c.expect}; ${c.cause}; ${c.source})`,
+          c,
+        ] as const,
+    ),
+  )('%s', async (_name, c) => {
     const problems = (await Promise.all(running.map((r) => hostRowProblems(c, r)))).flat();
     expect(problems.join('\n'), `${c.id}: ${c.cause} — ${c.source}`).toBe('');
   });
@@ -344,7 +400,10 @@ describe('host confusion (host-confusion.cases.tsv)', () => {
       const rd = fill(c.value, r);
       const want = c.expect === 'drop' ? '/' : rd.startsWith('/') ? rd : new URL(rd).href;
       const offered = await offeredReturnUrl(r, rd);
-      if (offered !== want) problems.push(`[${r.variant.name}] GET /.gatehouse/login?rd=${encodeURIComponent(rd)} (Host: served.test:${r.port}): the sign-in would return to ${JSON.stringify(offered)}, want ${JSON.stringify(want)}`);
+      if (offered !== want)
+        problems.push(
+          `[${r.variant.name}] GET /.gatehouse/login?rd=${encodeURIComponent(rd)} (Host: served.test:${r.port}): the sign-in would return to ${JSON.stringify(offered)}, want ${JSON.stringify(want)}`,
+        );
     }
     expect(problems.join('\n'), `${c.id}: ${c.cause} — ${c.source}`).toBe('');
   });

@@ -22,7 +22,14 @@ const DISPLAY_NAMES = payloadsOf('chooser-display-name');
 const GROUP_NAMES = payloadsOf('forbidden-groups');
 const HTML = 'Accept: text/html,application/xhtml+xml\r\nSec-Fetch-Mode: navigate\r\n';
 const JSON_ = 'Accept: application/json\r\n';
-const identity = (user: string, groups: string[] = ['staff']) => ({ user, email: 'someone@corp.example', name: 'Someone', groups, idp: 'corp', method: 'test' });
+const identity = (user: string, groups: string[] = ['staff']) => ({
+  user,
+  email: 'someone@corp.example',
+  name: 'Someone',
+  groups,
+  idp: 'corp',
+  method: 'test',
+});
 
 describe('HTML injection in the pages Gatehouse renders', () => {
   let idp: DemoIdp;
@@ -32,32 +39,50 @@ describe('HTML injection in the pages Gatehouse renders', () => {
   beforeAll(async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    idp = await startDemoIdp({ clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/.gatehouse/oidc/oidc/callback`] }] });
+    idp = await startDemoIdp({
+      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/.gatehouse/oidc/oidc/callback`] }],
+    });
     const metadata = writeTemp('idp-metadata.xml', idpMetadata([makeKeyPair()], 'https://idp.test.example/sso'));
-    const saml = (id: string, display: string) => ({ id, type: 'saml', display_name: display, idp_metadata_file: metadata, sp_entity_id: `https://gatehouse.test/saml/${id}` });
-    const common = { log_level: 'silent', admin: { listen: '127.0.0.1:0' }, session: { store: 'memory', secret: SECRET, cookie: { secure: false } } };
+    const saml = (id: string, display: string) => ({
+      id,
+      type: 'saml',
+      display_name: display,
+      idp_metadata_file: metadata,
+      sp_entity_id: `https://gatehouse.test/saml/${id}`,
+    });
+    const common = {
+      log_level: 'silent',
+      admin: { listen: '127.0.0.1:0' },
+      session: { store: 'memory', secret: SECRET, cookie: { secure: false } },
+    };
     [main, narrow] = await Promise.all([
-      startTestGatehouse({
-        ...common,
-        server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
-        identity_providers: [
-          { id: 'oidc', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
-          saml('corp', 'Corp SSO'),
-          ...DISPLAY_NAMES.map((d, i) => saml(`dn${i}`, d)),
-        ],
-        routes: [
-          { name: 'pub', path: '/pub', upstream: UPSTREAM, allow: { public: true } },
-          { name: 'admin', path: '/admin', upstream: UPSTREAM, allow: { groups: ['admins'] } },
-          ...GROUP_NAMES.map((g, i) => ({ name: `g${i}`, path: `/g${i}`, upstream: UPSTREAM, allow: { groups: [g] } })),
-          { name: 'rest', path: '/', upstream: UPSTREAM, allow: { authenticated: true } },
-        ],
-      }, { keepRunning: true }),
+      startTestGatehouse(
+        {
+          ...common,
+          server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
+          identity_providers: [
+            { id: 'oidc', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
+            saml('corp', 'Corp SSO'),
+            ...DISPLAY_NAMES.map((d, i) => saml(`dn${i}`, d)),
+          ],
+          routes: [
+            { name: 'pub', path: '/pub', upstream: UPSTREAM, allow: { public: true } },
+            { name: 'admin', path: '/admin', upstream: UPSTREAM, allow: { groups: ['admins'] } },
+            ...GROUP_NAMES.map((g, i) => ({ name: `g${i}`, path: `/g${i}`, upstream: UPSTREAM, allow: { groups: [g] } })),
+            { name: 'rest', path: '/', upstream: UPSTREAM, allow: { authenticated: true } },
+          ],
+        },
+        { keepRunning: true },
+      ),
       // No catch-all route: unknown paths get the 404 page that names the host and path.
-      startTestGatehouse({
-        ...common,
-        server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '1s' },
-        routes: [{ name: 'app', path: '/app', upstream: UPSTREAM, allow: { public: true } }],
-      }, { keepRunning: true }),
+      startTestGatehouse(
+        {
+          ...common,
+          server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1:4180', shutdown_timeout: '1s' },
+          routes: [{ name: 'app', path: '/app', upstream: UPSTREAM, allow: { public: true } }],
+        },
+        { keepRunning: true },
+      ),
     ]);
     await main.current().providers.oidc.get('oidc')!.ready();
   });
@@ -84,28 +109,54 @@ describe('HTML injection in the pages Gatehouse renders', () => {
   async function render(page: string, p: string): Promise<RawResponse> {
     const enc = encodeURIComponent(p);
     switch (page) {
-      case 'no-route-path-raw': return request(narrow, get(`/nothing/${p}`, HTML));
-      case 'no-route-path-encoded': return request(narrow, get(`/nothing/${enc}`, HTML));
-      case 'no-route-path-json': return request(narrow, get(`/nothing/${enc}`, JSON_));
-      case 'bad-path': return request(main, get(`/pub/${enc}%2fx`, HTML));
-      case 'bad-host': return request(main, get('/pub/x', HTML), p);
-      case 'login-unknown-idp': return request(main, get(`/.gatehouse/login?idp=${enc}&rd=%2F`, HTML));
-      case 'chooser-rd': return request(main, get(`/.gatehouse/login?rd=${enc}`, HTML));
-      case 'chooser-display-name': return request(main, get('/.gatehouse/login?rd=%2F', HTML));
-      case 'forbidden-user': return request(main, get('/admin/x', `${HTML}Cookie: ${await session(main, p)}\r\n`));
-      case 'forbidden-groups': return request(main, get(`/g${GROUP_NAMES.indexOf(p)}/x`, `${HTML}Cookie: ${await session(main, 'someone@corp.example')}\r\n`));
-      case 'logout-user': return request(main, get('/.gatehouse/logout', `${HTML}Cookie: ${await session(main, p)}\r\n`));
-      case 'userinfo-user': return request(main, get('/.gatehouse/userinfo', `${JSON_}Cookie: ${await session(main, p)}\r\n`));
-      case 'ws-origin': return request(main, `GET /pub/ws HTTP/1.1\r\nHost: {HOST}\r\n${HTML}Origin: ${p}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+      case 'no-route-path-raw':
+        return request(narrow, get(`/nothing/${p}`, HTML));
+      case 'no-route-path-encoded':
+        return request(narrow, get(`/nothing/${enc}`, HTML));
+      case 'no-route-path-json':
+        return request(narrow, get(`/nothing/${enc}`, JSON_));
+      case 'bad-path':
+        return request(main, get(`/pub/${enc}%2fx`, HTML));
+      case 'bad-host':
+        return request(main, get('/pub/x', HTML), p);
+      case 'login-unknown-idp':
+        return request(main, get(`/.gatehouse/login?idp=${enc}&rd=%2F`, HTML));
+      case 'chooser-rd':
+        return request(main, get(`/.gatehouse/login?rd=${enc}`, HTML));
+      case 'chooser-display-name':
+        return request(main, get('/.gatehouse/login?rd=%2F', HTML));
+      case 'forbidden-user':
+        return request(main, get('/admin/x', `${HTML}Cookie: ${await session(main, p)}\r\n`));
+      case 'forbidden-groups':
+        return request(main, get(`/g${GROUP_NAMES.indexOf(p)}/x`, `${HTML}Cookie: ${await session(main, 'someone@corp.example')}\r\n`));
+      case 'logout-user':
+        return request(main, get('/.gatehouse/logout', `${HTML}Cookie: ${await session(main, p)}\r\n`));
+      case 'userinfo-user':
+        return request(main, get('/.gatehouse/userinfo', `${JSON_}Cookie: ${await session(main, p)}\r\n`));
+      case 'ws-origin':
+        return request(
+          main,
+          `GET /pub/ws HTTP/1.1\r\nHost: {HOST}\r\n${HTML}Origin: ${p}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+        );
       case 'oidc-error-description': {
         // A real pending sign-in (state + login cookie), answered by an "IdP" error redirect.
         const start = await request(main, get('/.gatehouse/login?idp=oidc&rd=%2F', HTML));
         expect(start.status).toBe(302);
         const state = new URL(start.header('location')!).searchParams.get('state')!;
-        const login = start.headerAll('set-cookie').find((c) => c.includes('-login='))!.split(';')[0]!;
-        return request(main, get(`/.gatehouse/oidc/oidc/callback?state=${encodeURIComponent(state)}&iss=${encodeURIComponent(idp.issuer)}&error=access_denied&error_description=${enc}`, `${HTML}Cookie: ${login}\r\n`));
+        const login = start
+          .headerAll('set-cookie')
+          .find((c) => c.includes('-login='))!
+          .split(';')[0]!;
+        return request(
+          main,
+          get(
+            `/.gatehouse/oidc/oidc/callback?state=${encodeURIComponent(state)}&iss=${encodeURIComponent(idp.issuer)}&error=access_denied&error_description=${enc}`,
+            `${HTML}Cookie: ${login}\r\n`,
+          ),
+        );
       }
-      default: throw new Error(`unknown page ${page}`);
+      default:
+        throw new Error(`unknown page ${page}`);
     }
   }
 
@@ -126,7 +177,9 @@ describe('HTML injection in the pages Gatehouse renders', () => {
     }
     expect(type, `${id}: ${res.status}`).toMatch(/^text\/html/);
     // Defence in depth: whatever slipped through could not run or be framed.
-    expect(res.header('content-security-policy'), id).toBe("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'");
+    expect(res.header('content-security-policy'), id).toBe(
+      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    );
     expect(body, id).not.toContain(p);
     if (row.expect === 'escaped') expect(body, id).toContain(escapeHtml(p));
     else if (row.expect === 'no-js-href') expect(body, id).not.toMatch(/href\s*=\s*["']?\s*(javascript|data):/i);

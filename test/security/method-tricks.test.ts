@@ -39,23 +39,29 @@ describe('method tricks', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    gh = await startTestGatehouse({
-      ...baseConfig(upstream),
-      session: { store: 'memory', secret: SECRET, cookie: { secure: false } },
-      routes: [{
-        name: 'api',
-        path: '/api',
-        upstream,
-        allow: { authenticated: true },
-        rules: [
-          { path: '/api/items', methods: ['DELETE', 'PUT', 'PATCH'], allow: { groups: ['admins'] } },
-          { path: '/api/reports', methods: ['GET'], allow: { groups: ['analysts'] } },
-          { path: '/api/status', methods: ['GET'], public: true },
+    gh = await startTestGatehouse(
+      {
+        ...baseConfig(upstream),
+        session: { store: 'memory', secret: SECRET, cookie: { secure: false } },
+        routes: [
+          {
+            name: 'api',
+            path: '/api',
+            upstream,
+            allow: { authenticated: true },
+            rules: [
+              { path: '/api/items', methods: ['DELETE', 'PUT', 'PATCH'], allow: { groups: ['admins'] } },
+              { path: '/api/reports', methods: ['GET'], allow: { groups: ['analysts'] } },
+              { path: '/api/status', methods: ['GET'], public: true },
+            ],
+          },
         ],
-      }],
-    }, { keepRunning: true });
+      },
+      { keepRunning: true },
+    );
     const sessions = gh.current().sessions;
-    for (const [who, identity] of Object.entries(PEOPLE)) cookies[who] = `${sessions.cookie.name}=${(await sessions.create(identity)).cookieValue}`;
+    for (const [who, identity] of Object.entries(PEOPLE))
+      cookies[who] = `${sessions.cookie.name}=${(await sessions.create(identity)).cookieValue}`;
   });
   afterAll(async () => {
     await gh?.shutdown();
@@ -75,10 +81,19 @@ describe('method tricks', () => {
     for (const a of row.expect!.split('|')) {
       const [op, arg = ''] = [a.slice(0, a.indexOf(':')), a.slice(a.indexOf(':') + 1)];
       switch (op) {
-        case 'status': expect(res!.status, id).toBe(Number(arg)); break;
-        case 'upstream': expect(arg).toBe('none'); expect(got, `${id}: reached the upstream`).toBeUndefined(); break;
-        case 'upstream-method': expect(got?.method, id).toBe(arg); break;
-        case 'upstream-target': expect(got?.url, id).toBe(arg); break;
+        case 'status':
+          expect(res!.status, id).toBe(Number(arg));
+          break;
+        case 'upstream':
+          expect(arg).toBe('none');
+          expect(got, `${id}: reached the upstream`).toBeUndefined();
+          break;
+        case 'upstream-method':
+          expect(got?.method, id).toBe(arg);
+          break;
+        case 'upstream-target':
+          expect(got?.url, id).toBe(arg);
+          break;
         case 'upstream-absent': {
           expect(got, id).toBeDefined();
           // Any spelling: Node lower-cases names; "_" variants are checked as sent.
@@ -86,7 +101,8 @@ describe('method tricks', () => {
           expect(names, id).not.toContain(arg.replace(/_/g, '-'));
           break;
         }
-        default: throw new Error(`unknown assertion ${a}`);
+        default:
+          throw new Error(`unknown assertion ${a}`);
       }
     }
   });

@@ -46,7 +46,9 @@ async function startEnv(): Promise<Env> {
   const setup = await startOidcSetup(up.url, {
     // Secure cookies keep the __Host- names (the jar here does not enforce Secure).
     session: { cookie: { secure: true } },
-    extraProviders: (issuer) => [{ id: 'other', type: 'oidc', issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email'] }],
+    extraProviders: (issuer) => [
+      { id: 'other', type: 'oidc', issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email'] },
+    ],
     routes: [
       { name: 'app', path: '/app', upstream: up.url, allow: { authenticated: true }, idps: ['corp'] },
       { name: 'pub', path: '/', upstream: up.url, allow: { public: true }, idps: ['corp'] },
@@ -100,22 +102,36 @@ interface Outcome {
 }
 
 /** Run the decisive request, counting the sessions it creates. */
-async function decisive(env: Env, browser: TestBrowser, url: string, headers: Record<string, string> = JSON_ACCEPT): Promise<Omit<Outcome, 'authorize'>> {
+async function decisive(
+  env: Env,
+  browser: TestBrowser,
+  url: string,
+  headers: Record<string, string> = JSON_ACCEPT,
+): Promise<Omit<Outcome, 'authorize'>> {
   const before = await sessionCount(env);
   const r = await browser.fetch(url, { headers });
-  return { status: r.status, body: r.body, location: r.location, headers: r.headers, setCookies: r.hops[0]!.setCookies, browser, created: (await sessionCount(env)) - before };
+  return {
+    status: r.status,
+    body: r.body,
+    location: r.location,
+    headers: r.headers,
+    setCookies: r.hops[0]!.setCookies,
+    browser,
+    created: (await sessionCount(env)) - before,
+  };
 }
 
 function edit(cb: URL, args: string): URL {
   const u = new URL(cb.href);
   const orig = cb.searchParams;
-  const sub = (v: string) => v
-    .replaceAll('{STATE_UPPER}', orig.get('state')!.toUpperCase())
-    .replaceAll('{STATE_PREFIX}', orig.get('state')!.slice(0, -1))
-    .replaceAll('{STATE}', orig.get('state')!)
-    .replaceAll('{CODE}', orig.get('code')!)
-    .replaceAll('{ISS_UPPER}', orig.get('iss')!.toUpperCase())
-    .replaceAll('{ISS}', orig.get('iss')!);
+  const sub = (v: string) =>
+    v
+      .replaceAll('{STATE_UPPER}', orig.get('state')!.toUpperCase())
+      .replaceAll('{STATE_PREFIX}', orig.get('state')!.slice(0, -1))
+      .replaceAll('{STATE}', orig.get('state')!)
+      .replaceAll('{CODE}', orig.get('code')!)
+      .replaceAll('{ISS_UPPER}', orig.get('iss')!.toUpperCase())
+      .replaceAll('{ISS}', orig.get('iss')!);
   for (const e of args.split(';')) {
     const [op, rest = ''] = [e.slice(0, e.indexOf(':')), e.slice(e.indexOf(':') + 1)];
     const eq = rest.indexOf('=');
@@ -143,11 +159,17 @@ const scenarios: Record<string, Scenario> = {
   /** DESIGN.md second wave: /.gatehouse/* answers on every host, whether or not a route covers it. */
   async 'signin-app-only'() {
     const up = await startUpstream();
-    const setup = await startOidcSetup(up.url, { session: { cookie: { secure: true } }, routes: [{ name: 'app', path: '/app', upstream: up.url, allow: { authenticated: true } }] });
+    const setup = await startOidcSetup(up.url, {
+      session: { cookie: { secure: true } },
+      routes: [{ name: 'app', path: '/app', upstream: up.url, allow: { authenticated: true } }],
+    });
     const env = { setup, base: setup.gh.url };
     const b = new TestBrowser();
     const page = await b.go(`${env.base}/app/start`, USERS.alice, isCallback);
-    expect(page.url, `sign-in with no route covering /.gatehouse/: stopped at ${page.url} (${page.status}) ${page.body.slice(0, 120)}`).toContain('/.gatehouse/oidc/corp/callback?');
+    expect(
+      page.url,
+      `sign-in with no route covering /.gatehouse/: stopped at ${page.url} (${page.status}) ${page.body.slice(0, 120)}`,
+    ).toContain('/.gatehouse/oidc/corp/callback?');
     return { ...(await decisive(env, b, page.url)), env };
   },
   /**
@@ -272,7 +294,15 @@ const scenarios: Record<string, Scenario> = {
     const r2 = await b.fetch(cb2.href);
     expect([r1.status, r2.status]).toEqual([302, 302]);
     expect([r1.location, r2.location]).toEqual([`${env.base}/app/one`, `${env.base}/app/two`]);
-    const out = { status: 302, body: '', location: r2.location, headers: r2.headers, setCookies: r2.hops[0]!.setCookies, browser: b, created: 0 };
+    const out = {
+      status: 302,
+      body: '',
+      location: r2.location,
+      headers: r2.headers,
+      setCookies: r2.hops[0]!.setCookies,
+      browser: b,
+      created: 0,
+    };
     return { ...out, authorize: [new URL(one.url), new URL(two.url), cb1, cb2] };
   },
   async 'login-cookie'(env) {
@@ -289,7 +319,16 @@ const scenarios: Record<string, Scenario> = {
 /** Scenarios that build their own environment. */
 const OWN_ENV = new Set(['signin-app-only', 'id-token-replay']);
 
-const AUTHORIZE_PARAMS = ['client_id', 'code_challenge', 'code_challenge_method', 'nonce', 'redirect_uri', 'response_type', 'scope', 'state'];
+const AUTHORIZE_PARAMS = [
+  'client_id',
+  'code_challenge',
+  'code_challenge_method',
+  'nonce',
+  'redirect_uri',
+  'response_type',
+  'scope',
+  'state',
+];
 
 function checkAuthorize(env: Env, u: URL): void {
   const names = [...u.searchParams.keys()];
@@ -349,7 +388,10 @@ async function judge(c: Case, env: Env, o: Outcome): Promise<void> {
     const attrs = set[0]!.split(';').map((a) => a.trim().toLowerCase());
     expect(attrs[0]).toMatch(/^__host-gatehouse-login=[a-z0-9_-]{43}$/i);
     expect(attrs).toEqual(expect.arrayContaining(['path=/', 'httponly', 'secure', 'samesite=lax']));
-    expect(attrs.some((a) => a.startsWith('domain=')), 'no Domain').toBe(false);
+    expect(
+      attrs.some((a) => a.startsWith('domain=')),
+      'no Domain',
+    ).toBe(false);
     const maxAge = Number(attrs.find((a) => a.startsWith('max-age='))?.slice(8));
     expect(maxAge > 0 && maxAge <= 600, `Max-Age ${maxAge}`).toBe(true);
     // The callback completes the sign-in and clears the binding (issue 11 breach 4).

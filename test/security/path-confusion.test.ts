@@ -15,7 +15,13 @@
 // The row's `expect` column adds what Gatehouse must do with it (refuse outright, deny, allow).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asciiLower, startDecodingUpstream, UPSTREAM_MODELS, type DecodedRequest, type DecodingUpstream } from '../support/decoding-upstream.ts';
+import {
+  asciiLower,
+  startDecodingUpstream,
+  UPSTREAM_MODELS,
+  type DecodedRequest,
+  type DecodingUpstream,
+} from '../support/decoding-upstream.ts';
 import { sendRaw, type RawResult } from '../support/raw-http.ts';
 import { redisUrl, uniquePrefix } from '../support/redis.ts';
 import { sessionCookie } from '../support/signed-in.ts';
@@ -41,22 +47,29 @@ interface Case {
 function loadCases(file: URL): Case[] {
   const cases: Case[] = [];
   const ids = new Set<string>();
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (line === '' || line.startsWith('#')) return;
-    const f = line.split('\t');
-    const [id, method, target, expect, cause, source] = f as [string, string, string, Expect, string, string];
-    if (f.length !== 6 || !EXPECTS.includes(expect) || !/^[A-Z]+$/.test(method) || source === '' || ids.has(id)) {
-      throw new Error(`path-confusion.cases.tsv:${i + 1}: want "id method target expect cause source" with a new id, got ${JSON.stringify(line)}`);
-    }
-    ids.add(id);
-    cases.push({ id, method, target, bytes: targetBytes(target), expect, cause, source });
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line === '' || line.startsWith('#')) return;
+      const f = line.split('\t');
+      const [id, method, target, expect, cause, source] = f as [string, string, string, Expect, string, string];
+      if (f.length !== 6 || !EXPECTS.includes(expect) || !/^[A-Z]+$/.test(method) || source === '' || ids.has(id)) {
+        throw new Error(
+          `path-confusion.cases.tsv:${i + 1}: want "id method target expect cause source" with a new id, got ${JSON.stringify(line)}`,
+        );
+      }
+      ids.add(id);
+      cases.push({ id, method, target, bytes: targetBytes(target), expect, cause, source });
+    });
   return cases;
 }
 
 /** The target as latin1 bytes, "\xHH" standing for one raw byte. */
 function targetBytes(target: string): Buffer {
-  return Buffer.from(target.replace(/\\x([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  return Buffer.from(
+    target.replace(/\\x([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  );
 }
 
 const CASES = loadCases(new URL('./path-confusion.cases.tsv', import.meta.url));
@@ -115,7 +128,11 @@ interface Who {
   readonly headers: readonly string[];
 }
 
-const BROWSER = ['Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'Sec-Fetch-Mode: navigate', 'Sec-Fetch-Dest: document'];
+const BROWSER = [
+  'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+  'Sec-Fetch-Mode: navigate',
+  'Sec-Fetch-Dest: document',
+];
 const API_CLIENT = ['Accept: application/json'];
 const WHO: readonly Who[] = [
   { name: 'anonymous', groups: [], signedIn: false, headers: BROWSER },
@@ -214,7 +231,9 @@ function problemsOf(c: Case, o: Outcome): string[] {
     for (const m of modelsFor(o.variant)) {
       const served = o.forwarded.effective[m.name]!;
       if (!deserves(o.variant, o.who, c.method, served)) {
-        out.push(`${at}: forwarded as "${o.forwarded.target}" (status ${o.status}), which ${m.name} (${m.servers}) serves as "${served}": not allowed for ${o.who.name}`);
+        out.push(
+          `${at}: forwarded as "${o.forwarded.target}" (status ${o.status}), which ${m.name} (${m.servers}) serves as "${served}": not allowed for ${o.who.name}`,
+        );
       }
     }
   } else if (o.status === undefined) {
@@ -225,7 +244,9 @@ function problemsOf(c: Case, o: Outcome): string[] {
     if (o.who.signedIn) out.push(`${at}: a signed-in API client was redirected (${o.status})`);
     // api_paths: any reading of the path under /api is an API path: 401 JSON, never a redirect.
     const fold = (p: string) => (o.variant.caseInsensitive ? asciiLower(p) : p);
-    const apiReading = modelsFor(o.variant).map((m) => effectiveOf(c, m.name)).find((p) => /^\/api(\/|$)/.test(fold(p)));
+    const apiReading = modelsFor(o.variant)
+      .map((m) => effectiveOf(c, m.name))
+      .find((p) => /^\/api(\/|$)/.test(fold(p)));
     if (apiReading !== undefined) out.push(`${at}: ${o.status} redirect for "${apiReading}", a path under api_paths (want 401 JSON)`);
   } else if (!REFUSALS.has(o.status)) {
     out.push(`${at}: answered ${o.status} without forwarding (want 400/401/403/404 or a sign-in redirect)`);
@@ -256,18 +277,31 @@ function expectationProblems(c: Case, outcomes: readonly Outcome[]): string[] {
     })();
     if (c.expect === '400') {
       if (o.forwarded || o.status !== 400) out.push(`${at}: want 400 before any routing, got ${o.forwarded ? 'forwarded' : o.status}`);
-      else if (o.who.headers === API_CLIENT && json?.error !== 'GH_BAD_PATH') out.push(`${at}: want error GH_BAD_PATH, got ${JSON.stringify(json)}`);
+      else if (o.who.headers === API_CLIENT && json?.error !== 'GH_BAD_PATH')
+        out.push(`${at}: want error GH_BAD_PATH, got ${JSON.stringify(json)}`);
       continue;
     }
     if (!o.variant.caseInsensitive) continue;
     // api_paths: an anonymous browser asking for an API path gets 401 JSON, not a sign-in page.
-    if (o.who.name === 'anonymous' && o.variant.catchAll === 'signed-in' && /^\/api(\/|$)/.test(asciiLower(effectiveOf(c, 'decode-once'))) && !o.forwarded && o.status !== 400) {
-      if (o.status !== 401 || json?.error !== 'GH_UNAUTHENTICATED') out.push(`${at}: an API path: want 401 GH_UNAUTHENTICATED JSON for a browser without a session, got ${o.status} ${JSON.stringify(json)}`);
+    if (
+      o.who.name === 'anonymous' &&
+      o.variant.catchAll === 'signed-in' &&
+      /^\/api(\/|$)/.test(asciiLower(effectiveOf(c, 'decode-once'))) &&
+      !o.forwarded &&
+      o.status !== 400
+    ) {
+      if (o.status !== 401 || json?.error !== 'GH_UNAUTHENTICATED')
+        out.push(
+          `${at}: an API path: want 401 GH_UNAUTHENTICATED JSON for a browser without a session, got ${o.status} ${JSON.stringify(json)}`,
+        );
     }
     const privileged = o.who.name === 'admin';
-    if ((c.expect === 'deny' || c.expect === 'refuse') && !privileged && o.forwarded) out.push(`${at}: want refused for ${o.who.name}, was forwarded as "${o.forwarded.target}"`);
-    if (c.expect === 'deny' && privileged && !o.forwarded) out.push(`${at}: want forwarded for an admin (Gatehouse reads it as the protected path), got ${o.status}`);
-    if (c.expect === 'allow' && o.who.name !== 'anonymous' && !o.forwarded) out.push(`${at}: want forwarded for ${o.who.name}, got ${o.status}`);
+    if ((c.expect === 'deny' || c.expect === 'refuse') && !privileged && o.forwarded)
+      out.push(`${at}: want refused for ${o.who.name}, was forwarded as "${o.forwarded.target}"`);
+    if (c.expect === 'deny' && privileged && !o.forwarded)
+      out.push(`${at}: want forwarded for an admin (Gatehouse reads it as the protected path), got ${o.status}`);
+    if (c.expect === 'allow' && o.who.name !== 'anonymous' && !o.forwarded)
+      out.push(`${at}: want forwarded for ${o.who.name}, got ${o.status}`);
   }
   return out;
 }
@@ -275,35 +309,77 @@ function expectationProblems(c: Case, outcomes: readonly Outcome[]): string[] {
 describe('path confusion: no spelling reaches a protected path as the wrong identity (path-confusion.cases.tsv)', () => {
   it('has cases of every kind and a source for each', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(150);
-    for (const kind of EXPECTS) expect(CASES.some((c) => c.expect === kind), kind).toBe(true);
+    for (const kind of EXPECTS)
+      expect(
+        CASES.some((c) => c.expect === kind),
+        kind,
+      ).toBe(true);
     expect(new Set(CASES.map((c) => c.source)).size).toBeGreaterThanOrEqual(15);
   });
 
   it('the upstream models read known spellings the way their servers do', () => {
     const read = (model: string, path: string) => UPSTREAM_MODELS.find((m) => m.name === model)!.effective(path);
-    expect([read('literal', '/%61dmin/./x'), read('decode-once', '/%61dmin/x/%2e%2e/y'), read('decode-twice', '/%2561dmin')]).toEqual(['/%61dmin/x', '/admin/y', '/admin']);
-    expect([read('path-params', '/admin;jsessionid=1/x'), read('path-params', '/x/..;/admin'), read('path-params', '/admin%3Bx'), read('path-params-after-decoding', '/admin%3Bx/y')])
-      .toEqual(['/admin/x', '/admin', '/admin;x', '/admin/y']);
-    expect([read('trailing-dots-spaces', '/admin.%20./x'), read('nfkc', '/%EF%BD%81dmin'), read('backslash', '/x%5C..%5Cadmin'), read('percent-u', '/%u0061dmin')])
-      .toEqual(['/admin/x', '/admin', '/admin', '/admin']);
-    expect([read('case-insensitive', '/ADMIN'), read('case-insensitive-unicode', '/adm%C4%B1n/%C5%BF'), read('spring-legacy', '/%20admin/x/'), read('express', '/ADMIN/')])
-      .toEqual(['/admin', '/admin/s', '/admin/x', '/admin']);
-    expect([read('iis', '/AdM%u0131N.%20/x%EF%BC%BC..%EF%BC%BCy'), read('proxy-then-iis', '/%25u0061dmin')]).toEqual(['/admin/y', '/admin']);
+    expect([read('literal', '/%61dmin/./x'), read('decode-once', '/%61dmin/x/%2e%2e/y'), read('decode-twice', '/%2561dmin')]).toEqual([
+      '/%61dmin/x',
+      '/admin/y',
+      '/admin',
+    ]);
+    expect([
+      read('path-params', '/admin;jsessionid=1/x'),
+      read('path-params', '/x/..;/admin'),
+      read('path-params', '/admin%3Bx'),
+      read('path-params-after-decoding', '/admin%3Bx/y'),
+    ]).toEqual(['/admin/x', '/admin', '/admin;x', '/admin/y']);
+    expect([
+      read('trailing-dots-spaces', '/admin.%20./x'),
+      read('nfkc', '/%EF%BD%81dmin'),
+      read('backslash', '/x%5C..%5Cadmin'),
+      read('percent-u', '/%u0061dmin'),
+    ]).toEqual(['/admin/x', '/admin', '/admin', '/admin']);
+    expect([
+      read('case-insensitive', '/ADMIN'),
+      read('case-insensitive-unicode', '/adm%C4%B1n/%C5%BF'),
+      read('spring-legacy', '/%20admin/x/'),
+      read('express', '/ADMIN/'),
+    ]).toEqual(['/admin', '/admin/s', '/admin/x', '/admin']);
+    expect([read('iis', '/AdM%u0131N.%20/x%EF%BC%BC..%EF%BC%BCy'), read('proxy-then-iis', '/%25u0061dmin')]).toEqual([
+      '/admin/y',
+      '/admin',
+    ]);
   });
 
   it('the oracle agrees with the config on canonical paths', () => {
     const v = VARIANTS[0]!;
     const [anon, low, admin] = WHO as [Who, Who, Who];
-    expect([deserves(v, low, 'GET', '/admin/x'), deserves(v, admin, 'GET', '/admin/x'), deserves(v, low, 'GET', '/radmin')]).toEqual([false, true, false]);
-    expect([deserves(v, low, 'POST', '/api/2.0/r/delete'), deserves(v, low, 'GET', '/api/2.0/r/delete'), deserves(v, low, 'POST', '/api/2.0/a/b/delete')]).toEqual([false, true, true]);
-    expect([deserves(v, anon, 'GET', '/health'), deserves(v, anon, 'GET', '/x'), deserves(VARIANTS[1]!, anon, 'GET', '/x')]).toEqual([true, false, true]);
+    expect([deserves(v, low, 'GET', '/admin/x'), deserves(v, admin, 'GET', '/admin/x'), deserves(v, low, 'GET', '/radmin')]).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    expect([
+      deserves(v, low, 'POST', '/api/2.0/r/delete'),
+      deserves(v, low, 'GET', '/api/2.0/r/delete'),
+      deserves(v, low, 'POST', '/api/2.0/a/b/delete'),
+    ]).toEqual([false, true, true]);
+    expect([deserves(v, anon, 'GET', '/health'), deserves(v, anon, 'GET', '/x'), deserves(VARIANTS[1]!, anon, 'GET', '/x')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
     expect([deserves(v, low, 'HEAD', '/exports/a'), deserves(v, low, 'GET', '/administrator')]).toEqual([false, true]);
-    expect([deserves(v, low, 'GET', '/projects/a/b/settings'), deserves(v, low, 'GET', '/projects/settings'), deserves(v, low, 'GET', '/projects/a/settings/x')]).toEqual([false, false, true]);
+    expect([
+      deserves(v, low, 'GET', '/projects/a/b/settings'),
+      deserves(v, low, 'GET', '/projects/settings'),
+      deserves(v, low, 'GET', '/projects/a/settings/x'),
+    ]).toEqual([false, false, true]);
   });
 
-  it.each(CASES.map((c) => [`${c.id} ${c.method} ${c.target} (${c.expect}; ${c.cause}; ${c.source})`, c] as const))('%s', async (_name, c) => {
-    const outcomes = await Promise.all(running.flatMap((r) => WHO.map((who) => send(c, r, who))));
-    const problems = [...outcomes.flatMap((o) => problemsOf(c, o)), ...expectationProblems(c, outcomes)];
-    expect(problems.join('\n'), `${c.id}: ${c.cause} — ${c.source}`).toBe('');
-  });
+  it.each(CASES.map((c) => [`${c.id} ${c.method} ${c.target} (${c.expect}; ${c.cause}; ${c.source})`, c] as const))(
+    '%s',
+    async (_name, c) => {
+      const outcomes = await Promise.all(running.flatMap((r) => WHO.map((who) => send(c, r, who))));
+      const problems = [...outcomes.flatMap((o) => problemsOf(c, o)), ...expectationProblems(c, outcomes)];
+      expect(problems.join('\n'), `${c.id}: ${c.cause} — ${c.source}`).toBe('');
+    },
+  );
 });

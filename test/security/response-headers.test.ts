@@ -64,9 +64,15 @@ async function startRawUpstream(): Promise<{ url: string; close(): Promise<void>
     if (row?.kind === 'set-cookie') lines = `Set-Cookie: app=1\r\nSet-Cookie: ${fill(row.upstream!)}\r\n`;
     else if (row?.kind === 'headers') lines = `${fill(row.upstream!)}\r\n`;
     if (mode === 'ws101') {
-      const key = fields.find((f) => f.toLowerCase().startsWith('sec-websocket-key:'))?.slice(18).trim() ?? '';
+      const key =
+        fields
+          .find((f) => f.toLowerCase().startsWith('sec-websocket-key:'))
+          ?.slice(18)
+          .trim() ?? '';
       const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${lines}\r\n`);
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${lines}\r\n`,
+      );
       return;
     }
     const status = mode.startsWith('ws') ? Number(mode.slice(2)) : 200;
@@ -112,13 +118,27 @@ function check(res: RawResponse, expect_: string, label: string): void {
     const value = eq === -1 ? '' : arg.slice(eq + 1);
     const got = res.headerAll(name);
     switch (op) {
-      case 'status': expect(res.status, label).toBe(Number(arg)); break;
-      case 'absent': expect(got, `${label}: ${name}`).toEqual([]); break;
-      case 'present': expect(got.length, `${label}: ${name}`).toBeGreaterThan(0); break;
-      case 'equals': expect(got, `${label}: ${name}`).toEqual([value]); break;
-      case 'differs': expect(got.length, `${label}: ${name}`).toBe(1); expect(got[0], `${label}: ${name}`).not.toBe(value); break;
-      case 'contains': expect(got.join(', '), `${label}: ${name}`).toContain(value); break;
-      default: throw new Error(`unknown assertion ${a}`);
+      case 'status':
+        expect(res.status, label).toBe(Number(arg));
+        break;
+      case 'absent':
+        expect(got, `${label}: ${name}`).toEqual([]);
+        break;
+      case 'present':
+        expect(got.length, `${label}: ${name}`).toBeGreaterThan(0);
+        break;
+      case 'equals':
+        expect(got, `${label}: ${name}`).toEqual([value]);
+        break;
+      case 'differs':
+        expect(got.length, `${label}: ${name}`).toBe(1);
+        expect(got[0], `${label}: ${name}`).not.toBe(value);
+        break;
+      case 'contains':
+        expect(got.join(', '), `${label}: ${name}`).toContain(value);
+        break;
+      default:
+        throw new Error(`unknown assertion ${a}`);
     }
   }
 }
@@ -132,23 +152,38 @@ async function startSetup(upstream: string, tls?: { certFile: string; keyFile: s
   const idpKeys = makeKeyPair();
   const metadata = writeTemp('idp-metadata.xml', idpMetadata([idpKeys], 'https://idp.test.example/sso'));
   const base = baseConfig(upstream);
-  const gh = await startTestGatehouse({
-    ...base,
-    server: { ...(base.server as object), ...(tls ? { tls: { cert_file: tls.certFile, key_file: tls.keyFile } } : {}) },
-    session: { store: 'memory', secret: SECRET, cookie: { secure: true } },
-    identity_providers: [
-      { id: 'corp', type: 'saml', display_name: 'Corp SSO', idp_metadata_file: metadata, sp_entity_id: 'https://gatehouse.test/saml/corp' },
-      { id: 'partner', type: 'saml', display_name: 'Partner SSO', idp_metadata_file: metadata, sp_entity_id: 'https://gatehouse.test/saml/partner' },
-    ],
-    routes: [
-      { name: 'pub', path: '/pub', upstream, allow: { public: true } },
-      { name: 'app', path: '/app', upstream, allow: { authenticated: true } },
-      { name: 'admin', path: '/admin', upstream, allow: { groups: ['admins'] } },
-      { name: 'down', path: '/down', upstream: `http://127.0.0.1:${await deadPort()}`, allow: { authenticated: true } },
-      // /.gatehouse/* needs a route on the host (for now); nothing is proxied to it here.
-      { name: 'rest', path: '/', upstream, allow: { groups: ['nobody'] } },
-    ],
-  }, { keepRunning: true });
+  const gh = await startTestGatehouse(
+    {
+      ...base,
+      server: { ...(base.server as object), ...(tls ? { tls: { cert_file: tls.certFile, key_file: tls.keyFile } } : {}) },
+      session: { store: 'memory', secret: SECRET, cookie: { secure: true } },
+      identity_providers: [
+        {
+          id: 'corp',
+          type: 'saml',
+          display_name: 'Corp SSO',
+          idp_metadata_file: metadata,
+          sp_entity_id: 'https://gatehouse.test/saml/corp',
+        },
+        {
+          id: 'partner',
+          type: 'saml',
+          display_name: 'Partner SSO',
+          idp_metadata_file: metadata,
+          sp_entity_id: 'https://gatehouse.test/saml/partner',
+        },
+      ],
+      routes: [
+        { name: 'pub', path: '/pub', upstream, allow: { public: true } },
+        { name: 'app', path: '/app', upstream, allow: { authenticated: true } },
+        { name: 'admin', path: '/admin', upstream, allow: { groups: ['admins'] } },
+        { name: 'down', path: '/down', upstream: `http://127.0.0.1:${await deadPort()}`, allow: { authenticated: true } },
+        // /.gatehouse/* needs a route on the host (for now); nothing is proxied to it here.
+        { name: 'rest', path: '/', upstream, allow: { groups: ['nobody'] } },
+      ],
+    },
+    { keepRunning: true },
+  );
   const sessions = gh.current().sessions;
   expect(sessions.cookie.name).toBe(NAME);
   const s = await sessions.create(USER);
@@ -164,19 +199,32 @@ async function scenario(name: string, s: Setup, host: string): Promise<string> {
   const get = (target: string, extra: string) => `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`;
   const fakeSession = `${NAME}=${'A'.repeat(43)}.${'B'.repeat(22)}`;
   switch (name) {
-    case 'unauth-redirect': return get('/app/x', HTML);
-    case 'unauth-json': return get('/app/x', JSON_);
-    case 'forbidden-page': return get('/admin/x', `${HTML}Cookie: ${s.cookie}\r\n`);
-    case 'not-found-page': return get('/.gatehouse/nothing-here', HTML);
-    case 'bad-path-page': return get('/pub/a%2fb', HTML);
-    case 'upstream-down-page': return get('/down/x', `${HTML}Cookie: ${s.cookie}\r\n`);
-    case 'userinfo': return get('/.gatehouse/userinfo', `${JSON_}Cookie: ${s.cookie}\r\n`);
-    case 'logout-confirm': return get('/.gatehouse/logout', `${HTML}Cookie: ${s.cookie}\r\n`);
-    case 'chooser': return get('/.gatehouse/login?rd=%2Fapp', HTML);
-    case 'login-redirect': return get('/.gatehouse/login?idp=corp&rd=%2Fapp', HTML);
-    case 'jwks': return get('/.gatehouse/jwks', JSON_);
-    case 'dead-cookie': return get('/app/x', `${JSON_}Cookie: ${fakeSession}\r\n`);
-    case 'upgrade-refused': return `GET /.gatehouse/ws HTTP/1.1\r\nHost: ${host}\r\n${WS_HEAD}\r\n`;
+    case 'unauth-redirect':
+      return get('/app/x', HTML);
+    case 'unauth-json':
+      return get('/app/x', JSON_);
+    case 'forbidden-page':
+      return get('/admin/x', `${HTML}Cookie: ${s.cookie}\r\n`);
+    case 'not-found-page':
+      return get('/.gatehouse/nothing-here', HTML);
+    case 'bad-path-page':
+      return get('/pub/a%2fb', HTML);
+    case 'upstream-down-page':
+      return get('/down/x', `${HTML}Cookie: ${s.cookie}\r\n`);
+    case 'userinfo':
+      return get('/.gatehouse/userinfo', `${JSON_}Cookie: ${s.cookie}\r\n`);
+    case 'logout-confirm':
+      return get('/.gatehouse/logout', `${HTML}Cookie: ${s.cookie}\r\n`);
+    case 'chooser':
+      return get('/.gatehouse/login?rd=%2Fapp', HTML);
+    case 'login-redirect':
+      return get('/.gatehouse/login?idp=corp&rd=%2Fapp', HTML);
+    case 'jwks':
+      return get('/.gatehouse/jwks', JSON_);
+    case 'dead-cookie':
+      return get('/app/x', `${JSON_}Cookie: ${fakeSession}\r\n`);
+    case 'upgrade-refused':
+      return `GET /.gatehouse/ws HTTP/1.1\r\nHost: ${host}\r\n${WS_HEAD}\r\n`;
     case 'logout-post': {
       // A session of its own: this one really ends.
       const sessions = s.gh.current().sessions;
@@ -184,7 +232,8 @@ async function scenario(name: string, s: Setup, host: string): Promise<string> {
       const body = `csrf=${encodeURIComponent(sessions.csrfToken(own.key))}`;
       return `POST /.gatehouse/logout HTTP/1.1\r\nHost: ${host}\r\n${HTML}Cookie: ${NAME}=${own.cookieValue}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
     }
-    default: throw new Error(`unknown scenario ${name}`);
+    default:
+      throw new Error(`unknown scenario ${name}`);
   }
 }
 
@@ -239,13 +288,16 @@ describe('response headers', () => {
     check(res, fill(row.expect!), label);
   });
 
-  it.each(ROWS.filter((r) => r.kind === 'own').map((r) => [r.id!, r] as const))('%s: Gatehouse\'s own responses cannot be framed, sniffed or cached', async (id, row) => {
-    const setup = row.where === 'tls' ? tls : plain;
-    const bytes = await scenario(row.upstream!, setup, new URL(setup.gh.url).host);
-    let res: RawResponse | undefined;
-    if (row.where === 'tls') res = (await sendRawTls(setup.gh.url, bytes))[0];
-    else res = (await sendRaw(setup.gh.url, bytes)).responses[0];
-    expect(res, id).toBeDefined();
-    check(res!, row.expect!, id);
-  });
+  it.each(ROWS.filter((r) => r.kind === 'own').map((r) => [r.id!, r] as const))(
+    "%s: Gatehouse's own responses cannot be framed, sniffed or cached",
+    async (id, row) => {
+      const setup = row.where === 'tls' ? tls : plain;
+      const bytes = await scenario(row.upstream!, setup, new URL(setup.gh.url).host);
+      let res: RawResponse | undefined;
+      if (row.where === 'tls') res = (await sendRawTls(setup.gh.url, bytes))[0];
+      else res = (await sendRaw(setup.gh.url, bytes)).responses[0];
+      expect(res, id).toBeDefined();
+      check(res!, row.expect!, id);
+    },
+  );
 });

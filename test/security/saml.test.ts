@@ -26,7 +26,17 @@ import {
   redirectQuery,
   type LogoutRequestOptions,
 } from '../support/saml-attack-kit.ts';
-import { assertionXml, b64, BEARER, makeKeyPair, newId, responseXml, signXml, type ConfirmationSpec, type ResponseOptions } from '../support/saml-idp.ts';
+import {
+  assertionXml,
+  b64,
+  BEARER,
+  makeKeyPair,
+  newId,
+  responseXml,
+  signXml,
+  type ConfirmationSpec,
+  type ResponseOptions,
+} from '../support/saml-idp.ts';
 import { postToAcs, SP_ENTITY, SSO_URL, startLogin, startSamlSetup, type SamlSetup } from '../support/saml.ts';
 
 interface Case {
@@ -51,8 +61,17 @@ const CASES: Case[] = readFileSync(new URL('./saml.cases.tsv', import.meta.url),
     const [id, setup, flow, mutation, arg, expectation, status, code, reason, check, source] = line.split('\t');
     if (source === undefined) throw new Error(`saml.cases.tsv: too few columns in ${line}`);
     return {
-      id: id!, setup: setup!, flow: flow as Case['flow'], mutation: mutation!, arg: arg!, expect: expectation as Case['expect'],
-      status: Number(status), code: code === '-' ? undefined : code, reason: reason === '-' ? undefined : new RegExp(reason!, 'i'), check: check!, source,
+      id: id!,
+      setup: setup!,
+      flow: flow as Case['flow'],
+      mutation: mutation!,
+      arg: arg!,
+      expect: expectation as Case['expect'],
+      status: Number(status),
+      code: code === '-' ? undefined : code,
+      reason: reason === '-' ? undefined : new RegExp(reason!, 'i'),
+      check: check!,
+      source,
     };
   });
 
@@ -66,7 +85,13 @@ const SETUPS: Record<string, Record<string, unknown>> = {
 
 const CM = 'urn:oasis:names:tc:SAML:2.0:cm:';
 const STATUS = 'urn:oasis:names:tc:SAML:2.0:status:';
-const METHODS: Record<string, string | null> = { bearer: BEARER, hok: `${CM}holder-of-key`, sv: `${CM}sender-vouches`, none: null, empty: '' };
+const METHODS: Record<string, string | null> = {
+  bearer: BEARER,
+  hok: `${CM}holder-of-key`,
+  sv: `${CM}sender-vouches`,
+  none: null,
+  empty: '',
+};
 
 interface Ctx {
   readonly s: SamlSetup;
@@ -84,18 +109,32 @@ function value(ctx: Ctx, v: string): string | Date | null {
   if (v === 'null') return null;
   const t = /^now([+-])(\d+)([smhd])$/.exec(v);
   if (t) return new Date(Date.now() + (t[1] === '-' ? -1 : 1) * Number(t[2]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[t[3] as 's']);
-  return v.replace(/\{req\}/g, ctx.requestId ?? newId()).replace(/\{REQ\}/g, (ctx.requestId ?? newId()).toUpperCase())
-    .replace(/\{newid\}/g, newId()).replace(/\{acs\}/g, ctx.s.acsUrl).replace(/\{slo\}/g, sloUrlOf(ctx.s));
+  return v
+    .replace(/\{req\}/g, ctx.requestId ?? newId())
+    .replace(/\{REQ\}/g, (ctx.requestId ?? newId()).toUpperCase())
+    .replace(/\{newid\}/g, newId())
+    .replace(/\{acs\}/g, ctx.s.acsUrl)
+    .replace(/\{slo\}/g, sloUrlOf(ctx.s));
 }
 
 /** "a=1;b=2" → pairs (the value may contain "="). */
-const pairs = (arg: string) => arg.split(';').filter(Boolean).map((p) => {
-  const eq = p.indexOf('=');
-  return eq < 0 ? [p, ''] as const : [p.slice(0, eq), p.slice(eq + 1)] as const;
-});
+const pairs = (arg: string) =>
+  arg
+    .split(';')
+    .filter(Boolean)
+    .map((p) => {
+      const eq = p.indexOf('=');
+      return eq < 0 ? ([p, ''] as const) : ([p.slice(0, eq), p.slice(eq + 1)] as const);
+    });
 
-const base = (ctx: Ctx, o: Partial<ResponseOptions> = {}): ResponseOptions =>
-  ({ acsUrl: ctx.s.acsUrl, audience: SP_ENTITY, inResponseTo: ctx.requestId, nameId: ctx.user, attributes: { groups: ['ml-readers'] }, ...o });
+const base = (ctx: Ctx, o: Partial<ResponseOptions> = {}): ResponseOptions => ({
+  acsUrl: ctx.s.acsUrl,
+  audience: SP_ENTITY,
+  inResponseTo: ctx.requestId,
+  nameId: ctx.user,
+  attributes: { groups: ['ml-readers'] },
+  ...o,
+});
 
 const evilOf = (ctx: Ctx, o: ResponseOptions) => ({ ...o, nameId: ctx.attacker, attributes: { groups: ['ml-admins'] } });
 
@@ -103,7 +142,9 @@ const evilOf = (ctx: Ctx, o: ResponseOptions) => ({ ...o, nameId: ctx.attacker, 
 function confirmations(ctx: Ctx, arg: string): ConfirmationSpec[] {
   return arg.split('|').map((one) => {
     const [method = '', ...rest] = one.split(';');
-    const spec: { method: string | null; data?: Record<string, string | Date | null> | null } = { method: method in METHODS ? METHODS[method]! : method };
+    const spec: { method: string | null; data?: Record<string, string | Date | null> | null } = {
+      method: method in METHODS ? METHODS[method]! : method,
+    };
     if (rest.includes('nodata')) spec.data = null;
     else spec.data = Object.fromEntries(pairs(rest.join(';')).map(([k, v]) => [k, value(ctx, v)]));
     return spec;
@@ -119,26 +160,37 @@ function shape(arg: string): string {
   const [kind, n] = [arg.split(':')[0]!, Number(arg.split(':')[1])];
   const list = (f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('');
   switch (kind) {
-    case 'siblings': return '<a/>'.repeat(n);
-    case 'comments': return '<!---->'.repeat(n);
-    case 'text-comments': return 'a<!---->'.repeat(n);
-    case 'pis': return '<?p?>'.repeat(n);
-    case 'cdata': return '<![CDATA[x]]>'.repeat(n);
-    case 'attributes': return `<x ${list((i) => `a${i}="" `)}/>`;
-    case 'namespaces': return `<x ${list((i) => `xmlns:p${i}="urn:x" `)}/>`;
-    case 'nested': return '<a>'.repeat(n) + '</a>'.repeat(n);
-    case 'spread': { // "spread:1000x5": 1,000 elements with 5 attributes each
+    case 'siblings':
+      return '<a/>'.repeat(n);
+    case 'comments':
+      return '<!---->'.repeat(n);
+    case 'text-comments':
+      return 'a<!---->'.repeat(n);
+    case 'pis':
+      return '<?p?>'.repeat(n);
+    case 'cdata':
+      return '<![CDATA[x]]>'.repeat(n);
+    case 'attributes':
+      return `<x ${list((i) => `a${i}="" `)}/>`;
+    case 'namespaces':
+      return `<x ${list((i) => `xmlns:p${i}="urn:x" `)}/>`;
+    case 'nested':
+      return '<a>'.repeat(n) + '</a>'.repeat(n);
+    case 'spread': {
+      // "spread:1000x5": 1,000 elements with 5 attributes each
       const [count, each] = arg.split(':')[1]!.split('x').map(Number) as [number, number];
       return `<x${Array.from({ length: each }, (_, i) => ` a${i}=""`).join('')}/>`.repeat(count);
     }
-    default: throw new Error(`unknown shape ${arg}`);
+    default:
+      throw new Error(`unknown shape ${arg}`);
   }
 }
 
 /** XSW1–XSW8 after Somorovsky et al. (2012): the genuinely signed part moved, an evil one in its place. */
 function xsw(ctx: Ctx, variant: string): string {
   const o = base(ctx);
-  const env = (inner: string, extensions?: string) => responseEnvelope(inner, { acsUrl: ctx.s.acsUrl, inResponseTo: ctx.requestId, ...(extensions !== undefined ? { extensions } : {}) });
+  const env = (inner: string, extensions?: string) =>
+    responseEnvelope(inner, { acsUrl: ctx.s.acsUrl, inResponseTo: ctx.requestId, ...(extensions !== undefined ? { extensions } : {}) });
   const evil = assertionXml(evilOf(ctx, o), newId());
   if (variant === '1' || variant === '2') {
     const { signature, unsigned } = splitSignature(responseXml({ ...o, sign: 'response' }, ctx.s.idpKeys).xml);
@@ -150,13 +202,20 @@ function xsw(ctx: Ctx, variant: string): string {
   const signed = signedAssertion(o, ctx.s.idpKeys).xml;
   const { signature, unsigned } = splitSignature(signed);
   switch (variant) {
-    case '3': return env(evil + signed);
-    case '4': return env(before(evil, '<saml:AuthnStatement', signed));
-    case '5': return env(afterFirstIssuer(evil, signature) + unsigned);
-    case '6': return env(afterFirstIssuer(evil, signature.replace('</ds:Signature>', `${unsigned}</ds:Signature>`)));
-    case '7': return env(evil, signed);
-    case '8': return env(afterFirstIssuer(evil, signature.replace('</ds:Signature>', `<ds:Object>${unsigned}</ds:Object></ds:Signature>`)));
-    default: throw new Error(`unknown XSW variant ${variant}`);
+    case '3':
+      return env(evil + signed);
+    case '4':
+      return env(before(evil, '<saml:AuthnStatement', signed));
+    case '5':
+      return env(afterFirstIssuer(evil, signature) + unsigned);
+    case '6':
+      return env(afterFirstIssuer(evil, signature.replace('</ds:Signature>', `${unsigned}</ds:Signature>`)));
+    case '7':
+      return env(evil, signed);
+    case '8':
+      return env(afterFirstIssuer(evil, signature.replace('</ds:Signature>', `<ds:Object>${unsigned}</ds:Object></ds:Signature>`)));
+    default:
+      throw new Error(`unknown XSW variant ${variant}`);
   }
 }
 
@@ -182,23 +241,35 @@ function signatureTrick(ctx: Ctx, trick: string): string {
 /** Each mutation turns (context, arg) into the XML of a SAML Response. */
 const MUTATIONS: Record<string, (ctx: Ctx, arg: string) => string> = {
   valid: (ctx) => responseXml(base(ctx), ctx.s.idpKeys).xml,
-  sign: (ctx, arg) => responseXml(base(ctx, arg === 'other-key' ? { signer: makeKeyPair('attacker') } : { sign: arg as ResponseOptions['sign'] }), ctx.s.idpKeys).xml,
+  sign: (ctx, arg) =>
+    responseXml(
+      base(ctx, arg === 'other-key' ? { signer: makeKeyPair('attacker') } : { sign: arg as ResponseOptions['sign'] }),
+      ctx.s.idpKeys,
+    ).xml,
   irt: (ctx, arg) => {
     const p = Object.fromEntries(pairs(arg));
     const r = value(ctx, p.response!);
     const a = value(ctx, p.assertion!);
-    return responseXml(base(ctx, { responseInResponseTo: r as string | null, confirmations: [{ data: { InResponseTo: a } }] }), ctx.s.idpKeys).xml;
+    return responseXml(
+      base(ctx, { responseInResponseTo: r as string | null, confirmations: [{ data: { InResponseTo: a } }] }),
+      ctx.s.idpKeys,
+    ).xml;
   },
   confirmations: (ctx, arg) => responseXml(base(ctx, { confirmations: confirmations(ctx, arg) }), ctx.s.idpKeys).xml,
   status: (ctx, arg) => {
     const uri = (v: string) => (v.includes(':') ? v : `${STATUS}${v}`);
     const [code, nested] = arg.split('/');
-    return responseXml(base(ctx, { status: arg === 'none' ? null : { code: uri(code!), ...(nested ? { nested: uri(nested) } : {}) } }), ctx.s.idpKeys).xml;
+    return responseXml(
+      base(ctx, { status: arg === 'none' ? null : { code: uri(code!), ...(nested ? { nested: uri(nested) } : {}) } }),
+      ctx.s.idpKeys,
+    ).xml;
   },
   groups: (ctx, arg) => responseXml(base(ctx, { attributes: { groups: JSON.parse(arg) as string[] } }), ctx.s.idpKeys).xml,
-  'many-groups': (ctx, arg) => responseXml(base(ctx, { attributes: { groups: Array.from({ length: Number(arg) }, (_, i) => `group-${i}`) } }), ctx.s.idpKeys).xml,
+  'many-groups': (ctx, arg) =>
+    responseXml(base(ctx, { attributes: { groups: Array.from({ length: Number(arg) }, (_, i) => `group-${i}`) } }), ctx.s.idpKeys).xml,
   nameid: (ctx, arg) => responseXml(base(ctx, { nameId: JSON.parse(arg) as string }), ctx.s.idpKeys).xml,
-  'response-options': (ctx, arg) => responseXml(base(ctx, Object.fromEntries(pairs(arg).map(([k, v]) => [k, value(ctx, v)]))), ctx.s.idpKeys).xml,
+  'response-options': (ctx, arg) =>
+    responseXml(base(ctx, Object.fromEntries(pairs(arg).map(([k, v]) => [k, value(ctx, v)]))), ctx.s.idpKeys).xml,
   'signature-trick': signatureTrick,
   xsw,
   shape: (ctx, arg) => {
@@ -235,21 +306,34 @@ async function auditedErrorCode(auditFile: string, res: Page): Promise<string | 
   const id = res.headers['x-request-id'];
   expect(typeof id, 'x-request-id on the refusal').toBe('string');
   let record: Record<string, any> | undefined;
-  await waitFor(() => {
-    const lines = (() => {
-      try {
-        return readFileSync(auditFile, 'utf8').split('\n').filter(Boolean);
-      } catch {
-        return [];
-      }
-    })();
-    record = lines.map((l) => JSON.parse(l) as Record<string, any>).find((r) => r.http?.request?.id === id && r.event?.action === 'http_request');
-    return record !== undefined;
-  }, 10_000, `the audit record of request ${String(id)}`);
+  await waitFor(
+    () => {
+      const lines = (() => {
+        try {
+          return readFileSync(auditFile, 'utf8').split('\n').filter(Boolean);
+        } catch {
+          return [];
+        }
+      })();
+      record = lines
+        .map((l) => JSON.parse(l) as Record<string, any>)
+        .find((r) => r.http?.request?.id === id && r.event?.action === 'http_request');
+      return record !== undefined;
+    },
+    10_000,
+    `the audit record of request ${String(id)}`,
+  );
   return record!.gatehouse?.error_code;
 }
 
-async function expectOutcome(c: Case, s: SamlSetup, auditFile: string, browser: TestBrowser, res: Page, users: readonly string[]): Promise<void> {
+async function expectOutcome(
+  c: Case,
+  s: SamlSetup,
+  auditFile: string,
+  browser: TestBrowser,
+  res: Page,
+  users: readonly string[],
+): Promise<void> {
   const body = json(res.body);
   expect(res.status, res.body).toBe(c.status);
   if (c.expect === 'refuse') {
@@ -308,14 +392,20 @@ async function runSloCase(c: Case, s: SamlSetup, auditFile: string): Promise<voi
   const sessionIndex = newId();
   const browser = new TestBrowser();
   const login = await startLogin(browser, s.gh);
-  const signIn = await postToAcs(browser, s.acsUrl, b64(responseXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: login.requestId, nameId: user, sessionIndex }, s.idpKeys).xml), login.relayState);
+  const signIn = await postToAcs(
+    browser,
+    s.acsUrl,
+    b64(responseXml({ acsUrl: s.acsUrl, audience: SP_ENTITY, inResponseTo: login.requestId, nameId: user, sessionIndex }, s.idpKeys).xml),
+    login.relayState,
+  );
   expect(signIn.status, signIn.body).toBe(303);
   expect((await userinfo(s, browser)).status).toBe(200);
 
   const ctx: Ctx = { s, requestId: undefined, user, attacker: user };
   const id = newId();
   const o: LogoutRequestOptions = { id, nameId: user, sessionIndex, destination: sloUrlOf(s) };
-  const overrides = c.mutation === 'logout' ? Object.fromEntries(pairs(c.arg).map(([k, v]) => [k[0]!.toLowerCase() + k.slice(1), value(ctx, v)])) : {};
+  const overrides =
+    c.mutation === 'logout' ? Object.fromEntries(pairs(c.arg).map(([k, v]) => [k[0]!.toLowerCase() + k.slice(1), value(ctx, v)])) : {};
   let request = logoutRequestXml({ ...o, ...overrides });
   const sloUrl = sloUrlOf(s);
   const fakeSignature = `&SigAlg=${encodeURIComponent(RSA_SHA256)}&Signature=${encodeURIComponent(Buffer.from('x'.repeat(256)).toString('base64'))}`;
@@ -334,7 +424,11 @@ async function runSloCase(c: Case, s: SamlSetup, auditFile: string): Promise<voi
   } else if (c.flow === 'slo-redirect') {
     res = await browser.fetch(`${sloUrl}?${redirectQuery('SAMLRequest', request, 'rs-1', s.idpKeys)}`, { headers });
   } else {
-    res = await browser.fetch(sloUrl, { method: 'POST', body: new URLSearchParams({ SAMLRequest: b64(signXml(request, id, s.idpKeys)), RelayState: 'rs-1' }).toString(), headers });
+    res = await browser.fetch(sloUrl, {
+      method: 'POST',
+      body: new URLSearchParams({ SAMLRequest: b64(signXml(request, id, s.idpKeys)), RelayState: 'rs-1' }).toString(),
+      headers,
+    });
   }
   expect(res.status, res.body).toBe(c.status);
   if (c.expect === 'accept') {
@@ -358,20 +452,35 @@ for (const [setupName, provider] of Object.entries(SETUPS)) {
     let s: SamlSetup;
     const auditFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-saml-suite-')), 'audit.ndjson');
     beforeAll(async () => {
-      s = await startSamlSetup('http://127.0.0.1:9', provider, {
-        // Every case starts its sign-in from 127.0.0.1: no per-client rate limit here.
-        session: { secret: 'saml-suite-session-secret-0123456789abcdef', cookie: { secure: false }, store: 'redis', redis: { url: redisUrl(), key_prefix: uniquePrefix() }, login: { rate_per_minute: 0 } },
-        audit: { sinks: [{ type: 'file', path: auditFile }] },
-      }, { keepRunning: true });
+      s = await startSamlSetup(
+        'http://127.0.0.1:9',
+        provider,
+        {
+          // Every case starts its sign-in from 127.0.0.1: no per-client rate limit here.
+          session: {
+            secret: 'saml-suite-session-secret-0123456789abcdef',
+            cookie: { secure: false },
+            store: 'redis',
+            redis: { url: redisUrl(), key_prefix: uniquePrefix() },
+            login: { rate_per_minute: 0 },
+          },
+          audit: { sinks: [{ type: 'file', path: auditFile }] },
+        },
+        { keepRunning: true },
+      );
     });
     afterAll(async () => {
       await s?.gh.shutdown();
     });
 
-    it.each(rows)('$id ($expect) — $source', async (c) => {
-      if (c.flow === 'slo-redirect' || c.flow === 'slo-post') await runSloCase(c, s, auditFile);
-      else await runAcsCase(c, s, auditFile);
-    }, 90_000);
+    it.each(rows)(
+      '$id ($expect) — $source',
+      async (c) => {
+        if (c.flow === 'slo-redirect' || c.flow === 'slo-post') await runSloCase(c, s, auditFile);
+        else await runAcsCase(c, s, auditFile);
+      },
+      90_000,
+    );
 
     it('no SAMLResponse or LogoutRequest ever reaches the audit trail', () => {
       const text = readFileSync(auditFile, 'utf8');

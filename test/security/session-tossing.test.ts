@@ -91,7 +91,9 @@ async function startEnv(): Promise<Env> {
     W: () => mintedElsewhere(SECRET, uniquePrefix()),
   };
   return {
-    up, gh, prefix,
+    up,
+    gh,
+    prefix,
     host: new URL(gh.url).host,
     alice: { key: a.key, value: a.cookieValue },
     bob: { key: b.key, value: b.cookieValue },
@@ -123,12 +125,19 @@ async function raw(url: string, request: string, untilAny = false): Promise<RawR
 
 const clearsSession = (res: RawResponse) => res.headerAll('set-cookie').some((c) => c.startsWith(`${N}=`) && /max-age=0/i.test(c));
 /** Pairs named exactly `name` in a Cookie header (only SP and HTAB are whitespace, RFC 6265bis §5.6). */
-const pairsNamed = (header: string, name: string) => header.split(';').map((p) => p.replace(/^[ \t]+|[ \t]+$/g, '')).filter((p) => p.slice(0, p.indexOf('=')).replace(/[ \t]+$/, '') === name);
+const pairsNamed = (header: string, name: string) =>
+  header
+    .split(';')
+    .map((p) => p.replace(/^[ \t]+|[ \t]+$/g, ''))
+    .filter((p) => p.slice(0, p.indexOf('=')).replace(/[ \t]+$/, '') === name);
 
 async function identityRow(c: Case, env: Env): Promise<void> {
   const cookie = await cookieHeader(env, c.args);
   const before = env.up.seen.length;
-  const res = await raw(env.gh.url, `GET /app/echo HTTP/1.1\r\nHost: ${env.host}\r\nAccept: application/json\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`);
+  const res = await raw(
+    env.gh.url,
+    `GET /app/echo HTTP/1.1\r\nHost: ${env.host}\r\nAccept: application/json\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+  );
   const seen = env.up.seen.slice(before);
   const why = `${c.id} (${c.source}): ${res.status} ${res.text().slice(0, 120)}`;
   for (const s of seen) {
@@ -138,7 +147,10 @@ async function identityRow(c: Case, env: Env): Promise<void> {
   }
   if (c.expect === 'victim' || c.expect === 'attacker') {
     expect(res.status, why).toBe(200);
-    expect(seen.map((s) => s.headers['x-forwarded-user']), why).toEqual([(c.expect === 'victim' ? ALICE : BOB).user]);
+    expect(
+      seen.map((s) => s.headers['x-forwarded-user']),
+      why,
+    ).toEqual([(c.expect === 'victim' ? ALICE : BOB).user]);
   } else {
     expect(res.status, why).toBe(401);
     expect(seen, `${why}: an anonymous request reached the upstream`).toEqual([]);
@@ -147,7 +159,10 @@ async function identityRow(c: Case, env: Env): Promise<void> {
 }
 
 async function csrfOf(env: Env, value: string): Promise<string> {
-  const page = await raw(env.gh.url, `GET /.gatehouse/logout HTTP/1.1\r\nHost: ${env.host}\r\nAccept: text/html\r\nCookie: ${N}=${value}\r\nConnection: close\r\n\r\n`);
+  const page = await raw(
+    env.gh.url,
+    `GET /.gatehouse/logout HTTP/1.1\r\nHost: ${env.host}\r\nAccept: text/html\r\nCookie: ${N}=${value}\r\nConnection: close\r\n\r\n`,
+  );
   const m = /name="csrf" value="([^"]+)"/.exec(page.text());
   expect(m, 'the sign-out page carries a CSRF token').not.toBeNull();
   return m![1]!;
@@ -194,10 +209,16 @@ async function logoutRow(c: Case, env: Env): Promise<void> {
 async function websocketRow(c: Case, env: Env): Promise<void> {
   let upgrades = 0;
   env.up.server.on('upgrade', () => upgrades++);
-  const extra = c.args === '-' ? [] : (await cookieHeader(env, c.args)).replaceAll('{ORIGIN}', `http://${env.host}`).replaceAll('{HOST}', env.host).split('\r\n');
+  const extra =
+    c.args === '-'
+      ? []
+      : (await cookieHeader(env, c.args)).replaceAll('{ORIGIN}', `http://${env.host}`).replaceAll('{HOST}', env.host).split('\r\n');
   const lines = [
     extra.some((l) => /^host:/i.test(l)) ? undefined : `Host: ${env.host}`,
-    'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
     extra.some((l) => /^cookie:/i.test(l)) ? undefined : `Cookie: ${N}=${env.alice.value}`,
     ...extra,
   ].filter((l): l is string => l !== undefined);
@@ -255,7 +276,10 @@ async function signinRow(c: Case): Promise<void> {
   expect(set, `${c.id}: one session cookie set`).toHaveLength(1);
   const attrs = set[0]!.split(';').map((a) => a.trim().toLowerCase());
   expect(attrs).toEqual(expect.arrayContaining(['path=/', 'httponly', 'secure', 'samesite=lax']));
-  expect(attrs.some((a) => a.startsWith('domain=')), `${c.id}: a __Host- cookie with Domain`).toBe(false);
+  expect(
+    attrs.some((a) => a.startsWith('domain=')),
+    `${c.id}: a __Host- cookie with Domain`,
+  ).toBe(false);
 }
 
 function configRow(c: Case): void {

@@ -11,7 +11,14 @@ import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
 import { startSpyUpstream, type SpyRequest, type SpyUpstream } from '../support/spy-upstream.ts';
 
 const SECRET = 'smuggling-suite-session-secret-0123456789abcdef';
-const ALICE = { user: 'alice@corp.example', email: 'alice@corp.example', name: 'Alice', groups: ['ml-admins', 'data-scientists'], idp: 'corp', method: 'test' };
+const ALICE = {
+  user: 'alice@corp.example',
+  email: 'alice@corp.example',
+  name: 'Alice',
+  groups: ['ml-admins', 'data-scientists'],
+  idp: 'corp',
+  method: 'test',
+};
 const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: gh.test\r\nX-Forwarded-User: mallory\r\n\r\n';
 const PROBE = 'GET /probe HTTP/1.1\r\nHost: gh.test\r\nConnection: close\r\n\r\n';
 // Headers that must never reach an upstream on the HTTP path.
@@ -61,7 +68,10 @@ function expand(c: Case, session: string): { parts: string[]; bodyLength: number
 async function setup(mode: Case['mode']): Promise<{ spy: SpyUpstream; url: string; session: string }> {
   const spy = await startSpyUpstream({
     upgrades: mode === 'upgrades',
-    respond: mode === 'refuse-upgrade' ? (r) => (r.header('upgrade') ? { status: 426, headers: { 'content-type': 'text/plain' }, body: 'upgrade refused' } : undefined) : undefined,
+    respond:
+      mode === 'refuse-upgrade'
+        ? (r) => (r.header('upgrade') ? { status: 426, headers: { 'content-type': 'text/plain' }, body: 'upgrade refused' } : undefined)
+        : undefined,
   });
   const gh = await startTestGatehouse({
     ...baseConfig(spy.url),
@@ -102,7 +112,8 @@ function checkInvariants(c: Case, spy: SpyUpstream, hasSession: boolean): void {
     expect(r.target.includes('smuggled'), `${c.id}: a smuggled request reached the upstream`).toBe(false);
     for (const [name, value] of r.headers) {
       expect(value.includes('mallory'), `${c.id}: client-written ${name} reached the upstream`).toBe(false);
-      if (name.toLowerCase() === 'cookie') expect(value.includes('gatehouse='), `${c.id}: the session cookie reached the upstream`).toBe(false);
+      if (name.toLowerCase() === 'cookie')
+        expect(value.includes('gatehouse='), `${c.id}: the session cookie reached the upstream`).toBe(false);
     }
     // A WebSocket upgrade keeps Connection/Upgrade on the way upstream; nothing else does.
     const never = r.header('upgrade') === 'websocket' ? NEVER_UPSTREAM.filter((h) => h !== 'upgrade') : NEVER_UPSTREAM;
@@ -134,7 +145,10 @@ async function runCase(c: Case): Promise<void> {
     await conn.waitForResponses(Math.max(finals, 1));
     let probed = false;
     const last = conn.responses().at(-1);
-    const closing = last !== undefined && (/\bclose\b/i.test(last.headerAll('connection').join(',')) || (last.version === 'HTTP/1.0' && !/keep-alive/i.test(last.header('connection') ?? '')));
+    const closing =
+      last !== undefined &&
+      (/\bclose\b/i.test(last.headerAll('connection').join(',')) ||
+        (last.version === 'HTTP/1.0' && !/keep-alive/i.test(last.header('connection') ?? '')));
     if (!conn.closed && !closing) {
       // Requests the row's bytes caused have reached the upstream (or not) by the time their
       // answers arrived; the probe now shows the connection holds no leftover bytes.
@@ -148,17 +162,30 @@ async function runCase(c: Case): Promise<void> {
     const responses: RawResponse[] = result.responses;
     const statuses = responses.map((r) => r.status);
     const expected = alternatives.map((w) => (probed ? [...w, 200] : w));
-    expect(expected, `${c.id}: statuses ${JSON.stringify(statuses)} (probe ${probed ? 'sent' : 'not sent'}); source: ${c.source}`).toContainEqual(statuses);
+    expect(
+      expected,
+      `${c.id}: statuses ${JSON.stringify(statuses)} (probe ${probed ? 'sent' : 'not sent'}); source: ${c.source}`,
+    ).toContainEqual(statuses);
     const upstream = spy.requests();
     if (probed) {
       const last = responses.at(-1)!;
-      expect(JSON.parse(last.text()), `${c.id}: the probe's answer`).toMatchObject({ spy: true, target: '/probe', method: 'GET', bodyLength: 0 });
+      expect(JSON.parse(last.text()), `${c.id}: the probe's answer`).toMatchObject({
+        spy: true,
+        target: '/probe',
+        method: 'GET',
+        bodyLength: 0,
+      });
       expect(upstream.filter(isProbe).map(describeUpstream)).toEqual(['GET /probe:0']);
       expect(isProbe(upstream.at(-1)!), `${c.id}: the probe was the last upstream request`).toBe(true);
     }
     const attack = upstream.filter((r) => !isProbe(r));
-    const wantUpstream = c.upstream.replaceAll('{BODYLEN}', String(bodyLength)).split('|').map((u) => (u === '-' ? [] : u.split(',')));
-    expect(wantUpstream, `${c.id}: what reached the upstream: ${JSON.stringify(attack.map(describeUpstream))}`).toContainEqual(attack.map(describeUpstream));
+    const wantUpstream = c.upstream
+      .replaceAll('{BODYLEN}', String(bodyLength))
+      .split('|')
+      .map((u) => (u === '-' ? [] : u.split(',')));
+    expect(wantUpstream, `${c.id}: what reached the upstream: ${JSON.stringify(attack.map(describeUpstream))}`).toContainEqual(
+      attack.map(describeUpstream),
+    );
     checkHeaders(c, bodyLength, attack);
     checkInvariants(c, spy, c.send.includes('{SESSION}'));
   } finally {
@@ -173,7 +200,8 @@ describe('request smuggling and desync (smuggling.cases.tsv)', () => {
     expect(cases.length).toBeGreaterThanOrEqual(100);
     for (const c of cases) {
       for (const alt of c.expect.split('|')) expect(alt, c.id).toMatch(/^(close|\d{3}(,\d{3})*)$/);
-      for (const alt of c.upstream.split('|')) expect(alt, c.id).toMatch(/^(-|[A-Z]+ \/\S*:(\d+|\{BODYLEN\})(,[A-Z]+ \/\S*:(\d+|\{BODYLEN\}))*)$/);
+      for (const alt of c.upstream.split('|'))
+        expect(alt, c.id).toMatch(/^(-|[A-Z]+ \/\S*:(\d+|\{BODYLEN\})(,[A-Z]+ \/\S*:(\d+|\{BODYLEN\}))*)$/);
     }
   });
 

@@ -47,7 +47,8 @@ function client(port: number): { socket: Socket; received: () => number; closed:
 describe('finish: bytes in and out, measured on the socket', () => {
   it('a Content-Length body: the head exactly as sent, plus the declared body; out is every byte the client got', async () => {
     const { port, measured } = await measuring('answer');
-    const head = 'POST /p?a=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nX-Long-Header: ' + 'v'.repeat(100) + '\r\nConnection: close\r\n\r\n';
+    const head =
+      'POST /p?a=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nX-Long-Header: ' + 'v'.repeat(100) + '\r\nConnection: close\r\n\r\n';
     const c = client(port);
     c.socket.write(head + 'hello');
     const m = await measured[0]!;
@@ -127,7 +128,14 @@ describe('finish: traceId', () => {
     expect(traceId(`00-${id}-00f067aa0ba902b7-01`)).toBe(id);
     // A later version may append fields; version ff, an all-zero id, upper case, extra fields on 00 are invalid.
     expect(traceId(`01-${id}-00f067aa0ba902b7-01-extra`)).toBe(id);
-    for (const bad of [`ff-${id}-00f067aa0ba902b7-01`, `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, `00-${id.toUpperCase()}-00f067aa0ba902b7-01`, `00-${id}-00f067aa0ba902b7-01-x`, `00-${id}-00f067aa0ba902b7`, 'x'.repeat(600)]) {
+    for (const bad of [
+      `ff-${id}-00f067aa0ba902b7-01`,
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `00-${id.toUpperCase()}-00f067aa0ba902b7-01`,
+      `00-${id}-00f067aa0ba902b7-01-x`,
+      `00-${id}-00f067aa0ba902b7`,
+      'x'.repeat(600),
+    ]) {
       expect(traceId(bad), bad).toBeUndefined();
     }
     expect(traceId(undefined)).toBeUndefined();

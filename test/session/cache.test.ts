@@ -7,7 +7,7 @@ import { record } from './store.contract.ts';
 import { clockedStore } from './parts.ts';
 
 describe('SessionCache', () => {
-  it('serves a shared store\'s record from memory for ttlMs, then reads the store again', async () => {
+  it("serves a shared store's record from memory for ttlMs, then reads the store again", async () => {
     const { clock, now, store } = clockedStore({ shared: true });
     const cache = new SessionCache(store, { ttlMs: 1000, max: 10, now });
     await store.set('k', record('alice'), 60_000);

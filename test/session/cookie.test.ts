@@ -1,6 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { baseCookieName, cookieValues, createCookieCodec, gatehouseCookieNames, parseCookieHeader, sessionKey } from '../../src/session/cookie.ts';
+import {
+  baseCookieName,
+  cookieValues,
+  createCookieCodec,
+  gatehouseCookieNames,
+  parseCookieHeader,
+  sessionKey,
+} from '../../src/session/cookie.ts';
 
 const key = Buffer.alloc(32, 7);
 
@@ -116,10 +123,29 @@ describe('Cookie header parsing', () => {
 
   it('knows the names of Gatehouse cookies: the session name and <name>-*, with any prefix in any case', () => {
     const owns = gatehouseCookieNames('__Host-gatehouse');
-    for (const n of ['__Host-gatehouse', 'gatehouse', '__Secure-gatehouse', '__HOST-gatehouse', '__secure-gatehouse', '__Host-gatehouse-login', 'gatehouse-login', '__SeCuRe-gatehouse-x']) {
+    for (const n of [
+      '__Host-gatehouse',
+      'gatehouse',
+      '__Secure-gatehouse',
+      '__HOST-gatehouse',
+      '__secure-gatehouse',
+      '__Host-gatehouse-login',
+      'gatehouse-login',
+      '__SeCuRe-gatehouse-x',
+    ]) {
       expect(owns(n), n).toBe(true);
     }
-    for (const n of ['gatehousex', '__Host-gatehousex', 'my-gatehouse', 'app_gatehouse', 'GATEHOUSE', '__Host-__Host-gatehouse', '__Hostgatehouse', '_gatehouse', '']) {
+    for (const n of [
+      'gatehousex',
+      '__Host-gatehousex',
+      'my-gatehouse',
+      'app_gatehouse',
+      'GATEHOUSE',
+      '__Host-__Host-gatehouse',
+      '__Hostgatehouse',
+      '_gatehouse',
+      '',
+    ]) {
       expect(owns(n), n).toBe(false);
     }
     expect(gatehouseCookieNames('gatehouse')('__Host-gatehouse-login')).toBe(true);

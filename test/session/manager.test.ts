@@ -69,7 +69,11 @@ describe('session manager', () => {
     for (const v of [tampered, cookieValue.slice(0, -1), 'garbage', '', `${cookieValue}x`]) {
       expect(await manager.lookup(v), v).toEqual({ state: 'invalid' });
     }
-    const other = createSessionManager({ config: sessionConfig(), secret: new Secret('another-secret-another-secret-another-secret'), store: createMemoryStore({ maxSessions: 10 }) });
+    const other = createSessionManager({
+      config: sessionConfig(),
+      secret: new Secret('another-secret-another-secret-another-secret'),
+      store: createMemoryStore({ maxSessions: 10 }),
+    });
     expect(await other.lookup(cookieValue)).toEqual({ state: 'invalid' });
   });
 

@@ -13,7 +13,19 @@ import { runOneTimeStoreContract } from './one-time.contract.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
 
 function redisConfig(prefix: string, url = redisUrl()): RedisConfig {
-  return { mode: 'standalone', url: new Secret(url), nodes: [], name: undefined, username: undefined, password: undefined, sentinelPassword: undefined, tls: false, db: undefined, keyPrefix: prefix, commandTimeoutMs: 2000 };
+  return {
+    mode: 'standalone',
+    url: new Secret(url),
+    nodes: [],
+    name: undefined,
+    username: undefined,
+    password: undefined,
+    sentinelPassword: undefined,
+    tls: false,
+    db: undefined,
+    keyPrefix: prefix,
+    commandTimeoutMs: 2000,
+  };
 }
 
 async function makeStore(prefix = uniquePrefix()) {
@@ -33,7 +45,9 @@ runOneTimeStoreContract('redis', { make: () => makeStore() });
 /** A redis-server of this test's own that can be paused (SIGSTOP) and resumed; killed at the end. */
 async function startOwnRedis() {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   onTestFinished(() => {
     proc.kill('SIGKILL');
   });
@@ -95,7 +109,11 @@ describe('redis store specifics', () => {
     const own = await startOwnRedis();
     const prefix = uniquePrefix();
     const c = { ...redisConfig(prefix, own.url), commandTimeoutMs: 300 };
-    const store = createRedisStore({ client: createRedisClient(c, 'commands'), subscriber: createRedisClient(c, 'subscriber'), keyPrefix: prefix });
+    const store = createRedisStore({
+      client: createRedisClient(c, 'commands'),
+      subscriber: createRedisClient(c, 'subscriber'),
+      keyPrefix: prefix,
+    });
     onTestFinished(() => store.close());
     await expect.poll(() => store.isReady()).toBe(true);
     await expect(store.ping()).resolves.toBeUndefined();
@@ -107,12 +125,25 @@ describe('redis store specifics', () => {
     // The connection is still up: only a round trip tells that Redis does not answer.
     expect(store.isReady()).toBe(true);
     own.resume();
-    await expect.poll(async () => store.ping().then(() => 'ok', () => 'failed'), { timeout: 10_000 }).toBe('ok');
+    await expect
+      .poll(
+        async () =>
+          store.ping().then(
+            () => 'ok',
+            () => 'failed',
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe('ok');
   });
 
   it('fails fast with GH_STORE_UNAVAILABLE when Redis is unreachable', async () => {
     const c = redisConfig(uniquePrefix(), 'redis://127.0.0.1:1');
-    const store = createRedisStore({ client: createRedisClient(c, 'commands'), subscriber: createRedisClient(c, 'subscriber'), keyPrefix: 'x:' });
+    const store = createRedisStore({
+      client: createRedisClient(c, 'commands'),
+      subscriber: createRedisClient(c, 'subscriber'),
+      keyPrefix: 'x:',
+    });
     onTestFinished(() => store.close());
     expect(store.isReady()).toBe(false);
     const started = Date.now();

@@ -23,7 +23,18 @@ export function withDeclaredGaps(skip: StoreHarness<unknown>['skip']) {
 
 export function record(user: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = Date.now();
-  return { v: 1, user, email: `${user}@corp.example`, groups: ['g1'], idp: 'corp', method: 'test', createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ...overrides };
+  return {
+    v: 1,
+    user,
+    email: `${user}@corp.example`,
+    groups: ['g1'],
+    idp: 'corp',
+    method: 'test',
+    createdAt: now,
+    lastSeenAt: now,
+    absoluteExpiresAt: now + 3_600_000,
+    ...overrides,
+  };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,7 +126,7 @@ export function runSessionStoreContract(name: string, harness: StoreHarness): vo
 
     test('a user name with odd characters is just a name', async () => {
       const s = await harness.make();
-      const user = 'o\'brien:{x}*?[a] ü@corp.example';
+      const user = "o'brien:{x}*?[a] ü@corp.example";
       await s.set('k1', record(user), 60_000);
       expect((await s.listIndex(userIndex(user))).map(([k]) => k)).toEqual(['k1']);
       expect(await s.revokeIndex(userIndex(user), 60_000)).toEqual(['k1']);

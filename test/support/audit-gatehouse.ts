@@ -18,22 +18,25 @@ export interface GatehouseChild {
 /** A config for one public route to `upstream` with `auditLines` (YAML, indented under audit:). */
 export function writeAuditConfig(dir: string, upstream: string, auditLines: readonly string[]): string {
   const file = join(dir, 'gatehouse.yaml');
-  writeFileSync(file, [
-    'log_level: info',
-    'server:',
-    '  listen: "127.0.0.1:0"',
-    '  public_url: "http://127.0.0.1:4180"',
-    '  shutdown_timeout: "2s"',
-    'admin:',
-    '  listen: "127.0.0.1:0"',
-    'audit:',
-    ...auditLines.map((l) => `  ${l}`),
-    'routes:',
-    '  - name: app',
-    `    upstream: "${upstream}"`,
-    '    allow: { public: true }',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'log_level: info',
+      'server:',
+      '  listen: "127.0.0.1:0"',
+      '  public_url: "http://127.0.0.1:4180"',
+      '  shutdown_timeout: "2s"',
+      'admin:',
+      '  listen: "127.0.0.1:0"',
+      'audit:',
+      ...auditLines.map((l) => `  ${l}`),
+      'routes:',
+      '  - name: app',
+      `    upstream: "${upstream}"`,
+      '    allow: { public: true }',
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -57,7 +60,10 @@ export async function startGatehouseChild(configFile: string): Promise<Gatehouse
  * `max` were sent; every answer must be 200. Fault drills hang their crashes on `done`. Returns the
  * request ids Gatehouse assigned, in completion order.
  */
-export async function driveLoad(baseUrl: string, o: { concurrency: number; max: number; more: (done: number) => boolean }): Promise<string[]> {
+export async function driveLoad(
+  baseUrl: string,
+  o: { concurrency: number; max: number; more: (done: number) => boolean },
+): Promise<string[]> {
   const ids: string[] = [];
   let next = 0;
   const failures: string[] = [];

@@ -147,7 +147,9 @@ export async function startHttpReceiver(o: HttpReceiverOptions): Promise<HttpAud
       lines.push(...records);
       linesByPath.set(path, [...(linesByPath.get(path) ?? []), ...records]);
     }
-    res.writeHead(status, { 'content-type': 'application/json' }).end(status < 300 ? '{"text":"Success","code":0}' : '{"text":"Server is busy","code":9}');
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(status < 300 ? '{"text":"Success","code":0}' : '{"text":"Server is busy","code":9}');
   };
 
   const start = async () => {
@@ -224,11 +226,25 @@ export function parseRfc5424(text: string): SyslogMessage | string {
   const [, pri, timestamp, hostname, appName, procId, msgId, structuredData, msg] = m as unknown as string[];
   if (Number(pri) > 191 || (pri!.length > 1 && pri!.startsWith('0'))) return `bad PRI ${pri}`;
   if (timestamp !== '-' && (!RFC3339.test(timestamp!) || Number.isNaN(Date.parse(timestamp!)))) return `bad TIMESTAMP ${timestamp}`;
-  const fields: [string, string, number][] = [['HOSTNAME', hostname!, 255], ['APP-NAME', appName!, 48], ['PROCID', procId!, 128], ['MSGID', msgId!, 32]];
+  const fields: [string, string, number][] = [
+    ['HOSTNAME', hostname!, 255],
+    ['APP-NAME', appName!, 48],
+    ['PROCID', procId!, 128],
+    ['MSGID', msgId!, 32],
+  ];
   for (const [name, value, max] of fields) {
     if (!PRINTUSASCII.test(value) || value.length > max) return `bad ${name} ${JSON.stringify(value)}`;
   }
-  return { pri: Number(pri), timestamp: timestamp!, hostname: hostname!, appName: appName!, procId: procId!, msgId: msgId!, structuredData: structuredData!, msg: msg! };
+  return {
+    pri: Number(pri),
+    timestamp: timestamp!,
+    hostname: hostname!,
+    appName: appName!,
+    procId: procId!,
+    msgId: msgId!,
+    structuredData: structuredData!,
+    msg: msg!,
+  };
 }
 
 export interface SyslogReceiver {
@@ -378,11 +394,27 @@ export function selfSignedCert(): { dir: string; keyFile: string; certFile: stri
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-tls-'));
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-    '-keyout', keyFile, '-out', certFile,
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore', timeout: 20_000 });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore', timeout: 20_000 },
+  );
   return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };
 }
 
@@ -390,7 +422,11 @@ export function selfSignedCert(): { dir: string; keyFile: string; certFile: stri
  * A TCP (or, with `tls`, TLS) listener on 127.0.0.1 for stand-in receivers that are stopped and
  * started again on the same port; `port` 0 picks one.
  */
-export async function listenStream(tls: { key: string | Buffer; cert: string | Buffer } | undefined, onSocket: (s: Socket) => void, port: number): Promise<{ server: NetServer; port: number }> {
+export async function listenStream(
+  tls: { key: string | Buffer; cert: string | Buffer } | undefined,
+  onSocket: (s: Socket) => void,
+  port: number,
+): Promise<{ server: NetServer; port: number }> {
   const s: NetServer = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, onSocket) : createNetServer(onSocket);
   s.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {

@@ -17,7 +17,8 @@ const MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/rsyslog', '/usr/lib/aarch64-linu
 export function requireRsyslog(input: 'relp' | 'tcp'): string {
   if (!RSYSLOGD) throw new Error('rsyslogd not found: apt-get install rsyslog');
   const mod = input === 'relp' ? 'imrelp.so' : 'imtcp.so';
-  if (!MODULE_DIRS.some((d) => existsSync(join(d, mod)))) throw new Error(`${mod} not found: apt-get install ${input === 'relp' ? 'rsyslog-relp' : 'rsyslog'}`);
+  if (!MODULE_DIRS.some((d) => existsSync(join(d, mod))))
+    throw new Error(`${mod} not found: apt-get install ${input === 'relp' ? 'rsyslog-relp' : 'rsyslog'}`);
   return RSYSLOGD;
 }
 
@@ -56,18 +57,21 @@ export async function startRsyslog(o: RsyslogOptions): Promise<RsyslogReceiver> 
       ? ` tls="on" tls.mycert="${o.tls.certFile}" tls.myprivkey="${o.tls.keyFile}" tls.authmode="anon"`
       : ''
     : '';
-  writeFileSync(conf, [
-    `global(workDirectory="${work}" maxMessageSize="64k")`,
-    'main_queue(queue.type="Direct")',
-    o.input === 'relp' ? 'module(load="imrelp")' : 'module(load="imtcp")',
-    o.input === 'relp'
-      ? `input(type="imrelp" port="${port}" address="127.0.0.1" maxDataSize="64k"${tls})`
-      : `input(type="imtcp" port="${port}" address="127.0.0.1")`,
-    'template(name="msgonly" type="string" string="%msg%\\n")',
-    // Only Gatehouse's messages: rsyslog's own start/stop notices go nowhere.
-    `if $app-name == "gatehouse" then { action(type="omfile" file="${outFile}" template="msgonly") }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `global(workDirectory="${work}" maxMessageSize="64k")`,
+      'main_queue(queue.type="Direct")',
+      o.input === 'relp' ? 'module(load="imrelp")' : 'module(load="imtcp")',
+      o.input === 'relp'
+        ? `input(type="imrelp" port="${port}" address="127.0.0.1" maxDataSize="64k"${tls})`
+        : `input(type="imtcp" port="${port}" address="127.0.0.1")`,
+      'template(name="msgonly" type="string" string="%msg%\\n")',
+      // Only Gatehouse's messages: rsyslog's own start/stop notices go nowhere.
+      `if $app-name == "gatehouse" then { action(type="omfile" file="${outFile}" template="msgonly") }`,
+      '',
+    ].join('\n'),
+  );
   const check = spawnSync(bin, ['-N1', '-f', conf], { encoding: 'utf8', timeout: 20_000 });
   if (check.status !== 0) throw new Error(`rsyslog config refused:\n${check.stdout}${check.stderr}`);
 
@@ -90,7 +94,9 @@ export async function startRsyslog(o: RsyslogOptions): Promise<RsyslogReceiver> 
       stderr = (stderr + String(d)).slice(-20_000);
     });
     proc = p;
-    const died = new Promise<never>((_, reject) => p.once('exit', (code, sig) => reject(new Error(`rsyslogd exited (${code ?? sig}):\n${stderr}`))));
+    const died = new Promise<never>((_, reject) =>
+      p.once('exit', (code, sig) => reject(new Error(`rsyslogd exited (${code ?? sig}):\n${stderr}`))),
+    );
     died.catch(() => {});
     await Promise.race([waitForPort(port, 20_000, 'rsyslogd'), died]);
   };

@@ -53,11 +53,19 @@ export class TestBrowser {
   readonly jar = new CookieJar();
 
   /** One request, no redirect following. */
-  async fetch(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Page & { location: string | undefined }> {
+  async fetch(
+    url: string,
+    init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  ): Promise<Page & { location: string | undefined }> {
     const cookie = this.jar.header(url);
     const res = await request(url, {
       method: (init.method ?? 'GET') as 'GET',
-      headers: { ...NAV, ...(cookie ? { cookie } : {}), ...(init.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...init.headers },
+      headers: {
+        ...NAV,
+        ...(cookie ? { cookie } : {}),
+        ...(init.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        ...init.headers,
+      },
       body: init.body,
     });
     const body = await res.body.text();
@@ -66,7 +74,14 @@ export class TestBrowser {
     this.jar.store(url, setCookies);
     const loc = res.headers.location;
     const location = typeof loc === 'string' ? new URL(loc, url).href : undefined;
-    return { url, status: res.statusCode, headers: res.headers, body, hops: [{ method: init.method ?? 'GET', url, status: res.statusCode, location, setCookies }], location };
+    return {
+      url,
+      status: res.statusCode,
+      headers: res.headers,
+      body,
+      hops: [{ method: init.method ?? 'GET', url, status: res.statusCode, location, setCookies }],
+      location,
+    };
   }
 
   /**
@@ -88,7 +103,7 @@ export class TestBrowser {
       }
       const form = /<form method="post" action="([^"]+)">[\s\S]*name="username"/.exec(last.body);
       if (form && user && last.status === 200) {
-        const action: string = new URL(form[1]!.replace(/&amp;/g, "&"), next.url).href;
+        const action: string = new URL(form[1]!.replace(/&amp;/g, '&'), next.url).href;
         next = { url: action, method: 'POST', body: new URLSearchParams({ username: user.username, password: user.password }).toString() };
         continue;
       }

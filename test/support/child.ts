@@ -38,7 +38,10 @@ export interface GatehouseProcess {
 }
 
 /** `node [nodeArgs] src/main.ts args…`, killed when the test finishes; its output shown if it fails. */
-export function spawnGatehouse(args: readonly string[], opts: { env?: Record<string, string>; nodeArgs?: readonly string[] } = {}): GatehouseProcess {
+export function spawnGatehouse(
+  args: readonly string[],
+  opts: { env?: Record<string, string>; nodeArgs?: readonly string[] } = {},
+): GatehouseProcess {
   const proc = spawn(NODE, [...(opts.nodeArgs ?? []), MAIN, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,12 +92,21 @@ export function spawnGatehouse(args: readonly string[], opts: { env?: Record<str
           finish(() => reject(new Error(`gatehouse exited (code ${e.code}, signal ${e.signal}) before ${what}; its output:\n${out}`)));
         }
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`${what}: not seen within ${timeoutMs} ms; gatehouse output so far:\n${out}`))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`${what}: not seen within ${timeoutMs} ms; gatehouse output so far:\n${out}`))),
+        timeoutMs,
+      );
       listeners.add(check);
       check();
     });
 
-  const exited = (timeoutMs = CHILD_WAIT_MS) => wait('exiting', () => exit, timeoutMs, (e) => e);
+  const exited = (timeoutMs = CHILD_WAIT_MS) =>
+    wait(
+      'exiting',
+      () => exit,
+      timeoutMs,
+      (e) => e,
+    );
   return {
     proc,
     pid: proc.pid ?? -1,

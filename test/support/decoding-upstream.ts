@@ -122,7 +122,10 @@ export const trimDotsAndSpaces = (p: string) => resolveDots(mapSegments(p, (s) =
  * segments are ignored; no dot-segment resolution happens after that.
  */
 export function trimWhitespace(p: string): string {
-  const segs = p.split('/').map((s) => trimWhile(s, (c) => c <= 0x20, true)).filter((s) => s !== '');
+  const segs = p
+    .split('/')
+    .map((s) => trimWhile(s, (c) => c <= 0x20, true))
+    .filter((s) => s !== '');
   return `/${segs.join('/')}${p.length > 1 && p.endsWith('/') && segs.length > 0 ? '/' : ''}`;
 }
 
@@ -190,7 +193,7 @@ export const UPSTREAM_MODELS: readonly UpstreamModel[] = [
   },
   {
     name: 'path-params-after-decoding',
-    servers: 'containers that strip ;params after decoding (why Spring Security\'s StrictHttpFirewall refuses %3B)',
+    servers: "containers that strip ;params after decoding (why Spring Security's StrictHttpFirewall refuses %3B)",
     foldsCase: false,
     effective: (p) => resolveDots(stripParams(percentDecode(p))),
   },

@@ -34,11 +34,22 @@ function leaves(v: Record<string, unknown>, prefix = '', out = new Map<string, u
 function typeProblem(path: string, type: string, v: unknown): string | undefined {
   const bad = (want: string) => `${path}: ${JSON.stringify(v)} is not ${want} (ECS type ${type})`;
   switch (type) {
-    case 'keyword': case 'constant_keyword': case 'wildcard': case 'text': case 'match_only_text':
+    case 'keyword':
+    case 'constant_keyword':
+    case 'wildcard':
+    case 'text':
+    case 'match_only_text':
       return typeof v === 'string' ? undefined : bad('a string');
-    case 'long': case 'integer': case 'short': case 'byte': case 'unsigned_long':
+    case 'long':
+    case 'integer':
+    case 'short':
+    case 'byte':
+    case 'unsigned_long':
       return Number.isInteger(v) ? undefined : bad('an integer');
-    case 'float': case 'double': case 'half_float': case 'scaled_float':
+    case 'float':
+    case 'double':
+    case 'half_float':
+    case 'scaled_float':
       return typeof v === 'number' && Number.isFinite(v) ? undefined : bad('a number');
     case 'boolean':
       return typeof v === 'boolean' ? undefined : bad('a boolean');
@@ -46,7 +57,9 @@ function typeProblem(path: string, type: string, v: unknown): string | undefined
       return typeof v === 'string' && isIP(v) !== 0 ? undefined : bad('an IP address');
     case 'date':
       return (typeof v === 'string' && !Number.isNaN(Date.parse(v))) || Number.isInteger(v) ? undefined : bad('a date');
-    case 'object': case 'flattened': case 'geo_point':
+    case 'object':
+    case 'flattened':
+    case 'geo_point':
       return isPlainObject(v) ? undefined : bad('an object');
     case 'nested':
       return isPlainObject(v) ? undefined : bad('an object');
@@ -65,7 +78,8 @@ function fieldProblems(path: string, f: EcsField, v: unknown): string[] {
   for (const x of values) {
     const p = typeProblem(path, f.type, x);
     if (p) problems.push(p);
-    if (f.allowed_values && !f.allowed_values.some((a) => a.name === x)) problems.push(`${path}: ${JSON.stringify(x)} is not an allowed value`);
+    if (f.allowed_values && !f.allowed_values.some((a) => a.name === x))
+      problems.push(`${path}: ${JSON.stringify(x)} is not an allowed value`);
   }
   return problems;
 }
@@ -97,7 +111,8 @@ export function validateEcs(record: Record<string, unknown>): string[] {
     problems.push(...fieldProblems(path, f, v));
   }
   for (const [path, f] of Object.entries(FIELDS)) if (f.required && !flat.has(path)) problems.push(`${path}: required, missing`);
-  if (flat.has('ecs.version') && flat.get('ecs.version') !== ECS_TABLE_VERSION) problems.push(`ecs.version: ${String(flat.get('ecs.version'))} declared, validated against ${ECS_TABLE_VERSION}`);
+  if (flat.has('ecs.version') && flat.get('ecs.version') !== ECS_TABLE_VERSION)
+    problems.push(`ecs.version: ${String(flat.get('ecs.version'))} declared, validated against ${ECS_TABLE_VERSION}`);
   problems.push(...categoryTypeProblems(flat));
   // Meaning, not only shape: a successful authentication names who signed in.
   const cats = [flat.get('event.category') ?? []].flat();

@@ -33,7 +33,10 @@ export function rawRequest(baseUrl: string, head: string, body = ''): Promise<Ra
   });
 }
 
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   const res = await request(url, { headers: { accept: 'application/json', ...headers } });
   const text = await res.body.text();
   let body: unknown = text;
@@ -46,7 +49,12 @@ export async function getJson(url: string, headers: Record<string, string> = {})
 }
 
 /** `n` JSON requests to `url`, `concurrency` at a time; how many got each status. */
-export async function burst(url: string, n: number, concurrency: number, headers: Record<string, string> = {}): Promise<Record<number, number>> {
+export async function burst(
+  url: string,
+  n: number,
+  concurrency: number,
+  headers: Record<string, string> = {},
+): Promise<Record<number, number>> {
   const counts: Record<number, number> = {};
   let next = 0;
   const worker = async () => {

@@ -41,13 +41,18 @@ export const norm = (name: string) => name.toLowerCase().replace(/_/g, '-');
 
 /** Every raw value the upstream received under `name` (any case or underscore spelling). */
 export function valuesNamed(s: SeenRequest, name: string): string[] {
-  return pairs(s).filter(([n]) => norm(n) === name).map(([, v]) => v);
+  return pairs(s)
+    .filter(([n]) => norm(n) === name)
+    .map(([, v]) => v);
 }
 
 /** No header at the upstream carries the forged value, alone or inside a joined list. */
 export function expectNoForged(s: SeenRequest, forged: string): void {
   for (const [n, v] of pairs(s)) {
-    expect(v.split(',').map((x) => x.trim()), `${n}: ${v} reached the upstream`).not.toContain(forged);
+    expect(
+      v.split(',').map((x) => x.trim()),
+      `${n}: ${v} reached the upstream`,
+    ).not.toContain(forged);
   }
 }
 

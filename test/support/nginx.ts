@@ -22,16 +22,29 @@ export async function startNginx(body: (port: number) => string, port?: number):
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
   for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
 events { worker_connections 256; }
 http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
 ${body(p)}
-}`);
+}`,
+  );
   const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nginx exited (${code}): ${stderr}`))));
   exited.catch(() => {}); // only awaited while starting
   await Promise.race([waitForPort(p, 15_000, 'nginx'), exited]);
-  return { port: p, url: `http://127.0.0.1:${p}`, child, dir, stop: () => { child.kill('SIGTERM'); } };
+  return {
+    port: p,
+    url: `http://127.0.0.1:${p}`,
+    child,
+    dir,
+    stop: () => {
+      child.kill('SIGTERM');
+    },
+  };
 }

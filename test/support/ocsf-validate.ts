@@ -54,7 +54,8 @@ function scalarProblem(path: string, t: string, v: unknown): string | undefined 
       if (spec?.regex && !new RegExp(spec.regex).test(v)) return bad('in the expected format');
       return undefined;
     }
-    case 'integer_t': case 'long_t':
+    case 'integer_t':
+    case 'long_t':
       return Number.isInteger(v) ? undefined : bad('an integer');
     case 'float_t':
       return typeof v === 'number' && Number.isFinite(v) ? undefined : bad('a number');
@@ -120,7 +121,9 @@ export function validateOcsf(record: Record<string, unknown>): string[] {
   if (Number.isInteger(record.activity_id) && record.type_uid !== Number(record.class_uid) * 100 + Number(record.activity_id)) {
     problems.push(`type_uid: ${String(record.type_uid)} is not class_uid * 100 + activity_id`);
   }
-  if (record.class_name !== undefined && record.class_name !== cls.caption) problems.push(`class_name: ${String(record.class_name)} is not ${cls.caption}`);
-  if (metadata.version !== TABLE.version) problems.push(`metadata.version: ${String(metadata.version)} declared, validated against ${TABLE.version}`);
+  if (record.class_name !== undefined && record.class_name !== cls.caption)
+    problems.push(`class_name: ${String(record.class_name)} is not ${cls.caption}`);
+  if (metadata.version !== TABLE.version)
+    problems.push(`metadata.version: ${String(metadata.version)} declared, validated against ${TABLE.version}`);
   return problems;
 }

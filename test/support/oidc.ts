@@ -68,13 +68,15 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const bcUrl = urls[o.backchannelTo === 'second' ? 1 : 0]!;
   const idp = await startDemoIdp({
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: urls.map((u) => `${u}/.gatehouse/oidc/corp/callback`),
-      post_logout_redirect_uris: urls.map((u) => `${u}/.gatehouse/logout`),
-      backchannel_logout_uri: `${bcUrl}/.gatehouse/oidc/corp/backchannel-logout`,
-    }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: urls.map((u) => `${u}/.gatehouse/oidc/corp/callback`),
+        post_logout_redirect_uris: urls.map((u) => `${u}/.gatehouse/logout`),
+        backchannel_logout_uri: `${bcUrl}/.gatehouse/oidc/corp/backchannel-logout`,
+      },
+    ],
     ...o.idp,
   });
   onTestFinished(() => idp.close());
@@ -85,7 +87,15 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
     admin: { listen: '127.0.0.1:0', token: 'oidc-test-admin-token' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
     identity_providers: [
-      { id: 'corp', type: 'oidc', issuer: idp.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'], ...o.provider },
+      {
+        id: 'corp',
+        type: 'oidc',
+        issuer: idp.issuer,
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        scopes: ['openid', 'email', 'profile', 'groups'],
+        ...o.provider,
+      },
       ...(typeof o.extraProviders === 'function' ? o.extraProviders(idp.issuer) : (o.extraProviders ?? [])),
     ],
     routes: o.routes ?? [

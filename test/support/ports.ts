@@ -20,8 +20,14 @@ export async function waitForPort(port: number, timeoutMs = 10_000, what = 'noth
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.end(); resolve(true); });
-      s.once('error', () => { s.destroy(); resolve(false); });
+      s.once('connect', () => {
+        s.end();
+        resolve(true);
+      });
+      s.once('error', () => {
+        s.destroy();
+        resolve(false);
+      });
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${what} listening on 127.0.0.1:${port} after ${timeoutMs} ms`);

@@ -58,7 +58,14 @@ export interface Parsed {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
-function makeResponse(version: string, status: number, reason: string, headers: [string, string][], body: Buffer, raw: Buffer): RawResponse {
+function makeResponse(
+  version: string,
+  status: number,
+  reason: string,
+  headers: [string, string][],
+  body: Buffer,
+  raw: Buffer,
+): RawResponse {
   const all = (name: string) => headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
   return { version, status, reason, headers, body, raw, header: (n) => all(n)[0], headerAll: all, text: () => body.toString('utf8') };
 }
@@ -100,7 +107,12 @@ export function parseResponses(buf: Buffer, options: ParseOptions = {}): Parsed 
     const headEnd = buf.indexOf(CRLFCRLF, at);
     const avail = Math.min(7, buf.length - at);
     if (buf.subarray(at, at + avail).toString('latin1') !== 'HTTP/1.'.slice(0, avail)) {
-      return { responses, rest: buf.subarray(at), switched: false, error: `not a status line at byte ${at}: ${JSON.stringify(buf.subarray(at, at + 40).toString('latin1'))}` };
+      return {
+        responses,
+        rest: buf.subarray(at),
+        switched: false,
+        error: `not a status line at byte ${at}: ${JSON.stringify(buf.subarray(at, at + 40).toString('latin1'))}`,
+      };
     }
     if (headEnd === -1) break;
     const lines = buf.subarray(at, headEnd).toString('latin1').split('\r\n');
@@ -114,7 +126,8 @@ export function parseResponses(buf: Buffer, options: ParseOptions = {}): Parsed 
     const status = Number(m[2]);
     const get = (n: string) => headers.find(([k]) => k.toLowerCase() === n)?.[1];
     const bodyStart = headEnd + 4;
-    const noBody = (status >= 100 && status < 200) || status === 204 || status === 304 || (status >= 200 && methods[finals]?.toUpperCase() === 'HEAD');
+    const noBody =
+      (status >= 100 && status < 200) || status === 204 || status === 304 || (status >= 200 && methods[finals]?.toUpperCase() === 'HEAD');
     let body: Buffer;
     let end: number;
     if (noBody) {
@@ -320,7 +333,11 @@ export class RawConnection {
  * (then the connection is destroyed and `end` is 'timeout'). Add `Connection: close` to the last
  * request yourself when the server should close.
  */
-export async function sendRaw(target: string | { host: string; port: number }, bytes: string | Buffer, options: { timeoutMs?: number; methods?: readonly string[] } = {}): Promise<RawResult> {
+export async function sendRaw(
+  target: string | { host: string; port: number },
+  bytes: string | Buffer,
+  options: { timeoutMs?: number; methods?: readonly string[] } = {},
+): Promise<RawResult> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const conn = await RawConnection.open(target, timeoutMs + 5_000);
   await conn.write(bytes, options.methods);

@@ -21,7 +21,11 @@ export async function setup(project: TestProject): Promise<void> {
   // The port is picked then handed to redis-server; a retry covers the rare race with another process.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' });
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+      { stdio: 'ignore' },
+    );
     const spawned = await new Promise<boolean>((resolve) => {
       proc.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') {
@@ -33,7 +37,9 @@ export async function setup(project: TestProject): Promise<void> {
       proc.once('spawn', () => resolve(true));
     });
     if (!spawned) {
-      throw new Error('redis-server not found on PATH. Install it (Debian/Ubuntu: apt-get install redis-server) or set REDIS_URL=redis://127.0.0.1:6379.');
+      throw new Error(
+        'redis-server not found on PATH. Install it (Debian/Ubuntu: apt-get install redis-server) or set REDIS_URL=redis://127.0.0.1:6379.',
+      );
     }
     try {
       await waitForPort(port, 5000, 'redis-server not');

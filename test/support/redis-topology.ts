@@ -30,7 +30,8 @@ export function redisCli(args: readonly string[], timeoutMs = 5000): Promise<str
       if (err) {
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ENOENT') reject(new Error('redis-cli not found on PATH (Debian/Ubuntu: apt-get install redis-tools)'));
-        else reject(new Error(`redis-cli ${args.join(' ')} failed: ${e.message}${stderr ? `\n${stderr}` : ''}${stdout ? `\n${stdout}` : ''}`));
+        else
+          reject(new Error(`redis-cli ${args.join(' ')} failed: ${e.message}${stderr ? `\n${stderr}` : ''}${stdout ? `\n${stdout}` : ''}`));
         return;
       }
       resolve(stdout.trim());
@@ -39,7 +40,12 @@ export function redisCli(args: readonly string[], timeoutMs = 5000): Promise<str
 }
 
 /** Poll `check` until it returns true; throw `what` (plus diagnostics) after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, diagnostics: () => string, timeoutMs = MAX_WAIT_MS): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  diagnostics: () => string,
+  timeoutMs = MAX_WAIT_MS,
+): Promise<void> {
   const deadline = Date.now() + Math.min(timeoutMs, MAX_WAIT_MS);
   let last = '';
   for (;;) {
@@ -72,7 +78,13 @@ function kill(proc: ChildProcess): Promise<void> {
  * Spawn `redis-server args` in `dir` and wait until it answers PING on `port`. Resolves
  * 'in-use' when it exits because the port was taken meanwhile (the caller retries on new ports).
  */
-async function spawnRedis(label: string, port: number, args: readonly string[], dir: string, procs: ChildProcess[]): Promise<RedisProcess | 'in-use'> {
+async function spawnRedis(
+  label: string,
+  port: number,
+  args: readonly string[],
+  dir: string,
+  procs: ChildProcess[],
+): Promise<RedisProcess | 'in-use'> {
   let output = '';
   const proc = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
@@ -91,13 +103,18 @@ async function spawnRedis(label: string, port: number, args: readonly string[], 
     const outcome = await Promise.race([
       spawnError.then((err) => ({ kind: 'error' as const, err })),
       exited.then(() => ({ kind: 'exit' as const })),
-      redisCli(['-p', String(port), 'ping'], 2000).then((out) => ({ kind: 'ping' as const, out }), () => ({ kind: 'ping' as const, out: '' })),
+      redisCli(['-p', String(port), 'ping'], 2000).then(
+        (out) => ({ kind: 'ping' as const, out }),
+        () => ({ kind: 'ping' as const, out: '' }),
+      ),
     ]);
     if (outcome.kind === 'error') {
       const code = (outcome.err as NodeJS.ErrnoException).code;
-      throw new Error(code === 'ENOENT'
-        ? 'redis-server not found on PATH (Debian/Ubuntu: apt-get install redis-server)'
-        : `could not spawn redis-server for ${label}: ${outcome.err.message}`);
+      throw new Error(
+        code === 'ENOENT'
+          ? 'redis-server not found on PATH (Debian/Ubuntu: apt-get install redis-server)'
+          : `could not spawn redis-server for ${label}: ${outcome.err.message}`,
+      );
     }
     if (outcome.kind === 'exit') {
       if (/address already in use/i.test(output)) return 'in-use';
@@ -142,26 +159,45 @@ export interface SentinelTopology {
 /** A master and one Sentinel monitoring it as `mymaster`; ready when the Sentinel names the master. */
 export async function startSentinelTopology(masterName = 'mymaster'): Promise<SentinelTopology> {
   await redisCli(['--version']);
-  const master = await startNode('sentinel-master', async (port, _unused, dir) =>
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...NO_PERSISTENCE]);
+  const master = await startNode('sentinel-master', async (port, _unused, dir) => [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    ...NO_PERSISTENCE,
+  ]);
   const sentinel = await startNode('sentinel', async (port, _unused, dir) => {
     // Sentinel rewrites its config file at run time, so it lives in the sentinel's own temp dir.
     const conf = join(dir, 'sentinel.conf');
-    await writeFile(conf, [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
-      `sentinel down-after-milliseconds ${masterName} 1000`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+        `sentinel down-after-milliseconds ${masterName} 1000`,
+        '',
+      ].join('\n'),
+    );
     return [conf, '--sentinel'];
   });
   const nodes = [master, sentinel];
-  await waitUntil(`sentinel on ${sentinel.port} does not report ${masterName} at 127.0.0.1:${master.port}`, async () => {
-    const addr = await redisCli(['-p', String(sentinel.port), 'sentinel', 'get-master-addr-by-name', masterName]);
-    return addr.split('\n').map((l) => l.trim()).join(':') === `127.0.0.1:${master.port}`;
-  }, () => allLogs(nodes));
+  await waitUntil(
+    `sentinel on ${sentinel.port} does not report ${masterName} at 127.0.0.1:${master.port}`,
+    async () => {
+      const addr = await redisCli(['-p', String(sentinel.port), 'sentinel', 'get-master-addr-by-name', masterName]);
+      return (
+        addr
+          .split('\n')
+          .map((l) => l.trim())
+          .join(':') === `127.0.0.1:${master.port}`
+      );
+    },
+    () => allLogs(nodes),
+  );
   return { master, sentinel, masterName, sentinels: [`127.0.0.1:${sentinel.port}`] };
 }
 
@@ -177,11 +213,25 @@ export async function startClusterTopology(count = 3): Promise<ClusterTopology> 
   const nodes: RedisProcess[] = [];
   for (let i = 0; i < count; i++) {
     // The bus port gets a free port of its own: port + 10000 may not exist or be free.
-    nodes.push(await startNode(`cluster-node-${i}`, async (port, busPort, dir) => [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...NO_PERSISTENCE,
-      '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000',
-      '--cluster-port', String(busPort),
-    ]));
+    nodes.push(
+      await startNode(`cluster-node-${i}`, async (port, busPort, dir) => [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        ...NO_PERSISTENCE,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '2000',
+        '--cluster-port',
+        String(busPort),
+      ]),
+    );
   }
   const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
   try {
@@ -190,9 +240,13 @@ export async function startClusterTopology(count = 3): Promise<ClusterTopology> 
     throw new Error(`redis-cli --cluster create failed: ${(err as Error).message}\n${allLogs(nodes)}`);
   }
   // ioredis may ask any node for the slot map: wait until all of them agree the cluster is up.
-  await waitUntil('the cluster never reached cluster_state:ok on every node', async () => {
-    const infos = await Promise.all(nodes.map((n) => redisCli(['-p', String(n.port), 'cluster', 'info'])));
-    return infos.every((info) => info.includes('cluster_state:ok'));
-  }, () => allLogs(nodes));
+  await waitUntil(
+    'the cluster never reached cluster_state:ok on every node',
+    async () => {
+      const infos = await Promise.all(nodes.map((n) => redisCli(['-p', String(n.port), 'cluster', 'info'])));
+      return infos.every((info) => info.includes('cluster_state:ok'));
+    },
+    () => allLogs(nodes),
+  );
   return { nodes, seeds };
 }

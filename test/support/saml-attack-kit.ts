@@ -30,12 +30,14 @@ export interface EnvelopeOptions {
 /** A samlp:Response around `inner` (assertions or anything else), unsigned. */
 export function responseEnvelope(inner: string, o: EnvelopeOptions): string {
   const irt = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
-  return `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0" IssueInstant="${iso(new Date())}" Destination="${o.acsUrl}"${irt}>`
-    + `<saml:Issuer>${o.issuer ?? IDP_ENTITY}</saml:Issuer>`
-    + (o.extensions !== undefined ? `<samlp:Extensions>${o.extensions}</samlp:Extensions>` : '')
-    + '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
-    + inner
-    + '</samlp:Response>';
+  return (
+    `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0" IssueInstant="${iso(new Date())}" Destination="${o.acsUrl}"${irt}>` +
+    `<saml:Issuer>${o.issuer ?? IDP_ENTITY}</saml:Issuer>` +
+    (o.extensions !== undefined ? `<samlp:Extensions>${o.extensions}</samlp:Extensions>` : '') +
+    '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>' +
+    inner +
+    '</samlp:Response>'
+  );
 }
 
 /** Cut the (single) ds:Signature out of a signed element: the signature, and the element without it. */
@@ -76,20 +78,24 @@ export interface LogoutRequestOptions {
 export function logoutRequestXml(o: LogoutRequestOptions): string {
   const now = Date.now();
   const attr = (name: string, v: Date | string | null) => (v === null ? '' : ` ${name}="${typeof v === 'string' ? v : iso(v)}"`);
-  return `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0"`
-    + `${attr('IssueInstant', o.issueInstant === undefined ? new Date(now) : o.issueInstant)}${attr('NotOnOrAfter', o.notOnOrAfter === undefined ? new Date(now + 5 * 60_000) : o.notOnOrAfter)}${attr('Destination', o.destination)}>`
-    + `<saml:Issuer>${o.issuer ?? IDP_ENTITY}</saml:Issuer>`
-    + `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId}</saml:NameID>`
-    + (o.sessionIndex ? `<samlp:SessionIndex>${o.sessionIndex}</samlp:SessionIndex>` : '')
-    + '</samlp:LogoutRequest>';
+  return (
+    `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0"` +
+    `${attr('IssueInstant', o.issueInstant === undefined ? new Date(now) : o.issueInstant)}${attr('NotOnOrAfter', o.notOnOrAfter === undefined ? new Date(now + 5 * 60_000) : o.notOnOrAfter)}${attr('Destination', o.destination)}>` +
+    `<saml:Issuer>${o.issuer ?? IDP_ENTITY}</saml:Issuer>` +
+    `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId}</saml:NameID>` +
+    (o.sessionIndex ? `<samlp:SessionIndex>${o.sessionIndex}</samlp:SessionIndex>` : '') +
+    '</samlp:LogoutRequest>'
+  );
 }
 
 export function logoutResponseXml(o: { destination: string; inResponseTo?: string; id?: string }): string {
   const irt = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
-  return `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0" IssueInstant="${iso(new Date())}" Destination="${o.destination}"${irt}>`
-    + `<saml:Issuer>${IDP_ENTITY}</saml:Issuer>`
-    + '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
-    + '</samlp:LogoutResponse>';
+  return (
+    `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? newId()}" Version="2.0" IssueInstant="${iso(new Date())}" Destination="${o.destination}"${irt}>` +
+    `<saml:Issuer>${IDP_ENTITY}</saml:Issuer>` +
+    '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>' +
+    '</samlp:LogoutResponse>'
+  );
 }
 
 /** DEFLATE + base64, as the HTTP-Redirect binding carries a message (before URL encoding). */
@@ -99,7 +105,12 @@ export const deflate64 = (xml: string) => deflateRawSync(Buffer.from(xml, 'utf8'
  * An HTTP-Redirect binding query string (no "?"). With `signer`: SigAlg=rsa-sha256 and
  * Signature = base64(RSA-SHA256 over "SAMLRequest=…&RelayState=…&SigAlg=…", exactly as sent).
  */
-export function redirectQuery(param: 'SAMLRequest' | 'SAMLResponse', xml: string, relayState: string | undefined, signer?: KeyPair): string {
+export function redirectQuery(
+  param: 'SAMLRequest' | 'SAMLResponse',
+  xml: string,
+  relayState: string | undefined,
+  signer?: KeyPair,
+): string {
   const parts = [`${param}=${encodeURIComponent(deflate64(xml))}`];
   if (relayState !== undefined) parts.push(`RelayState=${encodeURIComponent(relayState)}`);
   if (!signer) return parts.join('&');

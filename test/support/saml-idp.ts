@@ -22,9 +22,19 @@ export function makeKeyPair(cn = 'test-idp'): KeyPair {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-saml-'));
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`],
+    { stdio: 'ignore' },
+  );
   const cert = readFileSync(certFile, 'utf8');
-  return { key: readFileSync(keyFile, 'utf8'), cert, certFile, keyFile, certBody: cert.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '') };
+  return {
+    key: readFileSync(keyFile, 'utf8'),
+    cert,
+    certFile,
+    keyFile,
+    certBody: cert.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''),
+  };
 }
 
 export const IDP_ENTITY = 'https://idp.test.example/saml';
@@ -73,10 +83,16 @@ function confirmationXml(o: ResponseOptions, spec: ConfirmationSpec, notOnOrAfte
   const method = spec.method === undefined ? BEARER : spec.method;
   const open = `<saml:SubjectConfirmation${method === null ? '' : ` Method="${esc(method)}"`}>`;
   if (spec.data === null) return `${open}</saml:SubjectConfirmation>`;
-  const data: Record<string, string | Date | null | undefined> = { NotOnOrAfter: notOnOrAfter, Recipient: o.recipient ?? o.acsUrl, InResponseTo: o.inResponseTo, ...spec.data };
+  const data: Record<string, string | Date | null | undefined> = {
+    NotOnOrAfter: notOnOrAfter,
+    Recipient: o.recipient ?? o.acsUrl,
+    InResponseTo: o.inResponseTo,
+    ...spec.data,
+  };
   const attrs = Object.entries(data)
     .filter((e): e is [string, string | Date] => e[1] !== null && e[1] !== undefined)
-    .map(([k, v]) => ` ${k}="${esc(typeof v === 'string' ? v : iso(v))}"`).join('');
+    .map(([k, v]) => ` ${k}="${esc(typeof v === 'string' ? v : iso(v))}"`)
+    .join('');
   return `${open}<saml:SubjectConfirmationData${attrs}/></saml:SubjectConfirmation>`;
 }
 
@@ -85,20 +101,27 @@ export function assertionXml(o: ResponseOptions, id: string): string {
   const notBefore = o.notBefore ?? new Date(now.getTime() - 60_000);
   const notOnOrAfter = o.notOnOrAfter ?? new Date(now.getTime() + 5 * 60_000);
   // A key "Name|FriendlyName" gives the attribute both.
-  const attrs = Object.entries(o.attributes ?? {}).map(([key, values]) => {
-    const [name = '', friendly] = key.split('|');
-    return [name, friendly, values] as const;
-  }).map(([name, friendly, values]) =>
-    `<saml:Attribute Name="${esc(name)}"${friendly ? ` FriendlyName="${esc(friendly)}"` : ''} NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">${values.map((v) => `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`).join('');
+  const attrs = Object.entries(o.attributes ?? {})
+    .map(([key, values]) => {
+      const [name = '', friendly] = key.split('|');
+      return [name, friendly, values] as const;
+    })
+    .map(
+      ([name, friendly, values]) =>
+        `<saml:Attribute Name="${esc(name)}"${friendly ? ` FriendlyName="${esc(friendly)}"` : ''} NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">${values.map((v) => `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`,
+    )
+    .join('');
   const confirmations = (o.confirmations ?? [{}]).map((c) => confirmationXml(o, c, notOnOrAfter)).join('');
-  return `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${iso(now)}">`
-    + `<saml:Issuer>${esc(o.issuer ?? IDP_ENTITY)}</saml:Issuer>`
-    + `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId ?? 'alice@example.com'}</saml:NameID>`
-    + `${confirmations}</saml:Subject>`
-    + `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
-    + `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${o.sessionIndex ?? newId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
-    + (attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : '')
-    + '</saml:Assertion>';
+  return (
+    `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${iso(now)}">` +
+    `<saml:Issuer>${esc(o.issuer ?? IDP_ENTITY)}</saml:Issuer>` +
+    `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId ?? 'alice@example.com'}</saml:NameID>` +
+    `${confirmations}</saml:Subject>` +
+    `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+    `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${o.sessionIndex ?? newId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+    (attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : '') +
+    '</saml:Assertion>'
+  );
 }
 
 export function signXml(xml: string, idOfSigned: string, signer: KeyPair): string {
@@ -114,7 +137,10 @@ export function signXml(xml: string, idOfSigned: string, signer: KeyPair): strin
     digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
   });
   // The signature goes right after the Issuer of the signed element, as the schema wants.
-  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[@ID='${idOfSigned}']/*[local-name(.)='Issuer']`, action: 'after' } });
+  sig.computeSignature(xml, {
+    prefix: 'ds',
+    location: { reference: `//*[@ID='${idOfSigned}']/*[local-name(.)='Issuer']`, action: 'after' },
+  });
   return sig.getSignedXml();
 }
 
@@ -128,11 +154,12 @@ export function responseXml(o: ResponseOptions, signer: KeyPair): { xml: string;
   const dest = o.destination === null ? '' : ` Destination="${esc(o.destination ?? o.acsUrl)}"`;
   const responseIrt = o.responseInResponseTo === undefined ? o.inResponseTo : o.responseInResponseTo;
   const irt = responseIrt === undefined || responseIrt === null ? '' : ` InResponseTo="${esc(responseIrt)}"`;
-  let xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${iso(new Date())}"${dest}${irt}>`
-    + `<saml:Issuer>${esc(o.issuer ?? IDP_ENTITY)}</saml:Issuer>`
-    + statusXml(o.status === undefined ? { code: STATUS_SUCCESS } : o.status)
-    + assertion
-    + '</samlp:Response>';
+  let xml =
+    `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${iso(new Date())}"${dest}${irt}>` +
+    `<saml:Issuer>${esc(o.issuer ?? IDP_ENTITY)}</saml:Issuer>` +
+    statusXml(o.status === undefined ? { code: STATUS_SUCCESS } : o.status) +
+    assertion +
+    '</samlp:Response>';
   if (mode === 'response' || mode === 'both') xml = signXml(xml, responseId, o.signer ?? signer);
   return { xml, assertionId, responseId };
 }
@@ -147,10 +174,17 @@ export const b64 = (xml: string) => Buffer.from(xml).toString('base64');
 
 /** IdP metadata document for `idp_metadata_file` / `idp_metadata_url`. */
 export function idpMetadata(certs: readonly KeyPair[], ssoUrl: string, sloUrl?: string): string {
-  const keys = certs.map((c) => `<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${c.certBody}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`).join('');
-  return `<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${keys}`
-    + `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${sloUrl ?? `${ssoUrl}/slo`}"/>`
-    + `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${ssoUrl}"/></md:IDPSSODescriptor></md:EntityDescriptor>`;
+  const keys = certs
+    .map(
+      (c) =>
+        `<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${c.certBody}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`,
+    )
+    .join('');
+  return (
+    `<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${keys}` +
+    `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${sloUrl ?? `${ssoUrl}/slo`}"/>` +
+    `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${ssoUrl}"/></md:IDPSSODescriptor></md:EntityDescriptor>`
+  );
 }
 
 export function writeTemp(name: string, content: string): string {

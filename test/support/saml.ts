@@ -16,28 +16,38 @@ export interface SamlSetup {
 }
 
 /** `keepRunning`: the caller shuts `gh` down (a setup shared by several tests, e.g. in beforeAll). */
-export async function startSamlSetup(upstream: string, provider: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, options: { keepRunning?: boolean } = {}): Promise<SamlSetup> {
+export async function startSamlSetup(
+  upstream: string,
+  provider: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+  options: { keepRunning?: boolean } = {},
+): Promise<SamlSetup> {
   const idpKeys = makeKeyPair();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const gh = await startTestGatehouse({
-    log_level: 'silent',
-    server: { listen: `127.0.0.1:${port}`, public_url: url },
-    admin: { listen: '127.0.0.1:0', token: 'saml-test-admin-token' },
-    session: { secret: 'saml-test-session-secret-0123456789abcdef', cookie: { secure: false } },
-    identity_providers: [{
-      id: 'corp',
-      type: 'saml',
-      idp_metadata_file: writeTemp('idp-metadata.xml', idpMetadata([idpKeys], SSO_URL)),
-      sp_entity_id: SP_ENTITY,
-      ...provider,
-    }],
-    routes: [
-      { name: 'admin', path: '/admin', upstream, allow: { groups: ['ml-admins'] } },
-      { name: 'app', path: '/', upstream, allow: { authenticated: true } },
-    ],
-    ...extra,
-  }, options);
+  const gh = await startTestGatehouse(
+    {
+      log_level: 'silent',
+      server: { listen: `127.0.0.1:${port}`, public_url: url },
+      admin: { listen: '127.0.0.1:0', token: 'saml-test-admin-token' },
+      session: { secret: 'saml-test-session-secret-0123456789abcdef', cookie: { secure: false } },
+      identity_providers: [
+        {
+          id: 'corp',
+          type: 'saml',
+          idp_metadata_file: writeTemp('idp-metadata.xml', idpMetadata([idpKeys], SSO_URL)),
+          sp_entity_id: SP_ENTITY,
+          ...provider,
+        },
+      ],
+      routes: [
+        { name: 'admin', path: '/admin', upstream, allow: { groups: ['ml-admins'] } },
+        { name: 'app', path: '/', upstream, allow: { authenticated: true } },
+      ],
+      ...extra,
+    },
+    options,
+  );
   return { gh, idpKeys, acsUrl: `${url}/.gatehouse/saml/corp/acs` };
 }
 
@@ -59,7 +69,10 @@ export async function startLogin(browser: TestBrowser, gh: StartedGatehouse, pat
 
 /** POST a SAMLResponse to the ACS as the browser would (auto-submitted form). */
 export function postToAcs(browser: TestBrowser, acsUrl: string, samlResponseB64: string, relayState?: string, accept = 'text/html') {
-  const body = new URLSearchParams({ SAMLResponse: samlResponseB64, ...(relayState !== undefined ? { RelayState: relayState } : {}) }).toString();
+  const body = new URLSearchParams({
+    SAMLResponse: samlResponseB64,
+    ...(relayState !== undefined ? { RelayState: relayState } : {}),
+  }).toString();
   return browser.fetch(acsUrl, { method: 'POST', body, headers: { accept } });
 }
 

@@ -134,9 +134,19 @@ class Conn implements SpyConnection {
   }
 }
 
-const isUpgrade = (r: SpyRequest) => r.header('upgrade') !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(r.headerAll('connection').join(','));
+const isUpgrade = (r: SpyRequest) =>
+  r.header('upgrade') !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(r.headerAll('connection').join(','));
 
-function makeRequest(connection: number, index: number, method: string, target: string, version: string, headers: [string, string][], body: Buffer, raw: Buffer): SpyRequest {
+function makeRequest(
+  connection: number,
+  index: number,
+  method: string,
+  target: string,
+  version: string,
+  headers: [string, string][],
+  body: Buffer,
+  raw: Buffer,
+): SpyRequest {
   const all = (n: string) => headers.filter(([k]) => k.toLowerCase() === n.toLowerCase()).map(([, v]) => v);
   return { connection, index, method, target, version, headers, body, raw, header: (n) => all(n)[0], headerAll: all };
 }
@@ -166,7 +176,10 @@ function parseRequest(buf: Buffer, connection: number, index: number): { request
   const te = all('transfer-encoding');
   const cl = all('content-length');
   const bodyStart = headEnd + 4;
-  const done = (body: Buffer, end: number) => ({ request: makeRequest(connection, index, rl[1]!, rl[2]!, rl[3]!, headers, body, buf.subarray(0, end)), end });
+  const done = (body: Buffer, end: number) => ({
+    request: makeRequest(connection, index, rl[1]!, rl[2]!, rl[3]!, headers, body, buf.subarray(0, end)),
+    end,
+  });
   if (te.length > 0) {
     if (cl.length > 0) return 'both Transfer-Encoding and Content-Length';
     if (te.length > 1 || te[0] !== 'chunked') return `Transfer-Encoding other than one plain "chunked": ${JSON.stringify(te)}`;
@@ -235,12 +248,26 @@ export async function startSpyUpstream(options: SpyOptions = {}): Promise<SpyUps
           continue;
         }
         const custom = options.respond?.(r);
-        const close = r.version === 'HTTP/1.0' ? !/keep-alive/i.test(r.header('connection') ?? '') : /(^|,)\s*close\s*(,|$)/i.test(r.headerAll('connection').join(','));
-        answer(socket, custom ?? {
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ spy: true, connection: r.connection, index: r.index, method: r.method, target: r.target, bodyLength: r.body.length }),
-        }, close);
+        const close =
+          r.version === 'HTTP/1.0'
+            ? !/keep-alive/i.test(r.header('connection') ?? '')
+            : /(^|,)\s*close\s*(,|$)/i.test(r.headerAll('connection').join(','));
+        answer(
+          socket,
+          custom ?? {
+            status: 200,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              spy: true,
+              connection: r.connection,
+              index: r.index,
+              method: r.method,
+              target: r.target,
+              bodyLength: r.body.length,
+            }),
+          },
+          close,
+        );
       }
       if (problem) answer(socket, { status: 400, body: problem }, true);
       for (const w of [...waiters]) w();

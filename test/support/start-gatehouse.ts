@@ -23,7 +23,10 @@ export interface StartedGatehouse extends RunningGatehouse {}
 // Tests do not want audit lines on vitest's stdout; audit tests configure their own sinks.
 const withTestDefaults = (raw: RawConfigInput) => (raw.audit === undefined ? { ...raw, audit: { sinks: [] } } : raw);
 
-export async function startTestGatehouse(raw: RawConfigInput, options: { log?: Logger; keepRunning?: boolean; reloadFrom?: () => RawConfigInput } = {}): Promise<StartedGatehouse> {
+export async function startTestGatehouse(
+  raw: RawConfigInput,
+  options: { log?: Logger; keepRunning?: boolean; reloadFrom?: () => RawConfigInput } = {},
+): Promise<StartedGatehouse> {
   const { config } = compileConfig(withTestDefaults(raw));
   const reloadFrom = options.reloadFrom;
   const gh = await startGatehouse(config, {

@@ -53,43 +53,46 @@ export async function startTamperProxy(): Promise<TamperProxy> {
       return;
     }
     const target = new URL(proxy.target);
-    const upstream = httpRequest({
-      host: target.hostname,
-      port: target.port,
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers, connection: 'close' },
-      agent: false,
-    }, (up) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const isToken = req.method === 'POST' && path === proxy.tokenPath;
-      if (!isToken) {
-        res.writeHead(up.statusCode ?? 502, responseHeaders(up.headers));
-        up.pipe(res);
-        return;
-      }
-      proxy.stats.tokenResponses++;
-      const chunks: Buffer[] = [];
-      up.on('data', (c: Buffer) => chunks.push(c));
-      up.on('end', () => {
-        void (async () => {
-          let body = Buffer.concat(chunks);
-          const mutation = proxy.mutation;
-          if (mutation && up.statusCode === 200) {
-            const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-            if (typeof json.id_token === 'string') {
-              json.id_token = await mutation(json.id_token);
-              body = Buffer.from(JSON.stringify(json));
-              proxy.stats.rewritten++;
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, connection: 'close' },
+        agent: false,
+      },
+      (up) => {
+        const path = (req.url ?? '/').split('?')[0];
+        const isToken = req.method === 'POST' && path === proxy.tokenPath;
+        if (!isToken) {
+          res.writeHead(up.statusCode ?? 502, responseHeaders(up.headers));
+          up.pipe(res);
+          return;
+        }
+        proxy.stats.tokenResponses++;
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          void (async () => {
+            let body = Buffer.concat(chunks);
+            const mutation = proxy.mutation;
+            if (mutation && up.statusCode === 200) {
+              const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+              if (typeof json.id_token === 'string') {
+                json.id_token = await mutation(json.id_token);
+                body = Buffer.from(JSON.stringify(json));
+                proxy.stats.rewritten++;
+              }
             }
-          }
-          res.writeHead(up.statusCode ?? 502, { ...responseHeaders(up.headers), 'content-length': String(body.length) });
-          res.end(body);
-        })().catch((err: unknown) => {
-          res.writeHead(502, { 'content-type': 'text/plain' }).end(`tamper proxy: ${(err as Error).message}`);
+            res.writeHead(up.statusCode ?? 502, { ...responseHeaders(up.headers), 'content-length': String(body.length) });
+            res.end(body);
+          })().catch((err: unknown) => {
+            res.writeHead(502, { 'content-type': 'text/plain' }).end(`tamper proxy: ${(err as Error).message}`);
+          });
         });
-      });
-    });
+      },
+    );
     upstream.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`tamper proxy: ${err.message}`);
@@ -121,7 +124,10 @@ export interface TamperSetup {
 }
 
 /** Proxy, IdP (issuer = proxy URL, known signing key) and a Gatehouse using the proxy as issuer; all stopped after the test. */
-export async function startTamperSetup(upstreamUrl: string, idpOptions: Pick<DemoIdpOptions, 'accessTokenTtlSec' | 'idTokenTtlSec'> = {}): Promise<TamperSetup> {
+export async function startTamperSetup(
+  upstreamUrl: string,
+  idpOptions: Pick<DemoIdpOptions, 'accessTokenTtlSec' | 'idTokenTtlSec'> = {},
+): Promise<TamperSetup> {
   const key = await idpSigningKey();
   const proxy = await startTamperProxy();
   onTestFinished(() => proxy.close());
@@ -149,7 +155,16 @@ export async function startTamperSetup(upstreamUrl: string, idpOptions: Pick<Dem
     server: { listen: `127.0.0.1:${ghPort}`, public_url: ghUrl, shutdown_timeout: '1s' },
     admin: { listen: '127.0.0.1:0' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false } },
-    identity_providers: [{ id: 'corp', type: 'oidc', issuer: proxy.url, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scopes: ['openid', 'email', 'profile', 'groups'] }],
+    identity_providers: [
+      {
+        id: 'corp',
+        type: 'oidc',
+        issuer: proxy.url,
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        scopes: ['openid', 'email', 'profile', 'groups'],
+      },
+    ],
     routes: [{ name: 'app', path: '/', upstream: upstreamUrl, allow: { authenticated: true } }],
   });
   await gh.current().providers.oidc.get('corp')!.ready();

@@ -62,7 +62,9 @@ export function startTool(argv: readonly string[], env: Record<string, string> =
   if (!existsSync(cmd)) throw new Error(`${cmd} not found (.ci/run lists the Debian packages)`);
   let output = '';
   const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const keep = (b: Buffer) => { output = (output + b.toString()).slice(-20_000); };
+  const keep = (b: Buffer) => {
+    output = (output + b.toString()).slice(-20_000);
+  };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -84,7 +86,14 @@ export function startTool(argv: readonly string[], env: Record<string, string> =
 
 /** Wait until `url` answers `status` (the tool is up). */
 export async function waitForStatus(url: string, status: number, timeoutMs: number, what: () => string): Promise<void> {
-  const answer = () => request(url).then(async (r) => { await r.body.text(); return r.statusCode; }, () => 0);
+  const answer = () =>
+    request(url).then(
+      async (r) => {
+        await r.body.text();
+        return r.statusCode;
+      },
+      () => 0,
+    );
   await expect.poll(answer, { timeout: timeoutMs, interval: 250, message: `no ${status} from ${url}; output:\n${what()}` }).toBe(status);
 }
 
@@ -93,14 +102,29 @@ export async function launchChromium(): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
   onTestFinished(() => browser.close());
   return browser;
 }
 
 /** A fresh browser profile opens `url`, signs in at the demo IdP as `user`, and waits for `landing`. */
-export async function signIn(browser: Browser, issuer: string, url: string, user: 'alice' | 'bob' | 'carol', landing: RegExp | string): Promise<Page> {
+export async function signIn(
+  browser: Browser,
+  issuer: string,
+  url: string,
+  user: 'alice' | 'bob' | 'carol',
+  landing: RegExp | string,
+): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
@@ -116,8 +140,12 @@ export async function signIn(browser: Browser, issuer: string, url: string, user
 /** Failed requests and 4xx/5xx responses a page made (static assets, API calls) while `run` ran. */
 export async function failuresDuring(page: Page, run: () => Promise<void>, ignore: RegExp = /$^/): Promise<string[]> {
   const failed: string[] = [];
-  const onResponse = (r: { status(): number; url(): string }) => { if (r.status() >= 400 && !ignore.test(r.url())) failed.push(`${r.status()} ${r.url()}`); };
-  const onFailed = (r: { url(): string; failure(): { errorText: string } | null }) => { if (!ignore.test(r.url())) failed.push(`failed ${r.url()} ${r.failure()?.errorText ?? ''}`); };
+  const onResponse = (r: { status(): number; url(): string }) => {
+    if (r.status() >= 400 && !ignore.test(r.url())) failed.push(`${r.status()} ${r.url()}`);
+  };
+  const onFailed = (r: { url(): string; failure(): { errorText: string } | null }) => {
+    if (!ignore.test(r.url())) failed.push(`failed ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  };
   page.on('response', onResponse);
   page.on('requestfailed', onFailed);
   try {
@@ -131,15 +159,23 @@ export async function failuresDuring(page: Page, run: () => Promise<void>, ignor
 
 /** End every session of `user` through the admin API (as the security team would). */
 export async function revokeUser(adminUrl: string, token: string, user: string): Promise<void> {
-  const r = await request(`${adminUrl}/admin/users/${encodeURIComponent(user)}/sessions`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  const r = await request(`${adminUrl}/admin/users/${encodeURIComponent(user)}/sessions`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${token}` },
+  });
   await r.body.text();
   expect(r.statusCode).toBe(200);
 }
 
-interface Jupyter6 { notebook: { kernel: { is_connected(): boolean } | null; get_cell(i: number): { set_text(t: string): void; execute(): void } } }
+interface Jupyter6 {
+  notebook: { kernel: { is_connected(): boolean } | null; get_cell(i: number): { set_text(t: string): void; execute(): void } };
+}
 
 /** A live WebSocket the page opened, and whether it has closed. */
-export interface PageSocket { readonly url: string; closed: boolean }
+export interface PageSocket {
+  readonly url: string;
+  closed: boolean;
+}
 
 /**
  * In a Jupyter Notebook 6 UI at `base` (e.g. http://gatehouse/ or .../user/alice/): create a
@@ -151,8 +187,12 @@ export async function runInNotebook(from: Page, base: string): Promise<{ page: P
   const prefix = new URL(base).pathname.replace(/\/?$/, '/');
   const created = await from.evaluate(async (p) => {
     const xsrf = /(?:^|; )_xsrf=([^;]*)/.exec((globalThis as unknown as { document: { cookie: string } }).document.cookie)?.[1] ?? '';
-    const r = await fetch(`${p}api/contents`, { method: 'POST', headers: { 'content-type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf) }, body: JSON.stringify({ type: 'notebook' }) });
-    return { status: r.status, path: (await r.json() as { path: string }).path };
+    const r = await fetch(`${p}api/contents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf) },
+      body: JSON.stringify({ type: 'notebook' }),
+    });
+    return { status: r.status, path: ((await r.json()) as { path: string }).path };
   }, prefix);
   expect(created.status).toBe(201);
   const page = await from.context().newPage();
@@ -160,13 +200,23 @@ export async function runInNotebook(from: Page, base: string): Promise<{ page: P
   page.on('websocket', (ws) => {
     const s: PageSocket = { url: ws.url(), closed: false };
     sockets.push(s);
-    ws.on('close', () => { s.closed = true; });
+    ws.on('close', () => {
+      s.closed = true;
+    });
   });
   // custom.js/css and nbextensions are optional files a fresh install does not have (404 is normal).
-  const failures = await failuresDuring(page, async () => {
-    await page.goto(`${new URL(base).origin}${prefix}notebooks/${created.path}`, { waitUntil: 'networkidle' });
-    await page.waitForFunction(() => (globalThis as unknown as { Jupyter?: Jupyter6 }).Jupyter?.notebook?.kernel?.is_connected() === true, undefined, { timeout: 60_000 });
-  }, /\/(custom\/custom\.(js|css)|nbextensions\/)/);
+  const failures = await failuresDuring(
+    page,
+    async () => {
+      await page.goto(`${new URL(base).origin}${prefix}notebooks/${created.path}`, { waitUntil: 'networkidle' });
+      await page.waitForFunction(
+        () => (globalThis as unknown as { Jupyter?: Jupyter6 }).Jupyter?.notebook?.kernel?.is_connected() === true,
+        undefined,
+        { timeout: 60_000 },
+      );
+    },
+    /\/(custom\/custom\.(js|css)|nbextensions\/)/,
+  );
   await page.evaluate(() => {
     const cell = (globalThis as unknown as { Jupyter: Jupyter6 }).Jupyter.notebook.get_cell(0);
     cell.set_text('print(6*7)');

@@ -30,7 +30,10 @@ export interface TestUpstream {
  * /set-cookie (two Set-Cookie headers), /hop (hop-by-hop headers in the response);
  * WebSocket upgrades on any path echo messages back.
  */
-export async function startUpstream(extra?: (req: IncomingMessage, res: ServerResponse) => boolean, options: { keepRunning?: boolean } = {}): Promise<TestUpstream> {
+export async function startUpstream(
+  extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
+  options: { keepRunning?: boolean } = {},
+): Promise<TestUpstream> {
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {

@@ -14,15 +14,37 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { startOidcSetup } from '../support/oidc.ts';
 import { freePort } from '../support/ports.ts';
-import { exampleCommands, exampleRoutes, exampleText, launchChromium, revokeUser, runInNotebook, signIn, startTool, waitForStatus } from '../support/tool-kit.ts';
+import {
+  exampleCommands,
+  exampleRoutes,
+  exampleText,
+  launchChromium,
+  revokeUser,
+  runInNotebook,
+  signIn,
+  startTool,
+  waitForStatus,
+} from '../support/tool-kit.ts';
 
-const FORGED = { 'x-forwarded-user': 'alice@example.com', 'x-forwarded-groups': 'data-scientists', 'x-gatehouse-assertion': 'forged.jwt.value', 'remote-user': 'alice' };
+const FORGED = {
+  'x-forwarded-user': 'alice@example.com',
+  'x-forwarded-groups': 'data-scientists',
+  'x-gatehouse-assertion': 'forged.jwt.value',
+  'remote-user': 'alice',
+};
 
 describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-notebook.yaml)', () => {
-  it('alice runs code through the UI and the kernel WebSocket, bob gets 403, anonymous 401; revocation closes the kernel socket', { timeout: 180_000 }, async () => {
+  it('alice runs code through the UI and the kernel WebSocket, bob gets 403, anonymous 401; revocation closes the kernel socket', {
+    timeout: 180_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-notebook-'));
     const port = await freePort();
-    const text = exampleText('jupyter-notebook.yaml', { 'notebooks.corp.example': '127.0.0.1', '127.0.0.1:8888': `127.0.0.1:${port}`, '--port=8888': `--port=${port}`, '/srv/notebooks': dir });
+    const text = exampleText('jupyter-notebook.yaml', {
+      'notebooks.corp.example': '127.0.0.1',
+      '127.0.0.1:8888': `127.0.0.1:${port}`,
+      '--port=8888': `--port=${port}`,
+      '/srv/notebooks': dir,
+    });
     const [command] = exampleCommands(text);
     expect(command?.[0]).toBe('/usr/bin/jupyter-notebook');
     const argv = process.getuid?.() === 0 ? [...command!, '--allow-root'] : command!;
@@ -71,8 +93,13 @@ describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-noteboo
     // A second client on the same kernel with alice's session, to read the close code and reason.
     const session = (await alice.context().cookies(gh.url)).find((c) => c.name === 'gatehouse');
     const second = new WebSocket(kernelSocket!.url, { headers: { cookie: `gatehouse=${session!.value}` } });
-    const secondClosed = new Promise<{ code: number; reason: string }>((r) => second.once('close', (code, reason) => r({ code, reason: reason.toString() })));
-    await new Promise((r, j) => { second.once('open', r); second.once('error', j); });
+    const secondClosed = new Promise<{ code: number; reason: string }>((r) =>
+      second.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
+    await new Promise((r, j) => {
+      second.once('open', r);
+      second.once('error', j);
+    });
     await revokeUser(gh.adminUrl, 'oidc-test-admin-token', 'alice@example.com');
     await expect.poll(() => kernelSocket!.closed, { timeout: 10_000 }).toBe(true);
     expect(await secondClosed).toEqual({ code: 1008, reason: 'session revoked' });

@@ -16,12 +16,30 @@ import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startOidcSetup } from '../support/oidc.ts';
 import { freePort } from '../support/ports.ts';
-import { exampleCommands, exampleRoutes, exampleText, failuresDuring, launchChromium, revokeUser, runInNotebook, signIn, startTool, waitForStatus } from '../support/tool-kit.ts';
+import {
+  exampleCommands,
+  exampleRoutes,
+  exampleText,
+  failuresDuring,
+  launchChromium,
+  revokeUser,
+  runInNotebook,
+  signIn,
+  startTool,
+  waitForStatus,
+} from '../support/tool-kit.ts';
 
-const FORGED = { 'x-forwarded-user': 'alice@example.com', 'x-forwarded-groups': 'data-scientists,ml-admins', 'x-gatehouse-assertion': 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.', 'remote-user': 'alice' };
+const FORGED = {
+  'x-forwarded-user': 'alice@example.com',
+  'x-forwarded-groups': 'data-scientists,ml-admins',
+  'x-gatehouse-assertion': 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.',
+  'remote-user': 'alice',
+};
 
 describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyterhub/)', () => {
-  it('alice spawns and uses her server, bob gets 403, direct and forged requests are refused, revocation closes the kernel socket', { timeout: 300_000 }, async () => {
+  it('alice spawns and uses her server, bob gets 403, direct and forged requests are refused, revocation closes the kernel socket', {
+    timeout: 300_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-hub-'));
     const [hubPort, apiPort, proxyApiPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const routeText = exampleText('jupyterhub.yaml', { 'hub.corp.example': '127.0.0.1', '127.0.0.1:8000': `127.0.0.1:${hubPort}` });
@@ -29,18 +47,31 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
 
     // The hub's files as a user would install them, with this machine's host, ports and directory.
     const config = exampleText('jupyterhub/jupyterhub_config.py', {
-      'https://hub.corp.example': gh.url, '127.0.0.1:8000': `127.0.0.1:${hubPort}`, 'hub_port = 8081': `hub_port = ${apiPort}`,
-      '127.0.0.1:8001': `127.0.0.1:${proxyApiPort}`, '/srv/jupyterhub': dir,
+      'https://hub.corp.example': gh.url,
+      '127.0.0.1:8000': `127.0.0.1:${hubPort}`,
+      'hub_port = 8081': `hub_port = ${apiPort}`,
+      '127.0.0.1:8001': `127.0.0.1:${proxyApiPort}`,
+      '/srv/jupyterhub': dir,
     });
     writeFileSync(join(dir, 'jupyterhub_config.py'), config);
-    copyFileSync(new URL('../../config/examples/jupyterhub/gatehouse_authenticator.py', import.meta.url), join(dir, 'gatehouse_authenticator.py'));
+    copyFileSync(
+      new URL('../../config/examples/jupyterhub/gatehouse_authenticator.py', import.meta.url),
+      join(dir, 'gatehouse_authenticator.py'),
+    );
     const [command] = exampleCommands(config);
     expect(command).toEqual(['/usr/bin/jupyterhub', '-f', join(dir, 'jupyterhub_config.py')]);
     expect(exampleCommands(exampleText('jupyterhub.yaml', { '/srv/jupyterhub': dir }))[0]).toEqual(command);
     const asRoot = process.getuid?.() === 0 ? ['--Spawner.args=--allow-root'] : [];
-    const hub = startTool([...command!, '--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner', ...asRoot], {
-      NODE_PATH: '/usr/share/nodejs', HOME: dir, PATH: `/usr/bin:${process.env.PATH}`,
-    }, dir, 20_000);
+    const hub = startTool(
+      [...command!, '--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner', ...asRoot],
+      {
+        NODE_PATH: '/usr/share/nodejs',
+        HOME: dir,
+        PATH: `/usr/bin:${process.env.PATH}`,
+      },
+      dir,
+      20_000,
+    );
     await waitForStatus(`http://127.0.0.1:${hubPort}/hub/health`, 200, 90_000, hub.output);
 
     // Anonymous through Gatehouse: liveness public, API 401 JSON, forged headers change nothing.
@@ -78,15 +109,23 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
     // Straight to the hub's port with alice's hub cookie: it counts only with an assertion for
     // alice; none (e.g. a hub cookie left behind after Gatehouse's logout), or another user's
     // (another sign-in in the same browser), makes the hub sign in again.
-    const hubCookie = (await hubPage.context().cookies()).filter((c) => c.name.startsWith('jupyterhub-')).map((c) => `${c.name}=${c.value}`).join('; ');
+    const hubCookie = (await hubPage.context().cookies())
+      .filter((c) => c.name.startsWith('jupyterhub-'))
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
     expect(hubCookie).toContain('jupyterhub-hub-login=');
     const hubRoute = gh.current().routes.select('127.0.0.1', ['/hub/']);
     if (hubRoute === undefined || hubRoute === 'ambiguous') throw new Error('no jupyterhub route');
     const plan = hubRoute.plan.headers;
-    const assertionFor = async (user: string) => (await plan.build({ user, email: user, groups: ['data-scientists'], idp: 'corp' }, undefined))['x-gatehouse-assertion']!;
+    const assertionFor = async (user: string) =>
+      (await plan.build({ user, email: user, groups: ['data-scientists'], idp: 'corp' }, undefined))['x-gatehouse-assertion']!;
     const direct = async (assertion?: string) => {
       // (A Referer of the hub's own: JupyterHub refuses cookie-authenticated API calls without one.)
-      const headers = { cookie: hubCookie, referer: `http://127.0.0.1:${hubPort}/hub/home`, ...(assertion ? { 'x-gatehouse-assertion': assertion } : {}) };
+      const headers = {
+        cookie: hubCookie,
+        referer: `http://127.0.0.1:${hubPort}/hub/home`,
+        ...(assertion ? { 'x-gatehouse-assertion': assertion } : {}),
+      };
       const r = await request(`http://127.0.0.1:${hubPort}/hub/api/user`, { headers });
       const body = await r.body.text();
       return r.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : r.statusCode;
@@ -97,7 +136,7 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
     const progress = await hubPage.evaluate(async () => {
       const stop = await fetch('/hub/api/users/alice/server', { method: 'DELETE' });
       for (let i = 0; i < 100; i++) {
-        const u = await (await fetch('/hub/api/user')).json() as { servers: Record<string, { ready: boolean }> };
+        const u = (await (await fetch('/hub/api/user')).json()) as { servers: Record<string, { ready: boolean }> };
         if (!u.servers['']) break;
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -108,9 +147,15 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
         es.onmessage = (m) => {
           const e = JSON.parse(m.data) as { ready?: boolean };
           got.push(e);
-          if (e.ready) { es.close(); resolve(got); }
+          if (e.ready) {
+            es.close();
+            resolve(got);
+          }
         };
-        es.onerror = () => { es.close(); reject(new Error(`progress stream failed after ${JSON.stringify(got)}`)); };
+        es.onerror = () => {
+          es.close();
+          reject(new Error(`progress stream failed after ${JSON.stringify(got)}`));
+        };
       });
       return { stop: stop.status, start: start.status, events };
     });
@@ -141,7 +186,9 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
     const again = await signIn(browser, idp.issuer, `${gh.url}/hub/home`, 'alice', `${gh.url}/hub/home`);
     await again.goto(`${gh.url}/hub/logout`);
     expect(again.url()).toBe(`${gh.url}/.gatehouse/logout`);
-    const hubCookies = (await again.context().cookies(gh.url)).filter((c) => c.name.startsWith('jupyterhub-session-id') || c.name === 'jupyterhub-hub-login');
+    const hubCookies = (await again.context().cookies(gh.url)).filter(
+      (c) => c.name.startsWith('jupyterhub-session-id') || c.name === 'jupyterhub-hub-login',
+    );
     expect(hubCookies.map((c) => c.name)).not.toContain('jupyterhub-hub-login');
   });
 });

@@ -13,11 +13,31 @@ import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startOidcSetup } from '../support/oidc.ts';
 import { freePort } from '../support/ports.ts';
-import { exampleCommands, exampleRoutes, exampleText, failuresDuring, launchChromium, revokeUser, signIn, startTool, waitForStatus } from '../support/tool-kit.ts';
+import {
+  exampleCommands,
+  exampleRoutes,
+  exampleText,
+  failuresDuring,
+  launchChromium,
+  revokeUser,
+  signIn,
+  startTool,
+  waitForStatus,
+} from '../support/tool-kit.ts';
 
-const FORGED = { 'x-forwarded-user': 'alice@example.com', 'x-forwarded-email': 'alice@example.com', 'x-forwarded-groups': 'ml-admins', 'x-gatehouse-assertion': 'forged.jwt.value', 'x-forwarded-preferred-username': 'alice', 'remote-user': 'alice' };
+const FORGED = {
+  'x-forwarded-user': 'alice@example.com',
+  'x-forwarded-email': 'alice@example.com',
+  'x-forwarded-groups': 'ml-admins',
+  'x-gatehouse-assertion': 'forged.jwt.value',
+  'x-forwarded-preferred-username': 'alice',
+  'remote-user': 'alice',
+};
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string; location: string }> {
+async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: string; location: string }> {
   const r = await request(url, { headers });
   const body = await r.body.text();
   return { status: r.statusCode, type: String(r.headers['content-type'] ?? ''), body, location: String(r.headers.location ?? '') };
@@ -33,7 +53,10 @@ async function checkExample(example: string, prefix: string, servedAt: string): 
   // The command line from the example, with this machine's paths and Gatehouse's address.
   writeFileSync(join(dir, 'prometheus.yml'), 'global: { scrape_interval: 1m }\nscrape_configs: []\n');
   const text = exampleText(example, {
-    'https://ops.corp.example': gh.url, ...values, '/etc/prometheus/prometheus.yml': join(dir, 'prometheus.yml'), '/var/lib/prometheus/metrics2': join(dir, 'data'),
+    'https://ops.corp.example': gh.url,
+    ...values,
+    '/etc/prometheus/prometheus.yml': join(dir, 'prometheus.yml'),
+    '/var/lib/prometheus/metrics2': join(dir, 'data'),
   });
   const [command] = exampleCommands(text);
   expect(command?.[0]).toBe('/usr/bin/prometheus');
@@ -68,7 +91,7 @@ async function checkExample(example: string, prefix: string, servedAt: string): 
   expect(await alice.evaluate(() => typeof (globalThis as { $?: unknown }).$)).toBe('function');
   const result = await alice.evaluate(async (p) => {
     const r = await fetch(`${p}/api/v1/query?query=vector(42)`);
-    return { status: r.status, body: await r.json() as { data: { result: { value: [number, string] }[] } } };
+    return { status: r.status, body: (await r.json()) as { data: { result: { value: [number, string] }[] } } };
   }, prefix);
   expect(result.status).toBe(200);
   expect(result.body.data.result[0]?.value[1]).toBe('42');
@@ -86,7 +109,9 @@ async function checkExample(example: string, prefix: string, servedAt: string): 
   expect(await bob.textContent('body')).toContain('ml-admins');
   expect(await bob.title()).toContain('403');
   // (From the browser's cookie jar: the 403 page's CSP allows no fetch.)
-  const bobResponse = await bob.context().request.get(`${gh.url}${prefix}/api/v1/query?query=vector(42)`, { headers: { 'X-Forwarded-Groups': 'ml-admins', 'X-Forwarded-User': 'alice@example.com' } });
+  const bobResponse = await bob.context().request.get(`${gh.url}${prefix}/api/v1/query?query=vector(42)`, {
+    headers: { 'X-Forwarded-Groups': 'ml-admins', 'X-Forwarded-User': 'alice@example.com' },
+  });
   const bobApi = { status: bobResponse.status(), type: bobResponse.headers()['content-type'] };
   expect(bobApi).toEqual({ status: 403, type: expect.stringContaining('application/json') });
 
@@ -97,11 +122,15 @@ async function checkExample(example: string, prefix: string, servedAt: string): 
 }
 
 describe('Prometheus at a sub-path behind Gatehouse', () => {
-  it('config/examples/prometheus.yaml: alice uses the UI and API, bob gets 403, anonymous gets 401 and the public liveness', { timeout: 150_000 }, async () => {
+  it('config/examples/prometheus.yaml: alice uses the UI and API, bob gets 403, anonymous gets 401 and the public liveness', {
+    timeout: 150_000,
+  }, async () => {
     await checkExample('prometheus.yaml', '/prometheus', '/prometheus');
   });
 
-  it('config/examples/prometheus-strip-prefix.yaml: Prometheus at "/" reached at /metrics-ui through strip_prefix', { timeout: 150_000 }, async () => {
+  it('config/examples/prometheus-strip-prefix.yaml: Prometheus at "/" reached at /metrics-ui through strip_prefix', {
+    timeout: 150_000,
+  }, async () => {
     await checkExample('prometheus-strip-prefix.yaml', '/metrics-ui', '');
   });
 });

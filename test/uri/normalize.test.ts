@@ -20,7 +20,8 @@ function loadCases(): Case[] {
     .forEach((text, i) => {
       if (text === '' || text.startsWith('#')) return;
       const fields = text.split('\t');
-      if (fields.length !== 2 && !(fields.length === 3 && fields[2] === 'escape')) throw new Error(`ambiguous-paths.txt:${i + 1}: expected "<path>\\t<reject|expected>[\\tescape]", got ${JSON.stringify(text)}`);
+      if (fields.length !== 2 && !(fields.length === 3 && fields[2] === 'escape'))
+        throw new Error(`ambiguous-paths.txt:${i + 1}: expected "<path>\\t<reject|expected>[\\tescape]", got ${JSON.stringify(text)}`);
       const [rawPath, want] = fields as [string, string];
       // "\0" in the fixture stands for a raw NUL (a file of test data should stay plain text).
       const path = rawPath.replaceAll('\\0', '\u0000');

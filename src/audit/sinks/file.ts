@@ -23,16 +23,17 @@ export function createFileSink(o: FileSinkOptions): AuditSink {
   let size = fstatSync(fd).size;
   let ok = true;
   let dirty = false;
-  const timer = o.fsync === 'interval'
-    ? setInterval(() => {
-      if (dirty) {
-        dirty = false;
-        fsync(fd, (err) => {
-          if (err) ok = false;
-        });
-      }
-    }, 1000)
-    : undefined;
+  const timer =
+    o.fsync === 'interval'
+      ? setInterval(() => {
+          if (dirty) {
+            dirty = false;
+            fsync(fd, (err) => {
+              if (err) ok = false;
+            });
+          }
+        }, 1000)
+      : undefined;
   timer?.unref();
 
   const rotate = () => {

@@ -35,7 +35,10 @@ export const HEC_SOURCETYPES = { ecs: 'gatehouse:audit:ecs', ocsf: 'gatehouse:au
  * One HEC event object. `time` is the event's time (epoch seconds with milliseconds): without it
  * Splunk stamps a record replayed after an outage with its arrival time.
  */
-export function hecEvent(line: string, o: { readonly host: string; readonly index?: string | undefined; readonly fieldsJson?: string | undefined }): string {
+export function hecEvent(
+  line: string,
+  o: { readonly host: string; readonly index?: string | undefined; readonly fieldsJson?: string | undefined },
+): string {
   const ms = eventTimeMs(line);
   const sourcetype = HEC_SOURCETYPES[recordSchema(line) ?? 'other'];
   const fields = o.fieldsJson === undefined ? '' : `"fields":${o.fieldsJson},`;
@@ -69,13 +72,15 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
   });
   const auth = o.token === undefined ? undefined : o.format === 'hec' ? `Splunk ${o.token.value()}` : `Bearer ${o.token.value()}`;
   // Serialised once: the same on every event.
-  const hec = { host: o.hostname ?? osHostname(), index: o.index, fieldsJson: o.fields && Object.keys(o.fields).length ? JSON.stringify(o.fields) : undefined };
+  const hec = {
+    host: o.hostname ?? osHostname(),
+    index: o.index,
+    fieldsJson: o.fields && Object.keys(o.fields).length ? JSON.stringify(o.fields) : undefined,
+  };
   let ok = true;
 
   const post = async (lines: readonly string[]) => {
-    const text = o.format === 'hec'
-      ? lines.map((l) => hecEvent(l, hec)).join('\n')
-      : `${lines.join('\n')}\n`;
+    const text = o.format === 'hec' ? lines.map((l) => hecEvent(l, hec)).join('\n') : `${lines.join('\n')}\n`;
     // Compressed on libuv's thread pool: a 500-record batch is not the event loop's business.
     const body = o.gzip ? await gzipAsync(text) : Buffer.from(text);
     const res = await request(u, {
@@ -94,7 +99,8 @@ export function createHttpSink(o: HttpSinkOptions): AuditSink {
     }
     const err = new Error(`HTTP ${res.statusCode} from audit sink${await hecError(res.body)}`);
     // A 4xx other than 408 (timeout) and 429 (slow down) comes again on every retry (sink.ts).
-    if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429) throw Object.assign(err, { permanent: true as const });
+    if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429)
+      throw Object.assign(err, { permanent: true as const });
     throw err;
   };
 

@@ -184,7 +184,14 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
   const name = `syslog:${o.tls ? 'relp+tls' : 'relp'}://${o.host}:${o.port}`;
   const procId = String(process.pid);
   const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
-  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, ...clientCert(o), timeoutMs: o.timeoutMs };
+  const target = {
+    host: o.host,
+    port: o.port,
+    tls: o.tls,
+    ca: o.caFile ? readFileSync(o.caFile) : undefined,
+    ...clientCert(o),
+    timeoutMs: o.timeoutMs,
+  };
   let session: Session | undefined;
   let ok = true;
   // One send at a time: responses are matched to records by order.
@@ -203,40 +210,57 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
 
   const open = async (): Promise<Session> => {
     const s = new Session(await connectStream(target));
-    await withDeadline('answer to "open"', (_progress, sess) => new Promise<void>((resolve, reject) => {
-      sess.onFail(reject);
-      sess.onAck((rsp) => {
-        const offers = new Map(rsp.split('\n').slice(1).map((l) => [l.split('=', 1)[0]!, l.slice(l.indexOf('=') + 1)] as const));
-        if (!isOk(rsp)) return sess.fail(new Error(`RELP receiver refused the session: ${status(rsp)}`));
-        if (!offers.has('relp_version')) return sess.fail(new Error('RELP receiver offered no relp_version'));
-        if (!(offers.get('commands') ?? '').split(',').includes('syslog')) return sess.fail(new Error('RELP receiver does not accept the "syslog" command'));
-        resolve();
-      });
-      sess.send('open', 'relp_version=0\nrelp_software=gatehouse\ncommands=syslog');
-    }), s);
+    await withDeadline(
+      'answer to "open"',
+      (_progress, sess) =>
+        new Promise<void>((resolve, reject) => {
+          sess.onFail(reject);
+          sess.onAck((rsp) => {
+            const offers = new Map(
+              rsp
+                .split('\n')
+                .slice(1)
+                .map((l) => [l.split('=', 1)[0]!, l.slice(l.indexOf('=') + 1)] as const),
+            );
+            if (!isOk(rsp)) return sess.fail(new Error(`RELP receiver refused the session: ${status(rsp)}`));
+            if (!offers.has('relp_version')) return sess.fail(new Error('RELP receiver offered no relp_version'));
+            if (!(offers.get('commands') ?? '').split(',').includes('syslog'))
+              return sess.fail(new Error('RELP receiver does not accept the "syslog" command'));
+            resolve();
+          });
+          sess.send('open', 'relp_version=0\nrelp_software=gatehouse\ncommands=syslog');
+        }),
+      s,
+    );
     return s;
   };
 
   /** Send `lines` through `s`, `window` at a time; resolves when all are acknowledged. */
-  const transmit = (s: Session, lines: readonly string[], acked: { n: number }) => withDeadline('acknowledgement', (progress, sess) => new Promise<void>((resolve, reject) => {
-    let next = 0;
-    const fill = () => {
-      while (next < lines.length && sess.inFlight < o.window && !sess.failed) {
-        sess.send('syslog', Buffer.from(formatSyslog(lines[next]!, fmt, procId)));
-        next++;
-      }
-    };
-    sess.onFail(reject);
-    sess.onAck((rsp) => {
-      // A refusal (500) ends the session: what it did not take is sent again on the next one.
-      if (!isOk(rsp)) return sess.fail(new Error(`RELP receiver refused a record: ${status(rsp)}`));
-      acked.n++;
-      progress();
-      if (acked.n === lines.length) resolve();
-      else fill();
-    });
-    fill();
-  }), s);
+  const transmit = (s: Session, lines: readonly string[], acked: { n: number }) =>
+    withDeadline(
+      'acknowledgement',
+      (progress, sess) =>
+        new Promise<void>((resolve, reject) => {
+          let next = 0;
+          const fill = () => {
+            while (next < lines.length && sess.inFlight < o.window && !sess.failed) {
+              sess.send('syslog', Buffer.from(formatSyslog(lines[next]!, fmt, procId)));
+              next++;
+            }
+          };
+          sess.onFail(reject);
+          sess.onAck((rsp) => {
+            // A refusal (500) ends the session: what it did not take is sent again on the next one.
+            if (!isOk(rsp)) return sess.fail(new Error(`RELP receiver refused a record: ${status(rsp)}`));
+            acked.n++;
+            progress();
+            if (acked.n === lines.length) resolve();
+            else fill();
+          });
+          fill();
+        }),
+      s,
+    );
 
   const sendNow = async (lines: readonly string[]) => {
     if (lines.length === 0) return;
@@ -249,7 +273,11 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
       ok = false;
       session?.fail(err as Error);
       session = undefined;
-      throw new RelpError(`RELP delivery to ${o.host}:${o.port} failed after ${acked.n} of ${lines.length} records: ${(err as Error).message}`, acked.n, err);
+      throw new RelpError(
+        `RELP delivery to ${o.host}:${o.port} failed after ${acked.n} of ${lines.length} records: ${(err as Error).message}`,
+        acked.n,
+        err,
+      );
     }
   };
 
@@ -269,11 +297,16 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
       if (!s || s.failed) return;
       // "close" and its answer, briefly; the receiver ends the connection (or we do).
       try {
-        await withDeadline('answer to "close"', (_p, sess) => new Promise<void>((resolve) => {
-          sess.onFail(() => resolve());
-          sess.onAck(() => resolve());
-          sess.send('close', '');
-        }), s);
+        await withDeadline(
+          'answer to "close"',
+          (_p, sess) =>
+            new Promise<void>((resolve) => {
+              sess.onFail(() => resolve());
+              sess.onAck(() => resolve());
+              sess.send('close', '');
+            }),
+          s,
+        );
       } finally {
         await s.end();
       }

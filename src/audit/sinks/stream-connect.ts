@@ -18,8 +18,14 @@ export interface StreamTarget {
 export function connectStream(t: StreamTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = t.tls
-      // SNI only for names: RFC 6066 forbids an IP address as server name.
-      ? tlsConnect({ host: t.host, port: t.port, ...(isIP(t.host) ? {} : { servername: t.host }), ...(t.ca ? { ca: t.ca } : {}), ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}) })
+      ? // SNI only for names: RFC 6066 forbids an IP address as server name.
+        tlsConnect({
+          host: t.host,
+          port: t.port,
+          ...(isIP(t.host) ? {} : { servername: t.host }),
+          ...(t.ca ? { ca: t.ca } : {}),
+          ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
+        })
       : netConnect({ host: t.host, port: t.port });
     const timer = setTimeout(() => s.destroy(new Error(`connect to ${t.host}:${t.port} timed out after ${t.timeoutMs} ms`)), t.timeoutMs);
     s.once(t.tls ? 'secureConnect' : 'connect', () => {

@@ -68,7 +68,14 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
   const name = `syslog:${o.tls ? 'tls' : o.transport}://${o.host}:${o.port}`;
   const procId = String(process.pid);
   const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
-  const target = { host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined, ...clientCert(o), timeoutMs: o.connectTimeoutMs ?? 5000 };
+  const target = {
+    host: o.host,
+    port: o.port,
+    tls: o.tls,
+    ca: o.caFile ? readFileSync(o.caFile) : undefined,
+    ...clientCert(o),
+    timeoutMs: o.connectTimeoutMs ?? 5000,
+  };
   const now = o.now ?? Date.now;
   const replay = new ReplayWindow(o.replayWindowMs ?? 10_000, o.replayMaxRecords ?? 10_000);
   let socket: Socket | undefined;
@@ -115,7 +122,9 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
     }
     const u = udp;
     for (const l of lines) {
-      await new Promise<void>((resolve, reject) => u.send(formatSyslog(l, fmt, procId), o.port, o.host, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        u.send(formatSyslog(l, fmt, procId), o.port, o.host, (err) => (err ? reject(err) : resolve())),
+      );
     }
   };
 
@@ -146,6 +155,9 @@ export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
 }
 
 /** The TLS client certificate and key, read once at start (sink creation). */
-export function clientCert(o: { readonly certFile?: string | undefined; readonly keyFile?: string | undefined }): { cert?: Buffer; key?: Buffer } {
+export function clientCert(o: { readonly certFile?: string | undefined; readonly keyFile?: string | undefined }): {
+  cert?: Buffer;
+  key?: Buffer;
+} {
   return o.certFile && o.keyFile ? { cert: readFileSync(o.certFile), key: readFileSync(o.keyFile) } : {};
 }

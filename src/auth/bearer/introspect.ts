@@ -43,7 +43,9 @@ async function ask(c: OidcClient, token: string): Promise<client.IntrospectionRe
   } catch (err) {
     if (isIdpUnavailable(err)) {
       c.noteOutcome(err);
-      throw new IdpUnavailableError(`The identity provider ${c.config.id} could not check the bearer token; try again shortly.`, { cause: err });
+      throw new IdpUnavailableError(`The identity provider ${c.config.id} could not check the bearer token; try again shortly.`, {
+        cause: err,
+      });
     }
     // The IdP refused Gatehouse itself (client credentials, no endpoint): not the caller's fault,
     // and not a reason to accept. Reported as unavailable so the operator sees it in the logs.

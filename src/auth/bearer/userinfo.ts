@@ -23,9 +23,13 @@ export async function withUserinfo(c: OidcClient, token: string, sub: unknown, m
   } catch (err) {
     if (isIdpUnavailable(err)) {
       c.noteOutcome(err);
-      throw new IdpUnavailableError(`The identity provider ${c.config.id} could not be asked about the bearer token; try again shortly.`, { cause: err });
+      throw new IdpUnavailableError(`The identity provider ${c.config.id} could not be asked about the bearer token; try again shortly.`, {
+        cause: err,
+      });
     }
-    throw new GatehouseError('GH_BAD_TOKEN', 'The bearer token was refused: the identity provider\'s userinfo endpoint did not accept it.', { cause: err });
+    throw new GatehouseError('GH_BAD_TOKEN', "The bearer token was refused: the identity provider's userinfo endpoint did not accept it.", {
+      cause: err,
+    });
   }
   return mergeUserinfo(mapped, info, c.config);
 }

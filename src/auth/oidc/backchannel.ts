@@ -48,9 +48,11 @@ export function createBackchannelHandler(oidc: OidcClient, sessions: SessionMana
       const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
       const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
       if (sid === undefined && sub === undefined) throw bad('neither sub nor sid');
-      if (!(await sessions.replay.once('bcl-jti', oidc.config.id, String(payload.jti), REPLAY_WINDOW_MS))) throw bad('replayed (jti already used)');
+      if (!(await sessions.replay.once('bcl-jti', oidc.config.id, String(payload.jti), REPLAY_WINDOW_MS)))
+        throw bad('replayed (jti already used)');
       const ended = await sessions.revokeByIdp(oidc.config.id, sid !== undefined ? { idpSession: sid } : { subject: sub });
-      for (const key of ended) ex.event({ action: 'session_revoked', outcome: 'success', reason: 'backchannel', idp: oidc.config.id, session: key });
+      for (const key of ended)
+        ex.event({ action: 'session_revoked', outcome: 'success', reason: 'backchannel', idp: oidc.config.id, session: key });
       sendBody(ex, 200, 'text/plain; charset=utf-8', '');
     },
   };

@@ -6,20 +6,24 @@ import type { OidcProviderConfig } from '../../config/types.ts';
 import type { PendingLogin, TakeResult } from '../login-state.ts';
 import { asGroups, claimAt, mapClaims, type MappedIdentity } from './claims.ts';
 
-export type PendingCheck = { readonly ok: true; readonly state: string; readonly login: PendingLogin } | { readonly ok: false; readonly reason: string };
+export type PendingCheck =
+  | { readonly ok: true; readonly state: string; readonly login: PendingLogin }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * The pending sign-in for this callback: there must be a state, it must name a sign-in this browser
  * started (single use), with this IdP. Reasons are the user's page text.
  */
 export function checkCallbackState(state: string | null, taken: TakeResult | undefined, idp: string): PendingCheck {
-  if (!state || !taken) return { ok: false, reason: 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.' };
+  if (!state || !taken)
+    return { ok: false, reason: 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.' };
   if (!taken.ok) {
     return {
       ok: false,
-      reason: taken.reason === 'unknown-state'
-        ? 'Sign-in failed: this sign-in link is unknown, expired or was already used. Start again from the application.'
-        : 'Sign-in failed: this sign-in was started in another browser. Start again from the application.',
+      reason:
+        taken.reason === 'unknown-state'
+          ? 'Sign-in failed: this sign-in link is unknown, expired or was already used. Start again from the application.'
+          : 'Sign-in failed: this sign-in was started in another browser. Start again from the application.',
     };
   }
   if (taken.login.idp !== idp) return { ok: false, reason: 'Sign-in failed: the answer came back to the wrong identity provider.' };
@@ -32,7 +36,11 @@ export function wantsUserinfo(mode: OidcProviderConfig['userinfo'], fromIdToken:
 }
 
 /** The ID token's claims win; UserInfo fills only what they leave out. */
-export function mergeUserinfo(fromIdToken: MappedIdentity, info: Readonly<Record<string, unknown>>, config: Pick<OidcProviderConfig, 'claims' | 'splitGroupValuesOn'>): MappedIdentity {
+export function mergeUserinfo(
+  fromIdToken: MappedIdentity,
+  info: Readonly<Record<string, unknown>>,
+  config: Pick<OidcProviderConfig, 'claims' | 'splitGroupValuesOn'>,
+): MappedIdentity {
   const fromInfo = mapClaims(info, config.claims, config.splitGroupValuesOn);
   return {
     user: fromIdToken.user ?? fromInfo.user,

@@ -24,7 +24,9 @@ type Tokens = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: CallbackDeps): Promise<void> {
   const idp = oidc.config.id;
   const state = new URLSearchParams(ex.query.slice(1)).get('state');
-  const taken = state ? await takePendingLogin(deps.sessions.pendingLogins, state, deps.loginCookie.read(ex.req.headers.cookie)) : undefined;
+  const taken = state
+    ? await takePendingLogin(deps.sessions.pendingLogins, state, deps.loginCookie.read(ex.req.headers.cookie))
+    : undefined;
   const pending = checkCallbackState(state, taken, idp);
   if (!pending.ok) throw new GatehouseError('GH_LOGIN_FAILED', pending.reason);
   // A call to the IdP failed: an unreachable IdP also counts against its health (/readyz).
@@ -40,11 +42,16 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
   } catch (err) {
     throw loginError(err, idp, retryPath);
   }
-  const tokens = await redeemCode(ex, oidc, configuration, pending.login, pending.state).catch((err: unknown) => Promise.reject(failed(err)));
+  const tokens = await redeemCode(ex, oidc, configuration, pending.login, pending.state).catch((err: unknown) =>
+    Promise.reject(failed(err)),
+  );
   const claims = tokens.claims()!;
   const mapped = await identityOf(oidc, configuration, tokens, claims).catch((err: unknown) => Promise.reject(failed(err)));
   if (mapped.user === undefined) {
-    throw new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: the identity provider did not send the "${oidc.config.claims.user}" claim that names the user.`);
+    throw new GatehouseError(
+      'GH_LOGIN_FAILED',
+      `Sign-in with ${idp} failed: the identity provider did not send the "${oidc.config.claims.user}" claim that names the user.`,
+    );
   }
   await completeSignIn(ex, deps, {
     identity: { user: mapped.user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [] },
@@ -65,7 +72,13 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
 }
 
 /** The code for tokens at the IdP's token endpoint, then the ID token's signature. Throws the library's errors. */
-async function redeemCode(ex: Exchange, oidc: OidcClient, configuration: client.Configuration, pending: PendingLogin, state: string): Promise<Tokens> {
+async function redeemCode(
+  ex: Exchange,
+  oidc: OidcClient,
+  configuration: client.Configuration,
+  pending: PendingLogin,
+  state: string,
+): Promise<Tokens> {
   // The URL the IdP redirected to, rebuilt from the registered redirect URI (not from Host).
   const currentUrl = new URL(pending.redirectUri);
   currentUrl.search = ex.query;
@@ -81,7 +94,12 @@ async function redeemCode(ex: Exchange, oidc: OidcClient, configuration: client.
 }
 
 /** The ID token's claims, completed from UserInfo when wanted (wantsUserinfo). */
-async function identityOf(oidc: OidcClient, configuration: client.Configuration, tokens: Tokens, claims: client.IDToken): Promise<MappedIdentity> {
+async function identityOf(
+  oidc: OidcClient,
+  configuration: client.Configuration,
+  tokens: Tokens,
+  claims: client.IDToken,
+): Promise<MappedIdentity> {
   const mapped = mapClaims(claims, oidc.config.claims, oidc.config.splitGroupValuesOn);
   if (!wantsUserinfo(oidc.config.userinfo, mapped, Boolean(configuration.serverMetadata().userinfo_endpoint))) return mapped;
   const info = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);

@@ -31,7 +31,12 @@ export function asGroups(v: unknown, splitOn?: string): string[] | undefined {
   const values = Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
   if (!values) return undefined;
   const groups = values.map(asString).filter((g): g is string => g !== undefined);
-  return splitOn === undefined ? groups : groups.flatMap((g) => g.split(splitOn)).map((g) => g.trim()).filter(Boolean);
+  return splitOn === undefined
+    ? groups
+    : groups
+        .flatMap((g) => g.split(splitOn))
+        .map((g) => g.trim())
+        .filter(Boolean);
 }
 
 /**
@@ -39,7 +44,11 @@ export function asGroups(v: unknown, splitOn?: string): string[] | undefined {
  * e-mail (policy `emails`/`email_domains`) and not as the user name. Anyone can type an address
  * into a self-service IdP account. (Absent `email_verified` is trusted, as most IdPs omit it.)
  */
-export function mapClaims(claims: Readonly<Record<string, unknown>>, mapping: OidcProviderConfig['claims'], splitGroupsOn?: string): MappedIdentity {
+export function mapClaims(
+  claims: Readonly<Record<string, unknown>>,
+  mapping: OidcProviderConfig['claims'],
+  splitGroupsOn?: string,
+): MappedIdentity {
   const unverified = claims.email_verified === false || claims.email_verified === 'false';
   const usable = (name: string) => !(unverified && (name === 'email' || name === mapping.email));
   return {

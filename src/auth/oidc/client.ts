@@ -125,7 +125,9 @@ class IdpConnection {
   configuration(): client.Configuration {
     if (this.#health.status === 'unreachable') this.#askAgain();
     if (!this.#configuration) {
-      throw new IdpUnavailableError(`identity provider ${this.#config.id} is not reachable (${this.#health.error ?? 'not discovered yet'})`);
+      throw new IdpUnavailableError(
+        `identity provider ${this.#config.id} is not reachable (${this.#health.error ?? 'not discovered yet'})`,
+      );
     }
     return this.#configuration;
   }
@@ -149,7 +151,8 @@ class IdpConnection {
     this.#failures = 0;
     const health = this.#health;
     if (health.status === 'ok') return;
-    if (health.status === 'unreachable') this.#log.info({ idp: this.#config.id, unreachable_ms: this.#now() - health.since }, 'identity provider reachable again');
+    if (health.status === 'unreachable')
+      this.#log.info({ idp: this.#config.id, unreachable_ms: this.#now() - health.since }, 'identity provider reachable again');
     this.#health = { status: 'ok', since: this.#now() };
   }
 
@@ -161,9 +164,12 @@ class IdpConnection {
       return;
     }
     this.#health = { status: 'unreachable', since: this.#now(), error };
-    this.#log.warn({ idp: this.#config.id, issuer: this.#config.issuer, err: error }, this.#configuration
-      ? 'identity provider unreachable; signed-in users are not affected, new sign-ins may fail'
-      : 'identity provider discovery failed; sign-in with it is unavailable until it succeeds');
+    this.#log.warn(
+      { idp: this.#config.id, issuer: this.#config.issuer, err: error },
+      this.#configuration
+        ? 'identity provider unreachable; signed-in users are not affected, new sign-ins may fail'
+        : 'identity provider discovery failed; sign-in with it is unavailable until it succeeds',
+    );
   }
 
   /** The next attempt: a health check at the regular interval, or, while unreachable, after the backoff. */
@@ -172,12 +178,16 @@ class IdpConnection {
     clearTimeout(this.#timer);
     const config = this.#config;
     const health = this.#health;
-    const delay = health.status === 'ok' ? config.healthIntervalMs : Math.min(FIRST_RETRY_MS * 2 ** Math.max(0, this.#failures - 1), this.#capMs);
+    const delay =
+      health.status === 'ok' ? config.healthIntervalMs : Math.min(FIRST_RETRY_MS * 2 ** Math.max(0, this.#failures - 1), this.#capMs);
     this.#timer = setTimeout(() => void this.#attempt(), delay);
     this.#timer.unref();
     if (health.status !== 'ok') {
       const fields = { idp: config.id, issuer: config.issuer, err: health.error, failures: this.#failures, retry_in_ms: delay };
-      this.#log.debug(fields, this.#configuration ? 'identity provider health check failed' : 'identity provider discovery failed; retrying');
+      this.#log.debug(
+        fields,
+        this.#configuration ? 'identity provider health check failed' : 'identity provider discovery failed; retrying',
+      );
     }
   }
 
@@ -254,7 +264,13 @@ async function discover(config: OidcProviderConfig): Promise<client.Configuratio
 async function probe(config: OidcProviderConfig): Promise<void> {
   const discoveryUrl = `${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   const signal = AbortSignal.timeout(config.timeoutMs);
-  const res = await request(discoveryUrl, { method: 'GET', signal, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, headers: { accept: 'application/json' } });
+  const res = await request(discoveryUrl, {
+    method: 'GET',
+    signal,
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+    headers: { accept: 'application/json' },
+  });
   await res.body.dump({ signal, limit: 1024 * 1024 });
   if (res.statusCode !== 200) throw new Error(`discovery document answered HTTP ${res.statusCode}`);
 }

@@ -49,7 +49,11 @@ export function isIdpUnavailable(err: unknown): boolean {
   const name = (err as { name?: unknown }).name;
   const code = (err as { code?: unknown }).code;
   if (err instanceof TypeError || name === 'AbortError' || name === 'TimeoutError') return true;
-  if (typeof code === 'string' && (NO_ANSWER_CODES.has(code) || code.startsWith('UND_ERR_') || /^E(CONN|HOST|NET|TIMEDOUT|PIPE|AI_)/.test(code))) return true;
+  if (
+    typeof code === 'string' &&
+    (NO_ANSWER_CODES.has(code) || code.startsWith('UND_ERR_') || /^E(CONN|HOST|NET|TIMEDOUT|PIPE|AI_)/.test(code))
+  )
+    return true;
   // An unexpected HTTP status: the IdP (or its load balancer) failing, not refusing us.
   if (err instanceof client.ClientError && code === 'OAUTH_RESPONSE_IS_NOT_CONFORM') {
     const status = (err.cause as { status?: unknown } | undefined)?.status;
@@ -74,13 +78,23 @@ export function loginError(err: unknown, idp: string, retryPath?: string): Gateh
   const oauth = oauthErrorCode(err);
   if (oauth !== undefined) {
     const description = (err as { error_description?: string }).error_description;
-    return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: the identity provider answered "${oauth}"${description ? ` (${description})` : ''}.`, { cause: err });
+    return new GatehouseError(
+      'GH_LOGIN_FAILED',
+      `Sign-in with ${idp} failed: the identity provider answered "${oauth}"${description ? ` (${description})` : ''}.`,
+      { cause: err },
+    );
   }
   if (err instanceof client.ClientError) {
     // Token validation failures: signature, issuer, audience, expiry, nonce, unexpected algorithm.
-    return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: the identity provider's answer did not pass validation (${err.code ?? 'invalid'}: ${err.message}).`, { cause: err });
+    return new GatehouseError(
+      'GH_LOGIN_FAILED',
+      `Sign-in with ${idp} failed: the identity provider's answer did not pass validation (${err.code ?? 'invalid'}: ${err.message}).`,
+      { cause: err },
+    );
   }
-  return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: ${(err as Error)?.message ?? 'unknown error'}.`, { cause: err });
+  return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: ${(err as Error)?.message ?? 'unknown error'}.`, {
+    cause: err,
+  });
 }
 
 /**
@@ -89,16 +103,22 @@ export function loginError(err: unknown, idp: string, retryPath?: string): Gateh
  * Returns false when this exchange should get the plain error instead (API clients, no retry).
  */
 export function sendIdpRetryPage(ex: Exchange, err: GatehouseError): boolean {
-  const retryPath = err instanceof IdpUnavailableError && err.retryPath !== undefined
-    ? err.retryPath
-    : ex.path === LOGIN_PATH && ex.method === 'GET' ? ex.path + ex.query : undefined;
+  const retryPath =
+    err instanceof IdpUnavailableError && err.retryPath !== undefined
+      ? err.retryPath
+      : ex.path === LOGIN_PATH && ex.method === 'GET'
+        ? ex.path + ex.query
+        : undefined;
   const res = ex.res;
   if (retryPath === undefined || !res || res.headersSent || ex.browser === false || !isBrowserNavigation(ex.req)) return false;
   ex.errorCode = err.code;
   ex.decision ??= 'error';
-  const body = renderPage('Sign-in unavailable', `<p>${escapeHtml(publicMessage(err))}</p>
+  const body = renderPage(
+    'Sign-in unavailable',
+    `<p>${escapeHtml(publicMessage(err))}</p>
 <p><a href="${escapeHtml(retryPath)}">${ex.path === LOGIN_PATH ? 'Try again' : 'Sign in again'}</a></p>
-<p class="rid">Request ID: ${escapeHtml(ex.id)}</p>`);
+<p class="rid">Request ID: ${escapeHtml(ex.id)}</p>`,
+  );
   // sendBody writes `ex.setCookies` too (a cleared login cookie, say).
   sendBody(ex, err.status, 'text/html; charset=utf-8', body);
   return true;

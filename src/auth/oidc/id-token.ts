@@ -19,8 +19,15 @@ export async function verifyIdTokenSignature(idToken: string, keys: IdTokenKeys)
   } catch (err) {
     if (err instanceof GatehouseError) throw err;
     if (err instanceof NoJwksUriError) {
-      throw new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${keys.idp} failed: the identity provider publishes no jwks_uri to check ID token signatures.`);
+      throw new GatehouseError(
+        'GH_LOGIN_FAILED',
+        `Sign-in with ${keys.idp} failed: the identity provider publishes no jwks_uri to check ID token signatures.`,
+      );
     }
-    throw new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${keys.idp} failed: the ID token signature did not verify (${(err as { code?: string }).code ?? (err as Error).message}).`, { cause: err });
+    throw new GatehouseError(
+      'GH_LOGIN_FAILED',
+      `Sign-in with ${keys.idp} failed: the ID token signature did not verify (${(err as { code?: string }).code ?? (err as Error).message}).`,
+      { cause: err },
+    );
   }
 }

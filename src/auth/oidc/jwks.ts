@@ -11,7 +11,19 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
 
 /** Asymmetric algorithms only: no "none", no HS* (which would take a public key as the secret). */
-export const ASYMMETRIC_ALGS: readonly string[] = Object.freeze(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+export const ASYMMETRIC_ALGS: readonly string[] = Object.freeze([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
 
 /** How long a JWKS fetch may take. */
 export const JWKS_TIMEOUT_MS = 10_000;

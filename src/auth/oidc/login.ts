@@ -25,7 +25,13 @@ export async function startOidcLogin(ex: Exchange, oidc: OidcClient, returnUrl: 
     code_challenge_method: 'S256',
   });
   const cookie = ctx.loginCookie.ensure(ex.req.headers.cookie);
-  await savePendingLogin(ctx.sessions.pendingLogins, state, { idp: oidc.config.id, returnUrl, redirectUri, nonce, codeVerifier }, cookie.value, ctx.config.session.login.maxPending);
+  await savePendingLogin(
+    ctx.sessions.pendingLogins,
+    state,
+    { idp: oidc.config.id, returnUrl, redirectUri, nonce, codeVerifier },
+    cookie.value,
+    ctx.config.session.login.maxPending,
+  );
   if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
   ex.event({ action: 'login_started', outcome: 'success', idp: oidc.config.id });
   sendRedirect(ex, 302, url.href);

@@ -31,7 +31,12 @@ export function createOidcIdentityProvider(oidc: OidcClient, ctx: AuthContext): 
 }
 
 /** The IdP's end-session URL for this session, when it has one. */
-function endSessionUrl(ex: Exchange, oidc: OidcClient, ctx: AuthContext, { key, record }: { readonly key: string; readonly record: SessionRecord }): string | undefined {
+function endSessionUrl(
+  ex: Exchange,
+  oidc: OidcClient,
+  ctx: AuthContext,
+  { key, record }: { readonly key: string; readonly record: SessionRecord },
+): string | undefined {
   let configuration;
   try {
     configuration = oidc.configuration();

@@ -20,11 +20,25 @@ export interface Refresher {
   maybeRefresh(key: string, record: SessionRecord): void;
 }
 
-export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessions: SessionManager, log: Logger, onAuthEvent: (e: AuthEventInput) => void, now: () => number = Date.now): Refresher {
+export function createRefresher(
+  clients: ReadonlyMap<string, OidcClient>,
+  sessions: SessionManager,
+  log: Logger,
+  onAuthEvent: (e: AuthEventInput) => void,
+  now: () => number = Date.now,
+): Refresher {
   const inflight = new Set<string>();
   const endSession = async (key: string, record: SessionRecord, message: string) => {
     await sessions.revoke(key);
-    onAuthEvent({ action: 'session_revoked', outcome: 'success', reason: 'refresh_failed', message, user: record, idp: record.idp, session: key });
+    onAuthEvent({
+      action: 'session_revoked',
+      outcome: 'success',
+      reason: 'refresh_failed',
+      message,
+      user: record,
+      idp: record.idp,
+      session: key,
+    });
   };
 
   const refresh = async (key: string, record: SessionRecord, oidc: OidcClient) => {
@@ -60,7 +74,10 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
     const claims = tokens.claims();
     // OIDC Core 12.2: a refreshed ID token must be about the same user.
     if (claims && record.subject !== undefined && claims.sub !== record.subject) {
-      log.warn({ idp: record.idp, user: record.user, reason: 'refresh_failed' }, 'session_revoked: refreshed ID token names another subject');
+      log.warn(
+        { idp: record.idp, user: record.user, reason: 'refresh_failed' },
+        'session_revoked: refreshed ID token names another subject',
+      );
       await endSession(key, record, 'the refreshed ID token names another subject');
       return;
     }
@@ -75,7 +92,12 @@ export function createRefresher(clients: ReadonlyMap<string, OidcClient>, sessio
         ...(tokens.access_token ? { access_token: tokens.access_token } : {}),
         refresh_token: tokens.refresh_token ?? refreshToken,
       },
-      refreshAt: nextRefreshAt({ expires_in: tokens.expires_in, refresh_token: tokens.refresh_token ?? refreshToken }, claims, oidc.config, now()),
+      refreshAt: nextRefreshAt(
+        { expires_in: tokens.expires_in, refresh_token: tokens.refresh_token ?? refreshToken },
+        claims,
+        oidc.config,
+        now(),
+      ),
     });
   };
 

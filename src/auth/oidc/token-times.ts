@@ -4,7 +4,12 @@ import type * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/types.ts';
 
 /** When to ask the IdP next: token expiry, or the revalidation interval, whichever comes first. */
-export function nextRefreshAt(tokens: { readonly refresh_token?: string | undefined; readonly expires_in?: number | undefined }, claims: client.IDToken | undefined, config: Pick<OidcProviderConfig, 'revalidateMs'>, now: number): number | undefined {
+export function nextRefreshAt(
+  tokens: { readonly refresh_token?: string | undefined; readonly expires_in?: number | undefined },
+  claims: client.IDToken | undefined,
+  config: Pick<OidcProviderConfig, 'revalidateMs'>,
+  now: number,
+): number | undefined {
   if (!tokens.refresh_token) return undefined;
   const candidates: number[] = [];
   if (typeof tokens.expires_in === 'number') candidates.push(now + tokens.expires_in * 1000);

@@ -36,11 +36,19 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, ctx: SignInC
   const checked = checkSamlResponse({
     responseXml: xml,
     assertionXml,
-    expected: { issuer: c.idpIssuer ?? sp.idp().entityId, acsUrl: sp.acsUrl, pending, allowIdpInitiated: c.allowIdpInitiated, nowMs: Date.now(), clockSkewMs: c.clockSkewMs },
+    expected: {
+      issuer: c.idpIssuer ?? sp.idp().entityId,
+      acsUrl: sp.acsUrl,
+      pending,
+      allowIdpInitiated: c.allowIdpInitiated,
+      nowMs: Date.now(),
+      clockSkewMs: c.clockSkewMs,
+    },
   });
   if (!checked.ok) throw fail(checked.reason);
   const { assertion, assertionId, rememberMs, spInitiated } = checked.facts;
-  if (!(await ctx.sessions.replay.once('saml-assertion', c.id, assertionId, rememberMs))) throw fail('this assertion was already used (replay)');
+  if (!(await ctx.sessions.replay.once('saml-assertion', c.id, assertionId, rememberMs)))
+    throw fail('this assertion was already used (replay)');
   const signedIn = samlSignIn(assertion, c);
   await completeSignIn(ex, ctx, {
     ...signedIn,
@@ -55,13 +63,17 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, ctx: SignInC
 }
 
 /** The posted SAMLResponse and RelayState, after the size, DOCTYPE and shape limits. */
-async function readSamlPost(ex: Exchange, c: SamlProviderConfig): Promise<{ samlResponse: string; xml: string; relayState: string | null }> {
+async function readSamlPost(
+  ex: Exchange,
+  c: SamlProviderConfig,
+): Promise<{ samlResponse: string; xml: string; relayState: string | null }> {
   // base64 and form encoding make the POST about 1.4x the XML.
   const form = await readFormBody(ex.req, Math.ceil(c.maxResponseBytes * 1.5) + 4096);
   const samlResponse = form.get('SAMLResponse');
   if (!samlResponse) throw fail('the request carries no SAMLResponse');
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
-  if (xml.length > c.maxResponseBytes) throw new GatehouseError('GH_PAYLOAD_TOO_LARGE', 'The SAML response is larger than this service accepts.');
+  if (xml.length > c.maxResponseBytes)
+    throw new GatehouseError('GH_PAYLOAD_TOO_LARGE', 'The SAML response is larger than this service accepts.');
   if (hasDoctype(xml)) throw fail('the response contains a DOCTYPE, which SAML never needs');
   const shape = checkXmlShape(xml);
   if (shape) throw shapeError(shape, 'SAML response');
@@ -69,8 +81,15 @@ async function readSamlPost(ex: Exchange, c: SamlProviderConfig): Promise<{ saml
 }
 
 /** Which sign-in this is the answer to: RelayState names it, and only this browser may finish it. */
-async function pendingSignIn(ex: Exchange, ctx: SignInContext, idp: string, relayState: string | null): Promise<{ taken: TakeResult | undefined; pending: PendingLogin | undefined }> {
-  const taken = relayState ? await takePendingLogin(ctx.sessions.pendingLogins, relayState, ctx.loginCookie.read(ex.req.headers.cookie)) : undefined;
+async function pendingSignIn(
+  ex: Exchange,
+  ctx: SignInContext,
+  idp: string,
+  relayState: string | null,
+): Promise<{ taken: TakeResult | undefined; pending: PendingLogin | undefined }> {
+  const taken = relayState
+    ? await takePendingLogin(ctx.sessions.pendingLogins, relayState, ctx.loginCookie.read(ex.req.headers.cookie))
+    : undefined;
   if (taken && !taken.ok && taken.reason === 'other-browser') throw fail('this sign-in was started in another browser');
   const pending = taken?.ok ? taken.login : undefined;
   if (pending && pending.idp !== idp) throw fail('the answer came back to the wrong identity provider');
@@ -93,9 +112,14 @@ async function verifiedAssertion(sp: SamlProvider, samlResponse: string): Promis
 /** The user, and what single logout needs later (NameID, SessionIndex), from the checked assertion. */
 function samlSignIn(assertion: Element, c: SamlProviderConfig) {
   const nameId = nameIdOf(assertion);
-  const identity = mapSamlIdentity(assertion, c.attributes, nameId.value, { userAttributeRequired: c.userAttributeRequired, splitGroupValuesOn: c.splitGroupValuesOn });
+  const identity = mapSamlIdentity(assertion, c.attributes, nameId.value, {
+    userAttributeRequired: c.userAttributeRequired,
+    splitGroupValuesOn: c.splitGroupValuesOn,
+  });
   if (!identity.user) {
-    throw fail(c.userAttributeRequired ? `the required attribute ${c.attributes.user[0]} is missing` : 'the assertion names no user (no NameID)');
+    throw fail(
+      c.userAttributeRequired ? `the required attribute ${c.attributes.user[0]} is missing` : 'the assertion names no user (no NameID)',
+    );
   }
   const sessionIndex = childElement(assertion, NS.saml, 'AuthnStatement')?.getAttribute('SessionIndex') || undefined;
   return {

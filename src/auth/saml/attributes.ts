@@ -17,7 +17,9 @@ export function readAttributes(assertion: Element): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const statement of childElements(assertion, NS.saml, 'AttributeStatement')) {
     for (const attr of childElements(statement, NS.saml, 'Attribute')) {
-      const values = childElements(attr, NS.saml, 'AttributeValue').map((v) => text(v) ?? '').filter((v) => v !== '');
+      const values = childElements(attr, NS.saml, 'AttributeValue')
+        .map((v) => text(v) ?? '')
+        .filter((v) => v !== '');
       for (const key of [attr.getAttribute('Name'), attr.getAttribute('FriendlyName')]) {
         if (!key) continue;
         out.set(key, [...(out.get(key) ?? []), ...values]);
@@ -34,7 +36,12 @@ export interface SamlMappingOptions {
   readonly splitGroupValuesOn?: string | undefined;
 }
 
-export function mapSamlIdentity(assertion: Element, names: SamlAttributeNames, nameId: string | undefined, options: SamlMappingOptions = {}): SamlIdentity {
+export function mapSamlIdentity(
+  assertion: Element,
+  names: SamlAttributeNames,
+  nameId: string | undefined,
+  options: SamlMappingOptions = {},
+): SamlIdentity {
   const attrs = readAttributes(assertion);
   const firstOf = (candidates: readonly string[]) => {
     for (const c of candidates) {
@@ -51,7 +58,9 @@ export function mapSamlIdentity(assertion: Element, names: SamlAttributeNames, n
   // must not grant ml-admins (IdPs where users create groups make that name easy to get).
   const sep = options.splitGroupValuesOn;
   const values = firstOf(names.groups) ?? [];
-  const groups = (sep ? values.flatMap((g) => g.split(sep).map((part) => part.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''))) : values).filter(Boolean);
+  const groups = (sep ? values.flatMap((g) => g.split(sep).map((part) => part.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''))) : values).filter(
+    Boolean,
+  );
   const user = firstOf(names.user)?.[0] ?? (options.userAttributeRequired ? undefined : nameId);
   return { user, email, name, groups: [...new Set(groups)] };
 }

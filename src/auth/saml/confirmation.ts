@@ -16,7 +16,9 @@ export interface BearerConfirmation {
   readonly inResponseTo: string | undefined;
 }
 
-export type ConfirmationResult = { readonly ok: true; readonly confirmation: BearerConfirmation } | { readonly ok: false; readonly why: string };
+export type ConfirmationResult =
+  | { readonly ok: true; readonly confirmation: BearerConfirmation }
+  | { readonly ok: false; readonly why: string };
 
 // SAML core §1.3.3: xs:dateTime in UTC. An explicit zone is required: Date.parse would read a
 // zone-less time as local time, and accepts forms ("Jan 1 2030") that are no xs:dateTime at all.
@@ -36,11 +38,15 @@ export function bearerConfirmation(assertion: Element, acsUrl: string, nowMs: nu
   const subject = childElement(assertion, NS.saml, 'Subject');
   if (!subject) return no('the assertion has no Subject');
   const bearers = childElements(subject, NS.saml, 'SubjectConfirmation').filter((c) => c.getAttribute('Method') === BEARER);
-  if (bearers.length === 0) return no(`the assertion has no bearer SubjectConfirmation (Method ${BEARER}); holder-of-key and sender-vouches are not browser sign-in`);
+  if (bearers.length === 0)
+    return no(
+      `the assertion has no bearer SubjectConfirmation (Method ${BEARER}); holder-of-key and sender-vouches are not browser sign-in`,
+    );
   // Two bearer confirmations with different data leave open which one was checked: refused.
   if (bearers.length > 1) return no('the assertion has more than one bearer SubjectConfirmation');
   const datas = childElements(bearers[0]!, NS.saml, 'SubjectConfirmationData');
-  if (datas.length !== 1) return no(`the bearer SubjectConfirmation has ${datas.length === 0 ? 'no' : 'more than one'} SubjectConfirmationData`);
+  if (datas.length !== 1)
+    return no(`the bearer SubjectConfirmation has ${datas.length === 0 ? 'no' : 'more than one'} SubjectConfirmationData`);
   const data = datas[0]!;
 
   const recipient = data.getAttribute('Recipient');
@@ -50,7 +56,8 @@ export function bearerConfirmation(assertion: Element, acsUrl: string, nowMs: nu
   const notOnOrAfterText = data.getAttribute('NotOnOrAfter');
   if (notOnOrAfterText === null) return no('the bearer SubjectConfirmationData has no NotOnOrAfter');
   const notOnOrAfter = parseDateTime(notOnOrAfterText);
-  if (notOnOrAfter === undefined) return no(`the bearer SubjectConfirmationData NotOnOrAfter ${show(notOnOrAfterText)} is not an xs:dateTime`);
+  if (notOnOrAfter === undefined)
+    return no(`the bearer SubjectConfirmationData NotOnOrAfter ${show(notOnOrAfterText)} is not an xs:dateTime`);
   if (nowMs - skewMs >= notOnOrAfter) return no(`the assertion expired: its bearer confirmation was valid until ${notOnOrAfterText}`);
   const notBeforeText = data.getAttribute('NotBefore');
   if (notBeforeText !== null) {
@@ -58,5 +65,8 @@ export function bearerConfirmation(assertion: Element, acsUrl: string, nowMs: nu
     if (notBefore === undefined) return no(`the bearer SubjectConfirmationData NotBefore ${show(notBeforeText)} is not an xs:dateTime`);
     if (nowMs + skewMs < notBefore) return no(`the assertion is not yet valid: its bearer confirmation starts at ${notBeforeText}`);
   }
-  return { ok: true, confirmation: { notOnOrAfter, inResponseTo: data.hasAttribute('InResponseTo') ? data.getAttribute('InResponseTo')! : undefined } };
+  return {
+    ok: true,
+    confirmation: { notOnOrAfter, inResponseTo: data.hasAttribute('InResponseTo') ? data.getAttribute('InResponseTo')! : undefined },
+  };
 }

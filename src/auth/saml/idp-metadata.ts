@@ -33,7 +33,12 @@ export function parseIdpMetadata(xml: string): IdpInfo {
     .map((c) => (c.textContent ?? '').replace(/\s+/g, ''))
     .filter(Boolean);
   if (certs.length === 0) throw new Error('no signing certificate in the metadata');
-  return { entityId: entity.getAttribute('entityID') ?? undefined, ssoUrl: sso.getAttribute('Location')!, sloUrl: slo?.getAttribute('Location') ?? undefined, certs: [...new Set(certs)] };
+  return {
+    entityId: entity.getAttribute('entityID') ?? undefined,
+    ssoUrl: sso.getAttribute('Location')!,
+    sloUrl: slo?.getAttribute('Location') ?? undefined,
+    certs: [...new Set(certs)],
+  };
 }
 
 /** "-----BEGIN CERTIFICATE-----..." text, a file path, or bare base64 → bare base64. */

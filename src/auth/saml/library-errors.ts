@@ -6,11 +6,14 @@
 
 /** First match wins; tested against the library's message. */
 const REASONS: readonly (readonly [RegExp, string])[] = [
-  [/Referenced node|ID cannot refer to more than one element|Only 1 signed references|too many transforms|ref URI/i, 'invalid signature: Referenced node is not the one element that was signed (signature wrapping)'],
+  [
+    /Referenced node|ID cannot refer to more than one element|Only 1 signed references|too many transforms|ref URI/i,
+    'invalid signature: Referenced node is not the one element that was signed (signature wrapping)',
+  ],
   [/multiple assertions/i, 'invalid signature: the response carries multiple assertions'],
   [/Too many signatures/i, 'invalid signature: an element carries more than one signature'],
   [/encrypt/i, 'invalid signature or encryption: the encrypted assertion could not be read'],
-  [/signature/i, 'invalid signature: it did not verify with the identity provider\'s certificate'],
+  [/signature/i, "invalid signature: it did not verify with the identity provider's certificate"],
   [/audience/i, 'the assertion is meant for another audience'],
   [/expired/i, 'the message has expired'],
   [/not yet valid/i, 'the message is not yet valid'],
@@ -18,7 +21,7 @@ const REASONS: readonly (readonly [RegExp, string])[] = [
   [/Not a valid XML document/i, 'the message is not valid XML'],
   [/Missing SAML assertion|Cannot obtain assertion/i, 'the response has no assertion'],
   [/NameID/i, 'the message names no NameID'],
-  [/status code/i, 'the identity provider\'s status is not Success'],
+  [/status code/i, "the identity provider's status is not Success"],
   [/LogoutRequest ID/i, 'the LogoutRequest has no ID'],
   [/InResponseTo/i, 'its InResponseTo is not valid'],
   [/Unknown SAML (request|response) message/i, 'the message is neither a Response, a LogoutRequest nor a LogoutResponse'],

@@ -14,7 +14,13 @@ export async function startSamlLogin(ex: Exchange, sp: SamlProvider, returnUrl: 
   const state = randomBytes(24).toString('base64url');
   const url = await sp.saml(requestId).getAuthorizeUrlAsync(state, undefined, {});
   const cookie = ctx.loginCookie.ensure(ex.req.headers.cookie);
-  await savePendingLogin(ctx.sessions.pendingLogins, state, { idp: sp.config.id, returnUrl, redirectUri: sp.acsUrl, requestId }, cookie.value, ctx.config.session.login.maxPending);
+  await savePendingLogin(
+    ctx.sessions.pendingLogins,
+    state,
+    { idp: sp.config.id, returnUrl, redirectUri: sp.acsUrl, requestId },
+    cookie.value,
+    ctx.config.session.login.maxPending,
+  );
   if (cookie.setCookie) (ex.setCookies ??= []).push(cookie.setCookie);
   ex.event({ action: 'login_started', outcome: 'success', idp: sp.config.id });
   sendRedirect(ex, 302, url);

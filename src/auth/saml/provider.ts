@@ -20,7 +20,9 @@ export function createSamlIdentityProvider(sp: SamlProvider, ctx: AuthContext): 
       acs: (ex) => handleSamlAcs(ex, sp, ctx),
       slo: (ex) => handleSamlSlo(ex, sp, ctx.sessions),
       metadata: async (ex) => {
-        sendBody(ex, 200, 'application/samlmetadata+xml; charset=utf-8', sp.metadata(), { 'content-disposition': `inline; filename="gatehouse-${id}-sp-metadata.xml"` });
+        sendBody(ex, 200, 'application/samlmetadata+xml; charset=utf-8', sp.metadata(), {
+          'content-disposition': `inline; filename="gatehouse-${id}-sp-metadata.xml"`,
+        });
       },
     },
     logoutUrl: (_ex, session) => samlLogoutUrl(sp, session.key, session.record, ctx.sessions),

@@ -43,7 +43,11 @@ export type SamlCheck = { readonly ok: true; readonly facts: SamlFacts } | { rea
 const show = (v: string) => JSON.stringify(v.length > 120 ? `${v.slice(0, 120)}…` : v);
 
 /** `responseXml`: the Response as posted; `assertionXml`: the assertion node-saml verified. */
-export function checkSamlResponse(input: { readonly responseXml: string; readonly assertionXml: string; readonly expected: SamlExpectations }): SamlCheck {
+export function checkSamlResponse(input: {
+  readonly responseXml: string;
+  readonly assertionXml: string;
+  readonly expected: SamlExpectations;
+}): SamlCheck {
   const { expected } = input;
   const no = (reason: string): SamlCheck => ({ ok: false, reason });
   const assertion = parseXml(input.assertionXml).documentElement;
@@ -52,9 +56,13 @@ export function checkSamlResponse(input: { readonly responseXml: string; readonl
 
   // The issuer: node-saml checks it only on logout messages.
   const assertionIssuer = text(childElement(assertion, NS.saml, 'Issuer'));
-  if (expected.issuer !== undefined && assertionIssuer !== expected.issuer) return no(`wrong issuer: the assertion was issued by ${assertionIssuer ?? 'nobody'}, not by ${expected.issuer}`);
-  const responseIssuer = Array.from(response.childNodes).find((n) => n.nodeType === 1 && (n as unknown as { localName: string }).localName === 'Issuer')?.textContent?.trim();
-  if (expected.issuer !== undefined && responseIssuer !== undefined && responseIssuer !== expected.issuer) return no(`wrong issuer: the response was issued by ${responseIssuer}, not by ${expected.issuer}`);
+  if (expected.issuer !== undefined && assertionIssuer !== expected.issuer)
+    return no(`wrong issuer: the assertion was issued by ${assertionIssuer ?? 'nobody'}, not by ${expected.issuer}`);
+  const responseIssuer = Array.from(response.childNodes)
+    .find((n) => n.nodeType === 1 && (n as unknown as { localName: string }).localName === 'Issuer')
+    ?.textContent?.trim();
+  if (expected.issuer !== undefined && responseIssuer !== undefined && responseIssuer !== expected.issuer)
+    return no(`wrong issuer: the response was issued by ${responseIssuer}, not by ${expected.issuer}`);
 
   // node-saml reads the status only when there is no assertion: a failure status next to a signed
   // assertion (an IdP answering "denied" while attaching one) must not sign anyone in.
@@ -75,7 +83,10 @@ export function checkSamlResponse(input: { readonly responseXml: string; readonl
 
   const assertionId = assertion.getAttribute('ID');
   if (!assertionId) return no('the assertion has no ID');
-  const rememberMs = Math.min(Math.max(checked.confirmation.notOnOrAfter - expected.nowMs + expected.clockSkewMs, MIN_REPLAY_MEMORY_MS), MAX_REPLAY_MEMORY_MS);
+  const rememberMs = Math.min(
+    Math.max(checked.confirmation.notOnOrAfter - expected.nowMs + expected.clockSkewMs, MIN_REPLAY_MEMORY_MS),
+    MAX_REPLAY_MEMORY_MS,
+  );
   return { ok: true, facts: { assertion, assertionId, rememberMs, spInitiated: expected.pending !== undefined } };
 }
 
@@ -85,9 +96,11 @@ export function checkSamlResponse(input: { readonly responseXml: string; readonl
  * it is refused, or undefined.
  */
 function checkInResponseTo(response: Element, signedIrt: string | undefined, expected: SamlExpectations): string | undefined {
-  if (signedIrt === '') return 'the assertion\'s InResponseTo is empty';
+  if (signedIrt === '') return "the assertion's InResponseTo is empty";
   if (response.hasAttribute('InResponseTo') && response.getAttribute('InResponseTo') !== signedIrt) {
-    return signedIrt === undefined ? 'the Response names an InResponseTo, the signed assertion none' : 'the Response\'s InResponseTo differs from the signed assertion\'s';
+    return signedIrt === undefined
+      ? 'the Response names an InResponseTo, the signed assertion none'
+      : "the Response's InResponseTo differs from the signed assertion's";
   }
   if (expected.pending) {
     if (signedIrt === undefined) return 'the signed assertion has no InResponseTo for the sign-in this browser started';

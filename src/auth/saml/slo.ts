@@ -60,7 +60,8 @@ function checkLogoutRequest(xml: string, sp: SamlProvider, nowMs: number): void 
   // SAML bindings §3.4.5.2 / §3.5.5.2: a signed message names where it was sent.
   const destination = request.getAttribute('Destination');
   if (destination === null) throw bad('the LogoutRequest has no Destination');
-  if (destination !== sp.sloUrl) throw bad(`the LogoutRequest's Destination is ${JSON.stringify(destination.slice(0, 200))}, not this service's single logout URL`);
+  if (destination !== sp.sloUrl)
+    throw bad(`the LogoutRequest's Destination is ${JSON.stringify(destination.slice(0, 200))}, not this service's single logout URL`);
   const issuedText = request.getAttribute('IssueInstant');
   const issued = issuedText === null ? undefined : parseDateTime(issuedText);
   if (issued === undefined) throw bad('the LogoutRequest has no valid IssueInstant');
@@ -145,12 +146,17 @@ function strictRedirectParams(query: string): Record<string, string> {
       throw bad(`${name} is not valid percent-encoding`);
     }
   }
-  if (('SAMLRequest' in out) === ('SAMLResponse' in out)) throw bad('exactly one of SAMLRequest and SAMLResponse is needed');
+  if ('SAMLRequest' in out === 'SAMLResponse' in out) throw bad('exactly one of SAMLRequest and SAMLResponse is needed');
   return out;
 }
 
 /** The IdP's single-logout URL for this session, or undefined when the IdP has none. */
-export async function samlLogoutUrl(sp: SamlProvider, key: string, record: SessionRecord, sessions: SessionManager): Promise<string | undefined> {
+export async function samlLogoutUrl(
+  sp: SamlProvider,
+  key: string,
+  record: SessionRecord,
+  sessions: SessionManager,
+): Promise<string | undefined> {
   let idp;
   try {
     idp = sp.idp();
@@ -160,10 +166,14 @@ export async function samlLogoutUrl(sp: SamlProvider, key: string, record: Sessi
   if (!idp.sloUrl) return undefined;
   const t = sessions.tokens(key, record);
   if (!t?.name_id) return undefined;
-  return sp.saml().getLogoutUrlAsync({
-    issuer: sp.config.spEntityId,
-    nameID: t.name_id,
-    nameIDFormat: t.name_id_format ?? sp.config.nameIdFormat,
-    ...(t.session_index ? { sessionIndex: t.session_index } : {}),
-  }, '', {});
+  return sp.saml().getLogoutUrlAsync(
+    {
+      issuer: sp.config.spEntityId,
+      nameID: t.name_id,
+      nameIDFormat: t.name_id_format ?? sp.config.nameIdFormat,
+      ...(t.session_index ? { sessionIndex: t.session_index } : {}),
+    },
+    '',
+    {},
+  );
 }

@@ -36,14 +36,19 @@ export function createSamlProvider(c: SamlProviderConfig, publicUrl: string, log
   const decryptionKey = c.spDecryptionKeyFile ? readFileSync(c.spDecryptionKeyFile, 'utf8') : undefined;
   const source: IdpSource = createIdpSource(c, log);
   if (c.splitGroupValuesOn) {
-    log.warn({ idp: c.id, separator: c.splitGroupValuesOn }, `SAML group values are split on "${c.splitGroupValuesOn}" (split_group_values_on): a group whose name contains it grants each part`);
+    log.warn(
+      { idp: c.id, separator: c.splitGroupValuesOn },
+      `SAML group values are split on "${c.splitGroupValuesOn}" (split_group_values_on): a group whose name contains it grants each part`,
+    );
   }
 
   const idp = (): IdpInfo => {
     try {
       return source.current();
     } catch (err) {
-      throw new GatehouseError('GH_IDP_UNAVAILABLE', `SAML identity provider ${c.id} is not configured yet (${(err as Error).message})`, { cause: err });
+      throw new GatehouseError('GH_IDP_UNAVAILABLE', `SAML identity provider ${c.id} is not configured yet (${(err as Error).message})`, {
+        cause: err,
+      });
     }
   };
 
@@ -55,7 +60,7 @@ export function createSamlProvider(c: SamlProviderConfig, publicUrl: string, log
     issuer: c.spEntityId,
     audience: c.spEntityId,
     idpCert: info?.certs.length ? [...info.certs] : ['MISSING'],
-    ...(c.idpIssuer ?? info?.entityId ? { idpIssuer: c.idpIssuer ?? info?.entityId } : {}),
+    ...((c.idpIssuer ?? info?.entityId) ? { idpIssuer: c.idpIssuer ?? info?.entityId } : {}),
     wantAssertionsSigned: c.signed === 'assertion' || c.signed === 'both',
     wantAuthnResponseSigned: c.signed === 'response' || c.signed === 'both',
     acceptedClockSkewMs: c.clockSkewMs,

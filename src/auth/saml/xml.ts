@@ -18,9 +18,11 @@ export function hasDoctype(xml: string): boolean {
 
 export function parseXml(xml: string): Document {
   if (hasDoctype(xml)) throw new Error('XML with a DOCTYPE is refused');
-  return new DOMParser({ onError: (level, msg) => {
-    if (level !== 'warning') throw new Error(`invalid XML: ${msg}`);
-  } }).parseFromString(xml, 'text/xml');
+  return new DOMParser({
+    onError: (level, msg) => {
+      if (level !== 'warning') throw new Error(`invalid XML: ${msg}`);
+    },
+  }).parseFromString(xml, 'text/xml');
 }
 
 /** Descendants named ns:local, in document order (for metadata; assertions use childElements). */
@@ -196,7 +198,8 @@ export function scanStartTag(xml: string, i: number, count: ShapeCount): ShapeSt
     const end = scanAttribute(xml, j);
     if (typeof end !== 'number') return end;
     j = end;
-    if (++own > limits.maxAttributesPerElement) return { kind: 'too-many', what: 'attributes-per-element', limit: limits.maxAttributesPerElement };
+    if (++own > limits.maxAttributesPerElement)
+      return { kind: 'too-many', what: 'attributes-per-element', limit: limits.maxAttributesPerElement };
     if (++count.attributes > limits.maxAttributes) return { kind: 'too-many', what: 'attributes', limit: limits.maxAttributes };
   }
 }
@@ -218,8 +221,11 @@ export function scanAttribute(xml: string, j: number): ShapeStep {
 export function describeXmlShapeProblem(p: XmlShapeProblem): string {
   switch (p.kind) {
     case 'too-many':
-      return p.what === 'nodes' ? `it has more than ${p.limit} elements (comments, processing instructions and CDATA sections included)`
-        : p.what === 'attributes' ? `it has more than ${p.limit} attributes` : `an element has more than ${p.limit} attributes`;
+      return p.what === 'nodes'
+        ? `it has more than ${p.limit} elements (comments, processing instructions and CDATA sections included)`
+        : p.what === 'attributes'
+          ? `it has more than ${p.limit} attributes`
+          : `an element has more than ${p.limit} attributes`;
     case 'too-deep':
       return `its elements are nested more than ${p.limit} deep`;
     case 'malformed':

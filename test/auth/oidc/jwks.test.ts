@@ -101,16 +101,26 @@ describe('fetch policy', () => {
     const a = await keyPair('ES256', 'a');
     const b = await keyPair('ES256', 'b');
     published = [a.jwk];
-    await expect(createIdpJwks(() => url).verify(await sign(b.privateKey, 'ES256', 'b'), {}, true)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+    await expect(createIdpJwks(() => url).verify(await sign(b.privateKey, 'ES256', 'b'), {}, true)).rejects.toMatchObject({
+      code: 'ERR_JWKS_NO_MATCHING_KEY',
+    });
     expect(fetches).toBe(1);
   });
 });
 
-describe('jwtRefusalReason: jose\'s refusals without its message text', () => {
+describe("jwtRefusalReason: jose's refusals without its message text", () => {
   it.each<[string, object, RegExp]>([
-    ['a claim check', { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss', reason: 'check_failed', message: 'unexpected "iss" claim value' }, /^the "iss" claim is not valid$/],
+    [
+      'a claim check',
+      { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss', reason: 'check_failed', message: 'unexpected "iss" claim value' },
+      /^the "iss" claim is not valid$/,
+    ],
     ['a missing claim', { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'jti', reason: 'missing' }, /^the "jti" claim is missing$/],
-    ['a claim name that is no name', { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: '<script>', reason: 'check_failed' }, /^a claim is not valid$/],
+    [
+      'a claim name that is no name',
+      { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: '<script>', reason: 'check_failed' },
+      /^a claim is not valid$/,
+    ],
     ['expired', { code: 'ERR_JWT_EXPIRED' }, /expired/],
     ['a bad signature', { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' }, /signature did not verify/],
     ['HS256 or none', { code: 'ERR_JOSE_ALG_NOT_ALLOWED' }, /algorithm is not accepted/],

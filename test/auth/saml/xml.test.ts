@@ -4,8 +4,18 @@
 // test/integration/saml-attacks.test.ts still send oversized and malformed messages end to end.
 import { describe, expect, it } from 'vitest';
 import {
-  checkXmlShape, countNode, describeXmlShapeProblem, scanAttribute, scanCommentOrCdata, scanEndTag, scanMarkup,
-  scanProcessingInstruction, scanStartTag, XML_SHAPE_LIMITS, type ShapeCount, type XmlShapeProblem,
+  checkXmlShape,
+  countNode,
+  describeXmlShapeProblem,
+  scanAttribute,
+  scanCommentOrCdata,
+  scanEndTag,
+  scanMarkup,
+  scanProcessingInstruction,
+  scanStartTag,
+  XML_SHAPE_LIMITS,
+  type ShapeCount,
+  type XmlShapeProblem,
 } from '../../../src/auth/saml/xml.ts';
 
 const limits = { maxNodes: 4, maxDepth: 3, maxAttributesPerElement: 2, maxAttributes: 3 } as const;
@@ -70,7 +80,7 @@ describe('scanAttribute', () => {
     ["a='1'", 5],
     ['xmlns:saml = "urn:x" ', 20],
     ['a="it\'s"', 8],
-    ["a='say \"hi\"'", 12],
+    ['a=\'say "hi"\'', 12],
     ['a="x>y"', 7],
     ['a', bad('an attribute without a value')],
     ['a b="1"', bad('an attribute without a value')],
@@ -106,7 +116,11 @@ describe('scanStartTag', () => {
 
   it('refuses past maxDepth and past maxAttributes in the whole document', () => {
     expect(scanStartTag('<a>', 0, fresh({ depth: limits.maxDepth }))).toEqual({ kind: 'too-deep', limit: limits.maxDepth });
-    expect(scanStartTag('<a b="1">', 0, fresh({ attributes: limits.maxAttributes }))).toEqual({ kind: 'too-many', what: 'attributes', limit: limits.maxAttributes });
+    expect(scanStartTag('<a b="1">', 0, fresh({ attributes: limits.maxAttributes }))).toEqual({
+      kind: 'too-many',
+      what: 'attributes',
+      limit: limits.maxAttributes,
+    });
   });
 });
 
@@ -156,7 +170,11 @@ describe('checkXmlShape', () => {
   });
 
   it('passes a Response the size of a user in 1,000 groups under the default limits', () => {
-    const values = Array.from({ length: 1000 }, (_, i) => `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">group-${i}</saml:AttributeValue>`).join('');
+    const values = Array.from(
+      { length: 1000 },
+      (_, i) =>
+        `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">group-${i}</saml:AttributeValue>`,
+    ).join('');
     const xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" Version="2.0"><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a"><saml:AttributeStatement><saml:Attribute Name="groups">${values}</saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>`;
     expect(checkXmlShape(xml)).toBeUndefined();
     expect(checkXmlShape(xml, { ...XML_SHAPE_LIMITS, maxNodes: 1000 })).toEqual({ kind: 'too-many', what: 'nodes', limit: 1000 });
@@ -165,7 +183,10 @@ describe('checkXmlShape', () => {
 
 describe('describeXmlShapeProblem', () => {
   it.each<[XmlShapeProblem, string]>([
-    [{ kind: 'too-many', what: 'nodes', limit: 2000 }, 'it has more than 2000 elements (comments, processing instructions and CDATA sections included)'],
+    [
+      { kind: 'too-many', what: 'nodes', limit: 2000 },
+      'it has more than 2000 elements (comments, processing instructions and CDATA sections included)',
+    ],
     [{ kind: 'too-many', what: 'attributes', limit: 4000 }, 'it has more than 4000 attributes'],
     [{ kind: 'too-many', what: 'attributes-per-element', limit: 32 }, 'an element has more than 32 attributes'],
     [{ kind: 'too-deep', limit: 32 }, 'its elements are nested more than 32 deep'],
