@@ -68,7 +68,10 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
     processMetrics: options.processMetrics ?? true,
     health: {
       sessionStoreUp: async () => (await storeProbe.check(serving().store)).ok,
-      identityProviders: () => serving().idps().map((h) => ({ id: h.id, up: h.status === 'ok' })),
+      identityProviders: () =>
+        serving()
+          .idps()
+          .map((h) => ({ id: h.id, up: h.status === 'ok' })),
     },
   });
   const audit = createAudit(config.audit, log, metrics.audit);
@@ -101,7 +104,13 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
   const { url, adminUrl } = await listenBoth(config, publicServer, adminServer);
   log.info({ url, admin: adminUrl, routes: config.routes.length, public_url: config.server.publicUrl }, 'gatehouse listening');
   const shutdown = createShutdown({
-    log, publicServer, adminServer, tunnels, audit, timeoutMs: config.server.shutdownTimeoutMs, current: holder.current,
+    log,
+    publicServer,
+    adminServer,
+    tunnels,
+    audit,
+    timeoutMs: config.server.shutdownTimeoutMs,
+    current: holder.current,
     onStart: () => (draining = true),
   });
   return { url, adminUrl, current: holder.current, reload, shutdown };
@@ -111,7 +120,11 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
  * Build the first runtime and the holder that reloads it. A reload loads the config again, reuses
  * unchanged parts of the serving runtime, and warns about settings that need a restart.
  */
-async function startRuntime(config: Config, options: StartOptions, onAuthEvent: (e: AuthEventInput) => void): Promise<RuntimeHolder<Runtime>> {
+async function startRuntime(
+  config: Config,
+  options: StartOptions,
+  onAuthEvent: (e: AuthEventInput) => void,
+): Promise<RuntimeHolder<Runtime>> {
   const { log } = options;
   const first = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
   const store = first.sessions.store;
@@ -178,21 +191,30 @@ export async function runStart(configPath: string): Promise<void> {
   }
   const index = workerIndex();
   const workerLog = index === undefined ? log : log.child({ worker: index });
-  const gh = await startGatehouse(withWorkerPaths(config, index), { log: workerLog, warnings: index === undefined || index === 1 ? warnings : [], loadConfig: () => {
-    const next = load();
-    return { ...next, config: withWorkerPaths(next.config, index) };
-  }, onReloaded: announceReload });
+  // Signals are handled before the listeners open: a supervisor may stop the process the moment
+  // "gatehouse listening" is logged, and an unhandled SIGTERM would skip the drain.
+  let gh: RunningGatehouse | undefined;
+  onShutdownSignal(async () => gh?.shutdown(), workerLog);
   process.on('SIGHUP', () => {
     workerLog.info('SIGHUP: reloading the config');
     // The supervisor signals every worker itself: no need to tell the others.
-    void gh.reload({ fromPeer: cluster.isWorker });
+    void gh?.reload({ fromPeer: cluster.isWorker });
   });
-  onPeerReload(() => void gh.reload({ fromPeer: true }));
+  gh = await startGatehouse(withWorkerPaths(config, index), {
+    log: workerLog,
+    warnings: index === undefined || index === 1 ? warnings : [],
+    loadConfig: () => {
+      const next = load();
+      return { ...next, config: withWorkerPaths(next.config, index) };
+    },
+    onReloaded: announceReload,
+  });
+  const started = gh;
+  onPeerReload(() => void started.reload({ fromPeer: true }));
   // With workers, only the first watches the file; the others follow through the supervisor.
-  if (config.watch && (index === undefined || index === 1)) watchConfig(configPath, () => void gh.reload(), workerLog);
+  if (config.watch && (index === undefined || index === 1)) watchConfig(configPath, () => void started.reload(), workerLog);
   // A bug in a background task must not take every user's connection down with it.
   process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));
-  onShutdownSignal(() => gh.shutdown(), workerLog);
 }
 
 /**
@@ -222,10 +244,13 @@ export function onShutdownSignal(shutdown: () => Promise<void>, log: Logger): vo
     }
     stopping = true;
     log.info({ signal }, 'signal received');
-    shutdown().then(() => process.exit(0), (err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
+    shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
