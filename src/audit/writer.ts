@@ -347,114 +347,154 @@ class Channel {
 }
 
 export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
-  const now = opts.now ?? Date.now;
-  const bootId = randomUUID();
-  const pacer = new DrainPacer(opts.drainRate ?? DEFAULT_DRAIN_RATE);
-  const channels = opts.sinks.map((s) => new Channel(s, opts, pacer));
-  const key = opts.chainKey;
-  let sequence = 0;
-  // This run's first record links to where the previous run's chain ended (chain-head.ts).
-  const heads = channels.length > 0 ? new ChainHeadKeeper(opts.spoolDir, opts.log) : undefined;
-  let prevHash = heads ? (loadChainHead(opts.spoolDir, opts.log)?.hash ?? '') : '';
-  let refused: { count: number; first: number; last: number } | undefined;
-  let stopped = false;
+  return new Writer(opts);
+}
 
-  const append = (facts: AuditFacts) => {
-    sequence++;
-    const record = toRecord(facts, { sequence, bootId, keyed: key !== undefined }, opts.format, prevHash);
-    const { line, hash } = chainLine(record, prevHash, true, key);
-    prevHash = hash;
-    heads?.note({ bootId, sequence, hash, final: false });
-    for (const c of channels) c.push(line);
+interface Refused {
+  count: number;
+  first: number;
+  last: number;
+}
+
+/** The facts no request carries: every field a request would fill is undefined. */
+const NO_REQUEST = {
+  user: undefined,
+  idp: undefined,
+  session: undefined,
+  requestId: undefined,
+  clientIp: undefined,
+  userAgent: undefined,
+} as const;
+
+/** The summary of requests refused (503) while records could not be taken. */
+function refusedFacts(r: Refused): AuditFacts {
+  return {
+    kind: 'auth',
+    time: r.last,
+    action: 'requests_refused',
+    outcome: 'failure',
+    reason: 'audit_unavailable',
+    count: r.count,
+    message: `${r.count} request(s) refused with 503 between ${new Date(r.first).toISOString()} and ${new Date(r.last).toISOString()}: the audit trail could not record them`,
+    ...NO_REQUEST,
   };
+}
+
+/** The run's last record. */
+function stoppedFacts(time: number, sequence: number): AuditFacts {
+  return {
+    kind: 'auth',
+    time,
+    action: 'audit_stopped',
+    outcome: 'success',
+    reason: 'shutdown',
+    message: `audit trail closed after ${sequence} records`,
+    ...NO_REQUEST,
+  };
+}
+
+/** The writer's state: the sequence, the chain's last hash, the channels, the refusals not yet written. */
+class Writer implements AuditWriter {
+  readonly enabled: boolean;
+  readonly #opts: AuditWriterOptions;
+  readonly #now: () => number;
+  readonly #bootId = randomUUID();
+  readonly #pacer: DrainPacer;
+  readonly #channels: Channel[];
+  readonly #heads: ChainHeadKeeper | undefined;
+  #sequence = 0;
+  #prevHash: string;
+  #refused: Refused | undefined;
+  #stopped = false;
+
+  constructor(opts: AuditWriterOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#pacer = new DrainPacer(opts.drainRate ?? DEFAULT_DRAIN_RATE);
+    this.#channels = opts.sinks.map((s) => new Channel(s, opts, this.#pacer));
+    this.enabled = this.#channels.length > 0;
+    // This run's first record links to where the previous run's chain ended (chain-head.ts).
+    this.#heads = this.#channels.length > 0 ? new ChainHeadKeeper(opts.spoolDir, opts.log) : undefined;
+    this.#prevHash = this.#heads ? (loadChainHead(opts.spoolDir, opts.log)?.hash ?? '') : '';
+  }
+
+  write(facts: AuditFacts): void {
+    // No sinks, no audit trail: skip the formatting and hashing entirely.
+    if (this.#channels.length === 0) return;
+    if (this.#refused) {
+      const r = this.#refused;
+      this.#refused = undefined;
+      this.#append(refusedFacts(r));
+    }
+    this.#append(facts);
+  }
+
+  noteRefused(time: number): void {
+    if (this.#refused) {
+      this.#refused.count++;
+      this.#refused.last = time;
+    } else {
+      this.#refused = { count: 1, first: time, last: time };
+    }
+  }
+
+  canAccept(): boolean {
+    return this.#channels.every((c) => c.canAccept());
+  }
+
+  ready(): { ok: boolean; checks: Record<string, string> } {
+    const checks: Record<string, string> = {};
+    for (const c of this.#channels) {
+      const spoolError = c.spoolError;
+      checks[`audit:${c.sink.name}`] = spoolError
+        ? `spool failing: ${spoolError.message}`
+        : c.healthy && c.sink.ready()
+          ? 'ok'
+          : `failing (${c.pending} waiting)`;
+    }
+    // In buffer mode a failing remote sink does not make us unready: records are safe on disk.
+    const ok = this.#channels.every((c) => (this.#opts.onSinkFailure === 'buffer' ? c.canAccept() : c.healthy));
+    return { ok, checks };
+  }
+
+  async flush(timeoutMs = 5000): Promise<boolean> {
+    const deadline = this.#now() + timeoutMs;
+    while (!this.#idle() && this.#now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.#idle();
+  }
+
+  async close(timeoutMs = 3000): Promise<void> {
+    this.#stop();
+    const deadline = this.#now() + timeoutMs;
+    while (!this.#idle() && this.#now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(this.#channels.map((c) => c.close()));
+    this.#heads?.saveFinal();
+    this.#pacer.close();
+  }
+
+  #append(facts: AuditFacts): void {
+    this.#sequence++;
+    const record = toRecord(
+      facts,
+      { sequence: this.#sequence, bootId: this.#bootId, keyed: this.#opts.chainKey !== undefined },
+      this.#opts.format,
+      this.#prevHash,
+    );
+    const { line, hash } = chainLine(record, this.#prevHash, true, this.#opts.chainKey);
+    this.#prevHash = hash;
+    this.#heads?.note({ bootId: this.#bootId, sequence: this.#sequence, hash, final: false });
+    for (const c of this.#channels) c.push(line);
+  }
 
   /** The run's last record: without it, audit-verify reports the tail cut (or the process killed). */
-  const stop = () => {
-    if (stopped || channels.length === 0) return;
-    stopped = true;
-    const time = now();
-    append({
-      kind: 'auth',
-      time,
-      action: 'audit_stopped',
-      outcome: 'success',
-      reason: 'shutdown',
-      message: `audit trail closed after ${sequence} records`,
-      user: undefined,
-      idp: undefined,
-      session: undefined,
-      requestId: undefined,
-      clientIp: undefined,
-      userAgent: undefined,
-    });
-    heads?.note({ bootId, sequence, hash: prevHash, final: true });
-  };
+  #stop(): void {
+    if (this.#stopped || this.#channels.length === 0) return;
+    this.#stopped = true;
+    this.#append(stoppedFacts(this.#now(), this.#sequence));
+    this.#heads?.note({ bootId: this.#bootId, sequence: this.#sequence, hash: this.#prevHash, final: true });
+  }
 
-  const idle = () => channels.every((c) => c.pending === 0);
-
-  return {
-    enabled: channels.length > 0,
-    write(facts) {
-      // No sinks, no audit trail: skip the formatting and hashing entirely.
-      if (channels.length === 0) return;
-      if (refused) {
-        const r = refused;
-        refused = undefined;
-        append({
-          kind: 'auth',
-          time: r.last,
-          action: 'requests_refused',
-          outcome: 'failure',
-          reason: 'audit_unavailable',
-          count: r.count,
-          message: `${r.count} request(s) refused with 503 between ${new Date(r.first).toISOString()} and ${new Date(r.last).toISOString()}: the audit trail could not record them`,
-          user: undefined,
-          idp: undefined,
-          session: undefined,
-          requestId: undefined,
-          clientIp: undefined,
-          userAgent: undefined,
-        });
-      }
-      append(facts);
-    },
-    noteRefused(time) {
-      if (refused) {
-        refused.count++;
-        refused.last = time;
-      } else {
-        refused = { count: 1, first: time, last: time };
-      }
-    },
-    canAccept() {
-      return channels.every((c) => c.canAccept());
-    },
-    ready() {
-      const checks: Record<string, string> = {};
-      for (const c of channels) {
-        const spoolError = c.spoolError;
-        checks[`audit:${c.sink.name}`] = spoolError
-          ? `spool failing: ${spoolError.message}`
-          : c.healthy && c.sink.ready()
-            ? 'ok'
-            : `failing (${c.pending} waiting)`;
-      }
-      // In buffer mode a failing remote sink does not make us unready: records are safe on disk.
-      const ok = channels.every((c) => (opts.onSinkFailure === 'buffer' ? c.canAccept() : c.healthy));
-      return { ok, checks };
-    },
-    async flush(timeoutMs = 5000) {
-      const deadline = now() + timeoutMs;
-      while (!idle() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      return idle();
-    },
-    async close(timeoutMs = 3000) {
-      stop();
-      const deadline = now() + timeoutMs;
-      while (!idle() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await Promise.all(channels.map((c) => c.close()));
-      heads?.saveFinal();
-      pacer.close();
-    },
-  };
+  #idle(): boolean {
+    return this.#channels.every((c) => c.pending === 0);
+  }
 }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import type { AuditSink, PartialDelivery } from '../sink.ts';
-import { connectStream } from './stream-connect.ts';
+import { connectStream, type StreamTarget } from './stream-connect.ts';
 import { clientCert } from './syslog.ts';
 import { formatSyslog } from './syslog.ts';
 
@@ -180,52 +180,104 @@ class Session {
 const status = (rsp: string) => rsp.split('\n', 1)[0]!;
 const isOk = (rsp: string) => /^200(\s|$)/.test(rsp);
 
+/** Why the answer to "open" does not let us send syslog records, or undefined if it does. */
+function openRefusal(rsp: string): string | undefined {
+  const offers = new Map(
+    rsp
+      .split('\n')
+      .slice(1)
+      .map((l) => [l.split('=', 1)[0]!, l.slice(l.indexOf('=') + 1)] as const),
+  );
+  if (!isOk(rsp)) return `RELP receiver refused the session: ${status(rsp)}`;
+  if (!offers.has('relp_version')) return 'RELP receiver offered no relp_version';
+  if (!(offers.get('commands') ?? '').split(',').includes('syslog')) return 'RELP receiver does not accept the "syslog" command';
+  return undefined;
+}
+
 export function createRelpSink(o: RelpSinkOptions): AuditSink {
-  const name = `syslog:${o.tls ? 'relp+tls' : 'relp'}://${o.host}:${o.port}`;
-  const procId = String(process.pid);
-  const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
-  const target = {
-    host: o.host,
-    port: o.port,
-    tls: o.tls,
-    ca: o.caFile ? readFileSync(o.caFile) : undefined,
-    ...clientCert(o),
-    timeoutMs: o.timeoutMs,
-  };
-  let session: Session | undefined;
-  let ok = true;
+  return new RelpSink(o);
+}
+
+/** A RELP sink's state: the current session, if any, and the one-at-a-time send queue. */
+class RelpSink implements AuditSink {
+  readonly name: string;
+  readonly remote = true;
+  readonly #o: RelpSinkOptions;
+  readonly #procId = String(process.pid);
+  readonly #fmt: { appName: string; facility: number; hostname: string };
+  readonly #target: StreamTarget;
+  #session: Session | undefined;
+  #ok = true;
   // One send at a time: responses are matched to records by order.
-  let queue: Promise<unknown> = Promise.resolve();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(o: RelpSinkOptions) {
+    this.#o = o;
+    this.name = `syslog:${o.tls ? 'relp+tls' : 'relp'}://${o.host}:${o.port}`;
+    this.#fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
+    this.#target = {
+      host: o.host,
+      port: o.port,
+      tls: o.tls,
+      ca: o.caFile ? readFileSync(o.caFile) : undefined,
+      ...clientCert(o),
+      timeoutMs: o.timeoutMs,
+    };
+  }
+
+  send(lines: readonly string[]): Promise<void> {
+    const run = this.#queue.then(() => this.#sendNow(lines));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  ready(): boolean {
+    return this.#ok;
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    const s = this.#session;
+    this.#session = undefined;
+    if (!s || s.failed) return;
+    // "close" and its answer, briefly; the receiver ends the connection (or we do).
+    try {
+      await this.#withDeadline(
+        'answer to "close"',
+        (_p, sess) =>
+          new Promise<void>((resolve) => {
+            sess.onFail(() => resolve());
+            sess.onAck(() => resolve());
+            sess.send('close', '');
+          }),
+        s,
+      );
+    } finally {
+      await s.end();
+    }
+  }
 
   /** Run `fn` with a deadline that restarts whenever `progress()` is called. */
-  const withDeadline = <T>(what: string, fn: (progress: () => void, s: Session) => Promise<T>, s: Session): Promise<T> => {
+  #withDeadline<T>(what: string, fn: (progress: () => void, s: Session) => Promise<T>, s: Session): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => s.fail(new Error(`no RELP ${what} within ${o.timeoutMs} ms`)), o.timeoutMs);
+      timer = setTimeout(() => s.fail(new Error(`no RELP ${what} within ${this.#o.timeoutMs} ms`)), this.#o.timeoutMs);
     };
     arm();
     return fn(arm, s).finally(() => clearTimeout(timer));
-  };
+  }
 
-  const open = async (): Promise<Session> => {
-    const s = new Session(await connectStream(target));
-    await withDeadline(
+  async #open(): Promise<Session> {
+    const s = new Session(await connectStream(this.#target));
+    await this.#withDeadline(
       'answer to "open"',
       (_progress, sess) =>
         new Promise<void>((resolve, reject) => {
           sess.onFail(reject);
           sess.onAck((rsp) => {
-            const offers = new Map(
-              rsp
-                .split('\n')
-                .slice(1)
-                .map((l) => [l.split('=', 1)[0]!, l.slice(l.indexOf('=') + 1)] as const),
-            );
-            if (!isOk(rsp)) return sess.fail(new Error(`RELP receiver refused the session: ${status(rsp)}`));
-            if (!offers.has('relp_version')) return sess.fail(new Error('RELP receiver offered no relp_version'));
-            if (!(offers.get('commands') ?? '').split(',').includes('syslog'))
-              return sess.fail(new Error('RELP receiver does not accept the "syslog" command'));
+            const refusal = openRefusal(rsp);
+            if (refusal !== undefined) return sess.fail(new Error(refusal));
             resolve();
           });
           sess.send('open', 'relp_version=0\nrelp_software=gatehouse\ncommands=syslog');
@@ -233,18 +285,18 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
       s,
     );
     return s;
-  };
+  }
 
   /** Send `lines` through `s`, `window` at a time; resolves when all are acknowledged. */
-  const transmit = (s: Session, lines: readonly string[], acked: { n: number }) =>
-    withDeadline(
+  #transmit(s: Session, lines: readonly string[], acked: { n: number }): Promise<void> {
+    return this.#withDeadline(
       'acknowledgement',
       (progress, sess) =>
         new Promise<void>((resolve, reject) => {
           let next = 0;
           const fill = () => {
-            while (next < lines.length && sess.inFlight < o.window && !sess.failed) {
-              sess.send('syslog', Buffer.from(formatSyslog(lines[next]!, fmt, procId)));
+            while (next < lines.length && sess.inFlight < this.#o.window && !sess.failed) {
+              sess.send('syslog', Buffer.from(formatSyslog(lines[next]!, this.#fmt, this.#procId)));
               next++;
             }
           };
@@ -261,55 +313,24 @@ export function createRelpSink(o: RelpSinkOptions): AuditSink {
         }),
       s,
     );
+  }
 
-  const sendNow = async (lines: readonly string[]) => {
+  async #sendNow(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return;
     const acked = { n: 0 };
     try {
-      if (!session || session.failed) session = await open();
-      await transmit(session, lines, acked);
-      ok = true;
+      if (!this.#session || this.#session.failed) this.#session = await this.#open();
+      await this.#transmit(this.#session, lines, acked);
+      this.#ok = true;
     } catch (err) {
-      ok = false;
-      session?.fail(err as Error);
-      session = undefined;
+      this.#ok = false;
+      this.#session?.fail(err as Error);
+      this.#session = undefined;
       throw new RelpError(
-        `RELP delivery to ${o.host}:${o.port} failed after ${acked.n} of ${lines.length} records: ${(err as Error).message}`,
+        `RELP delivery to ${this.#o.host}:${this.#o.port} failed after ${acked.n} of ${lines.length} records: ${(err as Error).message}`,
         acked.n,
         err,
       );
     }
-  };
-
-  return {
-    name,
-    remote: true,
-    send(lines) {
-      const run = queue.then(() => sendNow(lines));
-      queue = run.catch(() => {});
-      return run;
-    },
-    ready: () => ok,
-    async close() {
-      await queue;
-      const s = session;
-      session = undefined;
-      if (!s || s.failed) return;
-      // "close" and its answer, briefly; the receiver ends the connection (or we do).
-      try {
-        await withDeadline(
-          'answer to "close"',
-          (_p, sess) =>
-            new Promise<void>((resolve) => {
-              sess.onFail(() => resolve());
-              sess.onAck(() => resolve());
-              sess.send('close', '');
-            }),
-          s,
-        );
-      } finally {
-        await s.end();
-      }
-    },
-  };
+  }
 }

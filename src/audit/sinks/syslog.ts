@@ -10,7 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import type { AuditSink } from '../sink.ts';
 import { eventTimeRfc3339 } from './record-time.ts';
 import { ReplayWindow } from './replay-window.ts';
-import { connectStream } from './stream-connect.ts';
+import { connectStream, type StreamTarget } from './stream-connect.ts';
 
 export interface SyslogSinkOptions {
   readonly transport: 'tcp' | 'udp';
@@ -65,93 +65,109 @@ export function formatSyslog(line: string, o: Pick<SyslogSinkOptions, 'appName' 
 }
 
 export function createSyslogSink(o: SyslogSinkOptions): AuditSink {
-  const name = `syslog:${o.tls ? 'tls' : o.transport}://${o.host}:${o.port}`;
-  const procId = String(process.pid);
-  const fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
-  const target = {
-    host: o.host,
-    port: o.port,
-    tls: o.tls,
-    ca: o.caFile ? readFileSync(o.caFile) : undefined,
-    ...clientCert(o),
-    timeoutMs: o.connectTimeoutMs ?? 5000,
-  };
-  const now = o.now ?? Date.now;
-  const replay = new ReplayWindow(o.replayWindowMs ?? 10_000, o.replayMaxRecords ?? 10_000);
-  let socket: Socket | undefined;
-  let udp: UdpSocket | undefined;
-  let ok = true;
-  let closing = false;
-  /** When the last connection broke (a replay is owed), or undefined. */
-  let brokenAt: number | undefined;
+  return new SyslogSink(o);
+}
 
-  const connectTcp = async (): Promise<Socket> => {
-    const s = await connectStream(target);
+/** A syslog sink's state: the TCP/TLS connection (or UDP socket) and the replay it may owe. */
+class SyslogSink implements AuditSink {
+  readonly name: string;
+  readonly remote = true;
+  readonly #o: SyslogSinkOptions;
+  readonly #procId = String(process.pid);
+  readonly #fmt: { appName: string; facility: number; hostname: string };
+  readonly #target: StreamTarget;
+  readonly #now: () => number;
+  readonly #replay: ReplayWindow;
+  #socket: Socket | undefined;
+  #udp: UdpSocket | undefined;
+  #ok = true;
+  #closing = false;
+  /** When the last connection broke (a replay is owed), or undefined. */
+  #brokenAt: number | undefined;
+
+  constructor(o: SyslogSinkOptions) {
+    this.#o = o;
+    this.name = `syslog:${o.tls ? 'tls' : o.transport}://${o.host}:${o.port}`;
+    this.#fmt = { appName: o.appName, facility: o.facility, hostname: o.hostname ?? osHostname() };
+    this.#target = {
+      host: o.host,
+      port: o.port,
+      tls: o.tls,
+      ca: o.caFile ? readFileSync(o.caFile) : undefined,
+      ...clientCert(o),
+      timeoutMs: o.connectTimeoutMs ?? 5000,
+    };
+    this.#now = o.now ?? Date.now;
+    this.#replay = new ReplayWindow(o.replayWindowMs ?? 10_000, o.replayMaxRecords ?? 10_000);
+  }
+
+  async send(lines: readonly string[]): Promise<void> {
+    try {
+      await (this.#o.transport === 'udp' ? this.#sendUdp(lines) : this.#sendTcp(lines));
+      this.#ok = true;
+    } catch (err) {
+      this.#ok = false;
+      if (this.#o.transport !== 'udp') this.#brokenAt ??= this.#now();
+      this.#socket?.destroy();
+      this.#socket = undefined;
+      throw err;
+    }
+  }
+
+  ready(): boolean {
+    return this.#ok;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const s = this.#socket;
+    this.#socket = undefined;
+    if (s) await new Promise<void>((r) => s.end(() => r()));
+    this.#udp?.close();
+  }
+
+  async #connectTcp(): Promise<Socket> {
+    const s = await connectStream(this.#target);
     s.on('close', () => {
-      if (socket !== s) return;
-      socket = undefined;
-      if (!closing) brokenAt ??= now();
+      if (this.#socket !== s) return;
+      this.#socket = undefined;
+      if (!this.#closing) this.#brokenAt ??= this.#now();
     });
     return s;
-  };
+  }
 
-  const sendTcp = async (lines: readonly string[]) => {
+  async #sendTcp(lines: readonly string[]): Promise<void> {
     let again: Buffer[] = [];
-    if (!socket) {
-      socket = await connectTcp();
+    if (!this.#socket) {
+      this.#socket = await this.#connectTcp();
       // What the broken connection may have lost goes first, in its original order.
-      if (brokenAt !== undefined) again = replay.replay(brokenAt, now());
+      if (this.#brokenAt !== undefined) again = this.#replay.replay(this.#brokenAt, this.#now());
     }
     const frames = lines.map((l) => {
-      const msg = Buffer.from(formatSyslog(l, fmt, procId));
+      const msg = Buffer.from(formatSyslog(l, this.#fmt, this.#procId));
       return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
     });
-    const s = socket;
+    const s = this.#socket;
     await new Promise<void>((resolve, reject) => {
       s.write(Buffer.concat([...again, ...frames]), (err) => (err ? reject(err) : resolve()));
     });
-    brokenAt = undefined;
-    replay.written(frames, now());
-  };
+    this.#brokenAt = undefined;
+    this.#replay.written(frames, this.#now());
+  }
 
-  const sendUdp = async (lines: readonly string[]) => {
-    if (!udp) {
-      udp = createSocket(o.host.includes(':') ? 'udp6' : 'udp4');
-      udp.on('error', () => {});
-      udp.unref();
+  async #sendUdp(lines: readonly string[]): Promise<void> {
+    if (!this.#udp) {
+      this.#udp = createSocket(this.#o.host.includes(':') ? 'udp6' : 'udp4');
+      this.#udp.on('error', () => {});
+      this.#udp.unref();
     }
-    const u = udp;
+    const u = this.#udp;
     for (const l of lines) {
       await new Promise<void>((resolve, reject) =>
-        u.send(formatSyslog(l, fmt, procId), o.port, o.host, (err) => (err ? reject(err) : resolve())),
+        u.send(formatSyslog(l, this.#fmt, this.#procId), this.#o.port, this.#o.host, (err) => (err ? reject(err) : resolve())),
       );
     }
-  };
-
-  return {
-    name,
-    remote: true,
-    async send(lines) {
-      try {
-        await (o.transport === 'udp' ? sendUdp(lines) : sendTcp(lines));
-        ok = true;
-      } catch (err) {
-        ok = false;
-        if (o.transport !== 'udp') brokenAt ??= now();
-        socket?.destroy();
-        socket = undefined;
-        throw err;
-      }
-    },
-    ready: () => ok,
-    async close() {
-      closing = true;
-      const s = socket;
-      socket = undefined;
-      if (s) await new Promise<void>((r) => s.end(() => r()));
-      udp?.close();
-    },
-  };
+  }
 }
 
 /** The TLS client certificate and key, read once at start (sink creation). */
