@@ -32,11 +32,29 @@ export interface HealthSource {
 }
 
 export function createMetrics(options: { processMetrics?: boolean; health?: HealthSource } = {}): Metrics {
-  const health = options.health;
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+  // Built in this order so the exposition lists the series as it always has.
+  const traffic = trafficMetrics(registry);
+  const audit = auditMetrics(registry);
+  const auditRefused = new Counter({
+    name: 'gatehouse_audit_refused_requests_total',
+    help: 'Requests refused because the audit trail could not record them (on_sink_failure: block).',
+    registers: [registry],
+  });
+  const health = healthGauges(registry, options.health);
+  const upstreamErrors = new Counter({
+    name: 'gatehouse_upstream_errors_total',
+    help: 'Upstream failures (unreachable, reset, timeout), by route and error code.',
+    labelNames: ['route', 'code'],
+    registers: [registry],
+  });
+  return { registry, ...traffic, audit, auditRefused, ...health, upstreamErrors };
+}
+
+/** Requests answered, how long they took, and WebSocket tunnels open, by route. */
+function trafficMetrics(registry: Registry): Pick<Metrics, 'requests' | 'duration' | 'websocketsOpen'> {
   return {
-    registry,
     requests: new Counter({
       name: 'gatehouse_requests_total',
       help: 'Requests answered, by route and status.',
@@ -56,43 +74,24 @@ export function createMetrics(options: { processMetrics?: boolean; health?: Heal
       labelNames: ['route'],
       registers: [registry],
     }),
-    audit: {
-      written: new Counter({
-        name: 'gatehouse_audit_records_written_total',
-        help: 'Audit records delivered, by sink.',
-        labelNames: ['sink'],
-        registers: [registry],
-      }),
-      queued: new Gauge({
-        name: 'gatehouse_audit_records_queued',
-        help: 'Audit records waiting (memory and disk spool), by sink.',
-        labelNames: ['sink'],
-        registers: [registry],
-      }),
-      spooled: new Counter({
-        name: 'gatehouse_audit_spool_writes_total',
-        help: 'Writes of audit records to the disk spool, by sink.',
-        labelNames: ['sink'],
-        registers: [registry],
-      }),
-      retried: new Counter({
-        name: 'gatehouse_audit_retries_total',
-        help: 'Delivery retries after a failure, by sink.',
-        labelNames: ['sink'],
-        registers: [registry],
-      }),
-      failed: new Counter({
-        name: 'gatehouse_audit_failures_total',
-        help: 'Failed deliveries, by sink.',
-        labelNames: ['sink'],
-        registers: [registry],
-      }),
-    },
-    auditRefused: new Counter({
-      name: 'gatehouse_audit_refused_requests_total',
-      help: 'Requests refused because the audit trail could not record them (on_sink_failure: block).',
-      registers: [registry],
-    }),
+  };
+}
+
+/** Delivery of audit records, by sink. */
+function auditMetrics(registry: Registry): AuditMetrics {
+  const bySink = (name: string, help: string) => ({ name, help, labelNames: ['sink'] as const, registers: [registry] });
+  return {
+    written: new Counter(bySink('gatehouse_audit_records_written_total', 'Audit records delivered, by sink.')),
+    queued: new Gauge(bySink('gatehouse_audit_records_queued', 'Audit records waiting (memory and disk spool), by sink.')),
+    spooled: new Counter(bySink('gatehouse_audit_spool_writes_total', 'Writes of audit records to the disk spool, by sink.')),
+    retried: new Counter(bySink('gatehouse_audit_retries_total', 'Delivery retries after a failure, by sink.')),
+    failed: new Counter(bySink('gatehouse_audit_failures_total', 'Failed deliveries, by sink.')),
+  };
+}
+
+/** Gauges read from the running instance when scraped; without `health` they stay empty. */
+function healthGauges(registry: Registry, health: HealthSource | undefined): Pick<Metrics, 'sessionStoreUp' | 'idpUp'> {
+  return {
     sessionStoreUp: new Gauge({
       name: 'gatehouse_session_store_up',
       help: 'Whether the session store answered a PING within its command timeout (1) or not (0).',
@@ -112,12 +111,6 @@ export function createMetrics(options: { processMetrics?: boolean; health?: Heal
         this.reset();
         for (const p of health.identityProviders()) this.set({ idp: p.id }, p.up ? 1 : 0);
       },
-    }),
-    upstreamErrors: new Counter({
-      name: 'gatehouse_upstream_errors_total',
-      help: 'Upstream failures (unreachable, reset, timeout), by route and error code.',
-      labelNames: ['route', 'code'],
-      registers: [registry],
     }),
   };
 }

@@ -71,95 +71,115 @@ export interface WebSocketProxy {
 }
 
 export function createWebSocketProxy(): WebSocketProxy {
-  const server = new ProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
-  const exchanges = new WeakMap<
-    IncomingMessage,
-    { ex: Exchange; hooks: WebSocketHooks; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined }
-  >();
-  const forClient = (
-    entry: { ex: Exchange; cookieName: string; upstreamHost: string; prefix: PrefixMapping | undefined },
-    status: number,
-    headers: IncomingHttpHeaders,
-  ): OutgoingHeaders => {
-    const out = clientResponseHeaders(entry.ex, status, headers, entry.cookieName);
-    return entry.prefix
-      ? rewriteResponseHeaders(out, entry.prefix, entry.upstreamHost, entry.ex.servedAuthority, entry.ex.client.proto, entry.ex.setCookies)
-      : out;
-  };
+  return new TunnelProxy();
+}
 
-  // http-proxy-3 emits proxyReqWs before adding its own 'upgrade' and 'response' listeners, so
-  // these run first: it then writes the 101, or relays the refused upgrade, from the headers as
-  // filtered here, by the same rules as the HTTP path (clientResponseHeaders).
-  server.on('proxyReqWs', (proxyReq, req) => {
-    const entry = exchanges.get(req);
-    if (!entry) return;
-    const { ex } = entry;
-    proxyReq.once('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex) => {
-      upstreamSockets.set(ex, upstreamSocket);
-      proxyRes.headers = forClient(entry, 101, proxyRes.headers) as IncomingHttpHeaders;
-      ex.upgraded = true;
-      ex.status = 101;
-      entry.hooks.onOpen(ex);
-    });
-    proxyReq.once('response', (proxyRes: IncomingMessage) => {
-      const status = proxyRes.statusCode ?? 502;
-      const headers = forClient(entry, status, proxyRes.headers);
-      // http-proxy-3 closes the socket after relaying the body; without this it would echo our
-      // upstream request's "Connection: upgrade".
-      headers.connection = 'close';
-      proxyRes.headers = headers as IncomingHttpHeaders;
-      // As on the HTTP path, the upstream's reason phrase is not forwarded.
-      proxyRes.statusMessage = STATUS_CODES[status] ?? '';
-      ex.status = status;
-    });
-  });
-  // Without a listener http-proxy-3 would throw on errors that have no per-call callback.
-  server.on('error', () => {});
+/** What the proxyReqWs listener needs to know about the upgrade it belongs to. */
+interface PendingUpgrade {
+  ex: Exchange;
+  hooks: WebSocketHooks;
+  cookieName: string;
+  upstreamHost: string;
+  prefix: PrefixMapping | undefined;
+}
 
-  return {
-    proxy(ex, route, head, headers, hooks) {
-      const req = ex.req;
-      const upstream = route.upstream;
-      const prefix = mapPrefix(route, ex.path);
-      if (route.stripPrefix && !prefix) {
-        sendError(
-          ex,
-          new GatehouseError(
-            'GH_BAD_PATH',
-            `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`,
-          ),
-        );
-        hooks.onClose(ex);
-        return;
-      }
-      req.url = upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query;
-      // http-proxy-3 copies req.headers as they are; give it the cleaned set.
-      req.headers = upstreamRequestHeaders(req.headers, upstreamRequestFacts(ex), {
-        upstreamHost: upstream.host,
-        preserveHost: route.preserveHost,
-        keepUpgrade: true,
-        forwardedPrefix: prefix?.prefix,
-        ...headers,
-      }) as IncomingMessage['headers'];
-      exchanges.set(req, { ex, hooks, cookieName: headers.cookieName, upstreamHost: upstream.host, prefix });
-      ex.socket.once('close', () => hooks.onClose(ex));
-      server.ws(
-        req,
-        ex.socket as Duplex,
-        head,
-        { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs },
-        (err) => {
-          if (ex.upgraded) return; // mid-stream error: the sockets are already torn down
-          const gerr = err instanceof GatehouseError ? err : upstreamError(err, route.name);
-          hooks.onUpstreamError(ex, gerr);
-          sendError(ex, gerr);
-        },
+class TunnelProxy implements WebSocketProxy {
+  readonly #server = new ProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
+  readonly #pending = new WeakMap<IncomingMessage, PendingUpgrade>();
+
+  constructor() {
+    // http-proxy-3 emits proxyReqWs before adding its own 'upgrade' and 'response' listeners, so
+    // these run first: it then writes the 101, or relays the refused upgrade, from the headers as
+    // filtered here, by the same rules as the HTTP path (clientResponseHeaders).
+    this.#server.on('proxyReqWs', (proxyReq, req) => {
+      const entry = this.#pending.get(req);
+      if (!entry) return;
+      proxyReq.once('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex) => onUpgrade(entry, proxyRes, upstreamSocket));
+      proxyReq.once('response', (proxyRes: IncomingMessage) => onRefused(entry, proxyRes));
+    });
+    // Without a listener http-proxy-3 would throw on errors that have no per-call callback.
+    this.#server.on('error', () => {});
+  }
+
+  proxy(
+    ex: Exchange,
+    route: RouteConfig,
+    head: Buffer,
+    headers: { cookieName: string; reservedNames: ReadonlySet<string> },
+    hooks: WebSocketHooks,
+  ): void {
+    const req = ex.req;
+    const upstream = route.upstream;
+    const prefix = mapPrefix(route, ex.path);
+    if (route.stripPrefix && !prefix) {
+      sendError(
+        ex,
+        new GatehouseError(
+          'GH_BAD_PATH',
+          `The request path was refused: it does not begin with ${route.path} as written, which ${route.name} removes.`,
+        ),
       );
-    },
-    close() {
-      server.close();
-    },
-  };
+      hooks.onClose(ex);
+      return;
+    }
+    req.url = upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query;
+    // http-proxy-3 copies req.headers as they are; give it the cleaned set.
+    req.headers = upstreamRequestHeaders(req.headers, upstreamRequestFacts(ex), {
+      upstreamHost: upstream.host,
+      preserveHost: route.preserveHost,
+      keepUpgrade: true,
+      forwardedPrefix: prefix?.prefix,
+      ...headers,
+    }) as IncomingMessage['headers'];
+    this.#pending.set(req, { ex, hooks, cookieName: headers.cookieName, upstreamHost: upstream.host, prefix });
+    ex.socket.once('close', () => hooks.onClose(ex));
+    this.#server.ws(
+      req,
+      ex.socket as Duplex,
+      head,
+      { target: upstream.origin, connectTimeout: route.timeoutMs, proxyTimeout: route.timeoutMs },
+      (err) => {
+        if (ex.upgraded) return; // mid-stream error: the sockets are already torn down
+        const gerr = err instanceof GatehouseError ? err : upstreamError(err, route.name);
+        hooks.onUpstreamError(ex, gerr);
+        sendError(ex, gerr);
+      },
+    );
+  }
+
+  close(): void {
+    this.#server.close();
+  }
+}
+
+/** The upstream switched protocols: the 101 goes to the client with filtered headers. */
+function onUpgrade(entry: PendingUpgrade, proxyRes: IncomingMessage, upstreamSocket: Duplex): void {
+  const { ex } = entry;
+  upstreamSockets.set(ex, upstreamSocket);
+  proxyRes.headers = forClient(entry, 101, proxyRes.headers) as IncomingHttpHeaders;
+  ex.upgraded = true;
+  ex.status = 101;
+  entry.hooks.onOpen(ex);
+}
+
+/** The upstream answered with an ordinary response: relayed, then the connection closes. */
+function onRefused(entry: PendingUpgrade, proxyRes: IncomingMessage): void {
+  const status = proxyRes.statusCode ?? 502;
+  const headers = forClient(entry, status, proxyRes.headers);
+  // http-proxy-3 closes the socket after relaying the body; without this it would echo our
+  // upstream request's "Connection: upgrade".
+  headers.connection = 'close';
+  proxyRes.headers = headers as IncomingHttpHeaders;
+  // As on the HTTP path, the upstream's reason phrase is not forwarded.
+  proxyRes.statusMessage = STATUS_CODES[status] ?? '';
+  entry.ex.status = status;
+}
+
+function forClient(entry: PendingUpgrade, status: number, headers: IncomingHttpHeaders): OutgoingHeaders {
+  const out = clientResponseHeaders(entry.ex, status, headers, entry.cookieName);
+  return entry.prefix
+    ? rewriteResponseHeaders(out, entry.prefix, entry.upstreamHost, entry.ex.servedAuthority, entry.ex.client.proto, entry.ex.setCookies)
+    : out;
 }
 
 export function upgradeNotSupported(code: ErrorCode = 'GH_BAD_REQUEST'): GatehouseError {
