@@ -54,7 +54,15 @@ describe('HEC index and fields', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/collector/event`;
     const { config } = compileConfig(
       withSinks([
-        { type: 'http', url, format: 'hec', token: 'b2c1f0e4-7d3a-4e59-9a61-3f8e2d7c5b14', gzip: false, index: 'security', fields: { env: 'prod', dc: 'fra1' } },
+        {
+          type: 'http',
+          url,
+          format: 'hec',
+          token: 'b2c1f0e4-7d3a-4e59-9a61-3f8e2d7c5b14',
+          gzip: false,
+          index: 'security',
+          fields: { env: 'prod', dc: 'fra1' },
+        },
       ]),
     );
     const sink = createSink(config.audit.sinks[0]!);
