@@ -17,7 +17,7 @@ import { getJson, rawRequest } from '../support/http.ts';
 import { CLIENT_ID, CLIENT_SECRET, USERS } from '../support/oidc.ts';
 import { freePort } from '../support/ports.ts';
 import { baseConfig, startTestGatehouse, type StartedGatehouse } from '../support/start-gatehouse.ts';
-import { deadPort, startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { deadPort, refusingPort, startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const ADMIN_TOKEN = 'audit-test-admin-token-0123456789';
 const SESSION_SECRET = 'audit-test-session-secret-0123456789abcdef';
@@ -592,7 +592,8 @@ describe('audit trail of a running Gatehouse', () => {
 describe('block mode', () => {
   it('refuses requests with 503 GH_AUDIT_UNAVAILABLE once the queue is full, and serves again when the sink is back', async () => {
     const up = await startUpstream();
-    const port = await deadPort();
+    const refusing = await refusingPort();
+    const port = refusing.port;
     const gh = await startTestGatehouse({
       ...baseConfig(up.url),
       audit: {
@@ -621,9 +622,10 @@ describe('block mode', () => {
     // Still refused a moment later, and not ready.
     const again = await getJson(`${gh.url}/r/again`);
     expect(again.status).toBe(503);
-    expect((await getJson(`${gh.adminUrl}/readyz`)).status).toBe(503);
+    await expect.poll(async () => (await getJson(`${gh.adminUrl}/readyz`)).status, { timeout: 5_000, interval: 50 }).toBe(503);
 
     // The receiver comes up where the sink points: service returns.
+    await refusing.release();
     const rx = await startHttpReceiver({ token: SINK_TOKEN, port });
     await expect
       .poll(

@@ -2,7 +2,7 @@
 // with a few behaviours worth proxying, and a WebSocket echo. Closed when the test finishes.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
 
@@ -135,6 +135,18 @@ function streamPattern(res: ServerResponse, total: number): void {
 }
 
 /** A port with nothing listening on it (bound then released). */
+/**
+ * A port held by a listener that drops every connection at once: a sink pointed there fails fast,
+ * and no other test can take the port before `release()` hands it back (for a receiver to start
+ * on it). deadPort() leaves that window open, which a full parallel run does hit.
+ */
+export async function refusingPort(): Promise<{ port: number; release(): Promise<void> }> {
+  const s = createNetServer((socket) => socket.destroy());
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  return { port, release: () => new Promise<void>((r) => s.close(() => r())) };
+}
+
 export async function deadPort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
