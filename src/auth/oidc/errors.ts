@@ -88,13 +88,12 @@ export function loginError(err: unknown, idp: string, retryPath?: string): Gateh
     // Token validation failures: signature, issuer, audience, expiry, nonce, unexpected algorithm.
     return new GatehouseError(
       'GH_LOGIN_FAILED',
-      `Sign-in with ${idp} failed: the identity provider's answer did not pass validation (${err.code ?? 'invalid'}: ${err.message}).`,
+      `Sign-in with ${idp} failed: the identity provider's answer did not pass validation (${err.code ?? 'invalid'}).`,
       { cause: err },
     );
   }
-  return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: ${(err as Error)?.message ?? 'unknown error'}.`, {
-    cause: err,
-  });
+  // The library's own words stay in `cause` (logged), not on the page.
+  return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: its answer could not be used.`, { cause: err });
 }
 
 /**
