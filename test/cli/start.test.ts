@@ -61,6 +61,19 @@ routes: [ { name: app, upstream: "${upstream}", allow: { public: true } } ]
   return { child, pid: child.pid, port, a, b, config, replace, logged, reloadedEach };
 }
 
+/** Reloads per worker once no new one has been logged for 1.5 s (at most 30 s). */
+async function settledReloads(s: Setup, workers: number): Promise<number[]> {
+  let last = reloadsPerWorker(s.child.output(), workers);
+  let stableSince = Date.now();
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = reloadsPerWorker(s.child.output(), workers);
+    if (now.some((n, i) => n !== last[i])) [last, stableSince] = [now, Date.now()];
+    else if (Date.now() - stableSince >= 1500) return now;
+  }
+  throw new Error(`reloads never settled: ${JSON.stringify(last)}\n${s.child.output()}`);
+}
+
 /** Sends `n` requests and returns how many reached each upstream. */
 async function spread(s: Setup, n: number): Promise<{ a: number; b: number }> {
   const [a0, b0] = [s.a.seen.length, s.b.seen.length];
@@ -109,7 +122,10 @@ describe('gatehouse start: reload', () => {
     // Every new connection may land on either worker: none may still use the old upstream.
     expect(await spread(s, 20)).toEqual({ a: 0, b: 20 });
 
-    const before = reloadsPerWorker(s.child.output(), 2);
+    // The file change above also reaches the watcher (debounced 300 ms): its reloads of the same
+    // file may still be on their way. Count only once they have landed, or a late one would be
+    // taken for the reload of the next change.
+    const before = await settledReloads(s, 2);
     s.replace(s.config(s.a.url));
     await s.reloadedEach(before);
     expect(await spread(s, 20)).toEqual({ a: 20, b: 0 });
