@@ -1,7 +1,7 @@
 // A local user name safe for tools that map users to system accounts (JupyterHub's
 // LocalProcessSpawner, useradd, home directories): identity values are e-mails or display names
 // ("alice@example.com" → getpwnam() fails). The same rule as safe_username() in
-// config/examples/jupyterhub/gatehouse_authenticator.py.
+// config/examples/integrations/jupyterhub/gatehouse_authenticator.py.
 
 /**
  * The local part of an e-mail (or the whole value), accents removed, lower-cased, runs of

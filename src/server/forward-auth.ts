@@ -80,7 +80,7 @@ export function retargetForwardAuth(
   applyTarget(ex, d.target, maxTargetBytes);
   ex.method = d.method;
 
-  // The ingress routes /.gatehouse/ to Gatehouse itself (see config/examples). One that asks about
+  // The ingress routes /.gatehouse/ to Gatehouse itself (see config/examples/integrations). One that asks about
   // such a path is about to send it elsewhere — to an app that may read the rest as its own path
   // ("/.gatehouse/..;/admin", a second decoding). So it is refused, in every spelling a policy
   // path or a case-insensitive upstream could give it, rather than let through or judged.

@@ -38,7 +38,7 @@ describe('safeUsername', () => {
   });
 
   it('the JupyterHub authenticator example derives the same names (safe_username)', () => {
-    const dir = fileURLToPath(new URL('../../config/examples/jupyterhub/', import.meta.url));
+    const dir = fileURLToPath(new URL('../../config/examples/integrations/jupyterhub/', import.meta.url));
     const script =
       'import json, sys; sys.path.insert(0, sys.argv[1]); from gatehouse_authenticator import safe_username; print(json.dumps([safe_username(v) for v in json.load(sys.stdin)]))';
     const r = spawnSync('/usr/bin/python3', ['-c', script, dir], {

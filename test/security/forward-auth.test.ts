@@ -4,7 +4,7 @@
 // reaches the upstream, and what it allows still does. Direct rows send crafted descriptions to
 // /.gatehouse/auth from a trusted peer, to pin down the parse itself.
 //
-// nginx setups: the shipped config/examples/nginx-forward-auth.conf with only its addresses
+// nginx setups: the shipped config/examples/integrations/nginx-forward-auth.conf with only its addresses
 // replaced ("host"), the same with the common $http_host variant ("http_host"), the same without
 // its /.gatehouse/ location so that every request is asked about ("askall"), the same without its
 // default server so that every Host spelling reaches the app's block ("single"), and a
@@ -16,7 +16,7 @@ import { sendRaw, type RawResult } from '../support/raw-http.ts';
 import { startSpyUpstream, type SpyUpstream } from '../support/spy-upstream.ts';
 import { baseConfig, startTestGatehouse, type StartedGatehouse } from '../support/start-gatehouse.ts';
 
-const EXAMPLE = readFileSync(new URL('../../config/examples/nginx-forward-auth.conf', import.meta.url), 'utf8');
+const EXAMPLE = readFileSync(new URL('../../config/examples/integrations/nginx-forward-auth.conf', import.meta.url), 'utf8');
 const CASES = new URL('./forward-auth.cases.tsv', import.meta.url);
 
 const APP_HOST = 'mlflow.corp.example';

@@ -1,5 +1,5 @@
 // Debian's Jupyter Notebook 6.4 behind Gatehouse, started and routed exactly as
-// config/examples/jupyter-notebook.yaml says (host, port and directory substituted as a user
+// config/examples/gatehouse/routes/jupyter-notebook.yaml says (host, port and directory substituted as a user
 // would; --allow-root added when the test runs as root). Checked in headless Chromium: alice
 // signs in and lands in the notebook tree with no token page, opens a notebook, and runs
 // print(6*7) through the UI over the kernel WebSocket; bob gets the 403 page and 403 JSON; an
@@ -33,13 +33,13 @@ const FORGED = {
   'remote-user': 'alice',
 };
 
-describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/jupyter-notebook.yaml)', () => {
+describe('Jupyter Notebook 6.4 behind Gatehouse (config/examples/gatehouse/routes/jupyter-notebook.yaml)', () => {
   it('alice runs code through the UI and the kernel WebSocket, bob gets 403, anonymous 401; revocation closes the kernel socket', {
     timeout: 180_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-notebook-'));
     const port = await freePort();
-    const text = exampleText('jupyter-notebook.yaml', {
+    const text = exampleText('gatehouse/routes/jupyter-notebook.yaml', {
       'notebooks.corp.example': '127.0.0.1',
       '127.0.0.1:8888': `127.0.0.1:${port}`,
       '--port=8888': `--port=${port}`,

@@ -1,5 +1,5 @@
 // Debian's JupyterHub 3.0 with configurable-http-proxy behind Gatehouse, configured exactly as
-// config/examples/jupyterhub.yaml and config/examples/jupyterhub/*.py say (host, ports and
+// config/examples/gatehouse/routes/jupyterhub.yaml and config/examples/integrations/jupyterhub/*.py say (host, ports and
 // directory substituted as a user would; the documented SimpleLocalProcessSpawner flag, since CI
 // has no system accounts; --allow-root for the single-user servers when run as root). Checked:
 // alice signs in through the IdP and lands in her spawned notebook server with no hub login
@@ -36,17 +36,20 @@ const FORGED = {
   'remote-user': 'alice',
 };
 
-describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyterhub/)', () => {
+describe('JupyterHub 3 behind Gatehouse (config/examples/gatehouse/routes/jupyterhub.yaml + integrations/jupyterhub/)', () => {
   it('alice spawns and uses her server, bob gets 403, direct and forged requests are refused, revocation closes the kernel socket', {
     timeout: 300_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-hub-'));
     const [hubPort, apiPort, proxyApiPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const routeText = exampleText('jupyterhub.yaml', { 'hub.corp.example': '127.0.0.1', '127.0.0.1:8000': `127.0.0.1:${hubPort}` });
+    const routeText = exampleText('gatehouse/routes/jupyterhub.yaml', {
+      'hub.corp.example': '127.0.0.1',
+      '127.0.0.1:8000': `127.0.0.1:${hubPort}`,
+    });
     const { gh, idp } = await startOidcSetup('', { routes: exampleRoutes(routeText) });
 
     // The hub's files as a user would install them, with this machine's host, ports and directory.
-    const config = exampleText('jupyterhub/jupyterhub_config.py', {
+    const config = exampleText('integrations/jupyterhub/jupyterhub_config.py', {
       'https://hub.corp.example': gh.url,
       '127.0.0.1:8000': `127.0.0.1:${hubPort}`,
       'hub_port = 8081': `hub_port = ${apiPort}`,
@@ -55,12 +58,12 @@ describe('JupyterHub 3 behind Gatehouse (config/examples/jupyterhub.yaml + jupyt
     });
     writeFileSync(join(dir, 'jupyterhub_config.py'), config);
     copyFileSync(
-      new URL('../../config/examples/jupyterhub/gatehouse_authenticator.py', import.meta.url),
+      new URL('../../config/examples/integrations/jupyterhub/gatehouse_authenticator.py', import.meta.url),
       join(dir, 'gatehouse_authenticator.py'),
     );
     const [command] = exampleCommands(config);
     expect(command).toEqual(['/usr/bin/jupyterhub', '-f', join(dir, 'jupyterhub_config.py')]);
-    expect(exampleCommands(exampleText('jupyterhub.yaml', { '/srv/jupyterhub': dir }))[0]).toEqual(command);
+    expect(exampleCommands(exampleText('gatehouse/routes/jupyterhub.yaml', { '/srv/jupyterhub': dir }))[0]).toEqual(command);
     const asRoot = process.getuid?.() === 0 ? ['--Spawner.args=--allow-root'] : [];
     const hub = startTool(
       [...command!, '--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner', ...asRoot],

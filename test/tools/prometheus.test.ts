@@ -1,5 +1,5 @@
 // Debian's Prometheus 2.42 at a sub-path behind Gatehouse, started and routed exactly as
-// config/examples/prometheus.yaml says (host, ports and paths substituted as a user would), and
+// config/examples/gatehouse/routes/prometheus.yaml says (host, ports and paths substituted as a user would), and
 // again as prometheus-strip-prefix.yaml says: Prometheus at "/", Gatehouse's strip_prefix.
 // Only the sub-path is routed, so this is also the sub-path-only deployment: sign-in, callback and
 // logout under /.gatehouse/ must answer although no route covers them. Checked as alice
@@ -122,15 +122,15 @@ async function checkExample(example: string, prefix: string, servedAt: string): 
 }
 
 describe('Prometheus at a sub-path behind Gatehouse', () => {
-  it('config/examples/prometheus.yaml: alice uses the UI and API, bob gets 403, anonymous gets 401 and the public liveness', {
+  it('config/examples/gatehouse/routes/prometheus.yaml: alice uses the UI and API, bob gets 403, anonymous gets 401 and the public liveness', {
     timeout: 150_000,
   }, async () => {
-    await checkExample('prometheus.yaml', '/prometheus', '/prometheus');
+    await checkExample('gatehouse/routes/prometheus.yaml', '/prometheus', '/prometheus');
   });
 
-  it('config/examples/prometheus-strip-prefix.yaml: Prometheus at "/" reached at /metrics-ui through strip_prefix', {
+  it('config/examples/gatehouse/routes/prometheus-strip-prefix.yaml: Prometheus at "/" reached at /metrics-ui through strip_prefix', {
     timeout: 150_000,
   }, async () => {
-    await checkExample('prometheus-strip-prefix.yaml', '/metrics-ui', '');
+    await checkExample('gatehouse/routes/prometheus-strip-prefix.yaml', '/metrics-ui', '');
   });
 });

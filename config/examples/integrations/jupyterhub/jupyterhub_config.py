@@ -14,7 +14,7 @@
 # configurable-http-proxy from Debian needs Debian's node; with another node (e.g. NodeSource),
 # run the hub with NODE_PATH=/usr/share/nodejs so the proxy finds its modules.
 #
-# The Gatehouse route is in ../jupyterhub.yaml (preserve_host: true is required).
+# The Gatehouse route is in ../../gatehouse/routes/jupyterhub.yaml (preserve_host: true is required).
 import os
 import sys
 
