@@ -45,13 +45,20 @@ export function createHostIndex<T>(entries: Iterable<readonly [name: string, val
     else map.set(key, [value]);
   }
   const wildcards = [...bySuffix.entries()].sort((a, b) => b[0].length - a[0].length);
+  const matching = (host: string): T[][] => {
+    const out: T[][] = [];
+    const e = exact.get(host);
+    if (e) out.push(e);
+    for (const [suffix, group] of wildcards) if (host.length > suffix.length && host.endsWith(suffix)) out.push(group);
+    return out;
+  };
+  // Every request looks its host up: the answer for each configured name is worked out here, once,
+  // and a host no pattern can match (no wildcards) shares one empty answer.
+  const known = new Map([...exact.keys()].map((h) => [h, matching(h)] as const));
+  const none: readonly (readonly T[])[] = [];
   return {
     lookup(host) {
-      const out: T[][] = [];
-      const e = exact.get(host);
-      if (e) out.push(e);
-      for (const [suffix, group] of wildcards) if (host.length > suffix.length && host.endsWith(suffix)) out.push(group);
-      return out;
+      return known.get(host) ?? (wildcards.length === 0 ? none : matching(host));
     },
   };
 }
