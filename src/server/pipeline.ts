@@ -43,6 +43,7 @@ import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
+import { isPatToken } from '../auth/bearer/pat.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
@@ -301,12 +302,18 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   }
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
-  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers, ex.route?.bearerHeader) : undefined;
+  const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
   if (credential === undefined) return undefined;
   ex.browser = false;
   try {
-    ex.identity = await rt.bearer.verify(credential.token);
-    ex.bearerToken = credential.token;
+    // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
+    // to routes, never passed on as an access token (auth/bearer/pat.ts).
+    if (isPatToken(credential.token)) ex.identity = await rt.pats.verify(credential.token, ex.route?.name, (t) => (ex.token = t));
+    else if (!rt.bearer.enabled) return undefined;
+    else {
+      ex.identity = await rt.bearer.verify(credential.token);
+      ex.bearerToken = credential.token;
+    }
   } catch (err) {
     return toGatehouseError(err);
   }
