@@ -32,6 +32,8 @@ export interface SessionsApiDeps {
   /** Filled in for the call's admin_api record. */
   readonly note: AdminCallNote;
   readonly onAuthEvent: (e: AuthEventInput) => void;
+  /** DELETE /admin/users/<user>/sessions also ends the user's personal access tokens: how many. */
+  readonly revokeTokens?: (user: string) => Promise<number>;
 }
 
 /** Answers the request when it is a sessions API call and returns true; returns false otherwise. */
@@ -91,10 +93,11 @@ export async function handleSessionsApi(
     // started in between is still recorded, with the user's name.
     const before = new Map((await storeCall(log, () => sessions.list(user))).map((l) => [l.id, l.record] as const));
     const keys = await storeCall(log, () => sessions.revokeUser(user));
-    note.affected = keys.length;
+    const tokens = (await deps.revokeTokens?.(user)) ?? 0;
+    note.affected = keys.length + tokens;
     for (const key of keys) revoked(key, before.get(key), user);
     log.info({ user, revoked: keys.length }, 'admin revoked all sessions of a user');
-    sendJson(ax, 200, { user, revoked: keys.length });
+    sendJson(ax, 200, { user, revoked: keys.length, tokens_revoked: tokens });
     return true;
   }
   return false;
