@@ -308,8 +308,12 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   try {
     // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
     // to routes, never passed on as an access token (auth/bearer/pat.ts).
-    if (isPatToken(credential.token)) ex.identity = await rt.pats.verify(credential.token, ex.route?.name, (t) => (ex.token = t));
-    else if (!rt.bearer.enabled) return undefined;
+    if (isPatToken(credential.token)) {
+      ex.identity = await rt.pats.verify(credential.token, ex.route?.name, (t) => (ex.token = t));
+      // Unlike an IdP's access token, Gatehouse's own long-lived credential is not the tool's: it
+      // never goes upstream (from Proxy-Authorization it is dropped as hop-by-hop anyway).
+      if (credential.header === 'authorization') delete ex.req.headers.authorization;
+    } else if (!rt.bearer.enabled) return undefined;
     else {
       ex.identity = await rt.bearer.verify(credential.token);
       ex.bearerToken = credential.token;

@@ -112,6 +112,9 @@ describe('personal access tokens', () => {
     const seen = spy.requests().find((r) => r.target === '/mlflow/api/2.0/mlflow/experiments/list');
     expect(seen?.header('x-forwarded-user')).toBe(ALICE.user);
     expect(seen?.header('x-forwarded-groups')).toBe('ml');
+    // The token is Gatehouse's, not the tool's: it does not go upstream.
+    expect(seen?.headerAll('authorization')).toEqual([]);
+    expect(seen?.raw.toString('latin1').includes(token)).toBe(false);
     // Label-Studio-style: Gatehouse's credential in Proxy-Authorization, the tool's own Authorization
     // reaches the upstream alone.
     const tool = await call(a, 'GET', '/mlflow/tool', { 'proxy-authorization': `Bearer ${token}`, authorization: 'Token tool-key-42' });
