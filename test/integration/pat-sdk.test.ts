@@ -4,9 +4,9 @@
 // credentials. MLflow-style, its own BearerCredentialHandler sends the PAT as
 // `Authorization: Bearer`; Label-Studio-style, a handler puts the PAT in Proxy-Authorization while
 // the tool's own `Authorization: Token …` rides along — and the spy upstream sees only the tool's.
-import { RestClient } from 'typed-rest-client/RestClient';
-import { BearerCredentialHandler } from 'typed-rest-client/handlers/bearertoken';
-import type { IHttpClientResponse, IRequestHandler, IRequestInfo } from 'typed-rest-client/Interfaces';
+import { RestClient } from 'typed-rest-client/RestClient.js';
+import { BearerCredentialHandler } from 'typed-rest-client/handlers/bearertoken.js';
+import type { IHttpClientResponse, IRequestHandler } from 'typed-rest-client/Interfaces.js';
 import type { RequestOptions } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { baseConfig, startTestGatehouse } from '../support/start-gatehouse.ts';
