@@ -12,11 +12,12 @@
 //                  comes with its plan compiled at load
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
 //   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
-//                  (Proxy-Authorization, else Authorization; introspected when opaque); a
+//                  (Proxy-Authorization, else Authorization; introspected when opaque; a
+//                  gatehouse_pat_ token is checked in the store and counts only on its routes); a
 //                  failure is recorded, and matters only where anonymous callers are refused
 //                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
-//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied
-//                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF
+//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied (the token page too)
+//                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF, 429 GH_TOO_MANY_TOKENS
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:
 //                  browser 302 to sign-in, API client 401; identity not allowed: 403
 //                  may answer: 302/303, 401 GH_UNAUTHENTICATED, 403 GH_FORBIDDEN
