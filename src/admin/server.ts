@@ -108,7 +108,12 @@ async function route(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote): P
   }
   const pats = deps.pats?.();
   if (pats && (await handleTokensApi(ax, path, query, pats, { log: deps.log, note }))) return;
-  const sessionsDeps = { log: deps.log, note, onAuthEvent: deps.onAuthEvent, revokeTokens: (user: string) => revokeUserTokens(pats, user, deps.log) };
+  const sessionsDeps = {
+    log: deps.log,
+    note,
+    onAuthEvent: deps.onAuthEvent,
+    revokeTokens: (user: string) => revokeUserTokens(pats, user, deps.log),
+  };
   if (await handleSessionsApi(ax, path, query, deps.sessions(), sessionsDeps)) return;
   throw new GatehouseError('GH_NOT_FOUND', 'no such admin endpoint');
 }

@@ -41,14 +41,16 @@ export async function handleTokensApi(
     const strings = (k: string) => {
       const v = body[k];
       if (v === undefined) return [];
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new GatehouseError('GH_BAD_REQUEST', `${k}: a list of strings`);
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+        throw new GatehouseError('GH_BAD_REQUEST', `${k}: a list of strings`);
       return v as string[];
     };
     const user = str('user');
     if (!user) throw new GatehouseError('GH_BAD_REQUEST', 'user: required');
     note.targetUser = user;
     const days = body.expires_in_days;
-    if (days !== undefined && !(typeof days === 'number' && days > 0)) throw new GatehouseError('GH_BAD_REQUEST', 'expires_in_days: a positive number');
+    if (days !== undefined && !(typeof days === 'number' && days > 0))
+      throw new GatehouseError('GH_BAD_REQUEST', 'expires_in_days: a positive number');
     const { token, record } = await guarded(log, () =>
       pats.create({
         owner: { user, email: str('email'), groups: strings('groups'), idp: str('idp') ?? 'admin' },

@@ -79,7 +79,8 @@ export async function handleTokensPage(ex: Exchange, pats: Pats, sessions: Sessi
   }
   if (input.action !== 'create') throw new GatehouseError('GH_BAD_REQUEST', 'action: create or revoke');
   const days = input.expiresInDays;
-  if (days !== undefined && !(Number.isFinite(days) && days > 0)) throw new GatehouseError('GH_BAD_REQUEST', 'expires_in_days: a positive number');
+  if (days !== undefined && !(Number.isFinite(days) && days > 0))
+    throw new GatehouseError('GH_BAD_REQUEST', 'expires_in_days: a positive number');
   const { token, record } = await pats.create({
     owner,
     name: input.name ?? '',
@@ -123,7 +124,8 @@ async function readInput(ex: Exchange): Promise<Input> {
     } catch {
       throw new GatehouseError('GH_BAD_REQUEST', 'The body is not valid JSON.');
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GatehouseError('GH_BAD_REQUEST', 'The body must be a JSON object.');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new GatehouseError('GH_BAD_REQUEST', 'The body must be a JSON object.');
     const o = v as Record<string, unknown>;
     const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
     if (o.routes !== undefined && !(Array.isArray(o.routes) && o.routes.every((r) => typeof r === 'string')))
@@ -168,7 +170,8 @@ function sendHtml(ex: Exchange, status: number, html: string): void {
 
 function listPage(pats: Pats, user: string, list: readonly ListedPat[], csrf: string, notice: string | undefined): string {
   const csrfField = `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
-  const day = (ms: number | undefined) => (ms === undefined ? 'never' : escapeHtml(new Date(ms).toISOString().slice(0, 16).replace('T', ' ')));
+  const day = (ms: number | undefined) =>
+    ms === undefined ? 'never' : escapeHtml(new Date(ms).toISOString().slice(0, 16).replace('T', ' '));
   const rows = list
     .map(
       (t) => `<tr><td>${escapeHtml(t.name)}</td><td><code>${escapeHtml(t.id)}</code></td><td>${escapeHtml(t.routes.join(', '))}</td>

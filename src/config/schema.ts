@@ -363,13 +363,17 @@ const oidcProvider = z.strictObject({
     .record(
       z.string().min(1),
       z.strictObject({
-        user: z.string().min(1).optional().describe('The user name the service is known by (policy `users`, headers); default: the client id.'),
+        user: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('The user name the service is known by (policy `users`, headers); default: the client id.'),
         groups: z.array(z.string().min(1)).default([]).describe('Groups the service is in (added to any its token carries).'),
       }),
     )
     .optional()
     .describe(
-      'Client-credentials identities by client id (the token\'s client_id, azp or appid claim, when it names no user of its own): the user and groups they count as, so routes can use group policy for services.',
+      "Client-credentials identities by client id (the token's client_id, azp or appid claim, when it names no user of its own): the user and groups they count as, so routes can use group policy for services.",
     ),
   revalidate_interval: duration()
     .optional()

@@ -87,7 +87,10 @@ export function createMemoryPatStore(now: () => number = Date.now): PatStore {
     },
     async listUser(user) {
       sweep();
-      return [...records.values()].filter((r) => r.user === user).sort(byCreation).map(listed);
+      return [...records.values()]
+        .filter((r) => r.user === user)
+        .sort(byCreation)
+        .map(listed);
     },
     async listAll() {
       sweep();

@@ -180,7 +180,11 @@ function checkPrometheusScrape(): void {
   const file = join(INTEGRATIONS, 'prometheus/scrape-through-gatehouse.yml');
   const text = read(file);
   const doc = parse(text) as {
-    scrape_configs: { metrics_path: string; authorization: { type: string; credentials_file: string }; static_configs: { targets: string[] }[] }[];
+    scrape_configs: {
+      metrics_path: string;
+      authorization: { type: string; credentials_file: string };
+      static_configs: { targets: string[] }[];
+    }[];
   };
   const scrape = doc.scrape_configs[0]!;
   expect(scrape.authorization.type).toBe('Bearer');

@@ -34,7 +34,9 @@ describe('tokens.pat', () => {
     expect(problemsOf({ ...baseConfig(), tokens: { pat: { max_ttl: '7d', default_ttl: '30d' } } })).toEqual([
       { path: 'tokens.pat.default_ttl', message: 'must be between 1m and tokens.pat.max_ttl' },
     ]);
-    expect(problemsOf({ ...baseConfig(), tokens: { pat: { forever: true } } })).toEqual([{ path: 'tokens.pat.forever', message: 'unknown key' }]);
+    expect(problemsOf({ ...baseConfig(), tokens: { pat: { forever: true } } })).toEqual([
+      { path: 'tokens.pat.forever', message: 'unknown key' },
+    ]);
     expect(problemsOf({ ...baseConfig(), tokens: { pat: { create_rate: 0 } } }).map((p) => p.path)).toEqual(['tokens.pat.create_rate']);
   });
 });
@@ -49,11 +51,18 @@ describe('identity_providers[].service_accounts', () => {
 
   it('compiles to user (optional) and groups (default none) per client id', () => {
     const p = compileConfig(oidc({ etl: { user: 'svc-etl', groups: ['ml'] }, bare: {} })).config.identityProviders[0];
-    expect(p?.type === 'oidc' ? p.serviceAccounts : undefined).toEqual({ etl: { user: 'svc-etl', groups: ['ml'] }, bare: { user: undefined, groups: [] } });
+    expect(p?.type === 'oidc' ? p.serviceAccounts : undefined).toEqual({
+      etl: { user: 'svc-etl', groups: ['ml'] },
+      bare: { user: undefined, groups: [] },
+    });
   });
 
   it('refuses unknown keys and empty groups, naming the key', () => {
-    expect(problemsOf(oidc({ etl: { role: 'x' } }))).toEqual([{ path: 'identity_providers[0].service_accounts.etl.role', message: 'unknown key' }]);
-    expect(problemsOf(oidc({ etl: { groups: [''] } })).map((p) => p.path)).toEqual(['identity_providers[0].service_accounts.etl.groups[0]']);
+    expect(problemsOf(oidc({ etl: { role: 'x' } }))).toEqual([
+      { path: 'identity_providers[0].service_accounts.etl.role', message: 'unknown key' },
+    ]);
+    expect(problemsOf(oidc({ etl: { groups: [''] } })).map((p) => p.path)).toEqual([
+      'identity_providers[0].service_accounts.etl.groups[0]',
+    ]);
   });
 });

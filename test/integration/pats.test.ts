@@ -137,7 +137,11 @@ describe('personal access tokens', () => {
     for (const k of keys) {
       const type = await redis.type(k);
       const value =
-        type === 'string' ? await redis.get(k) : type === 'set' ? (await redis.smembers(k)).join(' ') : JSON.stringify(await redis.hgetall(k));
+        type === 'string'
+          ? await redis.get(k)
+          : type === 'set'
+            ? (await redis.smembers(k)).join(' ')
+            : JSON.stringify(await redis.hgetall(k));
       scanned += `${k}=${value}\n`;
     }
     expect(scanned).toContain(patHash(token));
@@ -145,7 +149,12 @@ describe('personal access tokens', () => {
     expect(scanned.includes(secretPart)).toBe(false);
 
     // Last used shows on the page.
-    await expect.poll(async () => (await call(a, 'GET', '/.gatehouse/tokens', { cookie, accept: 'application/json' })).json().tokens[0].last_used_at, { timeout: 5000 }).not.toBeNull();
+    await expect
+      .poll(
+        async () => (await call(a, 'GET', '/.gatehouse/tokens', { cookie, accept: 'application/json' })).json().tokens[0].last_used_at,
+        { timeout: 5000 },
+      )
+      .not.toBeNull();
 
     // Revoked through the page on replica A (a form, CSRF checked) …
     const listPage = await call(a, 'GET', '/.gatehouse/tokens', page(cookie));
@@ -153,7 +162,13 @@ describe('personal access tokens', () => {
     const noCsrf = await call(a, 'POST', '/.gatehouse/tokens', form(cookie), `action=revoke&id=${id}`);
     expect(noCsrf.status).toBe(403);
     expect((await call(b, 'GET', '/mlflow/still', { authorization: `Bearer ${token}` })).status).toBe(200);
-    const revoked = await call(a, 'POST', '/.gatehouse/tokens', form(cookie), `action=revoke&id=${id}&csrf=${encodeURIComponent(csrfOf(listPage.text))}`);
+    const revoked = await call(
+      a,
+      'POST',
+      '/.gatehouse/tokens',
+      form(cookie),
+      `action=revoke&id=${id}&csrf=${encodeURIComponent(csrfOf(listPage.text))}`,
+    );
     expect(revoked.status).toBe(200);
     expect(revoked.text).toContain('revoked');
     // … and refused by replica B at its very next request.
@@ -189,7 +204,13 @@ describe('personal access tokens', () => {
     const unknownRoute = await call(a, 'POST', '/.gatehouse/tokens', withCsrf, JSON.stringify({ name: 'x', routes: ['nope'] }));
     expect([unknownRoute.status, unknownRoute.json().error]).toEqual([400, 'GH_BAD_REQUEST']);
     expect(unknownRoute.json().message).toContain('nope');
-    const tooLong = await call(a, 'POST', '/.gatehouse/tokens', withCsrf, JSON.stringify({ name: 'x', routes: ['mlflow'], expires_in_days: 91 }));
+    const tooLong = await call(
+      a,
+      'POST',
+      '/.gatehouse/tokens',
+      withCsrf,
+      JSON.stringify({ name: 'x', routes: ['mlflow'], expires_in_days: 91 }),
+    );
     expect([tooLong.status, tooLong.json().error]).toEqual([400, 'GH_BAD_REQUEST']);
     expect(tooLong.json().message).toContain('90 days');
 
@@ -233,7 +254,12 @@ describe('personal access tokens', () => {
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ user: 'svc-import@corp.example', name: 'label import', created_by: 'admin' });
     const token = created.json.token as string;
-    const second = await admin(a, 'POST', '/admin/tokens', { user: 'svc-import@corp.example', name: 'two', routes: ['labels'], groups: ['ml'] });
+    const second = await admin(a, 'POST', '/admin/tokens', {
+      user: 'svc-import@corp.example',
+      name: 'two',
+      routes: ['labels'],
+      groups: ['ml'],
+    });
     expect(second.status).toBe(201);
     expect((await admin(a, 'POST', '/admin/tokens', { name: 'no user', routes: ['labels'] })).status).toBe(400);
 
@@ -276,7 +302,10 @@ describe('personal access tokens', () => {
     const refused = await call(a, 'GET', '/mlflow/old', { authorization: `Bearer ${expired}` });
     expect([refused.status, refused.json().error]).toEqual([401, 'GH_BAD_TOKEN']);
     // The same record made live again is accepted: the refusal was the time, not the shape.
-    await inspector().set(`${prefix}pat:${id}`, JSON.stringify({ ...JSON.parse((await inspector().get(`${prefix}pat:${id}`)) ?? '{}'), expiresAt: now + 60_000 }));
+    await inspector().set(
+      `${prefix}pat:${id}`,
+      JSON.stringify({ ...JSON.parse((await inspector().get(`${prefix}pat:${id}`)) ?? '{}'), expiresAt: now + 60_000 }),
+    );
     expect((await call(a, 'GET', '/mlflow/old', { authorization: `Bearer ${expired}` })).status).toBe(200);
     // A guessed secret for a real id is refused.
     const guessed = `gatehouse_pat_${id}_${'B'.repeat(43)}`;
