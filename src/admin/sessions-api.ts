@@ -2,7 +2,8 @@
 //   GET    /admin/sessions?user=<user>        list a user's live sessions (ids are store keys,
 //                                             which cannot be used as cookies)
 //   DELETE /admin/sessions/<id>               revoke one session
-//   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica
+//   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica, and the
+//                                             user's personal access tokens (tokens_revoked in the answer)
 // Every session a call ends gets its own session_revoked record (reason "admin", with its user) at
 // the moment it ends; the call's own admin_api record (server.ts) names the user and the count.
 import type { AuthEventInput } from '../audit/events.ts';
@@ -94,7 +95,7 @@ export async function handleSessionsApi(
     const before = new Map((await storeCall(log, () => sessions.list(user))).map((l) => [l.id, l.record] as const));
     const keys = await storeCall(log, () => sessions.revokeUser(user));
     const tokens = (await deps.revokeTokens?.(user)) ?? 0;
-    note.affected = keys.length + tokens;
+    note.affected = keys.length;
     for (const key of keys) revoked(key, before.get(key), user);
     log.info({ user, revoked: keys.length }, 'admin revoked all sessions of a user');
     sendJson(ax, 200, { user, revoked: keys.length, tokens_revoked: tokens });
