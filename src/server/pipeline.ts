@@ -305,17 +305,18 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
   const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
   if (credential === undefined) return undefined;
+  // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
+  // to routes, never passed on as an access token (auth/bearer/pat.ts).
+  const pat = isPatToken(credential.token);
+  if (!pat && !rt.bearer.enabled) return undefined;
   ex.browser = false;
   try {
-    // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
-    // to routes, never passed on as an access token (auth/bearer/pat.ts).
-    if (isPatToken(credential.token)) {
+    if (pat) {
       ex.identity = await rt.pats.verify(credential.token, ex.route?.name, (t) => (ex.token = t));
       // Unlike an IdP's access token, Gatehouse's own long-lived credential is not the tool's: it
       // never goes upstream (from Proxy-Authorization it is dropped as hop-by-hop anyway).
       if (credential.header === 'authorization') delete ex.req.headers.authorization;
-    } else if (!rt.bearer.enabled) return undefined;
-    else {
+    } else {
       ex.identity = await rt.bearer.verify(credential.token);
       ex.bearerToken = credential.token;
     }
