@@ -312,3 +312,26 @@ describe('personal access tokens', () => {
     expect((await call(a, 'GET', '/mlflow/old', { authorization: `Bearer ${guessed}` })).status).toBe(401);
   });
 });
+
+describe('the token page on every host', () => {
+  it('answers on each served host (no route covers /.gatehouse/), and not on a host Gatehouse does not serve', async () => {
+    const spy = await startSpyUpstream();
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      session: { store: 'memory', cookie: { secure: false } },
+      routes: [
+        { name: 'mlflow', host: 'mlflow.corp.example', path: '/api', upstream: spy.url, allow: { authenticated: true } },
+        { name: 'labels', host: 'labels.corp.example', upstream: spy.url, allow: { authenticated: true } },
+      ],
+    });
+    const s = await gh.current().sessions.create(ALICE);
+    const cookie = `${gh.current().config.session.cookie.name}=${s.cookieValue}`;
+    for (const host of ['mlflow.corp.example', 'labels.corp.example']) {
+      const r = await call(gh, 'GET', '/.gatehouse/tokens', { host, cookie, accept: 'application/json' });
+      expect(r.status, host).toBe(200);
+      expect(r.json().routes).toEqual(['mlflow', 'labels']);
+    }
+    const other = await call(gh, 'GET', '/.gatehouse/tokens', { host: 'elsewhere.example', cookie, accept: 'application/json' });
+    expect([other.status, other.json().error]).toEqual([404, 'GH_NO_ROUTE']);
+  });
+});
