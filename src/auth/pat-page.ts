@@ -37,7 +37,8 @@ export async function handleTokensPage(ex: Exchange, pats: Pats, sessions: Sessi
     throw new GatehouseError('GH_BAD_CSRF', 'The token form expired or did not come from this site. Reload the page and try again.');
   };
   const own = async (id: string): Promise<PatRecord> => {
-    const r = await pats.store.get(id);
+    // Ids are 16 hex digits: anything else names no token (and never reaches the store).
+    const r = /^[0-9a-f]{16}$/.test(id) ? await pats.store.get(id) : undefined;
     // Someone else's token is as unknown as a missing one.
     if (!r || r.user !== owner.user) throw new GatehouseError('GH_NOT_FOUND', 'You have no token with this id.');
     return r;
@@ -46,7 +47,7 @@ export async function handleTokensPage(ex: Exchange, pats: Pats, sessions: Sessi
   if (sub.startsWith('/') && sub.length > 1) {
     if (method !== 'DELETE') throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'Use DELETE to revoke a token.');
     if (!csrfOk(header(ex, CSRF_HEADER))) refuseCsrf();
-    const r = await own(decodeURIComponent(sub.slice(1)));
+    const r = await own(sub.slice(1));
     ex.token = { id: r.id, name: r.name };
     await pats.revoke(r.id);
     return sendJson(ex, 200, { revoked: 1, id: r.id });
