@@ -96,6 +96,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       log,
       token: () => holder.current().config.admin.token,
       sessions: () => holder.current().sessions,
+      pats: () => holder.current().pats,
       onAuthEvent,
       reload: () => reload(),
       ready: createReadiness({ probe: storeProbe, current: serving, audit, draining: () => draining }),
