@@ -40,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
+import { refusalEvent } from '../audit/events.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
@@ -164,7 +165,7 @@ function createFail(log: Logger, outages: ReturnType<typeof createOutageLog>): (
         gerr.message,
       );
     const audit = errorSpec(gerr.code).audit;
-    if (audit) ex.event({ action: audit.action, outcome: 'failure', reason: audit.reason, message: gerr.message });
+    if (audit) ex.event(refusalEvent(audit.action, audit.reason, gerr));
     // An IdP that did not answer: browsers get a page that starts the same sign-in again.
     if (gerr.code === 'GH_IDP_UNAVAILABLE' && sendIdpRetryPage(ex, gerr)) return;
     sendError(ex, gerr);
