@@ -135,6 +135,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       count: f.count,
       credential: f.credential,
       idp: f.idp ?? f.user?.idp,
+      reason: f.reason,
       session: f.session,
     },
     http:

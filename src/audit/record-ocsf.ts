@@ -142,6 +142,8 @@ function ocsfAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<stri
     session: f.session === undefined ? undefined : { uid: f.session },
     severity_id: STATUS[outcome].severity,
     src_endpoint: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    // The stable reason code (docs/audit.md), in both: status_code is what an OCSF rule matches on.
+    status_code: f.reason,
     status_detail: f.reason,
     status_id: STATUS[outcome].status,
     time: f.time,

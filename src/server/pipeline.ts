@@ -326,7 +326,8 @@ function useSession(ex: Exchange, rt: Runtime, found: Lookup): boolean {
     return true;
   }
   if (found.state === 'revoked') ex.event({ action: 'session_revoked', outcome: 'success', reason: 'revoked', session: found.key });
-  else if (found.state === 'expired') ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key });
+  else if (found.state === 'expired')
+    ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key, user: found.record });
   // The browser keeps sending a dead cookie until told to drop it.
   (ex.setCookies ??= []).push(rt.sessions.cookie.clear());
   return false;

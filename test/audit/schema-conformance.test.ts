@@ -110,6 +110,8 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'forged callback': ['authentication start failure', '3002 1 failure'],
   'IdP access_denied': ['authentication start failure', '3002 1 failure'],
   'bearer rejected': ['authentication start failure', '3002 1 failure'],
+  'SAML assertion replayed (attempted user known)': ['authentication start failure', '3002 1 failure'],
+  'expired bearer token (attempted user known)': ['authentication start failure', '3002 1 failure'],
   logout: ['authentication,session end success', '3002 2 success'],
   'session expired (idle)': ['session end success', '3002 2 success'],
   'session revoked, dead cookie used': ['session end success', '3002 2 success'],
