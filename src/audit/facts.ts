@@ -20,7 +20,8 @@ export interface RequestFacts {
   readonly status: number;
   readonly decision: Outcome;
   readonly reason: string | undefined;
-  readonly rule: number | undefined;
+  /** The deciding rule's stable id (`<route>/<hash>`, config/hash.ts); undefined when the route's own allow/deny decided. */
+  readonly rule: string | undefined;
   readonly errorCode: string | undefined;
   readonly user: UserFacts | undefined;
   readonly authMethod: 'session' | 'bearer' | undefined;

@@ -12,6 +12,7 @@ import {
   adminCall,
   authOutcome,
   chainFields,
+  configFields,
   ECS_VERSION,
   eventId,
   isUpstreamFailure,
@@ -66,6 +67,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       auth_method: f.authMethod,
       boot_id: s.bootId,
       chain: chainFields(s, prev),
+      config: configFields(),
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,
@@ -132,6 +134,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
     gatehouse: {
       boot_id: s.bootId,
       chain: chainFields(s, prev),
+      config: configFields(),
       count: f.count,
       credential: f.credential,
       idp: f.idp ?? f.user?.idp,

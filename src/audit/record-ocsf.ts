@@ -11,6 +11,7 @@ import {
   adminCall,
   authOutcome,
   chainFields,
+  configFields,
   eventId,
   OBSERVER,
   OCSF_VERSION,
@@ -111,6 +112,7 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
       auth_method: f.authMethod,
       boot_id: s.bootId,
       chain: chainFields(s, prev),
+      config: configFields(),
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,
@@ -148,7 +150,7 @@ function ocsfAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<stri
     status_id: STATUS[outcome].status,
     time: f.time,
     type_uid: 3002 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), idp: f.idp ?? f.user?.idp },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields(), idp: f.idp ?? f.user?.idp },
     user: f.user ? ocsfUser(f.user) : UNKNOWN_USER,
   };
 }
@@ -177,7 +179,7 @@ function ocsfAdmin(f: AuthFacts, s: Stamp, prev: string | undefined): Record<str
     status_id: STATUS[f.outcome].status,
     time: f.time,
     type_uid: 6003 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), credential: f.credential },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields(), credential: f.credential },
   };
 }
 
@@ -198,7 +200,7 @@ function ocsfReload(f: AuthFacts, s: Stamp, prev: string | undefined): Record<st
     status_id: STATUS[f.outcome].status,
     time: f.time,
     type_uid: 6002 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields() },
   };
 }
 
@@ -221,6 +223,6 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
     status_id: STATUS.failure.status,
     time: f.time,
     type_uid: 4002 * 100,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields() },
   };
 }

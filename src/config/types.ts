@@ -76,6 +76,8 @@ export type DenyCondition = Omit<AllowCondition, 'public'>;
 
 /** One entry of a route's `rules:`; the first that matches a request decides. */
 export interface RouteRule {
+  /** Stable id for the audit record: `<route>/<hash of the rule as written>` (config/hash.ts). */
+  readonly id: string;
   /** Prefix or glob, as written. */
   readonly path: string;
   /** Upper-case methods as written; undefined = any. */
@@ -291,6 +293,8 @@ export interface AuditConfig {
 }
 
 export interface Config {
+  /** SHA-256 of the canonical compiled config, secrets redacted (config/hash.ts); on every audit record. */
+  readonly hash: string;
   readonly logLevel: RawConfig['log_level'];
   readonly watch: boolean;
   /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */

@@ -134,7 +134,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     status: ex.status || (ex.res?.headersSent ? ex.res.statusCode : 499),
     decision: ex.decision ?? 'error',
     reason: ex.policy?.reason,
-    rule: ex.policy?.rule,
+    rule: ex.policy?.rule === undefined ? undefined : ex.route?.rules[ex.policy.rule]?.id,
     errorCode: ex.errorCode,
     user: userFacts(ex.identity, ex.session?.record.subject),
     authMethod: ex.identity ? (ex.session ? 'session' : 'bearer') : undefined,

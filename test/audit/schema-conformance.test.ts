@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chainLine } from '../../src/audit/chain.ts';
+import { setConfigHash } from '../../src/audit/record-meaning.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from '../../src/audit/record.ts';
 import { validateEcs } from '../support/ecs-validate.ts';
 import { validateOcsf } from '../support/ocsf-validate.ts';
@@ -17,6 +18,9 @@ import { ALL_CASES } from './schema-conformance.cases.ts';
 const KNOWN_PROBLEMS: Readonly<Record<AuditFormat, number>> = { ecs: 0, ocsf: 0 };
 
 const validate = { ecs: validateEcs, ocsf: validateOcsf } as const;
+
+// As at start (cli/start.ts): every record names the config in force.
+setConfigHash('3b1f0c6a9d2e4f5a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a');
 
 /** The record as written: built, chained after a previous record, serialised, parsed back. */
 function written(f: AuditFacts, format: AuditFormat, sequence: number): Record<string, unknown> {
