@@ -68,6 +68,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       boot_id: s.bootId,
       chain: chainFields(s, prev),
       config: configFields(),
+      credential_kind: f.credentialKind,
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,

@@ -113,6 +113,7 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
       boot_id: s.bootId,
       chain: chainFields(s, prev),
       config: configFields(),
+      credential_kind: f.credentialKind,
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,

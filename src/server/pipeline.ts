@@ -210,6 +210,7 @@ function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfi
 }
 
 async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+  ex.proxied = false;
   const r = route(ex, rt);
   const failure = await identify(ex, rt);
   authorize(ex, r, failure);

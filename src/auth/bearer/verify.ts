@@ -21,6 +21,10 @@ import { withUserinfo } from './userinfo.ts';
 
 export interface BearerIdentity extends Identity {
   readonly method: 'bearer';
+  /** The IdP's id for the caller (`sub`), for the audit record's user.id. */
+  readonly subject: string | undefined;
+  /** Which kind of bearer credential it was (the audit record's gatehouse.credential_kind). */
+  readonly credential: 'bearer_jwt' | 'bearer_opaque';
 }
 
 export interface BearerVerifier {
@@ -132,7 +136,7 @@ async function checkJwt(accepting: readonly OidcClient[], token: string, iss: st
 }
 
 /** The claims as an identity, completed from userinfo when the IdP asks for that. */
-async function toIdentity({ client, claims }: Checked, token: string): Promise<BearerIdentity> {
+async function toIdentity({ client, claims, introspected }: Checked, token: string): Promise<BearerIdentity> {
   const cfg = client.config;
   const mapped = await withUserinfo(client, token, claims.sub, mapClaims(claims, cfg.claims, cfg.splitGroupValuesOn));
   // Client-credentials tokens often carry no e-mail: fall back to the subject as the user —
@@ -141,7 +145,16 @@ async function toIdentity({ client, claims }: Checked, token: string): Promise<B
   const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
   const user = mapped.user ?? (unverified && cfg.claims.user === cfg.claims.email ? undefined : sub);
   if (!user) throw bad(`no "${cfg.claims.user}" or "sub" claim`, { reason: 'claim_missing', idp: cfg.id });
-  return { user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp: cfg.id, method: 'bearer' };
+  return {
+    user,
+    email: mapped.email,
+    name: mapped.name,
+    groups: mapped.groups ?? [],
+    idp: cfg.id,
+    method: 'bearer',
+    subject: sub,
+    credential: introspected ? 'bearer_opaque' : 'bearer_jwt',
+  };
 }
 
 /** When a verified token must be checked again: its exp, and sooner where introspection or userinfo answered. */
