@@ -278,6 +278,8 @@ export type AuditSinkConfig =
       /** HEC only: the index, and indexed fields added to every event. */
       readonly index?: string | undefined;
       readonly fields?: Readonly<Record<string, string>> | undefined;
+      /** HEC only: delivered only once indexer acknowledgment says so (sinks/http.ts). */
+      readonly ack?: boolean | undefined;
     };
 
 export interface AuditConfig {
