@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 
 /** `value` as canonical JSON (see above); undefined members and functions are left out. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return value === undefined || typeof value === 'function' ? 'null' : JSON.stringify(value);
+  if (value === null || typeof value !== 'object')
+    return value === undefined || typeof value === 'function' ? 'null' : JSON.stringify(value);
   if (value instanceof Set) return canonicalJson([...value]);
   if (value instanceof Map) return canonicalJson(Object.fromEntries(value));
   if (value instanceof RegExp) return JSON.stringify(String(value));

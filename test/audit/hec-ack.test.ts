@@ -103,7 +103,9 @@ function hecSink(url: string, over: Record<string, unknown> = {}) {
 
 describe('HEC indexer acknowledgment', () => {
   it('config: ack for format hec only, off by default', () => {
-    const hec = compileConfig(withSinks([{ type: 'http', url: 'https://s.example:8088/services/collector/event', format: 'hec', ack: true }]));
+    const hec = compileConfig(
+      withSinks([{ type: 'http', url: 'https://s.example:8088/services/collector/event', format: 'hec', ack: true }]),
+    );
     expect(hec.config.audit.sinks[0]).toMatchObject({ ack: true });
     const off = compileConfig(withSinks([{ type: 'http', url: 'https://s.example:8088/services/collector/event', format: 'hec' }]));
     expect(off.config.audit.sinks[0]).toMatchObject({ ack: false });
@@ -116,7 +118,9 @@ describe('HEC indexer acknowledgment', () => {
   });
 
   it('the ack endpoint sits beside the event endpoint', () => {
-    expect(hecAckUrl(new URL('https://s.example:8088/services/collector/event')).href).toBe('https://s.example:8088/services/collector/ack');
+    expect(hecAckUrl(new URL('https://s.example:8088/services/collector/event')).href).toBe(
+      'https://s.example:8088/services/collector/ack',
+    );
     expect(hecAckUrl(new URL('https://s.example/splunk/services/collector')).href).toBe('https://s.example/splunk/services/collector/ack');
     expect(hecAckUrl(new URL('https://s.example/ingest')).href).toBe('https://s.example/services/collector/ack');
   });

@@ -180,7 +180,12 @@ describe('the facts an analyst filters on (issue 14)', () => {
   });
   it('a bearer request names the subject and the kind of credential; the rule by its stable id', () => {
     const e = rec('allowed with a bearer token', 'ecs');
-    expect([e.user.id, e.user.name, e.gatehouse.credential_kind, e.gatehouse.auth_method]).toEqual(['svc-ci', 'svc-ci', 'bearer_jwt', 'bearer']);
+    expect([e.user.id, e.user.name, e.gatehouse.credential_kind, e.gatehouse.auth_method]).toEqual([
+      'svc-ci',
+      'svc-ci',
+      'bearer_jwt',
+      'bearer',
+    ]);
     const o = rec('explicit deny rule', 'ocsf');
     expect(o.unmapped.rule).toBe('mlflow/9a8b7c6d5e4f');
   });

@@ -380,7 +380,14 @@ describe('compileConfig: result', () => {
     const [health, admin] = r.rules.map((x) => x.id);
     expect(r.rules).toStrictEqual([
       { id: health, path: '/health', methods: undefined, public: true, allow: undefined, deny: undefined },
-      { id: admin, path: '/admin', methods: ['POST'], public: false, allow: { emails: ['a@corp.example'] }, deny: { groups: ['contractors'] } },
+      {
+        id: admin,
+        path: '/admin',
+        methods: ['POST'],
+        public: false,
+        allow: { emails: ['a@corp.example'] },
+        deny: { groups: ['contractors'] },
+      },
     ]);
   });
 

@@ -213,7 +213,11 @@ describe('crafted back-channel logout tokens', () => {
     const revoked = () =>
       parseRecords(readNdjson(s.auditFile)).filter((r) => r.event?.action === 'session_revoked' && r.event.reason === 'backchannel');
     await expect.poll(() => revoked().length, { timeout: 5000 }).toBe(2);
-    expect(revoked().map((r) => [r.event?.reason, r.user?.name, r.gatehouse?.session]).sort()).toEqual(
+    expect(
+      revoked()
+        .map((r) => [r.event?.reason, r.user?.name, r.gatehouse?.session])
+        .sort(),
+    ).toEqual(
       [
         ['backchannel', 'alice@example.com', s.key1],
         ['backchannel', 'alice@example.com', s.key2],

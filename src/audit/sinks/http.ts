@@ -96,9 +96,12 @@ function ackIdOf(body: string): number {
   }
   if (Number.isInteger(id) && (id as number) >= 0) return id as number;
   // Accepted but not trackable: sending again would index it twice. Configuration to fix (sink.ts).
-  throw Object.assign(new Error('HEC accepted the batch but returned no ackId: enable indexer acknowledgment on the token, or set ack: false'), {
-    permanent: true as const,
-  });
+  throw Object.assign(
+    new Error('HEC accepted the batch but returned no ackId: enable indexer acknowledgment on the token, or set ack: false'),
+    {
+      permanent: true as const,
+    },
+  );
 }
 
 /** The ids an ack answer marks true (`{"acks":{"0":true,"1":false}}`). */

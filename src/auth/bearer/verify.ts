@@ -74,7 +74,8 @@ export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => n
     if (payload) checked = await checkJwt(accepting, token, payload.iss);
     else {
       const until = refused.get(key);
-      if (until !== undefined && now() < until) throw bad('not a JWT, and no identity provider knows it as an active token', { reason: 'inactive' });
+      if (until !== undefined && now() < until)
+        throw bad('not a JWT, and no identity provider knows it as an active token', { reason: 'inactive' });
       try {
         checked = { ...(await introspectToken(introspecting, token, now())), introspected: true };
       } catch (err) {

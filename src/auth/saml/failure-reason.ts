@@ -17,10 +17,16 @@ const REASONS: readonly (readonly [RegExp, string])[] = [
   [/^(the message is not yet valid|the assertion is not yet valid)/, 'not_yet_valid'],
   [/^(wrong issuer|the message names an issuer)/, 'issuer_mismatch'],
   [/^the response is addressed to/, 'destination_mismatch'],
-  [/^(the assertion is for |the bearer SubjectConfirmation|the assertion has more than one bearer|the assertion has no Subject)/, 'confirmation_invalid'],
+  [
+    /^(the assertion is for |the bearer SubjectConfirmation|the assertion has more than one bearer|the assertion has no Subject)/,
+    'confirmation_invalid',
+  ],
   [/^the response answers a sign-in that is unknown/, 'unknown_state'],
   [/^unsolicited/, 'unsolicited'],
-  [/^(the assertion's InResponseTo|the signed assertion has no InResponseTo|InResponseTo does not match|its InResponseTo)/, 'in_response_to_mismatch'],
+  [
+    /^(the assertion's InResponseTo|the signed assertion has no InResponseTo|InResponseTo does not match|its InResponseTo)/,
+    'in_response_to_mismatch',
+  ],
   [/^(the required attribute|the assertion names no user|the message names no NameID)/, 'claim_missing'],
   [/^(the response has no assertion|the assertion has no ID|the response has no single)/, 'no_assertion'],
 ];
