@@ -25,13 +25,14 @@ async function startHec(opts: { ackEnabled: boolean }) {
   const events: { channel: string | undefined; body: string }[] = [];
   const ackQueries: number[][] = [];
   let onAckQuery: (() => void) | undefined;
-  const reply = (res: ServerResponse, status: number, body: unknown) =>
+  const reply = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
   const server = createServer((req: IncomingMessage, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
+    req.on('end', (): void => {
       if (req.headers.authorization !== `Splunk ${TOKEN}`) return reply(res, 401, { text: 'Token is required', code: 2 });
       const channel = req.headers['x-splunk-request-channel'] as string | undefined;
       const path = new URL(req.url ?? '/', 'http://x').pathname;

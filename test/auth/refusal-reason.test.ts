@@ -1,6 +1,6 @@
 // The audit reason code of a refused JWT, from jose's errors (bearer tokens, ID token signatures)
 // and openid-client's claim checks; the attempted user only from a payload whose signature verified.
-import { errors, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { errors, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { jwtRefusalReason, verifiedSubject } from '../../src/auth/refusal-reason.ts';
 

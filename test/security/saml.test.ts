@@ -348,7 +348,7 @@ async function auditedAuth(auditFile: string, res: Page, action: string): Promis
 }
 
 /** A refused sign-in's login_failed record names a reason code (docs/audit.md) and the IdP. */
-async function expectReasonCode(auditFile: string, res: Page, code: string): Promise<Record<string, any> | undefined> {
+async function expectReasonCode(auditFile: string, res: Page, code: string | undefined): Promise<Record<string, any> | undefined> {
   if (code !== 'GH_LOGIN_FAILED') return undefined;
   const r = await auditedAuth(auditFile, res, 'login_failed');
   expect(r.gatehouse.reason).toMatch(/^[a-z_]+(:[A-Za-z_]+)?$/);
