@@ -11,6 +11,7 @@ import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
 import { compilePat } from './compile-tokens.ts';
 import { compileSession } from './compile-session.ts';
 import { Findings, type Checked } from './findings.ts';
+import { configHash } from './hash.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
 import { Secret, secretProblems } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type RouteConfig } from './types.ts';
@@ -72,7 +73,7 @@ export function compileConfig(input: unknown): CompileResult {
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
 
-  const config: Config = {
+  const compiled: Omit<Config, 'hash'> = {
     logLevel: raw.log_level,
     watch: raw.watch,
     devMode,
@@ -90,6 +91,8 @@ export function compileConfig(input: unknown): CompileResult {
     reservedHeaders: reservedHeaders(routes),
     routes,
   };
+  // Once, at load: which configuration was in force is on every audit record.
+  const config: Config = { hash: configHash(compiled), ...compiled };
   return { config: deepFreeze(config), warnings: f.warnings };
 }
 

@@ -523,6 +523,12 @@ const auditSink = z.discriminatedUnion(
         .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/), z.string().max(256))
         .optional()
         .describe('format: hec only: indexed fields added to every event (e.g. {env: prod, dc: fra1}).'),
+      ack: z
+        .boolean()
+        .default(false)
+        .describe(
+          'format: hec only: indexer acknowledgment (the token must have it enabled): a batch counts as delivered only once HEC says it was indexed (polled at /services/collector/ack), not when the POST is answered.',
+        ),
     }),
   ],
   { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) },

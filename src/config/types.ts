@@ -76,6 +76,8 @@ export type DenyCondition = Omit<AllowCondition, 'public'>;
 
 /** One entry of a route's `rules:`; the first that matches a request decides. */
 export interface RouteRule {
+  /** Stable id for the audit record: `<route>/<hash of the rule as written>` (config/hash.ts). */
+  readonly id: string;
   /** Prefix or glob, as written. */
   readonly path: string;
   /** Upper-case methods as written; undefined = any. */
@@ -278,6 +280,8 @@ export type AuditSinkConfig =
       /** HEC only: the index, and indexed fields added to every event. */
       readonly index?: string | undefined;
       readonly fields?: Readonly<Record<string, string>> | undefined;
+      /** HEC only: delivered only once indexer acknowledgment says so (sinks/http.ts). */
+      readonly ack?: boolean | undefined;
     };
 
 export interface AuditConfig {
@@ -293,6 +297,8 @@ export interface AuditConfig {
 }
 
 export interface Config {
+  /** SHA-256 of the canonical compiled config, secrets redacted (config/hash.ts); on every audit record. */
+  readonly hash: string;
   readonly logLevel: RawConfig['log_level'];
   readonly watch: boolean;
   /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */

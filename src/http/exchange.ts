@@ -65,6 +65,12 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /**
+   * Was the request forwarded to the upstream (the audit record's allowed/denied)? false from the
+   * moment a route was chosen to proxy to, true once the request was handed to the upstream
+   * connection; undefined where Gatehouse answers itself (its own endpoints, forward-auth).
+   */
+  proxied: boolean | undefined = undefined;
   /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
   liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
   /** True once the finish stage ran (server/finish.ts closeOnce). */

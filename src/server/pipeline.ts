@@ -41,6 +41,7 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
+import { refusalEvent } from '../audit/events.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
@@ -166,7 +167,7 @@ function createFail(log: Logger, outages: ReturnType<typeof createOutageLog>): (
         gerr.message,
       );
     const audit = errorSpec(gerr.code).audit;
-    if (audit) ex.event({ action: audit.action, outcome: 'failure', reason: audit.reason, message: gerr.message });
+    if (audit) ex.event(refusalEvent(audit.action, audit.reason, gerr));
     // An IdP that did not answer: browsers get a page that starts the same sign-in again.
     if (gerr.code === 'GH_IDP_UNAVAILABLE' && sendIdpRetryPage(ex, gerr)) return;
     sendError(ex, gerr);
@@ -211,6 +212,7 @@ function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfi
 }
 
 async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+  ex.proxied = false;
   const r = route(ex, rt);
   const failure = await identify(ex, rt);
   authorize(ex, r, failure);
@@ -338,7 +340,8 @@ function useSession(ex: Exchange, rt: Runtime, found: Lookup): boolean {
     return true;
   }
   if (found.state === 'revoked') ex.event({ action: 'session_revoked', outcome: 'success', reason: 'revoked', session: found.key });
-  else if (found.state === 'expired') ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key });
+  else if (found.state === 'expired')
+    ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key, user: found.record });
   // The browser keeps sending a dead cookie until told to drop it.
   (ex.setCookies ??= []).push(rt.sessions.cookie.clear());
   return false;
