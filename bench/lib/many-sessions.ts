@@ -7,6 +7,13 @@ import { compileConfig } from '../../src/config/compile.ts';
 import { silentLogger } from '../../src/log.ts';
 import { sessionsFromConfig } from '../../src/session/create.ts';
 
+export interface SessionUser {
+  readonly user: string;
+  readonly groups?: readonly string[];
+  readonly email?: string;
+  readonly name?: string;
+}
+
 export interface ManySessionsOptions {
   readonly redisUrl: string;
   /** session.redis.key_prefix of the Gatehouse under test (e.g. "bench:"). */
@@ -15,7 +22,7 @@ export interface ManySessionsOptions {
   readonly secret: string;
   readonly count: number;
   /** Identity of session i; default user<i>@corp.example in group "ml". */
-  readonly user?: (i: number) => { user: string; groups?: readonly string[]; email?: string; name?: string };
+  readonly user?: (i: number) => SessionUser;
   /** Cookie name in the returned header values; default the name Gatehouse uses with `cookie: { secure: false }`. */
   readonly cookieName?: string;
   /** session.idle_timeout / absolute_timeout of the Gatehouse under test, when not the defaults. */
@@ -39,7 +46,7 @@ export async function createSessions(opts: ManySessionsOptions): Promise<string[
   });
   const sessions = sessionsFromConfig(config.session, silentLogger);
   const name = opts.cookieName ?? sessions.cookie.name;
-  const who = opts.user ?? ((i: number) => ({ user: `user${i}@corp.example`, groups: ['ml'] }));
+  const who = opts.user ?? ((i: number): SessionUser => ({ user: `user${i}@corp.example`, groups: ['ml'] }));
   const out: string[] = new Array(opts.count);
   try {
     await waitReady(sessions.store);
