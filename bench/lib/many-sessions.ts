@@ -23,6 +23,8 @@ export interface ManySessionsOptions {
   readonly count: number;
   /** Identity of session i; default user<i>@corp.example in group "ml". */
   readonly user?: (i: number) => SessionUser;
+  /** The session's identity provider id (record.idp); default "bench". */
+  readonly idp?: string;
   /** Cookie name in the returned header values; default the name Gatehouse uses with `cookie: { secure: false }`. */
   readonly cookieName?: string;
   /** session.idle_timeout / absolute_timeout of the Gatehouse under test, when not the defaults. */
@@ -58,7 +60,7 @@ export async function createSessions(opts: ManySessionsOptions): Promise<string[
         const u = who(i);
         batch.push(
           sessions
-            .create({ user: u.user, email: u.email, name: u.name, groups: u.groups ?? [], idp: 'bench', method: 'bench' })
+            .create({ user: u.user, email: u.email, name: u.name, groups: u.groups ?? [], idp: opts.idp ?? 'bench', method: 'bench' })
             .then(({ cookieValue }) => {
               out[i] = `${name}=${cookieValue}`;
             }),

@@ -39,8 +39,8 @@ export function compileSession(session: RawSession, devMode: boolean): Checked<S
     f.warn('session store: memory (single process; sessions are lost on restart and not shared between replicas)');
   }
 
-  const cacheTtlMs = parseDuration(session.cache?.ttl ?? '60s');
-  if (cacheTtlMs < 1000 || cacheTtlMs > 600_000) f.problem('session.cache.ttl', 'must be between 1s and 10m');
+  const cacheTtlMs = parseDuration(session.cache?.ttl ?? '5m');
+  if (cacheTtlMs < 1000 || cacheTtlMs > 3_600_000) f.problem('session.cache.ttl', 'must be between 1s and 1h');
 
   return f.result({
     store: session.store,

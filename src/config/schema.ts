@@ -279,7 +279,7 @@ const session = z.strictObject({
         .default(100_000)
         .describe('Sessions each process keeps in its near cache (store: redis); least recently used forgotten first.'),
       ttl: duration()
-        .default('60s')
+        .default('5m')
         .describe(
           'How long a cached session is served without asking Redis while the invalidation channel is live (revocations are pushed at once); 1s when it is down.',
         ),

@@ -18,7 +18,7 @@ import { TokenSealer } from './tokens.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
 /** session.cache defaults, when the config leaves them out. */
-export const DEFAULT_CACHE = { maxEntries: 100_000, ttlMs: 60_000 } as const;
+export const DEFAULT_CACHE = { maxEntries: 100_000, ttlMs: 300_000 } as const;
 
 /** What a sign-in hands over to make a session. */
 export interface NewSession {
@@ -96,7 +96,7 @@ export interface ManagerOptions {
   readonly now?: () => number;
   /** Near cache for shared stores: entries older than this are re-read whatever the channel. Default 1 s. */
   readonly cacheTtlMs?: number;
-  /** ...and while the invalidation channel is live, this long. Default session.cache.ttl (60 s). */
+  /** ...and while the invalidation channel is live, this long. Default session.cache.ttl (5 min). */
   readonly cachePushedTtlMs?: number;
   /** Entries kept (sessions, verified cookies). Default session.cache.max_entries (100,000). */
   readonly cacheMax?: number;
