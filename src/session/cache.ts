@@ -95,6 +95,16 @@ export class SessionCache {
     }
   }
 
+  /**
+   * A renewal's copy (only lastSeenAt moved): replaces the record but keeps its age, so renewing
+   * every idle_timeout / 10 never keeps a copy from being re-read once per TTL.
+   */
+  renewed(key: string, record: SessionRecord): void {
+    const entry = this.#entries?.get(key);
+    if (!entry) this.put(key, record);
+    else putBounded(this.#entries!, this.#options.max, key, { ...entry, record });
+  }
+
   drop(key: string): void {
     this.#invalidations++;
     this.#entries?.delete(key);

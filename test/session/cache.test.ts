@@ -135,6 +135,19 @@ describe('SessionCache as a near cache (pushed invalidation)', () => {
     live.close();
   });
 
+  it("a renewal's copy replaces the record but not its age", async () => {
+    const { clock, now, store, state } = channelStore(true);
+    const cache = new SessionCache(store, { ttlMs: 1000, pushedTtlMs: 60_000, max: 10, now });
+    await store.set('k', record('alice'), 600_000);
+    await cache.read('k', true);
+    clock.now += 50_000;
+    cache.renewed('k', { ...record('alice'), lastSeenAt: clock.now });
+    expect(cache.peek('k')?.lastSeenAt).toBe(clock.now);
+    clock.now += 10_000;
+    expect(await cache.read('k', true)).toMatchObject({ cached: false });
+    expect(state.gets).toBe(2);
+  });
+
   it('is bounded by max, forgetting the least recently used (a hit counts as use)', async () => {
     const { now, store } = channelStore(true);
     const cache = new SessionCache(store, { ttlMs: 1000, pushedTtlMs: 60_000, max: 3, now });
