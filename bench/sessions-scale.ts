@@ -13,10 +13,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig } from '../src/config/compile.ts';
+import { Secret } from '../src/config/secret.ts';
 import { parseDuration } from '../src/config/units.ts';
-import { silentLogger } from '../src/log.ts';
-import { sessionsFromConfig } from '../src/session/create.ts';
+import { SessionCache, VerifiedCookies } from '../src/session/cache.ts';
+import { createCookieCodec } from '../src/session/cookie.ts';
+import { deriveKey } from '../src/session/keys.ts';
+import { createMemoryStore } from '../src/session/memory-store.ts';
+import type { SessionRecord, SessionStore } from '../src/session/store.ts';
+import { TokenSealer } from '../src/session/tokens.ts';
 import { freePort, has, NODE, start, stopAll, waitForPort } from './lib.ts';
 import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 
@@ -175,16 +179,18 @@ routes:
     const all = [...cookies, ...more].slice(0, MEMORY_SESSIONS);
     console.log(`created ${more.length} more sessions (${all.length} in all) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-    // In this process: the manager's own near cache filled with `all` (records read from Redis).
-    const heap = await cacheHeap(redisUrl, all);
-    console.log(
-      `near cache, ${all.length} sessions: heap +${mb(heap.bytes)} (${Math.round(heap.bytes / all.length)} bytes per cached session, record + verified cookie), ${heap.cached} entries held`,
-    );
+    // In this process: Gatehouse's cache classes holding MEMORY_SESSIONS entries, without and with sealed IdP tokens.
+    for (const tokens of [false, true]) {
+      const bytes = cacheHeap(MEMORY_SESSIONS, tokens);
+      console.log(
+        `near cache, ${MEMORY_SESSIONS} sessions ${tokens ? 'with sealed OIDC tokens' : 'without IdP tokens'}: heap +${mb(bytes)} (${Math.round(bytes / MEMORY_SESSIONS)} bytes per session, record + verified cookie)`,
+      );
+    }
 
     // In Gatehouse: RSS before and after one pass over every cookie (each request caches one session).
     const before = rssKb(gh.pid!);
     const f = cookieFile('all', all);
-    const pass = wrk(url, f, Math.ceil((1.2 * all.length) / Math.max(500, many.rps)) + 2);
+    const pass = wrk(url, f, Math.ceil((1.5 * all.length) / Math.max(200, many.rps)) + 3);
     const after = rssKb(gh.pid!);
     console.log(
       `Gatehouse RSS: ${(before / 1024).toFixed(1)} MB with ${SESSIONS} sessions cached -> ${(after / 1024).toFixed(1)} MB after ${pass.requests} requests over ${all.length} sessions (+${((after - before) / 1024).toFixed(1)} MB)${pass.errors ? `, errors ${pass.errors}` : ''}`,
@@ -192,34 +198,56 @@ routes:
   }
 }
 
-/** Heap taken by the near cache holding `cookies`' sessions: a manager like Gatehouse's, each cookie looked up once. */
-async function cacheHeap(redisUrl: string, cookies: readonly string[]): Promise<{ bytes: number; cached: number }> {
+/**
+ * Heap the near cache takes for `count` sessions, measured in this process with Gatehouse's own
+ * cache classes: each entry a record as parsed from Redis (user, e-mail, name, two groups; with
+ * `tokens`, OIDC tokens of typical size sealed the way sign-in seals them) plus the verified
+ * cookie it was reached by. Nothing else is kept between the two gc() calls.
+ */
+function cacheHeap(count: number, tokens: boolean): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc (npm run bench:sessions does)');
-  const { config } = compileConfig({
-    server: { public_url: 'http://127.0.0.1:1' },
-    session: {
-      store: 'redis',
-      redis: { url: redisUrl, key_prefix: PREFIX },
-      secret: SECRET,
-      cookie: { secure: false },
-      cache: { max_entries: cookies.length },
-    },
-    routes: [{ name: 'x', upstream: 'http://127.0.0.1:1', allow: { public: true } }],
+  const secret = new Secret(SECRET);
+  const codec = createCookieCodec(
+    { name: 'gatehouse', secure: false, sameSite: 'Lax', domain: undefined },
+    deriveKey(secret, 'cookie-mac'),
+  );
+  const sealer = new TokenSealer(secret);
+  const shared = Object.assign(Object.create(createMemoryStore({ maxSessions: 1 })) as SessionStore, {
+    shared: true,
+    invalidationLive: () => true,
   });
-  const sessions = sessionsFromConfig(config.session, silentLogger);
-  const name = `${sessions.cookie.name}=`;
-  const values = cookies.map((c) => c.slice(name.length));
-  await sessions.store.ping().catch(() => {});
-  await new Promise((r) => setTimeout(r, 300));
+  const cache = new SessionCache(shared, { ttlMs: 1000, pushedTtlMs: 300_000, max: count, now: Date.now });
+  const verified = new VerifiedCookies(codec, count);
+  const jwt = (n: number) => `eyJhbGciOiJSUzI1NiJ9.${'x'.repeat(n)}.${'s'.repeat(342)}`;
+  const idpTokens = { id_token: jwt(600), access_token: jwt(700), refresh_token: 'r'.repeat(64) };
   gc();
   const base = process.memoryUsage().heapUsed;
-  for (let i = 0; i < values.length; i += 500) await Promise.all(values.slice(i, i + 500).map((v) => sessions.lookup(v)));
+  const at = Date.now();
+  for (let i = 0; i < count; i++) {
+    const { value } = codec.mint();
+    const key = verified.keyOf(value)!;
+    const record = {
+      v: 1,
+      user: `user${i}@corp.example`,
+      email: `user${i}@corp.example`,
+      name: `User ${i}`,
+      groups: ['ml-admins', 'data'],
+      idp: 'corp',
+      method: 'oidc',
+      createdAt: at,
+      lastSeenAt: at,
+      absoluteExpiresAt: at + 43_200_000,
+      tokens: tokens ? sealer.seal(key, idpTokens) : undefined,
+      subject: `sub-${i}`,
+      idpSession: `sid-${i}`,
+    };
+    cache.put(key, JSON.parse(JSON.stringify(record)) as SessionRecord);
+  }
   gc();
   const bytes = process.memoryUsage().heapUsed - base;
-  const cached = (sessions as unknown as { cachedSessions: number }).cachedSessions;
-  await sessions.close();
-  return { bytes, cached };
+  if (cache.size !== count) throw new Error(`cache holds ${cache.size}, expected ${count}`);
+  return bytes;
 }
 
 main()

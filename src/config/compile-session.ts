@@ -51,7 +51,7 @@ export function compileSession(session: RawSession, devMode: boolean): Checked<S
     idleMs,
     absoluteMs,
     login: { ratePerMinute: session.login?.rate_per_minute ?? 60, maxPending: session.login?.max_pending ?? 10_000 },
-    cache: { maxEntries: session.cache?.max_entries ?? 100_000, ttlMs: cacheTtlMs },
+    cache: { maxEntries: session.cache?.max_entries ?? 50_000, ttlMs: cacheTtlMs },
   });
 }
 

@@ -18,7 +18,7 @@ import { TokenSealer } from './tokens.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
 /** session.cache defaults, when the config leaves them out. */
-export const DEFAULT_CACHE = { maxEntries: 100_000, ttlMs: 300_000 } as const;
+export const DEFAULT_CACHE = { maxEntries: 50_000, ttlMs: 300_000 } as const;
 
 /** What a sign-in hands over to make a session. */
 export interface NewSession {
@@ -98,7 +98,7 @@ export interface ManagerOptions {
   readonly cacheTtlMs?: number;
   /** ...and while the invalidation channel is live, this long. Default session.cache.ttl (5 min). */
   readonly cachePushedTtlMs?: number;
-  /** Entries kept (sessions, verified cookies). Default session.cache.max_entries (100,000). */
+  /** Entries kept (sessions, verified cookies). Default session.cache.max_entries (50,000). */
   readonly cacheMax?: number;
   /** Live connections are re-checked at least this often. Default 10 s. */
   readonly liveRecheckMs?: number;
