@@ -4,9 +4,9 @@
 // its invalidation channel is live an entry is served for up to `pushedTtlMs` without a Redis
 // round trip; when the channel is down (subscriber disconnected, no heartbeat answer) every entry
 // falls back to the short `ttlMs` (1 s), as safe as before the channel existed. A read that raced
-// an invalidation (a drop or clear while its GET was in flight) is kept only under the short TTL,
-// so a revocation heard mid-read can never be undone by a stale answer. The memory store is its
-// own cache: no copy is kept in front of it.
+// an invalidation (a drop or clear while its GET was in flight) is not kept, and later lookups do
+// not join it, so a revocation heard mid-read is never undone by a stale answer. The memory store
+// is its own cache: no copy is kept in front of it.
 // VerifiedCookies: cookie values whose MAC already verified, with their store key, because HMAC
 // plus SHA-256 cost more than the rest of a cached lookup. Holds nothing the process does not know.
 import { sessionKey, type CookieCodec } from './cookie.ts';
@@ -46,6 +46,8 @@ export class SessionCache {
   readonly #options: CacheOptions;
   readonly #pushedTtlMs: number;
   readonly #entries: Map<string, Entry> | undefined;
+  /** Store reads in flight, by key, that cached reads may join. */
+  readonly #reading = new Map<string, Promise<SessionRecord | undefined>>();
   /** Bumped by every drop and clear: a read that saw it change may have raced an invalidation. */
   #invalidations = 0;
 
@@ -71,15 +73,34 @@ export class SessionCache {
         }
       }
     }
+    // Concurrent misses on one session share one GET (no stampede when a hot entry expires).
+    if (allowCache) {
+      const pending = this.#reading.get(key);
+      if (pending) return { record: await pending, cached: false };
+    }
+    const reading = this.#fetch(key);
+    if (allowCache && !this.#reading.has(key)) {
+      this.#reading.set(key, reading);
+      const forget = () => {
+        if (this.#reading.get(key) === reading) this.#reading.delete(key);
+      };
+      reading.then(forget, forget);
+    }
+    return { record: await reading, cached: false };
+  }
+
+  async #fetch(key: string): Promise<SessionRecord | undefined> {
+    const entries = this.#entries;
     const before = this.#invalidations;
     const liveBefore = this.#store.invalidationLive();
     const record = await this.#store.get(key);
     if (!record) this.drop(key);
-    else if (entries) {
-      const pushed = liveBefore && before === this.#invalidations && this.#store.invalidationLive();
+    else if (entries && before === this.#invalidations) {
+      // Raced an invalidation (maybe of this very session): answer, but keep no copy.
+      const pushed = liveBefore && this.#store.invalidationLive();
       putBounded(entries, this.#options.max, key, { record, fetchedAt: this.#options.now(), pushed });
     }
-    return { record, cached: false };
+    return record;
   }
 
   /** The cached copy whatever its age; undefined when there is none. */
@@ -108,11 +129,14 @@ export class SessionCache {
   drop(key: string): void {
     this.#invalidations++;
     this.#entries?.delete(key);
+    // A read sent before the invalidation may answer with the old record: later lookups read anew.
+    this.#reading.delete(key);
   }
 
   clear(): void {
     this.#invalidations++;
     this.#entries?.clear();
+    this.#reading.clear();
   }
 
   /** Entries held now (bench, tests). */
