@@ -7,7 +7,7 @@
 // memory it takes: heap per cached session measured in this process (the same cache code, records
 // read from Redis) and the Gatehouse process's RSS before and after one pass over 100,000 cookies.
 // Knobs: BENCH_CONNECTIONS (50), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_SESSIONS
-// (10000), BENCH_MEMORY_SESSIONS (100000; 0 skips the memory part), BENCH_CACHE_TTL (5m; 1s = the
+// (10000), BENCH_ROUNDS (2), BENCH_MEMORY_SESSIONS (100000; 0 skips the memory part), BENCH_CACHE_TTL (5m; 1s = the
 // short TTL only, as without pushed invalidation). Needs redis-server and wrk.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
 const MEMORY_SESSIONS = Number(process.env.BENCH_MEMORY_SESSIONS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 /** session.cache.ttl of the Gatehouse under test; "1s" shows the figures without pushed invalidation. */
 const CACHE_TTL = process.env.BENCH_CACHE_TTL ?? '5m';
 const root = new URL('../', import.meta.url).pathname;
@@ -42,7 +43,7 @@ const LUA = `local cookies = {}
 local i = 0
 init = function(args)
   for line in io.lines(args[1]) do cookies[#cookies + 1] = line end
-  i = math.random(#cookies) - 1
+  if args[2] then i = tonumber(args[2]) % #cookies else i = math.random(#cookies) - 1 end
 end
 request = function()
   i = i % #cookies + 1
@@ -58,12 +59,26 @@ interface Row {
   readonly errors: number;
 }
 
-function wrk(url: string, cookieFile: string, seconds: number): Row {
+function wrk(url: string, cookieFile: string, seconds: number, startAt?: number): Row {
   const script = join(dir, 'cycle.lua');
   writeFileSync(script, LUA);
   const r = spawnSync(
     'wrk',
-    ['-t', '1', '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--latency', '-s', script, url, '--', cookieFile],
+    [
+      '-t',
+      '1',
+      '-c',
+      String(CONNECTIONS),
+      '-d',
+      `${seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      url,
+      '--',
+      cookieFile,
+      ...(startAt === undefined ? [] : [String(startAt)]),
+    ],
     {
       encoding: 'utf8',
       timeout: (seconds + 60) * 1000,
@@ -151,13 +166,22 @@ routes:
 
   // A first pass over every session (JIT warm-up; the rate sizes the warm-up of the scale row).
   const probe1 = wrk(url, cookieFile('many', cookies), Math.max(WARMUP, 3));
-  const one = await measure('one', [cookies[0]!], WARMUP);
-  // Warm-up long enough to visit every session (a full near cache: steady state).
-  const many = await measure('many', cookies, Math.max(WARMUP, Math.ceil((1.2 * cookies.length) / Math.max(200, probe1.rps))));
+  // Rounds of (1 session, N sessions), so a slow moment on a shared machine shows as a spread
+  // instead of deciding the ratio; the best of each row is compared.
+  const ones: Array<Awaited<ReturnType<typeof measure>>> = [];
+  const manys: Array<Awaited<ReturnType<typeof measure>>> = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    ones.push(await measure('one', [cookies[0]!], WARMUP));
+    // Warm-up long enough to visit every session (a full near cache: steady state).
+    manys.push(await measure('many', cookies, Math.max(WARMUP, Math.ceil((1.2 * cookies.length) / Math.max(200, probe1.rps)))));
+  }
+  const best = <T extends { rps: number }>(rows: T[]) => rows.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const one = best(ones);
+  const many = best(manys);
   console.log('');
   console.log(
-    `${SESSIONS} sessions / 1 session: ${(many.rps / one.rps).toFixed(2)}x req/s (target >= 0.9x); p99 ${many.p99ms.toFixed(2)} ms (target <= 10 ms); ` +
-      `${many.perRequest.toFixed(4)} Redis commands per request (target <= 0.1)`,
+    `${SESSIONS} sessions / 1 session (best of ${ROUNDS}): ${(many.rps / one.rps).toFixed(2)}x req/s (target >= 0.9x); p99 ${many.p99ms.toFixed(2)} ms (target <= 10 ms); ` +
+      `${Math.max(...manys.map((m) => m.perRequest)).toFixed(4)} Redis commands per request at most (target <= 0.1)`,
   );
   // Beyond a 10 s window: each cached session is re-read once per session.cache.ttl and
   // renewed (SET XX) at most once per idle_timeout / 10 (3 min) while in use.
@@ -190,7 +214,13 @@ routes:
     // In Gatehouse: RSS before and after one pass over every cookie (each request caches one session).
     const before = rssKb(gh.pid!);
     const f = cookieFile('all', all);
-    const pass = wrk(url, f, Math.ceil((1.5 * all.length) / Math.max(200, many.rps)) + 3);
+    // Until every cookie was sent once (each wrk run continues where the last one stopped), bounded.
+    const pass = { requests: 0, errors: 0 };
+    for (let run = 0; run < 20 && pass.requests < all.length; run++) {
+      const r = wrk(url, f, 15, pass.requests);
+      pass.requests += r.requests;
+      pass.errors += r.errors;
+    }
     const after = rssKb(gh.pid!);
     console.log(
       `Gatehouse RSS: ${(before / 1024).toFixed(1)} MB with ${SESSIONS} sessions cached -> ${(after / 1024).toFixed(1)} MB after ${pass.requests} requests over ${all.length} sessions (+${((after - before) / 1024).toFixed(1)} MB)${pass.errors ? `, errors ${pass.errors}` : ''}`,
