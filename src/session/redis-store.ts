@@ -68,6 +68,8 @@ class RedisSessionStore implements SessionStore {
   /** When the subscriber connection last answered (performance.now()). */
   #lastAnswerAt = Number.NEGATIVE_INFINITY;
   #pinging = false;
+  /** The connection last pinged (a Cluster may move its subscriber to another node). */
+  #beatConnection: { ping(): Promise<unknown> } | undefined;
 
   constructor(client: RedisClient, subscriber: RedisClient, keyPrefix: string, now: () => number, heartbeatMs: number) {
     this.#client = client;
@@ -259,9 +261,20 @@ class RedisSessionStore implements SessionStore {
 
   /** One PING in flight at most: a paused or cut connection stops answering and the channel goes stale. */
   #beat(): void {
-    if (this.#pinging || !this.#subscribed) return;
+    const conn = this.#subscriberConnection();
+    if (conn !== this.#beatConnection) {
+      // A Cluster moved its subscriber to another node: notifications may have been missed.
+      const moved = this.#beatConnection !== undefined;
+      this.#beatConnection = conn;
+      if (moved) {
+        this.#subscribed = false;
+        this.#emit(undefined);
+        if (conn) this.#confirmSubscription();
+      }
+    }
+    if (this.#pinging || !this.#subscribed || !conn) return;
     this.#pinging = true;
-    this.#subscriber.ping().then(
+    conn.ping().then(
       () => {
         this.#pinging = false;
         this.#lastAnswerAt = performance.now();
@@ -270,6 +283,17 @@ class RedisSessionStore implements SessionStore {
         this.#pinging = false;
       },
     );
+  }
+
+  /**
+   * The connection that carries the subscription: the subscriber itself, or for a Cluster the node
+   * connection ioredis picked for it (internal API; without it the channel never counts as live,
+   * which only costs the long TTL).
+   */
+  #subscriberConnection(): { ping(): Promise<unknown> } | undefined {
+    if (!(this.#subscriber instanceof Cluster)) return this.#subscriber;
+    const inner = (this.#subscriber as unknown as { subscriber?: { getInstance?: () => { ping(): Promise<unknown> } | null } }).subscriber;
+    return inner?.getInstance?.() ?? undefined;
   }
 
   #emit(keys: readonly string[] | undefined): void {

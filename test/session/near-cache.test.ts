@@ -11,6 +11,7 @@ import { createSessionManager, type SessionManager } from '../../src/session/man
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { inspector, redisUrl, startOwnRedis, uniquePrefix } from '../support/redis.ts';
+import { startClusterTopology } from '../support/redis-topology.ts';
 
 const SECRET = new Secret('near-cache-secret-0123456789abcdefghijkl');
 const alice = { user: 'alice@corp.example', groups: ['ml'], idp: 'corp', method: 'oidc', subject: 'sub-alice', idpSession: 'sid-1' };
@@ -139,6 +140,41 @@ describe('near cache with pushed invalidation (real Redis, two replicas)', () =>
     await expect.poll(() => a.store.invalidationLive() && b.store.invalidationLive(), { timeout: 20_000 }).toBe(true);
     // Missed notifications were announced (caches start over), and new ones are heard again.
     expect(b.revoked).toContain('*');
+    const s = await a.manager.create(alice);
+    expect(await state(b.manager, s.cookieValue)).toBe('active');
+    await a.manager.revoke(s.key);
+    await expect.poll(() => b.revoked, { timeout: 5000 }).toContain(s.key);
+    expect(await state(b.manager, s.cookieValue)).toBe('revoked');
+  });
+
+  it('on Redis Cluster the channel is live through the node connection ioredis subscribes on, and revocations arrive', {
+    timeout: 60_000,
+  }, async () => {
+    const topo = await startClusterTopology(3);
+    const prefix = uniquePrefix();
+    const config: RedisConfig = {
+      ...redisConfig(prefix, 'redis://127.0.0.1:1'),
+      mode: 'cluster',
+      url: undefined,
+      nodes: topo.seeds.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
+    };
+    const clock = { now: Date.now() };
+    const make = () => {
+      const store = createRedisStore({
+        client: createRedisClient(config, 'commands'),
+        subscriber: createRedisClient(config, 'subscriber'),
+        keyPrefix: prefix,
+        heartbeatMs: 100,
+      });
+      const revoked: string[] = [];
+      store.onRevoked((keys) => revoked.push(...(keys ?? ['*'])));
+      const manager = createSessionManager({ config: sessionConfig, secret: SECRET, store, now: () => clock.now });
+      onTestFinished(() => manager.close());
+      return { store, manager, revoked };
+    };
+    const a = make();
+    const b = make();
+    await expect.poll(() => a.store.invalidationLive() && b.store.invalidationLive(), { timeout: 20_000 }).toBe(true);
     const s = await a.manager.create(alice);
     expect(await state(b.manager, s.cookieValue)).toBe('active');
     await a.manager.revoke(s.key);
