@@ -39,6 +39,8 @@ const APACHE = '/usr/sbin/apache2';
 const OPENIDC = '/usr/lib/apache2/modules/mod_auth_openidc.so';
 const SECRET = 'compare-bench-session-secret-0123456789abcdef';
 const KEY_PREFIX = 'compare:';
+/** The session cookie's name with cookie.secure: false (dev mode drops the __Host- prefix). */
+const GH_COOKIE = 'gatehouse';
 
 export interface Row {
   readonly id: string;
@@ -106,7 +108,7 @@ async function gatehouse(
   spool_dir: "${join(dir, name, 'spool')}"`;
   writeFileSync(
     file,
-    `log_level: warn
+    `log_level: error
 server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${o.workers ? ', workers: auto' : ''} }
 admin: { listen: "127.0.0.1:${await freePort()}" }
 session:
@@ -130,11 +132,18 @@ routes:
   return child;
 }
 
-async function signIn(url: string): Promise<string> {
+/** Sign in through `url`; returns the one cookie (`name=value`) the proxy's session is in. */
+async function signIn(url: string, cookieName: string): Promise<string> {
   const browser = new TestBrowser();
   const page = await browser.go(`${url}/`, ALICE);
   if (page.status !== 200) throw new Error(`sign-in through ${url} ended with ${page.status}`);
-  return browser.jar.header(url)!;
+  // The jar also holds the IdP's cookies (cookies do not tell ports apart): send the proxy's only.
+  const pair = browser.jar
+    .header(url)!
+    .split(/;\s*/)
+    .find((p) => p.startsWith(`${cookieName}=`));
+  if (!pair) throw new Error(`no ${cookieName} cookie after signing in through ${url}`);
+  return pair;
 }
 
 function apacheConfig(adir: string, port: number, issuer: string, upstreamPort: number, cache: string): string {
@@ -248,18 +257,17 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   // Everything on, one process: one session, then 10,000 round-robin on the same process.
   if (wanted('gatehouse') || wanted('gatehouse-10k')) {
     const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
-    const cookie = await signIn(base(ghPort));
+    const cookie = await signIn(base(ghPort), GH_COOKIE);
     const cookieFile = join(dir, 'one-cookie.txt');
     writeFileSync(cookieFile, `${cookie}\n`);
     // The same wrk script drives both rows, so the load generator's own cost is the same.
     if (wanted('gatehouse'))
       await measure('gatehouse', 'Gatehouse, everything on (1 session)', `${base(ghPort)}/`, { cookieFile, redisUrl });
     if (wanted('gatehouse-10k')) {
-      const name = cookie.slice(0, cookie.indexOf('='));
       const t0 = performance.now();
       const values = await createSessions({ redisUrl, keyPrefix: KEY_PREFIX, secret: SECRET, count: SESSIONS });
       const many = join(dir, 'many-cookies.txt');
-      writeFileSync(many, `${values.map((v) => `${name}=${v}`).join('\n')}\n`);
+      writeFileSync(many, `${values.map((v) => `${GH_COOKIE}=${v}`).join('\n')}\n`);
       console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
         cookieFile: many,
@@ -272,7 +280,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   if (wanted('gatehouse-no-audit')) {
     const gh = await gatehouse('gatehouse-no-audit', ghNoAuditPort, idp.issuer, upstreamPort, redisPort, { audit: false });
     const cookieFile = join(dir, 'one-cookie-no-audit.txt');
-    writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort))}\n`);
+    writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort), GH_COOKIE)}\n`);
     await measure('gatehouse-no-audit', 'Gatehouse, everything on but audit', `${base(ghNoAuditPort)}/`, { cookieFile, redisUrl });
     await stop(gh);
   }
@@ -280,7 +288,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   if (wanted('gatehouse-workers')) {
     const gh = await gatehouse('gatehouse-workers', ghWorkersPort, idp.issuer, upstreamPort, redisPort, { workers: true });
     const cookieFile = join(dir, 'one-cookie-workers.txt');
-    writeFileSync(cookieFile, `${await signIn(base(ghWorkersPort))}\n`);
+    writeFileSync(cookieFile, `${await signIn(base(ghWorkersPort), GH_COOKIE)}\n`);
     await measure('gatehouse-workers', 'Gatehouse, everything on, workers: auto', `${base(ghWorkersPort)}/`, { cookieFile, redisUrl });
     await stop(gh);
   }
@@ -306,7 +314,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     const apache = start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
     await waitForPort(port);
     const cookieFile = join(adir, 'cookie.txt');
-    writeFileSync(cookieFile, `${await signIn(base(port))}\n`);
+    writeFileSync(cookieFile, `${await signIn(base(port), 'mod_auth_openidc_session')}\n`);
     await measure(id, name, `${base(port)}/`, { cookieFile, redisUrl });
     await stop(apache);
   }

@@ -4,7 +4,7 @@
 // is a distinct user in the group the bench routes allow (ml-admins).
 import { compileConfig } from '../../src/config/compile.ts';
 import { silentLogger } from '../../src/log.ts';
-import { sessionsFromConfig } from '../../src/session/create.ts';
+import { sessionsFromConfig, waitForStore } from '../../src/session/create.ts';
 
 export interface ManySessionsOptions {
   readonly redisUrl: string;
@@ -26,6 +26,7 @@ export async function createSessions(o: ManySessionsOptions): Promise<string[]> 
   const sessions = sessionsFromConfig(config.session, silentLogger);
   const values: string[] = [];
   try {
+    if (!(await waitForStore(sessions.store, 15_000))) throw new Error(`redis at ${o.redisUrl} did not answer`);
     const batch = 200;
     for (let i = 0; i < o.count; i += batch) {
       const made = await Promise.all(
