@@ -100,7 +100,9 @@ export function summarise(file: string, requests: number): { stages: StageTime[]
 
 export function printSummary(file: string, requests: number): void {
   const { stages, top, busyMs } = summarise(file, requests);
-  console.log(`\nCPU profile ${file}: ${(busyMs / 1000).toFixed(1)} s busy, ${requests} requests, ${((busyMs * 1000) / requests).toFixed(1)} µs/request`);
+  console.log(
+    `\nCPU profile ${file}: ${(busyMs / 1000).toFixed(1)} s busy, ${requests} requests, ${((busyMs * 1000) / requests).toFixed(1)} µs/request`,
+  );
   console.log('| stage | share of busy time | µs per request |\n|---|---|---|');
   for (const s of stages) console.log(`| ${s.stage} | ${(s.share * 100).toFixed(1)} % | ${s.usPerRequest.toFixed(1)} |`);
   console.log('\ntop self time:');

@@ -70,9 +70,16 @@ export interface UpstreamHeaderContext {
 
 export type OutgoingHeaders = Record<string, string | string[]>;
 
+// The Connection values nearly every message carries, each listing one name: worked out once.
+const COMMON_CONNECTION = new Map<string, ReadonlySet<string>>(
+  ['keep-alive', 'Keep-Alive', 'close', 'Close', 'upgrade', 'Upgrade'].map((v) => [v, new Set([v.toLowerCase()])]),
+);
+
 /** Names listed in a Connection header, lower-cased ("close"/"keep-alive" included, harmlessly). */
-function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (!value) return undefined;
+  const common = typeof value === 'string' ? COMMON_CONNECTION.get(value) : undefined;
+  if (common !== undefined) return common;
   const s = Array.isArray(value) ? value.join(',') : value;
   return new Set(
     s
