@@ -25,6 +25,7 @@ import { TestBrowser } from '../test/support/browser-http.ts';
 import { fmt, freePort, has, load, NODE, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
 import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 import { compareSvg } from './lib/chart.ts';
+import { printSummary } from './lib/profile.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -51,6 +52,8 @@ export interface Row {
 }
 
 const rows: Row[] = [];
+/** Requests sent since the last Gatehouse started (a profile's µs per request). */
+let served = 0;
 const wanted = (id: string) => !ONLY || ONLY.has(id);
 
 interface Measure {
@@ -61,9 +64,10 @@ interface Measure {
 
 async function measure(id: string, name: string, url: string, m: Measure = {}): Promise<Row> {
   const opts = m.cookieFile ? { cookieFile: m.cookieFile } : {};
-  if (WARMUP > 0) load(url, CONNECTIONS, WARMUP, m.headers, opts);
+  if (WARMUP > 0) served += load(url, CONNECTIONS, WARMUP, m.headers, opts).requests;
   const before = m.redisUrl ? await redisCommandCount(m.redisUrl) : 0;
   const result = load(url, CONNECTIONS, SECONDS, m.headers, opts);
+  served += result.requests;
   // The count itself is one command (INFO), taken off.
   const redisPerRequest = m.redisUrl ? (await redisCommandCount(m.redisUrl)) - before - 1 : undefined;
   const row: Row = {
@@ -127,12 +131,21 @@ routes:
     process.env.BENCH_CPU_PROF && !o.workers
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
       : [];
-  const child = start(NODE, [...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file]);
+  // BENCH_NODE_FLAGS: V8/Node flags for Gatehouse alone (A/B experiments), e.g. --max-semi-space-size=32.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = start(NODE, [...flags, ...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file]);
   await waitForPort(port, 30_000);
+  served = 0;
   return child;
 }
 
 /** Sign in through `url`; returns the one cookie (`name=value`) the proxy's session is in. */
+/** With BENCH_CPU_PROF: the stopped process's profile, by stage (bench/lib/profile.ts). */
+function profileSummary(name: string): void {
+  const file = process.env.BENCH_CPU_PROF && join(process.env.BENCH_CPU_PROF, `${name}.cpuprofile`);
+  if (file && existsSync(file)) printSummary(file, served);
+}
+
 async function signIn(url: string, cookieName: string): Promise<string> {
   const browser = new TestBrowser();
   const page = await browser.go(`${url}/`, ALICE);
@@ -275,6 +288,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       });
     }
     await stop(gh);
+    profileSummary('gatehouse');
   }
 
   if (wanted('gatehouse-no-audit')) {
@@ -283,6 +297,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort), GH_COOKIE)}\n`);
     await measure('gatehouse-no-audit', 'Gatehouse, everything on but audit', `${base(ghNoAuditPort)}/`, { cookieFile, redisUrl });
     await stop(gh);
+    profileSummary('gatehouse-no-audit');
   }
 
   if (wanted('gatehouse-workers')) {

@@ -39,19 +39,20 @@ const STAGES: [RegExp, string][] = [
   [/\/src\//, 'other Gatehouse'],
 ];
 
-function leafStage(url: string, fn: string): string {
+const SYSCALLS = new Set(['writev', 'writeBuffer', 'writeLatin1String', 'writeUtf8String', 'writeAsciiString']);
+
+/** Where a sample with no Gatehouse frame was taken: by the nearest frame that has a source. */
+function nodeStage(url: string, fn: string): string | undefined {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(idle)' || fn === '(program)') return fn;
-  if (url.includes('/undici/')) return 'undici (upstream client)';
+  if (url === '') return undefined;
+  if (url.includes('/undici/') || url.startsWith('wasm://')) return 'undici (upstream client: write, parse)';
   if (url.includes('/ioredis/') || url.includes('/redis')) return 'session lookup';
   if (url.includes('/pino')) return 'logging';
-  if (/node:_http_(server|incoming|common)/.test(url)) return 'node http server (parse, response)';
-  if (/node:(net|stream|internal\/streams|_http_outgoing|internal\/stream_base)/.test(url) || fn === 'writev' || fn === 'writeUtf8String')
-    return 'node sockets + streams';
-  if (url === '' && fn !== '') return `native: ${fn}`;
-  return 'other node';
+  if (/node:_http_(server|incoming|common|outgoing)/.test(url)) return 'node http server (parse, respond)';
+  if (/node:(net|stream|internal\/streams|internal\/stream_base)/.test(url)) return 'node sockets + streams';
+  return 'node event loop (ticks, timers, events)';
 }
-
 export function summarise(file: string, requests: number): { stages: StageTime[]; top: { fn: string; ms: number }[]; busyMs: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map<number, Node>();
@@ -65,12 +66,22 @@ export function summarise(file: string, requests: number): { stages: StageTime[]
     const known = stageOf.get(id);
     if (known) return known;
     const leaf = byId.get(id)!;
-    let s: string | undefined;
+    // The write system calls themselves (response to the client, request to the upstream, audit
+    // file), whoever asked: the kernel's share, the floor of any proxy.
+    let s: string | undefined = SYSCALLS.has(leaf.callFrame.functionName) && leaf.callFrame.url === '' ? 'write system calls' : undefined;
+    // Loading and compiling modules happens once, before the first request: not a request's time.
+    for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
+      if (/internal\/modules\/|\/src\/cli\/launcher\.mjs/.test(byId.get(at)!.callFrame.url)) s = '(start-up)';
+    }
     for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
       const url = byId.get(at)!.callFrame.url;
       if (url.includes('/src/') && !url.includes('node_modules')) s = STAGES.find(([re]) => re.test(url))?.[1];
     }
-    s ??= leafStage(leaf.callFrame.url, leaf.callFrame.functionName);
+    for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
+      const f = byId.get(at)!.callFrame;
+      s = nodeStage(f.url, f.functionName);
+    }
+    s ??= `native: ${leaf.callFrame.functionName}`;
     stageOf.set(id, s);
     return s;
   };
@@ -86,6 +97,7 @@ export function summarise(file: string, requests: number): { stages: StageTime[]
     self.set(key, (self.get(key) ?? 0) + dt);
   }
   ms.delete('(idle)');
+  ms.delete('(start-up)');
   const busyMs = [...ms.values()].reduce((a, b) => a + b, 0);
   const stages = [...ms]
     .map(([stage, t]) => ({ stage, ms: t, share: t / busyMs, usPerRequest: (t * 1000) / Math.max(1, requests) }))
