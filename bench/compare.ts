@@ -278,9 +278,23 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       await measure('gatehouse', 'Gatehouse, everything on (1 session)', `${base(ghPort)}/`, { cookieFile, redisUrl });
     if (wanted('gatehouse-10k')) {
       const t0 = performance.now();
-      const values = await createSessions({ redisUrl, keyPrefix: KEY_PREFIX, secret: SECRET, count: SESSIONS });
+      // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
+      const values = await createSessions({
+        redisUrl,
+        keyPrefix: KEY_PREFIX,
+        secret: SECRET,
+        count: SESSIONS,
+        idp: 'corp',
+        cookieName: GH_COOKIE,
+        user: (i) => ({
+          user: `user${i}@example.com`,
+          email: `user${i}@example.com`,
+          name: `User ${i}`,
+          groups: ['ml-admins', 'data-scientists'],
+        }),
+      });
       const many = join(dir, 'many-cookies.txt');
-      writeFileSync(many, `${values.map((v) => `${GH_COOKIE}=${v}`).join('\n')}\n`);
+      writeFileSync(many, `${values.join('\n')}\n`);
       console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
         cookieFile: many,

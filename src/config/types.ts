@@ -227,6 +227,14 @@ export interface SessionConfig {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly login: LoginLimits;
+  /** session.cache (near cache in front of Redis); defaults when absent: session/manager.ts DEFAULT_CACHE. */
+  readonly cache?: SessionCacheConfig | undefined;
+}
+
+export interface SessionCacheConfig {
+  readonly maxEntries: number;
+  /** Served without a Redis read this long while the invalidation channel is live. */
+  readonly ttlMs: number;
 }
 
 export interface LoginLimits {

@@ -17,6 +17,9 @@ import { ended, followRevocations } from './revocation.ts';
 import { TokenSealer } from './tokens.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
+/** session.cache defaults, when the config leaves them out. */
+export const DEFAULT_CACHE = { maxEntries: 50_000, ttlMs: 300_000 } as const;
+
 /** What a sign-in hands over to make a session. */
 export interface NewSession {
   readonly user: string;
@@ -91,8 +94,11 @@ export interface ManagerOptions {
   /** The backend: both interfaces, one object (memory-store.ts, redis-store.ts). */
   readonly store: SessionStore & OneTimeStore;
   readonly now?: () => number;
-  /** Local cache for shared stores; entries older than this are re-read. Default 1 s. */
+  /** Near cache for shared stores: entries older than this are re-read whatever the channel. Default 1 s. */
   readonly cacheTtlMs?: number;
+  /** ...and while the invalidation channel is live, this long. Default session.cache.ttl (5 min). */
+  readonly cachePushedTtlMs?: number;
+  /** Entries kept (sessions, verified cookies). Default session.cache.max_entries (50,000). */
   readonly cacheMax?: number;
   /** Live connections are re-checked at least this often. Default 10 s. */
   readonly liveRecheckMs?: number;
@@ -118,6 +124,7 @@ class Sessions implements SessionManager {
   readonly #renewal: Renewal;
   readonly #sealer: TokenSealer;
   readonly #csrf: CsrfTokens;
+  readonly #onBackgroundError: (err: unknown) => void;
 
   constructor(options: ManagerOptions) {
     const { config, store, secret } = options;
@@ -127,10 +134,16 @@ class Sessions implements SessionManager {
     this.#now = options.now ?? Date.now;
     this.#expiry = new Expiry(config.idleMs, config.absoluteMs);
     this.cookie = createCookieCodec(config.cookie, deriveKey(secret, 'cookie-mac'));
-    const cacheMax = options.cacheMax ?? 10_000;
-    this.#cache = new SessionCache(store, { ttlMs: options.cacheTtlMs ?? 1000, max: cacheMax, now: this.#now });
+    const cacheMax = options.cacheMax ?? config.cache?.maxEntries ?? DEFAULT_CACHE.maxEntries;
+    this.#cache = new SessionCache(store, {
+      ttlMs: options.cacheTtlMs ?? 1000,
+      pushedTtlMs: options.cachePushedTtlMs ?? config.cache?.ttlMs ?? DEFAULT_CACHE.ttlMs,
+      max: cacheMax,
+      now: this.#now,
+    });
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     this.#verified = new VerifiedCookies(this.cookie, cacheMax);
-    this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: options.onBackgroundError ?? (() => {}) });
+    this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: this.#onBackgroundError });
     this.#sealer = new TokenSealer(secret);
     this.#csrf = new CsrfTokens(secret);
     this.live = createLiveRegistry({
@@ -211,7 +224,15 @@ class Sessions implements SessionManager {
       return undefined;
     }
     this.#cache.put(key, next);
+    // Other replicas drop their copy and read the new identity and groups. Best effort: when it
+    // cannot be sent Redis is down, and their channels go stale too (short TTL).
+    await this.#backend.announceChanged([key]).catch(this.#onBackgroundError);
     return next;
+  }
+
+  /** Sessions held in the near cache now (bench, tests). */
+  get cachedSessions(): number {
+    return this.#cache.size;
   }
 
   async list(user: string): Promise<ListedSession[]> {
