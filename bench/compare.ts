@@ -60,11 +60,21 @@ interface Measure {
   headers?: Record<string, string>;
   cookieFile?: string;
   redisUrl?: string;
+  /** Warm up until at least this many requests were sent (a list of sessions, each used once). */
+  warmRequests?: number;
 }
 
 async function measure(id: string, name: string, url: string, m: Measure = {}): Promise<Row> {
   const opts = m.cookieFile ? { cookieFile: m.cookieFile } : {};
-  if (WARMUP > 0) served += load(url, CONNECTIONS, WARMUP, m.headers, opts).requests;
+  if (WARMUP > 0) {
+    // Steady state: warm up until every session in the list was used once (bounded).
+    let warm = 0;
+    for (let i = 0; i < 20 && (i === 0 || warm < (m.warmRequests ?? 0)); i++)
+      warm += load(url, CONNECTIONS, WARMUP, m.headers, opts).requests;
+    served += warm;
+    if (m.warmRequests)
+      console.log(`  (warm-up: ${warm} requests, so each of the ${m.warmRequests} sessions was used before the measured run)`);
+  }
   const before = m.redisUrl ? await redisCommandCount(m.redisUrl) : 0;
   const result = load(url, CONNECTIONS, SECONDS, m.headers, opts);
   served += result.requests;
@@ -299,6 +309,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
         cookieFile: many,
         redisUrl,
+        warmRequests: values.length,
       });
     }
     await stop(gh);
