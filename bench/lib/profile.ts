@@ -36,6 +36,7 @@ const STAGES: [RegExp, string][] = [
   [/\/src\/http\//, 'accept (client, request id, exchange)'],
   [/\/src\/admin\//, 'metrics'],
   [/\/src\/(server|runtime)/, 'pipeline'],
+  [/\/src\/auth\//, 'sign-in and bearer (auth/)'],
   [/\/src\//, 'other Gatehouse'],
 ];
 
@@ -69,9 +70,9 @@ export function summarise(file: string, requests: number): { stages: StageTime[]
     // The write system calls themselves (response to the client, request to the upstream, audit
     // file), whoever asked: the kernel's share, the floor of any proxy.
     let s: string | undefined = SYSCALLS.has(leaf.callFrame.functionName) && leaf.callFrame.url === '' ? 'write system calls' : undefined;
-    // Loading and compiling modules happens once, before the first request: not a request's time.
+    // Loading and compiling modules, the CLI and config compile happen once, before the first request: not a request's time.
     for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
-      if (/internal\/modules\/|\/src\/cli\/launcher\.mjs/.test(byId.get(at)!.callFrame.url)) s = '(start-up)';
+      if (/internal\/(modules|deps\/amaro|bootstrap)\/|\/src\/(cli|config)\//.test(byId.get(at)!.callFrame.url)) s = '(start-up)';
     }
     for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
       const url = byId.get(at)!.callFrame.url;
