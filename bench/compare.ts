@@ -361,6 +361,13 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   await idp.close();
 
   const targets = report();
+  console.log('\n| system | req/s | p50 | p99 | Redis commands / request |\n|---|---|---|---|---|');
+  for (const r of rows) {
+    const redis = r.redisPerRequest === undefined ? '' : r.redisPerRequest.toFixed(3);
+    console.log(
+      `| ${r.name} | ${Math.round(r.result.rps).toLocaleString('en')} | ${r.result.p50ms.toFixed(1)} ms | ${r.result.p99ms.toFixed(1)} ms | ${redis} |`,
+    );
+  }
   if (OUT_DIR) {
     mkdirSync(OUT_DIR, { recursive: true });
     const date = new Date().toISOString();
