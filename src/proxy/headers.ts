@@ -53,7 +53,9 @@ function reserved(name: string, extra: ReadonlySet<string>): boolean {
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
   if (METHOD_OVERRIDES.has(n)) return true;
   if (n !== name && (HOP_BY_HOP.has(n) || SET_BY_GATEHOUSE.has(n))) return true;
-  return extra.has(n) || RESERVED_PREFIXES.some((p) => n.startsWith(p));
+  if (extra.has(n)) return true;
+  for (const p of RESERVED_PREFIXES) if (n.startsWith(p)) return true;
+  return false;
 }
 
 /** What a request's upstream headers depend on from the route and config. */
