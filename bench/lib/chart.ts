@@ -24,17 +24,17 @@ const COLOURS: Record<string, string> = {
 const colour = (id: string) => COLOURS[id] ?? '#1e6fd9';
 
 export function compareSvg(rows: readonly ChartRow[], info: ChartInfo): string {
-  const labelW = 290;
+  const labelW = 300;
   const rpsW = 330;
-  const gap = 40;
+  const gap = 80;
   const p99W = 200;
   const rowH = 30;
   const top = 64;
-  const width = labelW + rpsW + gap + p99W + 70;
+  const p99X = labelW + rpsW + gap;
+  const width = p99X + p99W + 80;
   const height = top + rows.length * rowH + 36;
   const maxRps = Math.max(1, ...rows.map((r) => r.result.rps));
   const maxP99 = Math.max(12, ...rows.map((r) => (Number.isFinite(r.result.p99ms) ? r.result.p99ms : 0)));
-  const p99X = labelW + rpsW + gap + 60;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
