@@ -144,12 +144,29 @@ routes:
   // BENCH_NODE_FLAGS: V8/Node flags for Gatehouse alone (A/B experiments), e.g. --max-semi-space-size=32.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const child = start(NODE, [...flags, ...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file]);
-  await waitForPort(port, 30_000);
+  // Workers each load the code: allow for a busy machine.
+  try {
+    await waitForPort(port, o.workers ? 120_000 : 60_000);
+  } catch (err) {
+    await stop(child);
+    throw err;
+  }
   served = 0;
   return child;
 }
 
 /** Sign in through `url`; returns the one cookie (`name=value`) the proxy's session is in. */
+/** One row (or two on one process): a failure is reported and the run goes on to the next. */
+async function section(id: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    console.log(`${id.padEnd(44)} failed: ${(err as Error).message}`);
+    failed.push(id);
+  }
+}
+const failed: string[] = [];
+
 /** With BENCH_CPU_PROF: the stopped process's profile, by stage (bench/lib/profile.ts). */
 function profileSummary(name: string): void {
   const file = process.env.BENCH_CPU_PROF && join(process.env.BENCH_CPU_PROF, `${name}.cpuprofile`);
@@ -278,60 +295,63 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   }
 
   // Everything on, one process: one session, then 10,000 round-robin on the same process.
-  if (wanted('gatehouse') || wanted('gatehouse-10k')) {
-    const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
-    const cookie = await signIn(base(ghPort), GH_COOKIE);
-    const cookieFile = join(dir, 'one-cookie.txt');
-    writeFileSync(cookieFile, `${cookie}\n`);
-    // The same wrk script drives both rows, so the load generator's own cost is the same.
-    if (wanted('gatehouse'))
-      await measure('gatehouse', 'Gatehouse, everything on (1 session)', `${base(ghPort)}/`, { cookieFile, redisUrl });
-    if (wanted('gatehouse-10k')) {
-      const t0 = performance.now();
-      // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
-      const values = await createSessions({
-        redisUrl,
-        keyPrefix: KEY_PREFIX,
-        secret: SECRET,
-        count: SESSIONS,
-        idp: 'corp',
-        cookieName: GH_COOKIE,
-        user: (i) => ({
-          user: `user${i}@example.com`,
-          email: `user${i}@example.com`,
-          name: `User ${i}`,
-          groups: ['ml-admins', 'data-scientists'],
-        }),
-      });
-      const many = join(dir, 'many-cookies.txt');
-      writeFileSync(many, `${values.join('\n')}\n`);
-      console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-      await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
-        cookieFile: many,
-        redisUrl,
-        warmRequests: values.length,
-      });
-    }
-    await stop(gh);
-    profileSummary('gatehouse');
-  }
+  if (wanted('gatehouse') || wanted('gatehouse-10k'))
+    await section('gatehouse', async () => {
+      const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
+      const cookie = await signIn(base(ghPort), GH_COOKIE);
+      const cookieFile = join(dir, 'one-cookie.txt');
+      writeFileSync(cookieFile, `${cookie}\n`);
+      // The same wrk script drives both rows, so the load generator's own cost is the same.
+      if (wanted('gatehouse'))
+        await measure('gatehouse', 'Gatehouse, everything on (1 session)', `${base(ghPort)}/`, { cookieFile, redisUrl });
+      if (wanted('gatehouse-10k')) {
+        const t0 = performance.now();
+        // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
+        const values = await createSessions({
+          redisUrl,
+          keyPrefix: KEY_PREFIX,
+          secret: SECRET,
+          count: SESSIONS,
+          idp: 'corp',
+          cookieName: GH_COOKIE,
+          user: (i) => ({
+            user: `user${i}@example.com`,
+            email: `user${i}@example.com`,
+            name: `User ${i}`,
+            groups: ['ml-admins', 'data-scientists'],
+          }),
+        });
+        const many = join(dir, 'many-cookies.txt');
+        writeFileSync(many, `${values.join('\n')}\n`);
+        console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
+          cookieFile: many,
+          redisUrl,
+          warmRequests: values.length,
+        });
+      }
+      await stop(gh);
+      profileSummary('gatehouse');
+    });
 
-  if (wanted('gatehouse-no-audit')) {
-    const gh = await gatehouse('gatehouse-no-audit', ghNoAuditPort, idp.issuer, upstreamPort, redisPort, { audit: false });
-    const cookieFile = join(dir, 'one-cookie-no-audit.txt');
-    writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort), GH_COOKIE)}\n`);
-    await measure('gatehouse-no-audit', 'Gatehouse, everything on but audit', `${base(ghNoAuditPort)}/`, { cookieFile, redisUrl });
-    await stop(gh);
-    profileSummary('gatehouse-no-audit');
-  }
+  if (wanted('gatehouse-no-audit'))
+    await section('gatehouse-no-audit', async () => {
+      const gh = await gatehouse('gatehouse-no-audit', ghNoAuditPort, idp.issuer, upstreamPort, redisPort, { audit: false });
+      const cookieFile = join(dir, 'one-cookie-no-audit.txt');
+      writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort), GH_COOKIE)}\n`);
+      await measure('gatehouse-no-audit', 'Gatehouse, everything on but audit', `${base(ghNoAuditPort)}/`, { cookieFile, redisUrl });
+      await stop(gh);
+      profileSummary('gatehouse-no-audit');
+    });
 
-  if (wanted('gatehouse-workers')) {
-    const gh = await gatehouse('gatehouse-workers', ghWorkersPort, idp.issuer, upstreamPort, redisPort, { workers: true });
-    const cookieFile = join(dir, 'one-cookie-workers.txt');
-    writeFileSync(cookieFile, `${await signIn(base(ghWorkersPort), GH_COOKIE)}\n`);
-    await measure('gatehouse-workers', 'Gatehouse, everything on, workers: auto', `${base(ghWorkersPort)}/`, { cookieFile, redisUrl });
-    await stop(gh);
-  }
+  if (wanted('gatehouse-workers'))
+    await section('gatehouse-workers', async () => {
+      const gh = await gatehouse('gatehouse-workers', ghWorkersPort, idp.issuer, upstreamPort, redisPort, { workers: true });
+      const cookieFile = join(dir, 'one-cookie-workers.txt');
+      writeFileSync(cookieFile, `${await signIn(base(ghWorkersPort), GH_COOKIE)}\n`);
+      await measure('gatehouse-workers', 'Gatehouse, everything on, workers: auto', `${base(ghWorkersPort)}/`, { cookieFile, redisUrl });
+      await stop(gh);
+    });
 
   const apacheRows: [string, string, number, string][] = [
     ['apache-shm', 'Apache + mod_auth_openidc (shm cache)', apachePort, 'OIDCCacheType shm'],
@@ -348,19 +368,22 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       console.log(`${name.padEnd(44)} not installed (apt-get install apache2 libapache2-mod-auth-openidc to add this row)`);
       continue;
     }
-    const adir = join(dir, id);
-    mkdirSync(adir);
-    writeFileSync(join(adir, 'httpd.conf'), apacheConfig(adir, port, idp.issuer, upstreamPort, cache));
-    const apache = start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
-    await waitForPort(port);
-    const cookieFile = join(adir, 'cookie.txt');
-    writeFileSync(cookieFile, `${await signIn(base(port), 'mod_auth_openidc_session')}\n`);
-    await measure(id, name, `${base(port)}/`, { cookieFile, redisUrl });
-    await stop(apache);
+    await section(id, async () => {
+      const adir = join(dir, id);
+      mkdirSync(adir);
+      writeFileSync(join(adir, 'httpd.conf'), apacheConfig(adir, port, idp.issuer, upstreamPort, cache));
+      const apache = start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
+      await waitForPort(port);
+      const cookieFile = join(adir, 'cookie.txt');
+      writeFileSync(cookieFile, `${await signIn(base(port), 'mod_auth_openidc_session')}\n`);
+      await measure(id, name, `${base(port)}/`, { cookieFile, redisUrl });
+      await stop(apache);
+    });
   }
   await idp.close();
 
   const targets = report();
+  if (failed.length > 0) console.log(`\nrows that failed: ${failed.join(', ')}`);
   console.log('\n| system | req/s | p50 | p99 | Redis commands / request |\n|---|---|---|---|---|');
   for (const r of rows) {
     const redis = r.redisPerRequest === undefined ? '' : r.redisPerRequest.toFixed(3);
@@ -371,7 +394,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   if (OUT_DIR) {
     mkdirSync(OUT_DIR, { recursive: true });
     const date = new Date().toISOString();
-    writeFileSync(join(OUT_DIR, 'bench-compare.json'), `${JSON.stringify({ date, machine, rows, targets }, null, 2)}\n`);
+    writeFileSync(join(OUT_DIR, 'bench-compare.json'), `${JSON.stringify({ date, machine, rows, targets, failed }, null, 2)}\n`);
     writeFileSync(join(OUT_DIR, 'bench-compare.svg'), compareSvg(rows, { date, machine }));
     console.log(`\nwrote ${join(OUT_DIR, 'bench-compare.json')} and ${join(OUT_DIR, 'bench-compare.svg')}`);
   }
