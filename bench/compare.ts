@@ -76,6 +76,7 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
       console.log(`  (warm-up: ${warm} requests, so each of the ${m.warmRequests} sessions was used before the measured run)`);
   }
   const before = m.redisUrl ? await redisCommandCount(m.redisUrl) : 0;
+  const beforeBy = m.redisUrl ? await redisCommandsBy(m.redisUrl) : undefined;
   const result = load(url, CONNECTIONS, SECONDS, m.headers, opts);
   served += result.requests;
   // The count itself is one command (INFO), taken off.
@@ -86,7 +87,16 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
     result,
     redisPerRequest: redisPerRequest === undefined ? undefined : redisPerRequest / Math.max(1, result.requests),
   };
-  const redis = row.redisPerRequest === undefined ? '' : `   redis ${row.redisPerRequest.toFixed(3)}/req`;
+  let redis = row.redisPerRequest === undefined ? '' : `   redis ${row.redisPerRequest.toFixed(3)}/req`;
+  if (m.redisUrl && beforeBy && row.redisPerRequest !== undefined && row.redisPerRequest >= 0.01) {
+    // Which commands, when there are enough to matter.
+    const after = await redisCommandsBy(m.redisUrl);
+    const per = [...after]
+      .map(([c, n]) => [c, (n - (beforeBy.get(c) ?? 0)) / Math.max(1, result.requests)] as const)
+      .filter(([, n]) => n >= 0.005)
+      .sort((a, b) => b[1] - a[1]);
+    redis += ` (${per.map(([c, n]) => `${c} ${n.toFixed(3)}`).join(', ')})`;
+  }
   console.log(`${name.padEnd(44)} ${fmt(result)}${redis}   (${result.tool})`);
   if (result.errors > 0) console.log(`  warning: ${result.errors} non-2xx/socket errors in this row`);
   rows.push(row);
@@ -156,6 +166,19 @@ routes:
 }
 
 /** Sign in through `url`; returns the one cookie (`name=value`) the proxy's session is in. */
+/** Calls per Redis command so far (INFO commandstats). */
+async function redisCommandsBy(redisUrl: string): Promise<Map<string, number>> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const info = await client.info('commandstats');
+    return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** One row (or two on one process): a failure is reported and the run goes on to the next. */
 async function section(id: string, fn: () => Promise<void>): Promise<void> {
   try {
