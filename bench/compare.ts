@@ -466,10 +466,14 @@ function report(): Target[] {
   );
   const noAudit = rps('gatehouse-no-audit');
   const withAudit = rps('gatehouse');
-  line('audit to a file costs', noAudit && withAudit !== undefined ? (1 - withAudit / noAudit) * 100 : undefined, '%', {
-    op: '<=',
-    value: 10,
-  });
+  const auditCost = noAudit && withAudit !== undefined ? (1 - withAudit / noAudit) * 100 : undefined;
+  line(
+    'audit to a file costs',
+    auditCost,
+    '%',
+    { op: '<=', value: 10 },
+    auditCost !== undefined && auditCost < 0 ? '(negative: noise, the row without audit ran slower; run again)' : '',
+  );
   line(`${SESSIONS.toLocaleString('en')} sessions / 1 session`, ratio('gatehouse-10k', 'gatehouse'), 'x', { op: '>=', value: 0.9 });
   line(`Gatehouse p99 (${SESSIONS.toLocaleString('en')} sessions)`, r('gatehouse-10k')?.result.p99ms, 'ms', { op: '<=', value: 10 });
   for (const row of rows) {
