@@ -15,6 +15,9 @@ import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy
 import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
+import { directoryFromConfig } from './directory/create.ts';
+import type { Directory } from './directory/directory.ts';
+import { createOffboarding, type Offboarding } from './directory/offboard.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
 import { foldCase } from './route/canonical.ts';
@@ -37,6 +40,10 @@ export interface Runtime {
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
   readonly sessions: SessionManager;
+  /** Users and groups from SCIM / Shared Signals, in the session store's backend (directory/). */
+  readonly directory: Directory;
+  /** Ends a user's sessions, live connections and tokens on every replica (SCIM, Shared Signals). */
+  readonly offboarding: Offboarding;
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
   readonly keys: SigningKeys;
@@ -58,6 +65,8 @@ export interface Runtime {
 export interface RuntimeParts {
   /** Reuse a session manager (tests inject one with a fake clock; reloads keep the store). */
   readonly sessions?: SessionManager;
+  /** Reuse the directory (reloads keep it while the session store settings stay). */
+  readonly directory?: Directory;
   /** Reuse assertion keys (reloads keep the published JWKS stable). */
   readonly keys?: SigningKeys;
   /** Auth events that happen outside any request (background token refresh). */
@@ -70,7 +79,7 @@ export interface RuntimeParts {
 export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
   return {
-    ...(same(old.config.session, next.session) ? { sessions: old.sessions } : {}),
+    ...(same(old.config.session, next.session) ? { sessions: old.sessions, directory: old.directory } : {}),
     ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
     previous: old,
   };
@@ -86,6 +95,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   let upstreams: ReturnType<typeof createUpstreams>;
   let websockets: WebSocketProxy;
   let sessions: SessionManager;
+  let directory: Directory;
   let providers: IdentityProviders;
   try {
     upstreams = createUpstreams(config.routes, parts.previous?.upstreams);
@@ -94,6 +104,8 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => websockets.close());
     sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
+    directory = parts.directory ?? directoryFromConfig(config.session, directoryAudit(parts.onAuthEvent));
+    if (!parts.directory) opened.push(() => directory.close());
     providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   } catch (err) {
     await Promise.allSettled(opened.map(async (close) => close()));
@@ -111,6 +123,8 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     upstreams,
     websockets,
     sessions,
+    directory,
+    offboarding: createOffboarding({ sessions: () => sessions, onAuthEvent: parts.onAuthEvent ?? (() => {}) }),
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
     keys,
@@ -121,9 +135,19 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       providers.close(successor?.providers.reused);
       websockets.close();
       const keepSessions = successor?.sessions === sessions;
-      await Promise.all([upstreams.close(successor?.upstreams.pools), keepSessions ? undefined : sessions.close()]);
+      const keepDirectory = successor?.directory === directory;
+      await Promise.all([
+        upstreams.close(successor?.upstreams.pools),
+        keepSessions ? undefined : sessions.close(),
+        keepDirectory ? undefined : directory.close(),
+      ]);
     },
   });
+}
+
+/** Directory changes as audit records (none yet: issue 19's iam events come with the SCIM endpoints). */
+function directoryAudit(_onAuthEvent: RuntimeParts['onAuthEvent']): undefined {
+  return undefined;
 }
 
 /**
