@@ -15,3 +15,14 @@ export function directoryFromConfig(config: Config, onChange?: (c: DirectoryChan
   const kv = session.store === 'redis' && directoryInUse(config) ? createRedisKv(session.redis!) : createMemoryKv();
   return createDirectory({ kv, ...(onChange ? { onChange } : {}) });
 }
+
+/** Wait up to `ms` until the directory hears other replicas' changes (start-up); false if it did not. */
+export async function waitForDirectory(directory: Directory, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([directory.listening().then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -7,6 +7,10 @@
 import type { AuthEventInput } from '../audit/events.ts';
 import type { SessionManager } from '../session/manager.ts';
 
+/** What a deactivated user is told (sign-in refused, any credential of theirs refused). */
+export const ACCOUNT_DISABLED =
+  "Your account has been deactivated by your organization's identity provider, so you cannot use this service. Contact your administrator if this is unexpected.";
+
 export interface OffboardOptions {
   /** Why ("scim_deactivated", "scim_deleted", "caep_session_revoked", ...): the records' reason. */
   readonly reason: string;
