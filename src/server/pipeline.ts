@@ -45,6 +45,7 @@ import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { applyDirectory } from '../directory/apply.ts';
+import { directoryInUse } from '../directory/create.ts';
 import { ACCOUNT_DISABLED } from '../directory/offboard.ts';
 import { handleScim, isScimPath } from '../directory/scim/handler.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
@@ -328,9 +329,9 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
 
 /** Stage 4, last: the IdP's directory (SCIM) may have deactivated the user or changed their groups. */
 async function directoryCheck(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
-  if (!ex.identity || rt.config.scim === undefined) return undefined;
+  if (!ex.identity || !directoryInUse(rt.config)) return undefined;
   try {
-    const applied = await applyDirectory(rt.directory, rt.config.scim.groups, ex.identity);
+    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', ex.identity);
     if (applied.active) {
       ex.identity = applied.identity;
       return undefined;
