@@ -124,7 +124,10 @@ export function createDirectory(options: DirectoryOptions): Directory {
   const cacheMax = options.cacheMax ?? 10_000;
   const onChange = options.onChange ?? (() => {});
   const cache = new Map<string, { state: UserState; at: number }>();
+  // Bumped by every change seen: a read that a change overtook is answered but not cached.
+  let generation = 0;
   kv.onMessage((m) => {
+    generation++;
     if (m === undefined) return cache.clear();
     try {
       const users: unknown = JSON.parse(m);
@@ -136,6 +139,7 @@ export function createDirectory(options: DirectoryOptions): Directory {
   });
   const changed = async (users: Iterable<string>) => {
     const list = [...new Set([...users].map(lower))];
+    generation++;
     for (const u of list) cache.delete(u);
     if (list.length > 0) await kv.publish(JSON.stringify(list));
   };
@@ -331,8 +335,10 @@ export function createDirectory(options: DirectoryOptions): Directory {
       const hit = cache.get(key);
       const at = now();
       if (hit && at - hit.at < ttl) return hit.state;
+      const seen = generation;
       const u = await getUser(user);
       const state: UserState = u ? { known: true, id: u.id, active: u.active, groups: await groupNamesOf(u.id) } : { known: false };
+      if (seen !== generation) return state;
       if (cache.size >= cacheMax) cache.delete(cache.keys().next().value!);
       cache.set(key, { state, at });
       return state;
