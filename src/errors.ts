@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   GH_REQUEST_TIMEOUT: { status: 408, title: 'Request too slow' },
   GH_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large' },
   GH_TOO_MANY_LOGINS: { status: 429, title: 'Too many sign-ins' },
+  GH_TOO_MANY_TOKENS: { status: 429, title: 'Too many tokens' },
   GH_HEADERS_TOO_LARGE: { status: 431, title: 'Identity too large' },
   GH_REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GH_NO_ROUTE: { status: 404, title: 'No route' },

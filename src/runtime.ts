@@ -4,6 +4,7 @@
 // the end, so a reload can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
+import { createPats, type Pats } from './auth/bearer/pat.ts';
 import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
@@ -14,6 +15,8 @@ import type { Logger } from './log.ts';
 import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy/compile.ts';
 import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
+import { patStoreFromConfig } from './session/pat-create.ts';
+import type { PatStore } from './session/pat-store.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { directoryFromConfig, directoryInUse } from './directory/create.ts';
 import type { Directory, DirectoryChange } from './directory/directory.ts';
@@ -46,6 +49,8 @@ export interface Runtime {
   readonly offboarding: Offboarding;
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
+  /** Personal access tokens (tokens.pat): verifier, creation, listing, revocation. */
+  readonly pats: Pats;
   readonly keys: SigningKeys;
   /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
   readonly isServedHost: (host: string) => boolean;
@@ -65,6 +70,8 @@ export interface Runtime {
 export interface RuntimeParts {
   /** Reuse a session manager (tests inject one with a fake clock; reloads keep the store). */
   readonly sessions?: SessionManager;
+  /** Reuse the personal-access-token store (reloads with the same session settings keep it). */
+  readonly patStore?: PatStore;
   /** Reuse the directory (reloads keep it while the session store settings stay). */
   readonly directory?: Directory;
   /** Reuse assertion keys (reloads keep the published JWKS stable). */
@@ -79,7 +86,7 @@ export interface RuntimeParts {
 export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
   return {
-    ...(same(old.config.session, next.session) ? { sessions: old.sessions } : {}),
+    ...(same(old.config.session, next.session) ? { sessions: old.sessions, patStore: old.pats.store } : {}),
     ...(same(old.config.session, next.session) && directoryInUse(old.config) === directoryInUse(next) ? { directory: old.directory } : {}),
     ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
     previous: old,
@@ -98,6 +105,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   let sessions: SessionManager;
   let directory: Directory;
   let providers: IdentityProviders;
+  let patStore: PatStore;
   try {
     upstreams = createUpstreams(config.routes, parts.previous?.upstreams);
     opened.push(() => upstreams.close(parts.previous?.upstreams.pools));
@@ -105,6 +113,8 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => websockets.close());
     sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
+    patStore = parts.patStore ?? patStoreFromConfig(config.session);
+    if (!parts.patStore) opened.push(() => patStore.close());
     directory = parts.directory ?? directoryFromConfig(config, directoryAudit(parts.onAuthEvent));
     if (!parts.directory) opened.push(() => directory.close());
     const dir = directory;
@@ -133,9 +143,20 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     websockets,
     sessions,
     directory,
-    offboarding: createOffboarding({ sessions: () => sessions, onAuthEvent: parts.onAuthEvent ?? (() => {}) }),
+    offboarding: createOffboarding({
+      sessions: () => sessions,
+      onAuthEvent: parts.onAuthEvent ?? (() => {}),
+      revokeTokens: async (user) => (await patStore.revokeUser(user)).length,
+    }),
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
+    pats: createPats({
+      config: config.tokens.pat,
+      store: patStore,
+      routeNames: config.routes.map((r) => r.name),
+      currentGroups: async (user) => (await sessions.list(user)).sort((a, b) => b.record.createdAt - a.record.createdAt)[0]?.record.groups,
+      onBackgroundError: (err) => log.warn({ err: (err as Error).message }, 'personal access token: last-used time not written'),
+    }),
     keys,
     isServedHost,
     servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
@@ -144,10 +165,12 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       providers.close(successor?.providers.reused);
       websockets.close();
       const keepSessions = successor?.sessions === sessions;
+      const keepPats = successor?.pats.store === patStore;
       const keepDirectory = successor?.directory === directory;
       await Promise.all([
         upstreams.close(successor?.upstreams.pools),
         keepSessions ? undefined : sessions.close(),
+        keepPats ? undefined : patStore.close(),
         keepDirectory ? undefined : directory.close(),
       ]);
     },

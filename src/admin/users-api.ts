@@ -1,6 +1,7 @@
 // GET /admin/users/<user> (behind the admin token): everything Gatehouse holds for one user —
 // live sessions, tokens, the IdP directory's (SCIM) state, and the groups policy sees with where
 // each came from (the sign-in token, SCIM), so a mapping mismatch (scim.user_key) is visible.
+import { patSummary, type Pats } from '../auth/bearer/pat.ts';
 import { groupSources } from '../directory/apply.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { ScimConfig } from '../config/types.ts';
@@ -17,6 +18,8 @@ export interface UsersApiDeps {
   readonly sessions: SessionManager;
   readonly directory: Directory;
   readonly scim: ScimConfig | undefined;
+  /** Personal access tokens, when the token store is there. */
+  readonly pats?: Pats | undefined;
 }
 
 /** Answers GET /admin/users/<user> and returns true; false for any other path. */
@@ -34,18 +37,18 @@ export async function handleUsersApi(ax: AdminExchange, path: string, deps: User
   if (!user) throw new GatehouseError('GH_BAD_REQUEST', 'user required');
   deps.note.targetUser = user;
   try {
-    const [sessions, entry, state] = await Promise.all([
+    const [sessions, entry, state, tokens] = await Promise.all([
       deps.sessions.list(user),
       deps.directory.getUser(user),
       deps.directory.state(user),
+      deps.pats ? deps.pats.list(user) : [],
     ]);
     const memberOf = entry ? await deps.directory.memberOf(entry.id) : [];
     const tokenGroups = [...new Set(sessions.flatMap((s) => s.record.groups))].sort();
     sendJson(ax, 200, {
       user,
       sessions: sessions.map(sessionSummary),
-      // Personal access / CLI tokens are listed here once a token store is wired in (issue 19 asks).
-      tokens: [],
+      tokens: tokens.map(patSummary),
       scim: {
         enabled: deps.scim !== undefined,
         groups_mode: deps.scim?.groups ?? null,

@@ -26,6 +26,8 @@ export interface RequestFacts {
   readonly authMethod: 'session' | 'bearer' | undefined;
   /** The session's store key (SHA-256 of the cookie's id): names the session, is not a credential. */
   readonly session: string | undefined;
+  /** The personal access token presented: its id, and its name once found — never the token. */
+  readonly token?: { readonly id: string; readonly name: string | undefined } | undefined;
   readonly clientIp: string;
   readonly userAgent: string | undefined;
   readonly upstream: string | undefined;

@@ -76,6 +76,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       route: f.route,
       rule: f.rule,
       session: f.session,
+      token: f.token === undefined ? undefined : { id: f.token.id, name: f.token.name },
       upstream: f.upstream,
     },
     http: {

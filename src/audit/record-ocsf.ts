@@ -124,6 +124,7 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
       route: f.route,
       rule: f.rule,
       session: f.session,
+      token: f.token === undefined ? undefined : { id: f.token.id, name: f.token.name },
       upstream: f.upstream,
       websocket: f.websocket || undefined,
     },

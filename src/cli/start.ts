@@ -97,6 +97,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       log,
       token: () => holder.current().config.admin.token,
       sessions: () => holder.current().sessions,
+      pats: () => holder.current().pats,
       directory: () => ({ directory: holder.current().directory, scim: holder.current().config.scim }),
       onAuthEvent,
       reload: () => reload(),

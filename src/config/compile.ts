@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { compileAudit } from './compile-audit.ts';
 import { compileProviders } from './compile-providers.ts';
 import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
+import { compilePat } from './compile-tokens.ts';
 import { compileSession } from './compile-session.ts';
 import { Findings, type Checked } from './findings.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
@@ -66,6 +67,7 @@ export function compileConfig(input: unknown): CompileResult {
   f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
   // Before the check below: audit problems (a sink's keys) are problems like any other.
   const audit = f.take(compileAudit(raw.audit));
+  const pat = f.take(compilePat(raw.tokens.pat));
   for (const p of secretProblems(raw, devMode)) if (!f.problems.some((q) => q.path === p.path)) f.problem(p.path, p.message);
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
@@ -80,6 +82,7 @@ export function compileConfig(input: unknown): CompileResult {
       token: raw.admin.token === undefined ? undefined : new Secret(raw.admin.token),
     },
     session,
+    tokens: { pat },
     identityProviders,
     forwardAuth: raw.forward_auth,
     audit,

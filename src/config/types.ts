@@ -140,6 +140,8 @@ export interface OidcProviderConfig {
   readonly introspection: { readonly cacheTtlMs: number } | undefined;
   /** `bearer_userinfo` when enabled: bearer tokens' claims completed from userinfo, kept this long. */
   readonly bearerUserinfo: { readonly cacheTtlMs: number } | undefined;
+  /** `service_accounts`: client-credentials identities by client id. */
+  readonly serviceAccounts: Readonly<Record<string, { readonly user: string | undefined; readonly groups: readonly string[] }>>;
   /** Plain-http issuer on loopback, accepted in dev mode only. */
   readonly allowInsecureHttp: boolean;
   /** `timeout`: longest wait for any answer from the IdP. */
@@ -316,6 +318,8 @@ export interface Config {
     readonly token: Secret | undefined;
   };
   readonly session: SessionConfig;
+  /** `tokens`: credentials Gatehouse issues itself. */
+  readonly tokens: { readonly pat: PatConfig };
   readonly identityProviders: readonly IdentityProviderConfig[];
   /** Forward-auth header source; undefined = /.gatehouse/auth is off. */
   readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
@@ -332,6 +336,17 @@ export interface CompileResult {
   readonly config: Config;
   /** Things that work but deserve a line in the startup log / check-config output. */
   readonly warnings: readonly string[];
+}
+
+/** `tokens.pat`: personal access tokens. */
+export interface PatConfig {
+  readonly enabled: boolean;
+  readonly maxTtlMs: number;
+  readonly defaultTtlMs: number;
+  readonly maxPerUser: number;
+  /** Creations per user and hour. */
+  readonly createRate: number;
+  readonly recheckGroups: boolean;
 }
 
 export interface ScimConfig {

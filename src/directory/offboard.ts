@@ -49,7 +49,8 @@ export function createOffboarding(deps: OffboardingDeps): Offboarding {
       const listed = (await Promise.all(names.map((n) => sessions.list(n)))).flat();
       const before = new Map(listed.map((l) => [l.id, l.record] as const));
       const keys = (await Promise.all(names.map((n) => sessions.revokeUser(n)))).flat();
-      const tokens = deps.revokeTokens ? await deps.revokeTokens(user) : 0;
+      let tokens = 0;
+      for (const n of names) tokens += deps.revokeTokens ? await deps.revokeTokens(n) : 0;
       for (const key of keys) {
         const record = before.get(key);
         deps.onAuthEvent({

@@ -139,6 +139,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     user: userFacts(ex.identity, ex.session?.record.subject),
     authMethod: ex.identity ? (ex.session ? 'session' : 'bearer') : undefined,
     session: ex.session?.key,
+    token: ex.token,
     clientIp: ex.client.ip,
     userAgent: userAgentFact(ex.req.headers['user-agent']),
     upstream: ex.route ? `${ex.route.upstream.origin}${ex.route.upstream.basePath}` : undefined,

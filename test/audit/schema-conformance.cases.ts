@@ -162,6 +162,12 @@ export const REQUEST_CASES: readonly (readonly [string, RequestFacts])[] = [
     errorCode: 'GH_NO_ROUTE',
     host: 'unknown.corp.example',
   }),
+  request('personal access token use', {
+    authMethod: 'bearer',
+    session: undefined,
+    token: { id: '3f9a0c1d2e4b5a69', name: 'nightly import' },
+    userAgent: 'mlflow-python-client/2.19.0',
+  }),
   request('WebSocket opened', {
     status: 101,
     websocket: true,

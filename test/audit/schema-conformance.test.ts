@@ -84,6 +84,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'anonymous browser redirected to sign-in': ['web,network access,denied failure', '4002 3 failure Blocked'],
   'anonymous API call 401': ['web,network access,denied failure', '4002 3 failure Blocked'],
   'public route': ['web,network access,allowed success', '4002 3 success Allowed'],
+  'personal access token use': ['web,network access,allowed success', '4002 3 success Allowed'],
   'allowed GET': ['web,network access,allowed success', '4002 3 success Allowed'],
   'allowed GET, every optional fact': ['web,network access,allowed success', '4002 3 success Allowed'],
   'policy 403 naming the groups that would have allowed it': ['web,network access,denied failure', '4002 3 failure Blocked'],

@@ -178,6 +178,12 @@ describe('SCIM 2.0 with two replicas on one Redis (issue 19)', () => {
     expect(created.status).toBe(201);
     const s = await signIn(a, user);
     expect((await get(b, '/x', s.cookie)).status).toBe(200);
+    const pat = await a.current().pats.create({ owner: { user, groups: [], idp: 'corp' }, name: 'job', routes: ['app'], by: 'user' });
+    const withPat = async (gh: StartedGatehouse) =>
+      (await request(`${gh.url}/x`, { headers: { authorization: `Bearer ${pat.token}` } }).then(async (r) => (await r.body.dump(), r)))
+        .statusCode;
+    expect(await withPat(b)).toBe(200);
+    expect((await adminUser(b, user)).tokens).toHaveLength(1);
     const { closed } = await openWs(`${b.url.replace('http', 'ws')}/api/kernels/1/channels`, s.cookie);
     const at = Date.now();
     const r = await scim(a, 'PATCH', `/Users/${created.body.id}`, {
@@ -190,6 +196,9 @@ describe('SCIM 2.0 with two replicas on one Redis (issue 19)', () => {
     expect(close.reason).toBe('session revoked');
     expect(close.at - at).toBeLessThan(1000);
     await expect.poll(async () => (await get(b, '/x', s.cookie)).status, { timeout: 1000 }).toBe(401);
+    // The personal access token ended with the sessions.
+    expect(await withPat(b)).toBe(401);
+    expect((await adminUser(b, user)).tokens).toEqual([]);
     // A session that appears anyway (made before SCIM told us, say) is refused by the directory check.
     const late = await signIn(b, user);
     expect((await get(b, '/x', late.cookie)).body.error).toBe('GH_ACCOUNT_DISABLED');

@@ -16,6 +16,7 @@ import { mapClaims } from '../oidc/claims.ts';
 import type { OidcClient } from '../oidc/client.ts';
 import { NoJwksUriError } from '../oidc/jwks.ts';
 import { introspectToken } from './introspect.ts';
+import { asServiceAccount } from './service-account.ts';
 import { withUserinfo } from './userinfo.ts';
 
 export interface BearerIdentity extends Identity {
@@ -130,7 +131,11 @@ async function checkJwt(accepting: readonly OidcClient[], token: string, iss: st
 /** The claims as an identity, completed from userinfo when the IdP asks for that. */
 async function toIdentity({ client, claims }: Checked, token: string): Promise<BearerIdentity> {
   const cfg = client.config;
-  const mapped = await withUserinfo(client, token, claims.sub, mapClaims(claims, cfg.claims, cfg.splitGroupValuesOn));
+  const mapped = asServiceAccount(
+    cfg,
+    claims,
+    await withUserinfo(client, token, claims.sub, mapClaims(claims, cfg.claims, cfg.splitGroupValuesOn)),
+  );
   // Client-credentials tokens often carry no e-mail: fall back to the subject as the user —
   // but not when the e-mail was withheld because the IdP marks it unverified.
   const unverified = claims.email_verified === false;
