@@ -15,7 +15,7 @@
 //                  (Proxy-Authorization, else Authorization; introspected when opaque; a
 //                  gatehouse_pat_ token is checked in the store and counts only on its routes); a
 //                  failure is recorded, and matters only where anonymous callers are refused
-//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
+//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE, 403 GH_ACCOUNT_DISABLED
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied (the token page too)
 //                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF, 429 GH_TOO_MANY_TOKENS
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:
