@@ -170,7 +170,7 @@ describe('SCIM 2.0 with two replicas on one Redis (issue 19)', () => {
     });
   });
 
-  it('deactivation on A: the user is refused on B and their WebSocket on B closes with 1008 within 1 s', async () => {
+  it('deactivation on A: the user is refused on B and their WebSocket (1008) and event stream on B end within 1 s, PAT too', async () => {
     const up = await startUpstream();
     const [a, b] = await twoReplicas(up);
     const user = 'dana@corp.example';
@@ -185,6 +185,14 @@ describe('SCIM 2.0 with two replicas on one Redis (issue 19)', () => {
     expect(await withPat(b)).toBe(200);
     expect((await adminUser(b, user)).tokens).toHaveLength(1);
     const { closed } = await openWs(`${b.url.replace('http', 'ws')}/api/kernels/1/channels`, s.cookie);
+    // An event stream on B too: it ends with Gatehouse's final event.
+    const sse = await request(`${b.url}/sse`, { headers: { cookie: s.cookie, accept: 'text/event-stream' } });
+    expect(sse.statusCode).toBe(200);
+    const streamed = (async () => {
+      let text = '';
+      for await (const chunk of sse.body) text += chunk.toString();
+      return text;
+    })();
     const at = Date.now();
     const r = await scim(a, 'PATCH', `/Users/${created.body.id}`, {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
@@ -195,6 +203,7 @@ describe('SCIM 2.0 with two replicas on one Redis (issue 19)', () => {
     expect(close.code).toBe(1008);
     expect(close.reason).toBe('session revoked');
     expect(close.at - at).toBeLessThan(1000);
+    expect(await streamed).toMatch(/event: gatehouse-session-ended\ndata: session revoked\n\n$/);
     await expect.poll(async () => (await get(b, '/x', s.cookie)).status, { timeout: 1000 }).toBe(401);
     // The personal access token ended with the sessions.
     expect(await withPat(b)).toBe(401);
