@@ -102,10 +102,16 @@ export interface Directory {
   state(user: string): Promise<UserState>;
   /** Resolves once change notifications from other replicas are received. */
   listening(): Promise<void>;
+  /**
+   * Run `fn` while holding resource `id` across every replica (a read-modify-write such as a SCIM
+   * PATCH must not lose a concurrent one). Waits a bounded time; then throws DirectoryBusy.
+   */
+  exclusive<T>(id: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 export class DirectoryConflict extends Error {}
+export class DirectoryBusy extends Error {}
 
 export interface DirectoryOptions {
   readonly kv: DirectoryKv;
@@ -344,6 +350,19 @@ export function createDirectory(options: DirectoryOptions): Directory {
       return state;
     },
     listening: () => kv.listening(),
+    async exclusive(id, fn) {
+      const token = randomUUID();
+      // Bounded: about 5 s of 25 ms waits; a holder that died frees the lock after 10 s.
+      for (let attempt = 0; !(await kv.tryLock(id, token, 10_000)); attempt++) {
+        if (attempt >= 200) throw new DirectoryBusy(`resource ${id} is being changed by another request`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      try {
+        return await fn();
+      } finally {
+        await kv.unlock(id, token).catch(() => {});
+      }
+    },
     close: () => kv.close(),
   };
   return dir;

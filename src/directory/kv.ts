@@ -20,6 +20,10 @@ export interface DirectoryKv {
   onMessage(listener: (message: string | undefined) => void): void;
   /** Resolves once notifications are being received (tests, start-up). */
   listening(): Promise<void>;
+  /** Take `key` for at most `ttlMs` (SET NX PX); false when someone else holds it. */
+  tryLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Give `key` back if `token` still holds it. */
+  unlock(key: string, token: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,6 +31,7 @@ export function createMemoryKv(): DirectoryKv {
   const values = new Map<string, string>();
   const sets = new Map<string, Set<string>>();
   const listeners: Array<(m: string | undefined) => void> = [];
+  const locks = new Map<string, { token: string; until: number }>();
   return {
     kind: 'memory',
     get: async (key) => values.get(key),
@@ -51,9 +56,22 @@ export function createMemoryKv(): DirectoryKv {
     },
     onMessage: (listener) => void listeners.push(listener),
     listening: async () => {},
+    tryLock: async (key, token, ttlMs) => {
+      const now = Date.now();
+      const held = locks.get(key);
+      if (held && held.until > now) return false;
+      locks.set(key, { token, until: now + ttlMs });
+      return true;
+    },
+    unlock: async (key, token) => {
+      if (locks.get(key)?.token === token) locks.delete(key);
+    },
     close: async () => {},
   };
 }
+
+// Delete the lock only if this holder still has it (it may have expired and been taken since).
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Two connections of its own (commands, subscriber) to the session store's Redis. */
 export function createRedisKv(config: RedisConfig): DirectoryKv {
@@ -90,6 +108,9 @@ export function createRedisKv(config: RedisConfig): DirectoryKv {
     smembers: (key) => run('directory smembers', () => client.smembers(k(key))),
     publish: (message) => run('directory publish', async () => void (await client.publish(channel, message))),
     onMessage: (listener) => void listeners.push(listener),
+    tryLock: (key, token, ttlMs) =>
+      run('directory lock', async () => (await client.set(k(`lock:${key}`), token, 'PX', Math.max(1, ttlMs), 'NX')) === 'OK'),
+    unlock: (key, token) => run('directory unlock', async () => void (await client.eval(UNLOCK, 1, k(`lock:${key}`), token))),
     listening: async () => {
       await subscribed;
       if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));

@@ -289,6 +289,25 @@ describe('SCIM 2.0 with two replicas on one Redis (issue 19)', () => {
     expect(Number(limited?.headers['retry-after'])).toBeGreaterThan(0);
   });
 
+  it('concurrent PATCHes of one group on both replicas lose no member (one change at a time per resource)', async () => {
+    const up = await startUpstream();
+    const [a, b] = await twoReplicas(up);
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) ids.push((await scim(a, 'POST', '/Users', { userName: `c${n}@corp.example` })).body.id);
+    const g = await scim(a, 'POST', '/Groups', { displayName: 'ml-admins' });
+    const results = await Promise.all(
+      ids.map((id, n) =>
+        scim(n % 2 ? b : a, 'PATCH', `/Groups/${g.body.id}`, {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [{ op: 'Add', path: 'members', value: [{ value: id }] }],
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(ids.map(() => 200));
+    const after = await scim(b, 'GET', `/Groups/${g.body.id}`);
+    expect(after.body.members.map((m: any) => m.value).sort()).toEqual([...ids].sort());
+  });
+
   it('pagination: startIndex and count over the users list', async () => {
     const up = await startUpstream();
     const [a] = await twoReplicas(up);

@@ -14,7 +14,7 @@ import { GatehouseError } from '../../errors.ts';
 import { readBody } from '../../http/body.ts';
 import type { Exchange } from '../../http/exchange.ts';
 import { sendBody } from '../../http/respond.ts';
-import { DirectoryConflict, type Directory, type DirectoryGroup, type DirectoryUser } from '../directory.ts';
+import { DirectoryBusy, DirectoryConflict, type Directory, type DirectoryGroup, type DirectoryUser } from '../directory.ts';
 import type { Offboarding } from '../offboard.ts';
 import { listOf, resourceTypes, schemas, serviceProviderConfig } from './discovery.ts';
 import { badRequest, notFound, pageOf, parseFilter, SCIM_CONTENT_TYPE, ScimError, type EqClause } from './protocol.ts';
@@ -62,6 +62,7 @@ export async function handleScim(ex: Exchange, deps: ScimDeps): Promise<void> {
 function toScimError(err: unknown): ScimError {
   if (err instanceof ScimError) return err;
   if (err instanceof DirectoryConflict) return new ScimError(409, err.message, 'uniqueness');
+  if (err instanceof DirectoryBusy) return new ScimError(503, err.message, undefined, { 'retry-after': '1' });
   if (err instanceof GatehouseError) {
     if (err.code === 'GH_PAYLOAD_TOO_LARGE') return new ScimError(413, err.message);
     if (err.status < 500) return new ScimError(err.status, err.message);
@@ -184,6 +185,25 @@ async function users(
     await effects(undefined, user);
     return answer(201, user);
   }
+  if (method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
+    // A read-modify-write: one at a time per resource, across replicas.
+    return directory.exclusive(`u:${decodeURIComponent(id)}`, () => user(ex, deps, config, method, id, resource, answer, effects));
+  }
+  return user(ex, deps, config, method, id, resource, answer, effects);
+}
+
+async function user(
+  ex: Exchange,
+  deps: ScimDeps,
+  config: ScimConfig,
+  method: string,
+  id: string,
+  resource: (u: DirectoryUser) => Promise<Record<string, unknown>>,
+  answer: (status: number, u: DirectoryUser) => Promise<void>,
+  effects: (before: DirectoryUser | undefined, after: DirectoryUser) => Promise<void>,
+): Promise<void> {
+  const { directory, offboarding } = deps;
+  const actor = actorOf(ex);
   const current = await directory.getUserById(decodeURIComponent(id));
   if (!provisioned(current)) throw notFound(`User ${id}`);
   switch (method) {
@@ -272,6 +292,22 @@ async function groups(
     const { group } = await directory.upsertGroup(fields, actor);
     return answer(201, group);
   }
+  if (method === 'PUT' || method === 'PATCH' || method === 'DELETE')
+    return directory.exclusive(`g:${decodeURIComponent(id)}`, () => group(ex, deps, config, base, method, id, answer));
+  return group(ex, deps, config, base, method, id, answer);
+}
+
+async function group(
+  ex: Exchange,
+  deps: ScimDeps,
+  config: ScimConfig,
+  base: string,
+  method: string,
+  id: string,
+  answer: (status: number, g: DirectoryGroup) => Promise<void>,
+): Promise<void> {
+  const { directory } = deps;
+  const actor = actorOf(ex);
   const current = await directory.getGroup(decodeURIComponent(id));
   if (!current) throw notFound(`Group ${id}`);
   switch (method) {
