@@ -254,8 +254,11 @@ export function createDirectory(options: DirectoryOptions): Directory {
       const u = await userById(id);
       if (!u) return undefined;
       for (const gid of await kv.smembers(`mo:${id}`)) {
-        const g = await groupById(gid);
-        if (g) await kv.set(`g:${gid}`, JSON.stringify({ ...g, members: g.members.filter((m) => m !== id) }));
+        // Under the group's lock: a concurrent PATCH of that group must not write the member back.
+        await dir.exclusive(`g:${gid}`, async () => {
+          const g = await groupById(gid);
+          if (g) await kv.set(`g:${gid}`, JSON.stringify({ ...g, members: g.members.filter((m) => m !== id) }));
+        });
       }
       await kv.del(`mo:${id}`);
       await Promise.all(userIndexes(u).map((k) => kv.del(k)));
