@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
   GH_RELOAD_FAILED: { status: 422, title: 'Reload refused' },
+  GH_ACCOUNT_DISABLED: { status: 403, title: 'Account disabled' },
+  GH_RATE_LIMITED: { status: 429, title: 'Too many requests' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

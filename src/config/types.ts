@@ -339,6 +339,8 @@ export interface Config {
   readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
   readonly audit: AuditConfig;
   readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
+  /** SCIM 2.0 provisioning; undefined = off. */
+  readonly scim: ScimConfig | undefined;
   /** Every identity header name configured anywhere (lower-case): stripped from every request. */
   readonly reservedHeaders: readonly string[];
   readonly routes: readonly RouteConfig[];
@@ -359,4 +361,14 @@ export interface PatConfig {
   /** Creations per user and hour. */
   readonly createRate: number;
   readonly recheckGroups: boolean;
+}
+
+export interface ScimConfig {
+  readonly token: Secret;
+  /** How SCIM groups combine with the sign-in token's groups, for users known to SCIM. */
+  readonly groups: 'replace' | 'merge';
+  readonly userKey: 'email' | 'userName' | 'externalId';
+  readonly maxBodyBytes: number;
+  /** Requests per minute per replica; 0 = unlimited. */
+  readonly ratePerMinute: number;
 }
