@@ -4,6 +4,8 @@
 // the end, so a reload can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
+import { createSignalEffects, revokeSessionsOf } from './auth/ssf/effects.ts';
+import { createSignalsReceiver, type SignalsReceiver } from './auth/ssf/receiver.ts';
 import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
@@ -39,6 +41,8 @@ export interface Runtime {
   readonly sessions: SessionManager;
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
+  /** The Shared Signals receiver (POST /.gatehouse/ssf/events); undefined without `ssf`. */
+  readonly signals: SignalsReceiver | undefined;
   readonly keys: SigningKeys;
   /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
   readonly isServedHost: (host: string) => boolean;
@@ -113,6 +117,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     sessions,
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
+    signals: config.ssf && signalsReceiver(config, sessions, parts.onAuthEvent ?? (() => {})),
     keys,
     isServedHost,
     servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
@@ -123,6 +128,20 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       const keepSessions = successor?.sessions === sessions;
       await Promise.all([upstreams.close(successor?.upstreams.pools), keepSessions ? undefined : sessions.close()]);
     },
+  });
+}
+
+/** The Shared Signals receiver: its events end access through the same machinery as the admin API. */
+function signalsReceiver(config: Config, sessions: SessionManager, onAuthEvent: (e: AuthEventInput) => void): SignalsReceiver {
+  return createSignalsReceiver({
+    config: config.ssf!,
+    identityProviders: config.identityProviders,
+    replay: sessions.replay,
+    effects: createSignalEffects({
+      sessions: () => sessions,
+      offboardUser: revokeSessionsOf(() => sessions, onAuthEvent),
+      setActive: async () => undefined,
+    }),
   });
 }
 

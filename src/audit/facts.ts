@@ -75,7 +75,9 @@ export type AuthAction =
   /** Requests refused because the audit trail could not take records (block mode), summed up. */
   | 'requests_refused'
   /** The last record of a run, written on a clean shutdown (chain.ts: a cut tail lacks it). */
-  | 'audit_stopped';
+  | 'audit_stopped'
+  /** A Shared Signals SET event received (reason: its kind, or why it was refused); actor = the transmitter. */
+  | 'security_event';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {
@@ -101,6 +103,8 @@ export interface AuthFacts {
   readonly targetUser?: string | undefined;
   /** admin_api: the HTTP status the call was answered with. */
   readonly status?: number | undefined;
+  /** Who acted when it was not the user (security_event: the transmitter's issuer). */
+  readonly actor?: string | undefined;
 }
 
 export type AuditFacts = RequestFacts | AuthFacts;

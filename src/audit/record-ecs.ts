@@ -108,6 +108,8 @@ function ecsCategorisation(f: AuthFacts): { category: string[]; type: string[] }
       return { category: ['web', 'network'], type: ['access', 'denied'] };
     case 'stopped':
       return { category: ['process'], type: ['end'] };
+    case 'iam':
+      return { category: ['iam'], type: ['user', f.outcome === 'success' ? 'change' : 'info'] };
   }
 }
 
@@ -130,6 +132,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       type,
     },
     gatehouse: {
+      actor: f.actor,
       boot_id: s.bootId,
       chain: chainFields(s, prev),
       count: f.count,

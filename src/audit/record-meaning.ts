@@ -49,7 +49,7 @@ export function requestFailed(f: RequestFacts): boolean {
 }
 
 /** What kind of thing an auth action is: it picks ECS categories and the OCSF class. */
-export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 'admin' | 'refused_requests' | 'stopped';
+export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 'admin' | 'refused_requests' | 'stopped' | 'iam';
 
 export function actionKind(a: AuthAction): ActionKind {
   switch (a) {
@@ -72,6 +72,8 @@ export function actionKind(a: AuthAction): ActionKind {
       return 'refused_requests';
     case 'audit_stopped':
       return 'stopped';
+    case 'security_event':
+      return 'iam';
   }
 }
 

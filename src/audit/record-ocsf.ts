@@ -46,6 +46,8 @@ export function ocsfRecord(f: AuditFacts, s: Stamp, prev: string | undefined): R
       return ocsfReload(f, s, prev);
     case 'refused_requests':
       return ocsfRefused(f, s, prev);
+    case 'iam':
+      return ocsfSignal(f, s, prev);
     default:
       return ocsfAuth(f, s, prev);
   }
@@ -219,6 +221,33 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
     status_id: STATUS.failure.status,
     time: f.time,
     type_uid: 4002 * 100,
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+  };
+}
+
+/**
+ * A Shared Signals event (security_event): API Activity, Update, by the transmitter (actor.app_name)
+ * on the user it names (resources); a refused SET is the same call with status Failure.
+ */
+function ocsfSignal(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  return {
+    activity_id: 3,
+    actor: { app_name: f.actor ?? 'unknown' },
+    api: { operation: f.reason ?? 'unknown', service: { name: `${OBSERVER.product} Shared Signals receiver` } },
+    category_uid: 6,
+    class_name: 'API Activity',
+    class_uid: 6003,
+    count: f.count,
+    http_request: f.requestId === undefined ? undefined : { uid: f.requestId, user_agent: f.userAgent },
+    message: f.message,
+    metadata: metadata(s, 'gatehouse.auth', undefined),
+    resources: f.targetUser === undefined ? undefined : [{ name: f.targetUser, type: 'user' }],
+    severity_id: STATUS[f.outcome].severity,
+    src_endpoint: f.clientIp === undefined ? { name: 'unknown' } : { ip: f.clientIp },
+    status_detail: f.reason,
+    status_id: STATUS[f.outcome].status,
+    time: f.time,
+    type_uid: 6003 * 100 + 3,
     unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
   };
 }

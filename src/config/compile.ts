@@ -9,6 +9,7 @@ import { compileAudit } from './compile-audit.ts';
 import { compileProviders } from './compile-providers.ts';
 import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
 import { compileSession } from './compile-session.ts';
+import { compileSsf } from './compile-ssf.ts';
 import { Findings, type Checked } from './findings.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
 import { Secret, secretProblems } from './secret.ts';
@@ -66,6 +67,7 @@ export function compileConfig(input: unknown): CompileResult {
   f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
   // Before the check below: audit problems (a sink's keys) are problems like any other.
   const audit = f.take(compileAudit(raw.audit));
+  const ssf = f.take(compileSsf(raw.ssf, devMode));
   for (const p of secretProblems(raw, devMode)) if (!f.problems.some((q) => q.path === p.path)) f.problem(p.path, p.message);
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
@@ -82,6 +84,7 @@ export function compileConfig(input: unknown): CompileResult {
     session,
     identityProviders,
     forwardAuth: raw.forward_auth,
+    ssf,
     audit,
     assertion: { keyFiles: raw.assertion.key_files, ttlMs: assertionTtlMs },
     reservedHeaders: reservedHeaders(routes),

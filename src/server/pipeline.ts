@@ -51,7 +51,7 @@ import type { RouteMatch } from '../route/table.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { Exchange } from '../http/exchange.ts';
-import { AUTH_PATH } from '../http/endpoints.ts';
+import { AUTH_PATH, SSF_EVENTS_PATH } from '../http/endpoints.ts';
 import { requestIdFor } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
 import { createFinish, createWebSocketOpened } from './finish.ts';
@@ -234,8 +234,12 @@ async function walkForwardAuth(ex: Exchange, rt: Runtime): Promise<undefined> {
 async function walkInternal(ex: Exchange, rt: Runtime): Promise<undefined> {
   if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
   internalRoute(ex, rt);
-  const failure = await identify(ex, rt);
-  if (failure) throw failure;
+  // A Shared Signals push authenticates by its signature: a transmitter's own Authorization header
+  // is not a Gatehouse credential, and no session or bearer token is looked up for it.
+  if (ex.path !== SSF_EVENTS_PATH) {
+    const failure = await identify(ex, rt);
+    if (failure) throw failure;
+  }
   await handleInternal(ex, rt);
   return undefined;
 }

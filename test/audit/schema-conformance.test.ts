@@ -125,6 +125,9 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'session revoked by an admin': ['session end success', '3002 2 success'],
   "admin revoke of a user's sessions, answered": ['api admin,allowed success', '6003 4 success'],
   'admin call for an unknown session (404)': ['api admin,allowed failure', '6003 4 failure'],
+  'Shared Signals session-revoked applied': ['iam user,change success', '6003 3 success'],
+  'Shared Signals SET refused (wrong audience)': ['iam user,info failure', '6003 3 failure'],
+  'Shared Signals SET refused before its issuer was known': ['iam user,info failure', '6003 3 failure'],
 };
 
 describe('audit records say what happened (issue 14)', () => {
