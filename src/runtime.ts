@@ -4,7 +4,7 @@
 // the end, so a reload can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
-import { createSignalEffects, revokeSessionsOf } from './auth/ssf/effects.ts';
+import { createSignalEffects } from './auth/ssf/effects.ts';
 import { createSignalsReceiver, type SignalsReceiver } from './auth/ssf/receiver.ts';
 import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/types.ts';
@@ -17,6 +17,9 @@ import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy
 import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
+import { directoryFromConfig } from './directory/create.ts';
+import type { Directory } from './directory/directory.ts';
+import { createOffboarding, type Offboarding } from './directory/offboard.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
 import { foldCase } from './route/canonical.ts';
@@ -39,6 +42,10 @@ export interface Runtime {
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
   readonly sessions: SessionManager;
+  /** Users and groups from SCIM / Shared Signals, in the session store's backend (directory/). */
+  readonly directory: Directory;
+  /** Ends a user's sessions, live connections and tokens on every replica (SCIM, Shared Signals). */
+  readonly offboarding: Offboarding;
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
   /** The Shared Signals receiver (POST /.gatehouse/ssf/events); undefined without `ssf`. */
@@ -62,6 +69,8 @@ export interface Runtime {
 export interface RuntimeParts {
   /** Reuse a session manager (tests inject one with a fake clock; reloads keep the store). */
   readonly sessions?: SessionManager;
+  /** Reuse the directory (reloads keep it while the session store settings stay). */
+  readonly directory?: Directory;
   /** Reuse assertion keys (reloads keep the published JWKS stable). */
   readonly keys?: SigningKeys;
   /** Auth events that happen outside any request (background token refresh). */
@@ -74,7 +83,7 @@ export interface RuntimeParts {
 export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
   return {
-    ...(same(old.config.session, next.session) ? { sessions: old.sessions } : {}),
+    ...(same(old.config.session, next.session) ? { sessions: old.sessions, directory: old.directory } : {}),
     ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
     previous: old,
   };
@@ -90,6 +99,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   let upstreams: ReturnType<typeof createUpstreams>;
   let websockets: WebSocketProxy;
   let sessions: SessionManager;
+  let directory: Directory;
   let providers: IdentityProviders;
   try {
     upstreams = createUpstreams(config.routes, parts.previous?.upstreams);
@@ -98,11 +108,14 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => websockets.close());
     sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
+    directory = parts.directory ?? directoryFromConfig(config.session, directoryAudit(parts.onAuthEvent));
+    if (!parts.directory) opened.push(() => directory.close());
     providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   } catch (err) {
     await Promise.allSettled(opened.map(async (close) => close()));
     throw err;
   }
+  const offboarding = createOffboarding({ sessions: () => sessions, onAuthEvent: parts.onAuthEvent ?? (() => {}) });
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const isServedHost = servedHosts(config);
   const pub = new URL(config.server.publicUrl);
@@ -115,9 +128,11 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     upstreams,
     websockets,
     sessions,
+    directory,
+    offboarding,
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
-    signals: config.ssf && signalsReceiver(config, sessions, parts.onAuthEvent ?? (() => {})),
+    signals: config.ssf && signalsReceiver(config, sessions, directory, offboarding),
     keys,
     isServedHost,
     servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
@@ -126,21 +141,31 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       providers.close(successor?.providers.reused);
       websockets.close();
       const keepSessions = successor?.sessions === sessions;
-      await Promise.all([upstreams.close(successor?.upstreams.pools), keepSessions ? undefined : sessions.close()]);
+      const keepDirectory = successor?.directory === directory;
+      await Promise.all([
+        upstreams.close(successor?.upstreams.pools),
+        keepSessions ? undefined : sessions.close(),
+        keepDirectory ? undefined : directory.close(),
+      ]);
     },
   });
 }
 
-/** The Shared Signals receiver: its events end access through the same machinery as the admin API. */
-function signalsReceiver(config: Config, sessions: SessionManager, onAuthEvent: (e: AuthEventInput) => void): SignalsReceiver {
+/** Directory changes as audit records (none yet: issue 19's iam events come with the SCIM endpoints). */
+function directoryAudit(_onAuthEvent: RuntimeParts['onAuthEvent']): undefined {
+  return undefined;
+}
+
+/** The Shared Signals receiver: its events end access through the same offboarding as SCIM and the admin API. */
+function signalsReceiver(config: Config, sessions: SessionManager, directory: Directory, offboarding: Offboarding): SignalsReceiver {
   return createSignalsReceiver({
     config: config.ssf!,
     identityProviders: config.identityProviders,
     replay: sessions.replay,
     effects: createSignalEffects({
       sessions: () => sessions,
-      offboardUser: revokeSessionsOf(() => sessions, onAuthEvent),
-      setActive: async () => undefined,
+      offboardUser: (user, options) => offboarding.offboardUser(user, options),
+      setActive: (user, active, actor) => directory.setActive(user, active, actor),
     }),
   });
 }
