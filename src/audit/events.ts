@@ -24,8 +24,6 @@ export interface AuthEventInput {
   readonly targetUser?: string | undefined;
   /** admin_api: the HTTP status it was answered with. */
   readonly status?: number | undefined;
-  /** Who acted when it was not the user (security_event: the transmitter's issuer). */
-  readonly actor?: string | undefined;
 }
 
 /** Where an event happened, when it happened inside a request. */
@@ -76,7 +74,6 @@ export function authFacts(at: EventContext | undefined, e: AuthEventInput, time:
     credential: e.credential,
     targetUser: e.targetUser,
     status: e.status,
-    actor: e.actor,
   };
 }
 

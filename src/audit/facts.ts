@@ -76,7 +76,7 @@ export type AuthAction =
   | 'requests_refused'
   /** The last record of a run, written on a clean shutdown (chain.ts: a cut tail lacks it). */
   | 'audit_stopped'
-  /** A Shared Signals SET event received (reason: its kind, or why it was refused); actor = the transmitter. */
+  /** A Shared Signals SET event received (reason: its kind, or why it was refused); credential = the transmitter's issuer. */
   | 'security_event';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
@@ -103,8 +103,6 @@ export interface AuthFacts {
   readonly targetUser?: string | undefined;
   /** admin_api: the HTTP status the call was answered with. */
   readonly status?: number | undefined;
-  /** Who acted when it was not the user (security_event: the transmitter's issuer). */
-  readonly actor?: string | undefined;
 }
 
 export type AuditFacts = RequestFacts | AuthFacts;

@@ -132,7 +132,6 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       type,
     },
     gatehouse: {
-      actor: f.actor,
       boot_id: s.bootId,
       chain: chainFields(s, prev),
       count: f.count,

@@ -232,7 +232,7 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
 function ocsfSignal(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
   return {
     activity_id: 3,
-    actor: { app_name: f.actor ?? 'unknown' },
+    actor: { app_name: f.credential ?? 'unknown' },
     api: { operation: f.reason ?? 'unknown', service: { name: `${OBSERVER.product} Shared Signals receiver` } },
     category_uid: 6,
     class_name: 'API Activity',

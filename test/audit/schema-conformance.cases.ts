@@ -337,7 +337,7 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     action: 'security_event',
     outcome: 'success',
     reason: 'session-revoked',
-    actor: 'https://transmitter.example',
+    credential: 'https://transmitter.example',
     targetUser: 'bob@example.com',
     count: 2,
   }),
@@ -345,7 +345,7 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     action: 'security_event',
     outcome: 'failure',
     reason: 'invalid_audience',
-    actor: 'https://transmitter.example',
+    credential: 'https://transmitter.example',
     message: 'the "aud" claim does not name this receiver',
   }),
   auth('Shared Signals SET refused before its issuer was known', {

@@ -68,7 +68,10 @@ export async function startTransmitter(issuer = 'https://transmitter.test'): Pro
     entry: (over = {}) => ({ issuer, jwks_url: jwksUrl, audience: RECEIVER_AUDIENCE, ...over }),
     sign,
     event: (type, email, over = {}, options) =>
-      sign({ sub_id: { format: 'email', email }, events: { [type]: { event_timestamp: Math.floor(Date.now() / 1000) } }, ...over }, options),
+      sign(
+        { sub_id: { format: 'email', email }, events: { [type]: { event_timestamp: Math.floor(Date.now() / 1000) } }, ...over },
+        options,
+      ),
   };
 }
 

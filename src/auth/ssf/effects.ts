@@ -10,7 +10,10 @@ export interface SignalEffectsDeps {
   /** The current session manager (a reload may replace it). */
   sessions(): SessionManager;
   /** Ends everything `user` holds on every replica and records each ended session; the ended session keys. */
-  offboardUser(user: string, options: { readonly reason: string; readonly actor: string }): Promise<{ readonly sessions: readonly string[] }>;
+  offboardUser(
+    user: string,
+    options: { readonly reason: string; readonly actor: string },
+  ): Promise<{ readonly sessions: readonly string[] }>;
   /** The directory's active flag (sign-ins of an inactive user are refused). */
   setActive(user: string, active: boolean, actor: string): Promise<unknown>;
 }

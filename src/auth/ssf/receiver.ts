@@ -70,7 +70,13 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
 
   const apply = async (ex: Exchange, actor: string, event: SecurityEvent): Promise<void> => {
     if (!event.known) {
-      ex.event({ action: 'security_event', outcome: 'success', reason: 'ignored', actor, message: `event type not acted on: ${event.uri}` });
+      ex.event({
+        action: 'security_event',
+        outcome: 'success',
+        reason: 'ignored',
+        credential: actor,
+        message: `event type not acted on: ${event.uri}`,
+      });
       return;
     }
     const users = await usersOf(event.subject);
@@ -79,7 +85,7 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
         action: 'security_event',
         outcome: 'success',
         reason: event.kind,
-        actor,
+        credential: actor,
         targetUser: describeSubject(event.subject),
         message: 'no Gatehouse user is known by this subject: nothing to end',
       });
@@ -90,7 +96,7 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
       if (event.kind === 'account-disabled') await o.effects.setActive(user, false, actor);
       if (event.kind === 'account-enabled') await o.effects.setActive(user, true, actor);
       else ended = (await o.effects.endAccess(user, { reason: event.kind, actor })).length;
-      ex.event({ action: 'security_event', outcome: 'success', reason: event.kind, actor, targetUser: user, count: ended });
+      ex.event({ action: 'security_event', outcome: 'success', reason: event.kind, credential: actor, targetUser: user, count: ended });
     }
   };
 
@@ -101,9 +107,15 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
       if (waitMs > 0) {
         ex.errorCode = 'GH_TOO_MANY_SECURITY_EVENTS';
         ex.event({ action: 'security_event', outcome: 'failure', reason: 'rate_limited' });
-        sendBody(ex, 429, 'application/json', `${JSON.stringify({ err: 'too_many_requests', description: 'too many SETs from this address' })}\n`, {
-          'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
-        });
+        sendBody(
+          ex,
+          429,
+          'application/json',
+          `${JSON.stringify({ err: 'too_many_requests', description: 'too many SETs from this address' })}\n`,
+          {
+            'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+          },
+        );
         return;
       }
       let actor: string | undefined;
@@ -122,7 +134,7 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
       } catch (err) {
         if (err instanceof SetRefusal) {
           ex.errorCode = err.code;
-          ex.event({ action: 'security_event', outcome: 'failure', reason: err.err, actor, message: err.message });
+          ex.event({ action: 'security_event', outcome: 'failure', reason: err.err, credential: actor, message: err.message });
           sendBody(ex, 400, 'application/json', `${JSON.stringify({ err: err.err, description: err.message })}\n`);
           return;
         }

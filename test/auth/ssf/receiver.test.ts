@@ -54,7 +54,13 @@ const REFUSED: readonly (readonly [string, (tx: TestTransmitter) => Promise<stri
   [
     'HS256 (a shared secret, not the transmitter key)',
     async (tx) =>
-      new SignJWT({ iss: tx.issuer, aud: RECEIVER_AUDIENCE, jti: randomUUID(), sub_id: { format: 'email', email: ALICE.user }, events: { [SESSION_REVOKED]: {} } })
+      new SignJWT({
+        iss: tx.issuer,
+        aud: RECEIVER_AUDIENCE,
+        jti: randomUUID(),
+        sub_id: { format: 'email', email: ALICE.user },
+        events: { [SESSION_REVOKED]: {} },
+      })
         .setProtectedHeader({ alg: 'HS256', typ: 'secevent+jwt' })
         .setIssuedAt()
         .sign(new TextEncoder().encode('a-shared-secret-a-shared-secret-0123')),
@@ -149,7 +155,7 @@ describe('POST /.gatehouse/ssf/events applies valid events', () => {
       .poll(() => records().find((x) => x.event?.action === 'security_event'), { timeout: 5000 })
       .toMatchObject({
         event: { category: ['iam'], outcome: 'success', reason: 'session-revoked' },
-        gatehouse: { actor: tx.issuer, count: 1 },
+        gatehouse: { credential: tx.issuer, count: 1 },
         user: { target: { name: ALICE.user } },
       });
     await expect
