@@ -33,7 +33,6 @@ export const ERROR_CODES = {
   GH_REQUEST_TIMEOUT: { status: 408, title: 'Request too slow' },
   GH_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large' },
   GH_TOO_MANY_LOGINS: { status: 429, title: 'Too many sign-ins' },
-  GH_TOO_MANY_SECURITY_EVENTS: { status: 429, title: 'Too many security events' },
   GH_HEADERS_TOO_LARGE: { status: 431, title: 'Identity too large' },
   GH_REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GH_NO_ROUTE: { status: 404, title: 'No route' },
@@ -77,6 +76,8 @@ export const ERROR_CODES = {
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
   GH_RELOAD_FAILED: { status: 422, title: 'Reload refused' },
+  GH_ACCOUNT_DISABLED: { status: 403, title: 'Account disabled' },
+  GH_RATE_LIMITED: { status: 429, title: 'Too many requests' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -17,8 +17,8 @@ import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy
 import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
-import { directoryFromConfig } from './directory/create.ts';
-import type { Directory } from './directory/directory.ts';
+import { directoryFromConfig, directoryInUse } from './directory/create.ts';
+import type { Directory, DirectoryChange } from './directory/directory.ts';
 import { createOffboarding, type Offboarding } from './directory/offboard.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
@@ -83,7 +83,8 @@ export interface RuntimeParts {
 export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
   return {
-    ...(same(old.config.session, next.session) ? { sessions: old.sessions, directory: old.directory } : {}),
+    ...(same(old.config.session, next.session) ? { sessions: old.sessions } : {}),
+    ...(same(old.config.session, next.session) && directoryInUse(old.config) === directoryInUse(next) ? { directory: old.directory } : {}),
     ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
     previous: old,
   };
@@ -108,7 +109,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => websockets.close());
     sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
-    directory = parts.directory ?? directoryFromConfig(config.session, directoryAudit(parts.onAuthEvent));
+    directory = parts.directory ?? directoryFromConfig(config, directoryAudit(parts.onAuthEvent));
     if (!parts.directory) opened.push(() => directory.close());
     providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   } catch (err) {
@@ -151,9 +152,18 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   });
 }
 
-/** Directory changes as audit records (none yet: issue 19's iam events come with the SCIM endpoints). */
-function directoryAudit(_onAuthEvent: RuntimeParts['onAuthEvent']): undefined {
-  return undefined;
+/** Directory changes as audit records (iam): the IdP's client is the credential, the account the target. */
+function directoryAudit(onAuthEvent: RuntimeParts['onAuthEvent']): ((c: DirectoryChange) => void) | undefined {
+  if (!onAuthEvent) return undefined;
+  return (c) => {
+    const base = { outcome: 'success' as const, credential: c.actor, reason: c.actor.split(':')[0] };
+    if (c.kind !== 'group_membership_changed') {
+      onAuthEvent({ ...base, action: c.kind, targetUser: c.user, group: c.group });
+      return;
+    }
+    for (const u of c.added ?? []) onAuthEvent({ ...base, action: 'group_member_added', targetUser: u, group: c.group });
+    for (const u of c.removed ?? []) onAuthEvent({ ...base, action: 'group_member_removed', targetUser: u, group: c.group });
+  };
 }
 
 /** The Shared Signals receiver: its events end access through the same offboarding as SCIM and the admin API. */

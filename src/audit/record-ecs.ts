@@ -14,6 +14,7 @@ import {
   chainFields,
   ECS_VERSION,
   eventId,
+  IAM_ACTIVITY,
   isUpstreamFailure,
   OBSERVER,
   requestFailed,
@@ -108,8 +109,10 @@ function ecsCategorisation(f: AuthFacts): { category: string[]; type: string[] }
       return { category: ['web', 'network'], type: ['access', 'denied'] };
     case 'stopped':
       return { category: ['process'], type: ['end'] };
-    case 'iam':
-      return { category: ['iam'], type: ['user', f.outcome === 'success' ? 'change' : 'info'] };
+    case 'account':
+      return { category: ['iam'], type: ['user', IAM_ACTIVITY[f.action]!.ecs] };
+    case 'group':
+      return { category: ['iam'], type: ['group', IAM_ACTIVITY[f.action]!.ecs] };
   }
 }
 
@@ -139,6 +142,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       idp: f.idp ?? f.user?.idp,
       session: f.session,
     },
+    group: f.group === undefined ? undefined : { name: f.group },
     http:
       f.requestId === undefined && admin?.method === undefined
         ? undefined

@@ -12,6 +12,7 @@ import {
   authOutcome,
   chainFields,
   eventId,
+  IAM_ACTIVITY,
   OBSERVER,
   OCSF_VERSION,
   requestFailed,
@@ -46,8 +47,9 @@ export function ocsfRecord(f: AuditFacts, s: Stamp, prev: string | undefined): R
       return ocsfReload(f, s, prev);
     case 'refused_requests':
       return ocsfRefused(f, s, prev);
-    case 'iam':
-      return ocsfSignal(f, s, prev);
+    case 'account':
+    case 'group':
+      return ocsfIam(f, s, prev);
     default:
       return ocsfAuth(f, s, prev);
   }
@@ -226,28 +228,30 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
 }
 
 /**
- * A Shared Signals event (security_event): API Activity, Update, by the transmitter (actor.app_name)
- * on the user it names (resources); a refused SET is the same call with status Failure.
+ * Directory changes from the IdP (issue 19): Account Change (3001) with the account as `user`, or
+ * Group Management (3006) with the group and the member added or removed; the IdP's client (SCIM,
+ * a Shared Signals transmitter) is the actor.
  */
-function ocsfSignal(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+function ocsfIam(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  const group = actionKind(f.action) === 'group';
+  const activity = IAM_ACTIVITY[f.action]!.ocsf;
+  const classUid = group ? 3006 : 3001;
+  const account = f.targetUser === undefined ? undefined : { name: f.targetUser, type_id: 1 };
   return {
-    activity_id: 3,
-    actor: { app_name: f.credential ?? 'unknown' },
-    api: { operation: f.reason ?? 'unknown', service: { name: `${OBSERVER.product} Shared Signals receiver` } },
-    category_uid: 6,
-    class_name: 'API Activity',
-    class_uid: 6003,
-    count: f.count,
-    http_request: f.requestId === undefined ? undefined : { uid: f.requestId, user_agent: f.userAgent },
+    activity_id: activity,
+    actor: f.credential === undefined ? undefined : { app_name: f.credential },
+    category_uid: 3,
+    class_name: group ? 'Group Management' : 'Account Change',
+    class_uid: classUid,
+    group: group ? { name: f.group ?? 'unknown' } : undefined,
     message: f.message,
     metadata: metadata(s, 'gatehouse.auth', undefined),
-    resources: f.targetUser === undefined ? undefined : [{ name: f.targetUser, type: 'user' }],
     severity_id: STATUS[f.outcome].severity,
-    src_endpoint: f.clientIp === undefined ? { name: 'unknown' } : { ip: f.clientIp },
     status_detail: f.reason,
     status_id: STATUS[f.outcome].status,
     time: f.time,
-    type_uid: 6003 * 100 + 3,
+    type_uid: classUid * 100 + activity,
     unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    user: group ? account : (account ?? UNKNOWN_USER),
   };
 }

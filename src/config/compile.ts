@@ -14,7 +14,7 @@ import { Findings, type Checked } from './findings.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
 import { Secret, secretProblems } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type RouteConfig } from './types.ts';
-import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen } from './units.ts';
+import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen, parseSize } from './units.ts';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -87,6 +87,16 @@ export function compileConfig(input: unknown): CompileResult {
     ssf,
     audit,
     assertion: { keyFiles: raw.assertion.key_files, ttlMs: assertionTtlMs },
+    scim:
+      raw.scim === undefined
+        ? undefined
+        : {
+            token: new Secret(raw.scim.token),
+            groups: raw.scim.groups,
+            userKey: raw.scim.user_key,
+            maxBodyBytes: parseSize(raw.scim.max_body),
+            ratePerMinute: raw.scim.rate_limit,
+          },
     reservedHeaders: reservedHeaders(routes),
     routes,
   };

@@ -628,6 +628,29 @@ export const ConfigSchema = z
     session: session
       .default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
       .describe('Sessions: store, cookie, timeouts.'),
+    scim: z
+      .strictObject({
+        token: z
+          .string()
+          .min(32, { error: 'must be at least 32 characters' })
+          .describe('Bearer token the IdP (Okta, Entra ID) sends to /.gatehouse/scim/v2/; use ${file:...}.'),
+        groups: z
+          .enum(['replace', 'merge'])
+          .default('replace')
+          .describe(
+            'For users known to SCIM: replace = their SCIM groups replace the sign-in token groups (a removal applies on the next request); merge = the union of both.',
+          ),
+        user_key: z
+          .enum(['email', 'userName', 'externalId'])
+          .default('email')
+          .describe(
+            'Which SCIM attribute is the Gatehouse user value: email = the primary e-mail (else userName); match identity_providers[].claims.user / attributes.user.',
+          ),
+        max_body: byteSize().default('1MB').describe('Largest SCIM request body (413 beyond).'),
+        rate_limit: z.number().int().min(0).default(1200).describe('SCIM requests per minute per replica (429 beyond); 0 = unlimited.'),
+      })
+      .optional()
+      .describe('SCIM 2.0 provisioning at /.gatehouse/scim/v2/ (issue 19); unset = off.'),
     routes: z
       .array(route)
       .min(1, { error: 'at least one route is required' })

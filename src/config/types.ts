@@ -341,6 +341,8 @@ export interface Config {
   readonly ssf?: SsfConfig | undefined;
   readonly audit: AuditConfig;
   readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
+  /** SCIM 2.0 provisioning; undefined = off. */
+  readonly scim: ScimConfig | undefined;
   /** Every identity header name configured anywhere (lower-case): stripped from every request. */
   readonly reservedHeaders: readonly string[];
   readonly routes: readonly RouteConfig[];
@@ -350,4 +352,14 @@ export interface CompileResult {
   readonly config: Config;
   /** Things that work but deserve a line in the startup log / check-config output. */
   readonly warnings: readonly string[];
+}
+
+export interface ScimConfig {
+  readonly token: Secret;
+  /** How SCIM groups combine with the sign-in token's groups, for users known to SCIM. */
+  readonly groups: 'replace' | 'merge';
+  readonly userKey: 'email' | 'userName' | 'externalId';
+  readonly maxBodyBytes: number;
+  /** Requests per minute per replica; 0 = unlimited. */
+  readonly ratePerMinute: number;
 }

@@ -365,6 +365,32 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     clientIp: undefined,
     userAgent: undefined,
   }),
+  // Issue 19: directory changes from the IdP (SCIM), actor = the SCIM client.
+  ...(
+    [
+      ['user_created', 'SCIM user created'],
+      ['user_updated', 'SCIM user updated'],
+      ['user_deactivated', 'SCIM user deactivated'],
+      ['user_reactivated', 'SCIM user reactivated'],
+      ['user_deleted', 'SCIM user deleted'],
+      ['group_created', 'SCIM group created'],
+      ['group_updated', 'SCIM group updated'],
+      ['group_deleted', 'SCIM group deleted'],
+      ['group_member_added', 'SCIM group member added'],
+      ['group_member_removed', 'SCIM group member removed'],
+    ] as const
+  ).map(([action, name]) =>
+    auth(name, {
+      action,
+      outcome: 'success',
+      reason: 'scim',
+      credential: 'scim',
+      targetUser: action === 'group_created' || action === 'group_updated' || action === 'group_deleted' ? undefined : 'alice@example.com',
+      ...(action.startsWith('group_') ? { group: 'ml-admins' } : {}),
+      requestId: undefined,
+      userAgent: undefined,
+    }),
+  ),
 ];
 
 export const ALL_CASES = [...REQUEST_CASES, ...AUTH_CASES];

@@ -105,7 +105,7 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
       if (ex.req.method !== 'POST') throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'the Shared Signals endpoint accepts POST only');
       const waitMs = limiter.take(ex.client.ip, now());
       if (waitMs > 0) {
-        ex.errorCode = 'GH_TOO_MANY_SECURITY_EVENTS';
+        ex.errorCode = 'GH_RATE_LIMITED';
         ex.event({ action: 'security_event', outcome: 'failure', reason: 'rate_limited' });
         sendBody(
           ex,
