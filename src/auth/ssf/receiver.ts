@@ -102,6 +102,8 @@ export function createSignalsReceiver(o: ReceiverOptions): SignalsReceiver {
 
   return {
     async handle(ex) {
+      // A transmitter is an API client: every answer is JSON, never a page.
+      ex.browser = false;
       if (ex.req.method !== 'POST') throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'the Shared Signals endpoint accepts POST only');
       const waitMs = limiter.take(ex.client.ip, now());
       if (waitMs > 0) {

@@ -10,6 +10,7 @@ import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { parseRecords, readNdjson } from '../../support/audit.ts';
+import { freePort } from '../../support/ports.ts';
 import { baseConfig, startTestGatehouse } from '../../support/start-gatehouse.ts';
 import {
   ACCOUNT_ENABLED,
@@ -136,6 +137,18 @@ describe('POST /.gatehouse/ssf/events refuses what it must not act on (RFC 8935 
     }
     expect(statuses).toEqual([202, 202, 429]);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("an unreachable JWKS is our outage, not the SET's fault: 503 (the transmitter retries), as JSON", async () => {
+    const tx = await startTransmitter();
+    const gh = await startTestGatehouse({
+      ...baseConfig(),
+      session: { store: 'memory', secret: 'ssf-receiver-session-secret-0123456789abcdef', cookie: { secure: false } },
+      ssf: { transmitters: [tx.entry({ jwks_url: `http://127.0.0.1:${await freePort()}/jwks` })] },
+    });
+    const r = await pushSet(gh.url, await tx.event(SESSION_REVOKED, ALICE.user));
+    expect(r.status).toBe(503);
+    expect(r.body.error).toBe('GH_IDP_UNAVAILABLE');
   });
 
   it('without ssf configured the endpoint does not exist', async () => {
