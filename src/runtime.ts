@@ -111,7 +111,15 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     if (!parts.sessions) opened.push(() => sessions.close());
     directory = parts.directory ?? directoryFromConfig(config, directoryAudit(parts.onAuthEvent));
     if (!parts.directory) opened.push(() => directory.close());
-    providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
+    const dir = directory;
+    providers = createIdentityProviders(
+      config,
+      sessions,
+      log,
+      parts.onAuthEvent ?? (() => {}),
+      parts.previous?.providers,
+      directoryInUse(config) ? async (user) => (await dir.getUser(user))?.active !== false : undefined,
+    );
   } catch (err) {
     await Promise.allSettled(opened.map(async (close) => close()));
     throw err;

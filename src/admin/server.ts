@@ -13,11 +13,16 @@ import type { Metrics } from './metrics.ts';
 import type { ReadyReport } from './readiness.ts';
 import { adminExchange, AdminError, methodNotAllowed, sendAdmin, sendJson, sendJsonError, type AdminExchange } from './respond.ts';
 import { handleSessionsApi, type AdminCallNote } from './sessions-api.ts';
+import { handleUsersApi } from './users-api.ts';
+import type { Directory } from '../directory/directory.ts';
+import type { ScimConfig } from '../config/types.ts';
 
 export interface AdminDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   sessions(): SessionManager;
+  /** The directory (SCIM) and its settings, for GET /admin/users/<user>. */
+  directory?: (() => { readonly directory: Directory; readonly scim: ScimConfig | undefined }) | undefined;
   /** Every /admin/* call is an audit event (written once answered), and so is every session it ends. */
   onAuthEvent(e: AuthEventInput): void;
   /** POST /admin/reload. */
@@ -103,6 +108,7 @@ async function route(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote): P
     return sendJson(ax, 200, { status: 'reloaded', warnings: r.warnings });
   }
   if (await handleSessionsApi(ax, path, query, deps.sessions(), { log: deps.log, note, onAuthEvent: deps.onAuthEvent })) return;
+  if (deps.directory && (await handleUsersApi(ax, path, { log: deps.log, note, sessions: deps.sessions(), ...deps.directory() }))) return;
   throw new GatehouseError('GH_NOT_FOUND', 'no such admin endpoint');
 }
 

@@ -92,6 +92,8 @@ export interface Directory {
   deleteUser(id: string, actor: string): Promise<DirectoryUser | undefined>;
   /** Group names of a user known to the directory; undefined when it does not know the user. */
   groupsOf(user: string): Promise<string[] | undefined>;
+  /** The groups a user (by directory id) is a member of. */
+  memberOf(id: string): Promise<DirectoryGroup[]>;
   getGroup(id: string): Promise<DirectoryGroup | undefined>;
   findGroups(filter?: GroupFilter): Promise<DirectoryGroup[]>;
   upsertGroup(fields: GroupFields, actor: string, id?: string): Promise<{ group: DirectoryGroup; created: boolean }>;
@@ -256,6 +258,9 @@ export function createDirectory(options: DirectoryOptions): Directory {
     async groupsOf(user) {
       const id = await idOfUser(user);
       return id === undefined ? undefined : groupNamesOf(id);
+    },
+    async memberOf(id) {
+      return (await Promise.all((await kv.smembers(`mo:${id}`)).map(groupById))).filter((g) => g !== undefined);
     },
     getGroup: groupById,
     async findGroups(filter) {

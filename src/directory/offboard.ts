@@ -7,6 +7,10 @@
 import type { AuthEventInput } from '../audit/events.ts';
 import type { SessionManager } from '../session/manager.ts';
 
+/** What a deactivated user is told (sign-in refused, any credential of theirs refused). */
+export const ACCOUNT_DISABLED =
+  "Your account has been deactivated by your organization's identity provider, so you cannot use this service. Contact your administrator if this is unexpected.";
+
 export interface OffboardOptions {
   /** Why ("scim_deactivated", "scim_deleted", "caep_session_revoked", ...): the records' reason. */
   readonly reason: string;
@@ -40,8 +44,11 @@ export function createOffboarding(deps: OffboardingDeps): Offboarding {
     async offboardUser(user, { reason, actor }) {
       const sessions = deps.sessions();
       // Listed first, so each record names the session's IdP (as the admin API does).
-      const before = new Map((await sessions.list(user)).map((l) => [l.id, l.record] as const));
-      const keys = await sessions.revokeUser(user);
+      // The directory matches users case-insensitively; session indexes are exact: end both spellings.
+      const names = [...new Set([user, user.toLowerCase()])];
+      const listed = (await Promise.all(names.map((n) => sessions.list(n)))).flat();
+      const before = new Map(listed.map((l) => [l.id, l.record] as const));
+      const keys = (await Promise.all(names.map((n) => sessions.revokeUser(n)))).flat();
       const tokens = deps.revokeTokens ? await deps.revokeTokens(user) : 0;
       for (const key of keys) {
         const record = before.get(key);

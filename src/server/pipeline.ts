@@ -44,6 +44,10 @@ import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
+import { applyDirectory } from '../directory/apply.ts';
+import { directoryInUse } from '../directory/create.ts';
+import { ACCOUNT_DISABLED } from '../directory/offboard.ts';
+import { handleScim, isScimPath } from '../directory/scim/handler.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { endTunnel, upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
@@ -234,6 +238,16 @@ async function walkForwardAuth(ex: Exchange, rt: Runtime): Promise<undefined> {
 async function walkInternal(ex: Exchange, rt: Runtime): Promise<undefined> {
   if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
   internalRoute(ex, rt);
+  // SCIM has its own credential (scim.token): no user identity is resolved for it.
+  if (isScimPath(ex.path)) {
+    await handleScim(ex, {
+      config: rt.config.scim,
+      directory: rt.directory,
+      offboarding: rt.offboarding,
+      publicUrl: rt.config.server.publicUrl,
+    });
+    return undefined;
+  }
   // A Shared Signals push authenticates by its signature: a transmitter's own Authorization header
   // is not a Gatehouse credential, and no session or bearer token is looked up for it.
   if (ex.path !== SSF_EVENTS_PATH) {
@@ -301,7 +315,7 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
     } catch (err) {
       return toGatehouseError(err);
     }
-    if (useSession(ex, rt, found)) return undefined;
+    if (useSession(ex, rt, found)) return directoryCheck(ex, rt);
   }
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
@@ -314,7 +328,27 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   } catch (err) {
     return toGatehouseError(err);
   }
-  return undefined;
+  return directoryCheck(ex, rt);
+}
+
+/** Stage 4, last: the IdP's directory (SCIM, Shared Signals) may have deactivated the user or changed their groups. */
+async function directoryCheck(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
+  if (!ex.identity || !directoryInUse(rt.config)) return undefined;
+  try {
+    // Without SCIM nothing pushes groups (Shared Signals only (de)activates): the sign-in's groups stay.
+    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', ex.identity);
+    if (applied.active) {
+      ex.identity = applied.identity;
+      return undefined;
+    }
+  } catch (err) {
+    ex.identity = undefined;
+    ex.session = undefined;
+    return toGatehouseError(err);
+  }
+  ex.identity = undefined;
+  ex.session = undefined;
+  return new GatehouseError('GH_ACCOUNT_DISABLED', ACCOUNT_DISABLED);
 }
 
 /** True when the cookie named a live session; a dead one is recorded and told to go. */

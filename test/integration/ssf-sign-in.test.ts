@@ -33,7 +33,7 @@ describe('Shared Signals and sign-in (issue 19)', () => {
     expect(await apiStatus(gh, first.cookie!)).toBe(401);
     const refused = await signIn(gh);
     expect(refused.status).toBe(403);
-    expect(refused.body).toContain('GH_ACCOUNT_DISABLED');
+    expect(refused.body).toContain('Your account has been deactivated');
     expect(await gh.current().sessions.list(ALICE)).toEqual([]);
 
     expect((await pushSet(gh.url, await tx.event(ACCOUNT_ENABLED, ALICE))).status).toBe(202);

@@ -45,6 +45,8 @@ export interface OidcSetupOptions {
   readonly backchannelTo?: 'first' | 'second';
   /** Raw `audit` config (default: no sinks). */
   readonly audit?: object;
+  /** Raw `scim` config (default: SCIM off). */
+  readonly scim?: object;
   /** Where Gatehouse logs (default: nowhere); log_level is then debug, so tests see every line. */
   readonly log?: Logger;
   /** More top-level config sections (e.g. `ssf`), given the demo IdP's issuer. */
@@ -85,6 +87,7 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
   const configFor = (url: string, port: number) => ({
     log_level: o.log ? 'debug' : 'silent',
     ...(o.audit ? { audit: o.audit } : {}),
+    ...(o.scim ? { scim: o.scim } : {}),
     server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
     admin: { listen: '127.0.0.1:0', token: 'oidc-test-admin-token' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
