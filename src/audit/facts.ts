@@ -91,7 +91,6 @@ export type AuthAction =
   /** A Shared Signals SET event received (reason: its kind, or why it was refused); credential = the transmitter's issuer. */
   | 'security_event';
 
-
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {
   readonly kind: 'auth';
