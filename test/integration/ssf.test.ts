@@ -75,6 +75,8 @@ describe('Shared Signals across replicas (issue 19)', () => {
       ws.send('hello');
       expect(await echo).toBe('hello');
 
+      // B fetches the transmitter's JWKS on its first SET; warm it so the delay measured below is the revocation's.
+      expect((await pushSet(bUrl, await tx.event(SESSION_REVOKED, 'nobody@corp.example'))).status).toBe(202);
       const pushedAt = Date.now();
       const r = await pushSet(bUrl, await tx.event(SESSION_REVOKED, ALICE.user));
       expect(r.status).toBe(202);
