@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   GH_URI_TOO_LONG: { status: 414, title: 'Address too long' },
   GH_LOGIN_FAILED: { status: 400, title: 'Sign-in failed', audit: { action: 'login_failed', reason: 'login_failed' } },
   GH_BAD_LOGOUT_TOKEN: { status: 400, title: 'Invalid logout token' },
+  GH_BAD_SECURITY_EVENT: { status: 400, title: 'Invalid security event' },
   GH_UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
   GH_BAD_TOKEN: { status: 401, title: 'Invalid token', audit: { action: 'bearer_rejected', reason: 'invalid_token' } },
   GH_FORBIDDEN: { status: 403, title: 'Access denied' },

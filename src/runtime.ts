@@ -5,6 +5,8 @@
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
 import { createPats, type Pats } from './auth/bearer/pat.ts';
+import { createSignalEffects } from './auth/ssf/effects.ts';
+import { createSignalsReceiver, type SignalsReceiver } from './auth/ssf/receiver.ts';
 import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
@@ -51,6 +53,8 @@ export interface Runtime {
   readonly bearer: BearerVerifier;
   /** Personal access tokens (tokens.pat): verifier, creation, listing, revocation. */
   readonly pats: Pats;
+  /** The Shared Signals receiver (POST /.gatehouse/ssf/events); undefined without `ssf`. */
+  readonly signals: SignalsReceiver | undefined;
   readonly keys: SigningKeys;
   /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
   readonly isServedHost: (host: string) => boolean;
@@ -130,6 +134,11 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     await Promise.allSettled(opened.map(async (close) => close()));
     throw err;
   }
+  const offboarding = createOffboarding({
+    sessions: () => sessions,
+    onAuthEvent: parts.onAuthEvent ?? (() => {}),
+    revokeTokens: async (user) => (await patStore.revokeUser(user)).length,
+  });
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const isServedHost = servedHosts(config);
   const pub = new URL(config.server.publicUrl);
@@ -143,11 +152,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     websockets,
     sessions,
     directory,
-    offboarding: createOffboarding({
-      sessions: () => sessions,
-      onAuthEvent: parts.onAuthEvent ?? (() => {}),
-      revokeTokens: async (user) => (await patStore.revokeUser(user)).length,
-    }),
+    offboarding,
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
     pats: createPats({
@@ -157,6 +162,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       currentGroups: async (user) => (await sessions.list(user)).sort((a, b) => b.record.createdAt - a.record.createdAt)[0]?.record.groups,
       onBackgroundError: (err) => log.warn({ err: (err as Error).message }, 'personal access token: last-used time not written'),
     }),
+    signals: config.ssf && signalsReceiver(config, sessions, directory, offboarding),
     keys,
     isServedHost,
     servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
@@ -189,6 +195,20 @@ function directoryAudit(onAuthEvent: RuntimeParts['onAuthEvent']): ((c: Director
     for (const u of c.added ?? []) onAuthEvent({ ...base, action: 'group_member_added', targetUser: u, group: c.group });
     for (const u of c.removed ?? []) onAuthEvent({ ...base, action: 'group_member_removed', targetUser: u, group: c.group });
   };
+}
+
+/** The Shared Signals receiver: its events end access through the same offboarding as SCIM and the admin API. */
+function signalsReceiver(config: Config, sessions: SessionManager, directory: Directory, offboarding: Offboarding): SignalsReceiver {
+  return createSignalsReceiver({
+    config: config.ssf!,
+    identityProviders: config.identityProviders,
+    replay: sessions.replay,
+    effects: createSignalEffects({
+      sessions: () => sessions,
+      offboardUser: (user, options) => offboarding.offboardUser(user, options),
+      setActive: (user, active, actor) => directory.setActive(user, active, actor),
+    }),
+  });
 }
 
 /**

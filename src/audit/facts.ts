@@ -95,7 +95,9 @@ export type AuthAction =
   | 'group_updated'
   | 'group_deleted'
   | 'group_member_added'
-  | 'group_member_removed';
+  | 'group_member_removed'
+  /** A Shared Signals SET event received (reason: its kind, or why it was refused); credential = the transmitter's issuer. */
+  | 'security_event';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {

@@ -101,6 +101,7 @@ export function actionKind(a: AuthAction): ActionKind {
     case 'user_deactivated':
     case 'user_reactivated':
     case 'user_deleted':
+    case 'security_event':
       return 'account';
     case 'group_created':
     case 'group_updated':
@@ -136,6 +137,8 @@ export const IAM_ACTIVITY: Readonly<Record<string, { readonly ecs: string; reado
   user_deactivated: { ecs: 'change', ocsf: 5 },
   user_reactivated: { ecs: 'change', ocsf: 2 },
   user_deleted: { ecs: 'deletion', ocsf: 6 },
+  // A Shared Signals event (session-revoked, credential-change, account-*, or a refused SET): Other.
+  security_event: { ecs: 'change', ocsf: 99 },
   // Group Management (3006): Add User 3, Remove User 4, Delete 5, Create 6, Other 99.
   group_created: { ecs: 'creation', ocsf: 6 },
   group_updated: { ecs: 'change', ocsf: 99 },

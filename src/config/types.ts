@@ -304,6 +304,24 @@ export interface AuditConfig {
   readonly chainKeyFile: string | undefined;
 }
 
+/** One Shared Signals transmitter (config `ssf.transmitters[]`). */
+export interface SsfTransmitterConfig {
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audience: string;
+  /** How its SETs name the user (see the schema's `subject`). */
+  readonly subject: 'email' | 'opaque' | 'iss_sub';
+  readonly algorithms: readonly string[];
+}
+
+/** The Shared Signals receiver (`ssf`); undefined in Config when the section is absent. */
+export interface SsfConfig {
+  readonly transmitters: readonly SsfTransmitterConfig[];
+  readonly maxAgeMs: number;
+  readonly maxBodyBytes: number;
+  readonly ratePerMinute: number;
+}
+
 export interface Config {
   /** SHA-256 of the canonical compiled config, secrets redacted (config/hash.ts); on every audit record. */
   readonly hash: string;
@@ -337,6 +355,8 @@ export interface Config {
   readonly identityProviders: readonly IdentityProviderConfig[];
   /** Forward-auth header source; undefined = /.gatehouse/auth is off. */
   readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
+  /** Shared Signals receiver; undefined = POST /.gatehouse/ssf/events answers 404. */
+  readonly ssf?: SsfConfig | undefined;
   readonly audit: AuditConfig;
   readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
   /** SCIM 2.0 provisioning; undefined = off. */

@@ -58,7 +58,7 @@ import type { RouteMatch } from '../route/table.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { Exchange } from '../http/exchange.ts';
-import { AUTH_PATH } from '../http/endpoints.ts';
+import { AUTH_PATH, SSF_EVENTS_PATH } from '../http/endpoints.ts';
 import { requestIdFor } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
 import { createFinish, createWebSocketOpened } from './finish.ts';
@@ -252,8 +252,12 @@ async function walkInternal(ex: Exchange, rt: Runtime): Promise<undefined> {
     });
     return undefined;
   }
-  const failure = await identify(ex, rt);
-  if (failure) throw failure;
+  // A Shared Signals push authenticates by its signature: a transmitter's own Authorization header
+  // is not a Gatehouse credential, and no session or bearer token is looked up for it.
+  if (ex.path !== SSF_EVENTS_PATH) {
+    const failure = await identify(ex, rt);
+    if (failure) throw failure;
+  }
   await handleInternal(ex, rt);
   return undefined;
 }
@@ -342,10 +346,11 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   return directoryCheck(ex, rt);
 }
 
-/** Stage 4, last: the IdP's directory (SCIM) may have deactivated the user or changed their groups. */
+/** Stage 4, last: the IdP's directory (SCIM, Shared Signals) may have deactivated the user or changed their groups. */
 async function directoryCheck(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
   if (!ex.identity || !directoryInUse(rt.config)) return undefined;
   try {
+    // Without SCIM nothing pushes groups (Shared Signals only (de)activates): the sign-in's groups stay.
     const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', ex.identity);
     if (applied.active) {
       ex.identity = applied.identity;

@@ -145,6 +145,9 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'SCIM group deleted': ['iam group,deletion success', '3006 5 success'],
   'SCIM group member added': ['iam group,change success', '3006 3 success'],
   'SCIM group member removed': ['iam group,change success', '3006 4 success'],
+  'Shared Signals session-revoked applied': ['iam user,change success', '3001 99 success'],
+  'Shared Signals SET refused (wrong audience)': ['iam user,change failure', '3001 99 failure'],
+  'Shared Signals SET refused before its issuer was known': ['iam user,change failure', '3001 99 failure'],
 };
 
 describe('audit records say what happened (issue 14)', () => {

@@ -49,6 +49,8 @@ export interface OidcSetupOptions {
   readonly scim?: object;
   /** Where Gatehouse logs (default: nowhere); log_level is then debug, so tests see every line. */
   readonly log?: Logger;
+  /** More top-level config sections (e.g. `ssf`), given the demo IdP's issuer. */
+  readonly extra?: (issuer: string) => object;
 }
 
 /**
@@ -105,6 +107,7 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
       { name: 'admin', path: '/admin', upstream: upstreamUrl, allow: { groups: ['ml-admins'] } },
       { name: 'app', path: '/', upstream: upstreamUrl, allow: { authenticated: true } },
     ],
+    ...o.extra?.(idp.issuer),
   });
   const all = await Promise.all(ports.map((p, i) => startTestGatehouse(configFor(urls[i]!, p), o.log ? { log: o.log } : {})));
   for (const gh of all) await gh.current().providers.oidc.get('corp')!.ready();
