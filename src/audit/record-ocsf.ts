@@ -257,7 +257,7 @@ function ocsfIam(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
     status_id: STATUS[f.outcome].status,
     time: f.time,
     type_uid: classUid * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields() },
     user: group ? account : (account ?? UNKNOWN_USER),
   };
 }
