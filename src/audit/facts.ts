@@ -23,7 +23,7 @@ export interface RequestFacts {
   readonly rule: number | undefined;
   readonly errorCode: string | undefined;
   readonly user: UserFacts | undefined;
-  readonly authMethod: 'session' | 'bearer' | undefined;
+  readonly authMethod: 'session' | 'bearer' | 'user_token' | undefined;
   /** The session's store key (SHA-256 of the cookie's id): names the session, is not a credential. */
   readonly session: string | undefined;
   readonly clientIp: string;

@@ -137,7 +137,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     rule: ex.policy?.rule,
     errorCode: ex.errorCode,
     user: userFacts(ex.identity, ex.session?.record.subject),
-    authMethod: ex.identity ? (ex.session ? 'session' : 'bearer') : undefined,
+    authMethod: ex.identity ? (ex.userToken ? 'user_token' : ex.session ? 'session' : 'bearer') : undefined,
     session: ex.session?.key,
     clientIp: ex.client.ip,
     userAgent: userAgentFact(ex.req.headers['user-agent']),

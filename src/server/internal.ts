@@ -2,12 +2,24 @@
 // and sign-out, userinfo, the assertion JWKS, and each identity provider's own endpoints at
 // /.gatehouse/<kind>/<id>/<action> (auth/provider.ts: OIDC callback and back-channel logout, SAML
 // ACS, SLO and metadata).
+import { handleCliLogin } from '../auth/cli/login.ts';
+import { handleCliToken } from '../auth/cli/token.ts';
 import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
 import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from '../http/endpoints.ts';
+import {
+  CLI_LOGIN_PATH,
+  CLI_TOKEN_PATH,
+  INTERNAL_PREFIX,
+  JWKS_PATH,
+  LOGIN_PATH,
+  LOGOUT_PATH,
+  OIDC_PREFIX,
+  SAML_PREFIX,
+  USERINFO_PATH,
+} from '../http/endpoints.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendBody } from '../http/respond.ts';
 
@@ -32,6 +44,10 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
       return;
     case LOGIN_PATH:
       return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.pendingLogins });
+    case CLI_LOGIN_PATH:
+      return handleCliLogin(ex, rt.sessions);
+    case CLI_TOKEN_PATH:
+      return handleCliToken(ex, { sessions: rt.sessions, keys: rt.keys, issuer: rt.config.server.publicUrl });
   }
   for (const [prefix, kind] of PROVIDER_PREFIXES) {
     if (!ex.path.startsWith(prefix)) continue;

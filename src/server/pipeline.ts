@@ -43,6 +43,7 @@ import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
+import { identifyUserToken, isUserToken } from '../auth/bearer/user-token.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
@@ -301,8 +302,11 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   }
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
-  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers, ex.route?.bearerHeader) : undefined;
+  const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
   if (credential === undefined) return undefined;
+  // Gatehouse's own user tokens (`gatehouse login`) stand for a CLI session: no IdP is asked.
+  if (isUserToken(credential.token)) return identifyUserToken(ex, credential.token, rt.keys, rt.config.server.publicUrl, rt.sessions);
+  if (!rt.bearer.enabled) return undefined;
   ex.browser = false;
   try {
     ex.identity = await rt.bearer.verify(credential.token);

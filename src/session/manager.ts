@@ -30,6 +30,7 @@ export interface NewSession {
   readonly subject?: string | undefined;
   readonly idpSession?: string | undefined;
   readonly refreshAt?: number | undefined;
+  readonly kind?: 'cli' | undefined;
 }
 
 /** What a refresh may change in a session. */
@@ -58,12 +59,16 @@ export interface SessionManager {
   readonly pendingLogins: PendingLogins;
   /** Replay markers for IdP messages (SAML assertions and LogoutRequests, logout tokens). */
   readonly replay: ReplayGuard;
+  /** Short-lived single-use values: `gatehouse login` codes and refresh tokens (auth/cli/grants.ts). */
+  readonly values: Pick<OneTimeStore, 'put' | 'take'>;
   /** session.absolute_timeout in ms (the cookie's Max-Age). */
   readonly absoluteMs: number;
   /** Start a session (always a new id: no fixation). Returns the cookie value to set. */
   create(input: NewSession): Promise<{ cookieValue: string; key: string; record: SessionRecord }>;
   /** Resolve a cookie value; renews the idle timer when due. Throws GH_STORE_UNAVAILABLE. */
   lookup(cookieValue: string): Promise<Lookup>;
+  /** Like lookup, by store key (user tokens name their session by it: auth/bearer/user-token.ts). */
+  resolve(key: string): Promise<Lookup>;
   /** End a session on purpose (logout, admin, IdP). */
   revoke(key: string): Promise<boolean>;
   revokeUser(user: string): Promise<string[]>;
@@ -109,6 +114,7 @@ class Sessions implements SessionManager {
   readonly store: SessionStore;
   readonly pendingLogins: PendingLogins;
   readonly replay: ReplayGuard;
+  readonly values: Pick<OneTimeStore, 'put' | 'take'>;
   readonly live: LiveRegistry;
   readonly #backend: SessionStore & OneTimeStore;
   readonly #now: () => number;
@@ -124,6 +130,7 @@ class Sessions implements SessionManager {
     this.store = this.#backend = store;
     this.pendingLogins = createPendingLogins(store);
     this.replay = createReplayGuard(store);
+    this.values = { put: (name, value, ttlMs) => store.put(name, value, ttlMs), take: (name) => store.take(name) };
     this.#now = options.now ?? Date.now;
     this.#expiry = new Expiry(config.idleMs, config.absoluteMs);
     this.cookie = createCookieCodec(config.cookie, deriveKey(secret, 'cookie-mac'));
@@ -162,6 +169,10 @@ class Sessions implements SessionManager {
   async lookup(cookieValue: string): Promise<Lookup> {
     const key = this.#verified.keyOf(cookieValue);
     return key === undefined ? { state: 'invalid' } : this.#resolve(key, true);
+  }
+
+  resolve(key: string): Promise<Lookup> {
+    return this.#resolve(key, true);
   }
 
   /** Session state by store key (lookups, live-connection re-checks); renews when due. */
@@ -270,6 +281,7 @@ function newRecord(input: NewSession, at: number, absoluteExpiresAt: number, tok
     subject,
     idpSession,
     refreshAt,
+    ...(input.kind !== undefined ? { kind: input.kind } : {}),
   };
 }
 

@@ -55,10 +55,14 @@ const PREFIXES = {
   'saml-slo': 'saml-slo',
   /** OIDC back-channel logout token `jti` already used (auth/oidc/backchannel.ts). */
   'bcl-jti': 'bcl',
+  /** `gatehouse login` one-time code, by its hash (auth/cli/codes.ts). */
+  'cli-code': 'cli-code',
+  /** `gatehouse login` refresh token, by its hash (auth/cli/codes.ts). */
+  'cli-refresh': 'cli-rt',
 } as const;
 
 export type OneTimeKind = keyof typeof PREFIXES;
-export type ReplayKind = Exclude<OneTimeKind, 'login'>;
+export type ReplayKind = Exclude<OneTimeKind, 'login' | 'cli-code' | 'cli-refresh'>;
 
 /** The stored name of a one-time value: `<prefix>:<part>:<part>…`. */
 export function oneTimeName(kind: OneTimeKind, ...parts: readonly string[]): string {
