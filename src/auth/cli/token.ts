@@ -132,7 +132,8 @@ async function readParams(ex: Exchange): Promise<URLSearchParams | OAuthError> {
     } catch {
       return failure('invalid_request', 'the JSON body does not parse');
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return failure('invalid_request', 'the JSON body must be an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return failure('invalid_request', 'the JSON body must be an object');
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') params.set(k, v);
     return params;
