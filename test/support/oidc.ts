@@ -47,6 +47,10 @@ export interface OidcSetupOptions {
   readonly audit?: object;
   /** Where Gatehouse logs (default: nowhere); log_level is then debug, so tests see every line. */
   readonly log?: Logger;
+  /** Raw `assertion` config (replicas that must verify each other's user tokens share key_files). */
+  readonly assertion?: object;
+  /** Every replica gets the first one's public_url, as replicas behind one load balancer do. */
+  readonly samePublicUrl?: boolean;
 }
 
 /**
@@ -83,7 +87,8 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
   const configFor = (url: string, port: number) => ({
     log_level: o.log ? 'debug' : 'silent',
     ...(o.audit ? { audit: o.audit } : {}),
-    server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
+    ...(o.assertion ? { assertion: o.assertion } : {}),
+    server: { listen: `127.0.0.1:${port}`, public_url: o.samePublicUrl ? urls[0]! : url, shutdown_timeout: '1s' },
     admin: { listen: '127.0.0.1:0', token: 'oidc-test-admin-token' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
     identity_providers: [
