@@ -43,6 +43,7 @@ import type { AuditWriter } from '../audit/writer.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
+import { refuseRevokedBearer } from '../auth/bearer/revoked.ts';
 import { identifyUserToken, isUserToken } from '../auth/bearer/user-token.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
@@ -309,7 +310,10 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   if (!rt.bearer.enabled) return undefined;
   ex.browser = false;
   try {
-    ex.identity = await rt.bearer.verify(credential.token);
+    const identity = await rt.bearer.verify(credential.token);
+    // Issued before DELETE /admin/users/<user>/sessions: revoked with the user's sessions.
+    await refuseRevokedBearer(identity, rt.sessions.notBefore);
+    ex.identity = identity;
     ex.bearerToken = credential.token;
   } catch (err) {
     return toGatehouseError(err);

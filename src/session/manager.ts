@@ -15,6 +15,7 @@ import { createPendingLogins, createReplayGuard, type OneTimeStore, type Pending
 import { Renewal } from './renewal.ts';
 import { ended, followRevocations } from './revocation.ts';
 import { TokenSealer } from './tokens.ts';
+import { UserNotBefore } from './user-not-before.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
 /** What a sign-in hands over to make a session. */
@@ -61,6 +62,8 @@ export interface SessionManager {
   readonly replay: ReplayGuard;
   /** Short-lived single-use values: `gatehouse login` codes and refresh tokens (auth/cli/grants.ts). */
   readonly values: Pick<OneTimeStore, 'put' | 'take'>;
+  /** Per-user "not before" for IdP bearer tokens, set by revokeUser (user-not-before.ts). */
+  readonly notBefore: UserNotBefore;
   /** session.absolute_timeout in ms (the cookie's Max-Age). */
   readonly absoluteMs: number;
   /** Start a session (always a new id: no fixation). Returns the cookie value to set. */
@@ -115,6 +118,7 @@ class Sessions implements SessionManager {
   readonly pendingLogins: PendingLogins;
   readonly replay: ReplayGuard;
   readonly values: Pick<OneTimeStore, 'put' | 'take'>;
+  readonly notBefore: UserNotBefore;
   readonly live: LiveRegistry;
   readonly #backend: SessionStore & OneTimeStore;
   readonly #now: () => number;
@@ -139,6 +143,7 @@ class Sessions implements SessionManager {
     this.#verified = new VerifiedCookies(this.cookie, cacheMax);
     this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: options.onBackgroundError ?? (() => {}) });
     this.#sealer = new TokenSealer(secret);
+    this.notBefore = new UserNotBefore(store, this.#now, options.cacheTtlMs ?? 1000);
     this.#csrf = new CsrfTokens(secret);
     this.live = createLiveRegistry({
       recheckMs: options.liveRecheckMs ?? 10_000,
@@ -199,7 +204,8 @@ class Sessions implements SessionManager {
     return existed;
   }
 
-  revokeUser(user: string): Promise<string[]> {
+  async revokeUser(user: string): Promise<string[]> {
+    await this.notBefore.mark(user);
     return this.#revokeIndex(userIndex(user));
   }
 

@@ -20,6 +20,8 @@ import { withUserinfo } from './userinfo.ts';
 
 export interface BearerIdentity extends Identity {
   readonly method: 'bearer';
+  /** The token's iat (epoch seconds), when it has one: revoked.ts compares it with the user's marker. */
+  readonly issuedAt?: number | undefined;
 }
 
 export interface BearerVerifier {
@@ -137,7 +139,8 @@ async function toIdentity({ client, claims }: Checked, token: string): Promise<B
   const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
   const user = mapped.user ?? (unverified && cfg.claims.user === cfg.claims.email ? undefined : sub);
   if (!user) throw bad(`no "${cfg.claims.user}" or "sub" claim`);
-  return { user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp: cfg.id, method: 'bearer' };
+  const issuedAt = typeof claims.iat === 'number' ? claims.iat : undefined;
+  return { user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp: cfg.id, method: 'bearer', issuedAt };
 }
 
 /** When a verified token must be checked again: its exp, and sooner where introspection or userinfo answered. */
