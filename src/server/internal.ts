@@ -2,6 +2,7 @@
 // and sign-out, userinfo, the assertion JWKS, and each identity provider's own endpoints at
 // /.gatehouse/<kind>/<id>/<action> (auth/provider.ts: OIDC callback and back-channel logout, SAML
 // ACS, SLO and metadata).
+import { createDeviceGrant, handleCliDevice } from '../auth/cli/device.ts';
 import { handleCliLogin } from '../auth/cli/login.ts';
 import { handleCliToken } from '../auth/cli/token.ts';
 import { handleLogin } from '../auth/login.ts';
@@ -10,6 +11,7 @@ import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import {
+  CLI_DEVICE_PATH,
   CLI_LOGIN_PATH,
   CLI_TOKEN_PATH,
   INTERNAL_PREFIX,
@@ -47,7 +49,14 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
     case CLI_LOGIN_PATH:
       return handleCliLogin(ex, rt.sessions);
     case CLI_TOKEN_PATH:
-      return handleCliToken(ex, { sessions: rt.sessions, keys: rt.keys, issuer: rt.config.server.publicUrl });
+      return handleCliToken(ex, {
+        sessions: rt.sessions,
+        keys: rt.keys,
+        issuer: rt.config.server.publicUrl,
+        deviceGrant: createDeviceGrant(rt.providers.oidc),
+      });
+    case CLI_DEVICE_PATH:
+      return handleCliDevice(ex, rt.providers.oidc.values());
   }
   for (const [prefix, kind] of PROVIDER_PREFIXES) {
     if (!ex.path.startsWith(prefix)) continue;

@@ -255,4 +255,43 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     expect(none).toMatchObject({ code: 1, stdout: '' });
     expect(none.stderr).toMatch(/^gatehouse: not logged in to https:\/\/other\.example: run "gatehouse login https:\/\/other\.example"\n$/);
   });
+
+  it('gatehouse login --device: the device flow of the IdP, relayed by Gatehouse', async () => {
+    const { gh, idp, spy, env } = await setup();
+    const page = await launchPage();
+    let shown: (url: string) => void = () => {};
+    const verification = new Promise<string>((r) => (shown = r));
+    const say = (line: string) => {
+      const m = /open (\S+) and enter the code/.exec(line);
+      if (m) shown(m[1]!);
+    };
+    const done = runLogin(gh.url, { device: true, env, say, timeoutMs: 60_000 });
+    const url = await verification;
+    expect(url.startsWith(`${idp.issuer}/`)).toBe(true);
+    await page.goto(url);
+    // The IdP's pages in whatever order it shows them: code, confirmation, login; bounded.
+    for (let step = 0; step < 8; step++) {
+      const body = (await page.textContent('body')) ?? '';
+      if (body.includes('The device is signed in')) break;
+      if (await page.$('input[name=username]')) {
+        await page.fill('input[name=username]', 'alice');
+        await page.fill('input[name=password]', 'demo');
+        await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+      } else if (await page.$('#confirm')) await Promise.all([page.waitForNavigation(), page.click('#confirm')]);
+      else await Promise.all([page.waitForNavigation(), page.click('button[form="op.deviceInputForm"]')]);
+    }
+    expect(await page.textContent('body')).toContain('The device is signed in');
+    expect(await done).toBe(0);
+    const token = (JSON.parse(readFileSync(tokenCachePath(env), 'utf8'))[gh.url] as { access_token: string }).access_token;
+    expect((await get(`${gh.url}/runs`, { authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await spy.waitForRequests(1))[0]!.header('x-forwarded-user')).toBe('alice@example.com');
+  });
+
+  it('the device relay answers unsupported_grant_type where the IdP has no device flow', async () => {
+    const spy = await startSpyUpstream();
+    const { gh } = await startOidcSetup(spy.url, { idp: { deviceFlow: false } });
+    const r = await request(`${gh.url}/.gatehouse/cli/device`, { method: 'POST' });
+    expect(r.statusCode).toBe(400);
+    expect(await r.body.json()).toMatchObject({ error: 'unsupported_grant_type' });
+  });
 });
