@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { exportPKCS8, generateKeyPair } from 'jose';
 import { chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { runLogin } from '../../src/cli/login.ts';
 import { tokenCachePath } from '../../src/cli/token-cache.ts';
+import { parseRecords, readNdjson } from '../support/audit.ts';
 import { CHILD_TEST_TIMEOUT_MS } from '../support/child.ts';
 import { startOidcSetup } from '../support/oidc.ts';
 import { redisUrl, uniquePrefix } from '../support/redis.ts';
@@ -45,6 +46,7 @@ function tempDir(): string {
 async function setup() {
   const dir = tempDir();
   const keyFile = join(dir, 'assertion.pem');
+  const auditFile = join(dir, 'audit.ndjson');
   writeFileSync(keyFile, await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey));
   const spy = await startSpyUpstream();
   const s = await startOidcSetup(spy.url, {
@@ -52,8 +54,10 @@ async function setup() {
     samePublicUrl: true,
     assertion: { key_files: [keyFile] },
     session: { store: 'redis', redis: { url: redisUrl(), key_prefix: uniquePrefix() } },
+    audit: { sinks: [{ type: 'file', path: auditFile, fsync: 'always' }] },
   });
-  return { ...s, spy, second: s.others[0]!, env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } };
+  const records = () => parseRecords(existsSync(auditFile) ? readNdjson(auditFile) : []);
+  return { ...s, spy, records, second: s.others[0]!, env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } };
 }
 
 /** Run `gatehouse login` in-process, with Chromium as the browser; alice signs in. */
@@ -96,7 +100,7 @@ async function postToken(base: string, body: Record<string, string>) {
 
 describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
   it('a browser sign-in hands the loopback listener a code; the user token works through both headers, on both replicas', async () => {
-    const { gh, second, idp, spy, env } = await setup();
+    const { gh, second, idp, spy, env, records } = await setup();
     const page = await launchPage();
     expect(await login(gh.url, idp.issuer, page, env)).toBe(0);
 
@@ -127,10 +131,18 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     // A token that is not ours, and a tampered one, are refused.
     const [h, p] = token.split('.');
     expect((await get(`${gh.url}/runs`, { authorization: `Bearer ${h}.${p}.AAAA` })).status).toBe(401);
+
+    // The audit trail names the credential kind and the CLI session it stands for.
+    await vi.waitFor(() => expect(records().some((r) => r.url?.path === '/api/tasks')).toBe(true), { timeout: 10_000 });
+    const used = records().find((r) => r.url?.path === '/api/tasks')!;
+    expect(used.gatehouse).toMatchObject({ auth_method: 'user_token', decision: 'allow' });
+    expect(used.gatehouse.session).toMatch(/\S/);
+    const signedIn = records().filter((r) => r.event?.action === 'login_succeeded' && r.event.reason === 'cli');
+    expect(signedIn.map((r) => r.gatehouse.session)).toEqual([used.gatehouse.session]);
   });
 
   it('refuses non-loopback redirect URIs, a wrong code_verifier and a reused code', async () => {
-    const { gh, idp, env } = await setup();
+    const { gh, idp, env, records } = await setup();
     const page = await launchPage();
     expect(await login(gh.url, idp.issuer, page, env)).toBe(0);
     const start = (redirectUri: string, challenge: string) =>
@@ -149,6 +161,12 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
       expect(r?.status(), bad).toBe(400);
       expect(await page.textContent('body')).toContain('redirect_uri must be');
     }
+    // Each refusal is audited: the request (400) and a login_failed event.
+    await vi.waitFor(
+      () => expect(records().filter((r) => r.event?.action === 'login_failed' && r.event.reason === 'cli_bad_request')).toHaveLength(6),
+      { timeout: 10_000 },
+    );
+    expect(records().filter((r) => r.url?.path === '/.gatehouse/cli/login' && r.http?.response?.status_code === 400)).toHaveLength(6);
     // No PKCE: refused too.
     const noPkce = await page.request.get(`${gh.url}/.gatehouse/cli/login?redirect_uri=http://127.0.0.1:9/cb&state=x`, { maxRedirects: 0 });
     expect(noPkce.status()).toBe(400);

@@ -51,7 +51,11 @@ export async function handleCliToken(ex: Exchange, deps: CliTokenDeps): Promise<
   else if (grant === DEVICE_GRANT && deps.deviceGrant) {
     const vouched = await deps.deviceGrant(params);
     answer = isError(vouched) ? vouched : await startCliSession(ex, deps, vouched, 'cli_device');
-  } else answer = failure('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
+  } else
+    answer = failure(
+      'unsupported_grant_type',
+      'grant_type must be authorization_code, refresh_token or (where offered) the device_code grant',
+    );
   if (isError(answer)) return sendOAuthError(ex, answer);
   sendJson(ex, 200, {
     access_token: answer.token,
