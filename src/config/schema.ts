@@ -270,6 +270,9 @@ const session = z.strictObject({
   secret: z.string().optional().describe('At least 32 bytes; signs cookies and encrypts stored IdP tokens. Required with store: redis.'),
   idle_timeout: duration().default('30m').describe('A session unused this long ends.'),
   absolute_timeout: duration().default('12h').describe('A session ends this long after sign-in, used or not.'),
+  user_token_ttl: duration()
+    .default('10m')
+    .describe('Lifetime of each `gatehouse login` user token (30s to 1h); its CLI session has the timeouts above.'),
 });
 
 const IDP_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -598,7 +601,13 @@ export const ConfigSchema = z
       .default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000 })
       .describe('The audit trail.'),
     session: session
-      .default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
+      .default({
+        store: 'memory',
+        cookie: { secure: true, same_site: 'lax' },
+        idle_timeout: '30m',
+        absolute_timeout: '12h',
+        user_token_ttl: '10m',
+      })
       .describe('Sessions: store, cookie, timeouts.'),
     routes: z
       .array(route)

@@ -227,6 +227,8 @@ export interface SessionConfig {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly login: LoginLimits;
+  /** session.user_token_ttl: lifetime of `gatehouse login` user tokens. */
+  readonly userTokenTtlMs: number;
 }
 
 export interface LoginLimits {

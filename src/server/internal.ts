@@ -53,6 +53,7 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
         sessions: rt.sessions,
         keys: rt.keys,
         issuer: rt.config.server.publicUrl,
+        ttlMs: rt.config.session.userTokenTtlMs,
         deviceGrant: createDeviceGrant(rt.providers.oidc),
       });
     case CLI_DEVICE_PATH:

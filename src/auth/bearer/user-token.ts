@@ -16,8 +16,6 @@ import type { SessionManager } from '../../session/manager.ts';
 
 /** The JOSE header `typ` of a user token. */
 export const USER_TOKEN_TYP = 'gatehouse-user+jwt';
-/** How long a user token lives; `gatehouse token` refreshes it before then. */
-export const USER_TOKEN_TTL_MS = 10 * 60_000;
 
 const bad = (why: string) => new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`);
 
@@ -35,16 +33,18 @@ export function isUserToken(token: string): boolean {
   }
 }
 
-/** A new user token for the CLI session `key`; `expiresIn` in seconds. */
+/** A new user token for the CLI session `key`, living `ttlMs` (session.user_token_ttl); `expiresIn` in seconds. */
 export async function mintUserToken(
   keys: SigningKeys,
   issuer: string,
   key: string,
   record: SessionRecord,
+  ttlMs: number,
   nowMs: number = Date.now(),
 ): Promise<{ token: string; expiresIn: number }> {
   const iat = Math.floor(nowMs / 1000);
-  const ttl = Math.floor(USER_TOKEN_TTL_MS / 1000);
+  // Never past the session's absolute end (its refresh token would outlive nothing).
+  const ttl = Math.max(1, Math.min(Math.floor(ttlMs / 1000), Math.floor(record.absoluteExpiresAt / 1000) - iat));
   const token = await new SignJWT({ sid: key, idp: record.idp })
     .setProtectedHeader({ alg: keys.alg, kid: keys.kid, typ: USER_TOKEN_TYP })
     .setIssuer(issuer)

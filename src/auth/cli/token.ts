@@ -25,6 +25,8 @@ export interface CliTokenDeps {
   readonly keys: SigningKeys;
   /** Issuer of user tokens (server.public_url). */
   readonly issuer: string;
+  /** session.user_token_ttl */
+  readonly ttlMs: number;
   /** The device-code grant (device.ts): the identity the IdP vouched for, or an OAuth error. */
   readonly deviceGrant?: (params: URLSearchParams) => Promise<NewSession | OAuthError>;
 }
@@ -119,7 +121,7 @@ async function refreshGrant(deps: CliTokenDeps, params: URLSearchParams): Promis
 
 async function issue(deps: CliTokenDeps, key: string, record: SessionRecord): Promise<Issued> {
   const now = Date.now();
-  const { token, expiresIn } = await mintUserToken(deps.keys, deps.issuer, key, record, now);
+  const { token, expiresIn } = await mintUserToken(deps.keys, deps.issuer, key, record, deps.ttlMs, now);
   const refreshToken = await issueRefresh(deps.sessions.values, key, record.absoluteExpiresAt - now);
   return { token, expiresIn, refreshToken, record };
 }
