@@ -67,6 +67,10 @@ async function login(base: string, issuer: string, page: Page, env: NodeJS.Proce
   await page.fill('input[name=username]', 'alice');
   await page.fill('input[name=password]', 'demo');
   await page.click('button[type=submit]');
+  // Back at Gatehouse, signed in: the user lets the command in (a CSRF-protected form).
+  await page.waitForURL((u) => u.pathname === '/.gatehouse/cli/login');
+  expect(await page.textContent('body')).toContain('act as alice@example.com');
+  await page.click('#approve');
   const code = await done;
   await page.waitForURL((u) => u.hostname === '127.0.0.1' && u.pathname === '/callback');
   expect(await page.textContent('body')).toContain('Signed in');
@@ -171,16 +175,31 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     const noPkce = await page.request.get(`${gh.url}/.gatehouse/cli/login?redirect_uri=http://127.0.0.1:9/cb&state=x`, { maxRedirects: 0 });
     expect(noPkce.status()).toBe(400);
 
-    // The signed-in browser's request context: the code arrives in the Location header.
+    // The signed-in browser's request context: the consent form, then the code in the Location header.
+    const form = (redirectUri: string, ch: string) => ({
+      redirect_uri: redirectUri,
+      code_challenge: ch,
+      code_challenge_method: 'S256',
+      state: 'st-1',
+    });
     const codeFor = async (redirectUri: string, ch: string) => {
-      const r = await page.request.get(start(redirectUri, ch), { maxRedirects: 0 });
-      expect(r.status()).toBe(302);
+      const consent = await page.request.get(start(redirectUri, ch), { maxRedirects: 0 });
+      expect(consent.status()).toBe(200);
+      const csrf = /name="csrf" value="([^"]+)"/.exec(await consent.text())![1]!;
+      const r = await page.request.post(`${gh.url}/.gatehouse/cli/login`, { form: { ...form(redirectUri, ch), csrf }, maxRedirects: 0 });
+      expect(r.status()).toBe(303);
       const location = new URL(r.headers().location!);
       expect(`${location.origin}${location.pathname}`).toBe(redirectUri);
       expect(location.searchParams.get('state')).toBe('st-1');
       return location.searchParams.get('code')!;
     };
     const redirectUri = 'http://[::1]:53682/callback';
+    // Approval needs the form's CSRF token: a cross-site POST (or one without it) gets no code.
+    const forged = await page.request.post(`${gh.url}/.gatehouse/cli/login`, {
+      form: { ...form(redirectUri, challenge), csrf: 'x' },
+      maxRedirects: 0,
+    });
+    expect(forged.status()).toBe(403);
     const code = await codeFor(redirectUri, challenge);
     const wrong = await postToken(gh.url, {
       grant_type: 'authorization_code',
