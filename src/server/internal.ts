@@ -57,7 +57,7 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
         deviceGrant: createDeviceGrant(rt.providers.oidc),
       });
     case CLI_DEVICE_PATH:
-      return handleCliDevice(ex, rt.providers.oidc.values());
+      return handleCliDevice(ex, rt.providers.oidc, rt.config.session.login.ratePerMinute);
   }
   for (const [prefix, kind] of PROVIDER_PREFIXES) {
     if (!ex.path.startsWith(prefix)) continue;

@@ -86,7 +86,8 @@ export async function verifyUserToken(
     sid = payload.sid;
     sub = payload.sub;
   } catch (err) {
-    throw bad(`user token ${(err as { code?: string }).code ?? 'invalid'}`);
+    const e = err as { code?: string; claim?: string };
+    throw bad(`user token ${e.code ?? 'invalid'}${e.claim ? ` (${e.claim})` : ''}`);
   }
   if (typeof sid !== 'string') throw bad('user token without a session');
   const found = await sessions.resolve(sid);

@@ -19,6 +19,7 @@ import { mergeUserinfo, wantsUserinfo } from '../oidc/callback-checks.ts';
 import { mapClaims } from '../oidc/claims.ts';
 import type { OidcClient } from '../oidc/client.ts';
 import { isIdpUnavailable } from '../oidc/errors.ts';
+import { createLoginRateLimiter, type LoginRateLimiter } from '../login.ts';
 import { DEVICE_GRANT, sendOAuthError, type OAuthError } from './token.ts';
 
 /** The OIDC clients whose IdP offers the device flow, in config order. */
@@ -32,12 +33,27 @@ function deviceCapable(clients: Iterable<OidcClient>): OidcClient[] {
   });
 }
 
-export async function handleCliDevice(ex: Exchange, clients: Iterable<OidcClient>): Promise<void> {
+// Starting a device sign-in costs a call to the IdP and needs no credential: limited per client
+// address like starting a browser sign-in (session.login.rate_per_minute), per runtime.
+const limiters = new WeakMap<object, LoginRateLimiter>();
+
+export async function handleCliDevice(ex: Exchange, clients: ReadonlyMap<string, OidcClient>, ratePerMinute: number): Promise<void> {
   ex.browser = false;
   if (ex.method !== 'POST') return sendOAuthError(ex, { error: 'invalid_request', description: 'Use POST.', status: 405 });
   await readBody(ex.req, 4096);
+  let limiter = limiters.get(clients);
+  if (!limiter) limiters.set(clients, (limiter = createLoginRateLimiter(ratePerMinute)));
+  const waitMs = limiter.take(ex.client.ip, Date.now());
+  if (waitMs > 0) {
+    ex.res?.setHeader('retry-after', String(Math.ceil(waitMs / 1000)));
+    return sendOAuthError(ex, {
+      error: 'slow_down',
+      description: 'too many device sign-ins from this address; wait a moment',
+      status: 429,
+    });
+  }
   const wanted = new URLSearchParams(ex.query.slice(1)).get('idp');
-  const c = deviceCapable(clients).find((x) => wanted === null || x.config.id === wanted);
+  const c = deviceCapable(clients.values()).find((x) => wanted === null || x.config.id === wanted);
   if (!c) return sendOAuthError(ex, { error: 'unsupported_grant_type', description: 'no identity provider here offers the device flow' });
   let answer: client.DeviceAuthorizationResponse;
   try {
