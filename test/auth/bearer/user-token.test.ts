@@ -15,13 +15,15 @@ import { baseConfig } from '../../support/start-gatehouse.ts';
 const ISSUER = 'https://ml.corp.example';
 const alice = { user: 'alice@example.com', groups: ['ml-admins'], idp: 'corp', method: 'oidc' };
 
-async function parts() {
+async function parts(now: () => number = Date.now) {
   const keys = await loadSigningKeys(undefined);
-  const config = compileConfig({ ...baseConfig(), session: { store: 'memory', secret: 'user-token-test-secret-0123456789abcdef' } }).config;
+  const session = { store: 'memory', secret: 'user-token-test-secret-0123456789abcdef', idle_timeout: '30m' };
+  const config = compileConfig({ ...baseConfig(), session }).config;
   const sessions = createSessionManager({
     config: config.session,
     secret: new Secret('user-token-test-secret-0123456789abcdef'),
-    store: createMemoryStore({ maxSessions: 100 }),
+    store: createMemoryStore({ maxSessions: 100, now }),
+    now,
   });
   return { keys, sessions };
 }
@@ -74,5 +76,20 @@ describe('user tokens', () => {
     expect(await refusal(verifyUserToken(await sign('https://ml.corp.example', cli.key), keys, ISSUER, sessions))).toMatch(/aud/);
     expect(await refusal(verifyUserToken(await sign(userTokenAudience(ISSUER), 'nope'), keys, ISSUER, sessions))).toMatch(/expired/);
     expect(await refusal(verifyUserToken(await sign(userTokenAudience(ISSUER), cli.key), keys, ISSUER, sessions))).toBe('accepted');
+  });
+
+  it("ends with its session: the IdP's back-channel logout and the idle timeout", async () => {
+    const clock = { at: Date.now() };
+    const { keys, sessions } = await parts(() => clock.at);
+    const cli = await sessions.create({ ...alice, subject: 'sub-1', idpSession: 'idp-sid-1', kind: 'cli' });
+    const other = await sessions.create({ ...alice, kind: 'cli' });
+    const token = (await mintUserToken(keys, ISSUER, cli.key, cli.record, 600_000)).token;
+    const idle = (await mintUserToken(keys, ISSUER, other.key, other.record, 600_000)).token;
+    expect(await refusal(verifyUserToken(token, keys, ISSUER, sessions))).toBe('accepted');
+    expect(await sessions.revokeByIdp('corp', { idpSession: 'idp-sid-1' })).toEqual([cli.key]);
+    expect(await refusal(verifyUserToken(token, keys, ISSUER, sessions))).toMatch(/revoked/);
+    // 31 minutes unused on the session clock (the token's own exp is still ahead on the real one).
+    clock.at += 31 * 60_000;
+    expect(await refusal(verifyUserToken(idle, keys, ISSUER, sessions))).toMatch(/expired/);
   });
 });
