@@ -12,8 +12,10 @@
 //                  comes with its plan compiled at load
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
 //   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
-//                  (Proxy-Authorization, else Authorization; introspected when opaque); a
-//                  failure is recorded, and matters only where anonymous callers are refused
+//                  (Proxy-Authorization, else Authorization): a Gatehouse user token stands for
+//                  its CLI session (looked up like a cookie's), an IdP token is verified
+//                  (introspected when opaque) and refused when issued before its user was
+//                  revoked; a failure is recorded, and matters only where anonymous callers are refused
 //                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied
 //                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF
