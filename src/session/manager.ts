@@ -205,8 +205,11 @@ class Sessions implements SessionManager {
   }
 
   async revokeUser(user: string): Promise<string[]> {
+    const keys = await this.#revokeIndex(userIndex(user));
+    // After the sessions (their revocation is what a racing sign-in must see first): marked now,
+    // the user's IdP bearer tokens issued until this moment are refused.
     await this.notBefore.mark(user);
-    return this.#revokeIndex(userIndex(user));
+    return keys;
   }
 
   async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]> {
