@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { normalizeBaseUrl, readTokens, writeTokens, type CachedTokens } from './token-cache.ts';
+import { normalizeBaseUrl, readTokens, withCacheLock, writeTokens, type CachedTokens } from './token-cache.ts';
 
 /** Refresh when less than this is left of a user token. */
 const REFRESH_MARGIN_MS = 60_000;
@@ -72,7 +72,12 @@ export async function runToken(baseInput: string, o: { env?: NodeJS.ProcessEnv; 
     const cached = readTokens(base, o.env);
     if (!cached) throw new CliLoginError(`not logged in to ${base}: run "gatehouse login ${base}"`);
     let token = cached.access_token;
-    if (cached.expires_at - now() < REFRESH_MARGIN_MS) token = await refresh(base, cached, o.env);
+    if (cached.expires_at - now() < REFRESH_MARGIN_MS)
+      token = await withCacheLock(o.env, async () => {
+        // Another run may have refreshed while this one waited for the lock.
+        const current = readTokens(base, o.env) ?? cached;
+        return current.expires_at - now() < REFRESH_MARGIN_MS ? refresh(base, current, o.env) : current.access_token;
+      });
     process.stdout.write(`${token}\n`);
     return 0;
   } catch (err) {
@@ -82,16 +87,9 @@ export async function runToken(baseInput: string, o: { env?: NodeJS.ProcessEnv; 
 }
 
 async function refresh(base: string, cached: CachedTokens, env: NodeJS.ProcessEnv | undefined): Promise<string> {
-  try {
-    const answer = await postToken(base, { grant_type: 'refresh_token', refresh_token: cached.refresh_token });
-    save(base, answer, env);
-    return answer.access_token;
-  } catch (err) {
-    // Another `gatehouse token` may have refreshed first (refresh tokens are single use).
-    const again = readTokens(base, env);
-    if (again && again.refresh_token !== cached.refresh_token && again.expires_at > Date.now()) return again.access_token;
-    throw err;
-  }
+  const answer = await postToken(base, { grant_type: 'refresh_token', refresh_token: cached.refresh_token });
+  save(base, answer, env);
+  return answer.access_token;
 }
 
 function save(base: string, a: TokenAnswer, env: NodeJS.ProcessEnv | undefined): void {

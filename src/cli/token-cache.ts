@@ -2,7 +2,7 @@
 // ${XDG_CONFIG_HOME:-~/.config}/gatehouse/tokens.json: the directory 0700, the file 0600, written
 // whole to a temporary file and renamed over the old one (a reader never sees half a file, and a
 // crash leaves the previous tokens).
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -66,4 +66,42 @@ export function writeTokens(base: string, tokens: CachedTokens, env: NodeJS.Proc
   writeFileSync(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+}
+
+const LOCK_WAIT_MS = 10_000;
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * Run `work` holding the cache's lock file (`tokens.json.lock`, created exclusively), so parallel
+ * `gatehouse token` runs refresh once: refresh tokens are single use, and the second run must read
+ * what the first one wrote. A lock older than 30 s is a crashed run's and is taken over.
+ */
+export async function withCacheLock<T>(env: NodeJS.ProcessEnv | undefined, work: () => Promise<T>): Promise<T> {
+  const path = `${tokenCachePath(env)}.lock`;
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > LOCK_STALE_MS) unlinkSync(path);
+      } catch {
+        // gone meanwhile: try again
+      }
+      if (Date.now() > deadline) throw new Error(`another gatehouse command holds ${path}; try again`);
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
 }

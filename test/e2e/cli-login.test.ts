@@ -263,6 +263,13 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     expect(cache().refresh_token).not.toBe(before.refresh_token);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect((await get(`${second.url}/runs`, { authorization: `Bearer ${fresh}` })).status).toBe(200);
+    // Parallel runs with an expired token refresh once and print the same new token.
+    writeFileSync(path, JSON.stringify({ [gh.url]: { ...cache(), expires_at: 0 } }), { mode: 0o600 });
+    const parallel = await Promise.all([1, 2, 3].map(() => gatehouse(['token', gh.url], env)));
+    for (const r of parallel) expect(r.code, r.stderr).toBe(0);
+    expect(new Set(parallel.map((r) => r.stdout)).size).toBe(1);
+    expect(parallel[0]!.stdout.trim()).toBe(cache().access_token);
+    expect(existsSync(`${path}.lock`)).toBe(false);
     // The spent refresh token is refused.
     expect((await postToken(gh.url, { grant_type: 'refresh_token', refresh_token: before.refresh_token })).body.error).toBe(
       'invalid_grant',
