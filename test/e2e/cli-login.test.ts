@@ -238,6 +238,19 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     });
     expect(reused).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect((await postToken(gh.url, { grant_type: 'password' })).body.error).toBe('unsupported_grant_type');
+
+    // Refresh rotates; a refresh token presented twice was copied: the CLI session ends.
+    const first = String(ok.body.refresh_token);
+    const rotated = await postToken(gh.url, { grant_type: 'refresh_token', refresh_token: first });
+    expect(rotated.status).toBe(200);
+    const access = String(rotated.body.access_token);
+    expect((await get(`${gh.url}/runs`, { authorization: `Bearer ${access}` })).status).toBe(200);
+    const replay = await postToken(gh.url, { grant_type: 'refresh_token', refresh_token: first });
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(String(replay.body.error_description)).toContain('already used');
+    expect((await get(`${gh.url}/runs`, { authorization: `Bearer ${access}` })).status).toBe(401);
+    const next = await postToken(gh.url, { grant_type: 'refresh_token', refresh_token: String(rotated.body.refresh_token) });
+    expect(next).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
   it('gatehouse token prints the cached token, refreshes an expired one; revoking the user on one replica ends it on the other', async () => {
@@ -270,10 +283,6 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     expect(new Set(parallel.map((r) => r.stdout)).size).toBe(1);
     expect(parallel[0]!.stdout.trim()).toBe(cache().access_token);
     expect(existsSync(`${path}.lock`)).toBe(false);
-    // The spent refresh token is refused.
-    expect((await postToken(gh.url, { grant_type: 'refresh_token', refresh_token: before.refresh_token })).body.error).toBe(
-      'invalid_grant',
-    );
 
     // Revoke alice on the first replica's admin API; the second hears of it and refuses the token.
     const heard = new Promise<void>((resolve) => second.current().sessions.store.onRevoked((keys) => keys && keys.length > 0 && resolve()));

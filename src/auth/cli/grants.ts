@@ -3,7 +3,8 @@
 //   - a code: handed to the loopback listener, redeemed once within CODE_TTL_MS, bound to the
 //     browser session it came from, the PKCE challenge and the redirect_uri (RFC 6749 §4.1, 7636);
 //   - a refresh token: redeemed once for a new user token and a new refresh token (rotation),
-//     bound to the CLI session, living as long as that session may.
+//     bound to the CLI session, living as long as that session may. A redeemed one is remembered:
+//     presented again, it was copied, and its session is ended (OAuth 2.0 Security BCP §4.14.2).
 import { createHash, randomBytes } from 'node:crypto';
 import type { OneTimeStore } from '../../session/one-time.ts';
 import { oneTimeName } from '../../session/one-time.ts';
@@ -44,10 +45,20 @@ export async function issueRefresh(values: Values, key: string, ttlMs: number): 
   return token;
 }
 
-/** The CLI session key behind a refresh token, once; undefined when unknown or used. */
-export async function redeemRefresh(values: Values, token: string): Promise<string | undefined> {
+/** A refresh token redeemed: its session's key, or the key of the session it was already used for. */
+export type Redeemed = { readonly key: string } | { readonly reusedFor: string } | undefined;
+
+/** The CLI session key behind a refresh token, once; a second use names the session as reused. */
+export async function redeemRefresh(values: Values, token: string, ttlMs: number): Promise<Redeemed> {
   if (!token.startsWith('ghr_') || token.length > 128) return undefined;
-  return values.take(oneTimeName('cli-refresh', digest(token)));
+  const id = digest(token);
+  const key = await values.take(oneTimeName('cli-refresh', id));
+  if (key !== undefined) {
+    await values.put(oneTimeName('cli-refresh', 'used', id), key, ttlMs);
+    return { key };
+  }
+  const reusedFor = await values.take(oneTimeName('cli-refresh', 'used', id));
+  return reusedFor === undefined ? undefined : { reusedFor };
 }
 
 /** RFC 7636 S256: BASE64URL(SHA256(code_verifier)) === code_challenge. */

@@ -49,7 +49,7 @@ export async function handleCliToken(ex: Exchange, deps: CliTokenDeps): Promise<
   const grant = params.get('grant_type');
   let answer: OAuthError | Issued;
   if (grant === 'authorization_code') answer = await codeGrant(ex, deps, params);
-  else if (grant === 'refresh_token') answer = await refreshGrant(deps, params);
+  else if (grant === 'refresh_token') answer = await refreshGrant(ex, deps, params);
   else if (grant === DEVICE_GRANT && deps.deviceGrant) {
     const vouched = await deps.deviceGrant(params);
     answer = isError(vouched) ? vouched : await startCliSession(ex, deps, vouched, 'cli_device');
@@ -108,11 +108,18 @@ async function startCliSession(ex: Exchange, deps: CliTokenDeps, input: NewSessi
   return issue(deps, key, record);
 }
 
-async function refreshGrant(deps: CliTokenDeps, params: URLSearchParams): Promise<OAuthError | Issued> {
+async function refreshGrant(ex: Exchange, deps: CliTokenDeps, params: URLSearchParams): Promise<OAuthError | Issued> {
   const token = params.get('refresh_token') ?? '';
   if (!token) return failure('invalid_request', 'refresh_token is required');
-  const key = await redeemRefresh(deps.sessions.values, token);
-  if (key === undefined) return failure('invalid_grant', 'the refresh token is unknown, expired or already used');
+  const redeemed = await redeemRefresh(deps.sessions.values, token, deps.sessions.absoluteMs);
+  if (redeemed === undefined) return failure('invalid_grant', 'the refresh token is unknown, expired or already used');
+  if ('reusedFor' in redeemed) {
+    // Used twice: a copy exists somewhere. The session ends, so neither holder keeps access.
+    if (await deps.sessions.revoke(redeemed.reusedFor))
+      ex.event({ action: 'session_revoked', outcome: 'success', reason: 'refresh_reuse', session: redeemed.reusedFor });
+    return failure('invalid_grant', 'the refresh token was already used; the session was ended: run gatehouse login again');
+  }
+  const key = redeemed.key;
   const found = await deps.sessions.resolve(key);
   if (found.state !== 'active' || found.record.kind !== 'cli')
     return failure('invalid_grant', `the session has ${found.state === 'revoked' ? 'been revoked' : 'ended'}; run gatehouse login again`);
