@@ -51,6 +51,8 @@ export class Exchange {
   bearerToken: string | undefined = undefined;
   /** The credential was a Gatehouse user token (`gatehouse login`): the audit record says so. */
   userToken = false;
+  /** The personal access token presented (id, and name once found): for the audit record, never the token. */
+  token: { readonly id: string; readonly name: string | undefined } | undefined = undefined;
   /** False for API clients (JSON errors, never a redirect); undefined = decide from the request. */
   browser: boolean | undefined = undefined;
   /** Identity headers for the upstream, set by the inject stage. */
@@ -65,6 +67,12 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /**
+   * Was the request forwarded to the upstream (the audit record's allowed/denied)? false from the
+   * moment a route was chosen to proxy to, true once the request was handed to the upstream
+   * connection; undefined where Gatehouse answers itself (its own endpoints, forward-auth).
+   */
+  proxied: boolean | undefined = undefined;
   /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
   liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
   /** True once the finish stage ran (server/finish.ts closeOnce). */

@@ -134,11 +134,18 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     status: ex.status || (ex.res?.headersSent ? ex.res.statusCode : 499),
     decision: ex.decision ?? 'error',
     reason: ex.policy?.reason,
-    rule: ex.policy?.rule,
+    rule: ex.policy?.rule === undefined ? undefined : ex.route?.rules[ex.policy.rule]?.id,
     errorCode: ex.errorCode,
     user: userFacts(ex.identity, ex.session?.record.subject),
-    authMethod: ex.identity ? (ex.userToken ? 'user_token' : ex.session ? 'session' : 'bearer') : undefined,
+    // A user token's CLI session is on the exchange (its record names it), but the credential was a bearer token.
+    authMethod: ex.identity ? (ex.session && !ex.userToken ? 'session' : 'bearer') : undefined,
+    credentialKind: ex.userToken
+      ? 'user_token'
+      : ex.session
+        ? 'session_cookie'
+        : (ex.identity as { readonly credential?: string } | undefined)?.credential,
     session: ex.session?.key,
+    token: ex.token,
     clientIp: ex.client.ip,
     userAgent: userAgentFact(ex.req.headers['user-agent']),
     upstream: ex.route ? `${ex.route.upstream.origin}${ex.route.upstream.basePath}` : undefined,
@@ -147,6 +154,7 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     durationMs,
     websocket: ex.upgraded,
     endReason: ex.liveEnd,
+    proxied: ex.proxied,
     ...connectionFacts(ex),
     traceId: traceId(ex.req.headers.traceparent),
     grantingGroups: ex.decision === 'deny' && ex.policy?.grantingGroups.length ? ex.policy.grantingGroups : undefined,

@@ -7,6 +7,7 @@ import { handleCliLogin } from '../auth/cli/login.ts';
 import { handleCliToken } from '../auth/cli/token.ts';
 import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
+import { handleTokensPage } from '../auth/pat-page.ts';
 import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
@@ -22,6 +23,7 @@ import {
   SAML_PREFIX,
   USERINFO_PATH,
 } from '../http/endpoints.ts';
+import { TOKENS_PATH } from '../http/endpoints.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendBody } from '../http/respond.ts';
 
@@ -59,6 +61,7 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
     case CLI_DEVICE_PATH:
       return handleCliDevice(ex, rt.providers.oidc, rt.config.session.login.ratePerMinute);
   }
+  if (ex.path === TOKENS_PATH || ex.path.startsWith(`${TOKENS_PATH}/`)) return handleTokensPage(ex, rt.pats, rt.sessions);
   for (const [prefix, kind] of PROVIDER_PREFIXES) {
     if (!ex.path.startsWith(prefix)) continue;
     const [id, action, extra] = ex.path.slice(prefix.length).split('/');

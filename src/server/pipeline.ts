@@ -13,12 +13,13 @@
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
 //   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
 //                  (Proxy-Authorization, else Authorization): a Gatehouse user token stands for
-//                  its CLI session (looked up like a cookie's), an IdP token is verified
+//                  its CLI session (looked up like a cookie's); a gatehouse_pat_ token is checked
+//                  in the store and counts only on its routes; an IdP token is verified
 //                  (introspected when opaque) and refused when issued before its user was
 //                  revoked; a failure is recorded, and matters only where anonymous callers are refused
 //                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
-//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied
-//                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF
+//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied (the token page too)
+//                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF, 429 GH_TOO_MANY_TOKENS
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:
 //                  browser 302 to sign-in, API client 401; identity not allowed: 403
 //                  may answer: 302/303, 401 GH_UNAUTHENTICATED, 403 GH_FORBIDDEN
@@ -42,11 +43,13 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
+import { refusalEvent } from '../audit/events.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
 import { refuseRevokedBearer } from '../auth/bearer/revoked.ts';
 import { identifyUserToken, isUserToken } from '../auth/bearer/user-token.ts';
+import { isPatToken } from '../auth/bearer/pat.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
@@ -168,7 +171,7 @@ function createFail(log: Logger, outages: ReturnType<typeof createOutageLog>): (
         gerr.message,
       );
     const audit = errorSpec(gerr.code).audit;
-    if (audit) ex.event({ action: audit.action, outcome: 'failure', reason: audit.reason, message: gerr.message });
+    if (audit) ex.event(refusalEvent(audit.action, audit.reason, gerr));
     // An IdP that did not answer: browsers get a page that starts the same sign-in again.
     if (gerr.code === 'GH_IDP_UNAVAILABLE' && sendIdpRetryPage(ex, gerr)) return;
     sendError(ex, gerr);
@@ -213,6 +216,7 @@ function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfi
 }
 
 async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+  ex.proxied = false;
   const r = route(ex, rt);
   const failure = await identify(ex, rt);
   authorize(ex, r, failure);
@@ -309,14 +313,24 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   if (credential === undefined) return undefined;
   // Gatehouse's own user tokens (`gatehouse login`) stand for a CLI session: no IdP is asked.
   if (isUserToken(credential.token)) return identifyUserToken(ex, credential.token, rt.keys, rt.config.server.publicUrl, rt.sessions);
-  if (!rt.bearer.enabled) return undefined;
+  // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
+  // to routes, never passed on as an access token (auth/bearer/pat.ts).
+  const pat = isPatToken(credential.token);
+  if (!pat && !rt.bearer.enabled) return undefined;
   ex.browser = false;
   try {
-    const identity = await rt.bearer.verify(credential.token);
-    // Issued before DELETE /admin/users/<user>/sessions: revoked with the user's sessions.
-    await refuseRevokedBearer(identity, rt.sessions.notBefore);
-    ex.identity = identity;
-    ex.bearerToken = credential.token;
+    if (pat) {
+      ex.identity = await rt.pats.verify(credential.token, ex.route?.name, (t) => (ex.token = t));
+      // Unlike an IdP's access token, Gatehouse's own long-lived credential is not the tool's: it
+      // never goes upstream (from Proxy-Authorization it is dropped as hop-by-hop anyway).
+      if (credential.header === 'authorization') delete ex.req.headers.authorization;
+    } else {
+      const identity = await rt.bearer.verify(credential.token);
+      // Issued before DELETE /admin/users/<user>/sessions: revoked with the user's sessions.
+      await refuseRevokedBearer(identity, rt.sessions.notBefore);
+      ex.identity = identity;
+      ex.bearerToken = credential.token;
+    }
   } catch (err) {
     return toGatehouseError(err);
   }
@@ -335,7 +349,8 @@ function useSession(ex: Exchange, rt: Runtime, found: Lookup): boolean {
     return true;
   }
   if (found.state === 'revoked') ex.event({ action: 'session_revoked', outcome: 'success', reason: 'revoked', session: found.key });
-  else if (found.state === 'expired') ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key });
+  else if (found.state === 'expired')
+    ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key, user: found.record });
   // The browser keeps sending a dead cookie until told to drop it.
   (ex.setCookies ??= []).push(rt.sessions.cookie.clear());
   return false;

@@ -40,8 +40,15 @@ export type RecordChanges = Partial<Pick<NewSession, 'email' | 'name' | 'groups'
 export type Lookup =
   | { readonly state: 'active'; readonly key: string; readonly record: SessionRecord }
   | { readonly state: 'invalid' }
-  | { readonly state: 'expired'; readonly key: string; readonly why: 'idle' | 'absolute' }
+  /** `record`: the ended session, when the store still had it (its user for the audit record). */
+  | { readonly state: 'expired'; readonly key: string; readonly why: 'idle' | 'absolute'; readonly record?: SessionRecord }
   | { readonly state: 'revoked'; readonly key: string };
+
+/** A session a logout ended, with its record (its user) when the store still had it. */
+export interface RevokedSession {
+  readonly key: string;
+  readonly record: SessionRecord | undefined;
+}
 
 /** A live session as listed (admin API; formatted there). */
 export interface ListedSession {
@@ -76,7 +83,8 @@ export interface SessionManager {
   revoke(key: string): Promise<boolean>;
   revokeUser(user: string): Promise<string[]>;
   /** IdP-initiated logout: end the sessions of an IdP subject, or of one IdP session. */
-  revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]>;
+  /** Back-channel and SAML logout: the sessions ended, each with its record when it was read. */
+  revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<RevokedSession[]>;
   list(user: string): Promise<ListedSession[]>;
   /** Replace a session's identity and tokens after a refresh; false when it ended meanwhile. */
   update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined>;
@@ -191,7 +199,7 @@ class Sessions implements SessionManager {
     if (why) {
       this.#cache.drop(key);
       await this.#backend.delete(key);
-      return { state: 'expired', key, why };
+      return { state: 'expired', key, why, record };
     }
     if (this.#renewal.due(record, at)) record = this.#renewal.renew(key, record, at);
     return { state: 'active', key, record };
@@ -212,15 +220,31 @@ class Sessions implements SessionManager {
     return keys;
   }
 
-  async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]> {
-    if (by.idpSession !== undefined) return this.#revokeIndex(idpSessionIndex(idp, by.idpSession));
-    return by.subject !== undefined ? this.#revokeIndex(subjectIndex(idp, by.subject)) : [];
+  async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<RevokedSession[]> {
+    if (by.idpSession !== undefined) return this.#revokeIndexed(idpSessionIndex(idp, by.idpSession));
+    return by.subject !== undefined ? this.#revokeIndexed(subjectIndex(idp, by.subject)) : [];
   }
 
   async #revokeIndex(name: string): Promise<string[]> {
     const keys = await this.#backend.revokeIndex(name, this.#expiry.absoluteMs);
     for (const key of keys) ended(this.#cache, this.live, key);
     return keys;
+  }
+
+  /**
+   * Revoke an index's sessions and say whose each was: the records are read first (a session
+   * added in between is revoked without one). Sessions that had already ended are not reported.
+   */
+  async #revokeIndexed(name: string): Promise<RevokedSession[]> {
+    const records = new Map(await this.#backend.listIndex(name));
+    const at = this.#now();
+    const keys = await this.#revokeIndex(name);
+    const out: RevokedSession[] = [];
+    for (const key of keys) {
+      const record = records.get(key);
+      if (record === undefined || this.#expiry.why(record, at) === undefined) out.push({ key, record });
+    }
+    return out;
   }
 
   async update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined> {

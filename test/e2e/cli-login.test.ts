@@ -139,7 +139,7 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     // The audit trail names the credential kind and the CLI session it stands for.
     await vi.waitFor(() => expect(records().some((r) => r.url?.path === '/api/tasks')).toBe(true), { timeout: 10_000 });
     const used = records().find((r) => r.url?.path === '/api/tasks')!;
-    expect(used.gatehouse).toMatchObject({ auth_method: 'user_token', decision: 'allow' });
+    expect(used.gatehouse).toMatchObject({ auth_method: 'bearer', credential_kind: 'user_token', decision: 'allow' });
     expect(used.gatehouse.session).toMatch(/\S/);
     const signedIn = records().filter((r) => r.event?.action === 'login_succeeded' && r.event.reason === 'cli');
     expect(signedIn.map((r) => r.gatehouse.session)).toEqual([used.gatehouse.session]);
