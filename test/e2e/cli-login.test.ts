@@ -254,7 +254,7 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
   });
 
   it('gatehouse token prints the cached token, refreshes an expired one; revoking the user on one replica ends it on the other', async () => {
-    const { gh, second, idp, env } = await setup();
+    const { gh, second, idp, env, records } = await setup();
     const page = await launchPage();
     expect(await login(gh.url, idp.issuer, page, env)).toBe(0);
     const path = tokenCachePath(env);
@@ -296,6 +296,11 @@ describe('gatehouse login', { timeout: CHILD_TEST_TIMEOUT_MS }, () => {
     const refused = await get(`${second.url}/runs`, { authorization: `Bearer ${fresh}` });
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toMatchObject({ error: 'GH_BAD_TOKEN' });
+    expect((await get(`${gh.url}/runs`, { authorization: `Bearer ${fresh}` })).status).toBe(401);
+    await vi.waitFor(
+      () => expect(records().some((r) => r.event?.action === 'bearer_rejected' && r.event.reason === 'session_ended')).toBe(true),
+      { timeout: 10_000 },
+    );
     // The refresh token dies with the session; `gatehouse token` then says so in one line.
     writeFileSync(path, JSON.stringify({ [gh.url]: { ...cache(), expires_at: 0 } }), { mode: 0o600 });
     const ended = await gatehouse(['token', gh.url], env);

@@ -10,5 +10,7 @@ export async function refuseRevokedBearer(identity: BearerIdentity, markers: Use
   const notBefore = await markers.notBefore(identity.user);
   if (notBefore === undefined) return;
   if (identity.issuedAt === undefined || identity.issuedAt * 1000 < notBefore)
-    throw new GatehouseError('GH_BAD_TOKEN', "The bearer token was refused: it was issued before the user's sessions were revoked.");
+    throw new GatehouseError('GH_BAD_TOKEN', "The bearer token was refused: it was issued before the user's sessions were revoked.", {
+      audit: { reason: 'user_revoked', idp: identity.idp, user: identity.user },
+    });
 }

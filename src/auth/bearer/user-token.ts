@@ -17,7 +17,9 @@ import type { SessionManager } from '../../session/manager.ts';
 /** The JOSE header `typ` of a user token. */
 export const USER_TOKEN_TYP = 'gatehouse-user+jwt';
 
-const bad = (why: string) => new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`);
+/** Audit reason codes (docs/audit.md): the token itself is wrong, or its CLI session is over. */
+const bad = (why: string, reason: 'user_token_invalid' | 'session_ended' = 'user_token_invalid') =>
+  new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`, { audit: { reason } });
 
 /** The audience of user tokens: this Gatehouse (its public URL), whichever host the CLI used. */
 export function userTokenAudience(issuer: string): string {
@@ -91,7 +93,7 @@ export async function verifyUserToken(
   }
   if (typeof sid !== 'string') throw bad('user token without a session');
   const found = await sessions.resolve(sid);
-  if (found.state !== 'active') throw bad(`its session has ${found.state === 'revoked' ? 'been revoked' : 'expired'}`);
+  if (found.state !== 'active') throw bad(`its session has ${found.state === 'revoked' ? 'been revoked' : 'expired'}`, 'session_ended');
   if (found.record.kind !== 'cli' || found.record.user !== sub) throw bad('user token for another session');
   return { key: found.key, record: found.record };
 }
