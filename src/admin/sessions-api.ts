@@ -132,6 +132,8 @@ export interface SessionSummary {
   readonly created_at: string;
   readonly last_seen_at: string;
   readonly expires_at: string;
+  /** "cli" for a `gatehouse login` session (its user tokens end with it); absent for browsers. */
+  readonly kind?: 'cli';
 }
 
 export function sessionSummary({ id, record: r, expiresAt }: ListedSession): SessionSummary {
@@ -145,5 +147,6 @@ export function sessionSummary({ id, record: r, expiresAt }: ListedSession): Ses
     created_at: iso(r.createdAt),
     last_seen_at: iso(r.lastSeenAt),
     expires_at: iso(expiresAt),
+    ...(r.kind !== undefined ? { kind: r.kind } : {}),
   };
 }

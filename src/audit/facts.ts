@@ -25,7 +25,7 @@ export interface RequestFacts {
   readonly errorCode: string | undefined;
   readonly user: UserFacts | undefined;
   readonly authMethod: 'session' | 'bearer' | undefined;
-  /** Which credential identified the caller: 'session_cookie', 'bearer_jwt', 'bearer_opaque' (introspected). */
+  /** Which credential identified the caller: 'session_cookie', 'bearer_jwt', 'bearer_opaque' (introspected), 'user_token' (`gatehouse login`). */
   readonly credentialKind?: string | undefined;
   /** The session's store key (SHA-256 of the cookie's id): names the session, is not a credential. */
   readonly session: string | undefined;

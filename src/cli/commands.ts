@@ -121,6 +121,37 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'login',
+    summary: 'sign in to a Gatehouse from the command line and cache a user token for scripts',
+    usage: 'gatehouse login <base-url> [--device] [--no-browser]',
+    details:
+      '  <base-url>          the Gatehouse address you use in the browser (https://mlflow.corp.example)\n' +
+      "  --device            sign in with the identity provider's device code (headless machines);\n" +
+      '                      falls back to the browser sign-in where the provider offers none\n' +
+      '  --no-browser        print the sign-in URL instead of opening a browser\n' +
+      'Tokens are cached in ${XDG_CONFIG_HOME:-~/.config}/gatehouse/tokens.json (mode 0600).',
+    example: 'gatehouse login https://mlflow.corp.example',
+    options: { device: { type: 'boolean' }, 'no-browser': { type: 'boolean' } },
+    positionals: [1, 1],
+    async run(args) {
+      const { runLogin } = await import('./login.ts');
+      return runLogin(args.positionals[0]!, { device: args.values.device === true, noBrowser: args.values['no-browser'] === true });
+    },
+  },
+  {
+    name: 'token',
+    summary: 'print a current user token for a Gatehouse you logged in to (refreshed when due)',
+    usage: 'gatehouse token <base-url>',
+    details: '  <base-url>          the address given to gatehouse login\nExit 1 with one line on stderr when not logged in.',
+    example: 'export MLFLOW_TRACKING_TOKEN=$(gatehouse token https://mlflow.corp.example)',
+    options: {},
+    positionals: [1, 1],
+    async run(args) {
+      const { runToken } = await import('./login.ts');
+      return runToken(args.positionals[0]!);
+    },
+  },
+  {
     name: 'version',
     summary: 'print the Gatehouse and Node versions',
     usage: 'gatehouse version',

@@ -13,6 +13,8 @@ export function compileSession(session: RawSession, devMode: boolean): Checked<S
   const absoluteMs = parseDuration(session.absolute_timeout);
   if (idleMs > absoluteMs) f.problem('session.idle_timeout', 'must not be longer than session.absolute_timeout');
   if (idleMs < 1000) f.problem('session.idle_timeout', 'must be at least 1s');
+  const userTokenTtlMs = parseDuration(session.user_token_ttl);
+  if (userTokenTtlMs < 30_000 || userTokenTtlMs > 3_600_000) f.problem('session.user_token_ttl', 'must be between 30s and 1h');
 
   let secret: Secret | undefined;
   if (session.secret !== undefined) {
@@ -52,6 +54,7 @@ export function compileSession(session: RawSession, devMode: boolean): Checked<S
     absoluteMs,
     login: { ratePerMinute: session.login?.rate_per_minute ?? 60, maxPending: session.login?.max_pending ?? 10_000 },
     cache: { maxEntries: session.cache?.max_entries ?? 50_000, ttlMs: cacheTtlMs },
+    userTokenTtlMs,
   });
 }
 

@@ -288,6 +288,9 @@ const session = z.strictObject({
     })
     .optional()
     .describe('Near cache in front of the Redis session store.'),
+  user_token_ttl: duration()
+    .default('10m')
+    .describe('Lifetime of each `gatehouse login` user token (30s to 1h); its CLI session has the timeouts above.'),
 });
 
 const IDP_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -703,7 +706,13 @@ export const ConfigSchema = z
       .default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000 })
       .describe('The audit trail.'),
     session: session
-      .default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
+      .default({
+        store: 'memory',
+        cookie: { secure: true, same_site: 'lax' },
+        idle_timeout: '30m',
+        absolute_timeout: '12h',
+        user_token_ttl: '10m',
+      })
       .describe('Sessions: store, cookie, timeouts.'),
     tokens: tokens.default({ pat: PAT_DEFAULTS }).describe('Credentials Gatehouse issues itself.'),
     scim: z

@@ -231,6 +231,8 @@ export interface SessionConfig {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly login: LoginLimits;
+  /** session.user_token_ttl: lifetime of `gatehouse login` user tokens. */
+  readonly userTokenTtlMs: number;
   /** session.cache (near cache in front of Redis); defaults when absent: session/manager.ts DEFAULT_CACHE. */
   readonly cache?: SessionCacheConfig | undefined;
 }

@@ -12,6 +12,8 @@ import type { AccountClaims } from 'oidc-provider';
 import { escapeHtml, renderPage } from '../http/pages.ts';
 import { memoryAdapter } from './idp-storage.ts';
 
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 export interface DemoUser {
   readonly email: string;
   readonly name: string;
@@ -51,6 +53,8 @@ export interface DemoIdpOptions {
   readonly idTokenTtlSec?: number;
   /** Offer RFC 7662 token introspection (its access tokens are opaque), for bearer tests. */
   readonly introspection?: boolean;
+  /** RFC 8628 device flow (`gatehouse login --device`); on unless false. */
+  readonly deviceFlow?: boolean;
 }
 
 export interface DemoIdp {
@@ -158,7 +162,7 @@ function providerConfiguration(
 ): ConstructorParameters<ProviderClass>[1] {
   return {
     clients: options.clients.map((c) => ({
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === false ? [] : [DEVICE_GRANT])],
       response_types: ['code'],
       ...(c.backchannel_logout_uri ? { backchannel_logout_session_required: true } : {}),
       ...c,
@@ -174,6 +178,24 @@ function providerConfiguration(
     features: {
       devInteractions: { enabled: false },
       backchannelLogout: { enabled: true },
+      deviceFlow: {
+        enabled: options.deviceFlow !== false,
+        userCodeInputSource: async (ctx: { body: unknown }, form: string, _out: unknown, err: unknown) => {
+          ctx.body = renderPage(
+            'Device sign-in',
+            `<p>${err ? 'That code is not valid. Try again.' : 'Enter the code shown on your device.'}</p>${form}<p><button type="submit" form="op.deviceInputForm">Continue</button></p>`,
+          );
+        },
+        userCodeConfirmSource: async (ctx: { body: unknown }, form: string, _client: unknown, _info: unknown, userCode: string) => {
+          ctx.body = renderPage(
+            'Confirm device',
+            `<p>Sign in the device showing <code>${escapeHtml(userCode)}</code>?</p>${form}<p><button id="confirm" type="submit" form="op.deviceConfirmForm">Continue</button> <button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button></p>`,
+          );
+        },
+        successSource: async (ctx: { body: unknown }) => {
+          ctx.body = renderPage('Device signed in', '<p>The device is signed in. You can close this page.</p>');
+        },
+      },
       rpInitiatedLogout: { enabled: true },
       // A client may introspect only the tokens issued to it (and saying so silences the library's notice).
       introspection: {
@@ -197,6 +219,7 @@ function providerConfiguration(
       AccessToken: options.accessTokenTtlSec ?? 3600,
       IdToken: options.idTokenTtlSec ?? 3600,
       AuthorizationCode: 60,
+      DeviceCode: 600,
       RefreshToken: 86_400,
       Interaction: 600,
       Session: 86_400,

@@ -12,6 +12,10 @@ export const JWKS_PATH = '/.gatehouse/jwks';
 export const TOKENS_PATH = '/.gatehouse/tokens';
 /** Forward-auth for nginx auth_request, Traefik forwardAuth, Envoy ext_authz. */
 export const AUTH_PATH = '/.gatehouse/auth';
+/** `gatehouse login`: loopback sign-in (RFC 8252), token endpoint, device-flow relay (auth/cli/). */
+export const CLI_LOGIN_PATH = '/.gatehouse/cli/login';
+export const CLI_TOKEN_PATH = '/.gatehouse/cli/token';
+export const CLI_DEVICE_PATH = '/.gatehouse/cli/device';
 /** /.gatehouse/oidc/<id>/callback and /.gatehouse/oidc/<id>/backchannel-logout */
 export const OIDC_PREFIX = '/.gatehouse/oidc/';
 export const oidcCallbackPath = (id: string) => `${OIDC_PREFIX}${id}/callback`;

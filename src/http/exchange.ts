@@ -49,6 +49,8 @@ export class Exchange {
   session: { readonly key: string; readonly record: SessionRecord } | undefined = undefined;
   /** The bearer token the identity came from (passed upstream with pass_access_token). */
   bearerToken: string | undefined = undefined;
+  /** The credential was a Gatehouse user token (`gatehouse login`): the audit record says so. */
+  userToken = false;
   /** The personal access token presented (id, and name once found): for the audit record, never the token. */
   token: { readonly id: string; readonly name: string | undefined } | undefined = undefined;
   /** False for API clients (JSON errors, never a redirect); undefined = decide from the request. */

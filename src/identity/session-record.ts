@@ -25,4 +25,6 @@ export interface SessionRecord {
   readonly idpSession?: string | undefined;
   /** Epoch ms after which the IdP should be asked again (token refresh / revalidation). */
   readonly refreshAt?: number | undefined;
+  /** 'cli': a session made for `gatehouse login` (user tokens); absent for browser sessions. */
+  readonly kind?: 'cli' | undefined;
 }

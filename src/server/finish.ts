@@ -137,8 +137,13 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     rule: ex.policy?.rule === undefined ? undefined : ex.route?.rules[ex.policy.rule]?.id,
     errorCode: ex.errorCode,
     user: userFacts(ex.identity, ex.session?.record.subject),
-    authMethod: ex.identity ? (ex.session ? 'session' : 'bearer') : undefined,
-    credentialKind: ex.session ? 'session_cookie' : (ex.identity as { readonly credential?: string } | undefined)?.credential,
+    // A user token's CLI session is on the exchange (its record names it), but the credential was a bearer token.
+    authMethod: ex.identity ? (ex.session && !ex.userToken ? 'session' : 'bearer') : undefined,
+    credentialKind: ex.userToken
+      ? 'user_token'
+      : ex.session
+        ? 'session_cookie'
+        : (ex.identity as { readonly credential?: string } | undefined)?.credential,
     session: ex.session?.key,
     token: ex.token,
     clientIp: ex.client.ip,

@@ -2,6 +2,9 @@
 // and sign-out, userinfo, the assertion JWKS, and each identity provider's own endpoints at
 // /.gatehouse/<kind>/<id>/<action> (auth/provider.ts: OIDC callback and back-channel logout, SAML
 // ACS, SLO and metadata).
+import { createDeviceGrant, handleCliDevice } from '../auth/cli/device.ts';
+import { handleCliLogin } from '../auth/cli/login.ts';
+import { handleCliToken } from '../auth/cli/token.ts';
 import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
 import { handleTokensPage } from '../auth/pat-page.ts';
@@ -9,6 +12,9 @@ import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import {
+  CLI_DEVICE_PATH,
+  CLI_LOGIN_PATH,
+  CLI_TOKEN_PATH,
   INTERNAL_PREFIX,
   JWKS_PATH,
   LOGIN_PATH,
@@ -46,6 +52,18 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
     case SSF_EVENTS_PATH:
       if (!rt.signals) break;
       return rt.signals.handle(ex);
+    case CLI_LOGIN_PATH:
+      return handleCliLogin(ex, rt.sessions);
+    case CLI_TOKEN_PATH:
+      return handleCliToken(ex, {
+        sessions: rt.sessions,
+        keys: rt.keys,
+        issuer: rt.config.server.publicUrl,
+        ttlMs: rt.config.session.userTokenTtlMs,
+        deviceGrant: createDeviceGrant(rt.providers.oidc),
+      });
+    case CLI_DEVICE_PATH:
+      return handleCliDevice(ex, rt.providers.oidc, rt.config.session.login.ratePerMinute);
   }
   if (ex.path === TOKENS_PATH || ex.path.startsWith(`${TOKENS_PATH}/`)) return handleTokensPage(ex, rt.pats, rt.sessions);
   for (const [prefix, kind] of PROVIDER_PREFIXES) {

@@ -12,9 +12,11 @@
 //                  comes with its plan compiled at load
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
 //   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
-//                  (Proxy-Authorization, else Authorization; introspected when opaque; a
-//                  gatehouse_pat_ token is checked in the store and counts only on its routes); a
-//                  failure is recorded, and matters only where anonymous callers are refused
+//                  (Proxy-Authorization, else Authorization): a Gatehouse user token stands for
+//                  its CLI session (looked up like a cookie's); a gatehouse_pat_ token is checked
+//                  in the store and counts only on its routes; an IdP token is verified
+//                  (introspected when opaque) and refused when issued before its user was
+//                  revoked; a failure is recorded, and matters only where anonymous callers are refused
 //                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE, 403 GH_ACCOUNT_DISABLED
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied (the token page too)
 //                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF, 429 GH_TOO_MANY_TOKENS
@@ -45,6 +47,8 @@ import { refusalEvent } from '../audit/events.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
+import { refuseRevokedBearer } from '../auth/bearer/revoked.ts';
+import { identifyUserToken, isUserToken } from '../auth/bearer/user-token.ts';
 import { isPatToken } from '../auth/bearer/pat.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { applyDirectory } from '../directory/apply.ts';
@@ -325,6 +329,8 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
   const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
   if (credential === undefined) return undefined;
+  // Gatehouse's own user tokens (`gatehouse login`) stand for a CLI session: no IdP is asked.
+  if (isUserToken(credential.token)) return identifyUserToken(ex, credential.token, rt.keys, rt.config.server.publicUrl, rt.sessions);
   // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
   // to routes, never passed on as an access token (auth/bearer/pat.ts).
   const pat = isPatToken(credential.token);
@@ -337,7 +343,10 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
       // never goes upstream (from Proxy-Authorization it is dropped as hop-by-hop anyway).
       if (credential.header === 'authorization') delete ex.req.headers.authorization;
     } else {
-      ex.identity = await rt.bearer.verify(credential.token);
+      const identity = await rt.bearer.verify(credential.token);
+      // Issued before DELETE /admin/users/<user>/sessions: revoked with the user's sessions.
+      await refuseRevokedBearer(identity, rt.sessions.notBefore);
+      ex.identity = identity;
       ex.bearerToken = credential.token;
     }
   } catch (err) {

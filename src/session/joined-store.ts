@@ -30,6 +30,7 @@ export function joinStores(sessions: SessionStore, oneTime: ClosableOneTimeStore
     isReady: () => sessions.isReady(),
     put: (name, value, ttlMs) => oneTime.put(name, value, ttlMs),
     take: (name) => oneTime.take(name),
+    peek: (name) => oneTime.peek(name),
     once: (name, ttlMs) => oneTime.once(name, ttlMs),
     putPending: (name, value, ttlMs, bounds) => oneTime.putPending(name, value, ttlMs, bounds),
     takePending: (name) => oneTime.takePending(name),

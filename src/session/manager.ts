@@ -15,6 +15,7 @@ import { createPendingLogins, createReplayGuard, type OneTimeStore, type Pending
 import { Renewal } from './renewal.ts';
 import { ended, followRevocations } from './revocation.ts';
 import { TokenSealer } from './tokens.ts';
+import { UserNotBefore } from './user-not-before.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
 /** session.cache defaults, when the config leaves them out. */
@@ -33,6 +34,7 @@ export interface NewSession {
   readonly subject?: string | undefined;
   readonly idpSession?: string | undefined;
   readonly refreshAt?: number | undefined;
+  readonly kind?: 'cli' | undefined;
 }
 
 /** What a refresh may change in a session. */
@@ -68,12 +70,18 @@ export interface SessionManager {
   readonly pendingLogins: PendingLogins;
   /** Replay markers for IdP messages (SAML assertions and LogoutRequests, logout tokens). */
   readonly replay: ReplayGuard;
+  /** Short-lived single-use values: `gatehouse login` codes and refresh tokens (auth/cli/grants.ts). */
+  readonly values: Pick<OneTimeStore, 'put' | 'take'>;
+  /** Per-user "not before" for IdP bearer tokens, set by revokeUser (user-not-before.ts). */
+  readonly notBefore: UserNotBefore;
   /** session.absolute_timeout in ms (the cookie's Max-Age). */
   readonly absoluteMs: number;
   /** Start a session (always a new id: no fixation). Returns the cookie value to set. */
   create(input: NewSession): Promise<{ cookieValue: string; key: string; record: SessionRecord }>;
   /** Resolve a cookie value; renews the idle timer when due. Throws GH_STORE_UNAVAILABLE. */
   lookup(cookieValue: string): Promise<Lookup>;
+  /** Like lookup, by store key (user tokens name their session by it: auth/bearer/user-token.ts). */
+  resolve(key: string): Promise<Lookup>;
   /** End a session on purpose (logout, admin, IdP). */
   revoke(key: string): Promise<boolean>;
   revokeUser(user: string): Promise<string[]>;
@@ -123,6 +131,8 @@ class Sessions implements SessionManager {
   readonly store: SessionStore;
   readonly pendingLogins: PendingLogins;
   readonly replay: ReplayGuard;
+  readonly values: Pick<OneTimeStore, 'put' | 'take'>;
+  readonly notBefore: UserNotBefore;
   readonly live: LiveRegistry;
   readonly #backend: SessionStore & OneTimeStore;
   readonly #now: () => number;
@@ -139,6 +149,7 @@ class Sessions implements SessionManager {
     this.store = this.#backend = store;
     this.pendingLogins = createPendingLogins(store);
     this.replay = createReplayGuard(store);
+    this.values = { put: (name, value, ttlMs) => store.put(name, value, ttlMs), take: (name) => store.take(name) };
     this.#now = options.now ?? Date.now;
     this.#expiry = new Expiry(config.idleMs, config.absoluteMs);
     this.cookie = createCookieCodec(config.cookie, deriveKey(secret, 'cookie-mac'));
@@ -153,6 +164,7 @@ class Sessions implements SessionManager {
     this.#verified = new VerifiedCookies(this.cookie, cacheMax);
     this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: this.#onBackgroundError });
     this.#sealer = new TokenSealer(secret);
+    this.notBefore = new UserNotBefore(store, this.#now, options.cacheTtlMs ?? 1000);
     this.#csrf = new CsrfTokens(secret);
     this.live = createLiveRegistry({
       recheckMs: options.liveRecheckMs ?? 10_000,
@@ -185,6 +197,10 @@ class Sessions implements SessionManager {
     return key === undefined ? { state: 'invalid' } : this.#resolve(key, true);
   }
 
+  resolve(key: string): Promise<Lookup> {
+    return this.#resolve(key, true);
+  }
+
   /** Session state by store key (lookups, live-connection re-checks); renews when due. */
   async #resolve(key: string, allowCache: boolean): Promise<Lookup> {
     let { record, cached } = await this.#cache.read(key, allowCache);
@@ -209,8 +225,12 @@ class Sessions implements SessionManager {
     return existed;
   }
 
-  revokeUser(user: string): Promise<string[]> {
-    return this.#revokeIndex(userIndex(user));
+  async revokeUser(user: string): Promise<string[]> {
+    const keys = await this.#revokeIndex(userIndex(user));
+    // After the sessions (their revocation is what a racing sign-in must see first): marked now,
+    // the user's IdP bearer tokens issued until this moment are refused.
+    await this.notBefore.mark(user);
+    return keys;
   }
 
   async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<RevokedSession[]> {
@@ -315,6 +335,7 @@ function newRecord(input: NewSession, at: number, absoluteExpiresAt: number, tok
     subject,
     idpSession,
     refreshAt,
+    ...(input.kind !== undefined ? { kind: input.kind } : {}),
   };
 }
 

@@ -38,6 +38,10 @@ export class MemoryOneTimeStore implements ClosableOneTimeStore {
     return e?.value;
   }
 
+  async peek(name: string): Promise<string | undefined> {
+    return this.#liveValue(name)?.value;
+  }
+
   async once(name: string, ttlMs: number): Promise<boolean> {
     if (this.#liveValue(name)) return false;
     this.#putValue(name, '', ttlMs);

@@ -30,6 +30,8 @@ export interface OneTimeStore {
   put(name: string, value: string, ttlMs: number): Promise<void>;
   /** Read and delete in one step, so a value can be used once only. */
   take(name: string): Promise<string | undefined>;
+  /** Read without deleting (markers read on every use: user-not-before.ts). */
+  peek(name: string): Promise<string | undefined>;
   /** Remember `name` for `ttlMs`; false when it was already remembered (replay detection). */
   once(name: string, ttlMs: number): Promise<boolean>;
   /**
@@ -57,10 +59,16 @@ const PREFIXES = {
   'bcl-jti': 'bcl',
   /** Shared Signals SET `jti` already applied, scoped by transmitter issuer (auth/ssf/receiver.ts). */
   'ssf-jti': 'ssf',
+  /** `gatehouse login` one-time code, by its hash (auth/cli/codes.ts). */
+  'cli-code': 'cli-code',
+  /** `gatehouse login` refresh token, by its hash (auth/cli/codes.ts). */
+  'cli-refresh': 'cli-rt',
+  /** Per-user "not before" for IdP bearer tokens, by the hash of the user (user-not-before.ts). */
+  'user-nbf': 'nbf',
 } as const;
 
 export type OneTimeKind = keyof typeof PREFIXES;
-export type ReplayKind = Exclude<OneTimeKind, 'login'>;
+export type ReplayKind = Exclude<OneTimeKind, 'login' | 'cli-code' | 'cli-refresh' | 'user-nbf'>;
 
 /** The stored name of a one-time value: `<prefix>:<part>:<part>…`. */
 export function oneTimeName(kind: OneTimeKind, ...parts: readonly string[]): string {

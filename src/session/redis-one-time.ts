@@ -58,6 +58,10 @@ export class RedisOneTimeStore implements ClosableOneTimeStore {
     return run('take', async () => (await this.#client.getdel(this.#valueKey(name))) ?? undefined);
   }
 
+  peek(name: string): Promise<string | undefined> {
+    return run('peek', async () => (await this.#client.get(this.#valueKey(name))) ?? undefined);
+  }
+
   once(name: string, ttlMs: number): Promise<boolean> {
     return run('once', async () => (await this.#client.set(this.#valueKey(name), '1', 'PX', px(ttlMs), 'NX')) === 'OK');
   }

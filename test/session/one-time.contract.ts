@@ -19,6 +19,17 @@ export function runOneTimeStoreContract(name: string, harness: StoreHarness<OneT
       expect(await s.take('login:short')).toBeUndefined();
     });
 
+    test('peek reads a value without using it up, until it expires', async () => {
+      const s = await harness.make();
+      await s.put('nbf:u1', '1700000000000', 60_000);
+      expect(await s.peek('nbf:u1')).toBe('1700000000000');
+      expect(await s.peek('nbf:u1')).toBe('1700000000000');
+      expect(await s.peek('nbf:none')).toBeUndefined();
+      await s.put('nbf:short', 'v', 100);
+      await sleep(250);
+      expect(await s.peek('nbf:short')).toBeUndefined();
+    });
+
     test('pending values are read once and bounded in total, apart from other values', async () => {
       const s = await harness.make();
       const b = { max: 2, owner: 'browser-1', perOwner: 5 };

@@ -51,6 +51,10 @@ export interface OidcSetupOptions {
   readonly log?: Logger;
   /** More top-level config sections (e.g. `ssf`), given the demo IdP's issuer. */
   readonly extra?: (issuer: string) => object;
+  /** Raw `assertion` config (replicas that must verify each other's user tokens share key_files). */
+  readonly assertion?: object;
+  /** Every replica gets the first one's public_url, as replicas behind one load balancer do. */
+  readonly samePublicUrl?: boolean;
 }
 
 /**
@@ -88,7 +92,8 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
     log_level: o.log ? 'debug' : 'silent',
     ...(o.audit ? { audit: o.audit } : {}),
     ...(o.scim ? { scim: o.scim } : {}),
-    server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
+    ...(o.assertion ? { assertion: o.assertion } : {}),
+    server: { listen: `127.0.0.1:${port}`, public_url: o.samePublicUrl ? urls[0]! : url, shutdown_timeout: '1s' },
     admin: { listen: '127.0.0.1:0', token: 'oidc-test-admin-token' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
     identity_providers: [

@@ -26,6 +26,8 @@ export interface BearerIdentity extends Identity {
   readonly subject: string | undefined;
   /** Which kind of bearer credential it was (the audit record's gatehouse.credential_kind). */
   readonly credential: 'bearer_jwt' | 'bearer_opaque';
+  /** The token's iat (epoch seconds), when it has one: revoked.ts compares it with the user's marker. */
+  readonly issuedAt?: number | undefined;
 }
 
 export interface BearerVerifier {
@@ -159,6 +161,7 @@ async function toIdentity({ client, claims, introspected }: Checked, token: stri
     idp: cfg.id,
     method: 'bearer',
     subject: sub,
+    issuedAt: typeof claims.iat === 'number' ? claims.iat : undefined,
     credential: introspected ? 'bearer_opaque' : 'bearer_jwt',
   };
 }
