@@ -19,6 +19,7 @@ import {
   requestFailed,
   wasAllowed,
 } from './record-meaning.ts';
+import { isoTime } from './iso-time.ts';
 
 const ECS = { version: ECS_VERSION };
 const OBSERVER_ECS = {
@@ -47,7 +48,7 @@ function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined 
 
 function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
   return {
-    '@timestamp': new Date(f.time).toISOString(),
+    '@timestamp': isoTime(f.time),
     ecs: ECS,
     event: {
       action: f.websocketOpen ? 'websocket_open' : f.websocket ? 'websocket_session' : 'http_request',
@@ -115,7 +116,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
   const { category, type } = ecsCategorisation(f);
   const admin = f.action === 'admin_api' ? adminCall(f) : undefined;
   return {
-    '@timestamp': new Date(f.time).toISOString(),
+    '@timestamp': isoTime(f.time),
     ecs: ECS,
     event: {
       action: f.action,
