@@ -57,6 +57,8 @@ export class ChainHeadKeeper {
   #dirty = false;
   #failed = false;
   #closed = false;
+  /** The directory was made (or found): later saves skip the mkdir. */
+  #dirMade = false;
   /** The save in flight: saves never overlap, so none can overtake another. */
   #saving: Promise<void> | undefined;
 
@@ -110,14 +112,19 @@ export class ChainHeadKeeper {
     this.#dirty = false;
     const body = this.#text();
     const tmp = this.#tmp();
-    this.#saving = mkdir(this.#dir, { recursive: true, mode: 0o700 })
+    const made = this.#dirMade ? Promise.resolve(undefined) : mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    this.#saving = made
       .then(() => writeFile(tmp, body))
       .then(() => rename(tmp, join(this.#dir, FILE)))
       .then(
         () => {
+          this.#dirMade = true;
           this.#failed = false;
         },
-        (err: unknown) => this.#saveFailed(err),
+        (err: unknown) => {
+          this.#dirMade = false;
+          this.#saveFailed(err);
+        },
       )
       .finally(() => {
         this.#saving = undefined;
