@@ -33,7 +33,7 @@ export function encodeLines(lines: readonly string[], buf: Buffer | undefined): 
   const out = buf && buf.length >= bound ? buf : Buffer.allocUnsafeSlow(Math.max(bound, 64 * 1024));
   let at = 0;
   for (const line of lines) {
-    at += out.utf8Write(line, at);
+    at += out.write(line, at);
     out[at++] = 0x0a;
   }
   return out.subarray(0, at);
