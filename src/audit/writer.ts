@@ -6,6 +6,7 @@
 //   on_sink_failure: block  — records wait in memory; when a queue is full Gatehouse refuses
 //                             requests (503) rather than lose a record.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
 import { ChainHeadKeeper, loadChainHead } from './chain-head.ts';
@@ -95,8 +96,8 @@ class Channel {
   readonly #fullBatch: number;
   readonly #pacer: DrainPacer;
   #sending = false;
-  /** When the last memory batch left (Date.now()). */
-  #lastSend = 0;
+  /** When the last memory batch left (performance.now(): a clock set back cannot hold batches). */
+  #lastSend = Number.NEGATIVE_INFINITY;
   /** The memory batch being sent, and whether it was also copied to the spool. */
   #inflight: string[] | undefined;
   #inflightOnDisk = false;
@@ -201,7 +202,7 @@ class Channel {
       return;
     }
     if (this.#queue.length === 0) return;
-    const now = Date.now();
+    const now = performance.now();
     const wait = this.#lastSend + BATCH_INTERVAL_MS - now;
     if (wait > 0 && this.#queue.length < this.#fullBatch && this.#failures === 0) {
       this.#schedule(wait);

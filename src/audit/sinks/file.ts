@@ -17,15 +17,15 @@ export interface FileSinkOptions {
   readonly fsync: 'always' | 'interval' | 'never';
 }
 
-/**
- * The batch as bytes, one line each, into `buf` when it is large enough (the caller's reused
- * buffer) or a new one. Encoding line by line into one buffer: Buffer.from(lines.join('\n')) made
- * a large string per batch and cost 3-14 µs a line, more than building and hashing the record
- * (docs/performance.md). A UTF-16 code unit is at most 3 UTF-8 bytes, so the bound always fits.
- */
 /** The largest encoding buffer kept for the next batch. */
 const MAX_SPARE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The batch as bytes, one line each, into `buf` when it is large enough (the caller's reused
+ * buffer) or a new one. Encoding line by line into one buffer: Buffer.from(lines.join('\n')) made
+ * a large string per batch and cost 2.5-13 µs a line, more than building and hashing the record
+ * (docs/performance.md). A UTF-16 code unit is at most 3 UTF-8 bytes, so the bound always fits.
+ */
 export function encodeLines(lines: readonly string[], buf: Buffer | undefined): Buffer {
   let bound = 0;
   for (const line of lines) bound += line.length * 3 + 1;
