@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   GH_REQUEST_TIMEOUT: { status: 408, title: 'Request too slow' },
   GH_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large' },
   GH_TOO_MANY_LOGINS: { status: 429, title: 'Too many sign-ins' },
+  GH_TOO_MANY_TOKENS: { status: 429, title: 'Too many tokens' },
   GH_HEADERS_TOO_LARGE: { status: 431, title: 'Identity too large' },
   GH_REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GH_NO_ROUTE: { status: 404, title: 'No route' },
@@ -84,18 +85,33 @@ export function errorSpec(code: ErrorCode): ErrorSpec {
   return ERROR_CODES[code];
 }
 
+/**
+ * What the audit record of a refused sign-in or token says beyond the table's action: a stable
+ * reason code (docs/audit.md lists them), the IdP, and the user who tried when that is known.
+ */
+export interface AuditDetail {
+  readonly reason?: string | undefined;
+  readonly idp?: string | undefined;
+  /** The attempted user (a verified claim or NameID, never unverified token text). */
+  readonly user?: string | undefined;
+  /** The IdP's id for the attempted user (OIDC sub, SAML NameID). */
+  readonly subject?: string | undefined;
+}
+
 export class GatehouseError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   /** Whether `message` is safe to show the client; 5xx details stay in the log. */
   readonly expose: boolean;
+  readonly audit: AuditDetail | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; audit?: AuditDetail }) {
     super(message, options);
     this.name = 'GatehouseError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.expose = this.status < 500;
+    this.audit = options?.audit;
   }
 }
 

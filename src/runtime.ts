@@ -4,6 +4,7 @@
 // the end, so a reload can swap the whole Runtime without mixing configs in a request.
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
+import { createPats, type Pats } from './auth/bearer/pat.ts';
 import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
@@ -14,6 +15,8 @@ import type { Logger } from './log.ts';
 import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy/compile.ts';
 import { sessionsFromConfig } from './session/create.ts';
 import type { SessionManager } from './session/manager.ts';
+import { patStoreFromConfig } from './session/pat-create.ts';
+import type { PatStore } from './session/pat-store.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
@@ -39,6 +42,8 @@ export interface Runtime {
   readonly sessions: SessionManager;
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
+  /** Personal access tokens (tokens.pat): verifier, creation, listing, revocation. */
+  readonly pats: Pats;
   readonly keys: SigningKeys;
   /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
   readonly isServedHost: (host: string) => boolean;
@@ -58,6 +63,8 @@ export interface Runtime {
 export interface RuntimeParts {
   /** Reuse a session manager (tests inject one with a fake clock; reloads keep the store). */
   readonly sessions?: SessionManager;
+  /** Reuse the personal-access-token store (reloads with the same session settings keep it). */
+  readonly patStore?: PatStore;
   /** Reuse assertion keys (reloads keep the published JWKS stable). */
   readonly keys?: SigningKeys;
   /** Auth events that happen outside any request (background token refresh). */
@@ -70,7 +77,7 @@ export interface RuntimeParts {
 export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
   return {
-    ...(same(old.config.session, next.session) ? { sessions: old.sessions } : {}),
+    ...(same(old.config.session, next.session) ? { sessions: old.sessions, patStore: old.pats.store } : {}),
     ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
     previous: old,
   };
@@ -87,6 +94,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   let websockets: WebSocketProxy;
   let sessions: SessionManager;
   let providers: IdentityProviders;
+  let patStore: PatStore;
   try {
     upstreams = createUpstreams(config.routes, parts.previous?.upstreams);
     opened.push(() => upstreams.close(parts.previous?.upstreams.pools));
@@ -94,6 +102,8 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => websockets.close());
     sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
+    patStore = parts.patStore ?? patStoreFromConfig(config.session);
+    if (!parts.patStore) opened.push(() => patStore.close());
     providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
   } catch (err) {
     await Promise.allSettled(opened.map(async (close) => close()));
@@ -113,6 +123,13 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     sessions,
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
+    pats: createPats({
+      config: config.tokens.pat,
+      store: patStore,
+      routeNames: config.routes.map((r) => r.name),
+      currentGroups: async (user) => (await sessions.list(user)).sort((a, b) => b.record.createdAt - a.record.createdAt)[0]?.record.groups,
+      onBackgroundError: (err) => log.warn({ err: (err as Error).message }, 'personal access token: last-used time not written'),
+    }),
     keys,
     isServedHost,
     servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
@@ -121,7 +138,12 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       providers.close(successor?.providers.reused);
       websockets.close();
       const keepSessions = successor?.sessions === sessions;
-      await Promise.all([upstreams.close(successor?.upstreams.pools), keepSessions ? undefined : sessions.close()]);
+      const keepPats = successor?.pats.store === patStore;
+      await Promise.all([
+        upstreams.close(successor?.upstreams.pools),
+        keepSessions ? undefined : sessions.close(),
+        keepPats ? undefined : patStore.close(),
+      ]);
     },
   });
 }

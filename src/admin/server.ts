@@ -13,11 +13,15 @@ import type { Metrics } from './metrics.ts';
 import type { ReadyReport } from './readiness.ts';
 import { adminExchange, AdminError, methodNotAllowed, sendAdmin, sendJson, sendJsonError, type AdminExchange } from './respond.ts';
 import { handleSessionsApi, type AdminCallNote } from './sessions-api.ts';
+import { handleTokensApi, revokeUserTokens } from './tokens-api.ts';
+import type { Pats } from '../auth/bearer/pat.ts';
 
 export interface AdminDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   sessions(): SessionManager;
+  /** Personal access tokens (/admin/tokens; a user's end with their sessions). */
+  pats?(): Pats;
   /** Every /admin/* call is an audit event (written once answered), and so is every session it ends. */
   onAuthEvent(e: AuthEventInput): void;
   /** POST /admin/reload. */
@@ -102,7 +106,15 @@ async function route(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote): P
     if (!r.ok) throw new GatehouseError('GH_RELOAD_FAILED', r.error);
     return sendJson(ax, 200, { status: 'reloaded', warnings: r.warnings });
   }
-  if (await handleSessionsApi(ax, path, query, deps.sessions(), { log: deps.log, note, onAuthEvent: deps.onAuthEvent })) return;
+  const pats = deps.pats?.();
+  if (pats && (await handleTokensApi(ax, path, query, pats, { log: deps.log, note }))) return;
+  const sessionsDeps = {
+    log: deps.log,
+    note,
+    onAuthEvent: deps.onAuthEvent,
+    revokeTokens: (user: string) => revokeUserTokens(pats, user, deps.log),
+  };
+  if (await handleSessionsApi(ax, path, query, deps.sessions(), sessionsDeps)) return;
   throw new GatehouseError('GH_NOT_FOUND', 'no such admin endpoint');
 }
 

@@ -2,7 +2,8 @@
 //   GET    /admin/sessions?user=<user>        list a user's live sessions (ids are store keys,
 //                                             which cannot be used as cookies)
 //   DELETE /admin/sessions/<id>               revoke one session
-//   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica
+//   DELETE /admin/users/<user>/sessions       revoke every session of a user, on every replica, and the
+//                                             user's personal access tokens (tokens_revoked in the answer)
 // Every session a call ends gets its own session_revoked record (reason "admin", with its user) at
 // the moment it ends; the call's own admin_api record (server.ts) names the user and the count.
 import type { AuthEventInput } from '../audit/events.ts';
@@ -32,6 +33,8 @@ export interface SessionsApiDeps {
   /** Filled in for the call's admin_api record. */
   readonly note: AdminCallNote;
   readonly onAuthEvent: (e: AuthEventInput) => void;
+  /** DELETE /admin/users/<user>/sessions also ends the user's personal access tokens: how many. */
+  readonly revokeTokens?: (user: string) => Promise<number>;
 }
 
 /** Answers the request when it is a sessions API call and returns true; returns false otherwise. */
@@ -91,10 +94,11 @@ export async function handleSessionsApi(
     // started in between is still recorded, with the user's name.
     const before = new Map((await storeCall(log, () => sessions.list(user))).map((l) => [l.id, l.record] as const));
     const keys = await storeCall(log, () => sessions.revokeUser(user));
+    const tokens = (await deps.revokeTokens?.(user)) ?? 0;
     note.affected = keys.length;
     for (const key of keys) revoked(key, before.get(key), user);
     log.info({ user, revoked: keys.length }, 'admin revoked all sessions of a user');
-    sendJson(ax, 200, { user, revoked: keys.length });
+    sendJson(ax, 200, { user, revoked: keys.length, tokens_revoked: tokens });
     return true;
   }
   return false;

@@ -2,6 +2,7 @@
 // them reports them, and the audit facts built from them. Nothing here knows HTTP: an event seen
 // inside a request gets its who and where from server/finish.ts, one seen outside any request
 // (background refresh, admin API, reload) from the caller.
+import type { GatehouseError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { AuthAction, AuthFacts, RequestFacts, UserFacts } from './facts.ts';
 
@@ -38,6 +39,18 @@ export interface EventContext {
 }
 
 const MAX_UA = 512;
+
+/**
+ * The login_failed / bearer_rejected event of a refused sign-in or token: the error's reason code
+ * (else the error table's), its IdP, and the attempted user when the refusing code knew one.
+ */
+export function refusalEvent(action: AuthEventInput['action'], fallback: string, err: GatehouseError): AuthEventInput {
+  const d = err.audit;
+  const idp = d?.idp;
+  const user: (Identity & { subject?: string | undefined }) | undefined =
+    d?.user !== undefined && idp !== undefined ? { user: d.user, groups: [], idp, subject: d.subject } : undefined;
+  return { action, outcome: 'failure', reason: d?.reason ?? fallback, message: err.message, idp, user };
+}
 
 /** The User-Agent as recorded: one value, bounded (it is client-chosen text). */
 export function userAgentFact(ua: string | string[] | undefined): string | undefined {

@@ -20,12 +20,17 @@ export interface RequestFacts {
   readonly status: number;
   readonly decision: Outcome;
   readonly reason: string | undefined;
-  readonly rule: number | undefined;
+  /** The deciding rule's stable id (`<route>/<hash>`, config/hash.ts); undefined when the route's own allow/deny decided. */
+  readonly rule: string | undefined;
   readonly errorCode: string | undefined;
   readonly user: UserFacts | undefined;
   readonly authMethod: 'session' | 'bearer' | undefined;
+  /** Which credential identified the caller: 'session_cookie', 'bearer_jwt', 'bearer_opaque' (introspected). */
+  readonly credentialKind?: string | undefined;
   /** The session's store key (SHA-256 of the cookie's id): names the session, is not a credential. */
   readonly session: string | undefined;
+  /** The personal access token presented: its id, and its name once found — never the token. */
+  readonly token?: { readonly id: string; readonly name: string | undefined } | undefined;
   readonly clientIp: string;
   readonly userAgent: string | undefined;
   readonly upstream: string | undefined;
@@ -36,7 +41,10 @@ export interface RequestFacts {
   /** The record written when a WebSocket opens (the one at its close has websocket alone). */
   readonly websocketOpen?: boolean | undefined;
   // Optional context (issue 14): written when the code that saw the request supplies it.
-  /** Was the request passed to the upstream? Without it, derived from the decision and error code. */
+  /**
+   * Was the request forwarded to the upstream (server/pipeline.ts, proxy/*)? It decides allowed vs
+   * denied. Undefined where Gatehouse answered itself: derived from the decision and error code.
+   */
   readonly proxied?: boolean | undefined;
   readonly scheme?: 'http' | 'https' | undefined;
   /** The port the client connected to. */

@@ -12,6 +12,7 @@ import {
   adminCall,
   authOutcome,
   chainFields,
+  configFields,
   ECS_VERSION,
   eventId,
   isUpstreamFailure,
@@ -67,6 +68,8 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       auth_method: f.authMethod,
       boot_id: s.bootId,
       chain: chainFields(s, prev),
+      config: configFields(),
+      credential_kind: f.credentialKind,
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,
@@ -76,6 +79,7 @@ function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record
       route: f.route,
       rule: f.rule,
       session: f.session,
+      token: f.token === undefined ? undefined : { id: f.token.id, name: f.token.name },
       upstream: f.upstream,
     },
     http: {
@@ -133,9 +137,11 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
     gatehouse: {
       boot_id: s.bootId,
       chain: chainFields(s, prev),
+      config: configFields(),
       count: f.count,
       credential: f.credential,
       idp: f.idp ?? f.user?.idp,
+      reason: f.reason,
       session: f.session,
     },
     http:

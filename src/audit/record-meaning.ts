@@ -23,6 +23,21 @@ function productVersion(): string {
 /** Who wrote the record: the same on every record of this process. */
 export const OBSERVER = { hostname: hostname(), product: 'Gatehouse', vendor: 'Gatehouse', version: productVersion() } as const;
 
+let configHash: { readonly hash: string } | undefined;
+
+/**
+ * The hash of the config in force (Config.hash, computed at load): set at start and on every
+ * reload, before the config_reloaded record; every record written after carries it.
+ */
+export function setConfigHash(hash: string | undefined): void {
+  configHash = hash === undefined ? undefined : { hash };
+}
+
+/** `{ hash }` of the config in force (one shared object), or undefined before one was set (tools, tests). */
+export function configFields(): { readonly hash: string } | undefined {
+  return configHash;
+}
+
 /** A document id a SIEM can deduplicate on: unique per record, the same on every re-delivery (DESIGN.md: `<boot_id>:<sequence>`). */
 export function eventId(s: Stamp): string {
   return `${s.bootId}:${s.sequence}`;

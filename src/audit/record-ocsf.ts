@@ -11,6 +11,7 @@ import {
   adminCall,
   authOutcome,
   chainFields,
+  configFields,
   eventId,
   OBSERVER,
   OCSF_VERSION,
@@ -111,6 +112,8 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
       auth_method: f.authMethod,
       boot_id: s.bootId,
       chain: chainFields(s, prev),
+      config: configFields(),
+      credential_kind: f.credentialKind,
       decision: f.decision,
       end_reason: f.endReason,
       error_code: f.errorCode,
@@ -120,6 +123,7 @@ function ocsfRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Recor
       route: f.route,
       rule: f.rule,
       session: f.session,
+      token: f.token === undefined ? undefined : { id: f.token.id, name: f.token.name },
       upstream: f.upstream,
       websocket: f.websocket || undefined,
     },
@@ -142,11 +146,13 @@ function ocsfAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<stri
     session: f.session === undefined ? undefined : { uid: f.session },
     severity_id: STATUS[outcome].severity,
     src_endpoint: f.clientIp === undefined ? undefined : { ip: f.clientIp },
+    // The stable reason code (docs/audit.md), in both: status_code is what an OCSF rule matches on.
+    status_code: f.reason,
     status_detail: f.reason,
     status_id: STATUS[outcome].status,
     time: f.time,
     type_uid: 3002 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), idp: f.idp ?? f.user?.idp },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields(), idp: f.idp ?? f.user?.idp },
     user: f.user ? ocsfUser(f.user) : UNKNOWN_USER,
   };
 }
@@ -175,7 +181,7 @@ function ocsfAdmin(f: AuthFacts, s: Stamp, prev: string | undefined): Record<str
     status_id: STATUS[f.outcome].status,
     time: f.time,
     type_uid: 6003 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), credential: f.credential },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields(), credential: f.credential },
   };
 }
 
@@ -196,7 +202,7 @@ function ocsfReload(f: AuthFacts, s: Stamp, prev: string | undefined): Record<st
     status_id: STATUS[f.outcome].status,
     time: f.time,
     type_uid: 6002 * 100 + activity,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields() },
   };
 }
 
@@ -219,6 +225,6 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
     status_id: STATUS.failure.status,
     time: f.time,
     type_uid: 4002 * 100,
-    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields() },
   };
 }

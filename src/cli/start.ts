@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from '../admin/metrics.ts';
 import { createReadiness, createStoreProbe } from '../admin/readiness.ts';
 import { createAudit } from '../audit/create.ts';
 import { authFacts, refusalFacts, type AuthEventInput } from '../audit/events.ts';
+import { setConfigHash } from '../audit/record-meaning.ts';
 import type { AuditWriter } from '../audit/writer.ts';
 import { compileConfig } from '../config/compile.ts';
 import type { CompileResult, Config } from '../config/types.ts';
@@ -96,6 +97,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       log,
       token: () => holder.current().config.admin.token,
       sessions: () => holder.current().sessions,
+      pats: () => holder.current().pats,
       onAuthEvent,
       reload: () => reload(),
       ready: createReadiness({ probe: storeProbe, current: serving, audit, draining: () => draining }),
@@ -126,6 +128,7 @@ async function startRuntime(
   onAuthEvent: (e: AuthEventInput) => void,
 ): Promise<RuntimeHolder<Runtime>> {
   const { log } = options;
+  setConfigHash(config.hash);
   const first = await buildRuntime(config, log, { onAuthEvent, ...options.parts });
   const store = first.sessions.store;
   if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
@@ -151,7 +154,13 @@ async function startRuntime(
     onSwap(old, runtime, warnings) {
       for (const w of warnings) log.warn(w);
       log.info({ routes: runtime.config.routes.length }, 'config reloaded');
-      onAuthEvent({ action: 'config_reloaded', outcome: 'success', message: `${runtime.config.routes.length} routes` });
+      // Records from now on name the new config (the reload record too; its message names the previous one).
+      setConfigHash(runtime.config.hash);
+      onAuthEvent({
+        action: 'config_reloaded',
+        outcome: 'success',
+        message: `${runtime.config.routes.length} routes; config ${runtime.config.hash}, was ${old.config.hash}`,
+      });
       // Requests that took the old snapshot finish on it; then its pools and unused parts close.
       void old.close(runtime).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous runtime failed'));
     },

@@ -2,6 +2,7 @@
 // policy/ reads typed config and never the schema. Only the keys written are copied (in the
 // schema's order): `check-config` lists a route's allow as written.
 import type { RawAllow, RawDeny, RawRule } from './schema.ts';
+import { ruleIds } from './hash.ts';
 import type { AllowCondition, DenyCondition, RouteRule } from './types.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -22,8 +23,16 @@ export function compileDeny(deny: RawDeny): DenyCondition {
   return out;
 }
 
-export function compileRule(rule: RawRule): RouteRule {
+/** A route's rules, each with its stable id (config/hash.ts ruleIds). */
+export function compileRules(route: string, rules: readonly RawRule[]): RouteRule[] {
+  const ids = ruleIds(route, rules);
+  return rules.map((r, i) => compileRule(r, ids[i]!));
+}
+
+/** `id`: the rule's stable id (config/hash.ts ruleIds). */
+export function compileRule(rule: RawRule, id: string): RouteRule {
   return {
+    id,
     path: rule.path,
     methods: rule.methods,
     public: rule.public === true,

@@ -94,6 +94,7 @@ function compileHttpSink(sink: RawSinkOf<'http'>, at: string, f: Findings): Audi
   for (const k of ['index', 'fields'] as const) {
     if (sink.format !== 'hec' && sink[k] !== undefined) f.problem(`${at}.${k}`, 'only for format: hec');
   }
+  if (sink.format !== 'hec' && sink.ack) f.problem(`${at}.ack`, 'only for format: hec');
   if (sink.fields && Object.keys(sink.fields).length > 20) f.problem(`${at}.fields`, 'at most 20 fields');
   return {
     type: 'http',
@@ -106,6 +107,7 @@ function compileHttpSink(sink: RawSinkOf<'http'>, at: string, f: Findings): Audi
     caFile: sink.ca_file,
     index: sink.index,
     fields: sink.fields,
+    ack: sink.ack,
   };
 }
 

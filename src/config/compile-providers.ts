@@ -67,6 +67,9 @@ function compileOidc(oidc: RawOidcProvider, at: string, devMode: boolean): Check
     bearerAudiences: oidc.bearer_audiences,
     introspection: bearerCache('introspection'),
     bearerUserinfo: bearerCache('bearer_userinfo'),
+    serviceAccounts: Object.fromEntries(
+      Object.entries(oidc.service_accounts ?? {}).map(([id, a]) => [id, { user: a.user, groups: a.groups }]),
+    ),
     allowInsecureHttp: issuer.protocol === 'http:' && devMode && loopback,
     timeoutMs: parseDuration(oidc.timeout),
     healthIntervalMs: parseDuration(oidc.health_check_interval),

@@ -1,7 +1,7 @@
 // routes: each route's prefix, upstream, identity headers and access rules, checked and compiled;
 // then the checks across routes (the same prefix twice, identity providers named or believed).
 import { normalizePath } from '../uri/normalize.ts';
-import { compileAllow, compileDeny, compileRule } from './compile-access.ts';
+import { compileAllow, compileDeny, compileRules } from './compile-access.ts';
 import { Findings, type Checked } from './findings.ts';
 import type { RawConfig, RawRoute } from './schema.ts';
 import { DEFAULT_IDENTITY_HEADERS, type IdentityHeaderNames, type RouteConfig, type UpstreamConfig } from './types.ts';
@@ -56,7 +56,7 @@ function compileRoute(raw: RawConfig, route: RawRoute, at: string): Checked<Rout
     allow: route.allow ? compileAllow(route.allow) : undefined,
     idps: route.idps,
     deny: route.deny ? compileDeny(route.deny) : undefined,
-    rules: (route.rules ?? []).map(compileRule),
+    rules: compileRules(route.name, route.rules ?? []),
     roles: route.roles,
     sendGroups: route.send_groups,
     maxHeaderBytes: route.max_header_bytes,

@@ -39,6 +39,9 @@ export function compileSession(session: RawSession, devMode: boolean): Checked<S
     f.warn('session store: memory (single process; sessions are lost on restart and not shared between replicas)');
   }
 
+  const cacheTtlMs = parseDuration(session.cache?.ttl ?? '5m');
+  if (cacheTtlMs < 1000 || cacheTtlMs > 3_600_000) f.problem('session.cache.ttl', 'must be between 1s and 1h');
+
   return f.result({
     store: session.store,
     redis,
@@ -48,6 +51,7 @@ export function compileSession(session: RawSession, devMode: boolean): Checked<S
     idleMs,
     absoluteMs,
     login: { ratePerMinute: session.login?.rate_per_minute ?? 60, maxPending: session.login?.max_pending ?? 10_000 },
+    cache: { maxEntries: session.cache?.max_entries ?? 50_000, ttlMs: cacheTtlMs },
   });
 }
 

@@ -8,8 +8,10 @@ import { availableParallelism } from 'node:os';
 import { compileAudit } from './compile-audit.ts';
 import { compileProviders } from './compile-providers.ts';
 import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
+import { compilePat } from './compile-tokens.ts';
 import { compileSession } from './compile-session.ts';
 import { Findings, type Checked } from './findings.ts';
+import { configHash } from './hash.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
 import { Secret, secretProblems } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type RouteConfig } from './types.ts';
@@ -66,11 +68,12 @@ export function compileConfig(input: unknown): CompileResult {
   f.take(checkRoutesAcross(raw, routes, new Set(identityProviders.map((p) => p.id))));
   // Before the check below: audit problems (a sink's keys) are problems like any other.
   const audit = f.take(compileAudit(raw.audit));
+  const pat = f.take(compilePat(raw.tokens.pat));
   for (const p of secretProblems(raw, devMode)) if (!f.problems.some((q) => q.path === p.path)) f.problem(p.path, p.message);
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
 
-  const config: Config = {
+  const compiled: Omit<Config, 'hash'> = {
     logLevel: raw.log_level,
     watch: raw.watch,
     devMode,
@@ -80,6 +83,7 @@ export function compileConfig(input: unknown): CompileResult {
       token: raw.admin.token === undefined ? undefined : new Secret(raw.admin.token),
     },
     session,
+    tokens: { pat },
     identityProviders,
     forwardAuth: raw.forward_auth,
     audit,
@@ -87,6 +91,8 @@ export function compileConfig(input: unknown): CompileResult {
     reservedHeaders: reservedHeaders(routes),
     routes,
   };
+  // Once, at load: which configuration was in force is on every audit record.
+  const config: Config = { hash: configHash(compiled), ...compiled };
   return { config: deepFreeze(config), warnings: f.warnings };
 }
 

@@ -270,6 +270,24 @@ const session = z.strictObject({
   secret: z.string().optional().describe('At least 32 bytes; signs cookies and encrypts stored IdP tokens. Required with store: redis.'),
   idle_timeout: duration().default('30m').describe('A session unused this long ends.'),
   absolute_timeout: duration().default('12h').describe('A session ends this long after sign-in, used or not.'),
+  cache: z
+    .strictObject({
+      max_entries: z
+        .number()
+        .int()
+        .min(1)
+        .default(50_000)
+        .describe(
+          'Sessions each process keeps in its near cache (store: redis); least recently used forgotten first. About 0.6 KB each, 3.5 KB with sealed IdP tokens.',
+        ),
+      ttl: duration()
+        .default('5m')
+        .describe(
+          'How long a cached session is served without asking Redis while the invalidation channel is live (revocations are pushed at once); 1s when it is down.',
+        ),
+    })
+    .optional()
+    .describe('Near cache in front of the Redis session store.'),
 });
 
 const IDP_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -358,6 +376,22 @@ const oidcProvider = z.strictObject({
     .optional()
     .describe(
       'Groups for bearer tokens from userinfo (Okta, Entra and Keycloak access tokens carry none by default). A token the userinfo endpoint refuses is refused.',
+    ),
+  service_accounts: z
+    .record(
+      z.string().min(1),
+      z.strictObject({
+        user: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('The user name the service is known by (policy `users`, headers); default: the client id.'),
+        groups: z.array(z.string().min(1)).default([]).describe('Groups the service is in (added to any its token carries).'),
+      }),
+    )
+    .optional()
+    .describe(
+      "Client-credentials identities by client id (the token's client_id, azp or appid claim, when it names no user of its own): the user and groups they count as, so routes can use group policy for services.",
     ),
   revalidate_interval: duration()
     .optional()
@@ -507,6 +541,12 @@ const auditSink = z.discriminatedUnion(
         .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/), z.string().max(256))
         .optional()
         .describe('format: hec only: indexed fields added to every event (e.g. {env: prod, dc: fra1}).'),
+      ack: z
+        .boolean()
+        .default(false)
+        .describe(
+          'format: hec only: indexer acknowledgment (the token must have it enabled): a batch counts as delivered only once HEC says it was indexed (polled at /services/collector/ack), not when the POST is answered.',
+        ),
     }),
   ],
   { error: (issue) => (issue.code === 'invalid_union' ? 'type must be stdout, file, syslog or http' : undefined) },
@@ -547,6 +587,43 @@ const audit = z.strictObject({
     .describe(
       'File holding a secret of at least 32 bytes: the hash chain becomes HMAC-SHA256 with it, so whoever can write the audit trail but not read this file cannot rewrite records undetected (gatehouse audit-verify --key-file). Read at start; unset = an unkeyed chain (a warning).',
     ),
+});
+
+const PAT_DEFAULTS = {
+  enabled: true,
+  max_ttl: '90d',
+  default_ttl: '30d',
+  max_per_user: 20,
+  create_rate: 10,
+  recheck_groups: false,
+};
+
+const tokens = z.strictObject({
+  pat: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('Signed-in users may create personal access tokens at /.gatehouse/tokens (admins through /admin/tokens either way).'),
+      max_ttl: duration().default('90d').describe('Longest lifetime a token may be given (at most 366d); no token lives for ever.'),
+      default_ttl: duration().default('30d').describe('Lifetime when none is asked for (at most max_ttl).'),
+      max_per_user: z.number().int().min(1).max(1000).default(20).describe('Live tokens one user may hold.'),
+      create_rate: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(10)
+        .describe('Tokens one user may create per hour (every replica counts together with a shared store); then 429.'),
+      recheck_groups: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Use the groups of the user's newest live session (refreshed from the IdP on its revalidation schedule) instead of those captured at creation, when the user has one.",
+        ),
+    })
+    .default(PAT_DEFAULTS)
+    .describe('Personal access tokens: `gatehouse_pat_…`, stored only as a SHA-256 hash, scoped to named routes, sent as a bearer token.'),
 });
 
 export const ConfigSchema = z
@@ -600,6 +677,7 @@ export const ConfigSchema = z
     session: session
       .default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
       .describe('Sessions: store, cookie, timeouts.'),
+    tokens: tokens.default({ pat: PAT_DEFAULTS }).describe('Credentials Gatehouse issues itself.'),
     routes: z
       .array(route)
       .min(1, { error: 'at least one route is required' })

@@ -76,6 +76,8 @@ export type DenyCondition = Omit<AllowCondition, 'public'>;
 
 /** One entry of a route's `rules:`; the first that matches a request decides. */
 export interface RouteRule {
+  /** Stable id for the audit record: `<route>/<hash of the rule as written>` (config/hash.ts). */
+  readonly id: string;
   /** Prefix or glob, as written. */
   readonly path: string;
   /** Upper-case methods as written; undefined = any. */
@@ -140,6 +142,8 @@ export interface OidcProviderConfig {
   readonly introspection: { readonly cacheTtlMs: number } | undefined;
   /** `bearer_userinfo` when enabled: bearer tokens' claims completed from userinfo, kept this long. */
   readonly bearerUserinfo: { readonly cacheTtlMs: number } | undefined;
+  /** `service_accounts`: client-credentials identities by client id. */
+  readonly serviceAccounts: Readonly<Record<string, { readonly user: string | undefined; readonly groups: readonly string[] }>>;
   /** Plain-http issuer on loopback, accepted in dev mode only. */
   readonly allowInsecureHttp: boolean;
   /** `timeout`: longest wait for any answer from the IdP. */
@@ -227,6 +231,14 @@ export interface SessionConfig {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly login: LoginLimits;
+  /** session.cache (near cache in front of Redis); defaults when absent: session/manager.ts DEFAULT_CACHE. */
+  readonly cache?: SessionCacheConfig | undefined;
+}
+
+export interface SessionCacheConfig {
+  readonly maxEntries: number;
+  /** Served without a Redis read this long while the invalidation channel is live. */
+  readonly ttlMs: number;
 }
 
 export interface LoginLimits {
@@ -276,6 +288,8 @@ export type AuditSinkConfig =
       /** HEC only: the index, and indexed fields added to every event. */
       readonly index?: string | undefined;
       readonly fields?: Readonly<Record<string, string>> | undefined;
+      /** HEC only: delivered only once indexer acknowledgment says so (sinks/http.ts). */
+      readonly ack?: boolean | undefined;
     };
 
 export interface AuditConfig {
@@ -291,6 +305,8 @@ export interface AuditConfig {
 }
 
 export interface Config {
+  /** SHA-256 of the canonical compiled config, secrets redacted (config/hash.ts); on every audit record. */
+  readonly hash: string;
   readonly logLevel: RawConfig['log_level'];
   readonly watch: boolean;
   /** http:// public_url on a loopback host: relaxed cookie/URL rules, warned about at start. */
@@ -316,6 +332,8 @@ export interface Config {
     readonly token: Secret | undefined;
   };
   readonly session: SessionConfig;
+  /** `tokens`: credentials Gatehouse issues itself. */
+  readonly tokens: { readonly pat: PatConfig };
   readonly identityProviders: readonly IdentityProviderConfig[];
   /** Forward-auth header source; undefined = /.gatehouse/auth is off. */
   readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
@@ -330,4 +348,15 @@ export interface CompileResult {
   readonly config: Config;
   /** Things that work but deserve a line in the startup log / check-config output. */
   readonly warnings: readonly string[];
+}
+
+/** `tokens.pat`: personal access tokens. */
+export interface PatConfig {
+  readonly enabled: boolean;
+  readonly maxTtlMs: number;
+  readonly defaultTtlMs: number;
+  readonly maxPerUser: number;
+  /** Creations per user and hour. */
+  readonly createRate: number;
+  readonly recheckGroups: boolean;
 }

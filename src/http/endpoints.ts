@@ -8,6 +8,8 @@ export const LOGIN_PATH = '/.gatehouse/login';
 export const LOGOUT_PATH = '/.gatehouse/logout';
 export const USERINFO_PATH = '/.gatehouse/userinfo';
 export const JWKS_PATH = '/.gatehouse/jwks';
+/** The signed-in user's personal access tokens (page and JSON); /.gatehouse/tokens/<id> revokes one. */
+export const TOKENS_PATH = '/.gatehouse/tokens';
 /** Forward-auth for nginx auth_request, Traefik forwardAuth, Envoy ext_authz. */
 export const AUTH_PATH = '/.gatehouse/auth';
 /** /.gatehouse/oidc/<id>/callback and /.gatehouse/oidc/<id>/backchannel-logout */
@@ -26,6 +28,8 @@ export const ADMIN_PATHS = {
   sessionPrefix: '/admin/sessions/',
   userPrefix: '/admin/users/',
   reload: '/admin/reload',
+  tokens: '/admin/tokens',
+  tokenPrefix: '/admin/tokens/',
 } as const;
 
 /** Response and upstream request header carrying the request id. */

@@ -49,6 +49,8 @@ export class Exchange {
   session: { readonly key: string; readonly record: SessionRecord } | undefined = undefined;
   /** The bearer token the identity came from (passed upstream with pass_access_token). */
   bearerToken: string | undefined = undefined;
+  /** The personal access token presented (id, and name once found): for the audit record, never the token. */
+  token: { readonly id: string; readonly name: string | undefined } | undefined = undefined;
   /** False for API clients (JSON errors, never a redirect); undefined = decide from the request. */
   browser: boolean | undefined = undefined;
   /** Identity headers for the upstream, set by the inject stage. */
@@ -63,6 +65,12 @@ export class Exchange {
   errorCode: ErrorCode | undefined = undefined;
   /** True once a WebSocket upgrade reached the upstream and was switched. */
   upgraded = false;
+  /**
+   * Was the request forwarded to the upstream (the audit record's allowed/denied)? false from the
+   * moment a route was chosen to proxy to, true once the request was handed to the upstream
+   * connection; undefined where Gatehouse answers itself (its own endpoints, forward-auth).
+   */
+  proxied: boolean | undefined = undefined;
   /** Gatehouse ended this live connection (WebSocket, stream) because its session ended. */
   liveEnd: 'session revoked' | 'session expired' | undefined = undefined;
   /** True once the finish stage ran (server/finish.ts closeOnce). */

@@ -144,6 +144,7 @@ class HttpForward implements Dispatcher.DispatchHandler {
   dispatch(pool: RouteUpstream): void {
     this.#dispatched = true;
     const ex = this.#ex;
+    ex.proxied = true;
     const route = this.#route;
     const upstream = route.upstream;
     const prefix = this.#prefix;

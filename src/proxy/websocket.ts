@@ -133,6 +133,7 @@ class TunnelProxy implements WebSocketProxy {
     }) as IncomingMessage['headers'];
     this.#pending.set(req, { ex, hooks, cookieName: headers.cookieName, upstreamHost: upstream.host, prefix });
     ex.socket.once('close', () => hooks.onClose(ex));
+    ex.proxied = true;
     this.#server.ws(
       req,
       ex.socket as Duplex,

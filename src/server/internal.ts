@@ -4,10 +4,12 @@
 // ACS, SLO and metadata).
 import { handleLogin } from '../auth/login.ts';
 import { handleLogout } from '../auth/logout.ts';
+import { handleTokensPage } from '../auth/pat-page.ts';
 import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from '../http/endpoints.ts';
+import { TOKENS_PATH } from '../http/endpoints.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendBody } from '../http/respond.ts';
 
@@ -33,6 +35,7 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
     case LOGIN_PATH:
       return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.pendingLogins });
   }
+  if (ex.path === TOKENS_PATH || ex.path.startsWith(`${TOKENS_PATH}/`)) return handleTokensPage(ex, rt.pats, rt.sessions);
   for (const [prefix, kind] of PROVIDER_PREFIXES) {
     if (!ex.path.startsWith(prefix)) continue;
     const [id, action, extra] = ex.path.slice(prefix.length).split('/');

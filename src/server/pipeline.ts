@@ -12,11 +12,12 @@
 //                  comes with its plan compiled at load
 //                  may answer: 404 GH_NO_ROUTE, 400 GH_BAD_PATH
 //   4. identify    session cookie → store (idle/absolute checks, renewal), else a bearer token
-//                  (Proxy-Authorization, else Authorization; introspected when opaque); a
+//                  (Proxy-Authorization, else Authorization; introspected when opaque; a
+//                  gatehouse_pat_ token is checked in the store and counts only on its routes); a
 //                  failure is recorded, and matters only where anonymous callers are refused
 //                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
-//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied
-//                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF
+//   5. internal    /.gatehouse/* answered by Gatehouse, never proxied (the token page too)
+//                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF, 429 GH_TOO_MANY_TOKENS
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:
 //                  browser 302 to sign-in, API client 401; identity not allowed: 403
 //                  may answer: 302/303, 401 GH_UNAUTHENTICATED, 403 GH_FORBIDDEN
@@ -40,9 +41,11 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { AuditWriter } from '../audit/writer.ts';
+import { refusalEvent } from '../audit/events.ts';
 import { errorSpec, ForbiddenError, GatehouseError, toGatehouseError } from '../errors.ts';
 import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
+import { isPatToken } from '../auth/bearer/pat.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
@@ -164,7 +167,7 @@ function createFail(log: Logger, outages: ReturnType<typeof createOutageLog>): (
         gerr.message,
       );
     const audit = errorSpec(gerr.code).audit;
-    if (audit) ex.event({ action: audit.action, outcome: 'failure', reason: audit.reason, message: gerr.message });
+    if (audit) ex.event(refusalEvent(audit.action, audit.reason, gerr));
     // An IdP that did not answer: browsers get a page that starts the same sign-in again.
     if (gerr.code === 'GH_IDP_UNAVAILABLE' && sendIdpRetryPage(ex, gerr)) return;
     sendError(ex, gerr);
@@ -209,6 +212,7 @@ function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfi
 }
 
 async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+  ex.proxied = false;
   const r = route(ex, rt);
   const failure = await identify(ex, rt);
   authorize(ex, r, failure);
@@ -301,12 +305,23 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   }
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
-  const credential = rt.bearer.enabled ? bearerCredential(ex.req.headers, ex.route?.bearerHeader) : undefined;
+  const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
   if (credential === undefined) return undefined;
+  // A personal access token (gatehouse_pat_…) is Gatehouse's own: checked in its store, scoped
+  // to routes, never passed on as an access token (auth/bearer/pat.ts).
+  const pat = isPatToken(credential.token);
+  if (!pat && !rt.bearer.enabled) return undefined;
   ex.browser = false;
   try {
-    ex.identity = await rt.bearer.verify(credential.token);
-    ex.bearerToken = credential.token;
+    if (pat) {
+      ex.identity = await rt.pats.verify(credential.token, ex.route?.name, (t) => (ex.token = t));
+      // Unlike an IdP's access token, Gatehouse's own long-lived credential is not the tool's: it
+      // never goes upstream (from Proxy-Authorization it is dropped as hop-by-hop anyway).
+      if (credential.header === 'authorization') delete ex.req.headers.authorization;
+    } else {
+      ex.identity = await rt.bearer.verify(credential.token);
+      ex.bearerToken = credential.token;
+    }
   } catch (err) {
     return toGatehouseError(err);
   }
@@ -325,7 +340,8 @@ function useSession(ex: Exchange, rt: Runtime, found: Lookup): boolean {
     return true;
   }
   if (found.state === 'revoked') ex.event({ action: 'session_revoked', outcome: 'success', reason: 'revoked', session: found.key });
-  else if (found.state === 'expired') ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key });
+  else if (found.state === 'expired')
+    ex.event({ action: 'session_expired', outcome: 'success', reason: found.why, session: found.key, user: found.record });
   // The browser keeps sending a dead cookie until told to drop it.
   (ex.setCookies ??= []).push(rt.sessions.cookie.clear());
   return false;

@@ -17,6 +17,9 @@ import { ended, followRevocations } from './revocation.ts';
 import { TokenSealer } from './tokens.ts';
 import { idpSessionIndex, subjectIndex, userIndex, type SessionRecord, type SessionStore } from './store.ts';
 
+/** session.cache defaults, when the config leaves them out. */
+export const DEFAULT_CACHE = { maxEntries: 50_000, ttlMs: 300_000 } as const;
+
 /** What a sign-in hands over to make a session. */
 export interface NewSession {
   readonly user: string;
@@ -38,8 +41,15 @@ export type RecordChanges = Partial<Pick<NewSession, 'email' | 'name' | 'groups'
 export type Lookup =
   | { readonly state: 'active'; readonly key: string; readonly record: SessionRecord }
   | { readonly state: 'invalid' }
-  | { readonly state: 'expired'; readonly key: string; readonly why: 'idle' | 'absolute' }
+  /** `record`: the ended session, when the store still had it (its user for the audit record). */
+  | { readonly state: 'expired'; readonly key: string; readonly why: 'idle' | 'absolute'; readonly record?: SessionRecord }
   | { readonly state: 'revoked'; readonly key: string };
+
+/** A session a logout ended, with its record (its user) when the store still had it. */
+export interface RevokedSession {
+  readonly key: string;
+  readonly record: SessionRecord | undefined;
+}
 
 /** A live session as listed (admin API; formatted there). */
 export interface ListedSession {
@@ -68,7 +78,8 @@ export interface SessionManager {
   revoke(key: string): Promise<boolean>;
   revokeUser(user: string): Promise<string[]>;
   /** IdP-initiated logout: end the sessions of an IdP subject, or of one IdP session. */
-  revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]>;
+  /** Back-channel and SAML logout: the sessions ended, each with its record when it was read. */
+  revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<RevokedSession[]>;
   list(user: string): Promise<ListedSession[]>;
   /** Replace a session's identity and tokens after a refresh; false when it ended meanwhile. */
   update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined>;
@@ -91,8 +102,11 @@ export interface ManagerOptions {
   /** The backend: both interfaces, one object (memory-store.ts, redis-store.ts). */
   readonly store: SessionStore & OneTimeStore;
   readonly now?: () => number;
-  /** Local cache for shared stores; entries older than this are re-read. Default 1 s. */
+  /** Near cache for shared stores: entries older than this are re-read whatever the channel. Default 1 s. */
   readonly cacheTtlMs?: number;
+  /** ...and while the invalidation channel is live, this long. Default session.cache.ttl (5 min). */
+  readonly cachePushedTtlMs?: number;
+  /** Entries kept (sessions, verified cookies). Default session.cache.max_entries (50,000). */
   readonly cacheMax?: number;
   /** Live connections are re-checked at least this often. Default 10 s. */
   readonly liveRecheckMs?: number;
@@ -118,6 +132,7 @@ class Sessions implements SessionManager {
   readonly #renewal: Renewal;
   readonly #sealer: TokenSealer;
   readonly #csrf: CsrfTokens;
+  readonly #onBackgroundError: (err: unknown) => void;
 
   constructor(options: ManagerOptions) {
     const { config, store, secret } = options;
@@ -127,10 +142,16 @@ class Sessions implements SessionManager {
     this.#now = options.now ?? Date.now;
     this.#expiry = new Expiry(config.idleMs, config.absoluteMs);
     this.cookie = createCookieCodec(config.cookie, deriveKey(secret, 'cookie-mac'));
-    const cacheMax = options.cacheMax ?? 10_000;
-    this.#cache = new SessionCache(store, { ttlMs: options.cacheTtlMs ?? 1000, max: cacheMax, now: this.#now });
+    const cacheMax = options.cacheMax ?? config.cache?.maxEntries ?? DEFAULT_CACHE.maxEntries;
+    this.#cache = new SessionCache(store, {
+      ttlMs: options.cacheTtlMs ?? 1000,
+      pushedTtlMs: options.cachePushedTtlMs ?? config.cache?.ttlMs ?? DEFAULT_CACHE.ttlMs,
+      max: cacheMax,
+      now: this.#now,
+    });
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     this.#verified = new VerifiedCookies(this.cookie, cacheMax);
-    this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: options.onBackgroundError ?? (() => {}) });
+    this.#renewal = new Renewal(store, this.#cache, this.#expiry, { now: this.#now, onError: this.#onBackgroundError });
     this.#sealer = new TokenSealer(secret);
     this.#csrf = new CsrfTokens(secret);
     this.live = createLiveRegistry({
@@ -175,7 +196,7 @@ class Sessions implements SessionManager {
     if (why) {
       this.#cache.drop(key);
       await this.#backend.delete(key);
-      return { state: 'expired', key, why };
+      return { state: 'expired', key, why, record };
     }
     if (this.#renewal.due(record, at)) record = this.#renewal.renew(key, record, at);
     return { state: 'active', key, record };
@@ -192,15 +213,31 @@ class Sessions implements SessionManager {
     return this.#revokeIndex(userIndex(user));
   }
 
-  async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<string[]> {
-    if (by.idpSession !== undefined) return this.#revokeIndex(idpSessionIndex(idp, by.idpSession));
-    return by.subject !== undefined ? this.#revokeIndex(subjectIndex(idp, by.subject)) : [];
+  async revokeByIdp(idp: string, by: { subject?: string | undefined; idpSession?: string | undefined }): Promise<RevokedSession[]> {
+    if (by.idpSession !== undefined) return this.#revokeIndexed(idpSessionIndex(idp, by.idpSession));
+    return by.subject !== undefined ? this.#revokeIndexed(subjectIndex(idp, by.subject)) : [];
   }
 
   async #revokeIndex(name: string): Promise<string[]> {
     const keys = await this.#backend.revokeIndex(name, this.#expiry.absoluteMs);
     for (const key of keys) ended(this.#cache, this.live, key);
     return keys;
+  }
+
+  /**
+   * Revoke an index's sessions and say whose each was: the records are read first (a session
+   * added in between is revoked without one). Sessions that had already ended are not reported.
+   */
+  async #revokeIndexed(name: string): Promise<RevokedSession[]> {
+    const records = new Map(await this.#backend.listIndex(name));
+    const at = this.#now();
+    const keys = await this.#revokeIndex(name);
+    const out: RevokedSession[] = [];
+    for (const key of keys) {
+      const record = records.get(key);
+      if (record === undefined || this.#expiry.why(record, at) === undefined) out.push({ key, record });
+    }
+    return out;
   }
 
   async update(key: string, record: SessionRecord, changes: RecordChanges): Promise<SessionRecord | undefined> {
@@ -211,7 +248,15 @@ class Sessions implements SessionManager {
       return undefined;
     }
     this.#cache.put(key, next);
+    // Other replicas drop their copy and read the new identity and groups. Best effort: when it
+    // cannot be sent Redis is down, and their channels go stale too (short TTL).
+    await this.#backend.announceChanged([key]).catch(this.#onBackgroundError);
     return next;
+  }
+
+  /** Sessions held in the near cache now (bench, tests). */
+  get cachedSessions(): number {
+    return this.#cache.size;
   }
 
   async list(user: string): Promise<ListedSession[]> {

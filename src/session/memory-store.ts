@@ -100,6 +100,16 @@ class MemorySessionStore implements SessionStore {
     this.#listeners.push(listener);
   }
 
+  async announceChanged(): Promise<void> {}
+
+  onChanged(): void {
+    // One process: its manager keeps no copy in front of this store.
+  }
+
+  invalidationLive(): boolean {
+    return true;
+  }
+
   async ping(): Promise<void> {}
 
   isReady(): boolean {

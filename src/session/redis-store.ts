@@ -10,6 +10,11 @@
 //   <prefix>po:<owner> sorted set of one browser's pending sign-ins by expiry: the per-owner bound
 //   <prefix>revoked   pub/sub channel: JSON array of revoked keys, so every replica drops its
 //                     cached copy and closes the session's live connections at once
+//   <prefix>changed   pub/sub channel: JSON array of keys whose record a refresh replaced, so every
+//                     replica drops its cached copy (and reads the new groups) at once
+// The subscriber connection answers a PING every `heartbeatMs`: while it is subscribed and has
+// answered within 4 heartbeats, invalidationLive() holds and the manager's near cache may keep
+// records for longer than its short TTL (cache.ts).
 // Commands touch one key each, so the same code works on Redis Cluster. The e:, p:, pending and po:
 // keys belong to the one-time half, redis-one-time.ts.
 import { Cluster } from 'ioredis';
@@ -31,15 +36,18 @@ export interface RedisStoreOptions {
   readonly subscriber: RedisClient;
   readonly keyPrefix: string;
   readonly now?: () => number;
+  /** How often the subscriber connection is pinged; default 250 ms (4 PINGs a second per process). */
+  readonly heartbeatMs?: number;
 }
 
 export function createRedisStore(options: RedisStoreOptions): SessionStore & OneTimeStore {
   const now = options.now ?? Date.now;
-  const sessions = new RedisSessionStore(options.client, options.subscriber, options.keyPrefix, now);
+  const sessions = new RedisSessionStore(options.client, options.subscriber, options.keyPrefix, now, options.heartbeatMs ?? 250);
   return joinStores(sessions, new RedisOneTimeStore(options.client, options.keyPrefix, now));
 }
 
 type RevokedListener = (keys: readonly string[] | undefined) => void;
+type ChangedListener = (keys: readonly string[]) => void;
 
 class RedisSessionStore implements SessionStore {
   readonly kind = 'redis';
@@ -51,15 +59,30 @@ class RedisSessionStore implements SessionStore {
   readonly #channel: string;
   readonly #pingTimeoutMs: number;
   readonly #listeners: RevokedListener[] = [];
+  readonly #changedChannel: string;
+  readonly #changedListeners: ChangedListener[] = [];
+  readonly #heartbeatMs: number;
+  readonly #heartbeat: NodeJS.Timeout;
+  /** Both channels confirmed subscribed on the current connection. */
+  #subscribed = false;
+  /** When the subscriber connection last answered (performance.now()). */
+  #lastAnswerAt = Number.NEGATIVE_INFINITY;
+  #pinging = false;
+  /** The connection last pinged (a Cluster may move its subscriber to another node). */
+  #beatConnection: { ping(): Promise<unknown> } | undefined;
 
-  constructor(client: RedisClient, subscriber: RedisClient, keyPrefix: string, now: () => number) {
+  constructor(client: RedisClient, subscriber: RedisClient, keyPrefix: string, now: () => number, heartbeatMs: number) {
     this.#client = client;
     this.#subscriber = subscriber;
     this.#prefix = keyPrefix;
     this.#now = now;
     this.#channel = `${keyPrefix}revoked`;
+    this.#changedChannel = `${keyPrefix}changed`;
     this.#pingTimeoutMs = commandTimeoutOf(client);
+    this.#heartbeatMs = heartbeatMs;
     this.#subscribe();
+    this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
+    this.#heartbeat.unref();
   }
 
   get(key: string): Promise<SessionRecord | undefined> {
@@ -143,6 +166,20 @@ class RedisSessionStore implements SessionStore {
     this.#listeners.push(listener);
   }
 
+  announceChanged(keys: readonly string[]): Promise<void> {
+    return run('announce', async () => {
+      if (keys.length > 0) await this.#client.publish(this.#changedChannel, JSON.stringify(keys));
+    });
+  }
+
+  onChanged(listener: ChangedListener): void {
+    this.#changedListeners.push(listener);
+  }
+
+  invalidationLive(): boolean {
+    return this.#subscribed && performance.now() - this.#lastAnswerAt < 4 * this.#heartbeatMs;
+  }
+
   // A real round trip, bounded by command_timeout: a paused Redis keeps its TCP connection (and
   // ioredis' "ready" status) while answering nothing. ioredis enforces commandTimeout itself; the
   // timer here also bounds a Cluster or Sentinel client that is still looking for its node.
@@ -166,6 +203,8 @@ class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#subscribed = false;
     await Promise.all(
       [this.#client, this.#subscriber].map(async (c) => {
         // QUIT only on a live connection (it would wait for a reconnect otherwise), and bounded.
@@ -175,26 +214,86 @@ class RedisSessionStore implements SessionStore {
     );
   }
 
-  /** Revocations published by any replica reach this one's listeners. */
+  /** Revocations and changes published by any replica reach this one's listeners. */
   #subscribe(): void {
     this.#subscriber.on('message', (ch: string, message: string) => {
-      if (ch !== this.#channel) return;
+      if (ch !== this.#channel && ch !== this.#changedChannel) return;
+      let keys: string[];
       try {
-        const keys: unknown = JSON.parse(message);
-        if (Array.isArray(keys)) this.#emit(keys.filter((k): k is string => typeof k === 'string'));
+        const parsed: unknown = JSON.parse(message);
+        if (!Array.isArray(parsed)) return;
+        keys = parsed.filter((k): k is string => typeof k === 'string');
       } catch {
-        // Not ours: ignore.
+        return; // Not ours: ignore.
       }
+      this.#lastAnswerAt = performance.now();
+      if (ch === this.#channel) this.#emit(keys);
+      else for (const l of this.#changedListeners) l(keys);
     });
-    // After a reconnect, revocations published meanwhile were missed: caches must start over.
+    // After a reconnect, revocations published meanwhile were missed: caches must start over, and
+    // keep to their short TTL until the subscription is confirmed again.
     let subscribedOnce = false;
+    this.#subscriber.on('close', () => {
+      this.#subscribed = false;
+    });
     this.#subscriber.on('ready', () => {
+      this.#subscribed = false;
       if (subscribedOnce) this.#emit(undefined);
       subscribedOnce = true;
+      this.#confirmSubscription();
     });
-    void this.#subscriber.subscribe(this.#channel).catch(() => {
-      // Retried by ioredis' auto-resubscribe once connected.
-    });
+    this.#confirmSubscription();
+  }
+
+  /** (Re)subscribe; once Redis confirms, notifications are heard (ioredis also resubscribes by itself). */
+  #confirmSubscription(): void {
+    this.#subscriber.subscribe(this.#channel, this.#changedChannel).then(
+      () => {
+        if (this.#subscriber.status !== 'ready') return;
+        this.#subscribed = true;
+        this.#lastAnswerAt = performance.now();
+      },
+      () => {
+        // Not connected: tried again on the next 'ready'.
+      },
+    );
+  }
+
+  /** One PING in flight at most: a paused or cut connection stops answering and the channel goes stale. */
+  #beat(): void {
+    const conn = this.#subscriberConnection();
+    if (conn !== this.#beatConnection) {
+      // A Cluster moved its subscriber to another node: notifications may have been missed.
+      const moved = this.#beatConnection !== undefined;
+      this.#beatConnection = conn;
+      if (moved) {
+        this.#subscribed = false;
+        this.#emit(undefined);
+        if (conn) this.#confirmSubscription();
+      }
+    }
+    if (this.#pinging || !this.#subscribed || !conn) return;
+    this.#pinging = true;
+    conn.ping().then(
+      () => {
+        this.#pinging = false;
+        this.#lastAnswerAt = performance.now();
+      },
+      () => {
+        this.#pinging = false;
+      },
+    );
+  }
+
+  /**
+   * The connection that carries the subscription: the subscriber itself, or for a Cluster the node
+   * connection ioredis picked for it (internal API; without it the channel never counts as live,
+   * which only costs the long TTL).
+   */
+  #subscriberConnection(): { ping(): Promise<unknown> } | undefined {
+    if (!(this.#subscriber instanceof Cluster)) return this.#subscriber;
+    const inner = (this.#subscriber as unknown as { subscriber?: { getInstance?: () => { ping(): Promise<unknown> } | null } }).subscriber;
+    return inner?.getInstance?.() ?? undefined;
   }
 
   #emit(keys: readonly string[] | undefined): void {

@@ -38,7 +38,7 @@ export class Renewal {
   /** The record as renewed at `at`, cached at once; the store write follows in the background. */
   renew(key: string, record: SessionRecord, at: number): SessionRecord {
     const renewed: SessionRecord = { ...record, lastSeenAt: at };
-    this.#cache.put(key, renewed);
+    this.#cache.renewed(key, renewed);
     if (this.#writing.has(key)) return renewed;
     this.#writing.add(key);
     this.#store.touch(key, renewed, this.#expiry.storeTtl(renewed, at)).then(

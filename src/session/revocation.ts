@@ -1,7 +1,8 @@
 // How the end of a session reaches this process. The store notifies every process sharing it (this
 // one included) with the revoked keys: each drops its cached copy and closes the session's live
 // connections at once. After a reconnect, notifications may have been missed: the whole cache goes
-// and every session holding live connections is checked again against the store.
+// and every session holding live connections is checked again against the store. A session whose
+// record changed elsewhere (refresh: new groups) only loses its cached copy.
 import type { SessionCache } from './cache.ts';
 import type { LiveRegistry } from './live.ts';
 import type { SessionStore } from './store.ts';
@@ -14,6 +15,9 @@ export function followRevocations(store: SessionStore, cache: SessionCache, live
     }
     cache.clear();
     live.recheckAll();
+  });
+  store.onChanged((keys) => {
+    for (const key of keys) cache.drop(key);
   });
 }
 

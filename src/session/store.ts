@@ -53,6 +53,20 @@ export interface SessionStore {
    */
   onRevoked(listener: (keys: readonly string[] | undefined) => void): void;
   /**
+   * Tell every process sharing the store that these sessions' records changed (a refresh replaced
+   * identity or groups): each drops its cached copy. A no-op for a store that is not shared.
+   */
+  announceChanged(keys: readonly string[]): Promise<void>;
+  /** Called with keys whose records changed in any process sharing the store (this one included). */
+  onChanged(listener: (keys: readonly string[]) => void): void;
+  /**
+   * True while this process is known to hear every notification above: subscribed, and the channel
+   * answered a heartbeat recently (so a silent, paused or cut connection turns it false within about
+   * a second). A cache may keep entries for longer than its short TTL only while it holds. Cheap (no I/O).
+   * Always true for a store that is not shared (nothing to hear).
+   */
+  invalidationLive(): boolean;
+  /**
    * A round trip to the store (readiness): resolves when it answered within the store's command
    * timeout, rejects with GH_STORE_UNAVAILABLE otherwise — also when a connection is open but
    * nothing answers (a paused or overloaded server). Never answered from a cache.

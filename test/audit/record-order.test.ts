@@ -17,7 +17,7 @@ const request: AuditFacts = {
   status: 200,
   decision: 'allow',
   reason: 'groups-ok',
-  rule: 1,
+  rule: 'app/4f1c2a9e0b7d',
   errorCode: 'GH_X',
   user,
   authMethod: 'session',

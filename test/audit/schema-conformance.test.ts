@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chainLine } from '../../src/audit/chain.ts';
+import { setConfigHash } from '../../src/audit/record-meaning.ts';
 import { toRecord, type AuditFacts, type AuditFormat } from '../../src/audit/record.ts';
 import { validateEcs } from '../support/ecs-validate.ts';
 import { validateOcsf } from '../support/ocsf-validate.ts';
@@ -17,6 +18,9 @@ import { ALL_CASES } from './schema-conformance.cases.ts';
 const KNOWN_PROBLEMS: Readonly<Record<AuditFormat, number>> = { ecs: 0, ocsf: 0 };
 
 const validate = { ecs: validateEcs, ocsf: validateOcsf } as const;
+
+// As at start (cli/start.ts): every record names the config in force.
+setConfigHash('3b1f0c6a9d2e4f5a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a');
 
 /** The record as written: built, chained after a previous record, serialised, parsed back. */
 function written(f: AuditFacts, format: AuditFormat, sequence: number): Record<string, unknown> {
@@ -84,6 +88,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'anonymous browser redirected to sign-in': ['web,network access,denied failure', '4002 3 failure Blocked'],
   'anonymous API call 401': ['web,network access,denied failure', '4002 3 failure Blocked'],
   'public route': ['web,network access,allowed success', '4002 3 success Allowed'],
+  'personal access token use': ['web,network access,allowed success', '4002 3 success Allowed'],
   'allowed GET': ['web,network access,allowed success', '4002 3 success Allowed'],
   'allowed GET, every optional fact': ['web,network access,allowed success', '4002 3 success Allowed'],
   'policy 403 naming the groups that would have allowed it': ['web,network access,denied failure', '4002 3 failure Blocked'],
@@ -93,6 +98,7 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'allowed POST': ['web,network access,allowed success', '4002 6 success Allowed'],
   'allowed PATCH': ['web,network access,allowed success', '4002 9 success Allowed'],
   'upstream unreachable 502': ['web,network access,allowed,error failure', '4002 3 failure Allowed'],
+  'upstream queue full 503, never forwarded': ['web,network access,denied,error failure', '4002 3 failure Blocked'],
   'upstream timeout 504': ['web,network access,allowed,error failure', '4002 3 failure Allowed'],
   'client went away 499': ['web,network access,allowed failure', '4002 3 failure Allowed'],
   'ambiguous path refused 400': ['web,network access,denied failure', '4002 3 failure Blocked'],
@@ -110,8 +116,12 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'forged callback': ['authentication start failure', '3002 1 failure'],
   'IdP access_denied': ['authentication start failure', '3002 1 failure'],
   'bearer rejected': ['authentication start failure', '3002 1 failure'],
+  'SAML assertion replayed (attempted user known)': ['authentication start failure', '3002 1 failure'],
+  'expired bearer token (attempted user known)': ['authentication start failure', '3002 1 failure'],
   logout: ['authentication,session end success', '3002 2 success'],
   'session expired (idle)': ['session end success', '3002 2 success'],
+  'session expired (absolute), presented again': ['session end success', '3002 2 success'],
+  'SAML single logout': ['session end success', '3002 2 success'],
   'session revoked, dead cookie used': ['session end success', '3002 2 success'],
   'back-channel logout': ['session end success', '3002 2 success'],
   'refresh failed': ['session end success', '3002 2 success'],
@@ -148,6 +158,42 @@ describe('audit records say what happened (issue 14)', () => {
       expect(e.event.id).toBe(o.metadata.uid);
     });
   }
+});
+
+describe('the facts an analyst filters on (issue 14)', () => {
+  const rec = (name: string, format: AuditFormat) => written(ALL_CASES.find(([n]) => n === name)![1], format, 1) as Record<string, any>;
+  it('every record names the config in force', () => {
+    for (const [, facts] of ALL_CASES) {
+      expect((written(facts, 'ecs', 1) as any).gatehouse.config.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect((written(facts, 'ocsf', 1) as any).unmapped.config.hash).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+  it('a refused sign-in names its reason code, IdP and (when verified) the attempted user', () => {
+    const e = rec('SAML assertion replayed (attempted user known)', 'ecs');
+    expect([e.event.reason, e.gatehouse.reason, e.gatehouse.idp, e.user.name]).toEqual(['replayed', 'replayed', 'saml-corp', 'bob']);
+    const o = rec('IdP access_denied', 'ocsf');
+    expect([o.status_code, o.status_detail, o.unmapped.idp, o.user.type_id]).toEqual([
+      'idp_error:access_denied',
+      'idp_error:access_denied',
+      'corp',
+      0,
+    ]);
+  });
+  it('a bearer request names the subject and the kind of credential; the rule by its stable id', () => {
+    const e = rec('allowed with a bearer token', 'ecs');
+    expect([e.user.id, e.user.name, e.gatehouse.credential_kind, e.gatehouse.auth_method]).toEqual([
+      'svc-ci',
+      'svc-ci',
+      'bearer_jwt',
+      'bearer',
+    ]);
+    const o = rec('explicit deny rule', 'ocsf');
+    expect(o.unmapped.rule).toBe('mlflow/9a8b7c6d5e4f');
+  });
+  it('back-channel logout, SAML logout and a presented expired session name the user', () => {
+    for (const name of ['back-channel logout', 'SAML single logout', 'session expired (absolute), presented again'])
+      for (const format of ['ecs', 'ocsf'] as const) expect(rec(name, format).user.name, `${name} ${format}`).toMatch(/\S/);
+  });
 });
 
 describe('docs/audit.md', () => {

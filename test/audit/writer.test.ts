@@ -342,7 +342,15 @@ function capture(format: AuditFormat): { w: AuditWriter; records(): AuditRecord[
 describe('audit record shapes', () => {
   const facts = [
     sampleRequest(1, { queryKeys: ['token', 'x'], status: 200 }),
-    sampleRequest(2, { status: 403, decision: 'deny', reason: 'no-group', rule: 1, route: 'admin', path: '/admin/x', method: 'POST' }),
+    sampleRequest(2, {
+      status: 403,
+      decision: 'deny',
+      reason: 'no-group',
+      rule: 'admin/4f1c2a9e0b7d',
+      route: 'admin',
+      path: '/admin/x',
+      method: 'POST',
+    }),
     sampleAuth({ action: 'login_succeeded' }),
     sampleAuth({ action: 'logout', reason: 'user', requestId: undefined }),
     sampleRequest(5, { websocket: true, status: 101, bytesIn: 10, bytesOut: 20 }),
@@ -375,7 +383,7 @@ describe('audit record shapes', () => {
     expect(r2).toMatchObject({
       event: { sequence: 2, outcome: 'failure', reason: 'no-group' },
       http: { response: { status_code: 403 }, request: { method: 'POST' } },
-      gatehouse: { decision: 'deny', rule: 1, route: 'admin' },
+      gatehouse: { decision: 'deny', rule: 'admin/4f1c2a9e0b7d', route: 'admin' },
     });
     expect(r2.event.type).toContain('denied');
     expect(a1).toMatchObject({

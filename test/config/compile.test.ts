@@ -377,10 +377,43 @@ describe('compileConfig: result', () => {
     expect(r.allow).toStrictEqual({ authenticated: false, groups: ['ml'], emailDomains: ['corp.example'] });
     expect(Object.keys(r.allow!)).toEqual(['authenticated', 'groups', 'emailDomains']);
     expect(r.deny).toStrictEqual({ users: ['mallory'], emailDomains: ['partner.example'] });
+    const [health, admin] = r.rules.map((x) => x.id);
     expect(r.rules).toStrictEqual([
-      { path: '/health', methods: undefined, public: true, allow: undefined, deny: undefined },
-      { path: '/admin', methods: ['POST'], public: false, allow: { emails: ['a@corp.example'] }, deny: { groups: ['contractors'] } },
+      { id: health, path: '/health', methods: undefined, public: true, allow: undefined, deny: undefined },
+      {
+        id: admin,
+        path: '/admin',
+        methods: ['POST'],
+        public: false,
+        allow: { emails: ['a@corp.example'] },
+        deny: { groups: ['contractors'] },
+      },
     ]);
+  });
+
+  it('gives each rule a stable id (its route and content, not its position) and the config a hash computed at load (issue 14)', () => {
+    const raw = minimal();
+    const name = raw.routes[0].name;
+    const health = { path: '/health', public: true };
+    const admin = { path: '/admin', methods: ['POST'], allow: { emails: ['a@corp.example'] } };
+    raw.routes[0].rules = [health, admin];
+    const first = compileConfig(raw).config;
+    const [healthId, adminId] = first.routes[0]!.rules.map((x) => x.id);
+    expect(healthId).toMatch(new RegExp(`^${name}/[0-9a-f]{12}$`));
+    expect(adminId).not.toBe(healthId);
+    // A rule added in front moves the others: their ids stay.
+    raw.routes[0].rules = [{ path: '/new', public: true }, admin, health];
+    const second = compileConfig(raw).config;
+    expect(second.routes[0]!.rules.slice(1).map((x) => x.id)).toEqual([adminId, healthId]);
+    // The config hash: SHA-256 hex, the same for the same config, another for another.
+    expect(first.hash).toMatch(/^[0-9a-f]{64}$/);
+    raw.routes[0].rules = [health, admin];
+    expect(compileConfig(raw).config.hash).toBe(first.hash);
+    expect(second.hash).not.toBe(first.hash);
+    // Two identical rules in one route are told apart.
+    raw.routes[0].rules = [health, health];
+    const twice = compileConfig(raw).config.routes[0]!.rules.map((x) => x.id);
+    expect(twice).toEqual([healthId, `${healthId}~2`]);
   });
 
   it('is deep-frozen', () => {

@@ -116,6 +116,17 @@ describe('config/examples/gatehouse/routes: fragments merged into gatehouse.comp
   });
 });
 
+describe('config/examples/gatehouse/routes: scripts and SDKs (docs/scripts-and-sdks.md)', () => {
+  it("routes whose tool owns Authorization read Gatehouse's token from Proxy-Authorization only", () => {
+    const first = (name: string) => withRoutes(name).routes[0];
+    expect(first('jupyter-api-tokens.yaml')).toMatchObject({ name: 'jupyterhub-api', bearerHeader: 'proxy_authorization' });
+    expect(first('zenml-sdk.yaml')).toMatchObject({ name: 'zenml', bearerHeader: 'proxy_authorization' });
+    // MLflow, Label Studio (Token scheme) and W&B (Basic) leave Authorization: Bearer free for Gatehouse.
+    for (const f of ['mlflow-sdk.yaml', 'label-studio-sdk.yaml', 'wandb-sdk.yaml']) expect(first(f)?.bearerHeader, f).toBe('any');
+    expect(first('prometheus-scrape.yaml')).toMatchObject({ name: 'job-exporter', path: '/exporter', stripPrefix: true });
+  });
+});
+
 // Each integrations/ file has one checker here; a file without one fails the first test.
 const CHECKERS: Record<string, () => void> = {
   'docker-compose.yaml': checkCompose,
@@ -124,6 +135,12 @@ const CHECKERS: Record<string, () => void> = {
   'jupyterhub/jupyterhub_config.py': () => checkPython('jupyterhub/jupyterhub_config.py'),
   'kubernetes/gatehouse.yaml': checkKubernetes,
   'nginx-forward-auth.conf': checkNginx,
+  'prometheus/scrape-through-gatehouse.yml': checkPrometheusScrape,
+  'sdk/jupyter_api.py': () => checkSdkScript('sdk/jupyter_api.py', 'Proxy-Authorization'),
+  'sdk/label_studio_client.py': () => checkSdkScript('sdk/label_studio_client.py', 'Proxy-Authorization'),
+  'sdk/mlflow_client.py': () => checkSdkScript('sdk/mlflow_client.py', 'MLFLOW_TRACKING_TOKEN'),
+  'sdk/wandb_client.py': () => checkSdkScript('sdk/wandb_client.py', 'Proxy-Authorization'),
+  'sdk/zenml_client.py': () => checkSdkScript('sdk/zenml_client.py', 'Proxy-Authorization'),
   'traefik-forward-auth.yaml': checkTraefik,
 };
 
@@ -137,6 +154,55 @@ describe('config/examples/integrations: checked by the tool that owns the format
     if (check) it(file, check, 30_000);
   }
 });
+
+/**
+ * The client scripts of docs/scripts-and-sdks.md: python3 compiles them, each sends Gatehouse's
+ * credential the way its route expects (`how`), and the route fragment its docstring names exists
+ * and compiles, with the route the token must be created for.
+ */
+function checkSdkScript(file: string, how: string): void {
+  checkPython(file);
+  const text = read(join(INTEGRATIONS, file));
+  expect(text).toContain(how);
+  const fragment = /routes\/([\w-]+\.yaml)/.exec(text)?.[1];
+  expect(fragment, `${file} names its route fragment`).toBeDefined();
+  const names = withRoutes(fragment ?? '').routes.map((r) => r.name);
+  const route = /route "([\w-]+)"/.exec(text)?.[1];
+  expect(names, `${file}: the token's route is in ${fragment}`).toContain(route);
+}
+
+/**
+ * `promtool check config` where Prometheus' tools are installed (the credentials file replaced by a
+ * throwaway one); always: the scrape sends a Bearer credentials_file to a path a route of
+ * prometheus-scrape.yaml covers.
+ */
+function checkPrometheusScrape(): void {
+  const file = join(INTEGRATIONS, 'prometheus/scrape-through-gatehouse.yml');
+  const text = read(file);
+  const doc = parse(text) as {
+    scrape_configs: {
+      metrics_path: string;
+      authorization: { type: string; credentials_file: string };
+      static_configs: { targets: string[] }[];
+    }[];
+  };
+  const scrape = doc.scrape_configs[0]!;
+  expect(scrape.authorization.type).toBe('Bearer');
+  const route = withRoutes('prometheus-scrape.yaml').routes[0]!;
+  expect(scrape.metrics_path.startsWith(`${route.path}/`)).toBe(true);
+  expect(scrape.static_configs[0]?.targets[0]?.split(':')[0]).toBe(route.host);
+  const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
+  if (!promtool) return;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-promtool-'));
+  try {
+    writeFileSync(join(dir, 'token'), 'gatehouse_pat_0123456789abcdef_x');
+    writeFileSync(join(dir, 'prometheus.yml'), text.replace(scrape.authorization.credentials_file, join(dir, 'token')));
+    const r = spawnSync(promtool, ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** nginx -t on the file as shipped, included inside an http {} block. */
 function checkNginx(): void {

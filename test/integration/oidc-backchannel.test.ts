@@ -6,10 +6,14 @@
 // ends all of the user's sessions, and every malformed, forged or replayed token is refused with
 // GH_BAD_LOGOUT_TOKEN and ends nothing.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { StartedGatehouse } from '../support/start-gatehouse.ts';
+import { parseRecords, readNdjson } from '../support/audit.ts';
 import { TestBrowser } from '../support/browser-http.ts';
 import { getJson } from '../support/http.ts';
 import { CLIENT_ID, CLIENT_SECRET, idpSigningKey, startOidcSetup, USERS } from '../support/oidc.ts';
@@ -163,7 +167,8 @@ describe('crafted back-channel logout tokens', () => {
   async function setup() {
     const up = await startUpstream();
     const key = await idpSigningKey();
-    const { gh, idp } = await startOidcSetup(up.url, { idp: { jwks: key.jwks } });
+    const auditFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-bcl-')), 'audit.ndjson');
+    const { gh, idp } = await startOidcSetup(up.url, { idp: { jwks: key.jwks }, audit: { sinks: [{ type: 'file', path: auditFile }] } });
     const alice1 = await signIn(gh, 'alice');
     const [[key1, sid1]] = [...(await idpSessions(gh, 'alice@example.com'))] as [[string, string | undefined]];
     const alice2 = await signIn(gh, 'alice');
@@ -174,7 +179,7 @@ describe('crafted back-channel logout tokens', () => {
     expect(sid2).toMatch(/\S/);
     expect(sid2).not.toBe(sid1);
     const bob = await signIn(gh, 'bob');
-    return { gh, idp, key, alice1, alice2, bob, sid1: sid1!, sid2: sid2!, key1, key2 };
+    return { gh, idp, key, alice1, alice2, bob, sid1: sid1!, sid2: sid2!, key1, key2, auditFile };
   }
   type Setup = Awaited<ReturnType<typeof setup>>;
 
@@ -204,6 +209,20 @@ describe('crafted back-channel logout tokens', () => {
     expect(await apiStatus(s.gh, s.alice2)).toBe(401);
     expect(await apiStatus(s.gh, s.bob)).toBe(200);
     expect((await s.gh.current().sessions.list('alice@example.com')).length).toBe(0);
+    // One session_revoked per ended session, at the moment it ended, naming whose it was.
+    const revoked = () =>
+      parseRecords(readNdjson(s.auditFile)).filter((r) => r.event?.action === 'session_revoked' && r.event.reason === 'backchannel');
+    await expect.poll(() => revoked().length, { timeout: 5000 }).toBe(2);
+    expect(
+      revoked()
+        .map((r) => [r.event?.reason, r.user?.name, r.gatehouse?.session])
+        .sort(),
+    ).toEqual(
+      [
+        ['backchannel', 'alice@example.com', s.key1],
+        ['backchannel', 'alice@example.com', s.key2],
+      ].sort(),
+    );
   });
 
   it('a valid token for an unknown sid is accepted and ends nothing', async () => {

@@ -120,7 +120,7 @@ describe('sessions shared by two replicas', () => {
     const listed = await admin(a, 'GET', `/admin/sessions?user=${encodeURIComponent(ALICE.user)}`);
     expect(listed.body.sessions.map((s: { id: string }) => s.id).sort()).toEqual([s1.key, s2.key].sort());
     const del = await admin(a, 'DELETE', `/admin/users/${encodeURIComponent(ALICE.user)}/sessions`);
-    expect(del.body).toEqual({ user: ALICE.user, revoked: 2 });
+    expect(del.body).toEqual({ user: ALICE.user, revoked: 2, tokens_revoked: 0 });
 
     const after = await request(`${b.url}/x`, { headers: { ...browser, cookie: s1.cookie } });
     expect(after.statusCode).toBe(302);

@@ -326,6 +326,37 @@ async function auditedErrorCode(auditFile: string, res: Page): Promise<string | 
   return record!.gatehouse?.error_code;
 }
 
+/** The auth record (`action`) written with the request that got `res`. */
+async function auditedAuth(auditFile: string, res: Page, action: string): Promise<Record<string, any>> {
+  const id = res.headers['x-request-id'];
+  let record: Record<string, any> | undefined;
+  await waitFor(
+    () => {
+      let lines: string[] = [];
+      try {
+        lines = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean);
+      } catch {
+        lines = [];
+      }
+      record = lines.map((l) => JSON.parse(l) as Record<string, any>).find((r) => r.http?.request?.id === id && r.event?.action === action);
+      return record !== undefined;
+    },
+    10_000,
+    `the ${action} record of request ${String(id)}`,
+  );
+  return record!;
+}
+
+/** A refused sign-in's login_failed record names a reason code (docs/audit.md) and the IdP. */
+async function expectReasonCode(auditFile: string, res: Page, code: string | undefined): Promise<Record<string, any> | undefined> {
+  if (code !== 'GH_LOGIN_FAILED') return undefined;
+  const r = await auditedAuth(auditFile, res, 'login_failed');
+  expect(r.gatehouse.reason).toMatch(/^[a-z_]+(:[A-Za-z_]+)?$/);
+  expect(r.gatehouse.reason).not.toBe('login_failed');
+  expect(r.gatehouse.idp).toMatch(/\S/);
+  return r;
+}
+
 async function expectOutcome(
   c: Case,
   s: SamlSetup,
@@ -342,6 +373,7 @@ async function expectOutcome(
     expect(sessionCookieSet(res)).toBe(false);
     for (const u of users) expect(await s.gh.current().sessions.list(u), `sessions of ${u}`).toEqual([]);
     expect(await auditedErrorCode(auditFile, res)).toBe(c.code);
+    await expectReasonCode(auditFile, res, c.code);
     return;
   }
   const me = await userinfo(s, browser);
@@ -380,6 +412,11 @@ async function runAcsCase(c: Case, s: SamlSetup, auditFile: string): Promise<voi
     expect(sessionCookieSet(res)).toBe(false);
     expect(await s.gh.current().sessions.list(ctx.user)).toHaveLength(1);
     expect(await auditedErrorCode(auditFile, res)).toBe(c.code);
+    // A replayed assertion was verified: its record names the user it tried to sign in (from the same
+    // browser the fresh sign-in's InResponseTo refuses it first).
+    const failed = await expectReasonCode(auditFile, res, c.code);
+    if (failed && c.flow === 'replay-unsolicited') expect([failed.gatehouse.reason, failed.user?.name]).toEqual(['replayed', ctx.user]);
+    if (failed?.gatehouse.reason === 'replayed') expect(failed.user?.name).toBe(ctx.user);
     return;
   }
   const users = c.check.startsWith('user=') ? [JSON.parse(c.check.slice(5)) as string] : [ctx.user];
@@ -436,6 +473,9 @@ async function runSloCase(c: Case, s: SamlSetup, auditFile: string): Promise<voi
     expect(`${to.origin}${to.pathname}`).toBe(`${SSO_URL}/slo`);
     expect((await userinfo(s, browser)).status, 'the session ended').toBe(401);
     expect(await s.gh.current().sessions.list(user)).toEqual([]);
+    // One session_revoked record per ended session, naming its user.
+    const revoked = await auditedAuth(auditFile, res, 'session_revoked');
+    expect([revoked.event.reason, revoked.user?.name]).toEqual(['saml_slo', user]);
     return;
   }
   const body = json(res.body);

@@ -85,8 +85,10 @@ describe('session manager', () => {
     await flush();
     // That lookup renewed the session; unused for a full idle period from now, it ends.
     clock.now += 30 * 60_000;
-    expect(await manager.lookup(cookieValue)).toEqual({ state: 'expired', key, why: 'idle' });
+    // The store kept the ended record (EXPIRED_GRACE_MS): the lookup says whose session ended, and deletes it.
+    expect(await manager.lookup(cookieValue)).toMatchObject({ state: 'expired', key, why: 'idle', record: { user: alice.user } });
     expect(await store.get(key)).toBeUndefined();
+    expect(await manager.lookup(cookieValue)).toEqual({ state: 'expired', key, why: 'idle' });
   });
 
   it('ends a session at absolute_timeout however much it is used', async () => {
@@ -98,8 +100,8 @@ describe('session manager', () => {
       await flush();
     }
     clock.now += 10 * 60_000;
-    // The store's own TTL never outlives the absolute deadline, so the record may already be gone.
-    expect(await manager.lookup(cookieValue)).toMatchObject({ state: 'expired', key });
+    // The store keeps the record past the deadline (EXPIRED_GRACE_MS), so the end is named as absolute.
+    expect(await manager.lookup(cookieValue)).toMatchObject({ state: 'expired', key, why: 'absolute', record: { user: alice.user } });
   });
 
   it('renews at most once per tenth of the idle timeout, however many requests', async () => {

@@ -21,17 +21,21 @@ export interface IntrospectedToken {
 /** The first IdP that knows `token` as an active token for this deployment; throws GH_BAD_TOKEN when none does. */
 export async function introspectToken(clients: readonly OidcClient[], token: string, nowMs: number): Promise<IntrospectedToken> {
   let why = 'not a JWT, and no identity provider knows it as an active token';
+  let reason = 'inactive';
+  let idp: string | undefined;
   for (const c of clients) {
     const answer = await ask(c, token);
     if (answer.active !== true) continue;
     const refused = refusal(c, answer, nowMs);
     if (refused !== undefined) {
       why = refused;
+      reason = INTROSPECTION_REASONS[refused] ?? 'token_invalid';
+      idp = c.config.id;
       continue;
     }
     return { client: c, claims: answer, expMs: typeof answer.exp === 'number' ? answer.exp * 1000 : undefined };
   }
-  throw new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`);
+  throw new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`, { audit: { reason, idp } });
 }
 
 async function ask(c: OidcClient, token: string): Promise<client.IntrospectionResponse> {
@@ -52,6 +56,15 @@ async function ask(c: OidcClient, token: string): Promise<client.IntrospectionRe
     throw new IdpUnavailableError(`The identity provider ${c.config.id} refused to introspect the bearer token.`, { cause: err });
   }
 }
+
+/** The audit reason code of each refusal() text (docs/audit.md). */
+const INTROSPECTION_REASONS: Readonly<Record<string, string>> = {
+  'introspection named another issuer': 'issuer_mismatch',
+  'a refresh token is not a bearer credential': 'wrong_token_type',
+  expired: 'expired',
+  'not yet valid': 'not_yet_valid',
+  'issued for another application (aud/client_id not in bearer_audiences)': 'audience_mismatch',
+};
 
 /** Why an active answer does not count here; undefined when it does. */
 function refusal(c: OidcClient, a: client.IntrospectionResponse, nowMs: number): string | undefined {

@@ -29,6 +29,7 @@ export async function withUserinfo(c: OidcClient, token: string, sub: unknown, m
     }
     throw new GatehouseError('GH_BAD_TOKEN', "The bearer token was refused: the identity provider's userinfo endpoint did not accept it.", {
       cause: err,
+      audit: { reason: 'userinfo_refused', idp: c.config.id },
     });
   }
   return mergeUserinfo(mapped, info, c.config);

@@ -10,16 +10,22 @@
 // IdP knows are remembered as refused as long.
 import { createHash } from 'node:crypto';
 import { decodeJwt, type JWTPayload } from 'jose';
-import { GatehouseError } from '../../errors.ts';
+import { GatehouseError, type AuditDetail } from '../../errors.ts';
+import { jwtRefusalReason, verifiedSubject } from '../refusal-reason.ts';
 import type { Identity } from '../../identity/identity.ts';
 import { mapClaims } from '../oidc/claims.ts';
 import type { OidcClient } from '../oidc/client.ts';
 import { NoJwksUriError } from '../oidc/jwks.ts';
 import { introspectToken } from './introspect.ts';
+import { asServiceAccount } from './service-account.ts';
 import { withUserinfo } from './userinfo.ts';
 
 export interface BearerIdentity extends Identity {
   readonly method: 'bearer';
+  /** The IdP's id for the caller (`sub`), for the audit record's user.id. */
+  readonly subject: string | undefined;
+  /** Which kind of bearer credential it was (the audit record's gatehouse.credential_kind). */
+  readonly credential: 'bearer_jwt' | 'bearer_opaque';
 }
 
 export interface BearerVerifier {
@@ -41,7 +47,8 @@ interface Checked {
   readonly introspected: boolean;
 }
 
-const bad = (why: string, cause?: unknown) => new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`, { cause });
+const bad = (why: string, audit: AuditDetail, cause?: unknown) =>
+  new GatehouseError('GH_BAD_TOKEN', `The bearer token was refused: ${why}.`, { cause, audit });
 
 export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => number = Date.now): BearerVerifier {
   const accepting = [...clients].filter((c) => c.config.bearerAudiences !== undefined);
@@ -62,13 +69,14 @@ export function createBearerVerifier(clients: Iterable<OidcClient>, now: () => n
     try {
       payload = decodeJwt(token);
     } catch {
-      if (introspecting.length === 0) throw bad('not a JWT');
+      if (introspecting.length === 0) throw bad('not a JWT', { reason: 'not_jwt' });
     }
     let checked: Checked;
     if (payload) checked = await checkJwt(accepting, token, payload.iss);
     else {
       const until = refused.get(key);
-      if (until !== undefined && now() < until) throw bad('not a JWT, and no identity provider knows it as an active token');
+      if (until !== undefined && now() < until)
+        throw bad('not a JWT, and no identity provider knows it as an active token', { reason: 'inactive' });
       try {
         checked = { ...(await introspectToken(introspecting, token, now())), introspected: true };
       } catch (err) {
@@ -110,7 +118,7 @@ async function checkJwt(accepting: readonly OidcClient[], token: string, iss: st
       return false;
     }
   });
-  if (!client) throw bad('not issued by an identity provider that accepts bearer tokens');
+  if (!client) throw bad('not issued by an identity provider that accepts bearer tokens', { reason: 'unknown_issuer' });
   const metadata = client.configuration().serverMetadata();
   try {
     const { payload } = await client.jwks.verify(token, {
@@ -122,22 +130,37 @@ async function checkJwt(accepting: readonly OidcClient[], token: string, iss: st
     return { client, claims: payload as Record<string, unknown>, expMs: (payload.exp as number) * 1000, introspected: false };
   } catch (err) {
     if (err instanceof GatehouseError) throw err;
-    if (err instanceof NoJwksUriError) throw bad('the identity provider publishes no keys');
-    throw bad((err as { code?: string }).code ?? 'invalid', err);
+    if (err instanceof NoJwksUriError) throw bad('the identity provider publishes no keys', { reason: 'no_jwks', idp: client.config.id });
+    const sub = verifiedSubject(err);
+    const reason = jwtRefusalReason(err, 'token_invalid');
+    throw bad((err as { code?: string }).code ?? 'invalid', { reason, idp: client.config.id, user: sub, subject: sub }, err);
   }
 }
 
 /** The claims as an identity, completed from userinfo when the IdP asks for that. */
-async function toIdentity({ client, claims }: Checked, token: string): Promise<BearerIdentity> {
+async function toIdentity({ client, claims, introspected }: Checked, token: string): Promise<BearerIdentity> {
   const cfg = client.config;
-  const mapped = await withUserinfo(client, token, claims.sub, mapClaims(claims, cfg.claims, cfg.splitGroupValuesOn));
+  const mapped = asServiceAccount(
+    cfg,
+    claims,
+    await withUserinfo(client, token, claims.sub, mapClaims(claims, cfg.claims, cfg.splitGroupValuesOn)),
+  );
   // Client-credentials tokens often carry no e-mail: fall back to the subject as the user —
   // but not when the e-mail was withheld because the IdP marks it unverified.
   const unverified = claims.email_verified === false;
   const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
   const user = mapped.user ?? (unverified && cfg.claims.user === cfg.claims.email ? undefined : sub);
-  if (!user) throw bad(`no "${cfg.claims.user}" or "sub" claim`);
-  return { user, email: mapped.email, name: mapped.name, groups: mapped.groups ?? [], idp: cfg.id, method: 'bearer' };
+  if (!user) throw bad(`no "${cfg.claims.user}" or "sub" claim`, { reason: 'claim_missing', idp: cfg.id });
+  return {
+    user,
+    email: mapped.email,
+    name: mapped.name,
+    groups: mapped.groups ?? [],
+    idp: cfg.id,
+    method: 'bearer',
+    subject: sub,
+    credential: introspected ? 'bearer_opaque' : 'bearer_jwt',
+  };
 }
 
 /** When a verified token must be checked again: its exp, and sooner where introspection or userinfo answered. */

@@ -51,8 +51,8 @@ export function createBackchannelHandler(oidc: OidcClient, sessions: SessionMana
       if (!(await sessions.replay.once('bcl-jti', oidc.config.id, String(payload.jti), REPLAY_WINDOW_MS)))
         throw bad('replayed (jti already used)');
       const ended = await sessions.revokeByIdp(oidc.config.id, sid !== undefined ? { idpSession: sid } : { subject: sub });
-      for (const key of ended)
-        ex.event({ action: 'session_revoked', outcome: 'success', reason: 'backchannel', idp: oidc.config.id, session: key });
+      for (const { key, record } of ended)
+        ex.event({ action: 'session_revoked', outcome: 'success', reason: 'backchannel', idp: oidc.config.id, session: key, user: record });
       sendBody(ex, 200, 'text/plain; charset=utf-8', '');
     },
   };

@@ -8,7 +8,10 @@ import { asGroups, claimAt, mapClaims, type MappedIdentity } from './claims.ts';
 
 export type PendingCheck =
   | { readonly ok: true; readonly state: string; readonly login: PendingLogin }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly code: LoginFailureCode };
+
+/** The audit reason codes of a refused callback (docs/audit.md). */
+export type LoginFailureCode = 'no_state' | 'unknown_state' | 'other_browser' | 'wrong_idp';
 
 /**
  * The pending sign-in for this callback: there must be a state, it must name a sign-in this browser
@@ -16,17 +19,23 @@ export type PendingCheck =
  */
 export function checkCallbackState(state: string | null, taken: TakeResult | undefined, idp: string): PendingCheck {
   if (!state || !taken)
-    return { ok: false, reason: 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.' };
+    return {
+      ok: false,
+      code: 'no_state',
+      reason: 'Sign-in failed: the answer from the identity provider has no state. Start again from the application.',
+    };
   if (!taken.ok) {
     return {
       ok: false,
+      code: taken.reason === 'unknown-state' ? 'unknown_state' : 'other_browser',
       reason:
         taken.reason === 'unknown-state'
           ? 'Sign-in failed: this sign-in link is unknown, expired or was already used. Start again from the application.'
           : 'Sign-in failed: this sign-in was started in another browser. Start again from the application.',
     };
   }
-  if (taken.login.idp !== idp) return { ok: false, reason: 'Sign-in failed: the answer came back to the wrong identity provider.' };
+  if (taken.login.idp !== idp)
+    return { ok: false, code: 'wrong_idp', reason: 'Sign-in failed: the answer came back to the wrong identity provider.' };
   return { ok: true, state, login: taken.login };
 }
 

@@ -28,7 +28,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
     ? await takePendingLogin(deps.sessions.pendingLogins, state, deps.loginCookie.read(ex.req.headers.cookie))
     : undefined;
   const pending = checkCallbackState(state, taken, idp);
-  if (!pending.ok) throw new GatehouseError('GH_LOGIN_FAILED', pending.reason);
+  if (!pending.ok) throw new GatehouseError('GH_LOGIN_FAILED', pending.reason, { audit: { reason: pending.code, idp } });
   // A call to the IdP failed: an unreachable IdP also counts against its health (/readyz).
   const retryPath = loginRetryPath(idp, pending.login.returnUrl);
   const failed = (err: unknown) => {
@@ -51,6 +51,7 @@ export async function handleOidcCallback(ex: Exchange, oidc: OidcClient, deps: C
     throw new GatehouseError(
       'GH_LOGIN_FAILED',
       `Sign-in with ${idp} failed: the identity provider did not send the "${oidc.config.claims.user}" claim that names the user.`,
+      { audit: { reason: 'claim_missing', idp, subject: claims.sub } },
     );
   }
   await completeSignIn(ex, deps, {

@@ -4,6 +4,7 @@
 // or its tokens got wrong is GH_LOGIN_FAILED (400) with a reason a user can quote.
 import * as client from 'openid-client';
 import { GatehouseError } from '../../errors.ts';
+import { jwtRefusalReason } from '../refusal-reason.ts';
 import { LOGIN_PATH } from '../../http/endpoints.ts';
 import type { Exchange } from '../../http/exchange.ts';
 import { escapeHtml, renderPage } from '../../http/pages.ts';
@@ -81,7 +82,7 @@ export function loginError(err: unknown, idp: string, retryPath?: string): Gateh
     return new GatehouseError(
       'GH_LOGIN_FAILED',
       `Sign-in with ${idp} failed: the identity provider answered "${oauth}"${description ? ` (${description})` : ''}.`,
-      { cause: err },
+      { cause: err, audit: { reason: `idp_error:${/^[a-z0-9_.-]{1,64}$/i.test(oauth) ? oauth : 'other'}`, idp } },
     );
   }
   if (err instanceof client.ClientError) {
@@ -89,11 +90,14 @@ export function loginError(err: unknown, idp: string, retryPath?: string): Gateh
     return new GatehouseError(
       'GH_LOGIN_FAILED',
       `Sign-in with ${idp} failed: the identity provider's answer did not pass validation (${err.code ?? 'invalid'}).`,
-      { cause: err },
+      { cause: err, audit: { reason: jwtRefusalReason(err, 'id_token_invalid'), idp } },
     );
   }
   // The library's own words stay in `cause` (logged), not on the page.
-  return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: its answer could not be used.`, { cause: err });
+  return new GatehouseError('GH_LOGIN_FAILED', `Sign-in with ${idp} failed: its answer could not be used.`, {
+    cause: err,
+    audit: { reason: 'answer_unusable', idp },
+  });
 }
 
 /**

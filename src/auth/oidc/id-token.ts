@@ -3,6 +3,7 @@
 // (no "none", no HS*). A token signed with a key we have not seen makes the JWKS be fetched again
 // at once (jwks.ts says why only ID tokens may do that).
 import { GatehouseError } from '../../errors.ts';
+import { jwtRefusalReason } from '../refusal-reason.ts';
 import { NoJwksUriError, type IdpJwks } from './jwks.ts';
 
 export interface IdTokenKeys {
@@ -22,12 +23,13 @@ export async function verifyIdTokenSignature(idToken: string, keys: IdTokenKeys)
       throw new GatehouseError(
         'GH_LOGIN_FAILED',
         `Sign-in with ${keys.idp} failed: the identity provider publishes no jwks_uri to check ID token signatures.`,
+        { audit: { reason: 'no_jwks', idp: keys.idp } },
       );
     }
     throw new GatehouseError(
       'GH_LOGIN_FAILED',
       `Sign-in with ${keys.idp} failed: the ID token signature did not verify (${(err as { code?: string }).code ?? (err as Error).message}).`,
-      { cause: err },
+      { cause: err, audit: { reason: jwtRefusalReason(err, 'signature_invalid'), idp: keys.idp } },
     );
   }
 }

@@ -12,12 +12,17 @@ import { readFormBody } from '../../http/body.ts';
 import { takePendingLogin, type PendingLogin, type TakeResult } from '../login-state.ts';
 import { completeSignIn, type SignInContext } from '../sign-in.ts';
 import { mapSamlIdentity, nameIdOf } from './attributes.ts';
+import { samlFailureReason } from './failure-reason.ts';
 import { samlLibraryReason } from './library-errors.ts';
 import type { SamlProvider } from './sp.ts';
 import { checkSamlResponse } from './response-checks.ts';
 import { checkXmlShape, childElement, describeXmlShapeProblem, hasDoctype, NS, type XmlShapeProblem } from './xml.ts';
 
-const fail = (why: string, cause?: unknown) => new GatehouseError('GH_LOGIN_FAILED', `SAML sign-in failed: ${why}.`, { cause });
+const fail = (why: string, cause?: unknown, user?: string) =>
+  new GatehouseError('GH_LOGIN_FAILED', `SAML sign-in failed: ${why}.`, {
+    cause,
+    audit: { reason: samlFailureReason(why), user, subject: user },
+  });
 
 /** Too many nodes or attributes is a size limit (413); too deep or not well-formed, a bad response. */
 function shapeError(p: XmlShapeProblem, what: string): GatehouseError {
@@ -28,6 +33,16 @@ function shapeError(p: XmlShapeProblem, what: string): GatehouseError {
 }
 
 export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, ctx: SignInContext): Promise<void> {
+  try {
+    await acs(ex, sp, ctx);
+  } catch (err) {
+    // The audit record of a refused sign-in names the IdP it was with.
+    if (!(err instanceof GatehouseError) || err.code !== 'GH_LOGIN_FAILED') throw err;
+    throw new GatehouseError(err.code, err.message, { cause: err.cause, audit: { ...err.audit, idp: sp.config.id } });
+  }
+}
+
+async function acs(ex: Exchange, sp: SamlProvider, ctx: SignInContext): Promise<void> {
   if (ex.req.method !== 'POST') throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'The assertion consumer service accepts POST only.');
   const c = sp.config;
   const { samlResponse, xml, relayState } = await readSamlPost(ex, c);
@@ -48,7 +63,7 @@ export async function handleSamlAcs(ex: Exchange, sp: SamlProvider, ctx: SignInC
   if (!checked.ok) throw fail(checked.reason);
   const { assertion, assertionId, rememberMs, spInitiated } = checked.facts;
   if (!(await ctx.sessions.replay.once('saml-assertion', c.id, assertionId, rememberMs)))
-    throw fail('this assertion was already used (replay)');
+    throw fail('this assertion was already used (replay)', undefined, nameIdOf(assertion).value);
   const signedIn = samlSignIn(assertion, c);
   await completeSignIn(ex, ctx, {
     ...signedIn,
@@ -119,6 +134,8 @@ function samlSignIn(assertion: Element, c: SamlProviderConfig) {
   if (!identity.user) {
     throw fail(
       c.userAttributeRequired ? `the required attribute ${c.attributes.user[0]} is missing` : 'the assertion names no user (no NameID)',
+      undefined,
+      nameId.value,
     );
   }
   const sessionIndex = childElement(assertion, NS.saml, 'AuthnStatement')?.getAttribute('SessionIndex') || undefined;

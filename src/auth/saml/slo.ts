@@ -117,7 +117,8 @@ export async function handleSamlSlo(ex: Exchange, sp: SamlProvider, sessions: Se
   }
   const sessionIndex = typeof profile.sessionIndex === 'string' ? profile.sessionIndex : undefined;
   const ended = await sessions.revokeByIdp(sp.config.id, sessionIndex ? { idpSession: sessionIndex } : { subject: profile.nameID });
-  for (const key of ended) ex.event({ action: 'session_revoked', outcome: 'success', reason: 'saml_slo', idp: sp.config.id, session: key });
+  for (const { key, record } of ended)
+    ex.event({ action: 'session_revoked', outcome: 'success', reason: 'saml_slo', idp: sp.config.id, session: key, user: record });
   const url = await sp.saml().getLogoutResponseUrlAsync(profile, relayState, {}, true);
   sendRedirect(ex, 302, url);
 }
