@@ -1,38 +1,118 @@
-// npm run bench:compare — the peer benchmark, one run, loopback only. Starts a tiny upstream, a
-// private redis-server and the demo OpenID provider, then measures in turn, with the same bounded
-// load (BENCH_CONNECTIONS, BENCH_SECONDS), after signing in once through each:
-//   direct upstream                   the ceiling
-//   nginx, plain reverse proxy        the floor any proxy can reach (when nginx is installed)
-//   Gatehouse, everything on          Redis sessions, a group policy, identity headers + signed
-//                                     assertion, audit to a file
-//   Gatehouse, workers: auto          the same with one worker per CPU
-//   Apache + mod_auth_openidc         a peer identity-aware proxy with a valid session (when
-//                                     apache2 and libapache2-mod-auth-openidc are installed)
-// Nothing is installed by the bench.
+// npm run bench:compare — the peer benchmark (issue 18), one run, loopback only. Starts a tiny
+// upstream, a private redis-server and the demo OpenID provider, then measures in turn, with the
+// same bounded load (BENCH_CONNECTIONS, BENCH_SECONDS), after signing in once through each:
+//   direct                  the upstream alone: the ceiling
+//   nginx                   nginx as a plain reverse proxy: the floor any proxy can reach
+//   gatehouse               everything on: Redis sessions, a group policy, identity headers +
+//                           signed assertion, audit to a file; one session
+//   gatehouse-10k           the same process, 10,000 distinct sessions round-robin (wrk + Lua)
+//   gatehouse-no-audit      the same config without the audit sink (what the audit costs)
+//   gatehouse-workers       everything on with `workers: auto`
+//   apache-shm              Apache + mod_auth_openidc, shared-memory cache, a valid session
+//   apache-redis            the same with its Redis cache (what a multi-replica set-up needs)
+// then the ratios the issue sets as targets, each with PASS or MISS, Redis commands per proxied
+// request (INFO commandstats delta / requests) for every Gatehouse and Apache row, a JSON file of
+// the run and an SVG chart (requests/s and p99 per system; docs/bench-compare.{json,svg} unless
+// BENCH_OUT_DIR says otherwise). BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is
+// written unless BENCH_OUT_DIR is set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse
+// rows (node --cpu-prof). nginx, Apache and wrk are used when installed; nothing is installed here.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { startDemoIdp } from '../src/demo/idp.ts';
 import { TestBrowser } from '../test/support/browser-http.ts';
 import { fmt, freePort, has, load, NODE, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
+import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
+import { compareSvg } from './lib/chart.ts';
+import { printSummary } from './lib/profile.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
+const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(',').map((s) => s.trim())) : undefined;
 const root = new URL('../', import.meta.url).pathname;
+const OUT_DIR = process.env.BENCH_OUT_DIR ?? (ONLY ? undefined : join(root, 'docs'));
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-compare-'));
 const ALICE = { username: 'alice', password: 'demo' };
 const APACHE = '/usr/sbin/apache2';
 const OPENIDC = '/usr/lib/apache2/modules/mod_auth_openidc.so';
+const SECRET = 'compare-bench-session-secret-0123456789abcdef';
+const KEY_PREFIX = 'compare:';
+/** The session cookie's name with cookie.secure: false (dev mode drops the __Host- prefix). */
+const GH_COOKIE = 'gatehouse';
 
-const rows: [string, LoadResult][] = [];
-function measure(name: string, url: string, headers: Record<string, string> = {}): LoadResult {
-  if (WARMUP > 0) load(url, CONNECTIONS, WARMUP, headers);
-  const r = load(url, CONNECTIONS, SECONDS, headers);
-  console.log(`${name.padEnd(34)} ${fmt(r)}   (${r.tool})`);
-  if (r.errors > 0) console.log(`  warning: ${r.errors} non-2xx/socket errors in this row`);
-  rows.push([name, r]);
-  return r;
+export interface Row {
+  readonly id: string;
+  readonly name: string;
+  readonly result: LoadResult;
+  /** Redis commands per request during the measured run (rows that use Redis). */
+  readonly redisPerRequest?: number | undefined;
+}
+
+const rows: Row[] = [];
+/** Requests sent since the last Gatehouse started (a profile's µs per request). */
+let served = 0;
+const wanted = (id: string) => !ONLY || ONLY.has(id);
+
+interface Measure {
+  headers?: Record<string, string>;
+  cookieFile?: string;
+  redisUrl?: string;
+  /** Warm up until at least this many requests were sent (a list of sessions, each used once). */
+  warmRequests?: number;
+}
+
+async function measure(id: string, name: string, url: string, m: Measure = {}): Promise<Row> {
+  const opts = m.cookieFile ? { cookieFile: m.cookieFile } : {};
+  if (WARMUP > 0) {
+    // Steady state: warm up until every session in the list was used once (bounded).
+    let warm = 0;
+    for (let i = 0; i < 20 && (i === 0 || warm < (m.warmRequests ?? 0)); i++)
+      warm += load(url, CONNECTIONS, WARMUP, m.headers, opts).requests;
+    served += warm;
+    if (m.warmRequests)
+      console.log(`  (warm-up: ${warm} requests, so each of the ${m.warmRequests} sessions was used before the measured run)`);
+  }
+  const before = m.redisUrl ? await redisCommandCount(m.redisUrl) : 0;
+  const beforeBy = m.redisUrl ? await redisCommandsBy(m.redisUrl) : undefined;
+  const result = load(url, CONNECTIONS, SECONDS, m.headers, opts);
+  served += result.requests;
+  // The count itself is one command (INFO), taken off.
+  const redisPerRequest = m.redisUrl ? (await redisCommandCount(m.redisUrl)) - before - 1 : undefined;
+  const row: Row = {
+    id,
+    name,
+    result,
+    redisPerRequest: redisPerRequest === undefined ? undefined : redisPerRequest / Math.max(1, result.requests),
+  };
+  let redis = row.redisPerRequest === undefined ? '' : `   redis ${row.redisPerRequest.toFixed(3)}/req`;
+  if (m.redisUrl && beforeBy && row.redisPerRequest !== undefined && row.redisPerRequest >= 0.01) {
+    // Which commands, when there are enough to matter.
+    const after = await redisCommandsBy(m.redisUrl);
+    const per = [...after]
+      .map(([c, n]) => [c, (n - (beforeBy.get(c) ?? 0)) / Math.max(1, result.requests)] as const)
+      .filter(([, n]) => n >= 0.005)
+      .sort((a, b) => b[1] - a[1]);
+    redis += ` (${per.map(([c, n]) => `${c} ${n.toFixed(3)}`).join(', ')})`;
+  }
+  console.log(`${name.padEnd(44)} ${fmt(result)}${redis}   (${result.tool})`);
+  if (result.errors > 0) console.log(`  warning: ${result.errors} non-2xx/socket errors in this row`);
+  rows.push(row);
+  return row;
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 async function gatehouse(
@@ -41,111 +121,99 @@ async function gatehouse(
   idpIssuer: string,
   upstreamPort: number,
   redisPort: number,
-  extra: string,
-): Promise<string> {
+  o: { workers?: boolean; audit?: boolean },
+): Promise<ChildProcess> {
   const file = join(dir, `${name}.yaml`);
+  const audit =
+    o.audit === false
+      ? 'audit: { sinks: [] }'
+      : `audit:
+  sinks: [ { type: file, path: "${join(dir, name, 'audit.ndjson')}", fsync: interval } ]
+  spool_dir: "${join(dir, name, 'spool')}"`;
   writeFileSync(
     file,
-    `log_level: warn
-server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${extra} }
+    `log_level: error
+server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${o.workers ? ', workers: auto' : ''} }
 admin: { listen: "127.0.0.1:${await freePort()}" }
 session:
   store: redis
-  redis: { url: "redis://127.0.0.1:${redisPort}", key_prefix: "compare:" }
-  secret: "compare-bench-session-secret-0123456789abcdef"
+  redis: { url: "redis://127.0.0.1:${redisPort}", key_prefix: "${KEY_PREFIX}" }
+  secret: "${SECRET}"
   cookie: { secure: false }
 identity_providers:
   - { id: corp, type: oidc, issuer: "${idpIssuer}", client_id: bench-gatehouse, client_secret: bench-secret, scopes: [openid, email, profile, groups] }
-audit:
-  sinks: [ { type: file, path: "${join(dir, name, 'audit.ndjson')}", fsync: interval } ]
-  spool_dir: "${join(dir, name, 'spool')}"
+${audit}
 routes:
   - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { groups: [ml-admins] } }
 `,
   );
-  const prof = process.env.BENCH_CPU_PROF && !extra ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  start(NODE, [...prof, join(root, 'src/main.ts'), 'start', '--config', file]);
-  await waitForPort(port, 20_000);
-  return `http://127.0.0.1:${port}`;
+  const prof =
+    process.env.BENCH_CPU_PROF && !o.workers
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
+      : [];
+  // BENCH_NODE_FLAGS: V8/Node flags for Gatehouse alone (A/B experiments), e.g. --max-semi-space-size=32.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = start(NODE, [...flags, ...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file]);
+  // Workers each load the code: allow for a busy machine.
+  try {
+    await waitForPort(port, o.workers ? 120_000 : 60_000);
+  } catch (err) {
+    await stop(child);
+    throw err;
+  }
+  served = 0;
+  return child;
 }
 
-async function signIn(url: string): Promise<string> {
+/** Sign in through `url`; returns the one cookie (`name=value`) the proxy's session is in. */
+/** Calls per Redis command so far (INFO commandstats). */
+async function redisCommandsBy(redisUrl: string): Promise<Map<string, number>> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const info = await client.info('commandstats');
+    return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** One row (or two on one process): a failure is reported and the run goes on to the next. */
+async function section(id: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    console.log(`${id.padEnd(44)} failed: ${(err as Error).message}`);
+    failed.push(id);
+  }
+}
+const failed: string[] = [];
+
+/** With BENCH_CPU_PROF: the stopped process's profile, by stage (bench/lib/profile.ts). */
+function profileSummary(name: string): void {
+  const file = process.env.BENCH_CPU_PROF && join(process.env.BENCH_CPU_PROF, `${name}.cpuprofile`);
+  if (file && existsSync(file)) printSummary(file, served);
+}
+
+async function signIn(url: string, cookieName: string): Promise<string> {
   const browser = new TestBrowser();
   const page = await browser.go(`${url}/`, ALICE);
   if (page.status !== 200) throw new Error(`sign-in through ${url} ended with ${page.status}`);
-  return browser.jar.header(url)!;
+  // The jar also holds the IdP's cookies (cookies do not tell ports apart): send the proxy's only.
+  const pair = browser.jar
+    .header(url)!
+    .split(/;\s*/)
+    .find((p) => p.startsWith(`${cookieName}=`));
+  if (!pair) throw new Error(`no ${cookieName} cookie after signing in through ${url}`);
+  return pair;
 }
 
-async function main(): Promise<void> {
-  console.log(
-    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`,
-  );
-  if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  const [upstreamPort, redisPort, ghPort, ghWorkersPort, apachePort, nginxPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-  start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
-  start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
-  const ghBase = `http://127.0.0.1:${ghPort}`;
-  const ghwBase = `http://127.0.0.1:${ghWorkersPort}`;
-  const apacheBase = `http://127.0.0.1:${apachePort}`;
-  const idp = await startDemoIdp({
-    clients: [
-      {
-        client_id: 'bench-gatehouse',
-        client_secret: 'bench-secret',
-        redirect_uris: [`${ghBase}/.gatehouse/oidc/corp/callback`, `${ghwBase}/.gatehouse/oidc/corp/callback`],
-      },
-      { client_id: 'bench-apache', client_secret: 'bench-secret', redirect_uris: [`${apacheBase}/redirect_uri`] },
-    ],
-  });
-
-  const direct = measure('direct upstream', `http://127.0.0.1:${upstreamPort}/`);
-
-  let nginx: LoadResult | undefined;
-  if (has('nginx') || existsSync('/usr/sbin/nginx')) {
-    const ndir = join(dir, 'nginx');
-    mkdirSync(ndir);
-    writeFileSync(
-      join(ndir, 'nginx.conf'),
-      `worker_processes auto; pid ${ndir}/nginx.pid; error_log ${ndir}/error.log warn;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/p; fastcgi_temp_path ${ndir}/f; uwsgi_temp_path ${ndir}/u; scgi_temp_path ${ndir}/s;
-  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server { listen 127.0.0.1:${nginxPort};
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; } } }`,
-    );
-    start(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;']);
-    await waitForPort(nginxPort);
-    nginx = measure('nginx (plain proxy, workers auto)', `http://127.0.0.1:${nginxPort}/`);
-  } else {
-    console.log('nginx                              not installed (apt-get install nginx-light to add this row)');
-  }
-
-  await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, '');
-  const cookie = await signIn(ghBase);
-  const gh = measure('Gatehouse, everything on', `${ghBase}/`, { cookie });
-
-  await gatehouse('gatehouse-workers', ghWorkersPort, idp.issuer, upstreamPort, redisPort, ', workers: auto');
-  const cookieW = await signIn(ghwBase);
-  const ghw = measure('Gatehouse, everything on, workers', `${ghwBase}/`, { cookie: cookieW });
-
-  let apache: LoadResult | undefined;
-  if (existsSync(APACHE) && existsSync(OPENIDC)) {
-    const adir = join(dir, 'apache');
-    mkdirSync(adir);
-    const mods = '/usr/lib/apache2/modules';
-    writeFileSync(
-      join(adir, 'httpd.conf'),
-      `ServerRoot "${adir}"
+function apacheConfig(adir: string, port: number, issuer: string, upstreamPort: number, cache: string): string {
+  const mods = '/usr/lib/apache2/modules';
+  return `ServerRoot "${adir}"
 ServerName localhost
-Listen 127.0.0.1:${apachePort}
+Listen 127.0.0.1:${port}
 PidFile ${adir}/httpd.pid
 ErrorLog ${adir}/error.log
 LogLevel warn
@@ -163,14 +231,14 @@ ThreadsPerChild 64
 MaxRequestWorkers 256
 KeepAlive On
 MaxKeepAliveRequests 0
-OIDCProviderMetadataURL ${idp.issuer}/.well-known/openid-configuration
+OIDCProviderMetadataURL ${issuer}/.well-known/openid-configuration
 OIDCClientID bench-apache
 OIDCClientSecret bench-secret
-OIDCRedirectURI ${apacheBase}/redirect_uri
+OIDCRedirectURI http://127.0.0.1:${port}/redirect_uri
 OIDCCryptoPassphrase compare-bench-passphrase-0123456789
 OIDCScope "openid email profile groups"
 OIDCPKCEMethod S256
-OIDCCacheType shm
+${cache}
 OIDCSessionInactivityTimeout 1800
 OIDCClaimPrefix OIDC_CLAIM_
 <Location />
@@ -179,24 +247,241 @@ OIDCClaimPrefix OIDC_CLAIM_
 </Location>
 ProxyPass /redirect_uri !
 ProxyPass / http://127.0.0.1:${upstreamPort}/ keepalive=On
-`,
-    );
-    start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
-    await waitForPort(apachePort);
-    const apacheCookie = await signIn(apacheBase);
-    apache = measure('Apache + mod_auth_openidc', `${apacheBase}/`, { cookie: apacheCookie });
-  } else {
-    console.log('Apache + mod_auth_openidc          not installed (apt-get install apache2 libapache2-mod-auth-openidc to add this row)');
+`;
+}
+
+async function main(): Promise<void> {
+  const cpu = cpus();
+  const machine = {
+    cpus: cpu.length,
+    model: cpu[0]?.model ?? '?',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP,
+    sessions: SESSIONS,
+  };
+  console.log(
+    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
+  );
+  if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
+  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, apachePort, apacheRedisPort, nginxPort] = await Promise.all(
+    Array.from({ length: 8 }, () => freePort()),
+  );
+  start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
+  start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const base = (port: number) => `http://127.0.0.1:${port}`;
+  const ghCallbacks = [ghPort, ghNoAuditPort, ghWorkersPort].map((p) => `${base(p)}/.gatehouse/oidc/corp/callback`);
+  const idp = await startDemoIdp({
+    clients: [
+      { client_id: 'bench-gatehouse', client_secret: 'bench-secret', redirect_uris: ghCallbacks },
+      {
+        client_id: 'bench-apache',
+        client_secret: 'bench-secret',
+        redirect_uris: [`${base(apachePort)}/redirect_uri`, `${base(apacheRedisPort)}/redirect_uri`],
+      },
+    ],
+  });
+
+  if (wanted('direct')) await measure('direct', 'direct upstream', `${base(upstreamPort)}/`);
+
+  if (wanted('nginx')) {
+    if (has('nginx') || existsSync('/usr/sbin/nginx')) {
+      const ndir = join(dir, 'nginx');
+      mkdirSync(ndir);
+      writeFileSync(
+        join(ndir, 'nginx.conf'),
+        `worker_processes auto; pid ${ndir}/nginx.pid; error_log ${ndir}/error.log warn;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/p; fastcgi_temp_path ${ndir}/f; uwsgi_temp_path ${ndir}/u; scgi_temp_path ${ndir}/s;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; } } }`,
+      );
+      const nginx = start(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', [
+        '-p',
+        ndir,
+        '-c',
+        join(ndir, 'nginx.conf'),
+        '-g',
+        'daemon off;',
+      ]);
+      await waitForPort(nginxPort);
+      await measure('nginx', 'nginx (plain proxy, workers auto)', `${base(nginxPort)}/`);
+      await stop(nginx);
+    } else {
+      console.log('nginx                                        not installed (apt-get install nginx-light to add this row)');
+    }
   }
 
-  console.log('');
-  console.log(`Gatehouse / direct               ${(gh.rps / direct.rps).toFixed(2)}x`);
-  if (nginx) console.log(`Gatehouse / nginx                ${(gh.rps / nginx.rps).toFixed(2)}x   (target >= 0.30x, p99 < 10 ms)`);
-  if (apache) console.log(`Gatehouse / mod_auth_openidc     ${(gh.rps / apache.rps).toFixed(2)}x   (target >= 1.0x)`);
-  console.log(
-    `workers auto / single process    ${(ghw.rps / gh.rps).toFixed(2)}x   (${cpus().length} CPUs shared with the load generator and upstream)`,
-  );
+  // Everything on, one process: one session, then 10,000 round-robin on the same process.
+  if (wanted('gatehouse') || wanted('gatehouse-10k'))
+    await section('gatehouse', async () => {
+      const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
+      const cookie = await signIn(base(ghPort), GH_COOKIE);
+      const cookieFile = join(dir, 'one-cookie.txt');
+      writeFileSync(cookieFile, `${cookie}\n`);
+      // The same wrk script drives both rows, so the load generator's own cost is the same.
+      if (wanted('gatehouse'))
+        await measure('gatehouse', 'Gatehouse, everything on (1 session)', `${base(ghPort)}/`, { cookieFile, redisUrl });
+      if (wanted('gatehouse-10k')) {
+        const t0 = performance.now();
+        // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
+        const values = await createSessions({
+          redisUrl,
+          keyPrefix: KEY_PREFIX,
+          secret: SECRET,
+          count: SESSIONS,
+          idp: 'corp',
+          cookieName: GH_COOKIE,
+          user: (i) => ({
+            user: `user${i}@example.com`,
+            email: `user${i}@example.com`,
+            name: `User ${i}`,
+            groups: ['ml-admins', 'data-scientists'],
+          }),
+        });
+        const many = join(dir, 'many-cookies.txt');
+        writeFileSync(many, `${values.join('\n')}\n`);
+        console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
+          cookieFile: many,
+          redisUrl,
+          warmRequests: values.length,
+        });
+      }
+      await stop(gh);
+      profileSummary('gatehouse');
+    });
+
+  if (wanted('gatehouse-no-audit'))
+    await section('gatehouse-no-audit', async () => {
+      const gh = await gatehouse('gatehouse-no-audit', ghNoAuditPort, idp.issuer, upstreamPort, redisPort, { audit: false });
+      const cookieFile = join(dir, 'one-cookie-no-audit.txt');
+      writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort), GH_COOKIE)}\n`);
+      await measure('gatehouse-no-audit', 'Gatehouse, everything on but audit', `${base(ghNoAuditPort)}/`, { cookieFile, redisUrl });
+      await stop(gh);
+      profileSummary('gatehouse-no-audit');
+    });
+
+  if (wanted('gatehouse-workers'))
+    await section('gatehouse-workers', async () => {
+      const gh = await gatehouse('gatehouse-workers', ghWorkersPort, idp.issuer, upstreamPort, redisPort, { workers: true });
+      const cookieFile = join(dir, 'one-cookie-workers.txt');
+      writeFileSync(cookieFile, `${await signIn(base(ghWorkersPort), GH_COOKIE)}\n`);
+      await measure('gatehouse-workers', 'Gatehouse, everything on, workers: auto', `${base(ghWorkersPort)}/`, { cookieFile, redisUrl });
+      await stop(gh);
+    });
+
+  const apacheRows: [string, string, number, string][] = [
+    ['apache-shm', 'Apache + mod_auth_openidc (shm cache)', apachePort, 'OIDCCacheType shm'],
+    [
+      'apache-redis',
+      'Apache + mod_auth_openidc (Redis cache)',
+      apacheRedisPort,
+      `OIDCCacheType redis\nOIDCRedisCacheServer 127.0.0.1:${redisPort}`,
+    ],
+  ];
+  for (const [id, name, port, cache] of apacheRows) {
+    if (!wanted(id)) continue;
+    if (!existsSync(APACHE) || !existsSync(OPENIDC)) {
+      console.log(`${name.padEnd(44)} not installed (apt-get install apache2 libapache2-mod-auth-openidc to add this row)`);
+      continue;
+    }
+    await section(id, async () => {
+      const adir = join(dir, id);
+      mkdirSync(adir);
+      writeFileSync(join(adir, 'httpd.conf'), apacheConfig(adir, port, idp.issuer, upstreamPort, cache));
+      const apache = start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
+      await waitForPort(port);
+      const cookieFile = join(adir, 'cookie.txt');
+      writeFileSync(cookieFile, `${await signIn(base(port), 'mod_auth_openidc_session')}\n`);
+      await measure(id, name, `${base(port)}/`, { cookieFile, redisUrl });
+      await stop(apache);
+    });
+  }
   await idp.close();
+
+  const targets = report();
+  if (failed.length > 0) console.log(`\nrows that failed: ${failed.join(', ')}`);
+  console.log('\n| system | req/s | p50 | p99 | Redis commands / request |\n|---|---|---|---|---|');
+  for (const r of rows) {
+    const redis = r.redisPerRequest === undefined ? '' : r.redisPerRequest.toFixed(3);
+    console.log(
+      `| ${r.name} | ${Math.round(r.result.rps).toLocaleString('en')} | ${r.result.p50ms.toFixed(1)} ms | ${r.result.p99ms.toFixed(1)} ms | ${redis} |`,
+    );
+  }
+  if (OUT_DIR) {
+    mkdirSync(OUT_DIR, { recursive: true });
+    const date = new Date().toISOString();
+    writeFileSync(join(OUT_DIR, 'bench-compare.json'), `${JSON.stringify({ date, machine, rows, targets, failed }, null, 2)}\n`);
+    writeFileSync(join(OUT_DIR, 'bench-compare.svg'), compareSvg(rows, { date, machine }));
+    console.log(`\nwrote ${join(OUT_DIR, 'bench-compare.json')} and ${join(OUT_DIR, 'bench-compare.svg')}`);
+  }
+}
+
+interface Target {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  /** The target, and which way it is met. */
+  readonly target?: { readonly op: '>=' | '<='; readonly value: number } | undefined;
+  readonly pass?: boolean | undefined;
+}
+
+/** Ratios and targets, printed; returned for the JSON file. */
+function report(): Target[] {
+  const r = (id: string) => rows.find((x) => x.id === id);
+  const out: Target[] = [];
+  const line = (name: string, value: number | undefined, unit: string, target?: Target['target'], note = '') => {
+    if (value === undefined || !Number.isFinite(value)) return;
+    const pass = target ? (target.op === '>=' ? value >= target.value : value <= target.value) : undefined;
+    out.push({ name, value, unit, target, pass });
+    const shown =
+      unit === 'x' ? `${value.toFixed(2)}x` : unit === '%' ? `${value.toFixed(1)} %` : `${value.toFixed(unit === 'ms' ? 2 : 3)} ${unit}`;
+    const t = target ? `   target ${target.op} ${target.value}${unit === 'x' ? 'x' : ` ${unit}`}   ${pass ? 'PASS' : 'MISS'}` : '';
+    console.log(`${name.padEnd(44)} ${shown.padStart(10)}${t}${note ? `   ${note}` : ''}`);
+  };
+  const rps = (id: string) => r(id)?.result.rps;
+  const ratio = (a: string, b: string) => {
+    const x = rps(a);
+    const y = rps(b);
+    return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
+  };
+  console.log('');
+  line('Gatehouse / direct upstream', ratio('gatehouse', 'direct'), 'x');
+  line('Gatehouse / mod_auth_openidc (shm)', ratio('gatehouse', 'apache-shm'), 'x', { op: '>=', value: 1.5 });
+  line('Gatehouse / mod_auth_openidc (Redis)', ratio('gatehouse', 'apache-redis'), 'x', { op: '>=', value: 3 });
+  line('Gatehouse / nginx', ratio('gatehouse', 'nginx'), 'x', { op: '>=', value: 0.33 });
+  line('Gatehouse p99 (1 session)', r('gatehouse')?.result.p99ms, 'ms', { op: '<=', value: 10 });
+  line(
+    'workers: auto / one process',
+    ratio('gatehouse-workers', 'gatehouse'),
+    'x',
+    { op: '>=', value: 1 },
+    `(${cpus().length} CPUs, shared with wrk, upstream, Redis)`,
+  );
+  const noAudit = rps('gatehouse-no-audit');
+  const withAudit = rps('gatehouse');
+  const auditCost = noAudit && withAudit !== undefined ? (1 - withAudit / noAudit) * 100 : undefined;
+  line(
+    'audit to a file costs',
+    auditCost,
+    '%',
+    { op: '<=', value: 10 },
+    auditCost !== undefined && auditCost < 0 ? '(negative: noise, the row without audit ran slower; run again)' : '',
+  );
+  line(`${SESSIONS.toLocaleString('en')} sessions / 1 session`, ratio('gatehouse-10k', 'gatehouse'), 'x', { op: '>=', value: 0.9 });
+  line(`Gatehouse p99 (${SESSIONS.toLocaleString('en')} sessions)`, r('gatehouse-10k')?.result.p99ms, 'ms', { op: '<=', value: 10 });
+  for (const row of rows) {
+    if (row.redisPerRequest === undefined) continue;
+    const target = row.id === 'gatehouse-10k' ? ({ op: '<=', value: 0.1 } as const) : undefined;
+    line(`Redis commands / request: ${row.id}`, row.redisPerRequest, 'cmd', target);
+  }
+  return out;
 }
 
 main().then(

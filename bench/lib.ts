@@ -10,7 +10,20 @@ export interface LoadResult {
   readonly p99ms: number;
   readonly errors: number;
   readonly tool: string;
+  /** Requests completed in the run (wrk's count; autocannon's total). */
+  readonly requests: number;
 }
+
+/** Extra load options. */
+export interface LoadOptions {
+  /**
+   * A file of Cookie header values, one a line: each request takes the next (round-robin over
+   * the list, so 10,000 lines are 10,000 distinct sessions). Needs wrk (bench/lib/cookies.lua).
+   */
+  readonly cookieFile?: string;
+}
+
+const COOKIES_LUA = new URL('./lib/cookies.lua', import.meta.url).pathname;
 
 export function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -35,12 +48,22 @@ process.on('SIGINT', () => {
 });
 
 /** One bounded run: `connections` keep-alive connections for `seconds`. */
-export function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): LoadResult {
+export function load(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+  options: LoadOptions = {},
+): LoadResult {
+  if (options.cookieFile !== undefined && !has('wrk'))
+    throw new Error('a cookie list (round-robin sessions) needs wrk (apt-get install wrk)');
   if (has('wrk')) {
     const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-    const r = spawnSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...hdr, url], {
+    const script = options.cookieFile === undefined ? [] : ['-s', COOKIES_LUA];
+    const r = spawnSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...script, ...hdr, url], {
       encoding: 'utf8',
       timeout: (seconds + 30) * 1000,
+      env: options.cookieFile === undefined ? process.env : { ...process.env, BENCH_COOKIE_FILE: options.cookieFile },
     });
     const out = r.stdout;
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -48,7 +71,9 @@ export function load(url: string, connections: number, seconds: number, headers:
     const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
     const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
     const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-    return { rps, p50ms: pct('50'), p99ms: pct('99'), errors, tool: 'wrk' };
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+    if (rps === 0) throw new Error(`wrk gave no figures (exit ${r.status}): ${r.stderr || out}`);
+    return { rps, p50ms: pct('50'), p99ms: pct('99'), errors, tool: 'wrk', requests };
   }
   const bin = new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname;
   const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
@@ -57,12 +82,19 @@ export function load(url: string, connections: number, seconds: number, headers:
     timeout: (seconds + 30) * 1000,
   });
   const j = JSON.parse(r.stdout) as {
-    requests: { average: number };
+    requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     non2xx: number;
     errors: number;
   };
-  return { rps: j.requests.average, p50ms: j.latency.p50, p99ms: j.latency.p99, errors: j.non2xx + j.errors, tool: 'autocannon' };
+  return {
+    rps: j.requests.average,
+    p50ms: j.latency.p50,
+    p99ms: j.latency.p99,
+    errors: j.non2xx + j.errors,
+    tool: 'autocannon',
+    requests: j.requests.total,
+  };
 }
 
 function toMs(m: RegExpExecArray | null): number {

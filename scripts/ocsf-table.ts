@@ -13,7 +13,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** The classes Gatehouse writes (category folder/class file). */
-const CLASSES = ['iam/authentication', 'network/http_activity', 'application/api_activity', 'application/application_lifecycle'];
+const CLASSES = [
+  'iam/authentication',
+  'iam/account_change',
+  'iam/group_management',
+  'network/http_activity',
+  'application/api_activity',
+  'application/application_lifecycle',
+];
 
 type Json = Record<string, any>;
 type Attr = Json;

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   GH_URI_TOO_LONG: { status: 414, title: 'Address too long' },
   GH_LOGIN_FAILED: { status: 400, title: 'Sign-in failed', audit: { action: 'login_failed', reason: 'login_failed' } },
   GH_BAD_LOGOUT_TOKEN: { status: 400, title: 'Invalid logout token' },
+  GH_BAD_SECURITY_EVENT: { status: 400, title: 'Invalid security event' },
   GH_UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
   GH_BAD_TOKEN: { status: 401, title: 'Invalid token', audit: { action: 'bearer_rejected', reason: 'invalid_token' } },
   GH_FORBIDDEN: { status: 403, title: 'Access denied' },
@@ -76,6 +77,8 @@ export const ERROR_CODES = {
   GH_INTERNAL: { status: 500, title: 'Internal error' },
   GH_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
   GH_RELOAD_FAILED: { status: 422, title: 'Reload refused' },
+  GH_ACCOUNT_DISABLED: { status: 403, title: 'Account disabled' },
+  GH_RATE_LIMITED: { status: 429, title: 'Too many requests' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

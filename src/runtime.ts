@@ -5,6 +5,8 @@
 import { createIdentityProviders, type IdentityProviders } from './auth/providers.ts';
 import { createBearerVerifier, type BearerVerifier } from './auth/bearer/verify.ts';
 import { createPats, type Pats } from './auth/bearer/pat.ts';
+import { createSignalEffects } from './auth/ssf/effects.ts';
+import { createSignalsReceiver, type SignalsReceiver } from './auth/ssf/receiver.ts';
 import type { AuthEventInput } from './audit/events.ts';
 import type { Config, RouteConfig } from './config/types.ts';
 import { settingsFingerprint } from './config/secret.ts';
@@ -18,6 +20,9 @@ import type { SessionManager } from './session/manager.ts';
 import { patStoreFromConfig } from './session/pat-create.ts';
 import type { PatStore } from './session/pat-store.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
+import { directoryFromConfig, directoryInUse } from './directory/create.ts';
+import type { Directory, DirectoryChange } from './directory/directory.ts';
+import { createOffboarding, type Offboarding } from './directory/offboard.ts';
 import { createWebSocketProxy, type WebSocketProxy } from './proxy/websocket.ts';
 import { createClientResolver, type ClientResolver } from './http/forwarded.ts';
 import { foldCase } from './route/canonical.ts';
@@ -40,10 +45,16 @@ export interface Runtime {
   readonly upstreams: Upstreams;
   readonly websockets: WebSocketProxy;
   readonly sessions: SessionManager;
+  /** Users and groups from SCIM / Shared Signals, in the session store's backend (directory/). */
+  readonly directory: Directory;
+  /** Ends a user's sessions, live connections and tokens on every replica (SCIM, Shared Signals). */
+  readonly offboarding: Offboarding;
   readonly providers: IdentityProviders;
   readonly bearer: BearerVerifier;
   /** Personal access tokens (tokens.pat): verifier, creation, listing, revocation. */
   readonly pats: Pats;
+  /** The Shared Signals receiver (POST /.gatehouse/ssf/events); undefined without `ssf`. */
+  readonly signals: SignalsReceiver | undefined;
   readonly keys: SigningKeys;
   /** Hosts Gatehouse serves (route hosts, wildcards, public_url): forward-auth targets. */
   readonly isServedHost: (host: string) => boolean;
@@ -65,6 +76,8 @@ export interface RuntimeParts {
   readonly sessions?: SessionManager;
   /** Reuse the personal-access-token store (reloads with the same session settings keep it). */
   readonly patStore?: PatStore;
+  /** Reuse the directory (reloads keep it while the session store settings stay). */
+  readonly directory?: Directory;
   /** Reuse assertion keys (reloads keep the published JWKS stable). */
   readonly keys?: SigningKeys;
   /** Auth events that happen outside any request (background token refresh). */
@@ -78,6 +91,7 @@ export function reusableParts(old: Runtime, next: Config): RuntimeParts {
   const same = (a: unknown, b: unknown) => settingsFingerprint(a) === settingsFingerprint(b);
   return {
     ...(same(old.config.session, next.session) ? { sessions: old.sessions, patStore: old.pats.store } : {}),
+    ...(same(old.config.session, next.session) && directoryInUse(old.config) === directoryInUse(next) ? { directory: old.directory } : {}),
     ...(same(old.config.assertion, next.assertion) ? { keys: old.keys } : {}),
     previous: old,
   };
@@ -93,6 +107,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
   let upstreams: ReturnType<typeof createUpstreams>;
   let websockets: WebSocketProxy;
   let sessions: SessionManager;
+  let directory: Directory;
   let providers: IdentityProviders;
   let patStore: PatStore;
   try {
@@ -104,11 +119,26 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     if (!parts.sessions) opened.push(() => sessions.close());
     patStore = parts.patStore ?? patStoreFromConfig(config.session);
     if (!parts.patStore) opened.push(() => patStore.close());
-    providers = createIdentityProviders(config, sessions, log, parts.onAuthEvent ?? (() => {}), parts.previous?.providers);
+    directory = parts.directory ?? directoryFromConfig(config, directoryAudit(parts.onAuthEvent));
+    if (!parts.directory) opened.push(() => directory.close());
+    const dir = directory;
+    providers = createIdentityProviders(
+      config,
+      sessions,
+      log,
+      parts.onAuthEvent ?? (() => {}),
+      parts.previous?.providers,
+      directoryInUse(config) ? async (user) => (await dir.getUser(user))?.active !== false : undefined,
+    );
   } catch (err) {
     await Promise.allSettled(opened.map(async (close) => close()));
     throw err;
   }
+  const offboarding = createOffboarding({
+    sessions: () => sessions,
+    onAuthEvent: parts.onAuthEvent ?? (() => {}),
+    revokeTokens: async (user) => (await patStore.revokeUser(user)).length,
+  });
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const isServedHost = servedHosts(config);
   const pub = new URL(config.server.publicUrl);
@@ -121,6 +151,8 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     upstreams,
     websockets,
     sessions,
+    directory,
+    offboarding,
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
     pats: createPats({
@@ -130,6 +162,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       currentGroups: async (user) => (await sessions.list(user)).sort((a, b) => b.record.createdAt - a.record.createdAt)[0]?.record.groups,
       onBackgroundError: (err) => log.warn({ err: (err as Error).message }, 'personal access token: last-used time not written'),
     }),
+    signals: config.ssf && signalsReceiver(config, sessions, directory, offboarding),
     keys,
     isServedHost,
     servedAuthority: (host: string) => (host !== '' && isServedHost(host) ? `${host}${publicPort}` : publicAuthority),
@@ -139,12 +172,42 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       websockets.close();
       const keepSessions = successor?.sessions === sessions;
       const keepPats = successor?.pats.store === patStore;
+      const keepDirectory = successor?.directory === directory;
       await Promise.all([
         upstreams.close(successor?.upstreams.pools),
         keepSessions ? undefined : sessions.close(),
         keepPats ? undefined : patStore.close(),
+        keepDirectory ? undefined : directory.close(),
       ]);
     },
+  });
+}
+
+/** Directory changes as audit records (iam): the IdP's client is the credential, the account the target. */
+function directoryAudit(onAuthEvent: RuntimeParts['onAuthEvent']): ((c: DirectoryChange) => void) | undefined {
+  if (!onAuthEvent) return undefined;
+  return (c) => {
+    const base = { outcome: 'success' as const, credential: c.actor, reason: c.actor.split(':')[0] };
+    if (c.kind !== 'group_membership_changed') {
+      onAuthEvent({ ...base, action: c.kind, targetUser: c.user, group: c.group });
+      return;
+    }
+    for (const u of c.added ?? []) onAuthEvent({ ...base, action: 'group_member_added', targetUser: u, group: c.group });
+    for (const u of c.removed ?? []) onAuthEvent({ ...base, action: 'group_member_removed', targetUser: u, group: c.group });
+  };
+}
+
+/** The Shared Signals receiver: its events end access through the same offboarding as SCIM and the admin API. */
+function signalsReceiver(config: Config, sessions: SessionManager, directory: Directory, offboarding: Offboarding): SignalsReceiver {
+  return createSignalsReceiver({
+    config: config.ssf!,
+    identityProviders: config.identityProviders,
+    replay: sessions.replay,
+    effects: createSignalEffects({
+      sessions: () => sessions,
+      offboardUser: (user, options) => offboarding.offboardUser(user, options),
+      setActive: (user, active, actor) => directory.setActive(user, active, actor),
+    }),
   });
 }
 

@@ -10,7 +10,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['runtime', 'runtime-holder', 'server', 'admin', 'demo'],
   ['auth', 'proxy'],
-  ['session', 'policy', 'identity', 'audit', 'route'],
+  ['session', 'policy', 'identity', 'audit', 'route', 'directory'],
   ['http', 'config', 'errors', 'log'],
   ['uri'],
 ];

@@ -15,6 +15,9 @@ import { adminExchange, AdminError, methodNotAllowed, sendAdmin, sendJson, sendJ
 import { handleSessionsApi, type AdminCallNote } from './sessions-api.ts';
 import { handleTokensApi, revokeUserTokens } from './tokens-api.ts';
 import type { Pats } from '../auth/bearer/pat.ts';
+import { handleUsersApi } from './users-api.ts';
+import type { Directory } from '../directory/directory.ts';
+import type { ScimConfig } from '../config/types.ts';
 
 export interface AdminDeps {
   readonly metrics: Metrics;
@@ -22,6 +25,8 @@ export interface AdminDeps {
   sessions(): SessionManager;
   /** Personal access tokens (/admin/tokens; a user's end with their sessions). */
   pats?(): Pats;
+  /** The directory (SCIM) and its settings, for GET /admin/users/<user>. */
+  directory?: (() => { readonly directory: Directory; readonly scim: ScimConfig | undefined }) | undefined;
   /** Every /admin/* call is an audit event (written once answered), and so is every session it ends. */
   onAuthEvent(e: AuthEventInput): void;
   /** POST /admin/reload. */
@@ -115,6 +120,8 @@ async function route(ax: AdminExchange, deps: AdminDeps, note: AdminCallNote): P
     revokeTokens: (user: string) => revokeUserTokens(pats, user, deps.log),
   };
   if (await handleSessionsApi(ax, path, query, deps.sessions(), sessionsDeps)) return;
+  if (deps.directory && (await handleUsersApi(ax, path, { log: deps.log, note, sessions: deps.sessions(), pats, ...deps.directory() })))
+    return;
   throw new GatehouseError('GH_NOT_FOUND', 'no such admin endpoint');
 }
 

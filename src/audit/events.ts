@@ -25,6 +25,8 @@ export interface AuthEventInput {
   readonly targetUser?: string | undefined;
   /** admin_api: the HTTP status it was answered with. */
   readonly status?: number | undefined;
+  /** group_*: the group's name. */
+  readonly group?: string | undefined;
 }
 
 /** Where an event happened, when it happened inside a request. */
@@ -87,6 +89,7 @@ export function authFacts(at: EventContext | undefined, e: AuthEventInput, time:
     credential: e.credential,
     targetUser: e.targetUser,
     status: e.status,
+    ...(e.group !== undefined ? { group: e.group } : {}),
   };
 }
 

@@ -83,7 +83,21 @@ export type AuthAction =
   /** Requests refused because the audit trail could not take records (block mode), summed up. */
   | 'requests_refused'
   /** The last record of a run, written on a clean shutdown (chain.ts: a cut tail lacks it). */
-  | 'audit_stopped';
+  | 'audit_stopped'
+  /** Directory changes from the IdP (SCIM, Shared Signals; issue 19): the account is targetUser, the IdP client the credential. */
+  | 'user_created'
+  | 'user_updated'
+  | 'user_deactivated'
+  | 'user_reactivated'
+  | 'user_deleted'
+  /** Group changes: the group is `group`; a member added or removed is targetUser. */
+  | 'group_created'
+  | 'group_updated'
+  | 'group_deleted'
+  | 'group_member_added'
+  | 'group_member_removed'
+  /** A Shared Signals SET event received (reason: its kind, or why it was refused); credential = the transmitter's issuer. */
+  | 'security_event';
 
 /** A sign-in, sign-out, session end, token rejection, reload or admin call. */
 export interface AuthFacts {
@@ -109,6 +123,8 @@ export interface AuthFacts {
   readonly targetUser?: string | undefined;
   /** admin_api: the HTTP status the call was answered with. */
   readonly status?: number | undefined;
+  /** group_*: the group's name. */
+  readonly group?: string | undefined;
 }
 
 export type AuditFacts = RequestFacts | AuthFacts;

@@ -15,6 +15,7 @@ import {
   configFields,
   ECS_VERSION,
   eventId,
+  IAM_ACTIVITY,
   isUpstreamFailure,
   OBSERVER,
   requestFailed,
@@ -113,6 +114,10 @@ function ecsCategorisation(f: AuthFacts): { category: string[]; type: string[] }
       return { category: ['web', 'network'], type: ['access', 'denied'] };
     case 'stopped':
       return { category: ['process'], type: ['end'] };
+    case 'account':
+      return { category: ['iam'], type: ['user', IAM_ACTIVITY[f.action]!.ecs] };
+    case 'group':
+      return { category: ['iam'], type: ['group', IAM_ACTIVITY[f.action]!.ecs] };
   }
 }
 
@@ -144,6 +149,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
       reason: f.reason,
       session: f.session,
     },
+    group: f.group === undefined ? undefined : { name: f.group },
     http:
       f.requestId === undefined && admin?.method === undefined
         ? undefined

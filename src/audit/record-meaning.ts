@@ -64,7 +64,16 @@ export function requestFailed(f: RequestFacts): boolean {
 }
 
 /** What kind of thing an auth action is: it picks ECS categories and the OCSF class. */
-export type ActionKind = 'logon' | 'logoff' | 'session_end' | 'configuration' | 'admin' | 'refused_requests' | 'stopped';
+export type ActionKind =
+  | 'logon'
+  | 'logoff'
+  | 'session_end'
+  | 'configuration'
+  | 'admin'
+  | 'refused_requests'
+  | 'stopped'
+  | 'account'
+  | 'group';
 
 export function actionKind(a: AuthAction): ActionKind {
   switch (a) {
@@ -87,6 +96,19 @@ export function actionKind(a: AuthAction): ActionKind {
       return 'refused_requests';
     case 'audit_stopped':
       return 'stopped';
+    case 'user_created':
+    case 'user_updated':
+    case 'user_deactivated':
+    case 'user_reactivated':
+    case 'user_deleted':
+    case 'security_event':
+      return 'account';
+    case 'group_created':
+    case 'group_updated':
+    case 'group_deleted':
+    case 'group_member_added':
+    case 'group_member_removed':
+      return 'group';
   }
 }
 
@@ -106,3 +128,21 @@ export function adminCall(f: AuthFacts): { method: string | undefined; path: str
 export function chainFields(s: Stamp, prev: string | undefined): Record<string, unknown> {
   return { alg: s.keyed ? KEYED_ALG : undefined, hash: '', prev_hash: prev };
 }
+
+/** ECS event.type (besides the kind's "user"/"group") and the OCSF activity of a directory change. */
+export const IAM_ACTIVITY: Readonly<Record<string, { readonly ecs: string; readonly ocsf: number }>> = {
+  // Account Change (3001): Create 1, Enable 2, Disable 5, Delete 6, Other 99.
+  user_created: { ecs: 'creation', ocsf: 1 },
+  user_updated: { ecs: 'change', ocsf: 99 },
+  user_deactivated: { ecs: 'change', ocsf: 5 },
+  user_reactivated: { ecs: 'change', ocsf: 2 },
+  user_deleted: { ecs: 'deletion', ocsf: 6 },
+  // A Shared Signals event (session-revoked, credential-change, account-*, or a refused SET): Other.
+  security_event: { ecs: 'change', ocsf: 99 },
+  // Group Management (3006): Add User 3, Remove User 4, Delete 5, Create 6, Other 99.
+  group_created: { ecs: 'creation', ocsf: 6 },
+  group_updated: { ecs: 'change', ocsf: 99 },
+  group_deleted: { ecs: 'deletion', ocsf: 5 },
+  group_member_added: { ecs: 'change', ocsf: 3 },
+  group_member_removed: { ecs: 'change', ocsf: 4 },
+};

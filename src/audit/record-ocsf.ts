@@ -13,6 +13,7 @@ import {
   chainFields,
   configFields,
   eventId,
+  IAM_ACTIVITY,
   OBSERVER,
   OCSF_VERSION,
   requestFailed,
@@ -47,6 +48,9 @@ export function ocsfRecord(f: AuditFacts, s: Stamp, prev: string | undefined): R
       return ocsfReload(f, s, prev);
     case 'refused_requests':
       return ocsfRefused(f, s, prev);
+    case 'account':
+    case 'group':
+      return ocsfIam(f, s, prev);
     default:
       return ocsfAuth(f, s, prev);
   }
@@ -226,5 +230,34 @@ function ocsfRefused(f: AuthFacts, s: Stamp, prev: string | undefined): Record<s
     time: f.time,
     type_uid: 4002 * 100,
     unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev), config: configFields() },
+  };
+}
+
+/**
+ * Directory changes from the IdP (issue 19): Account Change (3001) with the account as `user`, or
+ * Group Management (3006) with the group and the member added or removed; the IdP's client (SCIM,
+ * a Shared Signals transmitter) is the actor.
+ */
+function ocsfIam(f: AuthFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
+  const group = actionKind(f.action) === 'group';
+  const activity = IAM_ACTIVITY[f.action]!.ocsf;
+  const classUid = group ? 3006 : 3001;
+  const account = f.targetUser === undefined ? undefined : { name: f.targetUser, type_id: 1 };
+  return {
+    activity_id: activity,
+    actor: f.credential === undefined ? undefined : { app_name: f.credential },
+    category_uid: 3,
+    class_name: group ? 'Group Management' : 'Account Change',
+    class_uid: classUid,
+    group: group ? { name: f.group ?? 'unknown' } : undefined,
+    message: f.message,
+    metadata: metadata(s, 'gatehouse.auth', undefined),
+    severity_id: STATUS[f.outcome].severity,
+    status_detail: f.reason,
+    status_id: STATUS[f.outcome].status,
+    time: f.time,
+    type_uid: classUid * 100 + activity,
+    unmapped: { action: f.action, boot_id: s.bootId, chain: chainFields(s, prev) },
+    user: group ? account : (account ?? UNKNOWN_USER),
   };
 }

@@ -53,6 +53,7 @@ export function createIdentityProviders(
   log: Logger,
   onAuthEvent: (e: AuthEventInput) => void,
   previous?: IdentityProviders,
+  mayStartSession?: (user: string) => Promise<boolean>,
 ): IdentityProviders {
   const started = Date.now();
   const { oidc, saml, fingerprints, reused } = protocolCores(config, log, previous);
@@ -61,6 +62,7 @@ export function createIdentityProviders(
     sessions,
     loginCookie: createLoginCookie(config.session.cookie),
     checkReturnUrl: createReturnUrlCheck(config),
+    mayStartSession,
   };
   const byId = new Map<string, IdentityProvider>();
   for (const p of config.identityProviders) {

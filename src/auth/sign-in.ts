@@ -2,6 +2,8 @@
 // session, its cookie, the identity on the exchange (for the request's audit record), the
 // login_succeeded event, and the redirect back to where the user started. One place, so the two
 // protocols cannot drift apart on what a sign-in leaves behind.
+import { ACCOUNT_DISABLED } from '../directory/offboard.ts';
+import { GatehouseError } from '../errors.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendRedirect } from '../http/respond.ts';
 import type { SessionManager } from '../session/manager.ts';
@@ -13,6 +15,8 @@ export interface SignInContext {
   readonly sessions: SessionManager;
   readonly loginCookie: LoginCookie;
   readonly checkReturnUrl: ReturnUrlCheck;
+  /** False when the IdP's directory (SCIM) deactivated the user: no session is made (issue 19). */
+  readonly mayStartSession?: ((user: string) => Promise<boolean>) | undefined;
 }
 
 export interface CompletedSignIn {
@@ -45,6 +49,10 @@ export interface CompletedSignIn {
 
 export async function completeSignIn(ex: Exchange, ctx: SignInContext, s: CompletedSignIn): Promise<void> {
   const { identity } = s;
+  if (ctx.mayStartSession && !(await ctx.mayStartSession(identity.user))) {
+    ex.event({ action: 'login_failed', outcome: 'failure', reason: 'account_disabled', idp: s.idp, user: { ...identity, idp: s.idp } });
+    throw new GatehouseError('GH_ACCOUNT_DISABLED', ACCOUNT_DISABLED);
+  }
   const session = await ctx.sessions.create({
     user: identity.user,
     email: identity.email,

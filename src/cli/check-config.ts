@@ -70,11 +70,21 @@ export function summarize(config: Config): string[] {
     `  admin:        ${config.admin.listen.host}:${config.admin.listen.port}, token ${config.admin.token ? String(config.admin.token) : 'not set (/admin/* refused)'}`,
     `  trusted:      ${s.trustedProxies.length ? s.trustedProxies.join(', ') : 'none (X-Forwarded-* from clients ignored)'}`,
     `  session:      ${sessionLine(config)}`,
+    ...(config.scim ? [`  scim:         ${scimLine(config)}`] : []),
     `  identity providers: ${config.identityProviders.length || 'none (only public routes can be used)'}`,
     ...table(config.identityProviders.map(providerRow), ['ID', 'TYPE', 'ISSUER / METADATA', 'CLIENT / SP']),
     `  routes:       ${config.routes.length}`,
     ...table(config.routes.map(routeRow), ['NAME', 'HOST+PATH', 'UPSTREAM', 'POLICY']),
   ];
+}
+
+/** SCIM provisioning (issue 19): where, and how its users map onto Gatehouse's `user`. */
+function scimLine(config: Config): string {
+  const s = config.scim!;
+  const url = new URL('/.gatehouse/scim/v2/', config.server.publicUrl).href;
+  const claims = [...new Set(config.identityProviders.map((p) => ('claims' in p ? p.claims?.user : undefined) ?? 'email'))];
+  const store = config.session.store === 'redis' ? 'in the session store (Redis)' : 'in memory (this process only)';
+  return `${url}, token ${String(s.token)}, groups ${s.groups}, user_key ${s.userKey} (sign-ins name users by ${claims.join(', ') || 'nothing yet'}), directory ${store}`;
 }
 
 function sessionLine(config: Config): string {

@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { buildRuntime, reusableParts, type Runtime, type RuntimeParts } from '../runtime.ts';
 import { createRuntimeHolder, restartNeeded, type Built, type ReloadResult, type RuntimeHolder } from '../runtime-holder.ts';
 import { waitForStore } from '../session/create.ts';
+import { waitForDirectory } from '../directory/create.ts';
 import { createListener, listen, urlOf, type ClientRefusal } from '../http/listener.ts';
 import { createPipeline } from '../server/pipeline.ts';
 import { createShutdown } from '../server/shutdown.ts';
@@ -98,6 +99,7 @@ export async function startGatehouse(config: Config, options: StartOptions): Pro
       token: () => holder.current().config.admin.token,
       sessions: () => holder.current().sessions,
       pats: () => holder.current().pats,
+      directory: () => ({ directory: holder.current().directory, scim: holder.current().config.scim }),
       onAuthEvent,
       reload: () => reload(),
       ready: createReadiness({ probe: storeProbe, current: serving, audit, draining: () => draining }),
@@ -134,6 +136,7 @@ async function startRuntime(
   if (store.kind !== 'memory' && !(await waitForStore(store, 5000))) {
     log.warn({ store: store.kind }, 'session store not reachable yet: protected routes answer 503 until it is (public routes work)');
   }
+  await waitForDirectory(first.directory, 5000);
   const build = async (current: Runtime): Promise<Built<Runtime>> => {
     // reload() answers for an instance without a config file before it gets here.
     if (!options.loadConfig) throw new GatehouseError('GH_INTERNAL', 'no config file to reload');

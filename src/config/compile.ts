@@ -10,12 +10,13 @@ import { compileProviders } from './compile-providers.ts';
 import { checkRoutesAcross, compileRoutes } from './compile-routes.ts';
 import { compilePat } from './compile-tokens.ts';
 import { compileSession } from './compile-session.ts';
+import { compileSsf } from './compile-ssf.ts';
 import { Findings, type Checked } from './findings.ts';
 import { configHash } from './hash.ts';
 import { ConfigSchema, type RawConfig } from './schema.ts';
 import { Secret, secretProblems } from './secret.ts';
 import { DEFAULT_IDENTITY_HEADERS, type CompileResult, type Config, type RouteConfig } from './types.ts';
-import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen } from './units.ts';
+import { checkCidr, LOOPBACK_HOSTS, parseDuration, parseListen, parseSize } from './units.ts';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -69,6 +70,7 @@ export function compileConfig(input: unknown): CompileResult {
   // Before the check below: audit problems (a sink's keys) are problems like any other.
   const audit = f.take(compileAudit(raw.audit));
   const pat = f.take(compilePat(raw.tokens.pat));
+  const ssf = f.take(compileSsf(raw.ssf, devMode));
   for (const p of secretProblems(raw, devMode)) if (!f.problems.some((q) => q.path === p.path)) f.problem(p.path, p.message);
 
   if (f.problems.length > 0) throw new ConfigError(f.problems);
@@ -86,8 +88,19 @@ export function compileConfig(input: unknown): CompileResult {
     tokens: { pat },
     identityProviders,
     forwardAuth: raw.forward_auth,
+    ssf,
     audit,
     assertion: { keyFiles: raw.assertion.key_files, ttlMs: assertionTtlMs },
+    scim:
+      raw.scim === undefined
+        ? undefined
+        : {
+            token: new Secret(raw.scim.token),
+            groups: raw.scim.groups,
+            userKey: raw.scim.user_key,
+            maxBodyBytes: parseSize(raw.scim.max_body),
+            ratePerMinute: raw.scim.rate_limit,
+          },
     reservedHeaders: reservedHeaders(routes),
     routes,
   };

@@ -626,6 +626,31 @@ const tokens = z.strictObject({
     .describe('Personal access tokens: `gatehouse_pat_…`, stored only as a SHA-256 hash, scoped to named routes, sent as a bearer token.'),
 });
 
+/** One Shared Signals transmitter (OpenID SSF): who may push Security Event Tokens, and how they are checked. */
+const ssfTransmitter = z.strictObject({
+  issuer: z.string().min(1).describe('The `iss` of its SETs, exactly (e.g. "https://corp.okta.com").'),
+  jwks_url: httpUrl().describe('Its signing keys (JWKS); https, or http on a loopback host in dev mode.'),
+  audience: z.string().min(1).describe('The `aud` its SETs must carry: what this receiver was registered as.'),
+  subject: z
+    .enum(['email', 'opaque', 'iss_sub'])
+    .default('email')
+    .describe(
+      'How a SET names the user: email = the e-mail is the Gatehouse `user`; opaque = the opaque id is; iss_sub = the identity provider whose issuer is `iss` and its `sub` (its sessions end; `user` as that provider signs users in).',
+    ),
+  algorithms: z
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']))
+    .min(1)
+    .optional()
+    .describe('Signing algorithms accepted from it; default every asymmetric one (never "none" or HS*).'),
+});
+
+const ssf = z.strictObject({
+  transmitters: z.array(ssfTransmitter).min(1).describe('Transmitters allowed to push events to POST /.gatehouse/ssf/events.'),
+  max_age: duration().default('10m').describe('Oldest `iat` accepted (a push retried later than this is refused).'),
+  max_body: z.number().int().min(1024).max(1_048_576).default(65_536).describe('Largest SET accepted, bytes.'),
+  rate_per_minute: z.number().int().min(1).max(100_000).default(600).describe('Pushes accepted per client address per minute.'),
+});
+
 export const ConfigSchema = z
   .strictObject({
     log_level: logLevel.default('info').describe('Operational log level (JSON lines on stderr).'),
@@ -643,6 +668,9 @@ export const ConfigSchema = z
       })
       .optional()
       .describe('Enable GET /.gatehouse/auth for an ingress in server.trusted_proxies; off by default.'),
+    ssf: ssf
+      .optional()
+      .describe('Shared Signals receiver (CAEP/RISC events pushed per RFC 8935 to POST /.gatehouse/ssf/events); off when absent.'),
     identity_headers: identityHeaders.default({}).describe('Names of the identity headers sent upstream; "" = not sent.'),
     username: z
       .strictObject({
@@ -678,6 +706,29 @@ export const ConfigSchema = z
       .default({ store: 'memory', cookie: { secure: true, same_site: 'lax' }, idle_timeout: '30m', absolute_timeout: '12h' })
       .describe('Sessions: store, cookie, timeouts.'),
     tokens: tokens.default({ pat: PAT_DEFAULTS }).describe('Credentials Gatehouse issues itself.'),
+    scim: z
+      .strictObject({
+        token: z
+          .string()
+          .min(32, { error: 'must be at least 32 characters' })
+          .describe('Bearer token the IdP (Okta, Entra ID) sends to /.gatehouse/scim/v2/; use ${file:...}.'),
+        groups: z
+          .enum(['replace', 'merge'])
+          .default('replace')
+          .describe(
+            'For users known to SCIM: replace = their SCIM groups replace the sign-in token groups (a removal applies on the next request); merge = the union of both.',
+          ),
+        user_key: z
+          .enum(['email', 'userName', 'externalId'])
+          .default('email')
+          .describe(
+            'Which SCIM attribute is the Gatehouse user value: email = the primary e-mail (else userName); match identity_providers[].claims.user / attributes.user.',
+          ),
+        max_body: byteSize().default('1MB').describe('Largest SCIM request body (413 beyond).'),
+        rate_limit: z.number().int().min(0).default(1200).describe('SCIM requests per minute per replica (429 beyond); 0 = unlimited.'),
+      })
+      .optional()
+      .describe('SCIM 2.0 provisioning at /.gatehouse/scim/v2/ (issue 19); unset = off.'),
     routes: z
       .array(route)
       .min(1, { error: 'at least one route is required' })
@@ -694,5 +745,6 @@ export type RawSamlProvider = z.output<typeof samlProvider>;
 export type RawAllow = NonNullable<RawRoute['allow']>;
 export type RawDeny = NonNullable<RawRoute['deny']>;
 export type RawRule = NonNullable<RawRoute['rules']>[number];
+export type RawSsf = NonNullable<RawConfig['ssf']>;
 
 export const DURATION_PATTERN = DURATION;

@@ -53,7 +53,7 @@ const PLACEHOLDER_WORDS =
   /change[-_. ]?me|change[-_. ]?it|example|placeholder|replace[-_. ]?(me|with|this)|your[-_. ]|insert[-_. ]|(?:^|[-_. ])todo(?:[-_. ]|$)|xxxxxx/i;
 const MIN_DISTINCT_CHARS = 8;
 const MIN_BITS_PER_CHAR = 3;
-const GENERATED = new Set(['session.secret', 'admin.token']);
+const GENERATED = new Set(['session.secret', 'admin.token', 'scim.token']);
 const HINT = 'generate one with `openssl rand -base64 48`';
 
 /**
@@ -66,6 +66,7 @@ export function secretProblems(raw: SecretFields, devMode: boolean): { path: str
   const found: [string, string | undefined][] = [
     ['session.secret', raw.session?.secret],
     ['admin.token', raw.admin?.token],
+    ['scim.token', raw.scim?.token],
     ['session.redis.password', raw.session?.redis?.password],
     ...(raw.identity_providers ?? []).map((p, i): [string, string | undefined] => [
       `identity_providers[${i}].client_secret`,
@@ -93,6 +94,7 @@ export interface SecretFields {
     | { readonly secret?: string | undefined; readonly redis?: { readonly password?: string | undefined } | undefined }
     | undefined;
   readonly admin?: { readonly token?: string | undefined } | undefined;
+  readonly scim?: { readonly token?: string | undefined } | undefined;
   readonly identity_providers?: readonly Readonly<Record<string, unknown>>[] | undefined;
   readonly audit?: { readonly sinks?: readonly Readonly<Record<string, unknown>>[] | undefined } | undefined;
 }

@@ -304,6 +304,24 @@ export interface AuditConfig {
   readonly chainKeyFile: string | undefined;
 }
 
+/** One Shared Signals transmitter (config `ssf.transmitters[]`). */
+export interface SsfTransmitterConfig {
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audience: string;
+  /** How its SETs name the user (see the schema's `subject`). */
+  readonly subject: 'email' | 'opaque' | 'iss_sub';
+  readonly algorithms: readonly string[];
+}
+
+/** The Shared Signals receiver (`ssf`); undefined in Config when the section is absent. */
+export interface SsfConfig {
+  readonly transmitters: readonly SsfTransmitterConfig[];
+  readonly maxAgeMs: number;
+  readonly maxBodyBytes: number;
+  readonly ratePerMinute: number;
+}
+
 export interface Config {
   /** SHA-256 of the canonical compiled config, secrets redacted (config/hash.ts); on every audit record. */
   readonly hash: string;
@@ -337,8 +355,12 @@ export interface Config {
   readonly identityProviders: readonly IdentityProviderConfig[];
   /** Forward-auth header source; undefined = /.gatehouse/auth is off. */
   readonly forwardAuth: { readonly headers: 'original_url' | 'forwarded' } | undefined;
+  /** Shared Signals receiver; undefined = POST /.gatehouse/ssf/events answers 404. */
+  readonly ssf?: SsfConfig | undefined;
   readonly audit: AuditConfig;
   readonly assertion: { readonly keyFiles: readonly string[] | undefined; readonly ttlMs: number };
+  /** SCIM 2.0 provisioning; undefined = off. */
+  readonly scim: ScimConfig | undefined;
   /** Every identity header name configured anywhere (lower-case): stripped from every request. */
   readonly reservedHeaders: readonly string[];
   readonly routes: readonly RouteConfig[];
@@ -359,4 +381,14 @@ export interface PatConfig {
   /** Creations per user and hour. */
   readonly createRate: number;
   readonly recheckGroups: boolean;
+}
+
+export interface ScimConfig {
+  readonly token: Secret;
+  /** How SCIM groups combine with the sign-in token's groups, for users known to SCIM. */
+  readonly groups: 'replace' | 'merge';
+  readonly userKey: 'email' | 'userName' | 'externalId';
+  readonly maxBodyBytes: number;
+  /** Requests per minute per replica; 0 = unlimited. */
+  readonly ratePerMinute: number;
 }

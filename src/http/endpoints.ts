@@ -17,6 +17,8 @@ export const OIDC_PREFIX = '/.gatehouse/oidc/';
 export const oidcCallbackPath = (id: string) => `${OIDC_PREFIX}${id}/callback`;
 /** /.gatehouse/saml/<id>/acs, /metadata and /slo */
 export const SAML_PREFIX = '/.gatehouse/saml/';
+/** Shared Signals push endpoint (RFC 8935): transmitters POST Security Event Tokens here. */
+export const SSF_EVENTS_PATH = '/.gatehouse/ssf/events';
 export const oidcBackchannelPath = (id: string) => `${OIDC_PREFIX}${id}/backchannel-logout`;
 
 export const ADMIN_PATHS = {

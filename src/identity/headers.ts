@@ -1,12 +1,14 @@
 // The verified identity as upstream request headers, planned once per route at config load:
 // which names to send (global identity_headers with the route's overrides, "" = not sent), which
 // groups (all, or only those the route's policy mentions), the roles map, the signed assertion and
-// the access token. A header set larger than max_header_bytes is refused, never truncated.
+// the access token. Worked out once per identity and route (memo.ts); the assertion is kept until
+// it is due for renewal. A header set larger than max_header_bytes is refused, never truncated.
 // Client copies of all these names were already removed by proxy/headers.ts.
 import type { RouteConfig } from '../config/types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Identity } from './identity.ts';
 import type { AssertionSigner } from './assertion.ts';
+import { IdentityMemo } from './memo.ts';
 import { safeUsername } from './username.ts';
 
 /**
@@ -33,21 +35,42 @@ export interface HeaderPlanOptions {
   /** Every group the route's policy mentions (its CompiledPolicy); identity/ does not import policy/. */
   readonly policy: { readonly groups: ReadonlySet<string> };
   readonly signer: AssertionSigner | undefined;
+  /** Identities remembered by content (memo.ts); default IDENTITY_MEMO_MAX. */
+  readonly memoMax?: number;
 }
 
-export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): HeaderPlan {
+/** The headers with the assertion, kept until `renewAt`. */
+interface Signed {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bytes: number;
+  readonly renewAt: number;
+}
+
+/** What one identity sends on one route, worked out once (memo.ts). */
+interface Planned {
+  /** Without the assertion and the access token. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bytes: number;
+  readonly groups: readonly string[];
+  signed: Signed | undefined;
+  /** A signature under way (one at a time per identity and route). */
+  signing: Promise<Signed> | undefined;
+}
+
+export function createHeaderPlan({ route, policy, signer, memoMax }: HeaderPlanOptions): HeaderPlan {
   const n = route.identityHeaders;
   const lower = (h: string) => h.toLowerCase();
   const audience = route.upstream.origin;
   const roles = route.roles ? new Map(Object.entries(route.roles)) : undefined;
   const groupsFor = (id: Identity): readonly string[] =>
     route.sendGroups === 'policy' ? id.groups.filter((g) => policy.groups.has(g)) : id.groups;
-  // Session records are reused across requests while cached, so the static part is built once.
-  const memo = new WeakMap<Identity, { headers: Record<string, string>; bytes: number; groups: readonly string[] }>();
+  const assertionSigner = route.assertion && n.assertion ? signer : undefined;
+  const assertionName = lower(n.assertion);
+  const tokenName = lower(n.accessToken);
+  // Per identity (by object, then by content, bounded): the headers, and the assertion until renewal.
+  const memo = new IdentityMemo<Planned>(memoMax);
 
-  const staticPart = (id: Identity) => {
-    let m = memo.get(id);
-    if (m) return m;
+  const plan = (id: Identity): Planned => {
     const headers: Record<string, string> = {};
     const groups = groupsFor(id);
     if (n.user) headers[lower(n.user)] = headerValue(id.user);
@@ -66,28 +89,50 @@ export function createHeaderPlan({ route, policy, signer }: HeaderPlanOptions): 
     }
     let bytes = 0;
     for (const [k, v] of Object.entries(headers)) bytes += k.length + v.length + 4;
-    m = { headers, bytes, groups };
-    memo.set(id, m);
-    return m;
+    return { headers, bytes, groups, signed: undefined, signing: undefined };
+  };
+
+  const sign = async (signer: AssertionSigner, p: Planned, id: Identity): Promise<Signed> => {
+    try {
+      const a = await signer.sign(id, audience, p.groups);
+      const s: Signed = {
+        headers: { ...p.headers, [assertionName]: a.token },
+        bytes: p.bytes + n.assertion.length + a.token.length + 4,
+        renewAt: a.renewAt,
+      };
+      p.signed = s;
+      return s;
+    } finally {
+      p.signing = undefined;
+    }
+  };
+
+  /** The headers with a valid assertion: the kept one, renewed in the background once due (it is still valid then). */
+  const signed = (signer: AssertionSigner, p: Planned, id: Identity): Signed | Promise<Signed> => {
+    const s = p.signed;
+    if (s === undefined) return (p.signing ??= sign(signer, p, id));
+    if (signer.now() >= s.renewAt && p.signing === undefined) {
+      p.signing = sign(signer, p, id);
+      // A failed renewal is tried again by the next request; the kept token serves this one.
+      p.signing.catch(() => {});
+    }
+    return s;
   };
 
   return {
     async build(id, accessToken) {
-      const s = staticPart(id);
-      let bytes = s.bytes;
-      let out: Record<string, string> = s.headers;
-      if ((route.assertion && n.assertion && signer) || (route.passAccessToken && accessToken)) {
-        out = { ...s.headers };
-        if (route.assertion && n.assertion && signer) {
-          const jwt = await signer.assertionFor(id, audience, s.groups);
-          out[lower(n.assertion)] = jwt;
-          bytes += n.assertion.length + jwt.length + 4;
-        }
-        if (route.passAccessToken && accessToken) {
-          const v = lower(n.accessToken) === 'authorization' ? `Bearer ${accessToken}` : accessToken;
-          out[lower(n.accessToken)] = v;
-          bytes += n.accessToken.length + v.length + 4;
-        }
+      const p = memo.get(id, plan);
+      let out = p.headers;
+      let bytes = p.bytes;
+      if (assertionSigner) {
+        const s = await signed(assertionSigner, p, id);
+        out = s.headers;
+        bytes = s.bytes;
+      }
+      if (route.passAccessToken && accessToken) {
+        const v = tokenName === 'authorization' ? `Bearer ${accessToken}` : accessToken;
+        out = { ...out, [tokenName]: v };
+        bytes += n.accessToken.length + v.length + 4;
       }
       if (bytes > route.maxHeaderBytes) {
         throw new GatehouseError(

@@ -53,7 +53,9 @@ function reserved(name: string, extra: ReadonlySet<string>): boolean {
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
   if (METHOD_OVERRIDES.has(n)) return true;
   if (n !== name && (HOP_BY_HOP.has(n) || SET_BY_GATEHOUSE.has(n))) return true;
-  return extra.has(n) || RESERVED_PREFIXES.some((p) => n.startsWith(p));
+  if (extra.has(n)) return true;
+  for (const p of RESERVED_PREFIXES) if (n.startsWith(p)) return true;
+  return false;
 }
 
 /** What a request's upstream headers depend on from the route and config. */
@@ -70,9 +72,16 @@ export interface UpstreamHeaderContext {
 
 export type OutgoingHeaders = Record<string, string | string[]>;
 
+// The Connection values nearly every message carries, each listing one name: worked out once.
+const COMMON_CONNECTION = new Map<string, ReadonlySet<string>>(
+  ['keep-alive', 'Keep-Alive', 'close', 'Close', 'upgrade', 'Upgrade'].map((v) => [v, new Set([v.toLowerCase()])]),
+);
+
 /** Names listed in a Connection header, lower-cased ("close"/"keep-alive" included, harmlessly). */
-function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (!value) return undefined;
+  const common = typeof value === 'string' ? COMMON_CONNECTION.get(value) : undefined;
+  if (common !== undefined) return common;
   const s = Array.isArray(value) ? value.join(',') : value;
   return new Set(
     s

@@ -56,6 +56,25 @@ export function parseHost(value: string): ParsedHost {
   return { ok: true, host, port, authority: port === undefined ? host : `${host}:${port}` };
 }
 
+/** Hosts a request may name: few in practice, so the parse of each is kept (bounded: emptied when full). */
+const REQUEST_HOSTS_MAX = 256;
+const requestHosts = new Map<string, ParsedHost>();
+
+/**
+ * parseHost for the Host of every request: the same answer, remembered for up to 256 valid
+ * authorities (a client rotating names only empties the memo; refusals are not kept).
+ */
+export function parseRequestHost(value: string): ParsedHost {
+  const known = requestHosts.get(value);
+  if (known !== undefined) return known;
+  const parsed = parseHost(value);
+  if (parsed.ok) {
+    if (requestHosts.size >= REQUEST_HOSTS_MAX) requestHosts.clear();
+    requestHosts.set(value, parsed);
+  }
+  return parsed;
+}
+
 function bad(reason: string): ParsedHost {
   return { ok: false, reason };
 }

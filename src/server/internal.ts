@@ -8,7 +8,16 @@ import { handleTokensPage } from '../auth/pat-page.ts';
 import { endpointOf, type ProviderKind } from '../auth/provider.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { INTERNAL_PREFIX, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, OIDC_PREFIX, SAML_PREFIX, USERINFO_PATH } from '../http/endpoints.ts';
+import {
+  INTERNAL_PREFIX,
+  JWKS_PATH,
+  LOGIN_PATH,
+  LOGOUT_PATH,
+  OIDC_PREFIX,
+  SAML_PREFIX,
+  SSF_EVENTS_PATH,
+  USERINFO_PATH,
+} from '../http/endpoints.ts';
 import { TOKENS_PATH } from '../http/endpoints.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { sendBody } from '../http/respond.ts';
@@ -34,6 +43,9 @@ export async function handleInternal(ex: Exchange, rt: Runtime): Promise<void> {
       return;
     case LOGIN_PATH:
       return handleLogin(ex, { config: rt.config, routes: rt.routes, providers: rt.providers, store: rt.sessions.pendingLogins });
+    case SSF_EVENTS_PATH:
+      if (!rt.signals) break;
+      return rt.signals.handle(ex);
   }
   if (ex.path === TOKENS_PATH || ex.path.startsWith(`${TOKENS_PATH}/`)) return handleTokensPage(ex, rt.pats, rt.sessions);
   for (const [prefix, kind] of PROVIDER_PREFIXES) {

@@ -15,7 +15,7 @@
 //                  (Proxy-Authorization, else Authorization; introspected when opaque; a
 //                  gatehouse_pat_ token is checked in the store and counts only on its routes); a
 //                  failure is recorded, and matters only where anonymous callers are refused
-//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE
+//                  may answer: 503 GH_STORE_UNAVAILABLE, 401 GH_BAD_TOKEN, 503 GH_IDP_UNAVAILABLE, 403 GH_ACCOUNT_DISABLED
 //   5. internal    /.gatehouse/* answered by Gatehouse, never proxied (the token page too)
 //                  may answer: 404 GH_NOT_FOUND, 403 GH_BAD_CSRF, 429 GH_TOO_MANY_TOKENS
 //   6. authorize   route policy over every reading, evaluated once, strictest wins; no identity:
@@ -47,6 +47,10 @@ import { createOutageLog, type Logger } from '../log.ts';
 import { bearerCredential } from '../auth/bearer/credential.ts';
 import { isPatToken } from '../auth/bearer/pat.ts';
 import { sendIdpRetryPage } from '../auth/oidc/errors.ts';
+import { applyDirectory } from '../directory/apply.ts';
+import { directoryInUse } from '../directory/create.ts';
+import { ACCOUNT_DISABLED } from '../directory/offboard.ts';
+import { handleScim, isScimPath } from '../directory/scim/handler.ts';
 import { evaluateReadings } from '../policy/evaluate.ts';
 import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { endTunnel, upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
@@ -54,7 +58,7 @@ import type { RouteMatch } from '../route/table.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { Exchange } from '../http/exchange.ts';
-import { AUTH_PATH } from '../http/endpoints.ts';
+import { AUTH_PATH, SSF_EVENTS_PATH } from '../http/endpoints.ts';
 import { requestIdFor } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
 import { createFinish, createWebSocketOpened } from './finish.ts';
@@ -238,8 +242,22 @@ async function walkForwardAuth(ex: Exchange, rt: Runtime): Promise<undefined> {
 async function walkInternal(ex: Exchange, rt: Runtime): Promise<undefined> {
   if (!ex.res) throw new GatehouseError('GH_NOT_FOUND', 'There is no WebSocket endpoint under /.gatehouse/.');
   internalRoute(ex, rt);
-  const failure = await identify(ex, rt);
-  if (failure) throw failure;
+  // SCIM has its own credential (scim.token): no user identity is resolved for it.
+  if (isScimPath(ex.path)) {
+    await handleScim(ex, {
+      config: rt.config.scim,
+      directory: rt.directory,
+      offboarding: rt.offboarding,
+      publicUrl: rt.config.server.publicUrl,
+    });
+    return undefined;
+  }
+  // A Shared Signals push authenticates by its signature: a transmitter's own Authorization header
+  // is not a Gatehouse credential, and no session or bearer token is looked up for it.
+  if (ex.path !== SSF_EVENTS_PATH) {
+    const failure = await identify(ex, rt);
+    if (failure) throw failure;
+  }
   await handleInternal(ex, rt);
   return undefined;
 }
@@ -301,7 +319,7 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
     } catch (err) {
       return toGatehouseError(err);
     }
-    if (useSession(ex, rt, found)) return undefined;
+    if (useSession(ex, rt, found)) return directoryCheck(ex, rt);
   }
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
@@ -325,7 +343,27 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
   } catch (err) {
     return toGatehouseError(err);
   }
-  return undefined;
+  return directoryCheck(ex, rt);
+}
+
+/** Stage 4, last: the IdP's directory (SCIM, Shared Signals) may have deactivated the user or changed their groups. */
+async function directoryCheck(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
+  if (!ex.identity || !directoryInUse(rt.config)) return undefined;
+  try {
+    // Without SCIM nothing pushes groups (Shared Signals only (de)activates): the sign-in's groups stay.
+    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', ex.identity);
+    if (applied.active) {
+      ex.identity = applied.identity;
+      return undefined;
+    }
+  } catch (err) {
+    ex.identity = undefined;
+    ex.session = undefined;
+    return toGatehouseError(err);
+  }
+  ex.identity = undefined;
+  ex.session = undefined;
+  return new GatehouseError('GH_ACCOUNT_DISABLED', ACCOUNT_DISABLED);
 }
 
 /** True when the cookie named a live session; a dead one is recorded and told to go. */

@@ -4,7 +4,7 @@
 // so both are judged by exactly the same parse.
 import { GatehouseError } from '../errors.ts';
 import { policyReadings } from '../route/canonical.ts';
-import { parseHost } from '../route/host.ts';
+import { parseRequestHost } from '../route/host.ts';
 import { normalizePath, splitTarget } from '../uri/normalize.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
@@ -36,7 +36,7 @@ export function applyHost(ex: Exchange, authority: string): void {
     ex.authority = '';
     return;
   }
-  const parsed = parseHost(authority);
+  const parsed = parseRequestHost(authority);
   if (!parsed.ok) throw new GatehouseError('GH_BAD_HOST', `The request's host was refused: ${parsed.reason}.`);
   ex.host = parsed.host;
   ex.authority = parsed.authority;

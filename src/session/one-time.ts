@@ -55,6 +55,8 @@ const PREFIXES = {
   'saml-slo': 'saml-slo',
   /** OIDC back-channel logout token `jti` already used (auth/oidc/backchannel.ts). */
   'bcl-jti': 'bcl',
+  /** Shared Signals SET `jti` already applied, scoped by transmitter issuer (auth/ssf/receiver.ts). */
+  'ssf-jti': 'ssf',
 } as const;
 
 export type OneTimeKind = keyof typeof PREFIXES;
@@ -75,6 +77,8 @@ export type PendingLogins = Pick<OneTimeStore, 'putPending' | 'takePending' | 't
 export interface ReplayGuard {
   /** True the first time `id` of this kind from `idp` is seen within `ttlMs`; false for a replay. */
   once(kind: ReplayKind, idp: string, id: string, ttlMs: number): Promise<boolean>;
+  /** Forget a marker `once` set: the message was not acted on after all, so a retry must be let in. */
+  forget(kind: ReplayKind, idp: string, id: string): Promise<void>;
 }
 
 export function createPendingLogins(store: OneTimeStore): PendingLogins {
@@ -86,5 +90,10 @@ export function createPendingLogins(store: OneTimeStore): PendingLogins {
 }
 
 export function createReplayGuard(store: OneTimeStore): ReplayGuard {
-  return { once: (kind, idp, id, ttlMs) => store.once(oneTimeName(kind, idp, id), ttlMs) };
+  return {
+    once: (kind, idp, id, ttlMs) => store.once(oneTimeName(kind, idp, id), ttlMs),
+    forget: async (kind, idp, id) => {
+      await store.take(oneTimeName(kind, idp, id));
+    },
+  };
 }

@@ -393,6 +393,29 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     clientIp: '127.0.0.1',
     userAgent: undefined,
   }),
+  auth('Shared Signals session-revoked applied', {
+    action: 'security_event',
+    outcome: 'success',
+    reason: 'session-revoked',
+    credential: 'https://transmitter.example',
+    targetUser: 'bob@example.com',
+    count: 2,
+  }),
+  auth('Shared Signals SET refused (wrong audience)', {
+    action: 'security_event',
+    outcome: 'failure',
+    reason: 'invalid_audience',
+    credential: 'https://transmitter.example',
+    message: 'the "aud" claim does not name this receiver',
+  }),
+  auth('Shared Signals SET refused before its issuer was known', {
+    action: 'security_event',
+    outcome: 'failure',
+    reason: 'invalid_issuer',
+    clientIp: undefined,
+    requestId: undefined,
+    userAgent: undefined,
+  }),
   auth('audit trail closed on shutdown', {
     action: 'audit_stopped',
     outcome: 'success',
@@ -402,6 +425,32 @@ export const AUTH_CASES: readonly (readonly [string, AuthFacts])[] = [
     clientIp: undefined,
     userAgent: undefined,
   }),
+  // Issue 19: directory changes from the IdP (SCIM), actor = the SCIM client.
+  ...(
+    [
+      ['user_created', 'SCIM user created'],
+      ['user_updated', 'SCIM user updated'],
+      ['user_deactivated', 'SCIM user deactivated'],
+      ['user_reactivated', 'SCIM user reactivated'],
+      ['user_deleted', 'SCIM user deleted'],
+      ['group_created', 'SCIM group created'],
+      ['group_updated', 'SCIM group updated'],
+      ['group_deleted', 'SCIM group deleted'],
+      ['group_member_added', 'SCIM group member added'],
+      ['group_member_removed', 'SCIM group member removed'],
+    ] as const
+  ).map(([action, name]) =>
+    auth(name, {
+      action,
+      outcome: 'success',
+      reason: 'scim',
+      credential: 'scim',
+      targetUser: action === 'group_created' || action === 'group_updated' || action === 'group_deleted' ? undefined : 'alice@example.com',
+      ...(action.startsWith('group_') ? { group: 'ml-admins' } : {}),
+      requestId: undefined,
+      userAgent: undefined,
+    }),
+  ),
 ];
 
 export const ALL_CASES = [...REQUEST_CASES, ...AUTH_CASES];

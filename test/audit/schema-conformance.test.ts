@@ -135,6 +135,19 @@ const MEANING: Readonly<Record<string, readonly [ecs: string, ocsf: string]>> = 
   'session revoked by an admin': ['session end success', '3002 2 success'],
   "admin revoke of a user's sessions, answered": ['api admin,allowed success', '6003 4 success'],
   'admin call for an unknown session (404)': ['api admin,allowed failure', '6003 4 failure'],
+  'SCIM user created': ['iam user,creation success', '3001 1 success'],
+  'SCIM user updated': ['iam user,change success', '3001 99 success'],
+  'SCIM user deactivated': ['iam user,change success', '3001 5 success'],
+  'SCIM user reactivated': ['iam user,change success', '3001 2 success'],
+  'SCIM user deleted': ['iam user,deletion success', '3001 6 success'],
+  'SCIM group created': ['iam group,creation success', '3006 6 success'],
+  'SCIM group updated': ['iam group,change success', '3006 99 success'],
+  'SCIM group deleted': ['iam group,deletion success', '3006 5 success'],
+  'SCIM group member added': ['iam group,change success', '3006 3 success'],
+  'SCIM group member removed': ['iam group,change success', '3006 4 success'],
+  'Shared Signals session-revoked applied': ['iam user,change success', '3001 99 success'],
+  'Shared Signals SET refused (wrong audience)': ['iam user,change failure', '3001 99 failure'],
+  'Shared Signals SET refused before its issuer was known': ['iam user,change failure', '3001 99 failure'],
 };
 
 describe('audit records say what happened (issue 14)', () => {

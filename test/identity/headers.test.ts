@@ -84,6 +84,39 @@ describe('identity header plan', () => {
     expect(claims.jti).toBeTruthy();
   });
 
+  it('keeps the assertion for a fresh copy of the same identity, signs anew for a changed one', async () => {
+    const plan = await planFor({}, {}, true);
+    const jwt = (await plan.build({ ...ALICE }, undefined))['x-gatehouse-assertion']!;
+    // The session record read again from the store is a new object with the same content.
+    expect((await plan.build({ ...ALICE, groups: [...ALICE.groups] }, undefined))['x-gatehouse-assertion']).toBe(jwt);
+    const changed = (await plan.build({ ...ALICE, groups: ['ml-admins'] }, undefined))['x-gatehouse-assertion']!;
+    expect(changed).not.toBe(jwt);
+    expect(decodeJwt(changed).groups).toEqual(['ml-admins']);
+  });
+
+  it('renews the assertion once due: the kept one serves while the new one is signed', async () => {
+    const { config } = compileConfig({
+      server: { public_url: 'https://ml.corp.example' },
+      routes: [{ name: 'r', upstream: 'http://127.0.0.1:5000', allow: { groups: ['ml-admins'] } }],
+    });
+    const r = config.routes[0]!;
+    let clock = 1_000_000;
+    const signer = createAssertionSigner(await loadSigningKeys(undefined), config.server.publicUrl, 60_000, () => clock);
+    const plan = createHeaderPlan({ route: r, policy: compilePolicy(r), signer });
+    const first = (await plan.build(ALICE, undefined))['x-gatehouse-assertion']!;
+    clock += 47_000; // 13 s left of 60: not yet due (renewal at a fifth of the lifetime left)
+    expect((await plan.build(ALICE, undefined))['x-gatehouse-assertion']).toBe(first);
+    clock += 2_000; // 11 s left: due
+    expect((await plan.build(ALICE, undefined))['x-gatehouse-assertion']).toBe(first);
+    let next = first;
+    for (let i = 0; i < 100 && next === first; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      next = (await plan.build(ALICE, undefined))['x-gatehouse-assertion']!;
+    }
+    expect(next).not.toBe(first);
+    expect(decodeJwt(next).iat).toBe(Math.floor(clock / 1000));
+  });
+
   it('passes the access token when asked', async () => {
     const plan = await planFor({ pass_access_token: true });
     expect((await plan.build(ALICE, 'at-123'))['authorization']).toBe('Bearer at-123');

@@ -3,7 +3,7 @@
 // DNS name, IPv4 or bracketed IPv6 address with an optional port is refused, and what is accepted
 // comes back in one canonical form.
 import { describe, expect, it } from 'vitest';
-import { parseHost } from '../../src/route/host.ts';
+import { parseHost, parseRequestHost } from '../../src/route/host.ts';
 
 const label63 = 'a'.repeat(62) + 'z';
 /** 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 characters: the longest DNS name. */
@@ -124,5 +124,23 @@ describe('parseHost: refused, with the reason', () => {
     expect(parseHost('[::1')).toEqual({ ok: false, reason: 'unterminated IPv6 literal' });
     expect(parseHost('[x]')).toEqual({ ok: false, reason: 'invalid IPv6 literal' });
     expect(parseHost('[::1]x')).toEqual({ ok: false, reason: 'junk after the IPv6 literal' });
+  });
+});
+
+describe('parseRequestHost (the per-request, remembered parse)', () => {
+  it('answers exactly as parseHost, the first time and again, for accepted and refused hosts', () => {
+    const hosts = ['ML.Corp.Example:8443', '[::1]:80', '127.0.0.1', 'a@host', 'host..example', 'host:0', 'host:99999', ' host'];
+    for (const h of hosts) {
+      expect(parseRequestHost(h)).toEqual(parseHost(h));
+      expect(parseRequestHost(h)).toEqual(parseHost(h));
+    }
+  });
+
+  it('stays correct past its bound (many distinct names)', () => {
+    for (let i = 0; i < 600; i++) {
+      const h = `host-${i}.example:${1000 + i}`;
+      expect(parseRequestHost(h)).toEqual({ ok: true, host: `host-${i}.example`, port: 1000 + i, authority: h });
+    }
+    expect(parseRequestHost('host-1.example:1001')).toEqual(parseHost('host-1.example:1001'));
   });
 });

@@ -2,7 +2,7 @@
 // values, bounded pending sign-ins and replay markers. Expiry is exercised with short, bounded
 // real TTLs. Session records have their own suite (store.contract.ts).
 import { describe, expect } from 'vitest';
-import type { OneTimeStore } from '../../src/session/one-time.ts';
+import { createReplayGuard, type OneTimeStore } from '../../src/session/one-time.ts';
 import { sleep, withDeclaredGaps, type StoreHarness } from './store.contract.ts';
 
 export function runOneTimeStoreContract(name: string, harness: StoreHarness<OneTimeStore>): void {
@@ -73,6 +73,16 @@ export function runOneTimeStoreContract(name: string, harness: StoreHarness<OneT
       expect(await s.once('jti:1', 150)).toBe(false);
       await sleep(300);
       expect(await s.once('jti:1', 150)).toBe(true);
+    });
+
+    test('a replay marker can be forgotten (a message that was not acted on may come again)', async () => {
+      const replay = createReplayGuard(await harness.make());
+      expect(await replay.once('ssf-jti', 'https://tx.test', 'j1', 60_000)).toBe(true);
+      expect(await replay.once('ssf-jti', 'https://tx.test', 'j1', 60_000)).toBe(false);
+      await replay.forget('ssf-jti', 'https://tx.test', 'j1');
+      expect(await replay.once('ssf-jti', 'https://tx.test', 'j1', 60_000)).toBe(true);
+      // Scoped by issuer: the same jti from another transmitter is another message.
+      expect(await replay.once('ssf-jti', 'https://other.test', 'j1', 60_000)).toBe(true);
     });
   });
 }

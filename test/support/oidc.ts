@@ -45,8 +45,12 @@ export interface OidcSetupOptions {
   readonly backchannelTo?: 'first' | 'second';
   /** Raw `audit` config (default: no sinks). */
   readonly audit?: object;
+  /** Raw `scim` config (default: SCIM off). */
+  readonly scim?: object;
   /** Where Gatehouse logs (default: nowhere); log_level is then debug, so tests see every line. */
   readonly log?: Logger;
+  /** More top-level config sections (e.g. `ssf`), given the demo IdP's issuer. */
+  readonly extra?: (issuer: string) => object;
 }
 
 /**
@@ -83,6 +87,7 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
   const configFor = (url: string, port: number) => ({
     log_level: o.log ? 'debug' : 'silent',
     ...(o.audit ? { audit: o.audit } : {}),
+    ...(o.scim ? { scim: o.scim } : {}),
     server: { listen: `127.0.0.1:${port}`, public_url: url, shutdown_timeout: '1s' },
     admin: { listen: '127.0.0.1:0', token: 'oidc-test-admin-token' },
     session: { store: 'memory', secret: 'oidc-test-session-secret-0123456789abcdef', cookie: { secure: false }, ...o.session },
@@ -102,6 +107,7 @@ async function startOidcSetupOnce(upstreamUrl: string, o: OidcSetupOptions): Pro
       { name: 'admin', path: '/admin', upstream: upstreamUrl, allow: { groups: ['ml-admins'] } },
       { name: 'app', path: '/', upstream: upstreamUrl, allow: { authenticated: true } },
     ],
+    ...o.extra?.(idp.issuer),
   });
   const all = await Promise.all(ports.map((p, i) => startTestGatehouse(configFor(urls[i]!, p), o.log ? { log: o.log } : {})));
   for (const gh of all) await gh.current().providers.oidc.get('corp')!.ready();
