@@ -21,6 +21,7 @@ import {
   requestFailed,
   wasAllowed,
 } from './record-meaning.ts';
+import { isoTime } from './iso-time.ts';
 
 const ECS = { version: ECS_VERSION };
 const OBSERVER_ECS = {
@@ -49,7 +50,7 @@ function ecsUser(u: UserFacts | undefined): Record<string, unknown> | undefined 
 
 function ecsRequest(f: RequestFacts, s: Stamp, prev: string | undefined): Record<string, unknown> {
   return {
-    '@timestamp': new Date(f.time).toISOString(),
+    '@timestamp': isoTime(f.time),
     ecs: ECS,
     event: {
       action: f.websocketOpen ? 'websocket_open' : f.websocket ? 'websocket_session' : 'http_request',
@@ -124,7 +125,7 @@ function ecsAuth(f: AuthFacts, s: Stamp, prev: string | undefined): Record<strin
   const { category, type } = ecsCategorisation(f);
   const admin = f.action === 'admin_api' ? adminCall(f) : undefined;
   return {
-    '@timestamp': new Date(f.time).toISOString(),
+    '@timestamp': isoTime(f.time),
     ecs: ECS,
     event: {
       action: f.action,

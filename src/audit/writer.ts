@@ -6,6 +6,7 @@
 //   on_sink_failure: block  — records wait in memory; when a queue is full Gatehouse refuses
 //                             requests (503) rather than lose a record.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
 import { chainLine } from './chain.ts';
 import { ChainHeadKeeper, loadChainHead } from './chain-head.ts';
@@ -65,6 +66,10 @@ const MAX_BACKOFF_MS = 5_000;
 // operator has to act, and is told so; the records wait (spool or memory) and are tried again rarely.
 const PERMANENT_RETRY_MS = 300_000;
 const DEFAULT_DRAIN_RATE = 20_000;
+// A memory batch leaves at most this often, unless a full one waits: under load records go out in
+// fewer, larger writes (each write is a hand-off to the thread pool or a syscall, and it cost more
+// than the records in it: bench/proxy.ts, docs/performance.md). An idle writer sends at once.
+const BATCH_INTERVAL_MS = 10;
 
 /** How many leading lines a failed send() got acknowledged (PartialDelivery), 0..max. */
 function deliveredBefore(err: unknown, max: number): number {
@@ -87,8 +92,12 @@ class Channel {
   readonly #spool: Spool | undefined;
   readonly #opts: AuditWriterOptions;
   readonly #batchSize: number;
+  /** Records that make a batch leave without waiting out BATCH_INTERVAL_MS. */
+  readonly #fullBatch: number;
   readonly #pacer: DrainPacer;
   #sending = false;
+  /** When the last memory batch left (performance.now(): a clock set back cannot hold batches). */
+  #lastSend = Number.NEGATIVE_INFINITY;
   /** The memory batch being sent, and whether it was also copied to the spool. */
   #inflight: string[] | undefined;
   #inflightOnDisk = false;
@@ -106,6 +115,8 @@ class Channel {
     this.sink = sink;
     this.#opts = opts;
     this.#batchSize = opts.batchSize ?? 500;
+    // A small queue_size (block mode refuses requests when it is full) is not held back.
+    this.#fullBatch = Math.max(1, Math.min(this.#batchSize, Math.floor(opts.queueSize / 4)));
     this.#pacer = pacer;
     this.#spool =
       opts.onSinkFailure === 'buffer'
@@ -157,7 +168,10 @@ class Channel {
       return;
     }
     this.#queue.push(line);
-    this.#gauge();
+    // While the sink is healthy the gauge is set when a batch leaves, is delivered or fails (a
+    // prom-client set per record cost a sixth as much as building the record); while it is down,
+    // at every record.
+    if (this.#down) this.#gauge();
     this.#pumpSoon();
   }
 
@@ -190,11 +204,19 @@ class Channel {
       this.#drain(this.#spool);
       return;
     }
+    if (this.#queue.length === 0) return;
+    const now = performance.now();
+    const wait = this.#lastSend + BATCH_INTERVAL_MS - now;
+    if (wait > 0 && this.#queue.length < this.#fullBatch && this.#failures === 0) {
+      this.#schedule(wait);
+      return;
+    }
+    this.#lastSend = now;
     const batch = this.#queue.splice(0, this.#batchSize);
-    if (batch.length === 0) return;
     this.#sending = true;
     this.#inflight = batch;
     this.#inflightOnDisk = false;
+    this.#gauge();
     if (this.#failures > 0) this.#opts.metrics?.retried.inc({ sink: this.sink.name });
     this.sink.send(batch).then(
       () => {
@@ -414,7 +436,7 @@ class Writer implements AuditWriter {
     this.#channels = opts.sinks.map((s) => new Channel(s, opts, this.#pacer));
     this.enabled = this.#channels.length > 0;
     // This run's first record links to where the previous run's chain ended (chain-head.ts).
-    this.#heads = this.#channels.length > 0 ? new ChainHeadKeeper(opts.spoolDir, opts.log) : undefined;
+    this.#heads = this.#channels.length > 0 ? new ChainHeadKeeper(opts.spoolDir, this.#bootId, opts.log) : undefined;
     this.#prevHash = this.#heads ? (loadChainHead(opts.spoolDir, opts.log)?.hash ?? '') : '';
   }
 
@@ -468,7 +490,7 @@ class Writer implements AuditWriter {
     const deadline = this.#now() + timeoutMs;
     while (!this.#idle() && this.#now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(this.#channels.map((c) => c.close()));
-    this.#heads?.saveFinal();
+    await this.#heads?.saveFinal();
     this.#pacer.close();
   }
 
@@ -482,7 +504,7 @@ class Writer implements AuditWriter {
     );
     const { line, hash } = chainLine(record, this.#prevHash, true, this.#opts.chainKey);
     this.#prevHash = hash;
-    this.#heads?.note({ bootId: this.#bootId, sequence: this.#sequence, hash, final: false });
+    this.#heads?.note(this.#sequence, hash);
     for (const c of this.#channels) c.push(line);
   }
 
@@ -491,7 +513,7 @@ class Writer implements AuditWriter {
     if (this.#stopped || this.#channels.length === 0) return;
     this.#stopped = true;
     this.#append(stoppedFacts(this.#now(), this.#sequence));
-    this.#heads?.note({ bootId: this.#bootId, sequence: this.#sequence, hash: this.#prevHash, final: true });
+    this.#heads?.note(this.#sequence, this.#prevHash, true);
   }
 
   #idle(): boolean {
