@@ -341,7 +341,8 @@ class Sessions implements SessionManager {
     const out: EndedSession[] = [];
     let budget = 10 * limit;
     do {
-      const step = await this.#backend.scan(this.#sweepCursor, Math.min(500, budget));
+      // A step asks for no more than the sweep may still take (what it skips waits for the next walk).
+      const step = await this.#backend.scan(this.#sweepCursor, Math.min(500, budget, limit - out.length));
       this.#sweepCursor = step.cursor;
       budget -= Math.max(1, step.entries.length);
       const at = this.#now();

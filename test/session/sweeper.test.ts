@@ -1,0 +1,131 @@
+// Issue 14: sessions that end unused are found by the sweeper (manager.sweepEnded), deleted with
+// their index entries, and returned once — whichever replica sweeps, however often. Memory and real Redis.
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { compileConfig } from '../../src/config/compile.ts';
+import { Secret } from '../../src/config/secret.ts';
+import type { RedisConfig } from '../../src/config/types.ts';
+import { createSessionManager, type SessionManager } from '../../src/session/manager.ts';
+import { createMemoryStore } from '../../src/session/memory-store.ts';
+import type { OneTimeStore } from '../../src/session/one-time.ts';
+import { createRedisClient } from '../../src/session/redis-client.ts';
+import { createRedisStore } from '../../src/session/redis-store.ts';
+import { userIndex, type SessionStore } from '../../src/session/store.ts';
+import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+
+const SECRET = new Secret('0123456789abcdefghijklmnopqrstuvwxyzABCDEF');
+const MIN = 60_000;
+
+function sessionConfig(idle: string, absolute: string) {
+  return compileConfig({
+    server: { public_url: 'https://ml.corp.example' },
+    session: { idle_timeout: idle, absolute_timeout: absolute, secret: SECRET.value() },
+    routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', allow: { public: true } }],
+  }).config.session;
+}
+
+function redisConfig(prefix: string): RedisConfig {
+  return {
+    mode: 'standalone',
+    url: new Secret(redisUrl()),
+    nodes: [],
+    name: undefined,
+    username: undefined,
+    password: undefined,
+    sentinelPassword: undefined,
+    tls: false,
+    db: undefined,
+    keyPrefix: prefix,
+    commandTimeoutMs: 2000,
+  };
+}
+
+type Backend = SessionStore & OneTimeStore;
+
+/** One store per replica: memory replicas share one store object, Redis ones one key prefix. */
+async function backends(kind: 'memory' | 'redis', count: number, now: () => number): Promise<{ stores: Backend[]; prefix: string }> {
+  if (kind === 'memory') {
+    const store = createMemoryStore({ maxSessions: 1000, now });
+    return { stores: Array.from({ length: count }, () => store), prefix: '' };
+  }
+  const prefix = uniquePrefix();
+  const stores: Backend[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = redisConfig(prefix);
+    const client = createRedisClient(c, 'commands');
+    const store = createRedisStore({ client, subscriber: createRedisClient(c, 'subscriber'), keyPrefix: prefix, now });
+    onTestFinished(() => store.close());
+    await expect.poll(() => store.isReady()).toBe(true);
+    stores.push(store);
+  }
+  return { stores, prefix };
+}
+
+async function replicas(kind: 'memory' | 'redis', count: number, idle = '30m', absolute = '12h') {
+  const clock = { now: 1_700_000_000_000 };
+  const now = () => clock.now;
+  const { stores, prefix } = await backends(kind, count, now);
+  const managers: SessionManager[] = stores.map((store) =>
+    createSessionManager({ config: sessionConfig(idle, absolute), secret: SECRET, store, now, cacheTtlMs: 0 }),
+  );
+  return { clock, managers, prefix };
+}
+
+const person = (user: string) => ({ user, groups: ['ml'], idp: 'corp', method: 'oidc', subject: `sub-${user}` });
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+describe.each(['memory', 'redis'] as const)('session sweeper (%s)', (kind) => {
+  it('returns and deletes exactly the ended sessions, with user and why; a second sweep finds none', async () => {
+    const { clock, managers, prefix } = await replicas(kind, 1);
+    const m = managers[0]!;
+    const ended = await m.create(person('ann@corp.example'));
+    const renewed = await m.create(person('ben@corp.example'));
+    clock.now += 20 * MIN;
+    const fresh = await m.create(person('cid@corp.example'));
+    expect((await m.resolve(renewed.key)).state).toBe('active');
+    await flush();
+    clock.now += 11 * MIN;
+
+    const swept = await m.sweepEnded(1000);
+    expect(swept.map((s) => [s.key, s.record.user, s.record.idp, s.why])).toEqual([[ended.key, 'ann@corp.example', 'corp', 'idle']]);
+    expect(await m.store.get(ended.key)).toBeUndefined();
+    expect(await m.store.get(renewed.key)).toBeDefined();
+    expect(await m.store.get(fresh.key)).toBeDefined();
+    expect(await m.list('ben@corp.example')).toHaveLength(1);
+    if (kind === 'redis') {
+      // Its index entries went with it (as when a lookup finds it ended).
+      expect(await inspector().smembers(`${prefix}i:${userIndex('ann@corp.example')}`)).toEqual([]);
+      expect(await inspector().smembers(`${prefix}i:sub:corp:sub-ann@corp.example`)).toEqual([]);
+    }
+    expect(await m.sweepEnded(1000)).toEqual([]);
+  });
+
+  it('names an absolute end', async () => {
+    const { clock, managers } = await replicas(kind, 1, '30m', '1h');
+    const m = managers[0]!;
+    const s = await m.create(person('dee@corp.example'));
+    for (let i = 0; i < 2; i++) {
+      clock.now += 20 * MIN;
+      expect((await m.resolve(s.key)).state).toBe('active');
+      await flush();
+    }
+    clock.now += 20 * MIN;
+    expect((await m.sweepEnded(1000)).map((e) => [e.key, e.why])).toEqual([[s.key, 'absolute']]);
+  });
+
+  it('two replicas sweeping at once report each ended session once in total; the limit bounds a sweep', async () => {
+    const { clock, managers } = await replicas(kind, 2);
+    const [a, b] = managers as [SessionManager, SessionManager];
+    const old = await Promise.all(Array.from({ length: 30 }, (_, i) => a.create(person(`u${i}@corp.example`))));
+    clock.now += 31 * MIN;
+    const live = await Promise.all(Array.from({ length: 5 }, (_, i) => b.create(person(`v${i}@corp.example`))));
+
+    const first = await a.sweepEnded(4);
+    expect(first).toHaveLength(4);
+    const [x, y] = await Promise.all([a.sweepEnded(1000), b.sweepEnded(1000)]);
+    const keys = [...first, ...x, ...y].map((e) => e.key);
+    expect(keys.length).toBe(30);
+    expect(new Set(keys)).toEqual(new Set(old.map((s) => s.key)));
+    for (const s of live) expect(await a.store.get(s.key)).toBeDefined();
+    expect([...(await a.sweepEnded(1000)), ...(await b.sweepEnded(1000))]).toEqual([]);
+  });
+});
