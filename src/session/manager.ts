@@ -11,7 +11,14 @@ import { CsrfTokens } from './csrf.ts';
 import { Expiry, type ExpiredWhy } from './expiry.ts';
 import { deriveKey } from './keys.ts';
 import { createLiveRegistry, type LiveConnection, type LiveRegistry } from './live.ts';
-import { createPendingLogins, createReplayGuard, oneTimeName, type OneTimeStore, type PendingLogins, type ReplayGuard } from './one-time.ts';
+import {
+  createPendingLogins,
+  createReplayGuard,
+  oneTimeName,
+  type OneTimeStore,
+  type PendingLogins,
+  type ReplayGuard,
+} from './one-time.ts';
 import { Renewal } from './renewal.ts';
 import { ended, followRevocations } from './revocation.ts';
 import { TokenSealer } from './tokens.ts';
