@@ -381,7 +381,7 @@ class Sessions implements SessionManager {
     this.#sweeping = true;
     try {
       // Shared store: the first replica to take the lock sweeps; it lapses before the next tick.
-      if (this.#backend.shared && !(await this.#backend.once(oneTimeName('sweep'), Math.max(1, intervalMs - 1000)))) return;
+      if (this.#backend.shared && !(await this.#backend.once(oneTimeName('sweep'), Math.max(1, Math.floor(intervalMs * 0.9))))) return;
       const ended = await this.sweepEnded(SWEEP_LIMIT);
       if (ended.length > 0) sweeper.onEnded(ended);
     } catch (err) {

@@ -11,6 +11,7 @@ import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { userIndex, type SessionStore } from '../../src/session/store.ts';
 import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { startClusterTopology } from '../support/redis-topology.ts';
 
 const SECRET = new Secret('0123456789abcdefghijklmnopqrstuvwxyzABCDEF');
 const MIN = 60_000;
@@ -127,5 +128,37 @@ describe.each(['memory', 'redis'] as const)('session sweeper (%s)', (kind) => {
     expect(new Set(keys)).toEqual(new Set(old.map((s) => s.key)));
     for (const s of live) expect(await a.store.get(s.key)).toBeDefined();
     expect([...(await a.sweepEnded(1000)), ...(await b.sweepEnded(1000))]).toEqual([]);
+  });
+});
+
+describe('session sweeper (Redis Cluster)', () => {
+  it('walks every master: ended sessions in every slot are swept once', { timeout: 60_000 }, async () => {
+    const topo = await startClusterTopology(3);
+    const prefix = uniquePrefix();
+    const c: RedisConfig = {
+      ...redisConfig(prefix),
+      mode: 'cluster',
+      nodes: topo.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    };
+    const clock = { now: 1_700_000_000_000 };
+    const now = () => clock.now;
+    const store = createRedisStore({
+      client: createRedisClient(c, 'commands'),
+      subscriber: createRedisClient(c, 'subscriber'),
+      keyPrefix: prefix,
+      now,
+    });
+    onTestFinished(() => store.close());
+    await expect.poll(() => store.isReady(), { timeout: 15_000 }).toBe(true);
+    const m = createSessionManager({ config: sessionConfig('30m', '12h'), secret: SECRET, store, now, cacheTtlMs: 0 });
+    const old = await Promise.all(Array.from({ length: 20 }, (_, i) => m.create(person(`w${i}@corp.example`))));
+    clock.now += 31 * MIN;
+    const live = await m.create(person('live@corp.example'));
+    const swept = await m.sweepEnded(1000);
+    expect(new Set(swept.map((e) => e.key))).toEqual(new Set(old.map((s) => s.key)));
+    expect(swept).toHaveLength(20);
+    for (const s of old) expect(await store.get(s.key)).toBeUndefined();
+    expect(await store.get(live.key)).toBeDefined();
+    expect(await m.sweepEnded(1000)).toEqual([]);
   });
 });
