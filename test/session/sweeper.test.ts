@@ -100,6 +100,29 @@ describe.each(['memory', 'redis'] as const)('session sweeper (%s)', (kind) => {
     expect(await m.sweepEnded(1000)).toEqual([]);
   });
 
+  it('deletes a record only while it is the one scanned: a renewal meanwhile wins, and only one delete counts', async () => {
+    const { managers } = await replicas(kind, 1);
+    const store = managers[0]!.store;
+    const a = await managers[0]!.create(person('fay@corp.example'));
+    const b = await managers[0]!.create(person('gus@corp.example'));
+    const entries = new Map<string, Awaited<ReturnType<SessionStore['scan']>>['entries'][number][1]>();
+    let cursor = '0';
+    for (let i = 0; i < 100; i++) {
+      const step = await store.scan(cursor, 10);
+      for (const [k, r] of step.entries) entries.set(k, r);
+      cursor = step.cursor;
+      if (cursor === '0') break;
+    }
+    expect([...entries.keys()].sort()).toEqual([a.key, b.key].sort());
+    const renewed = { ...entries.get(a.key)!, lastSeenAt: entries.get(a.key)!.lastSeenAt + 1 };
+    expect(await store.touch(a.key, renewed, 60_000)).toBe(true);
+    expect(await store.deleteIfUnchanged(a.key, entries.get(a.key)!)).toBe(false);
+    expect(await store.get(a.key)).toEqual(renewed);
+    expect(await store.deleteIfUnchanged(b.key, entries.get(b.key)!)).toBe(true);
+    expect(await store.deleteIfUnchanged(b.key, entries.get(b.key)!)).toBe(false);
+    expect(await store.get(b.key)).toBeUndefined();
+  });
+
   it('names an absolute end', async () => {
     const { clock, managers } = await replicas(kind, 1, '30m', '1h');
     const m = managers[0]!;
