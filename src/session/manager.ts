@@ -120,8 +120,8 @@ export interface SessionManager {
   readonly live: LiveRegistry;
   /**
    * Delete up to `limit` ended sessions (idle or absolute) that nobody presented again, walking the
-   * store on from where the last sweep stopped (at most one full walk, reading at most 10 × `limit`
-   * records). Returns those this call deleted: a second sweep, or another replica's, never returns
+   * store on from where the last sweep stopped (at most one full walk, and about 10 × `limit` keys
+   * looked at). Returns those this call deleted: a second sweep, or another replica's, never returns
    * the same one.
    */
   sweepEnded(limit: number): Promise<EndedSession[]>;
@@ -349,9 +349,11 @@ class Sessions implements SessionManager {
     let budget = 10 * limit;
     do {
       // A step asks for no more than the sweep may still take (what it skips waits for the next walk).
-      const step = await this.#backend.scan(this.#sweepCursor, Math.min(500, budget, limit - out.length));
+      const count = Math.min(500, budget, limit - out.length);
+      const step = await this.#backend.scan(this.#sweepCursor, count);
       this.#sweepCursor = step.cursor;
-      budget -= Math.max(1, step.entries.length);
+      // Counted as asked, not as found: keys that are not sessions (a shared Redis) cost work too.
+      budget -= Math.max(count, step.entries.length);
       const at = this.#now();
       for (const [key, record] of step.entries) {
         if (out.length >= limit) break;

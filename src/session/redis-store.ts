@@ -15,6 +15,7 @@
 // The subscriber connection answers a PING every `heartbeatMs`: while it is subscribed and has
 // answered within 4 heartbeats, invalidationLive() holds and the manager's near cache may keep
 // records for longer than its short TTL (cache.ts).
+// The sweeper (manager.ts sweepEnded) walks the s: keys with SCAN, on every master of a Cluster.
 // Commands touch one key each, so the same code works on Redis Cluster. The e:, p:, pending and po:
 // keys belong to the one-time half, redis-one-time.ts.
 import { Cluster } from 'ioredis';
