@@ -154,6 +154,27 @@ describe.each(['memory', 'redis'] as const)('session sweeper (%s)', (kind) => {
   });
 });
 
+describe('session sweeper timer (redis)', () => {
+  it('two replicas sweeping every interval report each ended session once', async () => {
+    const { clock, managers } = await replicas('redis', 2);
+    const [a, b] = managers as [SessionManager, SessionManager];
+    onTestFinished(() => Promise.all([a.close(), b.close()]).then(() => undefined));
+    const old = await Promise.all(Array.from({ length: 10 }, (_, i) => a.create(person(`t${i}@corp.example`))));
+    clock.now += 31 * MIN;
+    const reported: string[] = [];
+    const errors: unknown[] = [];
+    for (const m of [a, b])
+      m.sweepEvery(
+        50,
+        (ended) => reported.push(...ended.map((e) => e.key)),
+        (err) => errors.push(err),
+      );
+    await expect.poll(() => reported.length, { timeout: 20_000 }).toBe(10);
+    expect(new Set(reported)).toEqual(new Set(old.map((s) => s.key)));
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('session sweeper (Redis Cluster)', () => {
   it('walks every master: ended sessions in every slot are swept once', { timeout: 60_000 }, async () => {
     const topo = await startClusterTopology(3);
