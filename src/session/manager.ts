@@ -346,7 +346,16 @@ class Sessions implements SessionManager {
 
   async sweepEnded(limit: number): Promise<EndedSession[]> {
     const out: EndedSession[] = [];
-    let budget = 10 * limit;
+    try {
+      await this.#sweepSteps(limit, 10 * limit, out);
+    } catch (err) {
+      // Those deleted before the store failed still get their record; the rest wait for the next sweep.
+      if (out.length === 0) throw err;
+    }
+    return out;
+  }
+
+  async #sweepSteps(limit: number, budget: number, out: EndedSession[]): Promise<void> {
     do {
       // A step asks for no more than the sweep may still take (what it skips waits for the next walk).
       const count = Math.min(500, budget, limit - out.length);
@@ -363,7 +372,6 @@ class Sessions implements SessionManager {
         out.push({ key, record, why });
       }
     } while (this.#sweepCursor !== '0' && out.length < limit && budget > 0);
-    return out;
   }
 
   sweepEvery(intervalMs: number, onEnded: (ended: EndedSession[]) => void, onError: (err: unknown) => void): void {

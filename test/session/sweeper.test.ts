@@ -154,6 +154,28 @@ describe.each(['memory', 'redis'] as const)('session sweeper (%s)', (kind) => {
   });
 });
 
+describe('session sweeper when the store fails mid-sweep', () => {
+  it('returns those it already deleted (they still get their record); the next sweep takes the rest', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    const now = () => clock.now;
+    const memory = createMemoryStore({ maxSessions: 100, now });
+    const store = Object.create(memory) as Backend;
+    let deletes = 0;
+    store.deleteIfUnchanged = async (key, record) => {
+      if (++deletes === 2) throw new Error('store unavailable');
+      return memory.deleteIfUnchanged(key, record);
+    };
+    const m = createSessionManager({ config: sessionConfig('30m', '12h'), secret: SECRET, store, now });
+    const old = await Promise.all(Array.from({ length: 3 }, (_, i) => m.create(person(`f${i}@corp.example`))));
+    clock.now += 31 * MIN;
+    const first = await m.sweepEnded(1000);
+    expect(first).toHaveLength(1);
+    const rest = await m.sweepEnded(1000);
+    expect(new Set([...first, ...rest].map((e) => e.key))).toEqual(new Set(old.map((s) => s.key)));
+    expect([...first, ...rest]).toHaveLength(3);
+  });
+});
+
 describe('session sweeper timer (redis)', () => {
   it('two replicas sweeping every interval report each ended session once', async () => {
     const { clock, managers } = await replicas('redis', 2);
