@@ -16,7 +16,7 @@ import { loadSigningKeys, type SigningKeys } from './identity/keys.ts';
 import type { Logger } from './log.ts';
 import { compilePathPattern, compilePolicy, type CompiledPolicy } from './policy/compile.ts';
 import { sessionsFromConfig } from './session/create.ts';
-import type { SessionManager } from './session/manager.ts';
+import { SWEEP_INTERVAL_MS, type EndedSession, type SessionManager } from './session/manager.ts';
 import { patStoreFromConfig } from './session/pat-create.ts';
 import type { PatStore } from './session/pat-store.ts';
 import { createUpstreams, type Upstreams } from './proxy/upstream.ts';
@@ -84,6 +84,8 @@ export interface RuntimeParts {
   readonly onAuthEvent?: (e: AuthEventInput) => void;
   /** The runtime being replaced by a reload: unchanged providers are taken over from it. */
   readonly previous?: Runtime;
+  /** How often ended sessions are swept (default SWEEP_INTERVAL_MS, a minute; tests shorten it). */
+  readonly sweepIntervalMs?: number;
 }
 
 /** What a reload may keep from `old` for `next`: parts whose settings did not change. */
@@ -117,6 +119,11 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     opened.push(() => websockets.close());
     sessions = parts.sessions ?? sessionsFromConfig(config.session, log);
     if (!parts.sessions) opened.push(() => sessions.close());
+    // Sessions that ended unused get their end record from the sweeper (one timer per manager:
+    // a reload that keeps the sessions only hands it the new callbacks).
+    sessions.sweepEvery(parts.sweepIntervalMs ?? SWEEP_INTERVAL_MS, sweptAudit(parts.onAuthEvent), (err) =>
+      log.warn({ err: (err as Error).message }, 'session sweep failed; retried at the next interval'),
+    );
     patStore = parts.patStore ?? patStoreFromConfig(config.session);
     if (!parts.patStore) opened.push(() => patStore.close());
     directory = parts.directory ?? directoryFromConfig(config, directoryAudit(parts.onAuthEvent));
@@ -181,6 +188,15 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
       ]);
     },
   });
+}
+
+/** Swept sessions as audit records: the same session_expired a presented cookie gets, with its user. */
+function sweptAudit(onAuthEvent: RuntimeParts['onAuthEvent']): (ended: EndedSession[]) => void {
+  return (ended) => {
+    for (const { key, record, why } of ended) {
+      onAuthEvent?.({ action: 'session_expired', outcome: 'success', reason: why, session: key, user: record, idp: record.idp });
+    }
+  };
 }
 
 /** Directory changes as audit records (iam): the IdP's client is the credential, the account the target. */

@@ -5,8 +5,8 @@ import type { SessionRecord } from './store.ts';
 
 export type ExpiredWhy = 'idle' | 'absolute';
 
-/** How long a store keeps a record after it ended (storeTtl). */
-export const EXPIRED_GRACE_MS = 24 * 60 * 60 * 1000;
+/** How long a store keeps a record after it ended (storeTtl): a few sweep intervals (manager.ts sweepEvery, 1 min). */
+export const EXPIRED_GRACE_MS = 10 * 60 * 1000;
 
 export class Expiry {
   readonly idleMs: number;
@@ -29,10 +29,10 @@ export class Expiry {
   }
 
   /**
-   * TTL for the store when the record is written at `at`: until it ends, plus EXPIRED_GRACE_MS so a
-   * session presented again after it ended is still known — its session_expired record names the
-   * user and whether it was idle or absolute (docs/audit.md). An ended record is never used: every
-   * read checks why() first and deletes it.
+   * TTL for the store when the record is written at `at`: until it ends, plus EXPIRED_GRACE_MS so
+   * the sweeper finds it (or a cookie presented again soon after the end): its session_expired record
+   * names the user and whether it was idle or absolute (docs/audit.md). An ended record is never
+   * used: every read checks why() first and deletes it.
    */
   storeTtl(record: SessionRecord, at: number): number {
     return Math.min(this.idleMs, record.absoluteExpiresAt - at) + EXPIRED_GRACE_MS;

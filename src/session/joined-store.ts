@@ -20,6 +20,8 @@ export function joinStores(sessions: SessionStore, oneTime: ClosableOneTimeStore
     revoke: (key, tombstoneMs) => sessions.revoke(key, tombstoneMs),
     delete: (key) => sessions.delete(key),
     wasRevoked: (key) => sessions.wasRevoked(key),
+    scan: (cursor, count) => sessions.scan(cursor, count),
+    deleteIfUnchanged: (key, record) => sessions.deleteIfUnchanged(key, record),
     listIndex: (name) => sessions.listIndex(name),
     revokeIndex: (name, tombstoneMs) => sessions.revokeIndex(name, tombstoneMs),
     onRevoked: (listener) => sessions.onRevoked(listener),

@@ -8,10 +8,17 @@ import type { Secret } from '../config/secret.ts';
 import { createCookieCodec, sessionKey, type CookieCodec } from './cookie.ts';
 import { SessionCache, VerifiedCookies } from './cache.ts';
 import { CsrfTokens } from './csrf.ts';
-import { Expiry } from './expiry.ts';
+import { Expiry, type ExpiredWhy } from './expiry.ts';
 import { deriveKey } from './keys.ts';
 import { createLiveRegistry, type LiveConnection, type LiveRegistry } from './live.ts';
-import { createPendingLogins, createReplayGuard, type OneTimeStore, type PendingLogins, type ReplayGuard } from './one-time.ts';
+import {
+  createPendingLogins,
+  createReplayGuard,
+  oneTimeName,
+  type OneTimeStore,
+  type PendingLogins,
+  type ReplayGuard,
+} from './one-time.ts';
 import { Renewal } from './renewal.ts';
 import { ended, followRevocations } from './revocation.ts';
 import { TokenSealer } from './tokens.ts';
@@ -52,6 +59,17 @@ export interface RevokedSession {
   readonly key: string;
   readonly record: SessionRecord | undefined;
 }
+
+/** A session the sweeper found ended and deleted: the subject of its session_expired record. */
+export interface EndedSession {
+  readonly key: string;
+  readonly record: SessionRecord;
+  readonly why: ExpiredWhy;
+}
+
+/** The sweeper's defaults: a sweep a minute, at most this many ended sessions each. */
+export const SWEEP_INTERVAL_MS = 60_000;
+export const SWEEP_LIMIT = 1000;
 
 /** A live session as listed (admin API; formatted there). */
 export interface ListedSession {
@@ -100,6 +118,19 @@ export interface SessionManager {
   csrfToken(key: string): string;
   verifyCsrf(key: string, token: string): boolean;
   readonly live: LiveRegistry;
+  /**
+   * Delete up to `limit` ended sessions (idle or absolute) that nobody presented again, walking the
+   * store on from where the last sweep stopped (at most one full walk, and about 10 × `limit` keys
+   * looked at). Returns those this call deleted: a second sweep, or another replica's, never returns
+   * the same one.
+   */
+  sweepEnded(limit: number): Promise<EndedSession[]>;
+  /**
+   * Sweep every `intervalMs` (an unref'd timer, stopped by close()) and hand what ended to
+   * `onEnded`. With a shared store one replica sweeps per interval (a lock in the store). Called
+   * again (a reload that keeps these sessions), it only replaces the callbacks: one timer per manager.
+   */
+  sweepEvery(intervalMs: number, onEnded: (ended: EndedSession[]) => void, onError: (err: unknown) => void): void;
   close(): Promise<void>;
 }
 
@@ -143,6 +174,10 @@ class Sessions implements SessionManager {
   readonly #sealer: TokenSealer;
   readonly #csrf: CsrfTokens;
   readonly #onBackgroundError: (err: unknown) => void;
+  /** Where the next sweep goes on walking the store. */
+  #sweepCursor = '0';
+  #sweeper: { timer: NodeJS.Timeout; onEnded: (ended: EndedSession[]) => void; onError: (err: unknown) => void } | undefined;
+  #sweeping = false;
 
   constructor(options: ManagerOptions) {
     const { config, store, secret } = options;
@@ -309,7 +344,66 @@ class Sessions implements SessionManager {
     return this.#csrf.verify(key, token);
   }
 
+  async sweepEnded(limit: number): Promise<EndedSession[]> {
+    const out: EndedSession[] = [];
+    try {
+      await this.#sweepSteps(limit, 10 * limit, out);
+    } catch (err) {
+      // Those deleted before the store failed still get their record; the rest wait for the next sweep.
+      if (out.length === 0) throw err;
+    }
+    return out;
+  }
+
+  async #sweepSteps(limit: number, budget: number, out: EndedSession[]): Promise<void> {
+    do {
+      // A step asks for no more than the sweep may still take (what it skips waits for the next walk).
+      const count = Math.min(500, budget, limit - out.length);
+      const step = await this.#backend.scan(this.#sweepCursor, count);
+      this.#sweepCursor = step.cursor;
+      // Counted as asked, not as found: keys that are not sessions (a shared Redis) cost work too.
+      budget -= Math.max(count, step.entries.length);
+      const at = this.#now();
+      for (const [key, record] of step.entries) {
+        if (out.length >= limit) break;
+        const why = this.#expiry.why(record, at);
+        if (why === undefined || !(await this.#backend.deleteIfUnchanged(key, record))) continue;
+        this.#cache.drop(key);
+        out.push({ key, record, why });
+      }
+    } while (this.#sweepCursor !== '0' && out.length < limit && budget > 0);
+  }
+
+  sweepEvery(intervalMs: number, onEnded: (ended: EndedSession[]) => void, onError: (err: unknown) => void): void {
+    if (this.#sweeper) {
+      this.#sweeper.onEnded = onEnded;
+      this.#sweeper.onError = onError;
+      return;
+    }
+    const timer = setInterval(() => void this.#sweepTick(intervalMs), intervalMs);
+    timer.unref();
+    this.#sweeper = { timer, onEnded, onError };
+  }
+
+  async #sweepTick(intervalMs: number): Promise<void> {
+    const sweeper = this.#sweeper;
+    if (!sweeper || this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      // Shared store: the first replica to take the lock sweeps; it lapses before the next tick.
+      if (this.#backend.shared && !(await this.#backend.once(oneTimeName('sweep'), Math.max(1, Math.floor(intervalMs * 0.9))))) return;
+      const ended = await this.sweepEnded(SWEEP_LIMIT);
+      if (ended.length > 0) sweeper.onEnded(ended);
+    } catch (err) {
+      sweeper.onError(err);
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper.timer);
+    this.#sweeper = undefined;
     this.live.close();
     this.#renewal.clear();
     this.#verified.clear();

@@ -77,6 +77,26 @@ class MemorySessionStore implements SessionStore {
     return true;
   }
 
+  // The cursor is a position in the Map (least recently used first): records removed meanwhile
+  // shift the rest, so a walk may skip some; the next walk sees them.
+  async scan(cursor: string, count: number): Promise<{ cursor: string; entries: Array<[string, SessionRecord]> }> {
+    const from = Number.parseInt(cursor, 10) || 0;
+    const keys = [...this.#sessions.keys()].slice(from, from + Math.max(1, count));
+    const entries: Array<[string, SessionRecord]> = [];
+    for (const key of keys) {
+      const e = this.#live(key);
+      if (e) entries.push([key, e.record]);
+    }
+    const next = from + keys.length;
+    return { cursor: keys.length === 0 || next >= this.#sessions.size ? '0' : String(next), entries };
+  }
+
+  async deleteIfUnchanged(key: string, record: SessionRecord): Promise<boolean> {
+    if (this.#sessions.get(key)?.record !== record) return false;
+    this.#remove(key);
+    return true;
+  }
+
   async listIndex(name: string): Promise<Array<[string, SessionRecord]>> {
     const out: Array<[string, SessionRecord]> = [];
     for (const key of [...(this.#indexes.get(name) ?? [])]) {

@@ -65,10 +65,12 @@ const PREFIXES = {
   'cli-refresh': 'cli-rt',
   /** Per-user "not before" for IdP bearer tokens, by the hash of the user (user-not-before.ts). */
   'user-nbf': 'nbf',
+  /** The sweeper's lock: one replica sweeps per interval (manager.ts sweepEvery). */
+  sweep: 'sweep',
 } as const;
 
 export type OneTimeKind = keyof typeof PREFIXES;
-export type ReplayKind = Exclude<OneTimeKind, 'login' | 'cli-code' | 'cli-refresh' | 'user-nbf'>;
+export type ReplayKind = Exclude<OneTimeKind, 'login' | 'cli-code' | 'cli-refresh' | 'user-nbf' | 'sweep'>;
 
 /** The stored name of a one-time value: `<prefix>:<part>:<part>…`. */
 export function oneTimeName(kind: OneTimeKind, ...parts: readonly string[]): string {

@@ -15,6 +15,7 @@
 // The subscriber connection answers a PING every `heartbeatMs`: while it is subscribed and has
 // answered within 4 heartbeats, invalidationLive() holds and the manager's near cache may keep
 // records for longer than its short TTL (cache.ts).
+// The sweeper (manager.ts sweepEnded) walks the s: keys with SCAN, on every master of a Cluster.
 // Commands touch one key each, so the same code works on Redis Cluster. The e:, p:, pending and po:
 // keys belong to the one-time half, redis-one-time.ts.
 import { Cluster } from 'ioredis';
@@ -30,6 +31,10 @@ const INDEX_ADD = `redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
+
+// Delete a record only while it holds the value read (ARGV[1]): a renewal or a second sweeper meanwhile wins.
+const DELETE_IF_SAME = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
 
 export interface RedisStoreOptions {
   readonly client: RedisClient;
@@ -68,6 +73,8 @@ class RedisSessionStore implements SessionStore {
   /** When the subscriber connection last answered (performance.now()). */
   #lastAnswerAt = Number.NEGATIVE_INFINITY;
   #pinging = false;
+  /** The JSON each record returned by scan() was read as (deleteIfUnchanged compares it). */
+  readonly #scanned = new WeakMap<SessionRecord, string>();
   /** The connection last pinged (a Cluster may move its subscriber to another node). */
   #beatConnection: { ping(): Promise<unknown> } | undefined;
 
@@ -122,6 +129,40 @@ class RedisSessionStore implements SessionStore {
       const record = parse(await this.#client.get(this.#sessionKey(key)));
       await this.#client.del(this.#sessionKey(key));
       if (record) await this.#unindex(key, record);
+    });
+  }
+
+  // SCAN MATCH <prefix>s:* on each node (every master of a Cluster, one after the other): the
+  // cursor is "<node>:<SCAN cursor>".
+  scan(cursor: string, count: number): Promise<{ cursor: string; entries: Array<[string, SessionRecord]> }> {
+    return run('scan', async () => {
+      const nodes: Array<{ scan: RedisClient['scan'] }> = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
+      const [n, c] = cursor.split(':');
+      let node = Number.parseInt(n ?? '0', 10) || 0;
+      if (node >= nodes.length) node = 0;
+      const pattern = `${globEscape(this.#prefix)}s:*`;
+      const [nextCursor, found] = await nodes[node]!.scan(c ?? '0', 'MATCH', pattern, 'COUNT', Math.max(1, count));
+      const keys = found.map((k) => k.slice(this.#prefix.length + 2));
+      const values = await Promise.all(found.map((k) => this.#client.get(k)));
+      const entries: Array<[string, SessionRecord]> = [];
+      keys.forEach((k, i) => {
+        const json = values[i] ?? null;
+        const r = parse(json);
+        if (!r || json === null) return;
+        this.#scanned.set(r, json);
+        entries.push([k, r]);
+      });
+      if (nextCursor !== '0') return { cursor: `${node}:${nextCursor}`, entries };
+      return { cursor: node + 1 < nodes.length ? `${node + 1}:0` : '0', entries };
+    });
+  }
+
+  deleteIfUnchanged(key: string, record: SessionRecord): Promise<boolean> {
+    return run('delete', async () => {
+      const json = this.#scanned.get(record) ?? JSON.stringify(record);
+      const deleted = Number(await this.#client.eval(DELETE_IF_SAME, 1, this.#sessionKey(key), json)) === 1;
+      if (deleted) await this.#unindex(key, record);
+      return deleted;
     });
   }
 
@@ -328,6 +369,11 @@ function parse(json: string | null): SessionRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A literal for a SCAN MATCH pattern (a key prefix may hold glob characters). */
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 /** The client's command timeout (session.redis.command_timeout), as redis-client.ts set it. */

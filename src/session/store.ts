@@ -43,6 +43,17 @@ export interface SessionStore {
   delete(key: string): Promise<void>;
   /** True when `key` was revoked (not merely expired) recently. */
   wasRevoked(key: string): Promise<boolean>;
+  /**
+   * One step of a walk over every session record (the sweeper, manager.ts sweepEnded): start with
+   * cursor '0'; the walk is over when the cursor returned is '0' again. A step looks at about
+   * `count` records; records written or deleted meanwhile may be seen or not.
+   */
+  scan(cursor: string, count: number): Promise<{ cursor: string; entries: Array<[string, SessionRecord]> }>;
+  /**
+   * Delete a record (and its index entries) only while it is still the one `scan` returned: true
+   * for the one call that deleted it, so two replicas sweeping at once never both report it.
+   */
+  deleteIfUnchanged(key: string, record: SessionRecord): Promise<boolean>;
   /** Live sessions listed under an index name (see indexNames), key with record. */
   listIndex(name: string): Promise<Array<[string, SessionRecord]>>;
   /** Revoke every session listed under an index name; returns the revoked keys. */
