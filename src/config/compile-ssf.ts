@@ -5,21 +5,7 @@ import { Findings, type Checked } from './findings.ts';
 import type { RawSsf } from './schema.ts';
 import type { SsfConfig } from './types.ts';
 import { LOOPBACK_HOSTS, parseDuration } from './units.ts';
-
-/** Every asymmetric JWS algorithm: the default list (never "none", never HS*, which would take a public key as the secret). */
-export const SSF_DEFAULT_ALGORITHMS: readonly string[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-];
+import { ASYMMETRIC_ALGS } from './algorithms.ts';
 
 export function compileSsf(raw: RawSsf | undefined, devMode: boolean): Checked<SsfConfig | undefined> {
   const f = new Findings();
@@ -43,7 +29,7 @@ export function compileSsf(raw: RawSsf | undefined, devMode: boolean): Checked<S
       jwksUrl: t.jwks_url,
       audience: t.audience,
       subject: t.subject,
-      algorithms: t.algorithms ?? SSF_DEFAULT_ALGORITHMS,
+      algorithms: t.algorithms ?? ASYMMETRIC_ALGS,
     })),
     maxAgeMs,
     maxBodyBytes: raw.max_body,

@@ -3,6 +3,7 @@
 // compile.ts turns a parsed file into the frozen runtime Config. Shape checks live here;
 // cross-key checks (duplicate names, dev mode) live in compile.ts.
 import { z } from 'zod';
+import { ASYMMETRIC_ALGS } from './algorithms.ts';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -641,7 +642,7 @@ const ssfTransmitter = z.strictObject({
       'How a SET names the user: email = the e-mail is the Gatehouse `user`; opaque = the opaque id is; iss_sub = the identity provider whose issuer is `iss` and its `sub` (its sessions end; `user` as that provider signs users in).',
     ),
   algorithms: z
-    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']))
+    .array(z.enum(ASYMMETRIC_ALGS))
     .min(1)
     .optional()
     .describe('Signing algorithms accepted from it; default every asymmetric one (never "none" or HS*).'),

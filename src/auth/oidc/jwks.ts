@@ -9,21 +9,7 @@
 // trigger a fetch with them, and they ask again at once (otherwise sign-ins right after an IdP key
 // rotation would fail for the cooldown; openid-client's own check waits 60 s).
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
-
-/** Asymmetric algorithms only: no "none", no HS* (which would take a public key as the secret). */
-export const ASYMMETRIC_ALGS: readonly string[] = Object.freeze([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-]);
+import { ASYMMETRIC_ALGS } from '../../config/algorithms.ts';
 
 /** How long a JWKS fetch may take. */
 export const JWKS_TIMEOUT_MS = 10_000;
