@@ -1,8 +1,8 @@
 // The directory's say over a request's identity (pipeline stage 4, every credential: session
 // cookie, bearer token): a user the IdP deactivated is refused, and for a user known to SCIM the
 // groups policy and identity headers see are the SCIM groups (scim.groups: replace) or the union
-// with the sign-in's (merge). Per request, from Directory.state's short-lived cache (≤ 1 s, and
-// dropped at once by change notifications), so a group removal applies on the next request.
+// with the sign-in's (merge). Per request, from Directory.state's cache (dropped at once by change
+// notifications; 1 s when they may be missed), so a group removal applies on the next request.
 import type { Identity } from '../identity/identity.ts';
 import type { Directory, UserState } from './directory.ts';
 

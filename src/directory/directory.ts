@@ -1,8 +1,10 @@
 // The directory: users and groups provisioned by the IdP (SCIM, scim/*.ts) or changed by its
 // signals (Shared Signals), kept in the session store's backend (kv.ts) so every replica sees the
 // same. Per request, identity resolution asks `state(user)`: is the user known here, active, and in
-// which groups — answered from a per-process cache that lives at most `cacheTtlMs` (1 s) and is
-// dropped at once by the change notifications every write publishes.
+// which groups — answered from a per-process cache, dropped at once by the change notifications
+// every write publishes. As the session near cache (session/cache.ts): while the backend says its
+// notification channel is live, an entry (a user's state, or "unknown here") is served for
+// `cachePushedTtlMs` (session.cache.ttl) without a Redis read; otherwise for `cacheTtlMs` (1 s).
 //
 // Layout (keys under the backend's prefix, e.g. "gatehouse:d:"):
 //   u:<id>            user (JSON DirectoryUser)        users        set of user ids
@@ -98,7 +100,7 @@ export interface Directory {
   findGroups(filter?: GroupFilter): Promise<DirectoryGroup[]>;
   upsertGroup(fields: GroupFields, actor: string, id?: string): Promise<{ group: DirectoryGroup; created: boolean }>;
   deleteGroup(id: string, actor: string): Promise<DirectoryGroup | undefined>;
-  /** Per-request answer, cached (≤ cacheTtlMs, dropped on any change notification). */
+  /** Per-request answer, cached (cacheTtlMs, or cachePushedTtlMs while the channel is live; dropped on any change notification). */
   state(user: string): Promise<UserState>;
   /** Resolves once change notifications from other replicas are received. */
   listening(): Promise<void>;
@@ -116,7 +118,11 @@ export class DirectoryBusy extends Error {}
 export interface DirectoryOptions {
   readonly kv: DirectoryKv;
   readonly onChange?: (c: DirectoryChange) => void;
+  /** Entries older than this are re-read (always, and whenever the channel is down). Default 1 s. */
   readonly cacheTtlMs?: number;
+  /** ...and while the notification channel is live, this long. Default `cacheTtlMs`. */
+  readonly cachePushedTtlMs?: number;
+  /** Entries kept, least recently used forgotten first. */
   readonly cacheMax?: number;
   readonly now?: () => number;
 }
@@ -127,9 +133,11 @@ export function createDirectory(options: DirectoryOptions): Directory {
   const { kv } = options;
   const now = options.now ?? Date.now;
   const ttl = options.cacheTtlMs ?? 1000;
-  const cacheMax = options.cacheMax ?? 10_000;
+  const pushedTtl = Math.max(ttl, options.cachePushedTtlMs ?? ttl);
+  const cacheMax = Math.max(1, options.cacheMax ?? 10_000);
   const onChange = options.onChange ?? (() => {});
-  const cache = new Map<string, { state: UserState; at: number }>();
+  // `pushed`: read while the channel was live, so any later change is announced to this process.
+  const cache = new Map<string, { state: UserState; at: number; pushed: boolean }>();
   // Bumped by every change seen: a read that a change overtook is answered but not cached.
   let generation = 0;
   kv.onMessage((m) => {
@@ -240,7 +248,11 @@ export function createDirectory(options: DirectoryOptions): Directory {
     async setActive(user, active, actor) {
       const previous = await getUser(user);
       if (!previous && active) return undefined;
-      if (previous && previous.active === active) return previous;
+      if (previous && previous.active === active) {
+        // Announced again: a retry after a write whose announcement failed must still reach every cache.
+        await changed([previous.user]);
+        return previous;
+      }
       const at = new Date(now()).toISOString();
       const next: DirectoryUser = previous
         ? { ...previous, active, lastModified: at, version: previous.version + 1 }
@@ -342,14 +354,24 @@ export function createDirectory(options: DirectoryOptions): Directory {
     async state(user) {
       const key = lower(user);
       const hit = cache.get(key);
-      const at = now();
-      if (hit && at - hit.at < ttl) return hit.state;
+      if (hit) {
+        const age = now() - hit.at;
+        if (age < ttl || (hit.pushed && age < pushedTtl && kv.invalidationLive())) {
+          // Least recently used goes first: move the hit to the newest end.
+          cache.delete(key);
+          cache.set(key, hit);
+          return hit.state;
+        }
+      }
       const seen = generation;
+      const liveBefore = kv.invalidationLive();
       const u = await getUser(user);
       const state: UserState = u ? { known: true, id: u.id, active: u.active, groups: await groupNamesOf(u.id) } : { known: false };
+      // Raced a change (maybe of this very user): answer, but keep no copy.
       if (seen !== generation) return state;
+      cache.delete(key);
       if (cache.size >= cacheMax) cache.delete(cache.keys().next().value!);
-      cache.set(key, { state, at });
+      cache.set(key, { state, at: now(), pushed: liveBefore && kv.invalidationLive() });
       return state;
     },
     listening: () => kv.listening(),

@@ -2,6 +2,10 @@
 // commands and one notification channel, over Redis (keys under session.redis.key_prefix + "d:",
 // channel <prefix>directory) or one process's memory. Every command touches one key, so the same
 // code works on Redis Cluster. directory.ts holds the meaning; this file only stores.
+// The subscriber connection answers a PING every `heartbeatMs` (as the session store's does,
+// session/redis-store.ts): while it is subscribed and has answered within 4 heartbeats,
+// invalidationLive() holds and the directory's cache may keep a user's state for session.cache.ttl.
+import { Cluster } from 'ioredis';
 import type { RedisConfig } from '../config/types.ts';
 import { createRedisClient, type RedisClient } from '../session/redis-client.ts';
 import { runCommand as run } from '../session/redis-command.ts';
@@ -20,6 +24,8 @@ export interface DirectoryKv {
   onMessage(listener: (message: string | undefined) => void): void;
   /** Resolves once notifications are being received (tests, start-up). */
   listening(): Promise<void>;
+  /** Subscribed and answering now: no change notification can have been missed. */
+  invalidationLive(): boolean;
   /** Take `key` for at most `ttlMs` (SET NX PX); false when someone else holds it. */
   tryLock(key: string, token: string, ttlMs: number): Promise<boolean>;
   /** Give `key` back if `token` still holds it. */
@@ -56,6 +62,8 @@ export function createMemoryKv(): DirectoryKv {
     },
     onMessage: (listener) => void listeners.push(listener),
     listening: async () => {},
+    // One process: every write goes through it and drops its own cache entries.
+    invalidationLive: () => true,
     tryLock: async (key, token, ttlMs) => {
       const now = Date.now();
       const held = locks.get(key);
@@ -73,30 +81,88 @@ export function createMemoryKv(): DirectoryKv {
 // Delete the lock only if this holder still has it (it may have expired and been taken since).
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+export interface RedisKvOptions {
+  /** How often the subscriber connection is pinged; default 250 ms. */
+  readonly heartbeatMs?: number;
+  /** Where the subscriber connects, when not where commands go (tests: a channel that is down). */
+  readonly subscriberConfig?: RedisConfig;
+}
+
 /** Two connections of its own (commands, subscriber) to the session store's Redis. */
-export function createRedisKv(config: RedisConfig): DirectoryKv {
+export function createRedisKv(config: RedisConfig, options: RedisKvOptions = {}): DirectoryKv {
   const client = createRedisClient(config, 'commands');
-  const subscriber = createRedisClient(config, 'subscriber');
+  const subscriber = createRedisClient(options.subscriberConfig ?? config, 'subscriber');
   const prefix = `${config.keyPrefix}d:`;
   const channel = `${config.keyPrefix}directory`;
+  const heartbeatMs = options.heartbeatMs ?? 250;
   const listeners: Array<(m: string | undefined) => void> = [];
   const emit = (m: string | undefined) => {
     for (const l of listeners) l(m);
   };
+  /** Subscription confirmed on the current connection; when it last answered (performance.now()). */
+  let subscribed = false;
+  let lastAnswerAt = Number.NEGATIVE_INFINITY;
   subscriber.on('message', (ch: string, message: string) => {
-    if (ch === channel) emit(message);
+    if (ch !== channel) return;
+    lastAnswerAt = performance.now();
+    emit(message);
   });
-  let subscribedOnce = false;
+  let confirmed: () => void = () => {};
+  const subscribedOnce = new Promise<void>((r) => (confirmed = r));
+  const confirmSubscription = () => {
+    subscriber.subscribe(channel).then(
+      () => {
+        if (subscriber.status !== 'ready') return;
+        subscribed = true;
+        lastAnswerAt = performance.now();
+        confirmed();
+      },
+      () => {
+        // Not connected: tried again on the next 'ready' (ioredis also resubscribes by itself).
+      },
+    );
+  };
+  // After a reconnect, changes published meanwhile were missed: the cache starts over, and keeps
+  // to its short TTL until the subscription is confirmed again.
+  let readyOnce = false;
+  subscriber.on('close', () => {
+    subscribed = false;
+  });
   subscriber.on('ready', () => {
-    if (subscribedOnce) emit(undefined);
-    subscribedOnce = true;
+    subscribed = false;
+    if (readyOnce) emit(undefined);
+    readyOnce = true;
+    confirmSubscription();
   });
-  const subscribed = subscriber.subscribe(channel).then(
-    () => undefined,
-    () => {
-      // Retried by ioredis' auto-resubscribe once connected.
-    },
-  );
+  confirmSubscription();
+  // One PING in flight at most: a paused or cut connection stops answering and the channel goes stale.
+  let pinging = false;
+  let beatConnection: { ping(): Promise<unknown> } | undefined;
+  const heartbeat = setInterval(() => {
+    const conn = subscriberConnection(subscriber);
+    if (conn !== beatConnection) {
+      // A Cluster moved its subscriber to another node: notifications may have been missed.
+      const moved = beatConnection !== undefined;
+      beatConnection = conn;
+      if (moved) {
+        subscribed = false;
+        emit(undefined);
+        if (conn) confirmSubscription();
+      }
+    }
+    if (pinging || !subscribed || !conn) return;
+    pinging = true;
+    conn.ping().then(
+      () => {
+        pinging = false;
+        lastAnswerAt = performance.now();
+      },
+      () => {
+        pinging = false;
+      },
+    );
+  }, heartbeatMs);
+  heartbeat.unref();
   const k = (key: string) => prefix + key;
   return {
     kind: 'redis',
@@ -112,10 +178,13 @@ export function createRedisKv(config: RedisConfig): DirectoryKv {
       run('directory lock', async () => (await client.set(k(`lock:${key}`), token, 'PX', Math.max(1, ttlMs), 'NX')) === 'OK'),
     unlock: (key, token) => run('directory unlock', async () => void (await client.eval(UNLOCK, 1, k(`lock:${key}`), token))),
     listening: async () => {
-      await subscribed;
+      await subscribedOnce;
       if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
     },
+    invalidationLive: () => subscribed && performance.now() - lastAnswerAt < 4 * heartbeatMs,
     close: async () => {
+      clearInterval(heartbeat);
+      subscribed = false;
       await Promise.all(
         [client, subscriber].map(async (c: RedisClient) => {
           if (c.status === 'ready') await Promise.race([c.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
@@ -124,4 +193,15 @@ export function createRedisKv(config: RedisConfig): DirectoryKv {
       );
     },
   };
+}
+
+/**
+ * The connection that carries the subscription: the subscriber itself, or for a Cluster the node
+ * connection ioredis picked for it (internal API, as in session/redis-store.ts; without it the
+ * channel never counts as live, which only costs the long TTL).
+ */
+function subscriberConnection(subscriber: RedisClient): { ping(): Promise<unknown> } | undefined {
+  if (!(subscriber instanceof Cluster)) return subscriber;
+  const inner = (subscriber as unknown as { subscriber?: { getInstance?: () => { ping(): Promise<unknown> } | null } }).subscriber;
+  return inner?.getInstance?.() ?? undefined;
 }
