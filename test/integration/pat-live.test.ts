@@ -63,7 +63,7 @@ interface OpenWs {
   isClosed(): boolean;
 }
 
-/** A WebSocket through `gh` with the token; resolves once the echo answered (the tunnel works). */
+/** A WebSocket through `gh` with the token; resolves once the upstream echoed (the tunnel works). */
 function openWs(gh: StartedGatehouse, token: string): Promise<OpenWs> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/ws`, { headers: { authorization: `Bearer ${token}` } });
@@ -75,10 +75,14 @@ function openWs(gh: StartedGatehouse, token: string): Promise<OpenWs> {
       }),
     );
     ws.once('error', reject);
-    ws.once('open', () => {
-      ws.once('message', (d) => (String(d) === 'hello' ? resolve({ ws, closed, isClosed: () => done }) : reject(new Error(String(d)))));
-      ws.send('hello');
-    });
+    // The upstream greets first (what arrived), then echoes.
+    const onMessage = (d: WebSocket.RawData) => {
+      if (String(d) !== 'echo me') return;
+      ws.off('message', onMessage);
+      resolve({ ws, closed, isClosed: () => done });
+    };
+    ws.on('message', onMessage);
+    ws.once('open', () => ws.send('echo me'));
   });
 }
 
