@@ -141,10 +141,25 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     await Promise.allSettled(opened.map(async (close) => close()));
     throw err;
   }
+  const pats = createPats({
+    config: config.tokens.pat,
+    store: patStore,
+    routeNames: config.routes.map((r) => r.name),
+    currentGroups: async (user) => (await sessions.list(user)).sort((a, b) => b.record.createdAt - a.record.createdAt)[0]?.record.groups,
+    onBackgroundError: (err) => log.warn({ err: (err as Error).message }, 'personal access token: last-used time not written'),
+    // Revoked is revoked (the store said so): a notice that cannot be sent leaves the token's live
+    // connections to their next re-check (session/live.ts), it does not fail the revocation.
+    revoked: (ids) =>
+      sessions
+        .endTokens(ids)
+        .catch((err: unknown) =>
+          log.warn({ err: (err as Error).message }, 'personal access token revoked; its live connections close at their next re-check'),
+        ),
+  });
   const offboarding = createOffboarding({
     sessions: () => sessions,
     onAuthEvent: parts.onAuthEvent ?? (() => {}),
-    revokeTokens: async (user) => (await patStore.revokeUser(user)).length,
+    revokeTokens: async (user) => (await pats.revokeUser(user)).length,
   });
   const signer = createAssertionSigner(keys, config.server.publicUrl, config.assertion.ttlMs);
   const isServedHost = servedHosts(config);
@@ -162,13 +177,7 @@ export async function buildRuntime(config: Config, log: Logger, parts: RuntimePa
     offboarding,
     providers,
     bearer: createBearerVerifier(providers.oidc.values()),
-    pats: createPats({
-      config: config.tokens.pat,
-      store: patStore,
-      routeNames: config.routes.map((r) => r.name),
-      currentGroups: async (user) => (await sessions.list(user)).sort((a, b) => b.record.createdAt - a.record.createdAt)[0]?.record.groups,
-      onBackgroundError: (err) => log.warn({ err: (err as Error).message }, 'personal access token: last-used time not written'),
-    }),
+    pats,
     signals: config.ssf && signalsReceiver(config, sessions, directory, offboarding),
     keys,
     isServedHost,

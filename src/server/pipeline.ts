@@ -108,14 +108,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const httpHooks: ProxyHooks = {
     onUpstreamError,
     // Open-ended responses (SSE, streams) end with the session, like WebSockets.
-    onStream: (ex) => followSession(ex, deps.current().sessions, (why) => endStream(ex, (ex.liveEnd = `session ${why}`))),
+    onStream: (ex) => followSession(ex, deps.current(), (why) => endStream(ex, (ex.liveEnd = `session ${why}`))),
   };
   const wsHooks: WebSocketHooks = {
     onOpen(ex) {
       opened(ex);
       deps.tunnels.add(ex.socket);
       metrics.websocketsOpen.inc({ route: ex.route?.name ?? '' });
-      followSession(ex, deps.current().sessions, (why) => endTunnel(ex, (ex.liveEnd = `session ${why}`)));
+      followSession(ex, deps.current(), (why) => endTunnel(ex, (ex.liveEnd = `session ${why}`)));
     },
     onClose(ex) {
       if (ex.upgraded) {
@@ -451,13 +451,27 @@ function checkOrigin(ex: Exchange, route: RouteConfig): void {
   throw new GatehouseError('GH_FORBIDDEN', `WebSocket connections to ${route.name} from ${origin} are not allowed.`);
 }
 
-/** Tie a live connection to its session: `end` runs when the session is revoked or expires. */
-function followSession(ex: Exchange, sessions: SessionManager, end: (why: 'revoked' | 'expired') => void): (() => void) | undefined {
+/**
+ * Tie a live connection to its session: `end` runs when the session is revoked or expires. One
+ * opened with a personal access token follows the token the same way (revoked on any replica,
+ * or gone from the token store at a re-check).
+ */
+function followSession(ex: Exchange, rt: Runtime, end: (why: 'revoked' | 'expired') => void): (() => void) | undefined {
+  const sessions = rt.sessions;
   const session = ex.session;
-  if (!session) return undefined;
+  if (!session) return followToken(ex, rt, end);
   const unwatch = sessions.watch(session.key, session.record, { end });
   if (ex.res) return unwatch; // the HTTP caller unwatches when the response closes
   ex.socket.on('data', () => sessions.activity(session.key));
   ex.socket.once('close', unwatch);
+  return unwatch;
+}
+
+function followToken(ex: Exchange, rt: Runtime, end: (why: 'revoked' | 'expired') => void): (() => void) | undefined {
+  // ex.token is set as soon as a token is presented; only one that verified stands for the identity.
+  if (!ex.token || !ex.identity) return undefined;
+  const store = rt.pats.store;
+  const unwatch = rt.sessions.watchToken(ex.token.id, { end }, (id) => store.get(id));
+  if (!ex.res) ex.socket.once('close', unwatch);
   return unwatch;
 }

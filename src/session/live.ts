@@ -2,15 +2,19 @@
 // they are closed when it is revoked (any replica, via the store's notifications) and when it
 // passes its idle or absolute expiry. Each session with live connections has one timer that wakes
 // at its next possible expiry (or after `recheckMs`, to bound staleness if a notification was
-// lost) and asks the manager whether the session is still active.
+// lost) and asks the manager whether the session is still active. Connections opened with a
+// personal access token are kept under patLiveKey(id) with a check of their own (the token store).
+
+/** Live-registry key of the connections a personal access token opened (never a session key: those have no ':'). */
+export const patLiveKey = (id: string) => `pat:${id}`;
 
 export interface LiveConnection {
   end(reason: 'revoked' | 'expired'): void;
 }
 
 export interface LiveRegistry {
-  /** Register a connection; returns its unregister function. */
-  watch(key: string, nextExpiryAt: number, conn: LiveConnection): () => void;
+  /** Register a connection (re-checked with `check` when given, else the registry's); returns its unregister function. */
+  watch(key: string, nextExpiryAt: number, conn: LiveConnection, check?: LiveCheck): () => void;
   /** Check every session with live connections now (notifications may have been missed). */
   recheckAll(): void;
   /** The session ended: close its connections now. */
@@ -23,9 +27,11 @@ export interface LiveRegistry {
   close(): void;
 }
 
+/** Re-check a session; resolves with its next possible expiry, or the reason it ended. */
+export type LiveCheck = (key: string) => Promise<{ active: true; nextExpiryAt: number } | { active: false; reason: 'revoked' | 'expired' }>;
+
 export interface LiveRegistryOptions {
-  /** Re-check a session; resolves with its next possible expiry, or the reason it ended. */
-  check(key: string): Promise<{ active: true; nextExpiryAt: number } | { active: false; reason: 'revoked' | 'expired' }>;
+  readonly check: LiveCheck;
   readonly recheckMs: number;
   readonly now?: () => number;
 }
@@ -33,6 +39,7 @@ export interface LiveRegistryOptions {
 interface Entry {
   conns: Set<LiveConnection>;
   timer: NodeJS.Timeout | undefined;
+  check: LiveCheck;
 }
 
 export function createLiveRegistry(options: LiveRegistryOptions): LiveRegistry {
@@ -52,7 +59,7 @@ export function createLiveRegistry(options: LiveRegistryOptions): LiveRegistry {
     if (!entry) return;
     let result;
     try {
-      result = await options.check(key);
+      result = await entry.check(key);
     } catch {
       // Store unavailable: fail closed for live connections too.
       result = { active: false as const, reason: 'expired' as const };
@@ -78,10 +85,10 @@ export function createLiveRegistry(options: LiveRegistryOptions): LiveRegistry {
   };
 
   return {
-    watch(key, nextExpiryAt, conn) {
+    watch(key, nextExpiryAt, conn, check) {
       let entry = entries.get(key);
       if (!entry) {
-        entry = { conns: new Set(), timer: undefined };
+        entry = { conns: new Set(), timer: undefined, check: check ?? options.check };
         entries.set(key, entry);
         schedule(key, entry, nextExpiryAt);
       }

@@ -10,7 +10,7 @@ import { SessionCache, VerifiedCookies } from './cache.ts';
 import { CsrfTokens } from './csrf.ts';
 import { Expiry, type ExpiredWhy } from './expiry.ts';
 import { deriveKey } from './keys.ts';
-import { createLiveRegistry, type LiveConnection, type LiveRegistry } from './live.ts';
+import { createLiveRegistry, patLiveKey, type LiveConnection, type LiveRegistry } from './live.ts';
 import {
   createPendingLogins,
   createReplayGuard,
@@ -113,6 +113,13 @@ export interface SessionManager {
   watch(key: string, record: SessionRecord, conn: LiveConnection): () => void;
   /** Traffic on a live connection counts as use (renewal throttled like requests). */
   activity(key: string): void;
+  /**
+   * Tie a live connection to a personal access token: it ends when endTokens names the token (any
+   * replica), or when `find` (the token store) no longer has it at a re-check. Returns the unwatch.
+   */
+  watchToken(id: string, conn: LiveConnection, find: (id: string) => Promise<{ readonly expiresAt: number } | undefined>): () => void;
+  /** Personal access tokens were revoked: close their live connections on every replica sharing the store. */
+  endTokens(ids: readonly string[]): Promise<void>;
   tokens(key: string, record: SessionRecord): Record<string, string> | undefined;
   /** Anti-CSRF token bound to one session (logout form). */
   csrfToken(key: string): string;
@@ -330,6 +337,26 @@ class Sessions implements SessionManager {
 
   activity(key: string): void {
     this.#renewal.activity(key, (k) => this.#resolve(k, true));
+  }
+
+  watchToken(id: string, conn: LiveConnection, find: (id: string) => Promise<{ readonly expiresAt: number } | undefined>): () => void {
+    // The expiry is learnt at the first re-check; a token gone before it passed was revoked.
+    let expiresAt = Number.POSITIVE_INFINITY;
+    return this.live.watch(patLiveKey(id), expiresAt, conn, async () => {
+      const found = await find(id);
+      if (found === undefined) return { active: false, reason: this.#now() < expiresAt ? 'revoked' : 'expired' };
+      expiresAt = found.expiresAt;
+      return { active: true, nextExpiryAt: expiresAt };
+    });
+  }
+
+  async endTokens(ids: readonly string[]): Promise<void> {
+    // The session store's revocation notice carries the token's live key to every replica (this
+    // one too: revocation.ts closes its connections); the 1 ms tombstone is never read.
+    for (const id of ids) {
+      this.live.endSession(patLiveKey(id), 'revoked');
+      await this.#backend.revoke(patLiveKey(id), 1);
+    }
   }
 
   tokens(key: string, record: SessionRecord): Record<string, string> | undefined {

@@ -3,7 +3,7 @@
 // session holding live connections against the store.
 import { describe, expect, it } from 'vitest';
 import { SessionCache } from '../../src/session/cache.ts';
-import { createLiveRegistry } from '../../src/session/live.ts';
+import { createLiveRegistry, patLiveKey } from '../../src/session/live.ts';
 import { followRevocations } from '../../src/session/revocation.ts';
 import type { SessionStore } from '../../src/session/store.ts';
 import { record } from './store.contract.ts';
@@ -57,6 +57,33 @@ describe('followRevocations', () => {
     expect(cache.peek('a')).toBeUndefined();
     await expect.poll(() => ended).toEqual(['a:revoked']);
     expect(live.has('b')).toBe(true);
+    live.close();
+  });
+
+  it("a connection watched with its own check (a personal access token's) is re-checked with that one", async () => {
+    const { store, live, ended, notify } = setup();
+    let tokenLive = true;
+    let checks = 0;
+    const key = patLiveKey('0123456789abcdef');
+    live.watch(key, Number.POSITIVE_INFINITY, { end: (why) => ended.push(`${key}:${why}`) }, async () => {
+      checks++;
+      return tokenLive ? { active: true, nextExpiryAt: Number.POSITIVE_INFINITY } : { active: false, reason: 'revoked' };
+    });
+    // The sessions' check would end it (no session has that key); its own keeps it open.
+    notify(undefined);
+    await expect.poll(() => checks).toBe(1);
+    expect(ended).toEqual([]);
+    tokenLive = false;
+    notify(undefined);
+    await expect.poll(() => ended).toEqual([`${key}:revoked`]);
+    // And a revocation notice for its key closes it at once, like a session's.
+    live.watch(key, Number.POSITIVE_INFINITY, { end: (why) => ended.push(`${key}:${why}:notice`) }, async () => ({
+      active: true,
+      nextExpiryAt: Number.POSITIVE_INFINITY,
+    }));
+    await store.revoke(key, 1);
+    expect(ended).toEqual([`${key}:revoked`, `${key}:revoked:notice`]);
+    expect(live.size()).toBe(0);
     live.close();
   });
 });

@@ -9,10 +9,11 @@
 // IdP's (verify.ts) without asking anyone. Only SHA-256 of the whole token is stored
 // (session/pat-store.ts); a token is looked up by its id and its hash compared in constant time.
 // Every use reads the store — nothing is cached — so a revoked token is refused by every replica
-// at its next request. A token names the routes it may reach: used anywhere else it is no
-// credential (403 where the route needs one). It carries the groups its owner had at creation;
-// with tokens.pat.recheck_groups the groups of the owner's newest live session are used instead
-// when there is one (that session is revalidated at the IdP on its own schedule).
+// at its next request, and its live connections are closed at once (PatDeps.revoked). A token
+// names the routes it may reach: used anywhere else it is no credential (403 where the route
+// needs one). It carries the groups its owner had at creation; with tokens.pat.recheck_groups the
+// groups of the owner's newest live session are used instead when there is one (that session is
+// revalidated at the IdP on its own schedule).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PatConfig } from '../../config/types.ts';
 import { GatehouseError } from '../../errors.ts';
@@ -91,6 +92,8 @@ export interface PatDeps {
   readonly now?: () => number;
   /** A failed last-used write (never fails the request). */
   readonly onBackgroundError?: (err: unknown) => void;
+  /** Tokens were revoked: their live connections (WebSockets, streams) are closed on every replica. */
+  readonly revoked?: (ids: readonly string[]) => Promise<void>;
 }
 
 const bad = (why: string) => new GatehouseError('GH_BAD_TOKEN', `The personal access token was refused: ${why}.`);
@@ -184,8 +187,16 @@ export function createPats(deps: PatDeps): Pats {
     },
     list: (user) => store.listUser(user),
     listAll: () => store.listAll(),
-    revoke: (id) => store.revoke(id),
-    revokeUser: (user) => store.revokeUser(user),
+    async revoke(id) {
+      const r = await store.revoke(id);
+      if (r) await deps.revoked?.([r.id]);
+      return r;
+    },
+    async revokeUser(user) {
+      const rs = await store.revokeUser(user);
+      if (rs.length > 0) await deps.revoked?.(rs.map((r) => r.id));
+      return rs;
+    },
   };
 }
 
