@@ -5,27 +5,9 @@
 // other's copy at once; with the channel down the 1 s TTL applies, and a resubscription drops the
 // whole cache. Waits are event-driven (the notification itself, the heartbeat), bounded.
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { Secret } from '../../src/config/secret.ts';
-import type { RedisConfig } from '../../src/config/types.ts';
 import { createDirectory, type UserFields } from '../../src/directory/directory.ts';
 import { createRedisKv } from '../../src/directory/kv.ts';
-import { inspector, redisUrl, startOwnRedis, uniquePrefix } from '../support/redis.ts';
-
-function redisConfig(prefix: string, url: string): RedisConfig {
-  return {
-    mode: 'standalone',
-    url: new Secret(url),
-    nodes: [],
-    name: undefined,
-    username: undefined,
-    password: undefined,
-    sentinelPassword: undefined,
-    tls: false,
-    db: undefined,
-    keyPrefix: prefix,
-    commandTimeoutMs: 2000,
-  };
-}
+import { inspector, redisUrl, startOwnRedis, uniquePrefix, redisConfig } from '../support/redis.ts';
 
 const alice: UserFields = { user: 'alice@example.com', userName: 'alice@example.com', active: true };
 const NOBODY = 'nobody@example.com';

@@ -1,27 +1,9 @@
 // The directory against both backends (memory, real Redis), and two directories on one Redis
 // prefix as two replicas: a change on one is seen by the other's per-request cache at once.
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { RedisConfig } from '../../src/config/types.ts';
-import { Secret } from '../../src/config/secret.ts';
 import { createDirectory, DirectoryConflict, type DirectoryChange, type UserFields } from '../../src/directory/directory.ts';
 import { createMemoryKv, createRedisKv } from '../../src/directory/kv.ts';
-import { redisUrl, uniquePrefix } from '../support/redis.ts';
-
-export function redisConfig(prefix: string): RedisConfig {
-  return {
-    mode: 'standalone',
-    url: new Secret(redisUrl()),
-    nodes: [],
-    name: undefined,
-    username: undefined,
-    password: undefined,
-    sentinelPassword: undefined,
-    tls: false,
-    db: undefined,
-    keyPrefix: prefix,
-    commandTimeoutMs: 2000,
-  };
-}
+import { uniquePrefix, redisConfig } from '../support/redis.ts';
 
 async function open(kind: 'memory' | 'redis', prefix = uniquePrefix(), cacheTtlMs = 60_000) {
   const changes: DirectoryChange[] = [];

@@ -10,27 +10,11 @@ import type { RedisConfig } from '../../src/config/types.ts';
 import { createSessionManager, type SessionManager } from '../../src/session/manager.ts';
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
-import { inspector, redisUrl, startOwnRedis, uniquePrefix } from '../support/redis.ts';
+import { inspector, redisUrl, startOwnRedis, uniquePrefix, redisConfig } from '../support/redis.ts';
 import { startClusterTopology } from '../support/redis-topology.ts';
 
 const SECRET = new Secret('near-cache-secret-0123456789abcdefghijkl');
 const alice = { user: 'alice@corp.example', groups: ['ml'], idp: 'corp', method: 'oidc', subject: 'sub-alice', idpSession: 'sid-1' };
-
-function redisConfig(prefix: string, url: string): RedisConfig {
-  return {
-    mode: 'standalone',
-    url: new Secret(url),
-    nodes: [],
-    name: undefined,
-    username: undefined,
-    password: undefined,
-    sentinelPassword: undefined,
-    tls: false,
-    db: undefined,
-    keyPrefix: prefix,
-    commandTimeoutMs: 2000,
-  };
-}
 
 const sessionConfig = compileConfig({
   server: { public_url: 'https://ml.corp.example' },

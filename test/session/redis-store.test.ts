@@ -1,32 +1,14 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { RedisConfig } from '../../src/config/types.ts';
-import { Secret } from '../../src/config/secret.ts';
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { userIndex } from '../../src/session/store.ts';
 import { spawn } from 'node:child_process';
 import { freePort } from '../support/ports.ts';
-import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { inspector, uniquePrefix, redisConfig } from '../support/redis.ts';
 import { waitForPort } from '../support/ports.ts';
 import { createReplayGuard, oneTimeName } from '../../src/session/one-time.ts';
 import { runOneTimeStoreContract } from './one-time.contract.ts';
 import { record, runSessionStoreContract } from './store.contract.ts';
-
-function redisConfig(prefix: string, url = redisUrl()): RedisConfig {
-  return {
-    mode: 'standalone',
-    url: new Secret(url),
-    nodes: [],
-    name: undefined,
-    username: undefined,
-    password: undefined,
-    sentinelPassword: undefined,
-    tls: false,
-    db: undefined,
-    keyPrefix: prefix,
-    commandTimeoutMs: 2000,
-  };
-}
 
 async function makeStore(prefix = uniquePrefix()) {
   const c = redisConfig(prefix);

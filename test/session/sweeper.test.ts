@@ -10,7 +10,7 @@ import type { OneTimeStore } from '../../src/session/one-time.ts';
 import { createRedisClient } from '../../src/session/redis-client.ts';
 import { createRedisStore } from '../../src/session/redis-store.ts';
 import { userIndex, type SessionStore } from '../../src/session/store.ts';
-import { inspector, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { inspector, uniquePrefix, redisConfig } from '../support/redis.ts';
 import { startClusterTopology } from '../support/redis-topology.ts';
 
 /** Repeated sweeps a test allows itself to find its sessions in a shared Redis. */
@@ -32,22 +32,6 @@ function sessionConfig(idle: string, absolute: string) {
     session: { idle_timeout: idle, absolute_timeout: absolute, secret: SECRET.value() },
     routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', allow: { public: true } }],
   }).config.session;
-}
-
-function redisConfig(prefix: string): RedisConfig {
-  return {
-    mode: 'standalone',
-    url: new Secret(redisUrl()),
-    nodes: [],
-    name: undefined,
-    username: undefined,
-    password: undefined,
-    sentinelPassword: undefined,
-    tls: false,
-    db: undefined,
-    keyPrefix: prefix,
-    commandTimeoutMs: 2000,
-  };
 }
 
 type Backend = SessionStore & OneTimeStore;

@@ -5,12 +5,31 @@ import { randomUUID } from 'node:crypto';
 import { freePort, waitForPort } from './ports.ts';
 import { inject, onTestFinished } from 'vitest';
 import { Redis } from 'ioredis';
+import { Secret } from '../../src/config/secret.ts';
+import type { RedisConfig } from '../../src/config/types.ts';
 
 export function redisUrl(): string {
   return inject('redisUrl');
 }
 
 /** A key prefix no other test uses. */
+/** A standalone Redis config under `prefix` (the test Redis unless `url` is given). */
+export function redisConfig(prefix: string, url = redisUrl()): RedisConfig {
+  return {
+    mode: 'standalone',
+    url: new Secret(url),
+    nodes: [],
+    name: undefined,
+    username: undefined,
+    password: undefined,
+    sentinelPassword: undefined,
+    tls: false,
+    db: undefined,
+    keyPrefix: prefix,
+    commandTimeoutMs: 2000,
+  };
+}
+
 export function uniquePrefix(): string {
   return `gh-test:${randomUUID().slice(0, 8)}:`;
 }
