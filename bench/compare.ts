@@ -3,6 +3,8 @@
 // same bounded load (BENCH_CONNECTIONS, BENCH_SECONDS), after signing in once through each:
 //   direct                  the upstream alone: the ceiling
 //   nginx                   nginx as a plain reverse proxy: the floor any proxy can reach
+//   node-floor              node:http + undici and nothing else (bench/node-floor.ts): what Node,
+//                           undici and the kernel cost any Node proxy here, before Gatehouse's work
 //   gatehouse               everything on: Redis sessions, a group policy, identity headers +
 //                           signed assertion, audit to a file; one session
 //   gatehouse-10k           the same process, 10,000 distinct sessions round-robin (wrk + Lua)
@@ -266,8 +268,8 @@ async function main(): Promise<void> {
     `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
   );
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, apachePort, apacheRedisPort, nginxPort] = await Promise.all(
-    Array.from({ length: 8 }, () => freePort()),
+  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, apachePort, apacheRedisPort, nginxPort, floorPort] = await Promise.all(
+    Array.from({ length: 9 }, () => freePort()),
   );
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
@@ -315,6 +317,13 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     } else {
       console.log('nginx                                        not installed (apt-get install nginx-light to add this row)');
     }
+  }
+
+  if (wanted('node-floor')) {
+    const floor = start(NODE, [join(root, 'bench/node-floor.ts'), String(floorPort), String(upstreamPort)]);
+    await waitForPort(floorPort);
+    await measure('node-floor', 'Node floor (node:http + undici, nothing else)', `${base(floorPort)}/`);
+    await stop(floor);
   }
 
   // Everything on, one process: one session, then 10,000 round-robin on the same process.
@@ -456,6 +465,7 @@ function report(): Target[] {
   line('Gatehouse / mod_auth_openidc (shm)', ratio('gatehouse', 'apache-shm'), 'x', { op: '>=', value: 1.5 });
   line('Gatehouse / mod_auth_openidc (Redis)', ratio('gatehouse', 'apache-redis'), 'x', { op: '>=', value: 3 });
   line('Gatehouse / nginx', ratio('gatehouse', 'nginx'), 'x', { op: '>=', value: 0.33 });
+  line('Gatehouse / Node floor', ratio('gatehouse', 'node-floor'), 'x', undefined, '(what Gatehouse keeps of a bare Node proxy)');
   line('Gatehouse p99 (1 session)', r('gatehouse')?.result.p99ms, 'ms', { op: '<=', value: 10 });
   line(
     'workers: auto / one process',

@@ -9,7 +9,7 @@ import type { RouteConfig } from '../config/types.ts';
 import type { Exchange } from '../http/exchange.ts';
 import { hasBody as requestHasBody, onBodyTimeout } from '../http/body-guard.ts';
 import { sendError } from '../http/respond.ts';
-import { clientResponseHeaders, upstreamRequestFacts, upstreamRequestHeaders } from './headers.ts';
+import { clientResponseHeaders, upstreamRequestFacts, upstreamRequestHeaders, type UpstreamHeaderContext } from './headers.ts';
 import { mapPrefix, rewriteResponseHeaders, type PrefixMapping } from './prefix.ts';
 import type { RouteUpstream } from './upstream.ts';
 import { upstreamError } from './upstream-errors.ts';
@@ -80,6 +80,30 @@ export function proxyHttp(ex: Exchange, route: RouteConfig, pool: RouteUpstream,
 }
 
 const noGuard = () => {};
+
+/** A route's upstream header context, by route and settings (a reload replaces both objects). */
+const contexts = new WeakMap<RouteConfig, { readonly settings: UpstreamHeaderSettings; readonly ctx: UpstreamHeaderContext }>();
+
+/** The context upstreamRequestHeaders needs: built once per route, except under a prefix mapping (its spelling is the client's). */
+function headerContext(route: RouteConfig, settings: UpstreamHeaderSettings, prefix: PrefixMapping | undefined): UpstreamHeaderContext {
+  if (prefix) return buildContext(route, settings, prefix.prefix);
+  const kept = contexts.get(route);
+  if (kept?.settings === settings) return kept.ctx;
+  const ctx = buildContext(route, settings, undefined);
+  contexts.set(route, { settings, ctx });
+  return ctx;
+}
+
+function buildContext(route: RouteConfig, settings: UpstreamHeaderSettings, forwardedPrefix: string | undefined): UpstreamHeaderContext {
+  return {
+    upstreamHost: route.upstream.host,
+    preserveHost: route.preserveHost,
+    keepUpgrade: false,
+    forwardedPrefix,
+    cookieName: settings.cookieName,
+    reservedNames: settings.reservedNames,
+  };
+}
 
 /**
  * One proxied request, and the undici dispatch handler for it. Its methods are the request's
@@ -152,13 +176,7 @@ class HttpForward implements Dispatcher.DispatchHandler {
       {
         path: upstream.basePath + (prefix ? prefix.path : ex.path) + ex.query,
         method: ex.req.method as Dispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(ex.req.headers, upstreamRequestFacts(ex), {
-          upstreamHost: upstream.host,
-          preserveHost: route.preserveHost,
-          keepUpgrade: false,
-          forwardedPrefix: prefix?.prefix,
-          ...this.#headers,
-        }),
+        headers: upstreamRequestHeaders(ex.req.headers, upstreamRequestFacts(ex), headerContext(route, this.#headers, prefix)),
         body: this.#hasBody ? ex.req : null,
         headersTimeout: route.timeoutMs,
         // Long-lived streams (SSE, large downloads) may be quiet for a long time; the client decides.
