@@ -268,9 +268,8 @@ async function main(): Promise<void> {
     `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
   );
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, apachePort, apacheRedisPort, nginxPort, floorPort] = await Promise.all(
-    Array.from({ length: 9 }, () => freePort()),
-  );
+  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, apachePort, apacheRedisPort, nginxPort, floorPort] =
+    await Promise.all(Array.from({ length: 9 }, () => freePort()));
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
