@@ -111,8 +111,10 @@ try {
     metrics,
   });
 } catch (err) {
-  answerHandshake({ ok: false, error: (err as Error).message });
-  post({ t: 'failed', error: (err as Error).message });
+  // Bounded: the answer must fit the handshake buffer.
+  const error = String((err as Error).message).slice(0, 4000);
+  answerHandshake({ ok: false, error });
+  post({ t: 'failed', error });
   process.exit(1);
 }
 
