@@ -127,6 +127,27 @@ describe('threaded audit writer: order and chain', () => {
     expect(out.join('\n')).not.toContain('warning');
   }, 30_000);
 
+  it('a sink that cannot open fails createAudit with its error, as in-thread', () => {
+    const dir = tempDir();
+    const bad = fileSink('/etc/passwd/x/audit.ndjson');
+    const open = (workerThread: boolean) => () =>
+      createAudit(
+        {
+          format: 'ecs',
+          sinks: [bad],
+          onSinkFailure: 'buffer',
+          spoolDir: join(dir, 'spool'),
+          queueSize: 100,
+          spoolDrainRate: 100,
+          chainKeyFile: undefined,
+          workerThread,
+        },
+        silentLogger,
+      );
+    expect(open(false)).toThrow(/ENOTDIR/);
+    expect(open(true)).toThrow(/ENOTDIR/);
+  });
+
   it('records carry the config hash in force when they were written (set in the main thread)', async () => {
     const dir = tempDir();
     const file = join(dir, 'audit.ndjson');
