@@ -10,6 +10,7 @@ import { createHttpSink } from './sinks/http.ts';
 import { createRelpSink } from './sinks/relp.ts';
 import { createStdoutSink } from './sinks/stdout.ts';
 import { createSyslogSink } from './sinks/syslog.ts';
+import { createThreadedAuditWriter } from './thread.ts';
 import { createAuditWriter, type AuditMetrics, type AuditWriter } from './writer.ts';
 
 export function createSink(c: AuditSinkConfig): AuditSink {
@@ -39,6 +40,9 @@ export function createSink(c: AuditSinkConfig): AuditSink {
 }
 
 export function createAudit(config: AuditConfig, log: Logger, metrics?: AuditMetrics): AuditWriter {
+  const chainKey = config.chainKeyFile === undefined ? undefined : readChainKey(config.chainKeyFile);
+  // Records are built, hashed and delivered off the main thread (thread.ts, docs/audit.md).
+  if (config.workerThread && config.sinks.length > 0) return createThreadedAuditWriter({ audit: config, chainKey, log, metrics });
   return createAuditWriter({
     sinks: config.sinks.map(createSink),
     format: config.format,
@@ -46,7 +50,7 @@ export function createAudit(config: AuditConfig, log: Logger, metrics?: AuditMet
     spoolDir: config.spoolDir,
     queueSize: config.queueSize,
     drainRate: config.spoolDrainRate,
-    chainKey: config.chainKeyFile === undefined ? undefined : readChainKey(config.chainKeyFile),
+    chainKey,
     log,
     ...(metrics ? { metrics } : {}),
   });

@@ -19,9 +19,9 @@ import { openSpool, type Spool } from './spool.ts';
 export interface AuditMetrics {
   readonly written: { inc(labels: { sink: string }, value?: number): void };
   readonly queued: { set(labels: { sink: string }, value: number): void };
-  readonly spooled: { inc(labels: { sink: string }): void };
-  readonly retried: { inc(labels: { sink: string }): void };
-  readonly failed: { inc(labels: { sink: string }): void };
+  readonly spooled: { inc(labels: { sink: string }, value?: number): void };
+  readonly retried: { inc(labels: { sink: string }, value?: number): void };
+  readonly failed: { inc(labels: { sink: string }, value?: number): void };
 }
 
 export interface AuditWriterOptions {

@@ -23,6 +23,7 @@ export function compileAudit(audit: RawAudit): Checked<AuditConfig> {
     queueSize: audit.queue_size,
     spoolDrainRate: audit.spool_drain_rate ?? 20_000,
     chainKeyFile: audit.chain_key_file,
+    workerThread: audit.worker_thread,
   });
 }
 

@@ -591,6 +591,12 @@ const audit = z.strictObject({
     .describe(
       'File holding a secret of at least 32 bytes: the hash chain becomes HMAC-SHA256 with it, so whoever can write the audit trail but not read this file cannot rewrite records undetected (gatehouse audit-verify --key-file). Read at start; unset = an unkeyed chain (a warning).',
     ),
+  worker_thread: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Build, hash and deliver audit records in a worker thread, so the main thread only hands over each request's facts (docs/audit.md). Read at start.",
+    ),
 });
 
 const PAT_DEFAULTS = {
@@ -704,7 +710,7 @@ export const ConfigSchema = z
       .default({ ttl: '5m' })
       .describe('The signed identity assertion (X-Gatehouse-Assertion).'),
     audit: audit
-      .default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000 })
+      .default({ format: 'ecs', sinks: [{ type: 'stdout' }], on_sink_failure: 'buffer', queue_size: 10_000, worker_thread: true })
       .describe('The audit trail.'),
     session: session
       .default({

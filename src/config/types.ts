@@ -304,6 +304,8 @@ export interface AuditConfig {
   readonly spoolDrainRate: number;
   /** The chain key's file (audit/create.ts reads it at start), or undefined: an unkeyed chain. */
   readonly chainKeyFile: string | undefined;
+  /** Build and deliver records in a worker thread (audit/thread.ts); the main thread posts the facts. */
+  readonly workerThread: boolean;
 }
 
 /** One Shared Signals transmitter (config `ssf.transmitters[]`). */
