@@ -28,8 +28,7 @@ export function createFinish(deps: FinishDeps): (ex: Exchange) => void {
     const route = ex.route?.name ?? '';
     const status = ex.status || (ex.res ? ex.res.statusCode : 0);
     const durationMs = performance.now() - ex.start;
-    metrics.requests.inc({ route, status: String(status) });
-    metrics.duration.observe({ route }, durationMs / 1000);
+    metrics.recordRequest(route, status, durationMs / 1000);
     if (!audit.enabled) return;
     // A request refused because the audit trail is full (block mode) cannot be recorded: queueing
     // its record would grow memory without bound. It is counted, and summed up in one record later.
