@@ -60,6 +60,7 @@ import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { endTunnel, upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import type { RouteMatch } from '../route/table.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
+import type { Identity } from '../identity/identity.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { Exchange } from '../http/exchange.ts';
 import { AUTH_PATH, SSF_EVENTS_PATH } from '../http/endpoints.ts';
@@ -219,12 +220,15 @@ function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfi
   return walkProxy(ex, rt);
 }
 
+// identify and inject answer without a promise when they can (a cached session, memoised
+// headers): awaiting only what is pending saves the request its promise ticks.
 async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
   ex.proxied = false;
   const r = route(ex, rt);
-  const failure = await identify(ex, rt);
-  authorize(ex, r, failure);
-  await inject(ex, rt, r);
+  const identified = identify(ex, rt);
+  authorize(ex, r, identified instanceof Promise ? await identified : identified);
+  const injected = inject(ex, rt, r);
+  if (injected !== undefined) await injected;
   return r.route;
 }
 
@@ -232,9 +236,10 @@ async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
 async function walkForwardAuth(ex: Exchange, rt: Runtime): Promise<undefined> {
   retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.config.server.maxTargetBytes, rt.isServedHost);
   const r = route(ex, rt);
-  const failure = await identify(ex, rt);
-  authorize(ex, r, failure);
-  await inject(ex, rt, r);
+  const identified = identify(ex, rt);
+  authorize(ex, r, identified instanceof Promise ? await identified : identified);
+  const injected = inject(ex, rt, r);
+  if (injected !== undefined) await injected;
   sendForwardAuthAllow(ex);
   return undefined;
 }
@@ -308,23 +313,37 @@ function internalRoute(ex: Exchange, rt: Runtime): void {
 }
 
 type Lookup = Awaited<ReturnType<SessionManager['lookup']>>;
+type Identified = GatehouseError | undefined;
 
 /**
  * Stage 4: who is asking — ex.identity (and ex.session) from the session cookie, else a bearer
  * token. A credential that could not be checked (store down, bad token) is returned, not thrown:
  * whether it matters is the policy's call (authorize), where anyone may pass it does not.
+ * A session the near cache holds is answered without a promise.
  */
-async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
+function identify(ex: Exchange, rt: Runtime): Identified | Promise<Identified> {
   const value = rt.sessions.cookie.read(ex.req.headers.cookie);
-  if (value !== undefined) {
-    let found: Lookup;
-    try {
-      found = await rt.sessions.lookup(value);
-    } catch (err) {
-      return toGatehouseError(err);
-    }
-    if (useSession(ex, rt, found)) return directoryCheck(ex, rt);
+  if (value === undefined) return identifyBearer(ex, rt);
+  let found: Lookup | Promise<Lookup>;
+  try {
+    found = rt.sessions.lookupNow(value);
+  } catch (err) {
+    return toGatehouseError(err);
   }
+  if (found instanceof Promise)
+    return found.then(
+      (f) => identified(ex, rt, f),
+      (err: unknown) => toGatehouseError(err),
+    );
+  return identified(ex, rt, found);
+}
+
+function identified(ex: Exchange, rt: Runtime, found: Lookup): Identified | Promise<Identified> {
+  return useSession(ex, rt, found) ? directoryCheck(ex, rt) : identifyBearer(ex, rt);
+}
+
+/** Stage 4 without a session: a bearer token, if any. */
+async function identifyBearer(ex: Exchange, rt: Runtime): Promise<Identified> {
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
   const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
@@ -356,11 +375,15 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
 }
 
 /** Stage 4, last: the IdP's directory (SCIM, Shared Signals) may have deactivated the user or changed their groups. */
-async function directoryCheck(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
+function directoryCheck(ex: Exchange, rt: Runtime): Identified | Promise<Identified> {
   if (!ex.identity || !directoryInUse(rt.config)) return undefined;
+  return directoryApply(ex, rt, ex.identity);
+}
+
+async function directoryApply(ex: Exchange, rt: Runtime, identity: Identity): Promise<Identified> {
   try {
     // Without SCIM nothing pushes groups (Shared Signals only (de)activates): the sign-in's groups stay.
-    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', ex.identity);
+    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', identity);
     if (applied.active) {
       ex.identity = applied.identity;
       return undefined;
@@ -420,14 +443,22 @@ function authorize(ex: Exchange, r: Matched, failure: GatehouseError | undefined
   throw new ForbiddenError(route.name, identity.user, decision.grantingGroups);
 }
 
-// Stage 7: the verified identity as headers (and the signed assertion) for the upstream.
-async function inject(ex: Exchange, rt: Runtime, r: Matched): Promise<void> {
-  if (!ex.identity) return;
+// Stage 7: the verified identity as headers (and the signed assertion) for the upstream. Returns
+// a promise only while the headers are still being made (an assertion being signed).
+function inject(ex: Exchange, rt: Runtime, r: Matched): Promise<void> | undefined {
+  if (!ex.identity) return undefined;
   let accessToken = ex.bearerToken;
   if (accessToken === undefined && r.route.passAccessToken && ex.session) {
     accessToken = rt.sessions.tokens(ex.session.key, ex.session.record)?.access_token;
   }
-  ex.identityHeaders = await r.plan.headers.build(ex.identity, accessToken);
+  const headers = r.plan.headers.build(ex.identity, accessToken);
+  if (!(headers instanceof Promise)) {
+    ex.identityHeaders = headers;
+    return undefined;
+  }
+  return headers.then((h) => {
+    ex.identityHeaders = h;
+  });
 }
 
 /**

@@ -52,15 +52,9 @@ export class SessionCache {
 
   /** The record, from the cache when `allowCache` and fresh, else from the store (then cached). */
   async read(key: string, allowCache: boolean): Promise<{ record: SessionRecord | undefined; cached: boolean }> {
-    const entries = this.#entries;
-    if (allowCache && entries) {
-      const hit = entries.get(key);
-      if (hit) {
-        const age = this.#options.now() - hit.fetchedAt;
-        if (age < this.#options.ttlMs || (hit.pushed && age < this.#pushedTtlMs && this.#store.invalidationLive())) {
-          return { record: hit.record, cached: true };
-        }
-      }
+    if (allowCache) {
+      const record = this.fresh(key);
+      if (record) return { record, cached: true };
     }
     // Concurrent misses on one session share one GET (no stampede when a hot entry expires).
     if (allowCache) {
@@ -76,6 +70,15 @@ export class SessionCache {
       reading.then(forget, forget);
     }
     return { record: await reading, cached: false };
+  }
+
+  /** The cached record while it may be served without asking the store (read's hit); else undefined. */
+  fresh(key: string): SessionRecord | undefined {
+    const hit = this.#entries?.get(key);
+    if (hit === undefined) return undefined;
+    const age = this.#options.now() - hit.fetchedAt;
+    if (age < this.#options.ttlMs || (hit.pushed && age < this.#pushedTtlMs && this.#store.invalidationLive())) return hit.record;
+    return undefined;
   }
 
   async #fetch(key: string): Promise<SessionRecord | undefined> {
