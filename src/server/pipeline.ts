@@ -134,7 +134,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     onRequest(req, res) {
       const rt = deps.current();
       const ex = accept(rt, req, res, req.socket);
-      res.once('close', () => finish(ex));
+      // A response closes once, and finish runs once anyway (closeOnce): `on` spares once's wrapper.
+      res.on('close', () => finish(ex));
       walk(ex, rt, deps.audit)
         .then((route) => {
           if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
