@@ -136,11 +136,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const ex = accept(rt, req, res, req.socket);
       // A response closes once, and finish runs once anyway (closeOnce): `on` spares once's wrapper.
       res.on('close', () => finish(ex));
-      walk(ex, rt, deps.audit)
-        .then((route) => {
-          if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
-        })
-        .catch((err) => fail(ex, err));
+      try {
+        const walked = walk(ex, rt, deps.audit);
+        if (walked instanceof Promise) walked.then((route) => proxyTo(ex, rt, route)).catch((err) => fail(ex, err));
+        else proxyTo(ex, rt, walked);
+      } catch (err) {
+        fail(ex, err);
+      }
     },
     onUpgrade(req, socket, head) {
       const rt = deps.current();
@@ -148,16 +150,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Whichever ends the exchange first finishes it: this socket, or the tunnel (wsHooks.onClose).
       socket.once('close', () => finish(ex));
       socket.on('error', () => socket.destroy());
-      walk(ex, rt, deps.audit)
-        .then((route) => {
-          if (!route) return;
-          if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
-          checkOrigin(ex, route);
-          rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
-        })
-        .catch((err) => fail(ex, err));
+      const tunnel = (route: Walked) => {
+        if (!route) return;
+        if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
+        checkOrigin(ex, route);
+        rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
+      };
+      try {
+        const walked = walk(ex, rt, deps.audit);
+        if (walked instanceof Promise) walked.then(tunnel).catch((err) => fail(ex, err));
+        else tunnel(walked);
+      } catch (err) {
+        fail(ex, err);
+      }
     },
   };
+
+  function proxyTo(ex: Exchange, rt: Runtime, route: Walked): void {
+    if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
+  }
 }
 
 /** Answer `ex` with `err` (any thrown value); if even that fails, cut the connection. */
@@ -202,19 +213,19 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
   return new Exchange(id, start, req, res, socket, client);
 }
 
+/** The route to proxy to, or undefined when Gatehouse answered itself. */
+type Walked = RouteConfig | undefined;
+
 /**
- * Stages 2–7: the audit gate and normalise, then the walk the request needs. Resolves with the
- * route to proxy to, or undefined when Gatehouse answered itself; rejects with a GatehouseError.
- * Not async itself: the walk it picks is the request's one promise.
+ * Stages 2–7: the audit gate and normalise, then the walk the request needs. Gives the route to
+ * proxy to, or undefined when Gatehouse answered itself; throws (or rejects) a GatehouseError. A
+ * proxied request whose session is cached and whose headers are made gets its answer without a
+ * promise (identify, inject): nothing is pending, so it is proxied in the same tick.
  */
-function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfig | undefined> {
-  try {
-    // on_sink_failure: block — no request is served that could not be recorded.
-    if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
-    normalise(ex, rt);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Walked | Promise<Walked> {
+  // on_sink_failure: block — no request is served that could not be recorded.
+  if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
+  normalise(ex, rt);
   // Forward-auth (nginx auth_request, Traefik forwardAuth, Envoy ext_authz) answers, never proxies.
   if (ex.path === AUTH_PATH && ex.res !== undefined) return walkForwardAuth(ex, rt);
   if (isInternalPath(ex.path)) return walkInternal(ex, rt);
@@ -222,25 +233,27 @@ function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfi
 }
 
 // identify and inject answer without a promise when they can (a cached session, memoised
-// headers): awaiting only what is pending saves the request its promise ticks.
-async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+// headers): only what is pending is waited for, which spares the request its promise ticks.
+function walkProxy(ex: Exchange, rt: Runtime): RouteConfig | Promise<RouteConfig> {
   ex.proxied = false;
   const r = route(ex, rt);
   const identified = identify(ex, rt);
-  authorize(ex, r, identified instanceof Promise ? await identified : identified);
+  if (identified instanceof Promise) return identified.then((failure) => admit(ex, rt, r, failure));
+  return admit(ex, rt, r, identified);
+}
+
+/** Stages 6 and 7 once identify is done: the route, when its identity headers are made. */
+function admit(ex: Exchange, rt: Runtime, r: Matched, failure: Identified): RouteConfig | Promise<RouteConfig> {
+  authorize(ex, r, failure);
   const injected = inject(ex, rt, r);
-  if (injected !== undefined) await injected;
-  return r.route;
+  return injected === undefined ? r.route : injected.then(() => r.route);
 }
 
 /** The request the ingress describes, judged like our own; answered 200 with identity headers. */
 async function walkForwardAuth(ex: Exchange, rt: Runtime): Promise<undefined> {
   retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.config.server.maxTargetBytes, rt.isServedHost);
   const r = route(ex, rt);
-  const identified = identify(ex, rt);
-  authorize(ex, r, identified instanceof Promise ? await identified : identified);
-  const injected = inject(ex, rt, r);
-  if (injected !== undefined) await injected;
+  await admit(ex, rt, r, await identify(ex, rt));
   sendForwardAuthAllow(ex);
   return undefined;
 }
