@@ -77,6 +77,7 @@ export interface UpstreamHeaderContext {
   /** Keep Connection/Upgrade (WebSocket upgrades). */
   readonly keepUpgrade: boolean;
   readonly cookieName: string;
+  /** Every identity header name configured (lower-case); never changed once used (verdicts are remembered per set). */
   readonly reservedNames: ReadonlySet<string>;
   /** strip_prefix: the route prefix the upstream does not see (X-Forwarded-Prefix). */
   readonly forwardedPrefix?: string | undefined;
