@@ -17,9 +17,20 @@ export interface CookiePair {
  * (Kettle 2024) abuses. A pair without "=" is a nameless cookie (6265bis §5.6 keeps its text as the
  * value) and matches no name.
  */
-export function parseCookieHeader(header: string): CookiePair[] {
-  // By character codes, not split and regexes: every proxied request with a cookie is parsed twice
-  // (the session cookie read, then stripped before the upstream).
+export function parseCookieHeader(header: string): readonly CookiePair[] {
+  // A proxied request's Cookie header is parsed twice, in one tick when its session is cached: the
+  // session cookie read, then Gatehouse's cookies stripped before the upstream. The second time
+  // (or the same header from the next request) gets the pairs already made.
+  if (header === last.header) return last.pairs;
+  const pairs = parsePairs(header);
+  last = { header, pairs };
+  return pairs;
+}
+
+let last: { readonly header: string; readonly pairs: readonly CookiePair[] } = { header: '', pairs: [] };
+
+function parsePairs(header: string): readonly CookiePair[] {
+  // By character codes, not split and regexes.
   const pairs: CookiePair[] = [];
   const len = header.length;
   for (let start = 0; start <= len; ) {
