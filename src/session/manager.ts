@@ -100,7 +100,8 @@ export interface SessionManager {
   lookup(cookieValue: string): Promise<Lookup>;
   /**
    * lookup, answered at once (no promise) when the near cache holds a fresh copy of a session that
-   * has not expired: the common request pays no promise ticks. Rejects (never throws) like lookup.
+   * has not expired: the common request pays no promise ticks. Fails as lookup does, by a throw
+   * when answered at once: callers catch both.
    */
   lookupNow(cookieValue: string): Lookup | Promise<Lookup>;
   /** Like lookup, by store key (user tokens name their session by it: auth/bearer/user-token.ts). */
