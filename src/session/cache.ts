@@ -1,5 +1,5 @@
 // The manager's two local caches, both bounded (about the least recently used forgotten first:
-// clock-map.ts).
+// lazy-lru.ts).
 // SessionCache: a near cache in front of a shared store (Redis). Revocations and changes made by
 // any replica are pushed to it (the store's notifications, revocation.ts), so while the store says
 // its invalidation channel is live an entry is served for up to `pushedTtlMs` without a Redis
@@ -10,7 +10,7 @@
 // is its own cache: no copy is kept in front of it.
 // VerifiedCookies: cookie values whose MAC already verified, with their store key, because HMAC
 // plus SHA-256 cost more than the rest of a cached lookup. Holds nothing the process does not know.
-import { ClockMap } from './clock-map.ts';
+import { LazyLru } from './lazy-lru.ts';
 import { sessionKey, type CookieCodec } from './cookie.ts';
 import type { SessionRecord, SessionStore } from './store.ts';
 
@@ -37,7 +37,7 @@ export class SessionCache {
   readonly #store: SessionStore;
   readonly #options: CacheOptions;
   readonly #pushedTtlMs: number;
-  readonly #entries: ClockMap<string, Entry> | undefined;
+  readonly #entries: LazyLru<string, Entry> | undefined;
   /** Store reads in flight, by key, that cached reads may join. */
   readonly #reading = new Map<string, Promise<SessionRecord | undefined>>();
   /** Bumped by every drop and clear: a read that saw it change may have raced an invalidation. */
@@ -47,7 +47,7 @@ export class SessionCache {
     this.#store = store;
     this.#options = options;
     this.#pushedTtlMs = Math.max(options.ttlMs, options.pushedTtlMs ?? options.ttlMs);
-    this.#entries = store.shared ? new ClockMap(options.max) : undefined;
+    this.#entries = store.shared ? new LazyLru(options.max) : undefined;
   }
 
   /** The record, from the cache when `allowCache` and fresh, else from the store (then cached). */
@@ -139,11 +139,11 @@ export class SessionCache {
 
 export class VerifiedCookies {
   readonly #cookie: CookieCodec;
-  readonly #keys: ClockMap<string, string>;
+  readonly #keys: LazyLru<string, string>;
 
   constructor(cookie: CookieCodec, max: number) {
     this.#cookie = cookie;
-    this.#keys = new ClockMap(max);
+    this.#keys = new LazyLru(max);
   }
 
   /** The store key of a cookie value; undefined when its MAC does not verify. */
