@@ -17,16 +17,50 @@ export interface CookiePair {
  * (Kettle 2024) abuses. A pair without "=" is a nameless cookie (6265bis §5.6 keeps its text as the
  * value) and matches no name.
  */
-export function parseCookieHeader(header: string): CookiePair[] {
+export function parseCookieHeader(header: string): readonly CookiePair[] {
+  // A proxied request's Cookie header is parsed twice, in one tick when its session is cached: the
+  // session cookie read, then Gatehouse's cookies stripped before the upstream. The second time
+  // (or the same header from the next request) gets the pairs already made.
+  if (header === last.header) return last.pairs;
+  const pairs = parsePairs(header);
+  last = { header, pairs };
+  return pairs;
+}
+
+let last: { readonly header: string; readonly pairs: readonly CookiePair[] } = { header: '', pairs: [] };
+
+function parsePairs(header: string): readonly CookiePair[] {
+  // By character codes, not split and regexes.
   const pairs: CookiePair[] = [];
-  for (const part of header.split(';')) {
-    const text = part.replace(/^[ \t]+|[ \t]+$/g, '');
-    if (text === '') continue;
-    const eq = text.indexOf('=');
-    if (eq === -1) pairs.push({ text, name: undefined, value: text });
-    else pairs.push({ text, name: text.slice(0, eq).replace(/[ \t]+$/, ''), value: text.slice(eq + 1).replace(/^[ \t]+/, '') });
+  const len = header.length;
+  for (let start = 0; start <= len; ) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = len;
+    let s = start;
+    let e = end;
+    start = end + 1;
+    while (s < e && isBlank(header.charCodeAt(s))) s++;
+    while (e > s && isBlank(header.charCodeAt(e - 1))) e--;
+    if (s === e) continue;
+    const text = header.slice(s, e);
+    let eq = s;
+    while (eq < e && header.charCodeAt(eq) !== 61) eq++;
+    if (eq === e) {
+      pairs.push({ text, name: undefined, value: text });
+      continue;
+    }
+    let nameEnd = eq;
+    while (nameEnd > s && isBlank(header.charCodeAt(nameEnd - 1))) nameEnd--;
+    let valueStart = eq + 1;
+    while (valueStart < e && isBlank(header.charCodeAt(valueStart))) valueStart++;
+    pairs.push({ text, name: header.slice(s, nameEnd), value: header.slice(valueStart, e) });
   }
   return pairs;
+}
+
+/** SP or HTAB: what is trimmed around pairs, names and values. */
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
 }
 
 /**

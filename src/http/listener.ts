@@ -262,7 +262,8 @@ function trackConnections(server: Server, tls: boolean): ConnectionTracker {
       }
       c.responses.add(res);
       if (draining) res.shouldKeepAlive = false;
-      res.once('close', () => {
+      // `on`: a response closes once, and once's wrapper is an allocation per request.
+      res.on('close', () => {
         c.responses.delete(res);
         c.idleSince = Date.now();
         c.idleBytes = c.socket.bytesRead;

@@ -26,8 +26,11 @@ function list(values: readonly string[]): string {
 }
 
 export interface HeaderPlan {
-  /** Headers for this identity on this route (lower-case names). Throws GH_HEADERS_TOO_LARGE. */
-  build(identity: Identity, accessToken: string | undefined): Promise<Readonly<Record<string, string>>>;
+  /**
+   * Headers for this identity on this route (lower-case names); a promise only while its assertion
+   * is first signed. Rejects (never throws) with GH_HEADERS_TOO_LARGE.
+   */
+  build(identity: Identity, accessToken: string | undefined): Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
 }
 
 export interface HeaderPlanOptions {
@@ -119,28 +122,35 @@ export function createHeaderPlan({ route, policy, signer, memoMax }: HeaderPlanO
     return s;
   };
 
+  /** The headers with `s`'s assertion (if any) and the access token, checked against max_header_bytes. */
+  const finish = (p: Planned, s: Signed | undefined, id: Identity, accessToken: string | undefined): Readonly<Record<string, string>> => {
+    let out = s ? s.headers : p.headers;
+    let bytes = s ? s.bytes : p.bytes;
+    if (route.passAccessToken && accessToken) {
+      const v = tokenName === 'authorization' ? `Bearer ${accessToken}` : accessToken;
+      out = { ...out, [tokenName]: v };
+      bytes += n.accessToken.length + v.length + 4;
+    }
+    if (bytes > route.maxHeaderBytes) {
+      throw new GatehouseError(
+        'GH_HEADERS_TOO_LARGE',
+        `Your identity (${id.groups.length} groups) does not fit in the ${route.maxHeaderBytes} bytes of headers ${route.name} accepts. An administrator can set send_groups: policy or raise max_header_bytes for this route.`,
+      );
+    }
+    return out;
+  };
+
   return {
-    async build(id, accessToken) {
-      const p = memo.get(id, plan);
-      let out = p.headers;
-      let bytes = p.bytes;
-      if (assertionSigner) {
-        const s = await signed(assertionSigner, p, id);
-        out = s.headers;
-        bytes = s.bytes;
+    // The common request finds everything made (memo, kept assertion) and gets no promise.
+    build(id, accessToken) {
+      try {
+        const p = memo.get(id, plan);
+        const s = assertionSigner ? signed(assertionSigner, p, id) : undefined;
+        if (s instanceof Promise) return s.then((done) => finish(p, done, id, accessToken));
+        return finish(p, s, id, accessToken);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      if (route.passAccessToken && accessToken) {
-        const v = tokenName === 'authorization' ? `Bearer ${accessToken}` : accessToken;
-        out = { ...out, [tokenName]: v };
-        bytes += n.accessToken.length + v.length + 4;
-      }
-      if (bytes > route.maxHeaderBytes) {
-        throw new GatehouseError(
-          'GH_HEADERS_TOO_LARGE',
-          `Your identity (${id.groups.length} groups) does not fit in the ${route.maxHeaderBytes} bytes of headers ${route.name} accepts. An administrator can set send_groups: policy or raise max_header_bytes for this route.`,
-        );
-      }
-      return out;
     },
   };
 }

@@ -58,6 +58,18 @@ function reserved(name: string, extra: ReadonlySet<string>): boolean {
   return false;
 }
 
+// Whether a request header name is dropped, remembered per set of identity header names (one per
+// runtime): the names clients send are few, and one lookup replaces the half-dozen tests below.
+// Bounded, so a client inventing names cannot grow it; beyond the bound names are tested each time.
+const DROPPED_MAX = 1024;
+const droppedNames = new WeakMap<ReadonlySet<string>, Map<string, boolean>>();
+
+function droppedFor(extra: ReadonlySet<string>): Map<string, boolean> {
+  let known = droppedNames.get(extra);
+  if (known === undefined) droppedNames.set(extra, (known = new Map()));
+  return known;
+}
+
 /** What a request's upstream headers depend on from the route and config. */
 export interface UpstreamHeaderContext {
   readonly upstreamHost: string;
@@ -65,6 +77,7 @@ export interface UpstreamHeaderContext {
   /** Keep Connection/Upgrade (WebSocket upgrades). */
   readonly keepUpgrade: boolean;
   readonly cookieName: string;
+  /** Every identity header name configured (lower-case); never changed once used (verdicts are remembered per set). */
   readonly reservedNames: ReadonlySet<string>;
   /** strip_prefix: the route prefix the upstream does not see (X-Forwarded-Prefix). */
   readonly forwardedPrefix?: string | undefined;
@@ -130,20 +143,25 @@ export function upstreamRequestHeaders(src: IncomingHttpHeaders, facts: Upstream
   const { cookieName } = ctx;
   const listed = connectionListed(src.connection);
   const out: OutgoingHeaders = {};
+  const known = droppedFor(ctx.reservedNames);
   for (const name in src) {
     const value = src[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || reserved(name, ctx.reservedNames)) continue;
+    let drop = known.get(name);
+    if (drop === undefined) {
+      drop = HOP_BY_HOP.has(name) || SET_BY_GATEHOUSE.has(name) || reserved(name, ctx.reservedNames);
+      if (known.size < DROPPED_MAX) known.set(name, drop);
+    }
+    if (drop) continue;
     if (listed?.has(name)) continue;
+    if (name === 'cookie' && typeof value === 'string') {
+      // Gatehouse's cookies (session, pending sign-in) are its alone; the upstream's pass untouched.
+      // Never added then deleted: a delete turns `out` into a slow dictionary for every later header.
+      const kept = stripCookie(value, cookieName);
+      if (kept !== undefined) out[name] = kept;
+      continue;
+    }
     out[name] = value;
-  }
-  // Gatehouse's cookies (session, pending sign-in) are its alone; the upstream's pass untouched.
-  // (Only what survived the loop: a Cookie the client listed in Connection stays dropped.)
-  const cookie = out.cookie;
-  if (typeof cookie === 'string') {
-    const kept = stripCookie(cookie, cookieName);
-    if (kept === undefined) delete out.cookie;
-    else out.cookie = kept;
   }
   const c = facts.client;
   const inboundXff = src['x-forwarded-for'];
@@ -187,7 +205,7 @@ export function clientResponseHeaders(ex: Exchange, status: number, headers: Inc
   if (upgrade) out.connection = 'upgrade';
   const upstreamCookies = out['set-cookie'];
   if (upstreamCookies !== undefined) {
-    const owns = gatehouseCookieNames(cookieName);
+    const owns = ownsFor(cookieName);
     const kept = (Array.isArray(upstreamCookies) ? upstreamCookies : [upstreamCookies]).filter((c) => !namesOwnedCookie(c, owns));
     if (kept.length > 0) out['set-cookie'] = kept;
     else delete out['set-cookie'];
@@ -241,10 +259,18 @@ function isTokenChar(c: number): boolean {
  */
 export function stripCookie(header: string, cookieName: string): string | undefined {
   if (!header.includes(baseCookieName(cookieName))) return header;
-  const owns = gatehouseCookieNames(cookieName);
+  const owns = ownsFor(cookieName);
   const kept: string[] = [];
   for (const p of parseCookieHeader(header)) if (p.name === undefined || !owns(p.name)) kept.push(p.text);
   return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+// One cookie name per runtime: its test is made once, not per request.
+let owned: { readonly cookieName: string; readonly owns: (name: string) => boolean } | undefined;
+
+function ownsFor(cookieName: string): (name: string) => boolean {
+  if (owned?.cookieName !== cookieName) owned = { cookieName, owns: gatehouseCookieNames(cookieName) };
+  return owned.owns;
 }
 
 function stripMapped(ip: string): string {

@@ -28,8 +28,7 @@ export function createFinish(deps: FinishDeps): (ex: Exchange) => void {
     const route = ex.route?.name ?? '';
     const status = ex.status || (ex.res ? ex.res.statusCode : 0);
     const durationMs = performance.now() - ex.start;
-    metrics.requests.inc({ route, status: String(status) });
-    metrics.duration.observe({ route }, durationMs / 1000);
+    metrics.recordRequest(route, status, durationMs / 1000);
     if (!audit.enabled) return;
     // A request refused because the audit trail is full (block mode) cannot be recorded: queueing
     // its record would grow memory without bound. It is counted, and summed up in one record later.
@@ -76,8 +75,10 @@ export function closeOnce(ex: Exchange, finish: (ex: Exchange) => void): void {
   finish(ex);
 }
 
-function queryKeys(query: string): string[] {
-  if (query.length <= 1) return [];
+const NO_QUERY_KEYS: readonly string[] = Object.freeze([]);
+
+function queryKeys(query: string): readonly string[] {
+  if (query.length <= 1) return NO_QUERY_KEYS;
   const keys = new Set<string>();
   for (const part of query.slice(1).split('&')) {
     if (!part) continue;
@@ -96,7 +97,8 @@ function queryKeys(query: string): string[] {
 /** Bytes of the request line and headers as received (the socket had read them before we saw it). */
 export function requestHeadBytes(ex: Exchange): number {
   const r = ex.req;
-  let n = `${r.method} ${r.url} HTTP/${r.httpVersion}\r\n\r\n`.length;
+  // `${method} ${url} HTTP/${version}\r\n\r\n`, counted without building it.
+  let n = String(r.method).length + String(r.url).length + String(r.httpVersion).length + 11;
   const raw = r.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
   return n;
@@ -155,26 +157,29 @@ export function requestFacts(ex: Exchange, time: number, durationMs: number, byt
     websocket: ex.upgraded,
     endReason: ex.liveEnd,
     proxied: ex.proxied,
-    ...connectionFacts(ex),
+    scheme: ex.client.proto,
+    port: connectionPort(ex),
+    sourcePort: ex.client.trusted ? undefined : (ex.socket as Partial<Socket>).remotePort,
+    httpVersion: httpVersion(ex.req.httpVersion),
     traceId: traceId(ex.req.headers.traceparent),
     grantingGroups: ex.decision === 'deny' && ex.policy?.grantingGroups.length ? ex.policy.grantingGroups : undefined,
   };
 }
 
-/**
- * How the client reached Gatehouse: scheme and port as it addressed them (behind a trusted proxy,
- * the proxy's X-Forwarded-Proto and the Host's port), its own port only when it connected directly
- * (behind a proxy the peer port is the proxy's), and the HTTP version. Read off the exchange: no
- * parsing beyond the authority's port.
- */
-function connectionFacts(ex: Exchange): Pick<RequestFacts, 'scheme' | 'port' | 'sourcePort' | 'httpVersion'> {
-  const sock = ex.socket as Partial<Socket>;
-  const scheme = ex.client.proto;
+// How the client reached Gatehouse (requestFacts' scheme, port, sourcePort, httpVersion): scheme
+// and port as it addressed them (behind a trusted proxy, the proxy's X-Forwarded-Proto and the
+// Host's port), its own port only when it connected directly (behind a proxy the peer port is the
+// proxy's), and the HTTP version. Read off the exchange: no parsing beyond the authority's port.
+
+function connectionPort(ex: Exchange): number | undefined {
   const colon = ex.authority.lastIndexOf(':');
   const explicit = colon > ex.authority.lastIndexOf(']') ? Number(ex.authority.slice(colon + 1)) : NaN;
-  const port = Number.isInteger(explicit) && explicit > 0 ? explicit : ex.client.trusted ? (scheme === 'https' ? 443 : 80) : sock.localPort;
-  const v = ex.req.httpVersion;
-  return { scheme, port, sourcePort: ex.client.trusted ? undefined : sock.remotePort, httpVersion: v === '2.0' ? '2' : v || undefined };
+  if (Number.isInteger(explicit) && explicit > 0) return explicit;
+  return ex.client.trusted ? (ex.client.proto === 'https' ? 443 : 80) : (ex.socket as Partial<Socket>).localPort;
+}
+
+function httpVersion(v: string): string | undefined {
+  return v === '2.0' ? '2' : v || undefined;
 }
 
 /** W3C trace context: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; an all-zero id is invalid. */

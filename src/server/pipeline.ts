@@ -60,6 +60,7 @@ import { endStream, proxyHttp, type ProxyHooks } from '../proxy/http.ts';
 import { endTunnel, upgradeNotSupported, type WebSocketHooks } from '../proxy/websocket.ts';
 import type { RouteMatch } from '../route/table.ts';
 import type { RoutePlan, Runtime } from '../runtime.ts';
+import type { Identity } from '../identity/identity.ts';
 import type { SessionManager } from '../session/manager.ts';
 import { Exchange } from '../http/exchange.ts';
 import { AUTH_PATH, SSF_EVENTS_PATH } from '../http/endpoints.ts';
@@ -133,12 +134,15 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     onRequest(req, res) {
       const rt = deps.current();
       const ex = accept(rt, req, res, req.socket);
-      res.once('close', () => finish(ex));
-      walk(ex, rt, deps.audit)
-        .then((route) => {
-          if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
-        })
-        .catch((err) => fail(ex, err));
+      // A response closes once, and finish runs once anyway (closeOnce): `on` spares once's wrapper.
+      res.on('close', () => finish(ex));
+      try {
+        const walked = walk(ex, rt, deps.audit);
+        if (walked instanceof Promise) walked.then((route) => proxyTo(ex, rt, route)).catch((err) => fail(ex, err));
+        else proxyTo(ex, rt, walked);
+      } catch (err) {
+        fail(ex, err);
+      }
     },
     onUpgrade(req, socket, head) {
       const rt = deps.current();
@@ -146,16 +150,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Whichever ends the exchange first finishes it: this socket, or the tunnel (wsHooks.onClose).
       socket.once('close', () => finish(ex));
       socket.on('error', () => socket.destroy());
-      walk(ex, rt, deps.audit)
-        .then((route) => {
-          if (!route) return;
-          if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
-          checkOrigin(ex, route);
-          rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
-        })
-        .catch((err) => fail(ex, err));
+      const tunnel = (route: Walked) => {
+        if (!route) return;
+        if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
+        checkOrigin(ex, route);
+        rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
+      };
+      try {
+        const walked = walk(ex, rt, deps.audit);
+        if (walked instanceof Promise) walked.then(tunnel).catch((err) => fail(ex, err));
+        else tunnel(walked);
+      } catch (err) {
+        fail(ex, err);
+      }
     },
   };
+
+  function proxyTo(ex: Exchange, rt: Runtime, route: Walked): void {
+    if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
+  }
 }
 
 /** Answer `ex` with `err` (any thrown value); if even that fails, cut the connection. */
@@ -200,41 +213,47 @@ function accept(rt: Runtime, req: IncomingMessage, res: ServerResponse | undefin
   return new Exchange(id, start, req, res, socket, client);
 }
 
+/** The route to proxy to, or undefined when Gatehouse answered itself. */
+type Walked = RouteConfig | undefined;
+
 /**
- * Stages 2–7: the audit gate and normalise, then the walk the request needs. Resolves with the
- * route to proxy to, or undefined when Gatehouse answered itself; rejects with a GatehouseError.
- * Not async itself: the walk it picks is the request's one promise.
+ * Stages 2–7: the audit gate and normalise, then the walk the request needs. Gives the route to
+ * proxy to, or undefined when Gatehouse answered itself; throws (or rejects) a GatehouseError. A
+ * proxied request whose session is cached and whose headers are made gets its answer without a
+ * promise (identify, inject): nothing is pending, so it is proxied in the same tick.
  */
-function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Promise<RouteConfig | undefined> {
-  try {
-    // on_sink_failure: block — no request is served that could not be recorded.
-    if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
-    normalise(ex, rt);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+function walk(ex: Exchange, rt: Runtime, audit: AuditWriter): Walked | Promise<Walked> {
+  // on_sink_failure: block — no request is served that could not be recorded.
+  if (!audit.canAccept()) throw new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit trail cannot take records');
+  normalise(ex, rt);
   // Forward-auth (nginx auth_request, Traefik forwardAuth, Envoy ext_authz) answers, never proxies.
   if (ex.path === AUTH_PATH && ex.res !== undefined) return walkForwardAuth(ex, rt);
   if (isInternalPath(ex.path)) return walkInternal(ex, rt);
   return walkProxy(ex, rt);
 }
 
-async function walkProxy(ex: Exchange, rt: Runtime): Promise<RouteConfig> {
+// identify and inject answer without a promise when they can (a cached session, memoised
+// headers): only what is pending is waited for, which spares the request its promise ticks.
+function walkProxy(ex: Exchange, rt: Runtime): RouteConfig | Promise<RouteConfig> {
   ex.proxied = false;
   const r = route(ex, rt);
-  const failure = await identify(ex, rt);
+  const identified = identify(ex, rt);
+  if (identified instanceof Promise) return identified.then((failure) => admit(ex, rt, r, failure));
+  return admit(ex, rt, r, identified);
+}
+
+/** Stages 6 and 7 once identify is done: the route, when its identity headers are made. */
+function admit(ex: Exchange, rt: Runtime, r: Matched, failure: Identified): RouteConfig | Promise<RouteConfig> {
   authorize(ex, r, failure);
-  await inject(ex, rt, r);
-  return r.route;
+  const injected = inject(ex, rt, r);
+  return injected === undefined ? r.route : injected.then(() => r.route);
 }
 
 /** The request the ingress describes, judged like our own; answered 200 with identity headers. */
 async function walkForwardAuth(ex: Exchange, rt: Runtime): Promise<undefined> {
   retargetForwardAuth(ex, rt.config.forwardAuth?.headers, rt.config.server.maxTargetBytes, rt.isServedHost);
   const r = route(ex, rt);
-  const failure = await identify(ex, rt);
-  authorize(ex, r, failure);
-  await inject(ex, rt, r);
+  await admit(ex, rt, r, await identify(ex, rt));
   sendForwardAuthAllow(ex);
   return undefined;
 }
@@ -308,23 +327,37 @@ function internalRoute(ex: Exchange, rt: Runtime): void {
 }
 
 type Lookup = Awaited<ReturnType<SessionManager['lookup']>>;
+type Identified = GatehouseError | undefined;
 
 /**
  * Stage 4: who is asking — ex.identity (and ex.session) from the session cookie, else a bearer
  * token. A credential that could not be checked (store down, bad token) is returned, not thrown:
  * whether it matters is the policy's call (authorize), where anyone may pass it does not.
+ * A session the near cache holds is answered without a promise.
  */
-async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
+function identify(ex: Exchange, rt: Runtime): Identified | Promise<Identified> {
   const value = rt.sessions.cookie.read(ex.req.headers.cookie);
-  if (value !== undefined) {
-    let found: Lookup;
-    try {
-      found = await rt.sessions.lookup(value);
-    } catch (err) {
-      return toGatehouseError(err);
-    }
-    if (useSession(ex, rt, found)) return directoryCheck(ex, rt);
+  if (value === undefined) return identifyBearer(ex, rt);
+  let found: Lookup | Promise<Lookup>;
+  try {
+    found = rt.sessions.lookupNow(value);
+  } catch (err) {
+    return toGatehouseError(err);
   }
+  if (found instanceof Promise)
+    return found.then(
+      (f) => identified(ex, rt, f),
+      (err: unknown) => toGatehouseError(err),
+    );
+  return identified(ex, rt, found);
+}
+
+function identified(ex: Exchange, rt: Runtime, found: Lookup): Identified | Promise<Identified> {
+  return useSession(ex, rt, found) ? directoryCheck(ex, rt) : identifyBearer(ex, rt);
+}
+
+/** Stage 4 without a session: a bearer token, if any. */
+async function identifyBearer(ex: Exchange, rt: Runtime): Promise<Identified> {
   // Proxy-Authorization: Bearer first, else Authorization: Bearer unless the route gives
   // Authorization to its tool (bearer_header; auth/bearer/credential.ts).
   const credential = bearerCredential(ex.req.headers, ex.route?.bearerHeader);
@@ -356,11 +389,15 @@ async function identify(ex: Exchange, rt: Runtime): Promise<GatehouseError | und
 }
 
 /** Stage 4, last: the IdP's directory (SCIM, Shared Signals) may have deactivated the user or changed their groups. */
-async function directoryCheck(ex: Exchange, rt: Runtime): Promise<GatehouseError | undefined> {
+function directoryCheck(ex: Exchange, rt: Runtime): Identified | Promise<Identified> {
   if (!ex.identity || !directoryInUse(rt.config)) return undefined;
+  return directoryApply(ex, rt, ex.identity);
+}
+
+async function directoryApply(ex: Exchange, rt: Runtime, identity: Identity): Promise<Identified> {
   try {
     // Without SCIM nothing pushes groups (Shared Signals only (de)activates): the sign-in's groups stay.
-    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', ex.identity);
+    const applied = await applyDirectory(rt.directory, rt.config.scim?.groups ?? 'merge', identity);
     if (applied.active) {
       ex.identity = applied.identity;
       return undefined;
@@ -420,14 +457,22 @@ function authorize(ex: Exchange, r: Matched, failure: GatehouseError | undefined
   throw new ForbiddenError(route.name, identity.user, decision.grantingGroups);
 }
 
-// Stage 7: the verified identity as headers (and the signed assertion) for the upstream.
-async function inject(ex: Exchange, rt: Runtime, r: Matched): Promise<void> {
-  if (!ex.identity) return;
+// Stage 7: the verified identity as headers (and the signed assertion) for the upstream. Returns
+// a promise only while the headers are still being made (an assertion being signed).
+function inject(ex: Exchange, rt: Runtime, r: Matched): Promise<void> | undefined {
+  if (!ex.identity) return undefined;
   let accessToken = ex.bearerToken;
   if (accessToken === undefined && r.route.passAccessToken && ex.session) {
     accessToken = rt.sessions.tokens(ex.session.key, ex.session.record)?.access_token;
   }
-  ex.identityHeaders = await r.plan.headers.build(ex.identity, accessToken);
+  const headers = r.plan.headers.build(ex.identity, accessToken);
+  if (!(headers instanceof Promise)) {
+    ex.identityHeaders = headers;
+    return undefined;
+  }
+  return headers.then((h) => {
+    ex.identityHeaders = h;
+  });
 }
 
 /**

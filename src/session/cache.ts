@@ -1,4 +1,5 @@
-// The manager's two local caches, both bounded (least recently used forgotten first).
+// The manager's two local caches, both bounded (about the least recently used forgotten first:
+// lazy-lru.ts).
 // SessionCache: a near cache in front of a shared store (Redis). Revocations and changes made by
 // any replica are pushed to it (the store's notifications, revocation.ts), so while the store says
 // its invalidation channel is live an entry is served for up to `pushedTtlMs` without a Redis
@@ -9,6 +10,7 @@
 // is its own cache: no copy is kept in front of it.
 // VerifiedCookies: cookie values whose MAC already verified, with their store key, because HMAC
 // plus SHA-256 cost more than the rest of a cached lookup. Holds nothing the process does not know.
+import { LazyLru } from './lazy-lru.ts';
 import { sessionKey, type CookieCodec } from './cookie.ts';
 import type { SessionRecord, SessionStore } from './store.ts';
 
@@ -31,21 +33,11 @@ interface Entry {
   readonly pushed: boolean;
 }
 
-/** Insert `key` at the newest end of an insertion-ordered map, forgetting the oldest beyond `max`. */
-function putBounded<V>(map: Map<string, V>, max: number, key: string, value: V): void {
-  map.delete(key);
-  if (map.size >= max) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
-}
-
 export class SessionCache {
   readonly #store: SessionStore;
   readonly #options: CacheOptions;
   readonly #pushedTtlMs: number;
-  readonly #entries: Map<string, Entry> | undefined;
+  readonly #entries: LazyLru<string, Entry> | undefined;
   /** Store reads in flight, by key, that cached reads may join. */
   readonly #reading = new Map<string, Promise<SessionRecord | undefined>>();
   /** Bumped by every drop and clear: a read that saw it change may have raced an invalidation. */
@@ -55,23 +47,14 @@ export class SessionCache {
     this.#store = store;
     this.#options = options;
     this.#pushedTtlMs = Math.max(options.ttlMs, options.pushedTtlMs ?? options.ttlMs);
-    this.#entries = store.shared ? new Map() : undefined;
+    this.#entries = store.shared ? new LazyLru(options.max) : undefined;
   }
 
   /** The record, from the cache when `allowCache` and fresh, else from the store (then cached). */
   async read(key: string, allowCache: boolean): Promise<{ record: SessionRecord | undefined; cached: boolean }> {
-    const entries = this.#entries;
-    if (allowCache && entries) {
-      const hit = entries.get(key);
-      if (hit) {
-        const age = this.#options.now() - hit.fetchedAt;
-        if (age < this.#options.ttlMs || (hit.pushed && age < this.#pushedTtlMs && this.#store.invalidationLive())) {
-          // Least recently used goes first: move the hit to the newest end.
-          entries.delete(key);
-          entries.set(key, hit);
-          return { record: hit.record, cached: true };
-        }
-      }
+    if (allowCache) {
+      const record = this.fresh(key);
+      if (record) return { record, cached: true };
     }
     // Concurrent misses on one session share one GET (no stampede when a hot entry expires).
     if (allowCache) {
@@ -89,6 +72,15 @@ export class SessionCache {
     return { record: await reading, cached: false };
   }
 
+  /** The cached record while it may be served without asking the store (read's hit); else undefined. */
+  fresh(key: string): SessionRecord | undefined {
+    const hit = this.#entries?.get(key);
+    if (hit === undefined) return undefined;
+    const age = this.#options.now() - hit.fetchedAt;
+    if (age < this.#options.ttlMs || (hit.pushed && age < this.#pushedTtlMs && this.#store.invalidationLive())) return hit.record;
+    return undefined;
+  }
+
   async #fetch(key: string): Promise<SessionRecord | undefined> {
     const entries = this.#entries;
     const before = this.#invalidations;
@@ -98,21 +90,21 @@ export class SessionCache {
     else if (entries && before === this.#invalidations) {
       // Raced an invalidation (maybe of this very session): answer, but keep no copy.
       const pushed = liveBefore && this.#store.invalidationLive();
-      putBounded(entries, this.#options.max, key, { record, fetchedAt: this.#options.now(), pushed });
+      entries.set(key, { record, fetchedAt: this.#options.now(), pushed });
     }
     return record;
   }
 
   /** The cached copy whatever its age; undefined when there is none. */
   peek(key: string): SessionRecord | undefined {
-    return this.#entries?.get(key)?.record;
+    return this.#entries?.peek(key)?.record;
   }
 
   /** A record this process just wrote (create, update, renewal). */
   put(key: string, record: SessionRecord): void {
     if (this.#entries) {
       const pushed = this.#store.invalidationLive();
-      putBounded(this.#entries, this.#options.max, key, { record, fetchedAt: this.#options.now(), pushed });
+      this.#entries.set(key, { record, fetchedAt: this.#options.now(), pushed });
     }
   }
 
@@ -121,9 +113,9 @@ export class SessionCache {
    * every idle_timeout / 10 never keeps a copy from being re-read once per TTL.
    */
   renewed(key: string, record: SessionRecord): void {
-    const entry = this.#entries?.get(key);
+    const entry = this.#entries?.peek(key);
     if (!entry) this.put(key, record);
-    else putBounded(this.#entries!, this.#options.max, key, { ...entry, record });
+    else this.#entries!.replace(key, { ...entry, record });
   }
 
   drop(key: string): void {
@@ -147,26 +139,21 @@ export class SessionCache {
 
 export class VerifiedCookies {
   readonly #cookie: CookieCodec;
-  readonly #max: number;
-  readonly #keys = new Map<string, string>();
+  readonly #keys: LazyLru<string, string>;
 
   constructor(cookie: CookieCodec, max: number) {
     this.#cookie = cookie;
-    this.#max = max;
+    this.#keys = new LazyLru(max);
   }
 
   /** The store key of a cookie value; undefined when its MAC does not verify. */
   keyOf(cookieValue: string): string | undefined {
     const known = this.#keys.get(cookieValue);
-    if (known !== undefined) {
-      this.#keys.delete(cookieValue);
-      this.#keys.set(cookieValue, known);
-      return known;
-    }
+    if (known !== undefined) return known;
     const id = this.#cookie.verify(cookieValue);
     if (id === undefined) return undefined;
     const key = sessionKey(id);
-    putBounded(this.#keys, this.#max, cookieValue, key);
+    this.#keys.set(cookieValue, key);
     return key;
   }
 

@@ -98,6 +98,12 @@ export interface SessionManager {
   create(input: NewSession): Promise<{ cookieValue: string; key: string; record: SessionRecord }>;
   /** Resolve a cookie value; renews the idle timer when due. Throws GH_STORE_UNAVAILABLE. */
   lookup(cookieValue: string): Promise<Lookup>;
+  /**
+   * lookup, answered at once (no promise) when the near cache holds a fresh copy of a session that
+   * has not expired: the common request pays no promise ticks. Fails as lookup does, by a throw
+   * when answered at once: callers catch both.
+   */
+  lookupNow(cookieValue: string): Lookup | Promise<Lookup>;
   /** Like lookup, by store key (user tokens name their session by it: auth/bearer/user-token.ts). */
   resolve(key: string): Promise<Lookup>;
   /** End a session on purpose (logout, admin, IdP). */
@@ -235,8 +241,19 @@ class Sessions implements SessionManager {
   }
 
   async lookup(cookieValue: string): Promise<Lookup> {
+    return this.lookupNow(cookieValue);
+  }
+
+  lookupNow(cookieValue: string): Lookup | Promise<Lookup> {
     const key = this.#verified.keyOf(cookieValue);
-    return key === undefined ? { state: 'invalid' } : this.#resolve(key, true);
+    if (key === undefined) return { state: 'invalid' };
+    const record = this.#cache.fresh(key);
+    if (record !== undefined) {
+      const at = this.#now();
+      // An expired one, or an idle verdict only the store may confirm: #resolve's way.
+      if (this.#expiry.why(record, at) === undefined) return this.#active(key, record, at);
+    }
+    return this.#resolve(key, true);
   }
 
   resolve(key: string): Promise<Lookup> {
@@ -256,8 +273,12 @@ class Sessions implements SessionManager {
       await this.#backend.delete(key);
       return { state: 'expired', key, why, record };
     }
-    if (this.#renewal.due(record, at)) record = this.#renewal.renew(key, record, at);
-    return { state: 'active', key, record };
+    return this.#active(key, record, at);
+  }
+
+  /** A live session, renewed when due. */
+  #active(key: string, record: SessionRecord, at: number): Lookup {
+    return { state: 'active', key, record: this.#renewal.due(record, at) ? this.#renewal.renew(key, record, at) : record };
   }
 
   async revoke(key: string): Promise<boolean> {

@@ -36,6 +36,28 @@ describe('parseCookieHeader', () => {
   it.each(cases)('%s', (_what, header, pairs) => {
     expect(parseCookieHeader(header)).toEqual(pairs);
   });
+  it('reads every header as the split-and-trim definition does (the parser scans by character codes)', () => {
+    // The definition: split on ";", trim SP/HTAB, cut at the first "=", trim around it.
+    const reference = (header: string): CookiePair[] =>
+      header
+        .split(';')
+        .map((part) => part.replace(/^[ \t]+|[ \t]+$/g, ''))
+        .filter((text) => text !== '')
+        .map((text) => {
+          const eq = text.indexOf('=');
+          return eq === -1
+            ? pair(text, undefined, text)
+            : pair(text, text.slice(0, eq).replace(/[ \t]+$/, ''), text.slice(eq + 1).replace(/^[ \t]+/, ''));
+        });
+    const alphabet = ['a', 'b', '=', ';', ' ', '\t', '"', '_', '-', '\n', '\u00e9', '\r'];
+    let seed = 18;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 5000; i++) {
+      let header = '';
+      for (let n = next() % 24; n > 0; n--) header += alphabet[next() % alphabet.length];
+      expect(parseCookieHeader(header), JSON.stringify(header)).toEqual(reference(header));
+    }
+  });
 });
 
 describe('cookieValues: every value of exactly one name', () => {

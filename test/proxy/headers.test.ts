@@ -735,6 +735,32 @@ describe('upstreamRequestHeaders (plain inputs): every spoofed header in test/fi
     },
   );
 
+  it('verdicts remembered per set of identity header names stay right, however many names clients invent', () => {
+    const reserving = context({ reservedNames: new Set(['remote-user']) });
+    const other = context({ reservedNames: new Set(['x-auth-request-user']) });
+    for (let round = 0; round < 2; round++) {
+      expect(plain({ 'remote-user': 'forged-admin', 'x-auth-request-user': 'x' }, { identityHeaders: undefined }, reserving)).toMatchObject(
+        {
+          'x-auth-request-user': 'x',
+        },
+      );
+      expect(plain({ 'remote-user': 'forged-admin' }, { identityHeaders: undefined }, reserving)).not.toHaveProperty('remote-user');
+      expect(plain({ 'remote-user': 'r', 'x-auth-request-user': 'forged' }, { identityHeaders: undefined }, other)).not.toHaveProperty(
+        'x-auth-request-user',
+      );
+      expect(plain({ 'remote-user': 'r' }, { identityHeaders: undefined }, other)['remote-user']).toBe('r');
+    }
+    const invented: IncomingHttpHeaders = {};
+    for (let i = 0; i < 3000; i++) invented[`x-made-up-${i}`] = 'v';
+    expect(Object.keys(plain(invented, { identityHeaders: undefined }, reserving)).filter((n) => n.startsWith('x-made-up-'))).toHaveLength(
+      3000,
+    );
+    for (const name of SPOOFED) {
+      const out = upstreamRequestHeaders({ [name.toLowerCase()]: 'forged-admin', 'x-kept': 'yes' }, ANONYMOUS, reserving);
+      expect(Object.values(out).filter((v) => String(v).includes('forged-admin'))).toEqual([]);
+    }
+  });
+
   it('a client that lists a spoofed header in Connection does not bring it back', () => {
     const out = plain({ connection: 'X-Forwarded-User', 'x-forwarded-user': 'forged-admin' });
     expect(out['x-forwarded-user']).toBe('alice');

@@ -54,6 +54,26 @@ describe('session manager', () => {
     expect(found).toMatchObject({ state: 'active', key, record: { user: 'alice@corp.example', groups: ['ml-admins'] } });
   });
 
+  it('lookupNow answers without a promise from a fresh cached copy, and goes to the store otherwise', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    const now = () => clock.now;
+    const memory = createMemoryStore({ maxSessions: 100, now });
+    const store = Object.assign(Object.create(memory) as SessionStore & OneTimeStore, { shared: true, invalidationLive: () => false });
+    const manager = createSessionManager({ config: sessionConfig('30m'), secret: SECRET, store, now, cacheTtlMs: 1000 });
+    const { cookieValue, key } = await manager.create(alice);
+    expect(manager.lookupNow(cookieValue)).toMatchObject({ state: 'active', key, record: { user: 'alice@corp.example' } });
+    expect(manager.lookupNow('forged.value')).toEqual({ state: 'invalid' });
+    clock.now += 1000; // the copy is a TTL old: the store's word
+    const read = manager.lookupNow(cookieValue);
+    expect(read).toBeInstanceOf(Promise);
+    expect(await read).toMatchObject({ state: 'active', key });
+    expect(manager.lookupNow(cookieValue)).toMatchObject({ state: 'active', key });
+    clock.now += 30 * 60_000; // idle: only the store may say so, then it is ended
+    const idle = manager.lookupNow(cookieValue);
+    expect(idle).toBeInstanceOf(Promise);
+    expect(await idle).toMatchObject({ state: 'expired', why: 'idle' });
+  });
+
   it('rotates: every sign-in gets a new id, even for the same user', async () => {
     const { manager } = setup();
     const a = await manager.create(alice);
