@@ -43,6 +43,16 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
 }
 
 /** Validate `raw` (the output of load.ts) and compile it; throws ConfigError with every problem. */
+/**
+ * `server.workers: auto`: one worker process per CPU but one. A Gatehouse process keeps more than
+ * one CPU busy at full load: its event loop, its audit thread (audit.worker_thread), V8's GC
+ * threads and the kernel's work on its sockets. One CPU per process is left to those, so on two
+ * CPUs `auto` runs a single process (two measured 0.76x of one there: docs/performance.md).
+ */
+export function autoWorkers(cpus: number): number {
+  return Math.max(1, cpus - 1);
+}
+
 export function compileConfig(input: unknown): CompileResult {
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error));
@@ -58,7 +68,7 @@ export function compileConfig(input: unknown): CompileResult {
     f.problem('forward_auth', 'needs server.trusted_proxies: only the ingress may ask');
   }
   const session = f.take(compileSession(raw.session, devMode));
-  const workers = raw.server.workers === 'auto' ? Math.max(1, availableParallelism()) : raw.server.workers;
+  const workers = raw.server.workers === 'auto' ? autoWorkers(availableParallelism()) : raw.server.workers;
   if (workers > 1 && raw.session.store === 'memory') {
     f.problem(
       'server.workers',

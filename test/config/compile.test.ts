@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { compileConfig, formatPath } from '../../src/config/compile.ts';
+import { availableParallelism } from 'node:os';
+import { autoWorkers, compileConfig, formatPath } from '../../src/config/compile.ts';
 import type { CompileResult } from '../../src/config/types.ts';
 import { checkCidr, parseDuration } from '../../src/config/units.ts';
 import { Secret } from '../../src/config/secret.ts';
@@ -569,5 +570,26 @@ describe('formatPath', () => {
     [[0, 'a'], '[0].a'],
   ] as const)('%j → %j', (path, text) => {
     expect(formatPath(path)).toBe(text);
+  });
+});
+
+describe('server.workers: auto', () => {
+  it.each([
+    [1, 1],
+    [2, 1],
+    [3, 2],
+    [4, 3],
+    [16, 15],
+  ])('%i CPUs: %i worker process(es), a CPU left for the audit thread, GC and the kernel', (cpus, workers) => {
+    expect(autoWorkers(cpus)).toBe(workers);
+  });
+
+  it('resolves auto when compiling (this machine: its CPUs but one, at least one)', () => {
+    const { config } = compileConfig({
+      server: { public_url: 'http://127.0.0.1:8080', workers: 'auto' },
+      session: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379' }, secret: 'workers-auto-secret-0123456789abcdefghij' },
+      routes: [{ name: 'app', upstream: 'http://127.0.0.1:9000', allow: { public: true } }],
+    });
+    expect(config.server.workers).toBe(autoWorkers(availableParallelism()));
   });
 });
