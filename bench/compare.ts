@@ -1,6 +1,7 @@
-// npm run bench:compare — the peer benchmark (issue 18), one run, loopback only. Starts a tiny
-// upstream, a private redis-server and the demo OpenID provider, then measures in turn, with the
-// same bounded load (BENCH_CONNECTIONS, BENCH_SECONDS), after signing in once through each:
+// npm run bench:compare — the peer benchmark (issue 18), loopback only. Starts a tiny upstream, a
+// private redis-server and the demo OpenID provider, then every system below, each signed in once,
+// and measures them with the same bounded load (BENCH_CONNECTIONS, BENCH_SECONDS) in BENCH_ROUNDS
+// rounds (default 3), the rows alternated, reporting each row's median run:
 //   direct                  the upstream alone: the ceiling
 //   nginx                   nginx as a plain reverse proxy: the floor any proxy can reach
 //   node-floor              node:http + undici and nothing else (bench/node-floor.ts): what Node,
@@ -9,22 +10,26 @@
 //                           signed assertion, audit to a file; one session
 //   gatehouse-10k           the same process, 10,000 distinct sessions round-robin (wrk + Lua)
 //   gatehouse-no-audit      the same config without the audit sink (what the audit costs)
-//   gatehouse-workers       everything on with `workers: auto`
+//   gatehouse-workers       everything on with `workers: auto` (one process per CPU but one)
+//   gatehouse-workers-2     everything on with two worker processes, whatever the CPUs
 //   apache-shm              Apache + mod_auth_openidc, shared-memory cache, a valid session
 //   apache-redis            the same with its Redis cache (what a multi-replica set-up needs)
 // then the ratios the issue sets as targets, each with PASS or MISS, Redis commands per proxied
 // request (INFO commandstats delta / requests) for every Gatehouse and Apache row, a JSON file of
-// the run and an SVG chart (requests/s and p99 per system; docs/bench-compare.{json,svg} unless
-// BENCH_OUT_DIR says otherwise). BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is
-// written unless BENCH_OUT_DIR is set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse
-// rows (node --cpu-prof). nginx, Apache and wrk are used when installed; nothing is installed here.
+// the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
+// docs/bench-compare.{json,svg} unless BENCH_OUT_DIR says otherwise). Alternating rounds matter on
+// a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike.
+// BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is written unless BENCH_OUT_DIR is
+// set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse rows (node --cpu-prof, over all
+// rounds). nginx, Apache and wrk are used when installed; nothing is installed here.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
+import { autoWorkers } from '../src/config/compile.ts';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startDemoIdp } from '../src/demo/idp.ts';
 import { TestBrowser } from '../test/support/browser-http.ts';
-import { fmt, freePort, has, load, NODE, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
+import { fmt, freePort, has, load, NODE, pause, resume, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
 import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 import { compareSvg } from './lib/chart.ts';
 import { printSummary } from './lib/profile.ts';
@@ -33,6 +38,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
+const ROUNDS = Math.max(1, Math.min(9, Number(process.env.BENCH_ROUNDS ?? 3)));
 const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(',').map((s) => s.trim())) : undefined;
 const root = new URL('../', import.meta.url).pathname;
 const OUT_DIR = process.env.BENCH_OUT_DIR ?? (ONLY ? undefined : join(root, 'docs'));
@@ -51,11 +57,13 @@ export interface Row {
   readonly result: LoadResult;
   /** Redis commands per request during the measured run (rows that use Redis). */
   readonly redisPerRequest?: number | undefined;
+  /** Requests sent to warm up before it. */
+  readonly warm: number;
 }
 
 const rows: Row[] = [];
-/** Requests sent since the last Gatehouse started (a profile's µs per request). */
-let served = 0;
+/** Requests each profiled Gatehouse served (a profile's µs per request). */
+const served = new Map<string, number>();
 const wanted = (id: string) => !ONLY || ONLY.has(id);
 
 interface Measure {
@@ -68,19 +76,17 @@ interface Measure {
 
 async function measure(id: string, name: string, url: string, m: Measure = {}): Promise<Row> {
   const opts = m.cookieFile ? { cookieFile: m.cookieFile } : {};
+  let warm = 0;
   if (WARMUP > 0) {
     // Steady state: warm up until every session in the list was used once (bounded).
-    let warm = 0;
     for (let i = 0; i < 20 && (i === 0 || warm < (m.warmRequests ?? 0)); i++)
       warm += load(url, CONNECTIONS, WARMUP, m.headers, opts).requests;
-    served += warm;
     if (m.warmRequests)
       console.log(`  (warm-up: ${warm} requests, so each of the ${m.warmRequests} sessions was used before the measured run)`);
   }
   const before = m.redisUrl ? await redisCommandCount(m.redisUrl) : 0;
   const beforeBy = m.redisUrl ? await redisCommandsBy(m.redisUrl) : undefined;
   const result = load(url, CONNECTIONS, SECONDS, m.headers, opts);
-  served += result.requests;
   // The count itself is one command (INFO), taken off.
   const redisPerRequest = m.redisUrl ? (await redisCommandCount(m.redisUrl)) - before - 1 : undefined;
   const row: Row = {
@@ -88,6 +94,7 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
     name,
     result,
     redisPerRequest: redisPerRequest === undefined ? undefined : redisPerRequest / Math.max(1, result.requests),
+    warm,
   };
   let redis = row.redisPerRequest === undefined ? '' : `   redis ${row.redisPerRequest.toFixed(3)}/req`;
   if (m.redisUrl && beforeBy && row.redisPerRequest !== undefined && row.redisPerRequest >= 0.01) {
@@ -101,7 +108,6 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
   }
   console.log(`${name.padEnd(44)} ${fmt(result)}${redis}   (${result.tool})`);
   if (result.errors > 0) console.log(`  warning: ${result.errors} non-2xx/socket errors in this row`);
-  rows.push(row);
   return row;
 }
 
@@ -123,7 +129,7 @@ async function gatehouse(
   idpIssuer: string,
   upstreamPort: number,
   redisPort: number,
-  o: { workers?: boolean; audit?: boolean },
+  o: { workers?: number | 'auto'; audit?: boolean },
 ): Promise<ChildProcess> {
   const file = join(dir, `${name}.yaml`);
   const audit =
@@ -135,7 +141,7 @@ async function gatehouse(
   writeFileSync(
     file,
     `log_level: error
-server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${o.workers ? ', workers: auto' : ''} }
+server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${o.workers === undefined ? '' : `, workers: ${o.workers}`} }
 admin: { listen: "127.0.0.1:${await freePort()}" }
 session:
   store: redis
@@ -150,20 +156,19 @@ routes:
 `,
   );
   const prof =
-    process.env.BENCH_CPU_PROF && !o.workers
+    process.env.BENCH_CPU_PROF && o.workers === undefined
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
       : [];
   // BENCH_NODE_FLAGS: V8/Node flags for Gatehouse alone (A/B experiments), e.g. --max-semi-space-size=32.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const child = start(NODE, [...flags, ...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file]);
+  const child = start(NODE, [...flags, ...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file], {}, { group: true });
   // Workers each load the code: allow for a busy machine.
   try {
-    await waitForPort(port, o.workers ? 120_000 : 60_000);
+    await waitForPort(port, o.workers === undefined ? 60_000 : 120_000);
   } catch (err) {
     await stop(child);
     throw err;
   }
-  served = 0;
   return child;
 }
 
@@ -195,7 +200,7 @@ const failed: string[] = [];
 /** With BENCH_CPU_PROF: the stopped process's profile, by stage (bench/lib/profile.ts). */
 function profileSummary(name: string): void {
   const file = process.env.BENCH_CPU_PROF && join(process.env.BENCH_CPU_PROF, `${name}.cpuprofile`);
-  if (file && existsSync(file)) printSummary(file, served);
+  if (file && existsSync(file)) printSummary(file, served.get(name) ?? 0);
 }
 
 async function signIn(url: string, cookieName: string): Promise<string> {
@@ -252,6 +257,18 @@ ProxyPass / http://127.0.0.1:${upstreamPort}/ keepalive=On
 `;
 }
 
+/** A system under test, started once; `measure` is one warm-up + measured run of its row. */
+interface System {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly m: Measure;
+  /** The Gatehouse process to profile with BENCH_CPU_PROF, by its file name. */
+  readonly profile?: string | undefined;
+  /** Paused (SIGSTOP) while other rows run, so an idle system's timers cost them nothing. */
+  readonly child?: ChildProcess | undefined;
+}
+
 async function main(): Promise<void> {
   const cpu = cpus();
   const machine = {
@@ -263,19 +280,20 @@ async function main(): Promise<void> {
     seconds: SECONDS,
     warmupSeconds: WARMUP,
     sessions: SESSIONS,
+    rounds: ROUNDS,
   };
   console.log(
-    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
+    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${ROUNDS} round(s) with the rows alternated, median per row; ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
   );
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, apachePort, apacheRedisPort, nginxPort, floorPort] =
-    await Promise.all(Array.from({ length: 9 }, () => freePort()));
+  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, ghTwoPort, apachePort, apacheRedisPort, nginxPort, floorPort] =
+    await Promise.all(Array.from({ length: 10 }, () => freePort()));
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const base = (port: number) => `http://127.0.0.1:${port}`;
-  const ghCallbacks = [ghPort, ghNoAuditPort, ghWorkersPort].map((p) => `${base(p)}/.gatehouse/oidc/corp/callback`);
+  const ghCallbacks = [ghPort, ghNoAuditPort, ghWorkersPort, ghTwoPort].map((p) => `${base(p)}/.gatehouse/oidc/corp/callback`);
   const idp = await startDemoIdp({
     clients: [
       { client_id: 'bench-gatehouse', client_secret: 'bench-secret', redirect_uris: ghCallbacks },
@@ -287,7 +305,17 @@ async function main(): Promise<void> {
     ],
   });
 
-  if (wanted('direct')) await measure('direct', 'direct upstream', `${base(upstreamPort)}/`);
+  // Every system starts (and signs in) once; the rows then alternate round after round, so a
+  // machine whose speed drifts (a shared VM's does, by up to 2x in minutes) moves every row alike.
+  const systems: System[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
+  const cookieFileFor = (name: string, cookie: string) => {
+    const file = join(dir, `${name}-cookie.txt`);
+    writeFileSync(file, `${cookie}\n`);
+    return file;
+  };
+
+  if (wanted('direct')) systems.push({ id: 'direct', name: 'direct upstream', url: `${base(upstreamPort)}/`, m: {} });
 
   if (wanted('nginx')) {
     if (has('nginx') || existsSync('/usr/sbin/nginx')) {
@@ -302,39 +330,49 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   server { listen 127.0.0.1:${nginxPort};
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; } } }`,
       );
-      const nginx = start(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', [
-        '-p',
-        ndir,
-        '-c',
-        join(ndir, 'nginx.conf'),
-        '-g',
-        'daemon off;',
-      ]);
+      const nginx = start(
+        existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx',
+        ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;'],
+        {},
+        { group: true },
+      );
       await waitForPort(nginxPort);
-      await measure('nginx', 'nginx (plain proxy, workers auto)', `${base(nginxPort)}/`);
-      await stop(nginx);
+      stoppers.push(() => stop(nginx));
+      systems.push({ id: 'nginx', name: 'nginx (plain proxy, workers auto)', url: `${base(nginxPort)}/`, m: {}, child: nginx });
     } else {
       console.log('nginx                                        not installed (apt-get install nginx-light to add this row)');
     }
   }
 
   if (wanted('node-floor')) {
-    const floor = start(NODE, [join(root, 'bench/node-floor.ts'), String(floorPort), String(upstreamPort)]);
+    const floor = start(NODE, [join(root, 'bench/node-floor.ts'), String(floorPort), String(upstreamPort)], {}, { group: true });
     await waitForPort(floorPort);
-    await measure('node-floor', 'Node floor (node:http + undici, nothing else)', `${base(floorPort)}/`);
-    await stop(floor);
+    stoppers.push(() => stop(floor));
+    systems.push({
+      id: 'node-floor',
+      name: 'Node floor (node:http + undici, nothing else)',
+      url: `${base(floorPort)}/`,
+      m: {},
+      child: floor,
+    });
   }
 
-  // Everything on, one process: one session, then 10,000 round-robin on the same process.
+  // Everything on, one process: one session, and 10,000 round-robin on the same process.
   if (wanted('gatehouse') || wanted('gatehouse-10k'))
     await section('gatehouse', async () => {
       const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
-      const cookie = await signIn(base(ghPort), GH_COOKIE);
-      const cookieFile = join(dir, 'one-cookie.txt');
-      writeFileSync(cookieFile, `${cookie}\n`);
+      stoppers.push(() => stop(gh));
       // The same wrk script drives both rows, so the load generator's own cost is the same.
+      const cookieFile = cookieFileFor('gatehouse', await signIn(base(ghPort), GH_COOKIE));
       if (wanted('gatehouse'))
-        await measure('gatehouse', 'Gatehouse, everything on (1 session)', `${base(ghPort)}/`, { cookieFile, redisUrl });
+        systems.push({
+          id: 'gatehouse',
+          name: 'Gatehouse, everything on (1 session)',
+          url: `${base(ghPort)}/`,
+          m: { cookieFile, redisUrl },
+          profile: 'gatehouse',
+          child: gh,
+        });
       if (wanted('gatehouse-10k')) {
         const t0 = performance.now();
         // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
@@ -355,34 +393,38 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
         const many = join(dir, 'many-cookies.txt');
         writeFileSync(many, `${values.join('\n')}\n`);
         console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-        await measure('gatehouse-10k', `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`, `${base(ghPort)}/`, {
-          cookieFile: many,
-          redisUrl,
-          warmRequests: values.length,
+        systems.push({
+          id: 'gatehouse-10k',
+          name: `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`,
+          url: `${base(ghPort)}/`,
+          m: { cookieFile: many, redisUrl, warmRequests: values.length },
+          profile: 'gatehouse',
+          child: gh,
         });
       }
-      await stop(gh);
-      profileSummary('gatehouse');
     });
 
-  if (wanted('gatehouse-no-audit'))
-    await section('gatehouse-no-audit', async () => {
-      const gh = await gatehouse('gatehouse-no-audit', ghNoAuditPort, idp.issuer, upstreamPort, redisPort, { audit: false });
-      const cookieFile = join(dir, 'one-cookie-no-audit.txt');
-      writeFileSync(cookieFile, `${await signIn(base(ghNoAuditPort), GH_COOKIE)}\n`);
-      await measure('gatehouse-no-audit', 'Gatehouse, everything on but audit', `${base(ghNoAuditPort)}/`, { cookieFile, redisUrl });
-      await stop(gh);
-      profileSummary('gatehouse-no-audit');
+  const variants: [string, string, number, { workers?: number | 'auto'; audit?: boolean }][] = [
+    ['gatehouse-no-audit', 'Gatehouse, everything on but audit', ghNoAuditPort, { audit: false }],
+    ['gatehouse-workers', 'Gatehouse, everything on, workers: auto', ghWorkersPort, { workers: 'auto' }],
+    ['gatehouse-workers-2', 'Gatehouse, everything on, workers: 2', ghTwoPort, { workers: 2 }],
+  ];
+  for (const [id, name, port, o] of variants) {
+    if (!wanted(id)) continue;
+    await section(id, async () => {
+      const gh = await gatehouse(id, port, idp.issuer, upstreamPort, redisPort, o);
+      stoppers.push(() => stop(gh));
+      const cookieFile = cookieFileFor(id, await signIn(base(port), GH_COOKIE));
+      systems.push({
+        id,
+        name,
+        url: `${base(port)}/`,
+        m: { cookieFile, redisUrl },
+        profile: o.workers === undefined ? id : undefined,
+        child: gh,
+      });
     });
-
-  if (wanted('gatehouse-workers'))
-    await section('gatehouse-workers', async () => {
-      const gh = await gatehouse('gatehouse-workers', ghWorkersPort, idp.issuer, upstreamPort, redisPort, { workers: true });
-      const cookieFile = join(dir, 'one-cookie-workers.txt');
-      writeFileSync(cookieFile, `${await signIn(base(ghWorkersPort), GH_COOKIE)}\n`);
-      await measure('gatehouse-workers', 'Gatehouse, everything on, workers: auto', `${base(ghWorkersPort)}/`, { cookieFile, redisUrl });
-      await stop(gh);
-    });
+  }
 
   const apacheRows: [string, string, number, string][] = [
     ['apache-shm', 'Apache + mod_auth_openidc (shm cache)', apachePort, 'OIDCCacheType shm'],
@@ -403,18 +445,52 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       const adir = join(dir, id);
       mkdirSync(adir);
       writeFileSync(join(adir, 'httpd.conf'), apacheConfig(adir, port, idp.issuer, upstreamPort, cache));
-      const apache = start(APACHE, ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'], { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir });
+      const apache = start(
+        APACHE,
+        ['-f', join(adir, 'httpd.conf'), '-DFOREGROUND'],
+        { APACHE_RUN_DIR: adir, APACHE_LOCK_DIR: adir },
+        { group: true },
+      );
+      stoppers.push(() => stop(apache));
       await waitForPort(port);
       const cookieFile = join(adir, 'cookie.txt');
       writeFileSync(cookieFile, `${await signIn(base(port), 'mod_auth_openidc_session')}\n`);
-      await measure(id, name, `${base(port)}/`, { cookieFile, redisUrl });
-      await stop(apache);
+      systems.push({ id, name, url: `${base(port)}/`, m: { cookieFile, redisUrl }, child: apache });
     });
   }
-  await idp.close();
 
+  const measured = new Map<string, Row[]>();
+  for (const sys of systems) if (sys.child) pause(sys.child);
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) console.log(`\nround ${round} of ${ROUNDS}`);
+    for (const sys of systems) {
+      await section(sys.id, async () => {
+        // Each session of the list is used once before the first measured run only.
+        const m = round === 1 ? sys.m : { ...sys.m, warmRequests: undefined };
+        if (sys.child) resume(sys.child);
+        let row: Row;
+        try {
+          row = await measure(sys.id, sys.name, sys.url, m);
+        } finally {
+          if (sys.child) pause(sys.child);
+        }
+        if (sys.profile) served.set(sys.profile, (served.get(sys.profile) ?? 0) + row.warm + row.result.requests);
+        measured.set(sys.id, [...(measured.get(sys.id) ?? []), row]);
+      });
+    }
+  }
+  for (const sys of systems) {
+    const runs = measured.get(sys.id);
+    if (runs?.length) rows.push(median(runs));
+  }
+  await idp.close();
+  for (const sys of systems) if (sys.child) resume(sys.child);
+  for (const s of stoppers) await s();
+  for (const name of new Set(systems.map((s) => s.profile).filter((p) => p !== undefined))) profileSummary(name);
+
+  if (ROUNDS > 1) console.log(`\nmedian of ${ROUNDS} rounds per row (requests/s; its p50, p99 and Redis figures are that run's)`);
   const targets = report();
-  if (failed.length > 0) console.log(`\nrows that failed: ${failed.join(', ')}`);
+  if (failed.length > 0) console.log(`\nrows that failed: ${[...new Set(failed)].join(', ')}`);
   console.log('\n| system | req/s | p50 | p99 | Redis commands / request |\n|---|---|---|---|---|');
   for (const r of rows) {
     const redis = r.redisPerRequest === undefined ? '' : r.redisPerRequest.toFixed(3);
@@ -425,10 +501,17 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   if (OUT_DIR) {
     mkdirSync(OUT_DIR, { recursive: true });
     const date = new Date().toISOString();
-    writeFileSync(join(OUT_DIR, 'bench-compare.json'), `${JSON.stringify({ date, machine, rows, targets, failed }, null, 2)}\n`);
+    const runs = Object.fromEntries([...measured].map(([id, rs]) => [id, rs.map((r) => r.result)]));
+    writeFileSync(join(OUT_DIR, 'bench-compare.json'), `${JSON.stringify({ date, machine, rows, targets, failed, runs }, null, 2)}\n`);
     writeFileSync(join(OUT_DIR, 'bench-compare.svg'), compareSvg(rows, { date, machine }));
     console.log(`\nwrote ${join(OUT_DIR, 'bench-compare.json')} and ${join(OUT_DIR, 'bench-compare.svg')}`);
   }
+}
+
+/** The run with the median requests/s (the lower middle one of an even count). */
+function median(runs: readonly Row[]): Row {
+  const sorted = [...runs].sort((a, b) => a.result.rps - b.result.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 interface Target {
@@ -471,8 +554,9 @@ function report(): Target[] {
     ratio('gatehouse-workers', 'gatehouse'),
     'x',
     { op: '>=', value: 1 },
-    `(${cpus().length} CPUs, shared with wrk, upstream, Redis)`,
+    `(auto = ${autoWorkers(availableParallelism())} process(es) on ${cpus().length} CPUs, shared with wrk, upstream, Redis)`,
   );
+  line('workers: 2 / one process', ratio('gatehouse-workers-2', 'gatehouse'), 'x', undefined, '(two processes forced)');
   const noAudit = rps('gatehouse-no-audit');
   const withAudit = rps('gatehouse');
   const auditCost = noAudit && withAudit !== undefined ? (1 - withAudit / noAudit) * 100 : undefined;

@@ -32,14 +32,38 @@ export function has(cmd: string): boolean {
 export { freePort, waitForPort } from '../test/support/ports.ts';
 
 const children = new Set<ChildProcess>();
-export function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+/**
+ * Start a child. `group`: in a process group of its own, so pause() and resume() reach the
+ * processes it starts too (nginx and Apache workers, Gatehouse's worker processes).
+ */
+export function start(cmd: string, args: string[], env: Record<string, string> = {}, o: { group?: boolean } = {}): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env }, detached: o.group === true });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
 }
 export function stopAll(): void {
-  for (const c of children) c.kill('SIGTERM');
+  for (const c of children) {
+    // A paused group would keep the signal pending.
+    signalGroup(c, 'SIGCONT');
+    c.kill('SIGTERM');
+  }
+}
+
+/** SIGSTOP / SIGCONT to a child started with `group`: an idle system under test then costs no CPU at all (its timers, heartbeats). */
+export function pause(child: ChildProcess): void {
+  signalGroup(child, 'SIGSTOP');
+}
+export function resume(child: ChildProcess): void {
+  signalGroup(child, 'SIGCONT');
+}
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Not a group leader (started without `group`), or already gone.
+  }
 }
 process.on('exit', stopAll);
 process.on('SIGINT', () => {
