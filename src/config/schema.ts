@@ -190,7 +190,9 @@ const server = z.strictObject({
   workers: z
     .union([z.literal('auto'), z.number().int().min(1).max(64)])
     .default(1)
-    .describe('Worker processes sharing the listeners (node:cluster); "auto" = one per CPU but one (one on two CPUs). Needs session.store: redis when > 1.'),
+    .describe(
+      'Worker processes sharing the listeners (node:cluster); "auto" = one per CPU but one (one on two CPUs). Needs session.store: redis when > 1.',
+    ),
 });
 
 const admin = z.strictObject({
