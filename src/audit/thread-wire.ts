@@ -67,6 +67,10 @@ export function fromWireSink(s: WireSinkConfig): AuditSinkConfig {
 export interface WorkerState {
   readonly accept: boolean;
   readonly ready: { readonly ok: boolean; readonly checks: Readonly<Record<string, string>> };
+  /** The writer's backlog() when this state was taken ... */
+  readonly backlog: number;
+  /** ... and how many records this worker had been given by then. */
+  readonly received: number;
 }
 
 /** Metric increments since the last report, by metric and sink; `queued` is the gauge's last value. */

@@ -128,8 +128,11 @@ function answerHandshake(answer: { ok: true; state: WorkerState } | { ok: false;
   Atomics.notify(flag, 0);
 }
 
+/** Records given to the writer so far: with backlog(), the main thread's block-mode gate is exact. */
+let received = 0;
+
 function stateNow(): WorkerState {
-  return { accept: writer.canAccept(), ready: writer.ready() };
+  return { accept: writer.canAccept(), ready: writer.ready(), backlog: writer.backlog(), received };
 }
 
 let lastState = stateNow();
@@ -168,7 +171,10 @@ function take(lines: string): void {
       if (line.startsWith(REFUSED_PREFIX)) writer.noteRefused(Number(line.slice(REFUSED_PREFIX.length)));
       else if (line.startsWith(CONFIG_PREFIX))
         setConfigHash(line.length > CONFIG_PREFIX.length ? line.slice(CONFIG_PREFIX.length) : undefined);
-      else writer.write(decodeFacts(line));
+      else {
+        received++;
+        writer.write(decodeFacts(line));
+      }
     } catch (err) {
       // In the main thread this would have thrown at the caller; here it must not stop the rest.
       post({ t: 'log', level: 'error', obj: { err: (err as Error).message }, msg: 'audit record could not be built; it is not written' });

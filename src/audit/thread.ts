@@ -78,6 +78,9 @@ export class ThreadedAuditWriter implements AuditWriter {
   #nextId = 0;
   #state: WorkerState;
   #restarts = 0;
+  /** Records written here, and how many of them the current worker was not given (they were acknowledged by an earlier one). */
+  #written = 0;
+  #writtenAtStart = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   /** Set when restarts ran out: the trail takes no more records. */
   #failed: string | undefined;
@@ -99,6 +102,7 @@ export class ThreadedAuditWriter implements AuditWriter {
 
   write(facts: AuditFacts): void {
     if (this.#closing) return;
+    this.#written++;
     this.#push(encodeFacts(facts));
   }
 
@@ -108,7 +112,16 @@ export class ThreadedAuditWriter implements AuditWriter {
   }
 
   canAccept(): boolean {
-    return this.#failed === undefined && this.#state.accept && this.#sentCount + this.#lineRecords < this.#backlog;
+    if (this.#failed !== undefined || !this.#state.accept) return false;
+    if (this.#o.audit.onSinkFailure !== 'block') return this.#sentCount + this.#lineRecords < this.#backlog;
+    // Block mode, as in-thread: no more than queue_size records wait for the slowest sink. The
+    // worker's last word on its backlog, plus every record written since it counted, is never less
+    // than the backlog now (records only leave it by being delivered).
+    return this.#state.backlog + (this.#written - this.#writtenAtStart - this.#state.received) < this.#backlog;
+  }
+
+  backlog(): number {
+    return this.#state.backlog + Math.max(0, this.#written - this.#writtenAtStart - this.#state.received);
   }
 
   ready(): { ok: boolean; checks: Record<string, string> } {
@@ -229,6 +242,10 @@ export class ThreadedAuditWriter implements AuditWriter {
     // A server's listeners keep the process alive; the audit thread alone must not.
     w.unref();
     this.#worker = w;
+    // The new worker is given the unacknowledged batches and every record after them; until it
+    // reports, it is taken to hold nothing else.
+    this.#writtenAtStart = this.#written - this.#sentCount - this.#lineRecords;
+    if (!first) this.#state = { ...this.#state, backlog: 0, received: 0 };
     for (const b of this.#sent) w.postMessage({ t: 'batch', id: b.id, lines: b.lines } satisfies ToWorker);
     if (!handshake) return this.#state;
     const flag = new Int32Array(handshake, 0, 2);

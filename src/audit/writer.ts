@@ -54,6 +54,8 @@ export interface AuditWriter {
   noteRefused(time: number): void;
   /** False in block mode when some sink cannot take another record (the request gets 503). */
   canAccept(): boolean;
+  /** Records the slowest sink has not yet taken (its memory queue, batch in flight and spool). */
+  backlog(): number;
   ready(): { ok: boolean; checks: Record<string, string> };
   /** Wait until every queue and spool is delivered, or `timeoutMs` passes. */
   flush(timeoutMs?: number): Promise<boolean>;
@@ -462,6 +464,12 @@ class Writer implements AuditWriter {
 
   canAccept(): boolean {
     return this.#channels.every((c) => c.canAccept());
+  }
+
+  backlog(): number {
+    let most = 0;
+    for (const c of this.#channels) most = Math.max(most, c.pending);
+    return most;
   }
 
   ready(): { ok: boolean; checks: Record<string, string> } {

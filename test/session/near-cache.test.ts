@@ -124,6 +124,13 @@ describe('near cache with pushed invalidation (real Redis, two replicas)', () =>
     await expect.poll(() => a.store.invalidationLive() && b.store.invalidationLive(), { timeout: 20_000 }).toBe(true);
     // Missed notifications were announced (caches start over), and new ones are heard again.
     expect(b.revoked).toContain('*');
+    // The command connections reconnect on their own schedule, apart from the subscribers.
+    const answers = async (store: typeof a.store) =>
+      store.ping().then(
+        () => true,
+        () => false,
+      );
+    await expect.poll(async () => (await answers(a.store)) && (await answers(b.store)), { timeout: 20_000 }).toBe(true);
     const s = await a.manager.create(alice);
     expect(await state(b.manager, s.cookieValue)).toBe('active');
     await a.manager.revoke(s.key);
