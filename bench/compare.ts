@@ -8,7 +8,7 @@
 //                           undici and the kernel cost any Node proxy here, before Gatehouse's work
 //   gatehouse               everything on: Redis sessions, a group policy, identity headers +
 //                           signed assertion, audit to a file; one session
-//   gatehouse-10k           the same process, 10,000 distinct sessions round-robin (wrk + Lua)
+//   gatehouse-10k           the same config, 10,000 distinct sessions round-robin (wrk + Lua)
 //   gatehouse-no-audit      the same config without the audit sink (what the audit costs)
 //   gatehouse-workers       everything on with `workers: auto` (one process per CPU but one)
 //   gatehouse-workers-2     everything on with two worker processes, whatever the CPUs
@@ -286,14 +286,25 @@ async function main(): Promise<void> {
     `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${ROUNDS} round(s) with the rows alternated, median per row; ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
   );
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
-  const [upstreamPort, redisPort, ghPort, ghNoAuditPort, ghWorkersPort, ghTwoPort, apachePort, apacheRedisPort, nginxPort, floorPort] =
-    await Promise.all(Array.from({ length: 10 }, () => freePort()));
+  const [
+    upstreamPort,
+    redisPort,
+    ghPort,
+    ghManyPort,
+    ghNoAuditPort,
+    ghWorkersPort,
+    ghTwoPort,
+    apachePort,
+    apacheRedisPort,
+    nginxPort,
+    floorPort,
+  ] = await Promise.all(Array.from({ length: 11 }, () => freePort()));
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const base = (port: number) => `http://127.0.0.1:${port}`;
-  const ghCallbacks = [ghPort, ghNoAuditPort, ghWorkersPort, ghTwoPort].map((p) => `${base(p)}/.gatehouse/oidc/corp/callback`);
+  const ghCallbacks = [ghPort, ghManyPort, ghNoAuditPort, ghWorkersPort, ghTwoPort].map((p) => `${base(p)}/.gatehouse/oidc/corp/callback`);
   const idp = await startDemoIdp({
     clients: [
       { client_id: 'bench-gatehouse', client_secret: 'bench-secret', redirect_uris: ghCallbacks },
@@ -357,51 +368,56 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     });
   }
 
-  // Everything on, one process: one session, and 10,000 round-robin on the same process.
-  if (wanted('gatehouse') || wanted('gatehouse-10k'))
+  // Everything on, one process, one session.
+  if (wanted('gatehouse'))
     await section('gatehouse', async () => {
       const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
       stoppers.push(() => stop(gh));
-      // The same wrk script drives both rows, so the load generator's own cost is the same.
       const cookieFile = cookieFileFor('gatehouse', await signIn(base(ghPort), GH_COOKIE));
-      if (wanted('gatehouse'))
-        systems.push({
-          id: 'gatehouse',
-          name: 'Gatehouse, everything on (1 session)',
-          url: `${base(ghPort)}/`,
-          m: { cookieFile, redisUrl },
-          profile: 'gatehouse',
-          child: gh,
-        });
-      if (wanted('gatehouse-10k')) {
-        const t0 = performance.now();
-        // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
-        const values = await createSessions({
-          redisUrl,
-          keyPrefix: KEY_PREFIX,
-          secret: SECRET,
-          count: SESSIONS,
-          idp: 'corp',
-          cookieName: GH_COOKIE,
-          user: (i) => ({
-            user: `user${i}@example.com`,
-            email: `user${i}@example.com`,
-            name: `User ${i}`,
-            groups: ['ml-admins', 'data-scientists'],
-          }),
-        });
-        const many = join(dir, 'many-cookies.txt');
-        writeFileSync(many, `${values.join('\n')}\n`);
-        console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-        systems.push({
-          id: 'gatehouse-10k',
-          name: `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`,
-          url: `${base(ghPort)}/`,
-          m: { cookieFile: many, redisUrl, warmRequests: values.length },
-          profile: 'gatehouse',
-          child: gh,
-        });
-      }
+      systems.push({
+        id: 'gatehouse',
+        name: 'Gatehouse, everything on (1 session)',
+        url: `${base(ghPort)}/`,
+        m: { cookieFile, redisUrl },
+        profile: 'gatehouse',
+        child: gh,
+      });
+    });
+
+  // The same config, 10,000 sessions round-robin, on a process of its own: the rows alternate, and
+  // 10,000 cached sessions in the heap must not weigh on the one-session row's process.
+  if (wanted('gatehouse-10k'))
+    await section('gatehouse-10k', async () => {
+      const gh = await gatehouse('gatehouse-10k', ghManyPort, idp.issuer, upstreamPort, redisPort, {});
+      stoppers.push(() => stop(gh));
+      const t0 = performance.now();
+      // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
+      const values = await createSessions({
+        redisUrl,
+        keyPrefix: KEY_PREFIX,
+        secret: SECRET,
+        count: SESSIONS,
+        idp: 'corp',
+        cookieName: GH_COOKIE,
+        user: (i) => ({
+          user: `user${i}@example.com`,
+          email: `user${i}@example.com`,
+          name: `User ${i}`,
+          groups: ['ml-admins', 'data-scientists'],
+        }),
+      });
+      const many = join(dir, 'many-cookies.txt');
+      writeFileSync(many, `${values.join('\n')}\n`);
+      console.log(`  (${values.length} sessions made in Redis in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      // The same wrk script drives the one-session row, so the load generator's own cost is the same.
+      systems.push({
+        id: 'gatehouse-10k',
+        name: `Gatehouse, everything on, ${SESSIONS.toLocaleString('en')} sessions`,
+        url: `${base(ghManyPort)}/`,
+        m: { cookieFile: many, redisUrl, warmRequests: values.length },
+        profile: 'gatehouse-10k',
+        child: gh,
+      });
     });
 
   const variants: [string, string, number, { workers?: number | 'auto'; audit?: boolean }][] = [
