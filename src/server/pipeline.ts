@@ -136,13 +136,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const ex = accept(rt, req, res, req.socket);
       // A response closes once, and finish runs once anyway (closeOnce): `on` spares once's wrapper.
       res.on('close', () => finish(ex));
-      try {
-        const walked = walk(ex, rt, deps.audit);
-        if (walked instanceof Promise) walked.then((route) => proxyTo(ex, rt, route)).catch((err) => fail(ex, err));
-        else proxyTo(ex, rt, walked);
-      } catch (err) {
-        fail(ex, err);
-      }
+      walkThen(ex, rt, proxyTo);
     },
     onUpgrade(req, socket, head) {
       const rt = deps.current();
@@ -150,21 +144,25 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Whichever ends the exchange first finishes it: this socket, or the tunnel (wsHooks.onClose).
       socket.once('close', () => finish(ex));
       socket.on('error', () => socket.destroy());
-      const tunnel = (route: Walked) => {
+      walkThen(ex, rt, (_ex, _rt, route) => {
         if (!route) return;
         if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw upgradeNotSupported();
         checkOrigin(ex, route);
         rt.websockets.proxy(ex, route, head, rt.upstreamHeaders, wsHooks);
-      };
-      try {
-        const walked = walk(ex, rt, deps.audit);
-        if (walked instanceof Promise) walked.then(tunnel).catch((err) => fail(ex, err));
-        else tunnel(walked);
-      } catch (err) {
-        fail(ex, err);
-      }
+      });
     },
   };
+
+  /** Walk `ex`, then `next` with its route: in the same tick when nothing was pending; any failure answered by fail. */
+  function walkThen(ex: Exchange, rt: Runtime, next: (ex: Exchange, rt: Runtime, route: Walked) => void): void {
+    try {
+      const walked = walk(ex, rt, deps.audit);
+      if (walked instanceof Promise) walked.then((route) => next(ex, rt, route)).catch((err) => fail(ex, err));
+      else next(ex, rt, walked);
+    } catch (err) {
+      fail(ex, err);
+    }
+  }
 
   function proxyTo(ex: Exchange, rt: Runtime, route: Walked): void {
     if (route) proxyHttp(ex, route, rt.upstreams.pool(route), rt.upstreamHeaders, httpHooks);
