@@ -10,12 +10,14 @@
 //                           signed assertion, audit to a file; one session
 //   gatehouse-10k           the same config, 10,000 distinct sessions round-robin (wrk + Lua)
 //   gatehouse-no-audit      the same config without the audit sink (what the audit costs)
+//   gatehouse-audit-thread  the same config with audit.worker_thread: true (what the thread buys)
 //   gatehouse-workers       everything on with `workers: auto` (one process per CPU but one)
 //   gatehouse-workers-2     everything on with two worker processes, whatever the CPUs
 //   apache-shm              Apache + mod_auth_openidc, shared-memory cache, a valid session
 //   apache-redis            the same with its Redis cache (what a multi-replica set-up needs)
 // then the ratios the issue sets as targets, each with PASS or MISS, Redis commands per proxied
-// request (INFO commandstats delta / requests) for every Gatehouse and Apache row, a JSON file of
+// request (INFO commandstats delta / requests) for every Gatehouse and Apache row, each system's
+// CPU per request by thread and the machine's busy and steal shares (bench/lib/cpu.ts), a JSON file of
 // the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
 // docs/bench-compare.{json,svg} unless BENCH_OUT_DIR says otherwise). Alternating rounds matter on
 // a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike.
@@ -33,6 +35,7 @@ import { fmt, freePort, has, load, NODE, pause, resume, start, stopAll, waitForP
 import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 import { compareSvg } from './lib/chart.ts';
 import { printSummary } from './lib/profile.ts';
+import { cpuDelta, groupCpu, machineCpu, type CpuDelta } from './lib/cpu.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -59,6 +62,8 @@ export interface Row {
   readonly redisPerRequest?: number | undefined;
   /** Requests sent to warm up before it. */
   readonly warm: number;
+  /** CPU per request of the system's own processes (bench/lib/cpu.ts), and of the machine meanwhile. */
+  readonly cpu?: CpuDelta | undefined;
 }
 
 const rows: Row[] = [];
@@ -72,6 +77,8 @@ interface Measure {
   redisUrl?: string;
   /** Warm up until at least this many requests were sent (a list of sessions, each used once). */
   warmRequests?: number;
+  /** The system's process group, for its CPU per request (bench/lib/cpu.ts). */
+  pgid?: number | undefined;
 }
 
 async function measure(id: string, name: string, url: string, m: Measure = {}): Promise<Row> {
@@ -86,7 +93,10 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
   }
   const before = m.redisUrl ? await redisCommandCount(m.redisUrl) : 0;
   const beforeBy = m.redisUrl ? await redisCommandsBy(m.redisUrl) : undefined;
+  const cpuBefore = m.pgid === undefined ? undefined : { g: groupCpu(m.pgid), m: machineCpu() };
   const result = load(url, CONNECTIONS, SECONDS, m.headers, opts);
+  const cpu =
+    cpuBefore && m.pgid !== undefined ? cpuDelta(cpuBefore, { g: groupCpu(m.pgid), m: machineCpu() }, result.requests) : undefined;
   // The count itself is one command (INFO), taken off.
   const redisPerRequest = m.redisUrl ? (await redisCommandCount(m.redisUrl)) - before - 1 : undefined;
   const row: Row = {
@@ -95,6 +105,7 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
     result,
     redisPerRequest: redisPerRequest === undefined ? undefined : redisPerRequest / Math.max(1, result.requests),
     warm,
+    cpu,
   };
   let redis = row.redisPerRequest === undefined ? '' : `   redis ${row.redisPerRequest.toFixed(3)}/req`;
   if (m.redisUrl && beforeBy && row.redisPerRequest !== undefined && row.redisPerRequest >= 0.01) {
@@ -107,6 +118,13 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
     redis += ` (${per.map(([c, n]) => `${c} ${n.toFixed(3)}`).join(', ')})`;
   }
   console.log(`${name.padEnd(44)} ${fmt(result)}${redis}   (${result.tool})`);
+  if (cpu)
+    console.log(
+      `  cpu ${cpu.usPerRequest.toFixed(1)} µs/req (${cpu.threads
+        .slice(0, 5)
+        .map((t) => `${t.name} ${t.usPerRequest.toFixed(1)}`)
+        .join(', ')}); machine busy ${(cpu.machineBusy * 100).toFixed(0)} %, steal ${(cpu.machineSteal * 100).toFixed(1)} %`,
+    );
   if (result.errors > 0) console.log(`  warning: ${result.errors} non-2xx/socket errors in this row`);
   return row;
 }
@@ -129,7 +147,7 @@ async function gatehouse(
   idpIssuer: string,
   upstreamPort: number,
   redisPort: number,
-  o: { workers?: number | 'auto'; audit?: boolean },
+  o: { workers?: number | 'auto'; audit?: boolean; auditThread?: boolean },
 ): Promise<ChildProcess> {
   const file = join(dir, `${name}.yaml`);
   const audit =
@@ -137,7 +155,7 @@ async function gatehouse(
       ? 'audit: { sinks: [] }'
       : `audit:
   sinks: [ { type: file, path: "${join(dir, name, 'audit.ndjson')}", fsync: interval } ]
-  spool_dir: "${join(dir, name, 'spool')}"`;
+  spool_dir: "${join(dir, name, 'spool')}"${o.auditThread ? '\n  worker_thread: true' : ''}`;
   writeFileSync(
     file,
     `log_level: error
@@ -298,13 +316,16 @@ async function main(): Promise<void> {
     apacheRedisPort,
     nginxPort,
     floorPort,
-  ] = await Promise.all(Array.from({ length: 11 }, () => freePort()));
+    ghThreadPort,
+  ] = await Promise.all(Array.from({ length: 12 }, () => freePort()));
   start(NODE, [join(root, 'bench/upstream.ts'), String(upstreamPort)]);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const base = (port: number) => `http://127.0.0.1:${port}`;
-  const ghCallbacks = [ghPort, ghManyPort, ghNoAuditPort, ghWorkersPort, ghTwoPort].map((p) => `${base(p)}/.gatehouse/oidc/corp/callback`);
+  const ghCallbacks = [ghPort, ghManyPort, ghNoAuditPort, ghWorkersPort, ghTwoPort, ghThreadPort].map(
+    (p) => `${base(p)}/.gatehouse/oidc/corp/callback`,
+  );
   const idp = await startDemoIdp({
     clients: [
       { client_id: 'bench-gatehouse', client_secret: 'bench-secret', redirect_uris: ghCallbacks },
@@ -420,8 +441,9 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       });
     });
 
-  const variants: [string, string, number, { workers?: number | 'auto'; audit?: boolean }][] = [
+  const variants: [string, string, number, { workers?: number | 'auto'; audit?: boolean; auditThread?: boolean }][] = [
     ['gatehouse-no-audit', 'Gatehouse, everything on but audit', ghNoAuditPort, { audit: false }],
+    ['gatehouse-audit-thread', 'Gatehouse, everything on, audit in a worker thread', ghThreadPort, { auditThread: true }],
     ['gatehouse-workers', 'Gatehouse, everything on, workers: auto', ghWorkersPort, { workers: 'auto' }],
     ['gatehouse-workers-2', 'Gatehouse, everything on, workers: 2', ghTwoPort, { workers: 2 }],
   ];
@@ -482,7 +504,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     for (const sys of systems) {
       await section(sys.id, async () => {
         // Each session of the list is used once before the first measured run only.
-        const m = round === 1 ? sys.m : { ...sys.m, warmRequests: undefined };
+        const m = { ...(round === 1 ? sys.m : { ...sys.m, warmRequests: undefined }), pgid: sys.child?.pid };
         if (sys.child) resume(sys.child);
         let row: Row;
         try {
@@ -507,11 +529,12 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   if (ROUNDS > 1) console.log(`\nmedian of ${ROUNDS} rounds per row (requests/s; its p50, p99 and Redis figures are that run's)`);
   const targets = report();
   if (failed.length > 0) console.log(`\nrows that failed: ${[...new Set(failed)].join(', ')}`);
-  console.log('\n| system | req/s | p50 | p99 | Redis commands / request |\n|---|---|---|---|---|');
+  console.log('\n| system | req/s | p50 | p99 | Redis commands / request | CPU µs / request |\n|---|---|---|---|---|---|');
   for (const r of rows) {
     const redis = r.redisPerRequest === undefined ? '' : r.redisPerRequest.toFixed(3);
+    const cpu = r.cpu === undefined ? '' : r.cpu.usPerRequest.toFixed(0);
     console.log(
-      `| ${r.name} | ${Math.round(r.result.rps).toLocaleString('en')} | ${r.result.p50ms.toFixed(1)} ms | ${r.result.p99ms.toFixed(1)} ms | ${redis} |`,
+      `| ${r.name} | ${Math.round(r.result.rps).toLocaleString('en')} | ${r.result.p50ms.toFixed(1)} ms | ${r.result.p99ms.toFixed(1)} ms | ${redis} | ${cpu} |`,
     );
   }
   if (OUT_DIR) {
@@ -582,6 +605,13 @@ function report(): Target[] {
     '%',
     { op: '<=', value: 10 },
     auditCost !== undefined && auditCost < 0 ? '(negative: noise, the row without audit ran slower; run again)' : '',
+  );
+  line(
+    'audit in a worker thread / on the event loop',
+    ratio('gatehouse-audit-thread', 'gatehouse'),
+    'x',
+    undefined,
+    '(audit.worker_thread: true / the default)',
   );
   line(`${SESSIONS.toLocaleString('en')} sessions / 1 session`, ratio('gatehouse-10k', 'gatehouse'), 'x', { op: '>=', value: 0.9 });
   line(`Gatehouse p99 (${SESSIONS.toLocaleString('en')} sessions)`, r('gatehouse-10k')?.result.p99ms, 'ms', { op: '<=', value: 10 });

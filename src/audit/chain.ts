@@ -134,7 +134,24 @@ export function chainLine(record: Record<string, unknown>, prevHash: string, sor
   const h = chainHash(prevHash, body, key);
   // A JSON string cannot hold an unescaped `"hash":""`, and records keep no other key named hash:
   // each one is a hash location.
-  return { line: body.replaceAll(EMPTY_HASH, filledHash(h)), hash: h };
+  return { line: fillHashes(body, filledHash(h)), hash: h };
+}
+
+/**
+ * `body.replaceAll(EMPTY_HASH, filled)`, by slices: a record has one or two hash locations, and
+ * joining slices costs half of what replaceAll does on a 1.4 KB line (once per request).
+ */
+function fillHashes(body: string, filled: string): string {
+  let at = body.indexOf(EMPTY_HASH);
+  if (at === -1) return body;
+  let line = '';
+  let from = 0;
+  while (at !== -1) {
+    line += body.slice(from, at) + filled;
+    from = at + EMPTY_HASH.length;
+    at = body.indexOf(EMPTY_HASH, from);
+  }
+  return line + body.slice(from);
 }
 
 export interface VerifyResult {

@@ -45,9 +45,9 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
 /** Validate `raw` (the output of load.ts) and compile it; throws ConfigError with every problem. */
 /**
  * `server.workers: auto`: one worker process per CPU but one. A Gatehouse process keeps more than
- * one CPU busy at full load: its event loop, its audit thread (audit.worker_thread), V8's GC
- * threads and the kernel's work on its sockets. One CPU per process is left to those, so on two
- * CPUs `auto` runs a single process (two measured 0.76–1.04x of one there: docs/performance.md).
+ * one CPU busy at full load: its event loop, V8's GC threads, the audit thread when
+ * audit.worker_thread is on, and the kernel's work on its sockets. One CPU per process is left to
+ * those, so on two CPUs `auto` runs a single process (two measured 0.76–1.04x of one there: docs/performance.md).
  */
 export function autoWorkers(cpus: number): number {
   return Math.max(1, cpus - 1);

@@ -1,4 +1,4 @@
-// The audit worker thread (audit.worker_thread, on by default) in a real `gatehouse start`: the
+// The audit worker thread (audit.worker_thread: true) in a real `gatehouse start`: the
 // default stdout sink's records reach the process's stdout, the last one the final record written
 // on SIGTERM, and the process exits; with server.workers each worker process has its own audit
 // thread, chain and file.
@@ -31,7 +31,7 @@ describe('audit worker thread in a gatehouse process', () => {
       `log_level: info
 server: { listen: "127.0.0.1:0", public_url: "http://127.0.0.1:4180" }
 admin: { listen: "127.0.0.1:0" }
-audit: { spool_dir: "${join(dir, 'spool')}" }
+audit: { spool_dir: "${join(dir, 'spool')}", worker_thread: true }
 routes: [ { name: app, upstream: "${up.url}", allow: { public: true } } ]
 `,
     );
@@ -65,7 +65,7 @@ routes: [ { name: app, upstream: "${up.url}", allow: { public: true } } ]
 server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}", workers: 2 }
 admin: { listen: "127.0.0.1:0" }
 session: { store: redis, redis: { url: "${redisUrl()}", key_prefix: "${uniquePrefix()}" }, secret: "workers-test-secret-0123456789abcdefghij", cookie: { secure: false } }
-audit: { sinks: [ { type: file, path: "${auditFile}" } ], spool_dir: "${join(dir, 'spool')}" }
+audit: { sinks: [ { type: file, path: "${auditFile}" } ], spool_dir: "${join(dir, 'spool')}", worker_thread: true }
 routes: [ { name: app, upstream: "${up.url}", allow: { public: true } } ]
 `,
     );
