@@ -36,6 +36,7 @@ import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 import { compareSvg } from './lib/chart.ts';
 import { printSummary } from './lib/profile.ts';
 import { cpuDelta, groupCpu, machineCpu, type CpuDelta } from './lib/cpu.ts';
+import { startGatehouse, stopChild as stop } from './lib/gatehouse.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -129,65 +130,33 @@ async function measure(id: string, name: string, url: string, m: Measure = {}): 
   return row;
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 async function gatehouse(
   name: string,
   port: number,
   idpIssuer: string,
   upstreamPort: number,
   redisPort: number,
-  o: { workers?: number | 'auto'; audit?: boolean; auditThread?: boolean },
+  o: { workers?: number | 'auto'; audit?: false | 'thread' },
 ): Promise<ChildProcess> {
-  const file = join(dir, `${name}.yaml`);
-  const audit =
-    o.audit === false
-      ? 'audit: { sinks: [] }'
-      : `audit:
-  sinks: [ { type: file, path: "${join(dir, name, 'audit.ndjson')}", fsync: interval } ]
-  spool_dir: "${join(dir, name, 'spool')}"${o.auditThread ? '\n  worker_thread: true' : ''}`;
-  writeFileSync(
-    file,
-    `log_level: error
-server: { listen: "127.0.0.1:${port}", public_url: "http://127.0.0.1:${port}"${o.workers === undefined ? '' : `, workers: ${o.workers}`} }
-admin: { listen: "127.0.0.1:${await freePort()}" }
-session:
-  store: redis
-  redis: { url: "redis://127.0.0.1:${redisPort}", key_prefix: "${KEY_PREFIX}" }
-  secret: "${SECRET}"
-  cookie: { secure: false }
-identity_providers:
-  - { id: corp, type: oidc, issuer: "${idpIssuer}", client_id: bench-gatehouse, client_secret: bench-secret, scopes: [openid, email, profile, groups] }
-${audit}
-routes:
-  - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { groups: [ml-admins] } }
-`,
-  );
   const prof =
     process.env.BENCH_CPU_PROF && o.workers === undefined
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
       : [];
   // BENCH_NODE_FLAGS: V8/Node flags for Gatehouse alone (A/B experiments), e.g. --max-semi-space-size=32.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const child = start(NODE, [...flags, ...prof, join(root, 'src/cli/launcher.mjs'), 'start', '--config', file], {}, { group: true });
-  // Workers each load the code: allow for a busy machine.
-  try {
-    await waitForPort(port, o.workers === undefined ? 60_000 : 120_000);
-  } catch (err) {
-    await stop(child);
-    throw err;
-  }
-  return child;
+  return startGatehouse({
+    name,
+    dir,
+    port,
+    idpIssuer,
+    upstreamPort,
+    redisPort,
+    keyPrefix: KEY_PREFIX,
+    secret: SECRET,
+    workers: o.workers,
+    audit: o.audit,
+    nodeFlags: [...flags, ...prof],
+  });
 }
 
 /** Sign in through `url`; returns the one cookie (`name=value`) the proxy's session is in. */
@@ -441,9 +410,9 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       });
     });
 
-  const variants: [string, string, number, { workers?: number | 'auto'; audit?: boolean; auditThread?: boolean }][] = [
+  const variants: [string, string, number, { workers?: number | 'auto'; audit?: false | 'thread' }][] = [
     ['gatehouse-no-audit', 'Gatehouse, everything on but audit', ghNoAuditPort, { audit: false }],
-    ['gatehouse-audit-thread', 'Gatehouse, everything on, audit in a worker thread', ghThreadPort, { auditThread: true }],
+    ['gatehouse-audit-thread', 'Gatehouse, everything on, audit in a worker thread', ghThreadPort, { audit: 'thread' }],
     ['gatehouse-workers', 'Gatehouse, everything on, workers: auto', ghWorkersPort, { workers: 'auto' }],
     ['gatehouse-workers-2', 'Gatehouse, everything on, workers: 2', ghTwoPort, { workers: 2 }],
   ];

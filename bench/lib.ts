@@ -82,22 +82,9 @@ export function load(
   if (options.cookieFile !== undefined && !has('wrk'))
     throw new Error('a cookie list (round-robin sessions) needs wrk (apt-get install wrk)');
   if (has('wrk')) {
-    const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-    const script = options.cookieFile === undefined ? [] : ['-s', COOKIES_LUA];
-    const r = spawnSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...script, ...hdr, url], {
-      encoding: 'utf8',
-      timeout: (seconds + 30) * 1000,
-      env: options.cookieFile === undefined ? process.env : { ...process.env, BENCH_COOKIE_FILE: options.cookieFile },
-    });
-    const out = r.stdout;
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-    const pct = (p: string) => toMs(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out));
-    const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
-    const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-    const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-    if (rps === 0) throw new Error(`wrk gave no figures (exit ${r.status}): ${r.stderr || out}`);
-    return { rps, p50ms: pct('50'), p99ms: pct('99'), errors, tool: 'wrk', requests };
+    const { args, env } = wrkCommand(url, connections, seconds, headers, options);
+    const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000, env });
+    return wrkResult(r.stdout, r.status, r.stderr);
   }
   const bin = new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname;
   const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
@@ -119,6 +106,60 @@ export function load(
     tool: 'autocannon',
     requests: j.requests.total,
   };
+}
+
+/** One wrk run in the background: several can load several systems at the same moment (bench/side-by-side.ts). */
+export function loadAsync(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  if (!has('wrk')) return Promise.reject(new Error('concurrent load needs wrk (apt-get install wrk)'));
+  const { args, env } = wrkCommand(url, connections, seconds, headers, options);
+  return new Promise((resolve, reject) => {
+    const w = spawn('wrk', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const t = setTimeout(() => w.kill('SIGKILL'), (seconds + 30) * 1000);
+    w.stdout.on('data', (d: Buffer) => (out += String(d)));
+    w.stderr.on('data', (d: Buffer) => (err += String(d)));
+    w.on('exit', (code) => {
+      clearTimeout(t);
+      try {
+        resolve(wrkResult(out, code, err));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+function wrkCommand(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string>,
+  options: LoadOptions,
+): { args: string[]; env: NodeJS.ProcessEnv } {
+  const hdr = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const script = options.cookieFile === undefined ? [] : ['-s', COOKIES_LUA];
+  return {
+    args: ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...script, ...hdr, url],
+    env: options.cookieFile === undefined ? process.env : { ...process.env, BENCH_COOKIE_FILE: options.cookieFile },
+  };
+}
+
+function wrkResult(out: string, status: number | null, stderr: string): LoadResult {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const pct = (p: string) => toMs(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out));
+  const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  if (rps === 0) throw new Error(`wrk gave no figures (exit ${status}): ${stderr || out}`);
+  return { rps, p50ms: pct('50'), p99ms: pct('99'), errors, tool: 'wrk', requests };
 }
 
 function toMs(m: RegExpExecArray | null): number {

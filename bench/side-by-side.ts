@@ -1,0 +1,148 @@
+// npm run bench:side-by-side -- [variant ...] — several Gatehouse processes under the same load at
+// the same moment, and what each one costs in CPU per request (all its threads, and its event loop
+// alone). bench:compare measures one system at a time, so a shared VM whose speed drifts by up to
+// 2x within minutes moves its rows apart; here every variant runs through the same drift, so a
+// difference of a few microseconds per request between two of them is real. It answers "what does
+// X cost", not "how fast is it": each variant gets its own wrk with BENCH_CONNECTIONS connections
+// (default 10), BENCH_SECONDS per round (default 10), BENCH_ROUNDS rounds (default 3).
+//
+// A variant is `audit=file` (everything on, audit to a file: the default config), `audit=none`,
+// `audit=thread` (audit.worker_thread: true), each optionally `@<checkout>` to run another checkout's
+// Gatehouse (an A/B of two commits: `git worktree add /tmp/before HEAD~1`, then
+// `npm run bench:side-by-side -- audit=file@/tmp/before audit=file`). Default: audit=none audit=file
+// audit=thread. Loopback only; needs wrk and redis-server; installs nothing.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startDemoIdp } from '../src/demo/idp.ts';
+import { freePort, has, loadAsync, NODE, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
+import { cpuDelta, groupCpu, machineCpu, type CpuDelta } from './lib/cpu.ts';
+import { startGatehouse, stopChild } from './lib/gatehouse.ts';
+import { createSessions } from './lib/many-sessions.ts';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Math.max(1, Math.min(9, Number(process.env.BENCH_ROUNDS ?? 3)));
+const SECRET = 'side-by-side-bench-secret-0123456789abcdef';
+const KEY_PREFIX = 'sbs:';
+const MAIN = 'MainThread (main)';
+
+interface Variant {
+  readonly label: string;
+  readonly audit: false | 'file' | 'thread';
+  readonly checkout: string | undefined;
+}
+
+function parseVariant(spec: string): Variant {
+  const [what, checkout] = spec.split('@') as [string, string | undefined];
+  const m = /^audit=(none|file|thread)$/.exec(what);
+  if (!m) throw new Error(`unknown variant "${spec}": audit=none|file|thread, optionally @<checkout directory>`);
+  const audit = m[1] === 'none' ? false : (m[1] as 'file' | 'thread');
+  return { label: spec, audit, checkout };
+}
+
+interface Sample {
+  readonly result: LoadResult;
+  readonly cpu: CpuDelta;
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function main(): Promise<void> {
+  if (!has('wrk') || !has('redis-server')) throw new Error('needs wrk and redis-server (apt-get install wrk redis-server)');
+  const args = process.argv.slice(2);
+  const variants = (args.length > 0 ? args : ['audit=none', 'audit=file', 'audit=thread']).map(parseVariant);
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-side-by-side-'));
+  const [upstreamPort, redisPort] = await Promise.all([freePort(), freePort()]);
+  start(NODE, [new URL('./upstream.ts', import.meta.url).pathname, String(upstreamPort)]);
+  start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await Promise.all([waitForPort(upstreamPort), waitForPort(redisPort)]);
+  const ports = await Promise.all(variants.map(() => freePort()));
+  const idp = await startDemoIdp({
+    clients: [
+      {
+        client_id: 'bench-gatehouse',
+        client_secret: 'bench-secret',
+        redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/.gatehouse/oidc/corp/callback`),
+      },
+    ],
+  });
+  const children: ChildProcess[] = [];
+  try {
+    for (const [i, v] of variants.entries())
+      children.push(
+        await startGatehouse({
+          name: `v${i}`,
+          dir,
+          port: ports[i]!,
+          idpIssuer: idp.issuer,
+          upstreamPort,
+          redisPort,
+          keyPrefix: KEY_PREFIX,
+          secret: SECRET,
+          audit: v.audit,
+          checkout: v.checkout,
+        }),
+      );
+    // One session, as a sign-in makes it, shared by every variant (same store, prefix and secret).
+    const [cookie] = await createSessions({
+      redisUrl: `redis://127.0.0.1:${redisPort}`,
+      keyPrefix: KEY_PREFIX,
+      secret: SECRET,
+      count: 1,
+      idp: 'corp',
+      cookieName: 'gatehouse',
+      user: () => ({ user: 'alice@example.com', email: 'alice@example.com', name: 'Alice', groups: ['ml-admins', 'data-scientists'] }),
+    });
+    const headers = { cookie: cookie! };
+    const url = (i: number) => `http://127.0.0.1:${ports[i]}/`;
+    console.log(
+      `side by side: ${variants.length} Gatehouse processes, each with its own wrk (${CONNECTIONS} connections), all at once; ${ROUNDS} round(s) of ${SECONDS} s`,
+    );
+    await Promise.all(variants.map((_, i) => loadAsync(url(i), CONNECTIONS, 2, headers)));
+    const samples: Sample[][] = variants.map(() => []);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const before = children.map((c) => ({ g: groupCpu(c.pid!), m: machineCpu() }));
+      const results = await Promise.all(variants.map((_, i) => loadAsync(url(i), CONNECTIONS, SECONDS, headers)));
+      const after = children.map((c) => ({ g: groupCpu(c.pid!), m: machineCpu() }));
+      const line = variants.map((v, i) => {
+        const cpu = cpuDelta(before[i]!, after[i]!, results[i]!.requests);
+        samples[i]!.push({ result: results[i]!, cpu });
+        const main = cpu.threads.find((t) => t.name === MAIN)?.usPerRequest ?? 0;
+        return `${v.label} ${Math.round(results[i]!.rps)} req/s, ${cpu.usPerRequest.toFixed(1)} µs (event loop ${main.toFixed(1)})`;
+      });
+      const busy = cpuDelta(before[0]!, after[0]!, 1);
+      console.log(`round ${round}: ${line.join(' | ')}; machine busy ${(busy.machineBusy * 100).toFixed(0)} %`);
+    }
+    console.log(`\nmedian of ${ROUNDS} round(s), CPU per request (µs):\n`);
+    console.log('| variant | req/s | all threads | event loop | vs first (all / event loop) |\n|---|---|---|---|---|');
+    const first = { all: 0, main: 0 };
+    for (const [i, v] of variants.entries()) {
+      const all = median(samples[i]!.map((s) => s.cpu.usPerRequest));
+      const main = median(samples[i]!.map((s) => s.cpu.threads.find((t) => t.name === MAIN)?.usPerRequest ?? 0));
+      if (i === 0) Object.assign(first, { all, main });
+      const rps = median(samples[i]!.map((s) => s.result.rps));
+      const vs =
+        i === 0
+          ? ''
+          : `${all - first.all >= 0 ? '+' : ''}${(all - first.all).toFixed(1)} / ${main - first.main >= 0 ? '+' : ''}${(main - first.main).toFixed(1)}`;
+      console.log(`| ${v.label} | ${Math.round(rps).toLocaleString('en')} | ${all.toFixed(1)} | ${main.toFixed(1)} | ${vs} |`);
+    }
+  } finally {
+    await idp.close();
+    for (const c of children) await stopChild(c);
+  }
+}
+
+main().then(
+  () => {
+    stopAll();
+    setTimeout(() => process.exit(0), 500);
+  },
+  (err: unknown) => {
+    console.error(err);
+    stopAll();
+    process.exit(1);
+  },
+);
