@@ -1,198 +1,37 @@
 // The threaded audit writer (audit/thread.ts): a worker thread builds, chains and delivers the
-// records; the main thread posts the facts. Real worker, real sinks and receivers: order and a
-// valid chain over many batches, canAccept()/ready() mirrored from the worker, metrics and logs
-// forwarded, the final record, a worker that dies, the stdout relay, and facts that survive the
-// JSON hand-off exactly (the same records as the in-thread writer).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// records; the main thread posts the facts. What both writers promise (order, chain, block and
+// buffer mode, metrics, logs) is writer.contract.ts's; here, what the thread adds: records not yet
+// acknowledged count against queue_size, a worker that dies, the stdout relay, and facts that
+// survive the JSON hand-off exactly (the same records as the in-thread writer).
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/admin/metrics.ts';
 import { verifyLines } from '../../src/audit/chain.ts';
 import { createAudit } from '../../src/audit/create.ts';
 import type { AuditFacts, AuditFormat } from '../../src/audit/record.ts';
 import { toRecord } from '../../src/audit/record.ts';
-import { setConfigHash } from '../../src/audit/record-meaning.ts';
 import { decodeFacts, encodeFacts } from '../../src/audit/thread-wire.ts';
 import { ThreadedAuditWriter } from '../../src/audit/thread.ts';
 import type { AuditWriter } from '../../src/audit/writer.ts';
 import { runAuditVerify } from '../../src/cli/audit-verify.ts';
-import type { AuditConfig, AuditSinkConfig } from '../../src/config/types.ts';
-import { Secret } from '../../src/config/secret.ts';
-import { createLogger, silentLogger, type Logger } from '../../src/log.ts';
-import { startHttpReceiver } from '../support/audit-receivers.ts';
-import { parseRecords, readNdjson, sampleAuth, sampleRequest, sequenceOf, type AuditRecord } from '../support/audit.ts';
+import type { AuditConfig } from '../../src/config/types.ts';
+import { silentLogger, type Logger } from '../../src/log.ts';
+import { parseRecords, readNdjson, sampleAuth, sampleRequest, sequenceOf } from '../support/audit.ts';
 import { ALL_CASES } from './schema-conformance.cases.ts';
+import { actionOf, capturedLogger, fileSink, openAudit, pathOf, tempDir, writeTurns } from './writer.contract.ts';
 
-const TOKEN = 'thread-test-token-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-thread-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function fileSink(path: string): AuditSinkConfig {
-  return { type: 'file', path, maxBytes: 100 * 1024 * 1024, maxFiles: 2, fsync: 'never' };
-}
-
-function httpSink(url: string): AuditSinkConfig {
-  return {
-    type: 'http',
-    url: `${url}/audit`,
-    format: 'ndjson',
-    token: new Secret(TOKEN),
-    batchSize: 500,
-    gzip: false,
-    timeoutMs: 3000,
-    caFile: undefined,
-  };
-}
-
+/** The contract's openAudit with the worker thread on. */
 function audit(
   dir: string,
   over: Partial<AuditConfig> & Pick<AuditConfig, 'sinks'>,
   log: Logger = silentLogger,
   metrics?: ReturnType<typeof createMetrics>,
 ): AuditWriter {
-  const w = createAudit(
-    {
-      format: 'ecs',
-      onSinkFailure: 'buffer',
-      spoolDir: join(dir, 'spool'),
-      queueSize: 10_000,
-      spoolDrainRate: 20_000,
-      chainKeyFile: undefined,
-      workerThread: true,
-      ...over,
-    },
-    log,
-    metrics?.audit,
-  );
-  onTestFinished(() => w.close(500));
-  return w;
+  return openAudit(dir, true, over, log, metrics);
 }
-
-/** A logger whose lines the test reads. */
-function capturedLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (c: Buffer) => (text += c.toString()));
-  const log = createLogger('info', out);
-  return {
-    log,
-    lines: () =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
-const pathOf = (r: AuditRecord) => r.url?.path as string | undefined;
-const actionOf = (r: AuditRecord) => r.event?.action as string;
-
-/** Write `n` request records from `from`, `perTurn` per event-loop turn (many batches). */
-async function writeTurns(w: AuditWriter, from: number, n: number, perTurn: number): Promise<void> {
-  for (let i = from; i < from + n; i++) {
-    w.write(sampleRequest(i));
-    if ((i - from + 1) % perTurn === 0) await new Promise((r) => setImmediate(r));
-  }
-}
-
-describe('threaded audit writer: order and chain', () => {
-  it('createAudit gives the threaded writer; 5,000 records over many batches arrive in order, once, as one chain that audit-verify passes, ending with the final record', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'audit.ndjson');
-    const w = audit(dir, { sinks: [fileSink(file)] });
-    expect(w).toBeInstanceOf(ThreadedAuditWriter);
-    expect(w.enabled).toBe(true);
-    await writeTurns(w, 1, 2000, 37);
-    // A burst bigger than one batch, in a single turn.
-    for (let i = 2001; i <= 3200; i++) w.write(sampleRequest(i));
-    w.write(sampleAuth({ action: 'logout', reason: 'user' }));
-    await writeTurns(w, 3201, 1799, 113);
-    await w.close();
-    const lines = readNdjson(file);
-    const records = parseRecords(lines);
-    expect(records.map(sequenceOf)).toEqual(Array.from({ length: 5001 }, (_, i) => i + 1));
-    const paths = records.map(pathOf).filter((p) => p !== undefined);
-    expect(paths).toEqual(Array.from({ length: 4999 }, (_, i) => `/runs/${i + 1}`));
-    expect(actionOf(records[3200]!)).toBe('logout');
-    expect(actionOf(records.at(-1)!)).toBe('audit_stopped');
-    const out: string[] = [];
-    expect(await runAuditVerify([file], (l) => out.push(l))).toBe(0);
-    expect(out.join('\n')).not.toContain('warning');
-  }, 30_000);
-
-  it('a sink that cannot open fails createAudit with its error, as in-thread', () => {
-    const dir = tempDir();
-    const bad = fileSink('/etc/passwd/x/audit.ndjson');
-    const open = (workerThread: boolean) => () =>
-      createAudit(
-        {
-          format: 'ecs',
-          sinks: [bad],
-          onSinkFailure: 'buffer',
-          spoolDir: join(dir, 'spool'),
-          queueSize: 100,
-          spoolDrainRate: 100,
-          chainKeyFile: undefined,
-          workerThread,
-        },
-        silentLogger,
-      );
-    expect(open(false)).toThrow(/ENOTDIR/);
-    expect(open(true)).toThrow(/ENOTDIR/);
-  });
-
-  it('records carry the config hash in force when they were written (set in the main thread)', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'audit.ndjson');
-    onTestFinished(() => setConfigHash(undefined));
-    setConfigHash('a'.repeat(16));
-    const w = audit(dir, { sinks: [fileSink(file)] });
-    w.write(sampleRequest(1));
-    setConfigHash('b'.repeat(16));
-    w.write(sampleRequest(2));
-    await w.flush(5000);
-    w.write(sampleRequest(3));
-    await w.close();
-    const hashes = parseRecords(readNdjson(file)).map((r) => r.gatehouse.config?.hash);
-    // The final record too: the worker keeps the last hash it was given.
-    expect(hashes).toEqual(['a'.repeat(16), 'b'.repeat(16), 'b'.repeat(16), 'b'.repeat(16)]);
-  }, 20_000);
-});
 
 describe('threaded audit writer: block mode', () => {
-  it('a sink that refuses: canAccept() turns false once queue_size records wait, true again after it recovers; nothing is lost', async () => {
-    const dir = tempDir();
-    const rx = await startHttpReceiver({ token: TOKEN });
-    rx.status = 503;
-    const w = audit(dir, { sinks: [httpSink(rx.url)], onSinkFailure: 'block', queueSize: 10 });
-    expect(w.canAccept()).toBe(true);
-    let written = 0;
-    while (w.canAccept() && written < 100) {
-      w.write(sampleRequest(++written));
-      await sleep(5);
-    }
-    expect(w.canAccept()).toBe(false);
-    // Exactly queue_size, as in-thread: the worker's last backlog plus what was written since it
-    // counted, however late its reports arrive (an integration run let 16 through before).
-    expect(written).toBe(10);
-    await expect.poll(() => w.ready().ok, { timeout: 5000, interval: 20 }).toBe(false);
-    await sleep(300);
-    expect(w.canAccept()).toBe(false);
-    expect(rx.lines).toEqual([]);
-    rx.status = 200;
-    await expect.poll(() => w.canAccept(), { timeout: 10_000, interval: 20 }).toBe(true);
-    expect(await w.flush(5000)).toBe(true);
-    expect(parseRecords(rx.lines).map(sequenceOf)).toEqual(Array.from({ length: written }, (_, i) => i + 1));
-    expect(w.ready().ok).toBe(true);
-  }, 30_000);
-
   it('the main thread counts records the worker has not acknowledged against queue_size', () => {
     const dir = tempDir();
     const w = audit(dir, { sinks: [fileSink(join(dir, 'audit.ndjson'))], onSinkFailure: 'block', queueSize: 10 });
@@ -202,40 +41,6 @@ describe('threaded audit writer: block mode', () => {
     // Nothing could have been acknowledged yet: these lines have not even left this thread.
     expect(w.canAccept()).toBe(false);
   });
-});
-
-describe('threaded audit writer: buffer mode, metrics and logs', () => {
-  it('a failing sink spools; ready() says so (and stays ok); the metrics and the warning reach the main thread; all is delivered when it is back', async () => {
-    const dir = tempDir();
-    const rx = await startHttpReceiver({ token: TOKEN });
-    rx.status = 500;
-    const metrics = createMetrics();
-    const cap = capturedLogger();
-    const file = join(dir, 'audit.ndjson');
-    const w = audit(dir, { sinks: [httpSink(rx.url), fileSink(file)] }, cap.log, metrics);
-    const httpName = `http:${rx.url}/audit`;
-    await writeTurns(w, 1, 300, 50);
-    await expect.poll(() => w.ready().checks[`audit:${httpName}`], { timeout: 10_000, interval: 20 }).toMatch(/^failing \(\d+ waiting\)$/);
-    expect(w.ready().ok).toBe(true);
-    expect(w.canAccept()).toBe(true);
-    await expect
-      .poll(() => cap.lines().find((l) => l.msg === 'audit sink failed; spooling records to disk until it is back'), { timeout: 5000 })
-      .toMatchObject({ level: 'warn', sink: httpName });
-    rx.status = 200;
-    expect(await w.flush(15_000)).toBe(true);
-    expect(parseRecords(rx.lines).map(sequenceOf)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
-    const value = async (name: string, sink: string) =>
-      (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.sink === sink)?.value ?? 0;
-    // flush() answers after the worker's counts are applied here.
-    expect(await value('gatehouse_audit_records_written_total', httpName)).toBe(300);
-    expect(await value('gatehouse_audit_records_written_total', `file:${file}`)).toBe(300);
-    expect(await value('gatehouse_audit_spool_writes_total', httpName)).toBeGreaterThan(0);
-    expect(await value('gatehouse_audit_failures_total', httpName)).toBeGreaterThan(0);
-    expect(await value('gatehouse_audit_records_queued', httpName)).toBe(0);
-    expect(cap.lines().some((l) => l.msg === 'audit sink is back; delivering spooled records')).toBe(true);
-    // Logs never carry record contents.
-    expect(JSON.stringify(cap.lines())).not.toContain('/runs/');
-  }, 30_000);
 });
 
 describe('threaded audit writer: a worker that dies', () => {
