@@ -143,7 +143,14 @@ class RedisSessionStore implements SessionStore {
       const pattern = `${globEscape(this.#prefix)}s:*`;
       const [nextCursor, found] = await nodes[node]!.scan(c ?? '0', 'MATCH', pattern, 'COUNT', Math.max(1, count));
       const keys = found.map((k) => k.slice(this.#prefix.length + 2));
-      const values = await Promise.all(found.map((k) => this.#client.get(k)));
+      // One MGET per step, not a GET per key: a sweep of 10,000 sessions is 20 commands, not
+      // 10,000 in the minute they are walked (bench:compare's Redis commands per request at 10,000
+      // sessions read 0.07-0.15 whenever a sweep fell in the measured run). A Cluster node's keys
+      // span many slots, which one MGET may not: there, a GET each.
+      const values =
+        this.#client instanceof Cluster || found.length === 0
+          ? await Promise.all(found.map((k) => this.#client.get(k)))
+          : await this.#client.mget(found);
       const entries: Array<[string, SessionRecord]> = [];
       keys.forEach((k, i) => {
         const json = values[i] ?? null;
