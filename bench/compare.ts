@@ -20,7 +20,8 @@
 // CPU per request by thread and the machine's busy and steal shares (bench/lib/cpu.ts), a JSON file of
 // the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
 // docs/bench-compare.{json,svg} unless BENCH_OUT_DIR says otherwise). Alternating rounds matter on
-// a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike.
+// a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike;
+// each round starts one row further on, so no row always runs right after the same one.
 // BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is written unless BENCH_OUT_DIR is
 // set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse rows (node --cpu-prof, over all
 // rounds). nginx, Apache and wrk are used when installed; nothing is installed here.
@@ -470,7 +471,11 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   for (const sys of systems) if (sys.child) pause(sys.child);
   for (let round = 1; round <= ROUNDS; round++) {
     if (ROUNDS > 1) console.log(`\nround ${round} of ${ROUNDS}`);
-    for (const sys of systems) {
+    // Each round starts one row further on: no row always follows the same one (the one-session
+    // row, right after the Node floor, ran slower than its twin, the same config a few rows
+    // later, in 14 of 19 rounds on 2026-12-02).
+    const shift = (round - 1) % systems.length;
+    for (const sys of [...systems.slice(shift), ...systems.slice(0, shift)]) {
       await section(sys.id, async () => {
         // Each session of the list is used once before the first measured run only.
         const m = { ...(round === 1 ? sys.m : { ...sys.m, warmRequests: undefined }), pgid: sys.child?.pid };
