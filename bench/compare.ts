@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startDemoIdp } from '../src/demo/idp.ts';
 import { TestBrowser } from '../test/support/browser-http.ts';
-import { fmt, freePort, has, load, NODE, pause, resume, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
+import { fmt, freePort, has, load, NODE, pause, resume, start, waitForPort, type LoadResult, runBench } from './lib.ts';
 import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 import { compareSvg } from './lib/chart.ts';
 import { printSummary } from './lib/profile.ts';
@@ -597,14 +597,4 @@ function report(): Target[] {
   return out;
 }
 
-main().then(
-  () => {
-    stopAll();
-    setTimeout(() => process.exit(0), 500);
-  },
-  (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -71,6 +71,21 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
+/** Run a bench's main: every child stopped at the end, the error printed and exit code 1 on failure. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => {
+      stopAll();
+      setTimeout(() => process.exit(0), 500);
+    },
+    (err: unknown) => {
+      console.error(err);
+      stopAll();
+      process.exit(1);
+    },
+  );
+}
+
 /** One bounded run: `connections` keep-alive connections for `seconds`. */
 export function load(
   url: string,

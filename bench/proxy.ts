@@ -7,12 +7,13 @@
 //   BENCH_CONNECTIONS (50), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), NGINX_WORKERS (auto),
 //   BENCH_AUDIT_ROUNDS (2), BENCH_ONLY_AUDIT=1 (the everything-on pair alone), BENCH_CPU_PROF=<dir> with BENCH_PROF_ROW=<row name> (a --cpu-prof of
 //   that row's Gatehouse; "everything on, audit to file" / "everything on, audit off" for the pair)
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoIdp } from '../src/demo/idp.ts';
 import { TestBrowser } from '../test/support/browser-http.ts';
-import { fmt, freePort, has, load, NODE, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
+import { fmt, freePort, has, load, NODE, start, waitForPort, type LoadResult, runBench } from './lib.ts';
+import { startGatehouse } from './lib/gatehouse.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -149,31 +150,23 @@ async function everythingOn(
   });
   const OFF = 'everything on, audit off';
   const ON = 'everything on, audit to file';
-  const startOne = async (name: string, port: number, audit: string) => {
-    const file = join(dir, `${port}.yaml`);
-    writeFileSync(
-      file,
-      `log_level: warn
-server: { listen: "127.0.0.1:${port}", public_url: "${base(port)}" }
-admin: { listen: "127.0.0.1:${await freePort()}" }
-session:
-  store: redis
-  redis: { url: "redis://127.0.0.1:${redisPort}", key_prefix: "bench-${port}:" }
-  secret: "bench-secret-bench-secret-bench-secret-0123"
-  cookie: { secure: false }
-identity_providers:
-  - { id: corp, type: oidc, issuer: "${idp.issuer}", client_id: bench-gatehouse, client_secret: bench-secret, scopes: [openid, email, profile, groups] }
-audit: ${audit}
-routes:
-  - { name: app, upstream: "http://127.0.0.1:${upstreamPort}", allow: { groups: [ml-admins] } }
-`,
-    );
+  const startOne = async (name: string, port: number, audit: false | 'file') => {
     const prof =
       process.env.BENCH_CPU_PROF && name === process.env.BENCH_PROF_ROW
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
         : [];
-    start(NODE, [...prof, join(root, 'src/main.ts'), 'start', '--config', file]);
-    await waitForPort(port, 20_000);
+    await startGatehouse({
+      name: audit === false ? 'audit-off' : 'audit-on',
+      dir,
+      port,
+      idpIssuer: idp.issuer,
+      upstreamPort,
+      redisPort,
+      keyPrefix: `bench-${port}:`,
+      secret: 'bench-secret-bench-secret-bench-secret-0123',
+      audit,
+      nodeFlags: prof,
+    });
   };
   const signIn = async (port: number) => {
     const browser = new TestBrowser();
@@ -181,14 +174,8 @@ routes:
     if (page.status !== 200) throw new Error(`sign-in through ${base(port)} ended with ${page.status}`);
     return browser.jar.header(base(port))!;
   };
-  const auditDir = join(dir, 'audit-on');
-  mkdirSync(auditDir);
-  await startOne(OFF, offPort, '{ sinks: [] }');
-  await startOne(
-    ON,
-    onPort,
-    `{ sinks: [ { type: file, path: "${join(auditDir, 'audit.ndjson')}", fsync: interval } ], spool_dir: "${join(auditDir, 'spool')}" }`,
-  );
+  await startOne(OFF, offPort, false);
+  await startOne(ON, onPort, 'file');
   const [offCookie, onCookie] = [await signIn(offPort), await signIn(onPort)];
   const ratios: number[] = [];
   for (let i = 0; i < AUDIT_ROUNDS; i++) {
@@ -210,14 +197,4 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-main().then(
-  () => {
-    stopAll();
-    setTimeout(() => process.exit(0), 500);
-  },
-  (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  },
-);
+runBench(main);

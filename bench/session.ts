@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { compileConfig } from '../src/config/compile.ts';
 import { silentLogger } from '../src/log.ts';
 import { sessionsFromConfig } from '../src/session/create.ts';
-import { fmt, freePort, has, load, NODE, start, stopAll, waitForPort } from './lib.ts';
+import { fmt, freePort, has, load, NODE, start, waitForPort, runBench } from './lib.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -78,14 +78,4 @@ routes:
     );
 }
 
-main().then(
-  () => {
-    stopAll();
-    setTimeout(() => process.exit(0), 500);
-  },
-  (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  },
-);
+runBench(main);

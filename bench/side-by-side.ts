@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startDemoIdp } from '../src/demo/idp.ts';
-import { freePort, has, loadAsync, NODE, start, stopAll, waitForPort, type LoadResult } from './lib.ts';
+import { freePort, has, loadAsync, NODE, start, waitForPort, type LoadResult, runBench } from './lib.ts';
 import { cpuDelta, groupCpu, machineCpu, type CpuDelta } from './lib/cpu.ts';
 import { startGatehouse, stopChild } from './lib/gatehouse.ts';
 import { createSessions } from './lib/many-sessions.ts';
@@ -135,14 +135,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => {
-    stopAll();
-    setTimeout(() => process.exit(0), 500);
-  },
-  (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  },
-);
+runBench(main);

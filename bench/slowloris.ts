@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { fmt, freePort, load, NODE, start, stopAll, waitForPort } from './lib.ts';
+import { fmt, freePort, load, NODE, start, waitForPort, runBench } from './lib.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -103,15 +103,5 @@ routes:
 if (process.argv[2] === 'attack') {
   void attack(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
 } else {
-  main().then(
-    () => {
-      stopAll();
-      setTimeout(() => process.exit(0), 500);
-    },
-    (err: unknown) => {
-      console.error(err);
-      stopAll();
-      process.exit(1);
-    },
-  );
+  runBench(main);
 }

@@ -19,7 +19,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { compileConfig } from '../src/config/compile.ts';
 import { silentLogger } from '../src/log.ts';
 import { sessionsFromConfig } from '../src/session/create.ts';
-import { freePort, has, NODE, start, stopAll, waitForPort } from './lib.ts';
+import { freePort, has, NODE, start, waitForPort, runBench } from './lib.ts';
 
 const bounded = (name: string, fallback: number, max: number) => {
   const v = Number(process.env[name] ?? fallback);
@@ -232,15 +232,5 @@ routes:
 if (process.argv[2] === 'upstream') {
   upstream(Number(process.argv[3]));
 } else {
-  main().then(
-    () => {
-      stopAll();
-      setTimeout(() => process.exit(0), 500);
-    },
-    (err: unknown) => {
-      console.error(err);
-      stopAll();
-      process.exit(1);
-    },
-  );
+  runBench(main);
 }
