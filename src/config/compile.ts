@@ -47,7 +47,8 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
  * `server.workers: auto`: one worker process per CPU but one. A Gatehouse process keeps more than
  * one CPU busy at full load: its event loop, V8's GC threads, the audit thread when
  * audit.worker_thread is on, and the kernel's work on its sockets. One CPU per process is left to
- * those, so on two CPUs `auto` runs a single process (two measured 0.76–1.04x of one there: docs/performance.md).
+ * those, so on two CPUs `auto` runs a single process (two measured 0.76–1.04x of one there:
+ * docs/performance.md).
  */
 export function autoWorkers(cpus: number): number {
   return Math.max(1, cpus - 1);
