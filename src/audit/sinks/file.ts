@@ -59,7 +59,7 @@ export function createFileSink(o: FileSinkOptions): AuditSink {
   const timer =
     o.fsync === 'interval'
       ? setInterval(() => {
-          if (dirty && !rotating) {
+          if (dirty && rotation === undefined) {
             dirty = false;
             fsync(fd, (err) => {
               if (err) ok = false;
@@ -69,17 +69,15 @@ export function createFileSink(o: FileSinkOptions): AuditSink {
       : undefined;
   timer?.unref();
 
-  /** The file being rotated: the interval fsync leaves it alone (its fd is about to close). */
-  let rotating = false;
   /**
-   * On libuv's thread pool, like the writes: the fsync that closes a file waits for up to a
-   * second of records to reach the disk, and done synchronously it held every request up for
-   * 9-11 ms once per max_size (every ~10 s at 10k requests/s with the default 100MB). The writer
-   * sends one batch at a time, so nothing is written meanwhile.
+   * The rotation in progress; the interval fsync leaves the file alone meanwhile (its fd is about
+   * to close). It runs on libuv's thread pool, like the writes: the fsync that closes a file waits
+   * for up to a second of records to reach the disk, and done synchronously it held every request
+   * up for 9-11 ms once per max_size (every ~10 s at 10k requests/s with the default 100MB). The
+   * writer sends one batch at a time, so nothing is written meanwhile.
    */
   let rotation: Promise<void> | undefined;
   const rotate = async () => {
-    rotating = true;
     try {
       const old = fd;
       await fsyncAsync(old);
@@ -93,7 +91,7 @@ export function createFileSink(o: FileSinkOptions): AuditSink {
       size = 0;
       await closeAsync(old);
     } finally {
-      rotating = false;
+      rotation = undefined;
     }
   };
 
