@@ -4,7 +4,8 @@
 // 2x within minutes moves its rows apart; here every variant runs through the same drift, so a
 // difference of a few microseconds per request between two of them is real. It answers "what does
 // X cost", not "how fast is it": each variant gets its own wrk with BENCH_CONNECTIONS connections
-// (default 10), BENCH_SECONDS per round (default 10), BENCH_ROUNDS rounds (default 3).
+// (default 10), BENCH_SECONDS per round (default 10), BENCH_ROUNDS rounds (default 3); BENCH_NODE_FLAGS
+// are Node flags for every variant (`--import <file>` to load an instrumenting module, a GC flag).
 //
 // A variant is `audit=file` (everything on, audit to a file: the default config), `audit=none`,
 // `audit=thread` (audit.worker_thread: true), each optionally `@<checkout>` to run another checkout's
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
           secret: SECRET,
           audit: v.audit,
           checkout: v.checkout,
+          nodeFlags: (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
         }),
       );
     // One session, as a sign-in makes it, shared by every variant (same store, prefix and secret).
