@@ -59,6 +59,7 @@ export interface AuditWriter {
   ready(): { ok: boolean; checks: Record<string, string> };
   /** Wait until every queue and spool is delivered, or `timeoutMs` passes. */
   flush(timeoutMs?: number): Promise<boolean>;
+  /** Writes the final record and closes the sinks; a later call waits for the first. */
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -430,6 +431,7 @@ class Writer implements AuditWriter {
   #prevHash: string;
   #refused: Refused | undefined;
   #stopped = false;
+  #closing: Promise<void> | undefined;
 
   constructor(opts: AuditWriterOptions) {
     this.#opts = opts;
@@ -493,7 +495,13 @@ class Writer implements AuditWriter {
     return this.#idle();
   }
 
-  async close(timeoutMs = 3000): Promise<void> {
+  /** Once: a second call (shutdown and a test's cleanup, say) waits for the first. */
+  close(timeoutMs = 3000): Promise<void> {
+    this.#closing ??= this.#close(timeoutMs);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
     this.#stop();
     const deadline = this.#now() + timeoutMs;
     while (!this.#idle() && this.#now() < deadline) await new Promise((r) => setTimeout(r, 20));

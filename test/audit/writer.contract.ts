@@ -2,9 +2,9 @@
 // default) and the worker-thread writer (thread.ts, audit.worker_thread: true), each built as the
 // runtime builds it (createAudit). Real sinks and receivers: order and one chain over many
 // event-loop turns ending with the final record, the config hash in force, a sink that cannot
-// open, block mode (the gate, nothing lost), buffer mode (spool, ready, metrics, logs), and
-// refused requests summed up in one record. test/audit/writers.test.ts runs it for both.
-import { mkdtempSync, rmSync } from 'node:fs';
+// open, block mode (the gate, nothing lost), buffer mode (spool, ready, metrics, logs, closing with
+// a sink down), and refused requests summed up in one record. test/audit/writers.test.ts runs it for both.
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -253,5 +253,29 @@ export function auditWriterContract(workerThread: boolean): void {
       // Logs never carry record contents.
       expect(JSON.stringify(cap.lines())).not.toContain('/runs/');
     }, 30_000);
+
+    it('close() while a sink is down closes every file the writer opened (its file, spool segments); a second close() waits for the first', async () => {
+      const dir = tempDir();
+      const rx = await startHttpReceiver({ token: TOKEN });
+      rx.status = 500;
+      const w = open(dir, { sinks: [httpSink(rx.url), fileSink(join(dir, 'audit.ndjson'))] });
+      await writeTurns(w, 1, 200, 50);
+      await expect.poll(() => openUnder(dir).some((f) => f.endsWith('.spool')), { timeout: 10_000, interval: 20 }).toBe(true);
+      // Shutdown and a cleanup may both close: neither throws (the HTTP sink's client closes once).
+      await Promise.all([w.close(1000), w.close(1000)]);
+      expect(openUnder(dir)).toEqual([]);
+    }, 30_000);
+  });
+}
+
+/** The files under `dir` this process holds open (Linux /proc). */
+function openUnder(dir: string): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(dir) ? [target] : [];
+    } catch {
+      return []; // closed meanwhile
+    }
   });
 }
