@@ -1,10 +1,12 @@
 // The audit writer of the main thread when audit.worker_thread is on (docs/audit.md): building,
-// hashing and delivering records (writer.ts, ~11 % of a proxied request's main-thread CPU) runs in
+// hashing and delivering records (writer.ts, a fifth to a quarter of a proxied request's CPU) runs in
 // a worker thread (thread-worker.ts). The main thread turns each record's facts into a JSON line
-// and posts the lines of one event-loop turn as one string; it keeps every posted batch until the
-// worker says its writer took it (queued or spooled), and sends the unacknowledged batches again,
-// in order, to a new worker if the worker dies. canAccept() and ready() answer synchronously from
-// the state the worker reports whenever it changes; metrics and logs are forwarded here.
+// and posts its lines as one string at most every 10 ms (an idle writer at the end of the turn);
+// it keeps every posted batch until the worker says its writer took it (queued or spooled), and
+// sends the unacknowledged batches again, in order, to a new worker if the worker dies. canAccept()
+// and ready() answer synchronously from the state the worker reports whenever it changes; metrics
+// and logs are forwarded here.
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { AuditConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
@@ -26,6 +28,13 @@ import type { AuditMetrics, AuditWriter } from './writer.ts';
 const WORKER_URL = new URL('./thread-worker.ts', import.meta.url);
 /** Lines posted at once at most: a burst does not wait for the end of the event-loop turn. */
 const BATCH_LINES = 500;
+/**
+ * A batch leaves at most this often, unless a full one waits; an idle writer posts at the end of
+ * the turn. Each post wakes the worker thread, and a wake cost more than the records in it: posted
+ * every event-loop turn (~3 records under load) the hand-off cost the main thread as much CPU as
+ * building the records there (bench:side-by-side, docs/performance.md).
+ */
+const POST_INTERVAL_MS = 10;
 /** The first start: how long the main thread waits for the worker to open its sinks. */
 const START_TIMEOUT_MS = 30_000;
 /** Restarts in a row (no batch acknowledged between them) before the trail is declared failed. */
@@ -72,6 +81,10 @@ export class ThreadedAuditWriter implements AuditWriter {
   /** The config hash (record-meaning.ts) the last line was written under. */
   #config: { readonly hash: string } | undefined;
   #turnScheduled = false;
+  #postTimer: NodeJS.Timeout | undefined;
+  /** When the last batch was posted (performance.now(): a clock set back cannot hold batches). */
+  #lastPost = Number.NEGATIVE_INFINITY;
+  #batchesPosted = 0;
   /** Posted and not yet acknowledged, oldest first. */
   readonly #sent: Batch[] = [];
   #sentCount = 0;
@@ -170,6 +183,8 @@ export class ThreadedAuditWriter implements AuditWriter {
   }
 
   async #close(timeoutMs: number): Promise<void> {
+    clearTimeout(this.#postTimer);
+    this.#postTimer = undefined;
     this.#post();
     if (!this.#worker && this.#failed === undefined) {
       clearTimeout(this.#restartTimer);
@@ -210,15 +225,31 @@ export class ThreadedAuditWriter implements AuditWriter {
     }
     this.#lines.push(line);
     this.#lineRecords++;
-    if (this.#lineRecords >= BATCH_LINES) {
-      this.#post();
-    } else if (!this.#turnScheduled) {
-      this.#turnScheduled = true;
-      setImmediate(() => {
-        this.#turnScheduled = false;
+    if (this.#lineRecords >= BATCH_LINES) this.#post();
+    else this.#postSoon();
+  }
+
+  /** Post at the end of this turn, or, when a batch left less than POST_INTERVAL_MS ago, once it is that old. */
+  #postSoon(): void {
+    if (this.#turnScheduled || this.#postTimer) return;
+    const wait = this.#lastPost + POST_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      this.#postTimer = setTimeout(() => {
+        this.#postTimer = undefined;
         this.#post();
-      });
+      }, wait);
+      return;
     }
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      this.#post();
+    });
+  }
+
+  /** Batches posted to workers so far (diagnostics; the tests count wakes with it). */
+  get batchesPosted(): number {
+    return this.#batchesPosted;
   }
 
   /** The lines so far become one batch, posted to the worker (or kept for the next one). */
@@ -229,6 +260,8 @@ export class ThreadedAuditWriter implements AuditWriter {
     this.#lineRecords = 0;
     this.#sent.push(batch);
     this.#sentCount += batch.count;
+    this.#lastPost = performance.now();
+    this.#batchesPosted++;
     this.#worker?.postMessage({ t: 'batch', id: batch.id, lines: batch.lines } satisfies ToWorker);
   }
 

@@ -4,6 +4,7 @@
 // acknowledged count against queue_size, a worker that dies, the stdout relay, and facts that
 // survive the JSON hand-off exactly (the same records as the in-thread writer).
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/admin/metrics.ts';
@@ -41,6 +42,29 @@ describe('threaded audit writer: block mode', () => {
     // Nothing could have been acknowledged yet: these lines have not even left this thread.
     expect(w.canAccept()).toBe(false);
   });
+});
+
+describe('threaded audit writer: hand-off', () => {
+  it('an idle writer posts at the end of the turn; under a stream of records it wakes the worker at most once per 10 ms', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'audit.ndjson');
+    const w = audit(dir, { sinks: [fileSink(file)] }) as ThreadedAuditWriter;
+    w.write(sampleRequest(1));
+    await new Promise((r) => setImmediate(r));
+    expect(w.batchesPosted).toBe(1);
+    // 30 turns of 10 records: posting every turn woke the worker 30 times.
+    const started = performance.now();
+    await writeTurns(w, 2, 300, 10);
+    const elapsed = performance.now() - started;
+    expect(w.batchesPosted - 1).toBeLessThanOrEqual(Math.ceil(elapsed / 10) + 1);
+    expect(await w.flush(10_000)).toBe(true);
+    await w.close();
+    expect(
+      parseRecords(readNdjson(file))
+        .map(pathOf)
+        .filter((p) => p !== undefined),
+    ).toEqual(Array.from({ length: 301 }, (_, i) => `/runs/${i + 1}`));
+  }, 30_000);
 });
 
 describe('threaded audit writer: a worker that dies', () => {
