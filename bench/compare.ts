@@ -24,7 +24,7 @@
 // each round starts one row further on, so no row always runs right after the same one.
 // BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is written unless BENCH_OUT_DIR is
 // set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse rows (node --cpu-prof, over all
-// rounds). nginx, Apache and wrk are used when installed; nothing is installed here.
+// rounds) and writes each one's flame graph (<dir>/<row>.svg, bench/lib/flame.ts). nginx, Apache and wrk are used when installed; nothing is installed here.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
 import { autoWorkers } from '../src/config/compile.ts';
@@ -35,6 +35,7 @@ import { TestBrowser } from '../test/support/browser-http.ts';
 import { fmt, freePort, has, load, NODE, pause, resume, start, waitForPort, type LoadResult, runBench } from './lib.ts';
 import { createSessions, redisCommandCount } from './lib/many-sessions.ts';
 import { compareSvg } from './lib/chart.ts';
+import { writeFlameGraph } from './lib/flame.ts';
 import { printSummary } from './lib/profile.ts';
 import { cpuDelta, groupCpu, machineCpu, type CpuDelta } from './lib/cpu.ts';
 import { startGatehouse, stopChild as stop } from './lib/gatehouse.ts';
@@ -185,10 +186,19 @@ async function section(id: string, fn: () => Promise<void>): Promise<void> {
 }
 const failed: string[] = [];
 
-/** With BENCH_CPU_PROF: the stopped process's profile, by stage (bench/lib/profile.ts). */
+/** With BENCH_CPU_PROF: the stopped process's profile, by stage (bench/lib/profile.ts), and its flame graph next to it. */
 function profileSummary(name: string): void {
   const file = process.env.BENCH_CPU_PROF && join(process.env.BENCH_CPU_PROF, `${name}.cpuprofile`);
-  if (file && existsSync(file)) printSummary(file, served.get(name) ?? 0);
+  if (!file || !existsSync(file)) return;
+  printSummary(file, served.get(name) ?? 0);
+  const svg = join(process.env.BENCH_CPU_PROF!, `${name}.svg`);
+  writeFlameGraph(
+    file,
+    served.get(name) ?? 0,
+    svg,
+    `${name}: node --cpu-prof of its main thread, ${new Date().toISOString().slice(0, 16)}Z, ${CONNECTIONS} connections`,
+  );
+  console.log(`flame graph: ${svg}`);
 }
 
 async function signIn(url: string, cookieName: string): Promise<string> {

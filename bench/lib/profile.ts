@@ -5,12 +5,12 @@
 // Usage: node bench/lib/profile.ts FILE.cpuprofile REQUESTS
 import { readFileSync } from 'node:fs';
 
-interface Node {
+export interface Node {
   readonly id: number;
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly children?: readonly number[];
 }
-interface Profile {
+export interface Profile {
   readonly nodes: readonly Node[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -40,6 +40,9 @@ const STAGES: [RegExp, string][] = [
   [/\/src\//, 'other Gatehouse'],
 ];
 
+/** Frames of the start-up (module loading, the CLI, the config compile): not a request's time. */
+export const START_UP = /internal\/(modules|deps\/amaro|bootstrap)\/|\/src\/(cli|config)\//;
+
 const SYSCALLS = new Set(['writev', 'writeBuffer', 'writeLatin1String', 'writeUtf8String', 'writeAsciiString']);
 
 /** Where a sample with no Gatehouse frame was taken: by the nearest frame that has a source. */
@@ -54,6 +57,13 @@ function nodeStage(url: string, fn: string): string | undefined {
   if (/node:(net|stream|internal\/streams|internal\/stream_base)/.test(url)) return 'node sockets + streams';
   return 'node event loop (ticks, timers, events)';
 }
+/** One frame's stage on its own (a flame graph's colour): Gatehouse's files by stage, the rest by owner. */
+export function frameStage(url: string, fn: string): string {
+  if (SYSCALLS.has(fn) && url === '') return 'write system calls';
+  if (url.includes('/src/') && !url.includes('node_modules')) return STAGES.find(([re]) => re.test(url))?.[1] ?? 'other Gatehouse';
+  return nodeStage(url, fn) ?? 'native (V8, libuv, the kernel)';
+}
+
 export function summarise(file: string, requests: number): { stages: StageTime[]; top: { fn: string; ms: number }[]; busyMs: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map<number, Node>();
@@ -72,7 +82,7 @@ export function summarise(file: string, requests: number): { stages: StageTime[]
     let s: string | undefined = SYSCALLS.has(leaf.callFrame.functionName) && leaf.callFrame.url === '' ? 'write system calls' : undefined;
     // Loading and compiling modules, the CLI and config compile happen once, before the first request: not a request's time.
     for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
-      if (/internal\/(modules|deps\/amaro|bootstrap)\/|\/src\/(cli|config)\//.test(byId.get(at)!.callFrame.url)) s = '(start-up)';
+      if (START_UP.test(byId.get(at)!.callFrame.url)) s = '(start-up)';
     }
     for (let at: number | undefined = id; at !== undefined && !s; at = parent.get(at)) {
       const url = byId.get(at)!.callFrame.url;
