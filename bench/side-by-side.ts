@@ -10,8 +10,9 @@
 // A variant is `audit=file` (everything on, audit to a file: the default config), `audit=none`,
 // `audit=thread` (audit.worker_thread: true), each optionally `@<checkout>` to run another checkout's
 // Gatehouse (an A/B of two commits: `git worktree add /tmp/before HEAD~1`, then
-// `npm run bench:side-by-side -- audit=file@/tmp/before audit=file`). Default: audit=none audit=file
-// audit=thread. Loopback only; needs wrk and redis-server; installs nothing.
+// `npm run bench:side-by-side -- audit=file@/tmp/before audit=file`), then, space-separated in the
+// same argument, Node flags for that variant alone (`'audit=file --no-parallel-scavenge'`).
+// Default: audit=none audit=file audit=thread. Loopback only; needs wrk and redis-server; installs nothing.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,14 +34,18 @@ interface Variant {
   readonly label: string;
   readonly audit: false | 'file' | 'thread';
   readonly checkout: string | undefined;
+  /** Node flags for this variant alone (after BENCH_NODE_FLAGS). */
+  readonly flags: readonly string[];
 }
 
 function parseVariant(spec: string): Variant {
-  const [what, checkout] = spec.split('@') as [string, string | undefined];
+  const [head, ...flags] = spec.trim().split(/\s+/) as [string, ...string[]];
+  const [what, checkout] = head.split('@') as [string, string | undefined];
   const m = /^audit=(none|file|thread)$/.exec(what);
-  if (!m) throw new Error(`unknown variant "${spec}": audit=none|file|thread, optionally @<checkout directory>`);
+  if (!m || flags.some((f) => !f.startsWith('--')))
+    throw new Error(`unknown variant "${spec}": audit=none|file|thread, optionally @<checkout directory>, then Node flags (--…)`);
   const audit = m[1] === 'none' ? false : (m[1] as 'file' | 'thread');
-  return { label: spec, audit, checkout };
+  return { label: spec.trim().replace(/\s+/g, ' '), audit, checkout, flags };
 }
 
 interface Sample {
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
           secret: SECRET,
           audit: v.audit,
           checkout: v.checkout,
-          nodeFlags: (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+          nodeFlags: [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...v.flags],
         }),
       );
     // One session, as a sign-in makes it, shared by every variant (same store, prefix and secret).
@@ -112,24 +117,27 @@ async function main(): Promise<void> {
         const cpu = cpuDelta(before[i]!, after[i]!, results[i]!.requests);
         samples[i]!.push({ result: results[i]!, cpu });
         const main = cpu.threads.find((t) => t.name === MAIN)?.usPerRequest ?? 0;
-        return `${v.label} ${Math.round(results[i]!.rps)} req/s, ${cpu.usPerRequest.toFixed(1)} µs (event loop ${main.toFixed(1)})`;
+        return `${v.label} ${Math.round(results[i]!.rps)} req/s p99 ${results[i]!.p99ms.toFixed(1)} ms, ${cpu.usPerRequest.toFixed(1)} µs (event loop ${main.toFixed(1)})`;
       });
       const busy = cpuDelta(before[0]!, after[0]!, 1);
       console.log(`round ${round}: ${line.join(' | ')}; machine busy ${(busy.machineBusy * 100).toFixed(0)} %`);
     }
     console.log(`\nmedian of ${ROUNDS} round(s), CPU per request (µs):\n`);
-    console.log('| variant | req/s | all threads | event loop | vs first (all / event loop) |\n|---|---|---|---|---|');
+    console.log('| variant | req/s | p99 | all threads | event loop | vs first (all / event loop) |\n|---|---|---|---|---|---|');
     const first = { all: 0, main: 0 };
     for (const [i, v] of variants.entries()) {
       const all = median(samples[i]!.map((s) => s.cpu.usPerRequest));
       const main = median(samples[i]!.map((s) => s.cpu.threads.find((t) => t.name === MAIN)?.usPerRequest ?? 0));
       if (i === 0) Object.assign(first, { all, main });
       const rps = median(samples[i]!.map((s) => s.result.rps));
+      const p99 = median(samples[i]!.map((s) => s.result.p99ms));
       const vs =
         i === 0
           ? ''
           : `${all - first.all >= 0 ? '+' : ''}${(all - first.all).toFixed(1)} / ${main - first.main >= 0 ? '+' : ''}${(main - first.main).toFixed(1)}`;
-      console.log(`| ${v.label} | ${Math.round(rps).toLocaleString('en')} | ${all.toFixed(1)} | ${main.toFixed(1)} | ${vs} |`);
+      console.log(
+        `| ${v.label} | ${Math.round(rps).toLocaleString('en')} | ${p99.toFixed(1)} ms | ${all.toFixed(1)} | ${main.toFixed(1)} | ${vs} |`,
+      );
     }
   } finally {
     await idp.close();
