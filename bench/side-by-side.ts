@@ -1,10 +1,12 @@
 // npm run bench:side-by-side -- [variant ...] — several Gatehouse processes under the same load at
 // the same moment, and what each one costs in CPU per request (all its threads, and its event loop
 // alone). bench:compare measures one system at a time, so a shared VM whose speed drifts by up to
-// 2x within minutes moves its rows apart; here every variant runs through the same drift, so a
-// difference of a few microseconds per request between two of them is real. It answers "what does
+// 2x within minutes moves its rows apart; here every variant runs through the same drift. Name a
+// variant twice to see what is noise (two processes of one variant differ by 10 µs and more per
+// request in a round, so read the rounds column, not one median). It answers "what does
 // X cost", not "how fast is it": each variant gets its own wrk with BENCH_CONNECTIONS connections
-// (default 10), BENCH_SECONDS per round (default 10), BENCH_ROUNDS rounds (default 3); BENCH_NODE_FLAGS
+// (default 10), BENCH_SECONDS per round (default 10), BENCH_ROUNDS rounds (default 3), every process
+// started afresh each round (a process keeps its luck with the scheduler for life); BENCH_NODE_FLAGS
 // are Node flags for every variant (`--import <file>` to load an instrumenting module, a GC flag).
 //
 // A variant is `audit=file` (everything on, audit to a file: the default config), `audit=none`,
@@ -74,24 +76,32 @@ async function main(): Promise<void> {
       },
     ],
   });
-  const children: ChildProcess[] = [];
+  let children: ChildProcess[] = [];
+  // Every round starts the processes afresh, in an order that rotates: two processes of the same
+  // variant started once ran 20-30 % apart for a whole run (where the kernel put their threads),
+  // which no number of rounds averages out.
+  const startAll = async (round: number): Promise<ChildProcess[]> => {
+    const started: ChildProcess[] = new Array(variants.length);
+    for (let k = 0; k < variants.length; k++) {
+      const i = (k + round) % variants.length;
+      const v = variants[i]!;
+      started[i] = await startGatehouse({
+        name: `v${i}`,
+        dir,
+        port: ports[i]!,
+        idpIssuer: idp.issuer,
+        upstreamPort,
+        redisPort,
+        keyPrefix: KEY_PREFIX,
+        secret: SECRET,
+        audit: v.audit,
+        checkout: v.checkout,
+        nodeFlags: [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...v.flags],
+      });
+    }
+    return started;
+  };
   try {
-    for (const [i, v] of variants.entries())
-      children.push(
-        await startGatehouse({
-          name: `v${i}`,
-          dir,
-          port: ports[i]!,
-          idpIssuer: idp.issuer,
-          upstreamPort,
-          redisPort,
-          keyPrefix: KEY_PREFIX,
-          secret: SECRET,
-          audit: v.audit,
-          checkout: v.checkout,
-          nodeFlags: [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...v.flags],
-        }),
-      );
     // One session, as a sign-in makes it, shared by every variant (same store, prefix and secret).
     const [cookie] = await createSessions({
       redisUrl: `redis://127.0.0.1:${redisPort}`,
@@ -105,11 +115,12 @@ async function main(): Promise<void> {
     const headers = { cookie: cookie! };
     const url = (i: number) => `http://127.0.0.1:${ports[i]}/`;
     console.log(
-      `side by side: ${variants.length} Gatehouse processes, each with its own wrk (${CONNECTIONS} connections), all at once; ${ROUNDS} round(s) of ${SECONDS} s`,
+      `side by side: ${variants.length} Gatehouse processes, each with its own wrk (${CONNECTIONS} connections), all at once; ${ROUNDS} round(s) of ${SECONDS} s, the processes started afresh each round`,
     );
-    await Promise.all(variants.map((_, i) => loadAsync(url(i), CONNECTIONS, 2, headers)));
     const samples: Sample[][] = variants.map(() => []);
     for (let round = 1; round <= ROUNDS; round++) {
+      children = await startAll(round);
+      await Promise.all(variants.map((_, i) => loadAsync(url(i), CONNECTIONS, 2, headers)));
       const before = children.map((c) => ({ g: groupCpu(c.pid!), m: machineCpu() }));
       const results = await Promise.all(variants.map((_, i) => loadAsync(url(i), CONNECTIONS, SECONDS, headers)));
       const after = children.map((c) => ({ g: groupCpu(c.pid!), m: machineCpu() }));
@@ -121,10 +132,15 @@ async function main(): Promise<void> {
       });
       const busy = cpuDelta(before[0]!, after[0]!, 1);
       console.log(`round ${round}: ${line.join(' | ')}; machine busy ${(busy.machineBusy * 100).toFixed(0)} %`);
+      for (const c of children) await stopChild(c);
+      children = [];
     }
     console.log(`\nmedian of ${ROUNDS} round(s), CPU per request (µs):\n`);
-    console.log('| variant | req/s | p99 | all threads | event loop | vs first (all / event loop) |\n|---|---|---|---|---|---|');
+    console.log(
+      '| variant | req/s | p99 | all threads | event loop | vs first (all / event loop) | rounds with more req/s than the first |\n|---|---|---|---|---|---|---|',
+    );
     const first = { all: 0, main: 0 };
+    const ahead = (i: number) => samples[i]!.filter((s, r) => s.result.rps > samples[0]![r]!.result.rps).length;
     for (const [i, v] of variants.entries()) {
       const all = median(samples[i]!.map((s) => s.cpu.usPerRequest));
       const main = median(samples[i]!.map((s) => s.cpu.threads.find((t) => t.name === MAIN)?.usPerRequest ?? 0));
@@ -136,7 +152,7 @@ async function main(): Promise<void> {
           ? ''
           : `${all - first.all >= 0 ? '+' : ''}${(all - first.all).toFixed(1)} / ${main - first.main >= 0 ? '+' : ''}${(main - first.main).toFixed(1)}`;
       console.log(
-        `| ${v.label} | ${Math.round(rps).toLocaleString('en')} | ${p99.toFixed(1)} ms | ${all.toFixed(1)} | ${main.toFixed(1)} | ${vs} |`,
+        `| ${v.label} | ${Math.round(rps).toLocaleString('en')} | ${p99.toFixed(1)} ms | ${all.toFixed(1)} | ${main.toFixed(1)} | ${vs} | ${i === 0 ? '' : `${ahead(i)} of ${ROUNDS}`} |`,
       );
     }
   } finally {

@@ -26,7 +26,6 @@ import { createPipeline } from '../server/pipeline.ts';
 import { createShutdown } from '../server/shutdown.ts';
 import { watchConfig } from '../config/watch.ts';
 import { announceReload, onPeerReload, runSupervisor, workerIndex } from './cluster.ts';
-import { applyV8Flags } from './v8-flags.ts';
 
 export interface RunningGatehouse {
   /** Base URL of the public listener as bound (port 0 resolved). */
@@ -194,11 +193,9 @@ async function listenBoth(config: Config, publicServer: Server, adminServer: Ser
 }
 
 export async function runStart(configPath: string): Promise<void> {
-  const v8Flags = applyV8Flags();
   const load = () => compileConfig(loadConfigFile(configPath));
   const { config, warnings } = load();
   const log = createLogger(config.logLevel);
-  log.debug({ v8_flags: v8Flags }, 'V8 flags set for this process');
   if (config.server.workers > 1 && cluster.isPrimary) {
     for (const w of warnings) log.warn(w);
     runSupervisor(config.server.workers, log);
