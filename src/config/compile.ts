@@ -42,7 +42,6 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
   return problems;
 }
 
-/** Validate `raw` (the output of load.ts) and compile it; throws ConfigError with every problem. */
 /**
  * `server.workers: auto`: one worker process per CPU but one. A Gatehouse process keeps more than
  * one CPU busy at full load: its event loop, V8's GC threads, the audit thread when
@@ -54,6 +53,7 @@ export function autoWorkers(cpus: number): number {
   return Math.max(1, cpus - 1);
 }
 
+/** Validate `input` (the output of load.ts) and compile it; throws ConfigError with every problem. */
 export function compileConfig(input: unknown): CompileResult {
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error));
