@@ -21,7 +21,9 @@
 // the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
 // docs/bench-compare.{json,svg} unless BENCH_OUT_DIR says otherwise). Alternating rounds matter on
 // a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike;
-// each round starts one row further on, so no row always runs right after the same one.
+// each round starts one row further on, so no row always runs right after the same one, and the
+// Node rows' processes are started afresh every round (BENCH_RESTART=0 keeps them; a profile
+// does), so no row keeps one process's luck with the scheduler for the whole run.
 // BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is written unless BENCH_OUT_DIR is
 // set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse rows (node --cpu-prof, over all
 // rounds) and writes each one's flame graph (<dir>/<row>.svg, bench/lib/flame.ts). nginx, Apache and wrk are used when installed; nothing is installed here.
@@ -263,9 +265,21 @@ interface System {
   readonly m: Measure;
   /** The Gatehouse process to profile with BENCH_CPU_PROF, by its file name. */
   readonly profile?: string | undefined;
-  /** Paused (SIGSTOP) while other rows run, so an idle system's timers cost them nothing. */
-  readonly child?: ChildProcess | undefined;
+  /** Its process, paused (SIGSTOP) while other rows run, so an idle system's timers cost them nothing. */
+  readonly proc?: Proc | undefined;
 }
+
+interface Proc {
+  child: ChildProcess;
+  /**
+   * Starts the process again: the Node rows are restarted every round (not with BENCH_CPU_PROF),
+   * because a process keeps whatever the scheduler gave its threads for life — two processes of
+   * one config, started once, ran 20-30 % apart for a whole run.
+   */
+  readonly restart?: (() => Promise<ChildProcess>) | undefined;
+}
+
+const RESTART = !process.env.BENCH_CPU_PROF && process.env.BENCH_RESTART !== '0';
 
 async function main(): Promise<void> {
   const cpu = cpus();
@@ -281,7 +295,7 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
   };
   console.log(
-    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${ROUNDS} round(s) with the rows alternated, median per row; ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
+    `Gatehouse peer benchmark: ${CONNECTIONS} connections, ${SECONDS}s per row (+${WARMUP}s warm-up), ${ROUNDS} round(s) with the rows alternated${RESTART ? ' and the Node rows restarted each round' : ''}, median per row; ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}`,
   );
   if (!has('redis-server')) throw new Error('redis-server not found (apt-get install redis-server)');
   const [
@@ -321,6 +335,15 @@ async function main(): Promise<void> {
   // machine whose speed drifts (a shared VM's does, by up to 2x in minutes) moves every row alike.
   const systems: System[] = [];
   const stoppers: (() => Promise<void>)[] = [];
+  /**
+   * A process the rounds restart: the row's `proc` holds the one running, and the stopper stops
+   * whichever that is at the end.
+   */
+  const restartable = (first: ChildProcess, restart: () => Promise<ChildProcess>): { proc: Proc } => {
+    const proc: Proc = { child: first, restart };
+    stoppers.push(() => stop(proc.child));
+    return { proc };
+  };
   const cookieFileFor = (name: string, cookie: string) => {
     const file = join(dir, `${name}-cookie.txt`);
     writeFileSync(file, `${cookie}\n`);
@@ -350,30 +373,33 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       );
       await waitForPort(nginxPort);
       stoppers.push(() => stop(nginx));
-      systems.push({ id: 'nginx', name: 'nginx (plain proxy, workers auto)', url: `${base(nginxPort)}/`, m: {}, child: nginx });
+      systems.push({ id: 'nginx', name: 'nginx (plain proxy, workers auto)', url: `${base(nginxPort)}/`, m: {}, proc: { child: nginx } });
     } else {
       console.log('nginx                                        not installed (apt-get install nginx-light to add this row)');
     }
   }
 
   if (wanted('node-floor')) {
-    const floor = start(NODE, [join(root, 'bench/node-floor.ts'), String(floorPort), String(upstreamPort)], {}, { group: true });
-    await waitForPort(floorPort);
-    stoppers.push(() => stop(floor));
+    const startFloor = async () => {
+      const floor = start(NODE, [join(root, 'bench/node-floor.ts'), String(floorPort), String(upstreamPort)], {}, { group: true });
+      await waitForPort(floorPort);
+      return floor;
+    };
     systems.push({
       id: 'node-floor',
       name: 'Node floor (node:http + undici, nothing else)',
       url: `${base(floorPort)}/`,
       m: {},
-      child: floor,
+      ...restartable(await startFloor(), startFloor),
     });
   }
 
   // Everything on, one process, one session.
   if (wanted('gatehouse'))
     await section('gatehouse', async () => {
-      const gh = await gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
-      stoppers.push(() => stop(gh));
+      const startIt = () => gatehouse('gatehouse', ghPort, idp.issuer, upstreamPort, redisPort, {});
+      const sys = restartable(await startIt(), startIt);
+      // The session lives in Redis: it outlives the process.
       const cookieFile = cookieFileFor('gatehouse', await signIn(base(ghPort), GH_COOKIE));
       systems.push({
         id: 'gatehouse',
@@ -381,7 +407,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
         url: `${base(ghPort)}/`,
         m: { cookieFile, redisUrl },
         profile: 'gatehouse',
-        child: gh,
+        ...sys,
       });
     });
 
@@ -389,8 +415,8 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   // 10,000 cached sessions in the heap must not weigh on the one-session row's process.
   if (wanted('gatehouse-10k'))
     await section('gatehouse-10k', async () => {
-      const gh = await gatehouse('gatehouse-10k', ghManyPort, idp.issuer, upstreamPort, redisPort, {});
-      stoppers.push(() => stop(gh));
+      const startIt = () => gatehouse('gatehouse-10k', ghManyPort, idp.issuer, upstreamPort, redisPort, {});
+      const sys = restartable(await startIt(), startIt);
       const t0 = performance.now();
       // Distinct users in the group the route allows, from the route's IdP, as a sign-in makes them.
       const values = await createSessions({
@@ -417,7 +443,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
         url: `${base(ghManyPort)}/`,
         m: { cookieFile: many, redisUrl, warmRequests: values.length },
         profile: 'gatehouse-10k',
-        child: gh,
+        ...sys,
       });
     });
 
@@ -430,8 +456,8 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   for (const [id, name, port, o] of variants) {
     if (!wanted(id)) continue;
     await section(id, async () => {
-      const gh = await gatehouse(id, port, idp.issuer, upstreamPort, redisPort, o);
-      stoppers.push(() => stop(gh));
+      const startIt = () => gatehouse(id, port, idp.issuer, upstreamPort, redisPort, o);
+      const sys = restartable(await startIt(), startIt);
       const cookieFile = cookieFileFor(id, await signIn(base(port), GH_COOKIE));
       systems.push({
         id,
@@ -439,7 +465,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
         url: `${base(port)}/`,
         m: { cookieFile, redisUrl },
         profile: o.workers === undefined ? id : undefined,
-        child: gh,
+        ...sys,
       });
     });
   }
@@ -473,28 +499,36 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
       await waitForPort(port);
       const cookieFile = join(adir, 'cookie.txt');
       writeFileSync(cookieFile, `${await signIn(base(port), 'mod_auth_openidc_session')}\n`);
-      systems.push({ id, name, url: `${base(port)}/`, m: { cookieFile, redisUrl }, child: apache });
+      systems.push({ id, name, url: `${base(port)}/`, m: { cookieFile, redisUrl }, proc: { child: apache } });
     });
   }
 
   const measured = new Map<string, Row[]>();
-  for (const sys of systems) if (sys.child) pause(sys.child);
+  for (const sys of systems) if (sys.proc) pause(sys.proc.child);
   for (let round = 1; round <= ROUNDS; round++) {
     if (ROUNDS > 1) console.log(`\nround ${round} of ${ROUNDS}`);
     // Each round starts one row further on: no row always follows the same one (the one-session
     // row, right after the Node floor, ran slower than its twin, the same config a few rows
-    // later, in 14 of 19 rounds on 2026-12-02).
+    // later, in 14 of 19 rounds on 2026-12-02 — with both processes started once; see Proc).
     const shift = (round - 1) % systems.length;
     for (const sys of [...systems.slice(shift), ...systems.slice(0, shift)]) {
       await section(sys.id, async () => {
-        // Each session of the list is used once before the first measured run only.
-        const m = { ...(round === 1 ? sys.m : { ...sys.m, warmRequests: undefined }), pgid: sys.child?.pid };
-        if (sys.child) resume(sys.child);
+        const proc = sys.proc;
+        const fresh = round === 1 || (RESTART && proc?.restart !== undefined);
+        if (round > 1 && RESTART && proc?.restart) {
+          // A stopped process takes no SIGTERM until it is continued.
+          resume(proc.child);
+          await stop(proc.child);
+          proc.child = await proc.restart();
+        }
+        // Each session of the list is used once before a fresh process's first measured run.
+        const m = { ...(fresh ? sys.m : { ...sys.m, warmRequests: undefined }), pgid: proc?.child.pid };
+        if (proc) resume(proc.child);
         let row: Row;
         try {
           row = await measure(sys.id, sys.name, sys.url, m);
         } finally {
-          if (sys.child) pause(sys.child);
+          if (proc) pause(proc.child);
         }
         if (sys.profile) served.set(sys.profile, (served.get(sys.profile) ?? 0) + row.warm + row.result.requests);
         measured.set(sys.id, [...(measured.get(sys.id) ?? []), row]);
@@ -506,7 +540,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     if (runs?.length) rows.push(median(runs));
   }
   await idp.close();
-  for (const sys of systems) if (sys.child) resume(sys.child);
+  for (const sys of systems) if (sys.proc) resume(sys.proc.child);
   for (const s of stoppers) await s();
   for (const name of new Set(systems.map((s) => s.profile).filter((p) => p !== undefined))) profileSummary(name);
 
