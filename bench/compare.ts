@@ -21,7 +21,7 @@
 // the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
 // docs/bench-compare.{json,svg} unless BENCH_OUT_DIR says otherwise). Alternating rounds matter on
 // a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike;
-// each round starts one row further on, so no row always runs right after the same one, and the
+// each round runs the rows in another order, so no row always runs right after the same one, and the
 // Node rows' processes are started afresh every round (BENCH_RESTART=0 keeps them; a profile
 // does), so no row keeps one process's luck with the scheduler for the whole run.
 // BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is written unless BENCH_OUT_DIR is
@@ -281,6 +281,25 @@ interface Proc {
 
 const RESTART = !process.env.BENCH_CPU_PROF && process.env.BENCH_RESTART !== '0';
 
+/** `rows` in round `round`'s order: as written in round 1, then a shuffle seeded by the round (the same every run). */
+function roundOrder<T>(rows: readonly T[], round: number): T[] {
+  const out = [...rows];
+  let seed = round * 2654435761;
+  const next = () => {
+    // xorshift32: enough to shuffle a dozen rows, and repeatable.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  if (round > 1)
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+  return out;
+}
+
 async function main(): Promise<void> {
   const cpu = cpus();
   const machine = {
@@ -507,11 +526,11 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
   for (const sys of systems) if (sys.proc) pause(sys.proc.child);
   for (let round = 1; round <= ROUNDS; round++) {
     if (ROUNDS > 1) console.log(`\nround ${round} of ${ROUNDS}`);
-    // Each round starts one row further on: no row always follows the same one (the one-session
-    // row, right after the Node floor, ran slower than its twin, the same config a few rows
-    // later, in 14 of 19 rounds on 2026-12-02 — with both processes started once; see Proc).
-    const shift = (round - 1) % systems.length;
-    for (const sys of [...systems.slice(shift), ...systems.slice(0, shift)]) {
+    // Each round runs the rows in another order (the first in its written order): no row always
+    // follows the same one. A rotation was not enough — it keeps every row's neighbours — and
+    // two rows of the same config (the one-session row and `workers: auto`, one process on 2
+    // CPUs) kept 20-60 % apart round after round.
+    for (const sys of roundOrder(systems, round)) {
       await section(sys.id, async () => {
         const proc = sys.proc;
         const fresh = round === 1 || (RESTART && proc?.restart !== undefined);
