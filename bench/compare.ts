@@ -21,12 +21,13 @@
 // the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
 // docs/bench-compare.{json,svg} unless BENCH_OUT_DIR says otherwise). Alternating rounds matter on
 // a shared VM, whose speed drifts by up to 2x within minutes: a drift then moves every row alike;
-// each round runs the rows in another order, so no row always runs right after the same one, and the
-// Node rows' processes are started afresh every round (BENCH_RESTART=0 keeps them; a profile
+// each round runs the rows in another order, so no row always runs right after the same one, and
+// the Node rows' processes are started afresh every round (BENCH_RESTART=0 keeps them; a profile
 // does), so no row keeps one process's luck with the scheduler for the whole run.
 // BENCH_ROWS=gatehouse,nginx runs some rows only (then nothing is written unless BENCH_OUT_DIR is
 // set); BENCH_CPU_PROF=<dir> profiles the one-process Gatehouse rows (node --cpu-prof, over all
-// rounds) and writes each one's flame graph (<dir>/<row>.svg, bench/lib/flame.ts). nginx, Apache and wrk are used when installed; nothing is installed here.
+// rounds) and writes each one's flame graph (<dir>/<row>.svg, bench/lib/flame.ts). nginx, Apache
+// and wrk are used when installed; nothing is installed here.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
 import { autoWorkers } from '../src/config/compile.ts';
