@@ -118,7 +118,8 @@ export function flameSvg(p: Profile, o: { requests: number; title: string; minSh
   const body = boxes.map((b) =>
     b.replace(/y="@(\d+)t"/, (_, l) => `y="${y(Number(l)) + 12}"`).replace(/y="@(\d+)"/, (_, l) => `y="${y(Number(l))}"`),
   );
-  const stages = [...new Set(collectStages(root))].sort();
+  // The root (the whole busy time) is not drawn: its stage is not in the legend.
+  const stages = [...new Set(root.children.flatMap(collectStages))].sort();
   const legend = stages
     .map((s, i) => {
       const lx = 10 + (i % 4) * 297;
@@ -142,7 +143,7 @@ export function flameSvg(p: Profile, o: { requests: number; title: string; minSh
 }
 
 function collectStages(f: Frame): string[] {
-  return [f.stage, ...f.children.flatMap(collectStages)].filter((s) => s !== '(root)');
+  return [f.stage, ...f.children.flatMap(collectStages)];
 }
 
 /** Reads a .cpuprofile and writes its flame graph. */
