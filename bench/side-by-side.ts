@@ -80,12 +80,14 @@ async function main(): Promise<void> {
   // Every round starts the processes afresh, in an order that rotates: two processes of the same
   // variant started once ran 20-30 % apart for a whole run (where the kernel put their threads),
   // which no number of rounds averages out.
+  // Each one joins `children` as it starts: a start that fails leaves the others to the cleanup.
   const startAll = async (round: number): Promise<ChildProcess[]> => {
-    const started: ChildProcess[] = new Array(variants.length);
+    const started: ChildProcess[] = [];
+    children = [];
     for (let k = 0; k < variants.length; k++) {
       const i = (k + round) % variants.length;
       const v = variants[i]!;
-      started[i] = await startGatehouse({
+      const child = await startGatehouse({
         name: `v${i}`,
         dir,
         port: ports[i]!,
@@ -98,6 +100,8 @@ async function main(): Promise<void> {
         checkout: v.checkout,
         nodeFlags: [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...v.flags],
       });
+      started[i] = child;
+      children.push(child);
     }
     return started;
   };
