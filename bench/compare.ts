@@ -15,7 +15,8 @@
 //   gatehouse-workers-2     everything on with two worker processes, whatever the CPUs
 //   apache-shm              Apache + mod_auth_openidc, shared-memory cache, a valid session
 //   apache-redis            the same with its Redis cache (what a multi-replica set-up needs)
-// then the ratios the issue sets as targets, each with PASS or MISS, Redis commands per proxied
+// then the ratios the issue sets as targets, each with PASS or MISS (of the medians' ratio) and
+// the median of the rounds' own ratios beside it ("rounds paired"), Redis commands per proxied
 // request (INFO commandstats delta / requests) for every Gatehouse and Apache row, each system's
 // CPU per request by thread and the machine's busy and steal shares (bench/lib/cpu.ts), a JSON file of
 // the run (every round's figures too) and an SVG chart (requests/s and p99 per system;
@@ -73,6 +74,12 @@ export interface Row {
 }
 
 const rows: Row[] = [];
+/**
+ * Each row's requests/s by round. A ratio of two medians can pair a fast round of one row with a
+ * slow round of the other (this VM's speed drifts within minutes); the median of the rounds' own
+ * ratios compares rows measured minutes apart at most, and is printed beside it.
+ */
+const rpsByRound = new Map<string, Map<number, number>>();
 /** Requests each profiled Gatehouse served (a profile's µs per request). */
 const served = new Map<string, number>();
 const wanted = (id: string) => !ONLY || ONLY.has(id);
@@ -552,6 +559,8 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
         }
         if (sys.profile) served.set(sys.profile, (served.get(sys.profile) ?? 0) + row.warm + row.result.requests);
         measured.set(sys.id, [...(measured.get(sys.id) ?? []), row]);
+        if (!rpsByRound.has(sys.id)) rpsByRound.set(sys.id, new Map());
+        rpsByRound.get(sys.id)!.set(round, row.result.rps);
       });
     }
   }
@@ -594,6 +603,8 @@ function median(runs: readonly Row[]): Row {
 interface Target {
   readonly name: string;
   readonly value: number;
+  /** For a ratio of two rows: the median of the rounds' own ratios (both rows measured in each). */
+  readonly paired?: number | undefined;
   readonly unit: string;
   /** The target, and which way it is met. */
   readonly target?: { readonly op: '>=' | '<='; readonly value: number } | undefined;
@@ -604,14 +615,15 @@ interface Target {
 function report(): Target[] {
   const r = (id: string) => rows.find((x) => x.id === id);
   const out: Target[] = [];
-  const line = (name: string, value: number | undefined, unit: string, target?: Target['target'], note = '') => {
+  const show = (value: number, unit: string) =>
+    unit === 'x' ? `${value.toFixed(2)}x` : unit === '%' ? `${value.toFixed(1)} %` : `${value.toFixed(unit === 'ms' ? 2 : 3)} ${unit}`;
+  const line = (name: string, value: number | undefined, unit: string, target?: Target['target'], note = '', paired?: number) => {
     if (value === undefined || !Number.isFinite(value)) return;
     const pass = target ? (target.op === '>=' ? value >= target.value : value <= target.value) : undefined;
-    out.push({ name, value, unit, target, pass });
-    const shown =
-      unit === 'x' ? `${value.toFixed(2)}x` : unit === '%' ? `${value.toFixed(1)} %` : `${value.toFixed(unit === 'ms' ? 2 : 3)} ${unit}`;
+    out.push({ name, value, paired, unit, target, pass });
     const t = target ? `   target ${target.op} ${target.value}${unit === 'x' ? 'x' : ` ${unit}`}   ${pass ? 'PASS' : 'MISS'}` : '';
-    console.log(`${name.padEnd(44)} ${shown.padStart(10)}${t}${note ? `   ${note}` : ''}`);
+    const p = paired === undefined ? '' : `   (rounds paired: ${show(paired, unit)})`;
+    console.log(`${name.padEnd(44)} ${show(value, unit).padStart(10)}${t}${p}${note ? `   ${note}` : ''}`);
   };
   const rps = (id: string) => r(id)?.result.rps;
   const ratio = (a: string, b: string) => {
@@ -619,39 +631,57 @@ function report(): Target[] {
     const y = rps(b);
     return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
   };
+  /** The median of a/b over the rounds that measured both (undefined with fewer than two). */
+  const paired = (a: string, b: string) => {
+    const ra = rpsByRound.get(a);
+    const rb = rpsByRound.get(b);
+    const xs: number[] = [];
+    for (const [round, x] of ra ?? []) {
+      const y = rb?.get(round);
+      if (y !== undefined && y > 0) xs.push(x / y);
+    }
+    if (xs.length < 2) return undefined;
+    xs.sort((p, q) => p - q);
+    const mid = xs.length / 2;
+    return xs.length % 2 === 1 ? xs[Math.floor(mid)]! : (xs[mid - 1]! + xs[mid]!) / 2;
+  };
+  const pairedLine = (name: string, a: string, b: string, target?: Target['target'], note = '') =>
+    line(name, ratio(a, b), 'x', target, note, paired(a, b));
   console.log('');
-  line('Gatehouse / direct upstream', ratio('gatehouse', 'direct'), 'x');
-  line('Gatehouse / mod_auth_openidc (shm)', ratio('gatehouse', 'apache-shm'), 'x', { op: '>=', value: 1.5 });
-  line('Gatehouse / mod_auth_openidc (Redis)', ratio('gatehouse', 'apache-redis'), 'x', { op: '>=', value: 3 });
-  line('Gatehouse / nginx', ratio('gatehouse', 'nginx'), 'x', { op: '>=', value: 0.33 });
-  line('Gatehouse / Node floor', ratio('gatehouse', 'node-floor'), 'x', undefined, '(what Gatehouse keeps of a bare Node proxy)');
+  pairedLine('Gatehouse / direct upstream', 'gatehouse', 'direct');
+  pairedLine('Gatehouse / mod_auth_openidc (shm)', 'gatehouse', 'apache-shm', { op: '>=', value: 1.5 });
+  pairedLine('Gatehouse / mod_auth_openidc (Redis)', 'gatehouse', 'apache-redis', { op: '>=', value: 3 });
+  pairedLine('Gatehouse / nginx', 'gatehouse', 'nginx', { op: '>=', value: 0.33 });
+  pairedLine('Gatehouse / Node floor', 'gatehouse', 'node-floor', undefined, '(what Gatehouse keeps of a bare Node proxy)');
   line('Gatehouse p99 (1 session)', r('gatehouse')?.result.p99ms, 'ms', { op: '<=', value: 10 });
-  line(
+  pairedLine(
     'workers: auto / one process',
-    ratio('gatehouse-workers', 'gatehouse'),
-    'x',
+    'gatehouse-workers',
+    'gatehouse',
     { op: '>=', value: 1 },
     `(auto = ${autoWorkers(availableParallelism())} process(es) on ${cpus().length} CPUs, shared with wrk, upstream, Redis)`,
   );
-  line('workers: 2 / one process', ratio('gatehouse-workers-2', 'gatehouse'), 'x', undefined, '(two processes forced)');
+  pairedLine('workers: 2 / one process', 'gatehouse-workers-2', 'gatehouse', undefined, '(two processes forced)');
   const noAudit = rps('gatehouse-no-audit');
   const withAudit = rps('gatehouse');
   const auditCost = noAudit && withAudit !== undefined ? (1 - withAudit / noAudit) * 100 : undefined;
+  const auditPaired = paired('gatehouse', 'gatehouse-no-audit');
   line(
     'audit to a file costs',
     auditCost,
     '%',
     { op: '<=', value: 10 },
     auditCost !== undefined && auditCost < 0 ? '(negative: noise, the row without audit ran slower; run again)' : '',
+    auditPaired === undefined ? undefined : (1 - auditPaired) * 100,
   );
-  line(
+  pairedLine(
     'audit in a worker thread / on the event loop',
-    ratio('gatehouse-audit-thread', 'gatehouse'),
-    'x',
+    'gatehouse-audit-thread',
+    'gatehouse',
     undefined,
     '(audit.worker_thread: true / the default)',
   );
-  line(`${SESSIONS.toLocaleString('en')} sessions / 1 session`, ratio('gatehouse-10k', 'gatehouse'), 'x', { op: '>=', value: 0.9 });
+  pairedLine(`${SESSIONS.toLocaleString('en')} sessions / 1 session`, 'gatehouse-10k', 'gatehouse', { op: '>=', value: 0.9 });
   line(`Gatehouse p99 (${SESSIONS.toLocaleString('en')} sessions)`, r('gatehouse-10k')?.result.p99ms, 'ms', { op: '<=', value: 10 });
   for (const row of rows) {
     if (row.redisPerRequest === undefined) continue;
